@@ -1,0 +1,165 @@
+/**
+ * The runtime's boundary with the host: what a run is given, what it asks of the host while it
+ * runs (the bridge), and what it returns. Everything here crosses a process boundary (host ⇄
+ * worker child), so the shapes are zod schemas and plain JSON.
+ */
+import { z } from 'zod';
+
+export const RUNTIME_PROTOCOL_VERSION = 1;
+
+export const LimitsSchema = z.object({
+  memoryMb: z.number().int().min(8).max(4096).default(128),
+  wallTimeMs: z.number().int().min(10).max(24 * 3600_000).default(5 * 60_000),
+  cpuTimeMs: z.number().int().min(10).max(24 * 3600_000).default(60_000),
+});
+export type Limits = z.infer<typeof LimitsSchema>;
+
+export const ConnectionInfoSchema = z.object({
+  connection_id: z.string(),
+  provider: z.string(),
+  connection_config: z.record(z.string(), z.unknown()),
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+});
+
+export const RunJobSchema = z.object({
+  runId: z.string(),
+  /** The esbuild bundle (IIFE assigning the script's default export to `__ferry_script`). */
+  code: z.string(),
+  kind: z.enum(['sync', 'action']),
+  limits: LimitsSchema,
+  /** Action input, as parsed JSON. */
+  input: z.unknown().optional(),
+  context: z.object({
+    lastSyncDate: z.string().nullable(),
+    isFullRun: z.boolean(),
+    connection: ConnectionInfoSchema,
+    checkpoint: z.record(z.string(), z.unknown()).nullable(),
+  }),
+});
+export type RunJob = z.input<typeof RunJobSchema>;
+
+export const LogEntrySchema = z.object({
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  message: z.string(),
+  at: z.string(), // ISO time
+});
+export type LogEntry = z.infer<typeof LogEntrySchema>;
+
+export const UsageSchema = z.object({
+  wallMs: z.number(),
+  cpuMs: z.number(),
+  peakHeapBytes: z.number(),
+  bridgeBytes: z.number(),
+  proxyCalls: z.number(),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+
+/** Why a run failed. `kind` says whose fault; `code` is stable for programs to branch on. */
+export const RunErrorSchema = z.object({
+  kind: z.enum(['script', 'sdk', 'limit', 'internal']),
+  /**
+   * script: SCRIPT_ERROR | ACTION_ERROR | NON_RETRYABLE | RETRY_AFTER
+   * sdk: INVALID_INPUT | INVALID_OUTPUT | UNKNOWN_MODEL | PAYLOAD_TOO_LARGE | BRIDGE_ERROR | BAD_SCRIPT
+   * limit: MEMORY | CPU | WALL_TIME | OUTPUT_SIZE
+   * internal: WORKER_CRASHED | INTERNAL
+   */
+  code: z.string(),
+  message: z.string(),
+  stack: z.string().optional(),
+  /** For limit errors: the limit and what was used, in the limit's unit. */
+  limit: z.number().optional(),
+  used: z.number().optional(),
+  /** ACTION_ERROR: the type and payload the script gave. */
+  type: z.string().optional(),
+  payload: z.unknown().optional(),
+  retryAfterMs: z.number().optional(),
+});
+export type RunError = z.infer<typeof RunErrorSchema>;
+
+export const RunResultSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), output: z.unknown(), logs: z.array(LogEntrySchema), usage: UsageSchema }),
+  z.object({ ok: z.literal(false), error: RunErrorSchema, logs: z.array(LogEntrySchema), usage: UsageSchema }),
+]);
+export type RunResult = z.infer<typeof RunResultSchema>;
+
+/** One batchSave/batchUpdate/batchDelete call, after in-isolate validation. */
+export interface RecordBatch {
+  op: 'save' | 'update' | 'delete';
+  model: string;
+  /** Valid records: id as string, the record's JSON text, and a hash of that text (hex sha1). */
+  records: Array<{ id: string; json: string; hash: string }>;
+  /** Records refused by the model's schema (or without an id), with the reason. */
+  rejected: Array<{ id: string | null; reason: string }>;
+}
+
+export interface BatchResult {
+  added: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  rejected: number;
+}
+
+export const ProxyRequestSchema = z.object({
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+  endpoint: z.string().min(1),
+  params: z.record(z.string(), z.string()).default({}),
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Body already serialised (JSON text unless a content-type header says otherwise). */
+  body: z.string().optional(),
+  retries: z.number().int().min(0).max(10).optional(),
+  retryOn: z.array(z.number().int()).optional(),
+  baseUrlOverride: z.string().optional(),
+});
+export type ProxyRequest = z.infer<typeof ProxyRequestSchema>;
+
+export interface ProxyResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Response body as text; the in-isolate SDK parses JSON. */
+  body: string;
+}
+
+/**
+ * What the host does on a script's behalf. The runtime calls these from the parent side of the
+ * worker pool; they may throw, and the error message reaches the script as a rejected promise.
+ */
+export interface HostBridge {
+  saveRecords(batch: RecordBatch): Promise<BatchResult>;
+  proxy(request: ProxyRequest): Promise<ProxyResponse>;
+  /** Called as logs arrive (so a killed run keeps its logs); the result carries them too. */
+  log(entries: LogEntry[]): void;
+  getMetadata(): Promise<Record<string, unknown>>;
+  setMetadata(metadata: Record<string, unknown>, merge: boolean): Promise<void>;
+  saveCheckpoint(checkpoint: Record<string, unknown> | null): Promise<void>;
+}
+
+/** What evaluating a bundle's top level reveals about the script (read at deploy time). */
+export const ScriptManifestSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('sync'),
+    description: z.string(),
+    version: z.string().optional(),
+    frequency: z.string(),
+    syncType: z.enum(['full', 'incremental']).default('full'),
+    autoStart: z.boolean().default(true),
+    trackDeletes: z.boolean().default(false),
+    models: z.array(z.string()).min(1),
+    limits: LimitsSchema.partial().optional(),
+  }),
+  z.object({
+    type: z.literal('action'),
+    description: z.string(),
+    version: z.string().optional(),
+    limits: LimitsSchema.partial().optional(),
+  }),
+]);
+export type ScriptManifest = z.infer<typeof ScriptManifestSchema>;
+
+export interface Runtime {
+  /** Runs one script in a fresh isolate inside a worker child process. Never throws for script faults. */
+  run(job: RunJob, bridge: HostBridge, options?: { signal?: AbortSignal }): Promise<RunResult>;
+  /** Evaluates a bundle's top level (under tight limits) and reads its definition. */
+  describe(code: string): Promise<{ ok: true; manifest: ScriptManifest } | { ok: false; error: RunError }>;
+  close(): Promise<void>;
+}

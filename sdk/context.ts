@@ -1,0 +1,96 @@
+/**
+ * The object a script's `exec` receives. Method names and shapes follow Nango's
+ * `NangoAction`/`NangoSync` so existing scripts keep working; `NangoSync`/`NangoAction` are
+ * exported as aliases for that reason.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ProxyConfiguration {
+  /** Path relative to the provider's base URL, e.g. `/v1/contacts`. */
+  endpoint: string;
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  params?: string | Record<string, string | number | boolean | undefined>;
+  headers?: Record<string, string>;
+  data?: unknown;
+  /** How many times the host retries 429/5xx/network errors (default 3 for reads, 0 for writes). */
+  retries?: number;
+  /** Extra HTTP statuses to retry on. */
+  retryOn?: number[];
+  baseUrlOverride?: string;
+  /** Accepted for Nango compatibility; the connection is always the run's own. */
+  providerConfigKey?: string;
+  connectionId?: string;
+  /** Pagination settings when the call is used through `paginate`. */
+  paginate?: Partial<PaginateConfig>;
+  responseType?: 'json' | 'text';
+}
+
+export interface ProxyResponse<T = any> {
+  status: number;
+  headers: Record<string, string>;
+  data: T;
+}
+
+export interface PaginateConfig {
+  type: 'cursor' | 'link' | 'offset' | 'page';
+  /** Where the records sit in the response body (dot path); the body itself when absent. */
+  response_path?: string;
+  limit?: number;
+  limit_name_in_request?: string;
+  /** cursor: dot path of the next cursor in the body, and the request parameter that carries it. */
+  cursor_path_in_response?: string;
+  cursor_name_in_request?: string;
+  /** link: dot path of the next URL in the body; otherwise the `Link` header's rel="next". */
+  link_path_in_response_body?: string;
+  /** offset/page: the request parameter that carries the offset or page number. */
+  offset_name_in_request?: string;
+  offset_start_value?: number;
+}
+
+export interface ConnectionInfo {
+  connection_id: string;
+  provider: string;
+  connection_config: Record<string, unknown>;
+  metadata: Record<string, unknown> | null;
+}
+
+export interface ActionContext {
+  readonly connectionId: string;
+  readonly providerConfigKey: string;
+  readonly provider: string;
+
+  proxy<T = any>(config: ProxyConfiguration): Promise<ProxyResponse<T>>;
+  get<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
+  post<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
+  put<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
+  patch<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
+  delete<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
+  paginate<T = any>(config: ProxyConfiguration): AsyncGenerator<T[], void, undefined>;
+
+  getConnection(): Promise<ConnectionInfo>;
+  getMetadata<M = Record<string, unknown>>(): Promise<M>;
+  setMetadata(metadata: Record<string, unknown>): Promise<void>;
+  updateMetadata(metadata: Record<string, unknown>): Promise<void>;
+
+  /** `log('msg', { level: 'warn' })` as in Nango; any other arguments are joined into the line. */
+  log(...args: unknown[]): void;
+}
+
+export interface SyncContext<Models extends Record<string, unknown> = Record<string, any>> extends ActionContext {
+  /** Start of the last successful run; null on the first run or a full run. */
+  readonly lastSyncDate: Date | null;
+  /** True when this run ignores `lastSyncDate` and the checkpoint. */
+  readonly isFullRun: boolean;
+
+  batchSave<K extends keyof Models & string>(records: Models[K][], model: K): Promise<boolean>;
+  batchUpdate<K extends keyof Models & string>(records: Partial<Models[K]>[], model: K): Promise<boolean>;
+  batchDelete<K extends keyof Models & string>(records: Pick<Models[K], never>[] | { id: string | number }[], model: K): Promise<boolean>;
+
+  getCheckpoint<C extends Record<string, unknown> = Record<string, string | number | boolean | null>>(): Promise<C | null>;
+  saveCheckpoint(checkpoint: Record<string, string | number | boolean | null>): Promise<void>;
+  clearCheckpoint(): Promise<void>;
+}
+
+/** Nango's names, so `NangoSync`-typed helpers port unchanged. */
+export type NangoSync<Models extends Record<string, unknown> = Record<string, any>> = SyncContext<Models>;
+export type NangoAction = ActionContext;
