@@ -23,7 +23,7 @@ export const ConnectionInfoSchema = z.object({
 
 export const RunJobSchema = z.object({
   runId: z.string(),
-  /** The esbuild bundle (IIFE assigning the script's default export to `__ferry_script`). */
+  /** The esbuild bundle: an IIFE with globalName `__ferry_module`; the script's definition is `__ferry_module.default`. */
   code: z.string(),
   kind: z.enum(['sync', 'action']),
   limits: LimitsSchema,

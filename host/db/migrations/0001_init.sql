@@ -1,0 +1,1 @@
+-- Core tables are added by later migrations; this file pins the numbering.
