@@ -1,0 +1,66 @@
+/**
+ * Deploy: bundle every script under a directory and send them to the host in one request. The
+ * host compares hashes and answers which scripts are new, changed or unchanged, so deploying
+ * twice is harmless. Used by `ferry deploy` and by the host's `npm start` demo.
+ */
+import { z } from 'zod';
+import { BundleError, bundleScript, discoverScripts, type DiscoveredScript } from './bundle.ts';
+import { createHostClient } from './host-client.ts';
+
+export const DeployResponseSchema = z.object({
+  version: z.number(),
+  scripts: z.array(z.object({ name: z.string(), kind: z.enum(['sync', 'action']), status: z.enum(['new', 'changed', 'unchanged', 'removed']) })),
+});
+export type DeployResponse = z.infer<typeof DeployResponseSchema>;
+
+export type DeployProgress =
+  | { type: 'bundled'; script: DiscoveredScript; bytes: number; hash: string; ms: number }
+  | { type: 'failed'; script: DiscoveredScript; error: BundleError }
+  | { type: 'uploading'; count: number; bytes: number };
+
+/** Raised when no script bundled or some failed: every failure is listed, not just the first. */
+export class DeployError extends Error {
+  readonly code: 'NO_SCRIPTS' | 'BUNDLE_FAILED';
+  readonly failures: Array<{ script: DiscoveredScript; error: BundleError }>;
+  constructor(code: DeployError['code'], message: string, failures: DeployError['failures'] = []) {
+    super(message);
+    this.name = 'DeployError';
+    this.code = code;
+    this.failures = failures;
+  }
+}
+
+export interface DeployOptions {
+  dir: string;
+  url: string;
+  key: string | undefined;
+  onProgress?: (event: DeployProgress) => void;
+  maxBytes?: number;
+}
+
+export async function deployScripts(options: DeployOptions): Promise<DeployResponse> {
+  const scripts = await discoverScripts(options.dir);
+  if (scripts.length === 0) {
+    throw new DeployError('NO_SCRIPTS', `no scripts found under ${options.dir} (expected <provider>/syncs/<name>.ts or <provider>/actions/<name>.ts)`);
+  }
+  const bundled: Array<{ name: string; provider: string; kind: string; code: string; hash: string }> = [];
+  const failures: DeployError['failures'] = [];
+  for (const script of scripts) {
+    const started = performance.now();
+    try {
+      const bundle = await bundleScript(script.entryPath, options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes });
+      bundled.push({ name: script.name, provider: script.provider, kind: script.kind, code: bundle.code, hash: bundle.hash });
+      options.onProgress?.({ type: 'bundled', script, bytes: bundle.bytes, hash: bundle.hash, ms: performance.now() - started });
+    } catch (error) {
+      if (!(error instanceof BundleError)) throw error;
+      failures.push({ script, error });
+      options.onProgress?.({ type: 'failed', script, error });
+    }
+  }
+  if (failures.length > 0) {
+    throw new DeployError('BUNDLE_FAILED', `${failures.length} of ${scripts.length} script(s) failed to bundle; nothing was deployed`, failures);
+  }
+  options.onProgress?.({ type: 'uploading', count: bundled.length, bytes: bundled.reduce((sum, s) => sum + Buffer.byteLength(s.code), 0) });
+  const client = createHostClient({ url: options.url, key: options.key });
+  return client.request('POST', '/deploy', DeployResponseSchema, { scripts: bundled });
+}
