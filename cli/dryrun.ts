@@ -1,0 +1,191 @@
+/**
+ * Dry run: bundle one script locally and run it in the real runtime against a real connection,
+ * saving nothing. HTTP goes through the host's proxy (the host injects credentials, so the CLI
+ * never sees them); records are collected in memory and returned for printing.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Logger } from '../host/logger.ts';
+import {
+  ConnectionInfoSchema,
+  type BatchResult,
+  type HostBridge,
+  type LogEntry,
+  type ProxyRequest,
+  type ProxyResponse,
+  type RecordBatch,
+  type RunResult,
+  type Runtime,
+} from '../runtime/contract.ts';
+import { bundleScript, discoverScripts, type DiscoveredScript } from './bundle.ts';
+import { HostApiError, createHostClient, type HostClient } from './host-client.ts';
+
+const ProxyResponseSchema = z.object({ status: z.number(), headers: z.record(z.string(), z.string()), body: z.string() });
+const SyncStatusSchema = z.object({ last_sync_date: z.string().nullable(), checkpoint: z.record(z.string(), z.unknown()).nullable().optional() });
+
+export class DryRunError extends Error {
+  readonly code: 'SCRIPT_NOT_FOUND' | 'AMBIGUOUS_SCRIPT' | 'INVALID_INPUT' | 'BAD_SCRIPT';
+  constructor(code: DryRunError['code'], message: string) {
+    super(message);
+    this.name = 'DryRunError';
+    this.code = code;
+  }
+}
+
+export interface ModelRecords {
+  /** Saved or updated records, last write per id wins. */
+  records: Map<string, unknown>;
+  saved: number;
+  updated: number;
+  deleted: number;
+  rejected: Array<{ id: string | null; reason: string }>;
+}
+
+export interface DryRunResult {
+  script: DiscoveredScript;
+  lastSyncDate: string | null;
+  result: RunResult;
+  models: Map<string, ModelRecords>;
+  /** Metadata or checkpoint writes the script asked for (not persisted by a dry run). */
+  stateWrites: Array<{ kind: 'metadata' | 'checkpoint'; value: unknown }>;
+}
+
+export interface DryRunOptions {
+  /** `<name>` or `<provider>/<name>`. */
+  name: string;
+  connectionId: string;
+  input?: unknown;
+  full?: boolean;
+  dir: string;
+  url: string;
+  key: string | undefined;
+  logger: Logger;
+  /** Log entries as the script emits them. */
+  onLog?: (entries: LogEntry[]) => void;
+  /** A runtime to use instead of starting one (and closing it) for this run. */
+  runtime?: Runtime;
+}
+
+export async function findScript(dir: string, name: string): Promise<DiscoveredScript> {
+  const [provider, bare] = name.includes('/') ? (name.split('/', 2) as [string, string]) : [undefined, name];
+  const matches = (await discoverScripts(dir)).filter((s) => s.name === bare && (provider === undefined || s.provider === provider));
+  if (matches.length === 0) throw new DryRunError('SCRIPT_NOT_FOUND', `no sync or action named "${name}" under ${dir}`);
+  if (matches.length > 1) {
+    const options = matches.map((s) => `${s.provider}/${s.name}`).join(', ');
+    throw new DryRunError('AMBIGUOUS_SCRIPT', `"${name}" matches several scripts (${options}): name it as <provider>/<name>`);
+  }
+  return matches[0] as DiscoveredScript;
+}
+
+async function readSyncState(client: HostClient, script: DiscoveredScript, connectionId: string) {
+  try {
+    const path = `/syncs/${encodeURIComponent(script.name)}/status?connection_id=${encodeURIComponent(connectionId)}`;
+    return await client.request('GET', path, SyncStatusSchema);
+  } catch (error) {
+    // A sync never run on this connection (or a host without the endpoint): start from scratch.
+    if (error instanceof HostApiError && error.status === 404) return { last_sync_date: null, checkpoint: null };
+    throw error;
+  }
+}
+
+function collectingBridge(options: {
+  client: HostClient;
+  connectionId: string;
+  metadata: Record<string, unknown>;
+  models: Map<string, ModelRecords>;
+  stateWrites: DryRunResult['stateWrites'];
+  onLog: ((entries: LogEntry[]) => void) | undefined;
+}): HostBridge {
+  const { client, models } = options;
+  let metadata = { ...options.metadata };
+  return {
+    async proxy(request: ProxyRequest): Promise<ProxyResponse> {
+      return client.request('POST', `/connections/${encodeURIComponent(options.connectionId)}/proxy`, ProxyResponseSchema, request);
+    },
+    async saveRecords(batch: RecordBatch): Promise<BatchResult> {
+      let model = models.get(batch.model);
+      if (!model) models.set(batch.model, (model = { records: new Map(), saved: 0, updated: 0, deleted: 0, rejected: [] }));
+      const result: BatchResult = { added: 0, updated: 0, unchanged: 0, deleted: 0, rejected: batch.rejected.length };
+      for (const record of batch.records) {
+        if (batch.op === 'delete') {
+          model.records.delete(record.id);
+          model.deleted++;
+          result.deleted++;
+          continue;
+        }
+        const data: unknown = JSON.parse(record.json);
+        const previous = model.records.get(record.id);
+        model.records.set(record.id, batch.op === 'update' && previous ? { ...(previous as object), ...(data as object) } : data);
+        if (batch.op === 'save') model.saved++;
+        else model.updated++;
+        if (previous === undefined) result.added++;
+        else result.updated++;
+      }
+      model.rejected.push(...batch.rejected);
+      return result;
+    },
+    log(entries) {
+      options.onLog?.(entries);
+    },
+    async getMetadata() {
+      return metadata;
+    },
+    async setMetadata(value, merge) {
+      metadata = merge ? { ...metadata, ...value } : { ...value };
+      options.stateWrites.push({ kind: 'metadata', value: metadata });
+    },
+    async saveCheckpoint(checkpoint) {
+      options.stateWrites.push({ kind: 'checkpoint', value: checkpoint });
+    },
+  };
+}
+
+/** Loaded lazily: isolated-vm is only needed when a command actually runs a script. */
+async function startRuntime(logger: Logger): Promise<Runtime> {
+  const runtimeModule = '../runtime/index.ts';
+  const { createRuntime } = (await import(runtimeModule)) as { createRuntime(options: { workers: number; logger: Logger }): Runtime };
+  return createRuntime({ workers: 1, logger });
+}
+
+export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
+  const script = await findScript(options.dir, options.name);
+  if (script.kind === 'action' && options.input === undefined) {
+    throw new DryRunError('INVALID_INPUT', `${script.name} is an action: give its input with --input '<json>'`);
+  }
+  const bundle = await bundleScript(script.entryPath);
+  const client = createHostClient({ url: options.url, key: options.key });
+  const connection = await client.request('GET', `/connections/${encodeURIComponent(options.connectionId)}`, ConnectionInfoSchema);
+  const state = script.kind === 'sync' && !options.full ? await readSyncState(client, script, options.connectionId) : { last_sync_date: null, checkpoint: null };
+
+  const models = new Map<string, ModelRecords>();
+  const stateWrites: DryRunResult['stateWrites'] = [];
+  const bridge = collectingBridge({ client, connectionId: options.connectionId, metadata: connection.metadata ?? {}, models, stateWrites, onLog: options.onLog });
+
+  const runtime = options.runtime ?? (await startRuntime(options.logger));
+  try {
+    const described = await runtime.describe(bundle.code);
+    if (!described.ok) throw new DryRunError('BAD_SCRIPT', `${script.entryPath}: ${described.error.message}`);
+    if (described.manifest.type !== script.kind) {
+      throw new DryRunError('BAD_SCRIPT', `${script.entryPath} sits in ${script.kind}s/ but defines a ${described.manifest.type}`);
+    }
+    const result = await runtime.run(
+      {
+        runId: `dryrun-${randomUUID()}`,
+        code: bundle.code,
+        kind: script.kind,
+        limits: described.manifest.limits ?? {},
+        ...(script.kind === 'action' && { input: options.input }),
+        context: {
+          lastSyncDate: state.last_sync_date,
+          isFullRun: script.kind === 'sync' && (options.full === true || state.last_sync_date === null),
+          connection,
+          checkpoint: state.checkpoint ?? null,
+        },
+      },
+      bridge,
+    );
+    return { script, lastSyncDate: state.last_sync_date, result, models, stateWrites };
+  } finally {
+    if (!options.runtime) await runtime.close();
+  }
+}
