@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * The `ferry` command. Subcommands are imported lazily so `ferry --help` stays instant and only
+ * `dryrun` loads the runtime.
+ */
+import type { Command } from './command.ts';
+import { EXIT, type ExitCode } from './exit-codes.ts';
+import { createOutput } from './output.ts';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  deploy: { summary: 'bundle all scripts and deploy them to the host', load: async () => (await import('./commands/deploy.ts')).deployCommand },
+  dryrun: { summary: 'run a sync or action locally against a connection, saving nothing', load: async () => (await import('./commands/dryrun.ts')).dryrunCommand },
+};
+
+const HELP = `Usage: ferry <command> [options]
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
+
+Run \`ferry <command> --help\` for a command's options.`;
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<ExitCode> {
+  const out = createOutput({ json: false });
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    out.note(HELP);
+    return name === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    out.error(`unknown command "${name}"\n\n${HELP}`);
+    return EXIT.USAGE;
+  }
+  const command = await entry.load();
+  try {
+    return await command.run(rest, env);
+  } catch (error) {
+    const { UsageError } = await import('./command.ts');
+    if (!(error instanceof UsageError)) throw error;
+    out.error(`${error.message}\n\n${command.help}`);
+    return EXIT.USAGE;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2), process.env);
+}

@@ -1,0 +1,33 @@
+/** The CLI's user-facing output: the one place that writes to stdout/stderr. */
+import type { Writable } from 'node:stream';
+
+export interface Output {
+  /** A line for the user (stdout). Suppressed in --json mode so stdout stays parseable. */
+  line(text?: string): void;
+  /** Progress and diagnostics (stderr), shown in both modes. */
+  note(text: string): void;
+  error(text: string): void;
+  /** The command's machine-readable result (stdout), in --json mode only. */
+  json(value: unknown): void;
+  readonly jsonMode: boolean;
+}
+
+export function createOutput(options: { json: boolean; stdout?: Writable; stderr?: Writable }): Output {
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  return {
+    jsonMode: options.json,
+    line(text = '') {
+      if (!options.json) stdout.write(`${text}\n`);
+    },
+    note(text) {
+      stderr.write(`${text}\n`);
+    },
+    error(text) {
+      stderr.write(`error: ${text}\n`);
+    },
+    json(value) {
+      if (options.json) stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    },
+  };
+}
