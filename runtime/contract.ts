@@ -90,6 +90,8 @@ export interface RecordBatch {
   records: Array<{ id: string; json: string; hash: string }>;
   /** Records refused by the model's schema (or without an id), with the reason. */
   rejected: Array<{ id: string | null; reason: string }>;
+  /** How many were refused in all; `rejected` describes at most the first 1,000. */
+  rejectedCount?: number;
 }
 
 export interface BatchResult {

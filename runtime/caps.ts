@@ -1,0 +1,27 @@
+/**
+ * Size caps for everything that crosses the isolate boundary. A call over its cap fails alone
+ * with PAYLOAD_TOO_LARGE (or OUTPUT_SIZE for an action's output); log lines are truncated rather
+ * than failing the script, and logs past the per-run cap are dropped with one warning.
+ */
+const MiB = 1024 * 1024;
+
+export const CAPS = {
+  /** One batchSave/batchUpdate/batchDelete call, as JSON text. */
+  batchBytes: 16 * MiB,
+  /** One record's JSON text. */
+  recordBytes: 1 * MiB,
+  /** Rejected records described per batch; the rest are counted only. */
+  rejectedPerBatch: 1000,
+  rejectReasonChars: 1000,
+  logLineChars: 8 * 1024,
+  logsPerRun: 5000,
+  proxyRequestBytes: 8 * MiB,
+  proxyResponseBytes: 16 * MiB,
+  actionOutputBytes: 2 * MiB,
+  /** Metadata and checkpoints. */
+  stateBytes: 1 * MiB,
+  /** Live setTimeout/setInterval timers per run. */
+  timers: 10_000,
+} as const;
+
+export type Caps = typeof CAPS;

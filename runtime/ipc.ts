@@ -1,0 +1,76 @@
+/**
+ * Messages between the supervisor (parent) and a worker child. Both sides validate what they
+ * receive: a child runs hostile code, so the parent trusts nothing it says beyond these shapes.
+ */
+import { z } from 'zod';
+import { LogEntrySchema, ProxyRequestSchema, RunErrorSchema, RunJobSchema, UsageSchema } from './contract.ts';
+
+export const RecordBatchSchema = z.object({
+  op: z.enum(['save', 'update', 'delete']),
+  model: z.string(),
+  records: z.array(z.object({ id: z.string(), json: z.string(), hash: z.string().regex(/^[0-9a-f]{40}$/) })),
+  rejected: z.array(z.object({ id: z.string().nullable(), reason: z.string() })),
+  rejectedCount: z.number().int().nonnegative().optional(),
+});
+
+export const BatchResultSchema = z.object({
+  added: z.number(),
+  updated: z.number(),
+  unchanged: z.number(),
+  deleted: z.number(),
+  rejected: z.number(),
+});
+
+export const ProxyResponseSchema = z.object({
+  status: z.number().int(),
+  headers: z.record(z.string(), z.string()),
+  body: z.string(),
+});
+
+const StateSchema = z.record(z.string(), z.unknown());
+
+/** What a child may ask of the host bridge, with each method's arguments. */
+export const BridgeCallSchema = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('saveRecords'), batch: RecordBatchSchema }),
+  z.object({ method: z.literal('proxy'), request: ProxyRequestSchema }),
+  z.object({ method: z.literal('getMetadata') }),
+  z.object({ method: z.literal('setMetadata'), metadata: StateSchema, merge: z.boolean() }),
+  z.object({ method: z.literal('saveCheckpoint'), checkpoint: StateSchema.nullable() }),
+]);
+export type BridgeCall = z.infer<typeof BridgeCallSchema>;
+
+/** A run result before the parent attaches the logs it has received. */
+export const ChildResultSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), output: z.unknown(), usage: UsageSchema }),
+  z.object({ ok: z.literal(false), error: RunErrorSchema, usage: UsageSchema }),
+]);
+export type ChildResult = z.infer<typeof ChildResultSchema>;
+
+export const DescribeResultSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), manifest: z.unknown() }),
+  z.object({ ok: z.literal(false), error: RunErrorSchema }),
+]);
+
+export const ChildMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }),
+  z.object({ type: z.literal('logs'), taskId: z.string(), entries: z.array(LogEntrySchema) }),
+  z.object({ type: z.literal('heap'), taskId: z.string(), bytes: z.number().nonnegative() }),
+  z.object({ type: z.literal('bridge-call'), taskId: z.string(), callId: z.number().int(), call: BridgeCallSchema }),
+  z.object({ type: z.literal('result'), taskId: z.string(), result: ChildResultSchema }),
+  z.object({ type: z.literal('described'), taskId: z.string(), result: DescribeResultSchema }),
+]);
+export type ChildMessage = z.infer<typeof ChildMessageSchema>;
+
+export const ParentMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('run'), taskId: z.string(), job: RunJobSchema }),
+  z.object({ type: z.literal('describe'), taskId: z.string(), code: z.string() }),
+  z.object({ type: z.literal('abort'), taskId: z.string() }),
+  z.object({
+    type: z.literal('bridge-result'),
+    callId: z.number().int(),
+    ok: z.boolean(),
+    value: z.unknown().optional(),
+    error: z.string().optional(),
+  }),
+]);
+export type ParentMessage = z.input<typeof ParentMessageSchema>;

@@ -1,0 +1,222 @@
+/**
+ * The supervisor: keeps N worker children, queues tasks, gives each child one task at a time,
+ * serves the children's bridge calls with the run's HostBridge, and turns a child that dies
+ * mid-task into a result (WORKER_CRASHED, or MEMORY when its heap was at the limit) before
+ * forking a replacement. This process never creates an isolate.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { HostBridge, LogEntry, RunError, Usage } from './contract.ts';
+import { ChildMessageSchema, type BridgeCall, type ChildMessage, type ParentMessage } from './ipc.ts';
+
+const CHILD_ENTRY = fileURLToPath(new URL('./worker/main.ts', import.meta.url));
+/** A child that has not answered this long after its run's wall limit is killed. */
+const BACKSTOP_GRACE_MS = 10_000;
+/** A heap sample at or over this share of the limit makes a crash a MEMORY error. */
+const NEAR_MEMORY_LIMIT = 0.8;
+const RESPAWN_DELAY_MS = 100;
+
+export type TaskOutcome =
+  | { type: 'result'; message: Extract<ChildMessage, { type: 'result' }>['result'] }
+  | { type: 'described'; message: Extract<ChildMessage, { type: 'described' }>['result'] }
+  | { type: 'failed'; error: RunError; usage: Usage };
+
+export interface Task {
+  id: string;
+  /** What to send the child (without the task id). */
+  request: { type: 'run'; job: Extract<ParentMessage, { type: 'run' }>['job'] } | { type: 'describe'; code: string };
+  bridge: HostBridge | null;
+  memoryLimitBytes: number;
+  wallTimeMs: number;
+  logs: LogEntry[];
+  peakHeapBytes: number;
+  startedAt: number;
+  finish(outcome: TaskOutcome): void;
+}
+
+interface Slot {
+  child: ChildProcess;
+  ready: boolean;
+  task: Task | null;
+  backstop: NodeJS.Timeout | null;
+}
+
+export interface WorkerPool {
+  submit(task: Task): 'queued' | 'full';
+  /** Removes a queued task or aborts a running one. */
+  cancel(task: Task): void;
+  pids(): number[];
+  close(): Promise<void>;
+}
+
+export function createWorkerPool(options: { size: number; maxQueue: number; logger: Logger }): WorkerPool {
+  const { logger } = options;
+  const slots = new Set<Slot>();
+  const queue: Task[] = [];
+  let closing = false;
+
+  function usageOf(task: Task): Usage {
+    return { wallMs: Math.round(performance.now() - task.startedAt), cpuMs: 0, peakHeapBytes: task.peakHeapBytes, bridgeBytes: 0, proxyCalls: 0 };
+  }
+
+  function spawn(): void {
+    const child = fork(CHILD_ENTRY, [], { execArgv: ['--no-node-snapshot'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    const slot: Slot = { child, ready: false, task: null, backstop: null };
+    slots.add(slot);
+    child.on('message', (raw: unknown) => onMessage(slot, raw));
+    child.on('error', (error) => logger.error({ err: error, pid: child.pid }, 'worker child error'));
+    child.on('exit', (code, signal) => onExit(slot, code, signal));
+  }
+
+  function send(slot: Slot, message: ParentMessage): void {
+    if (slot.child.connected) slot.child.send(message);
+  }
+
+  function onMessage(slot: Slot, raw: unknown): void {
+    const parsed = ChildMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      logger.error({ pid: slot.child.pid, issues: parsed.error.issues.slice(0, 5) }, 'worker sent an invalid message; killing it');
+      slot.child.kill('SIGKILL');
+      return;
+    }
+    const message = parsed.data;
+    if (message.type === 'ready') {
+      slot.ready = true;
+      pump();
+      return;
+    }
+    const task = slot.task;
+    if (!task || task.id !== message.taskId) return;
+    switch (message.type) {
+      case 'logs': {
+        task.logs.push(...message.entries);
+        try {
+          task.bridge?.log(message.entries);
+        } catch (error) {
+          logger.warn({ err: error }, 'HostBridge.log threw');
+        }
+        return;
+      }
+      case 'heap':
+        task.peakHeapBytes = Math.max(task.peakHeapBytes, message.bytes);
+        return;
+      case 'bridge-call':
+        void serveBridgeCall(slot, task, message.callId, message.call);
+        return;
+      case 'result':
+      case 'described':
+        release(slot);
+        task.finish(message.type === 'result' ? { type: 'result', message: message.result } : { type: 'described', message: message.result });
+        pump();
+        return;
+    }
+  }
+
+  async function serveBridgeCall(slot: Slot, task: Task, callId: number, call: BridgeCall): Promise<void> {
+    const bridge = task.bridge;
+    try {
+      if (!bridge) throw new Error('host calls are not available here');
+      let value: unknown;
+      switch (call.method) {
+        case 'saveRecords':
+          value = await bridge.saveRecords(call.batch);
+          break;
+        case 'proxy':
+          value = await bridge.proxy(call.request);
+          break;
+        case 'getMetadata':
+          value = await bridge.getMetadata();
+          break;
+        case 'setMetadata':
+          await bridge.setMetadata(call.metadata, call.merge);
+          break;
+        case 'saveCheckpoint':
+          await bridge.saveCheckpoint(call.checkpoint);
+          break;
+      }
+      if (slot.task === task) send(slot, { type: 'bridge-result', callId, ok: true, value });
+    } catch (error) {
+      if (slot.task === task) send(slot, { type: 'bridge-result', callId, ok: false, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  function release(slot: Slot): void {
+    if (slot.backstop) clearTimeout(slot.backstop);
+    slot.backstop = null;
+    slot.task = null;
+  }
+
+  function onExit(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
+    slots.delete(slot);
+    const task = slot.task;
+    release(slot);
+    if (task) {
+      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      const nearLimit = task.peakHeapBytes >= NEAR_MEMORY_LIMIT * task.memoryLimitBytes;
+      const error: RunError = closing
+        ? { kind: 'internal', code: 'SHUTTING_DOWN', message: 'the runtime closed during the run' }
+        : nearLimit
+        ? { kind: 'limit', code: 'MEMORY', message: `the worker died (${how}) with the isolate's heap at its memory limit`, limit: task.memoryLimitBytes / (1024 * 1024), used: Math.round(task.peakHeapBytes / (1024 * 1024)) }
+        : { kind: 'internal', code: 'WORKER_CRASHED', message: `the worker process died mid-run (${how})` };
+      logger.warn({ pid: slot.child.pid, code, signal, taskId: task.id }, 'worker died mid-task');
+      task.finish({ type: 'failed', error, usage: usageOf(task) });
+    }
+    if (!closing) setTimeout(() => {
+      if (!closing) spawn();
+      pump();
+    }, task ? 0 : RESPAWN_DELAY_MS);
+  }
+
+  function pump(): void {
+    for (const slot of slots) {
+      if (queue.length === 0) return;
+      if (!slot.ready || slot.task || !slot.child.connected) continue;
+      const task = queue.shift()!;
+      slot.task = task;
+      task.startedAt = performance.now();
+      slot.backstop = setTimeout(() => {
+        logger.error({ pid: slot.child.pid, taskId: task.id }, 'worker unresponsive past its wall limit; killing it');
+        slot.child.kill('SIGKILL');
+      }, task.wallTimeMs + BACKSTOP_GRACE_MS);
+      send(slot, { ...task.request, taskId: task.id });
+    }
+  }
+
+  for (let i = 0; i < options.size; i++) spawn();
+
+  return {
+    submit(task) {
+      if (closing) return 'full';
+      if (queue.length >= options.maxQueue) return 'full';
+      queue.push(task);
+      pump();
+      return 'queued';
+    },
+    cancel(task) {
+      const at = queue.indexOf(task);
+      if (at >= 0) {
+        queue.splice(at, 1);
+        task.finish({ type: 'failed', error: { kind: 'internal', code: 'ABORTED', message: 'the run was aborted before it started' }, usage: usageOf(task) });
+        return;
+      }
+      for (const slot of slots) if (slot.task === task) send(slot, { type: 'abort', taskId: task.id });
+    },
+    pids() {
+      return [...slots].map((s) => s.child.pid).filter((pid): pid is number => pid !== undefined);
+    },
+    async close() {
+      closing = true;
+      for (const task of queue.splice(0)) {
+        task.finish({ type: 'failed', error: { kind: 'internal', code: 'SHUTTING_DOWN', message: 'the runtime is closing' }, usage: usageOf(task) });
+      }
+      const exits = [...slots].map((slot) => new Promise<void>((resolve) => {
+        if (slot.child.exitCode !== null || slot.child.signalCode !== null) return resolve();
+        slot.child.once('exit', () => resolve());
+        // Running tasks end as WORKER_CRASHED-like failures via onExit; give them no extra time.
+        slot.child.kill('SIGTERM');
+      }));
+      await Promise.all(exits);
+    },
+  };
+}

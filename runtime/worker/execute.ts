@@ -1,0 +1,227 @@
+/**
+ * One run (or one describe) in a fresh sandbox, with every outcome turned into data: the
+ * script's envelope, a limit that stopped it, or a bundle that would not evaluate.
+ */
+import { z } from 'zod';
+import { ScriptManifestSchema, type LogEntry, type RunError, type RunJobSchema } from '../contract.ts';
+import type { BridgeCall, ChildResult } from '../ipc.ts';
+import { CAPS } from '../caps.ts';
+import { createHostCalls } from './host-calls.ts';
+import { openSandbox, type Sandbox, type SandboxLimits } from './sandbox.ts';
+import { DESCRIBE_LIMITS } from '../limits.ts';
+
+type Job = z.output<typeof RunJobSchema>;
+
+export interface ExecuteDeps {
+  callParent(call: BridgeCall): Promise<unknown>;
+  emitLog(entry: LogEntry): void;
+  emitHeap(peakBytes: number): void;
+  onCatastrophicError(message: string): void;
+}
+
+export interface Execution {
+  result: Promise<ChildResult>;
+  abort(): void;
+}
+
+/** Which codes the in-isolate SDK may report, and whose fault each is. Anything else is the script's. */
+const ENVELOPE_KINDS: Record<string, RunError['kind']> = {
+  SCRIPT_ERROR: 'script',
+  ACTION_ERROR: 'script',
+  NON_RETRYABLE: 'script',
+  RETRY_AFTER: 'script',
+  INVALID_INPUT: 'sdk',
+  INVALID_OUTPUT: 'sdk',
+  UNKNOWN_MODEL: 'sdk',
+  PAYLOAD_TOO_LARGE: 'sdk',
+  BRIDGE_ERROR: 'sdk',
+  BAD_SCRIPT: 'sdk',
+  INVALID_ARGUMENT: 'sdk',
+  OUTPUT_SIZE: 'limit',
+};
+
+const EnvelopeSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), output: z.string() }),
+  z.object({
+    ok: z.literal(false),
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      stack: z.string().optional(),
+      type: z.string().optional(),
+      payload: z.unknown().optional(),
+      retryAfterMs: z.number().optional(),
+      limit: z.number().optional(),
+      used: z.number().optional(),
+    }),
+  }),
+]);
+
+type Outcome = { ok: true; output: unknown } | { ok: false; error: RunError };
+
+function readEnvelope(text: string): Outcome {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return internal('the in-isolate SDK returned malformed JSON');
+  }
+  const parsed = EnvelopeSchema.safeParse(value);
+  if (!parsed.success) return internal('the in-isolate SDK returned an unexpected result');
+  if (parsed.data.ok) {
+    if (Buffer.byteLength(parsed.data.output) > CAPS.actionOutputBytes) {
+      return { ok: false, error: { kind: 'limit', code: 'OUTPUT_SIZE', message: `output is over the ${CAPS.actionOutputBytes}-byte cap`, limit: CAPS.actionOutputBytes } };
+    }
+    return { ok: true, output: JSON.parse(parsed.data.output) };
+  }
+  const error = parsed.data.error;
+  const kind = ENVELOPE_KINDS[error.code];
+  const code = kind ? error.code : 'SCRIPT_ERROR';
+  const out: RunError = { kind: kind ?? 'script', code, message: error.message.slice(0, CAPS.logLineChars) };
+  if (error.stack !== undefined) out.stack = error.stack.slice(0, CAPS.logLineChars);
+  if (code === 'ACTION_ERROR') {
+    out.type = error.type ?? 'action_error';
+    if (error.payload !== undefined) out.payload = error.payload;
+  }
+  if (code === 'RETRY_AFTER') out.retryAfterMs = error.retryAfterMs ?? 0;
+  if (code === 'OUTPUT_SIZE') {
+    if (error.limit !== undefined) out.limit = error.limit;
+    if (error.used !== undefined) out.used = error.used;
+  }
+  return { ok: false, error: out };
+}
+
+function internal(message: string): Outcome {
+  return { ok: false, error: { kind: 'internal', code: 'INTERNAL', message } };
+}
+
+/** A failure while evaluating the bundle's top level. */
+function topLevelFailure(sandbox: Sandbox, error: unknown, compiled: boolean): Outcome {
+  const stopped = sandbox.stopReason(error);
+  if (stopped) return { ok: false, error: stopped };
+  const message = error instanceof Error ? error.message : String(error);
+  if (!compiled) return { ok: false, error: { kind: 'sdk', code: 'BAD_SCRIPT', message: `the bundle does not compile: ${message}` } };
+  const out: RunError = { kind: 'script', code: 'SCRIPT_ERROR', message: `the script's top level threw: ${message}` };
+  if (error instanceof Error && error.stack) out.stack = error.stack;
+  return { ok: false, error: out };
+}
+
+function createLogGate(emitLog: (entry: LogEntry) => void): (level: string, message: string) => void {
+  let count = 0;
+  return (level, message) => {
+    count++;
+    if (count > CAPS.logsPerRun + 1) return;
+    const at = new Date().toISOString();
+    if (count === CAPS.logsPerRun + 1) {
+      emitLog({ level: 'warn', message: `log limit of ${CAPS.logsPerRun} lines per run reached: further logs are dropped`, at });
+      return;
+    }
+    const safeLevel = level === 'debug' || level === 'warn' || level === 'error' ? level : 'info';
+    emitLog({ level: safeLevel, message: message.slice(0, CAPS.logLineChars), at });
+  };
+}
+
+interface Phases {
+  limits: SandboxLimits;
+  /** Runs after the top level evaluated; returns the outcome. */
+  after(sandbox: Sandbox): Promise<Outcome>;
+}
+
+interface Executed {
+  outcome: Outcome;
+  cpuMs: number;
+  peakHeapBytes: number;
+  bridgeBytes: number;
+  proxyCalls: number;
+}
+
+async function execute(code: string, phases: Phases, deps: ExecuteDeps, onSandbox: (sandbox: Sandbox) => void): Promise<Executed> {
+  const usage = { bridgeBytes: 0, proxyCalls: 0 };
+  const hostCalls = createHostCalls({ callParent: deps.callParent, usage });
+  let sandbox: Sandbox;
+  try {
+    sandbox = await openSandbox(phases.limits, {
+      hostCalls,
+      onLog: createLogGate(deps.emitLog),
+      onHeap: deps.emitHeap,
+      onCatastrophicError: deps.onCatastrophicError,
+    });
+  } catch (error) {
+    return { outcome: internal(`could not create the isolate: ${error instanceof Error ? error.message : String(error)}`), cpuMs: 0, peakHeapBytes: 0, ...usage };
+  }
+  onSandbox(sandbox);
+  let outcome: Outcome;
+  let compiled = false;
+  try {
+    await sandbox.evaluate(code).catch((error: unknown) => {
+      compiled = !(error instanceof SyntaxError);
+      throw error;
+    });
+    compiled = true;
+    try {
+      outcome = await phases.after(sandbox);
+    } catch (error) {
+      const stopped = sandbox.stopReason(error);
+      outcome = stopped ? { ok: false, error: stopped } : internal(error instanceof Error ? error.message : String(error));
+    }
+  } catch (error) {
+    outcome = topLevelFailure(sandbox, error, compiled);
+  } finally {
+    sandbox.close();
+  }
+  const stopped = sandbox.stopReason();
+  // A limit that fired while the envelope was already on its way still wins: the run was cut.
+  if (stopped && outcome.ok) outcome = { ok: false, error: stopped };
+  return { outcome, ...sandbox.usage(), ...usage };
+}
+
+export function startRun(job: Job, deps: ExecuteDeps): Execution {
+  const startedAt = performance.now();
+  let sandbox: Sandbox | null = null;
+  let abortedEarly = false;
+  const abortError: RunError = { kind: 'internal', code: 'ABORTED', message: 'the run was aborted' };
+  const isolateJob = JSON.stringify({ kind: job.kind, input: job.input, context: job.context });
+  const result = execute(
+    job.code,
+    { limits: job.limits, after: async (s) => readEnvelope(await s.call('run', isolateJob)) },
+    deps,
+    (s) => {
+      sandbox = s;
+      if (abortedEarly) s.stop(abortError);
+    },
+  ).then((done) => {
+    const { outcome, cpuMs, peakHeapBytes, bridgeBytes, proxyCalls } = done;
+    const usage = { wallMs: Math.round(performance.now() - startedAt), cpuMs: Math.round(cpuMs * 1000) / 1000, peakHeapBytes, bridgeBytes, proxyCalls };
+    return outcome.ok ? { ok: true as const, output: outcome.output, usage } : { ok: false as const, error: outcome.error, usage };
+  });
+  return {
+    result,
+    abort() {
+      if (sandbox) (sandbox as Sandbox).stop(abortError);
+      else abortedEarly = true;
+    },
+  };
+}
+
+
+export async function describeBundle(code: string, deps: ExecuteDeps): Promise<{ ok: true; manifest: unknown } | { ok: false; error: RunError }> {
+  const { outcome } = await execute(
+    code,
+    {
+      limits: DESCRIBE_LIMITS,
+      after: async (s) => {
+        const envelope = JSON.parse(await s.call('describe', '')) as { ok: boolean; manifest?: unknown; error?: unknown };
+        if (!envelope.ok) return readEnvelope(JSON.stringify(envelope));
+        const manifest = ScriptManifestSchema.safeParse(envelope.manifest);
+        if (!manifest.success) {
+          const issues = manifest.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+          return { ok: false, error: { kind: 'sdk', code: 'BAD_SCRIPT', message: `the script definition is invalid: ${issues}` } };
+        }
+        return { ok: true, output: manifest.data };
+      },
+    },
+    deps,
+    () => {},
+  );
+  return outcome.ok ? { ok: true, manifest: outcome.output } : { ok: false, error: outcome.error };
+}

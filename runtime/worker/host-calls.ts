@@ -1,0 +1,123 @@
+/**
+ * The worker's side of the in-isolate SDK's `send(op, a, b)`: checks and caps what the script
+ * asked for, forwards it to the host bridge in the parent, and answers with one string.
+ * Rejections carry a code the SDK turns into the script's error.
+ */
+import { z } from 'zod';
+import type { BridgeCall } from '../ipc.ts';
+import { BatchResultSchema, ProxyResponseSchema } from '../ipc.ts';
+import { ProxyRequestSchema } from '../contract.ts';
+import { CAPS } from '../caps.ts';
+import { BatchError, buildRecordBatch } from './records.ts';
+
+export class HostCallError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'HostCallError';
+    this.code = code;
+  }
+}
+
+export interface HostCallDeps {
+  /** Sends one bridge call to the parent and resolves with the host's answer. */
+  callParent(call: BridgeCall): Promise<unknown>;
+  usage: { bridgeBytes: number; proxyCalls: number };
+}
+
+const StateSchema = z.record(z.string(), z.unknown());
+const SetMetadataSchema = z.object({ metadata: StateSchema, merge: z.boolean() });
+
+export interface HostCalls {
+  handle(op: string, a: string, b: string): Promise<string>;
+  /** Cancels the run's pending timers. */
+  dispose(): void;
+}
+
+export function createHostCalls(deps: HostCallDeps): HostCalls {
+  const sleeps = new Set<NodeJS.Timeout>();
+
+  function parseArg<T>(schema: z.ZodType<T>, text: string, what: string): T {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new HostCallError('INVALID_ARGUMENT', `${what} is not JSON`);
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new HostCallError('INVALID_ARGUMENT', `${what}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    return parsed.data;
+  }
+
+  function capped(text: string, cap: number, what: string): void {
+    if (text.length > cap || Buffer.byteLength(text) > cap) throw new HostCallError('PAYLOAD_TOO_LARGE', `${what} is over the ${cap}-byte cap`);
+  }
+
+  async function handleOp(op: string, a: string, b: string): Promise<string> {
+    switch (op) {
+      case 'sleep': {
+        if (sleeps.size >= CAPS.timers) throw new HostCallError('PAYLOAD_TOO_LARGE', `more than ${CAPS.timers} live timers`);
+        const ms = Math.min(Math.max(Number(a) || 0, 0), 2 ** 31 - 1);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            sleeps.delete(timer);
+            resolve();
+          }, ms);
+          sleeps.add(timer);
+        });
+        return '';
+      }
+      case 'batch': {
+        let built;
+        try {
+          built = buildRecordBatch(a, b);
+        } catch (error) {
+          if (error instanceof BatchError) throw new HostCallError(error.code, error.message);
+          throw error;
+        }
+        const result = BatchResultSchema.parse(await deps.callParent({ method: 'saveRecords', batch: built.batch }));
+        return JSON.stringify(result);
+      }
+      case 'proxy': {
+        capped(a, CAPS.proxyRequestBytes, 'proxy request');
+        const request = parseArg(ProxyRequestSchema, a, 'proxy request');
+        deps.usage.proxyCalls++;
+        const response = ProxyResponseSchema.parse(await deps.callParent({ method: 'proxy', request }));
+        const text = JSON.stringify(response);
+        capped(text, CAPS.proxyResponseBytes, 'proxy response');
+        return text;
+      }
+      case 'getMetadata': {
+        const metadata = StateSchema.parse(await deps.callParent({ method: 'getMetadata' }));
+        return JSON.stringify(metadata);
+      }
+      case 'setMetadata': {
+        capped(a, CAPS.stateBytes, 'metadata');
+        const { metadata, merge } = parseArg(SetMetadataSchema, a, 'metadata');
+        await deps.callParent({ method: 'setMetadata', metadata, merge });
+        return '';
+      }
+      case 'saveCheckpoint': {
+        capped(a, CAPS.stateBytes, 'checkpoint');
+        const checkpoint = parseArg(StateSchema.nullable(), a, 'checkpoint');
+        await deps.callParent({ method: 'saveCheckpoint', checkpoint });
+        return '';
+      }
+      default:
+        throw new HostCallError('BRIDGE_ERROR', `unknown host call ${op}`);
+    }
+  }
+
+  return {
+    async handle(op, a, b) {
+      deps.usage.bridgeBytes += a.length + b.length;
+      const result = await handleOp(op, a, b);
+      deps.usage.bridgeBytes += result.length;
+      return result;
+    },
+    dispose() {
+      for (const timer of sleeps) clearTimeout(timer);
+      sleeps.clear();
+    },
+  };
+}

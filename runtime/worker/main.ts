@@ -1,0 +1,120 @@
+/**
+ * Entry point of a worker child process (forked with --no-node-snapshot, which isolated-vm needs
+ * on Node >= 20). Runs one task at a time: a run or a describe. Logs and heap samples stream to
+ * the parent as they come, so a child that dies mid-run loses nothing already said.
+ */
+import type { LogEntry } from '../contract.ts';
+import { ParentMessageSchema, type BridgeCall, type ChildMessage } from '../ipc.ts';
+import { describeBundle, startRun, type ExecuteDeps, type Execution } from './execute.ts';
+
+const LOG_FLUSH_MS = 20;
+const LOG_BATCH = 100;
+const HEAP_REPORT_STEP = 256 * 1024;
+
+function post(message: ChildMessage): void {
+  if (!process.connected) process.exit(0);
+  process.send?.(message);
+}
+
+interface Task {
+  taskId: string;
+  execution: Execution | null;
+  calls: Map<number, { resolve(value: unknown): void; reject(error: Error): void }>;
+  logs: LogEntry[];
+  logTimer: NodeJS.Timeout | null;
+  reportedHeap: number;
+}
+
+let current: Task | null = null;
+let nextCallId = 0;
+
+function flushLogs(task: Task): void {
+  if (task.logTimer) clearTimeout(task.logTimer);
+  task.logTimer = null;
+  if (task.logs.length === 0) return;
+  post({ type: 'logs', taskId: task.taskId, entries: task.logs });
+  task.logs = [];
+}
+
+function depsFor(task: Task): ExecuteDeps {
+  return {
+    callParent(call: BridgeCall) {
+      return new Promise((resolve, reject) => {
+        const callId = ++nextCallId;
+        task.calls.set(callId, { resolve, reject });
+        // Logs said before a host call reach the host before its effects.
+        flushLogs(task);
+        post({ type: 'bridge-call', taskId: task.taskId, callId, call });
+      });
+    },
+    emitLog(entry) {
+      task.logs.push(entry);
+      if (task.logs.length >= LOG_BATCH) flushLogs(task);
+      else task.logTimer ??= setTimeout(() => flushLogs(task), LOG_FLUSH_MS);
+    },
+    emitHeap(bytes) {
+      if (bytes - task.reportedHeap < HEAP_REPORT_STEP) return;
+      task.reportedHeap = bytes;
+      post({ type: 'heap', taskId: task.taskId, bytes });
+    },
+    onCatastrophicError() {
+      // V8 lost control of an isolate: nothing in this process can be trusted any more. The
+      // parent sees the exit and reports the run as crashed.
+      process.abort();
+    },
+  };
+}
+
+function newTask(taskId: string): Task {
+  return { taskId, execution: null, calls: new Map(), logs: [], logTimer: null, reportedHeap: 0 };
+}
+
+process.on('message', (raw: unknown) => {
+  const parsed = ParentMessageSchema.safeParse(raw);
+  if (!parsed.success) {
+    process.exitCode = 70;
+    process.disconnect();
+    return;
+  }
+  const message = parsed.data;
+  switch (message.type) {
+    case 'run': {
+      if (current) return;
+      const task = newTask(message.taskId);
+      current = task;
+      task.execution = startRun(message.job, depsFor(task));
+      void task.execution.result.then((result) => {
+        flushLogs(task);
+        current = null;
+        post({ type: 'result', taskId: task.taskId, result });
+      });
+      return;
+    }
+    case 'describe': {
+      if (current) return;
+      const task = newTask(message.taskId);
+      current = task;
+      void describeBundle(message.code, depsFor(task)).then((result) => {
+        flushLogs(task);
+        current = null;
+        post({ type: 'described', taskId: task.taskId, result });
+      });
+      return;
+    }
+    case 'abort': {
+      if (current?.taskId === message.taskId) current.execution?.abort();
+      return;
+    }
+    case 'bridge-result': {
+      const call = current?.calls.get(message.callId);
+      if (!call || !current) return;
+      current.calls.delete(message.callId);
+      if (message.ok) call.resolve(message.value);
+      else call.reject(new Error(message.error ?? 'host call failed'));
+      return;
+    }
+  }
+});
+
+process.on('disconnect', () => process.exit(0));
+post({ type: 'ready' });
