@@ -1,0 +1,33 @@
+/** Configuration, parsed once from the environment; the error lists every bad variable. */
+import { z } from 'zod';
+
+const bool = z.enum(['1', '0', 'true', 'false']).transform((v) => v === '1' || v === 'true');
+
+const ConfigSchema = z.object({
+  DATABASE_URL: z.url().optional(),
+  FERRY_DATA_DIR: z.string().default('.ferry'),
+  FERRY_HOST: z.string().default('127.0.0.1'),
+  FERRY_PORT: z.coerce.number().int().min(0).max(65535).default(3003),
+  /** Secret key of the default environment. Without it, a dev key is generated and kept in FERRY_DATA_DIR. */
+  FERRY_SECRET_KEY: z.string().min(16).optional(),
+  FERRY_ENVIRONMENT: z.string().default('dev'),
+  /** api: serve HTTP only; worker: run syncs only; all: both (one process). */
+  FERRY_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  /** Worker child processes that run isolates. */
+  FERRY_RUNTIME_WORKERS: z.coerce.number().int().min(1).max(64).default(2),
+  FERRY_SCHEDULER_TICK_MS: z.coerce.number().int().min(50).default(1000),
+  /** Start the local demo provider, deploy scripts/ and create a demo connection. */
+  FERRY_DEMO: bool.optional(),
+  FERRY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,123 @@
+/**
+ * Deploying a set of bundled scripts: each bundle is evaluated in a throwaway isolate to read
+ * its definition, then the whole set lands in one transaction. Idempotent by content hash:
+ * deploying the same bundles again creates no version.
+ */
+import { z } from 'zod';
+import type { Runtime } from '../../runtime/contract.ts';
+import type { Sql } from '../db/connect.ts';
+import { parseFrequency } from '../sync/frequency.ts';
+import type { SyncState } from '../sync/sync-state.ts';
+import type { StoredManifest } from './scripts.ts';
+
+export const DeployRequestSchema = z.strictObject({
+  scripts: z.array(z.strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'lowercase letters, digits, - and _ (the file name)'),
+    provider: z.string().min(1).max(63),
+    kind: z.enum(['sync', 'action']),
+    code: z.string().min(1).max(5 * 1024 * 1024),
+    hash: z.string().optional(),
+  })).max(500),
+});
+export type DeployRequest = z.infer<typeof DeployRequestSchema>;
+
+export type ScriptChange = 'new' | 'changed' | 'unchanged' | 'removed';
+
+export interface DeployResult {
+  version: number;
+  scripts: Array<{ name: string; kind: 'sync' | 'action'; status: ScriptChange }>;
+}
+
+export class DeployError extends Error {
+  readonly code = 'INVALID_SCRIPT';
+  readonly issues: Array<{ path: string[]; message: string }>;
+  constructor(issues: Array<{ path: string[]; message: string }>) {
+    super(`${issues.length} script(s) cannot be deployed: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    this.issues = issues;
+  }
+}
+
+export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: SyncState }) {
+  const { sql } = deps;
+
+  async function readManifests(request: DeployRequest): Promise<StoredManifest[]> {
+    const issues: Array<{ path: string[]; message: string }> = [];
+    const manifests: StoredManifest[] = [];
+    for (const [i, script] of request.scripts.entries()) {
+      const described = await deps.runtime.describe(script.code);
+      const path = ['scripts', String(i), script.name];
+      if (!described.ok) {
+        issues.push({ path, message: described.error.message });
+        continue;
+      }
+      const manifest: StoredManifest = described.manifest;
+      if (manifest.type !== script.kind) issues.push({ path, message: `declared as ${script.kind} but the bundle defines a ${manifest.type}` });
+      if (manifest.type === 'sync') {
+        try {
+          manifest.frequencyMs = parseFrequency(manifest.frequency);
+        } catch (err) {
+          issues.push({ path, message: (err as Error).message });
+        }
+      }
+      manifests.push(manifest);
+    }
+    if (issues.length > 0) throw new DeployError(issues);
+    return manifests;
+  }
+
+  return {
+    async deploy(environmentId: string, request: DeployRequest): Promise<DeployResult> {
+      const names = new Set<string>();
+      for (const s of request.scripts) {
+        if (names.has(s.name)) throw new DeployError([{ path: ['scripts', s.name], message: 'two scripts share this name' }]);
+        names.add(s.name);
+      }
+      const manifests = await readManifests(request);
+      const { createHash } = await import('node:crypto');
+
+      return sql.begin(async (tx) => {
+        // Serialise deploys of one environment so versions and "active" flags stay consistent.
+        await tx`select pg_advisory_xact_lock(hashtext('ferry-deploy'), ${Number(environmentId)}::int)`;
+        const current = await tx<{ name: string; kind: 'sync' | 'action'; hash: string }[]>`
+          select name, kind, hash from scripts where environment_id = ${environmentId} and active`;
+        const currentByName = new Map(current.map((c) => [c.name, c]));
+        const result: DeployResult['scripts'] = [];
+        const changed: number[] = [];
+        request.scripts.forEach((s, i) => {
+          const hash = createHash('sha256').update(s.code).digest('hex');
+          const prev = currentByName.get(s.name);
+          const status: ScriptChange = !prev ? 'new' : prev.hash === hash ? 'unchanged' : 'changed';
+          if (status !== 'unchanged') changed.push(i);
+          result.push({ name: s.name, kind: s.kind, status });
+        });
+        const removed = current.filter((c) => !names.has(c.name));
+        for (const r of removed) result.push({ name: r.name, kind: r.kind, status: 'removed' });
+
+        const [latest] = await tx<{ version: number | null }[]>`select max(version) as version from deployments where environment_id = ${environmentId}`;
+        if (changed.length === 0 && removed.length === 0) return { version: latest?.version ?? 0, scripts: result };
+
+        const version = (latest?.version ?? 0) + 1;
+        const [deployment] = await tx<{ id: string }[]>`
+          insert into deployments (environment_id, version) values (${environmentId}, ${version}) returning id`;
+        const touched = [...changed.map((i) => request.scripts[i]!.name), ...removed.map((r) => r.name)];
+        await tx`update scripts set active = false where environment_id = ${environmentId} and active and name = any(${touched})`;
+        for (const i of changed) {
+          const s = request.scripts[i]!;
+          const manifest = manifests[i]!;
+          const hash = createHash('sha256').update(s.code).digest('hex');
+          await tx`
+            insert into scripts (environment_id, deployment_id, name, provider, kind, code, hash, manifest)
+            values (${environmentId}, ${deployment!.id}, ${s.name}, ${s.provider}, ${s.kind}, ${s.code}, ${hash}, ${JSON.stringify(manifest)}::text::jsonb)`;
+          if (manifest.type === 'sync') {
+            await deps.syncState.ensureForSync(tx, {
+              environmentId, provider: s.provider, syncName: s.name, frequencyMs: manifest.frequencyMs!, autoStart: manifest.autoStart,
+            });
+          }
+        }
+        for (const r of removed) if (r.kind === 'sync') await deps.syncState.removeSync(tx, environmentId, r.name);
+        return { version, scripts: result };
+      });
+    },
+  };
+}
+export type Deployer = ReturnType<typeof createDeployer>;

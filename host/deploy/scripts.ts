@@ -1,0 +1,36 @@
+/** Deployed script versions: the active one of each name is what runs. */
+import type { ScriptManifest } from '../../runtime/contract.ts';
+import type { Sql } from '../db/connect.ts';
+
+export type StoredManifest = ScriptManifest & { frequencyMs?: number };
+
+export interface ScriptRow {
+  id: string;
+  name: string;
+  provider: string;
+  kind: 'sync' | 'action';
+  code: string;
+  hash: string;
+  manifest: StoredManifest;
+  version: number;
+}
+
+export function createScripts(sql: Sql) {
+  return {
+    async getActive(environmentId: string, name: string): Promise<ScriptRow | null> {
+      const [row] = await sql<ScriptRow[]>`
+        select s.id, s.name, s.provider, s.kind, s.code, s.hash, s.manifest, d.version
+        from scripts s join deployments d on d.id = s.deployment_id
+        where s.environment_id = ${environmentId} and s.name = ${name} and s.active`;
+      return row ?? null;
+    },
+
+    async listActive(environmentId: string): Promise<Omit<ScriptRow, 'code'>[]> {
+      return sql<Omit<ScriptRow, 'code'>[]>`
+        select s.id, s.name, s.provider, s.kind, s.hash, s.manifest, d.version
+        from scripts s join deployments d on d.id = s.deployment_id
+        where s.environment_id = ${environmentId} and s.active order by s.name`;
+    },
+  };
+}
+export type Scripts = ReturnType<typeof createScripts>;

@@ -1,0 +1,120 @@
+/** Run rows (one per execution of a sync or action) and their logs. */
+import type { BatchResult, LogEntry, RunError, Usage } from '../../runtime/contract.ts';
+import type { Sql, TransactionSql } from '../db/connect.ts';
+
+export type RunStatus = 'running' | 'succeeded' | 'failed';
+
+export interface RunRow {
+  id: string;
+  connection_id: string;
+  script_name: string;
+  kind: 'sync' | 'action';
+  script_version: number;
+  status: RunStatus;
+  trigger: string;
+  is_full: boolean;
+  started_at: Date;
+  finished_at: Date | null;
+  added: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  rejected: number;
+  wall_ms: number | null;
+  cpu_ms: number | null;
+  peak_heap_bytes: string | null;
+  bridge_bytes: string | null;
+  proxy_calls: number | null;
+  error: RunError | null;
+}
+
+export interface StartRun {
+  connectionId: string;
+  scriptName: string;
+  kind: 'sync' | 'action';
+  scriptVersion: number;
+  trigger: string;
+  isFull: boolean;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+export function createRuns(sql: Sql) {
+  return {
+    /** Inserts a running row; null when this (connection, sync) already has a running run. */
+    async start(input: StartRun): Promise<RunRow | null> {
+      try {
+        const [row] = await sql<RunRow[]>`
+          insert into runs (connection_id, script_name, kind, script_version, status, trigger, is_full)
+          values (${input.connectionId}, ${input.scriptName}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull})
+          returning *`;
+        return row!;
+      } catch (err) {
+        if ((err as { code?: string }).code === UNIQUE_VIOLATION) return null;
+        throw err;
+      }
+    },
+
+    async addCounts(runId: string, counts: BatchResult): Promise<void> {
+      await sql`
+        update runs set added = added + ${counts.added}, updated = updated + ${counts.updated},
+          unchanged = unchanged + ${counts.unchanged}, deleted = deleted + ${counts.deleted},
+          rejected = rejected + ${counts.rejected}, heartbeat_at = now()
+        where id = ${runId}`;
+    },
+
+    async heartbeat(runId: string): Promise<void> {
+      await sql`update runs set heartbeat_at = now() where id = ${runId} and status = 'running'`;
+    },
+
+    /** Finishes a run; `tx` lets the caller move sync state in the same transaction. */
+    async finish(runId: string, outcome: { status: 'succeeded' | 'failed'; usage: Usage; error?: RunError }, tx: Sql | TransactionSql = sql): Promise<void> {
+      const u = outcome.usage;
+      await tx`
+        update runs set status = ${outcome.status}, finished_at = now(),
+          wall_ms = ${Math.round(u.wallMs)}, cpu_ms = ${Math.round(u.cpuMs)}, peak_heap_bytes = ${Math.round(u.peakHeapBytes)},
+          bridge_bytes = ${Math.round(u.bridgeBytes)}, proxy_calls = ${u.proxyCalls},
+          error = ${outcome.error ? JSON.stringify(outcome.error) : null}::text::jsonb
+        where id = ${runId} and status = 'running'`;
+    },
+
+    async get(runId: string): Promise<RunRow | null> {
+      const [row] = await sql<RunRow[]>`select * from runs where id = ${runId}`;
+      return row ?? null;
+    },
+
+    async list(q: { connectionId: string; scriptName?: string | undefined; limit: number; beforeId?: string | undefined }): Promise<RunRow[]> {
+      return sql<RunRow[]>`
+        select * from runs
+        where connection_id = ${q.connectionId}
+          ${q.scriptName ? sql`and script_name = ${q.scriptName}` : sql``}
+          ${q.beforeId ? sql`and id < ${q.beforeId}` : sql``}
+        order by id desc limit ${q.limit}`;
+    },
+
+    async appendLogs(runId: string, firstSeq: number, entries: LogEntry[]): Promise<void> {
+      if (entries.length === 0) return;
+      const rows = entries.map((e, i) => ({ run_id: runId, seq: firstSeq + i, level: e.level, message: e.message, at: new Date(e.at) }));
+      await sql`insert into run_logs ${sql(rows, 'run_id', 'seq', 'level', 'message', 'at')} on conflict do nothing`;
+    },
+
+    async logs(runId: string, afterSeq: number, limit: number): Promise<Array<LogEntry & { seq: number }>> {
+      return sql<Array<LogEntry & { seq: number }>>`
+        select seq, level, message, at from run_logs where run_id = ${runId} and seq > ${afterSeq} order by seq limit ${limit}`;
+    },
+
+    /**
+     * Runs whose process stopped heartbeating (a host killed mid-run) are failed, so a
+     * (connection, sync) is never stuck "running" and its next run can start.
+     */
+    async failStale(staleAfterMs: number): Promise<string[]> {
+      const rows = await sql<{ id: string }[]>`
+        update runs set status = 'failed', finished_at = now(),
+          error = ${JSON.stringify({ kind: 'internal', code: 'WORKER_LOST', message: `no heartbeat for ${staleAfterMs} ms: the process running it died` })}::text::jsonb
+        where status = 'running' and heartbeat_at < now() - ${staleAfterMs} * interval '1 millisecond'
+        returning id`;
+      return rows.map((r) => r.id);
+    },
+  };
+}
+export type Runs = ReturnType<typeof createRuns>;

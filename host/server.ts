@@ -1,0 +1,122 @@
+/**
+ * The composition root: builds every part of the host from configuration and wires them
+ * together. One process can be API and worker (`all`); in production they split (`api` on
+ * stateless instances behind a load balancer, `worker` on as many machines as needed), all
+ * against one Postgres.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { createRuntime } from '../runtime/index.ts';
+import { createApi } from './api/app.ts';
+import type { Config } from './config.ts';
+import { createConnections } from './connections/connections.ts';
+import { createProviders } from './connections/providers.ts';
+import { connectDatabase } from './db/connect.ts';
+import { migrate } from './db/migrate.ts';
+import { createDeployer } from './deploy/deploy.ts';
+import { createScripts } from './deploy/scripts.ts';
+import type { Logger } from './logger.ts';
+import { createProxy } from './proxy/proxy.ts';
+import { createQueue } from './queue/queue.ts';
+import { createRuns } from './runs/runs.ts';
+import { createRecordStore } from './store/records.ts';
+import { createSyncRunner } from './sync/run-sync.ts';
+import { createSyncState } from './sync/sync-state.ts';
+import { createEnvironments, generateSecretKey } from './tenancy/environments.ts';
+
+/** A run whose process stops heartbeating for this long is failed (its host died). */
+const STALE_RUN_MS = 60_000;
+
+export interface FerryHost {
+  /** Base URL of the API (null for a worker-only process). */
+  url: string | null;
+  secretKey: string;
+  environmentId: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+async function resolveSecretKey(config: Config): Promise<string> {
+  if (config.FERRY_SECRET_KEY) return config.FERRY_SECRET_KEY;
+  // Local development: one generated key, kept beside the embedded data so it survives restarts.
+  const file = join(config.FERRY_DATA_DIR, 'secret-key');
+  const existing = await readFile(file, 'utf8').catch(() => null);
+  if (existing?.trim()) return existing.trim();
+  await mkdir(config.FERRY_DATA_DIR, { recursive: true });
+  const key = generateSecretKey();
+  await writeFile(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+export async function startFerry(config: Config, logger: Logger): Promise<FerryHost> {
+  const db = await connectDatabase({ databaseUrl: config.DATABASE_URL, dataDir: join(config.FERRY_DATA_DIR, 'pgdata'), logger });
+  const closers: Array<() => Promise<unknown>> = [() => db.close()];
+  const close = async () => {
+    for (const fn of closers.reverse()) await fn().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
+  };
+  try {
+    const { sql } = db;
+    await migrate(sql);
+
+    const environments = createEnvironments(sql);
+    const environment = await environments.ensure(config.FERRY_ENVIRONMENT);
+    const secretKey = await resolveSecretKey(config);
+    await environments.addKey(environment.id, secretKey);
+
+    const runtime = createRuntime({ workers: config.FERRY_RUNTIME_WORKERS, logger });
+    closers.push(() => runtime.close());
+
+    const connections = createConnections(sql);
+    const providers = createProviders(sql);
+    const runs = createRuns(sql);
+    const scripts = createScripts(sql);
+    const syncState = createSyncState(sql);
+    const records = createRecordStore({ sql, logger, embedded: db.embedded });
+    const proxy = createProxy({ logger });
+    const deployer = createDeployer({ sql, runtime, syncState });
+
+    const queue = await createQueue({ sql, logger, supervise: config.FERRY_ROLE !== 'api' });
+    closers.push(() => queue.close());
+
+    if (config.FERRY_ROLE !== 'api') {
+      const runner = createSyncRunner({ sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger });
+      await queue.work(config.FERRY_RUNTIME_WORKERS, (job) => runner.run(job));
+      const tick = async () => {
+        await runs.failStale(STALE_RUN_MS);
+        await queue.tick(syncState);
+      };
+      let ticking = false;
+      const timer = setInterval(() => {
+        if (ticking) return;
+        ticking = true;
+        tick().catch((err: unknown) => logger.error({ err }, 'scheduler tick failed')).finally(() => { ticking = false; });
+      }, config.FERRY_SCHEDULER_TICK_MS);
+      closers.push(async () => clearInterval(timer));
+    }
+
+    let url: string | null = null;
+    if (config.FERRY_ROLE !== 'worker') {
+      const app = createApi({
+        environments, logger, deployer, scripts, sql, connections, providers, syncState, proxy, records, runs,
+        enqueueSync: (job) => queue.enqueue(job),
+      });
+      const server: ServerType = await new Promise((resolve) => {
+        const s = serve({ fetch: app.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT }, () => resolve(s));
+      });
+      const { port } = server.address() as AddressInfo;
+      url = `http://${config.FERRY_HOST}:${port}`;
+      closers.push(() => new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }));
+      logger.info({ url, role: config.FERRY_ROLE, embedded: db.embedded }, 'Ferry API listening');
+    }
+
+    return { url, secretKey, environmentId: environment.id, embedded: db.embedded, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

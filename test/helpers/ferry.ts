@@ -1,0 +1,104 @@
+/**
+ * A whole Ferry host (API + worker + runtime child processes) on a per-test database, and a
+ * small client that talks to it over real HTTP.
+ */
+import { loadConfig } from '../../host/config.ts';
+import { createLogger } from '../../host/logger.ts';
+import { startFerry, type FerryHost } from '../../host/server.ts';
+import { createTestDatabase, type TestDatabase } from './db.ts';
+
+export const TEST_SECRET_KEY = 'fsk_test_secret_key_0123456789';
+
+export interface TestFerry {
+  db: TestDatabase;
+  host: FerryHost;
+  url: string;
+  api: ApiClient;
+  close(): Promise<void>;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+export interface ApiClient {
+  request<T = any>(method: string, path: string, body?: unknown, key?: string | null): Promise<ApiResponse<T>>;
+  get<T = any>(path: string): Promise<ApiResponse<T>>;
+  post<T = any>(path: string, body?: unknown): Promise<ApiResponse<T>>;
+  put<T = any>(path: string, body?: unknown): Promise<ApiResponse<T>>;
+}
+
+export function createApiClient(url: string, defaultKey: string): ApiClient {
+  const request = async (method: string, path: string, body?: unknown, key: string | null = defaultKey) => {
+    const headers: Record<string, string> = {};
+    if (key !== null) headers.authorization = `Bearer ${key}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body) });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  };
+  return {
+    request,
+    get: (path) => request('GET', path),
+    post: (path, body) => request('POST', path, body ?? {}),
+    put: (path, body) => request('PUT', path, body ?? {}),
+  };
+}
+
+export async function startTestFerry(env: Record<string, string> = {}): Promise<TestFerry> {
+  const db = await createTestDatabase();
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    FERRY_PORT: '0',
+    FERRY_SECRET_KEY: TEST_SECRET_KEY,
+    FERRY_RUNTIME_WORKERS: '2',
+    FERRY_SCHEDULER_TICK_MS: '200',
+    ...env,
+  });
+  const host = await startFerry(config, createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' }));
+  return {
+    db,
+    host,
+    url: host.url!,
+    api: createApiClient(host.url!, TEST_SECRET_KEY),
+    async close() {
+      await host.close();
+      await db.drop();
+    },
+  };
+}
+
+/** Polls until `check` returns a value (not undefined) or the deadline passes. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits for the newest run of a sync to have finished after `afterRunId`. */
+export async function waitForRun(api: ApiClient, connectionId: string, sync: string, afterRunId = '0', timeoutMs = 30_000) {
+  return waitFor(`a finished run of ${sync} after run ${afterRunId}`, async () => {
+    const { body } = await api.get(`/runs?connection_id=${connectionId}&sync=${sync}&limit=1`);
+    const run = body?.runs?.[0];
+    if (run && BigInt(run.id) > BigInt(afterRunId) && run.status !== 'running') return run;
+    return undefined;
+  }, timeoutMs);
+}
+
+/** Reads every record after `cursor`, following next_cursor; returns them and the cursor to keep. */
+export async function readAll(api: ApiClient, connectionId: string, model: string, cursor: string | null = null, limit = 100) {
+  const records: any[] = [];
+  for (;;) {
+    const query = `/records?connection_id=${connectionId}&model=${model}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;
+    const { status, body } = await api.get(query);
+    if (status !== 200) throw new Error(`GET ${query} → ${status}: ${JSON.stringify(body)}`);
+    records.push(...body.records);
+    if (body.next_cursor === null || body.records.length === 0) return { records, cursor };
+    cursor = body.next_cursor;
+  }
+}
