@@ -142,8 +142,7 @@ function collectingBridge(options: {
 
 /** Loaded lazily: isolated-vm is only needed when a command actually runs a script. */
 async function startRuntime(logger: Logger): Promise<Runtime> {
-  const runtimeModule = '../runtime/index.ts';
-  const { createRuntime } = (await import(runtimeModule)) as { createRuntime(options: { workers: number; logger: Logger }): Runtime };
+  const { createRuntime } = await import('../runtime/index.ts');
   return createRuntime({ workers: 1, logger });
 }
 
