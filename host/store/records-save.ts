@@ -1,0 +1,184 @@
+/**
+ * saveBatch: applies one RecordBatch (save / update / delete) to `records` in one transaction.
+ *
+ * Cursor promise. A reader pages with `cursor > last seen` and must never miss a change. Cursors
+ * come from one sequence, but a sequence value is drawn when a row is written, not when its
+ * transaction commits: if writer A draws 10 and stays open while writer B draws 11 and commits,
+ * a reader can see 11, move its cursor past 10, and never see A's row once A commits. So every
+ * writer of a (connection_id, model) first takes a transaction-scoped advisory lock on that pair
+ * (LOCK_MODEL) and keeps it until commit: cursors of one pair are then drawn and committed in the
+ * same order, and anything a reader sees is preceded by everything that will ever exist below it
+ * for that pair. (Postgres releases the lock only after the commit is visible to new snapshots.)
+ * Other pairs are not blocked. Any other code that moves record cursors (e.g. a full refresh
+ * marking unseen records deleted) must take the same lock: use `lockRecordModel`.
+ *
+ * Speed. Stored hashes for the batch's ids are read first (under the lock, so nothing changes
+ * them before the write) and only new or changed rows are sent: a re-sync of unchanged data
+ * writes nothing. New rows go in with COPY (or one JSON-array parameter on embedded PGlite,
+ * whose socket does not carry COPY FROM STDIN); changed rows with one UPDATE … FROM a JSON array.
+ */
+import type { BatchResult, RecordBatch } from '../../runtime/contract.ts';
+import type { Sql, TransactionSql } from '../db/connect.ts';
+import type { Logger } from '../logger.ts';
+import { copyNewRows, type NewRow } from './records-copy.ts';
+import { INSERT_NEW, INSERT_REJECTED, LOCK_MODEL, LOOKUP_HASHES, MARK_DELETED, MERGE_PATCHES, UPDATE_CHANGED } from './records-sql.ts';
+
+export type InsertMethod = 'copy' | 'json';
+
+export interface SaveBatchArgs {
+  connectionId: string | number | bigint;
+  /** Defaults to batch.model; when both are given they must agree. */
+  model?: string;
+  batch: RecordBatch;
+  runId?: string | number | bigint | null;
+}
+
+export interface SaveDeps {
+  sql: Sql;
+  logger: Logger;
+  insertMethod: InsertMethod;
+}
+
+type Row = RecordBatch['records'][number];
+type Rejection = RecordBatch['rejected'][number];
+
+interface Target {
+  connectionId: string;
+  model: string;
+  runId: string | null;
+}
+
+const UNPREPARED = { prepare: false } as const;
+
+export function missingRecordReason(id: string, model: string): string {
+  return `record ${id} does not exist in ${model}; use batchSave to create it`;
+}
+
+/** Serialises cursor-drawing writers of one (connection, model) until the transaction ends. */
+export async function lockRecordModel(tx: TransactionSql, connectionId: string | number | bigint, model: string): Promise<void> {
+  await tx.unsafe(LOCK_MODEL, [String(connectionId), model], UNPREPARED);
+}
+
+export async function saveBatch(deps: SaveDeps, args: SaveBatchArgs, tx?: TransactionSql): Promise<BatchResult> {
+  if (args.model !== undefined && args.model !== args.batch.model) {
+    throw Object.assign(new Error(`saveBatch: model ${args.model} does not match the batch's model ${args.batch.model}`), { code: 'MODEL_MISMATCH' });
+  }
+  const target: Target = {
+    connectionId: String(args.connectionId),
+    model: args.batch.model,
+    runId: args.runId === undefined || args.runId === null ? null : String(args.runId),
+  };
+  const started = performance.now();
+  const run = (t: TransactionSql) => applyBatch(deps, t, target, args.batch);
+  const result = tx ? await run(tx) : await deps.sql.begin(run);
+  deps.logger.debug({ ...target, op: args.batch.op, ...result, ms: Math.round(performance.now() - started) }, 'batch saved');
+  return result;
+}
+
+async function applyBatch(deps: SaveDeps, tx: TransactionSql, target: Target, batch: RecordBatch): Promise<BatchResult> {
+  const result: BatchResult = { added: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 };
+  const rejections: Rejection[] = [...batch.rejected];
+  await lockRecordModel(tx, target.connectionId, target.model);
+  // An id named twice in one batch is applied in order, as if in consecutive batches.
+  for (const round of splitIntoRoundsOfUniqueIds(batch.records)) {
+    if (batch.op === 'save') await saveRound(deps, tx, target, round, result);
+    else if (batch.op === 'update') await updateRound(tx, target, round, result, rejections);
+    else await deleteRound(tx, target, round, result);
+  }
+  if (rejections.length > 0) {
+    const rows = rejections.map((r) => ({ i: r.id, r: r.reason }));
+    await tx.unsafe(INSERT_REJECTED, [target.connectionId, target.model, JSON.stringify(rows), target.runId], UNPREPARED);
+  }
+  result.rejected = rejections.length;
+  return result;
+}
+
+function splitIntoRoundsOfUniqueIds(records: Row[]): Row[][] {
+  const rounds: Row[][] = [];
+  const seen = new Map<string, number>();
+  for (const record of records) {
+    const index = seen.get(record.id) ?? 0;
+    seen.set(record.id, index + 1);
+    (rounds[index] ??= []).push(record);
+  }
+  return rounds;
+}
+
+async function lookupStored(tx: TransactionSql, target: Target, rows: Row[]) {
+  const stored = await tx.unsafe<{ id: string; hash: string; deleted: boolean }[]>(
+    LOOKUP_HASHES,
+    [target.connectionId, target.model, JSON.stringify(rows.map((r) => r.id))],
+    UNPREPARED,
+  );
+  return new Map(stored.map((s) => [s.id, s]));
+}
+
+/** `{"i":id,"h":hash,"d":<record JSON as is>}`: the record text is spliced in, never re-encoded. */
+function rowsToJsonArray(rows: Row[], withHash: boolean): string {
+  const parts = rows.map((r) => `{"i":${JSON.stringify(r.id)},${withHash ? `"h":${JSON.stringify(r.hash)},` : ''}"d":${r.json}}`);
+  return `[${parts.join(',')}]`;
+}
+
+async function saveRound(deps: SaveDeps, tx: TransactionSql, target: Target, rows: Row[], result: BatchResult): Promise<void> {
+  const stored = await lookupStored(tx, target, rows);
+  const fresh: NewRow[] = [];
+  const changed: Row[] = [];
+  for (const row of rows) {
+    const existing = stored.get(row.id);
+    if (!existing) fresh.push(row);
+    else if (existing.deleted || existing.hash !== row.hash) changed.push(row);
+    else result.unchanged++;
+  }
+  if (fresh.length > 0) {
+    if (deps.insertMethod === 'copy') await copyNewRows(tx, target.connectionId, target.model, target.runId, fresh);
+    else await tx.unsafe(INSERT_NEW, [target.connectionId, target.model, rowsToJsonArray(fresh, true), target.runId], UNPREPARED);
+    result.added += fresh.length;
+  }
+  if (changed.length > 0) {
+    const [counts] = await tx.unsafe<{ updated: number; rehashed: number }[]>(
+      UPDATE_CHANGED,
+      [target.connectionId, target.model, rowsToJsonArray(changed, true), target.runId],
+      UNPREPARED,
+    );
+    const updated = counts?.updated ?? 0;
+    result.updated += updated;
+    result.unchanged += changed.length - updated;
+  }
+}
+
+/**
+ * batchUpdate merges a partial record into a live stored one. Updating a record that does not
+ * exist (never saved, or deleted) is defined as a rejection with the reason
+ * "record <id> does not exist in <model>; use batchSave to create it": a partial record cannot
+ * create a row, and silently dropping it would hide a script bug.
+ */
+async function updateRound(tx: TransactionSql, target: Target, rows: Row[], result: BatchResult, rejections: Rejection[]): Promise<void> {
+  const stored = await lookupStored(tx, target, rows);
+  const live: Row[] = [];
+  for (const row of rows) {
+    const existing = stored.get(row.id);
+    if (existing && !existing.deleted) live.push(row);
+    else rejections.push({ id: row.id, reason: missingRecordReason(row.id, target.model) });
+  }
+  if (live.length === 0) return;
+  const [counts] = await tx.unsafe<{ updated: number }[]>(
+    MERGE_PATCHES,
+    [target.connectionId, target.model, rowsToJsonArray(live, false), target.runId],
+    UNPREPARED,
+  );
+  const updated = counts?.updated ?? 0;
+  result.updated += updated;
+  result.unchanged += live.length - updated;
+}
+
+/** Deleting a missing or already deleted record is a no-op, counted as unchanged. */
+async function deleteRound(tx: TransactionSql, target: Target, rows: Row[], result: BatchResult): Promise<void> {
+  const [counts] = await tx.unsafe<{ deleted: number }[]>(
+    MARK_DELETED,
+    [target.connectionId, target.model, JSON.stringify(rows.map((r) => r.id)), target.runId],
+    UNPREPARED,
+  );
+  const deleted = counts?.deleted ?? 0;
+  result.deleted += deleted;
+  result.unchanged += rows.length - deleted;
+}

@@ -1,0 +1,165 @@
+/**
+ * Every statement of the record store, as text with $n parameters ("SQL as data": reviewable in
+ * one place; the store only executes them).
+ *
+ * Conventions:
+ * - Lists of ids / rows travel as ONE text parameter holding a JSON array, cast on the server
+ *   (`$3::text::jsonb`). postgres.js would JSON-encode a JS string bound to a jsonb parameter,
+ *   and encoding text[] arrays costs ~5× more Node CPU than one JSON string (perf-notes).
+ * - The store executes these unprepared (`prepare: false`), so Postgres plans each execution
+ *   with its actual parameters: a named statement first planned while `records` was tiny would
+ *   keep a sequential-scan generic plan as the table grows (perf-notes: 18–21× slower lookups).
+ */
+
+/** First key of the two-key advisory lock space reserved for records: "rec" + 1. */
+export const RECORDS_LOCK_CLASS = 0x72656301;
+
+/**
+ * $1 connection_id, $2 model. Serialises writers of one (connection, model) until commit, so
+ * cursors there are drawn and committed in the same order (see records-save.ts).
+ */
+export const LOCK_MODEL = `
+select pg_advisory_xact_lock(${RECORDS_LOCK_CLASS}, hashtext($1::text || '/' || $2::text))`;
+
+/** $1 connection_id, $2 model, $3 JSON array of ids → the stored hash and liveness of each. */
+export const LOOKUP_HASHES = `
+select id, hash, deleted_at is not null as deleted
+from records
+where connection_id = $1 and model = $2
+  and id = any (array(select jsonb_array_elements_text($3::text::jsonb)))`;
+
+/**
+ * New rows are COPYed as plain text into a session-local staging table, then inserted with one
+ * INSERT … SELECT. Why not COPY straight into records: with postgres.js 3.4.9 a COPY that the
+ * server rejects after CopyDone (bad JSON, a \u0000 that jsonb refuses, a unique violation) never
+ * settles the writable, so the batch hangs and its transaction leaks
+ * (https://github.com/porsager/postgres/issues/1173). Text columns without constraints leave COPY
+ * nothing to reject (NUL bytes are refused in Node before it starts); every real check happens
+ * in the INSERT, whose errors surface and roll the batch back.
+ */
+export const CREATE_STAGING = `
+create temp table if not exists records_staging (id text, data text, hash text, n serial)
+on commit delete rows`;
+
+export const COPY_STAGING = `copy records_staging (id, data, hash) from stdin`;
+
+/** $1 connection_id, $2 model, $3 run id. */
+export const INSERT_FROM_STAGING = `
+insert into records (connection_id, model, id, data, hash, last_action, last_run_id)
+select $1, $2, id, data::jsonb, hash, 'added', $3
+from records_staging
+order by n`;
+
+/** $1 connection_id, $2 model, $3 JSON array of {i: id, h: hash, d: record}, $4 run id. */
+export const INSERT_NEW = `
+insert into records (connection_id, model, id, data, hash, last_action, last_run_id)
+select $1, $2, e->>'i', e->'d', e->>'h', 'added', $4
+from jsonb_array_elements($3::text::jsonb) with ordinality as t(e, n)
+order by n`;
+
+/**
+ * Rows whose hash differs from the stored one (or that were deleted). Same parameters as
+ * INSERT_NEW. A row whose content is equal although its hash is not (e.g. after a batchUpdate
+ * stored a merged hash) only gets its hash refreshed: it stays unchanged and keeps its cursor.
+ * A deleted row that comes back is restored as 'updated'.
+ */
+export const UPDATE_CHANGED = `
+with v as (
+  select e->>'i' as id, e->'d' as d, e->>'h' as h from jsonb_array_elements($3::text::jsonb) e
+), moved as (
+  update records r
+  set data = v.d, hash = v.h, cursor = nextval('records_cursor_seq'), updated_at = now(),
+      deleted_at = null, last_action = 'updated', last_run_id = $4
+  from v
+  where r.connection_id = $1 and r.model = $2 and r.id = v.id
+    and (r.deleted_at is not null or r.data <> v.d)
+  returning 1
+), rehashed as (
+  update records r set hash = v.h
+  from v
+  where r.connection_id = $1 and r.model = $2 and r.id = v.id
+    and r.deleted_at is null and r.data = v.d
+  returning 1
+)
+select (select count(*) from moved)::int as updated, (select count(*) from rehashed)::int as rehashed`;
+
+/**
+ * batchUpdate: merges each patch into the live record (`data || patch`, top-level keys). Same
+ * parameters as INSERT_NEW without hashes. The stored hash becomes 'merged:' + md5 of the
+ * merged data: a later batchSave of equal content then only refreshes the hash (UPDATE_CHANGED).
+ */
+export const MERGE_PATCHES = `
+with v as (
+  select e->>'i' as id, e->'d' as patch from jsonb_array_elements($3::text::jsonb) e
+), moved as (
+  update records r
+  set data = r.data || v.patch, hash = 'merged:' || md5((r.data || v.patch)::text),
+      cursor = nextval('records_cursor_seq'), updated_at = now(), last_action = 'updated', last_run_id = $4
+  from v
+  where r.connection_id = $1 and r.model = $2 and r.id = v.id
+    and r.deleted_at is null and r.data || v.patch <> r.data
+  returning 1
+)
+select count(*)::int as updated from moved`;
+
+/** $1 connection_id, $2 model, $3 JSON array of ids, $4 run id. Only live rows are deleted. */
+export const MARK_DELETED = `
+with moved as (
+  update records
+  set deleted_at = now(), updated_at = now(), last_action = 'deleted',
+      cursor = nextval('records_cursor_seq'), last_run_id = $4
+  where connection_id = $1 and model = $2
+    and id = any (array(select jsonb_array_elements_text($3::text::jsonb)))
+    and deleted_at is null
+  returning 1
+)
+select count(*)::int as deleted from moved`;
+
+/** $1 connection_id, $2 model, $3 JSON array of {i: record id or null, r: reason}, $4 run id. */
+export const INSERT_REJECTED = `
+insert into rejected_records (connection_id, model, record_id, reason, run_id)
+select $1, $2, e->>'i', e->>'r', $4
+from jsonb_array_elements($3::text::jsonb) with ordinality as t(e, n)
+order by n`;
+
+/** ISO-8601 UTC with milliseconds, the same text JavaScript's Date#toISOString produces. */
+const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+const METADATA = `json_build_object(
+    'first_seen_at', ${iso('first_seen_at')},
+    'last_modified_at', ${iso('updated_at')},
+    'last_action', last_action,
+    'deleted_at', ${iso('deleted_at')},
+    'cursor', cursor::text)`;
+
+/**
+ * One page in cursor order. $1 connection_id, $2 model, $3 cursor (exclusive, '0' = start),
+ * $4 JSON array of last_action values or null, $5 modified-after time or null, $6 limit.
+ * Keyset on records_read_idx (connection_id, model, cursor).
+ */
+const PAGE = `
+select cursor, data, ${METADATA} as metadata
+from records
+where connection_id = $1 and model = $2 and cursor > $3::bigint
+  and ($4::text is null or last_action in (select jsonb_array_elements_text($4::text::jsonb)))
+  and ($5::timestamptz is null or updated_at > $5::timestamptz)
+order by cursor
+limit $6`;
+
+/** The page as rows: data (parsed by the driver), metadata object, cursor text. */
+export const READ_PAGE = `
+select cursor::text as cursor, data, metadata from (${PAGE}) page order by page.cursor`;
+
+/**
+ * The page as the API's exact response text, built by string concatenation in Postgres: each
+ * record is its stored `data::text` with `"_ferry_metadata":{…}` spliced in before the closing
+ * brace, so Node never parses a row (perf-notes: text passthrough is much faster).
+ */
+export const READ_PAGE_JSON = `
+select '{"records":['
+  || coalesce(string_agg(
+       case when data = '{}'::jsonb then '{' else left(data::text, -1) || ',' end
+         || '"_ferry_metadata":' || metadata::text || '}',
+       ',' order by cursor), '')
+  || '],"next_cursor":' || coalesce(to_json(max(cursor)::text)::text, 'null') || '}' as body
+from (${PAGE}) page`;

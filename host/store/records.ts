@@ -1,0 +1,42 @@
+/**
+ * The record store: what scripts save (saveBatch) and what apps read by cursor (readPage,
+ * readPageJson). Public entry of host/store/records-*.ts.
+ */
+import type { BatchResult } from '../../runtime/contract.ts';
+import type { Sql, TransactionSql } from '../db/connect.ts';
+import type { Logger } from '../logger.ts';
+import { readPage, readPageJson, type ReadPageArgs, type RecordPage } from './records-read.ts';
+import { saveBatch, type InsertMethod, type SaveBatchArgs } from './records-save.ts';
+
+export { lockRecordModel, missingRecordReason, type InsertMethod, type SaveBatchArgs } from './records-save.ts';
+export { MAX_PAGE_LIMIT, parseCursor, type FerryMetadata, type ReadErrorCode, type ReadPageArgs, type RecordAction, type RecordPage, type StoredRecord } from './records-read.ts';
+
+export interface RecordStoreOptions {
+  sql: Sql;
+  logger: Logger;
+  /** Embedded PGlite: its socket does not carry COPY FROM STDIN, so new rows go in as JSON. */
+  embedded: boolean;
+  /** How new rows are written; default 'copy' on Postgres, 'json' on embedded PGlite. */
+  insertMethod?: InsertMethod;
+}
+
+export interface RecordStore {
+  /** Applies one batch in one transaction (the caller's `tx` when given). */
+  saveBatch(args: SaveBatchArgs, tx?: TransactionSql): Promise<BatchResult>;
+  readPage(args: ReadPageArgs): Promise<RecordPage>;
+  /** The exact `{"records":[…],"next_cursor":…}` response text, built in Postgres. */
+  readPageJson(args: ReadPageArgs): Promise<{ body: string }>;
+}
+
+export function createRecordStore(options: RecordStoreOptions): RecordStore {
+  const deps = {
+    sql: options.sql,
+    logger: options.logger.child({ module: 'record-store' }),
+    insertMethod: options.insertMethod ?? (options.embedded ? 'json' : 'copy'),
+  } as const;
+  return {
+    saveBatch: (args, tx) => saveBatch(deps, args, tx),
+    readPage: (args) => readPage(options.sql, args),
+    readPageJson: (args) => readPageJson(options.sql, args),
+  };
+}
