@@ -38,8 +38,8 @@ function createClient(url: string, max: number): Sql {
   return postgres(url, {
     max,
     onnotice: () => {},
-    // bigint columns (cursors, ids) come back as strings: JS numbers would silently round them.
-    types: { bigint: postgres.BigInt },
+    // bigint columns (cursors, ids) stay postgres.js's default, strings: JS numbers would
+    // silently round them, and BigInt does not survive JSON.
     connection: { application_name: 'ferry' },
   }) as unknown as Sql;
 }
@@ -55,7 +55,7 @@ async function connectEmbedded(dataDir: string, logger: Logger): Promise<Databas
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
   await server.start();
   const url = `postgres://postgres@${server.getServerConn()}/postgres`;
-  const sql = postgres(url, { max: 1, onnotice: () => {}, types: { bigint: postgres.BigInt }, idle_timeout: 0 }) as unknown as Sql;
+  const sql = postgres(url, { max: 1, onnotice: () => {}, idle_timeout: 0 }) as unknown as Sql;
   await sql`select 1`;
   logger.info({ dataDir }, 'embedded PGlite started (set DATABASE_URL to use a real Postgres)');
   return {
