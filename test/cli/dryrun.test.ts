@@ -1,0 +1,143 @@
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DryRunError, dryRun } from '../../cli/dryrun.ts';
+import { HostApiError } from '../../cli/host-client.ts';
+import { startDemoProvider, type Contact, type DemoProvider } from '../../demo/provider.ts';
+import { createLogger } from '../../host/logger.ts';
+import { createRuntime, ProxyRequestSchema, type LogEntry, type Runtime } from '../../runtime/index.ts';
+import { forwardToProvider } from '../demo/direct-proxy.ts';
+import { startFakeHost, type FakeHost } from './fake-host.ts';
+
+const REPO = resolve(import.meta.dirname, '../..');
+const SCRIPTS = join(REPO, 'scripts');
+const KEY = 'sk_test_dry';
+const logger = createLogger({ level: 'silent' });
+
+let provider: DemoProvider;
+let host: FakeHost;
+let runtime: Runtime;
+/** What the host's GET /syncs/contacts/status answers; null means 404 (never run). */
+let lastSyncDate: string | null;
+
+beforeAll(() => {
+  runtime = createRuntime({ workers: 1, logger });
+});
+afterAll(async () => {
+  await runtime.close();
+});
+
+beforeEach(async () => {
+  lastSyncDate = null;
+  provider = await startDemoProvider({ apiKey: 'crm-secret', contacts: 120, seed: 3 });
+  // Plays the host API: connection lookup, sync status, and a proxy that adds the provider's key.
+  host = await startFakeHost(async (req) => {
+    if (req.authorization !== `Bearer ${KEY}`) return { status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'bad key' } } };
+    const url = new URL(req.path, 'http://host');
+    if (req.method === 'GET' && url.pathname === '/connections/conn-1') {
+      return { status: 200, body: { connection_id: 'conn-1', provider: 'demo', connection_config: {}, metadata: { region: 'eu' } } };
+    }
+    if (req.method === 'POST' && url.pathname === '/connections/conn-1/proxy') {
+      return { status: 200, body: await forwardToProvider(provider, ProxyRequestSchema.parse(req.body)) };
+    }
+    if (req.method === 'GET' && url.pathname === '/syncs/contacts/status' && url.searchParams.get('connection_id') === 'conn-1' && lastSyncDate) {
+      return { status: 200, body: { last_sync_date: lastSyncDate } };
+    }
+    return { status: 404, body: { error: { code: 'NOT_FOUND', message: `nothing at ${url.pathname}` } } };
+  });
+});
+afterEach(async () => {
+  await host.close();
+  await provider.close();
+});
+
+const base = () => ({ dir: SCRIPTS, url: host.url, key: KEY, logger, runtime });
+
+describe('dryRun', () => {
+  it('runs a sync through the host proxy and collects every record without the provider key', async () => {
+    const logs: LogEntry[] = [];
+    const run = await dryRun({ ...base(), name: 'contacts', connectionId: 'conn-1', onLog: (e) => logs.push(...e) });
+
+    expect(run.result).toMatchObject({ ok: true });
+    const contacts = run.models.get('Contact');
+    expect(contacts?.records.size).toBe(120);
+    expect(contacts?.saved).toBe(120);
+    expect([...(contacts?.records.keys() ?? [])].sort()).toEqual(provider.contacts().map((c) => c.id).sort());
+    expect(logs.map((l) => l.message)).toContain('Fetching all contacts');
+    expect(run.result.usage.proxyCalls).toBe(2);
+    // The CLI never held the provider's credentials: every proxied call went through the host.
+    const proxied = host.requests.filter((r) => r.path === '/connections/conn-1/proxy');
+    expect(proxied).toHaveLength(2);
+    expect(JSON.stringify(proxied)).not.toContain('crm-secret');
+  });
+
+  it("uses the host's last sync date unless --full", async () => {
+    lastSyncDate = new Date().toISOString();
+    const changed = provider.updateContacts(4);
+
+    const incremental = await dryRun({ ...base(), name: 'demo/contacts', connectionId: 'conn-1' });
+    expect(incremental.lastSyncDate).toBe(lastSyncDate);
+    expect([...(incremental.models.get('Contact')?.records.keys() ?? [])].sort()).toEqual(changed.sort());
+    expect(provider.requests.at(-1)?.query['updated_since']).toBe(lastSyncDate);
+
+    const full = await dryRun({ ...base(), name: 'contacts', connectionId: 'conn-1', full: true });
+    expect(full.lastSyncDate).toBeNull();
+    expect(full.models.get('Contact')?.records.size).toBe(120);
+    expect(host.requests.filter((r) => r.path.startsWith('/syncs/'))).toHaveLength(1);
+  });
+
+  it('runs an action with its input and returns its output', async () => {
+    const run = await dryRun({
+      ...base(),
+      name: 'create-contact',
+      connectionId: 'conn-1',
+      input: { first_name: 'Grace', last_name: 'Hopper', email: 'grace@example.com' },
+    });
+    expect(run.result).toMatchObject({ ok: true, output: { first_name: 'Grace', email: 'grace@example.com' } });
+    const created = (run.result as { output: Contact }).output;
+    expect(provider.contacts().some((c) => c.id === created.id)).toBe(true);
+  });
+
+  it('refuses an unknown script, an action without input, and surfaces host errors', async () => {
+    await expect(dryRun({ ...base(), name: 'nope', connectionId: 'conn-1' })).rejects.toMatchObject({ code: 'SCRIPT_NOT_FOUND' });
+    await expect(dryRun({ ...base(), name: 'create-contact', connectionId: 'conn-1' })).rejects.toBeInstanceOf(DryRunError);
+    const missing = await dryRun({ ...base(), name: 'contacts', connectionId: 'conn-404' }).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(HostApiError);
+    expect(missing).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+  });
+});
+
+describe('ferry dryrun (the binary)', () => {
+  const cli = (args: string[]) =>
+    promisify(execFile)(process.execPath, [join(REPO, 'cli/bin.ts'), 'dryrun', ...args, '--url', host.url, '--key', KEY], { cwd: REPO }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    );
+
+  it('prints records as a table, logs and usage; --json prints the records', async () => {
+    const text = await cli(['contacts', '--connection', 'conn-1', '--limit', '3']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/Contact: 120 record\(s\)/);
+    expect(text.stdout).toMatch(/^id\s+first_name/m);
+    expect(text.stdout).toContain('… 117 more');
+    expect(text.stdout).toMatch(/Succeeded: wall \d+ ms, CPU \d+ ms, peak heap [\d.]+ MB/);
+    expect(text.stderr).toContain('Fetching all contacts');
+
+    const json = await cli(['contacts', '--connection', 'conn-1', '--json']);
+    expect(json.code).toBe(0);
+    const parsed = JSON.parse(json.stdout) as { ok: boolean; models: { Contact: { count: number; records: unknown[] } }; usage: { cpuMs: number } };
+    expect(parsed.ok).toBe(true);
+    expect(parsed.models.Contact.count).toBe(120);
+    expect(parsed.models.Contact.records).toHaveLength(120);
+  });
+
+  it('exits 1 when the script fails and 2 on bad input JSON', async () => {
+    provider.failNext(500, 10);
+    const failed = await cli(['contacts', '--connection', 'conn-1']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/script\/SCRIPT_ERROR: .*500/);
+    expect((await cli(['create-contact', '--connection', 'conn-1', '--input', '{nope'])).code).toBe(2);
+    expect((await cli(['contacts'])).code).toBe(2);
+  });
+});
