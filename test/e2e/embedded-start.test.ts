@@ -1,0 +1,50 @@
+/**
+ * What `npm start` does on a fresh clone: no DATABASE_URL, so Ferry runs on embedded PGlite,
+ * starts the demo provider, deploys the example scripts and syncs the demo connection.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, test } from 'vitest';
+import { createApiClient, readAll, waitFor, waitForRun } from '../helpers/ferry.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+let child: ChildProcess | undefined;
+let dataDir: string | undefined;
+
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+test('npm start runs the demo sync on embedded PGlite and shuts down cleanly', async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'ferry-embedded-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, FERRY_DATA_DIR: dataDir, FERRY_PORT: '0', FERRY_LOG_LEVEL: 'warn' };
+  delete env.DATABASE_URL;
+  delete env.FERRY_SECRET_KEY;
+  child = spawn(process.execPath, ['host/main.ts', '--demo'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => { stdout += d; });
+  child.stderr!.on('data', (d) => { stderr += d; });
+
+  const url = await waitFor('the start-up banner', async () => {
+    if (child!.exitCode !== null) throw new Error(`ferry exited with ${child!.exitCode}: ${stderr}`);
+    return /Ferry is running at (http:\/\/\S+)/.exec(stdout)?.[1];
+  }, 90_000);
+  expect(stdout).toMatch(/embedded PGlite/);
+  const key = /Secret key: (\S+)/.exec(stdout)![1]!;
+  const api = createApiClient(url, key);
+
+  const run = await waitForRun(api, 'demo-connection', 'contacts', '0', 90_000);
+  expect(run.status).toBe('succeeded');
+  expect(run.counts.added).toBe(500);
+  const { records } = await readAll(api, 'demo-connection', 'Contact', null, 1000);
+  expect(records).toHaveLength(500);
+
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
+  expect(code).toBe(0);
+}, 180_000);
