@@ -14,6 +14,13 @@ export const LimitsSchema = z.object({
 });
 export type Limits = z.infer<typeof LimitsSchema>;
 
+/** Limits a script declares: only what it set (zod 4's .partial() would keep the defaults). */
+export const DeclaredLimitsSchema = z.object({
+  memoryMb: LimitsSchema.shape.memoryMb.removeDefault().optional(),
+  wallTimeMs: LimitsSchema.shape.wallTimeMs.removeDefault().optional(),
+  cpuTimeMs: LimitsSchema.shape.cpuTimeMs.removeDefault().optional(),
+});
+
 export const ConnectionInfoSchema = z.object({
   connection_id: z.string(),
   provider: z.string(),
@@ -147,13 +154,13 @@ export const ScriptManifestSchema = z.discriminatedUnion('type', [
     autoStart: z.boolean().default(true),
     trackDeletes: z.boolean().default(false),
     models: z.array(z.string()).min(1),
-    limits: LimitsSchema.partial().optional(),
+    limits: DeclaredLimitsSchema.optional(),
   }),
   z.object({
     type: z.literal('action'),
     description: z.string(),
     version: z.string().optional(),
-    limits: LimitsSchema.partial().optional(),
+    limits: DeclaredLimitsSchema.optional(),
   }),
 ]);
 export type ScriptManifest = z.infer<typeof ScriptManifestSchema>;

@@ -138,13 +138,15 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps): Pro
       if (stopped) return stopped;
       const message = error instanceof Error ? error.message : '';
       if (isolate.isDisposed && /memory limit/i.test(message)) {
+        // V8 disposed the isolate on reaching the limit, so its heap peaked there even when a
+        // tight allocation loop let no sample in.
+        peakHeapBytes = Math.max(peakHeapBytes, limits.memoryMb * MiB);
         return {
           kind: 'limit',
           code: 'MEMORY',
           message: `memory limit of ${limits.memoryMb} MB exceeded`,
           limit: limits.memoryMb,
-          // The isolate is terminated on reaching the limit; a tight loop may not let a sample in.
-          used: Math.max(limits.memoryMb, Math.round(peakHeapBytes / MiB)),
+          used: Math.round(peakHeapBytes / MiB),
         };
       }
       return null;
