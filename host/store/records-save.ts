@@ -107,11 +107,13 @@ function splitIntoRoundsOfUniqueIds(records: Row[]): Row[][] {
 async function lookupStored(tx: TransactionSql, target: Target, rows: Row[]) {
   const stored = await tx.unsafe<{ id: string; hash: string; deleted: boolean }[]>(
     LOOKUP_HASHES,
-    [target.connectionId, target.model, JSON.stringify(rows.map((r) => r.id))],
+    [target.connectionId, target.model, idsToJsonArray(rows)],
     UNPREPARED,
   );
   return new Map(stored.map((s) => [s.id, s]));
 }
+
+const idsToJsonArray = (rows: Row[]) => JSON.stringify(rows.map((r) => r.id));
 
 /** `{"i":id,"h":hash,"d":<record JSON as is>}`: the record text is spliced in, never re-encoded. */
 function rowsToJsonArray(rows: Row[], withHash: boolean): string {
@@ -137,7 +139,7 @@ async function saveRound(deps: SaveDeps, tx: TransactionSql, target: Target, row
   if (changed.length > 0) {
     const [counts] = await tx.unsafe<{ updated: number; rehashed: number }[]>(
       UPDATE_CHANGED,
-      [target.connectionId, target.model, rowsToJsonArray(changed, true), target.runId],
+      [target.connectionId, target.model, rowsToJsonArray(changed, true), target.runId, idsToJsonArray(changed)],
       UNPREPARED,
     );
     const updated = counts?.updated ?? 0;
@@ -163,7 +165,7 @@ async function updateRound(tx: TransactionSql, target: Target, rows: Row[], resu
   if (live.length === 0) return;
   const [counts] = await tx.unsafe<{ updated: number }[]>(
     MERGE_PATCHES,
-    [target.connectionId, target.model, rowsToJsonArray(live, false), target.runId],
+    [target.connectionId, target.model, rowsToJsonArray(live, false), target.runId, idsToJsonArray(live)],
     UNPREPARED,
   );
   const updated = counts?.updated ?? 0;
@@ -175,7 +177,7 @@ async function updateRound(tx: TransactionSql, target: Target, rows: Row[], resu
 async function deleteRound(tx: TransactionSql, target: Target, rows: Row[], result: BatchResult): Promise<void> {
   const [counts] = await tx.unsafe<{ deleted: number }[]>(
     MARK_DELETED,
-    [target.connectionId, target.model, JSON.stringify(rows.map((r) => r.id)), target.runId],
+    [target.connectionId, target.model, idsToJsonArray(rows), target.runId],
     UNPREPARED,
   );
   const deleted = counts?.deleted ?? 0;

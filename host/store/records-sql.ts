@@ -26,7 +26,7 @@ export const LOOKUP_HASHES = `
 select id, hash, deleted_at is not null as deleted
 from records
 where connection_id = $1 and model = $2
-  and id = any (array(select jsonb_array_elements_text($3::text::jsonb)))`;
+  and id = any (ferry_json_text_array($3))`;
 
 /**
  * New rows are COPYed as plain text into a session-local staging table, then inserted with one
@@ -59,7 +59,9 @@ order by n`;
 
 /**
  * Rows whose hash differs from the stored one (or that were deleted). Same parameters as
- * INSERT_NEW. A row whose content is equal although its hash is not (e.g. after a batchUpdate
+ * INSERT_NEW plus $5, the JSON array of their ids: it puts the batch's ids into the primary-key
+ * index condition, so the join never scans the whole model (the planner's row estimates for
+ * (connection_id, model) are 1 until ANALYZE, and it would pick a scan-and-hash plan). A row whose content is equal although its hash is not (e.g. after a batchUpdate
  * stored a merged hash) only gets its hash refreshed: it stays unchanged and keeps its cursor.
  * A deleted row that comes back is restored as 'updated'.
  */
@@ -71,13 +73,13 @@ with v as (
   set data = v.d, hash = v.h, cursor = nextval('records_cursor_seq'), updated_at = now(),
       deleted_at = null, last_action = 'updated', last_run_id = $4
   from v
-  where r.connection_id = $1 and r.model = $2 and r.id = v.id
+  where r.connection_id = $1 and r.model = $2 and r.id = any (ferry_json_text_array($5)) and r.id = v.id
     and (r.deleted_at is not null or r.data <> v.d)
   returning 1
 ), rehashed as (
   update records r set hash = v.h
   from v
-  where r.connection_id = $1 and r.model = $2 and r.id = v.id
+  where r.connection_id = $1 and r.model = $2 and r.id = any (ferry_json_text_array($5)) and r.id = v.id
     and r.deleted_at is null and r.data = v.d
   returning 1
 )
@@ -85,7 +87,7 @@ select (select count(*) from moved)::int as updated, (select count(*) from rehas
 
 /**
  * batchUpdate: merges each patch into the live record (`data || patch`, top-level keys). Same
- * parameters as INSERT_NEW without hashes. The stored hash becomes 'merged:' + md5 of the
+ * parameters as UPDATE_CHANGED, without hashes. The stored hash becomes 'merged:' + md5 of the
  * merged data: a later batchSave of equal content then only refreshes the hash (UPDATE_CHANGED).
  */
 export const MERGE_PATCHES = `
@@ -96,7 +98,7 @@ with v as (
   set data = r.data || v.patch, hash = 'merged:' || md5((r.data || v.patch)::text),
       cursor = nextval('records_cursor_seq'), updated_at = now(), last_action = 'updated', last_run_id = $4
   from v
-  where r.connection_id = $1 and r.model = $2 and r.id = v.id
+  where r.connection_id = $1 and r.model = $2 and r.id = any (ferry_json_text_array($5)) and r.id = v.id
     and r.deleted_at is null and r.data || v.patch <> r.data
   returning 1
 )
@@ -109,7 +111,7 @@ with moved as (
   set deleted_at = now(), updated_at = now(), last_action = 'deleted',
       cursor = nextval('records_cursor_seq'), last_run_id = $4
   where connection_id = $1 and model = $2
-    and id = any (array(select jsonb_array_elements_text($3::text::jsonb)))
+    and id = any (ferry_json_text_array($3))
     and deleted_at is null
   returning 1
 )

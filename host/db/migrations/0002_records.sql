@@ -23,7 +23,12 @@ create table if not exists records (
 );
 
 -- Keyset reading: where connection_id = $1 and model = $2 and cursor > $3 order by cursor.
-create index if not exists records_read_idx on records (connection_id, model, cursor);
+-- Partial on purpose (every row has cursor > 0): only statements that constrain the cursor can
+-- use it. Before ANALYZE (and for a connection the statistics have not seen yet) the planner
+-- estimates 1 row for (connection_id, model) and preferred this smaller index over the primary
+-- key for id probes, filtering every row of the model per batch; readers' `cursor > $3` (planned
+-- with its value) implies the predicate, the write path's id probes do not.
+create index if not exists records_read_idx on records (connection_id, model, cursor) where cursor > 0;
 
 -- Records a script produced that the host refused, kept with the reason.
 create table if not exists rejected_records (
@@ -37,3 +42,14 @@ create table if not exists rejected_records (
 );
 create index if not exists rejected_records_run_idx on rejected_records (run_id) where run_id is not null;
 create index if not exists rejected_records_model_idx on rejected_records (connection_id, model, seq);
+
+-- '["a","b"]' → '{a,b}'. Immutable on purpose: in a statement planned with its parameters, the
+-- planner folds it into a constant array, so `id = any(ferry_json_text_array($3))` becomes an
+-- index condition on the primary key with a known size. Written as `id = any(array(select …))`
+-- the same probe was planned as a filter over every row of the model (quadratic ingest).
+create or replace function ferry_json_text_array(items text) returns text[]
+language plpgsql immutable strict parallel safe as $$
+begin
+  return array(select jsonb_array_elements_text(items::jsonb));
+end
+$$;
