@@ -14,7 +14,7 @@ export { MAX_PAGE_LIMIT, parseCursor, type FerryMetadata, type ReadErrorCode, ty
 export interface RecordStoreOptions {
   sql: Sql;
   logger: Logger;
-  /** Embedded PGlite: its socket does not carry COPY FROM STDIN, so new rows go in as JSON. */
+  /** Embedded PGlite: COPY FROM STDIN closes its socket (the only connection), so new rows go in as JSON. */
   embedded: boolean;
   /** How new rows are written; default 'copy' on Postgres, 'json' on embedded PGlite. */
   insertMethod?: InsertMethod;
