@@ -32,9 +32,10 @@ export const RunJobSchema = z.object({
   runId: z.string(),
   /** The esbuild bundle: an IIFE with globalName `__ferry_module`; the script's definition is `__ferry_module.default`. */
   code: z.string(),
-  kind: z.enum(['sync', 'action']),
+  /** webhook: a sync's `onWebhook(ctx, payload)` with the sync context; `input` is the payload. */
+  kind: z.enum(['sync', 'action', 'webhook']),
   limits: LimitsSchema,
-  /** Action input, as parsed JSON. */
+  /** Action input (or webhook payload), as parsed JSON. */
   input: z.unknown().optional(),
   context: z.object({
     lastSyncDate: z.string().nullable(),
@@ -154,12 +155,16 @@ export const ScriptManifestSchema = z.discriminatedUnion('type', [
     autoStart: z.boolean().default(true),
     trackDeletes: z.boolean().default(false),
     models: z.array(z.string()).min(1),
+    /** Provider webhook event types routed to `onWebhook` ('*' for all); absent when none. */
+    webhookSubscriptions: z.array(z.string()).optional(),
     limits: DeclaredLimitsSchema.optional(),
   }),
   z.object({
     type: z.literal('action'),
     description: z.string(),
     version: z.string().optional(),
+    /** Models the action may save (write-back the app sees at once); absent when none. */
+    models: z.array(z.string()).optional(),
     limits: DeclaredLimitsSchema.optional(),
   }),
 ]);

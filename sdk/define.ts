@@ -18,9 +18,16 @@ export interface SyncDefinition<M extends ModelMap = ModelMap> {
   /** Per-run limits; the host's defaults apply where absent. */
   limits?: { memoryMb?: number; wallTimeMs?: number; cpuTimeMs?: number };
   exec: (ctx: SyncContext<ModelsOf<M>>) => Promise<void>;
+  /** Provider webhook event types handled by `onWebhook` ('*' for every event). */
+  webhookSubscriptions?: string[];
+  /** Runs with the sync's context for each incoming webhook of a subscribed type, for the connection it names. */
+  onWebhook?: (ctx: SyncContext<ModelsOf<M>>, payload: any) => Promise<void>;
 }
 
-export interface ActionDefinition<I extends ZodSchemaLike = ZodSchemaLike, O extends ZodSchemaLike = ZodSchemaLike> {
+/** What an action's `exec` receives: the action context, plus record writes for the models it declares. */
+export type ActionContextWith<M extends ModelMap> = ActionContext & Pick<SyncContext<ModelsOf<M>>, 'batchSave' | 'batchUpdate' | 'batchDelete'>;
+
+export interface ActionDefinition<I extends ZodSchemaLike = ZodSchemaLike, O extends ZodSchemaLike = ZodSchemaLike, M extends ModelMap = ModelMap> {
   type: 'action';
   description: string;
   version?: string;
@@ -28,16 +35,18 @@ export interface ActionDefinition<I extends ZodSchemaLike = ZodSchemaLike, O ext
   input: I;
   output: O;
   scopes?: string[];
+  /** Models the action may save or update, so the app sees its write-back at once. */
+  models?: M;
   limits?: { memoryMb?: number; wallTimeMs?: number; cpuTimeMs?: number };
-  exec: (ctx: ActionContext, input: Infer<I>) => Promise<Infer<O>>;
+  exec: (ctx: ActionContextWith<M>, input: Infer<I>) => Promise<Infer<O>>;
 }
 
 export function createSync<M extends ModelMap>(definition: Omit<SyncDefinition<M>, 'type'>): SyncDefinition<M> {
   return { ...definition, type: 'sync' };
 }
 
-export function createAction<I extends ZodSchemaLike, O extends ZodSchemaLike>(
-  definition: Omit<ActionDefinition<I, O>, 'type'>,
-): ActionDefinition<I, O> {
+export function createAction<I extends ZodSchemaLike, O extends ZodSchemaLike, M extends ModelMap = {}>(
+  definition: Omit<ActionDefinition<I, O, M>, 'type'>,
+): ActionDefinition<I, O, M> {
   return { ...definition, type: 'action' };
 }

@@ -20,4 +20,4 @@ export type {
   SyncContext,
 } from './context.ts';
 export { ActionError, NonRetryableError, RetryAfterError, isFerryError } from './errors.ts';
-export { createAction, createSync, type ActionDefinition, type SyncDefinition } from './define.ts';
+export { createAction, createSync, type ActionContextWith, type ActionDefinition, type SyncDefinition } from './define.ts';

@@ -364,13 +364,12 @@ function buildContext(job, definition) {
     updateMetadata: (metadata) => setState('setMetadata', { metadata, merge: true }, 'metadata'),
     log: nangoLog,
   };
-  if (job.kind === 'action') return actionContext;
 
   async function batch(op, records, model) {
     if (!isArray(records)) throw sdkError('INVALID_ARGUMENT', `batch${op[0].toUpperCase()}${op.slice(1)}: records must be an array`);
     const models = definition.models || {};
     if (typeof model !== 'string' || !own(models, model)) {
-      throw sdkError('UNKNOWN_MODEL', `Unknown model "${StringCtor(model)}": this sync declares ${keys(models).join(', ') || 'no models'}`);
+      throw sdkError('UNKNOWN_MODEL', `Unknown model "${StringCtor(model)}": this ${StringCtor(definition.type)} declares ${keys(models).join(', ') || 'no models'}`);
     }
     const schema = models[model];
     let validator = null;
@@ -402,13 +401,19 @@ function buildContext(job, definition) {
     return true;
   }
 
-  return {
-    ...actionContext,
-    lastSyncDate: job.context.lastSyncDate ? new DateCtor(job.context.lastSyncDate) : null,
-    isFullRun: job.context.isFullRun,
+  const recordWriters = {
     batchSave: (records, model) => batch('save', records, model),
     batchUpdate: (records, model) => batch('update', records, model),
     batchDelete: (records, model) => batch('delete', records, model),
+  };
+  // An action writes only the models it declares (`models` in createAction).
+  if (job.kind === 'action') return { ...actionContext, ...recordWriters };
+
+  return {
+    ...actionContext,
+    ...recordWriters,
+    lastSyncDate: job.context.lastSyncDate ? new DateCtor(job.context.lastSyncDate) : null,
+    isFullRun: job.context.isFullRun,
     getCheckpoint: async () => (checkpoint == null ? null : parse(stringify(checkpoint))),
     saveCheckpoint: async (value) => {
       await setState('saveCheckpoint', value, 'checkpoint');
@@ -478,7 +483,9 @@ async function run(jobJson) {
     const job = parse(jobJson);
     const definition = loadDefinition();
     if (typeof definition.exec !== 'function') return failure('BAD_SCRIPT', 'the script definition has no exec function');
-    if (definition.type !== job.kind) return failure('BAD_SCRIPT', `the script is a ${StringCtor(definition.type)} but was run as a ${job.kind}`);
+    const expectedType = job.kind === 'webhook' ? 'sync' : job.kind;
+    if (definition.type !== expectedType) return failure('BAD_SCRIPT', `the script is a ${StringCtor(definition.type)} but was run as a ${job.kind}`);
+    if (job.kind === 'webhook' && typeof definition.onWebhook !== 'function') return failure('BAD_SCRIPT', 'the sync has no onWebhook function');
     const ctx = buildContext(job, definition);
     const failed = new PromiseCtor((_, reject) => {
       onFatal = reject;
@@ -487,6 +494,10 @@ async function run(jobJson) {
 
     if (job.kind === 'sync') {
       await PromiseCtor.race([definition.exec(ctx), failed]);
+      return stringify({ ok: true, output: 'null' });
+    }
+    if (job.kind === 'webhook') {
+      await PromiseCtor.race([definition.onWebhook(ctx, job.input), failed]);
       return stringify({ ok: true, output: 'null' });
     }
 
@@ -522,6 +533,9 @@ function describe() {
       manifest.autoStart = d.autoStart;
       manifest.trackDeletes = d.trackDeletes;
       manifest.models = d.models && typeof d.models === 'object' ? keys(d.models) : [];
+      if (isArray(d.webhookSubscriptions)) manifest.webhookSubscriptions = d.webhookSubscriptions.map((e) => StringCtor(e));
+    } else if (d.models && typeof d.models === 'object') {
+      manifest.models = keys(d.models);
     }
     return stringify({ ok: true, manifest: jsonSafe(manifest) });
   } catch (error) {
