@@ -139,7 +139,7 @@ async function saveRound(deps: SaveDeps, tx: TransactionSql, target: Target, row
   if (changed.length > 0) {
     const [counts] = await tx.unsafe<{ updated: number; rehashed: number }[]>(
       UPDATE_CHANGED,
-      [target.connectionId, target.model, rowsToJsonArray(changed, true), target.runId, idsToJsonArray(changed)],
+      [target.connectionId, target.model, rowsToJsonArray(changed, true), target.runId],
       UNPREPARED,
     );
     const updated = counts?.updated ?? 0;
@@ -165,7 +165,7 @@ async function updateRound(tx: TransactionSql, target: Target, rows: Row[], resu
   if (live.length === 0) return;
   const [counts] = await tx.unsafe<{ updated: number }[]>(
     MERGE_PATCHES,
-    [target.connectionId, target.model, rowsToJsonArray(live, false), target.runId, idsToJsonArray(live)],
+    [target.connectionId, target.model, rowsToJsonArray(live, false), target.runId],
     UNPREPARED,
   );
   const updated = counts?.updated ?? 0;

@@ -21,12 +21,26 @@ export const RECORDS_LOCK_CLASS = 0x72656301;
 export const LOCK_MODEL = `
 select pg_advisory_xact_lock(${RECORDS_LOCK_CLASS}, hashtext($1::text || '/' || $2::text))`;
 
+/**
+ * Id probes are written as a LATERAL subquery with LIMIT 1 per id: that shape can only be run as
+ * one primary-key lookup per id, whatever the planner believes about the table. Simpler shapes
+ * (`id = any(…)`, a join) were planned — before ANALYZE, and for any connection the statistics
+ * have not seen yet, when (connection_id, model) is estimated at ~1 row — as a scan of every row
+ * of the model filtered by the batch's ids: ingest became quadratic (a 10k batch took seconds).
+ * Writes then address the probed rows by ctid; that is safe because the writer holds the
+ * (connection, model) lock, so no other writer can move those rows in between.
+ */
+const probe = (ids: string, columns: string) => `
+  cross join lateral (
+    select ${columns} from records
+    where connection_id = $1 and model = $2 and id = ${ids}
+    limit 1
+  ) r`;
+
 /** $1 connection_id, $2 model, $3 JSON array of ids → the stored hash and liveness of each. */
 export const LOOKUP_HASHES = `
-select id, hash, deleted_at is not null as deleted
-from records
-where connection_id = $1 and model = $2
-  and id = any (ferry_json_text_array($3))`;
+select k.id, r.hash, r.deleted_at is not null as deleted
+from jsonb_array_elements_text($3::text::jsonb) k(id)${probe('k.id', 'hash, deleted_at')}`;
 
 /**
  * New rows are COPYed as plain text into a session-local staging table, then inserted with one
@@ -59,60 +73,61 @@ order by n`;
 
 /**
  * Rows whose hash differs from the stored one (or that were deleted). Same parameters as
- * INSERT_NEW plus $5, the JSON array of their ids: it puts the batch's ids into the primary-key
- * index condition, so the join never scans the whole model (the planner's row estimates for
- * (connection_id, model) are 1 until ANALYZE, and it would pick a scan-and-hash plan). A row whose content is equal although its hash is not (e.g. after a batchUpdate
+ * INSERT_NEW. A row whose content is equal although its hash is not (e.g. after a batchUpdate
  * stored a merged hash) only gets its hash refreshed: it stays unchanged and keeps its cursor.
  * A deleted row that comes back is restored as 'updated'.
  */
 export const UPDATE_CHANGED = `
 with v as (
-  select e->>'i' as id, e->'d' as d, e->>'h' as h from jsonb_array_elements($3::text::jsonb) e
+  select r.ctid as tid, r.deleted_at, r.data as old, e->'d' as d, e->>'h' as h
+  from jsonb_array_elements($3::text::jsonb) e${probe("e->>'i'", 'ctid, deleted_at, data')}
 ), moved as (
-  update records r
+  update records t
   set data = v.d, hash = v.h, cursor = nextval('records_cursor_seq'), updated_at = now(),
       deleted_at = null, last_action = 'updated', last_run_id = $4
   from v
-  where r.connection_id = $1 and r.model = $2 and r.id = any (ferry_json_text_array($5)) and r.id = v.id
-    and (r.deleted_at is not null or r.data <> v.d)
+  where t.ctid = v.tid and (v.deleted_at is not null or v.old <> v.d)
   returning 1
 ), rehashed as (
-  update records r set hash = v.h
+  update records t set hash = v.h
   from v
-  where r.connection_id = $1 and r.model = $2 and r.id = any (ferry_json_text_array($5)) and r.id = v.id
-    and r.deleted_at is null and r.data = v.d
+  where t.ctid = v.tid and v.deleted_at is null and v.old = v.d
   returning 1
 )
 select (select count(*) from moved)::int as updated, (select count(*) from rehashed)::int as rehashed`;
 
 /**
  * batchUpdate: merges each patch into the live record (`data || patch`, top-level keys). Same
- * parameters as UPDATE_CHANGED, without hashes. The stored hash becomes 'merged:' + md5 of the
+ * parameters as INSERT_NEW, without hashes. The stored hash becomes 'merged:' + md5 of the
  * merged data: a later batchSave of equal content then only refreshes the hash (UPDATE_CHANGED).
  */
 export const MERGE_PATCHES = `
 with v as (
-  select e->>'i' as id, e->'d' as patch from jsonb_array_elements($3::text::jsonb) e
+  select r.ctid as tid, r.data as old, r.data || (e->'d') as merged
+  from jsonb_array_elements($3::text::jsonb) e${probe("e->>'i'", 'ctid, data, deleted_at')}
+  where r.deleted_at is null
 ), moved as (
-  update records r
-  set data = r.data || v.patch, hash = 'merged:' || md5((r.data || v.patch)::text),
+  update records t
+  set data = v.merged, hash = 'merged:' || md5(v.merged::text),
       cursor = nextval('records_cursor_seq'), updated_at = now(), last_action = 'updated', last_run_id = $4
   from v
-  where r.connection_id = $1 and r.model = $2 and r.id = any (ferry_json_text_array($5)) and r.id = v.id
-    and r.deleted_at is null and r.data || v.patch <> r.data
+  where t.ctid = v.tid and v.merged <> v.old
   returning 1
 )
 select count(*)::int as updated from moved`;
 
 /** $1 connection_id, $2 model, $3 JSON array of ids, $4 run id. Only live rows are deleted. */
 export const MARK_DELETED = `
-with moved as (
-  update records
+with v as (
+  select r.ctid as tid
+  from jsonb_array_elements_text($3::text::jsonb) k(id)${probe('k.id', 'ctid, deleted_at')}
+  where r.deleted_at is null
+), moved as (
+  update records t
   set deleted_at = now(), updated_at = now(), last_action = 'deleted',
       cursor = nextval('records_cursor_seq'), last_run_id = $4
-  where connection_id = $1 and model = $2
-    and id = any (ferry_json_text_array($3))
-    and deleted_at is null
+  from v
+  where t.ctid = v.tid
   returning 1
 )
 select count(*)::int as deleted from moved`;

@@ -43,13 +43,3 @@ create table if not exists rejected_records (
 create index if not exists rejected_records_run_idx on rejected_records (run_id) where run_id is not null;
 create index if not exists rejected_records_model_idx on rejected_records (connection_id, model, seq);
 
--- '["a","b"]' → '{a,b}'. Immutable on purpose: in a statement planned with its parameters, the
--- planner folds it into a constant array, so `id = any(ferry_json_text_array($3))` becomes an
--- index condition on the primary key with a known size. Written as `id = any(array(select …))`
--- the same probe was planned as a filter over every row of the model (quadratic ingest).
-create or replace function ferry_json_text_array(items text) returns text[]
-language plpgsql immutable strict parallel safe as $$
-begin
-  return array(select jsonb_array_elements_text(items::jsonb));
-end
-$$;
