@@ -42,6 +42,8 @@ export const RunJobSchema = z.object({
     isFullRun: z.boolean(),
     connection: ConnectionInfoSchema,
     checkpoint: z.record(z.string(), z.unknown()).nullable(),
+    /** The provider's pagination defaults; `paginate()` applies the script's settings over them. */
+    paginationDefaults: z.record(z.string(), z.unknown()).optional(),
   }),
 });
 export type RunJob = z.input<typeof RunJobSchema>;
@@ -70,6 +72,8 @@ export const RunErrorSchema = z.object({
    * sdk: INVALID_INPUT | INVALID_OUTPUT | UNKNOWN_MODEL | PAYLOAD_TOO_LARGE | BRIDGE_ERROR | BAD_SCRIPT
    * limit: MEMORY | CPU | WALL_TIME | OUTPUT_SIZE
    * internal: WORKER_CRASHED | INTERNAL
+   * Host bridge errors the script let escape keep their code: RETRY_AFTER (a provider wait too
+   * long to sleep through, with retryAfterMs), CONNECTION_REAUTH_REQUIRED (credentials revoked).
    */
   code: z.string(),
   message: z.string(),

@@ -71,6 +71,9 @@ export const ParentMessageSchema = z.discriminatedUnion('type', [
     ok: z.boolean(),
     value: z.unknown().optional(),
     error: z.string().optional(),
+    /** A coded host error (e.g. RETRY_AFTER from the proxy) keeps its code and wait across. */
+    code: z.string().optional(),
+    retryAfterMs: z.number().optional(),
   }),
 ]);
 export type ParentMessage = z.input<typeof ParentMessageSchema>;

@@ -137,7 +137,15 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
       }
       if (slot.task === task) send(slot, { type: 'bridge-result', callId, ok: true, value });
     } catch (error) {
-      if (slot.task === task) send(slot, { type: 'bridge-result', callId, ok: false, error: error instanceof Error ? error.message : String(error) });
+      const coded = error as { code?: unknown; retryAfterMs?: unknown };
+      if (slot.task === task) {
+        send(slot, {
+          type: 'bridge-result', callId, ok: false, error: error instanceof Error ? error.message : String(error),
+          // Only host codes shaped like ours cross (not a driver's "23505").
+          ...(typeof coded.code === 'string' && /^[A-Z][A-Z_]+$/.test(coded.code) && { code: coded.code }),
+          ...(typeof coded.retryAfterMs === 'number' && { retryAfterMs: coded.retryAfterMs }),
+        });
+      }
     }
   }
 

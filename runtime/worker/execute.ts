@@ -38,6 +38,7 @@ const ENVELOPE_KINDS: Record<string, RunError['kind']> = {
   BAD_SCRIPT: 'sdk',
   INVALID_ARGUMENT: 'sdk',
   OUTPUT_SIZE: 'limit',
+  CONNECTION_REAUTH_REQUIRED: 'sdk',
 };
 
 const EnvelopeSchema = z.discriminatedUnion('ok', [

@@ -110,7 +110,7 @@ process.on('message', (raw: unknown) => {
       if (!call || !current) return;
       current.calls.delete(message.callId);
       if (message.ok) call.resolve(message.value);
-      else call.reject(new Error(message.error ?? 'host call failed'));
+      else call.reject(Object.assign(new Error(message.error ?? 'host call failed'), { code: message.code, retryAfterMs: message.retryAfterMs }));
       return;
     }
   }

@@ -50,7 +50,9 @@ function deliver(id, ok, value) {
   } catch {
     detail = { code: 'BRIDGE_ERROR', message: StringCtor(value) };
   }
-  entry.reject(sdkError(detail.code || 'BRIDGE_ERROR', detail.message || 'host call failed'));
+  const error = sdkError(detail.code || 'BRIDGE_ERROR', detail.message || 'host call failed');
+  if (typeof detail.retryAfterMs === 'number') error.retryAfterMs = detail.retryAfterMs;
+  entry.reject(error);
 }
 
 /** An error the SDK raises; if the script lets it escape, the run fails with kind 'sdk' and this code. */
@@ -291,7 +293,7 @@ function buildContext(job, definition) {
   const withMethod = (method) => (config) => proxy({ ...config, method });
 
   async function* paginate(config) {
-    const settings = config.paginate || {};
+    const settings = { ...(job.context.paginationDefaults || {}), ...(config.paginate || {}) };
     const type = settings.type;
     if (!['cursor', 'link', 'offset', 'page'].includes(type)) {
       throw sdkError('INVALID_ARGUMENT', 'paginate: `paginate.type` must be cursor, link, offset or page');
@@ -461,8 +463,8 @@ function describeError(error) {
       const payload = jsonSafe(read(error, 'payload'));
       if (payload !== undefined) out.payload = payload;
     }
-    if (ferryCode === 'RETRY_AFTER') out.retryAfterMs = Number(read(error, 'retryAfterMs')) || 0;
   } else if (typeof sdkCode === 'string') out.code = sdkCode;
+  if (out.code === 'RETRY_AFTER') out.retryAfterMs = Number(read(error, 'retryAfterMs')) || 0;
   return out;
 }
 

@@ -82,7 +82,8 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps): Pro
           (error: unknown) => {
             const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'BRIDGE_ERROR';
             const message = error instanceof Error ? error.message : String(error);
-            deliver(id, false, JSON.stringify({ code, message }));
+            const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+            deliver(id, false, JSON.stringify({ code, message, ...(typeof retryAfterMs === 'number' && { retryAfterMs }) }));
           },
         );
       },
