@@ -12,6 +12,8 @@ import { createRuntime } from '../runtime/index.ts';
 import { createApi } from './api/app.ts';
 import type { Config } from './config.ts';
 import { createConnections } from './connections/connections.ts';
+import { createOAuthRefresher } from './connections/oauth-refresh.ts';
+import { createCipher, generateEncryptionKey, parseKeyring } from './crypto/cipher.ts';
 import { createProviders } from './connections/providers.ts';
 import { connectDatabase } from './db/connect.ts';
 import { migrate } from './db/migrate.ts';
@@ -19,6 +21,8 @@ import { createDeployer } from './deploy/deploy.ts';
 import { createScripts } from './deploy/scripts.ts';
 import type { Logger } from './logger.ts';
 import { createProxy } from './proxy/proxy.ts';
+import { createRateLimiter } from './proxy/rate-limiter.ts';
+import { createRunCalls } from './proxy/run-calls.ts';
 import { createQueue } from './queue/queue.ts';
 import { createRuns } from './runs/runs.ts';
 import { createRecordStore } from './store/records.ts';
@@ -50,6 +54,17 @@ async function resolveSecretKey(config: Config): Promise<string> {
   return key;
 }
 
+async function resolveEncryptionKeys(config: Config): Promise<string> {
+  if (config.FERRY_ENCRYPTION_KEY) return config.FERRY_ENCRYPTION_KEY;
+  const file = join(config.FERRY_DATA_DIR, 'encryption-key');
+  const existing = await readFile(file, 'utf8').catch(() => null);
+  if (existing?.trim()) return existing.trim();
+  await mkdir(config.FERRY_DATA_DIR, { recursive: true });
+  const key = generateEncryptionKey();
+  await writeFile(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
 export async function startFerry(config: Config, logger: Logger): Promise<FerryHost> {
   const db = await connectDatabase({ databaseUrl: config.DATABASE_URL, dataDir: join(config.FERRY_DATA_DIR, 'pgdata'), logger });
   const closers: Array<() => Promise<unknown>> = [() => db.close()];
@@ -68,13 +83,20 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     const runtime = createRuntime({ workers: config.FERRY_RUNTIME_WORKERS, logger });
     closers.push(() => runtime.close());
 
-    const connections = createConnections(sql);
+    const connections = createConnections(sql, createCipher(parseKeyring(await resolveEncryptionKeys(config))));
+    // Plaintext rows from before encryption, and rows under a rotated-out key, move to the current key.
+    const reencrypted = await connections.reencrypt();
+    if (reencrypted > 0) logger.info({ reencrypted }, 'connection credentials re-encrypted under the current key');
     const providers = createProviders(sql);
     const runs = createRuns(sql);
     const scripts = createScripts(sql);
     const syncState = createSyncState(sql);
     const records = createRecordStore({ sql, logger, embedded: db.embedded });
-    const proxy = createProxy({ logger });
+    const runCalls = createRunCalls(sql);
+    const proxy = createProxy({
+      logger, connections, calls: runCalls, rateLimiter: createRateLimiter(sql),
+      refresher: createOAuthRefresher({ sql, connections, logger }),
+    });
     const deployer = createDeployer({ sql, runtime, syncState });
 
     const queue = await createQueue({ sql, logger, supervise: config.FERRY_ROLE !== 'api' });
@@ -99,7 +121,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     let url: string | null = null;
     if (config.FERRY_ROLE !== 'worker') {
       const app = createApi({
-        environments, logger, deployer, scripts, sql, connections, providers, syncState, proxy, records, runs,
+        environments, logger, deployer, scripts, sql, connections, providers, syncState, proxy, records, runs, runCalls,
         enqueueSync: (job) => queue.enqueue(job),
       });
       const server: ServerType = await new Promise((resolve) => {

@@ -1,8 +1,10 @@
 /**
- * Connections: one end user's account at one provider. Credentials are written here and read
- * only by the proxy; nothing that returns a connection to the API or a script includes them.
+ * Connections: one end user's account at one provider. Credentials are encrypted at rest
+ * (host/crypto/cipher.ts), written here and decrypted only for the proxy; nothing that returns a
+ * connection to the API or a script includes them.
  */
 import { z } from 'zod';
+import type { Cipher } from '../crypto/cipher.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 
 export const CredentialsSchema = z.discriminatedUnion('type', [
@@ -10,17 +12,39 @@ export const CredentialsSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('api_key'), apiKey: z.string().min(1) }),
   z.object({ type: z.literal('bearer'), token: z.string().min(1) }),
   z.object({ type: z.literal('basic'), username: z.string(), password: z.string() }),
+  z.object({
+    type: z.literal('oauth2'),
+    accessToken: z.string().min(1),
+    refreshToken: z.string().min(1).optional(),
+    /** When the access token expires (ISO time); refreshed ahead of it. */
+    expiresAt: z.iso.datetime({ offset: true }).optional(),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+  }),
 ]);
 export type Credentials = z.infer<typeof CredentialsSchema>;
+export type OAuth2Credentials = Extract<Credentials, { type: 'oauth2' }>;
+
+const ConnectionIdSchema = z.string().min(1).max(255).regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ -');
+const ObjectSchema = z.record(z.string(), z.unknown());
 
 export const NewConnectionSchema = z.strictObject({
-  connection_id: z.string().min(1).max(255).regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ -'),
+  connection_id: ConnectionIdSchema,
   provider: z.string().min(1).max(63),
   credentials: CredentialsSchema.default({ type: 'none' }),
-  connection_config: z.record(z.string(), z.unknown()).default({}),
-  metadata: z.record(z.string(), z.unknown()).nullable().default(null),
+  connection_config: ObjectSchema.default({}),
+  metadata: ObjectSchema.nullable().default(null),
 });
 export type NewConnection = z.infer<typeof NewConnectionSchema>;
+
+export const ConnectionPatchSchema = z.strictObject({
+  credentials: CredentialsSchema.optional(),
+  connection_config: ObjectSchema.optional(),
+  metadata: ObjectSchema.nullable().optional(),
+});
+export type ConnectionPatch = z.infer<typeof ConnectionPatchSchema>;
+
+export type AuthStatus = 'ok' | 'reauth_required';
 
 /** What the API and scripts may see of a connection. */
 export interface PublicConnection {
@@ -28,7 +52,10 @@ export interface PublicConnection {
   provider: string;
   connection_config: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
+  auth_status: AuthStatus;
+  auth_error: string | null;
   created_at: Date;
+  updated_at: Date;
 }
 
 export interface ConnectionRow extends PublicConnection {
@@ -37,29 +64,73 @@ export interface ConnectionRow extends PublicConnection {
 }
 
 export function toPublicConnection(row: ConnectionRow): PublicConnection {
-  const { connection_id, provider, connection_config, metadata, created_at } = row;
-  return { connection_id, provider, connection_config, metadata, created_at };
+  const { connection_id, provider, connection_config, metadata, auth_status, auth_error, created_at, updated_at } = row;
+  return { connection_id, provider, connection_config, metadata, auth_status, auth_error, created_at, updated_at };
 }
 
-const publicColumns = 'id, environment_id, connection_id, provider, connection_config, metadata, created_at';
+/** Raised when a connection's credentials no longer work and only the end user can fix them. */
+export class ReauthRequiredError extends Error {
+  readonly code = 'CONNECTION_REAUTH_REQUIRED';
+  constructor(connectionId: string, reason: string) {
+    super(`connection ${connectionId} needs re-authorisation: ${reason}`);
+    this.name = 'ReauthRequiredError';
+  }
+}
 
-export function createConnections(sql: Sql) {
+const publicColumns = 'id, environment_id, connection_id, provider, connection_config, metadata, auth_status, auth_error, created_at, updated_at';
+const jsonOrNull = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+
+export function createConnections(sql: Sql, cipher: Cipher) {
+  const seal = (credentials: Credentials) => cipher.encrypt(JSON.stringify(CredentialsSchema.parse(credentials)));
+
+  function open(row: { credentials_enc: string | null; credentials: unknown } | undefined): Credentials {
+    if (!row) return { type: 'none' };
+    // Rows written before encryption keep plaintext until start-up re-encrypts them.
+    if (row.credentials_enc === null) return CredentialsSchema.catch({ type: 'none' }).parse(row.credentials);
+    return CredentialsSchema.parse(JSON.parse(cipher.decrypt(row.credentials_enc)));
+  }
+
+  async function saveCredentials(id: string, credentials: Credentials, tx: Sql | TransactionSql = sql): Promise<void> {
+    await tx`
+      update connections set credentials_enc = ${seal(credentials)}, credentials_key_id = ${cipher.currentKeyId},
+        credentials = '{}'::jsonb, updated_at = now()
+      where id = ${id}`;
+  }
+
   return {
     async create(environmentId: string, input: NewConnection, tx: Sql | TransactionSql = sql): Promise<{ row: ConnectionRow; created: boolean }> {
       const [row] = await tx<(ConnectionRow & { created: boolean })[]>`
-        insert into connections (environment_id, connection_id, provider, credentials, connection_config, metadata)
-        values (${environmentId}, ${input.connection_id}, ${input.provider},
-                ${JSON.stringify(input.credentials)}::text::jsonb,
+        insert into connections (environment_id, connection_id, provider, credentials, credentials_enc, credentials_key_id, connection_config, metadata)
+        values (${environmentId}, ${input.connection_id}, ${input.provider}, '{}'::jsonb,
+                ${seal(input.credentials)}, ${cipher.currentKeyId},
                 ${JSON.stringify(input.connection_config)}::text::jsonb,
-                ${input.metadata === null ? null : JSON.stringify(input.metadata)}::text::jsonb)
+                ${jsonOrNull(input.metadata)}::text::jsonb)
         on conflict (environment_id, connection_id) do update
-          set credentials = excluded.credentials, connection_config = excluded.connection_config,
-              metadata = coalesce(excluded.metadata, connections.metadata), updated_at = now()
+          set credentials_enc = excluded.credentials_enc, credentials_key_id = excluded.credentials_key_id,
+              connection_config = excluded.connection_config,
+              metadata = coalesce(excluded.metadata, connections.metadata),
+              auth_status = 'ok', auth_error = null, updated_at = now()
           where connections.provider = excluded.provider
         returning ${tx.unsafe(publicColumns)}, (xmax = 0) as created`;
       if (!row) throw Object.assign(new Error(`connection ${input.connection_id} exists with another provider`), { code: 'CONFLICT' });
       const { created, ...rest } = row;
       return { row: rest, created };
+    },
+
+    /** Changes what the patch names; new credentials clear a re-authorisation flag. */
+    async update(environmentId: string, connectionId: string, patch: ConnectionPatch): Promise<ConnectionRow | null> {
+      const [row] = await sql<ConnectionRow[]>`
+        update connections set
+          credentials_enc = coalesce(${patch.credentials ? seal(patch.credentials) : null}, credentials_enc),
+          credentials_key_id = case when ${patch.credentials !== undefined} then ${cipher.currentKeyId} else credentials_key_id end,
+          auth_status = case when ${patch.credentials !== undefined} then 'ok' else auth_status end,
+          auth_error = case when ${patch.credentials !== undefined} then null else auth_error end,
+          connection_config = coalesce(${jsonOrNull(patch.connection_config)}::text::jsonb, connection_config),
+          metadata = case when ${patch.metadata !== undefined} then ${jsonOrNull(patch.metadata)}::text::jsonb else metadata end,
+          updated_at = now()
+        where environment_id = ${environmentId} and connection_id = ${connectionId}
+        returning ${sql.unsafe(publicColumns)}`;
+      return row ?? null;
     },
 
     async get(environmentId: string, connectionId: string): Promise<ConnectionRow | null> {
@@ -84,10 +155,42 @@ export function createConnections(sql: Sql) {
       return rows.count > 0;
     },
 
-    /** For the proxy only. */
-    async credentials(id: string): Promise<Credentials> {
-      const [row] = await sql<{ credentials: Credentials }[]>`select credentials from connections where id = ${id}`;
-      return CredentialsSchema.parse(row?.credentials ?? { type: 'none' });
+    /** For the proxy only. Pass a transaction holding the refresh lock to read what it protects. */
+    async credentials(id: string, tx: Sql | TransactionSql = sql): Promise<Credentials> {
+      const [row] = await tx<{ credentials_enc: string | null; credentials: unknown }[]>`
+        select credentials_enc, credentials from connections where id = ${id}`;
+      return open(row);
+    },
+
+    saveCredentials,
+
+    async authStatus(id: string): Promise<{ auth_status: AuthStatus; auth_error: string | null } | null> {
+      const [row] = await sql<{ auth_status: AuthStatus; auth_error: string | null }[]>`select auth_status, auth_error from connections where id = ${id}`;
+      return row ?? null;
+    },
+
+    async markReauthRequired(id: string, reason: string, tx: Sql | TransactionSql = sql): Promise<void> {
+      await tx`update connections set auth_status = 'reauth_required', auth_error = ${reason}, updated_at = now() where id = ${id}`;
+    },
+
+    /**
+     * Key rotation and the move off plaintext: re-encrypts, under the current key, every row
+     * written with another key or not encrypted yet. Idempotent; safe to run from every process.
+     */
+    async reencrypt(): Promise<number> {
+      let done = 0;
+      for (;;) {
+        const moved = await sql.begin(async (tx) => {
+          const rows = await tx<{ id: string; credentials_enc: string | null; credentials: unknown }[]>`
+            select id, credentials_enc, credentials from connections
+            where credentials_key_id is distinct from ${cipher.currentKeyId}
+            order by id limit 100 for update skip locked`;
+          for (const row of rows) await saveCredentials(row.id, open(row), tx);
+          return rows.length;
+        });
+        done += moved;
+        if (moved === 0) return done;
+      }
     },
 
     async setMetadata(id: string, metadata: Record<string, unknown>, merge: boolean): Promise<void> {

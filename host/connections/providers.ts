@@ -1,37 +1,120 @@
-/** The provider catalog: base URL and auth scheme per provider, stored as data per environment. */
+/**
+ * The provider catalog, as data: base URL, auth scheme (with OAuth2 token refresh), pagination
+ * defaults and rate limits. Built-in entries (catalog.json) serve every environment; an
+ * environment's own entries (PUT /providers/:name) add providers or override built-ins by name,
+ * without code changes.
+ */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Sql } from '../db/connect.ts';
 
 export const ProviderAuthSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }),
   z.object({ type: z.literal('bearer') }),
-  z.object({ type: z.literal('api_key'), in: z.enum(['header', 'query']), name: z.string().min(1) }),
+  z.object({ type: z.literal('api_key'), in: z.enum(['header', 'query']), name: z.string().min(1), prefix: z.string().optional() }),
   z.object({ type: z.literal('basic') }),
+  z.object({
+    type: z.literal('oauth2'),
+    /** Refresh-token grant endpoint. Client id/secret live in each connection's (encrypted) credentials. */
+    token_url: z.url(),
+    /** How the client authenticates to the token endpoint. */
+    client_auth: z.enum(['body', 'basic']).default('body'),
+    /** Refresh this long before the access token expires. */
+    refresh_margin_s: z.number().int().min(0).max(3600).default(60),
+  }),
 ]);
+export type ProviderAuth = z.infer<typeof ProviderAuthSchema>;
+
+/** Defaults `paginate()` applies under the script's own `paginate` settings. */
+export const PaginationDefaultsSchema = z.strictObject({
+  type: z.enum(['cursor', 'link', 'offset', 'page']).optional(),
+  response_path: z.string().optional(),
+  limit: z.number().int().positive().optional(),
+  limit_name_in_request: z.string().optional(),
+  cursor_path_in_response: z.string().optional(),
+  cursor_name_in_request: z.string().optional(),
+  link_path_in_response_body: z.string().optional(),
+  offset_name_in_request: z.string().optional(),
+  offset_start_value: z.number().int().optional(),
+});
+export type PaginationDefaults = z.infer<typeof PaginationDefaultsSchema>;
+
+const BucketSchema = z.strictObject({
+  requests_per_second: z.number().positive().max(100_000),
+  /** Requests that may go at once after a quiet spell; 1 spaces every request evenly. */
+  burst: z.number().int().min(1).max(100_000).default(1),
+});
+export type Bucket = z.infer<typeof BucketSchema>;
+
+export const RateLimitSchema = z.strictObject({
+  /** Shared by every run of one connection, across all worker processes. */
+  per_connection: BucketSchema.optional(),
+  /** Shared by every connection of this provider in the environment. */
+  per_provider: BucketSchema.optional(),
+  /** Headers announcing the provider's own budget: when remaining reaches 0, every caller waits for reset. */
+  remaining_header: z.string().toLowerCase().optional(),
+  reset_header: z.string().toLowerCase().optional(),
+});
+export type RateLimit = z.infer<typeof RateLimitSchema>;
 
 export const ProviderSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _'),
   base_url: z.url(),
   auth: ProviderAuthSchema,
+  pagination: PaginationDefaultsSchema.nullable().default(null),
+  rate_limit: RateLimitSchema.nullable().default(null),
 });
 export type Provider = z.infer<typeof ProviderSchema>;
+export type ProviderInput = z.input<typeof ProviderSchema>;
 
-export function createProviders(sql: Sql) {
+export type CatalogEntry = Provider & { source: 'builtin' | 'environment' };
+
+function loadBuiltins(): Map<string, Provider> {
+  const raw: unknown = JSON.parse(readFileSync(new URL('./catalog.json', import.meta.url), 'utf8'));
+  const entries = z.array(ProviderSchema).parse(raw);
+  return new Map(entries.map((p) => [p.name, p]));
+}
+
+export function createProviders(sql: Sql, options: { builtins?: Map<string, Provider> } = {}) {
+  const builtins = options.builtins ?? loadBuiltins();
+  const parseRow = (row: unknown): Provider => ProviderSchema.parse(row);
+
   return {
-    async upsert(environmentId: string, provider: Provider): Promise<void> {
+    async upsert(environmentId: string, input: ProviderInput): Promise<Provider> {
+      const provider = ProviderSchema.parse(input);
+      const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
       await sql`
-        insert into providers (environment_id, name, base_url, auth)
-        values (${environmentId}, ${provider.name}, ${provider.base_url}, ${JSON.stringify(provider.auth)}::text::jsonb)
+        insert into providers (environment_id, name, base_url, auth, pagination, rate_limit)
+        values (${environmentId}, ${provider.name}, ${provider.base_url}, ${JSON.stringify(provider.auth)}::text::jsonb,
+                ${json(provider.pagination)}::text::jsonb, ${json(provider.rate_limit)}::text::jsonb)
         on conflict (environment_id, name) do update
-          set base_url = excluded.base_url, auth = excluded.auth, updated_at = now()`;
+          set base_url = excluded.base_url, auth = excluded.auth, pagination = excluded.pagination,
+              rate_limit = excluded.rate_limit, updated_at = now()`;
+      return provider;
     },
+
+    /** The environment's entry, else the built-in one. */
     async get(environmentId: string, name: string): Promise<Provider | null> {
-      const [row] = await sql<Provider[]>`
-        select name, base_url, auth from providers where environment_id = ${environmentId} and name = ${name}`;
-      return row ?? null;
+      const [row] = await sql`
+        select name, base_url, auth, pagination, rate_limit from providers where environment_id = ${environmentId} and name = ${name}`;
+      if (row) return parseRow(row);
+      return builtins.get(name) ?? null;
     },
-    async list(environmentId: string): Promise<Provider[]> {
-      return sql<Provider[]>`select name, base_url, auth from providers where environment_id = ${environmentId} order by name`;
+
+    async list(environmentId: string): Promise<CatalogEntry[]> {
+      const rows = await sql`select name, base_url, auth, pagination, rate_limit from providers where environment_id = ${environmentId}`;
+      const merged = new Map<string, CatalogEntry>();
+      for (const p of builtins.values()) merged.set(p.name, { ...p, source: 'builtin' });
+      for (const row of rows) {
+        const p = parseRow(row);
+        merged.set(p.name, { ...p, source: 'environment' });
+      }
+      return [...merged.values()].sort((a, b) => a.name.localeCompare(b.name));
+    },
+
+    async remove(environmentId: string, name: string): Promise<boolean> {
+      const rows = await sql`delete from providers where environment_id = ${environmentId} and name = ${name}`;
+      return rows.count > 0;
     },
   };
 }

@@ -1,47 +1,70 @@
 /**
  * The proxied fetch: the only way a script reaches a provider. It resolves the endpoint against
- * the provider's base URL (never another host), injects the connection's credentials, retries
- * 429/5xx/network errors with backoff honouring Retry-After, bounds time and response size.
+ * the provider's base URL (never another host, never a private address the provider does not
+ * itself use), injects the connection's credentials (refreshing OAuth2 tokens), takes a token
+ * from the shared rate limits, retries 429/5xx/network errors with backoff honouring the
+ * provider's wait, bounds time and response size, and records each call on the run.
  */
 import type { ProxyRequest, ProxyResponse } from '../../runtime/contract.ts';
-import type { Credentials } from '../connections/connections.ts';
+import { ReauthRequiredError, type Connections, type Credentials } from '../connections/connections.ts';
+import type { OAuthRefresher } from '../connections/oauth-refresh.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { Logger } from '../logger.ts';
-import { backoffMs, retryAfterMs, RETRYABLE_STATUSES } from './retry-policy.ts';
+import { baseUrlIsPrivate, type LookupFn } from './address-guard.ts';
+import { exchange, type HttpResult } from './http-client.ts';
+import type { BucketSpec, RateLimiter } from './rate-limiter.ts';
+import { backoffMs, resetValueMs, retryAfterMs, RETRYABLE_STATUSES } from './retry-policy.ts';
+import type { ProxyCallRecord, RunCalls } from './run-calls.ts';
+
+export type { ProxyCallRecord } from './run-calls.ts';
 
 export interface ProxyLimits {
   timeoutMs: number;
   maxResponseBytes: number;
-  /** A Retry-After longer than this is not slept through: the call fails with the wait in the error. */
+  /** A wait longer than this is not slept through: the call fails with RETRY_AFTER and the wait, and the run is rescheduled. */
   maxRetryWaitMs: number;
+  maxRedirects: number;
 }
 
-export const DEFAULT_PROXY_LIMITS: ProxyLimits = { timeoutMs: 30_000, maxResponseBytes: 20 * 1024 * 1024, maxRetryWaitMs: 60_000 };
+export const DEFAULT_PROXY_LIMITS: ProxyLimits = { timeoutMs: 30_000, maxResponseBytes: 20 * 1024 * 1024, maxRetryWaitMs: 60_000, maxRedirects: 5 };
 
+/** A proxy failure. `code` reaches the script (and the run's error); `retryAfterMs` is set for RETRY_AFTER. */
 export class ProxyError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  readonly retryAfterMs: number | undefined;
+  constructor(code: string, message: string, retryAfterMs?: number) {
     super(message);
     this.name = 'ProxyError';
     this.code = code;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
 export interface ProxyTarget {
   provider: Provider;
-  credentials: Credentials;
+  connection: { id: string; connection_id: string; environment_id: string };
 }
 
-export interface ProxyCallRecord {
-  method: string;
-  path: string;
-  status: number | null;
-  durationMs: number;
-  retries: number;
+export interface ProxyCallOptions {
+  /** Records the call on this run (run_calls). */
+  runId?: string;
+  onCall?: (call: ProxyCallRecord) => void;
+}
+
+export interface ProxyDeps {
+  logger: Logger;
+  connections: Connections;
+  refresher: OAuthRefresher;
+  rateLimiter: RateLimiter;
+  calls: RunCalls;
+  limits?: Partial<ProxyLimits>;
+  sleep?: (ms: number) => Promise<void>;
+  /** DNS resolver under the SSRF guard (the system's by default). */
+  lookup?: LookupFn;
 }
 
 export function resolveUrl(baseUrl: string, request: Pick<ProxyRequest, 'endpoint' | 'params'>): URL {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(request.endpoint) || request.endpoint.startsWith('//')) {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(request.endpoint) || request.endpoint.startsWith('//') || request.endpoint.startsWith('\\')) {
     throw new ProxyError('INVALID_ENDPOINT', `endpoint must be a path relative to the provider's base URL, got "${request.endpoint}"`);
   }
   const base = new URL(baseUrl);
@@ -55,96 +78,159 @@ export function resolveUrl(baseUrl: string, request: Pick<ProxyRequest, 'endpoin
   return url;
 }
 
-function applyCredentials(url: URL, headers: Headers, target: ProxyTarget): void {
-  const { auth } = target.provider;
-  const c = target.credentials;
+function applyCredentials(url: URL, headers: Record<string, string>, provider: Provider, c: Credentials): void {
+  const { auth } = provider;
   if (auth.type === 'none' || c.type === 'none') return;
-  if (auth.type === 'bearer' && c.type === 'bearer') headers.set('authorization', `Bearer ${c.token}`);
-  else if (auth.type === 'bearer' && c.type === 'api_key') headers.set('authorization', `Bearer ${c.apiKey}`);
+  if ((auth.type === 'bearer' || auth.type === 'oauth2') && c.type === 'oauth2') headers.authorization = `Bearer ${c.accessToken}`;
+  else if (auth.type === 'bearer' && c.type === 'bearer') headers.authorization = `Bearer ${c.token}`;
+  else if (auth.type === 'bearer' && c.type === 'api_key') headers.authorization = `Bearer ${c.apiKey}`;
   else if (auth.type === 'api_key' && c.type === 'api_key') {
-    if (auth.in === 'header') headers.set(auth.name, c.apiKey);
-    else url.searchParams.set(auth.name, c.apiKey);
+    const value = `${auth.prefix ?? ''}${c.apiKey}`;
+    if (auth.in === 'header') headers[auth.name.toLowerCase()] = value;
+    else url.searchParams.set(auth.name, value);
   } else if (auth.type === 'basic' && c.type === 'basic') {
-    headers.set('authorization', `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`);
+    headers.authorization = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
   } else {
-    throw new ProxyError('CREDENTIALS_MISMATCH', `provider ${target.provider.name} expects ${auth.type} credentials, the connection has ${c.type}`);
+    throw new ProxyError('CREDENTIALS_MISMATCH', `provider ${provider.name} expects ${auth.type} credentials, the connection has ${c.type}`);
   }
 }
 
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > maxBytes) throw new ProxyError('RESPONSE_TOO_LARGE', `response of ${declared} bytes exceeds the ${maxBytes}-byte cap`);
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of response.body) {
-    total += chunk.byteLength;
-    if (total > maxBytes) {
-      await response.body.cancel().catch(() => {});
-      throw new ProxyError('RESPONSE_TOO_LARGE', `response exceeds the ${maxBytes}-byte cap`);
-    }
-    chunks.push(chunk);
+const FORBIDDEN_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'authorization', 'cookie', 'proxy-authorization']);
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export function rateLimitBuckets(target: ProxyTarget): BucketSpec[] {
+  const limit = target.provider.rate_limit;
+  const buckets: BucketSpec[] = [{ key: `conn:${target.connection.id}`, ...(limit?.per_connection && { requestsPerSecond: limit.per_connection.requests_per_second, burst: limit.per_connection.burst }) }];
+  if (limit?.per_provider) {
+    buckets.push({ key: `provider:${target.connection.environment_id}:${target.provider.name}`, requestsPerSecond: limit.per_provider.requests_per_second, burst: limit.per_provider.burst });
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return buckets;
 }
 
-const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'authorization', 'cookie', 'proxy-authorization']);
-
-export function createProxy(deps: { logger: Logger; limits?: Partial<ProxyLimits>; sleep?: (ms: number) => Promise<void> }) {
+export function createProxy(deps: ProxyDeps) {
   const limits = { ...DEFAULT_PROXY_LIMITS, ...deps.limits };
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const log = deps.logger.child({ module: 'proxy' });
 
-  return {
-    async request(target: ProxyTarget, request: ProxyRequest, onCall?: (call: ProxyCallRecord) => void): Promise<ProxyResponse> {
-      const url = resolveUrl(request.baseUrlOverride ?? target.provider.base_url, request);
-      if (request.baseUrlOverride && new URL(request.baseUrlOverride).host !== new URL(target.provider.base_url).host) {
-        throw new ProxyError('INVALID_ENDPOINT', 'baseUrlOverride must stay on the provider\'s host');
+  async function credentialsFor(target: ProxyTarget, rejectedAccessToken?: string): Promise<Credentials> {
+    const status = await deps.connections.authStatus(target.connection.id);
+    if (status?.auth_status === 'reauth_required') throw new ReauthRequiredError(target.connection.connection_id, status.auth_error ?? 'credentials revoked');
+    const { auth } = target.provider;
+    if (auth.type !== 'oauth2') return deps.connections.credentials(target.connection.id);
+    return deps.refresher.fresh(target.connection, auth, rejectedAccessToken);
+  }
+
+  /** Waits for a slot in the shared rate limits, or fails with RETRY_AFTER when the wait is too long. */
+  async function awaitSlot(buckets: BucketSpec[]): Promise<void> {
+    const wait = await deps.rateLimiter.reserve(buckets);
+    if (wait <= 0) return;
+    if (wait > limits.maxRetryWaitMs) {
+      await deps.rateLimiter.refund(buckets);
+      throw new ProxyError('RETRY_AFTER', `rate limit: next slot in ${Math.ceil(wait / 1000)} s`, wait);
+    }
+    await sleep(wait);
+  }
+
+  /** Sends one request, following redirects that stay on the provider's origin. */
+  async function sendFollowing(url: URL, method: string, headers: Record<string, string>, body: string | undefined, allowPrivate: boolean): Promise<HttpResult> {
+    for (let hops = 0; ; hops++) {
+      const result = await exchange({ url, method, headers, body, timeoutMs: limits.timeoutMs, maxResponseBytes: limits.maxResponseBytes, allowPrivate, ...(deps.lookup && { lookup: deps.lookup }) });
+      const location = result.headers.location;
+      if (!REDIRECTS.has(result.status) || !location) return result;
+      const next = new URL(location, url);
+      if (next.origin !== url.origin) throw new ProxyError('REDIRECT_BLOCKED', `${method} ${url.pathname} redirected to another host (${next.host}); the proxy stays on the provider's host`);
+      if (hops >= limits.maxRedirects) throw new ProxyError('TOO_MANY_REDIRECTS', `${method} ${url.pathname}: more than ${limits.maxRedirects} redirects`);
+      if (result.status === 303 || ((result.status === 301 || result.status === 302) && method !== 'GET')) {
+        method = 'GET';
+        body = undefined;
+        delete headers['content-type'];
       }
-      const headers = new Headers();
-      // Scripts may set ordinary headers, never the ones that carry identity or framing.
-      for (const [k, v] of Object.entries(request.headers)) if (!HOP_HEADERS.has(k.toLowerCase())) headers.set(k, v);
-      if (request.body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
-      applyCredentials(url, headers, target);
+      url = next;
+    }
+  }
 
-      const maxRetries = request.retries ?? (request.method === 'GET' ? 3 : 0);
-      const retryOn = new Set([...RETRYABLE_STATUSES, ...(request.retryOn ?? [])]);
-      const started = Date.now();
-      for (let attempt = 0; ; attempt++) {
-        let response: Response;
+  async function request(target: ProxyTarget, request: ProxyRequest, options: ProxyCallOptions = {}): Promise<ProxyResponse> {
+    const { provider } = target;
+    if (request.baseUrlOverride && new URL(request.baseUrlOverride).host !== new URL(provider.base_url).host) {
+      throw new ProxyError('INVALID_ENDPOINT', 'baseUrlOverride must stay on the provider\'s host');
+    }
+    const url = resolveUrl(request.baseUrlOverride ?? provider.base_url, request);
+    const allowPrivate = baseUrlIsPrivate(provider.base_url);
+    const buckets = rateLimitBuckets(target);
+    const resetHeader = provider.rate_limit?.reset_header;
+    const maxRetries = request.retries ?? (request.method === 'GET' ? 3 : 0);
+    const retryOn = new Set([...RETRYABLE_STATUSES, ...(request.retryOn ?? [])]);
+    const started = Date.now();
+    let attempt = 0;
+    const record = (status: number | null, error?: string) => {
+      const call: ProxyCallRecord = { method: request.method, path: url.pathname, status, durationMs: Date.now() - started, retries: attempt, ...(error !== undefined && { error }) };
+      options.onCall?.(call);
+      if (options.runId) deps.calls.record(options.runId, call).catch((err: unknown) => log.error({ err, runId: options.runId }, 'recording a proxy call failed'));
+    };
+
+    try {
+      let credentials = await credentialsFor(target);
+      let refreshedAfter401 = false;
+      for (;;) {
+        await awaitSlot(buckets);
+        const sendUrl = new URL(url);
+        const headers: Record<string, string> = {};
+        // Scripts may set ordinary headers, never the ones that carry identity or framing.
+        for (const [k, v] of Object.entries(request.headers)) if (!FORBIDDEN_HEADERS.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
+        if (request.body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+        applyCredentials(sendUrl, headers, provider, credentials);
+
+        let result: HttpResult;
         try {
-          response = await fetch(url, {
-            method: request.method,
-            headers,
-            body: request.body ?? null,
-            redirect: 'manual',
-            signal: AbortSignal.timeout(limits.timeoutMs),
-          });
+          result = await sendFollowing(sendUrl, request.method, headers, request.body, allowPrivate);
         } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          if (err instanceof ProxyError || code === 'ADDRESS_BLOCKED' || code === 'RESPONSE_TOO_LARGE') {
+            throw err instanceof ProxyError ? err : new ProxyError(String(code), (err as Error).message);
+          }
           if (attempt < maxRetries) {
-            await sleep(backoffMs(attempt));
+            attempt++;
+            await sleep(backoffMs(attempt - 1));
             continue;
           }
-          onCall?.({ method: request.method, path: url.pathname, status: null, durationMs: Date.now() - started, retries: attempt });
-          const reason = err instanceof Error ? (err.name === 'TimeoutError' ? `timed out after ${limits.timeoutMs} ms` : err.message) : String(err);
-          throw new ProxyError('PROVIDER_UNREACHABLE', `${request.method} ${url.pathname} failed: ${reason}`);
+          throw new ProxyError('PROVIDER_UNREACHABLE', `${request.method} ${url.pathname} failed: ${err instanceof Error ? err.message : String(err)}`);
         }
-        if (retryOn.has(response.status) && attempt < maxRetries) {
-          const wait = retryAfterMs(response.headers) ?? backoffMs(attempt);
-          await response.body?.cancel().catch(() => {});
+
+        // An OAuth2 token the provider refused: refresh once (single-flight) and try again.
+        if (result.status === 401 && credentials.type === 'oauth2' && !refreshedAfter401) {
+          refreshedAfter401 = true;
+          credentials = await credentialsFor(target, credentials.accessToken);
+          continue;
+        }
+
+        // The provider's own budget ran out: everyone on this connection waits for its reset.
+        const remainingHeader = provider.rate_limit?.remaining_header;
+        if (remainingHeader && result.headers[remainingHeader] === '0' && result.status !== 429) {
+          const reset = resetHeader && result.headers[resetHeader] ? resetValueMs(result.headers[resetHeader]) : null;
+          if (reset !== null && reset > 0) await deps.rateLimiter.block([buckets[0]!.key], reset);
+        }
+
+        if (retryOn.has(result.status) && attempt < maxRetries) {
+          const asked = retryAfterMs(result.headers, resetHeader);
+          const wait = asked ?? backoffMs(attempt);
+          if (result.status === 429 && asked !== null) await deps.rateLimiter.block([buckets[0]!.key], asked);
           if (wait > limits.maxRetryWaitMs) {
-            throw Object.assign(new ProxyError('RATE_LIMITED', `provider asked to wait ${Math.round(wait / 1000)} s before retrying`), { retryAfterMs: wait });
+            throw new ProxyError('RETRY_AFTER', `${provider.name} asked to wait ${Math.ceil(wait / 1000)} s before retrying ${request.method} ${url.pathname}`, wait);
           }
-          deps.logger.debug({ status: response.status, attempt, wait }, 'proxy retry');
+          log.debug({ status: result.status, attempt, wait, path: url.pathname }, 'proxy retry');
+          attempt++;
           await sleep(wait);
           continue;
         }
-        const body = await readCapped(response, limits.maxResponseBytes);
-        onCall?.({ method: request.method, path: url.pathname, status: response.status, durationMs: Date.now() - started, retries: attempt });
-        const outHeaders: Record<string, string> = {};
-        response.headers.forEach((v, k) => { outHeaders[k] = v; });
-        return { status: response.status, headers: outHeaders, body };
+        record(result.status);
+        return { status: result.status, headers: result.headers, body: result.body };
       }
-    },
-  };
+    } catch (err) {
+      record(null, err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+  }
+
+  return { request };
 }
 export type Proxy = ReturnType<typeof createProxy>;

@@ -30,7 +30,8 @@ export interface RunBridgeScope {
   runId: string;
   connection: ConnectionRow;
   provider: Provider;
-  credentials: Credentials;
+  /** Ignored: the proxy reads (and refreshes) the connection's credentials itself on each call. */
+  credentials?: Credentials;
   /** Models the script declared; saving any other is refused. Empty for actions that may not write. */
   models: readonly string[];
   syncName: string | null;
@@ -46,7 +47,7 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
   let logSeq = 0;
   let logWrites: Promise<void> = Promise.resolve();
   const calls: ProxyCallRecord[] = [];
-  const target = { provider: scope.provider, credentials: scope.credentials };
+  const target = { provider: scope.provider, connection: scope.connection };
 
   return {
     calls,
@@ -66,7 +67,7 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
       });
     },
 
-    proxy: (request) => deps.proxy.request(target, request, (call) => calls.push(call)),
+    proxy: (request) => deps.proxy.request(target, request, { runId: scope.runId, onCall: (call) => calls.push(call) }),
 
     log(entries: LogEntry[]) {
       const first = logSeq;

@@ -61,7 +61,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
 
       const bridge = createRunBridge(deps, {
-        runId: run.id, connection, provider, credentials: await deps.connections.credentials(connection.id),
+        runId: run.id, connection, provider,
         models: script.manifest.models, syncName: job.syncName,
       });
       const heartbeat = setInterval(() => void deps.runs.heartbeat(run.id).catch(() => {}), deps.heartbeatMs ?? 10_000);
@@ -76,6 +76,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
             isFullRun: isFull,
             connection: { connection_id: connection.connection_id, provider: connection.provider, connection_config: connection.connection_config, metadata: connection.metadata },
             checkpoint: job.full ? null : state.checkpoint,
+            ...(provider.pagination && { paginationDefaults: provider.pagination }),
           },
         }, bridge);
         await bridge.flush();

@@ -1,10 +1,16 @@
+/**
+ * Providers, connections (credentials go in, never come out), connection metadata, the proxy
+ * as a service (for `ferry dryrun`), credential re-encryption and each run's proxied calls.
+ */
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ProxyRequestSchema } from '../../../runtime/contract.ts';
-import { NewConnectionSchema, toPublicConnection, type Connections } from '../../connections/connections.ts';
+import { ConnectionPatchSchema, NewConnectionSchema, toPublicConnection, type Connections } from '../../connections/connections.ts';
 import { ProviderSchema, type Providers } from '../../connections/providers.ts';
 import type { Sql } from '../../db/connect.ts';
-import { ProxyError, type Proxy } from '../../proxy/proxy.ts';
+import type { Proxy } from '../../proxy/proxy.ts';
+import type { RunCalls } from '../../proxy/run-calls.ts';
+import type { Runs } from '../../runs/runs.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
@@ -15,22 +21,62 @@ export interface ConnectionRouteDeps {
   providers: Providers;
   syncState: SyncState;
   proxy: Proxy;
+  runs: Runs;
+  runCalls: RunCalls;
 }
 
 const ConnectionIdParam = z.object({ id: z.string().min(1).max(255) });
+const ProviderNameParam = z.object({ name: ProviderSchema.shape.name });
+const MetadataSchema = z.record(z.string(), z.unknown());
+const RunIdParam = z.object({ id: z.string().regex(/^\d{1,19}$/, 'a run id is a number') });
+const CallsQuery = z.strictObject({
+  after: z.string().regex(/^\d{1,19}$/).default('0'),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+
+/** How a proxy failure reads over HTTP. */
+const PROXY_ERROR_STATUS: Record<string, 400 | 409 | 429> = {
+  INVALID_ENDPOINT: 400,
+  ADDRESS_BLOCKED: 400,
+  REDIRECT_BLOCKED: 400,
+  CREDENTIALS_MISMATCH: 409,
+  CONNECTION_REAUTH_REQUIRED: 409,
+  RETRY_AFTER: 429,
+};
 
 export function connectionRoutes(deps: ConnectionRouteDeps) {
   const app = new Hono<ApiEnv>();
 
+  async function connectionOr404(environmentId: string, id: string) {
+    const row = await deps.connections.get(environmentId, id);
+    if (!row) throw notFound(`connection "${id}"`);
+    return row;
+  }
+
+  // ---- providers ----
   app.put('/providers/:name', async (c) => {
+    const { name } = parseInput(ProviderNameParam, c.req.param(), 'params');
     const body = parseInput(z.record(z.string(), z.unknown()), await jsonBody(c), 'body');
-    const provider = parseInput(ProviderSchema, { ...body, name: c.req.param('name') }, 'body');
-    await deps.providers.upsert(c.get('environment').id, provider);
-    return c.json(provider);
+    const input = parseInput(ProviderSchema, { ...body, name }, 'body');
+    return c.json(await deps.providers.upsert(c.get('environment').id, input));
   });
 
   app.get('/providers', async (c) => c.json({ providers: await deps.providers.list(c.get('environment').id) }));
 
+  app.get('/providers/:name', async (c) => {
+    const { name } = parseInput(ProviderNameParam, c.req.param(), 'params');
+    const provider = await deps.providers.get(c.get('environment').id, name);
+    if (!provider) throw notFound(`provider "${name}"`);
+    return c.json(provider);
+  });
+
+  app.delete('/providers/:name', async (c) => {
+    const { name } = parseInput(ProviderNameParam, c.req.param(), 'params');
+    if (!(await deps.providers.remove(c.get('environment').id, name))) throw notFound(`provider "${name}" (built-in entries cannot be deleted)`);
+    return c.body(null, 204);
+  });
+
+  // ---- connections ----
   app.post('/connections', async (c) => {
     const env = c.get('environment');
     const input = parseInput(NewConnectionSchema, await jsonBody(c), 'body');
@@ -56,7 +102,13 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
 
   app.get('/connections/:id', async (c) => {
     const { id } = parseInput(ConnectionIdParam, c.req.param(), 'params');
-    const row = await deps.connections.get(c.get('environment').id, id);
+    return c.json(toPublicConnection(await connectionOr404(c.get('environment').id, id)));
+  });
+
+  app.patch('/connections/:id', async (c) => {
+    const { id } = parseInput(ConnectionIdParam, c.req.param(), 'params');
+    const patch = parseInput(ConnectionPatchSchema, await jsonBody(c), 'body');
+    const row = await deps.connections.update(c.get('environment').id, id, patch);
     if (!row) throw notFound(`connection "${id}"`);
     return c.json(toPublicConnection(row));
   });
@@ -67,22 +119,53 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
     return c.body(null, 204);
   });
 
+  // ---- metadata: the same store scripts read with getMetadata/setMetadata/updateMetadata ----
+  app.get('/connections/:id/metadata', async (c) => {
+    const { id } = parseInput(ConnectionIdParam, c.req.param(), 'params');
+    return c.json((await connectionOr404(c.get('environment').id, id)).metadata ?? {});
+  });
+
+  for (const [method, merge] of [['put', false], ['patch', true]] as const) {
+    app[method]('/connections/:id/metadata', async (c) => {
+      const { id } = parseInput(ConnectionIdParam, c.req.param(), 'params');
+      const metadata = parseInput(MetadataSchema, await jsonBody(c), 'body');
+      const row = await connectionOr404(c.get('environment').id, id);
+      await deps.connections.setMetadata(row.id, metadata, merge);
+      return c.json((await deps.connections.getById(row.id))?.metadata ?? {});
+    });
+  }
+
   // The proxy as a service: `ferry dryrun` runs scripts locally but reaches providers through the
   // host, which alone holds the credentials.
   app.post('/connections/:id/proxy', async (c) => {
     const env = c.get('environment');
     const { id } = parseInput(ConnectionIdParam, c.req.param(), 'params');
     const request = parseInput(ProxyRequestSchema, await jsonBody(c), 'body');
-    const row = await deps.connections.get(env.id, id);
-    if (!row) throw notFound(`connection "${id}"`);
+    const row = await connectionOr404(env.id, id);
     const provider = await deps.providers.get(env.id, row.provider);
     if (!provider) throw new ApiError(409, 'UNKNOWN_PROVIDER', `provider "${row.provider}" is not configured`);
     try {
-      return c.json(await deps.proxy.request({ provider, credentials: await deps.connections.credentials(row.id) }, request));
+      return c.json(await deps.proxy.request({ provider, connection: row }, request));
     } catch (err) {
-      if (err instanceof ProxyError) throw new ApiError(err.code === 'INVALID_ENDPOINT' ? 400 : 502, err.code, err.message);
-      throw err;
+      const { code, retryAfterMs } = err as { code?: unknown; retryAfterMs?: unknown };
+      if (typeof code !== 'string') throw err;
+      if (typeof retryAfterMs === 'number') c.header('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+      throw new ApiError(PROXY_ERROR_STATUS[code] ?? 502, code, (err as Error).message);
     }
+  });
+
+  // Key rotation: re-encrypt every connection's credentials under the current key.
+  app.post('/credentials/reencrypt', async (c) => c.json({ reencrypted: await deps.connections.reencrypt() }));
+
+  // ---- what a run asked of providers ----
+  app.get('/runs/:id/calls', async (c) => {
+    const { id } = parseInput(RunIdParam, c.req.param(), 'params');
+    const q = parseInput(CallsQuery, c.req.query(), 'query');
+    const run = await deps.runs.get(id);
+    const connection = run ? await deps.connections.getById(run.connection_id) : null;
+    if (!run || connection?.environment_id !== c.get('environment').id) throw notFound(`run ${id}`);
+    const calls = await deps.runCalls.list(id, q.after, q.limit);
+    return c.json({ calls, next_after: calls.length === q.limit ? calls.at(-1)!.id : null });
   });
 
   return app;
