@@ -1,15 +1,20 @@
 /**
- * The HTTP API apps and the CLI use. Every route but /healthz needs an environment's secret key;
- * every input is validated with zod; every error is JSON.
+ * The HTTP API apps and the CLI use. Every route but the operator ones (/healthz, /metrics,
+ * /openapi.json) needs an environment's secret key; every input is validated with zod; every
+ * error is JSON. Each route file exports its specs (openapi/route-spec.ts): list them in
+ * ROUTE_SPECS, and test/api/openapi.test.ts fails for any registered route without one.
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
 import type { Logger } from '../logger.ts';
 import type { Environment, Environments } from '../tenancy/environments.ts';
 import { ApiError, errorBody, renderError } from './errors.ts';
+import { buildOpenApiDocument, defineRoutes, type RouteSpec } from './openapi/index.ts';
 import { connectionRoutes, type ConnectionRouteDeps } from './routes/connections.ts';
 import { deployRoutes, type DeployRouteDeps } from './routes/deploy.ts';
-import { recordRoutes, type RecordRouteDeps } from './routes/records.ts';
+import { healthRoutes, healthRouteSpecs } from './routes/health.ts';
+import { recordRoutes, recordRouteSpecs, type RecordRouteDeps } from './routes/records.ts';
 import { runRoutes, type RunRouteDeps } from './routes/runs.ts';
 import { syncRoutes, type SyncRouteDeps } from './routes/syncs.ts';
 
@@ -17,17 +22,39 @@ export type ApiEnv = { Variables: { environment: Environment } };
 
 export type ApiDeps = { environments: Environments; logger: Logger } & ConnectionRouteDeps & DeployRouteDeps & RecordRouteDeps & RunRouteDeps & SyncRouteDeps;
 
+const openApiSpecs = defineRoutes([{
+  method: 'get', path: '/openapi.json', tag: 'operations', auth: false,
+  summary: 'This document: OpenAPI 3.1, generated from the zod schemas that validate each route',
+  responses: { 200: { description: 'The OpenAPI document', schema: z.record(z.string(), z.unknown()) } },
+}]);
+
+/** Every route's contract; the OpenAPI document is built from this list. */
+export const ROUTE_SPECS: readonly RouteSpec[] = [
+  ...openApiSpecs,
+  ...healthRouteSpecs,
+  ...recordRouteSpecs,
+];
+
+export const API_VERSION = '1';
+
 export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   const log = deps.logger.child({ module: 'api' });
 
   app.onError((err, c) => {
-    if (!(err instanceof ApiError)) log.error({ err, path: c.req.path }, 'unhandled API error');
-    return renderError(c, err);
+    const response = renderError(c, err);
+    if (response.status >= 500) log.error({ err, method: c.req.method, path: c.req.path }, 'unhandled API error');
+    return response;
   });
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), 404));
 
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  // Operator endpoints, before authentication.
+  app.route('/', healthRoutes(deps));
+  let openApiDocument: string | null = null;
+  app.get('/openapi.json', (c) => {
+    openApiDocument ??= JSON.stringify(buildOpenApiDocument(ROUTE_SPECS, { title: 'Ferry API', version: API_VERSION }));
+    return c.body(openApiDocument, 200, { 'content-type': 'application/json; charset=utf-8' });
+  });
 
   app.use('*', bodyLimit({
     maxSize: 8 * 1024 * 1024,

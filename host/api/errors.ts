@@ -26,10 +26,33 @@ export function errorBody(code: string, message: string, issues?: ErrorIssue[]) 
   return { error: issues ? { code, message, issues } : { code, message } };
 }
 
+/** The error shape as a schema, for the OpenAPI document and for clients. */
+export const ErrorResponseSchema = z.object({
+  error: z.object({
+    code: z.string().describe('Stable, machine-readable: INVALID_REQUEST, NOT_FOUND, UNAUTHORIZED, …'),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.array(z.string()), message: z.string() })).optional(),
+  }),
+});
+
+/** Coded errors of the record store's read path that are the caller's fault. */
+const READ_ERROR_CODES = new Set(['INVALID_CURSOR', 'INVALID_LIMIT', 'INVALID_FILTER', 'INVALID_MODIFIED_AFTER', 'INVALID_IDS']);
+
+/**
+ * Postgres refusing a value the request carried: class 22 (data exception: NUL bytes, numbers
+ * out of range, bad encodings) and 54000 (program limit, e.g. a key too long for an index).
+ */
+function isInputRefusedByPostgres(err: unknown): boolean {
+  if ((err as { name?: unknown }).name !== 'PostgresError') return false;
+  const code = String((err as { code?: unknown }).code);
+  return code.startsWith('22') || code === '54000';
+}
+
 export function renderError(c: Context, err: unknown) {
   if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.issues), err.status);
   const code = (err as { code?: unknown }).code;
-  if (code === 'INVALID_CURSOR') return c.json(errorBody('INVALID_CURSOR', (err as Error).message), 400);
+  if (typeof code === 'string' && READ_ERROR_CODES.has(code)) return c.json(errorBody(code, (err as Error).message), 400);
+  if (isInputRefusedByPostgres(err)) return c.json(errorBody('INVALID_REQUEST', 'a value in the request cannot be stored or compared (too long, out of range, or containing a NUL character)'), 400);
   return c.json(errorBody('INTERNAL', 'internal error'), 500);
 }
 

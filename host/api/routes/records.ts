@@ -1,29 +1,68 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Connections } from '../../connections/connections.ts';
+import { MAX_IDS } from '../../store/records-read.ts';
 import { MAX_PAGE_LIMIT, type RecordStore } from '../../store/records.ts';
 import type { ApiEnv } from '../app.ts';
 import { notFound, parseInput } from '../errors.ts';
+import { defineRoutes } from '../openapi/index.ts';
 
 export interface RecordRouteDeps {
   connections: Connections;
   records: RecordStore;
 }
 
-const RecordsQuery = z.strictObject({
+const CursorSchema = z.string().regex(/^\d{1,19}$/, 'a cursor is the next_cursor of an earlier page');
+
+export const RecordsQuery = z.strictObject({
   connection_id: z.string().min(1).max(255),
   model: z.string().min(1).max(255),
-  cursor: z.string().regex(/^\d{1,19}$/, 'a cursor is the next_cursor of an earlier page').optional(),
+  cursor: CursorSchema.optional().describe('The next_cursor of the last page read (exclusive). Omit to start from the beginning.'),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE_LIMIT).default(100),
-  modified_after: z.iso.datetime({ offset: true }).optional(),
-  filter: z.string().regex(/^(added|updated|deleted)(,(added|updated|deleted))*$/, 'comma-separated added, updated, deleted').optional(),
+  modified_after: z.iso.datetime({ offset: true }).optional().describe('Only records last modified after this time.'),
+  filter: z.string().regex(/^(added|updated|deleted)(,(added|updated|deleted))*$/, 'comma-separated added, updated, deleted').optional()
+    .describe('Only records whose last action is one of these (comma-separated).'),
+  ids: z.union([z.string(), z.array(z.string())]).optional()
+    .describe(`Only these record ids: comma-separated, or the parameter repeated (each value is split on commas). At most ${MAX_IDS}.`),
 });
+
+const FerryMetadataSchema = z.object({
+  first_seen_at: z.string().describe('ISO-8601 UTC'),
+  last_modified_at: z.string(),
+  last_action: z.enum(['added', 'updated', 'deleted']),
+  deleted_at: z.string().nullable(),
+  cursor: z.string().describe('This version of the record; pages are ordered by it'),
+});
+
+export const RecordsPageSchema = z.object({
+  records: z.array(z.looseObject({ id: z.string(), _ferry_metadata: FerryMetadataSchema })),
+  next_cursor: z.string().nullable().describe('Pass as cursor to continue; null when the page is empty (keep your cursor).'),
+});
+
+export const recordRouteSpecs = defineRoutes([{
+  method: 'get', path: '/records', tag: 'records', query: RecordsQuery,
+  summary: 'Read records of one model of a connection, in cursor order',
+  description: 'A reader that keeps following next_cursor sees every change exactly once, even when writers commit out of order.',
+  responses: { 200: { description: 'One page', schema: RecordsPageSchema } },
+}]);
+
+const IdsSchema = z.array(z.string().min(1).max(255)).min(1).max(MAX_IDS);
+
+/** Query parameters with repeated keys kept as arrays (only `ids` may repeat; others fail validation). */
+function queryWithRepeats(queries: Record<string, string[]>): Record<string, string | string[]> {
+  return Object.fromEntries(Object.entries(queries).map(([k, v]) => [k, v.length === 1 ? v[0]! : v]));
+}
 
 export function recordRoutes(deps: RecordRouteDeps) {
   const app = new Hono<ApiEnv>();
 
   app.get('/records', async (c) => {
-    const q = parseInput(RecordsQuery, c.req.query(), 'query');
+    const q = parseInput(RecordsQuery, queryWithRepeats(c.req.queries()), 'query');
+    const ids = q.ids === undefined ? undefined : parseInput(
+      z.object({ ids: IdsSchema }),
+      { ids: [q.ids].flat().flatMap((v) => v.split(',')).filter((id) => id !== '') },
+      'query',
+    ).ids;
     const connection = await deps.connections.get(c.get('environment').id, q.connection_id);
     if (!connection) throw notFound(`connection "${q.connection_id}"`);
     const { body } = await deps.records.readPageJson({
@@ -33,6 +72,7 @@ export function recordRoutes(deps: RecordRouteDeps) {
       limit: q.limit,
       ...(q.filter ? { filter: q.filter.split(',') as ('added' | 'updated' | 'deleted')[] } : {}),
       ...(q.modified_after ? { modifiedAfter: new Date(q.modified_after) } : {}),
+      ...(ids ? { ids } : {}),
     });
     // Built by Postgres: served as is, never parsed here.
     return c.body(body, 200, { 'content-type': 'application/json; charset=utf-8' });
