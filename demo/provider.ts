@@ -1,12 +1,19 @@
 /**
- * A stand-in CRM on 127.0.0.1 for tests, benchmarks and the `npm start` demo: a real HTTP server
- * with bearer auth, cursor-paged incremental listing, and knobs to make it misbehave (5xx, 429
- * with Retry-After, slow answers) so retries and rate limits are exercised for real.
+ * A stand-in for four providers on 127.0.0.1, for tests, benchmarks and the `npm start` demo: a
+ * real HTTP server with bearer auth serving a CRM at the root (cursor-paged incremental
+ * contacts), a helpdesk at `/helpdesk` (tickets and webhooks), a billing tool at `/billing`
+ * (offset-paged invoices whose deletions are hidden) and a chat tool at `/chat` (post a
+ * message). Knobs make it misbehave (5xx, 429 with Retry-After, slow answers) so retries and
+ * rate limits are exercised for real.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createBilling, type Billing } from './billing.ts';
+import { createChat, type Chat } from './chat.ts';
 import { ContactStore, InvalidCursorError } from './contact-store.ts';
 import type { Contact } from './contact-generator.ts';
+import { createHelpdesk, type Helpdesk } from './helpdesk.ts';
+import { HttpError, readJson, sendJson, type DemoApi, type Reply } from './http.ts';
 
 export type { Contact } from './contact-generator.ts';
 
@@ -19,7 +26,15 @@ export interface DemoProviderOptions {
   seed?: number;
   /** When set, a few contacts change by themselves at this interval. */
   driftEveryMs?: number;
+  /** Helpdesk tickets present at start (default 120). */
+  tickets?: number;
+  /** Billing invoices present at start (default 150). */
+  invoices?: number;
 }
+
+/** The provider names the demo's base URLs are registered under (host/demo.ts, docs, tests). */
+export const DEMO_PROVIDERS = ['demo', 'helpdesk', 'billing', 'chat'] as const;
+export type DemoProviderName = (typeof DEMO_PROVIDERS)[number];
 
 export interface RequestLogEntry {
   method: string;
@@ -30,8 +45,13 @@ export interface RequestLogEntry {
 }
 
 export interface DemoProvider {
-  /** Base URL, e.g. http://127.0.0.1:41234 */
+  /** Base URL of the CRM, e.g. http://127.0.0.1:41234 (the other APIs live under it). */
   readonly url: string;
+  /** Base URL of each provider API, to register as a Ferry provider's base_url. */
+  readonly baseUrls: Record<DemoProviderName, string>;
+  readonly helpdesk: Helpdesk;
+  readonly billing: Billing;
+  readonly chat: Chat;
   readonly apiKey: string;
   /** Every request received, in arrival order, with the status it was answered with. */
   readonly requests: RequestLogEntry[];
@@ -56,32 +76,6 @@ interface Faults {
   fail: { status: number; times: number };
   rateLimit: { seconds: number; times: number };
   delay: { ms: number; times: number };
-}
-
-class HttpError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'invalid_json', 'request body is not valid JSON');
-  }
 }
 
 function parseListQuery(query: URLSearchParams): { updatedSince?: Date; cursor?: string; limit: number } {
@@ -126,8 +120,12 @@ export async function startDemoProvider(options: DemoProviderOptions): Promise<D
   const store = new ContactStore({ count: options.contacts ?? 250, seed: options.seed ?? 1 });
   const requests: RequestLogEntry[] = [];
   const faults: Faults = { fail: { status: 500, times: 0 }, rateLimit: { seconds: 1, times: 0 }, delay: { ms: 0, times: 0 } };
+  const helpdesk = createHelpdesk({ tickets: options.tickets ?? 120, seed: options.seed ?? 7 });
+  const billing = createBilling({ invoices: options.invoices ?? 150, seed: options.seed ?? 11 });
+  const chat = createChat();
+  const apis: DemoApi[] = [helpdesk, billing, chat];
 
-  async function route(req: IncomingMessage, url: URL): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
+  async function route(req: IncomingMessage, url: URL): Promise<Reply> {
     if (req.headers.authorization !== `Bearer ${options.apiKey}`) {
       return { status: 401, body: { error: { code: 'unauthorized', message: 'missing or invalid bearer token' } } };
     }
@@ -145,6 +143,8 @@ export async function startDemoProvider(options: DemoProviderOptions): Promise<D
       return { status: faults.fail.status, body: { error: { code: 'upstream_error', message: 'the CRM is having a bad day' } } };
     }
     const path = url.pathname.replace(/\/+$/, '');
+    const api = apis.find((a) => path === a.prefix || path.startsWith(`${a.prefix}/`));
+    if (api) return api.handle(req.method ?? 'GET', path.slice(api.prefix.length), url.searchParams, req);
     if (path === '/v1/contacts' && req.method === 'GET') {
       return { status: 200, body: store.list(parseListQuery(url.searchParams)) };
     }
@@ -176,7 +176,7 @@ export async function startDemoProvider(options: DemoProviderOptions): Promise<D
         if (error instanceof InvalidCursorError) return { status: 400, body: { error: { code: 'invalid_cursor', message: error.message } } };
         return { status: 500, body: { error: { code: 'internal', message: String(error) } } };
       })
-      .then(({ status, body, headers }: { status: number; body: unknown; headers?: Record<string, string> }) => {
+      .then(({ status, body, headers }: Reply) => {
         entry.status = status;
         sendJson(res, status, body, headers);
       });
@@ -191,8 +191,13 @@ export async function startDemoProvider(options: DemoProviderOptions): Promise<D
   const drift = options.driftEveryMs ? setInterval(() => store.update(3), options.driftEveryMs) : null;
   drift?.unref();
 
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
+    baseUrls: { demo: url, helpdesk: `${url}/helpdesk`, billing: `${url}/billing`, chat: `${url}/chat` },
+    helpdesk,
+    billing,
+    chat,
     apiKey: options.apiKey,
     requests,
     get contactCount() {
