@@ -213,13 +213,15 @@ export function createProxy(deps: ProxyDeps) {
         if (retryOn.has(result.status) && attempt < maxRetries) {
           const asked = retryAfterMs(result.headers, resetHeader);
           const wait = asked ?? backoffMs(attempt);
+          // A rate limit's wait is shared: every process sending on this connection honours it.
           if (result.status === 429 && asked !== null) await deps.rateLimiter.block([buckets[0]!.key], asked);
           if (wait > limits.maxRetryWaitMs) {
             throw new ProxyError('RETRY_AFTER', `${provider.name} asked to wait ${Math.ceil(wait / 1000)} s before retrying ${request.method} ${url.pathname}`, wait);
           }
           log.debug({ status: result.status, attempt, wait, path: url.pathname }, 'proxy retry');
           attempt++;
-          await sleep(wait);
+          // The block just recorded is waited out in awaitSlot; anything else sleeps here.
+          if (!(result.status === 429 && asked !== null)) await sleep(wait);
           continue;
         }
         record(result.status);
