@@ -15,8 +15,8 @@ import { connectionRoutes, type ConnectionRouteDeps } from './routes/connections
 import { deployRoutes, type DeployRouteDeps } from './routes/deploy.ts';
 import { healthRoutes, healthRouteSpecs } from './routes/health.ts';
 import { recordRoutes, recordRouteSpecs, type RecordRouteDeps } from './routes/records.ts';
-import { runRoutes, type RunRouteDeps } from './routes/runs.ts';
-import { syncRoutes, type SyncRouteDeps } from './routes/syncs.ts';
+import { runRoutes, runRouteSpecs, type RunRouteDeps } from './routes/runs.ts';
+import { syncRoutes, syncRouteSpecs, type SyncRouteDeps } from './routes/syncs.ts';
 
 export type ApiEnv = { Variables: { environment: Environment } };
 
@@ -33,6 +33,8 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   ...openApiSpecs,
   ...healthRouteSpecs,
   ...recordRouteSpecs,
+  ...runRouteSpecs,
+  ...syncRouteSpecs,
 ];
 
 export const API_VERSION = '1';

@@ -4,6 +4,7 @@ import type { Connections } from '../../connections/connections.ts';
 import type { RunRow, Runs } from '../../runs/runs.ts';
 import type { ApiEnv } from '../app.ts';
 import { notFound, parseInput } from '../errors.ts';
+import { defineRoutes } from '../openapi/index.ts';
 
 export interface RunRouteDeps {
   connections: Connections;
@@ -21,6 +22,35 @@ const LogsQuery = z.strictObject({
   after: z.coerce.number().int().min(-1).default(-1),
   limit: z.coerce.number().int().min(1).max(5000).default(500),
 });
+
+const RunSchema = z.object({
+  id: z.string(),
+  connection_id: z.string(),
+  sync: z.string().describe('The script name (a sync or an action)'),
+  kind: z.string(),
+  version: z.number().int(),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  trigger: z.string(),
+  full: z.boolean(),
+  started_at: z.string(),
+  finished_at: z.string().nullable(),
+  counts: z.object({ added: z.number(), updated: z.number(), unchanged: z.number(), deleted: z.number(), rejected: z.number() }),
+  usage: z.object({ wall_ms: z.number(), cpu_ms: z.number().nullable(), peak_heap_bytes: z.number(), bridge_bytes: z.number(), proxy_calls: z.number().nullable() }).nullable(),
+  error: z.record(z.string(), z.unknown()).nullable(),
+});
+const LogSchema = z.object({ seq: z.number().int(), level: z.string(), message: z.string(), at: z.string() });
+
+export const runRouteSpecs = defineRoutes([
+  {
+    method: 'get', path: '/runs', tag: 'runs', query: RunsQuery, summary: "A connection's runs, newest first",
+    responses: { 200: { description: 'A page of runs; pass next_before as before to continue', schema: z.object({ runs: z.array(RunSchema), next_before: z.string().nullable() }) } },
+  },
+  { method: 'get', path: '/runs/:id', tag: 'runs', params: RunIdParam, summary: 'One run', responses: { 200: { description: 'The run', schema: RunSchema } } },
+  {
+    method: 'get', path: '/runs/:id/logs', tag: 'runs', params: RunIdParam, query: LogsQuery, summary: "A run's logs, in order",
+    responses: { 200: { description: 'Log lines after `after`', schema: z.object({ logs: z.array(LogSchema), next_after: z.number().int() }) } },
+  },
+]);
 
 function presentRun(run: RunRow, connectionId: string) {
   return {

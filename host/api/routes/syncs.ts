@@ -6,6 +6,7 @@ import type { SyncJob } from '../../sync/run-sync.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
 import type { ApiEnv } from '../app.ts';
 import { jsonBody, notFound, parseInput } from '../errors.ts';
+import { defineRoutes, type RouteSpec } from '../openapi/index.ts';
 
 export interface SyncRouteDeps {
   connections: Connections;
@@ -17,6 +18,21 @@ export interface SyncRouteDeps {
 const SyncName = z.object({ name: z.string().min(1).max(100) });
 const TriggerBody = z.strictObject({ connection_id: z.string().min(1).max(255), full: z.boolean().default(false) });
 const StatusQuery = z.strictObject({ connection_id: z.string().min(1).max(255) });
+
+export const syncRouteSpecs = defineRoutes([
+  {
+    method: 'post', path: '/syncs/:name/trigger', tag: 'syncs', params: SyncName, body: TriggerBody, summary: 'Queue a run of a sync for a connection now (full: a full refresh)',
+    responses: { 202: { description: 'Queued, or already queued', schema: z.object({ queued: z.boolean(), already_queued: z.boolean() }) } },
+  },
+  {
+    method: 'get', path: '/syncs/:name/status', tag: 'syncs', params: SyncName, query: StatusQuery, summary: 'Where a sync stands for a connection',
+    responses: { 200: { description: 'Schedule and state', schema: z.looseObject({ sync: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
+  },
+  ...(['pause', 'resume'] as const).map((action): RouteSpec => ({
+    method: 'post', path: `/syncs/:name/${action}`, tag: 'syncs', params: SyncName, body: StatusQuery, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a sync's schedule for a connection`,
+    responses: { 200: { description: 'The new state', schema: z.object({ sync: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
+  })),
+]);
 
 export function syncRoutes(deps: SyncRouteDeps) {
   const app = new Hono<ApiEnv>();
