@@ -11,8 +11,8 @@ import type { Logger } from '../logger.ts';
 import type { Environment, Environments } from '../tenancy/environments.ts';
 import { ApiError, errorBody, renderError } from './errors.ts';
 import { buildOpenApiDocument, defineRoutes, type RouteSpec } from './openapi/index.ts';
-import { connectionRoutes, type ConnectionRouteDeps } from './routes/connections.ts';
-import { deployRoutes, type DeployRouteDeps } from './routes/deploy.ts';
+import { connectionRoutes, connectionRouteSpecs, type ConnectionRouteDeps } from './routes/connections.ts';
+import { deployRoutes, deployRouteSpecs, type DeployRouteDeps } from './routes/deploy.ts';
 import { healthRoutes, healthRouteSpecs } from './routes/health.ts';
 import { recordRoutes, recordRouteSpecs, type RecordRouteDeps } from './routes/records.ts';
 import { runRoutes, runRouteSpecs, type RunRouteDeps } from './routes/runs.ts';
@@ -32,6 +32,8 @@ const openApiSpecs = defineRoutes([{
 export const ROUTE_SPECS: readonly RouteSpec[] = [
   ...openApiSpecs,
   ...healthRouteSpecs,
+  ...deployRouteSpecs,
+  ...connectionRouteSpecs,
   ...recordRouteSpecs,
   ...runRouteSpecs,
   ...syncRouteSpecs,

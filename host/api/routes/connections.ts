@@ -14,6 +14,7 @@ import type { Runs } from '../../runs/runs.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
+import { defineRoutes, type RouteSpec } from '../openapi/index.ts';
 
 export interface ConnectionRouteDeps {
   sql: Sql;
@@ -33,6 +34,26 @@ const CallsQuery = z.strictObject({
   after: z.string().regex(/^\d{1,19}$/).default('0'),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
+
+const PublicConnectionSchema = z.looseObject({ connection_id: z.string(), provider: z.string(), metadata: z.unknown(), created_at: z.string(), updated_at: z.string() });
+const ok = (description: string, schema?: z.ZodType) => ({ 200: { description, ...(schema ? { schema } : {}) } });
+
+export const connectionRouteSpecs = defineRoutes([
+  { method: 'put', path: '/providers/:name', tag: 'providers', params: ProviderNameParam, body: ProviderSchema.omit({ name: true }), summary: 'Create or replace a provider (base URL, auth, pagination, rate limits)', responses: ok('The provider', z.looseObject({ name: z.string() })) },
+  { method: 'get', path: '/providers', tag: 'providers', summary: 'Configured providers', responses: ok('Providers', z.object({ providers: z.array(z.looseObject({ name: z.string() })) })) },
+  { method: 'get', path: '/providers/:name', tag: 'providers', params: ProviderNameParam, summary: 'One provider', responses: ok('The provider', z.looseObject({ name: z.string() })) },
+  { method: 'delete', path: '/providers/:name', tag: 'providers', params: ProviderNameParam, summary: 'Remove a provider', responses: { 204: { description: 'Removed' } } },
+  { method: 'post', path: '/connections', tag: 'connections', body: NewConnectionSchema, summary: 'Create a connection (credentials go in, never come out); its syncs are due at once', responses: { 201: { description: 'Created', schema: PublicConnectionSchema }, 200: { description: 'Already existed with the same settings', schema: PublicConnectionSchema } } },
+  { method: 'get', path: '/connections', tag: 'connections', summary: 'Connections of the environment', responses: ok('Connections', z.object({ connections: z.array(PublicConnectionSchema) })) },
+  { method: 'get', path: '/connections/:id', tag: 'connections', params: ConnectionIdParam, summary: 'One connection', responses: ok('The connection', PublicConnectionSchema) },
+  { method: 'patch', path: '/connections/:id', tag: 'connections', params: ConnectionIdParam, body: ConnectionPatchSchema, summary: 'Change a connection (e.g. new credentials)', responses: ok('The connection', PublicConnectionSchema) },
+  { method: 'delete', path: '/connections/:id', tag: 'connections', params: ConnectionIdParam, summary: 'Delete a connection', responses: { 204: { description: 'Deleted' } } },
+  { method: 'get', path: '/connections/:id/metadata', tag: 'connections', params: ConnectionIdParam, summary: "A connection's metadata (what scripts read with getMetadata)", responses: ok('Metadata', MetadataSchema) },
+  ...(['put', 'patch'] as const).map((method): RouteSpec => ({ method, path: '/connections/:id/metadata', tag: 'connections', params: ConnectionIdParam, body: MetadataSchema, summary: method === 'put' ? 'Replace the metadata' : 'Merge into the metadata (top-level keys)', responses: ok('Metadata', MetadataSchema) })),
+  { method: 'post', path: '/connections/:id/proxy', tag: 'connections', params: ConnectionIdParam, body: ProxyRequestSchema, summary: "Send a request to the provider with the connection's credentials (used by ferry dryrun)", responses: ok('The provider response (status, headers, body)', z.looseObject({ status: z.number().int() })) },
+  { method: 'post', path: '/credentials/reencrypt', tag: 'connections', summary: "Re-encrypt every connection's credentials with the current key", responses: ok('Count', z.object({ reencrypted: z.number().int() })) },
+  { method: 'get', path: '/runs/:id/calls', tag: 'runs', params: RunIdParam, query: CallsQuery, summary: 'Proxied provider calls a run made', responses: ok('Calls', z.looseObject({})) },
+]);
 
 /** How a proxy failure reads over HTTP. */
 const PROXY_ERROR_STATUS: Record<string, 400 | 409 | 429> = {
