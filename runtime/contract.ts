@@ -30,6 +30,12 @@ export const ConnectionInfoSchema = z.object({
 
 export const RunJobSchema = z.object({
   runId: z.string(),
+  /**
+   * The environment the script belongs to. With it, a runtime in warm mode may reuse an isolate
+   * of earlier runs of the same bundle in the same environment (a fresh context each run);
+   * without it, every run gets a fresh isolate.
+   */
+  environmentId: z.string().min(1).max(200).optional(),
   /** The esbuild bundle: an IIFE with globalName `__ferry_module`; the script's definition is `__ferry_module.default`. */
   code: z.string(),
   /** webhook: a sync's `onWebhook(ctx, payload)` with the sync context; `input` is the payload. */
@@ -61,6 +67,8 @@ export const UsageSchema = z.object({
   peakHeapBytes: z.number(),
   bridgeBytes: z.number(),
   proxyCalls: z.number(),
+  /** True when the run reused a warm isolate (same environment and bundle). */
+  warmStart: z.boolean().optional(),
 });
 export type Usage = z.infer<typeof UsageSchema>;
 
@@ -70,7 +78,7 @@ export const RunErrorSchema = z.object({
   /**
    * script: SCRIPT_ERROR | ACTION_ERROR | NON_RETRYABLE | RETRY_AFTER
    * sdk: INVALID_INPUT | INVALID_OUTPUT | UNKNOWN_MODEL | PAYLOAD_TOO_LARGE | BRIDGE_ERROR | BAD_SCRIPT
-   * limit: MEMORY | CPU | WALL_TIME | OUTPUT_SIZE
+   * limit: MEMORY | CPU | WALL_TIME | STACK_OVERFLOW | OUTPUT_SIZE
    * internal: WORKER_CRASHED | INTERNAL
    * Host bridge errors the script let escape keep their code: RETRY_AFTER (a provider wait too
    * long to sleep through, with retryAfterMs), CONNECTION_REAUTH_REQUIRED (credentials revoked).

@@ -7,9 +7,11 @@ import type { Logger } from 'pino';
 import { RunJobSchema, ScriptManifestSchema, type HostBridge, type RunError, type RunJob, type RunResult, type Runtime, type ScriptManifest, type Usage } from './contract.ts';
 import { DESCRIBE_LIMITS } from './limits.ts';
 import { createWorkerPool, type Task, type TaskOutcome } from './pool.ts';
+import type { IsolateMode } from './worker/isolates.ts';
 
 export * from './contract.ts';
 export { CAPS } from './caps.ts';
+export type { IsolateMode } from './worker/isolates.ts';
 
 export interface RuntimeOptions {
   /** Worker child processes; each runs one script at a time. */
@@ -17,6 +19,15 @@ export interface RuntimeOptions {
   logger: Logger;
   /** Runs waiting for a worker beyond this are refused with QUEUE_FULL (default 1000). */
   maxQueue?: number;
+  /**
+   * fresh: a new isolate per run. warm (the default): a run whose job names its environment may
+   * reuse an isolate kept by its worker for the same (environment, bundle, memory limit), with a
+   * fresh context per run. Warm is the default because the sandbox conformance suite
+   * (test/sandbox) proves the same guarantees for both modes, while a warm start is several
+   * times faster, which actions (a user waiting on POST /actions) and frequent syncs feel.
+   * Choose fresh to keep not even the heap of one run's isolate around for the next.
+   */
+  isolates?: IsolateMode;
 }
 
 export interface WorkerRuntime extends Runtime {
@@ -33,9 +44,9 @@ function refused(code: string, message: string): RunResult {
 
 export function createRuntime(options: RuntimeOptions): WorkerRuntime {
   const logger = options.logger.child({ module: 'runtime' });
-  const pool = createWorkerPool({ size: Math.max(1, options.workers), maxQueue: options.maxQueue ?? 1000, logger });
+  const pool = createWorkerPool({ size: Math.max(1, options.workers), maxQueue: options.maxQueue ?? 1000, logger, isolates: options.isolates ?? 'warm' });
 
-  function submit(task: Omit<Task, 'finish' | 'logs' | 'peakHeapBytes' | 'startedAt'>, signal?: AbortSignal): Promise<{ outcome: TaskOutcome; task: Task }> {
+  function submit(task: Omit<Task, 'finish' | 'logs' | 'peakHeapBytes' | 'bridgeBytes' | 'proxyCalls' | 'startedAt'>, signal?: AbortSignal): Promise<{ outcome: TaskOutcome; task: Task }> {
     return new Promise((resolve) => {
       let settled = false;
       const onAbort = () => pool.cancel(full);
@@ -43,6 +54,8 @@ export function createRuntime(options: RuntimeOptions): WorkerRuntime {
         ...task,
         logs: [],
         peakHeapBytes: 0,
+        bridgeBytes: 0,
+        proxyCalls: 0,
         startedAt: performance.now(),
         finish(outcome) {
           if (settled) return;

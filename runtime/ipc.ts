@@ -36,6 +36,7 @@ export const BridgeCallSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('getMetadata') }),
   z.object({ method: z.literal('setMetadata'), metadata: StateSchema, merge: z.boolean() }),
   z.object({ method: z.literal('saveCheckpoint'), checkpoint: StateSchema.nullable() }),
+  z.object({ method: z.literal('trackDeletes'), model: z.string().max(200), phase: z.enum(['start', 'end']) }),
 ]);
 export type BridgeCall = z.infer<typeof BridgeCallSchema>;
 

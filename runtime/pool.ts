@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { HostBridge, LogEntry, RunError, Usage } from './contract.ts';
 import { ChildMessageSchema, type BridgeCall, type ChildMessage, type ParentMessage } from './ipc.ts';
+import type { IsolateMode } from './worker/isolates.ts';
 
 const CHILD_ENTRY = fileURLToPath(new URL('./worker/main.ts', import.meta.url));
 /** A child that has not answered this long after its run's wall limit is killed. */
@@ -31,6 +32,9 @@ export interface Task {
   wallTimeMs: number;
   logs: LogEntry[];
   peakHeapBytes: number;
+  /** Counted here too, so a run whose child died still reports what it did. */
+  bridgeBytes: number;
+  proxyCalls: number;
   startedAt: number;
   finish(outcome: TaskOutcome): void;
 }
@@ -50,18 +54,18 @@ export interface WorkerPool {
   close(): Promise<void>;
 }
 
-export function createWorkerPool(options: { size: number; maxQueue: number; logger: Logger }): WorkerPool {
+export function createWorkerPool(options: { size: number; maxQueue: number; logger: Logger; isolates: IsolateMode }): WorkerPool {
   const { logger } = options;
   const slots = new Set<Slot>();
   const queue: Task[] = [];
   let closing = false;
 
   function usageOf(task: Task): Usage {
-    return { wallMs: Math.round(performance.now() - task.startedAt), cpuMs: 0, peakHeapBytes: task.peakHeapBytes, bridgeBytes: 0, proxyCalls: 0 };
+    return { wallMs: Math.round(performance.now() - task.startedAt), cpuMs: 0, peakHeapBytes: task.peakHeapBytes, bridgeBytes: task.bridgeBytes, proxyCalls: task.proxyCalls };
   }
 
   function spawn(): void {
-    const child = fork(CHILD_ENTRY, [], { execArgv: ['--no-node-snapshot'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    const child = fork(CHILD_ENTRY, [`--isolates=${options.isolates}`], { execArgv: ['--no-node-snapshot'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
     const slot: Slot = { child, ready: false, task: null, backstop: null };
     slots.add(slot);
     child.on('message', (raw: unknown) => onMessage(slot, raw));
@@ -102,6 +106,8 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
         task.peakHeapBytes = Math.max(task.peakHeapBytes, message.bytes);
         return;
       case 'bridge-call':
+        if (message.call.method === 'proxy') task.proxyCalls++;
+        task.bridgeBytes += JSON.stringify(message.call).length;
         void serveBridgeCall(slot, task, message.callId, message.call);
         return;
       case 'result':

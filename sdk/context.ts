@@ -89,6 +89,14 @@ export interface SyncContext<Models extends Record<string, unknown> = Record<str
   getCheckpoint<C extends Record<string, unknown> = Record<string, string | number | boolean | null>>(): Promise<C | null>;
   saveCheckpoint(checkpoint: Record<string, string | number | boolean | null>): Promise<void>;
   clearCheckpoint(): Promise<void>;
+
+  /**
+   * Delete detection across a paginated walk: records of `model` not saved (or updated) between
+   * trackDeletesStart and trackDeletesEnd are marked deleted at trackDeletesEnd. A run resumed
+   * from a checkpoint continues the window its crashed predecessor opened.
+   */
+  trackDeletesStart<K extends keyof Models & string>(model: K): Promise<void>;
+  trackDeletesEnd<K extends keyof Models & string>(model: K): Promise<void>;
 }
 
 /** Nango's names, so `NangoSync`-typed helpers port unchanged. */

@@ -12,6 +12,12 @@ export interface SyncDefinition<M extends ModelMap = ModelMap> {
   syncType?: 'full' | 'incremental';
   autoStart?: boolean;
   trackDeletes?: boolean;
+  /** Incremental syncs: make every Nth run a full refresh, to catch deletes the API hides. */
+  fullRefreshEvery?: number;
+  /** Incremental syncs: how far back a full read goes, e.g. "90 days" (lastSyncDate = now - backfill). */
+  backfill?: string;
+  /** Retries (exponential backoff with jitter) of a failed run; default 3. */
+  retries?: number;
   endpoints?: ReadonlyArray<{ method: string; path: string; group?: string }>;
   models: M;
   metadata?: ZodSchemaLike;

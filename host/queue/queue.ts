@@ -3,15 +3,26 @@
  * any number of machines can tick and work against one Postgres: claiming due pairs uses
  * SKIP LOCKED, and the queue's "stately" policy with one singleton key per (connection, sync)
  * keeps at most one run queued and one active for a pair.
+ *
+ * Fairness across environments: every job is in its environment's pg-boss group, and
+ * `groupConcurrency` caps the runs of one group across all workers (the environment's
+ * max_concurrent_runs, else the host default), so one tenant cannot take every slot. Within a
+ * tick, due pairs are ranked per environment and the rank becomes the job's priority (1st pair
+ * of every environment before the 2nd of any): a tenant with 2,000 due pairs does not queue
+ * ahead of another's single one. Manual triggers go first.
  */
 import { PgBoss, type Job } from 'pg-boss';
-import type { Sql } from '../db/connect.ts';
+import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import type { SyncJob } from '../sync/run-sync.ts';
-import type { SyncState } from '../sync/sync-state.ts';
+import type { DueSync, SyncState } from '../sync/sync-state.ts';
 import { pgBossDb } from './pg-boss-db.ts';
 
 export const SYNC_QUEUE = 'ferry-sync';
+/** Caps an environment may set; each is a pg-boss group tier named after its value. */
+export const MAX_ENV_CONCURRENCY = 256;
+const CAP_TIERS = Object.fromEntries(Array.from({ length: MAX_ENV_CONCURRENCY }, (_, i) => [`cap${i + 1}`, i + 1]));
+const MANUAL_PRIORITY = 1;
 
 export function singletonKey(job: Pick<SyncJob, 'connectionId' | 'syncName'>): string {
   return `${job.connectionId}:${job.syncName}`;
@@ -22,46 +33,90 @@ export interface QueueOptions {
   logger: Logger;
   /** Run pg-boss maintenance (supervision, retention) in this process. */
   supervise: boolean;
+  /** Runs of one environment at once across all workers, unless its settings say otherwise. */
+  defaultEnvironmentConcurrency?: number;
 }
+
+/** Job data as queued: the run's input plus when it was due. */
+export type QueuedSyncJob = SyncJob & { environmentId?: string };
 
 export async function createQueue(options: QueueOptions) {
   const log = options.logger.child({ module: 'queue' });
+  const defaultCap = options.defaultEnvironmentConcurrency ?? 20;
   const boss = new PgBoss({ db: pgBossDb(options.sql), schema: 'pgboss', supervise: options.supervise, schedule: false, migrate: true });
   boss.on('error', (err) => log.error({ err }, 'pg-boss error'));
   await boss.start();
-  await boss.createQueue(SYNC_QUEUE, {
-    policy: 'stately',
+  const queueOptions = {
+    policy: 'stately' as const,
     retryLimit: 0,
     // Runs are bounded by the runtime's wall-time limit; pg-boss must not expire them first.
     expireInSeconds: 24 * 3600,
-  }).catch((err: unknown) => {
+    // A worker host that dies holds its job "active", which under the stately policy blocks the
+    // pair. Workers heartbeat their jobs; pg-boss fails a silent one (and failStale below does
+    // it sooner for runs we know are dead).
+    heartbeatSeconds: 60,
+  };
+  await boss.createQueue(SYNC_QUEUE, queueOptions).catch((err: unknown) => {
     if (!String((err as Error).message).includes('already exists')) throw err;
   });
+  await boss.updateQueue(SYNC_QUEUE, { retryLimit: 0, expireInSeconds: queueOptions.expireInSeconds, heartbeatSeconds: queueOptions.heartbeatSeconds });
+
+  async function capTiers(db: Sql | TransactionSql, environmentIds: string[]): Promise<Map<string, string>> {
+    const rows = await db<{ environment_id: string; cap: number | null }[]>`
+      select environment_id, max_concurrent_runs as cap from environment_settings where environment_id = any(${environmentIds}::bigint[])`;
+    const caps = new Map(rows.map((r) => [String(r.environment_id), r.cap]));
+    return new Map(environmentIds.map((id) => [id, `cap${caps.get(id) ?? defaultCap}`]));
+  }
+
+  function toInsert(data: QueuedSyncJob, tier: string | undefined, priority: number) {
+    return {
+      data: data as unknown as object,
+      singletonKey: singletonKey(data),
+      priority,
+      ...(data.environmentId && tier && { group: { id: data.environmentId, tier } }),
+    };
+  }
 
   return {
     boss,
 
-    async enqueue(job: SyncJob): Promise<string | null> {
-      return boss.send(SYNC_QUEUE, job as unknown as object, { singletonKey: singletonKey(job) });
+    /** Manual triggers ("run now", "full run"): ahead of scheduled runs. Null when one is already queued. */
+    async enqueue(job: QueuedSyncJob): Promise<string | null> {
+      const tier = job.environmentId ? (await capTiers(options.sql, [job.environmentId])).get(job.environmentId) : undefined;
+      const { data, ...rest } = toInsert(job, tier, MANUAL_PRIORITY);
+      return boss.send(SYNC_QUEUE, data, rest);
     },
 
-    /** Moves due pairs into the queue, atomically with advancing their next_run_at. */
-    async tick(syncState: SyncState, limit = 500): Promise<number> {
+    /** Moves due pairs into the queue, atomically with advancing their next run. */
+    async tick(syncState: SyncState, limit = 1000): Promise<number> {
       return options.sql.begin(async (tx) => {
         const due = await syncState.claimDue(tx, limit);
         if (due.length === 0) return 0;
-        await boss.insert(SYNC_QUEUE, due.map((d) => {
-          const data: SyncJob = { connectionId: d.connection_id, syncName: d.sync_name, trigger: 'schedule' };
-          return { data: data as unknown as object, singletonKey: singletonKey(data) };
+        const tiers = await capTiers(tx, [...new Set(due.map((d) => String(d.environment_id)))]);
+        await boss.insert(SYNC_QUEUE, rankPerEnvironment(due).map(({ d, rank }) => {
+          const data: QueuedSyncJob = {
+            connectionId: d.connection_id, syncName: d.sync_name, trigger: 'schedule',
+            environmentId: String(d.environment_id), scheduledFor: d.due_at.toISOString(),
+          };
+          return toInsert(data, tiers.get(String(d.environment_id)), -rank);
         }), { db: pgBossDb(tx) });
         return due.length;
       });
     },
 
-    async work(concurrency: number, handler: (job: SyncJob) => Promise<unknown>): Promise<string> {
-      return boss.work<SyncJob>(SYNC_QUEUE, { localConcurrency: concurrency, pollingIntervalSeconds: 0.5 }, async (jobs: Job<SyncJob>[]) => {
-        for (const job of jobs) await handler(job.data);
+    async work(concurrency: number, handler: (job: SyncJob, jobId: string) => Promise<unknown>): Promise<string> {
+      return boss.work<QueuedSyncJob>(SYNC_QUEUE, {
+        localConcurrency: concurrency,
+        pollingIntervalSeconds: 0.5,
+        groupConcurrency: { default: defaultCap, tiers: CAP_TIERS },
+      }, async (jobs: Job<QueuedSyncJob>[]) => {
+        for (const job of jobs) await handler(job.data, job.id);
       });
+    },
+
+    /** Settles the pg-boss jobs of runs found dead, so their pairs can run again at once. */
+    async failJobs(jobIds: string[]): Promise<void> {
+      if (jobIds.length > 0) await boss.fail(SYNC_QUEUE, jobIds, { message: 'worker lost' });
     },
 
     async close(): Promise<void> {
@@ -70,3 +125,13 @@ export async function createQueue(options: QueueOptions) {
   };
 }
 export type Queue = Awaited<ReturnType<typeof createQueue>>;
+
+/** Rank 1 for each environment's most overdue pair, 2 for its next, … */
+export function rankPerEnvironment(due: DueSync[]): Array<{ d: DueSync; rank: number }> {
+  const seen = new Map<string, number>();
+  return due.map((d) => {
+    const rank = (seen.get(String(d.environment_id)) ?? 0) + 1;
+    seen.set(String(d.environment_id), rank);
+    return { d, rank };
+  });
+}

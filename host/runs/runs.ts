@@ -26,6 +26,10 @@ export interface RunRow {
   bridge_bytes: string | null;
   proxy_calls: number | null;
   error: RunError | null;
+  job_id: string | null;
+  scheduled_for: Date | null;
+  resumed: boolean;
+  checkpoint_advanced: boolean;
 }
 
 export interface StartRun {
@@ -35,6 +39,10 @@ export interface StartRun {
   scriptVersion: number;
   trigger: string;
   isFull: boolean;
+  /** The pg-boss job that carries the run, so a dead run's job can be settled. */
+  jobId?: string | null;
+  scheduledFor?: Date | null;
+  resumed?: boolean;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -45,8 +53,9 @@ export function createRuns(sql: Sql) {
     async start(input: StartRun): Promise<RunRow | null> {
       try {
         const [row] = await sql<RunRow[]>`
-          insert into runs (connection_id, script_name, kind, script_version, status, trigger, is_full)
-          values (${input.connectionId}, ${input.scriptName}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull})
+          insert into runs (connection_id, script_name, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed)
+          values (${input.connectionId}, ${input.scriptName}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull},
+            ${input.jobId ?? null}, ${input.scheduledFor ?? null}, ${input.resumed ?? false})
           returning *`;
         return row!;
       } catch (err) {
@@ -68,14 +77,16 @@ export function createRuns(sql: Sql) {
     },
 
     /** Finishes a run; `tx` lets the caller move sync state in the same transaction. */
-    async finish(runId: string, outcome: { status: 'succeeded' | 'failed'; usage: Usage; error?: RunError }, tx: Sql | TransactionSql = sql): Promise<void> {
+    async finish(runId: string, outcome: { status: 'succeeded' | 'failed'; usage: Usage; error?: RunError }, tx: Sql | TransactionSql = sql): Promise<boolean> {
       const u = outcome.usage;
-      await tx`
+      const rows = await tx`
         update runs set status = ${outcome.status}, finished_at = now(),
           wall_ms = ${Math.round(u.wallMs)}, cpu_ms = ${Math.round(u.cpuMs)}, peak_heap_bytes = ${Math.round(u.peakHeapBytes)},
           bridge_bytes = ${Math.round(u.bridgeBytes)}, proxy_calls = ${u.proxyCalls},
           error = ${outcome.error ? JSON.stringify(outcome.error) : null}::text::jsonb
         where id = ${runId} and status = 'running'`;
+      // false: the run was already settled (failed as stale while its process was stalled).
+      return rows.count > 0;
     },
 
     async get(runId: string): Promise<RunRow | null> {
@@ -107,13 +118,12 @@ export function createRuns(sql: Sql) {
      * Runs whose process stopped heartbeating (a host killed mid-run) are failed, so a
      * (connection, sync) is never stuck "running" and its next run can start.
      */
-    async failStale(staleAfterMs: number): Promise<string[]> {
-      const rows = await sql<{ id: string }[]>`
+    async failStale(staleAfterMs: number): Promise<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; kind: string }>> {
+      return sql<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; kind: string }>>`
         update runs set status = 'failed', finished_at = now(),
           error = ${JSON.stringify({ kind: 'internal', code: 'WORKER_LOST', message: `no heartbeat for ${staleAfterMs} ms: the process running it died` })}::text::jsonb
         where status = 'running' and heartbeat_at < now() - ${staleAfterMs} * interval '1 millisecond'
-        returning id`;
-      return rows.map((r) => r.id);
+        returning id, job_id, connection_id, script_name, kind`;
     },
   };
 }

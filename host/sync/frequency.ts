@@ -1,7 +1,10 @@
 /**
- * Parses a sync's frequency: Nango's forms ("every 30 minutes", "every hour", "every 1d",
- * "30min", "every day") into milliseconds.
+ * A sync's schedule: Nango's interval forms ("every 30 minutes", "every hour", "every 1d",
+ * "30min") or a cron expression, optionally with a time zone as crontab writes it
+ * ("CRON_TZ=Europe/Paris 0 9 * * 1-5"). Cron is evaluated with croner (DST-correct).
  */
+import { Cron } from 'croner';
+
 const UNITS: Record<string, number> = {
   s: 1_000, sec: 1_000, secs: 1_000, second: 1_000, seconds: 1_000,
   m: 60_000, min: 60_000, mins: 60_000, minute: 60_000, minutes: 60_000,
@@ -12,14 +15,59 @@ const UNITS: Record<string, number> = {
 
 export const MIN_FREQUENCY_MS = 1_000;
 
-export function parseFrequency(text: string): number {
+export type Schedule =
+  | { kind: 'interval'; ms: number }
+  /** periodMs: the gap between the next two fire times (for display and as a nominal period). */
+  | { kind: 'cron'; expression: string; timezone: string | null; periodMs: number };
+
+/** A duration such as "30 minutes", "every 2h", "90 days" in milliseconds. */
+export function parseDuration(text: string): number | null {
   const match = /^\s*(?:every\s+)?(\d+(?:\.\d+)?)?\s*([a-z]+)\s*$/i.exec(text);
   const unit = match?.[2]?.toLowerCase();
   const ms = unit ? UNITS[unit] : undefined;
-  if (!match || ms === undefined) {
-    throw new Error(`invalid frequency "${text}": use e.g. "every 30 minutes", "every hour", "every 1d"`);
+  if (!match || ms === undefined) return null;
+  return ms * Number(match[1] ?? 1);
+}
+
+const CRON_FIELD = /^[\d*?/,\-LW#A-Za-z]+$/;
+
+function looksLikeCron(text: string): boolean {
+  const fields = text.trim().split(/\s+/);
+  return (fields.length === 5 || fields.length === 6) && fields.every((f) => CRON_FIELD.test(f)) && /[*\d]/.test(fields[0]!);
+}
+
+export function parseSchedule(text: string): Schedule {
+  const tzMatch = /^\s*(?:CRON_)?TZ=(\S+)\s+(.*)$/i.exec(text);
+  const expression = (tzMatch ? tzMatch[2]! : text).trim();
+  if (tzMatch || looksLikeCron(expression)) {
+    const timezone = tzMatch?.[1] ?? null;
+    let cron: Cron;
+    try {
+      cron = new Cron(expression, { timezone: timezone ?? 'UTC', paused: true });
+    } catch (err) {
+      throw new Error(`invalid schedule "${text}": ${(err as Error).message}`);
+    }
+    const [a, b] = cron.nextRuns(2);
+    if (!a || !b) throw new Error(`invalid schedule "${text}": it never fires`);
+    return { kind: 'cron', expression, timezone, periodMs: Math.max(b.getTime() - a.getTime(), MIN_FREQUENCY_MS) };
   }
-  const value = ms * Number(match[1] ?? 1);
-  if (value < MIN_FREQUENCY_MS) throw new Error(`invalid frequency "${text}": the minimum is 1 second`);
-  return value;
+  const ms = parseDuration(text);
+  if (ms === null) {
+    throw new Error(`invalid frequency "${text}": use e.g. "every 30 minutes", "every hour", "every 1d" or a cron expression ("CRON_TZ=Europe/Paris 0 9 * * 1-5")`);
+  }
+  if (ms < MIN_FREQUENCY_MS) throw new Error(`invalid frequency "${text}": the minimum is 1 second`);
+  return { kind: 'interval', ms };
+}
+
+/** The schedule's period in ms (cron: its nominal period). Kept for the deployer's validation. */
+export function parseFrequency(text: string): number {
+  const schedule = parseSchedule(text);
+  return schedule.kind === 'interval' ? schedule.ms : schedule.periodMs;
+}
+
+/** The next fire time of a cron strictly after `after`. */
+export function nextCronRun(expression: string, timezone: string | null, after: Date): Date {
+  const next = new Cron(expression, { timezone: timezone ?? 'UTC', paused: true }).nextRun(after);
+  if (!next) throw new Error(`cron "${expression}" never fires after ${after.toISOString()}`);
+  return next;
 }

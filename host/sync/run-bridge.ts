@@ -9,6 +9,7 @@ import type { Provider } from '../connections/providers.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy, ProxyCallRecord } from '../proxy/proxy.ts';
 import type { Runs } from '../runs/runs.ts';
+import { deleteUnseen, recordSeen, clearSeen } from '../store/records-deletes.ts';
 import type { SyncState } from '../sync/sync-state.ts';
 
 /** The record store as the bridge needs it (host/store implements it). */
@@ -35,12 +36,21 @@ export interface RunBridgeScope {
   /** Models the script declared; saving any other is refused. Empty for actions that may not write. */
   models: readonly string[];
   syncName: string | null;
+  /** The pass saves seen ids for full-refresh delete detection. */
+  tracksFullDeletes?: boolean;
+  /** Started from a saved checkpoint: trackDeletesStart continues the open window. */
+  resumed?: boolean;
+  startCheckpoint?: Record<string, unknown> | null;
 }
+
+/** What a run changed per model (for the app's webhook). */
+export type ModelCounts = Map<string, { added: number; updated: number; deleted: number }>;
 
 export interface RunBridge extends HostBridge {
   /** Resolves when every log line received so far is stored. */
   flush(): Promise<void>;
   readonly calls: ProxyCallRecord[];
+  readonly modelCounts: ModelCounts;
 }
 
 export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): RunBridge {
@@ -48,9 +58,19 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
   let logWrites: Promise<void> = Promise.resolve();
   const calls: ProxyCallRecord[] = [];
   const target = { provider: scope.provider, connection: scope.connection };
+  const modelCounts: ModelCounts = new Map();
+  const openWindows = new Set<string>();
+  const count = (model: string, c: { added?: number; updated?: number; deleted?: number }) => {
+    const m = modelCounts.get(model) ?? { added: 0, updated: 0, deleted: 0 };
+    m.added += c.added ?? 0;
+    m.updated += c.updated ?? 0;
+    m.deleted += c.deleted ?? 0;
+    modelCounts.set(model, m);
+  };
 
   return {
     calls,
+    modelCounts,
     async saveRecords(batch) {
       if (!scope.models.includes(batch.model)) {
         throw new Error(`unknown model "${batch.model}": this script declares ${scope.models.map((m) => `"${m}"`).join(', ') || 'no models'}`);
@@ -58,6 +78,13 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
       // Records and the run's counts commit together, so counts always match what is stored.
       return deps.sql.begin(async (tx) => {
         const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model: batch.model, batch, runId: scope.runId }, tx);
+        if (scope.syncName && batch.op !== 'delete') {
+          const ids = batch.records.map((r) => r.id);
+          const seen = { connectionId: scope.connection.id, syncName: scope.syncName, model: batch.model };
+          if (scope.tracksFullDeletes) await recordSeen(tx, { ...seen, scope: 'full' }, ids);
+          if (openWindows.has(batch.model)) await recordSeen(tx, { ...seen, scope: 'track' }, ids);
+        }
+        count(batch.model, result);
         await tx`
           update runs set added = added + ${result.added}, updated = updated + ${result.updated},
             unchanged = unchanged + ${result.unchanged}, deleted = deleted + ${result.deleted},
@@ -88,7 +115,31 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
 
     async saveCheckpoint(checkpoint) {
       if (!scope.syncName) throw new Error('checkpoints belong to syncs; an action has none');
-      await deps.syncState.saveCheckpoint(scope.connection.id, scope.syncName, checkpoint);
+      const advanced = JSON.stringify(checkpoint) !== JSON.stringify(scope.startCheckpoint ?? null);
+      await deps.sql.begin(async (tx) => {
+        await deps.syncState.saveCheckpoint(scope.connection.id, scope.syncName!, checkpoint, tx);
+        if (advanced) await tx`update runs set checkpoint_advanced = true, heartbeat_at = now() where id = ${scope.runId}`;
+      });
+    },
+
+    async trackDeletes(model, phase) {
+      if (!scope.syncName) throw new Error('trackDeletesStart/End belong to syncs');
+      if (!scope.models.includes(model)) throw new Error(`unknown model "${model}"`);
+      const seen = { connectionId: scope.connection.id, syncName: scope.syncName, scope: 'track' as const, model };
+      if (phase === 'start') {
+        // A resumed run continues the window its predecessor opened (the ids it saw are kept).
+        if (!scope.resumed) await deps.sql.begin((tx) => clearSeen(tx, seen));
+        openWindows.add(model);
+        return;
+      }
+      if (!openWindows.has(model)) throw new Error(`trackDeletesEnd("${model}") without trackDeletesStart("${model}")`);
+      openWindows.delete(model);
+      const deleted = await deps.sql.begin(async (tx) => {
+        const n = await deleteUnseen(tx, seen, scope.runId);
+        await tx`update runs set deleted = deleted + ${n}, heartbeat_at = now() where id = ${scope.runId}`;
+        return n;
+      });
+      count(model, { deleted });
     },
   };
 }

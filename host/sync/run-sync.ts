@@ -1,29 +1,41 @@
 /**
- * One execution of a (connection, sync): load what it needs, run it in the runtime, and settle
- * it. State moves only when the run succeeds, in the same transaction that finishes the run;
- * a failed run keeps the records it saved (partial success) and leaves lastSyncDate alone.
+ * One execution of a (connection, sync): choose what it reads (strategy), run it in the
+ * runtime, and settle it. State moves only when the run succeeds, in the transaction that
+ * finishes the run, applies a full refresh's deletes and queues the app's webhook; a failed run
+ * keeps the records it saved (partial success), leaves lastSyncDate alone, keeps its checkpoint
+ * for the next run to resume from, and schedules a retry by the retry policy.
  */
-import type { RunError, Runtime } from '../../runtime/contract.ts';
-import type { Sql } from '../db/connect.ts';
-import type { Connections } from '../connections/connections.ts';
+import type { RunError, Runtime, ScriptManifest } from '../../runtime/contract.ts';
+import type { Sql, TransactionSql } from '../db/connect.ts';
+import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
 import type { Scripts } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import type { Runs } from '../runs/runs.ts';
-import { createRunBridge, type RecordWriter } from './run-bridge.ts';
-import type { SyncState } from './sync-state.ts';
+import { deleteUnseen } from '../store/records-deletes.ts';
+import type { SyncWebhook } from '../webhooks-out/deliveries.ts';
+import { parseDuration } from './frequency.ts';
+import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
+import { createRunBridge, type ModelCounts, type RecordWriter } from './run-bridge.ts';
+import type { Pass, SyncState, SyncStateRow } from './sync-state.ts';
 
 export interface SyncJob {
   connectionId: string;
   syncName: string;
   trigger: 'schedule' | 'manual';
   full?: boolean;
+  /** Set by the scheduler: when the pair was due (start lag = run start − this). */
+  scheduledFor?: string;
 }
 
 export type SyncOutcome =
   | { status: 'skipped'; reason: string }
   | { status: 'succeeded' | 'failed'; runId: string; error?: RunError };
+
+export interface WebhookOutbox {
+  enqueue(tx: TransactionSql, environmentId: string, runId: string, events: SyncWebhook[]): Promise<number>;
+}
 
 export interface SyncRunnerDeps {
   sql: Sql;
@@ -37,67 +49,135 @@ export interface SyncRunnerDeps {
   proxy: Proxy;
   logger: Logger;
   heartbeatMs?: number;
+  retry?: Partial<RetryOptions>;
+  webhooks?: WebhookOutbox;
+}
+
+type SyncManifest = Extract<ScriptManifest, { type: 'sync' }>;
+
+/** Which pass this run belongs to: a fresh one (by strategy) or the one its checkpoint resumes. */
+export function choosePass(manifest: SyncManifest, state: SyncStateRow, job: SyncJob, now: Date): { pass: Pass; resumed: boolean } {
+  const fullAsked = job.full === true || state.full_requested;
+  if (state.checkpoint !== null && state.pass_started_at !== null && !fullAsked) {
+    return {
+      resumed: true,
+      pass: { startedAt: state.pass_started_at, full: state.pass_full, since: state.pass_since, tracksDeletes: state.pass_tracks_deletes },
+    };
+  }
+  const incremental = manifest.syncType === 'incremental';
+  const full = fullAsked || !incremental || state.last_sync_date === null
+    || (manifest.fullRefreshEvery !== undefined && state.incrementals_since_full >= manifest.fullRefreshEvery);
+  const backfillMs = incremental && manifest.backfill ? parseDuration(manifest.backfill) : null;
+  const since = full ? (backfillMs ? new Date(now.getTime() - backfillMs) : null) : state.last_sync_date;
+  // Only a walk of everything can tell that a record is gone.
+  return { resumed: false, pass: { startedAt: now, full, since, tracksDeletes: full && since === null } };
 }
 
 export function createSyncRunner(deps: SyncRunnerDeps) {
   const log = deps.logger.child({ module: 'sync-runner' });
+  const retry: RetryOptions = { ...DEFAULT_RETRY, ...deps.retry };
+
+  /** Per model, the newest cursor before this run: the app reads from there to see its changes. */
+  async function cursorsBefore(connectionId: string, models: readonly string[]): Promise<Map<string, string>> {
+    const cursors = new Map<string, string>();
+    for (const model of models) {
+      const [row] = await deps.sql<{ max: string | null }[]>`
+        select max(cursor)::text as max from records where connection_id = ${connectionId} and model = ${model} and cursor > 0`;
+      cursors.set(model, row?.max ?? '0');
+    }
+    return cursors;
+  }
+
+  function webhookEvents(connection: ConnectionRow, syncName: string, runId: string, pass: Pass, counts: ModelCounts, cursors: Map<string, string>): SyncWebhook[] {
+    return [...counts].filter(([, c]) => c.added + c.updated + c.deleted > 0).map(([model, c]) => ({
+      type: 'sync', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
+      sync_name: syncName, model, sync_type: pass.full ? 'full' : 'incremental', run_id: String(runId),
+      counts: c, cursor: cursors.get(model) ?? '0', modified_after: pass.startedAt.toISOString(),
+    }));
+  }
 
   return {
-    async run(job: SyncJob): Promise<SyncOutcome> {
+    async run(job: SyncJob, jobId?: string): Promise<SyncOutcome> {
       const connection = await deps.connections.getById(job.connectionId);
       if (!connection) return { status: 'skipped', reason: 'connection deleted' };
       const script = await deps.scripts.getActive(connection.environment_id, job.syncName);
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
+      const manifest = script.manifest;
       const state = await deps.syncState.get(connection.id, job.syncName);
       if (!state) return { status: 'skipped', reason: 'sync not enabled for this connection' };
       const provider = await deps.providers.get(connection.environment_id, connection.provider);
       if (!provider) return { status: 'skipped', reason: `provider ${connection.provider} is not configured` };
 
-      const isFull = job.full === true || state.last_sync_date === null || script.manifest.syncType === 'full';
+      const { pass, resumed } = choosePass(manifest, state, job, new Date());
       const run = await deps.runs.start({
         connectionId: connection.id, scriptName: job.syncName, kind: 'sync', scriptVersion: script.version,
-        trigger: job.full ? 'full' : job.trigger, isFull,
+        trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
+        jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
       });
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
+      if (!resumed) {
+        pass.startedAt = run.started_at;
+        await deps.syncState.beginPass(connection.id, job.syncName, pass, true);
+      }
+      const models = manifest.models;
+      const cursors = deps.webhooks ? await cursorsBefore(connection.id, models) : new Map<string, string>();
+      const checkpoint = resumed ? state.checkpoint : null;
 
       const bridge = createRunBridge(deps, {
-        runId: run.id, connection, provider,
-        models: script.manifest.models, syncName: job.syncName,
+        runId: run.id, connection, provider, models, syncName: job.syncName,
+        tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint,
       });
       const heartbeat = setInterval(() => void deps.runs.heartbeat(run.id).catch(() => {}), deps.heartbeatMs ?? 10_000);
+      const where = { runId: run.id, sync: job.syncName, connection: connection.connection_id };
+      const fail = async (error: RunError, usage: Parameters<Runs['finish']>[1]['usage']): Promise<SyncOutcome> => {
+        await deps.runs.finish(run.id, { status: 'failed', usage, error });
+        const decision = decideRetry(error, state.retry_attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
+        await deps.syncState.recordFailure(connection.id, job.syncName, decision);
+        log.warn({ ...where, error, retryInMs: decision?.delayMs ?? null }, 'sync run failed');
+        return { status: 'failed', runId: run.id, error };
+      };
       try {
         const result = await deps.runtime.run({
           runId: run.id,
           code: script.code,
           kind: 'sync',
-          limits: { ...script.manifest.limits },
+          limits: { ...manifest.limits },
           context: {
-            lastSyncDate: job.full ? null : (state.last_sync_date?.toISOString() ?? null),
-            isFullRun: isFull,
+            lastSyncDate: pass.since?.toISOString() ?? null,
+            isFullRun: pass.full,
             connection: { connection_id: connection.connection_id, provider: connection.provider, connection_config: connection.connection_config, metadata: connection.metadata },
-            checkpoint: job.full ? null : state.checkpoint,
+            checkpoint,
             ...(provider.pagination && { paginationDefaults: provider.pagination }),
           },
         }, bridge);
         await bridge.flush();
-        if (result.ok) {
-          await deps.sql.begin(async (tx) => {
-            await deps.syncState.recordSuccess(tx, connection.id, job.syncName, run.started_at);
-            await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage }, tx);
-          });
-          log.info({ runId: run.id, sync: job.syncName, connection: connection.connection_id, usage: result.usage }, 'sync run succeeded');
-          return { status: 'succeeded', runId: run.id };
-        }
-        await deps.runs.finish(run.id, { status: 'failed', usage: result.usage, error: result.error });
-        log.warn({ runId: run.id, sync: job.syncName, connection: connection.connection_id, error: result.error }, 'sync run failed');
-        return { status: 'failed', runId: run.id, error: result.error };
+        if (!result.ok) return await fail(result.error, result.usage);
+
+        await deps.sql.begin(async (tx) => {
+          if (pass.tracksDeletes) {
+            let total = 0;
+            for (const model of models) {
+              const n = await deleteUnseen(tx, { connectionId: connection.id, syncName: job.syncName, scope: 'full', model }, run.id);
+              const c = bridge.modelCounts.get(model) ?? { added: 0, updated: 0, deleted: 0 };
+              bridge.modelCounts.set(model, { ...c, deleted: c.deleted + n });
+              total += n;
+            }
+            if (total > 0) await tx`update runs set deleted = deleted + ${total} where id = ${run.id}`;
+          }
+          await deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass);
+          const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage }, tx);
+          // Already settled as dead (a stalled process): roll back deletes and the state change.
+          if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
+          await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, run.id, pass, bridge.modelCounts, cursors));
+        });
+        log.info({ ...where, usage: result.usage }, 'sync run succeeded');
+        return { status: 'succeeded', runId: run.id };
       } catch (err) {
         // Only host faults land here (the runtime returns script faults as data).
         const error: RunError = { kind: 'internal', code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
         await bridge.flush();
-        await deps.runs.finish(run.id, { status: 'failed', usage: { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: bridge.calls.length }, error });
         log.error({ err, runId: run.id }, 'sync run failed in the host');
-        return { status: 'failed', runId: run.id, error };
+        return await fail(error, { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: bridge.calls.length });
       } finally {
         clearInterval(heartbeat);
       }

@@ -1,5 +1,9 @@
-/** Per (connection, sync) state: schedule, pause flag, lastSyncDate and checkpoint. */
+/**
+ * Per (connection, sync) state: schedule, pause flags, lastSyncDate, checkpoint, the pass in
+ * progress and retries. lastSyncDate moves only in the transaction that finishes a successful run.
+ */
 import type { Sql, TransactionSql } from '../db/connect.ts';
+import { nextCronRun, parseSchedule, type Schedule } from './frequency.ts';
 
 export interface SyncStateRow {
   connection_id: string;
@@ -9,14 +13,65 @@ export interface SyncStateRow {
   paused: boolean;
   last_sync_date: Date | null;
   checkpoint: Record<string, unknown> | null;
+  schedule: string | null;
+  schedule_override: string | null;
+  cron: string | null;
+  cron_tz: string | null;
+  full_requested: boolean;
+  incrementals_since_full: number;
+  pass_started_at: Date | null;
+  pass_full: boolean;
+  pass_since: Date | null;
+  pass_tracks_deletes: boolean;
+  retry_attempt: number;
+  consecutive_failures: number;
 }
 
 export interface DueSync {
   connection_id: string;
   sync_name: string;
+  environment_id: string;
+  /** When the pair was due (the run's scheduled start). */
+  due_at: Date;
+}
+
+/** What a pass (fresh start → success, over resumed runs) was started with. */
+export interface Pass {
+  startedAt: Date;
+  full: boolean;
+  /** lastSyncDate handed to the script: null = read everything. */
+  since: Date | null;
+  /** Records not saved in this pass are deleted when it succeeds. */
+  tracksDeletes: boolean;
+}
+
+type Db = Sql | TransactionSql;
+
+function scheduleColumns(schedule: Schedule) {
+  return schedule.kind === 'interval'
+    ? { frequencyMs: schedule.ms, cron: null, cronTz: null }
+    : { frequencyMs: schedule.periodMs, cron: schedule.expression, cronTz: schedule.timezone };
+}
+
+function firstRunAfter(schedule: Schedule, now: Date): Date {
+  return schedule.kind === 'interval' ? new Date(now.getTime() + schedule.ms) : nextCronRun(schedule.expression, schedule.timezone, now);
 }
 
 export function createSyncState(sql: Sql) {
+  async function applyEffectiveSchedule(tx: Db, where: { connectionId?: string; environmentId?: string; syncName: string }, text: string, onlyWithoutOverride: boolean) {
+    const schedule = parseSchedule(text);
+    const cols = scheduleColumns(schedule);
+    const next = firstRunAfter(schedule, new Date());
+    await tx`
+      update sync_state s set frequency_ms = ${cols.frequencyMs}, cron = ${cols.cron}, cron_tz = ${cols.cronTz},
+        next_run_at = least(s.next_run_at, ${next})
+      from connections c
+      where s.connection_id = c.id and s.sync_name = ${where.syncName}
+        ${where.connectionId ? tx`and s.connection_id = ${where.connectionId}` : tx``}
+        ${where.environmentId ? tx`and c.environment_id = ${where.environmentId}` : tx``}
+        ${onlyWithoutOverride ? tx`and s.schedule_override is null` : tx``}`;
+  }
+
   return {
     async get(connectionId: string, syncName: string): Promise<SyncStateRow | null> {
       const [row] = await sql<SyncStateRow[]>`select * from sync_state where connection_id = ${connectionId} and sync_name = ${syncName}`;
@@ -25,46 +80,61 @@ export function createSyncState(sql: Sql) {
 
     /**
      * Makes every connection of `provider` in the environment carry this sync. A new pair is due
-     * now (its first run starts at once) unless the sync does not auto-start; a changed
-     * frequency applies from the next tick, without a restart.
+     * now (its first run starts at once) unless the sync does not auto-start; a changed schedule
+     * applies from the next tick, without a restart (per-connection overrides are kept).
      */
-    async ensureForSync(tx: Sql | TransactionSql, q: { environmentId: string; provider: string; syncName: string; frequencyMs: number; autoStart: boolean }): Promise<void> {
+    async ensureForSync(tx: Db, q: { environmentId: string; provider: string; syncName: string; frequencyMs: number; autoStart: boolean }): Promise<void> {
+      const [script] = await tx<{ frequency: string | null }[]>`
+        select manifest->>'frequency' as frequency from scripts
+        where environment_id = ${q.environmentId} and name = ${q.syncName} and active`;
+      const text = script?.frequency ?? `${q.frequencyMs}ms`;
       await tx`
-        insert into sync_state (connection_id, sync_name, frequency_ms, next_run_at, paused)
-        select c.id, ${q.syncName}, ${q.frequencyMs}, now(), ${!q.autoStart}
+        insert into sync_state (connection_id, sync_name, frequency_ms, next_run_at, paused, schedule)
+        select c.id, ${q.syncName}, ${q.frequencyMs}, now(), ${!q.autoStart}, ${text}
         from connections c where c.environment_id = ${q.environmentId} and c.provider = ${q.provider}
-        on conflict (connection_id, sync_name) do update
-          set frequency_ms = excluded.frequency_ms,
-              next_run_at = least(sync_state.next_run_at, now() + excluded.frequency_ms * interval '1 millisecond')`;
+        on conflict (connection_id, sync_name) do update set schedule = excluded.schedule`;
+      await applyEffectiveSchedule(tx, { environmentId: q.environmentId, syncName: q.syncName }, text, true);
     },
 
     /** A new connection gets every active sync of its provider, due now. */
-    async ensureForConnection(tx: Sql | TransactionSql, q: { environmentId: string; connectionId: string; provider: string }): Promise<void> {
-      await tx`
-        insert into sync_state (connection_id, sync_name, frequency_ms, next_run_at, paused)
-        select ${q.connectionId}, s.name, (s.manifest->>'frequencyMs')::bigint, now(), not coalesce((s.manifest->>'autoStart')::boolean, true)
-        from scripts s
-        where s.environment_id = ${q.environmentId} and s.provider = ${q.provider} and s.kind = 'sync' and s.active
-        on conflict (connection_id, sync_name) do nothing`;
+    async ensureForConnection(tx: Db, q: { environmentId: string; connectionId: string; provider: string }): Promise<void> {
+      const scripts = await tx<{ name: string; frequency: string; frequency_ms: string; auto_start: boolean }[]>`
+        select name, manifest->>'frequency' as frequency, manifest->>'frequencyMs' as frequency_ms,
+          coalesce((manifest->>'autoStart')::boolean, true) as auto_start
+        from scripts
+        where environment_id = ${q.environmentId} and provider = ${q.provider} and kind = 'sync' and active`;
+      for (const s of scripts) {
+        const cols = scheduleColumns(parseSchedule(s.frequency));
+        await tx`
+          insert into sync_state (connection_id, sync_name, frequency_ms, next_run_at, paused, schedule, cron, cron_tz)
+          values (${q.connectionId}, ${s.name}, ${cols.frequencyMs}, now(), ${!s.auto_start}, ${s.frequency}, ${cols.cron}, ${cols.cronTz})
+          on conflict (connection_id, sync_name) do nothing`;
+      }
     },
 
-    async removeSync(tx: Sql | TransactionSql, environmentId: string, syncName: string): Promise<void> {
+    async removeSync(tx: Db, environmentId: string, syncName: string): Promise<void> {
       await tx`
         delete from sync_state s using connections c
         where s.connection_id = c.id and c.environment_id = ${environmentId} and s.sync_name = ${syncName}`;
     },
 
-    /** Called in the transaction that finishes a successful run: the only place lastSyncDate moves. */
-    async recordSuccess(tx: TransactionSql, connectionId: string, syncName: string, runStartedAt: Date): Promise<void> {
-      await tx`
-        update sync_state set last_sync_date = ${runStartedAt}, checkpoint = null
-        where connection_id = ${connectionId} and sync_name = ${syncName}`;
-    },
-
-    async saveCheckpoint(connectionId: string, syncName: string, checkpoint: Record<string, unknown> | null): Promise<void> {
-      await sql`
-        update sync_state set checkpoint = ${checkpoint === null ? null : JSON.stringify(checkpoint)}::text::jsonb
-        where connection_id = ${connectionId} and sync_name = ${syncName}`;
+    /** Per-connection schedule; null goes back to the sync's own. Throws on an invalid schedule. */
+    async setScheduleOverride(connectionId: string, syncName: string, text: string | null): Promise<void> {
+      if (text !== null) parseSchedule(text);
+      await sql.begin(async (tx) => {
+        const [row] = await tx<{ schedule: string | null; frequency_ms: string }[]>`
+          update sync_state set schedule_override = ${text} where connection_id = ${connectionId} and sync_name = ${syncName}
+          returning schedule, frequency_ms`;
+        if (!row) return;
+        const effective = text ?? row.schedule ?? `${row.frequency_ms}ms`;
+        // A new schedule replaces the old next run outright (it may be later than before).
+        const schedule = parseSchedule(effective);
+        const cols = scheduleColumns(schedule);
+        await tx`
+          update sync_state set frequency_ms = ${cols.frequencyMs}, cron = ${cols.cron}, cron_tz = ${cols.cronTz},
+            next_run_at = ${firstRunAfter(schedule, new Date())}
+          where connection_id = ${connectionId} and sync_name = ${syncName}`;
+      });
     },
 
     async setPaused(connectionId: string, syncName: string, paused: boolean): Promise<boolean> {
@@ -72,23 +142,96 @@ export function createSyncState(sql: Sql) {
       return rows.count > 0;
     },
 
+    async setConnectionPaused(connectionId: string, paused: boolean): Promise<void> {
+      if (paused) await sql`insert into paused_connections (connection_id) values (${connectionId}) on conflict do nothing`;
+      else await sql`delete from paused_connections where connection_id = ${connectionId}`;
+    },
+
+    async isConnectionPaused(connectionId: string): Promise<boolean> {
+      const [row] = await sql`select 1 from paused_connections where connection_id = ${connectionId}`;
+      return row !== undefined;
+    },
+
+    /** "full run": remembered on the state, so a job already queued without it still runs full. */
+    async requestFull(connectionId: string, syncName: string): Promise<void> {
+      await sql`update sync_state set full_requested = true where connection_id = ${connectionId} and sync_name = ${syncName}`;
+    },
+
     /**
-     * Claims the pairs that are due and moves their next_run_at one period on, in the caller's
-     * transaction (so the enqueue that follows commits with it). SKIP LOCKED lets several
-     * workers tick at once without claiming a pair twice.
+     * Starts a fresh pass (clearing the old checkpoint and any seen ids of an abandoned full
+     * pass), or returns the pass a resumed run continues.
+     */
+    async beginPass(connectionId: string, syncName: string, pass: Pass, fresh: boolean): Promise<void> {
+      if (!fresh) return;
+      await sql.begin(async (tx) => {
+        await tx`
+          update sync_state set pass_started_at = ${pass.startedAt}, pass_full = ${pass.full}, pass_since = ${pass.since},
+            pass_tracks_deletes = ${pass.tracksDeletes}, full_requested = false, checkpoint = null
+          where connection_id = ${connectionId} and sync_name = ${syncName}`;
+        await tx`delete from sync_seen where connection_id = ${connectionId} and sync_name = ${syncName}`;
+      });
+    },
+
+    /** In the transaction that finishes a successful run: the only place lastSyncDate moves. */
+    async recordSuccess(tx: TransactionSql, connectionId: string, syncName: string, pass: Pass): Promise<void> {
+      await tx`
+        update sync_state set last_sync_date = ${pass.startedAt}, checkpoint = null,
+          incrementals_since_full = case when ${pass.full} then 0 else incrementals_since_full + 1 end,
+          pass_started_at = null, pass_full = false, pass_since = null, pass_tracks_deletes = false,
+          retry_attempt = 0, consecutive_failures = 0
+        where connection_id = ${connectionId} and sync_name = ${syncName}`;
+    },
+
+    /** A failed run: state stays; a retry (if any) brings the next run forward. */
+    async recordFailure(connectionId: string, syncName: string, retry: { delayMs: number; countsAsAttempt: boolean } | null): Promise<void> {
+      if (retry === null) {
+        await sql`
+          update sync_state set consecutive_failures = consecutive_failures + 1, retry_attempt = 0
+          where connection_id = ${connectionId} and sync_name = ${syncName}`;
+        return;
+      }
+      await sql`
+        update sync_state set consecutive_failures = consecutive_failures + 1,
+          retry_attempt = retry_attempt + ${retry.countsAsAttempt ? 1 : 0},
+          next_run_at = now() + ${retry.delayMs} * interval '1 millisecond'
+        where connection_id = ${connectionId} and sync_name = ${syncName}`;
+    },
+
+    async saveCheckpoint(connectionId: string, syncName: string, checkpoint: Record<string, unknown> | null, tx: Db = sql): Promise<void> {
+      await tx`
+        update sync_state set checkpoint = ${checkpoint === null ? null : JSON.stringify(checkpoint)}::text::jsonb
+        where connection_id = ${connectionId} and sync_name = ${syncName}`;
+    },
+
+    /**
+     * Claims the pairs that are due and moves their next run on, in the caller's transaction (so
+     * the enqueue that follows commits with it). SKIP LOCKED lets several workers tick at once
+     * without claiming a pair twice. Oldest first, so a backlog drains in order.
      */
     async claimDue(tx: TransactionSql, limit: number): Promise<DueSync[]> {
-      return tx<DueSync[]>`
+      const rows = await tx<(DueSync & { cron: string | null; cron_tz: string | null })[]>`
         with due as (
-          select connection_id, sync_name from sync_state
-          where not paused and next_run_at <= now()
-          order by next_run_at limit ${limit}
-          for update skip locked
+          select s.connection_id, s.sync_name, s.next_run_at from sync_state s
+          where not s.paused and s.next_run_at <= now()
+            and not exists (select 1 from paused_connections p where p.connection_id = s.connection_id)
+          order by s.next_run_at limit ${limit}
+          for update of s skip locked
         )
         update sync_state s
           set next_run_at = greatest(s.next_run_at + s.frequency_ms * interval '1 millisecond', now())
-        from due where s.connection_id = due.connection_id and s.sync_name = due.sync_name
-        returning s.connection_id, s.sync_name`;
+        from due, connections c
+        where s.connection_id = due.connection_id and s.sync_name = due.sync_name and c.id = s.connection_id
+        returning s.connection_id, s.sync_name, c.environment_id, due.next_run_at as due_at, s.cron, s.cron_tz`;
+      const now = new Date();
+      const cronRows = rows.filter((r) => r.cron !== null);
+      if (cronRows.length > 0) {
+        const fixes = cronRows.map((r) => ({ c: r.connection_id, s: r.sync_name, n: nextCronRun(r.cron!, r.cron_tz, now).toISOString() }));
+        await tx`
+          update sync_state s set next_run_at = (f->>'n')::timestamptz
+          from jsonb_array_elements(${JSON.stringify(fixes)}::text::jsonb) f
+          where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s'`;
+      }
+      return rows.map(({ connection_id, sync_name, environment_id, due_at }) => ({ connection_id, sync_name, environment_id, due_at }));
     },
   };
 }

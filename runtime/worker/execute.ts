@@ -8,6 +8,7 @@ import type { BridgeCall, ChildResult } from '../ipc.ts';
 import { CAPS } from '../caps.ts';
 import { createHostCalls } from './host-calls.ts';
 import { openSandbox, type Sandbox, type SandboxLimits } from './sandbox.ts';
+import type { IsolateSource } from './isolates.ts';
 import { DESCRIBE_LIMITS } from '../limits.ts';
 
 type Job = z.output<typeof RunJobSchema>;
@@ -16,7 +17,7 @@ export interface ExecuteDeps {
   callParent(call: BridgeCall): Promise<unknown>;
   emitLog(entry: LogEntry): void;
   emitHeap(peakBytes: number): void;
-  onCatastrophicError(message: string): void;
+  isolates: IsolateSource;
 }
 
 export interface Execution {
@@ -122,14 +123,34 @@ function createLogGate(emitLog: (entry: LogEntry) => void): (level: string, mess
   };
 }
 
+/**
+ * Limits V8 reports as ordinary exceptions: a stack overflow, and an ArrayBuffer the isolate's
+ * memory limit refused. Uncaught, they end the run as the limit errors they are.
+ */
+function typeEngineLimits(outcome: Outcome, limits: SandboxLimits, usedBytes: number): Outcome {
+  if (outcome.ok || outcome.error.code !== 'SCRIPT_ERROR') return outcome;
+  const { message, stack } = outcome.error;
+  if (message === 'Maximum call stack size exceeded') {
+    return { ok: false, error: { kind: 'limit', code: 'STACK_OVERFLOW', message: 'the call stack overflowed (recursion too deep)', ...(stack ? { stack } : {}) } };
+  }
+  if (message === 'Array buffer allocation failed') {
+    return { ok: false, error: { kind: 'limit', code: 'MEMORY', message: `memory limit of ${limits.memoryMb} MB exceeded (an ArrayBuffer allocation was refused)`, limit: limits.memoryMb, used: Math.max(limits.memoryMb, Math.round(usedBytes / MiB)) } };
+  }
+  return outcome;
+}
+
+const MiB = 1024 * 1024;
+
 interface Phases {
   limits: SandboxLimits;
+  environmentId?: string | undefined;
   /** Runs after the top level evaluated; returns the outcome. */
   after(sandbox: Sandbox): Promise<Outcome>;
 }
 
 interface Executed {
   outcome: Outcome;
+  warmStart: boolean;
   cpuMs: number;
   peakHeapBytes: number;
   bridgeBytes: number;
@@ -140,27 +161,29 @@ async function execute(code: string, phases: Phases, deps: ExecuteDeps, onSandbo
   const usage = { bridgeBytes: 0, proxyCalls: 0 };
   const hostCalls = createHostCalls({ callParent: deps.callParent, usage });
   let sandbox: Sandbox;
+  let warmStart = false;
   try {
-    sandbox = await openSandbox(phases.limits, {
-      hostCalls,
-      onLog: createLogGate(deps.emitLog),
-      onHeap: deps.emitHeap,
-      onCatastrophicError: deps.onCatastrophicError,
-    });
+    const lease = deps.isolates.acquire({ code, memoryMb: phases.limits.memoryMb, environmentId: phases.environmentId });
+    warmStart = lease.warm;
+    sandbox = await openSandbox(phases.limits, { hostCalls, onLog: createLogGate(deps.emitLog), onHeap: deps.emitHeap }, lease);
   } catch (error) {
-    return { outcome: internal(`could not create the isolate: ${error instanceof Error ? error.message : String(error)}`), cpuMs: 0, peakHeapBytes: 0, ...usage };
+    return { outcome: internal(`could not create the isolate: ${error instanceof Error ? error.message : String(error)}`), warmStart, cpuMs: 0, peakHeapBytes: 0, ...usage };
   }
   onSandbox(sandbox);
   let outcome: Outcome;
   let compiled = false;
   try {
-    await sandbox.evaluate(code).catch((error: unknown) => {
+    await sandbox.evaluate().catch((error: unknown) => {
       compiled = !(error instanceof SyntaxError);
       throw error;
     });
     compiled = true;
     try {
       outcome = await phases.after(sandbox);
+      // Host calls the script made before it returned (an un-awaited batchSave) finish before
+      // the run does, under the same wall clock; later ones are refused at close().
+      await new Promise((resolve) => setImmediate(resolve));
+      await Promise.race([hostCalls.settled(), sandbox.stopped]);
     } catch (error) {
       const stopped = sandbox.stopReason(error);
       outcome = stopped ? { ok: false, error: stopped } : internal(error instanceof Error ? error.message : String(error));
@@ -173,7 +196,9 @@ async function execute(code: string, phases: Phases, deps: ExecuteDeps, onSandbo
   const stopped = sandbox.stopReason();
   // A limit that fired while the envelope was already on its way still wins: the run was cut.
   if (stopped && outcome.ok) outcome = { ok: false, error: stopped };
-  return { outcome, ...sandbox.usage(), ...usage };
+  const { cpuMs, peakHeapBytes, heapBytes } = sandbox.usage();
+  outcome = typeEngineLimits(outcome, phases.limits, heapBytes);
+  return { outcome, warmStart, cpuMs, peakHeapBytes, ...usage };
 }
 
 export function startRun(job: Job, deps: ExecuteDeps): Execution {
@@ -184,15 +209,15 @@ export function startRun(job: Job, deps: ExecuteDeps): Execution {
   const isolateJob = JSON.stringify({ kind: job.kind, input: job.input, context: job.context });
   const result = execute(
     job.code,
-    { limits: job.limits, after: async (s) => readEnvelope(await s.call('run', isolateJob)) },
+    { limits: job.limits, environmentId: job.environmentId, after: async (s) => readEnvelope(await s.call('run', isolateJob)) },
     deps,
     (s) => {
       sandbox = s;
       if (abortedEarly) s.stop(abortError);
     },
   ).then((done) => {
-    const { outcome, cpuMs, peakHeapBytes, bridgeBytes, proxyCalls } = done;
-    const usage = { wallMs: Math.round(performance.now() - startedAt), cpuMs: Math.round(cpuMs * 1000) / 1000, peakHeapBytes, bridgeBytes, proxyCalls };
+    const { outcome, cpuMs, peakHeapBytes, bridgeBytes, proxyCalls, warmStart } = done;
+    const usage = { wallMs: Math.round(performance.now() - startedAt), cpuMs: Math.round(cpuMs * 1000) / 1000, peakHeapBytes, bridgeBytes, proxyCalls, warmStart };
     return outcome.ok ? { ok: true as const, output: outcome.output, usage } : { ok: false as const, error: outcome.error, usage };
   });
   return {

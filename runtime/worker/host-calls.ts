@@ -30,12 +30,16 @@ const SetMetadataSchema = z.object({ metadata: StateSchema, merge: z.boolean() }
 
 export interface HostCalls {
   handle(op: string, a: string, b: string): Promise<string>;
-  /** Cancels the run's pending timers. */
+  /** Resolves when every call already handed to the host has settled. */
+  settled(): Promise<void>;
+  /** Cancels the run's pending timers and refuses further calls. */
   dispose(): void;
 }
 
 export function createHostCalls(deps: HostCallDeps): HostCalls {
   const sleeps = new Set<NodeJS.Timeout>();
+  const inFlight = new Set<Promise<unknown>>();
+  let disposed = false;
 
   function parseArg<T>(schema: z.ZodType<T>, text: string, what: string): T {
     let value: unknown;
@@ -103,6 +107,11 @@ export function createHostCalls(deps: HostCallDeps): HostCalls {
         await deps.callParent({ method: 'saveCheckpoint', checkpoint });
         return '';
       }
+      case 'trackDeletes': {
+        if (b !== 'start' && b !== 'end') throw new HostCallError('INVALID_ARGUMENT', 'trackDeletes phase must be start or end');
+        await deps.callParent({ method: 'trackDeletes', model: a.slice(0, 200), phase: b });
+        return '';
+      }
       default:
         throw new HostCallError('BRIDGE_ERROR', `unknown host call ${op}`);
     }
@@ -110,12 +119,23 @@ export function createHostCalls(deps: HostCallDeps): HostCalls {
 
   return {
     async handle(op, a, b) {
+      if (disposed) throw new HostCallError('RUN_ENDED', 'the run has ended: host calls are refused');
       deps.usage.bridgeBytes += a.length + b.length;
-      const result = await handleOp(op, a, b);
+      const pending = handleOp(op, a, b);
+      // Timers are the script's own waiting, not host work a run's result must wait for.
+      if (op !== 'sleep') {
+        inFlight.add(pending);
+        void pending.catch(() => {}).finally(() => inFlight.delete(pending));
+      }
+      const result = await pending;
       deps.usage.bridgeBytes += result.length;
       return result;
     },
+    async settled() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
     dispose() {
+      disposed = true;
       for (const timer of sleeps) clearTimeout(timer);
       sleeps.clear();
     },

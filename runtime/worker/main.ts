@@ -6,6 +6,7 @@
 import type { LogEntry } from '../contract.ts';
 import { ParentMessageSchema, type BridgeCall, type ChildMessage } from '../ipc.ts';
 import { describeBundle, startRun, type ExecuteDeps, type Execution } from './execute.ts';
+import { createIsolateSource, type IsolateMode } from './isolates.ts';
 
 const LOG_FLUSH_MS = 20;
 const LOG_BATCH = 100;
@@ -27,6 +28,15 @@ interface Task {
 
 let current: Task | null = null;
 let nextCallId = 0;
+
+const isolates = createIsolateSource({
+  mode: (process.argv.includes('--isolates=warm') ? 'warm' : 'fresh') satisfies IsolateMode,
+  onCatastrophicError() {
+    // V8 lost control of an isolate: nothing in this process can be trusted any more. The
+    // parent sees the exit and reports the run as crashed.
+    process.abort();
+  },
+});
 
 function flushLogs(task: Task): void {
   if (task.logTimer) clearTimeout(task.logTimer);
@@ -57,11 +67,7 @@ function depsFor(task: Task): ExecuteDeps {
       task.reportedHeap = bytes;
       post({ type: 'heap', taskId: task.taskId, bytes });
     },
-    onCatastrophicError() {
-      // V8 lost control of an isolate: nothing in this process can be trusted any more. The
-      // parent sees the exit and reports the run as crashed.
-      process.abort();
-    },
+    isolates,
   };
 }
 

@@ -21,14 +21,21 @@ const MapCtor = Map;
 const StringCtor = String;
 const DateCtor = Date;
 const CAPS = parse($2);
+// WebAssembly memory is allocated outside isolated-vm's memory limit (ArrayBuffers are counted,
+// wasm memories are not), so scripts get no WebAssembly: it cannot be bounded.
+delete global.WebAssembly;
 
 const own = (object, key) => object != null && hasOwn.call(object, key);
 
 // ---- calls to the worker -------------------------------------------------------------------
 let nextCallId = 0;
 const pending = new MapCtor();
+// Set when `run` settles: whatever the script left behind (timers, un-awaited promises,
+// finalizers) is refused from then on, and the worker refuses it too.
+let ended = false;
 
 function hostCall(op, a, b) {
+  if (ended) return PromiseCtor.reject(sdkError('RUN_ENDED', 'the run has ended: host calls are refused'));
   return new PromiseCtor((resolve, reject) => {
     const id = ++nextCallId;
     pending.set(id, { resolve, reject });
@@ -59,6 +66,7 @@ function deliver(id, ok, value) {
 function sdkError(code, message) {
   const error = new ErrorCtor(message);
   defineProperty(error, '__ferrySdkError', { value: code, enumerable: false });
+  defineProperty(error, 'code', { value: code, enumerable: false, writable: true, configurable: true });
   return error;
 }
 
@@ -91,6 +99,7 @@ function formatArgs(args) {
 }
 
 function emit(level, args) {
+  if (ended) return;
   const line = formatArgs(args);
   hostLog(level, line.length > CAPS.logLineChars ? line.slice(0, CAPS.logLineChars) : line);
 }
@@ -141,7 +150,7 @@ function armTimer(id, delay) {
   hostCall('sleep', StringCtor(delay)).then(
     () => {
       const timer = timers.get(id);
-      if (!timer) return;
+      if (!timer || ended) return;
       if (!timer.repeat) timers.delete(id);
       try {
         timer.fn(...timer.args);
@@ -182,6 +191,20 @@ const timerGlobals = {
 };
 for (const name of keys(timerGlobals)) {
   defineProperty(global, name, { value: timerGlobals[name], writable: true, configurable: true, enumerable: false });
+}
+
+// A finalizer may run after its run ended (a warm isolate collects later): it runs nothing then.
+const FinalizationRegistryCtor = global.FinalizationRegistry;
+if (typeof FinalizationRegistryCtor === 'function') {
+  const RunScopedFinalizationRegistry = class FinalizationRegistry extends FinalizationRegistryCtor {
+    constructor(cleanup) {
+      if (typeof cleanup !== 'function') throw new TypeError('FinalizationRegistry: cleanup must be callable');
+      super((held) => {
+        if (!ended) cleanup(held);
+      });
+    }
+  };
+  defineProperty(global, 'FinalizationRegistry', { value: RunScopedFinalizationRegistry, writable: true, configurable: true, enumerable: false });
 }
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -522,6 +545,9 @@ async function run(jobJson) {
     return stringify({ ok: true, output: text });
   } catch (error) {
     return stringify({ ok: false, error: describeError(error) });
+  } finally {
+    ended = true;
+    timers.clear();
   }
 }
 

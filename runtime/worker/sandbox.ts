@@ -1,12 +1,15 @@
 /**
- * One fresh isolate with the in-isolate SDK installed and the limits watched: the building block
- * of a run and of describe. Whatever happens, `close()` disposes the isolate and its timers.
+ * One run's sandbox: a fresh context (with the in-isolate SDK installed) in an isolate leased
+ * from the worker's IsolateSource, and the limits watched. Whatever happens, `close()` cancels the
+ * run's timers, refuses anything the script left behind, and gives the isolate back (disposed
+ * unless it ended cleanly and may stay warm).
  */
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import type { RunError } from '../contract.ts';
 import { CAPS } from '../caps.ts';
 import type { HostCalls } from './host-calls.ts';
+import type { IsolateLease } from './isolates.ts';
 
 const PRELUDE = readFileSync(new URL('./prelude.js', import.meta.url), 'utf8');
 const HEAP_SAMPLE_MS = 5;
@@ -23,47 +26,58 @@ export interface SandboxDeps {
   onLog(level: string, message: string): void;
   /** Called when the sampled peak heap grows. */
   onHeap(peakBytes: number): void;
-  onCatastrophicError(message: string): void;
 }
 
 export interface Sandbox {
-  /** Compiles and evaluates the bundle's top level. */
-  evaluate(code: string): Promise<void>;
+  /** Runs the bundle's top level in this run's context (compiled once per warm isolate). */
+  evaluate(): Promise<void>;
   /** Calls the prelude's `run`/`describe`; resolves with its JSON envelope. */
   call(entry: 'run' | 'describe', arg: string): Promise<string>;
   /** Stops the run now with this error (limits, abort); the first reason wins. */
   stop(reason: RunError): void;
+  /** Resolves with the reason when the run is stopped. */
+  readonly stopped: Promise<RunError>;
   /** Why the isolate died, if it did: a limit we enforced, or the memory limit. */
   stopReason(error?: unknown): RunError | null;
-  usage(): { cpuMs: number; peakHeapBytes: number };
+  usage(): { cpuMs: number; peakHeapBytes: number; heapBytes: number };
   close(): void;
 }
 
-export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps): Promise<Sandbox> {
-  const isolate = new ivm.Isolate({ memoryLimit: limits.memoryMb, onCatastrophicError: deps.onCatastrophicError });
+export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, lease: IsolateLease): Promise<Sandbox> {
+  const { isolate } = lease;
   let stopped: RunError | null = null;
+  let closed = false;
   let cpuMs = 0;
   let peakHeapBytes = 0;
+  let heapBytes = 0;
   let sampling = false;
   const startedAt = performance.now();
+  // A warm isolate's CPU clock runs across runs: this run is charged from here.
+  const cpuAtStart = Number(isolate.cpuTime);
+  let onStopped: (reason: RunError) => void = () => {};
+  const stoppedPromise = new Promise<RunError>((resolve) => (onStopped = resolve));
 
   function stop(reason: RunError): void {
     if (stopped) return;
     stopped = reason;
     readCpu();
+    // Disposing is the only way to interrupt an isolate that is running or parked on a promise.
     if (!isolate.isDisposed) isolate.dispose();
+    onStopped(reason);
   }
 
   function readCpu(): void {
     try {
-      if (!isolate.isDisposed) cpuMs = Number(isolate.cpuTime) / 1e6;
+      if (!isolate.isDisposed) cpuMs = (Number(isolate.cpuTime) - cpuAtStart) / 1e6;
     } catch {
       // disposed between the check and the read
     }
   }
 
   function recordHeap(stats: ivm.HeapStatistics): void {
+    // ArrayBuffers live outside the V8 heap but count against the isolate's limit.
     const bytes = stats.used_heap_size + stats.externally_allocated_size;
+    heapBytes = bytes;
     if (bytes > peakHeapBytes) {
       peakHeapBytes = bytes;
       deps.onHeap(bytes);
@@ -75,27 +89,31 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps): Pro
   let entries: Record<'run' | 'describe', ivm.Reference>;
   try {
     context = await isolate.createContext();
+    // Both callbacks go dead at close(): whatever the script left behind (timers, un-awaited
+    // promises, finalizers of a warm isolate) reaches nothing of the host after its run.
     const send = new ivm.Callback(
       (id: number, op: string, a: string, b: string) => {
+        if (closed) return;
         deps.hostCalls.handle(String(op), String(a), String(b)).then(
           (value) => deliver(id, true, value),
           (error: unknown) => {
             const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'BRIDGE_ERROR';
             const message = error instanceof Error ? error.message : String(error);
-            const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
-            deliver(id, false, JSON.stringify({ code, message, ...(typeof retryAfterMs === 'number' && { retryAfterMs }) }));
+            deliver(id, false, JSON.stringify({ code, message }));
           },
         );
       },
       { ignored: true },
     );
-    const log = new ivm.Callback((level: string, message: string) => deps.onLog(String(level), String(message)), { ignored: true });
+    const log = new ivm.Callback((level: string, message: string) => {
+      if (!closed) deps.onLog(String(level), String(message));
+    }, { ignored: true });
     const api = await context.evalClosure(PRELUDE, [send, log, JSON.stringify(CAPS)], { result: { reference: true } });
     deliverRef = await api.get('deliver', { reference: true });
     entries = { run: await api.get('run', { reference: true }), describe: await api.get('describe', { reference: true }) };
     api.release();
   } catch (error) {
-    isolate.dispose();
+    lease.release(false);
     throw error;
   }
 
@@ -118,23 +136,22 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps): Pro
     });
   }, HEAP_SAMPLE_MS);
 
-
   function deliver(id: number, ok: boolean, value: string): void {
-    if (isolate.isDisposed) return;
+    if (closed || isolate.isDisposed) return;
     deliverRef.apply(undefined, [id, ok, value]).catch(() => {});
   }
 
   return {
-    async evaluate(code) {
-      const script = await isolate.compileScript(code, { filename: 'file:///script.js' });
+    async evaluate() {
+      const script = await lease.script();
       await script.run(context);
-      script.release();
     },
     async call(entry, arg) {
       const result = await entries[entry].apply(undefined, [arg], { result: { promise: true, copy: true } });
       return String(result);
     },
     stop,
+    stopped: stoppedPromise,
     stopReason(error) {
       if (stopped) return stopped;
       const message = error instanceof Error ? error.message : '';
@@ -153,9 +170,11 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps): Pro
       return null;
     },
     usage() {
-      return { cpuMs, peakHeapBytes };
+      return { cpuMs, peakHeapBytes, heapBytes };
     },
     close() {
+      if (closed) return;
+      closed = true;
       clearTimeout(wallTimer);
       clearInterval(poller);
       deps.hostCalls.dispose();
@@ -166,8 +185,10 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps): Pro
         } catch {
           // disposed meanwhile
         }
-        isolate.dispose();
       }
+      for (const ref of [deliverRef, entries.run, entries.describe]) ref.release();
+      context.release();
+      lease.release(stopped === null);
     },
   };
 }
