@@ -1,0 +1,147 @@
+/**
+ * GET /records over HTTP: the cursor promise with concurrent writers (a sync, an action and a
+ * webhook writing one model through the real store, some holding their transactions open so
+ * commits land out of order) and a polling reader; then the filters (ids, filter, modified_after).
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createRecordStore, type RecordStore } from '../../host/store/records.ts';
+import { startTestFerry, type TestFerry } from '../helpers/ferry.ts';
+import { deleteBatchOf, saveBatchOf, silentLogger } from '../store/fixtures.ts';
+
+let ferry: TestFerry;
+let store: RecordStore;
+
+async function createConnection(connectionId: string): Promise<string> {
+  expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'plain' })).status).toBe(201);
+  const [row] = await ferry.db.sql<{ id: string }[]>`select id from connections where connection_id = ${connectionId}`;
+  return row!.id;
+}
+
+beforeAll(async () => {
+  ferry = await startTestFerry();
+  store = createRecordStore({ sql: ferry.db.sql, logger: silentLogger, embedded: false });
+  expect((await ferry.api.put('/providers/plain', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
+});
+afterAll(async () => { await ferry?.close(); });
+
+interface Seen { id: string; version: number; action: string; cursor: string }
+
+function createHttpReader(connectionId: string, model: string, limit: number) {
+  let cursor: string | null = null;
+  const seen: Seen[] = [];
+  let polls = 0;
+  return {
+    seen,
+    get polls() { return polls; },
+    async poll(): Promise<number> {
+      const path = `/records?connection_id=${connectionId}&model=${model}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;
+      const { status, body } = await ferry.api.get(path);
+      if (status !== 200) throw new Error(`GET ${path} → ${status} ${JSON.stringify(body)}`);
+      for (const r of body.records) seen.push({ id: r.id, version: r.version, action: r._ferry_metadata.last_action, cursor: r._ferry_metadata.cursor });
+      if (body.next_cursor !== null) cursor = body.next_cursor;
+      polls++;
+      return body.records.length;
+    },
+  };
+}
+
+test('a polling HTTP reader sees every change exactly once while a sync, an action and a webhook write the same model and commit out of order', async () => {
+  const connectionId = 'concurrent';
+  const internalId = await createConnection(connectionId);
+  const reader = createHttpReader(connectionId, 'Contact', 4);
+  let version = 0;
+  const written = new Set<string>();
+  let writing = true;
+
+  /** Resolves once the reader has completed `n` more polls: holding a transaction across them forces other writers to queue and commit later. */
+  const afterPolls = async (n: number) => {
+    const target = reader.polls + n;
+    while (writing && reader.polls < target) await new Promise((r) => setImmediate(r));
+  };
+
+  async function writer(name: string, seed: number): Promise<void> {
+    for (let batch = 0; batch < 12; batch++) {
+      const size = 1 + ((seed * 5 + batch) % 4);
+      const ids = [...new Set(Array.from({ length: size }, (_, k) => `r${(seed * 7 + batch * 3 + k * 5) % 20}`))];
+      const isDelete = (seed + batch) % 5 === 4;
+      const records = ids.map((id) => ({ id, version: ++version, by: name }));
+      await ferry.db.sql.begin(async (tx) => {
+        if (isDelete) await store.saveBatch({ connectionId: internalId, batch: deleteBatchOf('Contact', ids) }, tx);
+        else {
+          await store.saveBatch({ connectionId: internalId, batch: saveBatchOf('Contact', records) }, tx);
+          for (const r of records) written.add(`${r.id}:${r.version}`);
+        }
+        // Every third batch stays open across reader polls before committing.
+        if ((seed + batch) % 3 === 0) await afterPolls(2);
+      });
+    }
+  }
+
+  const readerLoop = (async () => { while (writing) await reader.poll(); })();
+  await Promise.all([writer('sync', 1), writer('action', 2), writer('webhook', 3)]);
+  writing = false;
+  await readerLoop;
+  while ((await reader.poll()) > 0);
+
+  // No change seen twice, and cursors strictly increase.
+  const cursors = reader.seen.map((s) => BigInt(s.cursor));
+  for (let i = 1; i < cursors.length; i++) expect(cursors[i]! > cursors[i - 1]!).toBe(true);
+  const versions = reader.seen.filter((s) => s.action !== 'deleted').map((s) => `${s.id}:${s.version}`);
+  expect(new Set(versions).size).toBe(versions.length);
+  for (const v of versions) expect(written.has(v)).toBe(true);
+
+  // Nothing missed: the last change seen of each record is the stored one, cursor included.
+  const stored = await ferry.db.sql<{ id: string; version: number; action: string; cursor: string }[]>`
+    select id, (data->>'version')::int as version, last_action as action, cursor::text as cursor
+    from records where connection_id = ${internalId} and model = 'Contact'`;
+  expect(stored.length).toBe(20);
+  const lastSeen = new Map(reader.seen.map((s) => [s.id, s]));
+  expect(Object.fromEntries(lastSeen)).toEqual(Object.fromEntries(stored.map((r) => [r.id, r])));
+  expect(reader.polls).toBeGreaterThan(10);
+});
+
+test('ids (comma-separated or repeated), filter and modified_after narrow the page; next_cursor continues', async () => {
+  const connectionId = 'filters';
+  const internalId = await createConnection(connectionId);
+  await store.saveBatch({ connectionId: internalId, batch: saveBatchOf('Deal', ['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, v: 1 }))) });
+  const [{ now } = { now: new Date(0) }] = await ferry.db.sql<{ now: Date }[]>`select clock_timestamp() as now`;
+  await store.saveBatch({ connectionId: internalId, batch: saveBatchOf('Deal', [{ id: 'b', v: 2 }]) });
+  await store.saveBatch({ connectionId: internalId, batch: deleteBatchOf('Deal', ['c']) });
+  const get = async (query: string) => {
+    const { status, body } = await ferry.api.get(`/records?connection_id=${connectionId}&model=Deal&${query}`);
+    expect(status, JSON.stringify(body)).toBe(200);
+    return body as { records: Array<{ id: string; _ferry_metadata: { last_action: string; cursor: string } }>; next_cursor: string | null };
+  };
+  const ids = (page: { records: Array<{ id: string }> }) => page.records.map((r) => r.id);
+
+  expect(ids(await get('ids=e,a,b,zz'))).toEqual(['a', 'e', 'b']); // cursor order; unknown ids ignored
+  expect(ids(await get('ids=e&ids=a&ids=a'))).toEqual(['a', 'e']); // repeated, duplicates once
+  const first = await get('ids=a,b,e&limit=2');
+  expect(ids(first)).toEqual(['a', 'e']);
+  expect(ids(await get(`ids=a,b,e&limit=2&cursor=${first.next_cursor}`))).toEqual(['b']);
+  expect(ids(await get('filter=deleted'))).toEqual(['c']);
+  expect(ids(await get('filter=added,updated&ids=b,c,d'))).toEqual(['d', 'b']);
+  expect(ids(await get(`modified_after=${encodeURIComponent(now.toISOString())}`))).toEqual(['b', 'c']);
+  const all = await get('limit=10000');
+  expect(all.records).toHaveLength(5);
+  expect(all.next_cursor).toBe(all.records.at(-1)!._ferry_metadata.cursor);
+  expect(await get(`cursor=${all.next_cursor}`)).toEqual({ records: [], next_cursor: null });
+
+  const tooMany = await ferry.api.get(`/records?connection_id=${connectionId}&model=Deal&ids=${Array.from({ length: 1001 }, (_, i) => i).join(',')}`);
+  expect(tooMany.status).toBe(400);
+  expect(tooMany.body.error.issues[0].path).toEqual(['query', 'ids']);
+  expect((await ferry.api.get(`/records?connection_id=${connectionId}&model=Deal&limit=10001`)).status).toBe(400);
+  expect((await ferry.api.get(`/records?connection_id=${connectionId}&model=Deal&limit=5&limit=6`)).status).toBe(400);
+  expect((await ferry.api.get(`/records?connection_id=${connectionId}&model=Deal&cursor=9223372036854775808`)).body.error.code).toBe('INVALID_CURSOR');
+});
+
+test("one environment's key never reads another's records", async () => {
+  const internalId = await createConnection('private');
+  await store.saveBatch({ connectionId: internalId, batch: saveBatchOf('Note', [{ id: 'secret' }]) });
+  const [env] = await ferry.db.sql<{ id: string }[]>`insert into environments (name) values ('other') returning id`;
+  const { hashKey } = await import('../../host/tenancy/environments.ts');
+  await ferry.db.sql`insert into api_keys (environment_id, key_hash) values (${env!.id}, ${hashKey('fsk_other_environment_key_0000')})`;
+  const response = await ferry.api.request('GET', '/records?connection_id=private&model=Note', undefined, 'fsk_other_environment_key_0000');
+  expect(response.status).toBe(404);
+  expect(response.body.error.code).toBe('NOT_FOUND');
+});
