@@ -11,6 +11,8 @@ const ConfigSchema = z.object({
   /** Secret key of the default environment. Without it, a dev key is generated and kept in FERRY_DATA_DIR. */
   FERRY_SECRET_KEY: z.string().min(16).optional(),
   FERRY_ENVIRONMENT: z.string().default('dev'),
+  /** Operator key for POST /environments; without it, environments are created only at start-up. */
+  FERRY_ADMIN_KEY: z.string().min(16).optional(),
   /** Credential encryption keyring: base64 32-byte keys, comma-separated, the first encrypts. Without it, a dev key is generated and kept in FERRY_DATA_DIR. */
   FERRY_ENCRYPTION_KEY: z.string().min(40).optional(),
   /** api: serve HTTP only; worker: run syncs only; all: both (one process). */

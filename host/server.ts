@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { createRuntime } from '../runtime/index.ts';
+import { createActions } from './actions/index.ts';
 import { createApi } from './api/app.ts';
 import type { Config } from './config.ts';
 import { createConnections } from './connections/connections.ts';
@@ -29,6 +30,7 @@ import { createRecordStore } from './store/records.ts';
 import { createSyncRunner } from './sync/run-sync.ts';
 import { createSyncState } from './sync/sync-state.ts';
 import { createEnvironments, generateSecretKey } from './tenancy/environments.ts';
+import { createWebhooksIn } from './webhooks-in/index.ts';
 
 /** A run whose process stops heartbeating for this long is failed (its host died). */
 const STALE_RUN_MS = 60_000;
@@ -101,10 +103,15 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
 
     const queue = await createQueue({ sql, logger, supervise: config.FERRY_ROLE !== 'api' });
     closers.push(() => queue.close());
+    const scriptRunDeps = { sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger, boss: queue.boss };
+    const actions = await createActions(scriptRunDeps);
+    const webhooksIn = await createWebhooksIn(scriptRunDeps);
 
     if (config.FERRY_ROLE !== 'api') {
       const runner = createSyncRunner({ sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger });
       await queue.work(config.FERRY_RUNTIME_WORKERS, (job) => runner.run(job));
+      await actions.actionQueue.work(config.FERRY_RUNTIME_WORKERS);
+      await webhooksIn.workWebhooks(config.FERRY_RUNTIME_WORKERS);
       const tick = async () => {
         await runs.failStale(STALE_RUN_MS);
         await queue.tick(syncState);
@@ -123,6 +130,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
       const app = createApi({
         environments, logger, deployer, scripts, sql, connections, providers, syncState, proxy, records, runs, runCalls,
         enqueueSync: (job) => queue.enqueue(job),
+        ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY,
       });
       const server: ServerType = await new Promise((resolve) => {
         const s = serve({ fetch: app.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT }, () => resolve(s));

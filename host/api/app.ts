@@ -11,16 +11,20 @@ import type { Logger } from '../logger.ts';
 import type { Environment, Environments } from '../tenancy/environments.ts';
 import { ApiError, errorBody, renderError } from './errors.ts';
 import { buildOpenApiDocument, defineRoutes, type RouteSpec } from './openapi/index.ts';
+import { actionRoutes, actionRouteSpecs, type ActionRouteDeps } from './routes/actions.ts';
 import { connectionRoutes, connectionRouteSpecs, type ConnectionRouteDeps } from './routes/connections.ts';
 import { deployRoutes, deployRouteSpecs, type DeployRouteDeps } from './routes/deploy.ts';
+import { adminRoutes, environmentRoutes, environmentRouteSpecs, type EnvironmentRouteDeps } from './routes/environments.ts';
 import { healthRoutes, healthRouteSpecs } from './routes/health.ts';
 import { recordRoutes, recordRouteSpecs, type RecordRouteDeps } from './routes/records.ts';
 import { runRoutes, runRouteSpecs, type RunRouteDeps } from './routes/runs.ts';
 import { syncRoutes, syncRouteSpecs, type SyncRouteDeps } from './routes/syncs.ts';
+import { webhookReceiverRoutes, webhookRouteSpecs, webhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
 
 export type ApiEnv = { Variables: { environment: Environment } };
 
-export type ApiDeps = { environments: Environments; logger: Logger } & ConnectionRouteDeps & DeployRouteDeps & RecordRouteDeps & RunRouteDeps & SyncRouteDeps;
+export type ApiDeps = { environments: Environments; logger: Logger } & ConnectionRouteDeps & DeployRouteDeps & RecordRouteDeps & RunRouteDeps & SyncRouteDeps
+  & ActionRouteDeps & EnvironmentRouteDeps & WebhookRouteDeps;
 
 const openApiSpecs = defineRoutes([{
   method: 'get', path: '/openapi.json', tag: 'operations', auth: false,
@@ -30,6 +34,9 @@ const openApiSpecs = defineRoutes([{
 
 /** Every route's contract; the OpenAPI document is built from this list. */
 export const ROUTE_SPECS: readonly RouteSpec[] = [
+  ...actionRouteSpecs,
+  ...environmentRouteSpecs,
+  ...webhookRouteSpecs,
   ...openApiSpecs,
   ...healthRouteSpecs,
   ...deployRouteSpecs,
@@ -64,6 +71,9 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     maxSize: 8 * 1024 * 1024,
     onError: (c) => c.json(errorBody('PAYLOAD_TOO_LARGE', 'request body exceeds 8 MiB'), 413),
   }));
+  // Authenticated otherwise: the admin key (environments) and provider signatures (webhooks).
+  app.route('/', adminRoutes(deps));
+  app.route('/', webhookReceiverRoutes(deps));
   app.use('*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const key = /^Bearer\s+(.+)$/i.exec(header)?.[1];
@@ -79,5 +89,8 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/', recordRoutes(deps));
   app.route('/', runRoutes(deps));
   app.route('/', syncRoutes(deps));
+  app.route('/', actionRoutes(deps));
+  app.route('/', environmentRoutes(deps));
+  app.route('/', webhookRoutes(deps));
   return app;
 }

@@ -1,0 +1,63 @@
+/** Asynchronous action calls (action_jobs): queued by the API, settled by a worker, polled by the app. */
+import type { RunError } from '../../runtime/contract.ts';
+import type { Sql, TransactionSql } from '../db/connect.ts';
+
+export type ActionJobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface ActionJobRow {
+  id: string;
+  environment_id: string;
+  connection_id: string;
+  action_name: string;
+  input: unknown;
+  status: ActionJobStatus;
+  run_id: string | null;
+  output: unknown;
+  error: RunError | null;
+  created_at: Date;
+  finished_at: Date | null;
+}
+
+const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+
+export function createActionJobs(sql: Sql) {
+  return {
+    async create(tx: TransactionSql, q: { environmentId: string; connectionId: string; actionName: string; input: unknown }): Promise<ActionJobRow> {
+      const [row] = await tx<ActionJobRow[]>`
+        insert into action_jobs (environment_id, connection_id, action_name, input)
+        values (${q.environmentId}, ${q.connectionId}, ${q.actionName}, ${json(q.input)}::text::jsonb)
+        returning *`;
+      return row!;
+    },
+
+    /** Scoped to the environment: another environment's job id is not found. */
+    async get(environmentId: string, id: string): Promise<ActionJobRow | null> {
+      const [row] = await sql<ActionJobRow[]>`select * from action_jobs where id = ${id} and environment_id = ${environmentId}`;
+      return row ?? null;
+    },
+
+    async getById(id: string): Promise<ActionJobRow | null> {
+      const [row] = await sql<ActionJobRow[]>`select * from action_jobs where id = ${id}`;
+      return row ?? null;
+    },
+
+    /** Claims a queued job; false when another delivery of it already did. */
+    async claim(id: string): Promise<boolean> {
+      const rows = await sql`update action_jobs set status = 'running' where id = ${id} and status = 'queued'`;
+      return rows.count > 0;
+    },
+
+    async setRun(id: string, runId: string): Promise<void> {
+      await sql`update action_jobs set run_id = ${runId} where id = ${id}`;
+    },
+
+    async finish(id: string, outcome: { ok: true; output: unknown } | { ok: false; error: RunError }): Promise<void> {
+      await sql`
+        update action_jobs set status = ${outcome.ok ? 'succeeded' : 'failed'}, finished_at = now(),
+          output = ${outcome.ok ? json(outcome.output) : null}::text::jsonb,
+          error = ${outcome.ok ? null : JSON.stringify(outcome.error)}::text::jsonb
+        where id = ${id}`;
+    },
+  };
+}
+export type ActionJobs = ReturnType<typeof createActionJobs>;

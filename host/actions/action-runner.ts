@@ -1,0 +1,106 @@
+/**
+ * One execution of an action for a connection: the action's input and output are validated by
+ * its own zod schemas inside the isolate, provider calls go through the connection's proxy, and
+ * the execution is recorded as a run (kind 'action') with its usage and logs. Records the action
+ * declares (`models` in createAction) are saved through the same bridge as a sync's, so the app
+ * reads its write-back at once.
+ */
+import type { RunError, Runtime } from '../../runtime/contract.ts';
+import type { ConnectionRow } from '../connections/connections.ts';
+import type { Provider, Providers } from '../connections/providers.ts';
+import type { ScriptRow, Scripts } from '../deploy/scripts.ts';
+import { createRunBridge, type RunBridgeDeps } from '../sync/run-bridge.ts';
+
+export interface ActionRunnerDeps extends RunBridgeDeps {
+  runtime: Runtime;
+  scripts: Scripts;
+  providers: Providers;
+  heartbeatMs?: number;
+}
+
+export interface ActionTarget {
+  script: ScriptRow;
+  connection: ConnectionRow;
+  provider: Provider;
+}
+
+export type ActionLookupCode = 'ACTION_NOT_FOUND' | 'PROVIDER_MISMATCH' | 'UNKNOWN_PROVIDER';
+
+/** Why an action cannot run for a connection, before anything ran. */
+export class ActionLookupError extends Error {
+  readonly code: ActionLookupCode;
+  constructor(code: ActionLookupCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export type ActionOutcome =
+  | { runId: string; ok: true; output: unknown }
+  | { runId: string; ok: false; error: RunError };
+
+const NO_USAGE = { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 };
+
+export function createActionRunner(deps: ActionRunnerDeps) {
+  const log = deps.logger.child({ module: 'action-runner' });
+
+  return {
+    /** Finds the active action and checks it belongs to the connection's provider. */
+    async resolve(environmentId: string, name: string, connection: ConnectionRow): Promise<ActionTarget> {
+      const script = await deps.scripts.getActive(environmentId, name);
+      if (!script || script.manifest.type !== 'action') throw new ActionLookupError('ACTION_NOT_FOUND', `action "${name}" not found`);
+      if (script.provider !== connection.provider) {
+        throw new ActionLookupError('PROVIDER_MISMATCH', `action "${name}" is for provider "${script.provider}" but connection "${connection.connection_id}" is a "${connection.provider}" connection`);
+      }
+      const provider = await deps.providers.get(environmentId, connection.provider);
+      if (!provider) throw new ActionLookupError('UNKNOWN_PROVIDER', `provider "${connection.provider}" is not configured`);
+      return { script, connection, provider };
+    },
+
+    async execute(target: ActionTarget, input: unknown, options: { trigger: string; onRunStarted?: (runId: string) => Promise<void> }): Promise<ActionOutcome> {
+      const { script, connection, provider } = target;
+      const run = await deps.runs.start({
+        connectionId: connection.id, scriptName: script.name, kind: 'action', scriptVersion: script.version, trigger: options.trigger, isFull: false,
+      });
+      // Only a sync's concurrent run is refused; an action always gets its row.
+      if (!run) throw new Error('could not start the action run');
+      await options.onRunStarted?.(run.id);
+
+      const manifest = script.manifest.type === 'action' ? script.manifest : null;
+      const bridge = createRunBridge(deps, {
+        runId: run.id, connection, provider, credentials: await deps.connections.credentials(connection.id),
+        models: manifest?.models ?? [], syncName: null,
+      });
+      const heartbeat = setInterval(() => void deps.runs.heartbeat(run.id).catch(() => {}), deps.heartbeatMs ?? 10_000);
+      try {
+        const result = await deps.runtime.run({
+          runId: run.id,
+          code: script.code,
+          kind: 'action',
+          input,
+          limits: { ...script.manifest.limits },
+          context: {
+            lastSyncDate: null,
+            isFullRun: false,
+            connection: { connection_id: connection.connection_id, provider: connection.provider, connection_config: connection.connection_config, metadata: connection.metadata },
+            checkpoint: null,
+          },
+        }, bridge);
+        await bridge.flush();
+        await deps.runs.finish(run.id, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error });
+        log.info({ runId: run.id, action: script.name, connection: connection.connection_id, ok: result.ok, usage: result.usage }, 'action run finished');
+        return result.ok ? { runId: run.id, ok: true, output: result.output } : { runId: run.id, ok: false, error: result.error };
+      } catch (err) {
+        // Only host faults land here (the runtime returns script faults as data).
+        const error: RunError = { kind: 'internal', code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+        await bridge.flush();
+        await deps.runs.finish(run.id, { status: 'failed', usage: { ...NO_USAGE, proxyCalls: bridge.calls.length }, error });
+        log.error({ err, runId: run.id }, 'action run failed in the host');
+        return { runId: run.id, ok: false, error };
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+  };
+}
+export type ActionRunner = ReturnType<typeof createActionRunner>;

@@ -1,0 +1,104 @@
+/**
+ * Incoming provider webhooks. Providers cannot hold a Ferry key, so POST
+ * /webhooks/:environment/:provider is public: it is checked against the provider's HMAC
+ * signature instead, acknowledged with 202 at once and processed from a queue. The webhook
+ * configuration itself (PUT/GET/DELETE /providers/:name/webhook) needs the environment's key.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ProviderWebhookSchema, toPublicWebhook, type ProviderWebhooks, type WebhookDelivery } from '../../webhooks-in/index.ts';
+import { readScalar, verifySignature } from '../../webhooks-in/verify.ts';
+import type { Environments } from '../../tenancy/environments.ts';
+import type { ApiEnv } from '../app.ts';
+import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
+import { defineRoutes } from '../openapi/index.ts';
+
+export interface WebhookRouteDeps {
+  environments: Environments;
+  providerWebhooks: ProviderWebhooks;
+  enqueueWebhook(delivery: WebhookDelivery): Promise<string | null>;
+}
+
+const Name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _');
+const ProviderParam = z.object({ name: Name });
+const ReceiveParams = z.object({ environment: Name, provider: Name });
+
+const WebhookConfigView = z.looseObject({ provider: z.string(), signature_header: z.string(), connection_id_path: z.string(), url: z.string() });
+
+export const webhookRouteSpecs = defineRoutes([
+  {
+    method: 'post', path: '/webhooks/:environment/:provider', tag: 'webhooks', auth: false, params: ReceiveParams, body: z.unknown(),
+    summary: 'Receive a provider webhook (verified by its HMAC signature header, not a key)',
+    description: 'Acknowledged at once and processed from a queue: routed to the syncs of the provider whose webhookSubscriptions take the event, for the connection the payload names.',
+    responses: { 202: { description: 'Accepted', schema: z.object({ accepted: z.literal(true), id: z.string().nullable(), event: z.string().nullable() }) } },
+  },
+  {
+    method: 'put', path: '/providers/:name/webhook', tag: 'webhooks', params: ProviderParam, body: ProviderWebhookSchema,
+    summary: 'Configure how a provider\'s webhooks are verified and routed', responses: { 200: { description: 'The configuration (without its secret)', schema: WebhookConfigView } },
+  },
+  {
+    method: 'get', path: '/providers/:name/webhook', tag: 'webhooks', params: ProviderParam,
+    summary: 'A provider\'s webhook configuration (without its secret)', responses: { 200: { description: 'The configuration', schema: WebhookConfigView } },
+  },
+  { method: 'delete', path: '/providers/:name/webhook', tag: 'webhooks', params: ProviderParam, summary: 'Stop accepting a provider\'s webhooks', responses: { 204: { description: 'Removed' } } },
+]);
+
+/** Public: mounted before the environment-key check. */
+export function webhookReceiverRoutes(deps: WebhookRouteDeps) {
+  const app = new Hono<ApiEnv>();
+
+  app.post('/webhooks/:environment/:provider', async (c) => {
+    const params = parseInput(ReceiveParams, c.req.param(), 'params');
+    const environment = await deps.environments.findByName(params.environment);
+    const config = environment ? await deps.providerWebhooks.get(environment.id, params.provider) : null;
+    // One answer for both: a caller learns nothing about which environments exist.
+    if (!environment || !config) throw notFound(`webhook endpoint for "${params.provider}" in "${params.environment}"`);
+
+    const raw = new Uint8Array(await c.req.arrayBuffer());
+    if (!verifySignature(config, raw, c.req.header(config.signature_header))) {
+      throw new ApiError(401, 'INVALID_SIGNATURE', `the ${config.signature_header} header does not match the payload`);
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(new TextDecoder().decode(raw));
+    } catch {
+      throw new ApiError(400, 'INVALID_JSON', 'the webhook payload is not valid JSON');
+    }
+    const event = config.event_header ? (c.req.header(config.event_header) ?? null) : config.event_path ? readScalar(payload, config.event_path) : null;
+    const id = await deps.enqueueWebhook({ environmentId: environment.id, provider: params.provider, event, payload, receivedAt: new Date().toISOString() });
+    return c.json({ accepted: true, id, event }, 202);
+  });
+
+  return app;
+}
+
+export function webhookRoutes(deps: WebhookRouteDeps) {
+  const app = new Hono<ApiEnv>();
+
+  app.put('/providers/:name/webhook', async (c) => {
+    const { name } = parseInput(ProviderParam, c.req.param(), 'params');
+    const config = parseInput(ProviderWebhookSchema, await jsonBody(c), 'body');
+    if (config.event_path && config.event_header) {
+      throw new ApiError(400, 'INVALID_REQUEST', 'give event_path or event_header, not both', [{ path: ['body', 'event_header'], message: 'conflicts with event_path' }]);
+    }
+    const env = c.get('environment');
+    await deps.providerWebhooks.upsert(env.id, name, config);
+    return c.json({ ...toPublicWebhook(name, config), url: `/webhooks/${env.name}/${name}` });
+  });
+
+  app.get('/providers/:name/webhook', async (c) => {
+    const { name } = parseInput(ProviderParam, c.req.param(), 'params');
+    const env = c.get('environment');
+    const config = await deps.providerWebhooks.get(env.id, name);
+    if (!config) throw notFound(`webhook configuration of provider "${name}"`);
+    return c.json({ ...toPublicWebhook(name, config), url: `/webhooks/${env.name}/${name}` });
+  });
+
+  app.delete('/providers/:name/webhook', async (c) => {
+    const { name } = parseInput(ProviderParam, c.req.param(), 'params');
+    if (!(await deps.providerWebhooks.remove(c.get('environment').id, name))) throw notFound(`webhook configuration of provider "${name}"`);
+    return c.body(null, 204);
+  });
+
+  return app;
+}
