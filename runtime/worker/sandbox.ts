@@ -99,7 +99,9 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
           (error: unknown) => {
             const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'BRIDGE_ERROR';
             const message = error instanceof Error ? error.message : String(error);
-            deliver(id, false, JSON.stringify({ code, message }));
+            // RETRY_AFTER from the proxy keeps its wait, so the run's error carries it.
+            const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+            deliver(id, false, JSON.stringify({ code, message, ...(typeof retryAfterMs === 'number' && { retryAfterMs }) }));
           },
         );
       },
