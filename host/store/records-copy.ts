@@ -38,9 +38,14 @@ export function encodeCopyRows(rows: NewRow[]): string {
   return text;
 }
 
+/** Creates the session's staging table if needed; the caller may pipeline it with other statements. */
+export function prepareCopy(tx: TransactionSql): Promise<unknown> {
+  return tx.unsafe(CREATE_STAGING, [], { prepare: false });
+}
+
+/** Requires prepareCopy to have been issued earlier in the same transaction. */
 export async function copyNewRows(tx: TransactionSql, connectionId: string, model: string, runId: string | null, rows: NewRow[]): Promise<void> {
   const text = encodeCopyRows(rows);
-  await tx.unsafe(CREATE_STAGING, [], { prepare: false });
   const writable = await tx.unsafe(COPY_STAGING).writable();
   await pipeline(Readable.from([text]), writable);
   await tx.unsafe(INSERT_FROM_STAGING, [connectionId, model, runId], { prepare: false });

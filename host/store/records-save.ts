@@ -20,7 +20,7 @@
 import type { BatchResult, RecordBatch } from '../../runtime/contract.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
-import { copyNewRows, type NewRow } from './records-copy.ts';
+import { copyNewRows, prepareCopy, type NewRow } from './records-copy.ts';
 import { INSERT_NEW, INSERT_REJECTED, LOCK_MODEL, LOOKUP_HASHES, MARK_DELETED, MERGE_PATCHES, UPDATE_CHANGED } from './records-sql.ts';
 
 export type InsertMethod = 'copy' | 'json';
@@ -78,12 +78,23 @@ export async function saveBatch(deps: SaveDeps, args: SaveBatchArgs, tx?: Transa
 async function applyBatch(deps: SaveDeps, tx: TransactionSql, target: Target, batch: RecordBatch): Promise<BatchResult> {
   const result: BatchResult = { added: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 };
   const rejections: Rejection[] = [...batch.rejected];
-  await lockRecordModel(tx, target.connectionId, target.model);
-  // An id named twice in one batch is applied in order, as if in consecutive batches.
-  for (const round of splitIntoRoundsOfUniqueIds(batch.records)) {
-    if (batch.op === 'save') await saveRound(deps, tx, target, round, result);
-    else if (batch.op === 'update') await updateRound(tx, target, round, result, rejections);
-    else await deleteRound(tx, target, round, result);
+  // Not awaited: postgres.js pipelines these with the statements that follow (one round trip);
+  // Postgres still runs them in order, so nothing is read or written before the lock is held.
+  // If one fails, the next statement fails with "transaction is aborted": report the cause.
+  let pipelineError: unknown;
+  const pipelined: Promise<unknown>[] = [lockRecordModel(tx, target.connectionId, target.model)];
+  if (batch.op === 'save' && deps.insertMethod === 'copy' && batch.records.length > 0) pipelined.push(prepareCopy(tx));
+  for (const p of pipelined) p.catch((error: unknown) => { pipelineError ??= error; });
+  try {
+    // An id named twice in one batch is applied in order, as if in consecutive batches.
+    for (const round of splitIntoRoundsOfUniqueIds(batch.records)) {
+      if (batch.op === 'save') await saveRound(deps, tx, target, round, result);
+      else if (batch.op === 'update') await updateRound(tx, target, round, result, rejections);
+      else await deleteRound(tx, target, round, result);
+    }
+    await Promise.all(pipelined);
+  } catch (error) {
+    throw pipelineError ?? error;
   }
   if (rejections.length > 0) {
     const rows = rejections.map((r) => ({ i: r.id, r: r.reason }));
