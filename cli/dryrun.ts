@@ -6,18 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '../host/logger.ts';
-import {
-  ConnectionInfoSchema,
-  type BatchResult,
-  type HostBridge,
-  type LogEntry,
-  type ProxyRequest,
-  type ProxyResponse,
-  type RecordBatch,
-  type RunResult,
-  type Runtime,
-} from '../runtime/contract.ts';
+import { ConnectionInfoSchema, type LogEntry, type ProxyRequest, type ProxyResponse, type RunResult, type Runtime } from '../runtime/contract.ts';
 import { bundleScript, discoverScripts, type DiscoveredScript } from './bundle.ts';
+import { createCollectingBridge, type ModelRecords, type StateWrite } from './collect.ts';
+import { FIXTURE_VERSION, fixturePathFor, recordingProxy, writeFixture } from './fixtures.ts';
 import { HostApiError, createHostClient, type HostClient } from './host-client.ts';
 
 const ProxyResponseSchema = z.object({ status: z.number(), headers: z.record(z.string(), z.string()), body: z.string() });
@@ -32,14 +24,7 @@ export class DryRunError extends Error {
   }
 }
 
-export interface ModelRecords {
-  /** Saved or updated records, last write per id wins. */
-  records: Map<string, unknown>;
-  saved: number;
-  updated: number;
-  deleted: number;
-  rejected: Array<{ id: string | null; reason: string }>;
-}
+export type { ModelRecords } from './collect.ts';
 
 export interface DryRunResult {
   script: DiscoveredScript;
@@ -47,7 +32,9 @@ export interface DryRunResult {
   result: RunResult;
   models: Map<string, ModelRecords>;
   /** Metadata or checkpoint writes the script asked for (not persisted by a dry run). */
-  stateWrites: Array<{ kind: 'metadata' | 'checkpoint'; value: unknown }>;
+  stateWrites: StateWrite[];
+  /** Where the provider's responses were recorded (`save`), else null. */
+  fixturePath: string | null;
 }
 
 export interface DryRunOptions {
@@ -56,6 +43,10 @@ export interface DryRunOptions {
   connectionId: string;
   input?: unknown;
   full?: boolean;
+  /** Start from this checkpoint instead of the connection's (a sync resuming). */
+  checkpoint?: Record<string, unknown> | null;
+  /** Record every proxied exchange as a fixture: true for `<provider>/fixtures/<script>.json`, or a path. */
+  save?: boolean | string;
   dir: string;
   url: string;
   key: string | undefined;
@@ -88,58 +79,6 @@ async function readSyncState(client: HostClient, script: DiscoveredScript, conne
   }
 }
 
-function collectingBridge(options: {
-  client: HostClient;
-  connectionId: string;
-  metadata: Record<string, unknown>;
-  models: Map<string, ModelRecords>;
-  stateWrites: DryRunResult['stateWrites'];
-  onLog: ((entries: LogEntry[]) => void) | undefined;
-}): HostBridge {
-  const { client, models } = options;
-  let metadata = { ...options.metadata };
-  return {
-    async proxy(request: ProxyRequest): Promise<ProxyResponse> {
-      return client.request('POST', `/connections/${encodeURIComponent(options.connectionId)}/proxy`, ProxyResponseSchema, request);
-    },
-    async saveRecords(batch: RecordBatch): Promise<BatchResult> {
-      let model = models.get(batch.model);
-      if (!model) models.set(batch.model, (model = { records: new Map(), saved: 0, updated: 0, deleted: 0, rejected: [] }));
-      const result: BatchResult = { added: 0, updated: 0, unchanged: 0, deleted: 0, rejected: batch.rejected.length };
-      for (const record of batch.records) {
-        if (batch.op === 'delete') {
-          model.records.delete(record.id);
-          model.deleted++;
-          result.deleted++;
-          continue;
-        }
-        const data: unknown = JSON.parse(record.json);
-        const previous = model.records.get(record.id);
-        model.records.set(record.id, batch.op === 'update' && previous ? { ...(previous as object), ...(data as object) } : data);
-        if (batch.op === 'save') model.saved++;
-        else model.updated++;
-        if (previous === undefined) result.added++;
-        else result.updated++;
-      }
-      model.rejected.push(...batch.rejected);
-      return result;
-    },
-    log(entries) {
-      options.onLog?.(entries);
-    },
-    async getMetadata() {
-      return metadata;
-    },
-    async setMetadata(value, merge) {
-      metadata = merge ? { ...metadata, ...value } : { ...value };
-      options.stateWrites.push({ kind: 'metadata', value: metadata });
-    },
-    async saveCheckpoint(checkpoint) {
-      options.stateWrites.push({ kind: 'checkpoint', value: checkpoint });
-    },
-  };
-}
-
 /** Loaded lazily: isolated-vm is only needed when a command actually runs a script. */
 async function startRuntime(logger: Logger): Promise<Runtime> {
   const { createRuntime } = await import('../runtime/index.ts');
@@ -156,9 +95,11 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
   const connection = await client.request('GET', `/connections/${encodeURIComponent(options.connectionId)}`, ConnectionInfoSchema);
   const state = script.kind === 'sync' && !options.full ? await readSyncState(client, script, options.connectionId) : { last_sync_date: null, checkpoint: null };
 
-  const models = new Map<string, ModelRecords>();
-  const stateWrites: DryRunResult['stateWrites'] = [];
-  const bridge = collectingBridge({ client, connectionId: options.connectionId, metadata: connection.metadata ?? {}, models, stateWrites, onLog: options.onLog });
+  const checkpoint = options.checkpoint !== undefined ? options.checkpoint : (state.checkpoint ?? null);
+  const viaHost = (request: ProxyRequest) =>
+    client.request('POST', `/connections/${encodeURIComponent(options.connectionId)}/proxy`, ProxyResponseSchema, request) as Promise<ProxyResponse>;
+  const recorder = options.save ? recordingProxy(viaHost) : null;
+  const { bridge, collected } = createCollectingBridge({ proxy: recorder?.proxy ?? viaHost, metadata: connection.metadata ?? {}, onLog: options.onLog });
 
   const runtime = options.runtime ?? (await startRuntime(options.logger));
   try {
@@ -167,6 +108,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
     if (described.manifest.type !== script.kind) {
       throw new DryRunError('BAD_SCRIPT', `${script.entryPath} sits in ${script.kind}s/ but defines a ${described.manifest.type}`);
     }
+    const isFullRun = script.kind === 'sync' && (options.full === true || state.last_sync_date === null);
     const result = await runtime.run(
       {
         runId: `dryrun-${randomUUID()}`,
@@ -174,16 +116,25 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
         kind: script.kind,
         limits: described.manifest.limits ?? {},
         ...(script.kind === 'action' && { input: options.input }),
-        context: {
-          lastSyncDate: state.last_sync_date,
-          isFullRun: script.kind === 'sync' && (options.full === true || state.last_sync_date === null),
-          connection,
-          checkpoint: state.checkpoint ?? null,
-        },
+        context: { lastSyncDate: state.last_sync_date, isFullRun, connection, checkpoint },
       },
       bridge,
     );
-    return { script, lastSyncDate: state.last_sync_date, result, models, stateWrites };
+    let fixturePath: string | null = null;
+    if (recorder) {
+      fixturePath = typeof options.save === 'string' ? options.save : fixturePathFor(script.entryPath, script.name);
+      await writeFixture(fixturePath, {
+        version: FIXTURE_VERSION,
+        script: script.name,
+        provider: script.provider,
+        kind: script.kind,
+        recorded_at: new Date().toISOString(),
+        context: { lastSyncDate: state.last_sync_date, checkpoint, full: options.full === true, metadata: connection.metadata },
+        ...(script.kind === 'action' && { input: options.input }),
+        exchanges: recorder.exchanges,
+      });
+    }
+    return { script, lastSyncDate: state.last_sync_date, result, models: collected.models, stateWrites: collected.stateWrites, fixturePath };
   } finally {
     if (!options.runtime) await runtime.close();
   }

@@ -1,4 +1,5 @@
 /** `ferry dryrun`: run one script locally against a real connection, saving nothing. */
+import { readFile } from 'node:fs/promises';
 import { createLogger } from '../../host/logger.ts';
 import type { Usage } from '../../runtime/contract.ts';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
@@ -7,17 +8,21 @@ import { EXIT } from '../exit-codes.ts';
 import { createOutput, type Output } from '../output.ts';
 import { formatTable } from '../table.ts';
 
-const help = `Usage: ferry dryrun <sync-or-action> --connection <id> [--input <json>] [--full] [options]
+const help = `Usage: ferry dryrun <sync-or-action> --connection <id> [--input <json|@file>] [--full] [options]
 
 Bundles the script and runs it in a local isolate. HTTP calls go through the host's proxy for
 the connection (credentials stay on the host); records are printed, not saved.
 
 Options:
-  --connection <id>  connection to run against (required)
-  --input <json>     action input, as JSON (required for actions)
-  --full             ignore the last sync date: read everything
-  --dir <path>       scripts directory (default: scripts)
-  --limit <n>        records printed per model (default 20; --json prints all)
+  --connection <id>    connection to run against (required)
+  --input <json|@file> action input, as JSON or @path/to/input.json (required for actions)
+  --full               ignore the last sync date and checkpoint: read everything
+  --checkpoint <json>  start from this checkpoint instead of the connection's
+  --save               record the provider's responses to <provider>/fixtures/<script>.json
+                       (replayed by ferry/testing in your script's tests)
+  --save-to <path>     record them to this file instead
+  --dir <path>         scripts directory (default: scripts)
+  --limit <n>          records printed per model (default 20; --json prints all)
 ${HOST_OPTIONS_HELP}
 
 Exit codes: 0 ran successfully, 1 the script failed, 2 usage, 3 a script did not bundle,
@@ -31,12 +36,14 @@ function printResult(out: Output, run: DryRunResult, limit: number): void {
   for (const [model, records] of run.models) {
     const rows = [...records.records.entries()].slice(0, limit).map(([id, data]) => ({ id, ...(data as object) }));
     out.line(`\n${model}: ${records.records.size} record(s) (${records.saved} saved, ${records.updated} updated, ${records.deleted} deleted, ${records.rejected.length} rejected)`);
+    if (records.deletedIds.length > 0) out.line(`  deleted: ${records.deletedIds.slice(0, limit).join(', ')}${records.deletedIds.length > limit ? ', …' : ''}`);
     if (rows.length > 0) out.line(formatTable(rows, { columns: Object.keys(rows[0] as object).slice(0, 6) }));
     if (records.records.size > rows.length) out.line(`… ${records.records.size - rows.length} more`);
     for (const rejected of records.rejected.slice(0, limit)) out.line(`  rejected ${rejected.id ?? '(no id)'}: ${rejected.reason}`);
   }
   if (run.result.ok && run.script.kind === 'action') out.line(`\nOutput:\n${JSON.stringify(run.result.output, null, 2)}`);
   for (const write of run.stateWrites) out.line(`(not saved) ${write.kind}: ${JSON.stringify(write.value)}`);
+  if (run.fixturePath) out.line(`\nRecorded the provider's responses to ${run.fixturePath}`);
   out.line(`\n${run.result.ok ? 'Succeeded' : 'Failed'}: ${formatUsage(run.result.usage)}`);
   if (!run.result.ok) {
     const { kind, code, message, stack } = run.result.error;
@@ -52,12 +59,30 @@ function jsonResult(run: DryRunResult) {
     lastSyncDate: run.lastSyncDate,
     ...(run.result.ok ? { output: run.result.output } : { error: run.result.error }),
     models: Object.fromEntries(
-      [...run.models].map(([model, r]) => [model, { count: r.records.size, saved: r.saved, updated: r.updated, deleted: r.deleted, rejected: r.rejected, records: [...r.records.values()] }]),
+      [...run.models].map(([model, r]) => [model, { count: r.records.size, saved: r.saved, updated: r.updated, deleted: r.deleted, deletedIds: r.deletedIds, rejected: r.rejected, records: [...r.records.values()] }]),
     ),
     stateWrites: run.stateWrites,
+    fixturePath: run.fixturePath,
     logs: run.result.logs,
     usage: run.result.usage,
   };
+}
+
+/** A JSON option given inline or as `@path` to a file holding it. */
+async function parseJsonArg(option: string, value: string): Promise<unknown> {
+  let text = value;
+  if (value.startsWith('@')) {
+    try {
+      text = await readFile(value.slice(1), 'utf8');
+    } catch (error) {
+      throw new UsageError(`${option} ${value}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${option} is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 export const dryrunCommand: Command = {
@@ -70,6 +95,9 @@ export const dryrunCommand: Command = {
       connection: { type: 'string' },
       input: { type: 'string' },
       full: { type: 'boolean', default: false },
+      checkpoint: { type: 'string' },
+      save: { type: 'boolean', default: false },
+      'save-to': { type: 'string' },
       dir: { type: 'string', default: 'scripts' },
       limit: { type: 'string', default: '20' },
     });
@@ -84,19 +112,18 @@ export const dryrunCommand: Command = {
       if (!values.connection) throw new UsageError('--connection <id> is required');
       const limit = Number(values.limit);
       if (!Number.isInteger(limit) || limit < 0) throw new UsageError('--limit must be a non-negative integer');
-      let input: unknown;
-      if (values.input !== undefined) {
-        try {
-          input = JSON.parse(values.input);
-        } catch (error) {
-          throw new UsageError(`--input is not valid JSON: ${(error as Error).message}`);
-        }
+      const input = values.input === undefined ? undefined : await parseJsonArg('--input', values.input);
+      const checkpoint = values.checkpoint === undefined ? undefined : await parseJsonArg('--checkpoint', values.checkpoint);
+      if (checkpoint !== undefined && checkpoint !== null && (typeof checkpoint !== 'object' || Array.isArray(checkpoint))) {
+        throw new UsageError('--checkpoint must be a JSON object (or null)');
       }
       const run = await dryRun({
         name,
         connectionId: values.connection,
         ...(input !== undefined && { input }),
         full: values.full,
+        ...(checkpoint !== undefined && { checkpoint: checkpoint as Record<string, unknown> | null }),
+        ...((values.save || values['save-to']) && { save: values['save-to'] ?? true }),
         dir: values.dir,
         ...hostFrom(values, env),
         logger: createLogger({ name: 'ferry-cli', level: env['FERRY_LOG_LEVEL'] ?? 'silent' }),

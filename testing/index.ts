@@ -1,0 +1,146 @@
+/**
+ * `ferry/testing`: run a script in your tests exactly as Ferry runs it — bundled by the same
+ * bundler, in an isolate of the same runtime — with its HTTP answered from recorded fixtures
+ * (`ferry dryrun <script> --connection <id> --save`) or by a live provider, and everything it
+ * saves kept in memory for assertions.
+ *
+ *   const tester = createScriptTester();
+ *   afterAll(() => tester.close());
+ *   const run = await tester.run({ script: 'scripts/demo/syncs/contacts.ts', fixture: 'scripts/demo/fixtures/contacts.json' });
+ *   expect(run.records('Contact')).toHaveLength(260);
+ */
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { bundleScript } from '../cli/bundle.ts';
+import { createCollectingBridge } from '../cli/collect.ts';
+import { readFixture, replayProxy, type Fixture, type ProxyFn } from '../cli/fixtures.ts';
+import { createLogger, type Logger } from '../host/logger.ts';
+import type { ConnectionInfo } from '../sdk/index.ts';
+import type { Limits, LogEntry, ProxyRequest, ProxyResponse, RunError, Runtime, Usage } from '../runtime/contract.ts';
+
+export { FixtureMismatchError, readFixture, replayProxy, type Fixture, type ProxyFn, type RecordedExchange } from '../cli/fixtures.ts';
+
+export interface ScriptRunOptions {
+  /** Path of the script file (absolute, or relative to the working directory). */
+  script: string;
+  /** Recorded provider answers: a fixture file's path or its parsed content. Its context (lastSyncDate, checkpoint, input) is the run's default. */
+  fixture?: string | Fixture;
+  /** Answers the script's HTTP calls instead of a fixture, e.g. `liveProxy(...)` against a test server. */
+  proxy?: ProxyFn;
+  /** An action's input. */
+  input?: unknown;
+  /** Run the sync's `onWebhook` with this payload instead of `exec`. */
+  webhook?: unknown;
+  lastSyncDate?: Date | string | null;
+  checkpoint?: Record<string, unknown> | null;
+  full?: boolean;
+  metadata?: Record<string, unknown>;
+  connection?: Partial<ConnectionInfo>;
+  limits?: Partial<Limits>;
+}
+
+export interface ScriptRun {
+  ok: boolean;
+  /** An action's output (undefined for syncs). */
+  output: unknown;
+  error: RunError | undefined;
+  logs: LogEntry[];
+  usage: Usage;
+  /** The model's records as the host would hold them after this run (saves, updates, deletes applied). */
+  records<T = any>(model: string): T[];
+  /** Ids the script passed to batchDelete for the model. */
+  deleted(model: string): string[];
+  rejected(model: string): Array<{ id: string | null; reason: string }>;
+  /** Every checkpoint the script saved, in order (null for clearCheckpoint). */
+  checkpoints: unknown[];
+  /** The connection metadata as the script left it. */
+  metadata: Record<string, unknown>;
+  /** Every HTTP request the script made, in order. */
+  requests: ProxyRequest[];
+}
+
+export interface ScriptTester {
+  run(options: ScriptRunOptions): Promise<ScriptRun>;
+  /** Stops the runtime's worker process; call it in `afterAll`. */
+  close(): Promise<void>;
+}
+
+/** A proxy that sends the script's requests to `baseUrl` with the given headers (e.g. the test provider's auth). */
+export function liveProxy(options: { baseUrl: string; headers?: Record<string, string> }): ProxyFn {
+  return async (request) => {
+    const base = new URL(options.baseUrl);
+    const url = new URL(base.origin);
+    url.pathname = `${base.pathname.replace(/\/+$/, '')}/${request.endpoint.replace(/^\/+/, '')}`;
+    for (const [name, value] of Object.entries(request.params ?? {})) url.searchParams.set(name, value);
+    const headers: Record<string, string> = { ...request.headers, ...options.headers };
+    if (request.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    const response = await fetch(url, { method: request.method, headers, ...(request.body !== undefined && { body: request.body }) });
+    return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() } satisfies ProxyResponse;
+  };
+}
+
+export function createScriptTester(options: { logger?: Logger } = {}): ScriptTester {
+  const logger = options.logger ?? createLogger({ name: 'ferry-testing', level: process.env['FERRY_LOG_LEVEL'] ?? 'silent' });
+  let runtime: Promise<Runtime> | null = null;
+  const getRuntime = () => (runtime ??= import('../runtime/index.ts').then(({ createRuntime }) => createRuntime({ workers: 1, logger })));
+
+  return {
+    async run(run) {
+      const fixture = typeof run.fixture === 'string' ? await readFixture(resolve(run.fixture)) : run.fixture;
+      const upstream = run.proxy ?? (fixture ? replayProxy(fixture) : null);
+      if (!upstream) throw new Error('give the run a fixture (recorded with ferry dryrun --save) or a proxy');
+      const requests: ProxyRequest[] = [];
+      const { bridge, collected } = createCollectingBridge({
+        proxy: (request) => {
+          requests.push(request);
+          return upstream(request);
+        },
+        metadata: run.metadata ?? fixture?.context.metadata ?? {},
+      });
+
+      const { code } = await bundleScript(resolve(run.script));
+      const rt = await getRuntime();
+      const described = await rt.describe(code);
+      if (!described.ok) throw new Error(`${run.script}: ${described.error.message}`);
+      const { manifest } = described;
+      const kind = run.webhook !== undefined ? 'webhook' : manifest.type;
+      const lastSyncDate = run.lastSyncDate !== undefined ? run.lastSyncDate : (fixture?.context.lastSyncDate ?? null);
+      const full = run.full ?? fixture?.context.full ?? false;
+      const result = await rt.run(
+        {
+          runId: `test-${randomUUID()}`,
+          code,
+          kind,
+          limits: { ...manifest.limits, ...run.limits },
+          ...(kind === 'action' && { input: run.input !== undefined ? run.input : fixture?.input }),
+          ...(kind === 'webhook' && { input: run.webhook }),
+          context: {
+            lastSyncDate: lastSyncDate instanceof Date ? lastSyncDate.toISOString() : lastSyncDate,
+            isFullRun: manifest.type === 'sync' && (full || lastSyncDate === null),
+            connection: { connection_id: 'test-connection', provider: fixture?.provider ?? 'test', connection_config: {}, metadata: null, ...run.connection },
+            checkpoint: run.checkpoint !== undefined ? run.checkpoint : (fixture?.context.checkpoint ?? null),
+          },
+        },
+        bridge,
+      );
+      const model = (name: string) => collected.models.get(name);
+      return {
+        ok: result.ok,
+        output: result.ok ? result.output : undefined,
+        error: result.ok ? undefined : result.error,
+        logs: result.logs,
+        usage: result.usage,
+        records: (name) => [...(model(name)?.records.values() ?? [])] as never[],
+        deleted: (name) => [...(model(name)?.deletedIds ?? [])],
+        rejected: (name) => [...(model(name)?.rejected ?? [])],
+        checkpoints: collected.stateWrites.filter((w) => w.kind === 'checkpoint').map((w) => w.value),
+        metadata: collected.metadata(),
+        requests,
+      };
+    },
+    async close() {
+      if (runtime) await (await runtime).close();
+      runtime = null;
+    },
+  };
+}
