@@ -3,6 +3,7 @@
  *   baseline  raw COPY into a records-shaped table (same indexes), one COPY per page
  *   ferry     RecordStore.saveBatch per page, new rows by COPY (via staging) and by JSON parameter
  *   re-sync   the same 100k again: all unchanged (hashes looked up, nothing written), all changed
+ *   e2e       one sync in an isolate saving 100k through runtime → HostBridge → store (BENCH_E2E=0 skips)
  * Each socket mode (postgres.js as host/db/connect.ts configures it, and with TCP_NODELAY) runs
  * in its own fresh database. Prints records/s beside the baseline and the host's peak RSS growth.
  * Run: npx node bench/ingest/run.ts   (BENCH_RECORDS, BENCH_PAGE, BENCH_MODES=default,nodelay)
@@ -15,6 +16,7 @@ import { escapeCopyText } from '../../host/store/records-copy.ts';
 import { createRecordStore, type InsertMethod } from '../../host/store/records.ts';
 import type { RecordBatch } from '../../runtime/contract.ts';
 import { contactBatch } from './contacts.ts';
+import { runEndToEnd } from './end-to-end.ts';
 import { connectNoDelay, createBenchDatabase } from './fresh-db.ts';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 100_000);
@@ -71,6 +73,12 @@ async function runMode(mode: string): Promise<Array<[string, Figure]>> {
     figures.push(['re-sync, all unchanged', await timePages(1, (batch) => store.saveBatch({ connectionId: 1, batch }))]);
     await checkpoint();
     figures.push(['re-sync, all changed', await timePages(2, (batch) => store.saveBatch({ connectionId: 1, batch }))]);
+    if (process.env.BENCH_E2E !== '0') {
+      await checkpoint();
+      const e2e = await runEndToEnd(sql, logger, TOTAL, 3);
+      if (!e2e.ok || e2e.saved.added !== TOTAL) throw new Error(`end-to-end run failed: ${e2e.error ?? JSON.stringify(e2e.saved)}`);
+      figures.push([`end to end (isolate heap ${e2e.peakHeapMb.toFixed(0)} MB)`, e2e]);
+    }
   } finally {
     if (sql !== db.sql) await sql.end();
     await db.drop();
@@ -86,6 +94,6 @@ for (const mode of MODES) {
   for (const [name, f] of figures) {
     const rate = `${Math.round(f.rate).toLocaleString('en')} rec/s`.padStart(14);
     const ratio = name.startsWith('raw') ? '' : `${((f.rate / baseline) * 100).toFixed(0).padStart(4)} % of raw COPY`;
-    console.log(`  ${name.padEnd(28)} ${rate}  ${(f.ms / 1000).toFixed(1).padStart(5)} s  peak RSS +${f.rssGrowthMb.toFixed(0).padStart(3)} MB  ${ratio}`);
+    console.log(`  ${name.padEnd(34)} ${rate}  ${(f.ms / 1000).toFixed(1).padStart(5)} s  peak RSS +${f.rssGrowthMb.toFixed(0).padStart(3)} MB  ${ratio}`);
   }
 }
