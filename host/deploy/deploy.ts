@@ -8,6 +8,7 @@ import type { Runtime } from '../../runtime/contract.ts';
 import type { Sql } from '../db/connect.ts';
 import { parseFrequency } from '../sync/frequency.ts';
 import type { SyncState } from '../sync/sync-state.ts';
+import { createDeployHistory, lockDeploys, recordActiveSet } from './history.ts';
 import type { StoredManifest } from './scripts.ts';
 
 export const DeployRequestSchema = z.strictObject({
@@ -66,6 +67,8 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
   }
 
   return {
+    ...createDeployHistory(deps),
+
     async deploy(environmentId: string, request: DeployRequest): Promise<DeployResult> {
       const names = new Set<string>();
       for (const s of request.scripts) {
@@ -76,8 +79,7 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
       const { createHash } = await import('node:crypto');
 
       return sql.begin(async (tx) => {
-        // Serialise deploys of one environment so versions and "active" flags stay consistent.
-        await tx`select pg_advisory_xact_lock(hashtext('ferry-deploy'), ${Number(environmentId)}::int)`;
+        await lockDeploys(tx, environmentId);
         const current = await tx<{ name: string; kind: 'sync' | 'action'; hash: string }[]>`
           select name, kind, hash from scripts where environment_id = ${environmentId} and active`;
         const currentByName = new Map(current.map((c) => [c.name, c]));
@@ -115,6 +117,7 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
           }
         }
         for (const r of removed) if (r.kind === 'sync') await deps.syncState.removeSync(tx, environmentId, r.name);
+        await recordActiveSet(tx, environmentId, deployment!.id);
         return { version, scripts: result };
       });
     },
