@@ -144,12 +144,21 @@ test('a model mismatch between args and batch is refused', async () => {
     .rejects.toMatchObject({ code: 'MODEL_MISMATCH' });
 });
 
-test('a failing batch writes nothing (one transaction per batch)', async () => {
-  const connectionId = newConnection();
-  const batch = saveBatchOf('Contact', [contact('1')]);
-  batch.records.push({ id: 'bad', json: '{not json', hash: 'x' });
-  await expect(store.saveBatch({ connectionId, batch })).rejects.toThrow();
-  expect((await stored(connectionId)).size).toBe(0);
+test.each([
+  ['malformed JSON', { id: 'bad', json: '{not json', hash: 'x' }],
+  ['a \\u0000 escape, which jsonb refuses', { id: 'nul', json: '{"id":"nul","name":"a\\u0000b"}', hash: 'y' }],
+  ['a raw NUL character', { id: 'raw\0nul', json: '{"id":"x"}', hash: 'z' }],
+] as const)('a batch with %s fails as a whole and writes nothing (no hang: COPY goes through staging)', async (_name, bad) => {
+  for (const insertMethod of ['copy', 'json'] as const) {
+    const s = createRecordStore({ sql: db.sql, logger: silentLogger, embedded: false, insertMethod });
+    const connectionId = newConnection();
+    const batch = saveBatchOf('Contact', [contact('1')]);
+    batch.records.push({ ...bad });
+    await expect(s.saveBatch({ connectionId, batch })).rejects.toThrow();
+    expect((await stored(connectionId)).size).toBe(0);
+    // The connection is usable afterwards (no transaction left open or aborted).
+    expect(await s.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1')]) })).toMatchObject({ added: 1 });
+  }
 });
 
 test('a series of 10k-record batches: adds, then a re-sync with 10% changed', async () => {
