@@ -154,6 +154,8 @@ export interface HostBridge {
   getMetadata(): Promise<Record<string, unknown>>;
   setMetadata(metadata: Record<string, unknown>, merge: boolean): Promise<void>;
   saveCheckpoint(checkpoint: Record<string, unknown> | null): Promise<void>;
+  /** trackDeletesStart/End: records of `model` not saved between start and end are deleted at end. */
+  trackDeletes?(model: string, phase: 'start' | 'end'): Promise<void>;
 }
 
 /** What evaluating a bundle's top level reveals about the script (read at deploy time). */
@@ -166,6 +168,12 @@ export const ScriptManifestSchema = z.discriminatedUnion('type', [
     syncType: z.enum(['full', 'incremental']).default('full'),
     autoStart: z.boolean().default(true),
     trackDeletes: z.boolean().default(false),
+    /** Incremental syncs: every Nth run is a full refresh (catches deletes incremental APIs hide). */
+    fullRefreshEvery: z.number().int().min(1).optional(),
+    /** Incremental syncs: how far back a full read goes ("90 days"); absent = everything. */
+    backfill: z.string().optional(),
+    /** Retries of a failed run before waiting for the next scheduled one (default 3). */
+    retries: z.number().int().min(0).max(20).optional(),
     models: z.array(z.string()).min(1),
     /** Provider webhook event types routed to `onWebhook` ('*' for all); absent when none. */
     webhookSubscriptions: z.array(z.string()).optional(),

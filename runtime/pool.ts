@@ -140,6 +140,10 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
         case 'saveCheckpoint':
           await bridge.saveCheckpoint(call.checkpoint);
           break;
+        case 'trackDeletes':
+          if (!bridge.trackDeletes) throw new Error('trackDeletesStart/End are not available here');
+          await bridge.trackDeletes(call.model, call.phase);
+          break;
       }
       if (slot.task === task) send(slot, { type: 'bridge-result', callId, ok: true, value });
     } catch (error) {

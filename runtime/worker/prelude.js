@@ -448,7 +448,17 @@ function buildContext(job, definition) {
       await setState('saveCheckpoint', null, 'checkpoint');
       checkpoint = null;
     },
+    trackDeletesStart: (model) => trackDeletes(model, 'start'),
+    trackDeletesEnd: (model) => trackDeletes(model, 'end'),
   };
+
+  async function trackDeletes(model, phase) {
+    const models = definition.models || {};
+    if (typeof model !== 'string' || !own(models, model)) {
+      throw sdkError('UNKNOWN_MODEL', `Unknown model "${StringCtor(model)}": this sync declares ${keys(models).join(', ') || 'no models'}`);
+    }
+    await hostCall('trackDeletes', model, phase);
+  }
 }
 
 // ---- errors as data --------------------------------------------------------------------------
@@ -560,6 +570,9 @@ function describe() {
       manifest.syncType = d.syncType;
       manifest.autoStart = d.autoStart;
       manifest.trackDeletes = d.trackDeletes;
+      manifest.fullRefreshEvery = d.fullRefreshEvery;
+      manifest.backfill = d.backfill;
+      manifest.retries = d.retries;
       manifest.models = d.models && typeof d.models === 'object' ? keys(d.models) : [];
       if (isArray(d.webhookSubscriptions)) manifest.webhookSubscriptions = d.webhookSubscriptions.map((e) => StringCtor(e));
     } else if (d.models && typeof d.models === 'object') {
