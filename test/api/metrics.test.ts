@@ -52,7 +52,7 @@ test('GET /metrics reports runs by status, durations, records written and queue 
     await boss.complete('metrics-test', done!.id);
     await boss.fetch('metrics-test');
   } finally {
-    await boss.stop({ graceful: false, wait: true });
+    await boss.stop({ graceful: false });
   }
 
   const response = await fetch(`${ferry.url}/metrics`);
