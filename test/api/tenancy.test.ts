@@ -1,0 +1,171 @@
+/**
+ * Tenancy over HTTP: environments created with the admin key, each with its own secret keys
+ * (hashed at rest, rotatable, revocable), and one environment never sees another's deploys,
+ * connections, records, runs, logs or action jobs: their ids answer 404, not 403.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { deployScripts } from '../../cli/deploy.ts';
+import { createApiClient, startTestFerry, TEST_SECRET_KEY, waitFor, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
+
+const ADMIN_KEY = 'admin_key_0123456789abcdef';
+
+async function deploySources(ferry: TestFerry, files: Record<string, string>) {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-tenancy-test-'));
+  try {
+    for (const [path, source] of Object.entries(files)) {
+      await mkdir(dirname(join(dir, path)), { recursive: true });
+      await writeFile(join(dir, path), source);
+    }
+    return await deployScripts({ dir, url: ferry.url, key: TEST_SECRET_KEY });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const TOUCH = `
+import { createAction } from 'ferry/sdk';
+import { z } from 'zod';
+const Thing = z.object({ id: z.string() });
+export default createAction({
+  description: 'saves one Thing',
+  input: z.object({ id: z.string() }),
+  output: z.object({ id: z.string() }),
+  models: { Thing },
+  exec: async (nango, input) => {
+    nango.log('touching', input.id);
+    await nango.batchSave([{ id: input.id }], 'Thing');
+    return input;
+  },
+});`;
+
+let ferry: TestFerry;
+let dev: ApiClient;
+let prod: ApiClient;
+let prodKey: string;
+const admin = () => createApiClient(ferry.url, ADMIN_KEY);
+
+beforeAll(async () => {
+  ferry = await startTestFerry({ FERRY_ADMIN_KEY: ADMIN_KEY });
+  dev = ferry.api;
+  await deploySources(ferry, { 'demo/actions/touch.ts': TOUCH });
+  expect((await dev.put('/providers/demo', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
+  expect((await dev.post('/connections', { connection_id: 'shared', provider: 'demo' })).status).toBe(201);
+  expect((await dev.post('/connections', { connection_id: 'dev-only', provider: 'demo' })).status).toBe(201);
+}, 60_000);
+afterAll(async () => {
+  await ferry?.close();
+});
+
+describe('environments', () => {
+  test('are created only with the admin key, and the new key is shown once', async () => {
+    expect((await ferry.api.request('POST', '/environments', { name: 'prod' }, null)).status).toBe(401);
+    const withEnvKey = await dev.post('/environments', { name: 'prod' });
+    expect(withEnvKey.status).toBe(401);
+    expect(withEnvKey.body.error.code).toBe('UNAUTHORIZED');
+
+    const created = await admin().post('/environments', { name: 'prod', key_label: 'ci' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ name: 'prod', key: { label: 'ci', secret: expect.stringMatching(/^fsk_/) } });
+    prodKey = created.body.key.secret;
+    prod = createApiClient(ferry.url, prodKey);
+    expect((await prod.get('/environment')).body).toMatchObject({ name: 'prod' });
+
+    expect((await admin().post('/environments', { name: 'prod' })).status).toBe(409);
+    expect((await admin().post('/environments', { name: 'Bad Name' })).status).toBe(400);
+    expect((await admin().get('/environments')).body.environments.map((e: any) => e.name)).toEqual(['dev', 'prod']);
+  });
+
+  test('keys are stored as hashes only', async () => {
+    const rows = await ferry.db.sql<{ key_hash: string }[]>`select key_hash from api_keys`;
+    const hashes = rows.map((r) => r.key_hash);
+    expect(hashes).toContain(createHash('sha256').update(prodKey).digest('hex'));
+    expect(hashes).not.toContain(prodKey);
+    const listed = await prod.get('/environment/keys');
+    expect(listed.body.keys).toHaveLength(1);
+    expect(JSON.stringify(listed.body)).not.toContain(prodKey);
+    expect(listed.body.keys[0].prefix).toBe(prodKey.slice(0, 8));
+  });
+});
+
+describe('isolation between environments', () => {
+  let runId: string;
+  let jobId: string;
+
+  beforeAll(async () => {
+    const run = await dev.post('/actions/touch', { connection_id: 'shared', input: { id: 'dev-thing' } });
+    expect(run.status).toBe(200);
+    runId = run.body.run_id;
+    const job = await dev.post('/actions/touch', { connection_id: 'dev-only', input: { id: 'x' }, async: true });
+    jobId = job.body.id;
+    await waitFor('the async action', async () => ((await dev.get(`/actions/jobs/${jobId}`)).body.status === 'succeeded' ? true : undefined));
+    // prod has a connection with the same id, of its own.
+    expect((await prod.put('/providers/demo', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
+    expect((await prod.post('/connections', { connection_id: 'shared', provider: 'demo' })).status).toBe(201);
+  });
+
+  test("another environment's connection, run, logs and action job ids are 404", async () => {
+    for (const path of ['/connections/dev-only', `/runs/${runId}`, `/runs/${runId}/logs`, `/actions/jobs/${jobId}`, '/runs?connection_id=dev-only', '/records?connection_id=dev-only&model=Thing']) {
+      const { status, body } = await prod.get(path);
+      expect(status, path).toBe(404);
+      expect(body.error.code, path).toBe('NOT_FOUND');
+    }
+    // The owner still sees all of them.
+    expect((await dev.get(`/runs/${runId}`)).status).toBe(200);
+    expect((await dev.get(`/actions/jobs/${jobId}`)).status).toBe(200);
+  });
+
+  test("the same connection id in two environments holds each one's own records", async () => {
+    const devPage = await dev.get('/records?connection_id=shared&model=Thing');
+    expect(devPage.body.records.map((r: any) => r.id)).toEqual(['dev-thing']);
+    const prodPage = await prod.get('/records?connection_id=shared&model=Thing');
+    expect(prodPage.status).toBe(200);
+    expect(prodPage.body.records).toEqual([]);
+    expect((await prod.get('/runs?connection_id=shared')).body.runs).toEqual([]);
+  });
+
+  test("another environment's deploys and scripts are invisible and cannot run", async () => {
+    expect((await dev.get('/deploys')).body.deploys).toHaveLength(1);
+    expect((await prod.get('/deploys')).body.deploys).toEqual([]);
+    expect((await prod.get('/deploys/1')).status).toBe(404);
+    expect((await prod.post('/deploys/1/rollback')).status).toBe(404);
+    expect((await prod.get('/scripts')).body.scripts).toEqual([]);
+    expect((await prod.post('/actions/touch', { connection_id: 'shared', input: { id: 'p' } })).status).toBe(404);
+  });
+});
+
+describe('keys', () => {
+  test('rotate: a new key is returned once and the key that asked is revoked', async () => {
+    const rotated = await prod.post('/environment/keys', { label: 'rotated', revoke_current: true });
+    expect(rotated.status).toBe(201);
+    expect(rotated.body.revoked_key_id).toEqual(expect.any(String));
+    const old = prod;
+    prod = createApiClient(ferry.url, rotated.body.secret);
+    const refused = await old.get('/environment');
+    expect(refused.status).toBe(401);
+    expect((await prod.get('/environment')).body.name).toBe('prod');
+    const keys = (await prod.get('/environment/keys')).body.keys;
+    expect(keys.map((k: any) => [k.label, k.revoked_at === null ? 'live' : 'revoked'])).toEqual([['ci', 'revoked'], ['rotated', 'live']]);
+  });
+
+  test('revoke: the key stops working at once; the last live key and other environments\' keys cannot be revoked', async () => {
+    const extra = await prod.post('/environment/keys', { label: 'temporary' });
+    const temp = createApiClient(ferry.url, extra.body.secret);
+    expect((await temp.get('/environment')).status).toBe(200);
+    expect((await prod.request('DELETE', `/environment/keys/${extra.body.id}`)).status).toBe(204);
+    expect((await temp.get('/environment')).status).toBe(401);
+
+    const live = (await prod.get('/environment/keys')).body.keys.filter((k: any) => k.revoked_at === null);
+    expect(live).toHaveLength(1);
+    const last = await prod.request('DELETE', `/environment/keys/${live[0].id}`);
+    expect(last.status).toBe(409);
+    expect(last.body.error.code).toBe('LAST_KEY');
+
+    const devKeyId = (await dev.get('/environment/keys')).body.keys[0].id;
+    expect((await prod.request('DELETE', `/environment/keys/${devKeyId}`)).status).toBe(404);
+    expect((await dev.get('/environment')).status).toBe(200);
+  });
+});
