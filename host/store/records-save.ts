@@ -14,8 +14,10 @@
  *
  * Speed. Stored hashes for the batch's ids are read first (under the lock, so nothing changes
  * them before the write) and only new or changed rows are sent: a re-sync of unchanged data
- * writes nothing. New rows go in with COPY (or one JSON-array parameter on embedded PGlite,
- * whose socket does not carry COPY FROM STDIN); changed rows with one UPDATE … FROM a JSON array.
+ * writes nothing. New rows go in with COPY through a staging table (insertMethod 'copy'), or as
+ * one JSON-array text parameter ('json'; always on embedded PGlite, whose socket COPY would
+ * close); changed rows with one UPDATE over a JSON array, probing the primary key per id.
+ * The lock and the first lookup are pipelined, so an unchanged batch costs ~2 round trips.
  */
 import type { BatchResult, RecordBatch } from '../../runtime/contract.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
