@@ -30,9 +30,18 @@ export function createActionJobs(sql: Sql) {
       return row!;
     },
 
-    /** Scoped to the environment: another environment's job id is not found. */
+    /**
+     * Scoped to the environment: another environment's job id is not found. A job whose run was
+     * failed by the stale-run sweep (its worker died) reads as failed with that run's error.
+     */
     async get(environmentId: string, id: string): Promise<ActionJobRow | null> {
-      const [row] = await sql<ActionJobRow[]>`select * from action_jobs where id = ${id} and environment_id = ${environmentId}`;
+      const [row] = await sql<ActionJobRow[]>`
+        select j.id, j.environment_id, j.connection_id, j.action_name, j.input, j.run_id, j.output, j.created_at,
+          case when j.status = 'running' and r.status = 'failed' then 'failed' else j.status end as status,
+          case when j.status = 'running' and r.status = 'failed' then r.error else j.error end as error,
+          case when j.status = 'running' and r.status = 'failed' then r.finished_at else j.finished_at end as finished_at
+        from action_jobs j left join runs r on r.id = j.run_id
+        where j.id = ${id} and j.environment_id = ${environmentId}`;
       return row ?? null;
     },
 

@@ -52,16 +52,26 @@ import { ActionError, createAction } from 'ferry/sdk';
 import { z } from 'zod';
 export default createAction({
   description: 'fails in every way it is asked to',
-  input: z.object({ mode: z.enum(['refuse', 'throw', 'bad-output', 'spin', 'undeclared']) }),
+  input: z.object({ mode: z.enum(['refuse', 'throw', 'bad-output', 'undeclared']) }),
   output: z.object({ ok: z.boolean() }),
-  limits: { cpuTimeMs: 300 },
   exec: async (nango, input) => {
     if (input.mode === 'refuse') throw new ActionError({ type: 'not_allowed', message: 'this contact is locked', contact: 'c-1' });
     if (input.mode === 'throw') throw new Error('boom');
-    if (input.mode === 'spin') for (;;) {}
     if (input.mode === 'undeclared') await (nango as any).batchSave([{ id: '1' }], 'Contact');
     return { ok: 'yes' } as any;
   },
+});`;
+
+// No zod: its top level is cheap, so a tight CPU limit is reached only by the loop, even on a busy machine.
+const SPIN = `
+import { createAction } from 'ferry/sdk';
+const anything = { safeParse: (value: unknown) => ({ success: true as const, data: value }) };
+export default createAction({
+  description: 'never returns',
+  input: anything,
+  output: anything,
+  limits: { cpuTimeMs: 500 },
+  exec: async () => { for (;;) {} },
 });`;
 
 let ferry: TestFerry;
@@ -70,7 +80,7 @@ let provider: DemoProvider;
 beforeAll(async () => {
   provider = await startDemoProvider({ apiKey: 'provider-key', contacts: 3, seed: 3 });
   ferry = await startTestFerry();
-  await deploySources(ferry, { 'demo/actions/create-contact.ts': CREATE_CONTACT, 'demo/actions/misbehave.ts': MISBEHAVE });
+  await deploySources(ferry, { 'demo/actions/create-contact.ts': CREATE_CONTACT, 'demo/actions/misbehave.ts': MISBEHAVE, 'demo/actions/spin.ts': SPIN });
   expect((await ferry.api.put('/providers/demo', { base_url: provider.url, auth: { type: 'bearer' } })).status).toBe(200);
   expect((await ferry.api.post('/connections', { connection_id: CONNECTION, provider: 'demo', credentials: { type: 'bearer', token: 'provider-key' } })).status).toBe(201);
 }, 60_000);
@@ -126,7 +136,7 @@ describe('a synchronous action', () => {
     expect(badOutput.status).toBe(500);
     expect(badOutput.body.error.run_error).toMatchObject({ kind: 'sdk', code: 'INVALID_OUTPUT' });
 
-    const spun = await call('spin');
+    const spun = await ferry.api.post('/actions/spin', { connection_id: CONNECTION, input: {} });
     expect(spun.status).toBe(500);
     expect(spun.body.error.run_error).toMatchObject({ kind: 'limit', code: 'CPU' });
 
@@ -171,5 +181,18 @@ describe('an asynchronous action', () => {
     expect(done.error).toMatchObject({ code: 'ACTION_ERROR', type: 'not_allowed', payload: { contact: 'c-1' } });
     expect(done.output).toBeNull();
     expect((await ferry.api.get('/actions/jobs/999999')).status).toBe(404);
+  });
+
+  test('a call whose worker died reads as failed with the run error the stale-run sweep wrote', async () => {
+    const queued = await ferry.api.post('/actions/misbehave', { connection_id: CONNECTION, input: { mode: 'refuse' }, async: true });
+    const settled = await waitFor('the async action to settle', async () => {
+      const { body } = await ferry.api.get(queued.body.status_url);
+      return body.status === 'failed' ? body : undefined;
+    });
+    // As if its worker died mid-run: the job is left running and the sweep failed its run.
+    await ferry.db.sql`update action_jobs set status = 'running', error = null, finished_at = null where id = ${settled.id}`;
+    await ferry.db.sql`update runs set error = ${JSON.stringify({ kind: 'internal', code: 'WORKER_LOST', message: 'no heartbeat' })}::text::jsonb where id = ${settled.run_id}`;
+    const { body } = await ferry.api.get(queued.body.status_url);
+    expect(body).toMatchObject({ status: 'failed', error: { code: 'WORKER_LOST' } });
   });
 });

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployScripts } from '../../cli/deploy.ts';
+import { createApi, type ApiDeps } from '../../host/api/app.ts';
+import { createLogger } from '../../host/logger.ts';
 import { createApiClient, startTestFerry, TEST_SECRET_KEY, waitFor, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
 
 const ADMIN_KEY = 'admin_key_0123456789abcdef';
@@ -77,6 +79,13 @@ describe('environments', () => {
     expect((await admin().post('/environments', { name: 'prod' })).status).toBe(409);
     expect((await admin().post('/environments', { name: 'Bad Name' })).status).toBe(400);
     expect((await admin().get('/environments')).body.environments.map((e: any) => e.name)).toEqual(['dev', 'prod']);
+  });
+
+  test('cannot be created over HTTP when the host has no admin key', async () => {
+    const app = createApi({ logger: createLogger({ level: 'silent' }), adminKey: undefined } as unknown as ApiDeps);
+    const response = await app.request('/environments', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` }, body: '{"name":"x"}' });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as any).error.code).toBe('ADMIN_DISABLED');
   });
 
   test('keys are stored as hashes only', async () => {
