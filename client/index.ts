@@ -1,0 +1,6 @@
+export {
+  createFerryClient,
+  type ActionResult, type FerryClient, type FerryClientOptions, type FerryMetadata, type FerryRecord,
+  type RecordAction, type RecordIterator, type RecordsPage, type RecordsQuery, type SyncTriggerResult,
+} from './client.ts';
+export { FerryApiError, isFerryApiError, type FerryErrorIssue } from './errors.ts';
