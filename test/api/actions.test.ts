@@ -151,6 +151,12 @@ describe('a synchronous action', () => {
     expect(noConnection.status).toBe(404);
     const unknownField = await ferry.api.post('/actions/create-contact', { connection_id: CONNECTION, input: newContact, surprise: true });
     expect(unknownField.status).toBe(400);
+    // An action belongs to its provider: another provider's connection is refused before anything runs.
+    expect((await ferry.api.put('/providers/other', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
+    expect((await ferry.api.post('/connections', { connection_id: 'other-1', provider: 'other' })).status).toBe(201);
+    const mismatch = await ferry.api.post('/actions/create-contact', { connection_id: 'other-1', input: newContact });
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.body.error.code).toBe('PROVIDER_MISMATCH');
   });
 });
 
