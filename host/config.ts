@@ -20,6 +20,14 @@ const ConfigSchema = z.object({
   /** Worker child processes that run isolates. */
   FERRY_RUNTIME_WORKERS: z.coerce.number().int().min(1).max(64).default(2),
   FERRY_SCHEDULER_TICK_MS: z.coerce.number().int().min(50).default(1000),
+  /** A run whose process stops heartbeating this long is failed (its host died) and retried. */
+  FERRY_STALE_RUN_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** First retry delay of a failed sync run (doubles each retry, with jitter). */
+  FERRY_SYNC_RETRY_BASE_MS: z.coerce.number().int().min(10).default(30_000),
+  /** Runs of one environment at once across all workers, unless its settings say otherwise. */
+  FERRY_ENV_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(20),
+  /** First retry delay of an outgoing webhook, in seconds (exponential backoff with jitter). */
+  FERRY_WEBHOOK_RETRY_DELAY_S: z.coerce.number().int().min(1).default(5),
   /** Start the local demo provider, deploy scripts/ and create a demo connection. */
   FERRY_DEMO: bool.optional(),
   FERRY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -29,11 +29,11 @@ import { createRuns } from './runs/runs.ts';
 import { createRecordStore } from './store/records.ts';
 import { createSyncRunner } from './sync/run-sync.ts';
 import { createSyncState } from './sync/sync-state.ts';
+import { createScheduler } from './sync/scheduler.ts';
+import { createWebhookSender } from './webhooks-out/deliveries.ts';
 import { createEnvironments, generateSecretKey } from './tenancy/environments.ts';
 import { createWebhooksIn } from './webhooks-in/index.ts';
 
-/** A run whose process stops heartbeating for this long is failed (its host died). */
-const STALE_RUN_MS = 60_000;
 
 export interface FerryHost {
   /** Base URL of the API (null for a worker-only process). */
@@ -101,28 +101,26 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     });
     const deployer = createDeployer({ sql, runtime, syncState });
 
-    const queue = await createQueue({ sql, logger, supervise: config.FERRY_ROLE !== 'api' });
+    const queue = await createQueue({ sql, logger, supervise: config.FERRY_ROLE !== 'api', defaultEnvironmentConcurrency: config.FERRY_ENV_CONCURRENCY });
     closers.push(() => queue.close());
     const scriptRunDeps = { sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger, boss: queue.boss };
     const actions = await createActions(scriptRunDeps);
     const webhooksIn = await createWebhooksIn(scriptRunDeps);
 
     if (config.FERRY_ROLE !== 'api') {
-      const runner = createSyncRunner({ sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger });
-      await queue.work(config.FERRY_RUNTIME_WORKERS, (job) => runner.run(job));
+      const webhooksOut = await createWebhookSender({ sql, boss: queue.boss, logger, retryDelaySeconds: config.FERRY_WEBHOOK_RETRY_DELAY_S });
+      await webhooksOut.work();
+      const retry = { baseMs: config.FERRY_SYNC_RETRY_BASE_MS };
+      const runner = createSyncRunner({
+        sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger,
+        retry, webhooks: webhooksOut, heartbeatMs: Math.max(500, Math.floor(config.FERRY_STALE_RUN_MS / 6)),
+      });
+      await queue.work(config.FERRY_RUNTIME_WORKERS, (job, jobId) => runner.run(job, jobId));
       await actions.actionQueue.work(config.FERRY_RUNTIME_WORKERS);
       await webhooksIn.workWebhooks(config.FERRY_RUNTIME_WORKERS);
-      const tick = async () => {
-        await runs.failStale(STALE_RUN_MS);
-        await queue.tick(syncState);
-      };
-      let ticking = false;
-      const timer = setInterval(() => {
-        if (ticking) return;
-        ticking = true;
-        tick().catch((err: unknown) => logger.error({ err }, 'scheduler tick failed')).finally(() => { ticking = false; });
-      }, config.FERRY_SCHEDULER_TICK_MS);
-      closers.push(async () => clearInterval(timer));
+      const scheduler = createScheduler({ runs, queue, syncState, logger, retry, staleRunMs: config.FERRY_STALE_RUN_MS, tickMs: config.FERRY_SCHEDULER_TICK_MS });
+      scheduler.start();
+      closers.push(() => scheduler.stop());
     }
 
     let url: string | null = null;

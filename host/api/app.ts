@@ -19,6 +19,7 @@ import { healthRoutes, healthRouteSpecs } from './routes/health.ts';
 import { recordRoutes, recordRouteSpecs, type RecordRouteDeps } from './routes/records.ts';
 import { runRoutes, runRouteSpecs, type RunRouteDeps } from './routes/runs.ts';
 import { syncRoutes, syncRouteSpecs, type SyncRouteDeps } from './routes/syncs.ts';
+import { environmentSettingsRoutes, environmentSettingsRouteSpecs } from './routes/environment-settings.ts';
 import { webhookReceiverRoutes, webhookRouteSpecs, webhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
 
 export type ApiEnv = { Variables: { environment: Environment } };
@@ -44,6 +45,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   ...recordRouteSpecs,
   ...runRouteSpecs,
   ...syncRouteSpecs,
+  ...environmentSettingsRouteSpecs,
 ];
 
 export const API_VERSION = '1';
@@ -89,6 +91,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/', recordRoutes(deps));
   app.route('/', runRoutes(deps));
   app.route('/', syncRoutes(deps));
+  app.route('/', environmentSettingsRoutes(deps));
   app.route('/', actionRoutes(deps));
   app.route('/', environmentRoutes(deps));
   app.route('/', webhookRoutes(deps));

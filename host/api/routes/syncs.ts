@@ -1,37 +1,86 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Connections } from '../../connections/connections.ts';
+import type { Sql } from '../../db/connect.ts';
 import type { Scripts } from '../../deploy/scripts.ts';
-import type { SyncJob } from '../../sync/run-sync.ts';
+import type { QueuedSyncJob } from '../../queue/queue.ts';
+import type { Runs } from '../../runs/runs.ts';
+import { parseSchedule } from '../../sync/frequency.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
+import { syncHealth } from '../../sync/sync-status.ts';
 import type { ApiEnv } from '../app.ts';
-import { jsonBody, notFound, parseInput } from '../errors.ts';
+import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes, type RouteSpec } from '../openapi/index.ts';
 
 export interface SyncRouteDeps {
+  sql: Sql;
   connections: Connections;
   scripts: Scripts;
   syncState: SyncState;
-  enqueueSync(job: SyncJob): Promise<string | null>;
+  runs: Runs;
+  enqueueSync(job: QueuedSyncJob): Promise<string | null>;
 }
 
 const SyncName = z.object({ name: z.string().min(1).max(100) });
+const ConnectionParam = z.object({ connection_id: z.string().min(1).max(255) });
 const TriggerBody = z.strictObject({ connection_id: z.string().min(1).max(255), full: z.boolean().default(false) });
-const StatusQuery = z.strictObject({ connection_id: z.string().min(1).max(255) });
+const ConnectionBody = z.strictObject({ connection_id: z.string().min(1).max(255) });
+const StatusQuery = z.strictObject({
+  connection_id: z.string().min(1).max(255),
+  window_hours: z.coerce.number().int().min(1).max(24 * 90).default(24),
+});
+const ScheduleBody = z.strictObject({
+  connection_id: z.string().min(1).max(255),
+  /** "every 15 minutes", a cron expression ("CRON_TZ=Europe/Paris 0 9 * * 1-5"), or null for the sync's own. */
+  frequency: z.string().min(1).max(200).nullable(),
+});
+
+const StatusSchema = z.object({
+  sync: z.string(),
+  connection_id: z.string(),
+  version: z.number().int(),
+  state: z.enum(['running', 'paused', 'stuck', 'failing', 'idle']),
+  paused: z.boolean(),
+  connection_paused: z.boolean(),
+  stuck: z.boolean(),
+  schedule: z.string().nullable(),
+  schedule_override: z.string().nullable(),
+  frequency_ms: z.number(),
+  next_run_at: z.string(),
+  last_sync_date: z.string().nullable(),
+  checkpoint: z.record(z.string(), z.unknown()).nullable(),
+  retry_attempt: z.number().int(),
+  consecutive_failures: z.number().int(),
+  last_run: z.looseObject({ id: z.string(), status: z.string() }).nullable(),
+  window_hours: z.number(),
+  runs_in_window: z.number(),
+  success_rate: z.number().nullable(),
+  avg_duration_ms: z.number().nullable(),
+  persistent_rejections: z.array(z.object({ model: z.string(), record_id: z.string().nullable(), reason: z.string() })),
+});
 
 export const syncRouteSpecs = defineRoutes([
   {
-    method: 'post', path: '/syncs/:name/trigger', tag: 'syncs', params: SyncName, body: TriggerBody, summary: 'Queue a run of a sync for a connection now (full: a full refresh)',
-    responses: { 202: { description: 'Queued, or already queued', schema: z.object({ queued: z.boolean(), already_queued: z.boolean() }) } },
+    method: 'post', path: '/syncs/:name/trigger', tag: 'syncs', params: SyncName, body: TriggerBody,
+    summary: 'Queue a run of a sync for a connection now ("run now"; full: a full refresh that ignores lastSyncDate and the checkpoint)',
+    responses: { 202: { description: 'Queued, or already queued (a full run is then remembered for it)', schema: z.object({ queued: z.boolean(), already_queued: z.boolean(), full: z.boolean() }) } },
   },
   {
-    method: 'get', path: '/syncs/:name/status', tag: 'syncs', params: SyncName, query: StatusQuery, summary: 'Where a sync stands for a connection',
-    responses: { 200: { description: 'Schedule and state', schema: z.looseObject({ sync: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
+    method: 'get', path: '/syncs/:name/status', tag: 'syncs', params: SyncName, query: StatusQuery, summary: 'Where a sync stands for a connection, and how its runs went',
+    responses: { 200: { description: 'State, last and next run, stuck/paused flags, success rate and average duration over the window', schema: StatusSchema } },
   },
   ...(['pause', 'resume'] as const).map((action): RouteSpec => ({
-    method: 'post', path: `/syncs/:name/${action}`, tag: 'syncs', params: SyncName, body: StatusQuery, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a sync's schedule for a connection`,
+    method: 'post', path: `/syncs/:name/${action}`, tag: 'syncs', params: SyncName, body: ConnectionBody, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a sync's schedule for a connection`,
     responses: { 200: { description: 'The new state', schema: z.object({ sync: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
   })),
+  ...(['pause', 'resume'] as const).map((action): RouteSpec => ({
+    method: 'post', path: `/connections/:connection_id/syncs/${action}`, tag: 'syncs', params: ConnectionParam, summary: `${action === 'pause' ? 'Pause' : 'Resume'} every sync of a connection (including syncs deployed later)`,
+    responses: { 200: { description: 'The new state', schema: z.object({ connection_id: z.string(), paused: z.boolean() }) } },
+  })),
+  {
+    method: 'put', path: '/syncs/:name/schedule', tag: 'syncs', params: SyncName, body: ScheduleBody, summary: "Override a sync's schedule for one connection (null: back to the sync's own)",
+    responses: { 200: { description: 'The effective schedule', schema: z.object({ sync: z.string(), connection_id: z.string(), schedule_override: z.string().nullable(), next_run_at: z.string() }) } },
+  },
 ]);
 
 export function syncRoutes(deps: SyncRouteDeps) {
@@ -50,37 +99,87 @@ export function syncRoutes(deps: SyncRouteDeps) {
   app.post('/syncs/:name/trigger', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(TriggerBody, await jsonBody(c), 'body');
-    const { connection } = await resolve(c.get('environment').id, name, body.connection_id);
-    const jobId = await deps.enqueueSync({ connectionId: connection.id, syncName: name, trigger: 'manual', full: body.full });
-    // null: a run of this pair is already queued; it will pick up the latest state anyway.
-    return c.json({ queued: jobId !== null, already_queued: jobId === null }, 202);
+    const environmentId = c.get('environment').id;
+    const { connection } = await resolve(environmentId, name, body.connection_id);
+    // Kept on the state: if a run of the pair is already queued, that run does the full refresh.
+    if (body.full) await deps.syncState.requestFull(connection.id, name);
+    const jobId = await deps.enqueueSync({ connectionId: connection.id, syncName: name, trigger: 'manual', full: body.full, environmentId: String(environmentId) });
+    return c.json({ queued: jobId !== null, already_queued: jobId === null, full: body.full }, 202);
   });
 
   app.get('/syncs/:name/status', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const q = parseInput(StatusQuery, c.req.query(), 'query');
-    const { state, script } = await resolve(c.get('environment').id, name, q.connection_id);
+    const { state, script, connection } = await resolve(c.get('environment').id, name, q.connection_id);
+    const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: name, limit: 1 });
+    const connectionPaused = await deps.syncState.isConnectionPaused(connection.id);
+    const health = await syncHealth(deps.sql, connection.id, name, q.window_hours);
+    const stateName = lastRun?.status === 'running' ? 'running'
+      : state.paused || connectionPaused ? 'paused'
+      : health.stuck ? 'stuck'
+      : lastRun?.status === 'failed' ? 'failing' : 'idle';
     return c.json({
       sync: name,
       connection_id: q.connection_id,
       version: script.version,
+      state: stateName,
       paused: state.paused,
+      connection_paused: connectionPaused,
+      stuck: health.stuck,
+      schedule: state.schedule,
+      schedule_override: state.schedule_override,
       frequency_ms: Number(state.frequency_ms),
       next_run_at: state.next_run_at,
       last_sync_date: state.last_sync_date,
       checkpoint: state.checkpoint,
+      retry_attempt: state.retry_attempt,
+      consecutive_failures: state.consecutive_failures,
+      last_run: lastRun ? {
+        id: lastRun.id, status: lastRun.status, trigger: lastRun.trigger, full: lastRun.is_full,
+        started_at: lastRun.started_at, finished_at: lastRun.finished_at, error: lastRun.error,
+        counts: { added: lastRun.added, updated: lastRun.updated, unchanged: lastRun.unchanged, deleted: lastRun.deleted, rejected: lastRun.rejected },
+      } : null,
+      window_hours: health.window_hours,
+      runs_in_window: health.runs_in_window,
+      success_rate: health.success_rate,
+      avg_duration_ms: health.avg_duration_ms,
+      persistent_rejections: health.persistent_rejections,
     });
   });
 
   for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
     app.post(`/syncs/:name/${action}`, async (c) => {
       const { name } = parseInput(SyncName, c.req.param(), 'params');
-      const body = parseInput(StatusQuery, await jsonBody(c), 'body');
+      const body = parseInput(ConnectionBody, await jsonBody(c), 'body');
       const { connection } = await resolve(c.get('environment').id, name, body.connection_id);
       await deps.syncState.setPaused(connection.id, name, paused);
       return c.json({ sync: name, connection_id: body.connection_id, paused });
     });
+
+    app.post(`/connections/:connection_id/syncs/${action}`, async (c) => {
+      const { connection_id } = parseInput(ConnectionParam, c.req.param(), 'params');
+      const connection = await deps.connections.get(c.get('environment').id, connection_id);
+      if (!connection) throw notFound(`connection "${connection_id}"`);
+      await deps.syncState.setConnectionPaused(connection.id, paused);
+      return c.json({ connection_id, paused });
+    });
   }
+
+  app.put('/syncs/:name/schedule', async (c) => {
+    const { name } = parseInput(SyncName, c.req.param(), 'params');
+    const body = parseInput(ScheduleBody, await jsonBody(c), 'body');
+    const { connection } = await resolve(c.get('environment').id, name, body.connection_id);
+    if (body.frequency !== null) {
+      try {
+        parseSchedule(body.frequency);
+      } catch (err) {
+        throw new ApiError(400, 'INVALID_INPUT', (err as Error).message, [{ path: ['frequency'], message: (err as Error).message }]);
+      }
+    }
+    await deps.syncState.setScheduleOverride(connection.id, name, body.frequency);
+    const state = await deps.syncState.get(connection.id, name);
+    return c.json({ sync: name, connection_id: body.connection_id, schedule_override: state?.schedule_override ?? null, next_run_at: state?.next_run_at });
+  });
 
   return app;
 }

@@ -1,0 +1,57 @@
+/**
+ * The worker's periodic loop: settle runs whose process died (no heartbeat), then move due
+ * pairs into the queue. A dead run is failed, its pg-boss job is failed too (under the
+ * stately policy an "active" job would block its pair), and its pair gets the retry policy's
+ * next attempt; its checkpoint stays, so the retry resumes where it stopped.
+ */
+import type { Logger } from '../logger.ts';
+import type { Queue } from '../queue/queue.ts';
+import type { Runs } from '../runs/runs.ts';
+import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
+import type { SyncState } from './sync-state.ts';
+
+export interface SchedulerDeps {
+  runs: Runs;
+  queue: Pick<Queue, 'tick' | 'failJobs'>;
+  syncState: SyncState;
+  logger: Logger;
+  staleRunMs: number;
+  tickMs: number;
+  retry?: Partial<RetryOptions>;
+}
+
+const WORKER_LOST = { kind: 'internal', code: 'WORKER_LOST', message: 'the process running it died' } as const;
+
+export function createScheduler(deps: SchedulerDeps) {
+  const log = deps.logger.child({ module: 'scheduler' });
+  const retry: RetryOptions = { ...DEFAULT_RETRY, ...deps.retry };
+
+  async function tick(): Promise<void> {
+    const dead = await deps.runs.failStale(deps.staleRunMs);
+    if (dead.length > 0) {
+      log.warn({ runs: dead.map((d) => d.id) }, 'failed runs whose process stopped heartbeating');
+      await deps.queue.failJobs(dead.flatMap((d) => (d.job_id ? [d.job_id] : [])));
+      for (const run of dead.filter((d) => d.kind === 'sync')) {
+        const state = await deps.syncState.get(run.connection_id, run.script_name);
+        if (state) await deps.syncState.recordFailure(run.connection_id, run.script_name, decideRetry(WORKER_LOST, state.retry_attempt, retry));
+      }
+    }
+    await deps.queue.tick(deps.syncState);
+  }
+
+  let timer: NodeJS.Timeout | null = null;
+  let ticking: Promise<void> | null = null;
+  return {
+    tick,
+    start(): void {
+      timer = setInterval(() => {
+        if (ticking) return;
+        ticking = tick().catch((err: unknown) => log.error({ err }, 'scheduler tick failed')).finally(() => { ticking = null; });
+      }, deps.tickMs);
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      await ticking;
+    },
+  };
+}
