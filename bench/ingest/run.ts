@@ -1,7 +1,7 @@
 /**
  * Ingest benchmark: 100k ~1 KB contacts in pages of 1,000 on a fresh database.
  *   baseline  raw COPY into a records-shaped table (same indexes), one COPY per page
- *   ferry     RecordStore.saveBatch per page, new rows by COPY (via staging) and by JSON parameter
+ *   ferry     RecordStore.saveBatch per page, new rows by COPY (via staging) and by JSON parameter (default)
  *   re-sync   the same 100k again: all unchanged (hashes looked up, nothing written), all changed
  *   e2e       one sync in an isolate saving 100k through runtime → HostBridge → store (BENCH_E2E=0 skips)
  * Each socket mode (postgres.js as host/db/connect.ts configures it, and with TCP_NODELAY) runs
@@ -68,7 +68,7 @@ async function runMode(mode: string): Promise<Array<[string, Figure]>> {
       await checkpoint();
       figures.push([`saveBatch, new rows (${insertMethod})`, await timePages(1, (batch) => store.saveBatch({ connectionId: i + 1, batch }))]);
     }
-    const store = createRecordStore({ sql, logger, embedded: false });
+    const store = createRecordStore({ sql, logger, embedded: false }); // default insert method
     await checkpoint();
     figures.push(['re-sync, all unchanged', await timePages(1, (batch) => store.saveBatch({ connectionId: 1, batch }))]);
     await checkpoint();

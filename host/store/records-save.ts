@@ -14,9 +14,9 @@
  *
  * Speed. Stored hashes for the batch's ids are read first (under the lock, so nothing changes
  * them before the write) and only new or changed rows are sent: a re-sync of unchanged data
- * writes nothing. New rows go in with COPY through a staging table (insertMethod 'copy'), or as
- * one JSON-array text parameter ('json'; always on embedded PGlite, whose socket COPY would
- * close); changed rows with one UPDATE over a JSON array, probing the primary key per id.
+ * writes nothing. New rows go in as one JSON-array text parameter (insertMethod 'json', the
+ * default and the only one on embedded PGlite) or with COPY through a staging table ('copy');
+ * changed rows with one UPDATE over a JSON array, probing the primary key per id.
  * The lock and the first lookup are pipelined, so an unchanged batch costs ~2 round trips.
  */
 import type { BatchResult, RecordBatch } from '../../runtime/contract.ts';

@@ -14,9 +14,13 @@ export { MAX_PAGE_LIMIT, parseCursor, type FerryMetadata, type ReadErrorCode, ty
 export interface RecordStoreOptions {
   sql: Sql;
   logger: Logger;
-  /** Embedded PGlite: COPY FROM STDIN closes its socket (the only connection), so new rows go in as JSON. */
+  /** Embedded PGlite: COPY FROM STDIN closes its socket (the only connection), so never COPY there. */
   embedded: boolean;
-  /** How new rows are written; default 'copy' on Postgres, 'json' on embedded PGlite. */
+  /**
+   * How new rows are written. Default 'json' (one JSON-array text parameter): at 100k rows it beat
+   * COPY-via-staging in every bench run with host/db/connect.ts's client (COPY stalls ~40 ms per
+   * batch on Nagle's algorithm there; see bench/ingest). 'copy' is never used on embedded PGlite.
+   */
   insertMethod?: InsertMethod;
 }
 
@@ -32,7 +36,7 @@ export function createRecordStore(options: RecordStoreOptions): RecordStore {
   const deps = {
     sql: options.sql,
     logger: options.logger.child({ module: 'record-store' }),
-    insertMethod: options.insertMethod ?? (options.embedded ? 'json' : 'copy'),
+    insertMethod: options.embedded ? 'json' : (options.insertMethod ?? 'json'),
   } as const;
   return {
     saveBatch: (args, tx) => saveBatch(deps, args, tx),

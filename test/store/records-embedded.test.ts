@@ -47,10 +47,10 @@ test('saveBatch and readPage work on embedded PGlite', async () => {
   expect(JSON.parse(json.body)).toEqual(await store.readPage({ connectionId: '1', model: 'Contact', limit: 5 }));
 }, 120_000);
 
-test('embedded stores default to the JSON insert path (COPY FROM STDIN closes the PGlite socket)', async () => {
+test('embedded stores never COPY, even when asked to (COPY FROM STDIN closes the PGlite socket)', async () => {
   // Measured with pglite-socket 0.2.17: COPY … FROM STDIN ends in CONNECTION_CLOSED, which would
   // take down the process's only connection. `embedded: true` must never try it.
-  const store = createRecordStore({ sql: db.sql, logger: silentLogger, embedded: true });
+  const store = createRecordStore({ sql: db.sql, logger: silentLogger, embedded: true, insertMethod: 'copy' });
   expect(await store.saveBatch({ connectionId: '2', batch: saveBatchOf('Contact', [contact('tab\tid')]) })).toMatchObject({ added: 1 });
   const page = await store.readPage({ connectionId: '2', model: 'Contact', limit: 5 });
   expect(page.records[0]).toMatchObject(contact('tab\tid'));
