@@ -10,6 +10,7 @@ import { createOutput } from './output.ts';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   connections: { summary: 'list, create, update and delete connections; their metadata', load: async () => (await import('./commands/connections.ts')).connectionsCommand },
   deploy: { summary: 'bundle all scripts and deploy them to the host', load: async () => (await import('./commands/deploy.ts')).deployCommand },
+  dev: { summary: 'run Ferry locally on embedded PGlite, redeploying scripts on save', load: async () => (await import('./commands/dev.ts')).devCommand },
   dryrun: { summary: 'run a sync or action locally against a connection, saving nothing', load: async () => (await import('./commands/dryrun.ts')).dryrunCommand },
 };
 

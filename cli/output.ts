@@ -9,6 +9,8 @@ export interface Output {
   error(text: string): void;
   /** The command's machine-readable result (stdout), in --json mode only. */
   json(value: unknown): void;
+  /** One event of a long-running command as a single JSON line (stdout), in --json mode only. */
+  jsonLine(value: unknown): void;
   readonly jsonMode: boolean;
 }
 
@@ -28,6 +30,9 @@ export function createOutput(options: { json: boolean; stdout?: Writable; stderr
     },
     json(value) {
       if (options.json) stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    },
+    jsonLine(value) {
+      if (options.json) stdout.write(`${JSON.stringify(value)}\n`);
     },
   };
 }

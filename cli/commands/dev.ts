@@ -1,0 +1,132 @@
+/**
+ * `ferry dev`: a whole Ferry on embedded PGlite for local development. It deploys the scripts
+ * folder, watches it, and redeploys on save, printing what changed (or why a script did not
+ * bundle, without stopping). `--demo` also starts the demo providers with a connection each.
+ */
+import { resolve } from 'node:path';
+import { loadConfig } from '../../host/config.ts';
+import { createLogger } from '../../host/logger.ts';
+import { BundleError } from '../bundle.ts';
+import { HOST_OPTIONS, parseCommandArgs, UsageError, type Command } from '../command.ts';
+import { DeployError, deployScripts, type DeployResponse } from '../deploy.ts';
+import { EXIT, type ExitCode } from '../exit-codes.ts';
+import { createOutput, type Output } from '../output.ts';
+import { watchScripts } from '../watch.ts';
+
+const help = `Usage: ferry dev [--dir scripts] [--port 3003] [--data-dir .ferry] [--demo] [--json]
+
+Starts Ferry (API, scheduler and runtime) on an embedded PGlite database, deploys every script
+under --dir, and redeploys whenever a file there is saved. Stops on Ctrl-C.
+
+Options:
+  --dir <path>       scripts directory (default: scripts)
+  --port <n>         API port (default: $FERRY_PORT or 3003; 0 picks a free port)
+  --data-dir <path>  where the embedded database and dev key live (default: $FERRY_DATA_DIR or .ferry)
+  --demo             also start the demo providers (CRM, helpdesk, billing, chat) and connect them
+  --json             print one JSON event per line (ready, deployed, deploy_failed) on stdout
+  -h, --help         show this help
+
+Exit codes: 0 stopped cleanly, 2 usage, 4 the host could not start`;
+
+function printDeploy(out: Output, result: DeployResponse, first: boolean): void {
+  const changes = result.scripts.filter((s) => s.status !== 'unchanged');
+  out.jsonLine({ event: 'deployed', version: result.version, scripts: result.scripts });
+  if (out.jsonMode) return;
+  if (changes.length === 0 && !first) {
+    out.line('No script changed.');
+    return;
+  }
+  out.line(`Deployed version ${result.version}:${changes.length === 0 ? ' nothing changed' : ''}`);
+  for (const s of changes) out.line(`  ${s.status.padEnd(9)} ${s.kind.padEnd(6)} ${s.name}`);
+}
+
+function printDeployFailure(out: Output, error: unknown): void {
+  if (error instanceof DeployError) {
+    out.error(error.message);
+    for (const { error: cause } of error.failures) out.note(cause.message);
+    out.jsonLine({ event: 'deploy_failed', code: error.code, message: error.message, failures: error.failures.map((f) => ({ name: f.script.name, details: f.error.details })) });
+  } else if (error instanceof BundleError || error instanceof Error) {
+    out.error(error.message);
+    out.jsonLine({ event: 'deploy_failed', code: 'DEPLOY_FAILED', message: error.message });
+  }
+  out.note('Fix the script and save again; the previous version keeps running.');
+}
+
+export const devCommand: Command = {
+  name: 'dev',
+  summary: 'run Ferry locally on embedded PGlite, redeploying scripts on save',
+  help,
+  async run(argv, env): Promise<ExitCode> {
+    const { values, positionals } = parseCommandArgs(argv, {
+      json: HOST_OPTIONS.json,
+      help: HOST_OPTIONS.help,
+      dir: { type: 'string', default: 'scripts' },
+      port: { type: 'string' },
+      'data-dir': { type: 'string' },
+      demo: { type: 'boolean', default: false },
+    });
+    const out = createOutput({ json: values.json });
+    if (values.help) {
+      out.note(help);
+      return EXIT.OK;
+    }
+    if (positionals.length > 0) throw new UsageError(`dev takes no arguments (got ${positionals.join(' ')})`);
+    const dir = resolve(values.dir);
+    let config;
+    try {
+      // Always embedded: dev never touches the Postgres a DATABASE_URL in the shell points at.
+      config = loadConfig({ ...env, DATABASE_URL: undefined, ...(values.port !== undefined && { FERRY_PORT: values.port }), ...(values['data-dir'] !== undefined && { FERRY_DATA_DIR: values['data-dir'] }) });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const logger = createLogger({ name: 'ferry-dev', level: env['FERRY_LOG_LEVEL'] ?? 'warn', destination: process.stderr });
+    const { startFerry } = await import('../../host/server.ts');
+    let host;
+    try {
+      host = await startFerry(config, logger);
+    } catch (error) {
+      out.error(`Ferry could not start: ${(error as Error).message}`);
+      return EXIT.HOST;
+    }
+    const url = host.url as string;
+    const deployOnce = () => deployScripts({ dir, url, key: host.secretKey });
+    let demo: { close(): Promise<void> } | null = null;
+
+    out.jsonLine({ event: 'ready', url, key: host.secretKey, dir, data_dir: config.FERRY_DATA_DIR });
+    out.line(`Ferry dev is running at ${url} (embedded PGlite in ${config.FERRY_DATA_DIR})`);
+    out.line(`Secret key: ${host.secretKey}`);
+    out.line(`  export FERRY_URL=${url} FERRY_SECRET_KEY=${host.secretKey}`);
+    try {
+      if (values.demo) {
+        const { setUpDemo, demoConnectionId } = await import('../../host/demo.ts');
+        const { DEMO_PROVIDERS } = await import('../../demo/provider.ts');
+        demo = await setUpDemo({ url, secretKey: host.secretKey, logger, scriptsDir: dir });
+        out.line(`Demo providers connected: ${DEMO_PROVIDERS.map((p) => demoConnectionId(p)).join(', ')}`);
+        printDeploy(out, await deployOnce(), true);
+      } else {
+        printDeploy(out, await deployOnce(), true);
+      }
+    } catch (error) {
+      printDeployFailure(out, error);
+    }
+    out.line(`Watching ${dir} — save a script to redeploy. Ctrl-C to stop.`);
+
+    const watcher = watchScripts(dir, async (files) => {
+      if (!out.jsonMode) out.line(`\nChanged: ${files.join(', ')}`);
+      try {
+        printDeploy(out, await deployOnce(), false);
+      } catch (error) {
+        printDeployFailure(out, error);
+      }
+    });
+
+    await new Promise<void>((done) => {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done());
+    });
+    watcher.close();
+    await demo?.close();
+    await host.close();
+    out.note('Ferry dev stopped.');
+    return EXIT.OK;
+  },
+};
