@@ -18,7 +18,15 @@ export interface ExecuteDeps {
   emitLog(entry: LogEntry): void;
   emitHeap(peakBytes: number): void;
   isolates: IsolateSource;
+  /**
+   * A stopped isolate that has not let go after STOP_GRACE_MS (V8 honours termination only at
+   * certain points: a loop of refused ArrayBuffer allocations runs full GCs for seconds). The
+   * worker reports this result and replaces itself.
+   */
+  onStuck(result: ChildResult): void;
 }
+
+const STOP_GRACE_MS = 1_000;
 
 export interface Execution {
   result: Promise<ChildResult>;
@@ -214,6 +222,13 @@ export function startRun(job: Job, deps: ExecuteDeps): Execution {
     (s) => {
       sandbox = s;
       if (abortedEarly) s.stop(abortError);
+      void s.stopped.then((reason) => {
+        const timer = setTimeout(() => {
+          const { cpuMs, peakHeapBytes } = s.usage();
+          deps.onStuck({ ok: false, error: reason, usage: { wallMs: Math.round(performance.now() - startedAt), cpuMs: Math.round(cpuMs), peakHeapBytes, bridgeBytes: 0, proxyCalls: 0 } });
+        }, STOP_GRACE_MS);
+        void result.finally(() => clearTimeout(timer));
+      });
     },
   ).then((done) => {
     const { outcome, cpuMs, peakHeapBytes, bridgeBytes, proxyCalls, warmStart } = done;

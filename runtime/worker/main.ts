@@ -68,6 +68,12 @@ function depsFor(task: Task): ExecuteDeps {
       post({ type: 'heap', taskId: task.taskId, bytes });
     },
     isolates,
+    onStuck(result) {
+      if (current !== task) return;
+      flushLogs(task);
+      // Report the run's real cause, then die: a thread V8 will not stop cannot be reused.
+      process.send?.({ type: 'result', taskId: task.taskId, result } satisfies ChildMessage, () => process.kill(process.pid, 'SIGKILL'));
+    },
   };
 }
 

@@ -207,6 +207,34 @@ if (typeof FinalizationRegistryCtor === 'function') {
   defineProperty(global, 'FinalizationRegistry', { value: RunScopedFinalizationRegistry, writable: true, configurable: true, enumerable: false });
 }
 
+// ---- memory ----------------------------------------------------------------------------------
+// isolated-vm refuses an ArrayBuffer past the memory limit with a catchable RangeError and looks
+// again only when the script yields, so a script catching refusals in a loop would run full GCs
+// for seconds. The first refusal tells the worker (which ends the run with MEMORY), and later
+// allocations through these constructors fail at once.
+let memoryRefused = false;
+const ReflectConstruct = Reflect.construct;
+const RangeErrorCtor = RangeError;
+for (const name of ['ArrayBuffer', 'SharedArrayBuffer', 'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array']) {
+  const target = global[name];
+  if (typeof target !== 'function') continue;
+  const guarded = new Proxy(target, {
+    construct(ctor, args, newTarget) {
+      if (memoryRefused) throw new RangeErrorCtor('Array buffer allocation failed');
+      try {
+        return ReflectConstruct(ctor, args, newTarget === guarded ? ctor : newTarget);
+      } catch (error) {
+        if (error instanceof RangeErrorCtor && error.message === 'Array buffer allocation failed') {
+          memoryRefused = true;
+          hostLog('__memory', '');
+        }
+        throw error;
+      }
+    },
+  });
+  defineProperty(global, name, { value: guarded, writable: true, configurable: true, enumerable: false });
+}
+
 // ---- helpers -------------------------------------------------------------------------------
 function formatIssues(error) {
   const issues = (error && error.issues) || [];

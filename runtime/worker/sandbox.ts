@@ -108,7 +108,13 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
       { ignored: true },
     );
     const log = new ivm.Callback((level: string, message: string) => {
-      if (!closed) deps.onLog(String(level), String(message));
+      if (closed) return;
+      // The prelude's signal (the script cannot reach this callback) that an ArrayBuffer was refused.
+      if (level === '__memory') {
+        stop({ kind: 'limit', code: 'MEMORY', message: `memory limit of ${limits.memoryMb} MB exceeded (an ArrayBuffer allocation was refused)`, limit: limits.memoryMb, used: Math.max(limits.memoryMb, Math.round(peakHeapBytes / MiB)) });
+        return;
+      }
+      deps.onLog(String(level), String(message));
     }, { ignored: true });
     const api = await context.evalClosure(PRELUDE, [send, log, JSON.stringify(CAPS)], { result: { reference: true } });
     deliverRef = await api.get('deliver', { reference: true });
