@@ -1,6 +1,6 @@
 /**
- * Every statement of the record store, as text with $n parameters ("SQL as data": reviewable in
- * one place; the store only executes them).
+ * Every write statement of the record store, as text with $n parameters ("SQL as data":
+ * reviewable in one place; the store only executes them). Read statements: records-read.ts.
  *
  * Conventions:
  * - Lists of ids / rows travel as ONE text parameter holding a JSON array, cast on the server
@@ -138,45 +138,3 @@ insert into rejected_records (connection_id, model, record_id, reason, run_id)
 select $1, $2, e->>'i', e->>'r', $4
 from jsonb_array_elements($3::text::jsonb) with ordinality as t(e, n)
 order by n`;
-
-/** ISO-8601 UTC with milliseconds, the same text JavaScript's Date#toISOString produces. */
-const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-const METADATA = `json_build_object(
-    'first_seen_at', ${iso('first_seen_at')},
-    'last_modified_at', ${iso('updated_at')},
-    'last_action', last_action,
-    'deleted_at', ${iso('deleted_at')},
-    'cursor', cursor::text)`;
-
-/**
- * One page in cursor order. $1 connection_id, $2 model, $3 cursor (exclusive, '0' = start),
- * $4 JSON array of last_action values or null, $5 modified-after time or null, $6 limit.
- * Keyset on records_read_idx (connection_id, model, cursor).
- */
-const PAGE = `
-select cursor, data, ${METADATA} as metadata
-from records
-where connection_id = $1 and model = $2 and cursor > $3::bigint
-  and ($4::text is null or last_action in (select jsonb_array_elements_text($4::text::jsonb)))
-  and ($5::timestamptz is null or updated_at > $5::timestamptz)
-order by cursor
-limit $6`;
-
-/** The page as rows: data (parsed by the driver), metadata object, cursor text. */
-export const READ_PAGE = `
-select cursor::text as cursor, data, metadata from (${PAGE}) page order by page.cursor`;
-
-/**
- * The page as the API's exact response text, built by string concatenation in Postgres: each
- * record is its stored `data::text` with `"_ferry_metadata":{…}` spliced in before the closing
- * brace, so Node never parses a row (perf-notes: text passthrough is much faster).
- */
-export const READ_PAGE_JSON = `
-select '{"records":['
-  || coalesce(string_agg(
-       case when data = '{}'::jsonb then '{' else left(data::text, -1) || ',' end
-         || '"_ferry_metadata":' || metadata::text || '}',
-       ',' order by cursor), '')
-  || '],"next_cursor":' || coalesce(to_json(max(cursor)::text)::text, 'null') || '}' as body
-from (${PAGE}) page`;

@@ -2,7 +2,7 @@
 -- `cursor` is drawn from one global sequence whenever a row changes (added, updated, deleted,
 -- restored); readers page by (connection_id, model, cursor). The store takes an advisory lock
 -- per (connection_id, model) before drawing cursors so they commit in increasing order there
--- (see host/store/records-store.ts). No FK to connections: rows are written at ingest speed and
+-- (see host/store/records-save.ts). No FK to connections: rows are written at ingest speed and
 -- connections are deleted by their own code path.
 create sequence if not exists records_cursor_seq as bigint;
 
