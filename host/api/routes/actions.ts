@@ -69,8 +69,8 @@ export function actionFailure(error: RunError, runId: string): { status: Content
   if (error.code === 'INVALID_INPUT') {
     return { status: 400, body: { error: { code: 'INVALID_INPUT', message: error.message, run_id: runId } } };
   }
-  const status: ContentfulStatusCode = error.code === 'WALL_TIME' ? 504 : 500;
-  return { status, body: { error: { code: error.code, message: error.message, run_id: runId, run_error: publicRunError(error) } } };
+  // Always 500, never 502-504: clients retry those, and an action that may have written must not run twice unasked.
+  return { status: 500, body: { error: { code: error.code, message: error.message, run_id: runId, run_error: publicRunError(error) } } };
 }
 
 function presentJob(job: ActionJobRow, connectionId: string) {
