@@ -111,7 +111,8 @@ select page.cursor::text as c, page.data::text as d, ${ms('first_seen_at')} as f
 from (${page}) page
 order by page.cursor`;
 
-const STATEMENTS = { keyset: asTextRows(PAGE), ids: asTextRows(PAGE_BY_IDS) } as const;
+/** Exported for the plan tests (test/store/records-plans.test.ts). */
+export const PAGE_STATEMENTS = { keyset: asTextRows(PAGE), ids: asTextRows(PAGE_BY_IDS) } as const;
 
 interface TextRow { c: string; d: string; f: string; u: string; a: RecordAction; x: string | null }
 
@@ -150,8 +151,8 @@ function pageQuery(args: ReadPageArgs): { text: string; params: (string | number
     args.modifiedAfter ? args.modifiedAfter.toISOString() : null,
     args.limit,
   ];
-  if (!args.ids) return { text: STATEMENTS.keyset, params };
-  return { text: STATEMENTS.ids, params: [...params, JSON.stringify(args.ids)] };
+  if (!args.ids) return { text: PAGE_STATEMENTS.keyset, params };
+  return { text: PAGE_STATEMENTS.ids, params: [...params, JSON.stringify(args.ids)] };
 }
 
 // Unprepared: each page is planned with its own parameters (records-sql.ts explains why).
