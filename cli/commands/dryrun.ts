@@ -29,7 +29,7 @@ Exit codes: 0 ran successfully, 1 the script failed, 2 usage, 3 a script did not
             4 host unreachable or failing, 5 key refused`;
 
 function formatUsage(usage: Usage): string {
-  return `wall ${Math.round(usage.wallMs)} ms, CPU ${Math.round(usage.cpuMs)} ms, peak heap ${(usage.peakHeapBytes / 1024 / 1024).toFixed(1)} MB, ${usage.proxyCalls} proxy call(s)`;
+  return `wall ${Math.round(usage.wallMs)} ms, CPU ${Math.round(usage.cpuMs)} ms, peak heap ${(usage.peakHeapBytes / 1024 / 1024).toFixed(1)} MB, ${(usage.bridgeBytes / 1024).toFixed(1)} KB across the bridge, ${usage.proxyCalls} proxy call(s)`;
 }
 
 function printResult(out: Output, run: DryRunResult, limit: number): void {
