@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   deploy: { summary: 'bundle all scripts and deploy them to the host', load: async () => (await import('./commands/deploy.ts')).deployCommand },
   dev: { summary: 'run Ferry locally on embedded PGlite, redeploying scripts on save', load: async () => (await import('./commands/dev.ts')).devCommand },
   dryrun: { summary: 'run a sync or action locally against a connection, saving nothing', load: async () => (await import('./commands/dryrun.ts')).dryrunCommand },
+  trigger: { summary: 'run a sync now for a connection (--full: a full refresh)', load: async () => (await import('./commands/trigger.ts')).triggerCommand },
 };
 
 const HELP = `Usage: ferry <command> [options]
