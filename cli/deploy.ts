@@ -4,7 +4,7 @@
  * twice is harmless. Used by `ferry deploy` and by the host's `npm start` demo.
  */
 import { z } from 'zod';
-import { BundleError, bundleScript, discoverScripts, type DiscoveredScript } from './bundle.ts';
+import { BundleError, bundleScript, discoverScripts, type DiscoveredScript, type ScriptKind } from './bundle.ts';
 import { createHostClient } from './host-client.ts';
 
 export const DeployResponseSchema = z.object({
@@ -38,18 +38,28 @@ export interface DeployOptions {
   maxBytes?: number;
 }
 
-export async function deployScripts(options: DeployOptions): Promise<DeployResponse> {
-  const scripts = await discoverScripts(options.dir);
+export interface BundledScript {
+  name: string;
+  provider: string;
+  kind: ScriptKind;
+  code: string;
+  hash: string;
+  entryPath: string;
+}
+
+/** Bundles every script under `dir`; every failure is collected before giving up. */
+export async function bundleAll(dir: string, options: Pick<DeployOptions, 'onProgress' | 'maxBytes'> = {}): Promise<BundledScript[]> {
+  const scripts = await discoverScripts(dir);
   if (scripts.length === 0) {
-    throw new DeployError('NO_SCRIPTS', `no scripts found under ${options.dir} (expected <provider>/syncs/<name>.ts or <provider>/actions/<name>.ts)`);
+    throw new DeployError('NO_SCRIPTS', `no scripts found under ${dir} (expected <provider>/syncs/<name>.ts or <provider>/actions/<name>.ts)`);
   }
-  const bundled: Array<{ name: string; provider: string; kind: string; code: string; hash: string }> = [];
+  const bundled: BundledScript[] = [];
   const failures: DeployError['failures'] = [];
   for (const script of scripts) {
     const started = performance.now();
     try {
       const bundle = await bundleScript(script.entryPath, options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes });
-      bundled.push({ name: script.name, provider: script.provider, kind: script.kind, code: bundle.code, hash: bundle.hash });
+      bundled.push({ name: script.name, provider: script.provider, kind: script.kind, code: bundle.code, hash: bundle.hash, entryPath: script.entryPath });
       options.onProgress?.({ type: 'bundled', script, bytes: bundle.bytes, hash: bundle.hash, ms: performance.now() - started });
     } catch (error) {
       if (!(error instanceof BundleError)) throw error;
@@ -60,7 +70,17 @@ export async function deployScripts(options: DeployOptions): Promise<DeployRespo
   if (failures.length > 0) {
     throw new DeployError('BUNDLE_FAILED', `${failures.length} of ${scripts.length} script(s) failed to bundle; nothing was deployed`, failures);
   }
+  return bundled;
+}
+
+/** Sends bundles to the host as one deploy; the host answers what was new, changed, unchanged or removed. */
+export async function uploadBundles(bundled: BundledScript[], options: Pick<DeployOptions, 'url' | 'key' | 'onProgress'>): Promise<DeployResponse> {
   options.onProgress?.({ type: 'uploading', count: bundled.length, bytes: bundled.reduce((sum, s) => sum + Buffer.byteLength(s.code), 0) });
   const client = createHostClient({ url: options.url, key: options.key });
-  return client.request('POST', '/deploy', DeployResponseSchema, { scripts: bundled });
+  const scripts = bundled.map(({ name, provider, kind, code, hash }) => ({ name, provider, kind, code, hash }));
+  return client.request('POST', '/deploy', DeployResponseSchema, { scripts });
+}
+
+export async function deployScripts(options: DeployOptions): Promise<DeployResponse> {
+  return uploadBundles(await bundleAll(options.dir, options), options);
 }

@@ -11,5 +11,7 @@ export const EXIT = {
   HOST: 4,
   /** The host refused the key (401/403). */
   AUTH: 5,
+  /** The user declined a confirmation (deploy). */
+  DECLINED: 6,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -1,27 +1,95 @@
-/** `ferry deploy`: bundle every script and send the set to the host. */
-import { deployScripts } from '../deploy.ts';
-import { EXIT } from '../exit-codes.ts';
-import { createOutput } from '../output.ts';
+/** `ferry deploy`: bundle every script, show what would change, and send the set to the host. */
+import { createInterface } from 'node:readline/promises';
+import { createLogger } from '../../host/logger.ts';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
+import { bundleAll, uploadBundles, type BundledScript, type DeployProgress } from '../deploy.ts';
+import { planDeploy, type DeployPlan } from '../deploy-plan.ts';
+import { EXIT } from '../exit-codes.ts';
+import { HostApiError } from '../host-client.ts';
+import { createOutput, type Output } from '../output.ts';
 
-const help = `Usage: ferry deploy [--dir scripts] [options]
+const help = `Usage: ferry deploy [--dir scripts] [--yes] [--dry-run] [options]
 
-Bundles every script under <dir>/<provider>/{syncs,actions}/<name>.ts and deploys them to the
-host as one new version. Scripts whose bundle did not change are reported as unchanged.
+Bundles every script under <dir>/<provider>/{syncs,actions}/<name>.ts, shows what would change
+on the host (new, changed and removed scripts, models added or dropped) and deploys them as one
+new version. Deploying the same bundles again changes nothing (idempotent by content hash).
+
+Asks for confirmation on a terminal; in scripts and CI (stdin not a TTY, or --json) it applies
+without asking.
 
 Options:
   --dir <path>     scripts directory (default: scripts)
+  -y, --yes        apply without asking
+  --dry-run        show the changes and stop
 ${HOST_OPTIONS_HELP}
 
-Exit codes: 0 deployed, 1 refused by the host, 2 usage, 3 a script did not bundle,
-            4 host unreachable or failing, 5 key refused`;
+Exit codes: 0 deployed (or previewed), 1 refused by the host, 2 usage, 3 a script did not
+            bundle, 4 host unreachable or failing, 5 key refused, 6 declined at the prompt`;
+
+function progressPrinter(out: Output, url: string) {
+  return (event: DeployProgress) => {
+    if (event.type === 'bundled') {
+      out.note(`  bundled ${event.script.provider}/${event.script.kind}s/${event.script.name}  ${(event.bytes / 1024).toFixed(1)} KB  ${event.hash.slice(0, 12)}  ${Math.round(event.ms)} ms`);
+    } else if (event.type === 'failed') {
+      out.note(`  FAILED  ${event.script.provider}/${event.script.kind}s/${event.script.name}  ${event.error.code}`);
+    } else {
+      out.note(`  uploading ${event.count} script(s), ${(event.bytes / 1024).toFixed(1)} KB to ${url}`);
+    }
+  };
+}
+
+function printPlan(out: Output, plan: DeployPlan): void {
+  const changes = plan.scripts.filter((s) => s.status !== 'unchanged');
+  if (changes.length === 0) {
+    out.line('No changes: every script is deployed as it is.');
+    return;
+  }
+  out.line('Changes:');
+  for (const s of changes) {
+    const models = [...s.addedModels.map((m) => `+${m}`), ...s.removedModels.map((m) => `-${m}`)].join(' ');
+    out.line(`  ${s.status.padEnd(9)} ${s.kind.padEnd(6)} ${s.provider}/${s.name}${models ? `  models ${models}` : ''}`);
+  }
+  const unchanged = plan.scripts.length - changes.length;
+  if (unchanged > 0) out.line(`  (${unchanged} unchanged)`);
+  if (plan.removedModels.length > 0) out.line(`Models no script writes any more: ${plan.removedModels.join(', ')} (their records stay readable)`);
+  if (plan.addedModels.length > 0) out.line(`New models: ${plan.addedModels.join(', ')}`);
+  if (changes.some((s) => s.status === 'removed' && s.kind === 'sync')) out.line('Removed syncs stop running for every connection.');
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function preview(bundled: BundledScript[], host: { url: string; key: string | undefined }): Promise<DeployPlan | null> {
+  const { createRuntime } = await import('../../runtime/index.ts');
+  const runtime = createRuntime({ workers: 1, logger: createLogger({ name: 'ferry-cli', level: 'silent', destination: process.stderr }) });
+  try {
+    return await planDeploy(bundled, { ...host, runtime });
+  } catch (error) {
+    // A host without GET /scripts: deploy still works, only the preview is missing.
+    if (error instanceof HostApiError && error.status === 404) return null;
+    throw error;
+  } finally {
+    await runtime.close();
+  }
+}
 
 export const deployCommand: Command = {
   name: 'deploy',
-  summary: 'bundle all scripts and deploy them to the host',
+  summary: 'bundle all scripts, show the changes and deploy them to the host',
   help,
   async run(argv, env) {
-    const { values, positionals } = parseCommandArgs(argv, { ...HOST_OPTIONS, dir: { type: 'string', default: 'scripts' } });
+    const { values, positionals } = parseCommandArgs(argv, {
+      ...HOST_OPTIONS,
+      dir: { type: 'string', default: 'scripts' },
+      yes: { type: 'boolean', short: 'y', default: false },
+      'dry-run': { type: 'boolean', default: false },
+    });
     const out = createOutput({ json: values.json });
     if (values.help) {
       out.note(help);
@@ -30,23 +98,25 @@ export const deployCommand: Command = {
     try {
       if (positionals.length > 0) throw new UsageError(`deploy takes no arguments (got ${positionals.join(' ')})`);
       const host = hostFrom(values, env);
-      const result = await deployScripts({
-        dir: values.dir,
-        ...host,
-        onProgress(event) {
-          if (event.type === 'bundled') {
-            out.note(`  bundled ${event.script.provider}/${event.script.kind}s/${event.script.name}  ${(event.bytes / 1024).toFixed(1)} KB  ${event.hash.slice(0, 12)}  ${Math.round(event.ms)} ms`);
-          } else if (event.type === 'failed') {
-            out.note(`  FAILED  ${event.script.provider}/${event.script.kind}s/${event.script.name}  ${event.error.code}`);
-          } else {
-            out.note(`  uploading ${event.count} script(s), ${(event.bytes / 1024).toFixed(1)} KB to ${host.url}`);
-          }
-        },
-      });
+      const onProgress = progressPrinter(out, host.url);
+      const bundled = await bundleAll(values.dir, { onProgress });
+      const plan = await preview(bundled, host);
+      if (plan) printPlan(out, plan);
+      else out.note('  (this host cannot preview changes; deploying directly)');
+      if (values['dry-run']) {
+        out.json({ ok: true, dry_run: true, plan });
+        return EXIT.OK;
+      }
+      const interactive = process.stdin.isTTY === true && !values.json && !values.yes;
+      if (interactive && plan && !plan.empty && !(await confirm('Deploy these changes?'))) {
+        out.line('Nothing deployed.');
+        return EXIT.DECLINED;
+      }
+      const result = await uploadBundles(bundled, { ...host, onProgress });
       const changed = result.scripts.filter((s) => s.status !== 'unchanged');
       out.line(changed.length === 0 ? `Nothing changed (version ${result.version}).` : `Deployed version ${result.version}:`);
-      for (const script of result.scripts) out.line(`  ${script.status.padEnd(9)} ${script.kind.padEnd(6)} ${script.name}`);
-      out.json({ ok: true, ...result });
+      for (const script of changed) out.line(`  ${script.status.padEnd(9)} ${script.kind.padEnd(6)} ${script.name}`);
+      out.json({ ok: true, ...result, plan });
       return EXIT.OK;
     } catch (error) {
       return reportError(error, out);

@@ -1,0 +1,66 @@
+/**
+ * What a deploy would change, worked out before anything is sent: the host's active scripts
+ * (GET /scripts, with their content hashes and manifests) against the local bundles. Hashes are
+ * the same sha256 the host computes, so "unchanged" here means unchanged there. Models come
+ * from each bundle's manifest (read in the runtime, as the host does), so a renamed or dropped
+ * model shows before apps lose it.
+ */
+import { z } from 'zod';
+import type { Runtime } from '../runtime/contract.ts';
+import type { BundledScript } from './deploy.ts';
+import { createHostClient } from './host-client.ts';
+
+const ActiveScriptsSchema = z.object({
+  scripts: z.array(z.object({
+    name: z.string(),
+    provider: z.string(),
+    kind: z.enum(['sync', 'action']),
+    hash: z.string(),
+    manifest: z.looseObject({ models: z.array(z.string()).optional() }),
+  })),
+});
+
+export type PlannedStatus = 'new' | 'changed' | 'unchanged' | 'removed';
+
+export interface DeployPlan {
+  scripts: Array<{ name: string; provider: string; kind: 'sync' | 'action'; status: PlannedStatus; models: string[]; addedModels: string[]; removedModels: string[] }>;
+  /** Models no script will write any more / models written for the first time. */
+  removedModels: string[];
+  addedModels: string[];
+  /** True when applying would change nothing. */
+  empty: boolean;
+}
+
+const minus = (a: string[], b: string[]) => a.filter((x) => !b.includes(x));
+
+export async function planDeploy(bundled: BundledScript[], options: { url: string; key: string | undefined; runtime: Runtime }): Promise<DeployPlan> {
+  const client = createHostClient({ url: options.url, key: options.key });
+  const { scripts: active } = await client.request('GET', '/scripts', ActiveScriptsSchema);
+  const activeByName = new Map(active.map((s) => [s.name, s]));
+  const plan: DeployPlan['scripts'] = [];
+  for (const bundle of bundled) {
+    const current = activeByName.get(bundle.name);
+    const status: PlannedStatus = !current ? 'new' : current.hash === bundle.hash ? 'unchanged' : 'changed';
+    const before = current?.manifest.models ?? [];
+    let models = before;
+    if (status !== 'unchanged') {
+      const described = await options.runtime.describe(bundle.code);
+      // A bundle that does not describe is reported by the host on apply, with its reason.
+      models = described.ok ? (described.manifest.models ?? []) : before;
+    }
+    plan.push({ name: bundle.name, provider: bundle.provider, kind: bundle.kind, status, models, addedModels: minus(models, before), removedModels: minus(before, models) });
+  }
+  const names = new Set(bundled.map((b) => b.name));
+  for (const gone of active.filter((s) => !names.has(s.name))) {
+    const before = gone.manifest.models ?? [];
+    plan.push({ name: gone.name, provider: gone.provider, kind: gone.kind, status: 'removed', models: [], addedModels: [], removedModels: before });
+  }
+  const modelsBefore = [...new Set(active.flatMap((s) => s.manifest.models ?? []))];
+  const modelsAfter = [...new Set(plan.flatMap((s) => s.models))];
+  return {
+    scripts: plan,
+    addedModels: minus(modelsAfter, modelsBefore),
+    removedModels: minus(modelsBefore, modelsAfter),
+    empty: plan.every((s) => s.status === 'unchanged'),
+  };
+}

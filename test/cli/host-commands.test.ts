@@ -1,0 +1,81 @@
+/**
+ * `ferry deploy` (preview, then apply), `ferry runs` and `ferry logs --follow` as a user runs
+ * them, against a whole host on Postgres and the demo providers.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startDemoProvider, type DemoProvider } from '../../demo/index.ts';
+import { startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+
+const REPO = resolve(import.meta.dirname, '../..');
+let ferry: TestFerry;
+let provider: DemoProvider;
+let dir: string;
+
+beforeAll(async () => {
+  [ferry, provider] = await Promise.all([startTestFerry(), startDemoProvider({ apiKey: 'pk', contacts: 5, invoices: 120 })]);
+  dir = await mkdtemp(join(tmpdir(), 'ferry-cli-host-'));
+  const filter = (src: string) => !src.endsWith('.test.ts') && !src.includes('fixtures');
+  await cp(join(REPO, 'scripts/billing'), join(dir, 'billing'), { recursive: true, filter });
+  await cp(join(REPO, 'scripts/chat'), join(dir, 'chat'), { recursive: true, filter });
+  await ferry.api.put('/providers/billing', { base_url: provider.baseUrls.billing, auth: { type: 'bearer' } });
+});
+afterAll(async () => {
+  await ferry?.close();
+  await provider?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function cli(...args: string[]) {
+  return promisify(execFile)(process.execPath, [join(REPO, 'cli/bin.ts'), ...args, '--url', ferry.url, '--key', TEST_SECRET_KEY, '--json'], { cwd: REPO }).then(
+    ({ stdout }) => ({ code: 0, stdout }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+}
+
+it('deploy previews new, changed and removed scripts with their models before applying, and applies only without --dry-run', async () => {
+  const preview = await cli('deploy', '--dir', dir, '--dry-run');
+  expect(preview.code).toBe(0);
+  expect(JSON.parse(preview.stdout).plan).toMatchObject({ addedModels: ['Invoice'], removedModels: [], empty: false });
+  expect((await ferry.api.get('/scripts')).body.scripts).toEqual([]);
+
+  const applied = await cli('deploy', '--dir', dir);
+  expect(applied.code).toBe(0);
+  expect(JSON.parse(applied.stdout)).toMatchObject({ ok: true, version: 1 });
+
+  // Rename the model and drop the chat action: the preview names both before anything changes.
+  const sync = join(dir, 'billing/syncs/invoices.ts');
+  await writeFile(sync, (await readFile(sync, 'utf8')).replaceAll("'Invoice'", "'BillingInvoice'").replace('models: { Invoice:', 'models: { BillingInvoice:'));
+  await rm(join(dir, 'chat'), { recursive: true });
+  const second = JSON.parse((await cli('deploy', '--dir', dir, '--dry-run')).stdout);
+  expect(second.plan.scripts).toEqual(expect.arrayContaining([
+    expect.objectContaining({ name: 'invoices', status: 'changed', addedModels: ['BillingInvoice'], removedModels: ['Invoice'] }),
+    expect.objectContaining({ name: 'post-message', status: 'removed' }),
+  ]));
+  expect(second.plan.removedModels).toEqual(['Invoice']);
+  const again = JSON.parse((await cli('deploy', '--dir', dir)).stdout);
+  expect(again.version).toBe(2);
+});
+
+it('runs lists a sync run with its counts, and logs --follow prints its lines and how it ended', async () => {
+  await ferry.api.post('/connections', { connection_id: 'billing-1', provider: 'billing', credentials: { type: 'bearer', token: 'pk' } });
+  const run = await waitForRun(ferry.api, 'billing-1', 'invoices', '0', 60_000);
+  expect(run.status).toBe('succeeded');
+
+  const runs = await cli('runs', '--connection', 'billing-1');
+  expect(runs.code).toBe(0);
+  expect(JSON.parse(runs.stdout).runs[0]).toMatchObject({ id: run.id, sync: 'invoices', status: 'succeeded', counts: { added: 120 } });
+
+  const logs = await cli('logs', run.id, '--follow');
+  expect(logs.code).toBe(0);
+  const lines = logs.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  expect(lines.filter((l) => l.type === 'log').map((l) => l.message)).toContain('Read 120 invoice(s)');
+  expect(lines.at(-1)).toMatchObject({ type: 'run', id: run.id, status: 'succeeded' });
+
+  expect((await cli('runs', '--connection', 'nope')).code).toBe(1);
+  expect((await cli('logs', 'abc')).code).toBe(2);
+});
