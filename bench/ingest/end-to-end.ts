@@ -20,14 +20,17 @@ export interface EndToEndFigure {
   error?: string;
 }
 
-export async function runEndToEnd(sql: Sql, logger: Logger, total: number, connectionId: number): Promise<EndToEndFigure> {
+/** With `discard`, saveRecords answers without writing: the runtime's own rate, for comparison. */
+export async function runEndToEnd(sql: Sql, logger: Logger, total: number, connectionId: number, discard = false): Promise<EndToEndFigure> {
   const { code } = await bundleScript(fileURLToPath(new URL('./e2e-sync.ts', import.meta.url)));
   const store = createRecordStore({ sql, logger, embedded: false });
   const runtime = createRuntime({ workers: 1, logger });
   const saved: BatchResult = { added: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 };
   const bridge: HostBridge = {
     async saveRecords(batch) {
-      const result = await store.saveBatch({ connectionId, batch, runId: 1 });
+      const result = discard
+        ? { added: batch.records.length, updated: 0, unchanged: 0, deleted: 0, rejected: batch.rejected.length }
+        : await store.saveBatch({ connectionId, batch, runId: 1 });
       for (const key of Object.keys(saved) as Array<keyof BatchResult>) saved[key] += result[key];
       return result;
     },

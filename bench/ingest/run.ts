@@ -78,6 +78,8 @@ async function runMode(mode: string): Promise<Array<[string, Figure]>> {
       const e2e = await runEndToEnd(sql, logger, TOTAL, 3);
       if (!e2e.ok || e2e.saved.added !== TOTAL) throw new Error(`end-to-end run failed: ${e2e.error ?? JSON.stringify(e2e.saved)}`);
       figures.push([`end to end (isolate heap ${e2e.peakHeapMb.toFixed(0)} MB)`, e2e]);
+      const alone = await runEndToEnd(sql, logger, TOTAL, 4, true);
+      figures.push(['  same run, bridge discards batches', alone]);
     }
   } finally {
     if (sql !== db.sql) await sql.end();
