@@ -8,6 +8,8 @@ import { EXIT, type ExitCode } from './exit-codes.ts';
 import { createOutput } from './output.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  init: { summary: 'scaffold a scripts project (example sync and action, test, tsconfig)', load: async () => (await import('./commands/init.ts')).initCommand },
+  compile: { summary: 'type-check and bundle every script, with errors at file:line', load: async () => (await import('./commands/compile.ts')).compileCommand },
   connections: { summary: 'list, create, update and delete connections; their metadata', load: async () => (await import('./commands/connections.ts')).connectionsCommand },
   deploy: { summary: 'bundle all scripts and deploy them to the host', load: async () => (await import('./commands/deploy.ts')).deployCommand },
   dev: { summary: 'run Ferry locally on embedded PGlite, redeploying scripts on save', load: async () => (await import('./commands/dev.ts')).devCommand },

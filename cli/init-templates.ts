@@ -1,0 +1,126 @@
+/**
+ * The files `ferry init` writes: a scripts project with one incremental sync and one action for
+ * the demo CRM (so `ferry dev --demo` runs them at once), a test that replays recorded
+ * responses, and a tsconfig that resolves `ferry/sdk`, `ferry/testing` and `zod`.
+ */
+export function initTemplates(paths: Record<string, string[]>): Record<string, string> {
+  return {
+    'scripts/demo/models.ts': `import { z } from 'zod';
+
+export const ContactSchema = z.object({
+  id: z.string(),
+  first_name: z.string(),
+  last_name: z.string(),
+  email: z.string(),
+  company: z.string().nullable(),
+  updated_at: z.string(),
+});
+export type Contact = z.infer<typeof ContactSchema>;
+
+export const NewContactSchema = z.object({
+  first_name: z.string().min(1),
+  last_name: z.string().min(1),
+  email: z.email(),
+  company: z.string().optional(),
+});
+`,
+    'scripts/demo/syncs/contacts.ts': `/**
+ * Contacts from the demo CRM, incrementally: the first run reads everything, later runs only
+ * what changed since the last successful run. One page is saved before the next is fetched.
+ * The file name is the sync's name; the folder above syncs/ is the provider.
+ */
+import { createSync } from 'ferry/sdk';
+import { ContactSchema, type Contact } from '../models.ts';
+
+export default createSync({
+  description: 'Contacts from the demo CRM',
+  frequency: 'every 5 minutes',
+  syncType: 'incremental',
+  models: { Contact: ContactSchema },
+  exec: async (ctx) => {
+    let cursor: string | null = null;
+    do {
+      const params: Record<string, string | number> = { limit: 100 };
+      if (ctx.lastSyncDate) params['updated_since'] = ctx.lastSyncDate.toISOString();
+      if (cursor) params['cursor'] = cursor;
+      const { data } = await ctx.get<{ data: Contact[]; next_cursor: string | null }>({ endpoint: '/v1/contacts', params });
+      await ctx.batchSave(data.data, 'Contact');
+      cursor = data.next_cursor;
+    } while (cursor);
+  },
+});
+`,
+    'scripts/demo/actions/create-contact.ts': `/** Creates a contact in the demo CRM (write-back) and returns it as stored. */
+import { ActionError, createAction } from 'ferry/sdk';
+import { ContactSchema, NewContactSchema, type Contact } from '../models.ts';
+
+export default createAction({
+  description: 'Create a contact in the demo CRM',
+  input: NewContactSchema,
+  output: ContactSchema,
+  exec: async (ctx, input) => {
+    try {
+      // retries: 0 — a retried POST could create the contact twice.
+      const { data } = await ctx.post<{ data: Contact }>({ endpoint: '/v1/contacts', data: input, retries: 0 });
+      return data.data;
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      if (status === undefined) throw error;
+      throw new ActionError({ type: 'provider_rejected', message: \`the CRM answered HTTP \${status}\` });
+    }
+  },
+});
+`,
+    'scripts/demo/syncs/contacts.test.ts': `/**
+ * Runs the sync in Ferry's real runtime with the provider's answers replayed from a fixture.
+ * Record it once (with \`ferry dev --demo\` running):
+ *   npx ferry dryrun contacts --connection demo-connection --save
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { createScriptTester, readFixture } from 'ferry/testing';
+
+const FIXTURE = join(import.meta.dirname, '../fixtures/contacts.json');
+const tester = createScriptTester();
+afterAll(() => tester.close());
+
+it.skipIf(!existsSync(FIXTURE))('saves every contact the CRM answered', async () => {
+  const fixture = await readFixture(FIXTURE);
+  const run = await tester.run({ script: join(import.meta.dirname, 'contacts.ts'), fixture });
+  expect(run.error).toBeUndefined();
+  const answered = fixture.exchanges.flatMap((e) => (e.response.json as { data: unknown[] }).data);
+  expect(run.records('Contact')).toHaveLength(answered.length);
+});
+`,
+    'tsconfig.json': `${JSON.stringify({
+      compilerOptions: {
+        target: 'es2022',
+        lib: ['es2022'],
+        module: 'esnext',
+        moduleResolution: 'bundler',
+        strict: true,
+        noEmit: true,
+        allowImportingTsExtensions: true,
+        skipLibCheck: true,
+        types: [],
+        paths,
+      },
+      include: ['scripts'],
+      exclude: ['scripts/**/*.test.ts'],
+    }, null, 2)}\n`,
+    '.gitignore': '.ferry/\nnode_modules/\n',
+    'README.md': `# Integration scripts
+
+\`\`\`sh
+npx ferry dev --demo      # Ferry on an embedded database, demo providers connected, redeploys on save
+npx ferry dryrun contacts --connection demo-connection            # run it, save nothing
+npx ferry dryrun contacts --connection demo-connection --save     # also record a test fixture
+npx ferry compile         # type-check and bundle, errors at file:line
+npx ferry deploy          # to a running Ferry (FERRY_URL, FERRY_SECRET_KEY)
+\`\`\`
+
+Scripts live in \`scripts/<provider>/syncs/<name>.ts\` and \`scripts/<provider>/actions/<name>.ts\`.
+`,
+  };
+}

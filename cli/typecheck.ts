@@ -1,0 +1,88 @@
+/**
+ * Type-checks scripts the way they run: strict, ES2022, no Node globals (`process` or `Buffer`
+ * in a script is an error, as it would be in the isolate), with `ferry/sdk`, `nango`,
+ * `ferry/testing` and `zod` resolved to the ones that ship with Ferry. Each error names
+ * file:line:col, and the common ones say how to fix them.
+ */
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The module mappings a scripts project needs; `ferry init` writes the same into tsconfig.json. */
+export function scriptPaths(): Record<string, string[]> {
+  const sdk = resolve(REPO_ROOT, 'sdk/index.ts');
+  return {
+    'ferry/sdk': [sdk],
+    nango: [sdk],
+    'ferry/testing': [resolve(REPO_ROOT, 'testing/index.ts')],
+    zod: [resolve(REPO_ROOT, 'node_modules/zod')],
+  };
+}
+
+export interface TypeDiagnostic {
+  file: string | null;
+  line: number | null;
+  column: number | null;
+  code: number;
+  message: string;
+  hint: string | null;
+}
+
+const NODE_GLOBALS = /Cannot find name '(process|require|Buffer|__dirname|__filename|setImmediate|module|global)'/;
+
+function hintFor(code: number, message: string): string | null {
+  if (NODE_GLOBALS.test(message)) return 'scripts run in an isolate without Node: use ctx.get/post for HTTP, ctx.log for logs, connection metadata for settings';
+  if (code === 2307 || code === 2792) return 'a script may import ferry/sdk (or nango), zod and files of its own; other packages must be installed in this project and bundle without Node built-ins';
+  if (code === 2345 && /batchSave|batchUpdate|'Models/.test(message)) return 'a record passed to batchSave must match its model\'s zod schema (see models: { ... } in createSync)';
+  if (code === 2322 && /Promise</.test(message)) return 'exec must return what the action\'s output schema describes';
+  return null;
+}
+
+export type TypeCheckResult = { ran: true; diagnostics: TypeDiagnostic[] } | { ran: false; reason: string };
+
+export async function typeCheckScripts(files: string[], options: { cwd?: string } = {}): Promise<TypeCheckResult> {
+  let ts: typeof import('typescript');
+  try {
+    ts = (await import('typescript')).default;
+  } catch {
+    return { ran: false, reason: 'TypeScript is not installed (npm install -D typescript to type-check)' };
+  }
+  const cwd = options.cwd ?? process.cwd();
+  const program = ts.createProgram(files, {
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    lib: ['lib.es2022.d.ts'],
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    allowImportingTsExtensions: true,
+    verbatimModuleSyntax: false,
+    isolatedModules: true,
+    skipLibCheck: true,
+    types: [],
+    paths: scriptPaths(),
+  });
+  const diagnostics = ts.getPreEmitDiagnostics(program).map((d): TypeDiagnostic => {
+    let message = ts.flattenDiagnosticMessageText(d.messageText, '\n  ');
+    // TypeScript suggests installing @types/node; in a script that is the wrong fix.
+    if (NODE_GLOBALS.test(message)) message = message.replace(/\. Do you need to install type definitions.*$/s, '.');
+    let file: string | null = null;
+    let line: number | null = null;
+    let column: number | null = null;
+    if (d.file && d.start !== undefined) {
+      const pos = d.file.getLineAndCharacterOfPosition(d.start);
+      const rel = relative(cwd, d.file.fileName);
+      file = rel && !rel.startsWith('..') ? rel : d.file.fileName;
+      line = pos.line + 1;
+      column = pos.character + 1;
+    }
+    return { file, line, column, code: d.code, message, hint: hintFor(d.code, message) };
+  });
+  return { ran: true, diagnostics };
+}
+
+export function formatDiagnostic(d: TypeDiagnostic): string {
+  const where = d.file ? `${d.file}:${d.line}:${d.column} ` : '';
+  return `${where}TS${d.code}: ${d.message}${d.hint ? `\n    fix: ${d.hint}` : ''}`;
+}

@@ -1,0 +1,68 @@
+/**
+ * `ferry init` scaffolds a project that compiles as is; `ferry compile` names type errors,
+ * Node globals and bad definitions at file:line with a fix, and exits 3.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+const BIN = resolve(import.meta.dirname, '../../cli/bin.ts');
+let dir: string;
+
+function cli(...args: string[]) {
+  return promisify(execFile)(process.execPath, [BIN, ...args], { cwd: dir }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-init-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+it('init writes a project whose scripts type-check, bundle and describe; a second init keeps edits', async () => {
+  const init = await cli('init', '--json');
+  expect(init.code).toBe(0);
+  expect(JSON.parse(init.stdout).written).toEqual(expect.arrayContaining(['scripts/demo/syncs/contacts.ts', 'scripts/demo/actions/create-contact.ts', 'tsconfig.json']));
+
+  const compiled = await cli('compile', '--json');
+  expect(compiled.code).toBe(0);
+  expect(JSON.parse(compiled.stdout)).toEqual({
+    ok: true,
+    typechecked: true,
+    scripts: [
+      { name: 'create-contact', provider: 'demo', kind: 'action', models: [] },
+      { name: 'contacts', provider: 'demo', kind: 'sync', models: ['Contact'] },
+    ],
+  });
+
+  const again = await cli('init', '--json');
+  expect(JSON.parse(again.stdout)).toMatchObject({ written: [], kept: expect.arrayContaining(['tsconfig.json']) });
+});
+
+it('compile reports a type error and a Node global at file:line with a fix, exit 3', async () => {
+  const file = join(dir, 'scripts/demo/syncs/contacts.ts');
+  const original = await readFile(file, 'utf8');
+  await writeFile(file, original.replace("await ctx.batchSave(data.data, 'Contact');", "await ctx.batchSave(data.data, 'Contacts');\n      ctx.log(process.env['TOKEN']);"));
+  const result = await cli('compile');
+  expect(result.code).toBe(3);
+  expect(result.stderr).toMatch(/scripts\/demo\/syncs\/contacts\.ts:\d+:\d+ TS2345/);
+  expect(result.stderr).toMatch(/scripts\/demo\/syncs\/contacts\.ts:\d+:\d+ TS\d+: Cannot find name 'process'\.\n[\s\S]*fix: scripts run in an isolate without Node/);
+  await writeFile(file, original);
+});
+
+it('compile catches a definition the runtime refuses (a bad frequency) even without type-checking', async () => {
+  const file = join(dir, 'scripts/demo/syncs/contacts.ts');
+  const original = await readFile(file, 'utf8');
+  await writeFile(file, original.replace("'every 5 minutes'", "'whenever'"));
+  const result = await cli('compile', '--no-typecheck', '--json');
+  expect(result.code).toBe(3);
+  expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, stage: 'definition', problems: [{ message: expect.stringMatching(/^frequency:/) }] });
+  await writeFile(file, original);
+});
