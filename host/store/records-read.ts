@@ -97,8 +97,12 @@ where cursor > $3::bigint${FILTERS}
 order by cursor
 limit $6`;
 
-/** Epoch milliseconds (truncated, as text), for Date#toISOString in Node. */
-const ms = (column: string) => `floor(extract(epoch from page.${column}) * 1000)::bigint::text`;
+/**
+ * Epoch microseconds as text (Node truncates them to the milliseconds of Date#toISOString).
+ * date_part is float8 arithmetic, several times cheaper per row than extract's numeric; rounding
+ * to whole microseconds is exact for any date a record can carry (< 2^53 µs).
+ */
+const us = (column: string) => `(date_part('epoch', page.${column}) * 1000000)::bigint::text`;
 
 /**
  * Every column as text: the record's stored JSON text as Postgres prints it, never parsed here.
@@ -106,8 +110,8 @@ const ms = (column: string) => `floor(extract(epoch from page.${column}) * 1000)
  * json_build_object/to_char/string_agg (bench/api: Postgres spends the difference per row).
  */
 const asTextRows = (page: string) => `
-select page.cursor::text as c, page.data::text as d, ${ms('first_seen_at')} as f, ${ms('updated_at')} as u,
-  page.last_action as a, ${ms('deleted_at')} as x
+select page.cursor::text as c, page.data::text as d, ${us('first_seen_at')} as f, ${us('updated_at')} as u,
+  page.last_action as a, ${us('deleted_at')} as x
 from (${page}) page
 order by page.cursor`;
 
@@ -116,17 +120,26 @@ export const PAGE_STATEMENTS = { keyset: asTextRows(PAGE), ids: asTextRows(PAGE_
 
 interface TextRow { c: string; d: string; f: string; u: string; a: RecordAction; x: string | null }
 
-const isoText = (epochMs: string) => `"${new Date(Number(epochMs)).toISOString()}"`;
+const isoText = (epochMicros: string) => `"${new Date(Math.floor(Number(epochMicros) / 1000)).toISOString()}"`;
 
-/** `_ferry_metadata` as JSON text; every value is a digit string, an ISO date or an action name, so nothing needs escaping. */
-function metadataJson(row: TextRow): string {
-  return `{"first_seen_at":${isoText(row.f)},"last_modified_at":${isoText(row.u)},"last_action":"${row.a}","deleted_at":${row.x === null ? 'null' : isoText(row.x)},"cursor":"${row.c}"}`;
+/**
+ * `_ferry_metadata` as JSON text; every value is a digit string, an ISO date or an action name,
+ * so nothing needs escaping. Rows written by one batch share their timestamps: `dates` memoises
+ * them per page.
+ */
+function metadataJson(row: TextRow, dates: Map<string, string>): string {
+  const iso = (us: string) => {
+    let text = dates.get(us);
+    if (text === undefined) dates.set(us, (text = isoText(us)));
+    return text;
+  };
+  return `{"first_seen_at":${iso(row.f)},"last_modified_at":${iso(row.u)},"last_action":"${row.a}","deleted_at":${row.x === null ? 'null' : iso(row.x)},"cursor":"${row.c}"}`;
 }
 
 /** The record's JSON text with `"_ferry_metadata":{…}` spliced in before its closing brace. */
-function recordJson(row: TextRow): string {
+function recordJson(row: TextRow, dates: Map<string, string>): string {
   const head = row.d === '{}' ? '{' : `${row.d.slice(0, -1)},`;
-  return `${head}"_ferry_metadata":${metadataJson(row)}}`;
+  return `${head}"_ferry_metadata":${metadataJson(row, dates)}}`;
 }
 
 function pageQuery(args: ReadPageArgs): { text: string; params: (string | number | null)[] } {
@@ -165,12 +178,14 @@ async function readTextRows(sql: Sql, args: ReadPageArgs): Promise<TextRow[]> {
 
 export async function readPage(sql: Sql, args: ReadPageArgs): Promise<RecordPage> {
   const rows = await readTextRows(sql, args);
-  const records = rows.map((row) => JSON.parse(recordJson(row)) as StoredRecord);
+  const dates = new Map<string, string>();
+  const records = rows.map((row) => JSON.parse(recordJson(row, dates)) as StoredRecord);
   return { records, next_cursor: rows.at(-1)?.c ?? null };
 }
 
 export async function readPageJson(sql: Sql, args: ReadPageArgs): Promise<{ body: string }> {
   const rows = await readTextRows(sql, args);
   const next = rows.at(-1)?.c;
-  return { body: `{"records":[${rows.map(recordJson).join(',')}],"next_cursor":${next === undefined ? 'null' : `"${next}"`}}` };
+  const dates = new Map<string, string>();
+  return { body: `{"records":[${rows.map((row) => recordJson(row, dates)).join(',')}],"next_cursor":${next === undefined ? 'null' : `"${next}"`}}` };
 }

@@ -122,6 +122,15 @@ test('ids (comma-separated or repeated), filter and modified_after narrow the pa
   expect(ids(await get('filter=deleted'))).toEqual(['c']);
   expect(ids(await get('filter=added,updated&ids=b,c,d'))).toEqual(['d', 'b']);
   expect(ids(await get(`modified_after=${encodeURIComponent(now.toISOString())}`))).toEqual(['b', 'c']);
+  // Metadata times are the stored timestamps, truncated to milliseconds, in UTC ISO-8601.
+  const times = await ferry.db.sql<{ id: string; first: string; modified: string; deleted: string | null }[]>`
+    select id, to_char(first_seen_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as first,
+      to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as modified,
+      to_char(deleted_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as deleted
+    from records where connection_id = ${internalId} and model = 'Deal'`;
+  const served = (await get('limit=10')).records as unknown as Array<{ id: string; _ferry_metadata: Record<string, unknown> }>;
+  expect(Object.fromEntries(served.map((r) => [r.id, [r._ferry_metadata.first_seen_at, r._ferry_metadata.last_modified_at, r._ferry_metadata.deleted_at]])))
+    .toEqual(Object.fromEntries(times.map((t) => [t.id, [t.first, t.modified, t.deleted]])));
   const all = await get('limit=10000');
   expect(all.records).toHaveLength(5);
   expect(all.next_cursor).toBe(all.records.at(-1)!._ferry_metadata.cursor);

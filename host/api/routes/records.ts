@@ -74,8 +74,9 @@ export function recordRoutes(deps: RecordRouteDeps) {
       ...(q.modified_after ? { modifiedAfter: new Date(q.modified_after) } : {}),
       ...(ids ? { ids } : {}),
     });
-    // Built by Postgres: served as is, never parsed here.
-    return c.body(body, 200, { 'content-type': 'application/json; charset=utf-8' });
+    // Spliced from the stored JSON text, never parsed. Served as a Buffer: @hono/node-server
+    // writes a 1 MB string ~1.5 ms slower than encoding it once here (bench/api).
+    return c.body(Buffer.from(body), 200, { 'content-type': 'application/json; charset=utf-8' });
   });
 
   return app;
