@@ -9,6 +9,7 @@ import type { RunError, Runtime } from '../../runtime/contract.ts';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Provider, Providers } from '../connections/providers.ts';
 import type { ScriptRow, Scripts } from '../deploy/scripts.ts';
+import { executeRun } from '../runs/execute-run.ts';
 import { createRunBridge, type RunBridgeDeps } from '../sync/run-bridge.ts';
 
 export interface ActionRunnerDeps extends RunBridgeDeps {
@@ -39,8 +40,6 @@ export type ActionOutcome =
   | { runId: string; ok: true; output: unknown }
   | { runId: string; ok: false; error: RunError };
 
-const NO_USAGE = { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 };
-
 export function createActionRunner(deps: ActionRunnerDeps) {
   const log = deps.logger.child({ module: 'action-runner' });
 
@@ -67,39 +66,11 @@ export function createActionRunner(deps: ActionRunnerDeps) {
       await options.onRunStarted?.(run.id);
 
       const manifest = script.manifest.type === 'action' ? script.manifest : null;
-      const bridge = createRunBridge(deps, {
-        runId: run.id, connection, provider, credentials: await deps.connections.credentials(connection.id),
-        models: manifest?.models ?? [], syncName: null,
-      });
-      const heartbeat = setInterval(() => void deps.runs.heartbeat(run.id).catch(() => {}), deps.heartbeatMs ?? 10_000);
-      try {
-        const result = await deps.runtime.run({
-          runId: run.id,
-          code: script.code,
-          kind: 'action',
-          input,
-          limits: { ...script.manifest.limits },
-          context: {
-            lastSyncDate: null,
-            isFullRun: false,
-            connection: { connection_id: connection.connection_id, provider: connection.provider, connection_config: connection.connection_config, metadata: connection.metadata },
-            checkpoint: null,
-          },
-        }, bridge);
-        await bridge.flush();
-        await deps.runs.finish(run.id, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error });
-        log.info({ runId: run.id, action: script.name, connection: connection.connection_id, ok: result.ok, usage: result.usage }, 'action run finished');
-        return result.ok ? { runId: run.id, ok: true, output: result.output } : { runId: run.id, ok: false, error: result.error };
-      } catch (err) {
-        // Only host faults land here (the runtime returns script faults as data).
-        const error: RunError = { kind: 'internal', code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
-        await bridge.flush();
-        await deps.runs.finish(run.id, { status: 'failed', usage: { ...NO_USAGE, proxyCalls: bridge.calls.length }, error });
-        log.error({ err, runId: run.id }, 'action run failed in the host');
-        return { runId: run.id, ok: false, error };
-      } finally {
-        clearInterval(heartbeat);
-      }
+      const bridge = createRunBridge(deps, { runId: run.id, connection, provider, models: manifest?.models ?? [], syncName: null });
+      const result = await executeRun(deps, { runId: run.id, kind: 'action', script, connection, provider, bridge, input });
+      await deps.runs.finish(run.id, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error });
+      log.info({ runId: run.id, action: script.name, connection: connection.connection_id, ok: result.ok, usage: result.usage }, 'action run finished');
+      return result.ok ? { runId: run.id, ok: true, output: result.output } : { runId: run.id, ok: false, error: result.error };
     },
   };
 }

@@ -8,7 +8,7 @@ export interface RunRow {
   id: string;
   connection_id: string;
   script_name: string;
-  kind: 'sync' | 'action';
+  kind: 'sync' | 'action' | 'webhook';
   script_version: number;
   status: RunStatus;
   trigger: string;
@@ -35,7 +35,7 @@ export interface RunRow {
 export interface StartRun {
   connectionId: string;
   scriptName: string;
-  kind: 'sync' | 'action';
+  kind: 'sync' | 'action' | 'webhook';
   scriptVersion: number;
   trigger: string;
   isFull: boolean;

@@ -5,13 +5,14 @@
  * keeps the records it saved (partial success), leaves lastSyncDate alone, keeps its checkpoint
  * for the next run to resume from, and schedules a retry by the retry policy.
  */
-import type { RunError, Runtime, ScriptManifest } from '../../runtime/contract.ts';
+import type { RunError, Runtime, ScriptManifest, Usage } from '../../runtime/contract.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
 import type { Scripts } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
+import { executeRun } from '../runs/execute-run.ts';
 import type { Runs } from '../runs/runs.ts';
 import { deleteUnseen } from '../store/records-deletes.ts';
 import type { SyncWebhook } from '../webhooks-out/deliveries.ts';
@@ -127,32 +128,21 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         runId: run.id, connection, provider, models, syncName: job.syncName,
         tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint,
       });
-      const heartbeat = setInterval(() => void deps.runs.heartbeat(run.id).catch(() => {}), deps.heartbeatMs ?? 10_000);
       const where = { runId: run.id, sync: job.syncName, connection: connection.connection_id };
-      const fail = async (error: RunError, usage: Parameters<Runs['finish']>[1]['usage']): Promise<SyncOutcome> => {
+      const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
         await deps.runs.finish(run.id, { status: 'failed', usage, error });
         const decision = decideRetry(error, state.retry_attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
         await deps.syncState.recordFailure(connection.id, job.syncName, decision);
         log.warn({ ...where, error, retryInMs: decision?.delayMs ?? null }, 'sync run failed');
         return { status: 'failed', runId: run.id, error };
       };
-      try {
-        const result = await deps.runtime.run({
-          runId: run.id,
-          code: script.code,
-          kind: 'sync',
-          limits: { ...manifest.limits },
-          context: {
-            lastSyncDate: pass.since?.toISOString() ?? null,
-            isFullRun: pass.full,
-            connection: { connection_id: connection.connection_id, provider: connection.provider, connection_config: connection.connection_config, metadata: connection.metadata },
-            checkpoint,
-            ...(provider.pagination && { paginationDefaults: provider.pagination }),
-          },
-        }, bridge);
-        await bridge.flush();
-        if (!result.ok) return await fail(result.error, result.usage);
 
+      const result = await executeRun(deps, {
+        runId: run.id, kind: 'sync', script, connection, provider, bridge,
+        lastSyncDate: pass.since, isFullRun: pass.full, checkpoint,
+      });
+      if (!result.ok) return fail(result.error, result.usage);
+      try {
         await deps.sql.begin(async (tx) => {
           if (pass.tracksDeletes) {
             let total = 0;
@@ -170,17 +160,12 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
           await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, run.id, pass, bridge.modelCounts, cursors));
         });
-        log.info({ ...where, usage: result.usage }, 'sync run succeeded');
-        return { status: 'succeeded', runId: run.id };
       } catch (err) {
-        // Only host faults land here (the runtime returns script faults as data).
-        const error: RunError = { kind: 'internal', code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
-        await bridge.flush();
-        log.error({ err, runId: run.id }, 'sync run failed in the host');
-        return await fail(error, { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: bridge.calls.length });
-      } finally {
-        clearInterval(heartbeat);
+        log.error({ err, runId: run.id }, 'settling a successful sync run failed');
+        return fail({ kind: 'internal', code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }, result.usage);
       }
+      log.info({ ...where, usage: result.usage }, 'sync run succeeded');
+      return { status: 'succeeded', runId: run.id };
     },
   };
 }

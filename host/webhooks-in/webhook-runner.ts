@@ -7,7 +7,7 @@ import type { RunError, Runtime } from '../../runtime/contract.ts';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
 import type { ScriptRow, Scripts } from '../deploy/scripts.ts';
-import type { Sql } from '../db/connect.ts';
+import { executeRun } from '../runs/execute-run.ts';
 import { createRunBridge, type RunBridgeDeps } from '../sync/run-bridge.ts';
 import type { ProviderWebhooks } from './provider-webhooks.ts';
 import { readScalar } from './verify.ts';
@@ -32,21 +32,10 @@ export type WebhookOutcome =
   | { status: 'ignored'; reason: string }
   | { status: 'routed'; connectionId: string; runs: Array<{ sync: string; runId: string; ok: boolean; error?: RunError }> };
 
-const NO_USAGE = { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 };
-
 /** True when a sync's subscriptions take this event ('*' takes every event). */
 export function subscribes(subscriptions: readonly string[] | undefined, event: string | null): boolean {
   if (!subscriptions) return false;
   return subscriptions.includes('*') || (event !== null && subscriptions.includes(event));
-}
-
-async function startWebhookRun(sql: Sql, connectionId: string, script: ScriptRow): Promise<{ id: string }> {
-  // The runs module's start() knows syncs and actions; a webhook run is the same row with its own kind.
-  const [row] = await sql<{ id: string }[]>`
-    insert into runs (connection_id, script_name, kind, script_version, status, trigger, is_full)
-    values (${connectionId}, ${script.name}, 'webhook', ${script.version}, 'running', 'webhook', false)
-    returning id`;
-  return row!;
 }
 
 export function createWebhookRunner(deps: WebhookRunnerDeps) {
@@ -55,35 +44,18 @@ export function createWebhookRunner(deps: WebhookRunnerDeps) {
   async function runOne(delivery: WebhookDelivery, connection: ConnectionRow, script: ScriptRow) {
     const provider = await deps.providers.get(delivery.environmentId, connection.provider);
     if (!provider) return null;
-    const run = await startWebhookRun(deps.sql, connection.id, script);
+    const run = await deps.runs.start({ connectionId: connection.id, scriptName: script.name, kind: 'webhook', scriptVersion: script.version, trigger: 'webhook', isFull: false });
+    if (!run) throw new Error('could not start the webhook run');
     const models = script.manifest.type === 'sync' ? script.manifest.models : [];
     // No checkpoint access: a webhook must not move a sync's resumable position.
-    const bridge = createRunBridge(deps, { runId: run.id, connection, provider, credentials: await deps.connections.credentials(connection.id), models, syncName: null });
+    const bridge = createRunBridge(deps, { runId: run.id, connection, provider, models, syncName: null });
     const state = await deps.syncState.get(connection.id, script.name);
-    try {
-      const result = await deps.runtime.run({
-        runId: run.id,
-        code: script.code,
-        kind: 'webhook',
-        input: delivery.payload,
-        limits: { ...script.manifest.limits },
-        context: {
-          lastSyncDate: state?.last_sync_date?.toISOString() ?? null,
-          isFullRun: false,
-          connection: { connection_id: connection.connection_id, provider: connection.provider, connection_config: connection.connection_config, metadata: connection.metadata },
-          checkpoint: null,
-        },
-      }, bridge);
-      await bridge.flush();
-      await deps.runs.finish(run.id, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error });
-      return result.ok ? { sync: script.name, runId: run.id, ok: true } : { sync: script.name, runId: run.id, ok: false, error: result.error };
-    } catch (err) {
-      const error: RunError = { kind: 'internal', code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
-      await bridge.flush();
-      await deps.runs.finish(run.id, { status: 'failed', usage: { ...NO_USAGE, proxyCalls: bridge.calls.length }, error });
-      log.error({ err, runId: run.id }, 'webhook run failed in the host');
-      return { sync: script.name, runId: run.id, ok: false, error };
-    }
+    const result = await executeRun(deps, {
+      runId: run.id, kind: 'webhook', script, connection, provider, bridge,
+      input: delivery.payload, lastSyncDate: state?.last_sync_date ?? null,
+    });
+    await deps.runs.finish(run.id, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error });
+    return result.ok ? { sync: script.name, runId: run.id, ok: true } : { sync: script.name, runId: run.id, ok: false, error: result.error };
   }
 
   return {

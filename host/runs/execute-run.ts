@@ -1,0 +1,70 @@
+/**
+ * What every kind of run (sync, action, webhook) shares once its run row exists: the job the
+ * runtime gets, the heartbeat that tells other processes the run is alive, storing every log
+ * line before the run is settled, and turning a host fault into a failed result. Each runner
+ * then settles the result its own way.
+ */
+import type { RunJob, RunResult, Runtime } from '../../runtime/contract.ts';
+import type { ConnectionRow } from '../connections/connections.ts';
+import type { Provider } from '../connections/providers.ts';
+import type { ScriptRow } from '../deploy/scripts.ts';
+import type { Logger } from '../logger.ts';
+import type { RunBridge } from '../sync/run-bridge.ts';
+import type { Runs } from './runs.ts';
+
+export interface ExecuteRunDeps {
+  runtime: Runtime;
+  runs: Runs;
+  logger: Logger;
+  heartbeatMs?: number;
+}
+
+export interface ExecuteRunArgs {
+  runId: string;
+  kind: RunJob['kind'];
+  script: ScriptRow;
+  connection: ConnectionRow;
+  provider: Provider;
+  bridge: RunBridge;
+  input?: unknown;
+  lastSyncDate?: Date | null;
+  isFullRun?: boolean;
+  checkpoint?: Record<string, unknown> | null;
+}
+
+export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Promise<RunResult> {
+  const { connection, provider, bridge } = args;
+  const heartbeat = setInterval(() => void deps.runs.heartbeat(args.runId).catch(() => {}), deps.heartbeatMs ?? 10_000);
+  try {
+    const result = await deps.runtime.run({
+      runId: args.runId,
+      // Warm isolates are keyed by environment: never shared across tenants.
+      environmentId: connection.environment_id,
+      code: args.script.code,
+      kind: args.kind,
+      ...(args.input !== undefined && { input: args.input }),
+      limits: { ...args.script.manifest.limits },
+      context: {
+        lastSyncDate: args.lastSyncDate?.toISOString() ?? null,
+        isFullRun: args.isFullRun ?? false,
+        connection: { connection_id: connection.connection_id, provider: connection.provider, connection_config: connection.connection_config, metadata: connection.metadata },
+        checkpoint: args.checkpoint ?? null,
+        ...(provider.pagination && { paginationDefaults: provider.pagination }),
+      },
+    }, bridge);
+    await bridge.flush();
+    return result;
+  } catch (err) {
+    // Only host faults land here: the runtime returns script faults as data.
+    deps.logger.error({ err, runId: args.runId }, `${args.kind} run failed in the host`);
+    await bridge.flush();
+    return {
+      ok: false,
+      error: { kind: 'internal', code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) },
+      logs: [],
+      usage: { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: bridge.calls.length },
+    };
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
