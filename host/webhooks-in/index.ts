@@ -7,7 +7,7 @@ import { createJobQueue } from '../actions/job-queue.ts';
 import { createProviderWebhooks } from './provider-webhooks.ts';
 import { createWebhookRunner, type WebhookDelivery, type WebhookRunnerDeps } from './webhook-runner.ts';
 
-export const WEBHOOK_QUEUE = 'ferry-webhook';
+export const WEBHOOK_QUEUE = 'ferry-webhook-in';
 
 export { ProviderWebhookSchema, toPublicWebhook, type ProviderWebhook, type ProviderWebhooks } from './provider-webhooks.ts';
 export type { WebhookDelivery } from './webhook-runner.ts';

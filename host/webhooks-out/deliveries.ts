@@ -11,7 +11,7 @@ import type { Logger } from '../logger.ts';
 import { pgBossDb } from '../queue/pg-boss-db.ts';
 import { SIGNATURE_HEADER, signPayload } from './signature.ts';
 
-export const WEBHOOK_QUEUE = 'ferry-webhook';
+export const WEBHOOK_QUEUE = 'ferry-webhook-out';
 
 export const SyncWebhookSchema = z.object({
   type: z.literal('sync'),
