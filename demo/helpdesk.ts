@@ -32,15 +32,16 @@ export interface WebhookDelivery {
 }
 
 export interface Helpdesk extends DemoApi {
-  /** The account id webhooks carry (one helpdesk account per demo server). */
-  readonly accountId: string;
   tickets(): Ticket[];
   /** Changes n tickets' status or priority; each change is POSTed to the subscriber. Returns their ids. */
   updateTickets(n: number): Promise<string[]>;
   /** Opens n new tickets (webhook `ticket.created` each). */
   createTickets(n: number): Promise<string[]>;
-  /** Where webhooks go; `secret` signs them (`x-helpdesk-signature: sha256=<hex hmac of the body>`). */
-  subscribe(url: string, secret: string): void;
+  /**
+   * Where webhooks go; `secret` signs them (`x-helpdesk-signature: sha256=<hex hmac of the body>`)
+   * and `accountId` is the account they name (`account_id`, what Ferry routes to a connection by).
+   */
+  subscribe(url: string, secret: string, accountId?: string): void;
   readonly deliveries: WebhookDelivery[];
 }
 
@@ -98,12 +99,12 @@ export function createHelpdesk(options: { tickets?: number; seed?: number } = {}
     const ticket = generateTicket(random, sequence++, new Date(SEED_EPOCH - (count - i) * 600_000));
     tickets.set(ticket.id, ticket);
   }
-  let subscriber: { url: string; secret: string } | null = null;
+  let subscriber: { url: string; secret: string; accountId: string } | null = null;
   const deliveries: WebhookDelivery[] = [];
 
   async function notify(type: string, ticket: Ticket): Promise<void> {
     if (!subscriber) return;
-    const body = JSON.stringify({ type, account_id: 'acme', sent_at: new Date().toISOString(), ticket });
+    const body = JSON.stringify({ type, account_id: subscriber.accountId, sent_at: new Date().toISOString(), ticket });
     const signature = createHmac('sha256', subscriber.secret).update(body).digest('hex');
     let status = 0;
     try {
@@ -146,7 +147,6 @@ export function createHelpdesk(options: { tickets?: number; seed?: number } = {}
 
   return {
     prefix: '/helpdesk',
-    accountId: 'acme',
     deliveries,
     async handle(method, path, query, req) {
       if (method === 'GET' && path === '/api/v2/tickets') return list(query);
@@ -182,8 +182,8 @@ export function createHelpdesk(options: { tickets?: number; seed?: number } = {}
       }
       return ids;
     },
-    subscribe(url, secret) {
-      subscriber = { url, secret };
+    subscribe(url, secret, accountId = 'acme') {
+      subscriber = { url, secret, accountId };
     },
   };
 }

@@ -188,7 +188,11 @@ export async function startDemoProvider(options: DemoProviderOptions): Promise<D
   });
   const { port } = server.address() as AddressInfo;
 
-  const drift = options.driftEveryMs ? setInterval(() => store.update(3), options.driftEveryMs) : null;
+  // Drift: a few contacts change, and a ticket changes (which sends its webhook to a subscriber).
+  const drift = options.driftEveryMs ? setInterval(() => {
+    store.update(3);
+    void helpdesk.updateTickets(1);
+  }, options.driftEveryMs) : null;
   drift?.unref();
 
   const url = `http://127.0.0.1:${port}`;

@@ -11,6 +11,7 @@ export const DEMO_CONNECTION_ID = 'demo-connection';
 /** One connection per demo provider: demo-connection (CRM), helpdesk-connection, billing-connection, chat-connection. */
 export const demoConnectionId = (provider: string) => (provider === 'demo' ? DEMO_CONNECTION_ID : `${provider}-connection`);
 const DEMO_PROVIDER_KEY = 'demo-provider-secret';
+const HELPDESK_WEBHOOK_SECRET = 'whsec_demo_helpdesk';
 
 export interface DemoSetup {
   provider: DemoProvider;
@@ -18,11 +19,11 @@ export interface DemoSetup {
   close(): Promise<void>;
 }
 
-async function call(url: string, key: string, method: string, path: string, body: unknown): Promise<unknown> {
+async function call(url: string, key: string, method: string, path: string, body?: unknown): Promise<unknown> {
   const response = await fetch(`${url}${path}`, {
     method,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+    ...(body !== undefined && { body: JSON.stringify(body) }),
   });
   const json = await response.json();
   if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${JSON.stringify(json)}`);
@@ -46,9 +47,20 @@ export async function setUpDemo(options: { url: string; secretKey: string; logge
         connection_id: demoConnectionId(name), provider: name, credentials: { type: 'bearer', token: DEMO_PROVIDER_KEY },
       });
     }
+    await subscribeHelpdeskWebhooks(options, provider).catch((err: unknown) => options.logger.warn({ err }, 'demo helpdesk webhooks not set up'));
     return { provider, connectionId: DEMO_CONNECTION_ID, close: () => provider.close() };
   } catch (err) {
     await provider.close();
     throw err;
   }
+}
+
+/** The demo helpdesk signs a webhook for every ticket change; Ferry verifies it and routes it to the tickets sync. */
+async function subscribeHelpdeskWebhooks(options: { url: string; secretKey: string }, provider: DemoProvider): Promise<void> {
+  await call(options.url, options.secretKey, 'PUT', '/providers/helpdesk/webhook', {
+    signature_header: 'X-Helpdesk-Signature', algorithm: 'sha256', encoding: 'hex', signature_prefix: 'sha256=',
+    secret: HELPDESK_WEBHOOK_SECRET, connection_id_path: 'account_id', event_path: 'type',
+  });
+  const environment = (await call(options.url, options.secretKey, 'GET', '/environment')) as { name: string };
+  provider.helpdesk.subscribe(`${options.url}/webhooks/${encodeURIComponent(environment.name)}/helpdesk`, HELPDESK_WEBHOOK_SECRET, demoConnectionId('helpdesk'));
 }
