@@ -41,13 +41,14 @@ export function parseSchedule(text: string): Schedule {
   const expression = (tzMatch ? tzMatch[2]! : text).trim();
   if (tzMatch || looksLikeCron(expression)) {
     const timezone = tzMatch?.[1] ?? null;
-    let cron: Cron;
+    let a: Date | undefined;
+    let b: Date | undefined;
     try {
-      cron = new Cron(expression, { timezone: timezone ?? 'UTC', paused: true });
+      // croner checks the zone only when it computes a date, so both steps are inside the try.
+      [a, b] = new Cron(expression, { timezone: timezone ?? 'UTC', paused: true }).nextRuns(2);
     } catch (err) {
       throw new Error(`invalid schedule "${text}": ${(err as Error).message}`);
     }
-    const [a, b] = cron.nextRuns(2);
     if (!a || !b) throw new Error(`invalid schedule "${text}": it never fires`);
     return { kind: 'cron', expression, timezone, periodMs: Math.max(b.getTime() - a.getTime(), MIN_FREQUENCY_MS) };
   }
@@ -70,4 +71,34 @@ export function nextCronRun(expression: string, timezone: string | null, after: 
   const next = new Cron(expression, { timezone: timezone ?? 'UTC', paused: true }).nextRun(after);
   if (!next) throw new Error(`cron "${expression}" never fires after ${after.toISOString()}`);
   return next;
+}
+
+/**
+ * A pair's phase within its period: a stable hash of its key (FNV-1a), so "every minute" for
+ * 2,000 pairs means 2,000 runs spread over the minute rather than 2,000 runs in the same second,
+ * and a pair keeps its slot across restarts and across workers.
+ */
+export function phaseOf(key: string, periodMs: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // Spread the 32-bit hash over the period (a plain modulo would favour small phases for long periods).
+  return Math.floor((h / 2 ** 32) * periodMs);
+}
+
+/** The first time at or after `earliestMs` (epoch ms) that lies on the pair's phase: t ≡ phaseMs (mod periodMs). */
+export function nextPhasedRun(earliestMs: number, periodMs: number, phaseMs: number): number {
+  const offset = (((phaseMs - earliestMs) % periodMs) + periodMs) % periodMs;
+  return earliestMs + offset;
+}
+
+/**
+ * An interval pair's next run after a run due at `dueMs` was claimed at `nowMs`: never sooner than
+ * one period after the previous due time (so "every hour" never runs twice within the hour), on
+ * the pair's phase, and not in the past. In steady state that is exactly due + period.
+ */
+export function nextIntervalRun(key: string, periodMs: number, dueMs: number, nowMs: number): number {
+  return nextPhasedRun(Math.max(dueMs + periodMs, nowMs), periodMs, phaseOf(key, periodMs));
 }
