@@ -36,8 +36,10 @@ function printDeploy(out: Output, result: DeployResponse, first: boolean): void 
     out.line('No script changed.');
     return;
   }
-  out.line(`Deployed version ${result.version}:${changes.length === 0 ? ' nothing changed' : ''}`);
-  for (const s of changes) out.line(`  ${s.status.padEnd(9)} ${s.kind.padEnd(6)} ${s.name}`);
+  // The first deploy lists every script (even unchanged ones from a previous session); later ones only what changed.
+  const shown = first ? result.scripts : changes;
+  out.line(`Deployed version ${result.version}:`);
+  for (const s of shown) out.line(`  ${s.status.padEnd(9)} ${s.kind.padEnd(6)} ${s.name}`);
 }
 
 function printDeployFailure(out: Output, error: unknown): void {
@@ -102,10 +104,8 @@ export const devCommand: Command = {
         const { DEMO_PROVIDERS } = await import('../../demo/provider.ts');
         demo = await setUpDemo({ url, secretKey: host.secretKey, logger, scriptsDir: dir });
         out.line(`Demo providers connected: ${DEMO_PROVIDERS.map((p) => demoConnectionId(p)).join(', ')}`);
-        printDeploy(out, await deployOnce(), true);
-      } else {
-        printDeploy(out, await deployOnce(), true);
       }
+      printDeploy(out, await deployOnce(), true);
     } catch (error) {
       printDeployFailure(out, error);
     }
