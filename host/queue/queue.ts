@@ -17,6 +17,7 @@ import type { Logger } from '../logger.ts';
 import type { SyncJob } from '../sync/run-sync.ts';
 import type { DueSync, SyncState } from '../sync/sync-state.ts';
 import { pgBossDb } from './pg-boss-db.ts';
+import { serialClaimsDb } from './serial-claims.ts';
 import { spreadNextRuns } from './spread.ts';
 
 export const SYNC_QUEUE = 'ferry-sync';
@@ -46,7 +47,7 @@ export type QueuedSyncJob = SyncJob & { environmentId?: string };
 export async function createQueue(options: QueueOptions) {
   const log = options.logger.child({ module: 'queue' });
   const defaultCap = options.defaultEnvironmentConcurrency ?? 20;
-  const boss = new PgBoss({ db: pgBossDb(options.sql), schema: 'pgboss', supervise: options.supervise, schedule: false, migrate: true });
+  const boss = new PgBoss({ db: serialClaimsDb(options.sql, SYNC_QUEUE), schema: 'pgboss', supervise: options.supervise, schedule: false, migrate: true });
   boss.on('error', (err) => log.error({ err }, 'pg-boss error'));
   await boss.start();
   const queueOptions = {
