@@ -113,6 +113,8 @@ describe('discoverScripts', () => {
 
   it('lists the repository examples', async () => {
     const found = await discoverScripts(join(REPO, 'scripts'));
-    expect(found.map((s) => `${s.provider}/${s.kind}/${s.name}`)).toEqual(['demo/action/create-contact', 'demo/sync/contacts']);
+    expect(found.map((s) => `${s.provider}/${s.kind}/${s.name}`)).toEqual([
+      'billing/sync/invoices', 'chat/action/post-message', 'demo/action/create-contact', 'demo/sync/contacts', 'helpdesk/sync/tickets',
+    ]);
   });
 });
