@@ -1,0 +1,166 @@
+/**
+ * Scheduler benchmark: 2,000 (connection, sync) pairs due every minute, no-op scripts, worked by
+ * 2 worker processes — two `node host/main.ts` hosts with FERRY_ROLE=worker against one fresh
+ * database (the production split: N worker hosts pulling from one pg-boss queue), each with its
+ * default 2 runtime child processes. This process is the API host that deploys and connects.
+ *
+ * Prints, from the runs table:
+ *   burst    the 2,000 first runs, all due the second their connection was created: drain rate
+ *            (the capacity, runs/s) and its start lag
+ *   steady   the following minutes, each pair on its own phase within the minute: start lag
+ *            (runs.started_at − runs.scheduled_for) p50/p99 and runs/s
+ * beside a baseline measured in the same run on the same database: raw pg-boss send → handler
+ * start for the same number of jobs, as a burst and paced at the steady rate, with Ferry's worker
+ * options (0.5 s polling, batches of FETCH_BATCH, burst while full), two workers of concurrency 2
+ * and a no-op handler.
+ *
+ * Run: npx node bench/scheduler/run.ts   (BENCH_PAIRS=2000, BENCH_STEADY_S=120, BENCH_RUNTIME_WORKERS=2)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PgBoss } from 'pg-boss';
+import { deployScripts } from '../../cli/deploy.ts';
+import { loadConfig } from '../../host/config.ts';
+import { generateEncryptionKey } from '../../host/crypto/cipher.ts';
+import { createLogger } from '../../host/logger.ts';
+import { pgBossDb } from '../../host/queue/pg-boss-db.ts';
+import { FETCH_BATCH } from '../../host/queue/queue.ts';
+import { startFerry } from '../../host/server.ts';
+import { createApiClient } from '../../test/helpers/ferry.ts';
+import { BENCH_ADMIN_URL, createBenchDatabase } from '../ingest/fresh-db.ts';
+
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 2000);
+const STEADY_S = Number(process.env.BENCH_STEADY_S ?? 120);
+const RUNTIME_WORKERS = process.env.BENCH_RUNTIME_WORKERS ?? '2';
+const PERIOD_S = 60;
+const SECRET = 'fsk_bench_scheduler_0123456789';
+const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../host/main.ts', import.meta.url));
+
+const logger = createLogger({ level: 'warn' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const db = await createBenchDatabase(logger);
+const dataDir = await mkdtemp(join(tmpdir(), 'ferry-bench-scheduler-'));
+const url = new URL(BENCH_ADMIN_URL);
+url.pathname = `/${db.name}`;
+const env = {
+  DATABASE_URL: url.toString(), FERRY_SECRET_KEY: SECRET, FERRY_ENCRYPTION_KEY: generateEncryptionKey(), FERRY_DATA_DIR: dataDir,
+};
+const workers: ChildProcess[] = [];
+
+try {
+  // --- Baseline: raw pg-boss, same database, same job count, same polling and concurrency.
+  async function pgBossBaseline(): Promise<{ burst: { p50: number; p99: number; perS: number }; paced: { p50: number; p99: number } }> {
+    const queue = 'bench-baseline';
+    const bosses = [0, 1].map(() => new PgBoss({ db: pgBossDb(db.sql), schema: 'pgboss', supervise: false, schedule: false, migrate: true }));
+    for (const b of bosses) { b.on('error', () => {}); await b.start(); }
+    await bosses[0]!.createQueue(queue).catch(() => {});
+    const lags: number[] = [];
+    let done = 0;
+    let lastStart = 0;
+    for (const b of bosses) {
+      await b.work<{ sentAt: number }>(queue, { localConcurrency: 2, pollingIntervalSeconds: 0.5, batchSize: FETCH_BATCH, burstWhenBatchFull: true }, async (jobs) => {
+        for (const job of jobs) {
+          const now = Date.now();
+          lags.push(now - job.data.sentAt);
+          lastStart = now;
+          done++;
+        }
+      });
+    }
+    const sentAt = Date.now();
+    await bosses[0]!.insert(queue, Array.from({ length: PAIRS }, () => ({ data: { sentAt } })));
+    while (done < PAIRS) await sleep(100);
+    const burstLags = [...lags].sort((a, b) => a - b);
+    const burst = { p50: percentile(burstLags, 50), p99: percentile(burstLags, 99), perS: PAIRS / ((lastStart - sentAt) / 1000) };
+    lags.length = 0;
+    // Paced at the steady rate (PAIRS per minute) for 15 s.
+    const gap = (PERIOD_S * 1000) / PAIRS;
+    const pacedJobs = Math.round(15_000 / gap);
+    done = 0;
+    for (let i = 0; i < pacedJobs; i++) {
+      await bosses[0]!.send(queue, { sentAt: Date.now() });
+      await sleep(gap);
+    }
+    while (done < pacedJobs) await sleep(100);
+    const pacedLags = [...lags].sort((a, b) => a - b);
+    for (const b of bosses) await b.stop({ graceful: true, timeout: 5_000 });
+    return { burst, paced: { p50: percentile(pacedLags, 50), p99: percentile(pacedLags, 99) } };
+  }
+  const baseline = await pgBossBaseline();
+
+  // --- Ferry: an API host here, the no-op sync deployed, PAIRS connections, then two worker hosts.
+  const api = await startFerry(loadConfig({ ...env, FERRY_ROLE: 'api', FERRY_PORT: '0', FERRY_LOG_LEVEL: 'warn' }), logger);
+  const client = createApiClient(api.url!, SECRET);
+  await deployScripts({ dir: FIXTURES, url: api.url!, key: SECRET });
+  const put = await client.put('/providers/noop', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } });
+  if (put.status !== 200) throw new Error(`PUT /providers/noop → ${put.status}`);
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < PAIRS) {
+      const i = next++;
+      const res = await client.post('/connections', { connection_id: `c${i}`, provider: 'noop' });
+      if (res.status !== 201) throw new Error(`POST /connections → ${res.status}`);
+    }
+  }));
+
+  for (let i = 0; i < 2; i++) {
+    const child = spawn(process.execPath, [MAIN], {
+      env: { ...process.env, ...env, FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: RUNTIME_WORKERS, FERRY_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    workers.push(child);
+  }
+
+  const [dueRow] = await db.sql<{ first_due: Date }[]>`select min(next_run_at) as first_due from sync_state`;
+  const steadyFrom = new Date(dueRow!.first_due.getTime() + PERIOD_S * 1000);
+  const steadyTo = new Date(steadyFrom.getTime() + STEADY_S * 1000);
+  process.stdout.write(`${PAIRS} pairs every ${PERIOD_S} s; measuring runs scheduled in the ${STEADY_S} s after the first minute…\n`);
+  while (Date.now() < steadyTo.getTime() + 5_000) await sleep(1_000);
+  // Every run scheduled in the window has started (or the bench reports the ones that did not).
+  await sleep(5_000);
+
+  const lagsOf = async (from: Date, to: Date) => (await db.sql<{ lag: number }[]>`
+    select extract(epoch from started_at - scheduled_for) * 1000 as lag from runs
+    where trigger = 'schedule' and scheduled_for >= ${from} and scheduled_for < ${to} order by 1`).map((r) => Number(r.lag));
+  const [burstSpan] = await db.sql<{ n: number; first_start: Date; last_finish: Date }[]>`
+    select count(*)::int as n, min(started_at) as first_start, max(finished_at) as last_finish from runs
+    where scheduled_for < ${steadyFrom}`;
+  const burstLags = await lagsOf(new Date(0), steadyFrom);
+  const steadyLags = await lagsOf(steadyFrom, steadyTo);
+  const [states] = await db.sql<{ failed: number; pending: number }[]>`
+    select count(*) filter (where status = 'failed')::int as failed, count(*) filter (where status = 'running')::int as pending from runs`;
+  // Every pair ran every minute on its slot: consecutive scheduled runs of a pair exactly a period apart.
+  const [gaps] = await db.sql<{ irregular: number; pairs: number }[]>`
+    select count(*) filter (where gap <> ${PERIOD_S} * interval '1 second')::int as irregular, count(distinct connection_id)::int as pairs from (
+      select connection_id, scheduled_for - lag(scheduled_for) over (partition by connection_id order by scheduled_for) as gap
+      from runs where trigger = 'schedule' and scheduled_for >= ${steadyFrom} and scheduled_for < ${steadyTo}) g`;
+
+  const burstSeconds = (burstSpan!.last_finish.getTime() - burstSpan!.first_start.getTime()) / 1000;
+  const rows: Array<[string, string, string, string]> = [
+    ['Ferry, first runs (all due at once)', fmt(percentile(burstLags, 50)), fmt(percentile(burstLags, 99)), `${(burstSpan!.n / burstSeconds).toFixed(1)} (drain, ${burstSpan!.n} runs)`],
+    ['Ferry, steady (phased over the minute)', fmt(percentile(steadyLags, 50)), fmt(percentile(steadyLags, 99)), `${(steadyLags.length / STEADY_S).toFixed(1)} (${steadyLags.length} runs of ${gaps!.pairs} pairs)`],
+    ['pg-boss send → work, burst (baseline)', fmt(baseline.burst.p50), fmt(baseline.burst.p99), `${baseline.burst.perS.toFixed(1)} (${PAIRS} jobs)`],
+    ['pg-boss send → work, paced (baseline)', fmt(baseline.paced.p50), fmt(baseline.paced.p99), `${(PAIRS / PERIOD_S).toFixed(1)} (paced)`],
+  ];
+  process.stdout.write(`\n| path | start lag p50 | start lag p99 | runs/s |\n|---|---|---|---|\n`);
+  for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
+  process.stdout.write(`\nfailed runs: ${states!.failed}, still running: ${states!.pending}, consecutive runs of a pair not ${PERIOD_S} s apart: ${gaps!.irregular}; target p99 < 5 s: ${percentile(steadyLags, 99) < 5000 ? 'met' : 'NOT met'}\n`);
+  await api.close();
+} finally {
+  await Promise.all(workers.map((w) => new Promise<void>((resolve) => {
+    if (w.exitCode !== null) return resolve();
+    w.once('exit', () => resolve());
+    w.kill('SIGTERM');
+  })));
+  await db.drop();
+  await rm(dataDir, { recursive: true, force: true });
+}
