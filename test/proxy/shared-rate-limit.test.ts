@@ -14,7 +14,7 @@ import { generateEncryptionKey } from '../../host/crypto/cipher.ts';
 import { createLogger } from '../../host/logger.ts';
 import { startFerry, type FerryHost } from '../../host/server.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { createApiClient, readAll, TEST_SECRET_KEY, waitForRun, type ApiClient } from '../helpers/ferry.ts';
+import { createApiClient, readAll, TEST_SECRET_KEY, waitFor, waitForRun, type ApiClient } from '../helpers/ferry.ts';
 import { connect, get, proxyParts } from './harness.ts';
 import { startTestProvider, type TestProvider } from './provider-server.ts';
 
@@ -57,9 +57,17 @@ describe('a rate limit shared by all worker processes', () => {
       rate_limit: { per_provider: { requests_per_second: 8, burst: 1 } },
     });
     expect(put.status).toBe(200);
+    // The second connection is created once the first run holds one host's only worker slot,
+    // so the other host takes it (a host fetches a couple of due jobs at once otherwise).
     for (const id of ['acct-a', 'acct-b']) {
       const created = await api.post('/connections', { connection_id: id, provider: 'ratelimited', credentials: { type: 'bearer', token: provider.bearer } });
       expect(created.status).toBe(201);
+      if (id === 'acct-a') {
+        await waitFor('the first run to start', async () => {
+          const { body } = await api.get('/runs?connection_id=acct-a&sync=items&limit=1');
+          return body.runs[0]?.status === 'running' ? true : undefined;
+        });
+      }
     }
     const runs = await Promise.all(['acct-a', 'acct-b'].map((id) => waitForRun(api, id, 'items', '0', 60_000)));
     expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
