@@ -44,27 +44,19 @@ export interface FerryHost {
   close(): Promise<void>;
 }
 
-async function resolveSecretKey(config: Config): Promise<string> {
-  if (config.FERRY_SECRET_KEY) return config.FERRY_SECRET_KEY;
-  // Local development: one generated key, kept beside the embedded data so it survives restarts.
-  const file = join(config.FERRY_DATA_DIR, 'secret-key');
-  const existing = await readFile(file, 'utf8').catch(() => null);
+/**
+ * A secret from configuration or, in local development, one generated once and kept beside the
+ * embedded data so it survives restarts.
+ */
+async function configuredOrGenerated(configured: string | undefined, dataDir: string, file: string, generate: () => string): Promise<string> {
+  if (configured) return configured;
+  const path = join(dataDir, file);
+  const existing = await readFile(path, 'utf8').catch(() => null);
   if (existing?.trim()) return existing.trim();
-  await mkdir(config.FERRY_DATA_DIR, { recursive: true });
-  const key = generateSecretKey();
-  await writeFile(file, `${key}\n`, { mode: 0o600 });
-  return key;
-}
-
-async function resolveEncryptionKeys(config: Config): Promise<string> {
-  if (config.FERRY_ENCRYPTION_KEY) return config.FERRY_ENCRYPTION_KEY;
-  const file = join(config.FERRY_DATA_DIR, 'encryption-key');
-  const existing = await readFile(file, 'utf8').catch(() => null);
-  if (existing?.trim()) return existing.trim();
-  await mkdir(config.FERRY_DATA_DIR, { recursive: true });
-  const key = generateEncryptionKey();
-  await writeFile(file, `${key}\n`, { mode: 0o600 });
-  return key;
+  await mkdir(dataDir, { recursive: true });
+  const value = generate();
+  await writeFile(path, `${value}\n`, { mode: 0o600 });
+  return value;
 }
 
 export async function startFerry(config: Config, logger: Logger): Promise<FerryHost> {
@@ -79,13 +71,13 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
 
     const environments = createEnvironments(sql);
     const environment = await environments.ensure(config.FERRY_ENVIRONMENT);
-    const secretKey = await resolveSecretKey(config);
+    const secretKey = await configuredOrGenerated(config.FERRY_SECRET_KEY, config.FERRY_DATA_DIR, 'secret-key', generateSecretKey);
     await environments.addKey(environment.id, secretKey);
 
     const runtime = createRuntime({ workers: config.FERRY_RUNTIME_WORKERS, logger });
     closers.push(() => runtime.close());
 
-    const connections = createConnections(sql, createCipher(parseKeyring(await resolveEncryptionKeys(config))));
+    const connections = createConnections(sql, createCipher(parseKeyring(await configuredOrGenerated(config.FERRY_ENCRYPTION_KEY, config.FERRY_DATA_DIR, 'encryption-key', generateEncryptionKey))));
     // Plaintext rows from before encryption, and rows under a rotated-out key, move to the current key.
     const reencrypted = await connections.reencrypt();
     if (reencrypted > 0) logger.info({ reencrypted }, 'connection credentials re-encrypted under the current key');

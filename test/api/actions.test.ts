@@ -4,31 +4,14 @@
  * script failures and limits as 5xx with the typed run error, every call recorded as a run, and
  * the async mode (202, then a status URL that settles).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { deployScripts } from '../../cli/deploy.ts';
 import { startDemoProvider, type DemoProvider } from '../../demo/provider.ts';
-import { readAll, startTestFerry, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, readAll, startTestFerry, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
 
 const MODELS = fileURLToPath(new URL('../../scripts/demo/models.ts', import.meta.url));
 const CONNECTION = 'crm-1';
 
-/** Writes scripts (path → source) to a temporary folder and deploys them like `ferry deploy`. */
-async function deploySources(ferry: TestFerry, files: Record<string, string>) {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-actions-test-'));
-  try {
-    for (const [path, source] of Object.entries(files)) {
-      await mkdir(dirname(join(dir, path)), { recursive: true });
-      await writeFile(join(dir, path), source);
-    }
-    return await deployScripts({ dir, url: ferry.url, key: TEST_SECRET_KEY });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 const CREATE_CONTACT = `
 import { ActionError, createAction } from 'ferry/sdk';

@@ -3,28 +3,12 @@
  * and rollback re-activating a version's scripts (as a new version) with schedules following:
  * the restored frequency applies, a sync the version lacked is removed, one it had is back.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { deployScripts } from '../../cli/deploy.ts';
-import { startTestFerry, TEST_SECRET_KEY, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, startTestFerry, TEST_SECRET_KEY, type TestFerry } from '../helpers/ferry.ts';
 
 const CONNECTION = 'conn-1';
 const HOUR = 3_600_000;
 
-async function deploySources(ferry: TestFerry, files: Record<string, string>) {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-deploys-test-'));
-  try {
-    for (const [path, source] of Object.entries(files)) {
-      await mkdir(dirname(join(dir, path)), { recursive: true });
-      await writeFile(join(dir, path), source);
-    }
-    return await deployScripts({ dir, url: ferry.url, key: TEST_SECRET_KEY });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 const sync = (frequency: string) => `
 import { createSync } from 'ferry/sdk';

@@ -4,29 +4,13 @@
  * connections, records, runs, logs or action jobs: their ids answer 404, not 403.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { deployScripts } from '../../cli/deploy.ts';
 import { createApi, type ApiDeps } from '../../host/api/app.ts';
 import { createLogger } from '../../host/logger.ts';
-import { createApiClient, startTestFerry, TEST_SECRET_KEY, waitFor, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, createApiClient, startTestFerry, TEST_SECRET_KEY, waitFor, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
 
 const ADMIN_KEY = 'admin_key_0123456789abcdef';
 
-async function deploySources(ferry: TestFerry, files: Record<string, string>) {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-tenancy-test-'));
-  try {
-    for (const [path, source] of Object.entries(files)) {
-      await mkdir(dirname(join(dir, path)), { recursive: true });
-      await writeFile(join(dir, path), source);
-    }
-    return await deployScripts({ dir, url: ferry.url, key: TEST_SECRET_KEY });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 const TOUCH = `
 import { createAction } from 'ferry/sdk';

@@ -4,30 +4,14 @@
  * the sync context for the connection the payload names, whose records then change.
  */
 import { createHmac } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { deployScripts } from '../../cli/deploy.ts';
 import { startDemoProvider, type DemoProvider } from '../../demo/provider.ts';
-import { readAll, startTestFerry, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, readAll, startTestFerry, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
 
 const MODELS = fileURLToPath(new URL('../../scripts/demo/models.ts', import.meta.url));
 const SECRET = 'whsec_0123456789abcdef';
 
-async function deploySources(ferry: TestFerry, files: Record<string, string>) {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-webhooks-test-'));
-  try {
-    for (const [path, source] of Object.entries(files)) {
-      await mkdir(dirname(join(dir, path)), { recursive: true });
-      await writeFile(join(dir, path), source);
-    }
-    return await deployScripts({ dir, url: ferry.url, key: TEST_SECRET_KEY });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 // Subscribed to one event type: saves the contact the payload carries.
 const CONTACTS = `

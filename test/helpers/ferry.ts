@@ -2,6 +2,10 @@
  * A whole Ferry host (API + worker + runtime child processes) on a per-test database, and a
  * small client that talks to it over real HTTP.
  */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { deployScripts } from '../../cli/deploy.ts';
 import { loadConfig } from '../../host/config.ts';
 import { createLogger } from '../../host/logger.ts';
 import { startFerry, type FerryHost } from '../../host/server.ts';
@@ -100,5 +104,19 @@ export async function readAll(api: ApiClient, connectionId: string, model: strin
     records.push(...body.records);
     if (body.next_cursor === null || body.records.length === 0) return { records, cursor };
     cursor = body.next_cursor;
+  }
+}
+
+/** Writes scripts (path → source) to a temporary folder and deploys them like `ferry deploy`. */
+export async function deploySources(ferry: Pick<TestFerry, 'url'>, files: Record<string, string>, key = TEST_SECRET_KEY) {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-scripts-'));
+  try {
+    for (const [path, source] of Object.entries(files)) {
+      await mkdir(dirname(join(dir, path)), { recursive: true });
+      await writeFile(join(dir, path), source);
+    }
+    return await deployScripts({ dir, url: ferry.url, key });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
