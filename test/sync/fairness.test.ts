@@ -3,7 +3,8 @@
  * many connections and a small tenant's single one all fall due before any worker is up (an
  * API-only host creates them); then one worker host with more slots than the big tenant's cap
  * starts. The small tenant's run starts before most of the big tenant's, and the big tenant
- * never has more runs at once than its cap (sampled from the runs table while they run).
+ * never has more runs at once than its cap (sampled from the runs table while they run). After
+ * their first runs, the pairs are due again each on its own phase within the period.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,8 @@ import { deployScripts } from '../../cli/deploy.ts';
 import { loadConfig } from '../../host/config.ts';
 import { generateEncryptionKey } from '../../host/crypto/cipher.ts';
 import { createLogger } from '../../host/logger.ts';
+import { pairKey } from '../../host/queue/spread.ts';
+import { nextPhasedRun, phaseOf } from '../../host/sync/frequency.ts';
 import { startFerry, type FerryHost } from '../../host/server.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createApiClient, TEST_SECRET_KEY, waitFor, type ApiClient } from '../helpers/ferry.ts';
@@ -97,3 +100,20 @@ test('the small tenant\'s run starts before most of the big tenant\'s; the big t
   // Ranked first in its environment, it is among the first runs to start, ahead of most of the big tenant's.
   expect(smallAt).toBeLessThan(BIG / 4);
 }, 180_000);
+
+test('after its first run each pair is due again on its own phase within the hour, not all in the same second', async () => {
+  const HOUR = 3_600_000;
+  const rows = await db.sql<{ connection_id: string; scheduled_for: Date; next_run_at: Date }[]>`
+    select s.connection_id::text as connection_id, r.scheduled_for, s.next_run_at
+    from sync_state s join runs r on r.connection_id = s.connection_id and r.script_name = s.sync_name and r.trigger = 'schedule'`;
+  expect(rows).toHaveLength(BIG + 1);
+  for (const r of rows) {
+    const expected = nextPhasedRun(r.scheduled_for.getTime() + HOUR, HOUR, phaseOf(pairKey(r.connection_id, 'people'), HOUR));
+    expect(r.next_run_at.getTime()).toBe(expected);
+  }
+  // Created within seconds of each other, they now fall due across the hour.
+  const seconds = new Set(rows.map((r) => Math.floor(r.next_run_at.getTime() / 1000)));
+  expect(seconds.size).toBe(rows.length);
+  const times = rows.map((r) => r.next_run_at.getTime());
+  expect(Math.max(...times) - Math.min(...times)).toBeGreaterThan(10 * 60_000);
+});
