@@ -52,7 +52,12 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
         ...(provider.pagination && { paginationDefaults: provider.pagination }),
       },
     }, bridge);
-    await bridge.flush();
+    // The script may have returned while its last batch was still being written.
+    const writeFailure = await bridge.flush();
+    if (writeFailure && result.ok) {
+      deps.logger.error({ err: writeFailure, runId: args.runId }, 'writing records failed');
+      return { ok: false, error: { kind: 'internal', code: 'RECORD_WRITE_FAILED', message: `saving records failed: ${writeFailure.message}` }, logs: result.logs, usage: result.usage };
+    }
     return result;
   } catch (err) {
     // Only host faults land here: the runtime returns script faults as data.

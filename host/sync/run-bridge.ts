@@ -47,8 +47,8 @@ export interface RunBridgeScope {
 export type ModelCounts = Map<string, { added: number; updated: number; deleted: number }>;
 
 export interface RunBridge extends HostBridge {
-  /** Resolves when every log line received so far is stored. */
-  flush(): Promise<void>;
+  /** Resolves when every pending record write and log line is stored; the failed write, if any. */
+  flush(): Promise<Error | null>;
   readonly calls: ProxyCallRecord[];
   readonly modelCounts: ModelCounts;
 }
@@ -68,30 +68,52 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
     modelCounts.set(model, m);
   };
 
+  let writes: Promise<void> = Promise.resolve();
+  let writeError: unknown = null;
+  const throwIfWriteFailed = () => {
+    if (writeError) throw writeError instanceof Error ? writeError : new Error(String(writeError));
+  };
+  const recordsWritten = async () => {
+    await writes;
+    throwIfWriteFailed();
+  };
+
+  // Records and the run's counts commit together, so counts always match what is stored.
+  const writeBatch = (batch: RecordBatch) => deps.sql.begin(async (tx) => {
+    const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model: batch.model, batch, runId: scope.runId }, tx);
+    if (scope.syncName && batch.op !== 'delete') {
+      const ids = batch.records.map((r) => r.id);
+      const seen = { connectionId: scope.connection.id, syncName: scope.syncName, model: batch.model };
+      if (scope.tracksFullDeletes) await recordSeen(tx, { ...seen, scope: 'full' }, ids);
+      if (openWindows.has(batch.model)) await recordSeen(tx, { ...seen, scope: 'track' }, ids);
+    }
+    count(batch.model, result);
+    await tx`
+      update runs set added = added + ${result.added}, updated = updated + ${result.updated},
+        unchanged = unchanged + ${result.unchanged}, deleted = deleted + ${result.deleted},
+        rejected = rejected + ${result.rejected}, heartbeat_at = now()
+      where id = ${scope.runId}`;
+  });
+
   return {
     calls,
     modelCounts,
+    /**
+     * Batches are written one behind the script: a call returns once the previous batch is
+     * committed, so the script builds page N+1 while page N is written (two pages in memory at
+     * most). Calls that must follow the records (checkpoints, delete windows, settling the run)
+     * wait for every pending write first, and a failed write fails the next call and the run.
+     */
     async saveRecords(batch) {
       if (!scope.models.includes(batch.model)) {
         throw new Error(`unknown model "${batch.model}": this script declares ${scope.models.map((m) => `"${m}"`).join(', ') || 'no models'}`);
       }
-      // Records and the run's counts commit together, so counts always match what is stored.
-      return deps.sql.begin(async (tx) => {
-        const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model: batch.model, batch, runId: scope.runId }, tx);
-        if (scope.syncName && batch.op !== 'delete') {
-          const ids = batch.records.map((r) => r.id);
-          const seen = { connectionId: scope.connection.id, syncName: scope.syncName, model: batch.model };
-          if (scope.tracksFullDeletes) await recordSeen(tx, { ...seen, scope: 'full' }, ids);
-          if (openWindows.has(batch.model)) await recordSeen(tx, { ...seen, scope: 'track' }, ids);
-        }
-        count(batch.model, result);
-        await tx`
-          update runs set added = added + ${result.added}, updated = updated + ${result.updated},
-            unchanged = unchanged + ${result.unchanged}, deleted = deleted + ${result.deleted},
-            rejected = rejected + ${result.rejected}, heartbeat_at = now()
-          where id = ${scope.runId}`;
-        return result;
-      });
+      const previous = writes;
+      writes = previous.then(() => (writeError ? undefined : writeBatch(batch).catch((err: unknown) => { writeError = err; })));
+      await previous;
+      throwIfWriteFailed();
+      // The counts land on the run row; the script only learns that its batch was accepted.
+      return { added: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 };
     },
 
     proxy: (request) => deps.proxy.request(target, request, { runId: scope.runId, onCall: (call) => calls.push(call) }),
@@ -104,7 +126,11 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
         .catch((err) => deps.logger.error({ err, runId: scope.runId }, 'storing run logs failed'));
     },
 
-    flush: () => logWrites,
+    async flush() {
+      await writes;
+      await logWrites;
+      return writeError instanceof Error ? writeError : writeError ? new Error(String(writeError)) : null;
+    },
 
     async getMetadata() {
       const row = await deps.connections.getById(scope.connection.id);
@@ -114,7 +140,9 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
     setMetadata: (metadata, merge) => deps.connections.setMetadata(scope.connection.id, metadata, merge),
 
     async saveCheckpoint(checkpoint) {
-      if (!scope.syncName) throw new Error('checkpoints belong to syncs; an action has none');
+      if (!scope.syncName) throw new Error('checkpoints belong to syncs; an action or webhook run has none');
+      // A checkpoint says "everything before this is saved": never ahead of the records.
+      await recordsWritten();
       const advanced = JSON.stringify(checkpoint) !== JSON.stringify(scope.startCheckpoint ?? null);
       await deps.sql.begin(async (tx) => {
         await deps.syncState.saveCheckpoint(scope.connection.id, scope.syncName!, checkpoint, tx);
@@ -125,6 +153,7 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
     async trackDeletes(model, phase) {
       if (!scope.syncName) throw new Error('trackDeletesStart/End belong to syncs');
       if (!scope.models.includes(model)) throw new Error(`unknown model "${model}"`);
+      await recordsWritten();
       const seen = { connectionId: scope.connection.id, syncName: scope.syncName, scope: 'track' as const, model };
       if (phase === 'start') {
         // A resumed run continues the window its predecessor opened (the ids it saw are kept).

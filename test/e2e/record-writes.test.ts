@@ -1,0 +1,70 @@
+/**
+ * Batches are written one behind the script (it builds the next page while the last one is
+ * written). A batch Postgres refuses still fails the run — whether the script makes another
+ * call or has already returned — the batches before it stay, none after it is written, and
+ * lastSyncDate does not move.
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startDemoProvider, type DemoProvider } from '../../demo/provider.ts';
+import { deploySources, readAll, startTestFerry, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+
+let ferry: TestFerry;
+let provider: DemoProvider;
+
+// "\u0000" is valid JSON but Postgres's jsonb refuses it: the write of that batch fails.
+const sync = (prefix: string, pages: string) => `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+export default createSync({
+  description: 'pages, one of which Postgres refuses',
+  frequency: 'every day',
+  models: { Item: z.object({ id: z.string(), name: z.string() }) },
+  exec: async (nango) => {
+    const pages = ${pages};
+    for (const [p, bad] of pages.entries()) {
+      const items = Array.from({ length: 50 }, (_, i) => ({ id: '${prefix}' + p + '-' + i, name: bad && i === 7 ? 'nul \\u0000 byte' : 'ok' }));
+      await nango.batchSave(items, 'Item');
+    }
+  },
+});`;
+
+beforeAll(async () => {
+  provider = await startDemoProvider({ apiKey: 'k', contacts: 1 });
+  ferry = await startTestFerry();
+  await deploySources(ferry, {
+    'demo/syncs/bad-middle.ts': sync('m', '[false, true, false, false]'),
+    'demo/syncs/bad-last.ts': sync('l', '[false, false, true]'),
+  });
+  await ferry.api.put('/providers/demo', { base_url: provider.url, auth: { type: 'bearer' } });
+  await ferry.api.post('/connections', { connection_id: 'c1', provider: 'demo', credentials: { type: 'bearer', token: 'k' } });
+});
+afterAll(async () => {
+  await ferry?.close();
+  await provider?.close();
+});
+
+async function storedIds(prefix: string) {
+  const { records } = await readAll(ferry.api, 'c1', 'Item', null, 1000);
+  return records.map((r) => r.id as string).filter((id) => id.startsWith(prefix)).sort();
+}
+const pageIds = (prefix: string, page: number) => Array.from({ length: 50 }, (_, i) => `${prefix}${page}-${i}`);
+
+test('a refused batch in the middle fails the run at the next call; later pages are not written', async () => {
+  const run = await waitForRun(ferry.api, 'c1', 'bad-middle', '0', 60_000);
+  expect(run.status).toBe('failed');
+  expect(run.error.message).toMatch(/\\u0000|unsupported|0x00|invalid/i);
+  expect(run.counts.added).toBe(50);
+  expect(await storedIds('m')).toEqual(pageIds('m', 0).sort());
+  const status = await ferry.api.get('/syncs/bad-middle/status?connection_id=c1');
+  expect(status.body.last_sync_date).toBeNull();
+});
+
+test('a refused last batch fails a run whose script already returned', async () => {
+  const run = await waitForRun(ferry.api, 'c1', 'bad-last', '0', 60_000);
+  expect(run.status).toBe('failed');
+  expect(run.error.code).toBe('RECORD_WRITE_FAILED');
+  expect(run.counts.added).toBe(100);
+  const status = await ferry.api.get('/syncs/bad-last/status?connection_id=c1');
+  expect(status.body.last_sync_date).toBeNull();
+  expect(await storedIds('l')).toEqual([...pageIds('l', 0), ...pageIds('l', 1)].sort());
+});
