@@ -34,9 +34,11 @@ with moved as (
   set deleted_at = now(), updated_at = now(), last_action = 'deleted',
       cursor = nextval('records_cursor_seq'), last_run_id = $5
   where r.connection_id = $1 and r.model = $4 and r.deleted_at is null
-    and not exists (
-      select 1 from sync_seen s
-      where s.connection_id = $1 and s.sync_name = $2 and s.scope = $3 and s.model = $4 and s.id = r.id)
+    -- A correlated probe, not NOT EXISTS: planned before ANALYZE (1-row estimates), the anti
+    -- join probed sync_seen by its key prefix and filtered on id, quadratic in the model's size
+    -- (47 s for 20k records). This form always probes the primary key with the id.
+    and (select 1 from sync_seen s
+         where s.connection_id = $1 and s.sync_name = $2 and s.scope = $3 and s.model = $4 and s.id = r.id) is null
   returning 1
 )
 select count(*)::int as deleted from moved`;

@@ -70,8 +70,10 @@ export function choosePass(manifest: SyncManifest, state: SyncStateRow, job: Syn
     || (manifest.fullRefreshEvery !== undefined && state.incrementals_since_full >= manifest.fullRefreshEvery);
   const backfillMs = incremental && manifest.backfill ? parseDuration(manifest.backfill) : null;
   const since = full ? (backfillMs ? new Date(now.getTime() - backfillMs) : null) : state.last_sync_date;
-  // Only a walk of everything can tell that a record is gone.
-  return { resumed: false, pass: { startedAt: now, full, since, tracksDeletes: full && since === null } };
+  // Only a walk of everything can tell that a record is gone, and only once a walk has
+  // succeeded is there anything to delete: the first pass skips the bookkeeping.
+  const tracksDeletes = full && since === null && state.last_sync_date !== null;
+  return { resumed: false, pass: { startedAt: now, full, since, tracksDeletes } };
 }
 
 export function createSyncRunner(deps: SyncRunnerDeps) {
