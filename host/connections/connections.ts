@@ -150,9 +150,21 @@ export function createConnections(sql: Sql, cipher: Cipher) {
         select ${sql.unsafe(publicColumns)} from connections where environment_id = ${environmentId} order by connection_id`;
     },
 
+    /**
+     * Deletes the connection and, in the same transaction, everything synced for it (records
+     * have no foreign key, so that ingest does not pay for one): nothing of a deleted end user's
+     * data is left behind.
+     */
     async remove(environmentId: string, connectionId: string): Promise<boolean> {
-      const rows = await sql`delete from connections where environment_id = ${environmentId} and connection_id = ${connectionId}`;
-      return rows.count > 0;
+      return sql.begin(async (tx) => {
+        const [gone] = await tx<{ id: string }[]>`
+          delete from connections where environment_id = ${environmentId} and connection_id = ${connectionId} returning id`;
+        if (!gone) return false;
+        await tx`delete from records where connection_id = ${gone.id}`;
+        await tx`delete from rejected_records where connection_id = ${gone.id}`;
+        await tx`delete from sync_seen where connection_id = ${gone.id}`;
+        return true;
+      });
     },
 
     /** For the proxy only. Pass a transaction holding the refresh lock to read what it protects. */
