@@ -2,8 +2,10 @@
  * A provider API built for proxy tests, on 127.0.0.1: it enforces auth (bearer, API key in a
  * header or the query, basic, OAuth2 access tokens that expire), runs an OAuth2 token endpoint
  * whose refresh tokens rotate (a reused one is refused with invalid_grant), rate-limits per
- * credential over a sliding second with 429 + Retry-After, pages its items three ways, and has
- * fault knobs. Everything it saw is in `requests`.
+ * credential over a sliding second with 429 + Retry-After, pages its items five ways (cursor,
+ * next URL in the body, Link header, offset, page number), can announce a request budget in
+ * remaining/reset headers (and answer 429 when it is spent), and has fault knobs. Everything it
+ * saw is in `requests`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +18,17 @@ export interface SeenRequest {
   apiKeyHeader: string | undefined;
   status: number;
   at: number;
+  /** Under `rateBudget`: when (epoch ms) the budget announced in this answer resets. */
+  resetAt?: number;
+}
+
+export interface RateBudget {
+  /** Requests per window. */
+  size: number;
+  /** The window opens at the first request after a reset and closes at the next whole second after this long. */
+  windowMs: number;
+  remainingHeader?: string;
+  resetHeader?: string;
 }
 
 export interface ProviderOptions {
@@ -31,6 +44,14 @@ export interface TestProvider {
   requests: SeenRequest[];
   /** The next `count` item requests answer `status` (with Retry-After when given). */
   failNext(count: number, status: number, retryAfter?: string): void;
+  /** The next item request answers `status` with exactly these headers. */
+  failNextWith(status: number, headers: Record<string, string>): void;
+  /**
+   * From now on every authenticated request spends one of `size` requests per window; answers
+   * carry the remaining count and the reset (epoch seconds) in the named headers, and a request
+   * made while none remain is answered 429 (no Retry-After). `null` turns it off.
+   */
+  rateBudget(budget: RateBudget | null): void;
   /** Accepted static secrets. */
   bearer: string;
   apiKey: string;
@@ -54,7 +75,8 @@ export async function startTestProvider(options: ProviderOptions = {}): Promise<
   const items = Array.from({ length: options.items ?? 25 }, (_, i) => ({ id: `item-${String(i + 1).padStart(4, '0')}`, n: i + 1 }));
   const requests: SeenRequest[] = [];
   const windows = new Map<string, number[]>();
-  let faults: Array<{ status: number; retryAfter: string | undefined }> = [];
+  let faults: Array<{ status: number; headers: Record<string, string> }> = [];
+  let budget: (Required<RateBudget> & { remaining: number; resetAt: number }) | null = null;
   const accessTokens = new Map<string, number>(); // token → expiry (ms)
   const refreshTokens = new Set<string>();
   let seq = 0;
@@ -125,9 +147,11 @@ export async function startTestProvider(options: ProviderOptions = {}): Promise<
       authorization: req.headers.authorization, apiKeyHeader: req.headers['x-api-key'] as string | undefined, status: 0, at: Date.now(),
     };
     requests.push(seen);
+    // Every answer after the budget is taken announces it.
+    let budgetHeaders: Record<string, string> = {};
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       seen.status = status;
-      json(res, status, body, headers);
+      json(res, status, body, { ...budgetHeaders, ...headers });
     };
 
     if (url.pathname === '/redirect/same') return void (seen.status = 302, res.writeHead(302, { location: '/v1/me' }).end());
@@ -153,8 +177,20 @@ export async function startTestProvider(options: ProviderOptions = {}): Promise<
       recent.push(now);
       windows.set(who, recent);
     }
+    if (budget) {
+      const now = Date.now();
+      if (now >= budget.resetAt) {
+        budget.remaining = budget.size;
+        budget.resetAt = Math.ceil((now + budget.windowMs) / 1000) * 1000;
+      }
+      seen.resetAt = budget.resetAt;
+      const announced = { [budget.remainingHeader]: String(Math.max(0, budget.remaining - 1)), [budget.resetHeader]: String(budget.resetAt / 1000) };
+      if (budget.remaining === 0) return answer(429, { error: 'budget spent' }, { ...announced, [budget.remainingHeader]: '0' });
+      budget.remaining--;
+      budgetHeaders = announced;
+    }
     const fault = faults.shift();
-    if (fault) return answer(fault.status, { error: 'injected' }, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
+    if (fault) return answer(fault.status, { error: 'injected' }, fault.headers);
 
     if (url.pathname === '/v1/me') return answer(200, { who });
     const limit = Number(url.searchParams.get('limit') ?? '10');
@@ -167,9 +203,19 @@ export async function startTestProvider(options: ProviderOptions = {}): Promise<
     if (url.pathname === '/v1/items/link') {
       const start = Number(url.searchParams.get('start') ?? '0');
       const page = items.slice(start, start + limit);
-      const headers: Record<string, string> = {};
-      if (start + limit < items.length) headers.link = `<http://${req.headers.host}/v1/items/link?start=${start + limit}&limit=${limit}>; rel="next"`;
-      return answer(200, page, headers);
+      // rel="first" before rel="next", as GitHub sends them: only the next one is to be followed.
+      const links = [`<http://${req.headers.host}/v1/items/link?start=0&limit=${limit}>; rel="first"`];
+      if (start + limit < items.length) links.push(`<http://${req.headers.host}/v1/items/link?start=${start + limit}&limit=${limit}>; rel="next"`);
+      return answer(200, page, { link: links.join(', ') });
+    }
+    if (url.pathname === '/v1/items/link-body') {
+      const start = Number(url.searchParams.get('start') ?? '0');
+      const next = start + limit < items.length ? `http://${req.headers.host}/v1/items/link-body?start=${start + limit}&limit=${limit}` : null;
+      return answer(200, { data: items.slice(start, start + limit), links: { next } });
+    }
+    if (url.pathname === '/v1/items/page') {
+      const page = Number(url.searchParams.get('page') ?? '1');
+      return answer(200, { data: items.slice((page - 1) * limit, page * limit), page });
     }
     if (url.pathname === '/v1/items/offset') {
       const offset = Number(url.searchParams.get('offset') ?? '0');
@@ -185,7 +231,13 @@ export async function startTestProvider(options: ProviderOptions = {}): Promise<
     requests,
     bearer, apiKey, basic, oauth,
     failNext(count, status, retryAfter) {
-      faults = [...faults, ...Array.from({ length: count }, () => ({ status, retryAfter }))];
+      faults = [...faults, ...Array.from({ length: count }, () => ({ status, headers: retryAfter ? { 'retry-after': retryAfter } : {} as Record<string, string> }))];
+    },
+    failNextWith(status, headers) {
+      faults.push({ status, headers });
+    },
+    rateBudget(next) {
+      budget = next && { remainingHeader: 'x-budget-remaining', resetHeader: 'x-budget-reset', ...next, remaining: next.size, resetAt: 0 };
     },
     count429: () => requests.filter((r) => r.status === 429).length,
     close: () => new Promise<void>((resolve) => {
