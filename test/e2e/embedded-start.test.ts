@@ -3,7 +3,7 @@
  * starts the demo provider, deploys the example scripts and syncs the demo connection.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,11 @@ test('npm start runs the demo sync on embedded PGlite and shuts down cleanly', a
   const env: NodeJS.ProcessEnv = { ...process.env, FERRY_DATA_DIR: dataDir, FERRY_PORT: '0', FERRY_LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   delete env.FERRY_SECRET_KEY;
-  child = spawn(process.execPath, ['host/main.ts', '--demo'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Exactly what `npm start` runs (package.json), on this Node.
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const [bin, ...args] = pkg.scripts.start.split(/\s+/);
+  expect(bin).toBe('node');
+  child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => { stdout += d; });
