@@ -2,7 +2,7 @@
  * The runtime's public entry: `createRuntime` runs bundled scripts in fresh isolated-vm isolates
  * inside a pool of worker child processes. The calling process never creates an isolate.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { RunJobSchema, ScriptManifestSchema, type HostBridge, type RunError, type RunJob, type RunResult, type Runtime, type ScriptManifest, type Usage } from './contract.ts';
 import { DESCRIBE_LIMITS } from './limits.ts';
@@ -78,7 +78,7 @@ export function createRuntime(options: RuntimeOptions): WorkerRuntime {
       const parsed = RunJobSchema.safeParse(job);
       if (!parsed.success) return refused('INTERNAL', `invalid run job: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       const { outcome, task } = await submit(
-        { id: `${parsed.data.runId}:${randomUUID()}`, request: { type: 'run', job: parsed.data }, bridge, memoryLimitBytes: parsed.data.limits.memoryMb * MiB, wallTimeMs: parsed.data.limits.wallTimeMs },
+        { id: `${parsed.data.runId}:${randomUUID()}`, request: { type: 'run', job: parsed.data, codeHash: createHash('sha256').update(parsed.data.code).digest('hex') }, bridge, memoryLimitBytes: parsed.data.limits.memoryMb * MiB, wallTimeMs: parsed.data.limits.wallTimeMs },
         runOptions?.signal,
       );
       if (outcome.type === 'failed') return { ok: false, error: outcome.error, logs: task.logs, usage: outcome.usage };

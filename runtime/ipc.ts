@@ -62,8 +62,26 @@ export const ChildMessageSchema = z.discriminatedUnion('type', [
 ]);
 export type ChildMessage = z.infer<typeof ChildMessageSchema>;
 
+/**
+ * Bundles a worker child keeps by hash (most recently used last), so the parent sends a bundle
+ * once per child and afterwards only its hash. Both sides apply the same rule to the same
+ * ordered run messages (`rememberBundle`), so the parent knows exactly which bundles a child has.
+ */
+export const BUNDLES_PER_CHILD = 8;
+
+/** Moves `hash` to the most recent end of `hashes`, dropping the oldest beyond the cap. */
+export function rememberBundle<T>(bundles: Map<string, T>, hash: string, value: T): void {
+  bundles.delete(hash);
+  bundles.set(hash, value);
+  for (const oldest of bundles.keys()) {
+    if (bundles.size <= BUNDLES_PER_CHILD) break;
+    bundles.delete(oldest);
+  }
+}
+
 export const ParentMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('run'), taskId: z.string(), job: RunJobSchema }),
+  /** `job.code` is left out when the child already has the bundle of that sha256 `codeHash`. */
+  z.object({ type: z.literal('run'), taskId: z.string(), job: RunJobSchema.extend({ code: z.string().optional() }), codeHash: z.string().regex(/^[0-9a-f]{64}$/) }),
   z.object({ type: z.literal('describe'), taskId: z.string(), code: z.string() }),
   z.object({ type: z.literal('abort'), taskId: z.string() }),
   z.object({

@@ -7,8 +7,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { HostBridge, LogEntry, RunError, Usage } from './contract.ts';
-import { ChildMessageSchema, type BridgeCall, type ChildMessage, type ParentMessage } from './ipc.ts';
+import type { HostBridge, LogEntry, RunError, RunJob, Usage } from './contract.ts';
+import { ChildMessageSchema, rememberBundle, type BridgeCall, type ChildMessage, type ParentMessage } from './ipc.ts';
 import type { IsolateMode } from './worker/isolates.ts';
 
 const CHILD_ENTRY = fileURLToPath(new URL('./worker/main.ts', import.meta.url));
@@ -26,7 +26,7 @@ export type TaskOutcome =
 export interface Task {
   id: string;
   /** What to send the child (without the task id). */
-  request: { type: 'run'; job: Extract<ParentMessage, { type: 'run' }>['job'] } | { type: 'describe'; code: string };
+  request: { type: 'run'; job: RunJob; codeHash: string } | { type: 'describe'; code: string };
   bridge: HostBridge | null;
   memoryLimitBytes: number;
   wallTimeMs: number;
@@ -44,6 +44,8 @@ interface Slot {
   ready: boolean;
   task: Task | null;
   backstop: NodeJS.Timeout | null;
+  /** The bundles this child has (mirrors its own cache; see rememberBundle). */
+  bundles: Map<string, true>;
 }
 
 export interface WorkerPool {
@@ -66,7 +68,7 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
 
   function spawn(): void {
     const child = fork(CHILD_ENTRY, [`--isolates=${options.isolates}`], { execArgv: ['--no-node-snapshot'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
-    const slot: Slot = { child, ready: false, task: null, backstop: null };
+    const slot: Slot = { child, ready: false, task: null, backstop: null, bundles: new Map() };
     slots.add(slot);
     child.on('message', (raw: unknown) => onMessage(slot, raw));
     child.on('error', (error) => logger.error({ err: error, pid: child.pid }, 'worker child error'));
@@ -197,7 +199,16 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
         logger.error({ pid: slot.child.pid, taskId: task.id }, 'worker unresponsive past its wall limit; killing it');
         slot.child.kill('SIGKILL');
       }, task.wallTimeMs + BACKSTOP_GRACE_MS);
-      send(slot, { ...task.request, taskId: task.id });
+      const request = task.request;
+      if (request.type === 'run') {
+        // A bundle crosses once per child; afterwards only its hash does.
+        const { code, ...job } = request.job;
+        const known = slot.bundles.has(request.codeHash);
+        rememberBundle(slot.bundles, request.codeHash, true);
+        send(slot, { type: 'run', taskId: task.id, job: known ? job : { ...job, code }, codeHash: request.codeHash });
+      } else {
+        send(slot, { ...request, taskId: task.id });
+      }
     }
   }
 

@@ -152,6 +152,8 @@ const MiB = 1024 * 1024;
 interface Phases {
   limits: SandboxLimits;
   environmentId?: string | undefined;
+  /** sha256 of the bundle (hex), when the caller has it. */
+  codeHash?: string;
   /** Runs after the top level evaluated; returns the outcome. */
   after(sandbox: Sandbox): Promise<Outcome>;
 }
@@ -171,7 +173,7 @@ async function execute(code: string, phases: Phases, deps: ExecuteDeps, onSandbo
   let sandbox: Sandbox;
   let warmStart = false;
   try {
-    const lease = deps.isolates.acquire({ code, memoryMb: phases.limits.memoryMb, environmentId: phases.environmentId });
+    const lease = deps.isolates.acquire({ code, codeHash: phases.codeHash, memoryMb: phases.limits.memoryMb, environmentId: phases.environmentId });
     warmStart = lease.warm;
     sandbox = await openSandbox(phases.limits, { hostCalls, onLog: createLogGate(deps.emitLog), onHeap: deps.emitHeap }, lease);
   } catch (error) {
@@ -209,7 +211,7 @@ async function execute(code: string, phases: Phases, deps: ExecuteDeps, onSandbo
   return { outcome, warmStart, cpuMs, peakHeapBytes, ...usage };
 }
 
-export function startRun(job: Job, deps: ExecuteDeps): Execution {
+export function startRun(job: Job, codeHash: string, deps: ExecuteDeps): Execution {
   const startedAt = performance.now();
   let sandbox: Sandbox | null = null;
   let abortedEarly = false;
@@ -217,7 +219,7 @@ export function startRun(job: Job, deps: ExecuteDeps): Execution {
   const isolateJob = JSON.stringify({ kind: job.kind, input: job.input, context: job.context });
   const result = execute(
     job.code,
-    { limits: job.limits, environmentId: job.environmentId, after: async (s) => readEnvelope(await s.call('run', isolateJob)) },
+    { limits: job.limits, environmentId: job.environmentId, codeHash, after: async (s) => readEnvelope(await s.call('run', isolateJob)) },
     deps,
     (s) => {
       sandbox = s;

@@ -33,6 +33,8 @@ export interface IsolateLease {
 
 export interface IsolateRequest {
   code: string;
+  /** sha256 of `code` (hex), when the caller has it. */
+  codeHash?: string | undefined;
   memoryMb: number;
   environmentId?: string | undefined;
 }
@@ -71,7 +73,7 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
 
   function keyOf(request: IsolateRequest): string | null {
     if (options.mode !== 'warm' || !request.environmentId) return null;
-    const hash = createHash('sha256').update(request.code).digest('hex');
+    const hash = request.codeHash ?? createHash('sha256').update(request.code).digest('hex');
     return `${request.environmentId}\0${hash}\0${request.memoryMb}`;
   }
 

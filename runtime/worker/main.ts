@@ -4,7 +4,8 @@
  * the parent as they come, so a child that dies mid-run loses nothing already said.
  */
 import type { LogEntry } from '../contract.ts';
-import { ParentMessageSchema, type BridgeCall, type ChildMessage } from '../ipc.ts';
+import { createHash } from 'node:crypto';
+import { ParentMessageSchema, rememberBundle, type BridgeCall, type ChildMessage } from '../ipc.ts';
 import { describeBundle, startRun, type ExecuteDeps, type Execution } from './execute.ts';
 import { createIsolateSource, type IsolateMode } from './isolates.ts';
 
@@ -27,6 +28,8 @@ interface Task {
 }
 
 let current: Task | null = null;
+/** Bundles by sha256, most recently used last; the parent mirrors this to send each one once. */
+const bundles = new Map<string, string>();
 let nextCallId = 0;
 
 const isolates = createIsolateSource({
@@ -91,10 +94,20 @@ process.on('message', (raw: unknown) => {
   const message = parsed.data;
   switch (message.type) {
     case 'run': {
+      // Kept up to date before anything else, exactly as the parent does on sending.
+      const { code: sent, ...rest } = message.job;
+      let code = sent ?? bundles.get(message.codeHash);
+      if (code !== undefined && sent !== undefined && createHash('sha256').update(sent).digest('hex') !== message.codeHash) code = undefined;
+      if (code !== undefined) rememberBundle(bundles, message.codeHash, code);
       if (current) return;
       const task = newTask(message.taskId);
       current = task;
-      task.execution = startRun(message.job, depsFor(task));
+      if (code === undefined) {
+        current = null;
+        post({ type: 'result', taskId: task.taskId, result: { ok: false, error: { kind: 'internal', code: 'INTERNAL', message: 'the worker does not have the bundle it was asked to run' }, usage: { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 } } });
+        return;
+      }
+      task.execution = startRun({ ...rest, code }, message.codeHash, depsFor(task));
       void task.execution.result.then((result) => {
         flushLogs(task);
         current = null;

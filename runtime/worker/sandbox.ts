@@ -88,7 +88,10 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
   let deliverRef: ivm.Reference;
   let entries: Record<'run' | 'describe', ivm.Reference>;
   try {
-    context = await isolate.createContext();
+    // The set-up runs no script code (a fresh context, our own prelude, plain properties of the
+    // object it returns), so it uses isolated-vm's synchronous calls: each async one is a hop to
+    // the isolate's thread and back (~0.1–0.4 ms apiece on a warm start).
+    context = isolate.createContextSync();
     // Both callbacks go dead at close(): whatever the script left behind (timers, un-awaited
     // promises, finalizers of a warm isolate) reaches nothing of the host after its run.
     const send = new ivm.Callback(
@@ -116,9 +119,9 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
       }
       deps.onLog(String(level), String(message));
     }, { ignored: true });
-    const api = await context.evalClosure(PRELUDE, [send, log, JSON.stringify(CAPS)], { result: { reference: true } });
-    deliverRef = await api.get('deliver', { reference: true });
-    entries = { run: await api.get('run', { reference: true }), describe: await api.get('describe', { reference: true }) };
+    const api = context.evalClosureSync(PRELUDE, [send, log, JSON.stringify(CAPS)], { result: { reference: true } });
+    deliverRef = api.getSync('deliver', { reference: true });
+    entries = { run: api.getSync('run', { reference: true }), describe: api.getSync('describe', { reference: true }) };
     api.release();
   } catch (error) {
     lease.release(false);
