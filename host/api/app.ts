@@ -9,7 +9,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { Logger } from '../logger.ts';
 import type { Environment, Environments } from '../tenancy/environments.ts';
-import { ApiError, errorBody, renderError } from './errors.ts';
+import { bearerKey, unknownKey } from './auth.ts';
+import { errorBody, renderError } from './errors.ts';
 import { buildOpenApiDocument, defineRoutes, type RouteSpec } from './openapi/index.ts';
 import { actionRoutes, actionRouteSpecs, type ActionRouteDeps } from './routes/actions.ts';
 import { connectionRoutes, connectionRouteSpecs, type ConnectionRouteDeps } from './routes/connections.ts';
@@ -76,19 +77,17 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   // Authenticated otherwise: the admin key (environments) and provider signatures (webhooks).
   app.route('/', adminRoutes(deps));
   app.route('/', webhookReceiverRoutes(deps));
+  // GET /records authenticates itself, resolving the key and its connection in one query.
+  app.route('/', recordRoutes(deps));
   app.use('*', async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const key = /^Bearer\s+(.+)$/i.exec(header)?.[1];
-    if (!key) throw new ApiError(401, 'UNAUTHORIZED', 'missing "Authorization: Bearer <secret key>" header');
-    const environment = await deps.environments.findByKey(key.trim());
-    if (!environment) throw new ApiError(401, 'UNAUTHORIZED', 'unknown or revoked secret key');
+    const environment = await deps.environments.findByKey(bearerKey(c));
+    if (!environment) throw unknownKey();
     c.set('environment', environment);
     await next();
   });
 
   app.route('/', deployRoutes(deps));
   app.route('/', connectionRoutes(deps));
-  app.route('/', recordRoutes(deps));
   app.route('/', runRoutes(deps));
   app.route('/', syncRoutes(deps));
   app.route('/', environmentSettingsRoutes(deps));

@@ -123,6 +123,19 @@ export function createEnvironments(sql: Sql) {
       });
     },
 
+    /**
+     * `findByKey` and, in the same query, the id of the environment's connection `connectionId`
+     * (null when the environment has none by that id): one round trip for GET /records.
+     */
+    async findByKeyWithConnection(key: string, connectionId: string): Promise<{ environment: Environment; connection: string | null } | null> {
+      const [row] = await sql<(Environment & { connection: string | null })[]>`
+        select e.id, e.name, c.id as connection
+        from api_keys k join environments e on e.id = k.environment_id
+        left join connections c on c.environment_id = e.id and c.connection_id = ${connectionId}
+        where k.key_hash = ${hashKey(key)} and k.revoked_at is null`;
+      return row ? { environment: { id: row.id, name: row.name }, connection: row.connection } : null;
+    },
+
     async findByKey(key: string): Promise<Environment | null> {
       const [row] = await sql<Environment[]>`
         select e.id, e.name from api_keys k join environments e on e.id = k.environment_id

@@ -154,3 +154,24 @@ test("one environment's key never reads another's records", async () => {
   expect(response.status).toBe(404);
   expect(response.body.error.code).toBe('NOT_FOUND');
 });
+
+test('the key is checked first, against the database on every request: 401 before validation, 404 for an unknown connection, a revoked key refused at once', async () => {
+  const internalId = await createConnection('keyed');
+  await store.saveBatch({ connectionId: internalId, batch: saveBatchOf('Note', [{ id: 'n1' }]) });
+  const get = (path: string, key: string | null) => ferry.api.request('GET', path, undefined, key);
+  expect((await get('/records?connection_id=keyed&model=Note', null)).status).toBe(401);
+  expect((await get('/records?connection_id=keyed&model=Note&limit=0', 'fsk_not_a_key')).status).toBe(401);
+  expect((await get('/records?connection_id=keyed&model=Note', 'fsk_not_a_key')).body.error.code).toBe('UNAUTHORIZED');
+  expect((await ferry.api.get('/records?connection_id=keyed&model=Note&limit=0')).body.error.code).toBe('INVALID_REQUEST');
+  expect((await ferry.api.get('/records?connection_id=nobody&model=Note')).body.error.code).toBe('NOT_FOUND');
+
+  const [env] = await ferry.db.sql<{ id: string }[]>`select environment_id as id from connections where id = ${internalId}`;
+  const { hashKey } = await import('../../host/tenancy/environments.ts');
+  const key = 'fsk_records_revocation_test_key_0';
+  const [row] = await ferry.db.sql<{ id: string }[]>`insert into api_keys (environment_id, key_hash) values (${env!.id}, ${hashKey(key)}) returning id`;
+  const page = await get('/records?connection_id=keyed&model=Note', key);
+  expect(page.status).toBe(200);
+  expect(page.body.records.map((r: { id: string }) => r.id)).toEqual(['n1']);
+  await ferry.db.sql`update api_keys set revoked_at = now() where id = ${row!.id}`;
+  expect((await get('/records?connection_id=keyed&model=Note', key)).status).toBe(401);
+});
