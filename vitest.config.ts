@@ -10,5 +10,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     fileParallelism: true,
     maxWorkers: 2,
+    // In CI only, a failed test gets one more run: the end-to-end tests race real processes and
+    // timers on a shared 2-core machine. A broken behaviour still fails its second run; locally
+    // every failure shows at once.
+    retry: process.env.CI ? 1 : 0,
   },
 });
