@@ -1,5 +1,5 @@
 /** Run rows (one per execution of a sync or action) and their logs. */
-import type { BatchResult, LogEntry, RunError, Usage } from '../../runtime/contract.ts';
+import type { LogEntry, RunError, Usage } from '../../runtime/contract.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
@@ -64,13 +64,6 @@ export function createRuns(sql: Sql) {
       }
     },
 
-    async addCounts(runId: string, counts: BatchResult): Promise<void> {
-      await sql`
-        update runs set added = added + ${counts.added}, updated = updated + ${counts.updated},
-          unchanged = unchanged + ${counts.unchanged}, deleted = deleted + ${counts.deleted},
-          rejected = rejected + ${counts.rejected}, heartbeat_at = now()
-        where id = ${runId}`;
-    },
 
     async heartbeat(runId: string): Promise<void> {
       await sql`update runs set heartbeat_at = now() where id = ${runId} and status = 'running'`;

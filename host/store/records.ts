@@ -5,7 +5,7 @@
 import type { BatchResult } from '../../runtime/contract.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
-import { readPage, readPageJson, type ReadPageArgs, type RecordPage } from './records-read.ts';
+import { readPage, readPageBody, readPageJson, type ReadPageArgs, type RecordPage } from './records-read.ts';
 import { saveBatch, type InsertMethod, type SaveBatchArgs } from './records-save.ts';
 
 export { lockRecordModel, missingRecordReason, type InsertMethod, type SaveBatchArgs } from './records-save.ts';
@@ -30,6 +30,8 @@ export interface RecordStore {
   readPage(args: ReadPageArgs): Promise<RecordPage>;
   /** The exact `{"records":[…],"next_cursor":…}` response text, built in Postgres. */
   readPageJson(args: ReadPageArgs): Promise<{ body: string }>;
+  /** The same response as bytes spliced from what Postgres sent: what GET /records serves. */
+  readPageBody(args: ReadPageArgs): Promise<Buffer<ArrayBuffer>>;
 }
 
 export function createRecordStore(options: RecordStoreOptions): RecordStore {
@@ -42,5 +44,6 @@ export function createRecordStore(options: RecordStoreOptions): RecordStore {
     saveBatch: (args, tx) => saveBatch(deps, args, tx),
     readPage: (args) => readPage(options.sql, args),
     readPageJson: (args) => readPageJson(options.sql, args),
+    readPageBody: (args) => readPageBody(options.sql, args),
   };
 }

@@ -4,7 +4,7 @@
  */
 import type { BatchResult, HostBridge, LogEntry, RecordBatch } from '../../runtime/contract.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
-import type { ConnectionRow, Connections, Credentials } from '../connections/connections.ts';
+import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy, ProxyCallRecord } from '../proxy/proxy.ts';
@@ -31,8 +31,6 @@ export interface RunBridgeScope {
   runId: string;
   connection: ConnectionRow;
   provider: Provider;
-  /** Ignored: the proxy reads (and refreshes) the connection's credentials itself on each call. */
-  credentials?: Credentials;
   /** Models the script declared; saving any other is refused. Empty for actions that may not write. */
   models: readonly string[];
   syncName: string | null;

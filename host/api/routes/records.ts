@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { Sql } from '../../db/connect.ts';
-import { MAX_IDS, readPageBody } from '../../store/records-read.ts';
+import { MAX_IDS } from '../../store/records-read.ts';
 import { MAX_PAGE_LIMIT, type RecordStore } from '../../store/records.ts';
 import type { Environments } from '../../tenancy/environments.ts';
 import type { ApiEnv } from '../app.ts';
@@ -11,8 +10,6 @@ import { defineRoutes } from '../openapi/index.ts';
 
 export interface RecordRouteDeps {
   environments: Environments;
-  /** The route reads pages as bytes (readPageBody) on this client, not through `records`. */
-  sql: Sql;
   records: RecordStore;
 }
 
@@ -84,7 +81,7 @@ export function recordRoutes(deps: RecordRouteDeps) {
     if (found.connection === null) throw notFound(`connection "${q.connection_id}"`);
     // Spliced from the stored JSON bytes as Postgres sent them, never decoded, parsed or
     // re-encoded; a Buffer body is written as is by @hono/node-server (bench/api).
-    const body = await readPageBody(deps.sql, {
+    const body = await deps.records.readPageBody({
       connectionId: found.connection,
       model: q.model,
       cursor: q.cursor ?? null,
