@@ -67,7 +67,7 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
   }
 
   function spawn(): void {
-    const child = fork(CHILD_ENTRY, [`--isolates=${options.isolates}`], { execArgv: ['--no-node-snapshot'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    const child = fork(CHILD_ENTRY, [`--isolates=${options.isolates}`], { execArgv: ['--no-node-snapshot', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
     const slot: Slot = { child, ready: false, task: null, backstop: null, bundles: new Map() };
     slots.add(slot);
     child.on('message', (raw: unknown) => onMessage(slot, raw));

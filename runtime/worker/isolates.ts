@@ -6,10 +6,27 @@
  *          built-ins), so nothing a run leaves in its realm is visible to the next.
  * A warm isolate never serves two environments or two script versions, never holds two runs at
  * once, and is dropped after any run that was stopped (limit, abort) or left its heap heavy.
- * Runs without an environment id always get a fresh isolate.
+ * Runs without an environment id always get a fresh isolate. Either way the prelude and the
+ * bundle compile through this child's code cache.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
+import { createCodeCache } from './code-cache.ts';
+
+/**
+ * The in-isolate SDK as a function of its host callbacks (see prelude.js), compiled as a script
+ * so V8 can cache it: running it in a context yields the function to call.
+ */
+const PRELUDE = `(function ($0, $1, $2) {\n${readFileSync(new URL('./prelude.js', import.meta.url), 'utf8')}\n})`;
+const PRELUDE_KEY = 'ferry:prelude';
+/**
+ * With --expose-gc (the worker pool forks children with it), each isolate's contexts get a
+ * `gc()`: the prelude deletes it from every script context, and a warm isolate is collected
+ * through a context of its own between runs, so a run's peak heap starts from what is live
+ * rather than from the previous run's garbage.
+ */
+const GC_EXPOSED = typeof (globalThis as { gc?: unknown }).gc === 'function';
 
 export type IsolateMode = 'fresh' | 'warm';
 
@@ -19,12 +36,24 @@ const MAX_IDLE = 4;
 const IDLE_MS = 5 * 60_000;
 /** A run that leaves more than this share of the memory limit in use retires its isolate. */
 const RETIRE_AT_SHARE = 0.5;
+/**
+ * A warm isolate is collected once idle this long; collecting as soon as a run ends would make a
+ * run that follows at once wait ~0.5 ms for it.
+ */
+const COLLECT_IDLE_MS = 10;
+/**
+ * Garbage that runs following each other at once may leave before a collection anyway: the most
+ * of earlier runs' garbage a run's peak heap can include.
+ */
+const COLLECT_BUSY_BYTES = 4 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
 export interface IsolateLease {
   readonly isolate: ivm.Isolate;
   /** True when this isolate already served a run (a warm start). */
   readonly warm: boolean;
+  /** The prelude compiled in this isolate (kept with a warm isolate). */
+  prelude(): ivm.Script;
   /** The bundle compiled in this isolate (kept with a warm isolate). */
   script(): Promise<ivm.Script>;
   /** Gives the isolate back: kept warm when `reusable` and healthy, otherwise disposed. */
@@ -33,7 +62,10 @@ export interface IsolateLease {
 
 export interface IsolateRequest {
   code: string;
-  /** sha256 of `code` (hex), when the caller has it. */
+  /**
+   * sha256 of `code` (hex), when the caller has it, verified: it keys the warm isolate and the
+   * code cache, and a cache under the wrong key would run another bundle's code.
+   */
   codeHash?: string | undefined;
   memoryMb: number;
   environmentId?: string | undefined;
@@ -49,18 +81,84 @@ export interface IsolateSource {
 interface Entry {
   key: string | null;
   isolate: ivm.Isolate;
+  prelude: ivm.Script | null;
   script: ivm.Script | null;
+  /** Where `gc()` is called between runs; no script ever runs in it. */
+  gcContext: ivm.Context | null;
+  /** Heap bytes live after the last collection. */
+  liveBytes: number;
+  collectTimer: NodeJS.Timeout | null;
   memoryMb: number;
   idleSince: number;
 }
 
 export function createIsolateSource(options: { mode: IsolateMode; onCatastrophicError(message: string): void }): IsolateSource {
   const idle = new Map<string, Entry>();
+  const codeCache = createCodeCache();
 
   function dispose(entry: Entry): void {
+    if (entry.collectTimer) clearTimeout(entry.collectTimer);
+    entry.collectTimer = null;
+    entry.prelude?.release();
     entry.script?.release();
-    entry.script = null;
+    entry.gcContext?.release();
+    entry.prelude = entry.script = entry.gcContext = null;
     if (!entry.isolate.isDisposed) entry.isolate.dispose();
+  }
+
+  function hashOf(request: IsolateRequest): string {
+    return request.codeHash ?? createHash('sha256').update(request.code).digest('hex');
+  }
+
+  /**
+   * Judges an isolate just given back. It is collected (off any run's clock) once it has been
+   * idle for COLLECT_IDLE_MS, or at once when runs back to back have left more than
+   * COLLECT_BUSY_BYTES of garbage or it looks heavy; retired if what is live is heavy.
+   */
+  function judge(entry: Entry): void {
+    const used = heapBytes(entry);
+    if (used === null) return retire(entry);
+    const heavy = used > RETIRE_AT_SHARE * entry.memoryMb * MiB;
+    if (!GC_EXPOSED) {
+      if (heavy) retire(entry);
+      return;
+    }
+    if (heavy || used - entry.liveBytes > COLLECT_BUSY_BYTES) return collect(entry);
+    entry.collectTimer = setTimeout(() => {
+      entry.collectTimer = null;
+      if (isIdle(entry)) collect(entry);
+    }, COLLECT_IDLE_MS);
+    entry.collectTimer.unref();
+  }
+
+  /** Runs `gc()` in the entry's own context, then retires it if what is live is heavy. */
+  function collect(entry: Entry): void {
+    try {
+      entry.gcContext ??= entry.isolate.createContextSync();
+    } catch {
+      return retire(entry);
+    }
+    entry.gcContext.eval('gc()').then(
+      () => {
+        // Leased again meanwhile: the isolate may be running, and its release will judge it.
+        if (!isIdle(entry)) return;
+        const live = heapBytes(entry);
+        if (live === null || live > RETIRE_AT_SHARE * entry.memoryMb * MiB) retire(entry);
+        else entry.liveBytes = live;
+      },
+      () => retire(entry),
+    );
+  }
+
+  function isIdle(entry: Entry): boolean {
+    return entry.key !== null && idle.get(entry.key) === entry;
+  }
+
+  /** Drops an idle entry (one leased again meanwhile is judged at its own release). */
+  function retire(entry: Entry): void {
+    if (!isIdle(entry)) return;
+    idle.delete(entry.key!);
+    dispose(entry);
   }
 
   function sweep(now: number): void {
@@ -73,16 +171,16 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
 
   function keyOf(request: IsolateRequest): string | null {
     if (options.mode !== 'warm' || !request.environmentId) return null;
-    const hash = request.codeHash ?? createHash('sha256').update(request.code).digest('hex');
-    return `${request.environmentId}\0${hash}\0${request.memoryMb}`;
+    return `${request.environmentId}\0${hashOf(request)}\0${request.memoryMb}`;
   }
 
-  function heavy(entry: Entry): boolean {
+  /** Heap in use, ArrayBuffers included (they count against the limit); null if unreadable. */
+  function heapBytes(entry: Entry): number | null {
     try {
       const stats = entry.isolate.getHeapStatisticsSync();
-      return stats.used_heap_size + stats.externally_allocated_size > RETIRE_AT_SHARE * entry.memoryMb * MiB;
+      return stats.used_heap_size + stats.externally_allocated_size;
     } catch {
-      return true;
+      return null;
     }
   }
 
@@ -96,21 +194,32 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
       const key = keyOf(request);
       let entry = key === null ? undefined : idle.get(key);
       const warm = entry !== undefined;
-      if (entry) idle.delete(key!);
-      else entry = { key, isolate: new ivm.Isolate({ memoryLimit: request.memoryMb, onCatastrophicError: options.onCatastrophicError }), script: null, memoryMb: request.memoryMb, idleSince: 0 };
+      if (entry) {
+        idle.delete(key!);
+        if (entry.collectTimer) clearTimeout(entry.collectTimer);
+        entry.collectTimer = null;
+      }
+      else {
+        const isolate = new ivm.Isolate({ memoryLimit: request.memoryMb, onCatastrophicError: options.onCatastrophicError });
+        entry = { key, isolate, prelude: null, script: null, gcContext: null, liveBytes: 0, collectTimer: null, memoryMb: request.memoryMb, idleSince: 0 };
+      }
       const held = entry;
       let released = false;
       return {
         isolate: held.isolate,
         warm,
+        prelude() {
+          held.prelude ??= codeCache.compileSync(held.isolate, PRELUDE_KEY, PRELUDE, 'ferry:prelude');
+          return held.prelude;
+        },
         async script() {
-          held.script ??= await held.isolate.compileScript(request.code, { filename: 'file:///script.js' });
+          held.script ??= await codeCache.compile(held.isolate, hashOf(request), request.code, 'file:///script.js');
           return held.script;
         },
         release(reusable) {
           if (released) return;
           released = true;
-          if (!reusable || held.key === null || held.isolate.isDisposed || heavy(held)) {
+          if (!reusable || held.key === null || held.isolate.isDisposed) {
             dispose(held);
             return;
           }
@@ -121,6 +230,7 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
             idle.delete(oldKey);
             dispose(old);
           }
+          judge(held);
         },
       };
     },

@@ -1,6 +1,6 @@
 /**
  * Entry point of a worker child process (forked with --no-node-snapshot, which isolated-vm needs
- * on Node >= 20). Runs one task at a time: a run or a describe. Logs and heap samples stream to
+ * on Node >= 20, and --expose-gc, which isolates.ts uses between warm runs). Runs one task at a time: a run or a describe. Logs and heap samples stream to
  * the parent as they come, so a child that dies mid-run loses nothing already said.
  */
 import type { LogEntry } from '../contract.ts';

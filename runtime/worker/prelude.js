@@ -1,4 +1,5 @@
-// The in-isolate SDK. Evaluated with `context.evalClosure` before the script's bundle:
+// The in-isolate SDK: the body of a function (see isolates.ts) the worker calls in each run's
+// context before the script's bundle, with:
 //   $0 send(id, op, a, b)  host callback (ignored mode): asks the worker to do `op`; the worker
 //                          answers later through `deliver(id, ok, value)`.
 //   $1 log(level, message) host callback (ignored mode).
@@ -24,6 +25,10 @@ const CAPS = parse($2);
 // WebAssembly memory is allocated outside isolated-vm's memory limit (ArrayBuffers are counted,
 // wasm memories are not), so scripts get no WebAssembly: it cannot be bounded.
 delete global.WebAssembly;
+// The worker child runs with --expose-gc so it can collect warm isolates between runs: a script
+// gets no `gc` (a forced full collection on demand is a way to burn the host's time). V8 makes
+// the binding non-configurable, so it is overwritten and frozen rather than deleted.
+if (hasOwn.call(global, 'gc')) defineProperty(global, 'gc', { value: undefined, writable: false });
 
 const own = (object, key) => object != null && hasOwn.call(object, key);
 

@@ -4,14 +4,12 @@
  * run's timers, refuses anything the script left behind, and gives the isolate back (disposed
  * unless it ended cleanly and may stay warm).
  */
-import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import type { RunError } from '../contract.ts';
 import { CAPS } from '../caps.ts';
 import type { HostCalls } from './host-calls.ts';
 import type { IsolateLease } from './isolates.ts';
 
-const PRELUDE = readFileSync(new URL('./prelude.js', import.meta.url), 'utf8');
 const HEAP_SAMPLE_MS = 5;
 const MiB = 1024 * 1024;
 
@@ -119,7 +117,9 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
       }
       deps.onLog(String(level), String(message));
     }, { ignored: true });
-    const api = context.evalClosureSync(PRELUDE, [send, log, JSON.stringify(CAPS)], { result: { reference: true } });
+    const install = lease.prelude().runSync(context, { reference: true }) as ivm.Reference<(...args: unknown[]) => unknown>;
+    const api = install.applySync(undefined, [send, log, JSON.stringify(CAPS)], { result: { reference: true } }) as ivm.Reference;
+    install.release();
     deliverRef = api.getSync('deliver', { reference: true });
     entries = { run: api.getSync('run', { reference: true }), describe: api.getSync('describe', { reference: true }) };
     api.release();

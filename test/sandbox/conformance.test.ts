@@ -183,5 +183,24 @@ describe.each(EXECUTION_MODES)('sandbox conformance: $name', (mode) => {
       expect(result.usage.proxyCalls).toBe(3);
       expect(result.usage.bridgeBytes).toBeGreaterThan(50_000);
     });
+
+    it("reports each run's own peak heap: the garbage a previous run left is not counted", async () => {
+      // One bundle (so one warm isolate): a full run keeps ~40 MB until it returns, which is then
+      // garbage in the old generation; the next, incremental run allocates next to nothing.
+      const code = await bundled(syncScript(`
+        if (ctx.lastSyncDate === null) {
+          const keep = []; for (let i = 0; i < 50; i++) keep.push(new Array(100000).fill(i));
+          ctx.log(String(keep.length));
+        }`));
+      const limits = { memoryMb: 128, wallTimeMs: 10_000, cpuTimeMs: 5_000 };
+      const heavy = await runtime.run(jobFor(code, { limits }), recordingBridge().bridge);
+      expect(heavy.usage.peakHeapBytes).toBeGreaterThan(30 * MiB);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const base = jobFor(code, { limits });
+      const light = await runtime.run({ ...base, context: { ...base.context, lastSyncDate: new Date().toISOString(), isFullRun: false } }, recordingBridge().bridge);
+      expect(light.ok).toBe(true);
+      expect(light.usage.warmStart).toBe(mode.isolates === 'warm');
+      expect(light.usage.peakHeapBytes).toBeLessThan(8 * MiB);
+    });
   });
 });

@@ -47,7 +47,7 @@ function expectLimit(result: RunResult, code: string, limit: number): void {
   expect(error.used!).toBeGreaterThanOrEqual(limit);
 }
 
-const HOST_GLOBALS = ['process', 'require', 'module', 'exports', 'Buffer', 'global', 'ivm', 'setImmediate', 'fetch', 'XMLHttpRequest', 'WebSocket', 'importScripts', 'WebAssembly', '__ferry_host'];
+const HOST_GLOBALS = ['process', 'require', 'module', 'exports', 'Buffer', 'global', 'ivm', 'setImmediate', 'fetch', 'XMLHttpRequest', 'WebSocket', 'importScripts', 'WebAssembly', 'gc', '__ferry_host'];
 const PROBE = `(() => {
   const found = {};
   for (const name of ${JSON.stringify(HOST_GLOBALS)}) {
@@ -60,7 +60,7 @@ const PROBE = `(() => {
 // ---- isolation: no host object is reachable, whatever the trick ------------------------------
 export const ESCAPES: SandboxCase[] = [
   {
-    name: 'finds no process, require, module, Buffer, fetch or isolated-vm object, at top level or in exec',
+    name: 'finds no process, require, module, Buffer, fetch, gc or isolated-vm object, at top level or in exec',
     source: syncScript(`ctx.log(JSON.stringify({ atTop, inExec: ${PROBE}, ctxObjects: Object.keys(ctx).filter((k) => typeof ctx[k] === 'object' && ctx[k] !== null && !(ctx[k] instanceof Date)) }));`, `const atTop = ${PROBE};`),
     check({ result }) {
       const seen = report(ok(result).logs);
