@@ -10,6 +10,7 @@ import { createHostCalls } from './host-calls.ts';
 import { openSandbox, type Sandbox, type SandboxLimits } from './sandbox.ts';
 import type { IsolateSource } from './isolates.ts';
 import { DESCRIBE_LIMITS } from '../limits.ts';
+import { scriptStackKib } from './stack-size.ts';
 
 type Job = z.output<typeof RunJobSchema>;
 
@@ -139,7 +140,11 @@ function typeEngineLimits(outcome: Outcome, limits: SandboxLimits, usedBytes: nu
   if (outcome.ok || outcome.error.code !== 'SCRIPT_ERROR') return outcome;
   const { message, stack } = outcome.error;
   if (message === 'Maximum call stack size exceeded') {
-    return { ok: false, error: { kind: 'limit', code: 'STACK_OVERFLOW', message: 'the call stack overflowed (recursion too deep)', ...(stack ? { stack } : {}) } };
+    // The overflow is the stack used up: what was used is the whole of it.
+    const kib = scriptStackKib();
+    const figures = kib === null ? {} : { limit: kib, used: kib };
+    const size = kib === null ? '' : ` of ${kib} KiB`;
+    return { ok: false, error: { kind: 'limit', code: 'STACK_OVERFLOW', message: `the call stack${size} overflowed (recursion too deep)`, ...figures, ...(stack ? { stack } : {}) } };
   }
   if (message === 'Array buffer allocation failed') {
     return { ok: false, error: { kind: 'limit', code: 'MEMORY', message: `memory limit of ${limits.memoryMb} MB exceeded (an ArrayBuffer allocation was refused)`, limit: limits.memoryMb, used: Math.max(limits.memoryMb, Math.round(usedBytes / MiB)) } };

@@ -5,6 +5,7 @@
  * the same runtime to prove the worker carried on.
  */
 import { expect } from 'vitest';
+import { scriptStackKib } from '../../runtime/worker/stack-size.ts';
 import type { Limits, RunResult } from '../../runtime/index.ts';
 import { CAPS } from '../../runtime/index.ts';
 import type { recordingBridge } from '../runtime/helpers.ts';
@@ -439,8 +440,11 @@ export const LIMITS: SandboxCase[] = [
   limitCase('a catastrophic regex ends with CPU', `/^(a+)+$/.test('a'.repeat(40) + '!'); ctx.log('matched');`, { cpuTimeMs: 300, wallTimeMs: 20_000 }, ({ result }) => {
     expectLimit(result, 'CPU', 300);
   }),
-  limitCase('deep recursion ends with STACK_OVERFLOW', `const down = (n) => down(n + 1) + 1; down(0);`, {}, ({ result }) => {
-    expect(failed(result)).toMatchObject({ kind: 'limit', code: 'STACK_OVERFLOW' });
+  limitCase('deep recursion ends with STACK_OVERFLOW, carrying the stack size it used up', `const down = (n) => down(n + 1) + 1; down(0);`, {}, ({ result }) => {
+    const stackKib = scriptStackKib()!;
+    expect(stackKib).toBeGreaterThan(512);
+    expectLimit(result, 'STACK_OVERFLOW', stackKib);
+    expect(failed(result)).toMatchObject({ used: stackKib, message: `the call stack of ${stackKib} KiB overflowed (recursion too deep)` });
   }),
   limitCase('recursion that swallows its stack overflows and recurses again ends with CPU', `const f = () => { try { f(); } catch { f(); } }; f();`, { cpuTimeMs: 300, wallTimeMs: 20_000 }, ({ result }) => {
     expectLimit(result, 'CPU', 300);
