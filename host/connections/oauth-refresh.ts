@@ -1,18 +1,21 @@
 /**
  * OAuth2 access tokens kept usable: refreshed shortly before they expire and once after a 401.
- * Single-flight across processes: the refresh runs under a transaction-scoped advisory lock on
- * the connection and re-reads the stored token after taking it, so a second caller finds the
- * token already refreshed and never sends a refresh token the first one rotated away. A refresh
- * token the provider refuses (invalid_grant) marks the connection as needing re-authorisation.
+ * Single-flight across processes: a refresh is claimed on the connection's row (an expiring,
+ * named claim, not a lock held across the call, so no database connection waits on the token
+ * endpoint) and the stored token is re-read after claiming, so a second caller waits for the
+ * first one's token and never sends a refresh token the first one rotated away. A refresh token
+ * the provider refuses (invalid_grant) marks the connection as needing re-authorisation.
  */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import type { Sql } from '../db/connect.ts';
+import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { ReauthRequiredError, type Connections, type Credentials, type OAuth2Credentials } from './connections.ts';
 import type { ProviderAuth } from './providers.ts';
 
-/** First key of the two-key advisory lock space used for OAuth refreshes ("oau"). */
-const OAUTH_LOCK_CLASS = 0x6f6175;
+/** How often a caller waiting for another process's refresh looks for its result. */
+const POLL_MS = 50;
 
 export type OAuth2Auth = Extract<ProviderAuth, { type: 'oauth2' }>;
 
@@ -37,6 +40,9 @@ export function isExpiring(credentials: OAuth2Credentials, marginS: number, now 
 
 export function createOAuthRefresher(deps: { sql: Sql; connections: Connections; logger: Logger; timeoutMs?: number }) {
   const log = deps.logger.child({ module: 'oauth-refresh' });
+  const timeoutMs = deps.timeoutMs ?? 30_000;
+  // Outlives the token endpoint's timeout, so a live refresh never loses its claim.
+  const claimMs = timeoutMs + 15_000;
 
   async function callTokenEndpoint(auth: OAuth2Auth, c: OAuth2Credentials & { refreshToken: string }) {
     const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.refreshToken });
@@ -49,7 +55,7 @@ export function createOAuthRefresher(deps: { sql: Sql; connections: Connections;
     }
     let response: Response;
     try {
-      response = await fetch(auth.token_url, { method: 'POST', headers, body: form, redirect: 'error', signal: AbortSignal.timeout(deps.timeoutMs ?? 30_000) });
+      response = await fetch(auth.token_url, { method: 'POST', headers, body: form, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       throw new TokenRefreshError(`token endpoint unreachable: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -61,61 +67,101 @@ export function createOAuthRefresher(deps: { sql: Sql; connections: Connections;
     return { status: response.status, body };
   }
 
+  /**
+   * Claims the connection's refresh for this call; false when another process holds a live
+   * claim or the connection needs re-authorisation. One short statement: nothing is held after.
+   */
+  async function claim(id: string, token: string): Promise<boolean> {
+    const rows = await deps.sql`
+      update connections set refresh_claim = ${token}, refresh_claimed_until = now() + ${claimMs} * interval '1 millisecond'
+      where id = ${id} and auth_status = 'ok' and (refresh_claimed_until is null or refresh_claimed_until < now())
+      returning id`;
+    return rows.length === 1;
+  }
+
+  /** Ends this call's claim; `write` (if given) runs in the same transaction, only while the claim is ours. */
+  async function settle(id: string, token: string, write?: (tx: TransactionSql) => Promise<void>): Promise<boolean> {
+    return deps.sql.begin(async (tx) => {
+      const rows = await tx`
+        update connections set refresh_claim = null, refresh_claimed_until = null
+        where id = ${id} and refresh_claim = ${token} returning id`;
+      if (rows.length === 0) return false;
+      await write?.(tx);
+      return true;
+    });
+  }
+
   return {
     /**
      * Usable credentials for the connection. Refreshes when the token is within the provider's
      * margin of expiry, or when `rejectedAccessToken` (a token the provider just answered 401
-     * to) is still the stored one.
+     * to) is still the stored one. While another process refreshes, waits for its result.
      */
     async fresh(connection: ConnectionRef, auth: OAuth2Auth, rejectedAccessToken?: string): Promise<Credentials> {
       const needsRefresh = (c: Credentials) => c.type === 'oauth2' &&
         (rejectedAccessToken !== undefined ? c.accessToken === rejectedAccessToken : isExpiring(c, auth.refresh_margin_s));
-      const stored = await deps.connections.credentials(connection.id);
-      if (!needsRefresh(stored)) return stored;
-
-      let revoked: string | null = null;
-      const result = await deps.sql.begin(async (tx) => {
-        await tx`select pg_advisory_xact_lock(${OAUTH_LOCK_CLASS}, hashtext(${connection.id}))`;
-        const [status] = await tx<{ auth_status: string; auth_error: string | null }[]>`select auth_status, auth_error from connections where id = ${connection.id}`;
-        if (status?.auth_status === 'reauth_required') {
-          revoked = status.auth_error ?? 'the provider refused the refresh token';
-          return null;
+      const waitUntil = Date.now() + claimMs + POLL_MS;
+      for (;;) {
+        const stored = await deps.connections.credentials(connection.id);
+        if (!needsRefresh(stored)) return stored;
+        const token = randomUUID();
+        if (await claim(connection.id, token)) {
+          try {
+            return await refreshClaimed(connection, auth, token, needsRefresh, rejectedAccessToken);
+          } finally {
+            // Already settled when it wrote; otherwise (an error, nothing to do) free it now.
+            await settle(connection.id, token).catch((err: unknown) => log.warn({ err, connection: connection.connection_id }, 'could not release the refresh claim; it expires on its own'));
+          }
         }
-        // Another process may have refreshed while we waited for the lock.
-        const current = await deps.connections.credentials(connection.id, tx);
-        if (current.type !== 'oauth2' || !needsRefresh(current)) return current;
-        if (!current.refreshToken) {
-          if (rejectedAccessToken === undefined) return current; // nothing to refresh with; try the token as it is
-          revoked = 'the access token was refused and the connection has no refresh token';
-          await deps.connections.markReauthRequired(connection.id, revoked, tx);
-          return null;
-        }
-        const { status: httpStatus, body } = await callTokenEndpoint(auth, { ...current, refreshToken: current.refreshToken });
-        const parsed = TokenResponseSchema.safeParse(body);
-        if (httpStatus >= 200 && httpStatus < 300 && parsed.success) {
-          const next: OAuth2Credentials = {
-            ...current,
-            accessToken: parsed.data.access_token,
-            refreshToken: parsed.data.refresh_token ?? current.refreshToken,
-          };
-          if (parsed.data.expires_in !== undefined) next.expiresAt = new Date(Date.now() + parsed.data.expires_in * 1000).toISOString();
-          else delete next.expiresAt;
-          await deps.connections.saveCredentials(connection.id, next, tx);
-          log.info({ connection: connection.connection_id }, 'oauth2 token refreshed');
-          return next;
-        }
-        const oauthError = typeof (body as { error?: unknown } | null)?.error === 'string' ? (body as { error: string }).error : null;
-        if (oauthError === 'invalid_grant' || ((httpStatus === 400 || httpStatus === 401) && oauthError !== 'temporarily_unavailable')) {
-          revoked = `the provider refused the refresh token (${oauthError ?? `HTTP ${httpStatus}`})`;
-          await deps.connections.markReauthRequired(connection.id, revoked, tx);
-          log.warn({ connection: connection.connection_id, httpStatus, oauthError }, 'refresh token refused: connection needs re-authorisation');
-          return null;
-        }
-        throw new TokenRefreshError(`token endpoint answered HTTP ${httpStatus}${oauthError ? ` (${oauthError})` : ''}`);
-      });
-      if (revoked !== null) throw new ReauthRequiredError(connection.connection_id, revoked);
-      return result!;
+        const status = await deps.connections.authStatus(connection.id);
+        if (status === null) throw new TokenRefreshError(`connection ${connection.connection_id} no longer exists`);
+        if (status.auth_status === 'reauth_required') throw new ReauthRequiredError(connection.connection_id, status.auth_error ?? 'the provider refused the refresh token');
+        if (Date.now() > waitUntil) throw new TokenRefreshError('another process has been refreshing this token for too long');
+        await sleep(POLL_MS);
+      }
     },
   };
+
+  async function refreshClaimed(
+    connection: ConnectionRef,
+    auth: OAuth2Auth,
+    token: string,
+    needsRefresh: (c: Credentials) => boolean,
+    rejectedAccessToken: string | undefined,
+  ): Promise<Credentials> {
+    // Another process may have refreshed between our read and our claim.
+    const current = await deps.connections.credentials(connection.id);
+    if (current.type !== 'oauth2' || !needsRefresh(current)) return current;
+    if (!current.refreshToken) {
+      if (rejectedAccessToken === undefined) return current; // nothing to refresh with; try the token as it is
+      const reason = 'the access token was refused and the connection has no refresh token';
+      await settle(connection.id, token, (tx) => deps.connections.markReauthRequired(connection.id, reason, tx));
+      throw new ReauthRequiredError(connection.connection_id, reason);
+    }
+    const { status: httpStatus, body } = await callTokenEndpoint(auth, { ...current, refreshToken: current.refreshToken });
+    const parsed = TokenResponseSchema.safeParse(body);
+    if (httpStatus >= 200 && httpStatus < 300 && parsed.success) {
+      const next: OAuth2Credentials = {
+        ...current,
+        accessToken: parsed.data.access_token,
+        refreshToken: parsed.data.refresh_token ?? current.refreshToken,
+      };
+      if (parsed.data.expires_in !== undefined) next.expiresAt = new Date(Date.now() + parsed.data.expires_in * 1000).toISOString();
+      else delete next.expiresAt;
+      const saved = await settle(connection.id, token, (tx) => deps.connections.saveCredentials(connection.id, next, tx));
+      // Only if the claim outlived the token endpoint's timeout (or the connection was deleted).
+      if (!saved) throw new TokenRefreshError('the refresh claim expired before the new token was stored');
+      log.info({ connection: connection.connection_id }, 'oauth2 token refreshed');
+      return next;
+    }
+    const oauthError = typeof (body as { error?: unknown } | null)?.error === 'string' ? (body as { error: string }).error : null;
+    if (oauthError === 'invalid_grant' || ((httpStatus === 400 || httpStatus === 401) && oauthError !== 'temporarily_unavailable')) {
+      const reason = `the provider refused the refresh token (${oauthError ?? `HTTP ${httpStatus}`})`;
+      await settle(connection.id, token, (tx) => deps.connections.markReauthRequired(connection.id, reason, tx));
+      log.warn({ connection: connection.connection_id, httpStatus, oauthError }, 'refresh token refused: connection needs re-authorisation');
+      throw new ReauthRequiredError(connection.connection_id, reason);
+    }
+    throw new TokenRefreshError(`token endpoint answered HTTP ${httpStatus}${oauthError ? ` (${oauthError})` : ''}`);
+  }
 }
 export type OAuthRefresher = ReturnType<typeof createOAuthRefresher>;

@@ -77,6 +77,38 @@ describe('oauth2 refresh', () => {
     }
   });
 
+  test('a refresh holds no database connection while the token endpoint answers: a one-connection pool (as embedded mode) keeps serving', async () => {
+    const tokens = provider.oauth.authorise(10);
+    const { target } = await connect(db.sql, proxyParts(db.sql, { sleep }), oauthProvider(), credentialsFrom(tokens));
+    const single = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      const parts = proxyParts(single, { sleep });
+      provider.oauth.delayMs = 1_000;
+      const call = parts.proxy.request(target, get('/v1/me'));
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the refresh is under way
+      expect(provider.oauth.refreshes).toHaveLength(0);
+      await single`select 1`;
+      // Answered while the token endpoint was still working on the refresh.
+      expect(provider.oauth.refreshes).toHaveLength(0);
+      expect((await call).status).toBe(200);
+      expect(provider.oauth.refreshes).toEqual([{ refreshToken: tokens.refreshToken, ok: true }]);
+      const [claim] = await db.sql`select refresh_claim, refresh_claimed_until from connections where connection_id = 'conn-1'`;
+      expect(claim).toEqual({ refresh_claim: null, refresh_claimed_until: null });
+    } finally {
+      await single.end();
+    }
+  });
+
+  test('a claim left by a process that died mid-refresh expires, and the next caller refreshes', async () => {
+    const parts = proxyParts(db.sql, { sleep });
+    const tokens = provider.oauth.authorise(10);
+    const { target, connection } = await connect(db.sql, parts, oauthProvider(), credentialsFrom(tokens));
+    await db.sql`update connections set refresh_claim = 'dead-process', refresh_claimed_until = now() + interval '300 milliseconds' where id = ${connection.id}`;
+    const response = await parts.proxy.request(target, get('/v1/me'));
+    expect(response.status).toBe(200);
+    expect(provider.oauth.refreshes).toEqual([{ refreshToken: tokens.refreshToken, ok: true }]);
+  });
+
   test('a revoked refresh token marks the connection; later calls fail fast without reaching the provider', async () => {
     const parts = proxyParts(db.sql, { sleep });
     const tokens = provider.oauth.authorise(10);
