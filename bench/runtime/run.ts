@@ -1,7 +1,8 @@
 /**
  * Run start-up benchmark: the time from "start a run" (runtime.run called in the host process) to
  * the first line of `exec` (which makes a bridge call the host timestamps) for a ~50 KB bundle,
- *   fresh   a new isolate per run (compile + evaluate the bundle each time)
+ *   fresh   a new isolate per run (compile, from the worker's code cache, and evaluate the bundle)
+ *   cold    fresh, with a bundle the worker has never seen each run (IPC transfer, no code cache)
  *   warm    a warm isolate per (environment, bundle) with a fresh context per run
  * both through the real worker pool (IPC to the worker child and back included), beside two
  * baselines measured in the same run:
@@ -52,7 +53,8 @@ function figure(name: string, samples: number[], baseline?: number): string {
   return `${name.padEnd(44)} p50 ${p50.toFixed(2).padStart(6)} ms   p90 ${percentile(samples, 90).toFixed(2).padStart(6)} ms${ratio}`;
 }
 
-async function timeRuntime(mode: IsolateMode, code: string): Promise<number[]> {
+/** `cold`: every run has a bundle the worker has never seen (sent over IPC, compiled without a code cache). */
+async function timeRuntime(mode: IsolateMode, code: string, cold = false): Promise<number[]> {
   const runtime = createRuntime({ workers: 1, logger: pino({ level: 'warn' }), isolates: mode });
   let firstLineAt = 0;
   const bridge: HostBridge = {
@@ -76,7 +78,7 @@ async function timeRuntime(mode: IsolateMode, code: string): Promise<number[]> {
     for (let i = 0; i < WARMUP + RUNS; i++) {
       firstLineAt = 0;
       const startedAt = performance.now();
-      const result = await runtime.run(job, bridge);
+      const result = await runtime.run(cold ? { ...job, code: `${code}\n// version ${i}` } : job, bridge);
       if (!result.ok) throw new Error(`bench run failed: ${JSON.stringify(result.error)}`);
       if (i >= WARMUP) samples.push(firstLineAt - startedAt);
     }
@@ -125,9 +127,11 @@ try {
   const forkSamples = await timeFork(dir);
   const forkP50 = percentile(forkSamples, 50);
   const vmSamples = await timeNodeVm(code);
+  const cold = await timeRuntime('fresh', code, true);
   const fresh = await timeRuntime('fresh', code);
   const warm = await timeRuntime('warm', code);
   process.stdout.write('start a run → first line of exec\n');
+  process.stdout.write(`${figure('ferry fresh isolate, new bundle (no cache)', cold, forkP50)}\n`);
   process.stdout.write(`${figure('ferry fresh isolate (via worker pool)', fresh, forkP50)}   target p50 ≤ 8 ms\n`);
   process.stdout.write(`${figure('ferry warm isolate, fresh context (via pool)', warm, forkP50)}   target p50 ≤ 3 ms, ≥ 10× fork\n`);
   process.stdout.write(`${figure('baseline node:vm context (no boundary)', vmSamples, forkP50)}\n`);
