@@ -67,7 +67,10 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
   }
 
   function spawn(): void {
-    const child = fork(CHILD_ENTRY, [`--isolates=${options.isolates}`], { execArgv: ['--no-node-snapshot', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    // 'advanced' (V8's structured clone) carries a batch's JSON text as one string; 'json' would
+    // escape and unescape every quote in it (bench/ingest: the runtime alone moved 37k records/s
+    // with 'json', 56–59k with 'advanced'). Every message is still checked with zod on arrival.
+    const child = fork(CHILD_ENTRY, [`--isolates=${options.isolates}`], { execArgv: ['--no-node-snapshot', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     const slot: Slot = { child, ready: false, task: null, backstop: null, bundles: new Map() };
     slots.add(slot);
     child.on('message', (raw: unknown) => onMessage(slot, raw));
