@@ -120,7 +120,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
       const app = createApi({
         environments, logger, deployer, scripts, sql, connections, providers, syncState, proxy, records, runs, runCalls,
         enqueueSync: (job) => queue.enqueue(job),
-        ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY,
+        ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY, metricsToken: config.FERRY_METRICS_TOKEN,
       });
       const server: ServerType = await new Promise((resolve) => {
         const s = serve({ fetch: app.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT }, () => resolve(s));

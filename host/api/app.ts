@@ -16,7 +16,7 @@ import { actionRoutes, actionRouteSpecs, type ActionRouteDeps } from './routes/a
 import { connectionRoutes, connectionRouteSpecs, type ConnectionRouteDeps } from './routes/connections.ts';
 import { deployRoutes, deployRouteSpecs, type DeployRouteDeps } from './routes/deploy.ts';
 import { adminRoutes, environmentRoutes, environmentRouteSpecs, type EnvironmentRouteDeps } from './routes/environments.ts';
-import { healthRoutes, healthRouteSpecs } from './routes/health.ts';
+import { healthRoutes, healthRouteSpecs, type HealthRouteDeps } from './routes/health.ts';
 import { recordRoutes, recordRouteSpecs, type RecordRouteDeps } from './routes/records.ts';
 import { runRoutes, runRouteSpecs, type RunRouteDeps } from './routes/runs.ts';
 import { syncRoutes, syncRouteSpecs, type SyncRouteDeps } from './routes/syncs.ts';
@@ -26,7 +26,7 @@ import { webhookReceiverRoutes, webhookRouteSpecs, webhookRoutes, type WebhookRo
 export type ApiEnv = { Variables: { environment: Environment } };
 
 export type ApiDeps = { environments: Environments; logger: Logger } & ConnectionRouteDeps & DeployRouteDeps & RecordRouteDeps & RunRouteDeps & SyncRouteDeps
-  & ActionRouteDeps & EnvironmentRouteDeps & WebhookRouteDeps;
+  & ActionRouteDeps & EnvironmentRouteDeps & WebhookRouteDeps & HealthRouteDeps;
 
 const openApiSpecs = defineRoutes([{
   method: 'get', path: '/openapi.json', tag: 'operations', auth: false,

@@ -84,3 +84,21 @@ test('GET /metrics reports runs by status, durations, records written and queue 
   expect(m.get('ferry_queue_jobs{queue="metrics-test",state="active"}')).toBe(1);
   expect(m.has('ferry_queue_jobs{queue="metrics-test",state="completed"}')).toBe(false);
 });
+
+test('with FERRY_METRICS_TOKEN set, GET /metrics answers only that bearer token (401 with a JSON error otherwise); /healthz stays open', async () => {
+  const token = 'metrics-token-0123456789';
+  const guarded = await startTestFerry({ FERRY_METRICS_TOKEN: token });
+  try {
+    for (const authorization of [undefined, 'Bearer wrong-token-0123456789', `Bearer ${token}x`, token]) {
+      const response = await fetch(`${guarded.url}/metrics`, { headers: authorization ? { authorization } : {} });
+      expect(response.status, String(authorization)).toBe(401);
+      expect(await response.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.stringContaining('FERRY_METRICS_TOKEN') } });
+    }
+    const ok = await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('ferry_runs');
+    expect((await fetch(`${guarded.url}/healthz`)).status).toBe(200);
+  } finally {
+    await guarded.close();
+  }
+});

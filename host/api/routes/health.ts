@@ -1,15 +1,24 @@
-/** Unauthenticated operator endpoints: liveness with a database check, Prometheus metrics. */
+/**
+ * Operator endpoints outside the environment keys: liveness with a database check, and Prometheus
+ * metrics (behind their own bearer token when FERRY_METRICS_TOKEN is set).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Sql } from '../../db/connect.ts';
 import type { Logger } from '../../logger.ts';
 import { createMetricsCollector, PROMETHEUS_CONTENT_TYPE, renderMetrics } from '../../metrics/index.ts';
+import { errorBody } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
 
 export interface HealthRouteDeps {
   sql: Sql;
   logger: Logger;
+  /** When set, /metrics answers only `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string | undefined;
 }
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
 
 const HEALTH_TIMEOUT_MS = 2_000;
 
@@ -24,8 +33,11 @@ export const healthRouteSpecs = defineRoutes([
   {
     method: 'get', path: '/metrics', tag: 'operations', auth: false,
     summary: 'Prometheus metrics: runs by status, run durations, records written, queue depth',
-    description: 'Aggregates only (no connection ids or names). Read from Postgres at scrape time, so every API instance reports the same values.',
-    responses: { 200: { description: 'Prometheus text format 0.0.4', schema: z.string(), contentType: 'text/plain' } },
+    description: 'Aggregates only (no connection ids or names). Read from Postgres at scrape time, so every API instance reports the same values. When the host has FERRY_METRICS_TOKEN, requires `Authorization: Bearer <that token>`.',
+    responses: {
+      200: { description: 'Prometheus text format 0.0.4', schema: z.string(), contentType: 'text/plain' },
+      401: { description: 'FERRY_METRICS_TOKEN is set and the request does not carry it', schema: z.object({ error: z.object({ code: z.string(), message: z.string() }) }) },
+    },
   },
 ]);
 
@@ -41,7 +53,14 @@ export function healthRoutes(deps: HealthRouteDeps) {
     return c.json({ ok: reachable, database: reachable ? 'ok' : 'unreachable' } as const, reachable ? 200 : 503);
   });
 
-  app.get('/metrics', async (c) => c.body(renderMetrics(await metrics.collect()), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }));
+  const expected = deps.metricsToken === undefined ? null : digest(`Bearer ${deps.metricsToken}`);
+  app.get('/metrics', async (c) => {
+    // Digests compare in constant time whatever the header's length.
+    if (expected && !timingSafeEqual(digest(c.req.header('authorization') ?? ''), expected)) {
+      return c.json(errorBody('UNAUTHORIZED', 'GET /metrics needs Authorization: Bearer <FERRY_METRICS_TOKEN>'), 401);
+    }
+    return c.body(renderMetrics(await metrics.collect()), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
+  });
 
   return app;
 }
