@@ -15,9 +15,9 @@ const ConfigSchema = z.object({
   FERRY_ADMIN_KEY: z.string().min(16).optional(),
   /** Credential encryption keyring: base64 32-byte keys, comma-separated, the first encrypts. Without it, a dev key is generated and kept in FERRY_DATA_DIR. */
   FERRY_ENCRYPTION_KEY: z.string().min(40).optional(),
-  /** api: serve HTTP only; worker: run syncs only; all: both (one process). */
   /** When set, GET /metrics requires `Authorization: Bearer <this>`; without it /metrics is open (serve it on an internal network). */
   FERRY_METRICS_TOKEN: z.string().min(16).optional(),
+  /** api: serve HTTP only; worker: run syncs only; all: both (one process). */
   FERRY_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   /** Worker child processes that run isolates. */
   FERRY_RUNTIME_WORKERS: z.coerce.number().int().min(1).max(64).default(2),

@@ -81,12 +81,13 @@ export function createOAuthRefresher(deps: { sql: Sql; connections: Connections;
 
   /** Ends this call's claim; `write` (if given) runs in the same transaction, only while the claim is ours. */
   async function settle(id: string, token: string, write?: (tx: TransactionSql) => Promise<void>): Promise<boolean> {
+    const release = async (db: Sql | TransactionSql) => (await db`
+      update connections set refresh_claim = null, refresh_claimed_until = null
+      where id = ${id} and refresh_claim = ${token} returning id`).length === 1;
+    if (!write) return release(deps.sql);
     return deps.sql.begin(async (tx) => {
-      const rows = await tx`
-        update connections set refresh_claim = null, refresh_claimed_until = null
-        where id = ${id} and refresh_claim = ${token} returning id`;
-      if (rows.length === 0) return false;
-      await write?.(tx);
+      if (!(await release(tx))) return false;
+      await write(tx);
       return true;
     });
   }

@@ -22,7 +22,7 @@ const PRELUDE = `(function ($0, $1, $2) {\n${readFileSync(new URL('./prelude.js'
 const PRELUDE_KEY = 'ferry:prelude';
 /**
  * With --expose-gc (the worker pool forks children with it), each isolate's contexts get a
- * `gc()`: the prelude deletes it from every script context, and a warm isolate is collected
+ * `gc()`: the prelude disables it in every script context, and a warm isolate is collected
  * through a context of its own between runs, so a run's peak heap starts from what is live
  * rather than from the previous run's garbage.
  */
@@ -118,7 +118,7 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
   function judge(entry: Entry): void {
     const used = heapBytes(entry);
     if (used === null) return retire(entry);
-    const heavy = used > RETIRE_AT_SHARE * entry.memoryMb * MiB;
+    const heavy = isHeavy(entry, used);
     if (!GC_EXPOSED) {
       if (heavy) retire(entry);
       return;
@@ -143,11 +143,15 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
         // Leased again meanwhile: the isolate may be running, and its release will judge it.
         if (!isIdle(entry)) return;
         const live = heapBytes(entry);
-        if (live === null || live > RETIRE_AT_SHARE * entry.memoryMb * MiB) retire(entry);
+        if (live === null || isHeavy(entry, live)) retire(entry);
         else entry.liveBytes = live;
       },
       () => retire(entry),
     );
+  }
+
+  function isHeavy(entry: Entry, heapBytes: number): boolean {
+    return heapBytes > RETIRE_AT_SHARE * entry.memoryMb * MiB;
   }
 
   function isIdle(entry: Entry): boolean {

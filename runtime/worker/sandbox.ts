@@ -41,6 +41,32 @@ export interface Sandbox {
   close(): void;
 }
 
+/** The prelude's entry points in one context (References only the worker holds). */
+export interface PreludeEntries {
+  deliver: ivm.Reference;
+  run: ivm.Reference;
+  describe: ivm.Reference;
+}
+
+/**
+ * Installs the in-isolate SDK in `context` with its two host callbacks (see prelude.js). Runs no
+ * script code, so it uses isolated-vm's synchronous calls.
+ */
+export function installPrelude(lease: IsolateLease, context: ivm.Context, send: ivm.Callback, log: ivm.Callback): PreludeEntries {
+  const install = lease.prelude().runSync(context, { reference: true }) as ivm.Reference<(...args: unknown[]) => unknown>;
+  const api = install.applySync(undefined, [send, log, JSON.stringify(CAPS)], { result: { reference: true } }) as ivm.Reference;
+  install.release();
+  try {
+    return {
+      deliver: api.getSync('deliver', { reference: true }),
+      run: api.getSync('run', { reference: true }),
+      describe: api.getSync('describe', { reference: true }),
+    };
+  } finally {
+    api.release();
+  }
+}
+
 export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, lease: IsolateLease): Promise<Sandbox> {
   const { isolate } = lease;
   let stopped: RunError | null = null;
@@ -117,12 +143,7 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
       }
       deps.onLog(String(level), String(message));
     }, { ignored: true });
-    const install = lease.prelude().runSync(context, { reference: true }) as ivm.Reference<(...args: unknown[]) => unknown>;
-    const api = install.applySync(undefined, [send, log, JSON.stringify(CAPS)], { result: { reference: true } }) as ivm.Reference;
-    install.release();
-    deliverRef = api.getSync('deliver', { reference: true });
-    entries = { run: api.getSync('run', { reference: true }), describe: api.getSync('describe', { reference: true }) };
-    api.release();
+    ({ deliver: deliverRef, ...entries } = installPrelude(lease, context, send, log));
   } catch (error) {
     lease.release(false);
     throw error;

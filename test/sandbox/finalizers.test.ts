@@ -8,8 +8,8 @@
 import v8 from 'node:v8';
 import ivm from 'isolated-vm';
 import { afterAll, expect, test } from 'vitest';
-import { CAPS } from '../../runtime/caps.ts';
 import { createIsolateSource, type IsolateLease } from '../../runtime/worker/isolates.ts';
+import { installPrelude } from '../../runtime/worker/sandbox.ts';
 import { bundle, job } from '../runtime/helpers.ts';
 import { syncScript } from './harness.ts';
 
@@ -36,7 +36,7 @@ test("a finalizer runs while its run lives, and the script's callback is not cal
   expect(gcContext.evalSync('typeof gc')).toBe('function');
   const collect = () => gcContext.evalSync('gc()');
 
-  // The prelude as the sandbox installs it, with callbacks answering getMetadata.
+  // The prelude installed as the sandbox does, with callbacks answering getMetadata.
   let deliver: ivm.Reference | undefined;
   const send = new ivm.Callback((id: number, op: string) => {
     if (op !== 'getMetadata') throw new Error(`unexpected host call ${op}`);
@@ -44,14 +44,12 @@ test("a finalizer runs while its run lives, and the script's callback is not cal
     setImmediate(() => void deliver!.apply(undefined, [id, true, '{}']));
   }, { ignored: true });
   const log = new ivm.Callback(() => {}, { ignored: true });
-  const install = lease.prelude().runSync(context, { reference: true }) as ivm.Reference<(...args: unknown[]) => unknown>;
-  const api = install.applySync(undefined, [send, log, JSON.stringify(CAPS)], { result: { reference: true } }) as ivm.Reference;
-  deliver = api.getSync('deliver', { reference: true });
+  const entries = installPrelude(lease, context, send, log);
+  deliver = entries.deliver;
   await (await lease.script()).run(context);
-  const run = api.getSync('run', { reference: true }) as ivm.Reference<(job: string) => Promise<string>>;
   const { kind, context: runContext } = job(code);
-  const envelope = await run.apply(undefined, [JSON.stringify({ kind, context: runContext })], { result: { promise: true, copy: true } });
-  expect(JSON.parse(envelope)).toEqual({ ok: true, output: 'null' });
+  const envelope = await entries.run.apply(undefined, [JSON.stringify({ kind, context: runContext })], { result: { promise: true, copy: true } });
+  expect(JSON.parse(String(envelope))).toEqual({ ok: true, output: 'null' });
   expect(context.evalSync('JSON.stringify(finalized)')).toBe('["during"]');
 
   // The run has ended and its context is still alive: 'after' is collected now, and its cleanup
