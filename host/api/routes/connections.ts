@@ -52,7 +52,7 @@ export const connectionRouteSpecs = defineRoutes([
   { method: 'get', path: '/connections/:id/metadata', tag: 'connections', params: ConnectionIdParam, summary: "A connection's metadata (what scripts read with getMetadata)", responses: ok('Metadata', MetadataSchema) },
   ...(['put', 'patch'] as const).map((method): RouteSpec => ({ method, path: '/connections/:id/metadata', tag: 'connections', params: ConnectionIdParam, body: MetadataSchema, summary: method === 'put' ? 'Replace the metadata' : 'Merge into the metadata (top-level keys)', responses: ok('Metadata', MetadataSchema) })),
   { method: 'post', path: '/connections/:id/proxy', tag: 'connections', params: ConnectionIdParam, body: ProxyRequestSchema, summary: "Send a request to the provider with the connection's credentials (used by ferry dryrun)", responses: ok('The provider response (status, headers, body)', z.looseObject({ status: z.number().int() })) },
-  { method: 'post', path: '/credentials/reencrypt', tag: 'connections', summary: "Re-encrypt every connection's credentials with the current key", responses: ok('Count', z.object({ reencrypted: z.number().int() })) },
+  { method: 'post', path: '/credentials/reencrypt', tag: 'connections', summary: "Re-encrypt this environment's connection credentials with the current key", responses: ok('Count', z.object({ reencrypted: z.number().int() })) },
   { method: 'get', path: '/runs/:id/calls', tag: 'runs', params: RunIdParam, query: CallsQuery, summary: 'Proxied provider calls a run made', responses: ok('Calls', z.looseObject({})) },
 ]);
 
@@ -198,7 +198,8 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
   });
 
   // Key rotation: re-encrypt every connection's credentials under the current key.
-  app.post('/credentials/reencrypt', async (c) => c.json({ reencrypted: await deps.connections.reencrypt() }));
+  // Scoped to the caller's environment: one tenant's key never touches another's rows.
+  app.post('/credentials/reencrypt', async (c) => c.json({ reencrypted: await deps.connections.reencrypt(c.get('environment').id) }));
 
   // ---- what a run asked of providers ----
   app.get('/runs/:id/calls', async (c) => {
