@@ -194,7 +194,7 @@ describe.each(EXECUTION_MODES)('sandbox conformance: $name', (mode) => {
         ctx.log(String(sum));`));
       for (let i = 0; i < 3; i++) {
         const result = await runtime.run(jobFor(code, { limits: { memoryMb: 40, wallTimeMs: 10_000, cpuTimeMs: 5_000 } }), recordingBridge().bridge);
-        expect(result.ok, JSON.stringify(result.error)).toBe(true);
+        expect(result.ok, JSON.stringify(result)).toBe(true);
         expect(result.usage.peakHeapBytes).toBeGreaterThan(25 * MiB);
       }
     });
