@@ -603,6 +603,7 @@ function describe() {
       manifest.syncType = d.syncType;
       manifest.autoStart = d.autoStart;
       manifest.trackDeletes = d.trackDeletes;
+      manifest.massDeleteGuard = d.massDeleteGuard;
       manifest.fullRefreshEvery = d.fullRefreshEvery;
       manifest.backfill = d.backfill;
       manifest.retries = d.retries;
