@@ -50,8 +50,9 @@ beforeAll(async () => {
     'twop/syncs/alpha.ts': fullSync({ trackDeletes: true, keep: "id <= '008'" }),
     'twop/syncs/beta.ts': fullSync({ trackDeletes: true, keep: "id >= '005'" }),
     'guardp/syncs/guarded.ts': fullSync({ trackDeletes: true }),
+    'openp/syncs/unguarded.ts': fullSync({ trackDeletes: true, guard: 'massDeleteGuard: false,' }),
   });
-  for (const name of ['plainp', 'twop', 'guardp']) {
+  for (const name of ['plainp', 'twop', 'guardp', 'openp']) {
     expect((await ferry.api.put(`/providers/${name}`, { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
   }
 }, 120_000);
@@ -189,6 +190,18 @@ describe('mass-delete guard', () => {
     const records = (await readAll(ferry.api, 'guard-1', 'Item')).records;
     expect(records.every((r) => r._ferry_metadata.last_action === 'deleted')).toBe(true);
   }, 180_000);
+
+  test('massDeleteGuard: false applies even a delete of everything', async () => {
+    restoreItems();
+    expect((await ferry.api.post('/connections', { connection_id: 'open-1', provider: 'openp' })).status).toBe(201);
+    const first = await waitForRun(ferry.api, 'open-1', 'unguarded', '0', 60_000);
+    expect(first).toMatchObject({ status: 'succeeded', counts: { added: 12 } });
+    provider.items.clear();
+    await trigger('unguarded', 'open-1');
+    const second = await waitForRun(ferry.api, 'open-1', 'unguarded', first.id, 60_000);
+    expect(second).toMatchObject({ status: 'succeeded', counts: { deleted: 12 }, warnings: [] });
+    expect(await live('open-1')).toEqual([]);
+  }, 120_000);
 
   test('bad input to the held-delete routes is a 4xx naming the field', async () => {
     const missing = await ferry.api.post('/syncs/guarded/held-deletes/apply', {});
