@@ -42,6 +42,8 @@ const RunSchema = z.object({
     last_sync_date: z.string().nullable().describe('The lastSyncDate the run was given (null: everything, e.g. a first or full run)'),
     checkpoint: z.record(z.string(), z.unknown()).nullable().describe('The checkpoint it resumed from'),
   }).nullable().describe('What a sync run fetched from; null for actions and webhooks'),
+  warnings: z.array(z.object({ code: z.string(), model: z.string(), message: z.string(), held: z.number(), live: z.number() }))
+    .describe('A run that succeeded but wants attention (DELETES_HELD: the mass-delete guard held deletes)'),
 });
 const RejectedQuery = z.strictObject({
   after: z.string().regex(/^\d{1,19}$/).default('0'),
@@ -89,6 +91,7 @@ function presentRun(run: RunRow, connectionId: string) {
     error: run.error,
     memory_limit_mb: run.memory_limit_mb,
     fetch_window: run.kind === 'sync' ? { last_sync_date: run.fetch_since, checkpoint: run.fetch_checkpoint } : null,
+    warnings: run.warnings ?? [],
   };
 }
 
