@@ -23,7 +23,7 @@ import type { BatchResult, RecordBatch } from '../../runtime/contract.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { copyNewRows, prepareCopy, type NewRow } from './records-copy.ts';
-import { INSERT_NEW, INSERT_REJECTED, LOCK_MODEL, LOOKUP_HASHES, MARK_DELETED, MERGE_PATCHES, UPDATE_CHANGED } from './records-sql.ts';
+import { ADD_WRITER, INSERT_NEW, INSERT_REJECTED, LOCK_MODEL, LOOKUP_HASHES, MARK_DELETED, MERGE_PATCHES, UPDATE_CHANGED } from './records-sql.ts';
 
 export type InsertMethod = 'copy' | 'json';
 
@@ -33,6 +33,8 @@ export interface SaveBatchArgs {
   model?: string;
   batch: RecordBatch;
   runId?: string | number | bigint | null;
+  /** The sync writing the batch: it joins the writers of every record it saves (null: no sync). */
+  writer?: string | null;
 }
 
 export interface SaveDeps {
@@ -48,6 +50,7 @@ interface Target {
   connectionId: string;
   model: string;
   runId: string | null;
+  writer: string | null;
 }
 
 const UNPREPARED = { prepare: false } as const;
@@ -69,6 +72,7 @@ export async function saveBatch(deps: SaveDeps, args: SaveBatchArgs, tx?: Transa
     connectionId: String(args.connectionId),
     model: args.batch.model,
     runId: args.runId === undefined || args.runId === null ? null : String(args.runId),
+    writer: args.writer ?? null,
   };
   const started = performance.now();
   const run = (t: TransactionSql) => applyBatch(deps, t, target, args.batch);
@@ -88,12 +92,11 @@ async function applyBatch(deps: SaveDeps, tx: TransactionSql, target: Target, ba
   if (batch.op === 'save' && deps.insertMethod === 'copy' && batch.records.length > 0) pipelined.push(prepareCopy(tx));
   for (const p of pipelined) p.catch((error: unknown) => { pipelineError ??= error; });
   try {
-    // An id named twice in one batch is applied in order, as if in consecutive batches.
-    for (const round of splitIntoRoundsOfUniqueIds(batch.records)) {
-      if (batch.op === 'save') await saveRound(deps, tx, target, round, result);
-      else if (batch.op === 'update') await updateRound(tx, target, round, result, rejections);
-      else await deleteRound(tx, target, round, result);
-    }
+    const { rows, superseded } = collapseRepeatedIds(batch.records, batch.op);
+    result.unchanged += superseded;
+    if (batch.op === 'save') await saveRound(deps, tx, target, rows, result);
+    else if (batch.op === 'update') await updateRound(tx, target, rows, result, rejections);
+    else await deleteRound(tx, target, rows, result);
     await Promise.all(pipelined);
   } catch (error) {
     throw pipelineError ?? error;
@@ -106,21 +109,36 @@ async function applyBatch(deps: SaveDeps, tx: TransactionSql, target: Target, ba
   return result;
 }
 
-function splitIntoRoundsOfUniqueIds(records: Row[]): Row[][] {
-  const rounds: Row[][] = [];
-  const seen = new Map<string, number>();
+/**
+ * An id named more than once in one batch becomes one row, so a batch is one round of statements
+ * whatever it repeats (150,000 copies of one id were 150,000 rounds): a save or delete keeps the
+ * last copy, an update merges its patches in order — `data || p1 || p2` is `data || (p1 || p2)`,
+ * so the result is what applying them one by one gave. Superseded copies count as unchanged.
+ */
+export function collapseRepeatedIds(records: Row[], op: RecordBatch['op']): { rows: Row[]; superseded: number } {
+  const copies = new Map<string, Row[]>();
   for (const record of records) {
-    const index = seen.get(record.id) ?? 0;
-    seen.set(record.id, index + 1);
-    (rounds[index] ??= []).push(record);
+    const list = copies.get(record.id);
+    if (list) list.push(record);
+    else copies.set(record.id, [record]);
   }
-  return rounds;
+  if (copies.size === records.length) return { rows: records, superseded: 0 };
+  const rows = [...copies.values()].map((list) => (list.length === 1 ? list[0]! : op === 'update' ? mergedPatch(list) : list[list.length - 1]!));
+  return { rows, superseded: records.length - rows.length };
+}
+
+function mergedPatch(patches: Row[]): Row {
+  // A null-prototype target keeps a "__proto__" key a plain data key, as jsonb has it.
+  const merged: Record<string, unknown> = Object.create(null);
+  for (const patch of patches) Object.assign(merged, JSON.parse(patch.json));
+  const last = patches[patches.length - 1]!;
+  return { id: last.id, json: JSON.stringify(merged), hash: last.hash };
 }
 
 async function lookupStored(tx: TransactionSql, target: Target, rows: Row[]) {
-  const stored = await tx.unsafe<{ id: string; hash: string; deleted: boolean }[]>(
+  const stored = await tx.unsafe<{ id: string; hash: string; deleted: boolean; owned: boolean }[]>(
     LOOKUP_HASHES,
-    [target.connectionId, target.model, idsToJsonArray(rows)],
+    [target.connectionId, target.model, idsToJsonArray(rows), target.writer],
     UNPREPARED,
   );
   return new Map(stored.map((s) => [s.id, s]));
@@ -138,21 +156,26 @@ async function saveRound(deps: SaveDeps, tx: TransactionSql, target: Target, row
   const stored = await lookupStored(tx, target, rows);
   const fresh: NewRow[] = [];
   const changed: Row[] = [];
+  const unowned: Row[] = [];
   for (const row of rows) {
     const existing = stored.get(row.id);
     if (!existing) fresh.push(row);
     else if (existing.deleted || existing.hash !== row.hash) changed.push(row);
-    else result.unchanged++;
+    else {
+      result.unchanged++;
+      if (!existing.owned) unowned.push(row);
+    }
   }
+  if (unowned.length > 0) await tx.unsafe(ADD_WRITER, [target.connectionId, target.model, idsToJsonArray(unowned), target.writer], UNPREPARED);
   if (fresh.length > 0) {
-    if (deps.insertMethod === 'copy') await copyNewRows(tx, target.connectionId, target.model, target.runId, fresh);
-    else await tx.unsafe(INSERT_NEW, [target.connectionId, target.model, rowsToJsonArray(fresh, true), target.runId], UNPREPARED);
+    if (deps.insertMethod === 'copy') await copyNewRows(tx, target.connectionId, target.model, target.runId, target.writer, fresh);
+    else await tx.unsafe(INSERT_NEW, [target.connectionId, target.model, rowsToJsonArray(fresh, true), target.runId, target.writer], UNPREPARED);
     result.added += fresh.length;
   }
   if (changed.length > 0) {
     const [counts] = await tx.unsafe<{ updated: number; rehashed: number }[]>(
       UPDATE_CHANGED,
-      [target.connectionId, target.model, rowsToJsonArray(changed, true), target.runId],
+      [target.connectionId, target.model, rowsToJsonArray(changed, true), target.runId, target.writer],
       UNPREPARED,
     );
     const updated = counts?.updated ?? 0;

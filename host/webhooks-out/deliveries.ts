@@ -26,6 +26,8 @@ export const SyncWebhookSchema = z.object({
   /** Read `GET /records?model&connection_id&cursor=<this>` to get exactly what this run changed (and later changes). */
   cursor: z.string(),
   modified_after: z.string(),
+  /** Present when the run succeeded with warnings about this model (e.g. DELETES_HELD: deletes held by the mass-delete guard). */
+  warnings: z.array(z.object({ code: z.string(), model: z.string(), message: z.string(), held: z.number(), live: z.number() })).optional(),
 });
 export type SyncWebhook = z.infer<typeof SyncWebhookSchema>;
 
