@@ -16,6 +16,7 @@ import { describe, run } from './entries.ts';
 import { installGuards } from './guards.ts';
 import { deliver, setHost, type HostLogFn, type SendFn } from './host.ts';
 import { installConsole } from './logs.ts';
+import { installModules } from './modules.ts';
 import { installTimers } from './timers.ts';
 import { installWeb, type RandomFn } from './web/index.ts';
 
@@ -31,5 +32,6 @@ export function install(send: SendFn, log: HostLogFn, capsJson: string, random: 
   installConsole();
   installTimers();
   installWeb(random);
+  installModules();
   return { deliver, run, describe };
 }
