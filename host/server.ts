@@ -100,7 +100,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     });
     const deployer = createDeployer({ sql, runtime, syncState });
 
-    const queue = await createQueue({ sql, logger, supervise: config.FERRY_ROLE !== 'api', defaultEnvironmentConcurrency: config.FERRY_ENV_CONCURRENCY });
+    const queue = await createQueue({ sql, logger, supervise: config.FERRY_ROLE !== 'api', defaultEnvironmentConcurrency: config.FERRY_ENV_CONCURRENCY, staleJobMs: config.FERRY_STALE_RUN_MS });
     closers.push(() => queue.close());
     const outbox = await createWebhookOutbox({ boss: queue.boss, retryDelaySeconds: config.FERRY_WEBHOOK_RETRY_DELAY_S });
     announceReauth = authFailedAnnouncer(outbox);

@@ -188,14 +188,17 @@ export function createConnections(sql: Sql, cipher: Cipher) {
     /**
      * Key rotation and the move off plaintext: re-encrypts, under the current key, every row
      * written with another key or not encrypted yet. Idempotent; safe to run from every process.
+     * `environmentId` limits it to one environment (what an environment's own API key may touch);
+     * without it (host start-up) every environment's rows move.
      */
-    async reencrypt(): Promise<number> {
+    async reencrypt(environmentId?: string): Promise<number> {
       let done = 0;
       for (;;) {
         const moved = await sql.begin(async (tx) => {
           const rows = await tx<{ id: string; credentials_enc: string | null; credentials: unknown }[]>`
             select id, credentials_enc, credentials from connections
             where credentials_key_id is distinct from ${cipher.currentKeyId}
+              ${environmentId === undefined ? tx`` : tx`and environment_id = ${environmentId}`}
             order by id limit 100 for update skip locked`;
           for (const row of rows) await saveCredentials(row.id, open(row), tx);
           return rows.length;

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Sql } from '../db/connect.ts';
+import { templateProblem } from './base-url.ts';
 
 export const ProviderAuthSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }),
@@ -102,11 +103,23 @@ export const ProviderConnectSchema = z.strictObject({
 });
 export type ProviderConnect = z.infer<typeof ProviderConnectSchema>;
 
+/** A URL the catalog declares, possibly with `${connectionConfig.key}` placeholders (host/proxy/base-url.ts). */
+const urlTemplate = (kind: 'base_url' | 'origin') => z.string().min(1).max(2000).superRefine((value, ctx) => {
+  const problem = templateProblem(value, kind);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export const ProviderSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _'),
   /** Shown on the connect page. */
   display_name: z.string().min(1).max(100).optional(),
-  base_url: z.url(),
+  /** May be templated per connection: `https://${connectionConfig.subdomain}.zendesk.com`. */
+  base_url: urlTemplate('base_url'),
+  /**
+   * Origins besides the base URL's where this provider's credentials may go (a baseUrlOverride,
+   * a redirect): `scheme://host[:port]`, templated like base_url. Nothing else is ever reached.
+   */
+  allowed_origins: z.array(urlTemplate('origin')).max(20).default([]),
   auth: ProviderAuthSchema,
   pagination: PaginationDefaultsSchema.nullable().default(null),
   rate_limit: RateLimitSchema.nullable().default(null),
@@ -123,7 +136,7 @@ function loadBuiltins(): Map<string, Provider> {
   return new Map(entries.map((p) => [p.name, p]));
 }
 
-const providerColumns = 'name, base_url, auth, pagination, rate_limit, display_name, connect';
+const providerColumns = 'name, base_url, allowed_origins, auth, pagination, rate_limit, display_name, connect';
 
 export function createProviders(sql: Sql, options: { builtins?: Map<string, Provider> } = {}) {
   const builtins = options.builtins ?? loadBuiltins();
@@ -135,13 +148,14 @@ export function createProviders(sql: Sql, options: { builtins?: Map<string, Prov
       const provider = ProviderSchema.parse(input);
       const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
       await sql`
-        insert into providers (environment_id, name, base_url, auth, pagination, rate_limit, display_name, connect)
-        values (${environmentId}, ${provider.name}, ${provider.base_url}, ${JSON.stringify(provider.auth)}::text::jsonb,
-                ${json(provider.pagination)}::text::jsonb, ${json(provider.rate_limit)}::text::jsonb,
+        insert into providers (environment_id, name, base_url, allowed_origins, auth, pagination, rate_limit, display_name, connect)
+        values (${environmentId}, ${provider.name}, ${provider.base_url}, ${JSON.stringify(provider.allowed_origins)}::text::jsonb,
+                ${JSON.stringify(provider.auth)}::text::jsonb, ${json(provider.pagination)}::text::jsonb, ${json(provider.rate_limit)}::text::jsonb,
                 ${provider.display_name ?? null}, ${json(provider.connect)}::text::jsonb)
         on conflict (environment_id, name) do update
-          set base_url = excluded.base_url, auth = excluded.auth, pagination = excluded.pagination,
-              rate_limit = excluded.rate_limit, display_name = excluded.display_name, connect = excluded.connect, updated_at = now()`;
+          set base_url = excluded.base_url, allowed_origins = excluded.allowed_origins, auth = excluded.auth,
+              pagination = excluded.pagination, rate_limit = excluded.rate_limit, display_name = excluded.display_name,
+              connect = excluded.connect, updated_at = now()`;
       return provider;
     },
 

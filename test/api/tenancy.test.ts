@@ -120,6 +120,32 @@ describe('isolation between environments', () => {
     expect((await prod.get('/runs?connection_id=shared')).body.runs).toEqual([]);
   });
 
+  test("re-encrypting credentials touches only the caller's environment", async () => {
+    // Rows from before encryption existed (plaintext, no key id) in both environments.
+    const envs = await ferry.db.sql<{ id: string; name: string }[]>`select id, name from environments where name in ('dev', 'prod')`;
+    const envId = (name: string) => envs.find((e) => e.name === name)!.id;
+    for (const name of ['dev', 'prod']) {
+      await ferry.db.sql`
+        insert into connections (environment_id, connection_id, provider, credentials)
+        values (${envId(name)}, 'legacy', 'demo', ${JSON.stringify({ type: 'bearer', token: `${name}-legacy-secret` })}::text::jsonb)`;
+    }
+    const plaintextEnvs = async () => (await ferry.db.sql<{ name: string }[]>`
+      select e.name from connections c join environments e on e.id = c.environment_id
+      where c.credentials_key_id is null order by e.name`).map((r) => r.name);
+    expect(await plaintextEnvs()).toEqual(['dev', 'prod']);
+
+    const byProd = await prod.post('/credentials/reencrypt');
+    expect(byProd).toMatchObject({ status: 200, body: { reencrypted: 1 } });
+    expect(await plaintextEnvs()).toEqual(['dev']);
+    const [devRow] = await ferry.db.sql<{ credentials: { token: string } }[]>`
+      select credentials from connections where environment_id = ${envId('dev')} and connection_id = 'legacy'`;
+    expect(devRow!.credentials.token).toBe('dev-legacy-secret');
+
+    expect((await dev.post('/credentials/reencrypt')).body).toEqual({ reencrypted: 1 });
+    expect(await plaintextEnvs()).toEqual([]);
+    await ferry.db.sql`delete from connections where connection_id = 'legacy'`;
+  });
+
   test("another environment's deploys and scripts are invisible and cannot run", async () => {
     expect((await dev.get('/deploys')).body.deploys).toHaveLength(1);
     expect((await prod.get('/deploys')).body.deploys).toEqual([]);
