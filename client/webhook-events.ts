@@ -16,6 +16,8 @@ export interface SyncEvent {
   /** Read `GET /records?model&connection_id&cursor=<this>` to get exactly what this run changed (and later changes). */
   cursor: string;
   modified_after: string;
+  /** Present when the run succeeded with warnings about this model (e.g. DELETES_HELD: deletes held by the mass-delete guard). */
+  warnings?: Array<{ code: string; model: string; message: string; held: number; live: number }>;
 }
 
 export interface EndUser {

@@ -22,6 +22,7 @@ import { healthRoutes, healthRouteSpecs, type HealthRouteDeps } from './routes/h
 import { recordRoutes, recordRouteSpecs, type RecordRouteDeps } from './routes/records.ts';
 import { runRoutes, runRouteSpecs, type RunRouteDeps } from './routes/runs.ts';
 import { syncRoutes, syncRouteSpecs, type SyncRouteDeps } from './routes/syncs.ts';
+import { heldDeleteRoutes, heldDeleteRouteSpecs } from './routes/held-deletes.ts';
 import { environmentSettingsRoutes, environmentSettingsRouteSpecs } from './routes/environment-settings.ts';
 import { webhookReceiverRoutes, webhookRouteSpecs, webhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
 
@@ -48,6 +49,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   ...recordRouteSpecs,
   ...runRouteSpecs,
   ...syncRouteSpecs,
+  ...heldDeleteRouteSpecs,
   ...environmentSettingsRouteSpecs,
   ...connectApiRouteSpecs,
   ...connectPageRouteSpecs,
@@ -97,6 +99,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/', connectApiRoutes(deps));
   app.route('/', runRoutes(deps));
   app.route('/', syncRoutes(deps));
+  app.route('/', heldDeleteRoutes(deps));
   app.route('/', environmentSettingsRoutes(deps));
   app.route('/', actionRoutes(deps));
   app.route('/', environmentRoutes(deps));

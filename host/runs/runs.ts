@@ -4,6 +4,15 @@ import type { Sql, TransactionSql } from '../db/connect.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
+/** Something a run that still succeeded wants a human to see (API, `ferry runs`, app webhook). */
+export interface RunWarning {
+  code: 'DELETES_HELD';
+  model: string;
+  message: string;
+  held: number;
+  live: number;
+}
+
 export interface RunRow {
   id: string;
   connection_id: string;
@@ -30,6 +39,7 @@ export interface RunRow {
   scheduled_for: Date | null;
   resumed: boolean;
   checkpoint_advanced: boolean;
+  warnings: RunWarning[] | null;
 }
 
 export interface StartRun {
@@ -70,13 +80,14 @@ export function createRuns(sql: Sql) {
     },
 
     /** Finishes a run; `tx` lets the caller move sync state in the same transaction. */
-    async finish(runId: string, outcome: { status: 'succeeded' | 'failed'; usage: Usage; error?: RunError }, tx: Sql | TransactionSql = sql): Promise<boolean> {
+    async finish(runId: string, outcome: { status: 'succeeded' | 'failed'; usage: Usage; error?: RunError; warnings?: readonly RunWarning[] }, tx: Sql | TransactionSql = sql): Promise<boolean> {
       const u = outcome.usage;
       const rows = await tx`
         update runs set status = ${outcome.status}, finished_at = now(),
           wall_ms = ${Math.round(u.wallMs)}, cpu_ms = ${Math.round(u.cpuMs)}, peak_heap_bytes = ${Math.round(u.peakHeapBytes)},
           bridge_bytes = ${Math.round(u.bridgeBytes)}, proxy_calls = ${u.proxyCalls},
-          error = ${outcome.error ? JSON.stringify(outcome.error) : null}::text::jsonb
+          error = ${outcome.error ? JSON.stringify(outcome.error) : null}::text::jsonb,
+          warnings = ${outcome.warnings?.length ? JSON.stringify(outcome.warnings) : null}::text::jsonb
         where id = ${runId} and status = 'running'`;
       // false: the run was already settled (failed as stale while its process was stalled).
       return rows.count > 0;

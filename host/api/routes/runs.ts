@@ -37,6 +37,8 @@ const RunSchema = z.object({
   counts: z.object({ added: z.number(), updated: z.number(), unchanged: z.number(), deleted: z.number(), rejected: z.number() }),
   usage: z.object({ wall_ms: z.number(), cpu_ms: z.number().nullable(), peak_heap_bytes: z.number(), bridge_bytes: z.number(), proxy_calls: z.number().nullable() }).nullable(),
   error: z.record(z.string(), z.unknown()).nullable(),
+  warnings: z.array(z.object({ code: z.string(), model: z.string(), message: z.string(), held: z.number(), live: z.number() }))
+    .describe('A run that succeeded but wants attention (DELETES_HELD: the mass-delete guard held deletes)'),
 });
 const LogSchema = z.object({ seq: z.number().int(), level: z.string(), message: z.string(), at: z.string() });
 
@@ -73,6 +75,7 @@ function presentRun(run: RunRow, connectionId: string) {
       proxy_calls: run.proxy_calls,
     },
     error: run.error,
+    warnings: run.warnings ?? [],
   };
 }
 
