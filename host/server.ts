@@ -36,11 +36,12 @@ import { createSyncState } from './sync/sync-state.ts';
 import { createScheduler } from './sync/scheduler.ts';
 import { createWebhookOutbox, createWebhookSender } from './webhooks-out/deliveries.ts';
 import { createEnvironments, generateSecretKey } from './tenancy/environments.ts';
+import { createHttpApp } from './http-app.ts';
 import { createWebhooksIn } from './webhooks-in/index.ts';
 
 
 export interface FerryHost {
-  /** Base URL of the API (null for a worker-only process). */
+  /** Base URL of the API (null for a worker-only process); the dashboard is at `${url}/dashboard`. */
   url: string | null;
   secretKey: string;
   environmentId: string;
@@ -136,8 +137,9 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
         ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY, metricsToken: config.FERRY_METRICS_TOKEN,
         connectSessions, connectFlow, oauthClients, cipher, publicUrl,
       });
+      const http = createHttpApp(app, logger);
       const server: ServerType = await new Promise((resolve) => {
-        const s = serve({ fetch: app.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT }, () => resolve(s));
+        const s = serve({ fetch: http.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT }, () => resolve(s));
       });
       const { port } = server.address() as AddressInfo;
       url = `http://${config.FERRY_HOST}:${port}`;
