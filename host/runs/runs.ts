@@ -40,6 +40,17 @@ export interface RunRow {
   resumed: boolean;
   checkpoint_advanced: boolean;
   warnings: RunWarning[] | null;
+  fetch_since: Date | null;
+  fetch_checkpoint: Record<string, unknown> | null;
+  memory_limit_mb: number | null;
+}
+
+export interface RejectedRecord {
+  seq: string;
+  model: string;
+  record_id: string | null;
+  reason: string;
+  rejected_at: Date;
 }
 
 export interface StartRun {
@@ -53,6 +64,10 @@ export interface StartRun {
   jobId?: string | null;
   scheduledFor?: Date | null;
   resumed?: boolean;
+  /** A sync run's fetch window: the lastSyncDate and checkpoint it starts from. */
+  fetchSince?: Date | null;
+  fetchCheckpoint?: Record<string, unknown> | null;
+  memoryLimitMb?: number | null;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -63,9 +78,11 @@ export function createRuns(sql: Sql) {
     async start(input: StartRun): Promise<RunRow | null> {
       try {
         const [row] = await sql<RunRow[]>`
-          insert into runs (connection_id, script_name, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed)
+          insert into runs (connection_id, script_name, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed,
+            fetch_since, fetch_checkpoint, memory_limit_mb)
           values (${input.connectionId}, ${input.scriptName}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull},
-            ${input.jobId ?? null}, ${input.scheduledFor ?? null}, ${input.resumed ?? false})
+            ${input.jobId ?? null}, ${input.scheduledFor ?? null}, ${input.resumed ?? false},
+            ${input.fetchSince ?? null}, ${input.fetchCheckpoint ? JSON.stringify(input.fetchCheckpoint) : null}::text::jsonb, ${input.memoryLimitMb ?? null})
           returning *`;
         return row!;
       } catch (err) {
@@ -116,6 +133,13 @@ export function createRuns(sql: Sql) {
     async logs(runId: string, afterSeq: number, limit: number): Promise<Array<LogEntry & { seq: number }>> {
       return sql<Array<LogEntry & { seq: number }>>`
         select seq, level, message, at from run_logs where run_id = ${runId} and seq > ${afterSeq} order by seq limit ${limit}`;
+    },
+
+    /** Records the run's writes refused (schema, missing id), with the reason, in order. */
+    async rejected(runId: string, afterSeq: string, limit: number): Promise<RejectedRecord[]> {
+      return sql<RejectedRecord[]>`
+        select seq::text as seq, model, record_id, reason, rejected_at from rejected_records
+        where run_id = ${runId} and seq > ${afterSeq} order by seq limit ${limit}`;
     },
 
     /**

@@ -5,7 +5,7 @@
  * keeps the records it saved (partial success), leaves lastSyncDate alone, keeps its checkpoint
  * for the next run to resume from, and schedules a retry by the retry policy.
  */
-import type { RunError, Runtime, ScriptManifest, Usage } from '../../runtime/contract.ts';
+import { LimitsSchema, type RunError, type Runtime, type ScriptManifest, type Usage } from '../../runtime/contract.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
@@ -124,6 +124,8 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         connectionId: connection.id, scriptName: job.syncName, kind: 'sync', scriptVersion: script.version,
         trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
         jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
+        fetchSince: pass.since, fetchCheckpoint: resumed ? state.checkpoint : null,
+        memoryLimitMb: LimitsSchema.parse(manifest.limits ?? {}).memoryMb,
       });
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       if (!resumed) {
