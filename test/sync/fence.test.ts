@@ -109,7 +109,8 @@ test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed
   expect((await api.post('/connections', { connection_id: 'fence-1', provider: 'fencep' })).status).toBe(201);
   const first = await waitForRun(api, 'fence-1', 'paged', '0', 60_000);
   expect(first).toMatchObject({ status: 'succeeded', counts: { added: 12 } });
-  const [{ id: connectionId }] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'fence-1'`;
+  const [connection] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'fence-1'`;
+  const connectionId = connection!.id;
 
   // v2 upstream, each page slow: the run saves page 1, checkpoints, then waits on page 2.
   for (const id of provider.items.keys()) provider.put(id, `v2 ${id}`);
