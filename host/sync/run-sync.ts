@@ -15,7 +15,7 @@ import type { Proxy } from '../proxy/proxy.ts';
 import { executeRun } from '../runs/execute-run.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
-import type { SyncWebhook } from '../webhooks-out/deliveries.ts';
+import type { FerryWebhookEvent, SyncWebhook } from '../webhooks-out/deliveries.ts';
 import { parseDuration } from './frequency.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
 import { createRunBridge, type ModelCounts, type RecordWriter } from './run-bridge.ts';
@@ -36,6 +36,7 @@ export type SyncOutcome =
 
 export interface WebhookOutbox {
   enqueue(tx: TransactionSql, environmentId: string, runId: string, events: SyncWebhook[]): Promise<number>;
+  publish(tx: TransactionSql, environmentId: string, events: FerryWebhookEvent[], runId?: string | null): Promise<number>;
 }
 
 export interface SyncRunnerDeps {
@@ -141,9 +142,18 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       });
       const where = { runId: run.id, sync: job.syncName, connection: connection.connection_id };
       const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
-        await deps.runs.finish(run.id, { status: 'failed', usage, error });
         const decision = decideRetry(error, state.retry_attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
-        await deps.syncState.recordFailure(connection.id, job.syncName, decision);
+        // The failure, the retry decision and (when no retry is left) the app's sync.failed event stand or fall together.
+        await deps.sql.begin(async (tx) => {
+          await deps.runs.finish(run.id, { status: 'failed', usage, error }, tx);
+          await deps.syncState.recordFailure(connection.id, job.syncName, decision, tx);
+          if (decision === null) {
+            await deps.webhooks?.publish(tx, connection.environment_id, [{
+              type: 'sync.failed', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
+              sync_name: job.syncName, run_id: run.id, error: { code: error.code, message: error.message },
+            }], run.id);
+          }
+        });
         log.warn({ ...where, error, retryInMs: decision?.delayMs ?? null }, 'sync run failed');
         return { status: 'failed', runId: run.id, error };
       };

@@ -183,14 +183,14 @@ export function createSyncState(sql: Sql) {
     },
 
     /** A failed run: state stays; a retry (if any) brings the next run forward. */
-    async recordFailure(connectionId: string, syncName: string, retry: { delayMs: number; countsAsAttempt: boolean } | null): Promise<void> {
+    async recordFailure(connectionId: string, syncName: string, retry: { delayMs: number; countsAsAttempt: boolean } | null, db: Db = sql): Promise<void> {
       if (retry === null) {
-        await sql`
+        await db`
           update sync_state set consecutive_failures = consecutive_failures + 1, retry_attempt = 0
           where connection_id = ${connectionId} and sync_name = ${syncName}`;
         return;
       }
-      await sql`
+      await db`
         update sync_state set consecutive_failures = consecutive_failures + 1,
           retry_attempt = retry_attempt + ${retry.countsAsAttempt ? 1 : 0},
           next_run_at = now() + ${retry.delayMs} * interval '1 millisecond'
