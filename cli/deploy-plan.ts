@@ -6,7 +6,7 @@
  * model shows before apps lose it.
  */
 import { z } from 'zod';
-import type { Runtime } from '../runtime/contract.ts';
+import type { Runtime } from '@ferry/runtime/contract';
 import type { BundledScript } from './deploy.ts';
 import { createHostClient } from './host-client.ts';
 
