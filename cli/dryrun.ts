@@ -6,13 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '@ferry/host/logger';
-import { ConnectionInfoSchema, type LogEntry, type ProxyRequest, type ProxyResponse, type RunResult, type Runtime } from '@ferry/runtime/contract';
+import { ConnectionInfoSchema, ProxyResponseSchema, type LogEntry, type ProxyRequest, type ProxyResponse, type RunResult, type Runtime } from '@ferry/runtime/contract';
 import { bundleScript, discoverScripts, type DiscoveredScript } from './bundle.ts';
 import { createCollectingBridge, type ModelRecords, type StateWrite } from './collect.ts';
 import { FIXTURE_VERSION, fixturePathFor, recordingProxy, writeFixture } from './fixtures.ts';
 import { HostApiError, createHostClient, type HostClient } from './host-client.ts';
 
-const ProxyResponseSchema = z.object({ status: z.number(), headers: z.record(z.string(), z.string()), body: z.string() });
 const SyncStatusSchema = z.object({ last_sync_date: z.string().nullable(), checkpoint: z.record(z.string(), z.unknown()).nullable().optional() });
 
 export class DryRunError extends Error {

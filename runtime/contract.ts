@@ -135,12 +135,18 @@ export const ProxyRequestSchema = z.object({
 });
 export type ProxyRequest = z.infer<typeof ProxyRequestSchema>;
 
-export interface ProxyResponse {
-  status: number;
-  headers: Record<string, string>;
+export const ProxyResponseSchema = z.object({
+  status: z.number().int(),
+  headers: z.record(z.string(), z.string()),
   /** Response body as text; the in-isolate SDK parses JSON. */
-  body: string;
-}
+  body: z.string(),
+  /**
+   * For a status of 400 or more: the method, the full URL (credentials redacted), the status and
+   * the start of the body, as the error a script that lets it escape fails with.
+   */
+  failure: z.string().max(2000).optional(),
+});
+export type ProxyResponse = z.infer<typeof ProxyResponseSchema>;
 
 /**
  * What the host does on a script's behalf. The runtime calls these from the parent side of the

@@ -21,11 +21,7 @@ export const BatchResultSchema = z.object({
   rejected: z.number(),
 });
 
-export const ProxyResponseSchema = z.object({
-  status: z.number().int(),
-  headers: z.record(z.string(), z.string()),
-  body: z.string(),
-});
+export { ProxyResponseSchema } from './contract.ts';
 
 const StateSchema = z.record(z.string(), z.unknown());
 

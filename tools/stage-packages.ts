@@ -8,7 +8,7 @@
  */
 import { builtinModules } from 'node:module';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 import { PACKAGE_DIRS } from './packages.ts';
 
@@ -78,7 +78,7 @@ async function stage(dir: string): Promise<string[]> {
   const source = JSON.parse(await readFile(join(sourceDir, 'package.json'), 'utf8')) as SourcePackage;
   for await (const file of walk(sourceDir)) {
     const name = relative(sourceDir, file);
-    if (/\.tsx?$/.test(name) || SOURCE_ONLY.has(name)) continue;
+    if (/\.tsx?$/.test(name) || SOURCE_ONLY.has(basename(name))) continue;
     await mkdir(dirname(join(distDir, name)), { recursive: true });
     await copyFile(file, join(distDir, name));
   }

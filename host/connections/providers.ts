@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Sql } from '../db/connect.ts';
+import { templateProblem } from './base-url.ts';
 
 export const ProviderAuthSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }),
@@ -57,9 +58,21 @@ export const RateLimitSchema = z.strictObject({
 });
 export type RateLimit = z.infer<typeof RateLimitSchema>;
 
+/** A URL the catalog declares, possibly with `${connectionConfig.key}` placeholders (host/proxy/base-url.ts). */
+const urlTemplate = (kind: 'base_url' | 'origin') => z.string().min(1).max(2000).superRefine((value, ctx) => {
+  const problem = templateProblem(value, kind);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export const ProviderSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _'),
-  base_url: z.url(),
+  /** May be templated per connection: `https://${connectionConfig.subdomain}.zendesk.com`. */
+  base_url: urlTemplate('base_url'),
+  /**
+   * Origins besides the base URL's where this provider's credentials may go (a baseUrlOverride,
+   * a redirect): `scheme://host[:port]`, templated like base_url. Nothing else is ever reached.
+   */
+  allowed_origins: z.array(urlTemplate('origin')).max(20).default([]),
   auth: ProviderAuthSchema,
   pagination: PaginationDefaultsSchema.nullable().default(null),
   rate_limit: RateLimitSchema.nullable().default(null),
@@ -84,25 +97,25 @@ export function createProviders(sql: Sql, options: { builtins?: Map<string, Prov
       const provider = ProviderSchema.parse(input);
       const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
       await sql`
-        insert into providers (environment_id, name, base_url, auth, pagination, rate_limit)
-        values (${environmentId}, ${provider.name}, ${provider.base_url}, ${JSON.stringify(provider.auth)}::text::jsonb,
-                ${json(provider.pagination)}::text::jsonb, ${json(provider.rate_limit)}::text::jsonb)
+        insert into providers (environment_id, name, base_url, allowed_origins, auth, pagination, rate_limit)
+        values (${environmentId}, ${provider.name}, ${provider.base_url}, ${JSON.stringify(provider.allowed_origins)}::text::jsonb,
+                ${JSON.stringify(provider.auth)}::text::jsonb, ${json(provider.pagination)}::text::jsonb, ${json(provider.rate_limit)}::text::jsonb)
         on conflict (environment_id, name) do update
-          set base_url = excluded.base_url, auth = excluded.auth, pagination = excluded.pagination,
-              rate_limit = excluded.rate_limit, updated_at = now()`;
+          set base_url = excluded.base_url, allowed_origins = excluded.allowed_origins, auth = excluded.auth,
+              pagination = excluded.pagination, rate_limit = excluded.rate_limit, updated_at = now()`;
       return provider;
     },
 
     /** The environment's entry, else the built-in one. */
     async get(environmentId: string, name: string): Promise<Provider | null> {
       const [row] = await sql`
-        select name, base_url, auth, pagination, rate_limit from providers where environment_id = ${environmentId} and name = ${name}`;
+        select name, base_url, allowed_origins, auth, pagination, rate_limit from providers where environment_id = ${environmentId} and name = ${name}`;
       if (row) return parseRow(row);
       return builtins.get(name) ?? null;
     },
 
     async list(environmentId: string): Promise<CatalogEntry[]> {
-      const rows = await sql`select name, base_url, auth, pagination, rate_limit from providers where environment_id = ${environmentId}`;
+      const rows = await sql`select name, base_url, allowed_origins, auth, pagination, rate_limit from providers where environment_id = ${environmentId}`;
       const merged = new Map<string, CatalogEntry>();
       for (const p of builtins.values()) merged.set(p.name, { ...p, source: 'builtin' });
       for (const row of rows) {

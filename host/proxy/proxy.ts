@@ -1,7 +1,8 @@
 /**
  * The proxied fetch: the only way a script reaches a provider. It resolves the endpoint against
- * the provider's base URL (never another host, never a private address the provider does not
- * itself use), injects the connection's credentials (refreshing OAuth2 tokens), takes a token
+ * the connection's base URL (the provider's, templated from connection_config; never another
+ * origin — host, port and scheme — than the catalog declares, never a private address the catalog
+ * does not itself name), injects the connection's credentials (refreshing OAuth2 tokens), takes a token
  * from the shared rate limits, retries 429/5xx/network errors with backoff honouring the
  * provider's wait, bounds time and response size, and records each call on the run.
  */
@@ -9,8 +10,10 @@ import type { ProxyRequest, ProxyResponse } from '@ferry/runtime/contract';
 import { ReauthRequiredError, type Connections, type Credentials } from '../connections/connections.ts';
 import type { OAuthRefresher } from '../connections/oauth-refresh.ts';
 import type { Provider } from '../connections/providers.ts';
+import { BaseUrlError, checkOverride, originOf, resolveBase, type AllowedOrigin } from '../connections/base-url.ts';
 import type { Logger } from '../logger.ts';
 import { baseUrlIsPrivate, type LookupFn } from './address-guard.ts';
+import { describeFailure, redactUrl, secretsOf } from './describe.ts';
 import { exchange, type HttpResult } from './http-client.ts';
 import type { BucketSpec, RateLimiter } from './rate-limiter.ts';
 import { backoffMs, resetValueMs, retryAfterMs, RETRYABLE_STATUSES } from './retry-policy.ts';
@@ -42,7 +45,7 @@ export class ProxyError extends Error {
 
 export interface ProxyTarget {
   provider: Provider;
-  connection: { id: string; connection_id: string; environment_id: string };
+  connection: { id: string; connection_id: string; environment_id: string; connection_config: Record<string, unknown> };
 }
 
 export interface ProxyCallOptions {
@@ -95,6 +98,9 @@ function applyCredentials(url: URL, headers: Record<string, string>, provider: P
   }
 }
 
+/** The address guard trusts only the catalog's own text: a private host there (a local provider, a test server) may be reached. */
+const allowsPrivate = (origin: AllowedOrigin) => origin.declared !== null && baseUrlIsPrivate(origin.declared);
+
 const FORBIDDEN_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'authorization', 'cookie', 'proxy-authorization']);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -131,15 +137,22 @@ export function createProxy(deps: ProxyDeps) {
     await sleep(wait);
   }
 
-  /** Sends one request, following redirects that stay on the provider's origin. */
-  async function sendFollowing(url: URL, method: string, headers: Record<string, string>, body: string | undefined, allowPrivate: boolean): Promise<HttpResult> {
+  /**
+   * Sends one request, following redirects only to the provider's declared origins (same
+   * scheme, host and port): the credentials in `headers` never go anywhere else.
+   */
+  async function sendFollowing(url: URL, method: string, headers: Record<string, string>, body: string | undefined, origins: AllowedOrigin[], show: (url: URL) => string): Promise<HttpResult & { url: URL }> {
     for (let hops = 0; ; hops++) {
-      const result = await exchange({ url, method, headers, body, timeoutMs: limits.timeoutMs, maxResponseBytes: limits.maxResponseBytes, allowPrivate, ...(deps.lookup && { lookup: deps.lookup }) });
+      const on = originOf(url, origins);
+      if (!on) throw new ProxyError('INVALID_ENDPOINT', `${method} ${show(url)} is not on the provider's origins`);
+      const result = await exchange({ url, method, headers, body, timeoutMs: limits.timeoutMs, maxResponseBytes: limits.maxResponseBytes, allowPrivate: allowsPrivate(on), ...(deps.lookup && { lookup: deps.lookup }) });
       const location = result.headers.location;
-      if (!REDIRECTS.has(result.status) || !location) return result;
+      if (!REDIRECTS.has(result.status) || !location) return { ...result, url };
       const next = new URL(location, url);
-      if (next.origin !== url.origin) throw new ProxyError('REDIRECT_BLOCKED', `${method} ${url.pathname} redirected to another host (${next.host}); the proxy stays on the provider's host`);
-      if (hops >= limits.maxRedirects) throw new ProxyError('TOO_MANY_REDIRECTS', `${method} ${url.pathname}: more than ${limits.maxRedirects} redirects`);
+      if (!originOf(next, origins)) {
+        throw new ProxyError('REDIRECT_BLOCKED', `${method} ${show(url)} redirected to ${next.origin}, which is not one of the provider's origins (${origins.map((o) => o.origin).join(', ')}); credentials never leave them`);
+      }
+      if (hops >= limits.maxRedirects) throw new ProxyError('TOO_MANY_REDIRECTS', `${method} ${show(url)}: more than ${limits.maxRedirects} redirects`);
       if (result.status === 303 || ((result.status === 301 || result.status === 302) && method !== 'GET')) {
         method = 'GET';
         body = undefined;
@@ -151,11 +164,11 @@ export function createProxy(deps: ProxyDeps) {
 
   async function request(target: ProxyTarget, request: ProxyRequest, options: ProxyCallOptions = {}): Promise<ProxyResponse> {
     const { provider } = target;
-    if (request.baseUrlOverride && new URL(request.baseUrlOverride).host !== new URL(provider.base_url).host) {
-      throw new ProxyError('INVALID_ENDPOINT', 'baseUrlOverride must stay on the provider\'s host');
-    }
-    const url = resolveUrl(request.baseUrlOverride ?? provider.base_url, request);
-    const allowPrivate = baseUrlIsPrivate(provider.base_url);
+    const base = resolveBase(provider, target.connection.connection_config);
+    const url = resolveUrl(request.baseUrlOverride === undefined ? base.baseUrl : checkOverride(request.baseUrlOverride, base), request);
+    let secrets: string[] = [];
+    const secretParams = provider.auth.type === 'api_key' && provider.auth.in === 'query' ? [provider.auth.name] : [];
+    const show = (u: URL) => redactUrl(u, secrets, secretParams);
     const buckets = rateLimitBuckets(target);
     const resetHeader = provider.rate_limit?.reset_header;
     const maxRetries = request.retries ?? (request.method === 'GET' ? 3 : 0);
@@ -170,6 +183,7 @@ export function createProxy(deps: ProxyDeps) {
 
     try {
       let credentials = await credentialsFor(target);
+      secrets = secretsOf(credentials);
       let refreshedAfter401 = false;
       for (;;) {
         await awaitSlot(buckets);
@@ -180,9 +194,9 @@ export function createProxy(deps: ProxyDeps) {
         if (request.body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
         applyCredentials(sendUrl, headers, provider, credentials);
 
-        let result: HttpResult;
+        let result: HttpResult & { url: URL };
         try {
-          result = await sendFollowing(sendUrl, request.method, headers, request.body, allowPrivate);
+          result = await sendFollowing(sendUrl, request.method, headers, request.body, base.origins, show);
         } catch (err) {
           const code = (err as { code?: unknown }).code;
           if (err instanceof ProxyError || code === 'ADDRESS_BLOCKED' || code === 'RESPONSE_TOO_LARGE') {
@@ -193,13 +207,14 @@ export function createProxy(deps: ProxyDeps) {
             await sleep(backoffMs(attempt - 1));
             continue;
           }
-          throw new ProxyError('PROVIDER_UNREACHABLE', `${request.method} ${url.pathname} failed: ${err instanceof Error ? err.message : String(err)}`);
+          throw new ProxyError('PROVIDER_UNREACHABLE', `${request.method} ${show(sendUrl)} failed: ${err instanceof Error ? err.message : String(err)}`);
         }
 
         // An OAuth2 token the provider refused: refresh once (single-flight) and try again.
         if (result.status === 401 && credentials.type === 'oauth2' && !refreshedAfter401) {
           refreshedAfter401 = true;
           credentials = await credentialsFor(target, credentials.accessToken);
+          secrets = [...secrets, ...secretsOf(credentials)];
           continue;
         }
 
@@ -210,22 +225,35 @@ export function createProxy(deps: ProxyDeps) {
           if (reset !== null && reset > 0) await deps.rateLimiter.block([buckets[0]!.key], reset);
         }
 
+        if (result.status === 429) {
+          // A rate limit's wait is shared, retries left or not: the next request of every run on
+          // this connection, in any process, waits it out (awaitSlot), this one included.
+          const wait = retryAfterMs(result.headers, resetHeader) ?? backoffMs(attempt, 1000, limits.maxRetryWaitMs);
+          await deps.rateLimiter.block([buckets[0]!.key], wait);
+          if (attempt >= maxRetries || wait > limits.maxRetryWaitMs) {
+            const why = attempt >= maxRetries ? `after ${attempt} ${attempt === 1 ? 'retry' : 'retries'}` : 'too long to wait in the run';
+            throw new ProxyError('RETRY_AFTER', `${describeFailure(request.method, show(result.url), 429, result.body, secrets)} (${why}); retry in ${Math.ceil(wait / 1000)} s`, wait);
+          }
+          log.debug({ status: 429, attempt, wait, path: url.pathname }, 'proxy retry after the shared rate-limit wait');
+          attempt++;
+          continue;
+        }
         if (retryOn.has(result.status) && attempt < maxRetries) {
           const asked = retryAfterMs(result.headers, resetHeader);
           const wait = asked ?? backoffMs(attempt);
-          // A rate limit's wait is shared: every process sending on this connection honours it.
-          if (result.status === 429 && asked !== null) await deps.rateLimiter.block([buckets[0]!.key], asked);
           if (wait > limits.maxRetryWaitMs) {
-            throw new ProxyError('RETRY_AFTER', `${provider.name} asked to wait ${Math.ceil(wait / 1000)} s before retrying ${request.method} ${url.pathname}`, wait);
+            throw new ProxyError('RETRY_AFTER', `${describeFailure(request.method, show(result.url), result.status, result.body, secrets)}; the provider asked to wait ${Math.ceil(wait / 1000)} s`, wait);
           }
           log.debug({ status: result.status, attempt, wait, path: url.pathname }, 'proxy retry');
           attempt++;
-          // The block just recorded is waited out in awaitSlot; anything else sleeps here.
-          if (!(result.status === 429 && asked !== null)) await sleep(wait);
+          await sleep(wait);
           continue;
         }
         record(result.status);
-        return { status: result.status, headers: result.headers, body: result.body };
+        return {
+          status: result.status, headers: result.headers, body: result.body,
+          ...(result.status >= 400 && { failure: describeFailure(request.method, show(result.url), result.status, result.body, secrets) }),
+        };
       }
     } catch (err) {
       record(null, err instanceof Error ? err.message : String(err));

@@ -88,12 +88,11 @@ async function applyBatch(deps: SaveDeps, tx: TransactionSql, target: Target, ba
   if (batch.op === 'save' && deps.insertMethod === 'copy' && batch.records.length > 0) pipelined.push(prepareCopy(tx));
   for (const p of pipelined) p.catch((error: unknown) => { pipelineError ??= error; });
   try {
-    // An id named twice in one batch is applied in order, as if in consecutive batches.
-    for (const round of splitIntoRoundsOfUniqueIds(batch.records)) {
-      if (batch.op === 'save') await saveRound(deps, tx, target, round, result);
-      else if (batch.op === 'update') await updateRound(tx, target, round, result, rejections);
-      else await deleteRound(tx, target, round, result);
-    }
+    const { rows, superseded } = collapseRepeatedIds(batch.records, batch.op);
+    result.unchanged += superseded;
+    if (batch.op === 'save') await saveRound(deps, tx, target, rows, result);
+    else if (batch.op === 'update') await updateRound(tx, target, rows, result, rejections);
+    else await deleteRound(tx, target, rows, result);
     await Promise.all(pipelined);
   } catch (error) {
     throw pipelineError ?? error;
@@ -106,15 +105,30 @@ async function applyBatch(deps: SaveDeps, tx: TransactionSql, target: Target, ba
   return result;
 }
 
-function splitIntoRoundsOfUniqueIds(records: Row[]): Row[][] {
-  const rounds: Row[][] = [];
-  const seen = new Map<string, number>();
+/**
+ * An id named more than once in one batch becomes one row, so a batch is one round of statements
+ * whatever it repeats (150,000 copies of one id were 150,000 rounds): a save or delete keeps the
+ * last copy, an update merges its patches in order — `data || p1 || p2` is `data || (p1 || p2)`,
+ * so the result is what applying them one by one gave. Superseded copies count as unchanged.
+ */
+export function collapseRepeatedIds(records: Row[], op: RecordBatch['op']): { rows: Row[]; superseded: number } {
+  const copies = new Map<string, Row[]>();
   for (const record of records) {
-    const index = seen.get(record.id) ?? 0;
-    seen.set(record.id, index + 1);
-    (rounds[index] ??= []).push(record);
+    const list = copies.get(record.id);
+    if (list) list.push(record);
+    else copies.set(record.id, [record]);
   }
-  return rounds;
+  if (copies.size === records.length) return { rows: records, superseded: 0 };
+  const rows = [...copies.values()].map((list) => (list.length === 1 ? list[0]! : op === 'update' ? mergedPatch(list) : list[list.length - 1]!));
+  return { rows, superseded: records.length - rows.length };
+}
+
+function mergedPatch(patches: Row[]): Row {
+  // A null-prototype target keeps a "__proto__" key a plain data key, as jsonb has it.
+  const merged: Record<string, unknown> = Object.create(null);
+  for (const patch of patches) Object.assign(merged, JSON.parse(patch.json));
+  const last = patches[patches.length - 1]!;
+  return { id: last.id, json: JSON.stringify(merged), hash: last.hash };
 }
 
 async function lookupStored(tx: TransactionSql, target: Target, rows: Row[]) {

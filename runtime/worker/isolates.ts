@@ -10,16 +10,16 @@
  * bundle compile through this child's code cache.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import { createCodeCache } from './code-cache.ts';
+import { buildPrelude } from './prelude-build.ts';
 
 /**
- * The in-isolate SDK as a function of its host callbacks (see prelude.js), compiled as a script
- * so V8 can cache it: running it in a context yields the function to call.
+ * The in-isolate SDK (runtime/worker/prelude/), compiled as a script so V8 can cache it: running
+ * it in a context yields its `install` function. Its cache is keyed by the built code's hash.
  */
-const PRELUDE = `(function ($0, $1, $2) {\n${readFileSync(new URL('./prelude.js', import.meta.url), 'utf8')}\n})`;
-const PRELUDE_KEY = 'ferry:prelude';
+const PRELUDE = buildPrelude();
+const PRELUDE_KEY = `ferry:prelude:${PRELUDE.hash}`;
 /**
  * With --expose-gc (the worker pool forks children with it), each isolate's contexts get a
  * `gc()`: the prelude disables it in every script context, and a warm isolate is collected
@@ -213,7 +213,7 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
         isolate: held.isolate,
         warm,
         prelude() {
-          held.prelude ??= codeCache.compileSync(held.isolate, PRELUDE_KEY, PRELUDE, 'ferry:prelude');
+          held.prelude ??= codeCache.compileSync(held.isolate, PRELUDE_KEY, PRELUDE.code, 'ferry:prelude');
           return held.prelude;
         },
         async script() {

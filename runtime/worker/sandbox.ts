@@ -49,7 +49,7 @@ export interface PreludeEntries {
 }
 
 /**
- * Installs the in-isolate SDK in `context` with its two host callbacks (see prelude.js). Runs no
+ * Installs the in-isolate SDK in `context` with its two host callbacks (see prelude/index.ts). Runs no
  * script code, so it uses isolated-vm's synchronous calls.
  */
 export function installPrelude(lease: IsolateLease, context: ivm.Context, send: ivm.Callback, log: ivm.Callback): PreludeEntries {

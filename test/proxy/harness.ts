@@ -25,10 +25,10 @@ export function proxyParts(sql: Sql, options: Partial<Pick<ProxyDeps, 'limits' |
 export type ProxyParts = ReturnType<typeof proxyParts>;
 
 /** An environment, a provider and a connection to it; returns the proxy target. */
-export async function connect(sql: Sql, parts: ProxyParts, provider: ProviderInput, credentials: Credentials, connectionId = 'conn-1') {
+export async function connect(sql: Sql, parts: ProxyParts, provider: ProviderInput, credentials: Credentials, connectionId = 'conn-1', connectionConfig: Record<string, unknown> = {}) {
   const env = await createEnvironments(sql).ensure('test');
   const saved = await parts.providers.upsert(env.id, provider);
-  const { row } = await parts.connections.create(env.id, { connection_id: connectionId, provider: provider.name, credentials, connection_config: {}, metadata: null });
+  const { row } = await parts.connections.create(env.id, { connection_id: connectionId, provider: provider.name, credentials, connection_config: connectionConfig, metadata: null });
   return { environmentId: env.id, connection: row, target: { provider: saved, connection: row } };
 }
 

@@ -67,7 +67,7 @@ describe('SSRF', () => {
     for (const endpoint of ['http://169.254.169.254/latest/meta-data', '//evil.example/x', 'file:///etc/passwd']) {
       await expect(parts.proxy.request(target, get(endpoint))).rejects.toMatchObject({ code: 'INVALID_ENDPOINT' });
     }
-    await expect(parts.proxy.request(target, get('/v1/me', { baseUrlOverride: 'http://10.0.0.1' }))).rejects.toMatchObject({ code: 'INVALID_ENDPOINT' });
+    await expect(parts.proxy.request(target, get('/v1/me', { baseUrlOverride: 'http://10.0.0.1' }))).rejects.toMatchObject({ code: 'INVALID_BASE_URL_OVERRIDE' });
     expect(provider.requests).toHaveLength(0);
   });
 

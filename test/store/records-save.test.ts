@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createRecordStore, type RecordStore } from '../../host/store/records.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { contact, deleteBatchOf, saveBatchOf, silentLogger, updateBatchOf } from './fixtures.ts';
+import { contact, deleteBatchOf, saveBatchOf, silentLogger, toRow, updateBatchOf } from './fixtures.ts';
 
 let db: TestDatabase;
 let store: RecordStore;
@@ -132,11 +132,58 @@ test('rejected records are stored with run id, model, record id and reason', asy
   ]);
 });
 
-test('an id named twice in one batch is applied in order', async () => {
+test('an id named twice in one batch: the last copy wins, the earlier one counts as unchanged', async () => {
   const connectionId = newConnection();
   const result = await store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1'), contact('2'), contact('1', 2)]) });
-  expect(result).toMatchObject({ added: 2, updated: 1 });
+  expect(result).toEqual({ added: 2, updated: 0, unchanged: 1, deleted: 0, rejected: 0 });
   expect((await stored(connectionId)).get('1')?.data).toEqual(contact('1', 2));
+});
+
+/** Runs saveBatch in a transaction that counts the statements it is sent. */
+async function countStatements(batch: Parameters<RecordStore['saveBatch']>[0]) {
+  let statements = 0;
+  const result = await db.sql.begin((tx) => {
+    const counting = new Proxy(tx, {
+      apply: (target, self, args) => (statements++, Reflect.apply(target, self, args)),
+      get: (target, key) => {
+        const value = Reflect.get(target, key) as unknown;
+        return key === 'unsafe' ? (...args: Parameters<typeof tx.unsafe>) => (statements++, tx.unsafe(...args)) : value;
+      },
+    });
+    return store.saveBatch(batch, counting);
+  });
+  return { result, statements };
+}
+
+test('150,000 copies of one id are one round of statements, whichever the op', async () => {
+  const connectionId = newConnection();
+  const copies = Array.from({ length: 150_000 }, (_, v) => contact('1', v));
+  const saved = await countStatements({ connectionId, batch: saveBatchOf('Contact', copies) });
+  expect(saved.result).toEqual({ added: 1, updated: 0, unchanged: 149_999, deleted: 0, rejected: 0 });
+  expect(saved.statements).toBeLessThanOrEqual(4);
+  expect((await stored(connectionId)).get('1')?.data).toEqual(contact('1', 149_999));
+
+  const patches = Array.from({ length: 150_000 }, (_, v) => ({ id: '1', [`k${v % 3}`]: v }));
+  const updated = await countStatements({ connectionId, batch: updateBatchOf('Contact', patches) });
+  expect(updated.result).toEqual({ added: 0, updated: 1, unchanged: 149_999, deleted: 0, rejected: 0 });
+  expect(updated.statements).toBeLessThanOrEqual(4);
+  // Patches merged in order: each key keeps its last value, as applying them one by one would.
+  expect((await stored(connectionId)).get('1')?.data).toEqual({ ...contact('1', 149_999), k0: 149_997, k1: 149_998, k2: 149_999 });
+
+  const deleted = await countStatements({ connectionId, batch: deleteBatchOf('Contact', Array.from({ length: 150_000 }, () => '1')) });
+  expect(deleted.result).toEqual({ added: 0, updated: 0, unchanged: 149_999, deleted: 1, rejected: 0 });
+  expect(deleted.statements).toBeLessThanOrEqual(4);
+}, 60_000);
+
+test('repeated patches of one id merge a "__proto__" key as data, like jsonb', async () => {
+  const connectionId = newConnection();
+  await store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1')]) });
+  const patches = [toRow({ id: '1', a: 1 }), { ...toRow({ id: '1' }), json: '{"id":"1","__proto__":{"polluted":true}}' }];
+  await store.saveBatch({ connectionId, batch: { op: 'update', model: 'Contact', records: patches, rejected: [] } });
+  const data = (await stored(connectionId)).get('1')?.data as Record<string, unknown>;
+  expect(Object.getOwnPropertyDescriptor(data, '__proto__')?.value).toEqual({ polluted: true });
+  expect(data.a).toBe(1);
+  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 });
 
 test('a model mismatch between args and batch is refused', async () => {

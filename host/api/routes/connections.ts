@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ProxyRequestSchema } from '@ferry/runtime/contract';
+import { BaseUrlError, resolveBase } from '../../connections/base-url.ts';
 import { ConnectionPatchSchema, NewConnectionSchema, toPublicConnection, type Connections } from '../../connections/connections.ts';
 import { ProviderSchema, type Providers } from '../../connections/providers.ts';
 import type { Sql } from '../../db/connect.ts';
@@ -63,7 +64,20 @@ const PROXY_ERROR_STATUS: Record<string, 400 | 409 | 429> = {
   CREDENTIALS_MISMATCH: 409,
   CONNECTION_REAUTH_REQUIRED: 409,
   RETRY_AFTER: 429,
+  INVALID_BASE_URL_OVERRIDE: 400,
+  CONNECTION_CONFIG_MISSING: 409,
+  CONNECTION_CONFIG_INVALID: 409,
 };
+
+/** A connection_config must fill the provider's base URL template: a 400 naming the key, not a failing run later. */
+function checkConnectionConfig(provider: Parameters<typeof resolveBase>[0], config: Record<string, unknown>): void {
+  try {
+    resolveBase(provider, config);
+  } catch (err) {
+    if (err instanceof BaseUrlError) throw new ApiError(400, err.code, err.message, [{ path: ['body', ...err.path], message: err.message }]);
+    throw err;
+  }
+}
 
 export function connectionRoutes(deps: ConnectionRouteDeps) {
   const app = new Hono<ApiEnv>();
@@ -101,9 +115,11 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
   app.post('/connections', async (c) => {
     const env = c.get('environment');
     const input = parseInput(NewConnectionSchema, await jsonBody(c), 'body');
-    if (!(await deps.providers.get(env.id, input.provider))) {
+    const provider = await deps.providers.get(env.id, input.provider);
+    if (!provider) {
       throw new ApiError(400, 'UNKNOWN_PROVIDER', `provider "${input.provider}" is not configured: PUT /providers/${input.provider} first`, [{ path: ['body', 'provider'], message: 'unknown provider' }]);
     }
+    checkConnectionConfig(provider, input.connection_config);
     // The connection and its sync schedules appear together: its first runs are due at once.
     const { row, created } = await deps.sql.begin(async (tx) => {
       const result = await deps.connections.create(env.id, input, tx);
@@ -129,6 +145,11 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
   app.patch('/connections/:id', async (c) => {
     const { id } = parseInput(ConnectionIdParam, c.req.param(), 'params');
     const patch = parseInput(ConnectionPatchSchema, await jsonBody(c), 'body');
+    if (patch.connection_config) {
+      const current = await connectionOr404(c.get('environment').id, id);
+      const provider = await deps.providers.get(c.get('environment').id, current.provider);
+      if (provider) checkConnectionConfig(provider, patch.connection_config);
+    }
     const row = await deps.connections.update(c.get('environment').id, id, patch);
     if (!row) throw notFound(`connection "${id}"`);
     return c.json(toPublicConnection(row));
@@ -171,7 +192,8 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
       const { code, retryAfterMs } = err as { code?: unknown; retryAfterMs?: unknown };
       if (typeof code !== 'string') throw err;
       if (typeof retryAfterMs === 'number') c.header('retry-after', String(Math.ceil(retryAfterMs / 1000)));
-      throw new ApiError(PROXY_ERROR_STATUS[code] ?? 502, code, (err as Error).message);
+      const issues = err instanceof BaseUrlError && err.code === 'INVALID_BASE_URL_OVERRIDE' ? [{ path: ['body', ...err.path], message: err.message }] : undefined;
+      throw new ApiError(PROXY_ERROR_STATUS[code] ?? 502, code, (err as Error).message, issues);
     }
   });
 

@@ -1,0 +1,56 @@
+/**
+ * How a provider call reads in errors (run errors, action errors, dryrun output): the method,
+ * the full URL with credentials redacted (userinfo, the values of credential-shaped query keys,
+ * any of the connection's secrets wherever they appear), the status and the start of the body.
+ */
+import type { Credentials } from '../connections/connections.ts';
+
+const REDACTED = '***';
+/** Query keys whose values are secrets by their name: api_key, access_token, client_secret, sig, … */
+const SECRET_KEY = /key|token|secret|passw|pwd|signature|^sig$|auth|session|credential|^code$/i;
+const BODY_EXCERPT_CHARS = 300;
+
+/** The connection's secret strings (to strip from anything shown). */
+export function secretsOf(credentials: Credentials | undefined): string[] {
+  if (!credentials) return [];
+  const c = credentials;
+  const all = c.type === 'api_key' ? [c.apiKey]
+    : c.type === 'bearer' ? [c.token]
+      : c.type === 'basic' ? [c.password]
+        : c.type === 'oauth2' ? [c.accessToken, c.refreshToken, c.clientSecret]
+          : [];
+  // Very short values would redact ordinary text; they are not worth hiding by substring.
+  return all.filter((s): s is string => typeof s === 'string' && s.length >= 6);
+}
+
+function scrub(text: string, secrets: string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    out = out.split(secret).join(REDACTED);
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret) out = out.split(encoded).join(REDACTED);
+  }
+  return out;
+}
+
+/** The URL as shown to people: no userinfo, secret query values replaced by ***. */
+export function redactUrl(url: URL, secrets: string[] = [], secretParams: string[] = []): string {
+  const named = new Set(secretParams.map((p) => p.toLowerCase()));
+  const query = [...url.searchParams].map(([k, v]) => {
+    const hidden = SECRET_KEY.test(k) || named.has(k.toLowerCase());
+    return `${encodeURIComponent(k)}=${hidden ? REDACTED : encodeURIComponent(v)}`;
+  });
+  return scrub(`${url.origin}${url.pathname}${query.length ? `?${query.join('&')}` : ''}`, secrets);
+}
+
+/** The first few hundred characters of a body, on one line, without the connection's secrets. */
+export function bodyExcerpt(body: string, secrets: string[] = []): string {
+  const flat = scrub(body, secrets).replace(/\s+/g, ' ').trim();
+  return flat.length > BODY_EXCERPT_CHARS ? `${flat.slice(0, BODY_EXCERPT_CHARS)}…` : flat;
+}
+
+/** "GET https://api.example.com/v1/items?api_key=*** answered 404: {"error":"not found"}" */
+export function describeFailure(method: string, shownUrl: string, status: number, body: string, secrets: string[] = []): string {
+  const excerpt = bodyExcerpt(body, secrets);
+  return `${method} ${shownUrl} answered ${status}${excerpt ? `: ${excerpt}` : ' with an empty body'}`;
+}

@@ -1,0 +1,42 @@
+/**
+ * Builds the in-isolate SDK (runtime/worker/prelude/, TypeScript) into the one script a worker
+ * child compiles in each isolate. Evaluating the script yields the prelude's `install` function;
+ * nothing is left on the context's global object. Built once per process, at first use.
+ */
+import { createHash } from 'node:crypto';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
+
+// The same extension as this module: `.ts` sources in the repository, built `.js` in a package.
+const ENTRY = fileURLToPath(new URL(`./prelude/index${extname(import.meta.url)}`, import.meta.url));
+
+export interface BuiltPrelude {
+  code: string;
+  /** sha256 hex of `code`: keys the V8 code cache, which must name one exact source. */
+  hash: string;
+}
+
+let built: BuiltPrelude | null = null;
+
+export function buildPrelude(): BuiltPrelude {
+  if (built) return built;
+  const result = buildSync({
+    entryPoints: [ENTRY],
+    bundle: true,
+    write: false,
+    format: 'cjs',
+    platform: 'neutral',
+    target: 'es2022',
+    // Whitespace and syntax only: the prelude's frames stay readable in stack traces.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  const body = result.outputFiles[0]?.text ?? '';
+  // A CommonJS module scope of its own, whose value is `install`.
+  const code = `(function () {\nvar module = { exports: {} }, exports = module.exports;\n${body}\nreturn module.exports.install;\n})()`;
+  built = { code, hash: createHash('sha256').update(code).digest('hex') };
+  return built;
+}

@@ -1,0 +1,148 @@
+/** The `ctx` object a script's `exec` receives, built for one run from its job. */
+import type { ActionContext, ConnectionInfo, SyncContext } from '@ferry/sdk';
+import type { ZodSchemaLike } from '@ferry/sdk';
+import { DateCtor, StringCtor, isArray, keys, own, parse, stringify } from './builtins.ts';
+import { CAPS, checkSize, hostCall, sdkError } from './host.ts';
+import { nangoLog } from './logs.ts';
+import { createPaginate } from './paginate.ts';
+import { proxy } from './proxy.ts';
+
+/** What the prelude reads of a RunJob (runtime/contract.ts). */
+export interface PreludeJob {
+  kind: 'sync' | 'action' | 'webhook';
+  input?: unknown;
+  context: {
+    lastSyncDate: string | null;
+    isFullRun: boolean;
+    connection: ConnectionInfo;
+    checkpoint: Record<string, unknown> | null;
+    paginationDefaults?: Record<string, unknown>;
+  };
+}
+
+/** What a bundle's default export holds, as far as the prelude trusts it (checked before use). */
+export interface ScriptDefinition {
+  type?: unknown;
+  models?: Record<string, ZodSchemaLike & { partial?: () => ZodSchemaLike }>;
+  input?: ZodSchemaLike;
+  output?: ZodSchemaLike;
+  exec?: (ctx: unknown, input?: unknown) => Promise<unknown>;
+  onWebhook?: (ctx: unknown, payload: unknown) => Promise<unknown>;
+  [key: string]: unknown;
+}
+
+type Issue = { path?: ReadonlyArray<PropertyKey>; message: string };
+
+export function formatIssues(error: { issues?: ReadonlyArray<Issue> } | null | undefined): string {
+  const issues = (error && error.issues) || [];
+  const parts: string[] = [];
+  for (let i = 0; i < issues.length && i < 10; i++) {
+    const issue = issues[i]!;
+    const path = issue.path && issue.path.length ? issue.path.map((p) => StringCtor(p)).join('.') : '(root)';
+    parts.push(`${path}: ${issue.message}`);
+  }
+  const text = parts.length ? parts.join('; ') : 'invalid';
+  return text.length > CAPS.rejectReasonChars ? text.slice(0, CAPS.rejectReasonChars) : text;
+}
+
+async function setState(op: string, value: unknown, what: string): Promise<void> {
+  const text = stringify(value);
+  checkSize(text, CAPS.stateBytes, what);
+  await hostCall(op, text);
+}
+
+const copy = <T>(value: T): T => parse(stringify(value));
+
+export function buildContext(job: PreludeJob, definition: ScriptDefinition): ActionContext | SyncContext {
+  const connection = job.context.connection;
+  let checkpoint = job.context.checkpoint;
+  const models = definition.models || {};
+
+  function declaredModel(model: unknown): string {
+    if (typeof model !== 'string' || !own(models, model)) {
+      throw sdkError('UNKNOWN_MODEL', `Unknown model "${StringCtor(model)}": this ${StringCtor(definition.type)} declares ${keys(models).join(', ') || 'no models'}`);
+    }
+    return model;
+  }
+
+  const actionContext: ActionContext = {
+    connectionId: connection.connection_id,
+    providerConfigKey: connection.provider,
+    provider: connection.provider,
+    proxy,
+    get: (config) => proxy({ ...config, method: 'GET' }),
+    post: (config) => proxy({ ...config, method: 'POST' }),
+    put: (config) => proxy({ ...config, method: 'PUT' }),
+    patch: (config) => proxy({ ...config, method: 'PATCH' }),
+    delete: (config) => proxy({ ...config, method: 'DELETE' }),
+    paginate: createPaginate(job.context.paginationDefaults),
+    getConnection: async () => copy(connection),
+    getMetadata: async () => parse(await hostCall('getMetadata', '')),
+    setMetadata: (metadata) => setState('setMetadata', { metadata, merge: false }, 'metadata'),
+    updateMetadata: (metadata) => setState('setMetadata', { metadata, merge: true }, 'metadata'),
+    log: nangoLog,
+  };
+
+  async function batch(op: 'save' | 'update' | 'delete', records: unknown, model: unknown): Promise<boolean> {
+    if (!isArray(records)) throw sdkError('INVALID_ARGUMENT', `batch${op[0]!.toUpperCase()}${op.slice(1)}: records must be an array`);
+    const schema = models[declaredModel(model)];
+    let validator: ZodSchemaLike | null = null;
+    if (op === 'save') validator = schema ?? null;
+    else if (op === 'update' && schema && typeof schema.partial === 'function') validator = schema.partial();
+    const valid: unknown[] = [];
+    const rejected: Array<{ id: string | null; reason: string }> = [];
+    let rejectedCount = 0;
+    for (let i = 0; i < records.length; i++) {
+      const record: unknown = records[i];
+      const id = record !== null && typeof record === 'object' ? (record as { id?: unknown }).id : undefined;
+      const idText = typeof id === 'string' || typeof id === 'number' ? StringCtor(id) : null;
+      let reason: string | null = null;
+      if (idText === null) reason = 'id: a record needs a string or number id';
+      else if (validator && typeof validator.safeParse === 'function') {
+        const result = validator.safeParse(record);
+        if (!result.success) reason = formatIssues(result.error);
+      }
+      if (reason !== null) {
+        rejectedCount++;
+        if (rejected.length < CAPS.rejectedPerBatch) rejected.push({ id: idText, reason });
+        continue;
+      }
+      valid.push(op === 'delete' ? { id } : record);
+    }
+    const text = stringify(valid);
+    checkSize(text, CAPS.batchBytes, `batch of ${valid.length} ${StringCtor(model)} records`);
+    await hostCall('batch', stringify({ op, model, rejected, rejectedCount }), text);
+    return true;
+  }
+
+  const recordWriters = {
+    batchSave: (records: unknown, model: unknown) => batch('save', records, model),
+    batchUpdate: (records: unknown, model: unknown) => batch('update', records, model),
+    batchDelete: (records: unknown, model: unknown) => batch('delete', records, model),
+  };
+  // An action writes only the models it declares (`models` in createAction).
+  if (job.kind === 'action') return { ...actionContext, ...recordWriters } as ActionContext;
+
+  async function trackDeletes(model: unknown, phase: 'start' | 'end'): Promise<void> {
+    await hostCall('trackDeletes', declaredModel(model), phase);
+  }
+
+  const syncContext: SyncContext = {
+    ...actionContext,
+    ...recordWriters,
+    lastSyncDate: job.context.lastSyncDate ? new DateCtor(job.context.lastSyncDate) : null,
+    isFullRun: job.context.isFullRun,
+    getCheckpoint: async () => (checkpoint == null ? null : copy(checkpoint)) as never,
+    saveCheckpoint: async (value) => {
+      await setState('saveCheckpoint', value, 'checkpoint');
+      checkpoint = copy(value);
+    },
+    clearCheckpoint: async () => {
+      await setState('saveCheckpoint', null, 'checkpoint');
+      checkpoint = null;
+    },
+    trackDeletesStart: (model) => trackDeletes(model, 'start'),
+    trackDeletesEnd: (model) => trackDeletes(model, 'end'),
+  };
+  return syncContext;
+}

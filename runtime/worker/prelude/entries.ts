@@ -1,0 +1,134 @@
+/** The prelude's entry points, called by the worker and never reachable by the script. */
+import { PromiseCtor, StringCtor, global, isArray, keys, parse, stringify } from './builtins.ts';
+import { buildContext, formatIssues, type PreludeJob, type ScriptDefinition } from './context.ts';
+import { CAPS, endRun, sdkError } from './host.ts';
+import { clearAllTimers, fatalErrors } from './timers.ts';
+
+function read(object: unknown, key: string): unknown {
+  try {
+    return (object as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+function jsonSafe(value: unknown): unknown {
+  try {
+    const text = stringify(value);
+    if (text === undefined || text.length > CAPS.stateBytes) return undefined;
+    return parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+interface DescribedError {
+  code: string;
+  message: string;
+  stack?: string;
+  type?: string;
+  payload?: unknown;
+  retryAfterMs?: number;
+}
+
+/** Errors come back as data: the worker never touches a script's error object. */
+function describeError(error: unknown): DescribedError {
+  const isObject = error !== null && (typeof error === 'object' || typeof error === 'function');
+  const message = isObject ? StringCtor(read(error, 'message') ?? error) : StringCtor(error);
+  const stack = isObject ? read(error, 'stack') : undefined;
+  const out: DescribedError = { code: 'SCRIPT_ERROR', message };
+  if (typeof stack === 'string') out.stack = stack;
+  if (!isObject) return out;
+  const ferryCode = read(error, '__ferryError');
+  const sdkCode = read(error, '__ferrySdkError');
+  if (typeof ferryCode === 'string') {
+    out.code = ferryCode;
+    if (ferryCode === 'ACTION_ERROR') {
+      out.type = StringCtor(read(error, 'type') ?? 'action_error');
+      const payload = jsonSafe(read(error, 'payload'));
+      if (payload !== undefined) out.payload = payload;
+    }
+  } else if (typeof sdkCode === 'string') out.code = sdkCode;
+  if (out.code === 'RETRY_AFTER') out.retryAfterMs = Number(read(error, 'retryAfterMs')) || 0;
+  return out;
+}
+
+const failure = (code: string, message: string): string => stringify({ ok: false, error: { code, message } });
+
+function loadDefinition(): ScriptDefinition {
+  const mod = global['__ferry_module'] as { default?: unknown } | undefined;
+  const definition = mod && typeof mod === 'object' ? mod.default : undefined;
+  if (!definition || typeof definition !== 'object') {
+    throw sdkError('BAD_SCRIPT', 'the bundle has no default export (expected `export default createSync(...)` or `createAction(...)`)');
+  }
+  return definition as ScriptDefinition;
+}
+
+export async function run(jobJson: string): Promise<string> {
+  try {
+    const job = parse(jobJson) as PreludeJob;
+    const definition = loadDefinition();
+    const { exec, onWebhook } = definition;
+    if (typeof exec !== 'function') return failure('BAD_SCRIPT', 'the script definition has no exec function');
+    const expectedType = job.kind === 'webhook' ? 'sync' : job.kind;
+    if (definition.type !== expectedType) return failure('BAD_SCRIPT', `the script is a ${StringCtor(definition.type)} but was run as a ${job.kind}`);
+    if (job.kind === 'webhook' && typeof onWebhook !== 'function') return failure('BAD_SCRIPT', 'the sync has no onWebhook function');
+    const ctx = buildContext(job, definition);
+    const failed = fatalErrors();
+
+    if (job.kind === 'sync') {
+      await PromiseCtor.race([exec.call(definition, ctx), failed]);
+      return stringify({ ok: true, output: 'null' });
+    }
+    if (job.kind === 'webhook') {
+      await PromiseCtor.race([onWebhook!.call(definition, ctx, job.input), failed]);
+      return stringify({ ok: true, output: 'null' });
+    }
+
+    let input = job.input;
+    if (definition.input && typeof definition.input.safeParse === 'function') {
+      const parsed = definition.input.safeParse(input);
+      if (!parsed.success) return failure('INVALID_INPUT', `invalid input: ${formatIssues(parsed.error)}`);
+      input = parsed.data;
+    }
+    let output = await PromiseCtor.race([exec.call(definition, ctx, input), failed]);
+    if (definition.output && typeof definition.output.safeParse === 'function') {
+      const parsed = definition.output.safeParse(output);
+      if (!parsed.success) return failure('INVALID_OUTPUT', `invalid output: ${formatIssues(parsed.error)}`);
+      output = parsed.data;
+    }
+    const text = output === undefined ? 'null' : stringify(output);
+    if (text.length > CAPS.actionOutputBytes) {
+      return stringify({ ok: false, error: { code: 'OUTPUT_SIZE', message: `action output is ${text.length} characters, over the ${CAPS.actionOutputBytes} cap`, limit: CAPS.actionOutputBytes, used: text.length } });
+    }
+    return stringify({ ok: true, output: text });
+  } catch (error) {
+    return stringify({ ok: false, error: describeError(error) });
+  } finally {
+    endRun();
+    clearAllTimers();
+  }
+}
+
+export function describe(): string {
+  try {
+    const d = loadDefinition();
+    const manifest: Record<string, unknown> = { type: d.type, description: d.description, version: d.version, limits: d.limits };
+    if (d.type === 'sync') {
+      manifest.frequency = d.frequency;
+      manifest.syncType = d.syncType;
+      manifest.autoStart = d.autoStart;
+      manifest.trackDeletes = d.trackDeletes;
+      manifest.fullRefreshEvery = d.fullRefreshEvery;
+      manifest.backfill = d.backfill;
+      manifest.retries = d.retries;
+      manifest.models = d.models && typeof d.models === 'object' ? keys(d.models) : [];
+      if (isArray(d.webhookSubscriptions)) manifest.webhookSubscriptions = d.webhookSubscriptions.map((e: unknown) => StringCtor(e));
+    } else if (d.models && typeof d.models === 'object') {
+      manifest.models = keys(d.models);
+    }
+    return stringify({ ok: true, manifest: jsonSafe(manifest) });
+  } catch (error) {
+    return stringify({ ok: false, error: describeError(error) });
+  }
+}

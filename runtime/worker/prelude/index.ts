@@ -1,0 +1,32 @@
+/**
+ * The in-isolate SDK. Built into one script (runtime/worker/prelude-build.ts) that the worker
+ * runs in each run's fresh context before the script's bundle; evaluating it yields `install`,
+ * which the worker calls with:
+ *   send(id, op, a, b)  host callback (ignored mode): asks the worker to do `op`; the worker
+ *                       answers later through `deliver(id, ok, value)`.
+ *   log(level, message) host callback (ignored mode).
+ *   caps                JSON text of runtime/caps.ts.
+ * It returns { deliver, run, describe }; the worker holds References to them, the script cannot.
+ * Everything crossing is a string or a primitive.
+ */
+import type { Caps } from '../../caps.ts';
+import { parse } from './builtins.ts';
+import { describe, run } from './entries.ts';
+import { installGuards } from './guards.ts';
+import { deliver, setHost, type HostLogFn, type SendFn } from './host.ts';
+import { installConsole } from './logs.ts';
+import { installTimers } from './timers.ts';
+
+export interface PreludeApi {
+  deliver: typeof deliver;
+  run: typeof run;
+  describe: typeof describe;
+}
+
+export function install(send: SendFn, log: HostLogFn, capsJson: string): PreludeApi {
+  setHost(send, log, parse(capsJson) as Caps);
+  installGuards();
+  installConsole();
+  installTimers();
+  return { deliver, run, describe };
+}
