@@ -3,6 +3,7 @@
  * `.ts` sources in Ferry's repository (workspace links), the built `.js` with `.d.ts` beside it
  * in an installed project. Nothing here assumes a checkout layout.
  */
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,3 +21,9 @@ export const TESTING_ENTRY = (() => {
 /** zod's package folder, and the node_modules folder holding it (esbuild's fallback for scripts). */
 export const ZOD_DIR = dirname(resolvePath('zod/package.json'));
 export const FERRY_NODE_MODULES = join(ZOD_DIR, '..');
+
+/** What TypeScript should read for a resolved module: the `.d.ts` beside a built `.js`, or the `.ts` source itself. */
+export function typesOf(entry: string): string {
+  const declaration = entry.replace(/\.js$/, '.d.ts');
+  return declaration !== entry && existsSync(declaration) ? declaration : entry;
+}

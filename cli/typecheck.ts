@@ -5,11 +5,12 @@
  * file:line:col, and the common ones say how to fix them.
  */
 import { relative } from 'node:path';
-import { SDK_ENTRY, TESTING_ENTRY, ZOD_DIR } from './resolve-ferry.ts';
+import { SDK_ENTRY, TESTING_ENTRY, typesOf, ZOD_DIR } from './resolve-ferry.ts';
 
 /** The module mappings scripts are checked with: the SDK, testing helpers and zod this CLI ships with. */
 export function scriptPaths(): Record<string, string[]> {
-  return { 'ferry/sdk': [SDK_ENTRY], nango: [SDK_ENTRY], ...(TESTING_ENTRY && { 'ferry/testing': [TESTING_ENTRY] }), zod: [ZOD_DIR] };
+  const sdk = typesOf(SDK_ENTRY);
+  return { 'ferry/sdk': [sdk], nango: [sdk], ...(TESTING_ENTRY && { 'ferry/testing': [typesOf(TESTING_ENTRY)] }), zod: [ZOD_DIR] };
 }
 
 export interface TypeDiagnostic {
