@@ -15,7 +15,7 @@ if (process.argv.includes('--demo') || config.FERRY_DEMO === true) {
 }
 
 const host = await startFerry(config, logger);
-if (host.url) process.stdout.write(`Ferry is running at ${host.url}\n`);
+if (host.url) process.stdout.write(`Ferry is running at ${host.url}\nDashboard: ${host.url}/dashboard (sign in with an environment's secret key)\n`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

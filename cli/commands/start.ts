@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { loadConfig } from '@ferry/host/config';
 import { createLogger } from '@ferry/host/logger';
 import { HOST_OPTIONS, parseCommandArgs, UsageError, type Command } from '../command.ts';
-import { deployScripts } from '../deploy.ts';
+import { setUpDemoWithScripts } from '../demo.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { createOutput } from '../output.ts';
 
@@ -50,7 +50,7 @@ export const startCommand: Command = {
       throw new UsageError((error as Error).message);
     }
     const logger = createLogger({ level: config.FERRY_LOG_LEVEL });
-    const { startFerry, setUpDemo, DEMO_CONNECTION_ID } = await import('@ferry/host');
+    const { startFerry, DEMO_CONNECTION_ID } = await import('@ferry/host');
     let host;
     try {
       host = await startFerry(config, logger);
@@ -61,17 +61,12 @@ export const startCommand: Command = {
     let demo: { close(): Promise<void> } | null = null;
     if ((values.demo || config.FERRY_DEMO === true) && host.url) {
       const url = host.url;
-      demo = await setUpDemo({
-        url, secretKey: host.secretKey, logger, scriptsDir: resolve(values.dir),
-        deploy: (dir) => deployScripts({
-          dir, url, key: host.secretKey,
-          onProgress: (e) => { if (e.type === 'bundled') logger.info({ script: e.script.name, bytes: e.bytes }, 'bundled'); },
-        }),
-      });
+      demo = await setUpDemoWithScripts({ url, secretKey: host.secretKey, logger, scriptsDir: resolve(values.dir) });
       const recordsUrl = `${url}/records?connection_id=${DEMO_CONNECTION_ID}&model=Contact&limit=5`;
       out.line([
         '',
         `Ferry is running at ${url} (${host.embedded ? 'embedded PGlite in ' + config.FERRY_DATA_DIR : 'Postgres at DATABASE_URL'})`,
+        `Dashboard: ${url}/dashboard (sign in with the secret key)`,
         `Secret key: ${host.secretKey}`,
         `  export FERRY_URL=${url} FERRY_SECRET_KEY=${host.secretKey}`,
         `The demo contacts sync runs every minute for connection "${DEMO_CONNECTION_ID}". Read its records:`,
@@ -82,6 +77,7 @@ export const startCommand: Command = {
       ].join('\n'));
     } else if (host.url) {
       out.line(`Ferry is running at ${host.url} (${host.embedded ? 'embedded PGlite in ' + config.FERRY_DATA_DIR : 'Postgres at DATABASE_URL'})`);
+      out.line(`Dashboard: ${host.url}/dashboard (sign in with an environment's secret key)`);
       out.line(`Secret key: ${host.secretKey}`);
     }
 

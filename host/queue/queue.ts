@@ -39,6 +39,11 @@ export interface QueueOptions {
   supervise: boolean;
   /** Runs of one environment at once across all workers, unless its settings say otherwise. */
   defaultEnvironmentConcurrency?: number;
+  /**
+   * How long a job's worker may go silent before the job counts as lost (FERRY_STALE_RUN_MS):
+   * the queue's pg-boss heartbeat, at least pg-boss's minimum of 10 s.
+   */
+  staleJobMs?: number;
 }
 
 /** Job data as queued: the run's input plus when it was due. */
@@ -55,10 +60,10 @@ export async function createQueue(options: QueueOptions) {
     retryLimit: 0,
     // Runs are bounded by the runtime's wall-time limit; pg-boss must not expire them first.
     expireInSeconds: 24 * 3600,
-    // A worker host that dies holds its job "active", which under the stately policy blocks the
-    // pair. Workers heartbeat their jobs; pg-boss fails a silent one (and failStale below does
-    // it sooner for runs we know are dead).
-    heartbeatSeconds: 60,
+    // A worker host that dies holds its jobs "active", which under the stately policy blocks their
+    // pairs. Workers heartbeat every job they fetched (started or not) every half of this;
+    // failSilentJobs settles the ones whose heartbeat stopped.
+    heartbeatSeconds: Math.max(10, Math.ceil((options.staleJobMs ?? 60_000) / 1000)),
   };
   await boss.createQueue(SYNC_QUEUE, queueOptions).catch((err: unknown) => {
     if (!String((err as Error).message).includes('already exists')) throw err;
@@ -130,6 +135,30 @@ export async function createQueue(options: QueueOptions) {
     /** Settles the pg-boss jobs of runs found dead, so their pairs can run again at once. */
     async failJobs(jobIds: string[]): Promise<void> {
       if (jobIds.length > 0) await boss.fail(SYNC_QUEUE, jobIds, { message: 'worker lost' });
+    },
+
+    /**
+     * Fails the sync jobs whose worker stopped heartbeating them and that never got a run row: a
+     * killed worker's fetched-but-not-started job (a slot fetches FETCH_BATCH). No run tells
+     * failStale about these, and pg-boss's own supervisor would take up to another minute; their
+     * pairs are made due at once, so the kill costs them no scheduled run. Jobs that did start
+     * are left to the stale-run sweep, which also schedules their retry.
+     */
+    async failSilentJobs(): Promise<Array<{ id: string; connectionId: string; syncName: string }>> {
+      const silent = await options.sql<{ id: string; connection_id: string; sync_name: string }[]>`
+        select j.id::text as id, j.data->>'connectionId' as connection_id, j.data->>'syncName' as sync_name
+        from pgboss.job j
+        where j.name = ${SYNC_QUEUE} and j.state = 'active' and j.heartbeat_seconds is not null
+          and j.heartbeat_on + j.heartbeat_seconds * interval '1 second' < pgboss.job_now()
+          and not exists (select 1 from runs r where r.job_id = j.id::text)`;
+      if (silent.length === 0) return [];
+      await boss.fail(SYNC_QUEUE, silent.map((j) => j.id), { message: 'worker lost before the run started' });
+      const pairs = JSON.stringify(silent.map((j) => ({ c: j.connection_id, s: j.sync_name })));
+      await options.sql`
+        update sync_state s set next_run_at = least(s.next_run_at, now())
+        from jsonb_array_elements(${pairs}::text::jsonb) f
+        where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s'`;
+      return silent.map((j) => ({ id: j.id, connectionId: j.connection_id, syncName: j.sync_name }));
     },
 
     async close(): Promise<void> {

@@ -12,7 +12,7 @@ import type { SyncState } from './sync-state.ts';
 
 export interface SchedulerDeps {
   runs: Runs;
-  queue: Pick<Queue, 'tick' | 'failJobs'>;
+  queue: Pick<Queue, 'tick' | 'failJobs' | 'failSilentJobs'>;
   syncState: SyncState;
   logger: Logger;
   staleRunMs: number;
@@ -36,6 +36,8 @@ export function createScheduler(deps: SchedulerDeps) {
         if (state) await deps.syncState.recordFailure(run.connection_id, run.script_name, decideRetry(WORKER_LOST, state.retry_attempt, retry));
       }
     }
+    const stranded = await deps.queue.failSilentJobs();
+    if (stranded.length > 0) log.warn({ jobs: stranded }, 'failed jobs a lost worker had fetched but not started; their pairs are due again');
     await deps.queue.tick(deps.syncState);
   }
 
