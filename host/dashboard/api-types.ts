@@ -44,7 +44,7 @@ export interface Script { name: string; provider: string; kind: string; version:
 export interface DeploySummary { version: number; created_at: string; rollback_of: number | null; active: boolean; scripts: number }
 export interface DeployDetail extends Omit<DeploySummary, 'scripts'> { scripts: Script[] }
 export interface LogLine { seq: number; level: string; message: string; at: string }
-export interface Call { id: string; method: string; path: string; status: number | null; duration_ms: number; retries: number; error: string | null; at: string }
+export interface Call { id: string; method: string; path: string; status: number | null; durationMs: number; retries: number; error?: string; at: string }
 export interface Rejected { seq: string; model: string; record_id: string | null; reason: string; rejected_at: string }
 export interface RecordMeta { first_seen_at: string; last_modified_at: string; last_action: 'added' | 'updated' | 'deleted'; deleted_at: string | null; cursor: string }
 export type FerryRecord = { id: string; _ferry_metadata: RecordMeta } & Record<string, unknown>;

@@ -52,7 +52,7 @@ ${logLines(logs)}
 <h2>Provider calls</h2>
 <table id="calls"><thead><tr><th>Method</th><th>Path</th><th class="num">Status</th><th class="num">Duration</th><th class="num">Retries</th><th>Error</th><th>At</th></tr></thead><tbody>
 ${calls.length === 0 ? html`<tr><td colspan="7" class="muted">No proxied calls.</td></tr>` : ''}
-${calls.map((call) => html`<tr><td>${call.method}</td><td><code>${call.path}</code></td><td class="num">${call.status ?? '–'}</td><td class="num">${formatMs(call.duration_ms)}</td><td class="num">${call.retries}</td><td class="error">${call.error ?? ''}</td><td>${formatTime(call.at)}</td></tr>`)}
+${calls.map((call) => html`<tr><td>${call.method}</td><td><code>${call.path}</code></td><td class="num">${call.status ?? '–'}</td><td class="num">${formatMs(call.durationMs)}</td><td class="num">${call.retries}</td><td class="error">${call.error ?? ''}</td><td>${formatTime(call.at)}</td></tr>`)}
 </tbody></table>
 <h2>Rejected records</h2>
 <table id="rejected"><thead><tr><th>Model</th><th>Record id</th><th>Reason</th><th>At</th></tr></thead><tbody>
