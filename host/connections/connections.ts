@@ -208,10 +208,11 @@ export function createConnections(sql: Sql, cipher: Cipher) {
       }
     },
 
-    async setMetadata(id: string, metadata: Record<string, unknown>, merge: boolean): Promise<void> {
+    /** `tx`: a run's fenced transaction (host/runs/run-fence.ts). */
+    async setMetadata(id: string, metadata: Record<string, unknown>, merge: boolean, tx: Sql | TransactionSql = sql): Promise<void> {
       const json = JSON.stringify(metadata);
-      if (merge) await sql`update connections set metadata = coalesce(metadata, '{}'::jsonb) || ${json}::text::jsonb, updated_at = now() where id = ${id}`;
-      else await sql`update connections set metadata = ${json}::text::jsonb, updated_at = now() where id = ${id}`;
+      if (merge) await tx`update connections set metadata = coalesce(metadata, '{}'::jsonb) || ${json}::text::jsonb, updated_at = now() where id = ${id}`;
+      else await tx`update connections set metadata = ${json}::text::jsonb, updated_at = now() where id = ${id}`;
     },
   };
 }

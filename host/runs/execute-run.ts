@@ -51,7 +51,7 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
         checkpoint: args.checkpoint ?? null,
         ...(provider.pagination && { paginationDefaults: provider.pagination }),
       },
-    }, bridge);
+    }, bridge, { signal: bridge.signal });
     // The script may have returned while its last batch was still being written.
     const writeFailure = await bridge.flush();
     if (writeFailure && result.ok) {

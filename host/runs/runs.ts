@@ -124,10 +124,10 @@ export function createRuns(sql: Sql) {
         order by id desc limit ${q.limit}`;
     },
 
-    async appendLogs(runId: string, firstSeq: number, entries: LogEntry[]): Promise<void> {
+    async appendLogs(runId: string, firstSeq: number, entries: LogEntry[], tx: Sql | TransactionSql = sql): Promise<void> {
       if (entries.length === 0) return;
       const rows = entries.map((e, i) => ({ run_id: runId, seq: firstSeq + i, level: e.level, message: e.message, at: new Date(e.at) }));
-      await sql`insert into run_logs ${sql(rows, 'run_id', 'seq', 'level', 'message', 'at')} on conflict do nothing`;
+      await tx`insert into run_logs ${sql(rows, 'run_id', 'seq', 'level', 'message', 'at')} on conflict do nothing`;
     },
 
     async logs(runId: string, afterSeq: number, limit: number): Promise<Array<LogEntry & { seq: number }>> {

@@ -13,6 +13,7 @@ import type { Scripts } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { executeRun } from '../runs/execute-run.ts';
+import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
 import type { SyncWebhook } from '../webhooks-out/deliveries.ts';
@@ -129,7 +130,12 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       if (!resumed) {
         pass.startedAt = run.started_at;
-        await deps.syncState.beginPass(connection.id, job.syncName, pass, true);
+        try {
+          await fencedWrite(deps.sql, run.id, (tx) => deps.syncState.beginPass(tx, connection.id, job.syncName, pass));
+        } catch (err) {
+          if (!isRunFenced(err)) throw err;
+          return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
+        }
       }
       const models = manifest.models;
       const cursors = deps.webhooks ? await cursorsBefore(connection.id, models) : new Map<string, string>();
@@ -141,9 +147,18 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       });
       const where = { runId: run.id, sync: job.syncName, connection: connection.connection_id };
       const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
-        await deps.runs.finish(run.id, { status: 'failed', usage, error });
         const decision = decideRetry(error, state.retry_attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
-        await deps.syncState.recordFailure(connection.id, job.syncName, decision);
+        // Settled and rescheduled together, and only by the process that still holds the run: one
+        // that lost it (failed as WORKER_LOST while frozen) leaves the pair to its new run.
+        const settled = await deps.sql.begin(async (tx) => {
+          if (!(await deps.runs.finish(run.id, { status: 'failed', usage, error }, tx))) return false;
+          await deps.syncState.recordFailure(connection.id, job.syncName, decision, tx);
+          return true;
+        });
+        if (!settled) {
+          log.warn({ ...where, error }, 'sync run lost: another process settled it; this process wrote nothing more');
+          return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: `run ${run.id} was settled by another process` } };
+        }
         log.warn({ ...where, error, retryInMs: decision?.delayMs ?? null }, 'sync run failed');
         return { status: 'failed', runId: run.id, error };
       };
@@ -155,6 +170,8 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (!result.ok) return fail(result.error, result.usage);
       try {
         await deps.sql.begin(async (tx) => {
+          // The fence first: a run that lost the pair applies no deletes and moves no state.
+          await claimRun(tx, run.id);
           if (pass.tracksDeletes) {
             let total = 0;
             for (const model of models) {
@@ -171,7 +188,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
         });
       } catch (err) {
-        log.error({ err, runId: run.id }, 'settling a successful sync run failed');
+        if (!isRunFenced(err)) log.error({ err, runId: run.id }, 'settling a successful sync run failed');
         return fail({ kind: 'internal', code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }, result.usage);
       }
       log.info({ ...where, usage: result.usage }, 'sync run succeeded');
