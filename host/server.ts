@@ -108,7 +108,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     const connectSessions = createConnectSessions(sql);
     const connectFlow = createConnectFlow({ sql, connections, providers, sessions: connectSessions, syncState, proxy, outbox, logger });
     const oauthClients = createOAuthClients(sql, cipher);
-    const scriptRunDeps = { sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger, boss: queue.boss };
+    const scriptRunDeps = { sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger, boss: queue.boss, outbox };
     const actions = await createActions(scriptRunDeps);
     const webhooksIn = await createWebhooksIn(scriptRunDeps);
 

@@ -60,8 +60,8 @@ export function createActionJobs(sql: Sql) {
       await sql`update action_jobs set run_id = ${runId} where id = ${id}`;
     },
 
-    async finish(id: string, outcome: { ok: true; output: unknown } | { ok: false; error: RunError }): Promise<void> {
-      await sql`
+    async finish(id: string, outcome: { ok: true; output: unknown } | { ok: false; error: RunError }, tx: Sql | TransactionSql = sql): Promise<void> {
+      await tx`
         update action_jobs set status = ${outcome.ok ? 'succeeded' : 'failed'}, finished_at = now(),
           output = ${outcome.ok ? json(outcome.output) : null}::text::jsonb,
           error = ${outcome.ok ? null : JSON.stringify(outcome.error)}::text::jsonb
