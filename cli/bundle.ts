@@ -7,12 +7,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
-import { dirname, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { relative, resolve } from 'node:path';
 import { build, type Message, type Plugin } from 'esbuild';
-
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SDK_ENTRY = resolve(REPO_ROOT, 'sdk/index.ts');
+import { FERRY_NODE_MODULES, SDK_ENTRY } from './resolve-ferry.ts';
 
 /** The runtime reads the script's definition at `__ferry_module.default`. */
 export const BUNDLE_GLOBAL_NAME = '__ferry_module';
@@ -164,7 +161,7 @@ function runtimeModules(): Plugin {
     setup(pluginBuild) {
       pluginBuild.onResolve({ filter: /^(ferry\/sdk|nango|zod|zod\/v4)$/ }, (args) => {
         if (args.path.startsWith('zod')) {
-          const own = zodMajor(createRequire(resolve(args.resolveDir || REPO_ROOT, 'index.js')));
+          const own = zodMajor(createRequire(resolve(args.resolveDir || process.cwd(), 'index.js')));
           if (own !== null && own !== ZOD_MAJOR) return undefined;
         }
         return { path: args.path, namespace: RUNTIME_NAMESPACE };
@@ -208,8 +205,8 @@ export async function bundleScript(entryPath: string, options: { maxBytes?: numb
       target: 'es2022',
       mainFields: ['module', 'main'],
       conditions: ['import', 'default'],
-      // A script outside this repo still finds the zod that ships with Ferry.
-      nodePaths: [resolve(REPO_ROOT, 'node_modules')],
+      // A script in a project without its own zod still finds the one Ferry depends on.
+      nodePaths: [FERRY_NODE_MODULES],
       plugins: [runtimeModules(), refuseNodeBuiltins(packagesNeedingNode)],
       // Whitespace and syntax only: identifiers stay readable in a script's stack traces.
       minifyWhitespace: true,

@@ -4,7 +4,7 @@
  * asks for them through the global `__ferry_require(name)`; each is initialised on first request,
  * once per run's context, so a script sees its own copy.
  */
-import * as sdk from '../../../sdk/index.ts';
+import * as sdk from '@ferry/sdk';
 import { defineGlobal } from './builtins.ts';
 import { sdkError } from './host.ts';
 
