@@ -11,6 +11,7 @@ import type { Proxy, ProxyCallRecord } from '../proxy/proxy.ts';
 import type { Runs } from '../runs/runs.ts';
 import { deleteUnseen, recordSeen, clearSeen } from '../store/records-deletes.ts';
 import type { SyncState } from '../sync/sync-state.ts';
+import { createRunTransactions } from './run-transactions.ts';
 
 /** The record store as the bridge needs it (host/store implements it). */
 export interface RecordWriter {
@@ -47,11 +48,15 @@ export type ModelCounts = Map<string, { added: number; updated: number; deleted:
 export interface RunBridge extends HostBridge {
   /** Resolves when every pending record write and log line is stored; the failed write, if any. */
   flush(): Promise<Error | null>;
+  /** The run ended: cancel its in-flight record writes (rolled back) and refuse further ones. */
+  abort(reason: Error): void;
   readonly calls: ProxyCallRecord[];
   readonly modelCounts: ModelCounts;
 }
 
-export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): RunBridge {
+export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope): RunBridge {
+  const transactions = createRunTransactions(bridgeDeps.sql);
+  const deps: RunBridgeDeps = { ...bridgeDeps, sql: transactions.sql };
   let logSeq = 0;
   let logWrites: Promise<void> = Promise.resolve();
   const calls: ProxyCallRecord[] = [];
@@ -129,6 +134,8 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
       await logWrites;
       return writeError instanceof Error ? writeError : writeError ? new Error(String(writeError)) : null;
     },
+
+    abort: (reason) => transactions.abort(reason),
 
     async getMetadata() {
       const row = await deps.connections.getById(scope.connection.id);
