@@ -25,7 +25,7 @@ export const CredentialsSchema = z.discriminatedUnion('type', [
 export type Credentials = z.infer<typeof CredentialsSchema>;
 export type OAuth2Credentials = Extract<Credentials, { type: 'oauth2' }>;
 
-const ConnectionIdSchema = z.string().min(1).max(255).regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ -');
+export const ConnectionIdSchema = z.string().min(1).max(255).regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ -');
 const ObjectSchema = z.record(z.string(), z.unknown());
 
 export const NewConnectionSchema = z.strictObject({
@@ -208,10 +208,11 @@ export function createConnections(sql: Sql, cipher: Cipher) {
       }
     },
 
-    async setMetadata(id: string, metadata: Record<string, unknown>, merge: boolean): Promise<void> {
+    /** `tx`: a run's fenced transaction (host/runs/run-fence.ts). */
+    async setMetadata(id: string, metadata: Record<string, unknown>, merge: boolean, tx: Sql | TransactionSql = sql): Promise<void> {
       const json = JSON.stringify(metadata);
-      if (merge) await sql`update connections set metadata = coalesce(metadata, '{}'::jsonb) || ${json}::text::jsonb, updated_at = now() where id = ${id}`;
-      else await sql`update connections set metadata = ${json}::text::jsonb, updated_at = now() where id = ${id}`;
+      if (merge) await tx`update connections set metadata = coalesce(metadata, '{}'::jsonb) || ${json}::text::jsonb, updated_at = now() where id = ${id}`;
+      else await tx`update connections set metadata = ${json}::text::jsonb, updated_at = now() where id = ${id}`;
     },
   };
 }

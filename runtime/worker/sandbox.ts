@@ -9,6 +9,7 @@ import type { RunError } from '../contract.ts';
 import { CAPS } from '../caps.ts';
 import type { HostCalls } from './host-calls.ts';
 import type { IsolateLease } from './isolates.ts';
+import { HEAP_LOG_LEVEL, installHeapProbe, type HeapProbe } from './heap-probe.ts';
 
 const HEAP_SAMPLE_MS = 5;
 const MiB = 1024 * 1024;
@@ -52,9 +53,10 @@ export interface PreludeEntries {
  * Installs the in-isolate SDK in `context` with its two host callbacks (see prelude/index.ts). Runs no
  * script code, so it uses isolated-vm's synchronous calls.
  */
-export function installPrelude(lease: IsolateLease, context: ivm.Context, send: ivm.Callback, log: ivm.Callback): PreludeEntries {
+export function installPrelude(lease: IsolateLease, context: ivm.Context, send: ivm.Callback | ivm.Reference, log: ivm.Callback | ivm.Reference): PreludeEntries {
   const install = lease.prelude().runSync(context, { reference: true }) as ivm.Reference<(...args: unknown[]) => unknown>;
-  const api = install.applySync(undefined, [send, log, JSON.stringify(CAPS)], { result: { reference: true } }) as ivm.Reference;
+  const callback = (f: ivm.Callback | ivm.Reference) => (f instanceof ivm.Reference ? f.derefInto() : f);
+  const api = install.applySync(undefined, [callback(send), callback(log), JSON.stringify(CAPS)], { result: { reference: true } }) as ivm.Reference;
   install.release();
   try {
     return {
@@ -102,13 +104,16 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
     // ArrayBuffers live outside the V8 heap but count against the isolate's limit.
     const bytes = stats.used_heap_size + stats.externally_allocated_size;
     heapBytes = bytes;
-    if (bytes > peakHeapBytes) {
-      peakHeapBytes = bytes;
-      deps.onHeap(bytes);
-    }
+    if (bytes > peakHeapBytes) recordPeak(bytes);
+  }
+
+  function recordPeak(bytes: number): void {
+    peakHeapBytes = bytes;
+    deps.onHeap(bytes);
   }
 
   let context: ivm.Context;
+  let heapProbe: HeapProbe;
   let deliverRef: ivm.Reference;
   let entries: Record<'run' | 'describe', ivm.Reference>;
   try {
@@ -136,6 +141,11 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
     );
     const log = new ivm.Callback((level: string, message: string) => {
       if (closed) return;
+      if (level === HEAP_LOG_LEVEL) {
+        const bytes = Number(message);
+        if (Number.isFinite(bytes) && bytes > peakHeapBytes) recordPeak(bytes);
+        return;
+      }
       // The prelude's signal (the script cannot reach this callback) that an ArrayBuffer was refused.
       if (level === '__memory') {
         stop({ kind: 'limit', code: 'MEMORY', message: `memory limit of ${limits.memoryMb} MB exceeded (an ArrayBuffer allocation was refused)`, limit: limits.memoryMb, used: Math.max(limits.memoryMb, Math.round(peakHeapBytes / MiB)) });
@@ -143,7 +153,10 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
       }
       deps.onLog(String(level), String(message));
     }, { ignored: true });
-    ({ deliver: deliverRef, ...entries } = installPrelude(lease, context, send, log));
+    heapProbe = installHeapProbe(isolate, context, send, log);
+    const installed = installPrelude(lease, context, heapProbe.send, heapProbe.log);
+    deliverRef = installed.deliver;
+    entries = { run: heapProbe.wrap(installed.run), describe: heapProbe.wrap(installed.describe) };
   } catch (error) {
     lease.release(false);
     throw error;
@@ -218,6 +231,9 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
           // disposed meanwhile
         }
       }
+      const probed = heapProbe.peak();
+      if (probed > peakHeapBytes) recordPeak(probed);
+      heapProbe.release();
       for (const ref of [deliverRef, entries.run, entries.describe]) ref.release();
       context.release();
       lease.release(stopped === null);

@@ -184,6 +184,21 @@ describe.each(EXECUTION_MODES)('sandbox conformance: $name', (mode) => {
       expect(result.usage.bridgeBytes).toBeGreaterThan(50_000);
     });
 
+    it('reports the peak of a synchronous stretch that V8 collects before the isolate is next idle', async () => {
+      // ~28 MB held without an await, then dropped; the churn after it forces V8 to collect it
+      // (the limit is 40 MB) before the run's end, and no idle moment lets a timed sample in.
+      const code = await bundled(syncScript(`
+        let keep = []; for (let i = 0; i < 35; i++) keep.push(new Array(100000).fill(i));
+        ctx.log(String(keep.length)); keep = null;
+        let sum = 0; for (let i = 0; i < 200; i++) sum += new Array(100000).fill(i).length;
+        ctx.log(String(sum));`));
+      for (let i = 0; i < 3; i++) {
+        const result = await runtime.run(jobFor(code, { limits: { memoryMb: 40, wallTimeMs: 10_000, cpuTimeMs: 5_000 } }), recordingBridge().bridge);
+        expect(result.ok, JSON.stringify(result)).toBe(true);
+        expect(result.usage.peakHeapBytes).toBeGreaterThan(25 * MiB);
+      }
+    });
+
     it("reports each run's own peak heap: the garbage a previous run left is not counted", async () => {
       // One bundle (so one warm isolate): a full run keeps ~40 MB until it returns, which is then
       // garbage in the old generation; the next, incremental run allocates next to nothing.
