@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { createRuntime } from '../runtime/index.ts';
+import { createRuntime } from '@ferry/runtime';
 import { createActions } from './actions/index.ts';
 import { createApi } from './api/app.ts';
 import type { Config } from './config.ts';

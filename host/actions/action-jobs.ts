@@ -1,5 +1,5 @@
 /** Asynchronous action calls (action_jobs): queued by the API, settled by a worker, polled by the app. */
-import type { RunError } from '../../runtime/contract.ts';
+import type { RunError } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 
 export type ActionJobStatus = 'queued' | 'running' | 'succeeded' | 'failed';

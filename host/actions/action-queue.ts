@@ -3,7 +3,7 @@
  * runs it and stores the outcome on the call's row, which the app polls.
  */
 import type { PgBoss } from 'pg-boss';
-import type { RunError } from '../../runtime/contract.ts';
+import type { RunError } from '@ferry/runtime/contract';
 import type { Connections } from '../connections/connections.ts';
 import type { Sql } from '../db/connect.ts';
 import type { WebhookOutbox } from '../webhooks-out/deliveries.ts';

@@ -6,7 +6,7 @@
  * state. Nothing is written when any step fails, except the auth_failed event.
  */
 import { randomUUID } from 'node:crypto';
-import type { EndUser, EventError } from '../../client/webhook-events.ts';
+import type { EndUser, EventError } from '@ferry/client/webhook-events';
 import type { ConnectionRow, Connections, Credentials } from '../connections/connections.ts';
 import type { Provider, Providers } from '../connections/providers.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';

@@ -6,7 +6,7 @@
  * from the shared rate limits, retries 429/5xx/network errors with backoff honouring the
  * provider's wait, bounds time and response size, and records each call on the run.
  */
-import type { ProxyRequest, ProxyResponse } from '../../runtime/contract.ts';
+import type { ProxyRequest, ProxyResponse } from '@ferry/runtime/contract';
 import { ReauthRequiredError, type Connections, type Credentials } from '../connections/connections.ts';
 import type { OAuthRefresher } from '../connections/oauth-refresh.ts';
 import type { Provider } from '../connections/providers.ts';

@@ -2,7 +2,7 @@
  * The host side of one run's bridge: what a script's batchSave, proxy calls, logs, metadata
  * and checkpoints do. Built per run so nothing of one run is reachable from another.
  */
-import type { BatchResult, HostBridge, LogEntry, RecordBatch } from '../../runtime/contract.ts';
+import type { BatchResult, HostBridge, LogEntry, RecordBatch } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';

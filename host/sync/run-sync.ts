@@ -5,7 +5,7 @@
  * keeps the records it saved (partial success), leaves lastSyncDate alone, keeps its checkpoint
  * for the next run to resume from, and schedules a retry by the retry policy.
  */
-import { LimitsSchema, type RunError, type Runtime, type ScriptManifest, type Usage } from '../../runtime/contract.ts';
+import { LimitsSchema, type RunError, type Runtime, type ScriptManifest, type Usage } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';

@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { ProxyRequestSchema } from '../../../runtime/contract.ts';
+import { ProxyRequestSchema } from '@ferry/runtime/contract';
 import { BaseUrlError, resolveBase } from '../../connections/base-url.ts';
 import { ConnectionPatchSchema, NewConnectionSchema, toPublicConnection, type Connections } from '../../connections/connections.ts';
 import { ProviderSchema, type Providers } from '../../connections/providers.ts';
