@@ -129,7 +129,14 @@ describe('the dashboard in a browser', () => {
     expect(await page.locator('#changes tr[data-change=removed]').count()).toBeGreaterThan(0);
     await screenshot(page, 'deploy');
 
-    await page.goto(`${dashboard}/deploys`);
+    const listing = await page.goto(`${dashboard}/deploys`);
+    // Only the dashboard's own script runs, and no other site may frame it.
+    expect(listing!.headers()['content-security-policy']).toMatch(/script-src 'self'.*frame-ancestors 'none'|frame-ancestors 'none'.*script-src 'self'/);
+    // Rolling back asks first: declining changes nothing.
+    page.once('dialog', (d) => void d.dismiss());
+    await page.click(`#deploys tr[data-version="${v2.version - 1}"] button`);
+    await page.waitForTimeout(500);
+    expect((await ferry.api.get('/deploys')).body.deploys[0].version).toBe(v2.version);
     page.once('dialog', (d) => void d.accept());
     await page.click(`#deploys tr[data-version="${v2.version - 1}"] button`);
     await expect.poll(() => page.textContent('[role=status]')).toContain(`Rolled back to v${v2.version - 1}`);
