@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   logs: { summary: "print a run's logs (--follow until it finishes)", load: async () => (await import('./commands/logs.ts')).logsCommand },
   dryrun: { summary: 'run a sync or action locally against a connection, saving nothing', load: async () => (await import('./commands/dryrun.ts')).dryrunCommand },
   trigger: { summary: 'run a sync now for a connection (--full: a full refresh)', load: async () => (await import('./commands/trigger.ts')).triggerCommand },
+  'held-deletes': { summary: 'list, apply or discard deletes held by the mass-delete guard', load: async () => (await import('./commands/held-deletes.ts')).heldDeletesCommand },
 };
 
 const HELP = `Usage: ferry <command> [options]

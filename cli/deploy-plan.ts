@@ -6,6 +6,7 @@
  * model shows before apps lose it.
  */
 import { z } from 'zod';
+import { sharedModelWarnings, type DeployWarning } from '../host/deploy/deploy.ts';
 import type { Runtime } from '../runtime/contract.ts';
 import type { BundledScript } from './deploy.ts';
 import { createHostClient } from './host-client.ts';
@@ -16,14 +17,20 @@ const ActiveScriptsSchema = z.object({
     provider: z.string(),
     kind: z.enum(['sync', 'action']),
     hash: z.string(),
-    manifest: z.looseObject({ models: z.array(z.string()).optional() }),
+    manifest: z.looseObject({ models: z.array(z.string()).optional(), trackDeletes: z.boolean().optional() }),
   })),
 });
 
 export type PlannedStatus = 'new' | 'changed' | 'unchanged' | 'removed';
 
 export interface DeployPlan {
-  scripts: Array<{ name: string; provider: string; kind: 'sync' | 'action'; status: PlannedStatus; models: string[]; addedModels: string[]; removedModels: string[] }>;
+  scripts: Array<{
+    name: string; provider: string; kind: 'sync' | 'action'; status: PlannedStatus; models: string[]; addedModels: string[]; removedModels: string[];
+    /** Syncs: whether a successful full run marks the records it did not see as deleted (`trackDeletes`). */
+    detectsDeletes?: boolean;
+  }>;
+  /** Models that several syncs of one provider write. */
+  warnings: DeployWarning[];
   /** Models no script will write any more / models written for the first time. */
   removedModels: string[];
   addedModels: string[];
@@ -43,12 +50,17 @@ export async function planDeploy(bundled: BundledScript[], options: { url: strin
     const status: PlannedStatus = !current ? 'new' : current.hash === bundle.hash ? 'unchanged' : 'changed';
     const before = current?.manifest.models ?? [];
     let models = before;
+    let trackDeletes = current?.manifest.trackDeletes === true;
     if (status !== 'unchanged') {
       const described = await options.runtime.describe(bundle.code);
       // A bundle that does not describe is reported by the host on apply, with its reason.
       models = described.ok ? (described.manifest.models ?? []) : before;
+      if (described.ok) trackDeletes = described.manifest.type === 'sync' && described.manifest.trackDeletes;
     }
-    plan.push({ name: bundle.name, provider: bundle.provider, kind: bundle.kind, status, models, addedModels: minus(models, before), removedModels: minus(before, models) });
+    plan.push({
+      name: bundle.name, provider: bundle.provider, kind: bundle.kind, status, models, addedModels: minus(models, before), removedModels: minus(before, models),
+      ...(bundle.kind === 'sync' && { detectsDeletes: trackDeletes }),
+    });
   }
   const names = new Set(bundled.map((b) => b.name));
   for (const gone of active.filter((s) => !names.has(s.name))) {
@@ -59,6 +71,7 @@ export async function planDeploy(bundled: BundledScript[], options: { url: strin
   const modelsAfter = [...new Set(plan.flatMap((s) => s.models))];
   return {
     scripts: plan,
+    warnings: sharedModelWarnings(plan.filter((s) => s.status !== 'removed')),
     addedModels: minus(modelsAfter, modelsBefore),
     removedModels: minus(modelsBefore, modelsAfter),
     empty: plan.every((s) => s.status === 'unchanged'),

@@ -10,6 +10,8 @@ import { createHostClient } from './host-client.ts';
 export const DeployResponseSchema = z.object({
   version: z.number(),
   scripts: z.array(z.object({ name: z.string(), kind: z.enum(['sync', 'action']), status: z.enum(['new', 'changed', 'unchanged', 'removed']) })),
+  /** E.g. MODEL_SHARED: two syncs of one provider write the same model. */
+  warnings: z.array(z.looseObject({ code: z.string(), message: z.string() })).default([]),
 });
 export type DeployResponse = z.infer<typeof DeployResponseSchema>;
 

@@ -4,3 +4,5 @@ export {
   type RecordAction, type RecordIterator, type RecordsPage, type RecordsQuery, type SyncTriggerResult,
 } from './client.ts';
 export { FerryApiError, isFerryApiError, type FerryErrorIssue } from './errors.ts';
+export { verifyWebhook, WebhookVerificationError, type VerifyWebhookOptions } from './webhooks.ts';
+export type { FerryWebhookEvent } from './webhook-events.ts';

@@ -7,6 +7,8 @@ const ConfigSchema = z.object({
   DATABASE_URL: z.url().optional(),
   FERRY_DATA_DIR: z.string().default('.ferry'),
   FERRY_HOST: z.string().default('127.0.0.1'),
+  /** The URL browsers reach this host at (behind a proxy or TLS terminator); the connect page's OAuth redirect URI is built from it. Default: the listening address. */
+  FERRY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   FERRY_PORT: z.coerce.number().int().min(0).max(65535).default(3003),
   /** Secret key of the default environment. Without it, a dev key is generated and kept in FERRY_DATA_DIR. */
   FERRY_SECRET_KEY: z.string().min(16).optional(),

@@ -20,6 +20,7 @@ if (demoWanted && host.url) {
   process.stdout.write([
     '',
     `Ferry is running at ${host.url} (${host.embedded ? 'embedded PGlite in ' + config.FERRY_DATA_DIR : 'Postgres at DATABASE_URL'})`,
+    `Dashboard: ${host.url}/dashboard (sign in with the secret key)`,
     `Secret key: ${host.secretKey}`,
     `The demo contacts sync runs every minute for connection "${DEMO_CONNECTION_ID}". Read its records:`,
     `  curl -H 'Authorization: Bearer ${host.secretKey}' '${recordsUrl}'`,
@@ -28,7 +29,7 @@ if (demoWanted && host.url) {
     '',
   ].join('\n') + '\n');
 } else if (host.url) {
-  process.stdout.write(`Ferry is running at ${host.url}\n`);
+  process.stdout.write(`Ferry is running at ${host.url}\nDashboard: ${host.url}/dashboard (sign in with an environment's secret key)\n`);
 }
 
 let stopping = false;

@@ -13,7 +13,11 @@ import { createActions } from './actions/index.ts';
 import { createApi } from './api/app.ts';
 import type { Config } from './config.ts';
 import { createConnections } from './connections/connections.ts';
-import { createOAuthRefresher } from './connections/oauth-refresh.ts';
+import { createOAuthRefresher, type OnReauthRequired } from './connections/oauth-refresh.ts';
+import { authFailedAnnouncer } from './connect/auth-failed.ts';
+import { createConnectFlow } from './connect/connect-flow.ts';
+import { createOAuthClients } from './connect/oauth-clients.ts';
+import { createConnectSessions } from './connect/sessions.ts';
 import { createCipher, generateEncryptionKey, parseKeyring } from './crypto/cipher.ts';
 import { createProviders } from './connections/providers.ts';
 import { connectDatabase } from './db/connect.ts';
@@ -30,13 +34,14 @@ import { createRecordStore } from './store/records.ts';
 import { createSyncRunner } from './sync/run-sync.ts';
 import { createSyncState } from './sync/sync-state.ts';
 import { createScheduler } from './sync/scheduler.ts';
-import { createWebhookSender } from './webhooks-out/deliveries.ts';
+import { createWebhookOutbox, createWebhookSender } from './webhooks-out/deliveries.ts';
 import { createEnvironments, generateSecretKey } from './tenancy/environments.ts';
+import { createHttpApp } from './http-app.ts';
 import { createWebhooksIn } from './webhooks-in/index.ts';
 
 
 export interface FerryHost {
-  /** Base URL of the API (null for a worker-only process). */
+  /** Base URL of the API (null for a worker-only process); the dashboard is at `${url}/dashboard`. */
   url: string | null;
   secretKey: string;
   environmentId: string;
@@ -77,7 +82,8 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     const runtime = createRuntime({ workers: config.FERRY_RUNTIME_WORKERS, logger });
     closers.push(() => runtime.close());
 
-    const connections = createConnections(sql, createCipher(parseKeyring(await configuredOrGenerated(config.FERRY_ENCRYPTION_KEY, config.FERRY_DATA_DIR, 'encryption-key', generateEncryptionKey))));
+    const cipher = createCipher(parseKeyring(await configuredOrGenerated(config.FERRY_ENCRYPTION_KEY, config.FERRY_DATA_DIR, 'encryption-key', generateEncryptionKey)));
+    const connections = createConnections(sql, cipher);
     // Plaintext rows from before encryption, and rows under a rotated-out key, move to the current key.
     const reencrypted = await connections.reencrypt();
     if (reencrypted > 0) logger.info({ reencrypted }, 'connection credentials re-encrypted under the current key');
@@ -87,14 +93,21 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     const syncState = createSyncState(sql);
     const records = createRecordStore({ sql, logger, embedded: db.embedded });
     const runCalls = createRunCalls(sql);
+    // Bound once the queue exists: a refused refresh tells the app in the transaction that marks the connection.
+    let announceReauth: OnReauthRequired = async () => {};
     const proxy = createProxy({
       logger, connections, calls: runCalls, rateLimiter: createRateLimiter(sql),
-      refresher: createOAuthRefresher({ sql, connections, logger }),
+      refresher: createOAuthRefresher({ sql, connections, logger, onReauthRequired: (tx, connection, reason) => announceReauth(tx, connection, reason) }),
     });
     const deployer = createDeployer({ sql, runtime, syncState });
 
     const queue = await createQueue({ sql, logger, supervise: config.FERRY_ROLE !== 'api', defaultEnvironmentConcurrency: config.FERRY_ENV_CONCURRENCY, staleJobMs: config.FERRY_STALE_RUN_MS });
     closers.push(() => queue.close());
+    const outbox = await createWebhookOutbox({ boss: queue.boss, retryDelaySeconds: config.FERRY_WEBHOOK_RETRY_DELAY_S });
+    announceReauth = authFailedAnnouncer(outbox);
+    const connectSessions = createConnectSessions(sql);
+    const connectFlow = createConnectFlow({ sql, connections, providers, sessions: connectSessions, syncState, proxy, outbox, logger });
+    const oauthClients = createOAuthClients(sql, cipher);
     const scriptRunDeps = { sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger, boss: queue.boss };
     const actions = await createActions(scriptRunDeps);
     const webhooksIn = await createWebhooksIn(scriptRunDeps);
@@ -116,14 +129,17 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     }
 
     let url: string | null = null;
+    const publicUrl = () => config.FERRY_PUBLIC_URL?.replace(/\/+$/, '') ?? url!;
     if (config.FERRY_ROLE !== 'worker') {
       const app = createApi({
         environments, logger, deployer, scripts, sql, connections, providers, syncState, proxy, records, runs, runCalls,
         enqueueSync: (job) => queue.enqueue(job),
         ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY, metricsToken: config.FERRY_METRICS_TOKEN,
+        connectSessions, connectFlow, oauthClients, cipher, publicUrl,
       });
+      const http = createHttpApp(app, logger);
       const server: ServerType = await new Promise((resolve) => {
-        const s = serve({ fetch: app.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT }, () => resolve(s));
+        const s = serve({ fetch: http.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT }, () => resolve(s));
       });
       const { port } = server.address() as AddressInfo;
       url = `http://${config.FERRY_HOST}:${port}`;

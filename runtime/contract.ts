@@ -173,7 +173,16 @@ export const ScriptManifestSchema = z.discriminatedUnion('type', [
     frequency: z.string(),
     syncType: z.enum(['full', 'incremental']).default('full'),
     autoStart: z.boolean().default(true),
+    /** Full-refresh delete detection: unseen records are deleted when a full pass succeeds. */
     trackDeletes: z.boolean().default(false),
+    /**
+     * Holds a walk's deletes for review instead of applying them when they would remove every live
+     * record of a model, or more than `maxShare` (0.5) once it has `minRecords` (200); false: off.
+     */
+    massDeleteGuard: z.union([z.literal(false), z.strictObject({
+      maxShare: z.number().gt(0).max(1).optional(),
+      minRecords: z.number().int().min(0).optional(),
+    })]).optional(),
     /** Incremental syncs: every Nth run is a full refresh (catches deletes incremental APIs hide). */
     fullRefreshEvery: z.number().int().min(1).optional(),
     /** Incremental syncs: how far back a full read goes ("90 days"); absent = everything. */

@@ -16,6 +16,7 @@ export interface ProxyConfiguration {
   retries?: number;
   /** Extra HTTP statuses to retry on. */
   retryOn?: number[];
+  /** Another base URL on one of the provider's declared origins (same scheme, host and port); anything else is refused with INVALID_BASE_URL_OVERRIDE. */
   baseUrlOverride?: string;
   /** Accepted for Nango compatibility; the connection is always the run's own. */
   providerConfigKey?: string;

@@ -11,7 +11,17 @@ export interface SyncDefinition<M extends ModelMap = ModelMap> {
   frequency: string;
   syncType?: 'full' | 'incremental';
   autoStart?: boolean;
+  /**
+   * Full refresh only: records a successful full run did not save are marked deleted (as in Nango).
+   * Without it a full run deletes nothing; incremental syncs use batchDelete or trackDeletesStart/End.
+   */
   trackDeletes?: boolean;
+  /**
+   * Deletes that would remove every live record of a model, or more than `maxShare` (default 0.5)
+   * of one with at least `minRecords` (default 200), are held for review instead of applied
+   * (POST /syncs/:name/held-deletes/apply or discard). `false` turns the guard off.
+   */
+  massDeleteGuard?: false | { maxShare?: number; minRecords?: number };
   /** Incremental syncs: make every Nth run a full refresh, to catch deletes the API hides. */
   fullRefreshEvery?: number;
   /** Incremental syncs: how far back a full read goes, e.g. "90 days" (lastSyncDate = now - backfill). */

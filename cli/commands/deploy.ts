@@ -47,13 +47,15 @@ function printPlan(out: Output, plan: DeployPlan): void {
   out.line('Changes:');
   for (const s of changes) {
     const models = [...s.addedModels.map((m) => `+${m}`), ...s.removedModels.map((m) => `-${m}`)].join(' ');
-    out.line(`  ${s.status.padEnd(9)} ${s.kind.padEnd(6)} ${s.provider}/${s.name}${models ? `  models ${models}` : ''}`);
+    const deletes = s.detectsDeletes === undefined || s.status === 'removed' ? '' : s.detectsDeletes ? '  deletes unseen records on full runs (trackDeletes)' : '  deletes only via batchDelete/trackDeletesStart-End';
+    out.line(`  ${s.status.padEnd(9)} ${s.kind.padEnd(6)} ${s.provider}/${s.name}${models ? `  models ${models}` : ''}${deletes}`);
   }
   const unchanged = plan.scripts.length - changes.length;
   if (unchanged > 0) out.line(`  (${unchanged} unchanged)`);
   if (plan.removedModels.length > 0) out.line(`Models no script writes any more: ${plan.removedModels.join(', ')} (their records stay readable)`);
   if (plan.addedModels.length > 0) out.line(`New models: ${plan.addedModels.join(', ')}`);
   if (changes.some((s) => s.status === 'removed' && s.kind === 'sync')) out.line('Removed syncs stop running for every connection.');
+  for (const w of plan.warnings) out.line(`Warning: ${w.message}`);
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -116,6 +118,7 @@ export const deployCommand: Command = {
       const changed = result.scripts.filter((s) => s.status !== 'unchanged');
       out.line(changed.length === 0 ? `Nothing changed (version ${result.version}).` : `Deployed version ${result.version}:`);
       for (const script of changed) out.line(`  ${script.status.padEnd(9)} ${script.kind.padEnd(6)} ${script.name}`);
+      if (!plan) for (const w of result.warnings) out.line(`Warning: ${w.message}`);
       out.json({ ok: true, ...result, plan });
       return EXIT.OK;
     } catch (error) {

@@ -30,6 +30,7 @@ export const RunSchema = z.looseObject({
   counts: z.record(z.string(), z.number().nullable()).nullable().optional(),
   usage: z.looseObject({ wall_ms: z.number().nullable(), peak_heap_bytes: z.number().nullable() }).nullable().optional(),
   error: z.looseObject({ code: z.string().optional(), message: z.string().optional() }).nullable().optional(),
+  warnings: z.array(z.looseObject({ code: z.string(), message: z.string() })).optional(),
 });
 const RunsSchema = z.object({ runs: z.array(RunSchema) });
 
@@ -70,9 +71,11 @@ export const runsCommand: Command = {
         wall: r.usage?.wall_ms == null ? '' : `${(r.usage.wall_ms / 1000).toFixed(1)} s`,
         'added/upd/del': r.counts ? `${r.counts['added'] ?? 0}/${r.counts['updated'] ?? 0}/${r.counts['deleted'] ?? 0}` : '',
         'peak heap': r.usage?.peak_heap_bytes == null ? '' : `${(r.usage.peak_heap_bytes / 1024 / 1024).toFixed(1)} MB`,
-        error: r.error ? `${r.error.code ?? ''} ${r.error.message ?? ''}`.trim() : '',
+        error: r.error ? `${r.error.code ?? ''} ${r.error.message ?? ''}`.trim() : (r.warnings ?? []).map((w) => `warning ${w.code}`).join(', '),
       }));
       out.line(formatTable(rows, { maxWidth: 48 }));
+      // Warnings of runs that succeeded (deletes held by the mass-delete guard) in full, under the table.
+      for (const r of runs) for (const w of r.warnings ?? []) out.line(`warning: run ${r.id} ${w.code}: ${w.message}`);
       out.line(`\nLogs of a run: ferry logs <id>${runs.some((r) => r.status === 'running') ? ' --follow' : ''}`);
       return EXIT.OK;
     } catch (error) {

@@ -13,6 +13,8 @@ import { bearerKey, unknownKey } from './auth.ts';
 import { errorBody, renderError } from './errors.ts';
 import { buildOpenApiDocument, defineRoutes, type RouteSpec } from './openapi/index.ts';
 import { actionRoutes, actionRouteSpecs, type ActionRouteDeps } from './routes/actions.ts';
+import { connectPageRouteSpecs, connectRoutes, type ConnectRouteDeps } from '../connect/routes.ts';
+import { connectApiRoutes, connectApiRouteSpecs, type ConnectApiRouteDeps } from './routes/connect.ts';
 import { connectionRoutes, connectionRouteSpecs, type ConnectionRouteDeps } from './routes/connections.ts';
 import { deployRoutes, deployRouteSpecs, type DeployRouteDeps } from './routes/deploy.ts';
 import { adminRoutes, environmentRoutes, environmentRouteSpecs, type EnvironmentRouteDeps } from './routes/environments.ts';
@@ -20,13 +22,14 @@ import { healthRoutes, healthRouteSpecs, type HealthRouteDeps } from './routes/h
 import { recordRoutes, recordRouteSpecs, type RecordRouteDeps } from './routes/records.ts';
 import { runRoutes, runRouteSpecs, type RunRouteDeps } from './routes/runs.ts';
 import { syncRoutes, syncRouteSpecs, type SyncRouteDeps } from './routes/syncs.ts';
+import { heldDeleteRoutes, heldDeleteRouteSpecs } from './routes/held-deletes.ts';
 import { environmentSettingsRoutes, environmentSettingsRouteSpecs } from './routes/environment-settings.ts';
 import { webhookReceiverRoutes, webhookRouteSpecs, webhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
 
 export type ApiEnv = { Variables: { environment: Environment } };
 
 export type ApiDeps = { environments: Environments; logger: Logger } & ConnectionRouteDeps & DeployRouteDeps & RecordRouteDeps & RunRouteDeps & SyncRouteDeps
-  & ActionRouteDeps & EnvironmentRouteDeps & WebhookRouteDeps & HealthRouteDeps;
+  & ActionRouteDeps & EnvironmentRouteDeps & WebhookRouteDeps & HealthRouteDeps & ConnectRouteDeps & ConnectApiRouteDeps;
 
 const openApiSpecs = defineRoutes([{
   method: 'get', path: '/openapi.json', tag: 'operations', auth: false,
@@ -46,7 +49,10 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   ...recordRouteSpecs,
   ...runRouteSpecs,
   ...syncRouteSpecs,
+  ...heldDeleteRouteSpecs,
   ...environmentSettingsRouteSpecs,
+  ...connectApiRouteSpecs,
+  ...connectPageRouteSpecs,
 ];
 
 export const API_VERSION = '1';
@@ -77,6 +83,8 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   // Authenticated otherwise: the admin key (environments) and provider signatures (webhooks).
   app.route('/', adminRoutes(deps));
   app.route('/', webhookReceiverRoutes(deps));
+  // The hosted connect page and the OAuth callback authenticate with a connect session.
+  app.route('/', connectRoutes(deps));
   // GET /records authenticates itself, resolving the key and its connection in one query.
   app.route('/', recordRoutes(deps));
   app.use('*', async (c, next) => {
@@ -88,8 +96,10 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
 
   app.route('/', deployRoutes(deps));
   app.route('/', connectionRoutes(deps));
+  app.route('/', connectApiRoutes(deps));
   app.route('/', runRoutes(deps));
   app.route('/', syncRoutes(deps));
+  app.route('/', heldDeleteRoutes(deps));
   app.route('/', environmentSettingsRoutes(deps));
   app.route('/', actionRoutes(deps));
   app.route('/', environmentRoutes(deps));

@@ -25,7 +25,7 @@ export const CredentialsSchema = z.discriminatedUnion('type', [
 export type Credentials = z.infer<typeof CredentialsSchema>;
 export type OAuth2Credentials = Extract<Credentials, { type: 'oauth2' }>;
 
-const ConnectionIdSchema = z.string().min(1).max(255).regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ -');
+export const ConnectionIdSchema = z.string().min(1).max(255).regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ -');
 const ObjectSchema = z.record(z.string(), z.unknown());
 
 export const NewConnectionSchema = z.strictObject({

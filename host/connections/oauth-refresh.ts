@@ -8,27 +8,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { ReauthRequiredError, type Connections, type Credentials, type OAuth2Credentials } from './connections.ts';
-import type { ProviderAuth } from './providers.ts';
+import { callTokenEndpoint, oauthErrorOf, TokenEndpointUnreachableError, TokenResponseSchema, type OAuth2Auth } from './token-endpoint.ts';
 
 /** How often a caller waiting for another process's refresh looks for its result. */
 const POLL_MS = 50;
 
-export type OAuth2Auth = Extract<ProviderAuth, { type: 'oauth2' }>;
+export type { OAuth2Auth } from './token-endpoint.ts';
 
 export interface ConnectionRef {
   id: string;
   connection_id: string;
 }
-
-const TokenResponseSchema = z.object({
-  access_token: z.string().min(1),
-  refresh_token: z.string().min(1).optional(),
-  expires_in: z.coerce.number().positive().optional(),
-});
 
 export class TokenRefreshError extends Error {
   readonly code = 'TOKEN_REFRESH_FAILED';
@@ -38,34 +31,14 @@ export function isExpiring(credentials: OAuth2Credentials, marginS: number, now 
   return credentials.expiresAt !== undefined && Date.parse(credentials.expiresAt) - marginS * 1000 <= now;
 }
 
-export function createOAuthRefresher(deps: { sql: Sql; connections: Connections; logger: Logger; timeoutMs?: number }) {
+/** Runs in the transaction that marks a connection as needing re-authorisation (connect publishes connection.auth_failed). */
+export type OnReauthRequired = (tx: TransactionSql, connection: ConnectionRef, reason: string) => Promise<void>;
+
+export function createOAuthRefresher(deps: { sql: Sql; connections: Connections; logger: Logger; timeoutMs?: number; onReauthRequired?: OnReauthRequired }) {
   const log = deps.logger.child({ module: 'oauth-refresh' });
   const timeoutMs = deps.timeoutMs ?? 30_000;
   // Outlives the token endpoint's timeout, so a live refresh never loses its claim.
   const claimMs = timeoutMs + 15_000;
-
-  async function callTokenEndpoint(auth: OAuth2Auth, c: OAuth2Credentials & { refreshToken: string }) {
-    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.refreshToken });
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-    if (auth.client_auth === 'basic' && c.clientId) {
-      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.clientSecret ?? '')}`).toString('base64')}`;
-    } else {
-      if (c.clientId) form.set('client_id', c.clientId);
-      if (c.clientSecret) form.set('client_secret', c.clientSecret);
-    }
-    let response: Response;
-    try {
-      response = await fetch(auth.token_url, { method: 'POST', headers, body: form, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
-    } catch (err) {
-      throw new TokenRefreshError(`token endpoint unreachable: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const text = await response.text();
-    let body: unknown = null;
-    try {
-      body = JSON.parse(text);
-    } catch { /* not JSON: handled below */ }
-    return { status: response.status, body };
-  }
 
   /**
    * Claims the connection's refresh for this call; false when another process holds a live
@@ -123,6 +96,11 @@ export function createOAuthRefresher(deps: { sql: Sql; connections: Connections;
     },
   };
 
+  async function markReauthRequired(tx: TransactionSql, connection: ConnectionRef, reason: string): Promise<void> {
+    await deps.connections.markReauthRequired(connection.id, reason, tx);
+    await deps.onReauthRequired?.(tx, connection, reason);
+  }
+
   async function refreshClaimed(
     connection: ConnectionRef,
     auth: OAuth2Auth,
@@ -133,13 +111,25 @@ export function createOAuthRefresher(deps: { sql: Sql; connections: Connections;
     // Another process may have refreshed between our read and our claim.
     const current = await deps.connections.credentials(connection.id);
     if (current.type !== 'oauth2' || !needsRefresh(current)) return current;
-    if (!current.refreshToken) {
+    // Client credentials need no refresh token: the client asks for a new access token.
+    const clientCredentials = auth.grant === 'client_credentials' && current.clientId !== undefined;
+    if (!current.refreshToken && !clientCredentials) {
       if (rejectedAccessToken === undefined) return current; // nothing to refresh with; try the token as it is
       const reason = 'the access token was refused and the connection has no refresh token';
-      await settle(connection.id, token, (tx) => deps.connections.markReauthRequired(connection.id, reason, tx));
+      await settle(connection.id, token, (tx) => markReauthRequired(tx, connection, reason));
       throw new ReauthRequiredError(connection.connection_id, reason);
     }
-    const { status: httpStatus, body } = await callTokenEndpoint(auth, { ...current, refreshToken: current.refreshToken });
+    const grant: Record<string, string> = current.refreshToken
+      ? { grant_type: 'refresh_token', refresh_token: current.refreshToken }
+      : { grant_type: 'client_credentials', ...(auth.scopes.length > 0 && { scope: auth.scopes.join(auth.scope_separator) }) };
+    let answer: { status: number; body: unknown };
+    try {
+      answer = await callTokenEndpoint(auth, current, grant, timeoutMs);
+    } catch (err) {
+      if (err instanceof TokenEndpointUnreachableError) throw new TokenRefreshError(err.message);
+      throw err;
+    }
+    const { status: httpStatus, body } = answer;
     const parsed = TokenResponseSchema.safeParse(body);
     if (httpStatus >= 200 && httpStatus < 300 && parsed.success) {
       const next: OAuth2Credentials = {
@@ -155,10 +145,10 @@ export function createOAuthRefresher(deps: { sql: Sql; connections: Connections;
       log.info({ connection: connection.connection_id }, 'oauth2 token refreshed');
       return next;
     }
-    const oauthError = typeof (body as { error?: unknown } | null)?.error === 'string' ? (body as { error: string }).error : null;
+    const oauthError = oauthErrorOf(body);
     if (oauthError === 'invalid_grant' || ((httpStatus === 400 || httpStatus === 401) && oauthError !== 'temporarily_unavailable')) {
-      const reason = `the provider refused the refresh token (${oauthError ?? `HTTP ${httpStatus}`})`;
-      await settle(connection.id, token, (tx) => deps.connections.markReauthRequired(connection.id, reason, tx));
+      const reason = `the provider refused the ${current.refreshToken ? 'refresh token' : 'client credentials'} (${oauthError ?? `HTTP ${httpStatus}`})`;
+      await settle(connection.id, token, (tx) => markReauthRequired(tx, connection, reason));
       log.warn({ connection: connection.connection_id, httpStatus, oauthError }, 'refresh token refused: connection needs re-authorisation');
       throw new ReauthRequiredError(connection.connection_id, reason);
     }

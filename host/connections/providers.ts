@@ -16,12 +16,27 @@ export const ProviderAuthSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('basic') }),
   z.object({
     type: z.literal('oauth2'),
-    /** Refresh-token grant endpoint. Client id/secret live in each connection's (encrypted) credentials. */
+    /** Token endpoint (code exchange, refresh, client credentials). Client id/secret live in each connection's (encrypted) credentials. */
     token_url: z.url(),
     /** How the client authenticates to the token endpoint. */
     client_auth: z.enum(['body', 'basic']).default('body'),
     /** Refresh this long before the access token expires. */
     refresh_margin_s: z.number().int().min(0).max(3600).default(60),
+    /** How connect obtains the first token: the end user consents (authorization code), or the client authenticates itself. */
+    grant: z.enum(['authorization_code', 'client_credentials']).default('authorization_code'),
+    /** Where the end user consents (authorization-code grant). */
+    authorization_url: z.url().optional(),
+    /** Scopes asked for unless the environment's OAuth client names its own. */
+    scopes: z.array(z.string().min(1)).default([]),
+    scope_separator: z.string().default(' '),
+    /** Send an S256 PKCE challenge with the authorization request. */
+    pkce: z.boolean().default(true),
+    /** Extra query parameters of the authorization request (e.g. access_type=offline). */
+    authorization_params: z.record(z.string(), z.string()).default({}),
+    /** Extra form fields of the token request (e.g. audience). */
+    token_params: z.record(z.string(), z.string()).default({}),
+    /** Token response fields kept in the connection's connection_config: config key → dot path, e.g. instance_url → "instance_url". */
+    token_response_config: z.record(z.string(), z.string()).default({}),
   }),
 ]);
 export type ProviderAuth = z.infer<typeof ProviderAuthSchema>;
@@ -58,6 +73,36 @@ export const RateLimitSchema = z.strictObject({
 });
 export type RateLimit = z.infer<typeof RateLimitSchema>;
 
+/** A value the end user types when connecting (an API key, a subdomain); the connect page and its zod schema come from these. */
+export const ConnectFieldSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/),
+  label: z.string().min(1).max(200),
+  /** Shown masked and never echoed back. */
+  secret: z.boolean().default(false),
+  /** Anchored regular expression the value must match. */
+  pattern: z.string().max(500).optional(),
+  example: z.string().max(200).optional(),
+  optional: z.boolean().default(false),
+});
+export type ConnectField = z.infer<typeof ConnectFieldSchema>;
+
+/** What connect needs beyond auth: values kept in connection_config, and the request that proves credentials work. */
+export const ProviderConnectSchema = z.strictObject({
+  /** Asked for on the connect page, stored in connection_config (e.g. subdomain for a base URL template). */
+  connection_config: z.array(ConnectFieldSchema).default([]),
+  /** Sent through the proxy with the new credentials before the connection is saved; any other status refuses them. */
+  verification: z.strictObject({
+    method: z.enum(['GET', 'POST']).default('GET'),
+    endpoint: z.string().min(1).max(2000),
+    success_statuses: z.array(z.number().int().min(100).max(599)).default([200]),
+  }).optional(),
+  /** Labels for the credential fields of api_key/basic/bearer auth (e.g. "Private app token"). */
+  credential_labels: z.record(z.string(), z.string()).default({}),
+  /** Where the end user finds the credentials. */
+  docs_url: z.url().optional(),
+});
+export type ProviderConnect = z.infer<typeof ProviderConnectSchema>;
+
 /** A URL the catalog declares, possibly with `${connectionConfig.key}` placeholders (host/proxy/base-url.ts). */
 const urlTemplate = (kind: 'base_url' | 'origin') => z.string().min(1).max(2000).superRefine((value, ctx) => {
   const problem = templateProblem(value, kind);
@@ -66,6 +111,8 @@ const urlTemplate = (kind: 'base_url' | 'origin') => z.string().min(1).max(2000)
 
 export const ProviderSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _'),
+  /** Shown on the connect page. */
+  display_name: z.string().min(1).max(100).optional(),
   /** May be templated per connection: `https://${connectionConfig.subdomain}.zendesk.com`. */
   base_url: urlTemplate('base_url'),
   /**
@@ -76,6 +123,7 @@ export const ProviderSchema = z.object({
   auth: ProviderAuthSchema,
   pagination: PaginationDefaultsSchema.nullable().default(null),
   rate_limit: RateLimitSchema.nullable().default(null),
+  connect: ProviderConnectSchema.nullable().default(null),
 });
 export type Provider = z.infer<typeof ProviderSchema>;
 export type ProviderInput = z.input<typeof ProviderSchema>;
@@ -88,34 +136,39 @@ function loadBuiltins(): Map<string, Provider> {
   return new Map(entries.map((p) => [p.name, p]));
 }
 
+const providerColumns = 'name, base_url, allowed_origins, auth, pagination, rate_limit, display_name, connect';
+
 export function createProviders(sql: Sql, options: { builtins?: Map<string, Provider> } = {}) {
   const builtins = options.builtins ?? loadBuiltins();
-  const parseRow = (row: unknown): Provider => ProviderSchema.parse(row);
+  // A null display_name column means none; the schema wants it absent.
+  const parseRow = (row: Record<string, unknown>): Provider => ProviderSchema.parse({ ...row, display_name: row.display_name ?? undefined });
 
   return {
     async upsert(environmentId: string, input: ProviderInput): Promise<Provider> {
       const provider = ProviderSchema.parse(input);
       const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
       await sql`
-        insert into providers (environment_id, name, base_url, allowed_origins, auth, pagination, rate_limit)
+        insert into providers (environment_id, name, base_url, allowed_origins, auth, pagination, rate_limit, display_name, connect)
         values (${environmentId}, ${provider.name}, ${provider.base_url}, ${JSON.stringify(provider.allowed_origins)}::text::jsonb,
-                ${JSON.stringify(provider.auth)}::text::jsonb, ${json(provider.pagination)}::text::jsonb, ${json(provider.rate_limit)}::text::jsonb)
+                ${JSON.stringify(provider.auth)}::text::jsonb, ${json(provider.pagination)}::text::jsonb, ${json(provider.rate_limit)}::text::jsonb,
+                ${provider.display_name ?? null}, ${json(provider.connect)}::text::jsonb)
         on conflict (environment_id, name) do update
           set base_url = excluded.base_url, allowed_origins = excluded.allowed_origins, auth = excluded.auth,
-              pagination = excluded.pagination, rate_limit = excluded.rate_limit, updated_at = now()`;
+              pagination = excluded.pagination, rate_limit = excluded.rate_limit, display_name = excluded.display_name,
+              connect = excluded.connect, updated_at = now()`;
       return provider;
     },
 
     /** The environment's entry, else the built-in one. */
     async get(environmentId: string, name: string): Promise<Provider | null> {
       const [row] = await sql`
-        select name, base_url, allowed_origins, auth, pagination, rate_limit from providers where environment_id = ${environmentId} and name = ${name}`;
+        select ${sql.unsafe(providerColumns)} from providers where environment_id = ${environmentId} and name = ${name}`;
       if (row) return parseRow(row);
       return builtins.get(name) ?? null;
     },
 
     async list(environmentId: string): Promise<CatalogEntry[]> {
-      const rows = await sql`select name, base_url, allowed_origins, auth, pagination, rate_limit from providers where environment_id = ${environmentId}`;
+      const rows = await sql`select ${sql.unsafe(providerColumns)} from providers where environment_id = ${environmentId}`;
       const merged = new Map<string, CatalogEntry>();
       for (const p of builtins.values()) merged.set(p.name, { ...p, source: 'builtin' });
       for (const row of rows) {

@@ -24,9 +24,41 @@ export type DeployRequest = z.infer<typeof DeployRequestSchema>;
 
 export type ScriptChange = 'new' | 'changed' | 'unchanged' | 'removed';
 
+export interface DeployWarning {
+  code: 'MODEL_SHARED';
+  provider: string;
+  model: string;
+  syncs: string[];
+  message: string;
+}
+
 export interface DeployResult {
   version: number;
   scripts: Array<{ name: string; kind: 'sync' | 'action'; status: ScriptChange }>;
+  /** Allowed but worth knowing: a model written by several syncs of one provider. */
+  warnings: DeployWarning[];
+}
+
+/**
+ * Two syncs of one provider declaring the same model write the same records of a connection.
+ * That works (each sync's delete detection only concerns the records it wrote, and a record is
+ * deleted only when no sync that wrote it still sees it), but it is rarely meant: say so.
+ */
+export function sharedModelWarnings(scripts: Array<{ name: string; provider: string; kind: 'sync' | 'action'; models: readonly string[] }>): DeployWarning[] {
+  const writers = new Map<string, { provider: string; model: string; syncs: string[] }>();
+  for (const s of scripts) {
+    if (s.kind !== 'sync') continue;
+    for (const model of s.models) {
+      const key = JSON.stringify([s.provider, model]);
+      const entry = writers.get(key) ?? { provider: s.provider, model, syncs: [] };
+      entry.syncs.push(s.name);
+      writers.set(key, entry);
+    }
+  }
+  return [...writers.values()].filter((w) => w.syncs.length > 1).map((w) => ({
+    code: 'MODEL_SHARED', ...w,
+    message: `syncs ${w.syncs.join(' and ')} (provider ${w.provider}) both write model ${w.model}: each deletes only records it wrote itself; a record both wrote is deleted when neither still sees it`,
+  }));
 }
 
 export class DeployError extends Error {
@@ -77,6 +109,7 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
       }
       const manifests = await readManifests(request);
       const { createHash } = await import('node:crypto');
+      const warnings = sharedModelWarnings(request.scripts.map((s, i) => ({ name: s.name, provider: s.provider, kind: s.kind, models: manifests[i]!.models ?? [] })));
 
       return sql.begin(async (tx) => {
         await lockDeploys(tx, environmentId);
@@ -96,7 +129,7 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
         for (const r of removed) result.push({ name: r.name, kind: r.kind, status: 'removed' });
 
         const [latest] = await tx<{ version: number | null }[]>`select max(version) as version from deployments where environment_id = ${environmentId}`;
-        if (changed.length === 0 && removed.length === 0) return { version: latest?.version ?? 0, scripts: result };
+        if (changed.length === 0 && removed.length === 0) return { version: latest?.version ?? 0, scripts: result, warnings };
 
         const version = (latest?.version ?? 0) + 1;
         const [deployment] = await tx<{ id: string }[]>`
@@ -118,7 +151,7 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
         }
         for (const r of removed) if (r.kind === 'sync') await deps.syncState.removeSync(tx, environmentId, r.name);
         await recordActiveSet(tx, environmentId, deployment!.id);
-        return { version, scripts: result };
+        return { version, scripts: result, warnings };
       });
     },
   };

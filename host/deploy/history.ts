@@ -40,7 +40,7 @@ export async function recordActiveSet(tx: TransactionSql, environmentId: string,
     select ${deploymentId}, id from scripts where environment_id = ${environmentId} and active`;
 }
 
-export type RollbackResult = DeployResult & { rollback_of: number | null };
+export type RollbackResult = Omit<DeployResult, 'warnings'> & { rollback_of: number | null };
 
 async function scriptsOf(tx: Sql | TransactionSql, deploymentId: string): Promise<DeployedScript[]> {
   return tx<DeployedScript[]>`

@@ -52,6 +52,8 @@ export interface ProxyCallOptions {
   /** Records the call on this run (run_calls). */
   runId?: string;
   onCall?: (call: ProxyCallRecord) => void;
+  /** Send with these instead of the stored credentials (connect verifies credentials before saving them); never refreshed. */
+  credentials?: Credentials;
 }
 
 export interface ProxyDeps {
@@ -182,7 +184,7 @@ export function createProxy(deps: ProxyDeps) {
     };
 
     try {
-      let credentials = await credentialsFor(target);
+      let credentials = options.credentials ?? await credentialsFor(target);
       secrets = secretsOf(credentials);
       let refreshedAfter401 = false;
       for (;;) {
@@ -211,7 +213,7 @@ export function createProxy(deps: ProxyDeps) {
         }
 
         // An OAuth2 token the provider refused: refresh once (single-flight) and try again.
-        if (result.status === 401 && credentials.type === 'oauth2' && !refreshedAfter401) {
+        if (result.status === 401 && credentials.type === 'oauth2' && !refreshedAfter401 && !options.credentials) {
           refreshedAfter401 = true;
           credentials = await credentialsFor(target, credentials.accessToken);
           secrets = [...secrets, ...secretsOf(credentials)];

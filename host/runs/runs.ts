@@ -4,6 +4,15 @@ import type { Sql, TransactionSql } from '../db/connect.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
+/** Something a run that still succeeded wants a human to see (API, `ferry runs`, app webhook). */
+export interface RunWarning {
+  code: 'DELETES_HELD';
+  model: string;
+  message: string;
+  held: number;
+  live: number;
+}
+
 export interface RunRow {
   id: string;
   connection_id: string;
@@ -30,6 +39,18 @@ export interface RunRow {
   scheduled_for: Date | null;
   resumed: boolean;
   checkpoint_advanced: boolean;
+  warnings: RunWarning[] | null;
+  fetch_since: Date | null;
+  fetch_checkpoint: Record<string, unknown> | null;
+  memory_limit_mb: number | null;
+}
+
+export interface RejectedRecord {
+  seq: string;
+  model: string;
+  record_id: string | null;
+  reason: string;
+  rejected_at: Date;
 }
 
 export interface StartRun {
@@ -43,6 +64,10 @@ export interface StartRun {
   jobId?: string | null;
   scheduledFor?: Date | null;
   resumed?: boolean;
+  /** A sync run's fetch window: the lastSyncDate and checkpoint it starts from. */
+  fetchSince?: Date | null;
+  fetchCheckpoint?: Record<string, unknown> | null;
+  memoryLimitMb?: number | null;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -53,9 +78,11 @@ export function createRuns(sql: Sql) {
     async start(input: StartRun): Promise<RunRow | null> {
       try {
         const [row] = await sql<RunRow[]>`
-          insert into runs (connection_id, script_name, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed)
+          insert into runs (connection_id, script_name, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed,
+            fetch_since, fetch_checkpoint, memory_limit_mb)
           values (${input.connectionId}, ${input.scriptName}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull},
-            ${input.jobId ?? null}, ${input.scheduledFor ?? null}, ${input.resumed ?? false})
+            ${input.jobId ?? null}, ${input.scheduledFor ?? null}, ${input.resumed ?? false},
+            ${input.fetchSince ?? null}, ${input.fetchCheckpoint ? JSON.stringify(input.fetchCheckpoint) : null}::text::jsonb, ${input.memoryLimitMb ?? null})
           returning *`;
         return row!;
       } catch (err) {
@@ -70,13 +97,14 @@ export function createRuns(sql: Sql) {
     },
 
     /** Finishes a run; `tx` lets the caller move sync state in the same transaction. */
-    async finish(runId: string, outcome: { status: 'succeeded' | 'failed'; usage: Usage; error?: RunError }, tx: Sql | TransactionSql = sql): Promise<boolean> {
+    async finish(runId: string, outcome: { status: 'succeeded' | 'failed'; usage: Usage; error?: RunError; warnings?: readonly RunWarning[] }, tx: Sql | TransactionSql = sql): Promise<boolean> {
       const u = outcome.usage;
       const rows = await tx`
         update runs set status = ${outcome.status}, finished_at = now(),
           wall_ms = ${Math.round(u.wallMs)}, cpu_ms = ${Math.round(u.cpuMs)}, peak_heap_bytes = ${Math.round(u.peakHeapBytes)},
           bridge_bytes = ${Math.round(u.bridgeBytes)}, proxy_calls = ${u.proxyCalls},
-          error = ${outcome.error ? JSON.stringify(outcome.error) : null}::text::jsonb
+          error = ${outcome.error ? JSON.stringify(outcome.error) : null}::text::jsonb,
+          warnings = ${outcome.warnings?.length ? JSON.stringify(outcome.warnings) : null}::text::jsonb
         where id = ${runId} and status = 'running'`;
       // false: the run was already settled (failed as stale while its process was stalled).
       return rows.count > 0;
@@ -105,6 +133,13 @@ export function createRuns(sql: Sql) {
     async logs(runId: string, afterSeq: number, limit: number): Promise<Array<LogEntry & { seq: number }>> {
       return sql<Array<LogEntry & { seq: number }>>`
         select seq, level, message, at from run_logs where run_id = ${runId} and seq > ${afterSeq} order by seq limit ${limit}`;
+    },
+
+    /** Records the run's writes refused (schema, missing id), with the reason, in order. */
+    async rejected(runId: string, afterSeq: string, limit: number): Promise<RejectedRecord[]> {
+      return sql<RejectedRecord[]>`
+        select seq::text as seq, model, record_id, reason, rejected_at from rejected_records
+        where run_id = ${runId} and seq > ${afterSeq} order by seq limit ${limit}`;
     },
 
     /**

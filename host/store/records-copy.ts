@@ -44,9 +44,9 @@ export function prepareCopy(tx: TransactionSql): Promise<unknown> {
 }
 
 /** Requires prepareCopy to have been issued earlier in the same transaction. */
-export async function copyNewRows(tx: TransactionSql, connectionId: string, model: string, runId: string | null, rows: NewRow[]): Promise<void> {
+export async function copyNewRows(tx: TransactionSql, connectionId: string, model: string, runId: string | null, writer: string | null, rows: NewRow[]): Promise<void> {
   const text = encodeCopyRows(rows);
   const writable = await tx.unsafe(COPY_STAGING).writable();
   await pipeline(Readable.from([text]), writable);
-  await tx.unsafe(INSERT_FROM_STAGING, [connectionId, model, runId], { prepare: false });
+  await tx.unsafe(INSERT_FROM_STAGING, [connectionId, model, runId, writer], { prepare: false });
 }

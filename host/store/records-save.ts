@@ -23,7 +23,7 @@ import type { BatchResult, RecordBatch } from '../../runtime/contract.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { copyNewRows, prepareCopy, type NewRow } from './records-copy.ts';
-import { INSERT_NEW, INSERT_REJECTED, LOCK_MODEL, LOOKUP_HASHES, MARK_DELETED, MERGE_PATCHES, UPDATE_CHANGED } from './records-sql.ts';
+import { ADD_WRITER, INSERT_NEW, INSERT_REJECTED, LOCK_MODEL, LOOKUP_HASHES, MARK_DELETED, MERGE_PATCHES, UPDATE_CHANGED } from './records-sql.ts';
 
 export type InsertMethod = 'copy' | 'json';
 
@@ -33,6 +33,8 @@ export interface SaveBatchArgs {
   model?: string;
   batch: RecordBatch;
   runId?: string | number | bigint | null;
+  /** The sync writing the batch: it joins the writers of every record it saves (null: no sync). */
+  writer?: string | null;
 }
 
 export interface SaveDeps {
@@ -48,6 +50,7 @@ interface Target {
   connectionId: string;
   model: string;
   runId: string | null;
+  writer: string | null;
 }
 
 const UNPREPARED = { prepare: false } as const;
@@ -69,6 +72,7 @@ export async function saveBatch(deps: SaveDeps, args: SaveBatchArgs, tx?: Transa
     connectionId: String(args.connectionId),
     model: args.batch.model,
     runId: args.runId === undefined || args.runId === null ? null : String(args.runId),
+    writer: args.writer ?? null,
   };
   const started = performance.now();
   const run = (t: TransactionSql) => applyBatch(deps, t, target, args.batch);
@@ -132,9 +136,9 @@ function mergedPatch(patches: Row[]): Row {
 }
 
 async function lookupStored(tx: TransactionSql, target: Target, rows: Row[]) {
-  const stored = await tx.unsafe<{ id: string; hash: string; deleted: boolean }[]>(
+  const stored = await tx.unsafe<{ id: string; hash: string; deleted: boolean; owned: boolean }[]>(
     LOOKUP_HASHES,
-    [target.connectionId, target.model, idsToJsonArray(rows)],
+    [target.connectionId, target.model, idsToJsonArray(rows), target.writer],
     UNPREPARED,
   );
   return new Map(stored.map((s) => [s.id, s]));
@@ -152,21 +156,26 @@ async function saveRound(deps: SaveDeps, tx: TransactionSql, target: Target, row
   const stored = await lookupStored(tx, target, rows);
   const fresh: NewRow[] = [];
   const changed: Row[] = [];
+  const unowned: Row[] = [];
   for (const row of rows) {
     const existing = stored.get(row.id);
     if (!existing) fresh.push(row);
     else if (existing.deleted || existing.hash !== row.hash) changed.push(row);
-    else result.unchanged++;
+    else {
+      result.unchanged++;
+      if (!existing.owned) unowned.push(row);
+    }
   }
+  if (unowned.length > 0) await tx.unsafe(ADD_WRITER, [target.connectionId, target.model, idsToJsonArray(unowned), target.writer], UNPREPARED);
   if (fresh.length > 0) {
-    if (deps.insertMethod === 'copy') await copyNewRows(tx, target.connectionId, target.model, target.runId, fresh);
-    else await tx.unsafe(INSERT_NEW, [target.connectionId, target.model, rowsToJsonArray(fresh, true), target.runId], UNPREPARED);
+    if (deps.insertMethod === 'copy') await copyNewRows(tx, target.connectionId, target.model, target.runId, target.writer, fresh);
+    else await tx.unsafe(INSERT_NEW, [target.connectionId, target.model, rowsToJsonArray(fresh, true), target.runId, target.writer], UNPREPARED);
     result.added += fresh.length;
   }
   if (changed.length > 0) {
     const [counts] = await tx.unsafe<{ updated: number; rehashed: number }[]>(
       UPDATE_CHANGED,
-      [target.connectionId, target.model, rowsToJsonArray(changed, true), target.runId],
+      [target.connectionId, target.model, rowsToJsonArray(changed, true), target.runId, target.writer],
       UNPREPARED,
     );
     const updated = counts?.updated ?? 0;

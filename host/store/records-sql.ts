@@ -37,10 +37,22 @@ const probe = (ids: string, columns: string) => `
     limit 1
   ) r`;
 
-/** $1 connection_id, $2 model, $3 JSON array of ids → the stored hash and liveness of each. */
+/**
+ * Which syncs wrote a record (`records.synced_by`): a delete-detecting walk of one sync deletes
+ * only records that sync wrote (records-deletes.ts). $n is the writing sync's name, or null for
+ * a writer that is no sync (an action): null leaves the writers as they are.
+ */
+const withWriter = (writers: string, n: number) =>
+  `case when $${n}::text is null or $${n}::text = any(${writers}) then ${writers} else ${writers} || $${n}::text end`;
+const writersOf = (n: number) => `case when $${n}::text is null then '{}'::text[] else array[$${n}::text] end`;
+
+/**
+ * $1 connection_id, $2 model, $3 JSON array of ids, $4 writing sync or null → the stored hash
+ * and liveness of each, and whether that sync is already among its writers.
+ */
 export const LOOKUP_HASHES = `
-select k.id, r.hash, r.deleted_at is not null as deleted
-from jsonb_array_elements_text($3::text::jsonb) k(id)${probe('k.id', 'hash, deleted_at')}`;
+select k.id, r.hash, r.deleted_at is not null as deleted, ($4::text is null or $4::text = any(r.synced_by)) as owned
+from jsonb_array_elements_text($3::text::jsonb) k(id)${probe('k.id', 'hash, deleted_at, synced_by')}`;
 
 /**
  * New rows are COPYed as plain text into a session-local staging table, then inserted with one
@@ -57,17 +69,17 @@ on commit delete rows`;
 
 export const COPY_STAGING = `copy records_staging (id, data, hash) from stdin`;
 
-/** $1 connection_id, $2 model, $3 run id. */
+/** $1 connection_id, $2 model, $3 run id, $4 writing sync or null. */
 export const INSERT_FROM_STAGING = `
-insert into records (connection_id, model, id, data, hash, last_action, last_run_id)
-select $1, $2, id, data::jsonb, hash, 'added', $3
+insert into records (connection_id, model, id, data, hash, last_action, last_run_id, synced_by)
+select $1, $2, id, data::jsonb, hash, 'added', $3, ${writersOf(4)}
 from records_staging
 order by n`;
 
-/** $1 connection_id, $2 model, $3 JSON array of {i: id, h: hash, d: record}, $4 run id. */
+/** $1 connection_id, $2 model, $3 JSON array of {i: id, h: hash, d: record}, $4 run id, $5 writing sync or null. */
 export const INSERT_NEW = `
-insert into records (connection_id, model, id, data, hash, last_action, last_run_id)
-select $1, $2, e->>'i', e->'d', e->>'h', 'added', $4
+insert into records (connection_id, model, id, data, hash, last_action, last_run_id, synced_by)
+select $1, $2, e->>'i', e->'d', e->>'h', 'added', $4, ${writersOf(5)}
 from jsonb_array_elements($3::text::jsonb) with ordinality as t(e, n)
 order by n`;
 
@@ -75,7 +87,8 @@ order by n`;
  * Rows whose hash differs from the stored one (or that were deleted). Same parameters as
  * INSERT_NEW. A row whose content is equal although its hash is not (e.g. after a batchUpdate
  * stored a merged hash) only gets its hash refreshed: it stays unchanged and keeps its cursor.
- * A deleted row that comes back is restored as 'updated'.
+ * A deleted row that comes back is restored as 'updated', written by this sync alone.
+ * $5 the writing sync or null: it joins the row's writers.
  */
 export const UPDATE_CHANGED = `
 with v as (
@@ -84,17 +97,32 @@ with v as (
 ), moved as (
   update records t
   set data = v.d, hash = v.h, cursor = nextval('records_cursor_seq'), updated_at = now(),
-      deleted_at = null, last_action = 'updated', last_run_id = $4
+      deleted_at = null, last_action = 'updated', last_run_id = $4,
+      synced_by = case when v.deleted_at is not null then ${writersOf(5)} else ${withWriter('t.synced_by', 5)} end
   from v
   where t.ctid = v.tid and (v.deleted_at is not null or v.old <> v.d)
   returning 1
 ), rehashed as (
-  update records t set hash = v.h
+  update records t set hash = v.h, synced_by = ${withWriter('t.synced_by', 5)}
   from v
   where t.ctid = v.tid and v.deleted_at is null and v.old = v.d
   returning 1
 )
 select (select count(*) from moved)::int as updated, (select count(*) from rehashed)::int as rehashed`;
+
+/**
+ * A sync saved records another sync wrote, unchanged: it joins their writers (nothing else moves,
+ * not even the cursor: the app sees no change). $1 connection_id, $2 model, $3 JSON array of
+ * ids, $4 the writing sync.
+ */
+export const ADD_WRITER = `
+update records t set synced_by = t.synced_by || $4::text
+from (
+  select r.ctid as tid
+  from jsonb_array_elements_text($3::text::jsonb) k(id)${probe('k.id', 'ctid, synced_by')}
+  where not ($4::text = any(r.synced_by))
+) v
+where t.ctid = v.tid`;
 
 /**
  * batchUpdate: merges each patch into the live record (`data || patch`, top-level keys). Same
@@ -116,7 +144,10 @@ with v as (
 )
 select count(*)::int as updated from moved`;
 
-/** $1 connection_id, $2 model, $3 JSON array of ids, $4 run id. Only live rows are deleted. */
+/**
+ * $1 connection_id, $2 model, $3 JSON array of ids, $4 run id. Only live rows are deleted. An
+ * explicit delete is final whoever wrote the record: its writers are cleared.
+ */
 export const MARK_DELETED = `
 with v as (
   select r.ctid as tid
@@ -125,7 +156,7 @@ with v as (
 ), moved as (
   update records t
   set deleted_at = now(), updated_at = now(), last_action = 'deleted',
-      cursor = nextval('records_cursor_seq'), last_run_id = $4
+      cursor = nextval('records_cursor_seq'), last_run_id = $4, synced_by = '{}'
   from v
   where t.ctid = v.tid
   returning 1

@@ -8,13 +8,13 @@ import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy, ProxyCallRecord } from '../proxy/proxy.ts';
-import type { Runs } from '../runs/runs.ts';
-import { deleteUnseen, recordSeen, clearSeen } from '../store/records-deletes.ts';
+import type { RunWarning, Runs } from '../runs/runs.ts';
+import { clearSeen, recordSeen, settleUnseen, type MassDeleteGuard, type UnseenOutcome } from '../store/records-deletes.ts';
 import type { SyncState } from '../sync/sync-state.ts';
 
 /** The record store as the bridge needs it (host/store implements it). */
 export interface RecordWriter {
-  saveBatch(args: { connectionId: string; model: string; batch: RecordBatch; runId?: string }, tx?: TransactionSql): Promise<BatchResult>;
+  saveBatch(args: { connectionId: string; model: string; batch: RecordBatch; runId?: string; writer?: string | null }, tx?: TransactionSql): Promise<BatchResult>;
 }
 
 export interface RunBridgeDeps {
@@ -34,6 +34,10 @@ export interface RunBridgeScope {
   /** Models the script declared; saving any other is refused. Empty for actions that may not write. */
   models: readonly string[];
   syncName: string | null;
+  /** The sync whose records these are (a sync's own runs and its onWebhook runs); default syncName. */
+  writer?: string | null;
+  /** Deletes past this are held for review (records-deletes.ts). */
+  massDeleteGuard?: MassDeleteGuard | undefined;
   /** The pass saves seen ids for full-refresh delete detection. */
   tracksFullDeletes?: boolean;
   /** Started from a saved checkpoint: trackDeletesStart continues the open window. */
@@ -49,6 +53,10 @@ export interface RunBridge extends HostBridge {
   flush(): Promise<Error | null>;
   readonly calls: ProxyCallRecord[];
   readonly modelCounts: ModelCounts;
+  /** Warnings the run finishes with (deletes held by the mass-delete guard). */
+  readonly warnings: RunWarning[];
+  /** Counts what ending a delete-detecting walk of `model` did, and warns when it was held. */
+  noteUnseen(model: string, outcome: UnseenOutcome): void;
 }
 
 export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): RunBridge {
@@ -58,6 +66,8 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
   const target = { provider: scope.provider, connection: scope.connection };
   const modelCounts: ModelCounts = new Map();
   const openWindows = new Set<string>();
+  const warnings: RunWarning[] = [];
+  const writer = scope.writer === undefined ? scope.syncName : scope.writer;
   const count = (model: string, c: { added?: number; updated?: number; deleted?: number }) => {
     const m = modelCounts.get(model) ?? { added: 0, updated: 0, deleted: 0 };
     m.added += c.added ?? 0;
@@ -78,7 +88,7 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
 
   // Records and the run's counts commit together, so counts always match what is stored.
   const writeBatch = (batch: RecordBatch) => deps.sql.begin(async (tx) => {
-    const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model: batch.model, batch, runId: scope.runId }, tx);
+    const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model: batch.model, batch, runId: scope.runId, writer }, tx);
     if (scope.syncName && batch.op !== 'delete') {
       const ids = batch.records.map((r) => r.id);
       const seen = { connectionId: scope.connection.id, syncName: scope.syncName, model: batch.model };
@@ -93,9 +103,20 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
       where id = ${scope.runId}`;
   });
 
+  const noteUnseen = (model: string, outcome: UnseenOutcome) => {
+    count(model, { deleted: outcome.deleted });
+    if (outcome.held === 0) return;
+    warnings.push({
+      code: 'DELETES_HELD', model, held: outcome.held, live: outcome.live,
+      message: `${outcome.held} of ${outcome.live} live ${model} records were not seen and are held, not deleted (mass-delete guard): apply or discard them with POST /syncs/${scope.syncName}/held-deletes/apply|discard or ferry held-deletes`,
+    });
+  };
+
   return {
     calls,
     modelCounts,
+    warnings,
+    noteUnseen,
     /**
      * Batches are written one behind the script: a call returns once the previous batch is
      * committed, so the script builds page N+1 while page N is written (two pages in memory at
@@ -161,12 +182,12 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
       }
       if (!openWindows.has(model)) throw new Error(`trackDeletesEnd("${model}") without trackDeletesStart("${model}")`);
       openWindows.delete(model);
-      const deleted = await deps.sql.begin(async (tx) => {
-        const n = await deleteUnseen(tx, seen, scope.runId);
-        await tx`update runs set deleted = deleted + ${n}, heartbeat_at = now() where id = ${scope.runId}`;
-        return n;
+      const outcome = await deps.sql.begin(async (tx) => {
+        const o = await settleUnseen(tx, seen, scope.runId, scope.massDeleteGuard);
+        await tx`update runs set deleted = deleted + ${o.deleted}, heartbeat_at = now() where id = ${scope.runId}`;
+        return o;
       });
-      count(model, { deleted });
+      noteUnseen(model, outcome);
     },
   };
 }

@@ -5,7 +5,7 @@
  * keeps the records it saved (partial success), leaves lastSyncDate alone, keeps its checkpoint
  * for the next run to resume from, and schedules a retry by the retry policy.
  */
-import type { RunError, Runtime, ScriptManifest, Usage } from '../../runtime/contract.ts';
+import { LimitsSchema, type RunError, type Runtime, type ScriptManifest, type Usage } from '../../runtime/contract.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
@@ -13,8 +13,8 @@ import type { Scripts } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { executeRun } from '../runs/execute-run.ts';
-import type { Runs } from '../runs/runs.ts';
-import { deleteUnseen } from '../store/records-deletes.ts';
+import type { RunWarning, Runs } from '../runs/runs.ts';
+import { settleUnseen } from '../store/records-deletes.ts';
 import type { SyncWebhook } from '../webhooks-out/deliveries.ts';
 import { parseDuration } from './frequency.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
@@ -70,9 +70,10 @@ export function choosePass(manifest: SyncManifest, state: SyncStateRow, job: Syn
     || (manifest.fullRefreshEvery !== undefined && state.incrementals_since_full >= manifest.fullRefreshEvery);
   const backfillMs = incremental && manifest.backfill ? parseDuration(manifest.backfill) : null;
   const since = full ? (backfillMs ? new Date(now.getTime() - backfillMs) : null) : state.last_sync_date;
-  // Only a walk of everything can tell that a record is gone, and only once a walk has
-  // succeeded is there anything to delete: the first pass skips the bookkeeping.
-  const tracksDeletes = full && since === null && state.last_sync_date !== null;
+  // Deletes only when asked (`trackDeletes`, as in Nango). Only a walk of everything can tell
+  // that a record is gone, and only once a walk has succeeded is there anything to delete: the
+  // first pass skips the bookkeeping.
+  const tracksDeletes = manifest.trackDeletes && full && since === null && state.last_sync_date !== null;
   return { resumed: false, pass: { startedAt: now, full, since, tracksDeletes } };
 }
 
@@ -91,12 +92,18 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
     return cursors;
   }
 
-  function webhookEvents(connection: ConnectionRow, syncName: string, runId: string, pass: Pass, counts: ModelCounts, cursors: Map<string, string>): SyncWebhook[] {
-    return [...counts].filter(([, c]) => c.added + c.updated + c.deleted > 0).map(([model, c]) => ({
-      type: 'sync', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
-      sync_name: syncName, model, sync_type: pass.full ? 'full' : 'incremental', run_id: String(runId),
-      counts: c, cursor: cursors.get(model) ?? '0', modified_after: pass.startedAt.toISOString(),
-    }));
+  function webhookEvents(connection: ConnectionRow, syncName: string, runId: string, pass: Pass, counts: ModelCounts, warnings: readonly RunWarning[], cursors: Map<string, string>): SyncWebhook[] {
+    const models = new Set([...counts].filter(([, c]) => c.added + c.updated + c.deleted > 0).map(([model]) => model));
+    for (const w of warnings) models.add(w.model);
+    return [...models].map((model) => {
+      const modelWarnings = warnings.filter((w) => w.model === model);
+      return {
+        type: 'sync', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
+        sync_name: syncName, model, sync_type: pass.full ? 'full' : 'incremental', run_id: String(runId),
+        counts: counts.get(model) ?? { added: 0, updated: 0, deleted: 0 }, cursor: cursors.get(model) ?? '0', modified_after: pass.startedAt.toISOString(),
+        ...(modelWarnings.length > 0 && { warnings: modelWarnings }),
+      };
+    });
   }
 
   return {
@@ -116,6 +123,8 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         connectionId: connection.id, scriptName: job.syncName, kind: 'sync', scriptVersion: script.version,
         trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
         jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
+        fetchSince: pass.since, fetchCheckpoint: resumed ? state.checkpoint : null,
+        memoryLimitMb: LimitsSchema.parse(manifest.limits ?? {}).memoryMb,
       });
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       if (!resumed) {
@@ -128,7 +137,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
 
       const bridge = createRunBridge(deps, {
         runId: run.id, connection, provider, models, syncName: job.syncName,
-        tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint,
+        tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint, massDeleteGuard: manifest.massDeleteGuard,
       });
       const where = { runId: run.id, sync: job.syncName, connection: connection.connection_id };
       const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
@@ -149,18 +158,17 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           if (pass.tracksDeletes) {
             let total = 0;
             for (const model of models) {
-              const n = await deleteUnseen(tx, { connectionId: connection.id, syncName: job.syncName, scope: 'full', model }, run.id);
-              const c = bridge.modelCounts.get(model) ?? { added: 0, updated: 0, deleted: 0 };
-              bridge.modelCounts.set(model, { ...c, deleted: c.deleted + n });
-              total += n;
+              const outcome = await settleUnseen(tx, { connectionId: connection.id, syncName: job.syncName, scope: 'full', model }, run.id, manifest.massDeleteGuard);
+              bridge.noteUnseen(model, outcome);
+              total += outcome.deleted;
             }
             if (total > 0) await tx`update runs set deleted = deleted + ${total} where id = ${run.id}`;
           }
           await deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass);
-          const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage }, tx);
+          const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings }, tx);
           // Already settled as dead (a stalled process): roll back deletes and the state change.
           if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
-          await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, run.id, pass, bridge.modelCounts, cursors));
+          await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
         });
       } catch (err) {
         log.error({ err, runId: run.id }, 'settling a successful sync run failed');

@@ -48,7 +48,8 @@ export function createWebhookRunner(deps: WebhookRunnerDeps) {
     if (!run) throw new Error('could not start the webhook run');
     const models = script.manifest.type === 'sync' ? script.manifest.models : [];
     // No checkpoint access: a webhook must not move a sync's resumable position.
-    const bridge = createRunBridge(deps, { runId: run.id, connection, provider, models, syncName: null });
+    // The records it saves are the sync's own (delete detection of that sync covers them).
+    const bridge = createRunBridge(deps, { runId: run.id, connection, provider, models, syncName: null, writer: script.name });
     const state = await deps.syncState.get(connection.id, script.name);
     const result = await executeRun(deps, {
       runId: run.id, kind: 'webhook', script, connection, provider, bridge,

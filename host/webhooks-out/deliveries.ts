@@ -2,58 +2,83 @@
  * Outgoing webhooks, as an outbox: the delivery row and its pg-boss job are written in the
  * transaction that finishes the run, so a change the app should hear about is never lost and
  * never announced for a run that rolled back. pg-boss retries a failed POST with exponential
- * backoff and jitter (retryBackoff); every attempt updates the delivery row.
+ * backoff and jitter (retryBackoff); every attempt updates the delivery row. Any process may
+ * publish (createWebhookOutbox); worker processes deliver (createWebhookSender).
  */
 import type { PgBoss } from 'pg-boss';
-import { z } from 'zod';
+import type { FerryWebhookEvent, SyncEvent } from '../../client/webhook-events.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { pgBossDb } from '../queue/pg-boss-db.ts';
-import { SIGNATURE_HEADER, signPayload } from './signature.ts';
+import { SIGNATURE_HEADER, signPayload, standardWebhookHeaders } from './signature.ts';
 
 export const WEBHOOK_QUEUE = 'ferry-webhook-out';
 
-export const SyncWebhookSchema = z.object({
-  type: z.literal('sync'),
-  from: z.literal('ferry'),
-  connection_id: z.string(),
-  provider: z.string(),
-  sync_name: z.string(),
-  model: z.string(),
-  sync_type: z.enum(['full', 'incremental']),
-  run_id: z.string(),
-  counts: z.object({ added: z.number(), updated: z.number(), deleted: z.number() }),
-  /** Read `GET /records?model&connection_id&cursor=<this>` to get exactly what this run changed (and later changes). */
-  cursor: z.string(),
-  modified_after: z.string(),
-});
-export type SyncWebhook = z.infer<typeof SyncWebhookSchema>;
+export type { FerryWebhookEvent } from '../../client/webhook-events.ts';
+/** A sync run's change notification (one per changed model). */
+export type SyncWebhook = SyncEvent;
 
-export interface WebhookSenderOptions {
-  sql: Sql;
-  boss: PgBoss;
-  logger: Logger;
+export interface WebhookQueueOptions {
   /** pg-boss retry settings: attempts after the first, first delay (s), cap (s). */
   retryLimit?: number;
   retryDelaySeconds?: number;
   retryDelayMaxSeconds?: number;
+}
+
+export interface WebhookSenderOptions extends WebhookQueueOptions {
+  sql: Sql;
+  boss: PgBoss;
+  logger: Logger;
   timeoutMs?: number;
 }
 
-export async function createWebhookSender(options: WebhookSenderOptions) {
-  const log = options.logger.child({ module: 'webhooks-out' });
-  const { sql, boss } = options;
-  const queueOptions = {
+function queueOptionsOf(options: WebhookQueueOptions) {
+  return {
     retryLimit: options.retryLimit ?? 10,
     retryDelay: options.retryDelaySeconds ?? 5,
     retryBackoff: true,
     retryDelayMax: options.retryDelayMaxSeconds ?? 3600,
     expireInSeconds: 60,
   };
+}
+
+/**
+ * Writes events for the app in the caller's transaction: a delivery row per event and its job,
+ * if the environment has a webhook URL. Ensures the queue exists, so API-only processes can publish.
+ */
+export async function createWebhookOutbox(options: { boss: PgBoss } & WebhookQueueOptions) {
+  const { boss } = options;
+  const queueOptions = queueOptionsOf(options);
   await boss.createQueue(WEBHOOK_QUEUE, queueOptions).catch((err: unknown) => {
     if (!String((err as Error).message).includes('already exists')) throw err;
   });
   await boss.updateQueue(WEBHOOK_QUEUE, queueOptions);
+
+  async function publish(tx: TransactionSql, environmentId: string, events: FerryWebhookEvent[], runId: string | null = null): Promise<number> {
+    if (events.length === 0) return 0;
+    const [settings] = await tx<{ webhook_url: string | null }[]>`select webhook_url from environment_settings where environment_id = ${environmentId}`;
+    if (!settings?.webhook_url) return 0;
+    const rows = await tx<{ id: string }[]>`
+      insert into webhook_deliveries (environment_id, run_id, url, payload, event_type)
+      select ${environmentId}, ${runId}, ${settings.webhook_url}, e, e->>'type' from jsonb_array_elements(${JSON.stringify(events)}::text::jsonb) e
+      returning id`;
+    await boss.insert(WEBHOOK_QUEUE, rows.map((r) => ({ data: { deliveryId: r.id } })), { db: pgBossDb(tx) });
+    return rows.length;
+  }
+
+  return {
+    publish,
+    /** In the run's finishing transaction: one delivery per changed model. */
+    enqueue: (tx: TransactionSql, environmentId: string, runId: string, events: SyncWebhook[]) => publish(tx, environmentId, events, runId),
+  };
+}
+export type WebhookOutbox = Awaited<ReturnType<typeof createWebhookOutbox>>;
+
+export async function createWebhookSender(options: WebhookSenderOptions) {
+  const log = options.logger.child({ module: 'webhooks-out' });
+  const { sql, boss } = options;
+  const queueOptions = queueOptionsOf(options);
+  const outbox = await createWebhookOutbox(options);
 
   async function deliver(deliveryId: string, attempt: number): Promise<void> {
     const [row] = await sql<{ url: string; payload: unknown; secret: string | null; status: string }[]>`
@@ -71,7 +96,7 @@ export async function createWebhookSender(options: WebhookSenderOptions) {
           'content-type': 'application/json',
           'user-agent': 'Ferry-Webhook/1',
           'x-ferry-delivery': deliveryId,
-          ...(row.secret && { [SIGNATURE_HEADER]: signPayload(row.secret, body) }),
+          ...(row.secret && { ...standardWebhookHeaders(row.secret, `msg_${deliveryId}`, body), [SIGNATURE_HEADER]: signPayload(row.secret, body) }),
         },
         body,
         redirect: 'manual',
@@ -95,18 +120,7 @@ export async function createWebhookSender(options: WebhookSenderOptions) {
   }
 
   return {
-    /** In the run's finishing transaction: one delivery per changed model, if the environment has a URL. */
-    async enqueue(tx: TransactionSql, environmentId: string, runId: string, events: SyncWebhook[]): Promise<number> {
-      if (events.length === 0) return 0;
-      const [settings] = await tx<{ webhook_url: string | null }[]>`select webhook_url from environment_settings where environment_id = ${environmentId}`;
-      if (!settings?.webhook_url) return 0;
-      const rows = await tx<{ id: string }[]>`
-        insert into webhook_deliveries (environment_id, run_id, url, payload)
-        select ${environmentId}, ${runId}, ${settings.webhook_url}, e from jsonb_array_elements(${JSON.stringify(events)}::text::jsonb) e
-        returning id`;
-      await boss.insert(WEBHOOK_QUEUE, rows.map((r) => ({ data: { deliveryId: r.id } })), { db: pgBossDb(tx) });
-      return rows.length;
-    },
+    ...outbox,
 
     async work(concurrency = 2): Promise<string> {
       return boss.work<{ deliveryId: string }>(WEBHOOK_QUEUE, { localConcurrency: concurrency, pollingIntervalSeconds: 0.5 }, async (jobs) => {

@@ -10,7 +10,7 @@ export interface EnvironmentSettings {
 }
 
 export function generateWebhookSecret(): string {
-  return `whsec_${randomBytes(24).toString('base64url')}`;
+  return `whsec_${randomBytes(24).toString('base64')}`;
 }
 
 export function createEnvironmentSettings(sql: Sql) {

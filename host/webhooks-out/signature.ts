@@ -1,17 +1,36 @@
 /**
- * Signing of outgoing webhooks: `X-Ferry-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
- * "<t>.<body>">`. The timestamp is signed so a captured delivery cannot be replayed later.
+ * Signing of outgoing webhooks in the Standard Webhooks format (standardwebhooks.com), so apps
+ * can verify with any of its libraries or with ferry/client's verifyWebhook:
+ *   webhook-id: msg_<delivery id> (the same on every retry: dedupe on it)
+ *   webhook-timestamp: unix seconds of this attempt
+ *   webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">
+ * The key is the secret's part after `whsec_`, base64-decoded. The timestamp is signed so a
+ * captured delivery cannot be replayed later.
+ *
+ * `X-Ferry-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (keyed with the
+ * whole secret string) is still sent for apps written against earlier versions.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const SIGNATURE_HEADER = 'x-ferry-signature';
 
+/** The HMAC key of a `whsec_<base64>` secret (either base64 alphabet). */
+export function webhookKey(secret: string): Buffer {
+  return Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+}
+
+export function standardWebhookHeaders(secret: string, messageId: string, body: string, timestamp = Math.floor(Date.now() / 1000)): Record<string, string> {
+  const mac = createHmac('sha256', webhookKey(secret)).update(`${messageId}.${timestamp}.${body}`).digest('base64');
+  return { 'webhook-id': messageId, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${mac}` };
+}
+
+/** The legacy X-Ferry-Signature value. */
 export function signPayload(secret: string, body: string, timestamp = Math.floor(Date.now() / 1000)): string {
   const mac = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
   return `t=${timestamp},v1=${mac}`;
 }
 
-/** For apps (and tests): true when `header` signs `body` with `secret` within `toleranceSeconds`. */
+/** For tests of the legacy header: true when `header` signs `body` with `secret` within `toleranceSeconds`. */
 export function verifySignature(secret: string, body: string, header: string, toleranceSeconds = 300, now = Date.now()): boolean {
   const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
   const t = Number(parts.t);

@@ -65,6 +65,7 @@ describe('deployScripts', () => {
         { name: 'create-contact', kind: 'action', status: 'new' },
         { name: 'contacts', kind: 'sync', status: 'new' },
       ],
+      warnings: [],
     });
     const [request] = host.requests;
     expect(request?.authorization).toBe(`Bearer ${KEY}`);

@@ -97,6 +97,9 @@ describe('base URLs templated per connection', () => {
       const bad = await connect(db.sql, parts, provider, bearer('t-123456'), `bad-${i}`, { subdomain });
       await expect(parts.proxy.request(bad.target, get('/me'))).rejects.toMatchObject({ code: subdomain === '' ? 'CONNECTION_CONFIG_MISSING' : 'CONNECTION_CONFIG_INVALID' });
     }
+    // Each value fits its place, yet together they make no URL: still a clear error, never a crash.
+    const ported = await connect(db.sql, parts, { name: 'ported', base_url: `http://127.0.0.1:\${connectionConfig.port}`, auth: { type: 'bearer' } }, bearer('t-123456'), 'ported', { port: 'abc' });
+    await expect(parts.proxy.request(ported.target, get('/me'))).rejects.toMatchObject({ code: 'CONNECTION_CONFIG_INVALID', message: expect.stringContaining('.port') });
     expect(one.seen).toHaveLength(0);
     expect(lookups).toHaveLength(0);
   });

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { PAGE_STATEMENTS } from '../../host/store/records-read.ts';
-import { LOOKUP_HASHES, MARK_DELETED, MERGE_PATCHES, UPDATE_CHANGED } from '../../host/store/records-sql.ts';
+import { ADD_WRITER, LOOKUP_HASHES, MARK_DELETED, MERGE_PATCHES, UPDATE_CHANGED } from '../../host/store/records-sql.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 let db: TestDatabase;
@@ -27,8 +27,9 @@ const ids = JSON.stringify(Array.from({ length: 1000 }, (_, i) => `r${i * 4 + 1}
 const rows = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ i: `r${i * 4 + 1}`, h: 'x', d: { id: `r${i * 4 + 1}`, v: 2 } })));
 
 test.each([
-  ['lookup', LOOKUP_HASHES, [ids]],
-  ['update changed', UPDATE_CHANGED, [rows, null]],
+  ['lookup', LOOKUP_HASHES, [ids, 'contacts']],
+  ['update changed', UPDATE_CHANGED, [rows, null, 'contacts']],
+  ['add writer', ADD_WRITER, [ids, 'contacts']],
   ['merge patches', MERGE_PATCHES, [rows, null]],
   ['mark deleted', MARK_DELETED, [ids, null]],
 ] as const)('%s probes the primary key once per id, never scans the model', async (_name, statement, extra) => {

@@ -37,7 +37,19 @@ const RunSchema = z.object({
   counts: z.object({ added: z.number(), updated: z.number(), unchanged: z.number(), deleted: z.number(), rejected: z.number() }),
   usage: z.object({ wall_ms: z.number(), cpu_ms: z.number().nullable(), peak_heap_bytes: z.number(), bridge_bytes: z.number(), proxy_calls: z.number().nullable() }).nullable(),
   error: z.record(z.string(), z.unknown()).nullable(),
+  memory_limit_mb: z.number().int().nullable().describe("The isolate's memory limit the run had (null for runs from before it was recorded)"),
+  fetch_window: z.object({
+    last_sync_date: z.string().nullable().describe('The lastSyncDate the run was given (null: everything, e.g. a first or full run)'),
+    checkpoint: z.record(z.string(), z.unknown()).nullable().describe('The checkpoint it resumed from'),
+  }).nullable().describe('What a sync run fetched from; null for actions and webhooks'),
+  warnings: z.array(z.object({ code: z.string(), model: z.string(), message: z.string(), held: z.number(), live: z.number() }))
+    .describe('A run that succeeded but wants attention (DELETES_HELD: the mass-delete guard held deletes)'),
 });
+const RejectedQuery = z.strictObject({
+  after: z.string().regex(/^\d{1,19}$/).default('0'),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+const RejectedSchema = z.object({ seq: z.string(), model: z.string(), record_id: z.string().nullable(), reason: z.string(), rejected_at: z.string() });
 const LogSchema = z.object({ seq: z.number().int(), level: z.string(), message: z.string(), at: z.string() });
 
 export const runRouteSpecs = defineRoutes([
@@ -49,6 +61,10 @@ export const runRouteSpecs = defineRoutes([
   {
     method: 'get', path: '/runs/:id/logs', tag: 'runs', params: RunIdParam, query: LogsQuery, summary: "A run's logs, in order",
     responses: { 200: { description: 'Log lines after `after`', schema: z.object({ logs: z.array(LogSchema), next_after: z.number().int() }) } },
+  },
+  {
+    method: 'get', path: '/runs/:id/rejected', tag: 'runs', params: RunIdParam, query: RejectedQuery, summary: 'Records a run produced that were refused, with the reason',
+    responses: { 200: { description: 'Rejected records after `after`; pass next_after to continue', schema: z.object({ rejected: z.array(RejectedSchema), next_after: z.string().nullable() }) } },
   },
 ]);
 
@@ -73,6 +89,9 @@ function presentRun(run: RunRow, connectionId: string) {
       proxy_calls: run.proxy_calls,
     },
     error: run.error,
+    memory_limit_mb: run.memory_limit_mb,
+    fetch_window: run.kind === 'sync' ? { last_sync_date: run.fetch_since, checkpoint: run.fetch_checkpoint } : null,
+    warnings: run.warnings ?? [],
   };
 }
 
@@ -110,6 +129,14 @@ export function runRoutes(deps: RunRouteDeps) {
     await ownRun(c.get('environment').id, id);
     const logs = await deps.runs.logs(id, q.after, q.limit);
     return c.json({ logs, next_after: logs.length > 0 ? logs.at(-1)!.seq : q.after });
+  });
+
+  app.get('/runs/:id/rejected', async (c) => {
+    const { id } = parseInput(RunIdParam, c.req.param(), 'params');
+    const q = parseInput(RejectedQuery, c.req.query(), 'query');
+    await ownRun(c.get('environment').id, id);
+    const rejected = await deps.runs.rejected(id, q.after, q.limit);
+    return c.json({ rejected, next_after: rejected.length === q.limit ? rejected.at(-1)!.seq : null });
   });
 
   return app;

@@ -119,6 +119,7 @@ export function describe(): string {
       manifest.syncType = d.syncType;
       manifest.autoStart = d.autoStart;
       manifest.trackDeletes = d.trackDeletes;
+      manifest.massDeleteGuard = d.massDeleteGuard;
       manifest.fullRefreshEvery = d.fullRefreshEvery;
       manifest.backfill = d.backfill;
       manifest.retries = d.retries;

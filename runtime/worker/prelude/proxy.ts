@@ -79,11 +79,12 @@ export async function proxy<T = any>(config: ProxyConfiguration): Promise<ProxyR
   if (config.baseUrlOverride !== undefined) request.baseUrlOverride = config.baseUrlOverride;
   const text = stringify(request);
   checkSize(text, CAPS.proxyRequestBytes, 'proxy request');
-  const raw = parse(await hostCall('proxy', text)) as { status: number; headers: Params; body: string };
+  const raw = parse(await hostCall('proxy', text)) as { status: number; headers: Params; body: string; failure?: string };
   const data = decodeBody(raw, config.responseType) as T;
   const response: ProxyResponse<T> = { status: raw.status, headers: raw.headers, data };
   if (raw.status >= 400) {
-    const error = new ErrorCtor(`Request failed with status code ${raw.status} (${method} ${config.endpoint})`) as ProxyError;
+    // The host's description names the method, the full URL (credentials redacted), the status and the body's start.
+    const error = new ErrorCtor(`Request failed with status code ${raw.status}: ${raw.failure ?? `${method} ${config.endpoint}`}`) as ProxyError;
     error.status = raw.status;
     error.data = data;
     error.response = response;

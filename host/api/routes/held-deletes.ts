@@ -1,0 +1,79 @@
+/**
+ * Deletes the mass-delete guard held (host/store/records-deletes.ts): list them, apply them or
+ * discard them, per (connection, sync) and optionally one model.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Connections } from '../../connections/connections.ts';
+import type { Sql } from '../../db/connect.ts';
+import { applyHeld, discardHeld, listHeld } from '../../store/records-deletes.ts';
+import type { ApiEnv } from '../app.ts';
+import { jsonBody, notFound, parseInput } from '../errors.ts';
+import { defineRoutes } from '../openapi/index.ts';
+
+export interface HeldDeleteRouteDeps {
+  sql: Sql;
+  connections: Connections;
+}
+
+const SyncName = z.object({ name: z.string().min(1).max(100) });
+const HeldQuery = z.strictObject({ connection_id: z.string().min(1).max(255) });
+const HeldBody = z.strictObject({
+  connection_id: z.string().min(1).max(255),
+  /** Only this model's held deletes; absent = every model of the sync. */
+  model: z.string().min(1).max(200).optional(),
+});
+const HeldSchema = z.object({ model: z.string(), count: z.number().int(), run_id: z.string(), held_at: z.string() });
+
+export const heldDeleteRouteSpecs = defineRoutes([
+  {
+    method: 'get', path: '/syncs/:name/held-deletes', tag: 'syncs', params: SyncName, query: HeldQuery,
+    summary: 'Deletes the mass-delete guard held for a connection, per model',
+    responses: { 200: { description: 'Held deletes per model (empty when none)', schema: z.object({ held: z.array(HeldSchema) }) } },
+  },
+  {
+    method: 'post', path: '/syncs/:name/held-deletes/apply', tag: 'syncs', params: SyncName, body: HeldBody,
+    summary: 'Apply held deletes (records saved again since they were held are kept)',
+    responses: { 200: { description: 'Records deleted per model', schema: z.object({ applied: z.array(z.object({ model: z.string(), deleted: z.number().int(), run_id: z.string() })) }) } },
+  },
+  {
+    method: 'post', path: '/syncs/:name/held-deletes/discard', tag: 'syncs', params: SyncName, body: HeldBody,
+    summary: 'Discard held deletes: the records stay',
+    responses: { 200: { description: 'How many held deletes were discarded', schema: z.object({ discarded: z.number().int() }) } },
+  },
+]);
+
+export function heldDeleteRoutes(deps: HeldDeleteRouteDeps) {
+  const app = new Hono<ApiEnv>();
+
+  async function connectionOf(environmentId: string, connectionId: string) {
+    const connection = await deps.connections.get(environmentId, connectionId);
+    if (!connection) throw notFound(`connection "${connectionId}"`);
+    return connection;
+  }
+
+  app.get('/syncs/:name/held-deletes', async (c) => {
+    const { name } = parseInput(SyncName, c.req.param(), 'params');
+    const q = parseInput(HeldQuery, c.req.query(), 'query');
+    const connection = await connectionOf(c.get('environment').id, q.connection_id);
+    const held = await listHeld(deps.sql, connection.id, name);
+    return c.json({ held: held.map((h) => ({ ...h, held_at: h.held_at.toISOString() })) });
+  });
+
+  app.post('/syncs/:name/held-deletes/apply', async (c) => {
+    const { name } = parseInput(SyncName, c.req.param(), 'params');
+    const body = parseInput(HeldBody, await jsonBody(c), 'body');
+    const connection = await connectionOf(c.get('environment').id, body.connection_id);
+    const applied = await applyHeld(deps.sql, { connectionId: connection.id, syncName: name, model: body.model });
+    return c.json({ applied: applied.map((a) => ({ model: a.model, deleted: a.deleted, run_id: a.runId })) });
+  });
+
+  app.post('/syncs/:name/held-deletes/discard', async (c) => {
+    const { name } = parseInput(SyncName, c.req.param(), 'params');
+    const body = parseInput(HeldBody, await jsonBody(c), 'body');
+    const connection = await connectionOf(c.get('environment').id, body.connection_id);
+    return c.json({ discarded: await discardHeld(deps.sql, { connectionId: connection.id, syncName: name, model: body.model }) });
+  });
+
+  return app;
+}

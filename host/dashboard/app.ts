@@ -1,0 +1,134 @@
+/**
+ * The dashboard: server-rendered pages under /dashboard (no build step, no CDN, works offline),
+ * a small script for live regions, charts as inline SVG. Signed in with an environment's secret
+ * key; everything it shows or does goes through the API with that key (api-client.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { Hono } from 'hono';
+import { csrf } from 'hono/csrf';
+import { html } from 'hono/html';
+import { HTTPException } from 'hono/http-exception';
+import type { Logger } from '../logger.ts';
+import { ApiCallError, createDashboardApi, type ApiFetch } from './api-client.ts';
+import type { DashboardEnv } from './context.ts';
+import { errorPage, href, notFoundPage, page } from './layout.ts';
+import { registerConnectionPages } from './pages/connections.ts';
+import { registerDeployPages } from './pages/deploys.ts';
+import { registerOverviewPage } from './pages/overview.ts';
+import { registerRecordPages } from './pages/records.ts';
+import { registerRunPages } from './pages/run.ts';
+import { registerSyncPages } from './pages/sync.ts';
+import { csrfToken, DASHBOARD_PATH, endSession, sessionKey, startSession, validCsrf } from './session.ts';
+
+export interface DashboardDeps {
+  /** The API app's fetch, called in process. */
+  api: ApiFetch;
+  logger: Logger;
+}
+
+const ASSETS: Record<string, { type: string; body: string }> = {
+  'dashboard.css': { type: 'text/css; charset=utf-8', body: readFileSync(new URL('./assets/dashboard.css', import.meta.url), 'utf8') },
+  'live.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(new URL('./assets/live.js', import.meta.url), 'utf8') },
+};
+
+/** The dashboard page a form was posted from, if it was one of ours. */
+function sameSiteReferer(referer: string | undefined): string | null {
+  if (!referer) return null;
+  try {
+    const path = new URL(referer).pathname;
+    return path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`) ? path : null;
+  } catch {
+    return null;
+  }
+}
+
+function signInPage(error?: string) {
+  return page({
+    title: 'Sign in',
+    body: html`<form class="signin" method="post" action="${href('/sign-in')}">
+<h1>Sign in to Ferry</h1>
+${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+<label for="key">Environment secret key</label>
+<input id="key" name="key" type="password" autocomplete="current-password" required autofocus>
+<button class="primary" type="submit">Sign in</button>
+<p class="muted">The key stays in an http-only cookie of this site; each environment sees only its own data.</p>
+</form>`,
+  });
+}
+
+export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
+  const log = deps.logger.child({ module: 'dashboard' });
+  const app = new Hono<DashboardEnv>();
+
+  app.onError((err, c) => {
+    const token = (c.get('csrf') as string | undefined) ?? undefined;
+    if (err instanceof ApiCallError) {
+      if (err.status === 401) {
+        endSession(c);
+        return c.redirect(href('/sign-in'), 303);
+      }
+      if (err.status === 404) return c.html(notFoundPage(err.message, token), 404);
+      if (err.status < 500) return c.html(errorPage(err.message, token, sameSiteReferer(c.req.header('referer'))), err.status as 400);
+    }
+    // hono/csrf refuses a form posted from another origin.
+    if (err instanceof HTTPException && err.status < 500) return c.html(errorPage(err.status === 403 ? 'This form was not posted from the dashboard.' : err.message, token), err.status as 403);
+    log.error({ err, method: c.req.method, path: c.req.path }, 'dashboard page failed');
+    return c.html(errorPage('internal error', token), 500);
+  });
+
+  app.get('/assets/:file', (c) => {
+    const asset = ASSETS[c.req.param('file')];
+    if (!asset) return c.html(notFoundPage('No such file.'), 404);
+    return c.body(asset.body, 200, { 'content-type': asset.type, 'cache-control': 'no-cache' });
+  });
+
+  // Unsafe methods must come from this origin (a second fence besides the per-form token).
+  app.use('*', csrf());
+
+  app.get('/sign-in', (c) => c.html(signInPage()));
+  app.post('/sign-in', async (c) => {
+    const body = await c.req.parseBody();
+    const key = typeof body.key === 'string' ? body.key.trim() : '';
+    if (key === '' || key.length > 512) return c.html(signInPage('Enter an environment secret key.'), 400);
+    try {
+      await createDashboardApi(deps.api, key).get('/environment');
+    } catch (err) {
+      if (err instanceof ApiCallError && err.status === 401) return c.html(signInPage('Unknown or revoked secret key.'), 401);
+      throw err;
+    }
+    startSession(c, key);
+    return c.redirect(href('/'), 303);
+  });
+
+  // Every other page needs a session; every form post needs the session's CSRF token.
+  app.use('*', async (c, next) => {
+    const key = sessionKey(c);
+    if (!key) {
+      if (c.req.method === 'GET') return c.redirect(href('/sign-in'), 303);
+      return c.html(signInPage('Your session ended: sign in again.'), 401);
+    }
+    c.set('api', createDashboardApi(deps.api, key));
+    c.set('csrf', csrfToken(key));
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      const body = await c.req.parseBody();
+      if (!validCsrf(key, body.csrf)) return c.html(errorPage('This form expired or did not come from the dashboard: reload the page and try again.', c.get('csrf')), 403);
+    }
+    await next();
+  });
+
+  app.post('/sign-out', (c) => {
+    endSession(c);
+    return c.redirect(href('/sign-in'), 303);
+  });
+
+  registerOverviewPage(app);
+  registerConnectionPages(app);
+  registerSyncPages(app);
+  registerRunPages(app);
+  registerRecordPages(app);
+  registerDeployPages(app);
+
+  app.all('*', (c) => c.html(notFoundPage(`No dashboard page at ${c.req.path}.`, c.get('csrf')), 404));
+  return app;
+}
+

@@ -1,0 +1,183 @@
+/**
+ * The dashboard in a real Chromium against a whole host (API, worker, runtime children, the
+ * demo's HTTP providers): sign in, the overview, a sync's page with Run now and the new run's
+ * peak memory, its logs, records, rolling back a deploy, and another environment's ids as 404
+ * pages. Screenshots of the main pages go to test-artifacts/.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createLogger } from '../../host/logger.ts';
+import { setUpDemo, DEMO_CONNECTION_ID, type DemoSetup } from '../../host/demo.ts';
+import { launchBrowser, screenshot } from '../helpers/browser.ts';
+import { createApiClient, deploySources, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+
+const ADMIN_KEY = 'admin_key_dashboard_0123456789';
+const SYNC = 'contacts';
+
+let ferry: TestFerry;
+let demo: DemoSetup;
+let browser: Browser;
+let page: Page;
+let dashboard: string;
+
+beforeAll(async () => {
+  ferry = await startTestFerry({ FERRY_ADMIN_KEY: ADMIN_KEY });
+  demo = await setUpDemo({ url: ferry.url, secretKey: TEST_SECRET_KEY, logger: createLogger({ level: 'silent' }) });
+  // The demo's first contacts run starts at once; the pages below read its results.
+  await waitForRun(ferry.api, DEMO_CONNECTION_ID, SYNC, '0', 60_000);
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  dashboard = `${ferry.url}/dashboard`;
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await demo?.close();
+  await ferry?.close();
+});
+
+async function signIn(p: Page, key: string) {
+  await p.goto(`${dashboard}/sign-in`);
+  await p.fill('#key', key);
+  await p.click('button[type=submit]');
+}
+
+describe('the dashboard in a browser', () => {
+  test('asks for a key, refuses a wrong one, and keeps the right one in an http-only same-site cookie', async () => {
+    await page.goto(dashboard);
+    expect(new URL(page.url()).pathname).toBe('/dashboard/sign-in');
+    await signIn(page, 'fsk_not_a_key_of_anyone');
+    await expect.poll(() => page.textContent('[role=alert]')).toContain('Unknown or revoked secret key');
+
+    await signIn(page, TEST_SECRET_KEY);
+    await page.waitForSelector('h1:has-text("Overview")');
+    const [cookie] = (await page.context().cookies()).filter((c) => c.name === 'ferry_dashboard');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/dashboard' });
+    expect(await page.textContent('#syncs')).toContain(DEMO_CONNECTION_ID);
+    await screenshot(page, 'overview');
+  });
+
+  test('a sync page: Run now makes a new run appear, without a reload, with its peak memory', async () => {
+    await page.goto(dashboard);
+    await page.click(`#syncs tr:has-text("${DEMO_CONNECTION_ID}") a:text-is("${SYNC}")`);
+    await page.waitForSelector(`h1:has-text("${SYNC}")`);
+    expect(await page.locator('svg.chart rect.peak').count()).toBeGreaterThan(0);
+    const before = await page.locator('#runs tbody tr[data-run]').first().getAttribute('data-run');
+
+    await page.click('button:text-is("Run now")');
+    await expect.poll(() => page.textContent('[role=status]')).toMatch(/queued/);
+    // The run list is a live region: the new run shows up and finishes on this same page.
+    const navigations: string[] = [];
+    page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations.push(f.url()); });
+    const newRun = page.locator('#runs tbody tr[data-run]').first();
+    await expect.poll(async () => BigInt((await newRun.getAttribute('data-run')) ?? '0') > BigInt(before!), { timeout: 60_000 }).toBe(true);
+    await expect.poll(() => newRun.getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    expect(navigations).toEqual([]);
+    expect(await newRun.locator('td.peak-memory').textContent()).toMatch(/\d+(\.\d)? (KiB|MiB) \/ 128 MiB/);
+    expect(await newRun.textContent()).toContain('manual');
+    // The fetch window: an incremental run starts from the lastSyncDate the previous run left.
+    expect(await newRun.textContent()).toMatch(/since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+    await screenshot(page, 'sync');
+
+    await newRun.locator('a').first().click();
+    await page.waitForSelector('h1:has-text("Run #")');
+    expect(await page.textContent('#logs')).toMatch(/\S/);
+    expect(await page.textContent('#peak-memory')).toMatch(/(KiB|MiB) of 128 MiB/);
+    expect(await page.locator('#calls tbody tr').count()).toBeGreaterThan(0);
+    expect(await page.textContent('#calls')).toMatch(/GET/);
+    await screenshot(page, 'run');
+  }, 120_000);
+
+  test('records: pages by cursor, filters, finds one by id and shows its JSON and metadata', async () => {
+    await page.goto(`${dashboard}/connections/${DEMO_CONNECTION_ID}/records?model=Contact`);
+    const rows = page.locator('#records tbody tr');
+    expect(await rows.count()).toBe(50);
+    const firstPageIds = await page.locator('#records tbody tr td:first-child').allTextContents();
+    await page.click('#next-page');
+    await page.waitForURL(/cursor=/);
+    const secondPageIds = await page.locator('#records tbody tr td:first-child').allTextContents();
+    expect(secondPageIds.length).toBeGreaterThan(0);
+    expect(secondPageIds.filter((id) => firstPageIds.includes(id))).toEqual([]);
+    await screenshot(page, 'records');
+
+    await page.selectOption('select[name=filter]', 'deleted');
+    await page.click('button:text-is("Show")');
+    await page.waitForURL(/filter=deleted/);
+    for (const text of await page.locator('#records tbody .badge').allTextContents()) expect(text).toBe('deleted');
+
+    const id = secondPageIds[0]!;
+    await page.goto(`${dashboard}/connections/${DEMO_CONNECTION_ID}/records?model=Contact`);
+    await page.fill('input[name=id]', id);
+    await page.click('button:text-is("Show")');
+    expect(await page.locator('#records tbody tr td:first-child').allTextContents()).toEqual([id]);
+    await page.click(`#records a:text-is("${id}")`);
+    const json = JSON.parse((await page.textContent('#record-json'))!);
+    expect(json.id).toBe(id);
+    expect(await page.textContent('dl.facts')).toMatch(/First seen.*UTC.*Last modified/s);
+    await screenshot(page, 'record');
+  });
+
+  test('deploys: what a version changed, and rolling back to an earlier one', async () => {
+    const contacts = await readFile(new URL('../../scripts/demo/syncs/contacts.ts', import.meta.url), 'utf8');
+    const models = await readFile(new URL('../../scripts/demo/models.ts', import.meta.url), 'utf8');
+    const v2 = await deploySources(ferry, { 'demo/syncs/contacts.ts': `${contacts}\n// changed\n`, 'demo/models.ts': models });
+    await page.goto(`${dashboard}/deploys/${v2.version}`);
+    expect(await page.textContent(`#changes tr:has-text("${SYNC}")`)).toContain('changed');
+    expect(await page.locator('#changes tr[data-change=removed]').count()).toBeGreaterThan(0);
+    await screenshot(page, 'deploy');
+
+    await page.goto(`${dashboard}/deploys`);
+    page.once('dialog', (d) => void d.accept());
+    await page.click(`#deploys tr[data-version="${v2.version - 1}"] button`);
+    await expect.poll(() => page.textContent('[role=status]')).toContain(`Rolled back to v${v2.version - 1}`);
+    expect(await page.textContent(`#deploys tr[data-version="${v2.version + 1}"]`)).toMatch(/active[\s\S]*rollback to v\d+/);
+    const { body } = await ferry.api.get('/deploys');
+    expect(body.deploys[0]).toMatchObject({ version: v2.version + 1, rollback_of: v2.version - 1, active: true });
+    expect((await ferry.api.get('/scripts')).body.scripts.map((s: any) => s.name)).toContain('create-contact');
+    await screenshot(page, 'deploys');
+  }, 120_000);
+
+  test("another environment's connections, syncs, runs and records are 404 pages", async () => {
+    const created = await createApiClient(ferry.url, ADMIN_KEY).post('/environments', { name: 'other' });
+    expect(created.status).toBe(201);
+    const other = createApiClient(ferry.url, created.body.key.secret);
+    expect((await other.put('/providers/demo', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
+    expect((await other.post('/connections', { connection_id: 'theirs', provider: 'demo' })).status).toBe(201);
+    const [theirs] = await ferry.db.sql<{ id: string }[]>`select c.id from connections c join environments e on e.id = c.environment_id where e.name = 'other'`;
+    const [run] = await ferry.db.sql<{ id: string }[]>`
+      insert into runs (connection_id, script_name, kind, script_version, status, trigger) values (${theirs!.id}, 'contacts', 'sync', 1, 'failed', 'manual') returning id::text`;
+
+    for (const path of [`/connections/theirs`, `/connections/theirs/syncs/${SYNC}`, `/runs/${run!.id}`, `/connections/theirs/records?model=Contact`, '/no/such/page']) {
+      const response = await page.goto(`${dashboard}${path}`);
+      expect(response!.status(), path).toBe(404);
+      expect(await page.textContent('h1'), path).toBe('Not found');
+    }
+    await screenshot(page, 'not-found');
+    // The other environment sees its own connection, not ours.
+    const otherPage = await browser.newPage();
+    await signIn(otherPage, created.body.key.secret);
+    await otherPage.waitForSelector('h1:has-text("Overview")');
+    await otherPage.goto(`${dashboard}/connections`);
+    expect(await otherPage.textContent('#connections')).toContain('theirs');
+    expect(await otherPage.textContent('#connections')).not.toContain(DEMO_CONNECTION_ID);
+    expect((await otherPage.goto(`${dashboard}/connections/${DEMO_CONNECTION_ID}`))!.status()).toBe(404);
+    await otherPage.close();
+  });
+
+  test('a form post without the session’s CSRF token, or from another origin, changes nothing', async () => {
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'ferry_dashboard')!;
+    const post = (headers: Record<string, string>, body: string) => fetch(`${dashboard}/connections/${DEMO_CONNECTION_ID}/syncs/${SYNC}/pause`, {
+      method: 'POST', redirect: 'manual', body,
+      headers: { cookie: `ferry_dashboard=${cookie.value}`, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    });
+    expect((await post({ origin: ferry.url }, 'csrf=forged')).status).toBe(403);
+    const token = await page.goto(`${dashboard}/connections/${DEMO_CONNECTION_ID}/syncs/${SYNC}`).then(() => page.inputValue('form[action$="/pause"] input[name=csrf]'));
+    expect((await post({ origin: 'https://evil.example' }, `csrf=${token}`)).status).toBe(403);
+    const status = await ferry.api.get(`/syncs/${SYNC}/status?connection_id=${DEMO_CONNECTION_ID}`);
+    expect(status.body.paused).toBe(false);
+    // The same token from this origin does act.
+    expect((await post({ origin: ferry.url }, `csrf=${encodeURIComponent(token)}`)).status).toBe(303);
+    await waitFor('the pause', async () => ((await ferry.api.get(`/syncs/${SYNC}/status?connection_id=${DEMO_CONNECTION_ID}`)).body.paused ? true : undefined));
+  });
+});
