@@ -1,16 +1,13 @@
 /**
  * Bundles one script into a single IIFE the runtime can evaluate in an isolate: everything the
- * script imports (zod included) is inlined, `ferry/sdk` and `nango` resolve to this repo's SDK,
+ * script imports (zod included) is inlined, `ferry/sdk` and `nango` resolve to the SDK this CLI ships with,
  * and Node built-ins are refused at bundle time, because the isolate has none of them.
  */
 import { createHash } from 'node:crypto';
 import { builtinModules } from 'node:module';
-import { dirname, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { relative, resolve } from 'node:path';
 import { build, type Message, type Plugin } from 'esbuild';
-
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SDK_ENTRY = resolve(REPO_ROOT, 'sdk/index.ts');
+import { FERRY_NODE_MODULES, SDK_ENTRY } from './resolve-ferry.ts';
 
 /** The runtime reads the script's definition at `__ferry_module.default`. */
 export const BUNDLE_GLOBAL_NAME = '__ferry_module';
@@ -88,8 +85,8 @@ export async function bundleScript(entryPath: string, options: { maxBytes?: numb
       mainFields: ['module', 'main'],
       conditions: ['import', 'default'],
       alias: { 'ferry/sdk': SDK_ENTRY, nango: SDK_ENTRY },
-      // A script outside this repo still finds the zod that ships with Ferry.
-      nodePaths: [resolve(REPO_ROOT, 'node_modules')],
+      // A script in a project without its own zod still finds the one Ferry depends on.
+      nodePaths: [FERRY_NODE_MODULES],
       plugins: [refuseNodeBuiltins()],
       // Whitespace and syntax only: identifiers stay readable in a script's stack traces.
       minifyWhitespace: true,

@@ -4,20 +4,13 @@
  * `ferry/testing` and `zod` resolved to the ones that ship with Ferry. Each error names
  * file:line:col, and the common ones say how to fix them.
  */
-import { dirname, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { relative } from 'node:path';
+import { SDK_ENTRY, TESTING_ENTRY, typesOf, ZOD_DIR } from './resolve-ferry.ts';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** The module mappings a scripts project needs; `ferry init` writes the same into tsconfig.json. */
+/** The module mappings scripts are checked with: the SDK, testing helpers and zod this CLI ships with. */
 export function scriptPaths(): Record<string, string[]> {
-  const sdk = resolve(REPO_ROOT, 'sdk/index.ts');
-  return {
-    'ferry/sdk': [sdk],
-    nango: [sdk],
-    'ferry/testing': [resolve(REPO_ROOT, 'testing/index.ts')],
-    zod: [resolve(REPO_ROOT, 'node_modules/zod')],
-  };
+  const sdk = typesOf(SDK_ENTRY);
+  return { 'ferry/sdk': [sdk], nango: [sdk], ...(TESTING_ENTRY && { 'ferry/testing': [typesOf(TESTING_ENTRY)] }), zod: [ZOD_DIR] };
 }
 
 export interface TypeDiagnostic {

@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { createRuntime } from '../runtime/index.ts';
+import { createRuntime } from '@ferry/runtime';
 import { createActions } from './actions/index.ts';
 import { createApi } from './api/app.ts';
 import type { Config } from './config.ts';
@@ -108,7 +108,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     const connectSessions = createConnectSessions(sql);
     const connectFlow = createConnectFlow({ sql, connections, providers, sessions: connectSessions, syncState, proxy, outbox, logger });
     const oauthClients = createOAuthClients(sql, cipher);
-    const scriptRunDeps = { sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger, boss: queue.boss };
+    const scriptRunDeps = { sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger, boss: queue.boss, outbox };
     const actions = await createActions(scriptRunDeps);
     const webhooksIn = await createWebhooksIn(scriptRunDeps);
 

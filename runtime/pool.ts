@@ -6,6 +6,7 @@
  */
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { HostBridge, LogEntry, RunError, RunJob, Usage } from './contract.ts';
@@ -13,7 +14,8 @@ import { encodeFrame, readFrames } from './channel.ts';
 import { ChildMessageSchema, rememberBundle, type BridgeCall, type ChildMessage, type ParentMessage } from './ipc.ts';
 import type { IsolateMode } from './worker/isolates.ts';
 
-const CHILD_ENTRY = fileURLToPath(new URL('./worker/main.ts', import.meta.url));
+// The same extension as this module: `.ts` sources in the repository, built `.js` in a package.
+const CHILD_ENTRY = fileURLToPath(new URL(`./worker/main${extname(import.meta.url)}`, import.meta.url));
 /** A child that has not answered this long after its run's wall limit is killed. */
 const BACKSTOP_GRACE_MS = 10_000;
 /** A heap sample at or over this share of the limit makes a crash a MEMORY error. */

@@ -4,7 +4,7 @@
  * line before the run is settled, and turning a host fault into a failed result. Each runner
  * then settles the result its own way.
  */
-import type { RunJob, RunResult, Runtime } from '../../runtime/contract.ts';
+import type { RunJob, RunResult, Runtime } from '@ferry/runtime/contract';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { ScriptRow } from '../deploy/scripts.ts';
@@ -51,7 +51,7 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
         checkpoint: args.checkpoint ?? null,
         ...(provider.pagination && { paginationDefaults: provider.pagination }),
       },
-    }, bridge);
+    }, bridge, { signal: bridge.signal });
     // The script may have returned while its last batch was still being written.
     const writeFailure = await bridge.flush();
     if (writeFailure && result.ok) {

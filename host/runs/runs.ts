@@ -1,5 +1,5 @@
 /** Run rows (one per execution of a sync or action) and their logs. */
-import type { LogEntry, RunError, Usage } from '../../runtime/contract.ts';
+import type { LogEntry, RunError, Usage } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
@@ -124,10 +124,10 @@ export function createRuns(sql: Sql) {
         order by id desc limit ${q.limit}`;
     },
 
-    async appendLogs(runId: string, firstSeq: number, entries: LogEntry[]): Promise<void> {
+    async appendLogs(runId: string, firstSeq: number, entries: LogEntry[], tx: Sql | TransactionSql = sql): Promise<void> {
       if (entries.length === 0) return;
       const rows = entries.map((e, i) => ({ run_id: runId, seq: firstSeq + i, level: e.level, message: e.message, at: new Date(e.at) }));
-      await sql`insert into run_logs ${sql(rows, 'run_id', 'seq', 'level', 'message', 'at')} on conflict do nothing`;
+      await tx`insert into run_logs ${sql(rows, 'run_id', 'seq', 'level', 'message', 'at')} on conflict do nothing`;
     },
 
     async logs(runId: string, afterSeq: number, limit: number): Promise<Array<LogEntry & { seq: number }>> {

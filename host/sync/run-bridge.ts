@@ -2,12 +2,13 @@
  * The host side of one run's bridge: what a script's batchSave, proxy calls, logs, metadata
  * and checkpoints do. Built per run so nothing of one run is reachable from another.
  */
-import type { BatchResult, HostBridge, LogEntry, RecordBatch } from '../../runtime/contract.ts';
+import type { BatchResult, HostBridge, LogEntry, RecordBatch } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy, ProxyCallRecord } from '../proxy/proxy.ts';
+import { fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { clearSeen, recordSeen, settleUnseen, type MassDeleteGuard, type UnseenOutcome } from '../store/records-deletes.ts';
 import type { SyncState } from '../sync/sync-state.ts';
@@ -49,6 +50,10 @@ export interface RunBridgeScope {
 export type ModelCounts = Map<string, { added: number; updated: number; deleted: number }>;
 
 export interface RunBridge extends HostBridge {
+  /** Aborted when a write found the run settled by another process (fenced): stop the script. */
+  readonly signal: AbortSignal;
+  /** True once a write was fenced: this process lost the run and must not settle it. */
+  readonly fenced: boolean;
   /** Resolves when every pending record write and log line is stored; the failed write, if any. */
   flush(): Promise<Error | null>;
   readonly calls: ProxyCallRecord[];
@@ -68,6 +73,17 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
   const openWindows = new Set<string>();
   const warnings: RunWarning[] = [];
   const writer = scope.writer === undefined ? scope.syncName : scope.writer;
+  const lost = new AbortController();
+  // Every write of the run goes through the fence (host/runs/run-fence.ts); the first refused
+  // one aborts the script: a process that lost its run stops quietly.
+  const fenced = <T>(fn: (tx: TransactionSql) => Promise<T>): Promise<T> =>
+    fencedWrite(deps.sql, scope.runId, fn).catch((err: unknown) => {
+      if (isRunFenced(err) && !lost.signal.aborted) {
+        deps.logger.warn({ runId: scope.runId }, 'run fenced: another process settled it, so this process writes nothing more for it');
+        lost.abort(err);
+      }
+      throw err;
+    });
   const count = (model: string, c: { added?: number; updated?: number; deleted?: number }) => {
     const m = modelCounts.get(model) ?? { added: 0, updated: 0, deleted: 0 };
     m.added += c.added ?? 0;
@@ -87,7 +103,7 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
   };
 
   // Records and the run's counts commit together, so counts always match what is stored.
-  const writeBatch = (batch: RecordBatch) => deps.sql.begin(async (tx) => {
+  const writeBatch = (batch: RecordBatch) => fenced(async (tx) => {
     const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model: batch.model, batch, runId: scope.runId, writer }, tx);
     if (scope.syncName && batch.op !== 'delete') {
       const ids = batch.records.map((r) => r.id);
@@ -99,7 +115,7 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
     await tx`
       update runs set added = added + ${result.added}, updated = updated + ${result.updated},
         unchanged = unchanged + ${result.unchanged}, deleted = deleted + ${result.deleted},
-        rejected = rejected + ${result.rejected}, heartbeat_at = now()
+        rejected = rejected + ${result.rejected}
       where id = ${scope.runId}`;
   });
 
@@ -116,6 +132,10 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
     calls,
     modelCounts,
     warnings,
+    signal: lost.signal,
+    get fenced() {
+      return lost.signal.aborted;
+    },
     noteUnseen,
     /**
      * Batches are written one behind the script: a call returns once the previous batch is
@@ -141,8 +161,10 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
       const first = logSeq;
       logSeq += entries.length;
       logWrites = logWrites
-        .then(() => deps.runs.appendLogs(scope.runId, first, entries))
-        .catch((err) => deps.logger.error({ err, runId: scope.runId }, 'storing run logs failed'));
+        .then(() => (lost.signal.aborted ? undefined : fenced((tx) => deps.runs.appendLogs(scope.runId, first, entries, tx))))
+        .catch((err) => {
+          if (!isRunFenced(err)) deps.logger.error({ err, runId: scope.runId }, 'storing run logs failed');
+        });
     },
 
     async flush() {
@@ -156,16 +178,16 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
       return row?.metadata ?? {};
     },
 
-    setMetadata: (metadata, merge) => deps.connections.setMetadata(scope.connection.id, metadata, merge),
+    setMetadata: (metadata, merge) => fenced((tx) => deps.connections.setMetadata(scope.connection.id, metadata, merge, tx)),
 
     async saveCheckpoint(checkpoint) {
       if (!scope.syncName) throw new Error('checkpoints belong to syncs; an action or webhook run has none');
       // A checkpoint says "everything before this is saved": never ahead of the records.
       await recordsWritten();
       const advanced = JSON.stringify(checkpoint) !== JSON.stringify(scope.startCheckpoint ?? null);
-      await deps.sql.begin(async (tx) => {
+      await fenced(async (tx) => {
         await deps.syncState.saveCheckpoint(scope.connection.id, scope.syncName!, checkpoint, tx);
-        if (advanced) await tx`update runs set checkpoint_advanced = true, heartbeat_at = now() where id = ${scope.runId}`;
+        if (advanced) await tx`update runs set checkpoint_advanced = true where id = ${scope.runId}`;
       });
     },
 
@@ -176,15 +198,15 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
       const seen = { connectionId: scope.connection.id, syncName: scope.syncName, scope: 'track' as const, model };
       if (phase === 'start') {
         // A resumed run continues the window its predecessor opened (the ids it saw are kept).
-        if (!scope.resumed) await deps.sql.begin((tx) => clearSeen(tx, seen));
+        if (!scope.resumed) await fenced((tx) => clearSeen(tx, seen));
         openWindows.add(model);
         return;
       }
       if (!openWindows.has(model)) throw new Error(`trackDeletesEnd("${model}") without trackDeletesStart("${model}")`);
       openWindows.delete(model);
-      const outcome = await deps.sql.begin(async (tx) => {
+      const outcome = await fenced(async (tx) => {
         const o = await settleUnseen(tx, seen, scope.runId, scope.massDeleteGuard);
-        await tx`update runs set deleted = deleted + ${o.deleted}, heartbeat_at = now() where id = ${scope.runId}`;
+        await tx`update runs set deleted = deleted + ${o.deleted} where id = ${scope.runId}`;
         return o;
       });
       noteUnseen(model, outcome);

@@ -5,7 +5,7 @@
  * keeps the records it saved (partial success), leaves lastSyncDate alone, keeps its checkpoint
  * for the next run to resume from, and schedules a retry by the retry policy.
  */
-import { LimitsSchema, type RunError, type Runtime, type ScriptManifest, type Usage } from '../../runtime/contract.ts';
+import { LimitsSchema, type RunError, type Runtime, type ScriptManifest, type Usage } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
@@ -13,9 +13,10 @@ import type { Scripts } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { executeRun } from '../runs/execute-run.ts';
+import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
-import type { SyncWebhook } from '../webhooks-out/deliveries.ts';
+import type { FerryWebhookEvent, SyncWebhook } from '../webhooks-out/deliveries.ts';
 import { parseDuration } from './frequency.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
 import { createRunBridge, type ModelCounts, type RecordWriter } from './run-bridge.ts';
@@ -36,6 +37,7 @@ export type SyncOutcome =
 
 export interface WebhookOutbox {
   enqueue(tx: TransactionSql, environmentId: string, runId: string, events: SyncWebhook[]): Promise<number>;
+  publish(tx: TransactionSql, environmentId: string, events: FerryWebhookEvent[], runId?: string | null): Promise<number>;
 }
 
 export interface SyncRunnerDeps {
@@ -129,7 +131,12 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       if (!resumed) {
         pass.startedAt = run.started_at;
-        await deps.syncState.beginPass(connection.id, job.syncName, pass, true);
+        try {
+          await fencedWrite(deps.sql, run.id, (tx) => deps.syncState.beginPass(tx, connection.id, job.syncName, pass));
+        } catch (err) {
+          if (!isRunFenced(err)) throw err;
+          return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
+        }
       }
       const models = manifest.models;
       const cursors = deps.webhooks ? await cursorsBefore(connection.id, models) : new Map<string, string>();
@@ -141,9 +148,25 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       });
       const where = { runId: run.id, sync: job.syncName, connection: connection.connection_id };
       const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
-        await deps.runs.finish(run.id, { status: 'failed', usage, error });
         const decision = decideRetry(error, state.retry_attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
-        await deps.syncState.recordFailure(connection.id, job.syncName, decision);
+        // Settled and rescheduled together, and only by the process that still holds the run: one
+        // that lost it (failed as WORKER_LOST while frozen) leaves the pair to its new run. When no
+        // retry is left, the app's sync.failed event is written in the same transaction.
+        const settled = await deps.sql.begin(async (tx) => {
+          if (!(await deps.runs.finish(run.id, { status: 'failed', usage, error }, tx))) return false;
+          await deps.syncState.recordFailure(connection.id, job.syncName, decision, tx);
+          if (decision === null) {
+            await deps.webhooks?.publish(tx, connection.environment_id, [{
+              type: 'sync.failed', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
+              sync_name: job.syncName, run_id: run.id, error: { code: error.code, message: error.message },
+            }], run.id);
+          }
+          return true;
+        });
+        if (!settled) {
+          log.warn({ ...where, error }, 'sync run lost: another process settled it; this process wrote nothing more');
+          return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: `run ${run.id} was settled by another process` } };
+        }
         log.warn({ ...where, error, retryInMs: decision?.delayMs ?? null }, 'sync run failed');
         return { status: 'failed', runId: run.id, error };
       };
@@ -155,6 +178,8 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (!result.ok) return fail(result.error, result.usage);
       try {
         await deps.sql.begin(async (tx) => {
+          // The fence first: a run that lost the pair applies no deletes and moves no state.
+          await claimRun(tx, run.id);
           if (pass.tracksDeletes) {
             let total = 0;
             for (const model of models) {
@@ -171,7 +196,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
         });
       } catch (err) {
-        log.error({ err, runId: run.id }, 'settling a successful sync run failed');
+        if (!isRunFenced(err)) log.error({ err, runId: run.id }, 'settling a successful sync run failed');
         return fail({ kind: 'internal', code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }, result.usage);
       }
       log.info({ ...where, usage: result.usage }, 'sync run succeeded');

@@ -158,18 +158,15 @@ export function createSyncState(sql: Sql) {
     },
 
     /**
-     * Starts a fresh pass (clearing the old checkpoint and any seen ids of an abandoned full
-     * pass), or returns the pass a resumed run continues.
+     * Starts a fresh pass, clearing the old checkpoint and any seen ids of an abandoned full pass
+     * (in the run's fenced transaction: a run that lost the pair must not reset its state).
      */
-    async beginPass(connectionId: string, syncName: string, pass: Pass, fresh: boolean): Promise<void> {
-      if (!fresh) return;
-      await sql.begin(async (tx) => {
-        await tx`
-          update sync_state set pass_started_at = ${pass.startedAt}, pass_full = ${pass.full}, pass_since = ${pass.since},
-            pass_tracks_deletes = ${pass.tracksDeletes}, full_requested = false, checkpoint = null
-          where connection_id = ${connectionId} and sync_name = ${syncName}`;
-        await tx`delete from sync_seen where connection_id = ${connectionId} and sync_name = ${syncName}`;
-      });
+    async beginPass(tx: TransactionSql, connectionId: string, syncName: string, pass: Pass): Promise<void> {
+      await tx`
+        update sync_state set pass_started_at = ${pass.startedAt}, pass_full = ${pass.full}, pass_since = ${pass.since},
+          pass_tracks_deletes = ${pass.tracksDeletes}, full_requested = false, checkpoint = null
+        where connection_id = ${connectionId} and sync_name = ${syncName}`;
+      await tx`delete from sync_seen where connection_id = ${connectionId} and sync_name = ${syncName}`;
     },
 
     /** In the transaction that finishes a successful run: the only place lastSyncDate moves. */
@@ -183,14 +180,14 @@ export function createSyncState(sql: Sql) {
     },
 
     /** A failed run: state stays; a retry (if any) brings the next run forward. */
-    async recordFailure(connectionId: string, syncName: string, retry: { delayMs: number; countsAsAttempt: boolean } | null): Promise<void> {
+    async recordFailure(connectionId: string, syncName: string, retry: { delayMs: number; countsAsAttempt: boolean } | null, tx: Db = sql): Promise<void> {
       if (retry === null) {
-        await sql`
+        await tx`
           update sync_state set consecutive_failures = consecutive_failures + 1, retry_attempt = 0
           where connection_id = ${connectionId} and sync_name = ${syncName}`;
         return;
       }
-      await sql`
+      await tx`
         update sync_state set consecutive_failures = consecutive_failures + 1,
           retry_attempt = retry_attempt + ${retry.countsAsAttempt ? 1 : 0},
           next_run_at = now() + ${retry.delayMs} * interval '1 millisecond'

@@ -4,10 +4,12 @@
  * nothing is left on the context's global object. Built once per process, at first use.
  */
 import { createHash } from 'node:crypto';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 
-const ENTRY = fileURLToPath(new URL('./prelude/index.ts', import.meta.url));
+// The same extension as this module: `.ts` sources in the repository, built `.js` in a package.
+const ENTRY = fileURLToPath(new URL(`./prelude/index${extname(import.meta.url)}`, import.meta.url));
 
 export interface BuiltPrelude {
   code: string;

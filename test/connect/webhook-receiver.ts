@@ -10,6 +10,8 @@ export interface Delivery {
 export async function startWebhookReceiver() {
   const deliveries: Delivery[] = [];
   const server = createServer((req, res) => {
+    // The app's return URL (GET) for the redirect flow: a page, not a delivery.
+    if (req.method === 'GET') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('back in the app');
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));

@@ -5,10 +5,12 @@
  * pages. Screenshots of the main pages go to test-artifacts/.
  */
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createLogger } from '../../host/logger.ts';
-import { setUpDemo, DEMO_CONNECTION_ID, type DemoSetup } from '../../host/demo.ts';
+import { setUpDemoWithScripts } from '../../cli/demo.ts';
+import { DEMO_CONNECTION_ID, type DemoSetup } from '../../host/demo.ts';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
 import { createApiClient, deploySources, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 
@@ -23,7 +25,7 @@ let dashboard: string;
 
 beforeAll(async () => {
   ferry = await startTestFerry({ FERRY_ADMIN_KEY: ADMIN_KEY });
-  demo = await setUpDemo({ url: ferry.url, secretKey: TEST_SECRET_KEY, logger: createLogger({ level: 'silent' }) });
+  demo = await setUpDemoWithScripts({ url: ferry.url, secretKey: TEST_SECRET_KEY, logger: createLogger({ level: 'silent' }), scriptsDir: fileURLToPath(new URL('../../scripts', import.meta.url)) });
   // The demo's first contacts run starts at once; the pages below read its results.
   await waitForRun(ferry.api, DEMO_CONNECTION_ID, SYNC, '0', 60_000);
   browser = await launchBrowser();

@@ -50,7 +50,7 @@ function syncSource(endpoint: string, paginate?: Record<string, unknown>): strin
 }
 
 /** Runs the sync against the provider through the host's proxy; returns the saved pages and the proxied calls the run recorded. */
-async function runSync(source: string, providerInput: Omit<ProviderInput, 'name' | 'base_url' | 'auth'> = {}) {
+async function runSync(source: string, providerInput: Omit<ProviderInput, 'name' | 'auth' | 'base_url'> & { base_url?: string } = {}) {
   const parts = proxyParts(db.sql);
   const { target, connection } = await connect(db.sql, parts, { name: 'items', base_url: provider.url, auth: { type: 'bearer' }, ...providerInput }, { type: 'bearer', token: provider.bearer });
   const runId = await startRun(db.sql, connection.id);
@@ -85,6 +85,15 @@ describe('paginate through the runtime and the proxy', () => {
     expect(pages.map((p) => p.length)).toEqual([8, 8, 8, 1]);
     expect(itemRequests('/v1/items/link').map((r) => r.query)).toEqual([
       { limit: '8' }, { start: '8', limit: '8' }, { start: '16', limit: '8' }, { start: '24', limit: '8' },
+    ]);
+  });
+
+  test('link: under a base URL with a path, an absolute next URL is followed where it points, not under the path again', async () => {
+    const { ids, proxied } = await runSync(syncSource('/items/link', { type: 'link', limit: 10, limit_name_in_request: 'limit' }), { base_url: `${provider.url}/v1` });
+    expect(ids).toEqual(ALL_IDS);
+    expect(itemRequests('/v1/items/link').map((r) => r.query)).toEqual([{ limit: '10' }, { start: '10', limit: '10' }, { start: '20', limit: '10' }]);
+    expect(proxied.map((p) => [p.baseUrlOverride, p.endpoint])).toEqual([
+      [undefined, '/items/link'], [provider.url, '/v1/items/link?start=10&limit=10'], [provider.url, '/v1/items/link?start=20&limit=10'],
     ]);
   });
 

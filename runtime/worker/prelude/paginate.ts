@@ -1,5 +1,5 @@
 /** `paginate`: walks a paginated endpoint with the provider's defaults under the script's settings. */
-import type { PaginateConfig, ProxyConfiguration } from '../../../sdk/context.ts';
+import type { PaginateConfig, ProxyConfiguration } from '@ferry/sdk';
 import { StringCtor, isArray } from './builtins.ts';
 import { sdkError } from './host.ts';
 import { headerValue, proxy, toParams } from './proxy.ts';
@@ -56,9 +56,12 @@ export function createPaginate(defaults: Record<string, unknown> | undefined) {
           ? getPath(response.data, settings.link_path_in_response_body)
           : nextFromLinkHeader(headerValue(response.headers, 'link'));
         if (!next) return;
-        // Only the path and query travel: the host always applies the provider's base URL.
-        const match = /^https?:\/\/[^/?#]+(.*)$/i.exec(StringCtor(next));
-        request = { ...request, endpoint: match ? match[1] || '/' : StringCtor(next), params: {} };
+        // An absolute next URL is followed where it points (not under the base URL's path again);
+        // the host accepts its origin only if it is one of the provider's declared origins.
+        const match = /^(https?:\/\/[^/?#]+)(.*)$/i.exec(StringCtor(next));
+        request = match
+          ? { ...request, baseUrlOverride: match[1], endpoint: match[2] || '/', params: {} }
+          : { ...request, endpoint: StringCtor(next), params: {} };
       } else {
         position += type === 'page' ? 1 : page.length;
         request.params[settings.offset_name_in_request!] = StringCtor(position);

@@ -1,0 +1,39 @@
+/**
+ * The fence: a run's right to write. A process that lost its run (frozen past the stale-run
+ * limit and failed as WORKER_LOST, while a newer run of the pair took over) must write nothing
+ * when it wakes. So every write of a run happens in a transaction that first claims the run's
+ * row: `update runs … where id = $run and status = 'running'`. The claim
+ * - fails (0 rows) once the run was settled by anyone else, and the transaction then writes
+ *   nothing (RunFencedError, code RUN_FENCED);
+ * - holds the run row's lock until commit, so `failStale` cannot settle the run between the
+ *   check and the commit: it waits, then sees the fresh heartbeat the claim wrote;
+ * - is taken first in every transaction of a run, before any record lock, so a run's
+ *   transactions queue on one row and never deadlock with each other.
+ * The run id is the token: whatever later runs in parallel (several passes of a pair) fences on
+ * its own run row the same way.
+ */
+import type { Sql, TransactionSql } from '../db/connect.ts';
+
+export class RunFencedError extends Error {
+  readonly code = 'RUN_FENCED';
+  constructor(runId: string) {
+    super(`run ${runId} is no longer live (settled by another process): its writes are refused`);
+    this.name = 'RunFencedError';
+  }
+}
+
+export const isRunFenced = (err: unknown): err is RunFencedError => (err as { code?: unknown } | null)?.code === 'RUN_FENCED';
+
+/** Claims the run for the rest of `tx`; throws RunFencedError when it is not live any more. */
+export async function claimRun(tx: TransactionSql, runId: string): Promise<void> {
+  const rows = await tx`update runs set heartbeat_at = now() where id = ${runId} and status = 'running'`;
+  if (rows.count === 0) throw new RunFencedError(runId);
+}
+
+/** `fn` in a transaction that writes only while the run is live. */
+export function fencedWrite<T>(sql: Sql, runId: string, fn: (tx: TransactionSql) => Promise<T>): Promise<T> {
+  return sql.begin(async (tx) => {
+    await claimRun(tx, runId);
+    return fn(tx);
+  }) as Promise<T>;
+}

@@ -1,0 +1,154 @@
+/**
+ * A writer that lost its run writes nothing. A real worker host process (`node host/main.ts`,
+ * FERRY_ROLE=worker) is frozen with SIGSTOP mid-run, with a page of old data in flight. Past the
+ * stale-run limit another worker fails the run as WORKER_LOST and its retry succeeds with newer
+ * data. Then SIGCONT: the woken process tries to save its page, checkpoint and metadata, and is
+ * fenced — records, checkpoint, sync state, metadata and run rows stay exactly as they were.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { loadConfig } from '../../host/config.ts';
+import { generateEncryptionKey } from '../../host/crypto/cipher.ts';
+import { createLogger } from '../../host/logger.ts';
+import { startFerry, type FerryHost } from '../../host/server.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createApiClient, deploySources, TEST_SECRET_KEY, waitFor, waitForRun, type ApiClient } from '../helpers/ferry.ts';
+import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
+
+const MAIN = fileURLToPath(new URL('../../host/main.ts', import.meta.url));
+
+/** Pages of 5; after each page a checkpoint and the connection's metadata move. */
+const PAGED = `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+const Item = z.object({ id: z.string(), name: z.string() });
+export default createSync({
+  description: 'Every item, resumable, noting its progress in metadata',
+  frequency: 'every 1 hour',
+  syncType: 'full',
+  trackDeletes: true,
+  models: { Item },
+  exec: async (nango) => {
+    const checkpoint = await nango.getCheckpoint<{ after: string }>();
+    let after = checkpoint?.after ?? '';
+    for (;;) {
+      const res = await nango.get<{ items: Array<z.infer<typeof Item>>; next: string | null }>({ endpoint: '/items', params: { after, limit: '5' }, retries: 0 });
+      await nango.batchSave(res.data.items, 'Item');
+      nango.log('saved page after', after);
+      await nango.updateMetadata({ last_page_after: after, first_name: res.data.items[0]?.name ?? null });
+      if (!res.data.next) break;
+      after = res.data.next;
+      await nango.saveCheckpoint({ after });
+    }
+  },
+});`;
+
+let db: TestDatabase;
+let provider: ItemsProvider;
+let dataDir: string;
+let env: Record<string, string>;
+const hosts: FerryHost[] = [];
+let api: ApiClient;
+let child: ChildProcess | null = null;
+let childOutput = '';
+const logger = createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' });
+
+function start(extra: Record<string, string>): Promise<FerryHost> {
+  return startFerry(loadConfig({ ...env, FERRY_PORT: '0', ...extra }), logger).then((h) => (hosts.push(h), h));
+}
+
+beforeAll(async () => {
+  provider = await startItemsProvider(12);
+  db = await createTestDatabase();
+  dataDir = await mkdtemp(join(tmpdir(), 'ferry-fence-'));
+  env = {
+    DATABASE_URL: db.url, FERRY_SECRET_KEY: TEST_SECRET_KEY, FERRY_ENCRYPTION_KEY: generateEncryptionKey(), FERRY_DATA_DIR: dataDir,
+    FERRY_STALE_RUN_MS: '2000', FERRY_SYNC_RETRY_BASE_MS: '300', FERRY_SCHEDULER_TICK_MS: '200', FERRY_RUNTIME_WORKERS: '1',
+  };
+  const apiHost = await start({ FERRY_ROLE: 'api' });
+  api = createApiClient(apiHost.url!, TEST_SECRET_KEY);
+  await deploySources({ url: apiHost.url! }, { 'fencep/syncs/paged.ts': PAGED });
+  expect((await api.put('/providers/fencep', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
+  // Its own process group, so SIGSTOP/SIGCONT reach its runtime children too. Its warnings are
+  // read to see that the woken process really tried to write.
+  child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, ...env, FERRY_ROLE: 'worker', FERRY_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'ignore'], detached: true,
+  });
+  child.stdout!.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
+}, 120_000);
+
+afterAll(async () => {
+  if (child?.pid && child.exitCode === null && child.signalCode === null) {
+    process.kill(-child.pid, 'SIGCONT');
+    process.kill(-child.pid, 'SIGKILL');
+  }
+  for (const h of hosts.reverse()) await h.close();
+  await db?.drop();
+  await provider?.close();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Everything a run may write, as the database holds it. */
+async function snapshot(connectionId: string) {
+  return {
+    records: await db.sql`select id, data, hash, cursor::text, deleted_at, last_action, last_run_id::text, synced_by from records where connection_id = ${connectionId} order by id`,
+    state: await db.sql`select * from sync_state where connection_id = ${connectionId}`,
+    seen: await db.sql`select * from sync_seen where connection_id = ${connectionId} order by id`,
+    metadata: await db.sql`select metadata, updated_at from connections where id = ${connectionId}`,
+    runs: await db.sql`select * from runs where connection_id = ${connectionId} order by id`,
+    logs: await db.sql`select l.* from run_logs l join runs r on r.id = l.run_id where r.connection_id = ${connectionId} order by l.run_id, l.seq`,
+  };
+}
+
+test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed, SIGCONT: nothing changes', async () => {
+  expect((await api.post('/connections', { connection_id: 'fence-1', provider: 'fencep' })).status).toBe(201);
+  const first = await waitForRun(api, 'fence-1', 'paged', '0', 60_000);
+  expect(first).toMatchObject({ status: 'succeeded', counts: { added: 12 } });
+  const [connection] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'fence-1'`;
+  const connectionId = connection!.id;
+
+  // v2 upstream, each page slow: the run saves page 1, checkpoints, then waits on page 2.
+  for (const id of provider.items.keys()) provider.put(id, `v2 ${id}`);
+  provider.delayMs = 1_500;
+  expect((await api.post('/syncs/paged/trigger', { connection_id: 'fence-1' })).status).toBeLessThan(300);
+  const frozen = await waitFor('the run to save its first page', async () => {
+    const [row] = await db.sql<{ id: string }[]>`
+      select r.id from runs r join sync_state s on s.connection_id = r.connection_id and s.sync_name = r.script_name
+      where r.connection_id = ${connectionId} and r.status = 'running' and s.checkpoint is not null`;
+    return row;
+  }, 60_000);
+  process.kill(-child!.pid!, 'SIGSTOP');
+  // The provider answers page 2 (v2 data) into the frozen process's socket; only then v3.
+  await new Promise((r) => setTimeout(r, provider.delayMs + 500));
+  for (const id of provider.items.keys()) provider.put(id, `v3 ${id}`);
+  provider.delayMs = 0;
+
+  // Another worker fails the frozen run and its retry succeeds with v3.
+  await start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
+  const lost = await waitFor('the frozen run to be failed', async () => {
+    const [row] = await db.sql<{ status: string; error: { code: string } | null }[]>`select status, error from runs where id = ${frozen.id}`;
+    return row?.status === 'failed' ? row : undefined;
+  }, 60_000);
+  expect(lost.error?.code).toBe('WORKER_LOST');
+  const newer = await waitForRun(api, 'fence-1', 'paged', frozen.id, 60_000);
+  expect(newer.status).toBe('succeeded');
+  const names = (await db.sql<{ id: string; name: string }[]>`select id, data->>'name' as name from records where connection_id = ${connectionId} order by id`);
+  // Page 1 is the frozen run's v2 (committed before the freeze); the retry resumed after it with v3.
+  expect(names.filter((r) => r.name.startsWith('v3')).map((r) => r.id)).toEqual([...provider.items.keys()].sort().slice(5));
+  const before = await snapshot(connectionId);
+  expect(before.state[0]).toMatchObject({ checkpoint: null });
+
+  process.kill(-child!.pid!, 'SIGCONT');
+  // The woken process tries its page-2 batch and is refused.
+  await waitFor('the woken process to be fenced', async () => (childOutput.includes('run fenced') ? true : undefined), 30_000);
+  await new Promise((r) => setTimeout(r, 1_500));
+  const after = await snapshot(connectionId);
+  expect(after).toEqual(before);
+  expect(after.records.filter((r) => String(r.data.name).startsWith('v2')).map((r) => r.id)).toEqual(['001', '002', '003', '004', '005']);
+  expect((await db.sql`select status, error->>'code' as code from runs where id = ${frozen.id}`)[0]).toEqual({ status: 'failed', code: 'WORKER_LOST' });
+}, 180_000);
