@@ -5,7 +5,7 @@
  * keeps the records it saved (partial success), leaves lastSyncDate alone, keeps its checkpoint
  * for the next run to resume from, and schedules a retry by the retry policy.
  */
-import { LimitsSchema, type RunError, type Runtime, type ScriptManifest, type Usage } from '@ferry/runtime/contract';
+import type { RunError, Runtime, ScriptManifest, Usage } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
@@ -13,6 +13,7 @@ import type { Scripts } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { executeRun } from '../runs/execute-run.ts';
+import { runLimits } from '../runs/run-limits.ts';
 import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
@@ -126,7 +127,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
         jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
         fetchSince: pass.since, fetchCheckpoint: resumed ? state.checkpoint : null,
-        memoryLimitMb: LimitsSchema.parse(manifest.limits ?? {}).memoryMb,
+        memoryLimitMb: runLimits(manifest.limits).memoryMb,
       });
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       if (!resumed) {
