@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   compile: { summary: 'type-check and bundle every script, with errors at file:line', load: async () => (await import('./commands/compile.ts')).compileCommand },
   connections: { summary: 'list, create, update and delete connections; their metadata', load: async () => (await import('./commands/connections.ts')).connectionsCommand },
   deploy: { summary: 'bundle all scripts and deploy them to the host', load: async () => (await import('./commands/deploy.ts')).deployCommand },
+  start: { summary: 'run the Ferry host here, configured by the environment (--demo: with demo providers)', load: async () => (await import('./commands/start.ts')).startCommand },
   dev: { summary: 'run Ferry locally on embedded PGlite, redeploying scripts on save', load: async () => (await import('./commands/dev.ts')).devCommand },
   runs: { summary: "list a connection's recent runs with counts and usage", load: async () => (await import('./commands/runs.ts')).runsCommand },
   logs: { summary: "print a run's logs (--follow until it finishes)", load: async () => (await import('./commands/logs.ts')).logsCommand },

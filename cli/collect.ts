@@ -4,7 +4,7 @@
  * (last write per id wins, updates merge, deletes remove); checkpoints and metadata writes are
  * kept in order so a caller can show or assert them.
  */
-import type { BatchResult, HostBridge, LogEntry, ProxyRequest, ProxyResponse, RecordBatch } from '../runtime/contract.ts';
+import type { BatchResult, HostBridge, LogEntry, ProxyRequest, ProxyResponse, RecordBatch } from '@ferry/runtime/contract';
 
 export interface ModelRecords {
   /** Saved or updated records, last write per id wins. */

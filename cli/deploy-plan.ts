@@ -6,8 +6,8 @@
  * model shows before apps lose it.
  */
 import { z } from 'zod';
-import { sharedModelWarnings, type DeployWarning } from '../host/deploy/deploy.ts';
-import type { Runtime } from '../runtime/contract.ts';
+import { sharedModelWarnings, type DeployWarning } from '@ferry/host/deploy';
+import type { Runtime } from '@ferry/runtime/contract';
 import type { BundledScript } from './deploy.ts';
 import { createHostClient } from './host-client.ts';
 

@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Logger } from '../host/logger.ts';
-import { ConnectionInfoSchema, ProxyResponseSchema, type LogEntry, type ProxyRequest, type ProxyResponse, type RunResult, type Runtime } from '../runtime/contract.ts';
+import type { Logger } from '@ferry/host/logger';
+import { ConnectionInfoSchema, ProxyResponseSchema, type LogEntry, type ProxyRequest, type ProxyResponse, type RunResult, type Runtime } from '@ferry/runtime/contract';
 import { bundleScript, discoverScripts, type DiscoveredScript } from './bundle.ts';
 import { createCollectingBridge, type ModelRecords, type StateWrite } from './collect.ts';
 import { FIXTURE_VERSION, fixturePathFor, recordingProxy, writeFixture } from './fixtures.ts';
@@ -80,7 +80,7 @@ async function readSyncState(client: HostClient, script: DiscoveredScript, conne
 
 /** Loaded lazily: isolated-vm is only needed when a command actually runs a script. */
 async function startRuntime(logger: Logger): Promise<Runtime> {
-  const { createRuntime } = await import('../runtime/index.ts');
+  const { createRuntime } = await import('@ferry/runtime');
   return createRuntime({ workers: 1, logger });
 }
 

@@ -8,7 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import type { ProxyRequest, ProxyResponse } from '../runtime/contract.ts';
+import type { ProxyRequest, ProxyResponse } from '@ferry/runtime/contract';
 
 export const FIXTURE_VERSION = 1;
 

@@ -1,9 +1,10 @@
 /**
  * The files `ferry init` writes: a scripts project with one incremental sync and one action for
  * the demo CRM (so `ferry dev --demo` runs them at once), a test that replays recorded
- * responses, and a tsconfig that resolves `ferry/sdk`, `ferry/testing` and `zod`.
+ * responses, and a tsconfig. `ferry/sdk`, `ferry/testing` and `zod` resolve from the project's
+ * node_modules (package.json depends on them), never through paths into a Ferry checkout.
  */
-export function initTemplates(paths: Record<string, string[]>): Record<string, string> {
+export function initTemplates(): Record<string, string> {
   return {
     'scripts/demo/models.ts': `import { z } from 'zod';
 
@@ -104,7 +105,6 @@ it.skipIf(!existsSync(FIXTURE))('saves every contact the CRM answered', async ()
         allowImportingTsExtensions: true,
         skipLibCheck: true,
         types: [],
-        paths,
       },
       include: ['scripts'],
       exclude: ['scripts/**/*.test.ts'],
@@ -113,9 +113,11 @@ it.skipIf(!existsSync(FIXTURE))('saves every contact the CRM answered', async ()
     'README.md': `# Integration scripts
 
 \`\`\`sh
+npm install               # once: ferry, zod and vitest
 npx ferry dev --demo      # Ferry on an embedded database, demo providers connected, redeploys on save
 npx ferry dryrun contacts --connection demo-connection            # run it, save nothing
 npx ferry dryrun contacts --connection demo-connection --save     # also record a test fixture
+npm test                  # the tests next to the scripts (vitest), in Ferry's real runtime
 npx ferry compile         # type-check and bundle, errors at file:line
 npx ferry deploy          # to a running Ferry (FERRY_URL, FERRY_SECRET_KEY)
 \`\`\`
@@ -124,3 +126,15 @@ Scripts live in \`scripts/<provider>/syncs/<name>.ts\` and \`scripts/<provider>/
 `,
   };
 }
+
+/** What a scripts project's package.json needs; `ferry init` adds each entry the project lacks. */
+export function projectManifest(versions: { ferry: string; zod: string }) {
+  return {
+    dependencies: { ferry: `^${versions.ferry}`, zod: versions.zod },
+    devDependencies: { vitest: VITEST_RANGE },
+    scripts: { test: 'vitest run', typecheck: 'ferry compile' },
+  };
+}
+
+/** The vitest the example test was written for. */
+const VITEST_RANGE = '^5.1.1';

@@ -74,17 +74,16 @@ export interface SyncFailedEvent {
   error: EventError;
 }
 
-/** An asynchronous action call finished; poll-free. */
+/** An asynchronous action call finished: read its output with GET /actions/jobs/:id instead of polling. */
 export interface ActionFinishedEvent {
   type: 'action.finished';
   from: 'ferry';
   connection_id: string;
   provider: string;
   action_name: string;
-  /** The id POST /actions/:name/async returned. */
+  /** The job id the async call returned. */
   id: string;
   success: boolean;
-  output?: unknown;
   error?: EventError;
 }
 

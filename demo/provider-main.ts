@@ -3,10 +3,10 @@
  * Runs the demo CRM on its own: `node demo/provider-main.ts` (env DEMO_PORT, DEMO_API_KEY,
  * DEMO_CONTACTS, DEMO_DRIFT_MS). Prints its URL and key, stops on Ctrl-C.
  */
-import { createLogger } from '../host/logger.ts';
+import { pino } from 'pino';
 import { startDemoProvider } from './provider.ts';
 
-const logger = createLogger({ name: 'demo-provider' });
+const logger = pino({ name: 'demo-provider' });
 const provider = await startDemoProvider({
   port: Number(process.env.DEMO_PORT ?? 3010),
   apiKey: process.env.DEMO_API_KEY ?? 'demo-secret-key',

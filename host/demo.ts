@@ -1,10 +1,9 @@
 /**
- * `npm start`'s demo: a local CRM-like provider, the example scripts deployed through the same
- * HTTP path the CLI uses, and a connection whose first sync starts at once.
+ * The demo (`ferry start --demo`, `ferry dev --demo`, this repository's `npm start`): the local
+ * demo providers, scripts deployed by the caller (the CLI bundles them; the host never imports
+ * the CLI), and a connection to each provider whose first sync starts at once.
  */
-import { fileURLToPath } from 'node:url';
-import { deployScripts } from '../cli/deploy.ts';
-import { DEMO_PROVIDERS, startDemoProvider, type DemoProvider } from '../demo/provider.ts';
+import { DEMO_PROVIDERS, startDemoProvider, type DemoProvider } from '@ferry/demo';
 import type { Logger } from './logger.ts';
 
 export const DEMO_CONNECTION_ID = 'demo-connection';
@@ -12,6 +11,9 @@ export const DEMO_CONNECTION_ID = 'demo-connection';
 export const demoConnectionId = (provider: string) => (provider === 'demo' ? DEMO_CONNECTION_ID : `${provider}-connection`);
 const DEMO_PROVIDER_KEY = 'demo-provider-secret';
 const HELPDESK_WEBHOOK_SECRET = 'whsec_demo_helpdesk';
+
+/** Deploys the scripts in `dir` to the host (the CLI passes its `deployScripts` over HTTP). */
+export type DemoDeploy = (dir: string) => Promise<{ version: number; scripts: unknown[] }>;
 
 export interface DemoSetup {
   provider: DemoProvider;
@@ -30,17 +32,13 @@ async function call(url: string, key: string, method: string, path: string, body
   return json;
 }
 
-export async function setUpDemo(options: { url: string; secretKey: string; logger: Logger; scriptsDir?: string; driftEveryMs?: number }): Promise<DemoSetup> {
+export async function setUpDemo(options: { url: string; secretKey: string; logger: Logger; scriptsDir: string; deploy: DemoDeploy; driftEveryMs?: number }): Promise<DemoSetup> {
   const provider = await startDemoProvider({ apiKey: DEMO_PROVIDER_KEY, contacts: 500, driftEveryMs: options.driftEveryMs ?? 20_000 });
   try {
     for (const name of DEMO_PROVIDERS) {
       await call(options.url, options.secretKey, 'PUT', `/providers/${name}`, { base_url: provider.baseUrls[name], auth: { type: 'bearer' } });
     }
-    const dir = options.scriptsDir ?? fileURLToPath(new URL('../scripts', import.meta.url));
-    const deployed = await deployScripts({
-      dir, url: options.url, key: options.secretKey,
-      onProgress: (e) => { if (e.type === 'bundled') options.logger.info({ script: e.script.name, bytes: e.bytes }, 'bundled'); },
-    });
+    const deployed = await options.deploy(options.scriptsDir);
     options.logger.info({ version: deployed.version, scripts: deployed.scripts }, 'example scripts deployed');
     for (const name of DEMO_PROVIDERS) {
       await call(options.url, options.secretKey, 'POST', '/connections', {

@@ -11,14 +11,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { bundleScript } from '../cli/bundle.ts';
-import { createCollectingBridge } from '../cli/collect.ts';
-import { readFixture, replayProxy, type Fixture, type ProxyFn } from '../cli/fixtures.ts';
-import { createLogger, type Logger } from '../host/logger.ts';
-import type { ConnectionInfo } from '../sdk/index.ts';
-import type { Limits, LogEntry, ProxyRequest, ProxyResponse, RunError, Runtime, Usage } from '../runtime/contract.ts';
+import { bundleScript, createCollectingBridge, readFixture, replayProxy, type Fixture, type ProxyFn } from '@ferry/cli';
+import { createLogger, type Logger } from '@ferry/host/logger';
+import type { ConnectionInfo } from '@ferry/sdk';
+import type { Limits, LogEntry, ProxyRequest, ProxyResponse, RunError, Runtime, Usage } from '@ferry/runtime/contract';
 
-export { FixtureMismatchError, readFixture, replayProxy, type Fixture, type ProxyFn, type RecordedExchange } from '../cli/fixtures.ts';
+export { FixtureMismatchError, readFixture, replayProxy, type Fixture, type ProxyFn, type RecordedExchange } from '@ferry/cli';
 
 export interface ScriptRunOptions {
   /** Path of the script file (absolute, or relative to the working directory). */
@@ -82,7 +80,7 @@ export function liveProxy(options: { baseUrl: string; headers?: Record<string, s
 export function createScriptTester(options: { logger?: Logger } = {}): ScriptTester {
   const logger = options.logger ?? createLogger({ name: 'ferry-testing', level: process.env['FERRY_LOG_LEVEL'] ?? 'silent' });
   let runtime: Promise<Runtime> | null = null;
-  const getRuntime = () => (runtime ??= import('../runtime/index.ts').then(({ createRuntime }) => createRuntime({ workers: 1, logger })));
+  const getRuntime = () => (runtime ??= import('@ferry/runtime').then(({ createRuntime }) => createRuntime({ workers: 1, logger })));
 
   return {
     async run(run) {

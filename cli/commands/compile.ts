@@ -3,7 +3,7 @@
  * bundles it, and reads its definition in the real runtime (so a bad frequency or a sync in
  * actions/ is caught here, not at deploy time).
  */
-import { createLogger } from '../../host/logger.ts';
+import { createLogger } from '@ferry/host/logger';
 import { BundleError } from '../bundle.ts';
 import { HOST_OPTIONS, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
 import { bundleAll, DeployError } from '../deploy.ts';
@@ -61,8 +61,8 @@ export const compileCommand: Command = {
         },
       });
 
-      const { createRuntime } = await import('../../runtime/index.ts');
-      const { parseFrequency } = await import('../../host/sync/frequency.ts');
+      const { createRuntime } = await import('@ferry/runtime');
+      const { parseFrequency } = await import('@ferry/host/frequency');
       const runtime = createRuntime({ workers: 1, logger: createLogger({ name: 'ferry-cli', level: 'silent', destination: process.stderr }) });
       const problems: Array<{ file: string; message: string }> = [];
       const manifests: Array<{ name: string; provider: string; kind: string; models: string[] }> = [];

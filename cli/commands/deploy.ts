@@ -1,6 +1,6 @@
 /** `ferry deploy`: bundle every script, show what would change, and send the set to the host. */
 import { createInterface } from 'node:readline/promises';
-import { createLogger } from '../../host/logger.ts';
+import { createLogger } from '@ferry/host/logger';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
 import { bundleAll, uploadBundles, type BundledScript, type DeployProgress } from '../deploy.ts';
 import { planDeploy, type DeployPlan } from '../deploy-plan.ts';
@@ -68,7 +68,7 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 async function preview(bundled: BundledScript[], host: { url: string; key: string | undefined }): Promise<DeployPlan | null> {
-  const { createRuntime } = await import('../../runtime/index.ts');
+  const { createRuntime } = await import('@ferry/runtime');
   const runtime = createRuntime({ workers: 1, logger: createLogger({ name: 'ferry-cli', level: 'silent', destination: process.stderr }) });
   try {
     return await planDeploy(bundled, { ...host, runtime });

@@ -4,8 +4,8 @@
  * bundle, without stopping). `--demo` also starts the demo providers with a connection each.
  */
 import { resolve } from 'node:path';
-import { loadConfig } from '../../host/config.ts';
-import { createLogger } from '../../host/logger.ts';
+import { loadConfig } from '@ferry/host/config';
+import { createLogger } from '@ferry/host/logger';
 import { BundleError } from '../bundle.ts';
 import { HOST_OPTIONS, parseCommandArgs, UsageError, type Command } from '../command.ts';
 import { DeployError, deployScripts, type DeployResponse } from '../deploy.ts';
@@ -82,7 +82,7 @@ export const devCommand: Command = {
       throw new UsageError((error as Error).message);
     }
     const logger = createLogger({ name: 'ferry-dev', level: env['FERRY_LOG_LEVEL'] ?? 'warn', destination: process.stderr });
-    const { startFerry } = await import('../../host/server.ts');
+    const { startFerry } = await import('@ferry/host');
     let host;
     try {
       host = await startFerry(config, logger);
@@ -96,13 +96,14 @@ export const devCommand: Command = {
 
     out.jsonLine({ event: 'ready', url, key: host.secretKey, dir, data_dir: config.FERRY_DATA_DIR });
     out.line(`Ferry dev is running at ${url} (embedded PGlite in ${config.FERRY_DATA_DIR})`);
+    out.line(`Dashboard: ${url}/dashboard (sign in with the secret key)`);
     out.line(`Secret key: ${host.secretKey}`);
     out.line(`  export FERRY_URL=${url} FERRY_SECRET_KEY=${host.secretKey}`);
     try {
       if (values.demo) {
-        const { setUpDemo, demoConnectionId } = await import('../../host/demo.ts');
-        const { DEMO_PROVIDERS } = await import('../../demo/provider.ts');
-        demo = await setUpDemo({ url, secretKey: host.secretKey, logger, scriptsDir: dir });
+        const { setUpDemo, demoConnectionId } = await import('@ferry/host');
+        const { DEMO_PROVIDERS } = await import('@ferry/demo');
+        demo = await setUpDemo({ url, secretKey: host.secretKey, logger, scriptsDir: dir, deploy: () => deployOnce() });
         out.line(`Demo providers connected: ${DEMO_PROVIDERS.map((p) => demoConnectionId(p)).join(', ')}`);
       }
       printDeploy(out, await deployOnce(), true);

@@ -1,7 +1,7 @@
 /** `ferry dryrun`: run one script locally against a real connection, saving nothing. */
 import { readFile } from 'node:fs/promises';
-import { createLogger } from '../../host/logger.ts';
-import type { Usage } from '../../runtime/contract.ts';
+import { createLogger } from '@ferry/host/logger';
+import type { Usage } from '@ferry/runtime/contract';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
 import { dryRun, type DryRunResult } from '../dryrun.ts';
 import { EXIT } from '../exit-codes.ts';

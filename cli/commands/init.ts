@@ -1,19 +1,47 @@
 /** `ferry init [dir]`: scaffold a scripts project (an example sync and action, a test, types, tsconfig). */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { HOST_OPTIONS, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
-import { initTemplates } from '../init-templates.ts';
+import { initTemplates, projectManifest } from '../init-templates.ts';
 import { createOutput } from '../output.ts';
-import { scriptPaths } from '../typecheck.ts';
+import { FERRY_VERSION, ZOD_RANGE } from '../version.ts';
+
+type Manifest = Record<string, unknown> & { dependencies?: Record<string, string>; devDependencies?: Record<string, string>; scripts?: Record<string, string> };
+
+/**
+ * Adds what the project lacks to its package.json (or writes a new one), keeping everything the
+ * user has: a dependency already listed in either section (say, a tarball or a workspace link)
+ * stays as it is, and so does an existing `test` script. Returns null when nothing changes.
+ */
+async function mergeManifest(path: string, root: string): Promise<{ text: string; created: boolean } | null> {
+  const existing = existsSync(path) ? (JSON.parse(await readFile(path, 'utf8')) as Manifest) : null;
+  const manifest: Manifest = existing ? structuredClone(existing) : { name: basename(root).toLowerCase().replace(/[^a-z0-9-._~]/g, '-'), version: '0.0.0', private: true, type: 'module' };
+  const wanted = projectManifest({ ferry: FERRY_VERSION, zod: ZOD_RANGE });
+  const listed = (name: string) => manifest.dependencies?.[name] !== undefined || manifest.devDependencies?.[name] !== undefined;
+  for (const section of ['dependencies', 'devDependencies'] as const) {
+    for (const [name, range] of Object.entries(wanted[section])) {
+      if (!listed(name)) manifest[section] = { ...manifest[section], [name]: range };
+    }
+  }
+  for (const [name, command] of Object.entries(wanted.scripts)) {
+    const current = manifest.scripts?.[name];
+    // `npm init -y` writes a test script that only fails; that one is replaced.
+    if (current === undefined || /no test specified/.test(current)) manifest.scripts = { ...manifest.scripts, [name]: command };
+  }
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  if (existing && JSON.stringify(existing) === JSON.stringify(manifest)) return null;
+  return { text, created: existing === null };
+}
 
 const help = `Usage: ferry init [dir] [--force] [--json]
 
 Creates a scripts project in dir (default: the current directory): an incremental sync and an
-action for the demo CRM, a test that replays recorded responses, a tsconfig.json that resolves
-ferry/sdk, ferry/testing and zod, and a README with the next commands. Existing files are kept
-unless --force.
+action for the demo CRM, a test that replays recorded responses, a tsconfig.json, and a README
+with the next commands. package.json gets what the project lacks (ferry and zod at this
+version, vitest, a test script); what it has is kept. Other existing files are kept unless
+--force.
 
 Options:
   --force      overwrite files that exist
@@ -36,11 +64,18 @@ export const initCommand: Command = {
     try {
       if (positionals.length > 1) throw new UsageError('give at most one directory: ferry init [dir]');
       const root = resolve(positionals[0] ?? '.');
-      // tsconfig paths are relative to the project, so it keeps working when the folder moves with Ferry beside it.
-      const paths = Object.fromEntries(Object.entries(scriptPaths()).map(([name, targets]) => [name, targets.map((t) => relative(root, t) || '.')]));
       const written: string[] = [];
       const kept: string[] = [];
-      for (const [file, content] of Object.entries(initTemplates(paths))) {
+      const updated: string[] = [];
+      await mkdir(root, { recursive: true });
+      const manifest = await mergeManifest(join(root, 'package.json'), root);
+      if (manifest) {
+        await writeFile(join(root, 'package.json'), manifest.text);
+        (manifest.created ? written : updated).push('package.json');
+      } else {
+        kept.push('package.json');
+      }
+      for (const [file, content] of Object.entries(initTemplates())) {
         const path = join(root, file);
         if (existsSync(path) && !values.force) {
           kept.push(file);
@@ -50,13 +85,20 @@ export const initCommand: Command = {
         await writeFile(path, content);
         written.push(file);
       }
-      out.json({ ok: true, dir: root, written, kept });
+      out.json({ ok: true, dir: root, written, updated, kept });
       out.line(`Created a scripts project in ${root}:`);
       for (const file of written) out.line(`  + ${file}`);
-      for (const file of kept) out.line(`  = ${file} (exists; --force to overwrite)`);
+      for (const file of updated) out.line(`  ~ ${file} (added what Ferry needs)`);
+      for (const file of kept) out.line(`  = ${file} (exists; ${file === 'package.json' ? 'has what Ferry needs' : '--force to overwrite'})`);
       const fromCwd = relative(process.cwd(), root);
       const cd = fromCwd.startsWith('..') ? root : fromCwd;
-      out.line(`\nNext:${cd ? `\n  cd ${cd}` : ''}\n  npx ferry dev --demo\n  npx ferry dryrun contacts --connection demo-connection`);
+      out.line([
+        '', 'Next:', ...(cd ? [`  cd ${cd}`] : []),
+        '  npm install                 # ferry, zod and vitest',
+        '  npx ferry dev --demo        # Ferry with the demo providers; saved scripts are redeployed',
+        '  npx ferry dryrun contacts --connection demo-connection --save   # run once, record a fixture',
+        '  npm test                    # run the tests next to the scripts (vitest)',
+      ].join('\n'));
       return EXIT.OK;
     } catch (error) {
       return reportError(error, out);

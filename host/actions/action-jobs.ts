@@ -1,5 +1,5 @@
 /** Asynchronous action calls (action_jobs): queued by the API, settled by a worker, polled by the app. */
-import type { RunError } from '../../runtime/contract.ts';
+import type { RunError } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 
 export type ActionJobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
@@ -60,8 +60,8 @@ export function createActionJobs(sql: Sql) {
       await sql`update action_jobs set run_id = ${runId} where id = ${id}`;
     },
 
-    async finish(id: string, outcome: { ok: true; output: unknown } | { ok: false; error: RunError }): Promise<void> {
-      await sql`
+    async finish(id: string, outcome: { ok: true; output: unknown } | { ok: false; error: RunError }, tx: Sql | TransactionSql = sql): Promise<void> {
+      await tx`
         update action_jobs set status = ${outcome.ok ? 'succeeded' : 'failed'}, finished_at = now(),
           output = ${outcome.ok ? json(outcome.output) : null}::text::jsonb,
           error = ${outcome.ok ? null : JSON.stringify(outcome.error)}::text::jsonb

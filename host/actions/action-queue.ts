@@ -3,9 +3,10 @@
  * runs it and stores the outcome on the call's row, which the app polls.
  */
 import type { PgBoss } from 'pg-boss';
-import type { RunError } from '../../runtime/contract.ts';
+import type { RunError } from '@ferry/runtime/contract';
 import type { Connections } from '../connections/connections.ts';
 import type { Sql } from '../db/connect.ts';
+import type { WebhookOutbox } from '../webhooks-out/deliveries.ts';
 import type { Logger } from '../logger.ts';
 import type { ActionJobRow, ActionJobs } from './action-jobs.ts';
 import { ActionLookupError, type ActionRunner, type ActionTarget } from './action-runner.ts';
@@ -24,10 +25,25 @@ export interface ActionQueueDeps {
   runner: ActionRunner;
   connections: Connections;
   logger: Logger;
+  /** Where action.finished goes, in the transaction that stores the outcome. */
+  outbox?: Pick<WebhookOutbox, 'publish'>;
 }
 
 export async function createActionQueue(deps: ActionQueueDeps) {
   const queue = await createJobQueue<ActionQueueJob>(deps.boss, ACTION_QUEUE, deps.logger);
+
+  /** Stores the outcome and, in the same transaction, tells the app (unless the connection is gone). */
+  async function finish(job: ActionJobRow, connection: ActionTarget['connection'] | null, outcome: { ok: true; output: unknown } | { ok: false; error: RunError }) {
+    await deps.sql.begin(async (tx) => {
+      await deps.actionJobs.finish(job.id, outcome, tx);
+      if (!connection) return;
+      await deps.outbox?.publish(tx, job.environment_id, [{
+        type: 'action.finished', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
+        action_name: job.action_name, id: job.id, success: outcome.ok,
+        ...(!outcome.ok && { error: { code: outcome.error.code, message: outcome.error.message } }),
+      }]);
+    });
+  }
 
   async function process(actionJobId: string): Promise<void> {
     const job = await deps.actionJobs.getById(actionJobId);
@@ -39,15 +55,14 @@ export async function createActionQueue(deps: ActionQueueDeps) {
       target = await deps.runner.resolve(job.environment_id, job.action_name, connection);
     } catch (err) {
       if (!(err instanceof ActionLookupError)) throw err;
-      const error: RunError = { kind: 'internal', code: err.code, message: err.message };
-      await deps.actionJobs.finish(job.id, { ok: false, error });
+      await finish(job, connection, { ok: false, error: { kind: 'internal', code: err.code, message: err.message } });
       return;
     }
     const outcome = await deps.runner.execute(target, job.input, {
       trigger: 'async',
       onRunStarted: (runId) => deps.actionJobs.setRun(job.id, runId),
     });
-    await deps.actionJobs.finish(job.id, outcome);
+    await finish(job, target.connection, outcome);
   }
 
   return {

@@ -5,7 +5,7 @@
  * declares (`models` in createAction) are saved through the same bridge as a sync's, so the app
  * reads its write-back at once.
  */
-import type { RunError, Runtime } from '../../runtime/contract.ts';
+import type { RunError, Runtime } from '@ferry/runtime/contract';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Provider, Providers } from '../connections/providers.ts';
 import type { ScriptRow, Scripts } from '../deploy/scripts.ts';

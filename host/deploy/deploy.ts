@@ -4,7 +4,7 @@
  * deploying the same bundles again creates no version.
  */
 import { z } from 'zod';
-import type { Runtime } from '../../runtime/contract.ts';
+import type { Runtime } from '@ferry/runtime/contract';
 import type { Sql } from '../db/connect.ts';
 import { parseFrequency } from '../sync/frequency.ts';
 import type { SyncState } from '../sync/sync-state.ts';

@@ -1,5 +1,5 @@
 /** Deployed script versions: the active one of each name is what runs. */
-import type { ScriptManifest } from '../../runtime/contract.ts';
+import type { ScriptManifest } from '@ferry/runtime/contract';
 import type { Sql } from '../db/connect.ts';
 
 export type StoredManifest = ScriptManifest & { frequencyMs?: number };

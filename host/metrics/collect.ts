@@ -1,23 +1,26 @@
 /**
  * Ferry's metrics, read from Postgres at scrape time: every API instance reports the same
  * numbers (nothing lives in one process's memory), and a restart loses nothing.
- * Runs by kind and status, run durations, records written, pg-boss queue depth.
+ * Runs by kind and status, run durations, records written, pg-boss queue depth; per-script
+ * durations and peak memory, run outcomes, proxy calls per provider, webhook deliveries; and the
+ * figures of the process that answers.
  */
 import type { Sql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
+import { processFamilies } from './process.ts';
 import type { HistogramSample, MetricFamily, Sample } from './prometheus.ts';
+import { proxyCallFamilies } from './proxy-calls.ts';
+import { scriptRunFamilies } from './script-runs.ts';
+import { bucketColumns } from './sql-histogram.ts';
+import { webhookDeliveryFamilies } from './webhook-deliveries.ts';
 
 /** Run wall time bucket bounds, in seconds. */
 export const RUN_DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600] as const;
 
-const bucketColumns = RUN_DURATION_BUCKETS
-  .map((le, i) => `count(*) filter (where wall_ms <= ${le * 1000})::bigint::text as b${i}`)
-  .join(', ');
-
 /** One pass over runs: counts per (kind, status), durations of finished runs, records written. */
 const RUN_STATS = `
 select kind, status, count(*)::bigint::text as runs,
-  ${bucketColumns},
+  ${bucketColumns('wall_ms', RUN_DURATION_BUCKETS, 'b', 1000)},
   count(wall_ms)::bigint::text as timed, coalesce(sum(wall_ms), 0)::bigint::text as wall_ms_sum,
   coalesce(sum(added), 0)::bigint::text as added,
   coalesce(sum(updated), 0)::bigint::text as updated,
@@ -57,7 +60,10 @@ export function createMetricsCollector(deps: { sql: Sql; logger: Logger }): Metr
 
   return {
     async collect() {
-      const [runRows, depth] = await Promise.all([deps.sql.unsafe<RunStatsRow[]>(RUN_STATS), queueDepth()]);
+      const [runRows, depth, scriptRuns, proxyCalls, webhooks] = await Promise.all([
+        deps.sql.unsafe<RunStatsRow[]>(RUN_STATS), queueDepth(),
+        scriptRunFamilies(deps.sql), proxyCallFamilies(deps.sql), webhookDeliveryFamilies(deps.sql),
+      ]);
       const runs: Sample[] = [];
       const durations: HistogramSample[] = [];
       const written = new Map<string, number>();
@@ -83,6 +89,7 @@ export function createMetricsCollector(deps: { sql: Sql; logger: Logger }): Metr
           samples: [...written].map(([action, value]) => ({ labels: { action }, value })),
         },
         { name: 'ferry_queue_jobs', help: 'pg-boss jobs waiting (created, retry) or running (active), by queue.', type: 'gauge', samples: depth },
+        ...scriptRuns, ...proxyCalls, ...webhooks, ...processFamilies(),
       ];
     },
   };

@@ -6,8 +6,15 @@
 import type { Credentials } from '../connections/connections.ts';
 
 const REDACTED = '***';
-/** Query keys whose values are secrets by their name: api_key, access_token, client_secret, sig, … */
-const SECRET_KEY = /key|token|secret|passw|pwd|signature|^sig$|auth|session|credential|^code$/i;
+/** Words that make a query key's value a secret: api_key, access_token, clientSecret, hapikey, sig, … */
+const SECRET_WORDS = new Set(['key', 'apikey', 'hapikey', 'token', 'secret', 'password', 'passwd', 'pwd', 'pass', 'signature', 'sig', 'auth', 'authorization', 'session', 'sessionid', 'sid', 'credential', 'credentials', 'jwt', 'bearer', 'otp']);
+
+/** api_key, apiKey, X-Api-Key → ['api', 'key']; the OAuth `code` only as the whole key. */
+function isSecretKey(name: string): boolean {
+  if (name.toLowerCase() === 'code') return true;
+  const words = name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase().split(/[^a-z0-9]+/);
+  return words.some((w) => SECRET_WORDS.has(w));
+}
 const BODY_EXCERPT_CHARS = 300;
 
 /** The connection's secret strings (to strip from anything shown). */
@@ -37,7 +44,7 @@ function scrub(text: string, secrets: string[]): string {
 export function redactUrl(url: URL, secrets: string[] = [], secretParams: string[] = []): string {
   const named = new Set(secretParams.map((p) => p.toLowerCase()));
   const query = [...url.searchParams].map(([k, v]) => {
-    const hidden = SECRET_KEY.test(k) || named.has(k.toLowerCase());
+    const hidden = isSecretKey(k) || named.has(k.toLowerCase());
     return `${encodeURIComponent(k)}=${hidden ? REDACTED : encodeURIComponent(v)}`;
   });
   return scrub(`${url.origin}${url.pathname}${query.length ? `?${query.join('&')}` : ''}`, secrets);

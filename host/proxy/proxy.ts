@@ -6,7 +6,7 @@
  * from the shared rate limits, retries 429/5xx/network errors with backoff honouring the
  * provider's wait, bounds time and response size, and records each call on the run.
  */
-import type { ProxyRequest, ProxyResponse } from '../../runtime/contract.ts';
+import type { ProxyRequest, ProxyResponse } from '@ferry/runtime/contract';
 import { ReauthRequiredError, type Connections, type Credentials } from '../connections/connections.ts';
 import type { OAuthRefresher } from '../connections/oauth-refresh.ts';
 import type { Provider } from '../connections/providers.ts';
@@ -128,15 +128,16 @@ export function createProxy(deps: ProxyDeps) {
     return deps.refresher.fresh(target.connection, auth, rejectedAccessToken);
   }
 
-  /** Waits for a slot in the shared rate limits, or fails with RETRY_AFTER when the wait is too long. */
-  async function awaitSlot(buckets: BucketSpec[]): Promise<void> {
+  /** Waits for a slot in the shared rate limits (resolving with the ms waited), or fails with RETRY_AFTER when the wait is too long. */
+  async function awaitSlot(buckets: BucketSpec[]): Promise<number> {
     const wait = await deps.rateLimiter.reserve(buckets);
-    if (wait <= 0) return;
+    if (wait <= 0) return 0;
     if (wait > limits.maxRetryWaitMs) {
       await deps.rateLimiter.refund(buckets);
       throw new ProxyError('RETRY_AFTER', `rate limit: next slot in ${Math.ceil(wait / 1000)} s`, wait);
     }
     await sleep(wait);
+    return wait;
   }
 
   /**
@@ -177,8 +178,9 @@ export function createProxy(deps: ProxyDeps) {
     const retryOn = new Set([...RETRYABLE_STATUSES, ...(request.retryOn ?? [])]);
     const started = Date.now();
     let attempt = 0;
+    let rateLimitWaitMs = 0;
     const record = (status: number | null, error?: string) => {
-      const call: ProxyCallRecord = { method: request.method, path: url.pathname, status, durationMs: Date.now() - started, retries: attempt, ...(error !== undefined && { error }) };
+      const call: ProxyCallRecord = { method: request.method, path: url.pathname, status, durationMs: Date.now() - started, retries: attempt, rateLimitWaitMs, ...(error !== undefined && { error }) };
       options.onCall?.(call);
       if (options.runId) deps.calls.record(options.runId, call).catch((err: unknown) => log.error({ err, runId: options.runId }, 'recording a proxy call failed'));
     };
@@ -188,7 +190,7 @@ export function createProxy(deps: ProxyDeps) {
       secrets = secretsOf(credentials);
       let refreshedAfter401 = false;
       for (;;) {
-        await awaitSlot(buckets);
+        rateLimitWaitMs += await awaitSlot(buckets);
         const sendUrl = new URL(url);
         const headers: Record<string, string> = {};
         // Scripts may set ordinary headers, never the ones that carry identity or framing.

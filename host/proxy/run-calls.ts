@@ -8,6 +8,8 @@ export interface ProxyCallRecord {
   status: number | null;
   durationMs: number;
   retries: number;
+  /** Time spent waiting for the shared rate limits before sending (all attempts). */
+  rateLimitWaitMs?: number;
   error?: string;
 }
 
@@ -20,8 +22,8 @@ export function createRunCalls(sql: Sql) {
   return {
     async record(runId: string, call: ProxyCallRecord): Promise<void> {
       await sql`
-        insert into run_calls (run_id, method, path, status, duration_ms, retries, error)
-        values (${runId}, ${call.method}, ${call.path}, ${call.status}, ${Math.round(call.durationMs)}, ${call.retries}, ${call.error ?? null})`;
+        insert into run_calls (run_id, method, path, status, duration_ms, retries, rate_limit_wait_ms, error)
+        values (${runId}, ${call.method}, ${call.path}, ${call.status}, ${Math.round(call.durationMs)}, ${call.retries}, ${Math.round(call.rateLimitWaitMs ?? 0)}, ${call.error ?? null})`;
     },
     async list(runId: string, afterId: string, limit: number): Promise<StoredCall[]> {
       const rows = await sql<Array<{ id: string; method: string; path: string; status: number | null; duration_ms: number; retries: number; error: string | null; at: Date }>>`

@@ -1,5 +1,5 @@
 /** Run rows (one per execution of a sync or action) and their logs. */
-import type { LogEntry, RunError, Usage } from '../../runtime/contract.ts';
+import type { LogEntry, RunError, Usage } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';

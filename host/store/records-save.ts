@@ -19,7 +19,7 @@
  * changed rows with one UPDATE over a JSON array, probing the primary key per id.
  * The lock and the first lookup are pipelined, so an unchanged batch costs ~2 round trips.
  */
-import type { BatchResult, RecordBatch } from '../../runtime/contract.ts';
+import type { BatchResult, RecordBatch } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { copyNewRows, prepareCopy, type NewRow } from './records-copy.ts';

@@ -2,7 +2,7 @@
  * The record store: what scripts save (saveBatch) and what apps read by cursor (readPage,
  * readPageJson). Public entry of host/store/records-*.ts.
  */
-import type { BatchResult } from '../../runtime/contract.ts';
+import type { BatchResult } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { readPage, readPageBody, readPageJson, type ReadPageArgs, type RecordPage } from './records-read.ts';

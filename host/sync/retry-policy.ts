@@ -4,7 +4,7 @@
  * the status endpoint then tell the same story, and a retry is just an earlier scheduled run
  * that the singleton, fairness and concurrency rules already cover.
  */
-import type { RunError } from '../../runtime/contract.ts';
+import type { RunError } from '@ferry/runtime/contract';
 
 export interface RetryOptions {
   /** Retries after a failure before the pair waits for its next scheduled run. */

@@ -2,7 +2,7 @@
  * The host side of one run's bridge: what a script's batchSave, proxy calls, logs, metadata
  * and checkpoints do. Built per run so nothing of one run is reachable from another.
  */
-import type { BatchResult, HostBridge, LogEntry, RecordBatch } from '../../runtime/contract.ts';
+import type { BatchResult, HostBridge, LogEntry, RecordBatch } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
@@ -13,6 +13,7 @@ import { fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { clearSeen, recordSeen, settleUnseen, type MassDeleteGuard, type UnseenOutcome } from '../store/records-deletes.ts';
 import type { SyncState } from '../sync/sync-state.ts';
+import { createRunTransactions } from './run-transactions.ts';
 
 /** The record store as the bridge needs it (host/store implements it). */
 export interface RecordWriter {
@@ -59,6 +60,8 @@ export interface RunBridge extends HostBridge {
   hostFault(): Error | null;
   /** Resolves when every pending record write and log line is stored; the failed write, if any. */
   flush(): Promise<Error | null>;
+  /** The run ended: cancel its in-flight record writes (rolled back) and refuse further ones. */
+  abort(reason: Error): void;
   readonly calls: ProxyCallRecord[];
   readonly modelCounts: ModelCounts;
   /** Warnings the run finishes with (deletes held by the mass-delete guard). */
@@ -69,7 +72,9 @@ export interface RunBridge extends HostBridge {
   resetUnseen(): void;
 }
 
-export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): RunBridge {
+export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope): RunBridge {
+  const transactions = createRunTransactions(bridgeDeps.sql);
+  const deps: RunBridgeDeps = { ...bridgeDeps, sql: transactions.sql };
   let logSeq = 0;
   let logWrites: Promise<void> = Promise.resolve();
   const calls: ProxyCallRecord[] = [];
@@ -199,6 +204,8 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
       await logWrites;
       return writeError instanceof Error ? writeError : writeError ? new Error(String(writeError)) : null;
     },
+
+    abort: (reason) => transactions.abort(reason),
 
     async getMetadata() {
       try {

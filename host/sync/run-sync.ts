@@ -5,7 +5,7 @@
  * keeps the records it saved (partial success), leaves lastSyncDate alone, keeps its checkpoint
  * for the next run to resume from, and schedules a retry by the retry policy.
  */
-import { LimitsSchema, type RunError, type Runtime, type ScriptManifest, type Usage } from '../../runtime/contract.ts';
+import { LimitsSchema, type RunError, type Runtime, type ScriptManifest, type Usage } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
@@ -17,7 +17,7 @@ import { isTransientDatabaseError, retryTransient } from '../db/transient.ts';
 import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
-import type { SyncWebhook } from '../webhooks-out/deliveries.ts';
+import type { FerryWebhookEvent, SyncWebhook } from '../webhooks-out/deliveries.ts';
 import { parseDuration } from './frequency.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
 import { createRunBridge, type ModelCounts, type RecordWriter } from './run-bridge.ts';
@@ -38,6 +38,7 @@ export type SyncOutcome =
 
 export interface WebhookOutbox {
   enqueue(tx: TransactionSql, environmentId: string, runId: string, events: SyncWebhook[]): Promise<number>;
+  publish(tx: TransactionSql, environmentId: string, events: FerryWebhookEvent[], runId?: string | null): Promise<number>;
 }
 
 export interface SyncRunnerDeps {
@@ -150,10 +151,17 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
         const decision = decideRetry(error, state.retry_attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
         // Settled and rescheduled together, and only by the process that still holds the run: one
-        // that lost it (failed as WORKER_LOST while frozen) leaves the pair to its new run.
+        // that lost it (failed as WORKER_LOST while frozen) leaves the pair to its new run. When no
+        // retry is left, the app's sync.failed event is written in the same transaction.
         const settled = await retryTransient(() => deps.sql.begin(async (tx) => {
           if (!(await deps.runs.finish(run.id, { status: 'failed', usage, error }, tx))) return false;
           await deps.syncState.recordFailure(connection.id, job.syncName, decision, tx);
+          if (decision === null) {
+            await deps.webhooks?.publish(tx, connection.environment_id, [{
+              type: 'sync.failed', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
+              sync_name: job.syncName, run_id: run.id, error: { code: error.code, message: error.message },
+            }], run.id);
+          }
           return true;
         }));
         if (!settled) {

@@ -3,7 +3,7 @@
  * `onWebhook` of every active sync of that provider subscribed to the event, each as a run of
  * kind 'webhook' with the sync's context, so it can save records for that connection.
  */
-import type { RunError, Runtime } from '../../runtime/contract.ts';
+import type { RunError, Runtime } from '@ferry/runtime/contract';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
 import type { ScriptRow, Scripts } from '../deploy/scripts.ts';

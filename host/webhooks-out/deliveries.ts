@@ -6,7 +6,7 @@
  * publish (createWebhookOutbox); worker processes deliver (createWebhookSender).
  */
 import type { PgBoss } from 'pg-boss';
-import type { FerryWebhookEvent, SyncEvent } from '../../client/webhook-events.ts';
+import type { FerryWebhookEvent, SyncEvent } from '@ferry/client/webhook-events';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { pgBossDb } from '../queue/pg-boss-db.ts';
@@ -14,7 +14,7 @@ import { SIGNATURE_HEADER, signPayload, standardWebhookHeaders } from './signatu
 
 export const WEBHOOK_QUEUE = 'ferry-webhook-out';
 
-export type { FerryWebhookEvent } from '../../client/webhook-events.ts';
+export type { FerryWebhookEvent } from '@ferry/client/webhook-events';
 /** A sync run's change notification (one per changed model). */
 export type SyncWebhook = SyncEvent;
 

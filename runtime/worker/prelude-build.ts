@@ -4,10 +4,12 @@
  * nothing is left on the context's global object. Built once per process, at first use.
  */
 import { createHash } from 'node:crypto';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 
-const ENTRY = fileURLToPath(new URL('./prelude/index.ts', import.meta.url));
+// The same extension as this module: `.ts` sources in the repository, built `.js` in a package.
+const ENTRY = fileURLToPath(new URL(`./prelude/index${extname(import.meta.url)}`, import.meta.url));
 
 export interface BuiltPrelude {
   code: string;
@@ -26,9 +28,9 @@ export function buildPrelude(): BuiltPrelude {
     format: 'cjs',
     platform: 'neutral',
     target: 'es2022',
-    // Whitespace and syntax only: the prelude's frames stay readable in stack traces.
-    minifyWhitespace: true,
-    minifySyntax: true,
+    // Fully minified: the prelude (with core-js) is compiled in every fresh isolate, and half
+    // its size costs ~0.5 ms there; a script's own frames keep their names.
+    minify: true,
     legalComments: 'none',
     logLevel: 'silent',
   });

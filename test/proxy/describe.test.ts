@@ -8,6 +8,11 @@ describe('redactUrl', () => {
     expect(redactUrl(url, [], ['k'])).toBe('https://api.example.com/v1/items?limit=10&api_key=***&access_token=***&hapikey=***&sig=***&refresh_token=***&k=***&after=xyz');
   });
 
+  test('secret words are matched in snake, kebab and camel case, not inside ordinary words', () => {
+    const url = new URL('https://a.example/x?apiKey=1&clientSecret=2&X-Api-Key=3&code=4&author=ada&keyword=books&monkey=5&zip_code=6');
+    expect(redactUrl(url)).toBe('https://a.example/x?apiKey=***&clientSecret=***&X-Api-Key=***&code=***&author=ada&keyword=books&monkey=5&zip_code=6');
+  });
+
   test("the connection's secrets are hidden wherever they appear, encoded or not", () => {
     const secrets = secretsOf({ type: 'api_key', apiKey: 'se cret/value' });
     const url = new URL(`https://api.example.com/keys/${encodeURIComponent('se cret/value')}/items?q=se%20cret%2Fvalue`);

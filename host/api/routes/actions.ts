@@ -8,7 +8,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
-import type { RunError } from '../../../runtime/contract.ts';
+import type { RunError } from '@ferry/runtime/contract';
 import type { ActionJobRow, ActionJobs } from '../../actions/action-jobs.ts';
 import type { ActionQueue } from '../../actions/action-queue.ts';
 import { ActionLookupError, type ActionRunner, type ActionTarget } from '../../actions/action-runner.ts';

@@ -1,6 +1,6 @@
 /** The `ctx` object a script's `exec` receives, built for one run from its job. */
-import type { ActionContext, ConnectionInfo, SyncContext } from '../../../sdk/context.ts';
-import type { ZodSchemaLike } from '../../../sdk/types.ts';
+import type { ActionContext, ConnectionInfo, SyncContext } from '@ferry/sdk';
+import type { ZodSchemaLike } from '@ferry/sdk';
 import { DateCtor, StringCtor, isArray, keys, own, parse, stringify } from './builtins.ts';
 import { CAPS, checkSize, hostCall, sdkError } from './host.ts';
 import { nangoLog } from './logs.ts';

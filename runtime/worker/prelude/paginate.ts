@@ -1,5 +1,5 @@
 /** `paginate`: walks a paginated endpoint with the provider's defaults under the script's settings. */
-import type { PaginateConfig, ProxyConfiguration } from '../../../sdk/context.ts';
+import type { PaginateConfig, ProxyConfiguration } from '@ferry/sdk';
 import { StringCtor, isArray } from './builtins.ts';
 import { sdkError } from './host.ts';
 import { headerValue, proxy, toParams } from './proxy.ts';

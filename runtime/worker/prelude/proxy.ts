@@ -1,5 +1,5 @@
 /** `proxy` and its verbs: the request is checked and capped here, sent by the worker's host. */
-import type { ProxyConfiguration, ProxyResponse } from '../../../sdk/context.ts';
+import type { ProxyConfiguration, ProxyResponse } from '@ferry/sdk';
 import { ErrorCtor, StringCtor, keys, parse, stringify } from './builtins.ts';
 import { CAPS, checkSize, hostCall, sdkError } from './host.ts';
 

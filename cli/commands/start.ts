@@ -1,0 +1,92 @@
+/**
+ * `ferry start`: the Ferry host from the installed package, configured by the same environment
+ * variables as `ferry-server` (DATABASE_URL, FERRY_PORT, FERRY_SECRET_KEY, …; without
+ * DATABASE_URL an embedded PGlite in FERRY_DATA_DIR). `--demo` (or FERRY_DEMO=true) also starts
+ * the demo providers, deploys the scripts in --dir and connects each provider.
+ */
+import { resolve } from 'node:path';
+import { loadConfig } from '@ferry/host/config';
+import { createLogger } from '@ferry/host/logger';
+import { HOST_OPTIONS, parseCommandArgs, UsageError, type Command } from '../command.ts';
+import { setUpDemoWithScripts } from '../demo.ts';
+import { EXIT, type ExitCode } from '../exit-codes.ts';
+import { createOutput } from '../output.ts';
+
+const help = `Usage: ferry start [--demo] [--dir scripts]
+
+Runs the Ferry host (API, scheduler, workers and runtime) in this process until Ctrl-C, configured
+by the environment as in production: DATABASE_URL (without it, an embedded PGlite kept in
+FERRY_DATA_DIR, default .ferry), FERRY_PORT (default 3003), FERRY_SECRET_KEY, FERRY_ENCRYPTION_KEY,
+FERRY_ROLE, FERRY_LOG_LEVEL and the others docs/production.md lists.
+
+Options:
+  --demo         also start the demo providers, deploy the scripts in --dir and connect each
+                 provider (also when FERRY_DEMO=true)
+  --dir <path>   the scripts the demo deploys (default: scripts)
+  -h, --help     show this help
+
+Exit codes: 0 stopped cleanly, 2 usage, 4 the host could not start`;
+
+export const startCommand: Command = {
+  name: 'start',
+  summary: 'run the Ferry host here, configured by the environment (--demo: with demo providers)',
+  help,
+  async run(argv, env): Promise<ExitCode> {
+    const { values, positionals } = parseCommandArgs(argv, {
+      help: HOST_OPTIONS.help,
+      demo: { type: 'boolean', default: false },
+      dir: { type: 'string', default: 'scripts' },
+    });
+    const out = createOutput({ json: false });
+    if (values.help) {
+      out.line(help);
+      return EXIT.OK;
+    }
+    if (positionals.length > 0) throw new UsageError(`start takes no arguments (got ${positionals.join(' ')})`);
+    let config;
+    try {
+      config = loadConfig(env);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const logger = createLogger({ level: config.FERRY_LOG_LEVEL });
+    const { startFerry, DEMO_CONNECTION_ID } = await import('@ferry/host');
+    let host;
+    try {
+      host = await startFerry(config, logger);
+    } catch (error) {
+      out.error(`Ferry could not start: ${(error as Error).message}`);
+      return EXIT.HOST;
+    }
+    let demo: { close(): Promise<void> } | null = null;
+    if ((values.demo || config.FERRY_DEMO === true) && host.url) {
+      const url = host.url;
+      demo = await setUpDemoWithScripts({ url, secretKey: host.secretKey, logger, scriptsDir: resolve(values.dir) });
+      const recordsUrl = `${url}/records?connection_id=${DEMO_CONNECTION_ID}&model=Contact&limit=5`;
+      out.line([
+        '',
+        `Ferry is running at ${url} (${host.embedded ? 'embedded PGlite in ' + config.FERRY_DATA_DIR : 'Postgres at DATABASE_URL'})`,
+        `Dashboard: ${url}/dashboard (sign in with the secret key)`,
+        `Secret key: ${host.secretKey}`,
+        `  export FERRY_URL=${url} FERRY_SECRET_KEY=${host.secretKey}`,
+        `The demo contacts sync runs every minute for connection "${DEMO_CONNECTION_ID}". Read its records:`,
+        `  curl -H 'Authorization: Bearer ${host.secretKey}' '${recordsUrl}'`,
+        `Runs and their usage:`,
+        `  curl -H 'Authorization: Bearer ${host.secretKey}' '${url}/runs?connection_id=${DEMO_CONNECTION_ID}'`,
+        '',
+      ].join('\n'));
+    } else if (host.url) {
+      out.line(`Ferry is running at ${host.url} (${host.embedded ? 'embedded PGlite in ' + config.FERRY_DATA_DIR : 'Postgres at DATABASE_URL'})`);
+      out.line(`Dashboard: ${host.url}/dashboard (sign in with an environment's secret key)`);
+      out.line(`Secret key: ${host.secretKey}`);
+    }
+
+    const signal = await new Promise<NodeJS.Signals>((done) => {
+      for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => done(s));
+    });
+    logger.info({ signal }, 'shutting down');
+    await demo?.close();
+    await host.close();
+    return EXIT.OK;
+  },
+};
