@@ -58,9 +58,9 @@ export function createConnectFlow(deps: ConnectFlowDeps) {
     return provider;
   }
 
-  async function reconnectTarget(db: Sql | TransactionSql, session: ConnectSession): Promise<ConnectionRow & { end_user_id: string | null }> {
-    const [row] = await db<(ConnectionRow & { end_user_id: string | null })[]>`
-      select id, environment_id, connection_id, provider, connection_config, metadata, auth_status, auth_error, created_at, updated_at, end_user_id
+  async function reconnectTarget(db: Sql | TransactionSql, session: ConnectSession): Promise<ConnectionRow> {
+    const [row] = await db<ConnectionRow[]>`
+      select id, environment_id, connection_id, provider, connection_config, metadata, auth_status, auth_error, end_user_id, end_user_org_id, created_at, updated_at
       from connections where environment_id = ${session.environment_id} and connection_id = ${session.reconnect_connection_id}`;
     if (!row) throw new ConnectError(404, 'NOT_FOUND', `connection "${session.reconnect_connection_id}" not found`);
     if (row.end_user_id !== null && row.end_user_id !== session.end_user_id) {

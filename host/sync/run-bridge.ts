@@ -12,6 +12,7 @@ import { fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { clearSeen, recordSeen, settleUnseen, type MassDeleteGuard, type UnseenOutcome } from '../store/records-deletes.ts';
 import type { SyncState } from '../sync/sync-state.ts';
+import { createRunTransactions } from './run-transactions.ts';
 
 /** The record store as the bridge needs it (host/store implements it). */
 export interface RecordWriter {
@@ -56,6 +57,8 @@ export interface RunBridge extends HostBridge {
   readonly fenced: boolean;
   /** Resolves when every pending record write and log line is stored; the failed write, if any. */
   flush(): Promise<Error | null>;
+  /** The run ended: cancel its in-flight record writes (rolled back) and refuse further ones. */
+  abort(reason: Error): void;
   readonly calls: ProxyCallRecord[];
   readonly modelCounts: ModelCounts;
   /** Warnings the run finishes with (deletes held by the mass-delete guard). */
@@ -64,7 +67,9 @@ export interface RunBridge extends HostBridge {
   noteUnseen(model: string, outcome: UnseenOutcome): void;
 }
 
-export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): RunBridge {
+export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope): RunBridge {
+  const transactions = createRunTransactions(bridgeDeps.sql);
+  const deps: RunBridgeDeps = { ...bridgeDeps, sql: transactions.sql };
   let logSeq = 0;
   let logWrites: Promise<void> = Promise.resolve();
   const calls: ProxyCallRecord[] = [];
@@ -172,6 +177,8 @@ export function createRunBridge(deps: RunBridgeDeps, scope: RunBridgeScope): Run
       await logWrites;
       return writeError instanceof Error ? writeError : writeError ? new Error(String(writeError)) : null;
     },
+
+    abort: (reason) => transactions.abort(reason),
 
     async getMetadata() {
       const row = await deps.connections.getById(scope.connection.id);
