@@ -123,9 +123,12 @@ describe('the dashboard in a browser', () => {
   test('deploys: what a version changed, and rolling back to an earlier one', async () => {
     const contacts = await readFile(new URL('../../scripts/demo/syncs/contacts.ts', import.meta.url), 'utf8');
     const models = await readFile(new URL('../../scripts/demo/models.ts', import.meta.url), 'utf8');
-    const v2 = await deploySources(ferry, { 'demo/syncs/contacts.ts': `${contacts}\n// changed\n`, 'demo/models.ts': models });
+    expect(contacts).toContain("frequency: 'every 1 minute'");
+    const changed = contacts.replace("frequency: 'every 1 minute'", "frequency: 'every 2 minutes'");
+    const v2 = await deploySources(ferry, { 'demo/syncs/contacts.ts': changed, 'demo/models.ts': models });
     await page.goto(`${dashboard}/deploys/${v2.version}`);
     expect(await page.textContent(`#changes tr:has-text("${SYNC}")`)).toContain('changed');
+    expect(await page.textContent(`#changes tr:has-text("${SYNC}") .manifest-changes`)).toContain('frequency: every 1 minute → every 2 minutes');
     expect(await page.locator('#changes tr[data-change=removed]').count()).toBeGreaterThan(0);
     await screenshot(page, 'deploy');
 
