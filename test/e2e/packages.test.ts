@@ -120,7 +120,7 @@ test('packed tarballs install outside the checkout; init, compile, start, deploy
   expect(deployed.code).toBe(0);
   expect(JSON.parse(deployed.stdout)).toMatchObject({ version: 1 });
 
-  const dryrun = await sh('npx', ['ferry', 'dryrun', 'contacts', '--connection', 'demo-connection', '--json'], app, env);
+  const dryrun = await sh('npx', ['ferry', 'dryrun', 'contacts', '--connection', 'demo-connection', '--full', '--json'], app, env);
   expect(dryrun.code).toBe(0);
   expect(JSON.parse(dryrun.stdout)).toMatchObject({ ok: true, models: { Contact: { count: 120 } } });
 
