@@ -53,17 +53,18 @@ test('deploys on start, redeploys a saved script, survives a broken one, stops o
   const newHash = await hashOf();
   expect(newHash).not.toBe(firstHash);
 
-  // A script that does not bundle is reported with its file and line; the deployed version stays.
+  // A script that does not parse is reported with its file and line (by the type-check that runs before each deploy); the deployed version stays.
   await writeFile(file, `${original}\nconst broken = ;\n`);
-  const failed = await waitFor('the failed deploy', async () => events().find((e) => e.event === 'deploy_failed'), 60_000);
-  expect(JSON.stringify(failed.failures)).toMatch(/post-message\.ts:\d+:\d+/);
+  const failed = await waitFor('the failed check', async () => events().find((e) => e.event === 'typecheck_failed' || e.event === 'deploy_failed'), 60_000);
+  expect(JSON.stringify(failed)).toMatch(/post-message\.ts/);
+  expect(failed.event === 'typecheck_failed' ? failed.diagnostics[0].line : JSON.stringify(failed.failures)).toBeTruthy();
   expect(await hashOf()).toBe(newHash);
   expect(eventCount('deployed')).toBe(2);
 
   // A type error (that bundles fine) is reported at file:line and not deployed.
   await writeFile(file, `${original}\nexport const count: number = 'not a number';\n`);
-  const typeFailed = await waitFor('the type error', async () => events().find((e) => e.event === 'typecheck_failed'), 60_000);
-  expect(typeFailed.diagnostics[0]).toMatchObject({ file: expect.stringMatching(/post-message\.ts$/), line: expect.any(Number), code: 2322 });
+  const typeFailed = await waitFor('the type error', async () => events().find((e) => e.event === 'typecheck_failed' && e.diagnostics.some((d: any) => d.code === 2322)), 60_000);
+  expect(typeFailed.diagnostics.find((d: any) => d.code === 2322)).toMatchObject({ file: expect.stringMatching(/post-message\.ts$/), line: expect.any(Number) });
   expect(await hashOf()).toBe(newHash);
   expect(eventCount('deployed')).toBe(2);
 
@@ -93,4 +94,4 @@ export default createSync({
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((r) => (child!.exitCode !== null ? r(child!.exitCode) : child!.once('exit', (c) => r(c))));
   expect(code).toBe(0);
-}, 240_000);
+}, 360_000);
