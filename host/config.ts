@@ -23,6 +23,11 @@ const ConfigSchema = z.object({
   FERRY_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   /** Worker child processes that run isolates. */
   FERRY_RUNTIME_WORKERS: z.coerce.number().int().min(1).max(64).default(2),
+  /**
+   * Extra sync slots (each with its own runtime child) that start only runs of an environment
+   * with no run going, so a tenant holding every regular slot cannot delay another's start.
+   */
+  FERRY_RESERVED_SLOTS: z.coerce.number().int().min(0).max(16).default(1),
   FERRY_SCHEDULER_TICK_MS: z.coerce.number().int().min(50).default(1000),
   /** A run whose process stops heartbeating this long is failed (its host died) and retried. */
   FERRY_STALE_RUN_MS: z.coerce.number().int().min(1000).default(60_000),

@@ -75,6 +75,9 @@ async function configuredOrGenerated(configured: string | undefined, dataDir: st
   return value;
 }
 
+/** Reserved slots serve the sync queue, so only hosts that run syncs keep their runtime children. */
+const reservedSlots = (config: Config) => (config.FERRY_ROLE === 'api' ? 0 : config.FERRY_RESERVED_SLOTS);
+
 export async function startFerry(config: Config, logger: Logger): Promise<FerryHost> {
   const db = await connectDatabase({ databaseUrl: config.DATABASE_URL, dataDir: join(config.FERRY_DATA_DIR, 'pgdata'), logger });
   const closers: Array<() => Promise<unknown>> = [() => db.close()];
@@ -90,7 +93,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     const secretKey = await configuredOrGenerated(config.FERRY_SECRET_KEY, config.FERRY_DATA_DIR, 'secret-key', generateSecretKey);
     await environments.addKey(environment.id, secretKey);
 
-    const runtime = createRuntime({ workers: config.FERRY_RUNTIME_WORKERS, logger });
+    const runtime = createRuntime({ workers: config.FERRY_RUNTIME_WORKERS + reservedSlots(config), logger });
     closers.push(() => runtime.close());
 
     const cipher = createCipher(parseKeyring(await configuredOrGenerated(config.FERRY_ENCRYPTION_KEY, config.FERRY_DATA_DIR, 'encryption-key', generateEncryptionKey)));
@@ -131,7 +134,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
         sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger,
         retry, webhooks: webhooksOut, heartbeatMs: Math.max(500, Math.floor(config.FERRY_STALE_RUN_MS / 6)),
       });
-      await queue.work(config.FERRY_RUNTIME_WORKERS, (job, jobId) => runner.run(job, jobId));
+      queue.work(config.FERRY_RUNTIME_WORKERS, (job, jobId) => runner.run(job, jobId), reservedSlots(config));
       await actions.actionQueue.work(config.FERRY_RUNTIME_WORKERS);
       await webhooksIn.workWebhooks(config.FERRY_RUNTIME_WORKERS);
       const scheduler = createScheduler({ runs, queue, syncState, logger, retry, staleRunMs: config.FERRY_STALE_RUN_MS, tickMs: config.FERRY_SCHEDULER_TICK_MS });

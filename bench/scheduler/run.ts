@@ -11,8 +11,8 @@
  *            (runs.started_at − runs.scheduled_for) p50/p99 and runs/s
  * beside a baseline measured in the same run on the same database: raw pg-boss send → handler
  * start for the same number of jobs, as a burst and paced at the steady rate, with Ferry's worker
- * options (0.5 s polling, batches of FETCH_BATCH, burst while full), two workers of concurrency 2
- * and a no-op handler.
+ * slots (host/queue/slots.ts: claim one job, claim again at once, 0.5 s polling only when none
+ * was claimable), two workers of concurrency 2 and a no-op handler.
  *
  * Run: npx node bench/scheduler/run.ts   (BENCH_PAIRS=2000, BENCH_STEADY_S=120, BENCH_RUNTIME_WORKERS=2)
  */
@@ -27,7 +27,7 @@ import { loadConfig } from '../../host/config.ts';
 import { generateEncryptionKey } from '../../host/crypto/cipher.ts';
 import { createLogger } from '../../host/logger.ts';
 import { pgBossDb } from '../../host/queue/pg-boss-db.ts';
-import { FETCH_BATCH } from '../../host/queue/queue.ts';
+import { startSlots } from '../../host/queue/slots.ts';
 import { startFerry } from '../../host/server.ts';
 import { createApiClient } from '../../test/helpers/ferry.ts';
 import { BENCH_ADMIN_URL, createBenchDatabase } from '../ingest/fresh-db.ts';
@@ -66,16 +66,15 @@ try {
     const lags: number[] = [];
     let done = 0;
     let lastStart = 0;
-    for (const b of bosses) {
-      await b.work<{ sentAt: number }>(queue, { localConcurrency: 2, pollingIntervalSeconds: 0.5, batchSize: FETCH_BATCH, burstWhenBatchFull: true }, async (jobs) => {
-        for (const job of jobs) {
-          const now = Date.now();
-          lags.push(now - job.data.sentAt);
-          lastStart = now;
-          done++;
-        }
-      });
-    }
+    const slots = bosses.map((b) => startSlots<{ sentAt: number }>(2, {
+      boss: b, queue, claim: {}, pollMs: 500, heartbeatMs: 30_000, logger: createLogger({ level: 'silent' }),
+      handler: async (job) => {
+        const now = Date.now();
+        lags.push(now - job.data.sentAt);
+        lastStart = now;
+        done++;
+      },
+    }));
     const sentAt = Date.now();
     await bosses[0]!.insert(queue, Array.from({ length: PAIRS }, () => ({ data: { sentAt } })));
     while (done < PAIRS) await sleep(100);
@@ -92,6 +91,7 @@ try {
     }
     while (done < pacedJobs) await sleep(100);
     const pacedLags = [...lags].sort((a, b) => a - b);
+    for (const slot of slots) await slot.stop(5_000);
     for (const b of bosses) await b.stop({ graceful: true, timeout: 5_000 });
     return { burst, paced: { p50: percentile(pacedLags, 50), p99: percentile(pacedLags, 99) } };
   }

@@ -129,6 +129,7 @@ export const devCommand: Command = {
 
     out.jsonLine({ event: 'ready', url, key: host.secretKey, dir, data_dir: config.FERRY_DATA_DIR });
     out.line(`Ferry dev is running at ${url} (embedded PGlite in ${config.FERRY_DATA_DIR})`);
+    out.line(`Dashboard: ${url}/dashboard (sign in with the secret key)`);
     out.line(`Secret key: ${host.secretKey}`);
     out.line(`  export FERRY_URL=${url} FERRY_SECRET_KEY=${host.secretKey}`);
     try {

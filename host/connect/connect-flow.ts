@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EndUser, EventError } from '@ferry/client/webhook-events';
+import type { ErrorIssue } from '../api/errors.ts';
 import type { ConnectionRow, Connections, Credentials } from '../connections/connections.ts';
 import type { Provider, Providers } from '../connections/providers.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
@@ -19,12 +20,15 @@ import type { ConnectSession, ConnectSessions } from './sessions.ts';
 /** A refusal the end user (or the app) must see; `status` is its HTTP status. */
 export class ConnectError extends Error {
   readonly code: string;
-  readonly status: 400 | 403 | 404 | 409 | 410 | 422 | 502;
-  constructor(status: ConnectError['status'], code: string, message: string) {
+  readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 422 | 502;
+  /** For a 400: the offending fields, as the API's error shape names them. */
+  readonly issues: ErrorIssue[] | undefined;
+  constructor(status: ConnectError['status'], code: string, message: string, issues?: ErrorIssue[]) {
     super(message);
     this.name = 'ConnectError';
     this.status = status;
     this.code = code;
+    this.issues = issues;
   }
 }
 
@@ -58,9 +62,9 @@ export function createConnectFlow(deps: ConnectFlowDeps) {
     return provider;
   }
 
-  async function reconnectTarget(db: Sql | TransactionSql, session: ConnectSession): Promise<ConnectionRow & { end_user_id: string | null }> {
-    const [row] = await db<(ConnectionRow & { end_user_id: string | null })[]>`
-      select id, environment_id, connection_id, provider, connection_config, metadata, auth_status, auth_error, created_at, updated_at, end_user_id
+  async function reconnectTarget(db: Sql | TransactionSql, session: ConnectSession): Promise<ConnectionRow> {
+    const [row] = await db<ConnectionRow[]>`
+      select id, environment_id, connection_id, provider, connection_config, metadata, auth_status, auth_error, end_user_id, end_user_org_id, created_at, updated_at
       from connections where environment_id = ${session.environment_id} and connection_id = ${session.reconnect_connection_id}`;
     if (!row) throw new ConnectError(404, 'NOT_FOUND', `connection "${session.reconnect_connection_id}" not found`);
     if (row.end_user_id !== null && row.end_user_id !== session.end_user_id) {

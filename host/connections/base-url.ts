@@ -38,7 +38,8 @@ function slotOf(template: string, index: number): Slot {
   return pathStart === -1 || index < pathStart ? 'host' : 'path';
 }
 
-function fillValue(slot: Slot, key: string, value: unknown): string {
+function fillValue(slot: Slot, key: string, config: Record<string, unknown>): string {
+  const value = Object.hasOwn(config, key) ? config[key] : undefined;
   const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
   if (typeof text !== 'string' || text === '') {
     throw new BaseUrlError('CONNECTION_CONFIG_MISSING', ['connection_config', key], `connection_config.${key} is required by the provider's base URL`);
@@ -52,17 +53,18 @@ function fillValue(slot: Slot, key: string, value: unknown): string {
   try {
     url = new URL(text);
   } catch {
-    throw new BaseUrlError('CONNECTION_CONFIG_INVALID', ['connection_config', key], `connection_config.${key} must be an absolute http(s) URL, got "${text.slice(0, 100)}"`);
+    throw new BaseUrlError('CONNECTION_CONFIG_INVALID', ['connection_config', key], `connection_config.${key} must be an absolute https URL, got "${text.slice(0, 100)}"`);
   }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash) {
-    throw new BaseUrlError('CONNECTION_CONFIG_INVALID', ['connection_config', key], `connection_config.${key} must be an http(s) URL without credentials, query or fragment`);
+  // A whole origin from connection_config is https: a stored value never sends credentials in clear text.
+  if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash) {
+    throw new BaseUrlError('CONNECTION_CONFIG_INVALID', ['connection_config', key], `connection_config.${key} must be an https URL without credentials, query or fragment`);
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 /** Fills a template from connection_config. Throws BaseUrlError naming the first missing or unusable key. */
 export function fillTemplate(template: string, config: Record<string, unknown>): string {
-  return template.replace(PLACEHOLDER, (_match, key: string, index: number) => fillValue(slotOf(template, index), key, config[key]));
+  return template.replace(PLACEHOLDER, (_match, key: string, index: number) => fillValue(slotOf(template, index), key, config));
 }
 
 /** The template with sample values: a host label, a port after a colon, a path segment. */

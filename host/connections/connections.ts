@@ -54,18 +54,23 @@ export interface PublicConnection {
   metadata: Record<string, unknown> | null;
   auth_status: AuthStatus;
   auth_error: string | null;
+  /** The app's end user (and organisation) the connection was made for through connect; null otherwise. */
+  end_user: { id: string; org_id: string | null } | null;
   created_at: Date;
   updated_at: Date;
 }
 
-export interface ConnectionRow extends PublicConnection {
+export interface ConnectionRow extends Omit<PublicConnection, 'end_user'> {
   id: string;
   environment_id: string;
+  end_user_id: string | null;
+  end_user_org_id: string | null;
 }
 
 export function toPublicConnection(row: ConnectionRow): PublicConnection {
   const { connection_id, provider, connection_config, metadata, auth_status, auth_error, created_at, updated_at } = row;
-  return { connection_id, provider, connection_config, metadata, auth_status, auth_error, created_at, updated_at };
+  const end_user = row.end_user_id === null ? null : { id: row.end_user_id, org_id: row.end_user_org_id };
+  return { connection_id, provider, connection_config, metadata, auth_status, auth_error, end_user, created_at, updated_at };
 }
 
 /** Raised when a connection's credentials no longer work and only the end user can fix them. */
@@ -77,7 +82,7 @@ export class ReauthRequiredError extends Error {
   }
 }
 
-const publicColumns = 'id, environment_id, connection_id, provider, connection_config, metadata, auth_status, auth_error, created_at, updated_at';
+const publicColumns = 'id, environment_id, connection_id, provider, connection_config, metadata, auth_status, auth_error, end_user_id, end_user_org_id, created_at, updated_at';
 const jsonOrNull = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
 export function createConnections(sql: Sql, cipher: Cipher) {
@@ -145,9 +150,12 @@ export function createConnections(sql: Sql, cipher: Cipher) {
       return row ?? null;
     },
 
-    async list(environmentId: string): Promise<ConnectionRow[]> {
+    /** The environment's connections, or one end user's. */
+    async list(environmentId: string, filter: { endUserId?: string | undefined } = {}): Promise<ConnectionRow[]> {
       return sql<ConnectionRow[]>`
-        select ${sql.unsafe(publicColumns)} from connections where environment_id = ${environmentId} order by connection_id`;
+        select ${sql.unsafe(publicColumns)} from connections where environment_id = ${environmentId}
+          ${filter.endUserId === undefined ? sql`` : sql`and end_user_id = ${filter.endUserId}`}
+        order by connection_id`;
     },
 
     /**

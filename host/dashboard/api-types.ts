@@ -39,7 +39,7 @@ export interface SyncStatus {
   avg_duration_ms: number | null;
 }
 
-export interface Connection { connection_id: string; provider: string; metadata: Record<string, unknown> | null; created_at: string; updated_at: string }
+export interface Connection { connection_id: string; provider: string; metadata: Record<string, unknown> | null; end_user?: { id: string; org_id: string | null } | null; created_at: string; updated_at: string }
 export interface Script { name: string; provider: string; kind: string; version: number; hash: string; manifest: { models?: string[]; frequency?: string; limits?: { memoryMb?: number } } & Record<string, unknown> }
 export interface DeploySummary { version: number; created_at: string; rollback_of: number | null; active: boolean; scripts: number }
 export interface DeployDetail extends Omit<DeploySummary, 'scripts'> { scripts: Script[] }

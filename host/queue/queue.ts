@@ -9,7 +9,9 @@
  * max_concurrent_runs, else the host default), so one tenant cannot take every slot. Within a
  * tick, due pairs are ranked per environment and the rank becomes the job's priority (1st pair
  * of every environment before the 2nd of any): a tenant with 2,000 due pairs does not queue
- * ahead of another's single one. Manual triggers go first.
+ * ahead of another's single one. Manual triggers go first. Slots (slots.ts) claim one job at a
+ * time; reserved slots start only runs of an environment with none going, once the regular slots
+ * are all busy, so a tenant holding every regular slot cannot delay another tenant's start.
  */
 import { PgBoss, type Job } from 'pg-boss';
 import type { Sql, TransactionSql } from '../db/connect.ts';
@@ -18,6 +20,7 @@ import type { SyncJob } from '../sync/run-sync.ts';
 import type { DueSync, SyncState } from '../sync/sync-state.ts';
 import { pgBossDb } from './pg-boss-db.ts';
 import { serialClaimsDb } from './serial-claims.ts';
+import { startSlots, type Slots } from './slots.ts';
 import { spreadNextRuns } from './spread.ts';
 
 export const SYNC_QUEUE = 'ferry-sync';
@@ -25,8 +28,7 @@ export const SYNC_QUEUE = 'ferry-sync';
 export const MAX_ENV_CONCURRENCY = 256;
 const CAP_TIERS = Object.fromEntries(Array.from({ length: MAX_ENV_CONCURRENCY }, (_, i) => [`cap${i + 1}`, i + 1]));
 const MANUAL_PRIORITY = 1;
-/** Jobs one worker slot fetches at a time (see work()). */
-export const FETCH_BATCH = 2;
+const POLL_MS = 500;
 
 export function singletonKey(job: Pick<SyncJob, 'connectionId' | 'syncName'>): string {
   return `${job.connectionId}:${job.syncName}`;
@@ -69,6 +71,8 @@ export async function createQueue(options: QueueOptions) {
     if (!String((err as Error).message).includes('already exists')) throw err;
   });
   await boss.updateQueue(SYNC_QUEUE, { retryLimit: 0, expireInSeconds: queueOptions.expireInSeconds, heartbeatSeconds: queueOptions.heartbeatSeconds });
+
+  const slots: Slots[] = [];
 
   async function capTiers(db: Sql | TransactionSql, environmentIds: string[]): Promise<Map<string, string>> {
     const rows = await db<{ environment_id: string; cap: number | null }[]>`
@@ -114,22 +118,21 @@ export async function createQueue(options: QueueOptions) {
       });
     },
 
-    async work(concurrency: number, handler: (job: SyncJob, jobId: string) => Promise<unknown>): Promise<string> {
-      return boss.work<QueuedSyncJob>(SYNC_QUEUE, {
-        localConcurrency: concurrency,
-        pollingIntervalSeconds: 0.5,
-        // pg-boss waits the polling interval after every fetch, even with a backlog: one job per
-        // 0.5 s per slot capped a host at 4 runs/s. While fetches come back full it fetches again
-        // at once instead. Kept at 2 so a slot holds (and a killed host strands) little.
-        batchSize: FETCH_BATCH,
-        burstWhenBatchFull: true,
-        groupConcurrency: { default: defaultCap, tiers: CAP_TIERS },
-      }, async (jobs: Job<QueuedSyncJob>[]) => {
-        // One at a time (a slot is one runtime worker); a host fault in one run must not drop the other.
-        for (const job of jobs) {
-          await handler(job.data, job.id).catch((err: unknown) => log.error({ err, jobId: job.id }, 'sync job failed in the host'));
-        }
-      });
+    /**
+     * `concurrency` slots that claim one job at a time within each environment's cap, plus
+     * `reserved` slots that claim only jobs of an environment with no run going (see fairness in
+     * docs/syncs.md): one tenant holding every regular slot cannot delay another's start.
+     */
+    work(concurrency: number, handler: (job: SyncJob, jobId: string) => Promise<unknown>, reserved = 0): void {
+      const common = {
+        boss, queue: SYNC_QUEUE, pollMs: POLL_MS, heartbeatMs: (queueOptions.heartbeatSeconds * 1000) / 2, logger: log,
+        handler: (job: Job<QueuedSyncJob>) => handler(job.data, job.id),
+      };
+      const regular = startSlots(concurrency, { ...common, claim: { groupConcurrency: { default: defaultCap, tiers: CAP_TIERS } } });
+      slots.push(regular);
+      // Only once every regular slot is taken, and only an environment with no active run (a
+      // group cap of 1): the tenant holding the regular slots cannot take the reserve too.
+      if (reserved > 0) slots.push(startSlots(reserved, { ...common, claim: { groupConcurrency: 1 }, claimWhile: () => regular.busy() >= concurrency }));
     },
 
     /** Settles the pg-boss jobs of runs found dead, so their pairs can run again at once. */
@@ -139,7 +142,7 @@ export async function createQueue(options: QueueOptions) {
 
     /**
      * Fails the sync jobs whose worker stopped heartbeating them and that never got a run row: a
-     * killed worker's fetched-but-not-started job (a slot fetches FETCH_BATCH). No run tells
+     * killed worker's job claimed in the instant before its run row was written. No run tells
      * failStale about these, and pg-boss's own supervisor would take up to another minute; their
      * pairs are made due at once, so the kill costs them no scheduled run. Jobs that did start
      * are left to the stale-run sweep, which also schedules their retry.
@@ -162,6 +165,7 @@ export async function createQueue(options: QueueOptions) {
     },
 
     async close(): Promise<void> {
+      await Promise.all(slots.map((slot) => slot.stop(10_000)));
       await boss.stop({ graceful: true, timeout: 10_000 });
     },
   };

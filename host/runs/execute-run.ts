@@ -4,12 +4,14 @@
  * line before the run is settled, and turning a host fault into a failed result. Each runner
  * then settles the result its own way.
  */
-import type { RunJob, RunResult, Runtime } from '@ferry/runtime/contract';
+import type { RunError, RunJob, RunResult, Runtime } from '@ferry/runtime/contract';
+import { isTransientDatabaseError } from '../db/transient.ts';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { ScriptRow } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { RunBridge } from '../sync/run-bridge.ts';
+import { runLimits } from './run-limits.ts';
 import type { Runs } from './runs.ts';
 
 export interface ExecuteRunDeps {
@@ -32,9 +34,17 @@ export interface ExecuteRunArgs {
   checkpoint?: Record<string, unknown> | null;
 }
 
+/** A run that failed because the host did: a lost database connection is DATABASE_ERROR (retried), not the script's error. */
+function hostError(err: Error, code: string): RunError {
+  return isTransientDatabaseError(err)
+    ? { kind: 'internal', code: 'DATABASE_ERROR', message: `the host lost its database connection: ${err.message}` }
+    : { kind: 'internal', code, message: err.message };
+}
+
 export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Promise<RunResult> {
   const { connection, provider, bridge } = args;
   const heartbeat = setInterval(() => void deps.runs.heartbeat(args.runId).catch(() => {}), deps.heartbeatMs ?? 10_000);
+  const limits = runLimits(args.script.manifest.limits);
   try {
     const result = await deps.runtime.run({
       runId: args.runId,
@@ -43,7 +53,7 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
       code: args.script.code,
       kind: args.kind,
       ...(args.input !== undefined && { input: args.input }),
-      limits: { ...args.script.manifest.limits },
+      limits,
       context: {
         lastSyncDate: args.lastSyncDate?.toISOString() ?? null,
         isFullRun: args.isFullRun ?? false,
@@ -53,10 +63,23 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
       },
     }, bridge, { signal: bridge.signal });
     // The script may have returned while its last batch was still being written.
-    const writeFailure = await bridge.flush();
+    const { writeFailure, timedOut } = await settleHostWork(bridge, Math.max(0, limits.wallTimeMs - result.usage.wallMs));
+    if (timedOut && result.ok) {
+      const message = `wall time limit of ${limits.wallTimeMs} ms exceeded: the host was still storing the run's records`;
+      return { ok: false, error: { kind: 'limit', code: 'WALL_TIME', message, limit: limits.wallTimeMs, used: limits.wallTimeMs }, logs: result.logs, usage: result.usage };
+    }
     if (writeFailure && result.ok) {
       deps.logger.error({ err: writeFailure, runId: args.runId }, 'writing records failed');
-      return { ok: false, error: { kind: 'internal', code: 'RECORD_WRITE_FAILED', message: `saving records failed: ${writeFailure.message}` }, logs: result.logs, usage: result.usage };
+      const error = hostError(writeFailure, 'RECORD_WRITE_FAILED');
+      if (error.code === 'RECORD_WRITE_FAILED') error.message = `saving records failed: ${writeFailure.message}`;
+      return { ok: false, error, logs: result.logs, usage: result.usage };
+    }
+    // The script failed after a bridge call failed in the host (it may have rethrown or wrapped
+    // that error): the host's fault decides the run's error, so it is classified and retried as such.
+    const fault = bridge.hostFault();
+    if (!result.ok && fault && !bridge.fenced) {
+      deps.logger.error({ err: fault, runId: args.runId, scriptError: result.error }, `${args.kind} run failed on a host fault`);
+      return { ...result, error: hostError(fault, 'DATABASE_ERROR') };
     }
     return result;
   } catch (err) {
@@ -72,4 +95,20 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
   } finally {
     clearInterval(heartbeat);
   }
+}
+
+/**
+ * The wall-time limit covers the host's work for the run: writes the run left in flight get what
+ * is left of its wall time (nothing, for a run stopped at its limit), then they are cancelled and
+ * rolled back, so a run never holds its slot and a transaction past its limit.
+ */
+async function settleHostWork(bridge: RunBridge, leftMs: number): Promise<{ writeFailure: Error | null; timedOut: boolean }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    bridge.flush().then(() => false),
+    new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), leftMs); }),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) bridge.abort(new Error('the run reached its wall time limit before this write committed'));
+  return { writeFailure: await bridge.flush(), timedOut };
 }

@@ -100,4 +100,7 @@ test("a failed run shows its error and where in the script it was thrown", async
   expect(await page.textContent('pre')).toContain(location);
   expect(await page.textContent('pre')).toContain('parsePage');
   await screenshot(page, 'run-failed');
+  // The overview puts the failing sync first.
+  await page.goto(`${ferry.url}/dashboard`);
+  expect(await page.textContent('#syncs tbody tr:first-child')).toMatch(/broken[\s\S]*failing[\s\S]*failing for 1 run/);
 }, 90_000);

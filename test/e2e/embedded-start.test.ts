@@ -48,6 +48,16 @@ test('npm start runs the demo sync on embedded PGlite and shuts down cleanly', a
   const { records } = await readAll(api, 'demo-connection', 'Contact', null, 1000);
   expect(records).toHaveLength(500);
 
+  // The banner names the dashboard; signed in with the printed key, its overview lists the demo.
+  const dashboard = /Dashboard: (http:\/\/\S+)/.exec(stdout)?.[1];
+  expect(dashboard).toBe(`${url}/dashboard`);
+  const signIn = await fetch(`${dashboard}/sign-in`, { method: 'POST', redirect: 'manual', headers: { origin: url }, body: new URLSearchParams({ key }) });
+  expect(signIn.status).toBe(303);
+  const cookie = signIn.headers.getSetCookie().find((c) => c.startsWith('ferry_dashboard='))!.split(';')[0]!;
+  const overview = await fetch(dashboard!, { headers: { cookie } });
+  expect(overview.status).toBe(200);
+  expect(await overview.text()).toMatch(/demo-connection[\s\S]*contacts/);
+
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
   expect(code).toBe(0);

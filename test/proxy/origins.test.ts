@@ -107,9 +107,16 @@ describe('base URLs templated per connection', () => {
   test('a whole-origin placeholder (Salesforce instance_url) fills the base URL, its path kept', async () => {
     const parts = proxyParts(db.sql, { lookup });
     const provider = { name: 'sf', base_url: '${connectionConfig.instance_url}/services/data/v60.0', auth: { type: 'bearer' as const } };
-    const { target } = await connect(db.sql, parts, provider, bearer('sf-token-1'), 'sf', { instance_url: `http://na1.example:${one.port}` });
+    const { target } = await connect(db.sql, parts, provider, bearer('sf-token-1'), 'sf', { instance_url: `https://na1.example:${one.port}/` });
     // The address guard is not turned off by connection_config: na1.example resolves to 127.0.0.1.
     await expect(parts.proxy.request(target, get('/me'))).rejects.toMatchObject({ code: 'ADDRESS_BLOCKED' });
+    expect(lookups).toEqual(['na1.example']);
+    // A stored value never downgrades the transport: a whole origin must be https.
+    for (const [i, instance_url] of [`http://na1.example:${one.port}`, 'https://u:p@na1.example', 'https://na1.example/?x=1', 'na1.example'].entries()) {
+      const bad = await connect(db.sql, parts, provider, bearer('sf-token-1'), `sf-bad-${i}`, { instance_url });
+      await expect(parts.proxy.request(bad.target, get('/me'))).rejects.toMatchObject({ code: 'CONNECTION_CONFIG_INVALID', message: expect.stringContaining('connection_config.instance_url') });
+    }
+    expect(lookups).toEqual(['na1.example']);
     expect(one.seen).toHaveLength(0);
   });
 
@@ -119,7 +126,7 @@ describe('base URLs templated per connection', () => {
     const { target } = await connect(db.sql, parts, provider, bearer('zd-token-1'), 'zd', { subdomain: 'acme' });
     await expect(parts.proxy.request(target, get('/me'))).rejects.toMatchObject({ code: 'ADDRESS_BLOCKED' });
     // connection_config cannot name a private address as a whole origin either.
-    const sf = await connect(db.sql, parts, { name: 'sf', base_url: '${connectionConfig.instance_url}', auth: { type: 'bearer' } }, bearer('sf-token-1'), 'sf', { instance_url: `http://127.0.0.1:${one.port}` });
+    const sf = await connect(db.sql, parts, { name: 'sf', base_url: '${connectionConfig.instance_url}', auth: { type: 'bearer' } }, bearer('sf-token-1'), 'sf', { instance_url: `https://127.0.0.1:${one.port}` });
     await expect(parts.proxy.request(sf.target, get('/me'))).rejects.toMatchObject({ code: 'ADDRESS_BLOCKED' });
     expect(one.seen).toHaveLength(0);
   });

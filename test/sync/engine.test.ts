@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployScripts } from '../../cli/deploy.ts';
+import { verifyWebhook } from '../../client/index.ts';
 import { verifySignature } from '../../host/webhooks-out/signature.ts';
 import { readAll, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
@@ -228,13 +229,13 @@ describe('schedules', () => {
 
 describe('webhooks to the app', () => {
   test('a run that changed records POSTs a signed webhook with counts and the cursor to read from; a failed delivery is retried', async () => {
-    const received: Array<{ body: string; signature: string }> = [];
+    const received: Array<{ body: string; signature: string; headers: Record<string, string | string[] | undefined> }> = [];
     let failFirst = true;
     const app: Server = createServer((req, res) => {
       let body = '';
       req.on('data', (c) => (body += c));
       req.on('end', () => {
-        received.push({ body, signature: String(req.headers['x-ferry-signature']) });
+        received.push({ body, signature: String(req.headers['x-ferry-signature']), headers: req.headers });
         res.writeHead(failFirst ? 500 : 200).end();
         failFirst = false;
       });
@@ -261,6 +262,9 @@ describe('webhooks to the app', () => {
       expect(secondTry!.body).toBe(firstTry!.body);
       expect(verifySignature(secret, secondTry!.body, secondTry!.signature)).toBe(true);
       expect(verifySignature('whsec_other', secondTry!.body, secondTry!.signature)).toBe(false);
+      // Standard Webhooks headers: one message id across retries, verified by the client's verifier.
+      expect(secondTry!.headers['webhook-id']).toBe(firstTry!.headers['webhook-id']);
+      expect(await verifyWebhook(secret, secondTry!.headers, secondTry!.body)).toMatchObject({ type: 'sync', connection_id: 'hook-1' });
       const payload = JSON.parse(secondTry!.body);
       expect(payload).toMatchObject({
         type: 'sync', connection_id: 'hook-1', sync_name: 'tracked', model: 'Item', run_id: run.id,

@@ -1,10 +1,10 @@
 /**
- * A killed worker's fetched-but-not-started job (a slot fetches FETCH_BATCH = 2) must not block
- * its pair: a real worker host (`node host/main.ts`, FERRY_ROLE=worker, one runtime slot) takes
- * two due pairs' jobs, starts one (slow provider) and is killed with SIGKILL. The job it never
- * started has no run row; a surviving worker's scheduler fails it once its heartbeat lapses
- * (max(10 s, FERRY_STALE_RUN_MS)) and runs its pair at once. pg-boss's own supervisor took
- * 100–116 s here.
+ * A killed worker strands no job: a real worker host (`node host/main.ts`, FERRY_ROLE=worker, one
+ * runtime slot) with two due pairs claims only the job it starts (a slot used to fetch 2, and the
+ * second stayed `active` with no run row for 100–116 s after a SIGKILL), so after the kill the
+ * other pair runs at once elsewhere and the killed run is settled by the stale-run sweep. A job
+ * claimed by a process that died before writing its run row is failed once its heartbeat lapses
+ * (max(10 s, FERRY_STALE_RUN_MS)) and its pair is due again at once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +16,9 @@ import { deployScripts } from '../../cli/deploy.ts';
 import { loadConfig } from '../../host/config.ts';
 import { generateEncryptionKey } from '../../host/crypto/cipher.ts';
 import { createLogger } from '../../host/logger.ts';
-import { FETCH_BATCH, SYNC_QUEUE } from '../../host/queue/queue.ts';
+import { PgBoss } from 'pg-boss';
+import { pgBossDb } from '../../host/queue/pg-boss-db.ts';
+import { SYNC_QUEUE } from '../../host/queue/queue.ts';
 import { startFerry, type FerryHost } from '../../host/server.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createApiClient, TEST_SECRET_KEY, waitFor, type ApiClient } from '../helpers/ferry.ts';
@@ -34,6 +36,7 @@ let env: Record<string, string>;
 const hosts: FerryHost[] = [];
 let api: ApiClient;
 let child: ChildProcess | null = null;
+let survivor: FerryHost | null = null;
 const logger = createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' });
 
 function start(extra: Record<string, string>): Promise<FerryHost> {
@@ -56,7 +59,8 @@ beforeAll(async () => {
   // Both pairs are due before any worker is up, so the first fetch takes both jobs.
   for (const id of ['stranded-1', 'stranded-2']) expect((await api.post('/connections', { connection_id: id, provider: 'fullp' })).status).toBe(201);
   child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env, FERRY_ROLE: 'worker', FERRY_LOG_LEVEL: 'silent' },
+    // No reserved slot: the one regular slot is busy, so the second job waits in the queue.
+    env: { ...process.env, ...env, FERRY_ROLE: 'worker', FERRY_LOG_LEVEL: 'silent', FERRY_RESERVED_SLOTS: '0' },
     stdio: 'ignore', detached: true,
   });
 }, 120_000);
@@ -69,34 +73,34 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-test('a killed worker\'s fetched-but-not-started job is failed within its heartbeat and its pair runs at once elsewhere', async () => {
-  expect(FETCH_BATCH).toBe(2); // the case exists only while a slot fetches more than it runs
-  const running = await waitFor('one run started and both jobs held by the worker', async () => {
+const jobStates = () => db.sql<{ state: string; n: number }[]>`
+  select state::text as state, count(*)::int as n from pgboss.job where name = ${SYNC_QUEUE} group by state`;
+
+test('a killed worker strands nothing: the pair it had not started runs at once elsewhere, the killed run is retried', async () => {
+  const running = await waitFor('one run started, its job the only one claimed', async () => {
     const runs = await db.sql<{ id: string; connection_id: string }[]>`select id, connection_id from runs where status = 'running'`;
-    const [{ active } = { active: 0 }] = await db.sql<{ active: number }[]>`select count(*)::int as active from pgboss.job where name = ${SYNC_QUEUE} and state = 'active'`;
-    return runs.length === 1 && active === 2 ? runs[0] : undefined;
+    const states = Object.fromEntries((await jobStates()).map((r) => [r.state, r.n]));
+    return runs.length === 1 && states.active === 1 && states.created === 1 ? runs[0] : undefined;
   }, 60_000);
-  const [{ id: strandedConnection } = { id: '' }] = await db.sql<{ id: string }[]>`select id from connections where id <> ${running.connection_id}`;
+  const [{ id: waitingConnection } = { id: '' }] = await db.sql<{ id: string }[]>`select id from connections where id <> ${running.connection_id}`;
+  // The slot stays busy for a while and claims nothing more meanwhile.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  expect(Object.fromEntries((await jobStates()).map((r) => [r.state, r.n]))).toMatchObject({ active: 1, created: 1 });
 
   process.kill(-child!.pid!, 'SIGKILL');
   await new Promise((resolve) => (child!.exitCode !== null || child!.signalCode !== null ? resolve(null) : child!.once('exit', resolve)));
   const killedAt = Date.now();
   provider.delayMs = 0;
-  await start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
+  survivor = await start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
 
-  // The stranded pair had no run at all: its first run starts once the job's heartbeat lapses.
-  const stranded = await waitFor('the stranded pair to run', async () => {
+  const other = await waitFor('the other pair to run', async () => {
     const [row] = await db.sql<{ status: string; started_at: Date }[]>`
-      select status, started_at from runs where connection_id = ${strandedConnection} order by id limit 1`;
+      select status, started_at from runs where connection_id = ${waitingConnection} order by id limit 1`;
     return row?.status === 'succeeded' ? row : undefined;
   }, 60_000);
-  const waitedMs = stranded.started_at.getTime() - killedAt;
-  expect(waitedMs).toBeLessThan(JOB_HEARTBEAT_MS + 8_000);
-  const [job] = await db.sql<{ state: string; output: { message?: string } | null }[]>`
-    select state, output from pgboss.job where name = ${SYNC_QUEUE} and data->>'connectionId' = ${strandedConnection} order by created_on limit 1`;
-  expect(job).toMatchObject({ state: 'failed', output: { message: 'worker lost before the run started' } });
+  // At once: the survivor's start-up and first claim, not a heartbeat or supervise interval.
+  expect(other.started_at.getTime() - killedAt).toBeLessThan(8_000);
 
-  // The killed run itself is failed by the stale-run sweep and retried.
   const lost = await waitFor('the killed run to be failed', async () => {
     const [row] = await db.sql<{ status: string; error: { code: string } | null }[]>`select status, error from runs where id = ${running.id}`;
     return row?.status === 'failed' ? row : undefined;
@@ -107,3 +111,37 @@ test('a killed worker\'s fetched-but-not-started job is failed within its heartb
     return row;
   }, 60_000);
 }, 180_000);
+
+test('a job claimed by a process that died before its run row: failed when its heartbeat lapses, its pair due at once', async () => {
+  // No worker for now, so nothing but the claimer below takes the job.
+  await survivor!.close();
+  hosts.splice(hosts.indexOf(survivor!), 1);
+  const [conn] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'stranded-1'`;
+  const [before] = await db.sql<{ n: number }[]>`select count(*)::int as n from runs where connection_id = ${conn!.id}`;
+  expect((await api.post('/syncs/people/trigger', { connection_id: 'stranded-1' })).status).toBeLessThan(300);
+  // A claimer of its own, as a worker that died right after its claim: it never heartbeats again.
+  const claimer = new PgBoss({ db: pgBossDb(db.sql), schema: 'pgboss', supervise: false, schedule: false, migrate: false });
+  claimer.on('error', () => {});
+  await claimer.start();
+  try {
+    const [claimed] = await claimer.fetch<{ connectionId: string }>(SYNC_QUEUE, { batchSize: 1 });
+    expect(claimed?.data.connectionId).toBe(conn!.id);
+    const claimedAt = Date.now();
+    await start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
+    const failed = await waitFor('the silent job to be failed', async () => {
+      const [row] = await db.sql<{ state: string; output: { message?: string } | null }[]>`select state::text as state, output from pgboss.job where id = ${claimed!.id}`;
+      return row?.state === 'failed' ? row : undefined;
+    }, 40_000);
+    expect(failed.output?.message).toBe('worker lost before the run started');
+    expect(Date.now() - claimedAt).toBeLessThan(JOB_HEARTBEAT_MS + 5_000);
+    // Its pair runs at once, not an hour later at its next scheduled time.
+    const rerun = await waitFor('the pair to run again', async () => {
+      const [row] = await db.sql<{ status: string }[]>`select status from runs where connection_id = ${conn!.id} order by id desc limit 1 offset 0`;
+      const [count] = await db.sql<{ n: number }[]>`select count(*)::int as n from runs where connection_id = ${conn!.id}`;
+      return count!.n > before!.n && row?.status === 'succeeded' ? row : undefined;
+    }, 20_000);
+    expect(rerun.status).toBe('succeeded');
+  } finally {
+    await claimer.stop({ graceful: false, timeout: 1_000 });
+  }
+}, 120_000);

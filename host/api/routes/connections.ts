@@ -28,6 +28,7 @@ export interface ConnectionRouteDeps {
 }
 
 const ConnectionIdParam = z.object({ id: z.string().min(1).max(255) });
+const ConnectionListQuery = z.strictObject({ end_user_id: z.string().min(1).max(255).optional().describe('Only the connections made through connect for this end user') });
 const ProviderNameParam = z.object({ name: ProviderSchema.shape.name });
 const MetadataSchema = z.record(z.string(), z.unknown());
 const RunIdParam = z.object({ id: z.string().regex(/^\d{1,19}$/, 'a run id is a number') });
@@ -45,7 +46,7 @@ export const connectionRouteSpecs = defineRoutes([
   { method: 'get', path: '/providers/:name', tag: 'providers', params: ProviderNameParam, summary: 'One provider', responses: ok('The provider', z.looseObject({ name: z.string() })) },
   { method: 'delete', path: '/providers/:name', tag: 'providers', params: ProviderNameParam, summary: 'Remove a provider', responses: { 204: { description: 'Removed' } } },
   { method: 'post', path: '/connections', tag: 'connections', body: NewConnectionSchema, summary: 'Create a connection (credentials go in, never come out); its syncs are due at once', responses: { 201: { description: 'Created', schema: PublicConnectionSchema }, 200: { description: 'Already existed with the same settings', schema: PublicConnectionSchema } } },
-  { method: 'get', path: '/connections', tag: 'connections', summary: 'Connections of the environment', responses: ok('Connections', z.object({ connections: z.array(PublicConnectionSchema) })) },
+  { method: 'get', path: '/connections', tag: 'connections', query: ConnectionListQuery, summary: 'Connections of the environment (or of one end user)', responses: ok('Connections', z.object({ connections: z.array(PublicConnectionSchema) })) },
   { method: 'get', path: '/connections/:id', tag: 'connections', params: ConnectionIdParam, summary: 'One connection', responses: ok('The connection', PublicConnectionSchema) },
   { method: 'patch', path: '/connections/:id', tag: 'connections', params: ConnectionIdParam, body: ConnectionPatchSchema, summary: 'Change a connection (e.g. new credentials)', responses: ok('The connection', PublicConnectionSchema) },
   { method: 'delete', path: '/connections/:id', tag: 'connections', params: ConnectionIdParam, summary: 'Delete a connection', responses: { 204: { description: 'Deleted' } } },
@@ -133,7 +134,8 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
   });
 
   app.get('/connections', async (c) => {
-    const rows = await deps.connections.list(c.get('environment').id);
+    const q = parseInput(ConnectionListQuery, c.req.query(), 'query');
+    const rows = await deps.connections.list(c.get('environment').id, { endUserId: q.end_user_id });
     return c.json({ connections: rows.map(toPublicConnection) });
   });
 

@@ -36,20 +36,29 @@ async function credentialsField(c: DashboardContext): Promise<Record<string, str
 export function registerConnectionPages(app: DashboardApp) {
   app.get('/connections', async (c) => {
     const api = c.get('api');
+    // Connections made through connect belong to an end user of the app: filter by one.
+    const endUser = c.req.query('end_user')?.trim() || null;
     const [{ connections }, { providers }] = await Promise.all([
-      api.get<{ connections: Connection[] }>('/connections'),
+      api.get<{ connections: Connection[] }>(endUser ? withQuery('/connections', { end_user_id: endUser }) : '/connections'),
       api.get<{ providers: Array<{ name: string }> }>('/providers'),
     ]);
     const shown = pageOf(connections, c.req.query('page'), 50);
+    const endUserLink = (conn: Connection) => conn.end_user
+      ? html`<a href="${href(withQuery('/connections', { end_user: conn.end_user.id }))}">${conn.end_user.id}</a>${conn.end_user.org_id ? html` <span class="muted">(${conn.end_user.org_id})</span>` : ''}`
+      : html`<span class="muted">—</span>`;
     return render(c, {
       title: 'Connections', section: 'connections',
-      body: html`<h1>Connections</h1>
-<table id="connections"><thead><tr><th>Connection</th><th>Provider</th><th>Created</th><th>Metadata</th></tr></thead><tbody>
-${connections.length === 0 ? html`<tr><td colspan="4" class="muted">No connections yet.</td></tr>` : ''}
+      body: html`<h1>Connections${endUser ? html` of end user ${endUser}` : ''}</h1>
+<form method="get" action="${href('/connections')}" class="actions" id="end-user-filter">
+  <input name="end_user" placeholder="end user id" value="${endUser ?? ''}"><button type="submit">Filter</button>
+  ${endUser ? html`<a href="${href('/connections')}">All connections</a>` : ''}
+</form>
+<table id="connections"><thead><tr><th>Connection</th><th>Provider</th><th>End user</th><th>Created</th><th>Metadata</th></tr></thead><tbody>
+${connections.length === 0 ? html`<tr><td colspan="5" class="muted">${endUser ? 'No connections for this end user.' : 'No connections yet.'}</td></tr>` : ''}
 ${shown.items.map((conn) => html`<tr><td><a href="${href(`/connections/${seg(conn.connection_id)}`)}">${conn.connection_id}</a></td><td>${conn.provider}</td>
-<td>${formatTime(conn.created_at)}</td><td><code>${conn.metadata ? JSON.stringify(conn.metadata).slice(0, 100) : ''}</code></td></tr>`)}
+<td>${endUserLink(conn)}</td><td>${formatTime(conn.created_at)}</td><td><code>${conn.metadata ? JSON.stringify(conn.metadata).slice(0, 100) : ''}</code></td></tr>`)}
 </tbody></table>
-${pager(shown, '/connections')}
+${pager(shown, endUser ? withQuery('/connections', { end_user: endUser }) : '/connections')}
 <h2>New connection</h2>
 <form method="post" action="${href('/connections')}" class="actions" id="new-connection"><input type="hidden" name="csrf" value="${c.get('csrf')}">
   <input name="connection_id" placeholder="connection id" required>

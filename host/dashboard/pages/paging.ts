@@ -13,6 +13,6 @@ export function pageOf<T>(all: T[], pageParam: string | undefined, size: number)
 
 export function pager(paged: Paged<unknown>, path: string): Html | string {
   if (paged.pages <= 1) return '';
-  const link = (page: number, label: string) => html`<a href="${href(`${path}?page=${page}`)}">${label}</a>`;
+  const link = (page: number, label: string) => html`<a href="${href(`${path}${path.includes('?') ? '&' : '?'}page=${page}`)}">${label}</a>`;
   return html`<nav class="pager">${paged.page > 1 ? link(paged.page - 1, '← Previous') : ''}<span class="muted">page ${paged.page} of ${paged.pages}</span>${paged.page < paged.pages ? link(paged.page + 1, 'Next →') : ''}</nav>`;
 }

@@ -1,0 +1,91 @@
+/**
+ * Worker slots over pg-boss: each slot claims ONE job, runs it, and claims again at once; it waits
+ * the polling interval only when nothing was claimable. pg-boss's own work() either fetches one
+ * job and then waits the polling interval even with a backlog (one job per 0.5 s per slot), or
+ * fetches batches, and a slot holding a batch strands what it has not started when its process is
+ * killed, and makes the batch's later jobs wait for the first one while other slots idle (a tenant's
+ * one-record sync sat behind another tenant's 25 s run). A claimed job is started at once, so a
+ * kill strands nothing: the job it was running has a run row and the stale-run sweep settles it.
+ */
+import type { Job, PgBoss } from 'pg-boss';
+import type { Logger } from '../logger.ts';
+
+type FetchOptions = NonNullable<Parameters<PgBoss['fetch']>[1]> & { groupConcurrency?: unknown };
+
+export interface SlotOptions<T> {
+  boss: PgBoss;
+  queue: string;
+  /** Claim options (priority order, group concurrency); the batch is always one job. */
+  claim: Omit<FetchOptions, 'batchSize'>;
+  pollMs: number;
+  /** How often a running job's pg-boss heartbeat is refreshed (half its heartbeat). */
+  heartbeatMs: number;
+  handler(job: Job<T>): Promise<unknown>;
+  logger: Logger;
+  /** Claims only while this holds (a reserved slot: while every regular slot is busy). */
+  claimWhile?: () => boolean;
+}
+
+export interface Slots {
+  /** Slots running a job now. */
+  busy(): number;
+  /** Stops claiming; resolves when the running jobs have finished or `timeoutMs` passed. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
+  const { boss, queue, logger } = options;
+  let stopping = false;
+  let busy = 0;
+  const wakers = new Set<() => void>();
+  const pause = (ms: number) => new Promise<void>((resolve) => {
+    const done = () => { clearTimeout(timer); wakers.delete(done); resolve(); };
+    const timer = setTimeout(done, ms);
+    wakers.add(done);
+  });
+
+  async function runOne(job: Job<T>): Promise<void> {
+    const beat = setInterval(() => {
+      void boss.touch(queue, [job]).catch((err: unknown) => logger.warn({ err, jobId: job.id }, 'refreshing a job heartbeat failed'));
+    }, options.heartbeatMs);
+    try {
+      await options.handler(job).catch((err: unknown) => logger.error({ err, jobId: job.id }, 'job failed in the host'));
+      await boss.complete(queue, [job]);
+    } catch (err) {
+      logger.error({ err, jobId: job.id }, 'settling a job failed');
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  async function slot(): Promise<void> {
+    while (!stopping) {
+      if (options.claimWhile && !options.claimWhile()) {
+        await pause(options.pollMs);
+        continue;
+      }
+      let job: Job<T> | undefined;
+      try {
+        [job] = await boss.fetch<T>(queue, { ...options.claim, batchSize: 1 } as FetchOptions);
+      } catch (err) {
+        logger.error({ err, queue }, 'claiming a job failed');
+      }
+      if (!job) {
+        await pause(options.pollMs);
+        continue;
+      }
+      busy++;
+      await runOne(job).finally(() => { busy--; });
+    }
+  }
+
+  const running = Array.from({ length: count }, () => slot());
+  return {
+    busy: () => busy,
+    async stop(timeoutMs) {
+      stopping = true;
+      for (const wake of [...wakers]) wake();
+      await Promise.race([Promise.all(running), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    },
+  };
+}
