@@ -1,10 +1,12 @@
 /**
- * Bundles one script into a single IIFE the runtime can evaluate in an isolate: everything the
- * script imports (zod included) is inlined, `ferry/sdk` and `nango` resolve to the SDK this CLI ships with,
- * and Node built-ins are refused at bundle time, because the isolate has none of them.
+ * Bundles one script into a single IIFE the runtime can evaluate in an isolate: the script's own
+ * code and what it imports, except the modules the runtime provides (`ferry/sdk`, `nango`, and
+ * zod when the script's zod is the runtime's major version), which the bundle asks the isolate
+ * for. Node built-ins are refused at bundle time, because the isolate has none of them.
  */
 import { createHash } from 'node:crypto';
-import { builtinModules } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
 import { relative, resolve } from 'node:path';
 import { build, type Message, type Plugin } from 'esbuild';
 import { FERRY_NODE_MODULES, SDK_ENTRY } from './resolve-ferry.ts';
@@ -40,17 +42,134 @@ const FORBIDDEN_MARK = '[forbidden-import]';
 
 const builtinNames = new Set(builtinModules.filter((name) => !name.startsWith('node:')));
 
-/** Refuses `node:*` and bare built-in names (fs, child_process, fs/promises…). */
-function refuseNodeBuiltins(): Plugin {
+/** The package a file inside node_modules belongs to (`@scope/name` or `name`), else null. */
+function packageOf(file: string): string | null {
+  const at = file.lastIndexOf('/node_modules/');
+  if (at < 0) return null;
+  const parts = file.slice(at + '/node_modules/'.length).split('/');
+  return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] ?? null);
+}
+
+/** The package a bare import names: `lodash/fp` → `lodash`, `@scope/x/y` → `@scope/x`. */
+function packageNamed(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+}
+
+/**
+ * Refuses `node:*` and bare built-in names (fs, child_process, fs/promises…). An import in the
+ * script's own files is reported where it is; one deep inside a package is reported once, at the
+ * script's import of the package that led there, so the user sees their line, not forty lines
+ * from node_modules.
+ */
+function refuseNodeBuiltins(found: Message[]): Plugin {
   return {
     name: 'ferry-refuse-node-builtins',
     setup(pluginBuild) {
-      pluginBuild.onResolve({ filter: /^[a-z_][a-z0-9_/:]*$/i }, (args) => {
+      // Who imported each package: a script file (with the import) or another package.
+      const importers = new Map<string, { file: string; specifier: string } | { pkg: string }>();
+      const needs = new Map<string, Set<string>>();
+      pluginBuild.onResolve({ filter: /^[^./]/ }, (args) => {
         const isBuiltin = args.path.startsWith('node:') || builtinNames.has(args.path);
-        if (!isBuiltin) return undefined;
+        const from = packageOf(args.importer);
+        if (!isBuiltin) {
+          const pkg = packageNamed(args.path);
+          if (!importers.has(pkg) && from !== pkg) importers.set(pkg, from === null ? { file: args.importer, specifier: args.path } : { pkg: from });
+          return undefined;
+        }
         // No location given: esbuild attaches the import statement's file:line:col itself.
-        return { errors: [{ text: `${FORBIDDEN_MARK} import "${args.path}" is not allowed (${FORBIDDEN_HINT})` }] };
+        if (from === null) return { errors: [{ text: `${FORBIDDEN_MARK} import "${args.path}" is not allowed (${FORBIDDEN_HINT})` }] };
+        let set = needs.get(from);
+        if (!set) needs.set(from, (set = new Set()));
+        set.add(args.path.replace(/^node:/, ''));
+        return { path: args.path, namespace: 'ferry-node-builtin' };
       });
+      pluginBuild.onLoad({ filter: /.*/, namespace: 'ferry-node-builtin' }, () => ({ contents: '', loader: 'js' }));
+      pluginBuild.onEnd(() => {
+        // Per script import: the packages under it that need Node, and which built-ins.
+        const byImport = new Map<string, { file: string; specifier: string; builtins: Set<string>; via: Set<string> }>();
+        for (const [pkg, builtins] of needs) {
+          let current: string = pkg;
+          const seen = new Set<string>();
+          let origin = importers.get(current);
+          while (origin && 'pkg' in origin && !seen.has(origin.pkg)) {
+            seen.add(current);
+            current = origin.pkg;
+            origin = importers.get(current);
+          }
+          if (!origin || 'pkg' in origin) continue;
+          const key = `${origin.file}\0${origin.specifier}`;
+          const entry = byImport.get(key) ?? { file: origin.file, specifier: origin.specifier, builtins: new Set<string>(), via: new Set<string>() };
+          for (const b of builtins) entry.builtins.add(b);
+          if (pkg !== packageNamed(origin.specifier)) entry.via.add(pkg);
+          byImport.set(key, entry);
+        }
+        for (const entry of byImport.values()) {
+          const location = locate(entry.file, entry.specifier);
+          const via = entry.via.size ? ` (through ${[...entry.via].sort().join(', ')})` : '';
+          found.push({
+            id: '', pluginName: 'ferry-refuse-node-builtins', notes: [], detail: undefined,
+            text: `${FORBIDDEN_MARK} "${entry.specifier}" needs Node built-ins${via}: ${[...entry.builtins].sort().join(', ')}. ${PACKAGE_HINT}`,
+            location,
+          });
+        }
+      });
+    },
+  };
+}
+
+const PACKAGE_HINT =
+  'Scripts run in an isolate without Node: call the provider over HTTP with nango.get/post/proxy (a SOAP call is a POST of the XML envelope as text), and use packages that run without Node (pure JavaScript)';
+
+/** Where `file` imports `specifier` (line and column of the quoted name), for the one error. */
+function locate(file: string, specifier: string): Message['location'] {
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(file, 'utf8').split('\n');
+  } catch {
+    // unreadable: the file alone
+  }
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const column = Math.max(line.indexOf(`'${specifier}'`), line.indexOf(`"${specifier}"`));
+    if (column >= 0) return { file, namespace: 'file', line: i + 1, column, length: specifier.length + 2, lineText: line, suggestion: '' };
+  }
+  return { file, namespace: 'file', line: 1, column: 0, length: 0, lineText: lines[0] ?? '', suggestion: '' };
+}
+
+const RUNTIME_NAMESPACE = 'ferry-runtime';
+const ZOD_MAJOR = zodMajor(createRequire(SDK_ENTRY));
+
+/** Major version of the zod `require` finds, or null when it finds none. */
+function zodMajor(require: NodeJS.Require): string | null {
+  try {
+    const version = JSON.parse(readFileSync(require.resolve('zod/package.json'), 'utf8')).version;
+    return typeof version === 'string' ? version.split('.')[0]! : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `ferry/sdk` and `nango` always come from the runtime (the SDK a script runs with is the
+ * runtime's); `zod` and `zod/v4` too when the zod the script would bundle has the runtime's
+ * major version, so 40 scripts do not carry 40 copies of it. Another major is bundled in.
+ */
+function runtimeModules(): Plugin {
+  return {
+    name: 'ferry-runtime-modules',
+    setup(pluginBuild) {
+      pluginBuild.onResolve({ filter: /^(ferry\/sdk|nango|zod|zod\/v4)$/ }, (args) => {
+        if (args.path.startsWith('zod')) {
+          const own = zodMajor(createRequire(resolve(args.resolveDir || process.cwd(), 'index.js')));
+          if (own !== null && own !== ZOD_MAJOR) return undefined;
+        }
+        return { path: args.path, namespace: RUNTIME_NAMESPACE };
+      });
+      pluginBuild.onLoad({ filter: /.*/, namespace: RUNTIME_NAMESPACE }, (args) => ({
+        contents: `module.exports = __ferry_require(${JSON.stringify(args.path)});`,
+        loader: 'js',
+      }));
     },
   };
 }
@@ -73,6 +192,8 @@ export async function bundleScript(entryPath: string, options: { maxBytes?: numb
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
   const cwd = process.cwd();
   let code: string;
+  // Packages that need Node, reported once each at the script's import of them.
+  const packagesNeedingNode: Message[] = [];
   try {
     const result = await build({
       entryPoints: [resolve(entryPath)],
@@ -84,10 +205,9 @@ export async function bundleScript(entryPath: string, options: { maxBytes?: numb
       target: 'es2022',
       mainFields: ['module', 'main'],
       conditions: ['import', 'default'],
-      alias: { 'ferry/sdk': SDK_ENTRY, nango: SDK_ENTRY },
       // A script in a project without its own zod still finds the one Ferry depends on.
       nodePaths: [FERRY_NODE_MODULES],
-      plugins: [refuseNodeBuiltins()],
+      plugins: [runtimeModules(), refuseNodeBuiltins(packagesNeedingNode)],
       // Whitespace and syntax only: identifiers stay readable in a script's stack traces.
       minifyWhitespace: true,
       minifySyntax: true,
@@ -95,10 +215,12 @@ export async function bundleScript(entryPath: string, options: { maxBytes?: numb
       logLevel: 'silent',
     });
     code = result.outputFiles[0]?.text ?? '';
+    if (packagesNeedingNode.length > 0) throw { errors: [] };
   } catch (error) {
     if (!isBuildFailure(error)) throw error;
-    const forbidden = error.errors.some((m) => m.text.startsWith(FORBIDDEN_MARK));
-    const details = error.errors.map((m) => formatMessage(m, cwd));
+    const errors = [...error.errors, ...packagesNeedingNode];
+    const forbidden = errors.some((m) => m.text.startsWith(FORBIDDEN_MARK));
+    const details = errors.map((m) => formatMessage(m, cwd));
     throw forbidden
       ? new BundleError('FORBIDDEN_IMPORT', `${entryPath}: imports a Node built-in`, details)
       : new BundleError('BUNDLE_FAILED', `${entryPath}: bundling failed`, details);

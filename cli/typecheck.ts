@@ -4,7 +4,7 @@
  * `ferry/testing` and `zod` resolved to the ones that ship with Ferry. Each error names
  * file:line:col, and the common ones say how to fix them.
  */
-import { relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { SDK_ENTRY, TESTING_ENTRY, typesOf, ZOD_DIR } from './resolve-ferry.ts';
 
 /** The module mappings scripts are checked with: the SDK, testing helpers and zod this CLI ships with. */
@@ -12,6 +12,9 @@ export function scriptPaths(): Record<string, string[]> {
   const sdk = typesOf(SDK_ENTRY);
   return { 'ferry/sdk': [sdk], nango: [sdk], ...(TESTING_ENTRY && { 'ferry/testing': [typesOf(TESTING_ENTRY)] }), zod: [ZOD_DIR] };
 }
+
+/** The isolate's globals beyond ECMAScript (URL, TextEncoder, timers, crypto…), declared for scripts. */
+export const SCRIPT_GLOBALS = join(dirname(SDK_ENTRY), 'globals.d.ts');
 
 export interface TypeDiagnostic {
   file: string | null;
@@ -22,10 +25,22 @@ export interface TypeDiagnostic {
   hint: string | null;
 }
 
-const NODE_GLOBALS = /Cannot find name '(process|require|Buffer|__dirname|__filename|setImmediate|module|global)'/;
+const NODE_GLOBALS = /Cannot find name '(process|require|Buffer|__dirname|__filename|setImmediate|clearImmediate|module|global|fetch|XMLHttpRequest|WebAssembly)'/;
+
+/** What to use instead of each global the isolate does not have. */
+const INSTEAD: Record<string, string> = {
+  Buffer: 'Buffer is Node-only: use TextEncoder/TextDecoder for text ⇄ bytes, atob/btoa for base64, Uint8Array for bytes',
+  fetch: 'HTTP goes through the connection: use nango.get/post/put/patch/delete or nango.proxy (credentials are added by the host)',
+  XMLHttpRequest: 'HTTP goes through the connection: use nango.get/post/put/patch/delete or nango.proxy (credentials are added by the host)',
+  setImmediate: 'use setTimeout(fn, 0) or queueMicrotask(fn)',
+  clearImmediate: 'use setTimeout/clearTimeout',
+  WebAssembly: 'WebAssembly cannot be bounded by the run\'s memory limit, so the isolate has none',
+};
 
 function hintFor(code: number, message: string): string | null {
-  if (NODE_GLOBALS.test(message)) return 'scripts run in an isolate without Node: use ctx.get/post for HTTP, ctx.log for logs, connection metadata for settings';
+  const missing = NODE_GLOBALS.exec(message)?.[1];
+  if (missing && INSTEAD[missing]) return INSTEAD[missing];
+  if (missing) return 'scripts run in an isolate without Node: use nango.get/post for HTTP, nango.log for logs, connection metadata for settings';
   if (code === 2307 || code === 2792) return 'a script may import ferry/sdk (or nango), zod and files of its own; other packages must be installed in this project and bundle without Node built-ins';
   if (code === 2345 && /batchSave|batchUpdate|'Models/.test(message)) return 'a record passed to batchSave must match its model\'s zod schema (see models: { ... } in createSync)';
   if (code === 2322 && /Promise</.test(message)) return 'exec must return what the action\'s output schema describes';
@@ -42,7 +57,7 @@ export async function typeCheckScripts(files: string[], options: { cwd?: string 
     return { ran: false, reason: 'TypeScript is not installed (npm install -D typescript to type-check)' };
   }
   const cwd = options.cwd ?? process.cwd();
-  const program = ts.createProgram(files, {
+  const program = ts.createProgram([...files, SCRIPT_GLOBALS], {
     strict: true,
     noEmit: true,
     target: ts.ScriptTarget.ES2022,

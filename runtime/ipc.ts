@@ -3,6 +3,7 @@
  * receive: a child runs hostile code, so the parent trusts nothing it says beyond these shapes.
  */
 import { z } from 'zod';
+import { MAX_DEPTH, tooDeepAt } from './bounds.ts';
 import { LogEntrySchema, ProxyRequestSchema, RunErrorSchema, RunJobSchema, UsageSchema } from './contract.ts';
 
 export const RecordBatchSchema = z.object({
@@ -23,7 +24,9 @@ export const BatchResultSchema = z.object({
 
 export { ProxyResponseSchema } from './contract.ts';
 
-const StateSchema = z.record(z.string(), z.unknown());
+/** A script's value (metadata, output, payload) as the parent accepts it: within MAX_DEPTH. */
+const BoundedValueSchema = z.unknown().refine((value) => tooDeepAt(value) === null, `nested deeper than ${MAX_DEPTH} levels`);
+const StateSchema = z.record(z.string(), BoundedValueSchema);
 
 /** What a child may ask of the host bridge, with each method's arguments. */
 export const BridgeCallSchema = z.discriminatedUnion('method', [
@@ -38,14 +41,14 @@ export type BridgeCall = z.infer<typeof BridgeCallSchema>;
 
 /** A run result before the parent attaches the logs it has received. */
 export const ChildResultSchema = z.discriminatedUnion('ok', [
-  z.object({ ok: z.literal(true), output: z.unknown(), usage: UsageSchema }),
-  z.object({ ok: z.literal(false), error: RunErrorSchema, usage: UsageSchema }),
+  z.object({ ok: z.literal(true), output: BoundedValueSchema, usage: UsageSchema }),
+  z.object({ ok: z.literal(false), error: RunErrorSchema.extend({ payload: BoundedValueSchema.optional() }), usage: UsageSchema }),
 ]);
 export type ChildResult = z.infer<typeof ChildResultSchema>;
 
 export const DescribeResultSchema = z.discriminatedUnion('ok', [
-  z.object({ ok: z.literal(true), manifest: z.unknown() }),
-  z.object({ ok: z.literal(false), error: RunErrorSchema }),
+  z.object({ ok: z.literal(true), manifest: BoundedValueSchema }),
+  z.object({ ok: z.literal(false), error: RunErrorSchema.extend({ payload: BoundedValueSchema.optional() }) }),
 ]);
 
 export const ChildMessageSchema = z.discriminatedUnion('type', [

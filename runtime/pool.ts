@@ -4,11 +4,13 @@
  * mid-task into a result (WORKER_CRASHED, or MEMORY when its heap was at the limit) before
  * forking a replacement. This process never creates an isolate.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { HostBridge, LogEntry, RunError, RunJob, Usage } from './contract.ts';
+import { encodeFrame, readFrames } from './channel.ts';
 import { ChildMessageSchema, rememberBundle, type BridgeCall, type ChildMessage, type ParentMessage } from './ipc.ts';
 import type { IsolateMode } from './worker/isolates.ts';
 
@@ -43,6 +45,10 @@ export interface Task {
 
 interface Slot {
   child: ChildProcess;
+  /** The child's fd 3: frames both ways (see channel.ts). */
+  channel: Socket;
+  /** Why this process killed the child, when it did (reported as the run's error). */
+  fault: string | null;
   ready: boolean;
   task: Task | null;
   backstop: NodeJS.Timeout | null;
@@ -69,26 +75,54 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
   }
 
   function spawn(): void {
-    // 'advanced' (V8's structured clone) carries a batch's JSON text as one string; 'json' would
+    // V8's structured clone (channel.ts) carries a batch's JSON text as one string; JSON would
     // escape and unescape every quote in it (bench/ingest: the runtime alone moved 37k records/s
-    // with 'json', 56–59k with 'advanced'). Every message is still checked with zod on arrival.
-    const child = fork(CHILD_ENTRY, [`--isolates=${options.isolates}`], { execArgv: ['--no-node-snapshot', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
-    const slot: Slot = { child, ready: false, task: null, backstop: null, bundles: new Map() };
+    // with JSON, 56–59k with structured clone). Every message is still checked with zod on arrival.
+    const child = spawnProcess(process.execPath, ['--no-node-snapshot', '--expose-gc', CHILD_ENTRY, `--isolates=${options.isolates}`], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+    const channel = child.stdio[3] as Socket;
+    const slot: Slot = { child, channel, fault: null, ready: false, task: null, backstop: null, bundles: new Map() };
     slots.add(slot);
-    child.on('message', (raw: unknown) => onMessage(slot, raw));
+    readFrames(channel, (raw) => {
+      try {
+        onMessage(slot, raw);
+      } catch (error) {
+        // A message that passed its schema yet cannot be handled (e.g. too deep to measure).
+        kill(slot, `the worker sent a message the host could not handle (${error instanceof Error ? error.message : String(error)})`);
+      }
+    }, (error) => kill(slot, `the worker sent a message the host could not read (${error.message})`));
+    channel.on('error', (error) => logger.warn({ err: error, pid: child.pid }, 'worker channel error'));
     child.on('error', (error) => logger.error({ err: error, pid: child.pid }, 'worker child error'));
     child.on('exit', (code, signal) => onExit(slot, code, signal));
   }
 
-  function send(slot: Slot, message: ParentMessage): void {
-    if (slot.child.connected) slot.child.send(message);
+  /** Ends a child that broke the protocol; its run fails with `why` and a new child replaces it. */
+  function kill(slot: Slot, why: string): void {
+    if (slot.fault !== null) return;
+    slot.fault = why;
+    logger.error({ pid: slot.child.pid, taskId: slot.task?.id }, `${why}; killing it`);
+    slot.channel.destroy();
+    slot.child.kill('SIGKILL');
+  }
+
+  /** Sends one message; false (and nothing sent) when it cannot be serialised or the child is gone. */
+  function send(slot: Slot, message: ParentMessage): boolean {
+    if (slot.fault !== null || slot.channel.destroyed || !slot.channel.writable) return false;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(message);
+    } catch (error) {
+      logger.warn({ err: error, pid: slot.child.pid, type: message.type }, 'a message to a worker could not be serialised');
+      return false;
+    }
+    slot.channel.write(frame);
+    return true;
   }
 
   function onMessage(slot: Slot, raw: unknown): void {
+    if (slot.fault !== null) return;
     const parsed = ChildMessageSchema.safeParse(raw);
     if (!parsed.success) {
-      logger.error({ pid: slot.child.pid, issues: parsed.error.issues.slice(0, 5) }, 'worker sent an invalid message; killing it');
-      slot.child.kill('SIGKILL');
+      kill(slot, `the worker sent an invalid message (${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
       return;
     }
     const message = parsed.data;
@@ -152,7 +186,9 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
           await bridge.trackDeletes(call.model, call.phase);
           break;
       }
-      if (slot.task === task) send(slot, { type: 'bridge-result', callId, ok: true, value });
+      if (slot.task === task && !send(slot, { type: 'bridge-result', callId, ok: true, value })) {
+        send(slot, { type: 'bridge-result', callId, ok: false, error: 'the host could not send its answer to this call to the worker (too large or too deep)', code: 'BRIDGE_ERROR' });
+      }
     } catch (error) {
       const coded = error as { code?: unknown; retryAfterMs?: unknown };
       if (slot.task === task) {
@@ -181,6 +217,8 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
       const nearLimit = task.peakHeapBytes >= NEAR_MEMORY_LIMIT * task.memoryLimitBytes;
       const error: RunError = closing
         ? { kind: 'internal', code: 'SHUTTING_DOWN', message: 'the runtime closed during the run' }
+        : slot.fault !== null
+        ? { kind: 'internal', code: 'WORKER_CRASHED', message: `${slot.fault}: the worker was replaced` }
         : nearLimit
         ? { kind: 'limit', code: 'MEMORY', message: `the worker died (${how}) with the isolate's heap at its memory limit`, limit: task.memoryLimitBytes / (1024 * 1024), used: Math.round(task.peakHeapBytes / (1024 * 1024)) }
         : { kind: 'internal', code: 'WORKER_CRASHED', message: `the worker process died mid-run (${how})` };
@@ -196,25 +234,33 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
   function pump(): void {
     for (const slot of slots) {
       if (queue.length === 0) return;
-      if (!slot.ready || slot.task || !slot.child.connected) continue;
+      if (!slot.ready || slot.task || slot.fault !== null || slot.channel.destroyed) continue;
       const task = queue.shift()!;
+      // Sent before the slot takes the task: a task that cannot be sent (an input V8 will not
+      // serialise) fails alone, and the slot stays free for the next.
+      if (!sendTask(slot, task)) {
+        task.finish({ type: 'failed', error: { kind: 'sdk', code: 'INVALID_INPUT', message: "the run's input could not be sent to a worker (too large or nested too deep)" }, usage: usageOf(task) });
+        return pump();
+      }
       slot.task = task;
       task.startedAt = performance.now();
       slot.backstop = setTimeout(() => {
         logger.error({ pid: slot.child.pid, taskId: task.id }, 'worker unresponsive past its wall limit; killing it');
         slot.child.kill('SIGKILL');
       }, task.wallTimeMs + BACKSTOP_GRACE_MS);
-      const request = task.request;
-      if (request.type === 'run') {
-        // A bundle crosses once per child; afterwards only its hash does.
-        const { code, ...job } = request.job;
-        const known = slot.bundles.has(request.codeHash);
-        rememberBundle(slot.bundles, request.codeHash, true);
-        send(slot, { type: 'run', taskId: task.id, job: known ? job : { ...job, code }, codeHash: request.codeHash });
-      } else {
-        send(slot, { ...request, taskId: task.id });
-      }
     }
+  }
+
+  function sendTask(slot: Slot, task: Task): boolean {
+    const request = task.request;
+    if (request.type !== 'run') return send(slot, { ...request, taskId: task.id });
+    // A bundle crosses once per child; afterwards only its hash does. The child remembers it on
+    // arrival, so the parent does only once it is sent.
+    const { code, ...job } = request.job;
+    const known = slot.bundles.has(request.codeHash);
+    if (!send(slot, { type: 'run', taskId: task.id, job: known ? job : { ...job, code }, codeHash: request.codeHash })) return false;
+    rememberBundle(slot.bundles, request.codeHash, true);
+    return true;
   }
 
   for (let i = 0; i < options.size; i++) spawn();

@@ -3,6 +3,8 @@
  * `NangoAction`/`NangoSync` so existing scripts keep working; `NangoSync`/`NangoAction` are
  * exported as aliases for that reason.
  */
+import type { ActionError } from './errors.ts';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface ProxyConfiguration {
@@ -33,24 +35,43 @@ export interface ProxyResponse<T = any> {
 }
 
 export interface PaginateConfig {
+  /** `page` is `offset` counting pages from 1 (`offset_calculation_method: 'per-page'`). */
   type: 'cursor' | 'link' | 'offset' | 'page';
   /** Where the records sit in the response body (dot path); the body itself when absent. */
   response_path?: string;
-  limit?: number;
+  /** Page size sent as `limit_name_in_request`; an offset walk stops at a shorter page. */
+  limit?: number | string;
   limit_name_in_request?: string;
   /** cursor: dot path of the next cursor in the body, and the request parameter that carries it. */
   cursor_path_in_response?: string;
   cursor_name_in_request?: string;
-  /** link: dot path of the next URL in the body; otherwise the `Link` header's rel="next". */
+  /** link: dot path of the next URL in the body; otherwise the `Link` header's entry of this rel (default `next`). */
   link_path_in_response_body?: string;
+  link_rel_in_response_header?: string;
   /** offset/page: the request parameter that carries the offset or page number. */
   offset_name_in_request?: string;
-  offset_start_value?: number;
+  offset_start_value?: number | string;
+  /** 'by-response-size' (default): the offset grows by the records received; 'per-page': by one. */
+  offset_calculation_method?: 'by-response-size' | 'per-page';
+  /**
+   * Called after each page has been handled by the loop (so a checkpoint saved here covers it),
+   * with what the next request will send (cursor, next offset or page, next URL), or undefined
+   * after the last page.
+   */
+  on_page?: (page: { nextPageParam: string | number | undefined; response: ProxyResponse }) => void | Promise<void>;
+  /**
+   * Where the pagination parameters go: the JSON body for POST/PUT/PATCH (their names may be
+   * dot paths such as `variables.after` for GraphQL), the query string otherwise. `in_body`
+   * forces one or the other.
+   */
+  in_body?: boolean;
 }
 
 export interface ConnectionInfo {
   connection_id: string;
   provider: string;
+  /** Nango's name for the provider (`providerConfigKey`); the same value as `provider`. */
+  provider_config_key?: string;
   connection_config: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
 }
@@ -75,6 +96,9 @@ export interface ActionContext {
 
   /** `log('msg', { level: 'warn' })` as in Nango; any other arguments are joined into the line. */
   log(...args: unknown[]): void;
+
+  /** `throw new nango.ActionError({ message, ... })`: the action answers 400 with the payload, as in Nango. */
+  readonly ActionError: typeof ActionError;
 }
 
 export interface SyncContext<Models extends Record<string, unknown> = Record<string, any>> extends ActionContext {

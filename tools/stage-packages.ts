@@ -8,7 +8,7 @@
  */
 import { builtinModules } from 'node:module';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import ts from 'typescript';
 import { PACKAGE_DIRS } from './packages.ts';
 
@@ -78,7 +78,10 @@ async function stage(dir: string): Promise<string[]> {
   const source = JSON.parse(await readFile(join(sourceDir, 'package.json'), 'utf8')) as SourcePackage;
   for await (const file of walk(sourceDir)) {
     const name = relative(sourceDir, file);
-    if (/\.tsx?$/.test(name) || SOURCE_ONLY.has(basename(name))) continue;
+    // Sources stay out of the package, except declarations (sdk/globals.d.ts) and the in-isolate
+    // SDK, which the runtime bundles at start-up (runtime/worker/prelude-build.ts).
+    const shipsSource = name.endsWith('.d.ts') || name.startsWith(`worker${sep}prelude${sep}`);
+    if ((/\.tsx?$/.test(name) && !shipsSource) || SOURCE_ONLY.has(basename(name))) continue;
     await mkdir(dirname(join(distDir, name)), { recursive: true });
     await copyFile(file, join(distDir, name));
   }

@@ -38,6 +38,12 @@ export function createOAuthClients(sql: Sql, cipher: Cipher) {
       return { clientId: row.client_id, clientSecret: row.client_secret_enc ? cipher.decrypt(row.client_secret_enc) : undefined, scopes: row.scopes };
     },
 
+    /** Providers the environment has an OAuth client for. */
+    async providers(environmentId: string): Promise<Set<string>> {
+      const rows = await sql<{ provider: string }[]>`select provider from provider_oauth_clients where environment_id = ${environmentId}`;
+      return new Set(rows.map((r) => r.provider));
+    },
+
     async remove(environmentId: string, provider: string): Promise<boolean> {
       const rows = await sql`delete from provider_oauth_clients where environment_id = ${environmentId} and provider = ${provider}`;
       return rows.count > 0;

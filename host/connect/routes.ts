@@ -89,9 +89,13 @@ export function connectRoutes(deps: ConnectRouteDeps) {
     return page(c, resultPage({ outcome, title, message, returnUrl: session?.return_url ?? null, nonce: nonceOf(c) }), status);
   }
 
+  const isAuthorizationCode = (p: Provider) => p.auth.type === 'oauth2' && p.auth.grant === 'authorization_code';
+
+  /** What the end user may pick: the session's providers, less authorization-code ones the app has no OAuth client for. */
   async function availableProviders(session: ConnectSession): Promise<Provider[]> {
-    const all = await deps.providers.list(session.environment_id);
-    let allowed = session.allowed_providers ? all.filter((p) => session.allowed_providers!.includes(p.name)) : all;
+    const [all, withClient] = await Promise.all([deps.providers.list(session.environment_id), deps.oauthClients.providers(session.environment_id)]);
+    const usable = all.filter((p) => !isAuthorizationCode(p) || withClient.has(p.name));
+    let allowed = session.allowed_providers ? usable.filter((p) => session.allowed_providers!.includes(p.name)) : usable;
     if (session.reconnect_connection_id) {
       const [row] = await deps.sql<{ provider: string }[]>`select provider from connections where environment_id = ${session.environment_id} and connection_id = ${session.reconnect_connection_id}`;
       allowed = allowed.filter((p) => p.name === row?.provider);
@@ -104,8 +108,6 @@ export function connectRoutes(deps: ConnectRouteDeps) {
     ...(p.auth.type === 'oauth2' && { grant: p.auth.grant }),
     fields: formFields(p).map(({ name, label, secret, optional, example, target }) => ({ name, label, secret, optional, target, ...(example && { example }) })),
   });
-
-  const isAuthorizationCode = (p: Provider) => p.auth.type === 'oauth2' && p.auth.grant === 'authorization_code';
 
   app.use('/connect/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST'] }));
   app.use('*', async (c, next) => {

@@ -56,6 +56,8 @@ export function createConnectSessions(sql: Sql) {
   return {
     async create(environmentId: string, input: NewConnectSession): Promise<{ token: string; session: ConnectSession }> {
       const token = `fcs_${randomBytes(32).toString('base64url')}`;
+      // Sessions (and their OAuth states) are kept a day past expiry for support questions, then dropped.
+      await sql`delete from connect_sessions where expires_at < now() - interval '1 day'`;
       const [session] = await sql<ConnectSession[]>`
         insert into connect_sessions (environment_id, token_hash, end_user_id, end_user_email, end_user_display_name, end_user_org_id,
           allowed_providers, reconnect_connection_id, return_url, expires_at)

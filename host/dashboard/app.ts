@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import { csrf } from 'hono/csrf';
 import { html } from 'hono/html';
+import { secureHeaders } from 'hono/secure-headers';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from '../logger.ts';
 import { ApiCallError, createDashboardApi, type ApiFetch } from './api-client.ts';
@@ -28,7 +29,7 @@ export interface DashboardDeps {
 
 const ASSETS: Record<string, { type: string; body: string }> = {
   'dashboard.css': { type: 'text/css; charset=utf-8', body: readFileSync(new URL('./assets/dashboard.css', import.meta.url), 'utf8') },
-  'live.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(new URL('./assets/live.js', import.meta.url), 'utf8') },
+  'dashboard.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(new URL('./assets/dashboard.js', import.meta.url), 'utf8') },
 };
 
 /** The dashboard page a form was posted from, if it was one of ours. */
@@ -75,6 +76,16 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
     log.error({ err, method: c.req.method, path: c.req.path }, 'dashboard page failed');
     return c.html(errorPage('internal error', token), 500);
   });
+
+  // Only this origin's own script and styles, no framing (clickjacking), no referrer to elsewhere.
+  app.use('*', secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"], formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"], objectSrc: ["'none'"],
+    },
+    xFrameOptions: 'DENY',
+    referrerPolicy: 'same-origin',
+  }));
 
   app.get('/assets/:file', (c) => {
     const asset = ASSETS[c.req.param('file')];

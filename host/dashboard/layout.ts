@@ -33,7 +33,7 @@ ${nav('overview', '/', 'Overview')}${nav('connections', '/connections', 'Connect
 ${input.notice ? html`<div class="notice ${input.notice.error ? 'error' : ''}" role="status">${input.notice.text}</div>` : ''}
 ${input.body}
 </main>
-<script src="${href('/assets/live.js')}" defer></script>
+<script src="${href('/assets/dashboard.js')}" defer></script>
 </body></html>`;
 }
 
@@ -42,7 +42,7 @@ export const csrfField = (token: string) => html`<input type="hidden" name="csrf
 /** A form that POSTs one action with the CSRF token; `fields` are extra hidden inputs. */
 export function actionForm(csrf: string, action: string, label: string, options: { fields?: Record<string, string>; className?: string; confirm?: string } = {}): Html {
   const hidden = Object.entries(options.fields ?? {}).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`);
-  return html`<form method="post" action="${href(action)}"${options.confirm ? html` onsubmit="return confirm(this.dataset.confirm)" data-confirm="${options.confirm}"` : ''}>${csrfField(csrf)}${hidden}<button type="submit" class="${options.className ?? ''}">${label}</button></form>`;
+  return html`<form method="post" action="${href(action)}"${options.confirm ? html` data-confirm="${options.confirm}"` : ''}>${csrfField(csrf)}${hidden}<button type="submit" class="${options.className ?? ''}">${label}</button></form>`;
 }
 
 export const badge = (text: string) => html`<span class="badge ${text}">${text}</span>`;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ScriptManifestSchema, type LogEntry, type RunError, type RunJobSchema } from '../contract.ts';
 import type { BridgeCall, ChildResult } from '../ipc.ts';
 import { CAPS } from '../caps.ts';
+import { depthMessage, storableJsonText, storableText, tooDeepAt } from '../bounds.ts';
 import { createHostCalls } from './host-calls.ts';
 import { openSandbox, type Sandbox, type SandboxLimits } from './sandbox.ts';
 import type { IsolateSource } from './isolates.ts';
@@ -70,10 +71,14 @@ const EnvelopeSchema = z.discriminatedUnion('ok', [
 
 type Outcome = { ok: true; output: unknown } | { ok: false; error: RunError };
 
+/**
+ * The prelude's JSON envelope as the run's outcome. Script text in it (messages, stacks, payloads,
+ * output) is made storable and its values bounded here, before anything leaves this process.
+ */
 function readEnvelope(text: string): Outcome {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(storableJsonText(text));
   } catch {
     return internal('the in-isolate SDK returned malformed JSON');
   }
@@ -83,15 +88,20 @@ function readEnvelope(text: string): Outcome {
     if (Buffer.byteLength(parsed.data.output) > CAPS.actionOutputBytes) {
       return { ok: false, error: { kind: 'limit', code: 'OUTPUT_SIZE', message: `output is over the ${CAPS.actionOutputBytes}-byte cap`, limit: CAPS.actionOutputBytes } };
     }
-    return { ok: true, output: JSON.parse(parsed.data.output) };
+    const output: unknown = JSON.parse(storableJsonText(parsed.data.output));
+    const deep = tooDeepAt(output);
+    if (deep) return { ok: false, error: { kind: 'sdk', code: 'INVALID_OUTPUT', message: depthMessage('the action output', deep) } };
+    return { ok: true, output };
   }
   const error = parsed.data.error;
   const kind = ENVELOPE_KINDS[error.code];
   const code = kind ? error.code : 'SCRIPT_ERROR';
-  const out: RunError = { kind: kind ?? 'script', code, message: error.message.slice(0, CAPS.logLineChars) };
-  if (error.stack !== undefined) out.stack = error.stack.slice(0, CAPS.logLineChars);
+  const out: RunError = { kind: kind ?? 'script', code, message: storableText(error.message.slice(0, CAPS.logLineChars)) };
+  if (error.stack !== undefined) out.stack = storableText(error.stack.slice(0, CAPS.logLineChars));
   if (code === 'ACTION_ERROR') {
     out.type = error.type ?? 'action_error';
+    const deep = tooDeepAt(error.payload);
+    if (deep) return { ok: false, error: { kind: 'sdk', code: 'INVALID_OUTPUT', message: `${depthMessage("the ActionError's payload", deep)}; the action failed with type ${JSON.stringify(out.type)}: ${out.message}` } };
     if (error.payload !== undefined) out.payload = error.payload;
   }
   if (code === 'RETRY_AFTER') out.retryAfterMs = error.retryAfterMs ?? 0;
@@ -103,17 +113,17 @@ function readEnvelope(text: string): Outcome {
 }
 
 function internal(message: string): Outcome {
-  return { ok: false, error: { kind: 'internal', code: 'INTERNAL', message } };
+  return { ok: false, error: { kind: 'internal', code: 'INTERNAL', message: storableText(message) } };
 }
 
 /** A failure while evaluating the bundle's top level. */
 function topLevelFailure(sandbox: Sandbox, error: unknown, compiled: boolean): Outcome {
   const stopped = sandbox.stopReason(error);
   if (stopped) return { ok: false, error: stopped };
-  const message = error instanceof Error ? error.message : String(error);
+  const message = storableText(error instanceof Error ? error.message : String(error));
   if (!compiled) return { ok: false, error: { kind: 'sdk', code: 'BAD_SCRIPT', message: `the bundle does not compile: ${message}` } };
   const out: RunError = { kind: 'script', code: 'SCRIPT_ERROR', message: `the script's top level threw: ${message}` };
-  if (error instanceof Error && error.stack) out.stack = error.stack;
+  if (error instanceof Error && error.stack) out.stack = storableText(error.stack.slice(0, CAPS.logLineChars));
   return { ok: false, error: out };
 }
 
@@ -128,7 +138,8 @@ function createLogGate(emitLog: (entry: LogEntry) => void): (level: string, mess
       return;
     }
     const safeLevel = level === 'debug' || level === 'warn' || level === 'error' ? level : 'info';
-    emitLog({ level: safeLevel, message: message.slice(0, CAPS.logLineChars), at });
+    // After the cut, which may split a surrogate pair.
+    emitLog({ level: safeLevel, message: storableText(message.slice(0, CAPS.logLineChars)), at });
   };
 }
 
@@ -258,7 +269,7 @@ export async function describeBundle(code: string, deps: ExecuteDeps): Promise<{
     {
       limits: DESCRIBE_LIMITS,
       after: async (s) => {
-        const envelope = JSON.parse(await s.call('describe', '')) as { ok: boolean; manifest?: unknown; error?: unknown };
+        const envelope = JSON.parse(storableJsonText(await s.call('describe', ''))) as { ok: boolean; manifest?: unknown; error?: unknown };
         if (!envelope.ok) return readEnvelope(JSON.stringify(envelope));
         const manifest = ScriptManifestSchema.safeParse(envelope.manifest);
         if (!manifest.success) {

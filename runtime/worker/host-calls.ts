@@ -8,6 +8,7 @@ import type { BridgeCall } from '../ipc.ts';
 import { BatchResultSchema, ProxyResponseSchema } from '../ipc.ts';
 import { ProxyRequestSchema } from '../contract.ts';
 import { CAPS } from '../caps.ts';
+import { depthMessage, storableJsonText, tooDeepAt } from '../bounds.ts';
 import { BatchError, buildRecordBatch } from './records.ts';
 
 export class HostCallError extends Error {
@@ -41,16 +42,24 @@ export function createHostCalls(deps: HostCallDeps): HostCalls {
   const inFlight = new Set<Promise<unknown>>();
   let disposed = false;
 
+  /** A script's value for the host: JSON, within MAX_DEPTH, its text made storable (bounds.ts). */
   function parseArg<T>(schema: z.ZodType<T>, text: string, what: string): T {
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = JSON.parse(storableJsonText(text));
     } catch {
       throw new HostCallError('INVALID_ARGUMENT', `${what} is not JSON`);
     }
     const parsed = schema.safeParse(value);
     if (!parsed.success) throw new HostCallError('INVALID_ARGUMENT', `${what}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
     return parsed.data;
+  }
+
+  /** A script's value the host will store (metadata, a checkpoint): within MAX_DEPTH. */
+  function bounded<T>(value: T, what: string): T {
+    const deep = tooDeepAt(value);
+    if (deep) throw new HostCallError('INVALID_ARGUMENT', depthMessage(what, deep));
+    return value;
   }
 
   function capped(text: string, cap: number, what: string): void {
@@ -98,12 +107,12 @@ export function createHostCalls(deps: HostCallDeps): HostCalls {
       case 'setMetadata': {
         capped(a, CAPS.stateBytes, 'metadata');
         const { metadata, merge } = parseArg(SetMetadataSchema, a, 'metadata');
-        await deps.callParent({ method: 'setMetadata', metadata, merge });
+        await deps.callParent({ method: 'setMetadata', metadata: bounded(metadata, 'metadata'), merge });
         return '';
       }
       case 'saveCheckpoint': {
         capped(a, CAPS.stateBytes, 'checkpoint');
-        const checkpoint = parseArg(StateSchema.nullable(), a, 'checkpoint');
+        const checkpoint = bounded(parseArg(StateSchema.nullable(), a, 'checkpoint'), 'checkpoint');
         await deps.callParent({ method: 'saveCheckpoint', checkpoint });
         return '';
       }

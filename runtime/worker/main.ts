@@ -5,6 +5,9 @@
  */
 import type { LogEntry } from '../contract.ts';
 import { createHash } from 'node:crypto';
+import { Socket } from 'node:net';
+import { MAX_DEPTH, tooDeepAt } from '../bounds.ts';
+import { encodeFrame, readFrames } from '../channel.ts';
 import { ParentMessageSchema, rememberBundle, type BridgeCall, type ChildMessage } from '../ipc.ts';
 import { describeBundle, startRun, type ExecuteDeps, type Execution } from './execute.ts';
 import { createIsolateSource, type IsolateMode } from './isolates.ts';
@@ -13,9 +16,37 @@ const LOG_FLUSH_MS = 20;
 const LOG_BATCH = 100;
 const HEAP_REPORT_STEP = 256 * 1024;
 
-function post(message: ChildMessage): void {
-  if (!process.connected) process.exit(0);
-  process.send?.(message);
+/** fd 3, set up by the pool: frames both ways (see channel.ts). */
+const channel = new Socket({ fd: 3, readable: true, writable: true });
+
+/**
+ * Sends one message, bounded here so the parent never receives what it cannot read: what does
+ * not fit (too deep, too large to frame) is refused with the reason, and the caller decides what
+ * that means for the run. `done` runs once the frame is handed to the OS.
+ */
+function post(message: ChildMessage, done?: () => void): string | null {
+  if (channel.destroyed) process.exit(0);
+  // Records and proxy requests are flat by their schemas; script values sit a few levels down.
+  const carriesValues = message.type === 'result' || message.type === 'described' || (message.type === 'bridge-call' && message.call.method !== 'saveRecords' && message.call.method !== 'proxy');
+  const deep = carriesValues ? tooDeepAt(message, MAX_DEPTH + 4) : null;
+  if (deep) return `nested deeper than ${MAX_DEPTH} levels`;
+  let frame: Buffer;
+  try {
+    frame = encodeFrame(message);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  channel.write(frame, done);
+  return null;
+}
+
+/** Posts a run's or describe's result; one that cannot be sent is replaced by an error saying why. */
+function postResult(message: Extract<ChildMessage, { type: 'result' | 'described' }>, done?: () => void): void {
+  const refused = post(message, done);
+  if (refused === null) return;
+  const error = { kind: 'sdk' as const, code: 'INVALID_OUTPUT', message: `the ${message.type === 'result' ? "run's result" : 'definition'} cannot be sent to the host: ${refused}` };
+  const usage = message.type === 'result' ? message.result.usage : undefined;
+  post(message.type === 'result' ? { type: 'result', taskId: message.taskId, result: { ok: false, error, usage: usage! } } : { type: 'described', taskId: message.taskId, result: { ok: false, error } }, done);
 }
 
 interface Task {
@@ -57,7 +88,11 @@ function depsFor(task: Task): ExecuteDeps {
         task.calls.set(callId, { resolve, reject });
         // Logs said before a host call reach the host before its effects.
         flushLogs(task);
-        post({ type: 'bridge-call', taskId: task.taskId, callId, call });
+        const refused = post({ type: 'bridge-call', taskId: task.taskId, callId, call });
+        if (refused !== null) {
+          task.calls.delete(callId);
+          reject(Object.assign(new Error(`the ${call.method} call cannot be sent to the host: ${refused}`), { code: 'INVALID_ARGUMENT' }));
+        }
       });
     },
     emitLog(entry) {
@@ -75,7 +110,7 @@ function depsFor(task: Task): ExecuteDeps {
       if (current !== task) return;
       flushLogs(task);
       // Report the run's real cause, then die: a thread V8 will not stop cannot be reused.
-      process.send?.({ type: 'result', taskId: task.taskId, result } satisfies ChildMessage, () => process.kill(process.pid, 'SIGKILL'));
+      postResult({ type: 'result', taskId: task.taskId, result }, () => process.kill(process.pid, 'SIGKILL'));
     },
   };
 }
@@ -84,11 +119,11 @@ function newTask(taskId: string): Task {
   return { taskId, execution: null, calls: new Map(), logs: [], logTimer: null, reportedHeap: 0 };
 }
 
-process.on('message', (raw: unknown) => {
+function onMessage(raw: unknown): void {
   const parsed = ParentMessageSchema.safeParse(raw);
   if (!parsed.success) {
     process.exitCode = 70;
-    process.disconnect();
+    channel.destroy();
     return;
   }
   const message = parsed.data;
@@ -111,7 +146,7 @@ process.on('message', (raw: unknown) => {
       void task.execution.result.then((result) => {
         flushLogs(task);
         current = null;
-        post({ type: 'result', taskId: task.taskId, result });
+        postResult({ type: 'result', taskId: task.taskId, result });
       });
       return;
     }
@@ -122,7 +157,7 @@ process.on('message', (raw: unknown) => {
       void describeBundle(message.code, depsFor(task)).then((result) => {
         flushLogs(task);
         current = null;
-        post({ type: 'described', taskId: task.taskId, result });
+        postResult({ type: 'described', taskId: task.taskId, result });
       });
       return;
     }
@@ -139,7 +174,13 @@ process.on('message', (raw: unknown) => {
       return;
     }
   }
-});
+}
 
-process.on('disconnect', () => process.exit(0));
+readFrames(channel, onMessage, () => {
+  process.exitCode = 70;
+  channel.destroy();
+});
+// The parent is gone (or broke the protocol): nothing is left to report to.
+channel.on('close', () => process.exit());
+channel.on('error', () => process.exit());
 post({ type: 'ready' });

@@ -28,9 +28,9 @@ export function buildPrelude(): BuiltPrelude {
     format: 'cjs',
     platform: 'neutral',
     target: 'es2022',
-    // Whitespace and syntax only: the prelude's frames stay readable in stack traces.
-    minifyWhitespace: true,
-    minifySyntax: true,
+    // Fully minified: the prelude (with core-js) is compiled in every fresh isolate, and half
+    // its size costs ~0.5 ms there; a script's own frames keep their names.
+    minify: true,
     legalComments: 'none',
     logLevel: 'silent',
   });

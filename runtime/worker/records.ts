@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { RecordBatch } from '../contract.ts';
 import { CAPS } from '../caps.ts';
+import { storableJsonText, storableText } from '../bounds.ts';
 
 export class BatchError extends Error {
   readonly code: string;
@@ -37,7 +38,7 @@ export function buildRecordBatch(headerText: string, recordsText: string): { bat
   if (!Array.isArray(parsed)) throw new BatchError('BRIDGE_ERROR', 'batch records must be a JSON array');
 
   const { op, model } = header.data;
-  const rejected = header.data.rejected.map((r) => ({ id: r.id, reason: r.reason.slice(0, CAPS.rejectReasonChars) }));
+  const rejected = header.data.rejected.map((r) => ({ id: r.id === null ? null : storableText(r.id), reason: storableText(r.reason.slice(0, CAPS.rejectReasonChars)) }));
   let rejectedCount = header.data.rejectedCount;
   const records: RecordBatch['records'] = [];
   for (const record of parsed as unknown[]) {
@@ -47,11 +48,12 @@ export function buildRecordBatch(headerText: string, recordsText: string): { bat
       if (rejected.length < CAPS.rejectedPerBatch) rejected.push({ id: null, reason: 'id: a record needs a string or number id' });
       continue;
     }
-    const json = JSON.stringify(record);
+    // Made storable here, before the hash: the hash is of the text Postgres keeps (bounds.ts).
+    const json = storableJsonText(JSON.stringify(record));
     if (json.length > CAPS.recordBytes && Buffer.byteLength(json) > CAPS.recordBytes) {
       throw new BatchError('PAYLOAD_TOO_LARGE', `record "${String(id)}" of model ${model} is over the ${CAPS.recordBytes}-byte cap`);
     }
-    records.push({ id: String(id), json, hash: sha1Hex(json) });
+    records.push({ id: storableText(String(id)), json, hash: sha1Hex(json) });
   }
   return { batch: { op, model, records, rejected, rejectedCount }, rejectedCount };
 }

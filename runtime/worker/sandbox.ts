@@ -4,6 +4,7 @@
  * run's timers, refuses anything the script left behind, and gives the isolate back (disposed
  * unless it ended cleanly and may stay warm).
  */
+import { randomBytes } from 'node:crypto';
 import ivm from 'isolated-vm';
 import type { RunError } from '../contract.ts';
 import { CAPS } from '../caps.ts';
@@ -49,6 +50,18 @@ export interface PreludeEntries {
   describe: ivm.Reference;
 }
 
+/** Most bytes one `random` call returns (Web Crypto's getRandomValues limit). */
+const MAX_RANDOM_BYTES = 65_536;
+
+/**
+ * The prelude's source of randomness for `crypto` (sync: getRandomValues is synchronous). Takes a
+ * byte count only and returns hex, so it holds nothing of a run and can serve every context.
+ */
+const RANDOM = new ivm.Callback((bytes: unknown) => {
+  const n = Math.trunc(Number(bytes));
+  return randomBytes(Number.isFinite(n) ? Math.min(Math.max(n, 0), MAX_RANDOM_BYTES) : 0).toString('hex');
+});
+
 /**
  * Installs the in-isolate SDK in `context` with its two host callbacks (see prelude/index.ts). Runs no
  * script code, so it uses isolated-vm's synchronous calls.
@@ -56,7 +69,7 @@ export interface PreludeEntries {
 export function installPrelude(lease: IsolateLease, context: ivm.Context, send: ivm.Callback | ivm.Reference, log: ivm.Callback | ivm.Reference): PreludeEntries {
   const install = lease.prelude().runSync(context, { reference: true }) as ivm.Reference<(...args: unknown[]) => unknown>;
   const callback = (f: ivm.Callback | ivm.Reference) => (f instanceof ivm.Reference ? f.derefInto() : f);
-  const api = install.applySync(undefined, [callback(send), callback(log), JSON.stringify(CAPS)], { result: { reference: true } }) as ivm.Reference;
+  const api = install.applySync(undefined, [callback(send), callback(log), JSON.stringify(CAPS), RANDOM], { result: { reference: true } }) as ivm.Reference;
   install.release();
   try {
     return {

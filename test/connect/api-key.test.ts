@@ -71,6 +71,24 @@ describe('connect sessions', () => {
     expect(other).toMatchObject({ status: 403, body: { error: { code: 'PROVIDER_NOT_ALLOWED' } } });
   });
 
+  test('without allowed_providers a session offers every provider it can finish: not OAuth ones the app has no client for', async () => {
+    const { token } = await newSession({ allowed_providers: undefined });
+    const names = (await asSession(token).get('/connect')).body.providers.map((p: any) => p.name);
+    expect(names).toEqual(expect.arrayContaining(['keyed', 'other', 'github', 'stripe', 'zendesk']));
+    expect(names).not.toContain('hubspot');
+    expect(await asSession(token).get('/connect/providers/hubspot')).toMatchObject({ status: 200, body: { name: 'hubspot', auth_type: 'oauth2' } });
+    const start = await fetch(`${ferry.url}/connect/providers/hubspot/authorize?session_token=${token}`, { redirect: 'manual' });
+    expect(start.status).toBe(409);
+    expect(await start.text()).toContain('has not set up its HubSpot OAuth client');
+  });
+
+  test('sessions a day past their expiry are dropped', async () => {
+    await newSession({ end_user: { id: 'user-old' } });
+    await ferry.db.sql`update connect_sessions set expires_at = now() - interval '25 hours' where end_user_id = 'user-old'`;
+    await newSession();
+    expect(await ferry.db.sql`select 1 from connect_sessions where end_user_id = 'user-old'`).toHaveLength(0);
+  });
+
   test('a valid key is verified, saved with its end user and sync schedules in one go, and announced; the session is then spent', async () => {
     const { token } = await newSession();
     const before = provider.requests.length;

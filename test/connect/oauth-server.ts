@@ -48,11 +48,12 @@ export async function startOAuthServer(options: OAuthServerOptions): Promise<OAu
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const oidc = new Provider(url, {
     clients: [
-      { client_id: clientId, client_secret: clientSecret, redirect_uris: [options.redirectUri], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] },
+      // This client may not ask for `admin` (a scope the server knows): asking is invalid_scope.
+      { client_id: clientId, client_secret: clientSecret, redirect_uris: [options.redirectUri], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'openid offline_access items:read' },
       { client_id: machine.clientId, client_secret: machine.clientSecret, redirect_uris: [], grant_types: ['client_credentials'], response_types: [] },
     ],
     features: { revocation: { enabled: true }, clientCredentials: { enabled: true }, devInteractions: { enabled: true } },
-    scopes: ['openid', 'offline_access', 'items:read'],
+    scopes: ['openid', 'offline_access', 'items:read', 'admin'],
     pkce: { required: () => true },
     ttl: { AccessToken: options.accessTokenTtl ?? 3600, ClientCredentials: options.accessTokenTtl ?? 3600 },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),

@@ -243,6 +243,29 @@ describe('provider refusals end on a page and an event, never a connection', () 
     expect(event).toMatchObject({ connection_id: null, provider: 'idp', error: { code: 'access_denied' } });
   });
 
+  test('scopes the provider will not grant', async () => {
+    const before = await idpConnections();
+    await ferry.api.put('/providers/idp/oauth-client', { client_id: idp.clientId, client_secret: idp.clientSecret, scopes: ['openid', 'admin'] });
+    try {
+      const { connect_url } = await session({ end_user: { id: 'frank-6' } });
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(connect_url);
+        await page.click('a[data-provider="idp"]');
+        await page.waitForSelector('[data-outcome]');
+        expect(await page.locator('h1').textContent()).toBe('Permissions refused');
+        expect(await outcomeText(page)).toContain('Test IdP refused the permissions this app asks for');
+      } finally {
+        await context.close();
+      }
+    } finally {
+      await ferry.api.put('/providers/idp/oauth-client', { client_id: idp.clientId, client_secret: idp.clientSecret });
+    }
+    expect(await idpConnections()).toBe(before);
+    await waitFor('auth_failed for frank', async () => hooks.events('connection.auth_failed').find((e) => e.end_user?.id === 'frank-6' && e.error.code === 'invalid_scope'));
+  });
+
   test('an invalid client: the code exchange is refused', async () => {
     const before = await idpConnections();
     await ferry.api.put('/providers/idp/oauth-client', { client_id: idp.clientId, client_secret: 'not-the-secret' });

@@ -11,7 +11,9 @@ import { deploySources, readAll, startTestFerry, waitForRun, type TestFerry } fr
 let ferry: TestFerry;
 let provider: DemoProvider;
 
-// "\u0000" is valid JSON but Postgres's jsonb refuses it: the write of that batch fails.
+// An id of 8,000 varied characters is a valid record, but too long for the records' primary-key
+// index, so Postgres refuses the write of that batch. (A NUL no longer serves: the worker stores
+// it as U+FFFD, see docs/sandbox.md.)
 const sync = (prefix: string, pages: string) => `
 import { createSync } from 'ferry/sdk';
 import { z } from 'zod';
@@ -22,7 +24,9 @@ export default createSync({
   exec: async (nango) => {
     const pages = ${pages};
     for (const [p, bad] of pages.entries()) {
-      const items = Array.from({ length: 50 }, (_, i) => ({ id: '${prefix}' + p + '-' + i, name: bad && i === 7 ? 'nul \\u0000 byte' : 'ok' }));
+      let x = 7;
+      const unindexable = Array.from({ length: 8000 }, () => String.fromCharCode(33 + ((x = (x * 1103515245 + 12345) % 2147483648) >> 16) % 90)).join('');
+      const items = Array.from({ length: 50 }, (_, i) => ({ id: bad && i === 7 ? unindexable : '${prefix}' + p + '-' + i, name: 'ok' }));
       await nango.batchSave(items, 'Item');
     }
   },
@@ -52,7 +56,7 @@ const pageIds = (prefix: string, page: number) => Array.from({ length: 50 }, (_,
 test('a refused batch in the middle fails the run at the next call; later pages are not written', async () => {
   const run = await waitForRun(ferry.api, 'c1', 'bad-middle', '0', 60_000);
   expect(run.status).toBe('failed');
-  expect(run.error.message).toMatch(/\\u0000|unsupported|0x00|invalid/i);
+  expect(run.error.message).toMatch(/index row|exceeds|maximum/i);
   expect(run.counts.added).toBe(50);
   expect(await storedIds('m')).toEqual(pageIds('m', 0).sort());
   const status = await ferry.api.get('/syncs/bad-middle/status?connection_id=c1');

@@ -2,6 +2,7 @@
  * A whole Ferry host (API + worker + runtime child processes) on a per-test database, and a
  * small client that talks to it over real HTTP.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -119,4 +120,20 @@ export async function deploySources(ferry: Pick<TestFerry, 'url'>, files: Record
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Worker child processes of the runtime in this process (a host under test runs here). */
+export function workerChildren(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('runtime/worker/main.ts')) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createRuntime, type RunJob, type RunResult, type WorkerRuntime } from '../../runtime/index.ts';
 import { job, recordingBridge } from '../runtime/helpers.ts';
-import { bundled, EXECUTION_MODES, httpProxy, MiB, startProvider, syncScript, type Provider } from './harness.ts';
+import { actionScript, bundled, EXECUTION_MODES, httpProxy, MiB, startProvider, syncScript, type Provider } from './harness.ts';
 import { CAPS_CASES, ESCAPES, LEFTOVERS, LIMITS, WAY_OUT, ALL_HOSTILE, type CaseRun, type SandboxCase } from './hostile-cases.ts';
 import { CAPS } from '../../runtime/index.ts';
 
@@ -123,6 +123,19 @@ describe.each(EXECUTION_MODES)('sandbox conformance: $name', (mode) => {
       expect(result.usage.proxyCalls).toBe(1);
       await expectHealthy();
       expect(runtime.workerPids()).not.toContain(pid);
+    });
+  });
+
+  describe('what a run is given or sends that no process can read fails that run alone', () => {
+    it("an input V8 will not serialise fails with INVALID_INPUT before a worker takes it; the worker's slot stays free", async () => {
+      let input: unknown = 1;
+      for (let i = 0; i < 100_000; i++) input = { b: input };
+      const code = await bundled(actionScript(`return { got: typeof input };`));
+      const result = await runtime.run(jobFor(code, { kind: 'action', input }), recordingBridge().bridge);
+      expect(result).toMatchObject({ ok: false, error: { kind: 'sdk', code: 'INVALID_INPUT', message: expect.stringContaining('could not be sent') } });
+      await expectHealthy();
+      const shallow = await runtime.run(jobFor(code, { kind: 'action', input: { b: { b: 1 } } }), recordingBridge().bridge);
+      expect(shallow).toMatchObject({ ok: true, output: { got: 'object' } });
     });
   });
 

@@ -3,12 +3,11 @@
  * and paged at GET /runs/:id/logs, usage is in GET /runs, and a worker process that dies under a
  * run leaves that run failed with the cause (never "running") while the host carries on.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { deployScripts } from '../../cli/deploy.ts';
 import { startDemoProvider, type DemoProvider } from '../../demo/provider.ts';
-import { startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, workerChildren, type TestFerry } from '../helpers/ferry.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/sandbox', import.meta.url));
 let ferry: TestFerry;
@@ -25,22 +24,6 @@ afterAll(async () => {
   await ferry?.close();
   await provider?.close();
 });
-
-/** Worker child processes of the runtime in this process (the host under test runs here). */
-function workerChildren(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('runtime/worker/main.ts')) pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
-}
 
 async function allLogs(runId: string, pageSize: number): Promise<{ logs: any[]; pages: number }> {
   const logs: any[] = [];

@@ -6,6 +6,7 @@
  *                       answers later through `deliver(id, ok, value)`.
  *   log(level, message) host callback (ignored mode).
  *   caps                JSON text of runtime/caps.ts.
+ *   random(n)           host callback (sync): n random bytes as hex, for `crypto`.
  * It returns { deliver, run, describe }; the worker holds References to them, the script cannot.
  * Everything crossing is a string or a primitive.
  */
@@ -15,7 +16,9 @@ import { describe, run } from './entries.ts';
 import { installGuards } from './guards.ts';
 import { deliver, setHost, type HostLogFn, type SendFn } from './host.ts';
 import { installConsole } from './logs.ts';
+import { installModules } from './modules.ts';
 import { installTimers } from './timers.ts';
+import { installWeb, type RandomFn } from './web/index.ts';
 
 export interface PreludeApi {
   deliver: typeof deliver;
@@ -23,10 +26,12 @@ export interface PreludeApi {
   describe: typeof describe;
 }
 
-export function install(send: SendFn, log: HostLogFn, capsJson: string): PreludeApi {
+export function install(send: SendFn, log: HostLogFn, capsJson: string, random: RandomFn): PreludeApi {
   setHost(send, log, parse(capsJson) as Caps);
   installGuards();
   installConsole();
   installTimers();
+  installWeb(random);
+  installModules();
   return { deliver, run, describe };
 }

@@ -1,0 +1,59 @@
+/**
+ * Two rules for values that come from outside (a script's values, a request's JSON), applied
+ * wherever they enter: how deep they may nest, and what becomes of text Postgres cannot hold.
+ *
+ * Depth: objects and arrays nest at most MAX_DEPTH levels. V8's structured-clone deserializer and
+ * JSON.stringify recurse, so a value 2,000 levels deep would throw (or take a process down) far
+ * from where it came in; refused where it enters, it is a clear error for that one call.
+ *
+ * Text: script text stored in Postgres (log lines, error messages, metadata, checkpoints, records)
+ * has NUL (U+0000), which Postgres text and jsonb refuse, and lone surrogates, which have no UTF-8
+ * form, replaced with U+FFFD — what UTF-8 encoding itself does with a lone surrogate — so a run
+ * always settles and one bad line never costs its neighbours.
+ */
+
+export const MAX_DEPTH = 100;
+
+/**
+ * The path to the first object or array nested deeper than `maxDepth` (a top-level object or
+ * array is depth 1), or null when `value` is within bounds. Iterative: any depth is safe to measure.
+ */
+export function tooDeepAt(value: unknown, maxDepth = MAX_DEPTH): string[] | null {
+  if (value === null || typeof value !== 'object') return null;
+  const stack: Array<{ value: object; depth: number; path: string[] }> = [{ value, depth: 1, path: [] }];
+  while (stack.length > 0) {
+    const { value: node, depth, path } = stack.pop()!;
+    if (depth > maxDepth) return path.slice(0, 5);
+    for (const [key, child] of Object.entries(node)) {
+      if (child !== null && typeof child === 'object') stack.push({ value: child, depth: depth + 1, path: path.length < 5 ? [...path, key] : path });
+    }
+  }
+  return null;
+}
+
+/** "metadata.a.b…" for messages; a depth error names where the value became too deep. */
+export function depthMessage(what: string, path: string[], maxDepth = MAX_DEPTH): string {
+  const where = path.length > 0 ? ` (at ${[what, ...path].join('.')}${path.length >= 5 ? '…' : ''})` : '';
+  return `${what} is nested deeper than ${maxDepth} levels${where}`;
+}
+
+const UNSTORABLE = /[\u0000\ud800-\udfff]/;
+
+/** `text` with NUL and lone surrogates replaced by U+FFFD (the same string when it has none). */
+export function storableText(text: string): string {
+  if (!UNSTORABLE.test(text)) return text;
+  return text.toWellFormed().replaceAll('\u0000', '\ufffd');
+}
+
+/**
+ * A \u0000 or surrogate escape after an even run of backslashes (so itself an escape); a high
+ * surrogate escape takes the low one after it along, so a valid pair can be told apart and kept.
+ */
+const UNSTORABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(0000|[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|[dD][c-fC-F][0-9a-fA-F]{2})/g;
+
+/** JSON text with NUL and lone surrogates, raw or escaped, replaced as storableText does. */
+export function storableJsonText(json: string): string {
+  const text = storableText(json);
+  if (!text.includes('\\u')) return text;
+  return text.replace(UNSTORABLE_ESCAPE, (match, backslashes: string, escape: string) => (escape.length === 10 ? match : `${backslashes}\\ufffd`));
+}

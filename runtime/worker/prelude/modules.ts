@@ -1,0 +1,27 @@
+/**
+ * The modules the runtime provides to bundles instead of each bundle inlining them (cli/bundle.ts
+ * marks them external): zod and the SDK, so a script's bundle holds its own code only. A bundle
+ * asks for them through the global `__ferry_require(name)`; each is initialised on first request,
+ * once per run's context, so a script sees its own copy.
+ */
+import * as sdk from '@ferry/sdk';
+import { defineGlobal } from './builtins.ts';
+import { sdkError } from './host.ts';
+
+// esbuild bundles each require() as a module initialised on its first call.
+declare const require: (id: string) => unknown;
+
+export const RUNTIME_MODULES: Record<string, () => unknown> = {
+  zod: () => require('zod'),
+  'zod/v4': () => require('zod/v4'),
+  'ferry/sdk': () => sdk,
+  nango: () => sdk,
+};
+
+export function installModules(): void {
+  defineGlobal('__ferry_require', (name: unknown) => {
+    const load = typeof name === 'string' && Object.hasOwn(RUNTIME_MODULES, name) ? RUNTIME_MODULES[name] : undefined;
+    if (!load) throw sdkError('BAD_SCRIPT', `the runtime provides no module "${String(name)}" (it provides ${Object.keys(RUNTIME_MODULES).join(', ')})`);
+    return load();
+  });
+}

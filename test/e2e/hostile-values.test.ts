@@ -1,0 +1,197 @@
+/**
+ * Nothing a script returns can crash the host (issue 11), through a whole host over HTTP:
+ * values nested 2,000 deep given to setMetadata, updateMetadata, saveCheckpoint, returned as an
+ * action's output, carried as an ActionError's payload or produced by a definition at deploy get
+ * a clear error for that one call (the host and its other runs carry on); and NUL bytes and lone
+ * surrogates in every kind of script text Postgres stores come back as U+FFFD, with every run
+ * settled and no log line lost.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { deploySources, readAll, startTestFerry, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+
+const DEEP = `const deep = () => { let o: any = 1; for (let i = 0; i < 2000; i++) o = { b: o }; return o; };`;
+const ANYTHING = `const anything = { safeParse: (value: unknown) => ({ success: true as const, data: value }) };`;
+
+const DEEP_ACTION = `
+import { ActionError, createAction } from 'ferry/sdk';
+${DEEP}
+${ANYTHING}
+export default createAction({
+  description: 'hands the host values nested 2,000 deep',
+  input: anything,
+  output: anything,
+  exec: async (nango, input: any) => {
+    const attempt = async (call: () => Promise<unknown>) => {
+      try { await call(); return 'accepted'; } catch (error: any) { return error.code + ': ' + error.message; }
+    };
+    if (input.mode === 'calls') {
+      return {
+        setMetadata: await attempt(() => nango.setMetadata({ d: deep() })),
+        updateMetadata: await attempt(() => nango.updateMetadata({ d: deep() })),
+        shallow: await attempt(() => nango.setMetadata({ fine: { still: 'fine' } })),
+      };
+    }
+    if (input.mode === 'escape') await nango.updateMetadata({ d: deep() });
+    if (input.mode === 'output') return deep();
+    if (input.mode === 'payload') throw new ActionError({ type: 'too_deep', message: 'look at my payload', d: deep() });
+    return { fine: true };
+  },
+});`;
+
+const DEEP_CHECKPOINT = `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+${DEEP}
+export default createSync({
+  description: 'saves a checkpoint nested 2,000 deep',
+  frequency: 'every day',
+  models: { Item: z.object({ id: z.string() }) },
+  exec: async (nango) => {
+    await nango.saveCheckpoint({ d: deep() });
+  },
+});`;
+
+// The definition's description getter throws an ActionError whose payload is 2,000 deep.
+const DEEP_DEFINITION = `
+import { ActionError, createAction } from 'ferry/sdk';
+${DEEP}
+const definition = createAction({ description: 'x', exec: async () => ({}) });
+Object.defineProperty(definition, 'description', { get() { throw new ActionError({ type: 'deep', message: 'deep definition', d: deep() }); } });
+export default definition;`;
+
+const BAD_TEXT_SYNC = `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+export default createSync({
+  description: 'NUL bytes and lone surrogates in everything it stores',
+  frequency: 'every day',
+  models: { Item: z.object({ id: z.string(), name: z.string() }) },
+  exec: async (nango) => {
+    nango.log('first line');
+    nango.log('a NUL \\u0000 here');
+    console.warn('a lone \\ud800 surrogate', { and: '\\udc00' });
+    nango.log('last line');
+    await nango.setMetadata({ note: 'm\\u0000', lone: '\\udc00', ['k\\u0000ey']: 'v' });
+    await nango.saveCheckpoint({ at: 'c\\u0000\\ud800' });
+    await nango.batchSave([{ id: 'r\\u0000', name: 'n\\u0000\\ud800 and a pair \\ud83d\\ude00' }], 'Item');
+    // A failed run keeps its checkpoint (a successful one ends its pass and clears it).
+    throw new Error('bad \\u0000 byte \\ud800');
+  },
+});`;
+
+const BAD_TEXT_ACTION = `
+import { ActionError, createAction } from 'ferry/sdk';
+${ANYTHING}
+export default createAction({
+  description: 'NUL bytes and lone surrogates in its errors and output',
+  input: anything,
+  output: anything,
+  exec: async (nango, input: any) => {
+    if (input.mode === 'throw') throw new Error('bad \\u0000 byte \\ud800');
+    if (input.mode === 'action-error') throw new ActionError({ type: 't\\u0000', message: 'm\\u0000', p: 'p\\ud800' });
+    return { out: 'o\\u0000\\udfff' };
+  },
+});`;
+
+let ferry: TestFerry;
+const R = '\ufffd';
+
+beforeAll(async () => {
+  ferry = await startTestFerry();
+  await deploySources(ferry, {
+    'plain/actions/deep-values.ts': DEEP_ACTION,
+    'plain/actions/bad-text-action.ts': BAD_TEXT_ACTION,
+    'plain/syncs/deep-checkpoint.ts': DEEP_CHECKPOINT,
+    'plain/syncs/bad-text.ts': BAD_TEXT_SYNC,
+  });
+  expect((await ferry.api.put('/providers/plain', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
+  expect((await ferry.api.post('/connections', { connection_id: 'c1', provider: 'plain' })).status).toBe(201);
+}, 60_000);
+afterAll(async () => {
+  await ferry?.close();
+});
+
+const action = (name: string, mode: string) => ferry.api.post(`/actions/${name}`, { connection_id: 'c1', input: { mode } });
+
+async function expectHostCarriesOn(): Promise<void> {
+  expect((await ferry.api.get('/healthz')).status).toBe(200);
+  const fine = await action('deep-values', 'fine');
+  expect(fine.status).toBe(200);
+  expect(fine.body.output).toEqual({ fine: true });
+}
+
+describe('a value nested 2,000 deep', () => {
+  test('given to setMetadata or updateMetadata is refused for that call alone, and the run goes on', async () => {
+    const { status, body } = await action('deep-values', 'calls');
+    expect(status).toBe(200);
+    expect(body.output.setMetadata).toMatch(/^INVALID_ARGUMENT: metadata is nested deeper than 100 levels/);
+    expect(body.output.updateMetadata).toMatch(/^INVALID_ARGUMENT: metadata is nested deeper than 100 levels/);
+    expect(body.output.shallow).toBe('accepted');
+    expect((await ferry.api.get('/connections/c1/metadata')).body).toEqual({ fine: { still: 'fine' } });
+    await expectHostCarriesOn();
+  });
+
+  test('left to escape the script fails the run with INVALID_ARGUMENT', async () => {
+    const { status, body } = await action('deep-values', 'escape');
+    expect(status).toBeGreaterThanOrEqual(400);
+    expect(body.error.run_error).toMatchObject({ kind: 'sdk', code: 'INVALID_ARGUMENT', message: expect.stringContaining('nested deeper than 100 levels') });
+    await expectHostCarriesOn();
+  });
+
+  test("given to saveCheckpoint fails the sync's run with INVALID_ARGUMENT", async () => {
+    const run = await waitForRun(ferry.api, 'c1', 'deep-checkpoint', '0', 60_000);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatchObject({ kind: 'sdk', code: 'INVALID_ARGUMENT', message: expect.stringContaining('checkpoint is nested deeper than 100 levels') });
+    await expectHostCarriesOn();
+  });
+
+  test("returned as an action's output, or carried as an ActionError's payload, fails the run with INVALID_OUTPUT", async () => {
+    const output = await action('deep-values', 'output');
+    expect(output.status).toBe(500);
+    expect(output.body.error.run_error).toMatchObject({ kind: 'sdk', code: 'INVALID_OUTPUT', message: expect.stringContaining('the action output is nested deeper than 100 levels') });
+    const payload = await action('deep-values', 'payload');
+    expect(payload.body.error.run_error).toMatchObject({ kind: 'sdk', code: 'INVALID_OUTPUT', message: expect.stringContaining("the ActionError's payload is nested deeper than 100 levels") });
+    expect(payload.body.error.run_error.message).toContain('look at my payload');
+    await expectHostCarriesOn();
+  });
+
+  test('produced by a definition at deploy is a refused deploy, not a dead host', async () => {
+    await expect(deploySources(ferry, { 'plain/actions/deep-definition.ts': DEEP_DEFINITION })).rejects.toThrow(/nested deeper than 100 levels/);
+    await expectHostCarriesOn();
+  });
+});
+
+describe('NUL bytes and lone surrogates in script text are stored as U+FFFD', () => {
+  test("in log lines (none lost from their flush), metadata, a checkpoint, a record and the run's error", async () => {
+    const run = await waitForRun(ferry.api, 'c1', 'bad-text', '0', 60_000);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatchObject({ kind: 'script', code: 'SCRIPT_ERROR', message: `bad ${R} byte ${R}` });
+    const logs = (await ferry.api.get(`/runs/${run.id}/logs`)).body.logs.map((l: any) => l.message);
+    // console.* writes objects as JSON, where a lone surrogate is already the escape \udc00.
+    expect(logs).toEqual(['first line', `a NUL ${R} here`, `a lone ${R} surrogate {"and":"\\udc00"}`, 'last line']);
+    expect((await ferry.api.get('/connections/c1/metadata')).body).toMatchObject({ note: `m${R}`, lone: R, [`k${R}ey`]: 'v' });
+    const status = await ferry.api.get('/syncs/bad-text/status?connection_id=c1');
+    expect(status.body.checkpoint).toEqual({ at: `c${R}${R}` });
+    const { records } = await readAll(ferry.api, 'c1', 'Item');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ id: `r${R}`, name: `n${R}${R} and a pair \u{1F600}` });
+  });
+
+  test("in an error's message, an ActionError's type, message and payload, and an action's output; every run settles", async () => {
+    const thrown = await action('bad-text-action', 'throw');
+    expect(thrown.status).toBe(500);
+    expect(thrown.body.error.run_error).toMatchObject({ kind: 'script', code: 'SCRIPT_ERROR', message: `bad ${R} byte ${R}` });
+    const run = await ferry.api.get(`/runs/${thrown.body.error.run_id}`);
+    expect(run.body).toMatchObject({ status: 'failed', error: { message: `bad ${R} byte ${R}` } });
+
+    const refused = await action('bad-text-action', 'action-error');
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: 'ACTION_ERROR', type: `t${R}`, message: `m${R}`, payload: { p: `p${R}` } });
+    expect((await ferry.api.get(`/runs/${refused.body.error.run_id}`)).body.status).toBe('failed');
+
+    const output = await action('bad-text-action', 'output');
+    expect(output.status).toBe(200);
+    expect(output.body.output).toEqual({ out: `o${R}${R}` });
+    expect((await ferry.api.get(`/runs/${output.body.run_id}`)).body.status).toBe('succeeded');
+  });
+});
