@@ -109,7 +109,9 @@ export async function run(jobJson: string): Promise<string> {
     clearAllTimers();
     // New calls are refused from here, but those the script made in time and that still wait
     // for a turn (un-awaited batchSave calls) reach the worker, which waits for them in turn.
-    await handedOver();
+    // Only then a tick later: a run with nothing waiting settles in the same task as before.
+    const waiting = handedOver();
+    if (waiting) await waiting;
   }
 }
 

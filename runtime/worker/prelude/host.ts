@@ -64,9 +64,9 @@ function release(batch: boolean): void {
 const drained = new MapCtor<number, () => void>();
 let nextDrained = 0;
 
-/** Resolves once every call the script made has been handed to the worker (none waits its turn). */
-export function handedOver(): Promise<void> {
-  if (waiting.size === 0) return PromiseCtor.resolve();
+/** Null when no call waits its turn; else resolves once every call made is with the worker. */
+export function handedOver(): Promise<void> | null {
+  if (waiting.size === 0) return null;
   return new PromiseCtor<void>((resolve) => { drained.set(nextDrained++, resolve); });
 }
 // Set when `run` settles: whatever the script left behind (timers, un-awaited promises,
