@@ -116,7 +116,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     const webhooksIn = await createWebhooksIn(scriptRunDeps);
 
     if (config.FERRY_ROLE !== 'api') {
-      const webhooksOut = await createWebhookSender({ sql, boss: queue.boss, logger, retryDelaySeconds: config.FERRY_WEBHOOK_RETRY_DELAY_S });
+      const webhooksOut = await createWebhookSender({ sql, boss: queue.boss, logger, retryDelaySeconds: config.FERRY_WEBHOOK_RETRY_DELAY_S, outbox });
       await webhooksOut.work();
       const retry = { baseMs: config.FERRY_SYNC_RETRY_BASE_MS };
       const runner = createSyncRunner({

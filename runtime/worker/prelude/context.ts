@@ -84,6 +84,12 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     log: nangoLog,
     // Nango scripts throw `new nango.ActionError({...})`: the SDK's own class, recognised by its code.
     ActionError,
+    zodValidateInput: async ({ zodSchema, input }) => {
+      const parsed = zodSchema.safeParse(input);
+      if (parsed.success) return parsed;
+      for (const issue of parsed.error.issues) nangoLog(`Invalid input provided: ${issue.path.map((p) => StringCtor(p)).join('.') || '(root)'}: ${issue.message}`, { level: 'error' });
+      throw new ActionError({ message: 'Invalid input provided', issues: formatIssues(parsed.error) });
+    },
   };
 
   async function batch(op: 'save' | 'update' | 'delete', records: unknown, model: unknown): Promise<boolean> {

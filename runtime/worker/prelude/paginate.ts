@@ -45,7 +45,7 @@ function nextFromLinkHeader(header: string | undefined, rel: string): string | u
 type Request = ProxyConfiguration & { params: Record<string, string> };
 
 export function createPaginate(defaults: Record<string, unknown> | undefined) {
-  return async function* paginate<T = any>(config: ProxyConfiguration): AsyncGenerator<T[], void, undefined> {
+  return async function* paginate<T = any>(config: ProxyConfiguration): AsyncGenerator<T[], undefined, void> {
     const settings = { ...(defaults || {}), ...(config.paginate || {}) } as Partial<PaginateConfig>;
     const type = settings.type;
     if (type === undefined || !['cursor', 'link', 'offset', 'page'].includes(type)) {
