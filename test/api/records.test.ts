@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createRecordStore, type RecordStore } from '../../host/store/records.ts';
-import { startTestFerry, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, startTestFerry, type TestFerry } from '../helpers/ferry.ts';
 import { deleteBatchOf, saveBatchOf, silentLogger } from '../store/fixtures.ts';
 
 let ferry: TestFerry;
@@ -21,8 +21,23 @@ beforeAll(async () => {
   ferry = await startTestFerry();
   store = createRecordStore({ sql: ferry.db.sql, logger: silentLogger, embedded: false });
   expect((await ferry.api.put('/providers/plain', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
+  // The records are written through the store below; a deployed script declares their models, so
+  // GET /records knows them before the first write (an undeclared model is a 404).
+  await deploySources(ferry, { 'plain/actions/declare-models.ts': DECLARE_MODELS });
 });
 afterAll(async () => { await ferry?.close(); });
+
+const DECLARE_MODELS = `
+import { createAction } from 'ferry/sdk';
+import { z } from 'zod';
+const record = z.object({ id: z.string() }).passthrough();
+export default createAction({
+  description: 'declares the models this file writes through the store',
+  input: z.object({}),
+  output: z.object({}),
+  models: { Contact: record, Deal: record, Note: record },
+  exec: async () => ({}),
+});`;
 
 interface Seen { id: string; version: number; action: string; cursor: string }
 

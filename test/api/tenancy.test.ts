@@ -114,9 +114,11 @@ describe('isolation between environments', () => {
   test("the same connection id in two environments holds each one's own records", async () => {
     const devPage = await dev.get('/records?connection_id=shared&model=Thing');
     expect(devPage.body.records.map((r: any) => r.id)).toEqual(['dev-thing']);
+    // prod deployed nothing that declares Thing and holds none: an unknown model, not dev's records.
     const prodPage = await prod.get('/records?connection_id=shared&model=Thing');
-    expect(prodPage.status).toBe(200);
-    expect(prodPage.body.records).toEqual([]);
+    expect(prodPage.status).toBe(404);
+    expect(prodPage.body.error.code).toBe('UNKNOWN_MODEL');
+    expect(JSON.stringify(prodPage.body)).not.toContain('dev-thing');
     expect((await prod.get('/runs?connection_id=shared')).body.runs).toEqual([]);
   });
 

@@ -77,7 +77,7 @@ describe('connections', () => {
     const ok = await waitForRun(ferry.api, 'p1', 'probe');
     expect(ok.status).toBe('succeeded');
     const metadata = (await ferry.api.get('/connections/p1/metadata')).body;
-    expect(metadata.seen).toEqual({ connection_id: 'p1', provider: 'probe', connection_config: { tenant: 't1' }, metadata: { m: 1 } });
+    expect(metadata.seen).toEqual({ connection_id: 'p1', provider: 'probe', provider_config_key: 'probe', connection_config: { tenant: 't1' }, metadata: { m: 1 } });
     expect(metadata.before).toEqual({ m: 1 });
     expect(JSON.stringify(metadata)).not.toContain(provider.bearer);
 

@@ -45,8 +45,9 @@ afterAll(async () => {
 });
 
 test("an unreadable message fails that child's run with WORKER_CRASHED; the host carries on with a new child", async () => {
+  // Every child of this host was started with the preload (the runtime workers and the reserved slot).
   const rogues = workerChildren();
-  expect(rogues).toHaveLength(2);
+  expect(rogues.length).toBeGreaterThanOrEqual(2);
   const { status, body } = await ferry.api.post('/actions/rogue', { connection_id: 'c1', input: { rogue: true } });
   expect(status).toBe(500);
   expect(body.error.run_error).toMatchObject({ kind: 'internal', code: 'WORKER_CRASHED', message: expect.stringContaining('could not read') });
@@ -58,6 +59,6 @@ test("an unreadable message fails that child's run with WORKER_CRASHED; the host
     expect(next.status).toBe(200);
     expect(next.body.output).toEqual({ finished: true });
   }
-  // One of the two rogue children was replaced.
-  expect(workerChildren().filter((pid) => rogues.includes(pid))).toHaveLength(1);
+  // Exactly the rogue child that sent the frame was replaced.
+  expect(workerChildren().filter((pid) => rogues.includes(pid))).toHaveLength(rogues.length - 1);
 });
