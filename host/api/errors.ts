@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
+import { requestValueIssue } from './request-bounds.ts';
 
 export interface ErrorIssue {
   path: string[];
@@ -58,6 +59,11 @@ export function renderError(c: Context, err: unknown) {
 
 /** Validates one part of a request; the 400 names every offending field. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: 'query' | 'body' | 'params'): z.infer<S> {
+  const unsafe = requestValueIssue(value, [where]);
+  if (unsafe) {
+    const path = unsafe.path.map((p) => p.replace(/[\u0000\ud800-\udfff]/g, '\ufffd'));
+    throw new ApiError(400, 'INVALID_REQUEST', `invalid ${where}: ${path.join('.')}: ${unsafe.message}`, [{ path, message: unsafe.message }]);
+  }
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((i) => ({ path: [where, ...i.path.map(String)], message: i.message }));
