@@ -50,7 +50,7 @@ export interface FerryClientOptions {
   secretKey: string;
   /** Per-request timeout (default 30 s; actions run scripts, so give them room). */
   timeoutMs?: number;
-  /** Retries of idempotent reads after a network error or 502/503/504 (default 2). */
+  /** Retries of idempotent reads after a network error or 500/502/503/504 (default 2), honouring Retry-After up to 10 s. */
   retries?: number;
   fetch?: typeof fetch;
 }
@@ -74,7 +74,16 @@ export interface FerryClient {
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
 }
 
-const RETRYABLE_STATUS = new Set([502, 503, 504]);
+const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
+const MAX_RETRY_AFTER_MS = 10_000;
+
+/** Retry-After in seconds (or an HTTP date), as milliseconds to wait; null when absent or unreadable. */
+function retryAfterMs(header: string | null): number | null {
+  if (header === null) return null;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS) : null;
+}
 
 export function createFerryClient(options: FerryClientOptions): FerryClient {
   const base = options.url.replace(/\/+$/, '');
@@ -82,7 +91,7 @@ export function createFerryClient(options: FerryClientOptions): FerryClient {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const retries = options.retries ?? 2;
 
-  async function once<T>(method: string, path: string, body: unknown): Promise<{ retryable: boolean; error?: FerryApiError; value?: T }> {
+  async function once<T>(method: string, path: string, body: unknown): Promise<{ retryable: boolean; error?: FerryApiError; value?: T; waitMs?: number | null }> {
     let response: Response;
     try {
       response = await doFetch(`${base}${path}`, {
@@ -95,7 +104,9 @@ export function createFerryClient(options: FerryClientOptions): FerryClient {
       return { retryable: true, error: new FerryApiError(0, 'NETWORK_ERROR', `${method} ${path}: ${(err as Error).message}`) };
     }
     const text = await response.text();
-    if (!response.ok) return { retryable: RETRYABLE_STATUS.has(response.status), error: errorFromResponse(response.status, text) };
+    if (!response.ok) {
+      return { retryable: RETRYABLE_STATUS.has(response.status), error: errorFromResponse(response.status, text), waitMs: retryAfterMs(response.headers.get('retry-after')) };
+    }
     return { retryable: false, value: (text === '' ? null : JSON.parse(text)) as T };
   }
 
@@ -105,7 +116,7 @@ export function createFerryClient(options: FerryClientOptions): FerryClient {
       const result = await once<T>(method, path, body);
       if (!result.error) return result.value as T;
       if (!result.retryable || attempt >= attempts) throw result.error;
-      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      await new Promise((resolve) => setTimeout(resolve, result.waitMs ?? 100 * 2 ** attempt));
     }
   }
 

@@ -79,7 +79,8 @@ export const RunErrorSchema = z.object({
    * script: SCRIPT_ERROR | ACTION_ERROR | NON_RETRYABLE | RETRY_AFTER
    * sdk: INVALID_INPUT | INVALID_OUTPUT | UNKNOWN_MODEL | PAYLOAD_TOO_LARGE | BRIDGE_ERROR | BAD_SCRIPT
    * limit: MEMORY | CPU | WALL_TIME | STACK_OVERFLOW | OUTPUT_SIZE
-   * internal: WORKER_CRASHED | INTERNAL
+   * internal: WORKER_CRASHED | INTERNAL | DATABASE_ERROR (the host lost its database connection or
+   *   Postgres asked to retry; retried, never blamed on the script) | RECORD_WRITE_FAILED
    * Host bridge errors the script let escape keep their code: RETRY_AFTER (a provider wait too
    * long to sleep through, with retryAfterMs), CONNECTION_REAUTH_REQUIRED (credentials revoked).
    */

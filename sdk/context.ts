@@ -3,13 +3,17 @@
  * `NangoAction`/`NangoSync` so existing scripts keep working; `NangoSync`/`NangoAction` are
  * exported as aliases for that reason.
  */
+import type { ActionError } from './errors.ts';
+import type { ZodSchemaLike } from './types.ts';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface ProxyConfiguration {
   /** Path relative to the provider's base URL, e.g. `/v1/contacts`. */
   endpoint: string;
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  params?: string | Record<string, string | number | boolean | undefined>;
+  /** An array value is sent comma-joined. */
+  params?: string | Record<string, string | number | boolean | ReadonlyArray<string | number> | undefined>;
   headers?: Record<string, string>;
   data?: unknown;
   /** How many times the host retries 429/5xx/network errors (default 3 for reads, 0 for writes). */
@@ -33,29 +37,49 @@ export interface ProxyResponse<T = any> {
 }
 
 export interface PaginateConfig {
+  /** `page` is `offset` counting pages from 1 (`offset_calculation_method: 'per-page'`). */
   type: 'cursor' | 'link' | 'offset' | 'page';
   /** Where the records sit in the response body (dot path); the body itself when absent. */
   response_path?: string;
-  limit?: number;
+  /** Page size sent as `limit_name_in_request`; an offset walk stops at a shorter page. */
+  limit?: number | string;
   limit_name_in_request?: string;
   /** cursor: dot path of the next cursor in the body, and the request parameter that carries it. */
   cursor_path_in_response?: string;
   cursor_name_in_request?: string;
-  /** link: dot path of the next URL in the body; otherwise the `Link` header's rel="next". */
+  /** link: dot path of the next URL in the body; otherwise the `Link` header's entry of this rel (default `next`). */
   link_path_in_response_body?: string;
+  link_rel_in_response_header?: string;
   /** offset/page: the request parameter that carries the offset or page number. */
   offset_name_in_request?: string;
-  offset_start_value?: number;
+  offset_start_value?: number | string;
+  /** 'by-response-size' (default): the offset grows by the records received; 'per-page': by one. */
+  offset_calculation_method?: 'by-response-size' | 'per-page';
+  /**
+   * Called after each page has been handled by the loop (so a checkpoint saved here covers it),
+   * with what the next request will send (cursor, next offset or page, next URL), or undefined
+   * after the last page.
+   */
+  on_page?: (page: { nextPageParam: string | number | undefined; response: ProxyResponse }) => void | Promise<void>;
+  /**
+   * Where the pagination parameters go: the JSON body for POST/PUT/PATCH (their names may be
+   * dot paths such as `variables.after` for GraphQL), the query string otherwise. `in_body`
+   * forces one or the other.
+   */
+  in_body?: boolean;
 }
 
 export interface ConnectionInfo {
   connection_id: string;
   provider: string;
-  connection_config: Record<string, unknown>;
-  metadata: Record<string, unknown> | null;
+  /** Nango's name for the provider (`providerConfigKey`); the same value as `provider`. */
+  provider_config_key?: string;
+  connection_config: Record<string, any>;
+  metadata: Record<string, any> | null;
 }
 
-export interface ActionContext {
+/** `Meta` is the connection metadata's type (from the script's `metadata` schema). */
+export interface ActionContext<Meta = Record<string, any>> {
   readonly connectionId: string;
   readonly providerConfigKey: string;
   readonly provider: string;
@@ -66,18 +90,27 @@ export interface ActionContext {
   put<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
   patch<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
   delete<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
-  paginate<T = any>(config: ProxyConfiguration): AsyncGenerator<T[], void, undefined>;
+  paginate<T = any>(config: ProxyConfiguration): AsyncGenerator<T[], undefined, void>;
 
   getConnection(): Promise<ConnectionInfo>;
-  getMetadata<M = Record<string, unknown>>(): Promise<M>;
-  setMetadata(metadata: Record<string, unknown>): Promise<void>;
-  updateMetadata(metadata: Record<string, unknown>): Promise<void>;
+  getMetadata<M = Meta>(): Promise<M>;
+  setMetadata(metadata: Meta extends Record<string, any> ? Meta : Record<string, any>): Promise<void>;
+  updateMetadata(metadata: Partial<Meta extends Record<string, any> ? Meta : Record<string, any>>): Promise<void>;
 
   /** `log('msg', { level: 'warn' })` as in Nango; any other arguments are joined into the line. */
   log(...args: unknown[]): void;
+
+  /**
+   * Nango's input check: the schema's safeParse result when `input` is valid; otherwise each
+   * issue is logged at error level and an ActionError ('Invalid input provided') is thrown.
+   */
+  zodValidateInput<T = unknown>(options: { zodSchema: ZodSchemaLike<T>; input: unknown }): Promise<{ success: true; data: T }>;
+
+  /** `throw new nango.ActionError({ message, ... })`: the action answers 400 with the payload, as in Nango. */
+  readonly ActionError: typeof ActionError;
 }
 
-export interface SyncContext<Models extends Record<string, unknown> = Record<string, any>> extends ActionContext {
+export interface SyncContext<Models extends Record<string, unknown> = Record<string, any>, Meta = Record<string, any>, Checkpoint = Record<string, any>> extends ActionContext<Meta> {
   /** Start of the last successful run; null on the first run or a full run. */
   readonly lastSyncDate: Date | null;
   /** True when this run ignores `lastSyncDate` and the checkpoint. */
@@ -87,8 +120,9 @@ export interface SyncContext<Models extends Record<string, unknown> = Record<str
   batchUpdate<K extends keyof Models & string>(records: Partial<Models[K]>[], model: K): Promise<boolean>;
   batchDelete<K extends keyof Models & string>(records: Pick<Models[K], never>[] | { id: string | number }[], model: K): Promise<boolean>;
 
-  getCheckpoint<C extends Record<string, unknown> = Record<string, string | number | boolean | null>>(): Promise<C | null>;
-  saveCheckpoint(checkpoint: Record<string, string | number | boolean | null>): Promise<void>;
+  /** The checkpoint typed by the sync's `checkpoint` schema (as in Nango), null when there is none. */
+  getCheckpoint<T = Checkpoint>(): Promise<T | null>;
+  saveCheckpoint(checkpoint: Checkpoint): Promise<void>;
   clearCheckpoint(): Promise<void>;
 
   /**
@@ -101,5 +135,5 @@ export interface SyncContext<Models extends Record<string, unknown> = Record<str
 }
 
 /** Nango's names, so `NangoSync`-typed helpers port unchanged. */
-export type NangoSync<Models extends Record<string, unknown> = Record<string, any>> = SyncContext<Models>;
-export type NangoAction = ActionContext;
+export type NangoSync<Models extends Record<string, unknown> = Record<string, any>, Meta = Record<string, any>, Checkpoint = Record<string, any>> = SyncContext<Models, Meta, Checkpoint>;
+export type NangoAction<Meta = Record<string, any>> = ActionContext<Meta>;

@@ -2,8 +2,11 @@ import type { ActionContext, SyncContext } from './context.ts';
 import type { Infer, ModelMap, ZodSchemaLike } from './types.ts';
 
 type ModelsOf<M extends ModelMap> = { [K in keyof M]: Infer<M[K]> };
+/** What a `metadata` or `checkpoint` schema describes; any record when the script gives none. */
+type StateOf<S> = S extends ZodSchemaLike<infer T> ? T : Record<string, any>;
+type OptionalSchema = ZodSchemaLike | undefined;
 
-export interface SyncDefinition<M extends ModelMap = ModelMap> {
+export interface SyncDefinition<M extends ModelMap = ModelMap, Meta extends OptionalSchema = undefined, C extends OptionalSchema = undefined> {
   type: 'sync';
   description: string;
   version?: string;
@@ -30,20 +33,25 @@ export interface SyncDefinition<M extends ModelMap = ModelMap> {
   retries?: number;
   endpoints?: ReadonlyArray<{ method: string; path: string; group?: string }>;
   models: M;
-  metadata?: ZodSchemaLike;
+  /** The connection metadata's schema: types getMetadata/setMetadata. */
+  metadata?: Meta;
+  /** The checkpoint's schema (as in Nango): types getCheckpoint/saveCheckpoint. */
+  checkpoint?: C;
+  /** OAuth scopes the sync needs (informational, as in Nango). */
+  scopes?: string[];
   /** Per-run limits; the host's defaults apply where absent. */
   limits?: { memoryMb?: number; wallTimeMs?: number; cpuTimeMs?: number };
-  exec: (ctx: SyncContext<ModelsOf<M>>) => Promise<void>;
+  exec: (ctx: SyncContext<ModelsOf<M>, StateOf<Meta>, StateOf<C>>) => Promise<void>;
   /** Provider webhook event types handled by `onWebhook` ('*' for every event). */
   webhookSubscriptions?: string[];
   /** Runs with the sync's context for each incoming webhook of a subscribed type, for the connection it names. */
-  onWebhook?: (ctx: SyncContext<ModelsOf<M>>, payload: any) => Promise<void>;
+  onWebhook?: (ctx: SyncContext<ModelsOf<M>, StateOf<Meta>, StateOf<C>>, payload: any) => Promise<void>;
 }
 
 /** What an action's `exec` receives: the action context, plus record writes for the models it declares. */
-export type ActionContextWith<M extends ModelMap> = ActionContext & Pick<SyncContext<ModelsOf<M>>, 'batchSave' | 'batchUpdate' | 'batchDelete'>;
+export type ActionContextWith<M extends ModelMap, Meta = Record<string, any>> = ActionContext<Meta> & Pick<SyncContext<ModelsOf<M>>, 'batchSave' | 'batchUpdate' | 'batchDelete'>;
 
-export interface ActionDefinition<I extends ZodSchemaLike = ZodSchemaLike, O extends ZodSchemaLike = ZodSchemaLike, M extends ModelMap = ModelMap> {
+export interface ActionDefinition<I extends ZodSchemaLike = ZodSchemaLike, O extends ZodSchemaLike = ZodSchemaLike, M extends ModelMap = ModelMap, Meta extends OptionalSchema = undefined> {
   type: 'action';
   description: string;
   version?: string;
@@ -53,16 +61,20 @@ export interface ActionDefinition<I extends ZodSchemaLike = ZodSchemaLike, O ext
   scopes?: string[];
   /** Models the action may save or update, so the app sees its write-back at once. */
   models?: M;
+  /** The connection metadata's schema: types getMetadata. */
+  metadata?: Meta;
   limits?: { memoryMb?: number; wallTimeMs?: number; cpuTimeMs?: number };
-  exec: (ctx: ActionContextWith<M>, input: Infer<I>) => Promise<Infer<O>>;
+  exec: (ctx: ActionContextWith<M, StateOf<Meta>>, input: Infer<I>) => Promise<Infer<O>>;
 }
 
-export function createSync<M extends ModelMap>(definition: Omit<SyncDefinition<M>, 'type'>): SyncDefinition<M> {
+export function createSync<M extends ModelMap, Meta extends OptionalSchema = undefined, C extends OptionalSchema = undefined>(
+  definition: Omit<SyncDefinition<M, Meta, C>, 'type'>,
+): SyncDefinition<M, Meta, C> {
   return { ...definition, type: 'sync' };
 }
 
-export function createAction<I extends ZodSchemaLike, O extends ZodSchemaLike, M extends ModelMap = {}>(
-  definition: Omit<ActionDefinition<I, O, M>, 'type'>,
-): ActionDefinition<I, O, M> {
+export function createAction<I extends ZodSchemaLike, O extends ZodSchemaLike, M extends ModelMap = {}, Meta extends OptionalSchema = undefined>(
+  definition: Omit<ActionDefinition<I, O, M, Meta>, 'type'>,
+): ActionDefinition<I, O, M, Meta> {
   return { ...definition, type: 'action' };
 }

@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
+import { isTransientDatabaseError } from '../db/transient.ts';
 import { requestValueIssue } from './request-bounds.ts';
 
 export interface ErrorIssue {
@@ -53,6 +54,8 @@ export function renderError(c: Context, err: unknown) {
   if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.issues), err.status);
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && READ_ERROR_CODES.has(code)) return c.json(errorBody(code, (err as Error).message), 400);
+  // A lost database connection is not the caller's fault nor a bug: try again shortly.
+  if (isTransientDatabaseError(err)) return c.json(errorBody('DATABASE_UNAVAILABLE', 'the database connection was lost; retry shortly'), 503, { 'retry-after': '1' });
   if (isInputRefusedByPostgres(err)) return c.json(errorBody('INVALID_REQUEST', 'a value in the request cannot be stored or compared (too long, out of range, or containing a NUL character)'), 400);
   return c.json(errorBody('INTERNAL', 'internal error'), 500);
 }

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EndUser, EventError } from '@ferry/client/webhook-events';
+import type { ErrorIssue } from '../api/errors.ts';
 import type { ConnectionRow, Connections, Credentials } from '../connections/connections.ts';
 import type { Provider, Providers } from '../connections/providers.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
@@ -19,12 +20,15 @@ import type { ConnectSession, ConnectSessions } from './sessions.ts';
 /** A refusal the end user (or the app) must see; `status` is its HTTP status. */
 export class ConnectError extends Error {
   readonly code: string;
-  readonly status: 400 | 403 | 404 | 409 | 410 | 422 | 502;
-  constructor(status: ConnectError['status'], code: string, message: string) {
+  readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 422 | 502;
+  /** For a 400: the offending fields, as the API's error shape names them. */
+  readonly issues: ErrorIssue[] | undefined;
+  constructor(status: ConnectError['status'], code: string, message: string, issues?: ErrorIssue[]) {
     super(message);
     this.name = 'ConnectError';
     this.status = status;
     this.code = code;
+    this.issues = issues;
   }
 }
 

@@ -13,7 +13,7 @@ import type { Credentials } from '../connections/connections.ts';
 import type { Provider, Providers } from '../connections/providers.ts';
 import type { Cipher } from '../crypto/cipher.ts';
 import type { Sql } from '../db/connect.ts';
-import { errorBody, renderError } from '../api/errors.ts';
+import { errorBody, renderError, type ErrorIssue } from '../api/errors.ts';
 import type { Logger } from '../logger.ts';
 import { defineRoutes } from '../api/openapi/index.ts';
 import { ConnectError, endUserOf, type ConnectFlow } from './connect-flow.ts';
@@ -40,6 +40,12 @@ const STATE_COOKIE = 'ferry_connect_state';
 const ProviderParam = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a provider name') });
 
 /** The headless API: a JSON body, an Accept of JSON, or the session token as a bearer header (browsers never send one). */
+function providerName(c: Context): string {
+  const parsed = ProviderParam.safeParse(c.req.param());
+  if (!parsed.success) throw new ConnectError(400, 'INVALID_REQUEST', 'invalid params: name must be a provider name (lowercase letters, digits, - and _)', [{ path: ['params', 'name'], message: 'a provider name' }]);
+  return parsed.data.name;
+}
+
 const wantsJson = (c: Context) => (c.req.header('content-type') ?? '').includes('application/json') || (c.req.header('accept') ?? '').startsWith('application/json')
   || /^Bearer\s+fcs_/i.test(c.req.header('authorization') ?? '');
 
@@ -49,11 +55,20 @@ function sessionToken(c: Context, form?: Record<string, unknown>): string | null
   return typeof value === 'string' && value.length > 0 && value.length < 200 ? value : null;
 }
 
-const PROBLEM_TEXT: Record<string, [number, string, string]> = {
+const PROBLEM_TEXT: Record<string, [401 | 410, string, string]> = {
   unknown: [401, 'SESSION_INVALID', 'This connect link is not valid. Ask the app for a new one.'],
   expired: [410, 'SESSION_EXPIRED', 'This connect link has expired. Ask the app for a new one.'],
   used: [410, 'SESSION_USED', 'This connect link was already used. Ask the app for a new one.'],
 };
+
+/** The form was filled in wrong: JSON callers get the issues, a browser gets the form again. */
+class FormError extends ConnectError {
+  readonly page: Html;
+  constructor(page: Html, message: string, issues: ErrorIssue[]) {
+    super(400, 'INVALID_REQUEST', message, issues);
+    this.page = page;
+  }
+}
 
 export function connectRoutes(deps: ConnectRouteDeps) {
   const app = new Hono();
@@ -66,26 +81,28 @@ export function connectRoutes(deps: ConnectRouteDeps) {
     return c.html(body, status as 200);
   }
 
-  /** A refusal, as JSON (the API's error shape) or a page. */
+  /** A refusal, as JSON (the API's error shape) or a page (the form again, when it was the form's fault). */
   function refuse(c: Context, err: ConnectError) {
-    if (wantsJson(c)) return c.json(errorBody(err.code, err.message), err.status);
-    return page(c, problemPage('Cannot connect', err.message), err.status);
+    if (wantsJson(c)) return c.json(errorBody(err.code, err.message, err.issues), err.status);
+    return page(c, err instanceof FormError ? err.page : problemPage('Cannot connect', err.message), err.status);
   }
 
   async function liveSession(c: Context, form?: Record<string, unknown>): Promise<ConnectSession> {
     const token = sessionToken(c, form);
-    if (!token) throw new ConnectError(401 as 400, 'SESSION_INVALID', 'missing session token (Authorization: Bearer fcs_… or ?session_token=)');
+    if (!token) throw new ConnectError(401, 'SESSION_INVALID', 'missing session token (Authorization: Bearer fcs_… or ?session_token=)');
     const resolved = await deps.connectSessions.resolve(token);
     if ('problem' in resolved) {
       const [status, code, text] = PROBLEM_TEXT[resolved.problem]!;
-      throw new ConnectError(status as 410, code, text);
+      throw new ConnectError(status, code, text);
     }
     return resolved.session;
   }
 
   const nonceOf = (c: Context) => c.get('nonce' as never) as string;
 
+  /** The end of a browser flow; a caller asking for JSON (never a browser's navigation) gets the API's error shape instead. */
   function outcomePage(c: Context, session: ConnectSession | null, outcome: Outcome, title: string, message: string, status = 200) {
+    if (outcome.error && wantsJson(c)) return c.json(errorBody(outcome.error.code, message), status as 400);
     return page(c, resultPage({ outcome, title, message, returnUrl: session?.return_url ?? null, nonce: nonceOf(c) }), status);
   }
 
@@ -132,7 +149,7 @@ export function connectRoutes(deps: ConnectRouteDeps) {
 
   app.get('/connect/providers/:name', async (c) => {
     const session = await liveSession(c);
-    const provider = await deps.connectFlow.providerFor(session, ProviderParam.parse(c.req.param()).name);
+    const provider = await deps.connectFlow.providerFor(session, providerName(c));
     const fields = formFields(provider);
     if (wantsJson(c)) return c.json(describe(provider));
     const token = sessionToken(c)!;
@@ -141,14 +158,14 @@ export function connectRoutes(deps: ConnectRouteDeps) {
     return page(c, formPage({ token, provider, fields, oauth: isAuthorizationCode(provider) }));
   });
 
-  /** Validates the provider's form; a page re-shows it with the problem, JSON gets a 400 naming the fields. */
-  function readForm(c: Context, provider: Provider, token: string, values: Record<string, unknown>) {
+  /** Validates the provider's form; a page shows it again with the problem, JSON gets a 400 naming the fields. */
+  function readForm(provider: Provider, token: string, values: Record<string, unknown>): Record<string, string | undefined> {
     const parsed = formSchema(provider).safeParse(values);
     if (parsed.success) return parsed.data as Record<string, string | undefined>;
     const issues = parsed.error.issues.map((i) => ({ path: ['body', ...i.path.map(String)], message: i.message }));
     const message = issues.map((i) => i.message).join('; ');
-    if (wantsJson(c)) throw Object.assign(new ConnectError(400, 'INVALID_REQUEST', `invalid body: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`), { issues });
-    throw Object.assign(new ConnectError(400, 'INVALID_REQUEST', message), { page: formPage({ token, provider, fields: formFields(provider), oauth: isAuthorizationCode(provider), error: message, values: values as Record<string, string> }) });
+    const form = formPage({ token, provider, fields: formFields(provider), oauth: isAuthorizationCode(provider), error: message, values: values as Record<string, string> });
+    throw new FormError(form, `invalid body: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, issues);
   }
 
   async function formValues(c: Context): Promise<Record<string, unknown>> {
@@ -167,16 +184,8 @@ export function connectRoutes(deps: ConnectRouteDeps) {
     const values = await formValues(c);
     const session = await liveSession(c, values);
     const token = sessionToken(c, values)!;
-    const provider = await deps.connectFlow.providerFor(session, ProviderParam.parse(c.req.param()).name);
-    let form: Record<string, string | undefined>;
-    try {
-      form = readForm(c, provider, token, values);
-    } catch (err) {
-      const formHtml = (err as { page?: Html }).page;
-      if (formHtml) return page(c, formHtml, 400);
-      if (err instanceof ConnectError && (err as { issues?: unknown }).issues) return c.json({ error: { code: err.code, message: err.message, issues: (err as unknown as { issues: unknown }).issues } }, 400);
-      throw err;
-    }
+    const provider = await deps.connectFlow.providerFor(session, providerName(c));
+    const form = readForm(provider, token, values);
     if (isAuthorizationCode(provider)) {
       // The browser must make this trip itself: the app's UI opens this URL.
       const query = new URLSearchParams({ session_token: token });
@@ -211,18 +220,11 @@ export function connectRoutes(deps: ConnectRouteDeps) {
   app.get('/connect/providers/:name/authorize', async (c) => {
     const session = await liveSession(c);
     const token = sessionToken(c)!;
-    const provider = await deps.connectFlow.providerFor(session, ProviderParam.parse(c.req.param()).name);
+    const provider = await deps.connectFlow.providerFor(session, providerName(c));
     if (provider.auth.type !== 'oauth2' || provider.auth.grant !== 'authorization_code') {
       throw new ConnectError(400, 'NOT_OAUTH', `${provider.name} does not use the OAuth2 authorization-code grant`);
     }
-    let form: Record<string, string | undefined>;
-    try {
-      form = readForm(c, provider, token, c.req.query());
-    } catch (err) {
-      const formHtml = (err as { page?: Html }).page;
-      if (formHtml) return page(c, formHtml, 400);
-      throw err;
-    }
+    const form = readForm(provider, token, c.req.query());
     const client = await deps.oauthClients.get(session.environment_id, provider.name);
     if (!client) throw new ConnectError(409, 'OAUTH_CLIENT_MISSING', `the app has not set up its ${provider.display_name ?? provider.name} OAuth client (PUT /providers/${provider.name}/oauth-client)`);
     const state = newState();

@@ -4,7 +4,8 @@
  * line before the run is settled, and turning a host fault into a failed result. Each runner
  * then settles the result its own way.
  */
-import type { RunJob, RunResult, Runtime } from '@ferry/runtime/contract';
+import type { RunError, RunJob, RunResult, Runtime } from '@ferry/runtime/contract';
+import { isTransientDatabaseError } from '../db/transient.ts';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { ScriptRow } from '../deploy/scripts.ts';
@@ -31,6 +32,13 @@ export interface ExecuteRunArgs {
   lastSyncDate?: Date | null;
   isFullRun?: boolean;
   checkpoint?: Record<string, unknown> | null;
+}
+
+/** A run that failed because the host did: a lost database connection is DATABASE_ERROR (retried), not the script's error. */
+function hostError(err: Error, code: string): RunError {
+  return isTransientDatabaseError(err)
+    ? { kind: 'internal', code: 'DATABASE_ERROR', message: `the host lost its database connection: ${err.message}` }
+    : { kind: 'internal', code, message: err.message };
 }
 
 export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Promise<RunResult> {
@@ -62,7 +70,16 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
     }
     if (writeFailure && result.ok) {
       deps.logger.error({ err: writeFailure, runId: args.runId }, 'writing records failed');
-      return { ok: false, error: { kind: 'internal', code: 'RECORD_WRITE_FAILED', message: `saving records failed: ${writeFailure.message}` }, logs: result.logs, usage: result.usage };
+      const error = hostError(writeFailure, 'RECORD_WRITE_FAILED');
+      if (error.code === 'RECORD_WRITE_FAILED') error.message = `saving records failed: ${writeFailure.message}`;
+      return { ok: false, error, logs: result.logs, usage: result.usage };
+    }
+    // The script failed after a bridge call failed in the host (it may have rethrown or wrapped
+    // that error): the host's fault decides the run's error, so it is classified and retried as such.
+    const fault = bridge.hostFault();
+    if (!result.ok && fault && !bridge.fenced) {
+      deps.logger.error({ err: fault, runId: args.runId, scriptError: result.error }, `${args.kind} run failed on a host fault`);
+      return { ...result, error: hostError(fault, 'DATABASE_ERROR') };
     }
     return result;
   } catch (err) {

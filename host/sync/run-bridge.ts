@@ -8,6 +8,7 @@ import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy, ProxyCallRecord } from '../proxy/proxy.ts';
+import { isTransientDatabaseError, retryTransient } from '../db/transient.ts';
 import { fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { clearSeen, recordSeen, settleUnseen, type MassDeleteGuard, type UnseenOutcome } from '../store/records-deletes.ts';
@@ -55,6 +56,8 @@ export interface RunBridge extends HostBridge {
   readonly signal: AbortSignal;
   /** True once a write was fenced: this process lost the run and must not settle it. */
   readonly fenced: boolean;
+  /** The first bridge call that failed on a lost database connection: the run's fault is the host's, not the script's. */
+  hostFault(): Error | null;
   /** Resolves when every pending record write and log line is stored; the failed write, if any. */
   flush(): Promise<Error | null>;
   /** The run ended: cancel its in-flight record writes (rolled back) and refuse further ones. */
@@ -65,6 +68,8 @@ export interface RunBridge extends HostBridge {
   readonly warnings: RunWarning[];
   /** Counts what ending a delete-detecting walk of `model` did, and warns when it was held. */
   noteUnseen(model: string, outcome: UnseenOutcome): void;
+  /** Called at the start of each attempt of the settling transaction: forgets what an earlier, rolled-back attempt noted. */
+  resetUnseen(): void;
 }
 
 export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope): RunBridge {
@@ -81,14 +86,23 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
   const lost = new AbortController();
   // Every write of the run goes through the fence (host/runs/run-fence.ts); the first refused
   // one aborts the script: a process that lost its run stops quietly.
-  const fenced = <T>(fn: (tx: TransactionSql) => Promise<T>): Promise<T> =>
-    fencedWrite(deps.sql, scope.runId, fn).catch((err: unknown) => {
-      if (isRunFenced(err) && !lost.signal.aborted) {
-        deps.logger.warn({ runId: scope.runId }, 'run fenced: another process settled it, so this process writes nothing more for it');
-        lost.abort(err);
+  // A transaction lost to a dropped connection is tried again (the fence makes a repeat after an
+  // unseen commit harmless), except where `once` says a repeat would not be.
+  let fault: unknown = null;
+  const fenced = <T>(fn: (tx: TransactionSql) => Promise<T>, options: { once?: boolean } = {}): Promise<T> => {
+    const attempt = () => fencedWrite(deps.sql, scope.runId, fn);
+    return (options.once ? attempt() : retryTransient(attempt)).catch((err: unknown) => {
+      if (isRunFenced(err)) {
+        if (!lost.signal.aborted) {
+          deps.logger.warn({ runId: scope.runId }, 'run fenced: another process settled it, so this process writes nothing more for it');
+          lost.abort(err);
+        }
+      } else if (isTransientDatabaseError(err)) {
+        fault ??= err;
       }
       throw err;
     });
+  };
   const count = (model: string, c: { added?: number; updated?: number; deleted?: number }) => {
     const m = modelCounts.get(model) ?? { added: 0, updated: 0, deleted: 0 };
     m.added += c.added ?? 0;
@@ -133,11 +147,24 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
     });
   };
 
+  let beforeSettle: { counts: Array<[string, { added: number; updated: number; deleted: number }]>; warnings: number } | null = null;
+  const resetUnseen = () => {
+    if (beforeSettle === null) {
+      beforeSettle = { counts: [...modelCounts].map(([m, c]) => [m, { ...c }]), warnings: warnings.length };
+      return;
+    }
+    modelCounts.clear();
+    for (const [m, c] of beforeSettle.counts) modelCounts.set(m, { ...c });
+    warnings.length = beforeSettle.warnings;
+  };
+
   return {
     calls,
     modelCounts,
     warnings,
+    resetUnseen,
     signal: lost.signal,
+    hostFault: () => (fault === null ? null : fault instanceof Error ? fault : new Error(String(fault))),
     get fenced() {
       return lost.signal.aborted;
     },
@@ -181,8 +208,13 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
     abort: (reason) => transactions.abort(reason),
 
     async getMetadata() {
-      const row = await deps.connections.getById(scope.connection.id);
-      return row?.metadata ?? {};
+      try {
+        const row = await retryTransient(() => deps.connections.getById(scope.connection.id));
+        return row?.metadata ?? {};
+      } catch (err) {
+        if (isTransientDatabaseError(err)) fault ??= err;
+        throw err;
+      }
     },
 
     setMetadata: (metadata, merge) => fenced((tx) => deps.connections.setMetadata(scope.connection.id, metadata, merge, tx)),
@@ -211,11 +243,12 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
       }
       if (!openWindows.has(model)) throw new Error(`trackDeletesEnd("${model}") without trackDeletesStart("${model}")`);
       openWindows.delete(model);
+      // Once: had a lost commit gone through, a repeat would find the window's seen ids gone.
       const outcome = await fenced(async (tx) => {
         const o = await settleUnseen(tx, seen, scope.runId, scope.massDeleteGuard);
         await tx`update runs set deleted = deleted + ${o.deleted} where id = ${scope.runId}`;
         return o;
-      });
+      }, { once: true });
       noteUnseen(model, outcome);
     },
   };

@@ -5,7 +5,7 @@
  * keeps the records it saved (partial success), leaves lastSyncDate alone, keeps its checkpoint
  * for the next run to resume from, and schedules a retry by the retry policy.
  */
-import { LimitsSchema, type RunError, type Runtime, type ScriptManifest, type Usage } from '@ferry/runtime/contract';
+import type { RunError, Runtime, ScriptManifest, Usage } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { ConnectionRow, Connections } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
@@ -13,6 +13,8 @@ import type { Scripts } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { executeRun } from '../runs/execute-run.ts';
+import { isTransientDatabaseError, retryTransient } from '../db/transient.ts';
+import { runLimits } from '../runs/run-limits.ts';
 import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
@@ -126,13 +128,13 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
         jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
         fetchSince: pass.since, fetchCheckpoint: resumed ? state.checkpoint : null,
-        memoryLimitMb: LimitsSchema.parse(manifest.limits ?? {}).memoryMb,
+        memoryLimitMb: runLimits(manifest.limits).memoryMb,
       });
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       if (!resumed) {
         pass.startedAt = run.started_at;
         try {
-          await fencedWrite(deps.sql, run.id, (tx) => deps.syncState.beginPass(tx, connection.id, job.syncName, pass));
+          await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.syncState.beginPass(tx, connection.id, job.syncName, pass)));
         } catch (err) {
           if (!isRunFenced(err)) throw err;
           return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
@@ -152,7 +154,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         // Settled and rescheduled together, and only by the process that still holds the run: one
         // that lost it (failed as WORKER_LOST while frozen) leaves the pair to its new run. When no
         // retry is left, the app's sync.failed event is written in the same transaction.
-        const settled = await deps.sql.begin(async (tx) => {
+        const settled = await retryTransient(() => deps.sql.begin(async (tx) => {
           if (!(await deps.runs.finish(run.id, { status: 'failed', usage, error }, tx))) return false;
           await deps.syncState.recordFailure(connection.id, job.syncName, decision, tx);
           if (decision === null) {
@@ -162,7 +164,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
             }], run.id);
           }
           return true;
-        });
+        }));
         if (!settled) {
           log.warn({ ...where, error }, 'sync run lost: another process settled it; this process wrote nothing more');
           return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: `run ${run.id} was settled by another process` } };
@@ -177,7 +179,10 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       });
       if (!result.ok) return fail(result.error, result.usage);
       try {
-        await deps.sql.begin(async (tx) => {
+        // A settle lost to a dropped connection is tried again: had it committed unseen, the
+        // repeat's claim is refused (the run is settled), so nothing is applied twice.
+        await retryTransient(() => deps.sql.begin(async (tx) => {
+          bridge.resetUnseen();
           // The fence first: a run that lost the pair applies no deletes and moves no state.
           await claimRun(tx, run.id);
           if (pass.tracksDeletes) {
@@ -194,10 +199,11 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           // Already settled as dead (a stalled process): roll back deletes and the state change.
           if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
           await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
-        });
+        }));
       } catch (err) {
         if (!isRunFenced(err)) log.error({ err, runId: run.id }, 'settling a successful sync run failed');
-        return fail({ kind: 'internal', code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }, result.usage);
+        const message = err instanceof Error ? err.message : String(err);
+        return fail({ kind: 'internal', code: isTransientDatabaseError(err) ? 'DATABASE_ERROR' : 'INTERNAL', message }, result.usage);
       }
       log.info({ ...where, usage: result.usage }, 'sync run succeeded');
       return { status: 'succeeded', runId: run.id };

@@ -35,10 +35,14 @@ import { ActionError, createAction } from 'ferry/sdk';
 import { z } from 'zod';
 export default createAction({
   description: 'fails in every way it is asked to',
-  input: z.object({ mode: z.enum(['refuse', 'throw', 'bad-output', 'undeclared']) }),
+  input: z.object({ mode: z.enum(['refuse', 'nango-refuse', 'throw', 'bad-output', 'undeclared']) }),
   output: z.object({ ok: z.boolean() }),
   exec: async (nango, input) => {
     if (input.mode === 'refuse') throw new ActionError({ type: 'not_allowed', message: 'this contact is locked', contact: 'c-1' });
+    if (input.mode === 'nango-refuse') {
+      const connection = await nango.getConnection();
+      throw new nango.ActionError({ type: 'locked', message: 'locked, Nango style', seen: { keys: Object.keys(connection).sort(), key: connection.provider_config_key } });
+    }
     if (input.mode === 'throw') throw new Error('boom');
     if (input.mode === 'undeclared') await (nango as any).batchSave([{ id: '1' }], 'Contact');
     return { ok: 'yes' } as any;
@@ -106,6 +110,14 @@ describe('a synchronous action', () => {
     expect(status).toBe(400);
     expect(body.error).toMatchObject({ code: 'ACTION_ERROR', type: 'not_allowed', message: 'this contact is locked', payload: { contact: 'c-1' } });
     expect((await ferry.api.get(`/runs/${body.error.run_id}`)).body).toMatchObject({ status: 'failed', error: { code: 'ACTION_ERROR' } });
+  });
+
+  test('nango.ActionError on the context is the same: a 400 with type and payload; getConnection has Nango\'s fields and no credentials', async () => {
+    const { status, body } = await ferry.api.post('/actions/misbehave', { connection_id: CONNECTION, input: { mode: 'nango-refuse' } });
+    expect(status).toBe(400);
+    expect(body.error).toMatchObject({ code: 'ACTION_ERROR', type: 'locked', message: 'locked, Nango style' });
+    expect(body.error.payload.seen).toEqual({ keys: ['connection_config', 'connection_id', 'metadata', 'provider', 'provider_config_key'], key: body.error.payload.seen.key });
+    expect(body.error.payload.seen.key).toEqual(expect.any(String));
   });
 
   test('a script failure, an invalid output, a limit and an undeclared model are 5xx with the typed run error', async () => {

@@ -16,10 +16,9 @@ afterEach(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function compile(body: string) {
+async function compile(body: string, files?: Record<string, string>) {
   dir = await mkdtemp(join(tmpdir(), 'ferry-globals-'));
-  await mkdir(join(dir, 'scripts/acme/actions'), { recursive: true });
-  await writeFile(join(dir, 'scripts/acme/actions/probe.ts'), `
+  const sources = files ?? { 'scripts/acme/actions/probe.ts': `
 import { createAction } from 'nango';
 import { z } from 'zod';
 export default createAction({
@@ -28,7 +27,11 @@ export default createAction({
 ${body}
   },
 });
-`);
+` };
+  for (const [path, source] of Object.entries(sources)) {
+    await mkdir(join(dir, path, '..'), { recursive: true });
+    await writeFile(join(dir, path), source);
+  }
   return promisify(execFile)(process.execPath, [BIN, 'compile'], { cwd: dir }).then(
     ({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, out: error.stdout + error.stderr }),
@@ -63,4 +66,57 @@ it.each([
   expect(result.out).toMatch(new RegExp(`scripts/acme/actions/probe\\.ts:\\d+:\\d+ TS\\d+: Cannot find name '${name}'\\.`));
   expect(result.out).toMatch(hint);
   expect(result.out).not.toMatch(/install type definitions/);
+});
+
+it("Nango's definition options and typed state type-check clean (checkpoint, metadata, scopes, on_page, ActionError, zodValidateInput)", async () => {
+  const result = await compile('', {
+    'scripts/acme/syncs/tickets.ts': `
+import { createSync, type ProxyConfiguration } from 'nango';
+import { z } from 'zod';
+const Ticket = z.object({ id: z.string(), subject: z.string() });
+const Checkpoint = z.object({ page: z.number(), updatedAfter: z.string() });
+const Metadata = z.object({ subdomain: z.string(), teamIds: z.array(z.string()).optional() });
+const sync = createSync<{ Ticket: typeof Ticket }, typeof Metadata, typeof Checkpoint>({
+  description: 'tickets', version: '1.0.0', frequency: 'every hour', autoStart: true, syncType: 'incremental',
+  scopes: ['tickets:read'], checkpoint: Checkpoint, metadata: Metadata, models: { Ticket },
+  endpoints: [{ method: 'GET', path: '/tickets', group: 'Tickets' }],
+  exec: async (nango) => {
+    const checkpoint = await nango.getCheckpoint();
+    const page: number = checkpoint?.page ?? 1;
+    const { subdomain } = await nango.getMetadata();
+    const config: ProxyConfiguration = {
+      endpoint: '/api/v2/tickets', params: { sort: 'updated_at', ids: ['1', '2'] }, retries: 3,
+      paginate: { type: 'offset', offset_name_in_request: 'page', offset_start_value: page, offset_calculation_method: 'per-page', limit: 100,
+        limit_name_in_request: 'per_page', response_path: 'tickets',
+        on_page: async ({ nextPageParam }) => { if (typeof nextPageParam === 'number') await nango.saveCheckpoint({ page: nextPageParam, updatedAfter: subdomain }); } },
+    };
+    const pages: AsyncGenerator<z.infer<typeof Ticket>[], undefined, void> = nango.paginate<z.infer<typeof Ticket>>(config);
+    for await (const tickets of pages) await nango.batchSave(tickets, 'Ticket');
+    const connection = await nango.getConnection();
+    const region: string | undefined = connection.connection_config['region'];
+    await nango.log(region ?? 'us', { level: 'info' });
+    await nango.clearCheckpoint();
+  },
+});
+export type NangoSyncLocal = Parameters<(typeof sync)['exec']>[0];
+export default sync;
+`,
+    'scripts/acme/actions/close-ticket.ts': `
+import { createAction } from 'nango';
+import { z } from 'zod';
+const Input = z.object({ id: z.string() });
+export default createAction({
+  description: 'close', version: '1.0.0', endpoint: { method: 'POST', path: '/tickets/close' }, scopes: ['tickets:write'],
+  input: Input, output: z.object({ ok: z.boolean() }),
+  exec: async (nango, input) => {
+    const { data } = await nango.zodValidateInput({ zodSchema: Input, input });
+    const response = await nango.post<{ status: string }>({ endpoint: \`/tickets/\${data.id}/close\`, data: {} });
+    if (response.data.status !== 'closed') throw new nango.ActionError({ message: 'not closed', id: data.id });
+    return { ok: true };
+  },
+});
+`,
+  });
+  expect(result.out).not.toMatch(/TS\d+/);
+  expect(result.code).toBe(0);
 });

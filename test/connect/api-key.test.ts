@@ -69,6 +69,15 @@ describe('connect sessions', () => {
     }]);
     const other = await asSession(token).post('/connect/providers/other', { token: 'x' });
     expect(other).toMatchObject({ status: 403, body: { error: { code: 'PROVIDER_NOT_ALLOWED' } } });
+    // Bad input on the session routes is a 4xx naming what was wrong, never a 5xx.
+    expect(await asSession(token).get('/connect/providers/Not%20A%20Name')).toMatchObject({ status: 400, body: { error: { issues: [{ path: ['params', 'name'] }] } } });
+    expect(await asSession(token).post('/connect/providers/keyed', '{"apiKey":')).toMatchObject({ status: 400, body: { error: { code: 'INVALID_JSON' } } });
+    expect(await asSession(token).post('/connect/providers/keyed', [1, 2])).toMatchObject({ status: 400, body: { error: { code: 'INVALID_REQUEST' } } });
+    expect(await asSession(token).post('/connect/providers/keyed', { apiKey: 42 })).toMatchObject({ status: 400, body: { error: { issues: [{ path: ['body', 'apiKey'] }] } } });
+    const callback = await fetch(`${ferry.url}/oauth/callback`);
+    expect(callback.status).toBe(400);
+    expect(await callback.text()).toContain('without the state');
+    expect(await asSession(token).get('/oauth/callback?state=x')).toMatchObject({ status: 400, body: { error: { code: 'STATE_MISMATCH' } } });
   });
 
   test('without allowed_providers a session offers every provider it can finish: not OAuth ones the app has no client for', async () => {

@@ -123,9 +123,12 @@ describe('the dashboard in a browser', () => {
   test('deploys: what a version changed, and rolling back to an earlier one', async () => {
     const contacts = await readFile(new URL('../../scripts/demo/syncs/contacts.ts', import.meta.url), 'utf8');
     const models = await readFile(new URL('../../scripts/demo/models.ts', import.meta.url), 'utf8');
-    const v2 = await deploySources(ferry, { 'demo/syncs/contacts.ts': `${contacts}\n// changed\n`, 'demo/models.ts': models });
+    expect(contacts).toContain("frequency: 'every 1 minute'");
+    const changed = contacts.replace("frequency: 'every 1 minute'", "frequency: 'every 2 minutes'");
+    const v2 = await deploySources(ferry, { 'demo/syncs/contacts.ts': changed, 'demo/models.ts': models });
     await page.goto(`${dashboard}/deploys/${v2.version}`);
     expect(await page.textContent(`#changes tr:has-text("${SYNC}")`)).toContain('changed');
+    expect(await page.textContent(`#changes tr:has-text("${SYNC}") .manifest-changes`)).toContain('frequency: every 1 minute → every 2 minutes');
     expect(await page.locator('#changes tr[data-change=removed]').count()).toBeGreaterThan(0);
     await screenshot(page, 'deploy');
 
@@ -228,6 +231,48 @@ describe('the dashboard in a browser', () => {
     expect(await page.textContent('#connections')).not.toContain('from-the-dashboard');
     expect((await ferry.api.get('/connections/from-the-dashboard')).status).toBe(404);
     await screenshot(page, 'connections');
+  });
+
+  test('a long run history pages by run id; a session ends on sign-out or when its key is revoked', async () => {
+    // 60 finished runs of the pair (rows as a worker writes them) make three pages of 25.
+    const [connection] = await ferry.db.sql<{ id: string }[]>`select id from connections where connection_id = ${DEMO_CONNECTION_ID}`;
+    await ferry.db.sql`
+      insert into runs (connection_id, script_name, kind, script_version, status, trigger, finished_at, wall_ms, cpu_ms, peak_heap_bytes, bridge_bytes, proxy_calls, memory_limit_mb)
+      select ${connection!.id}, ${SYNC}, 'sync', 1, 'succeeded', 'schedule', now(), 100 + i, 10, 3000000 + i, 0, 1, 128 from generate_series(1, 60) i`;
+    const all = (await ferry.api.get(`/runs?connection_id=${DEMO_CONNECTION_ID}&sync=${SYNC}&limit=500`)).body.runs.map((r: any) => r.id);
+    const seen: string[] = [];
+    await page.goto(`${dashboard}/connections/${DEMO_CONNECTION_ID}/syncs/${SYNC}`);
+    for (;;) {
+      const ids = await page.locator('#runs tbody tr[data-run]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run')!));
+      expect(ids.length).toBeLessThanOrEqual(25);
+      seen.push(...ids);
+      const older = page.locator('a:text-is("Older →")');
+      if ((await older.count()) === 0) break;
+      await older.click();
+      await page.waitForURL(/before=/);
+    }
+    expect(seen).toEqual(all);
+    expect(await page.locator('svg.chart rect.peak').count()).toBeGreaterThan(0);
+
+    // A second session on a key that gets revoked ends at its next request.
+    const created = await ferry.api.post('/environment/keys', { label: 'temporary' });
+    expect(created.status).toBe(201);
+    const second = await browser.newPage();
+    await signIn(second, created.body.secret);
+    await second.waitForSelector('h1:has-text("Overview")');
+    expect((await ferry.api.request('DELETE', `/environment/keys/${created.body.id}`)).status).toBe(204);
+    await second.goto(`${dashboard}/connections`);
+    expect(new URL(second.url()).pathname).toBe('/dashboard/sign-in');
+    expect((await second.context().cookies()).filter((c) => c.name === 'ferry_dashboard')).toEqual([]);
+    // Signing out forgets the key.
+    await signIn(second, TEST_SECRET_KEY);
+    await second.waitForSelector('h1:has-text("Overview")');
+    await second.click('button:text-is("Sign out")');
+    await second.waitForURL(/sign-in/);
+    expect((await second.context().cookies()).filter((c) => c.name === 'ferry_dashboard')).toEqual([]);
+    await second.goto(dashboard);
+    expect(new URL(second.url()).pathname).toBe('/dashboard/sign-in');
+    await second.close();
   });
 
   test('a form post without the session’s CSRF token, or from another origin, changes nothing', async () => {

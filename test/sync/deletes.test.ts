@@ -14,6 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createRecordStore } from '../../host/store/records.ts';
+import { saveBatchOf, silentLogger } from '../store/fixtures.ts';
 import { deploySources, readAll, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 
@@ -184,11 +186,16 @@ describe('mass-delete guard', () => {
     expect(heldAgain.warnings).toEqual([expect.objectContaining({ code: 'DELETES_HELD', held: 12 })]);
     const listedByCli = await cli('held-deletes', 'guarded', '-c', 'guard-1');
     expect(listedByCli.stdout).toMatch(/Item\s+12/);
+    // Meanwhile 003 is written again (its cursor moves): applying keeps it.
+    const [connection] = await ferry.db.sql<{ id: string }[]>`select id from connections where connection_id = 'guard-1'`;
+    const store = createRecordStore({ sql: ferry.db.sql, logger: silentLogger, embedded: false });
+    await store.saveBatch({ connectionId: connection!.id, batch: saveBatchOf('Item', [{ id: '003', name: 'written again' }]) });
     const applied = await cli('held-deletes', 'guarded', '-c', 'guard-1', '--apply');
-    expect(applied.stdout).toContain('Item: 12 record(s) deleted');
-    expect(await live('guard-1')).toEqual([]);
+    expect(applied.stdout).toContain('Item: 11 record(s) deleted');
+    expect(await live('guard-1')).toEqual(['003']);
     const records = (await readAll(ferry.api, 'guard-1', 'Item')).records;
-    expect(records.every((r) => r._ferry_metadata.last_action === 'deleted')).toBe(true);
+    expect(records.filter((r) => r.id !== '003').every((r) => r._ferry_metadata.last_action === 'deleted')).toBe(true);
+    expect((await ferry.api.get('/syncs/guarded/held-deletes?connection_id=guard-1')).body.held).toEqual([]);
   }, 180_000);
 
   test('massDeleteGuard: false applies even a delete of everything', async () => {

@@ -32,8 +32,8 @@ export const healthRouteSpecs = defineRoutes([
   },
   {
     method: 'get', path: '/metrics', tag: 'operations', auth: false,
-    summary: 'Prometheus metrics: runs by status, run durations, records written, queue depth',
-    description: 'Aggregates only (no connection ids or names). Read from Postgres at scrape time, so every API instance reports the same values. When the host has FERRY_METRICS_TOKEN, requires `Authorization: Bearer <that token>`.',
+    summary: 'Prometheus metrics: runs by status and outcome, durations and peak memory by script, records written, proxy calls per provider, webhook deliveries, queue depth, process figures',
+    description: 'Aggregates only (script and provider names, no connection ids). Read from Postgres at scrape time, so every API instance reports the same values. When the host has FERRY_METRICS_TOKEN, requires `Authorization: Bearer <that token>`.',
     responses: {
       200: { description: 'Prometheus text format 0.0.4', schema: z.string(), contentType: 'text/plain' },
       401: { description: 'FERRY_METRICS_TOKEN is set and the request does not carry it', schema: z.object({ error: z.object({ code: z.string(), message: z.string() }) }) },

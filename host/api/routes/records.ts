@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { retryTransient } from '../../db/transient.ts';
 import { z } from 'zod';
 import { MAX_IDS } from '../../store/records-read.ts';
 import { MAX_PAGE_LIMIT, type RecordStore } from '../../store/records.ts';
@@ -54,6 +55,8 @@ function queryWithRepeats(queries: Record<string, string[]>): Record<string, str
   return Object.fromEntries(Object.entries(queries).map(([k, v]) => [k, v.length === 1 ? v[0]! : v]));
 }
 
+const READ_RETRY_MS = [50];
+
 export function recordRoutes(deps: RecordRouteDeps) {
   const app = new Hono<ApiEnv>();
 
@@ -75,21 +78,23 @@ export function recordRoutes(deps: RecordRouteDeps) {
       if (!await deps.environments.findByKey(key)) throw unknownKey();
       throw err;
     }
-    const found = await deps.environments.findByKeyWithConnection(key, q.connection_id);
+    // Reads are tried once more on a lost database connection, then answered 503 + Retry-After (errors.ts).
+    const found = await retryTransient(() => deps.environments.findByKeyWithConnection(key, q.connection_id), READ_RETRY_MS);
     if (!found) throw unknownKey();
     c.set('environment', found.environment);
-    if (found.connection === null) throw notFound(`connection "${q.connection_id}"`);
+    const connectionId = found.connection;
+    if (connectionId === null) throw notFound(`connection "${q.connection_id}"`);
     // Spliced from the stored JSON bytes as Postgres sent them, never decoded, parsed or
     // re-encoded; a Buffer body is written as is by @hono/node-server (bench/api).
-    const body = await deps.records.readPageBody({
-      connectionId: found.connection,
+    const body = await retryTransient(() => deps.records.readPageBody({
+      connectionId,
       model: q.model,
       cursor: q.cursor ?? null,
       limit: q.limit,
       ...(q.filter ? { filter: q.filter.split(',') as ('added' | 'updated' | 'deleted')[] } : {}),
       ...(q.modified_after ? { modifiedAfter: new Date(q.modified_after) } : {}),
       ...(ids ? { ids } : {}),
-    });
+    }), READ_RETRY_MS);
     return c.body(body, 200, { 'content-type': 'application/json; charset=utf-8' });
   });
 

@@ -21,6 +21,19 @@ export function diffScripts(before: Script[], after: Script[]): Change[] {
   return changes.sort((a, b) => order[a.status] - order[b.status] || a.name.localeCompare(b.name));
 }
 
+/** Top-level manifest fields (frequency, models, limits, …) that differ, as `field: before → after`. */
+export function manifestChanges(from: Script | undefined, to: Script | undefined): string[] {
+  if (!from || !to) return [];
+  const show = (value: unknown) => {
+    const text = value === undefined ? '–' : typeof value === 'string' ? value : JSON.stringify(value);
+    return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  };
+  const fields = [...new Set([...Object.keys(from.manifest), ...Object.keys(to.manifest)])].sort();
+  return fields
+    .filter((f) => JSON.stringify(from.manifest[f]) !== JSON.stringify(to.manifest[f]))
+    .map((f) => `${f}: ${show(from.manifest[f])} → ${show(to.manifest[f])}`);
+}
+
 export function registerDeployPages(app: DashboardApp) {
   app.get('/deploys', async (c) => {
     const { deploys } = await c.get('api').get<{ deploys: DeploySummary[] }>('/deploys');
@@ -56,10 +69,11 @@ ${pager(shown, '/deploys')}`,
 ${deploy.rollback_of ? html`<dt>Rollback of</dt><dd>v${deploy.rollback_of}</dd>` : ''}</dl>
 ${deploy.active ? '' : html`<div class="actions">${actionForm(c.get('csrf'), `/deploys/${version}/rollback`, `Roll back to v${version}`, { className: 'primary' })}</div>`}
 <h2>What changed</h2>
-<table id="changes"><thead><tr><th>Script</th><th>Kind</th><th>Change</th><th>Version</th><th>Bundle</th></tr></thead><tbody>
+<table id="changes"><thead><tr><th>Script</th><th>Kind</th><th>Change</th><th>Version</th><th>Bundle</th><th>Definition</th></tr></thead><tbody>
 ${changes.map((ch) => html`<tr data-change="${ch.status}"><td>${ch.name}</td><td>${ch.kind}</td><td>${badge(ch.status)}</td>
 <td>${ch.from && ch.to && ch.from.version !== ch.to.version ? `v${ch.from.version} → v${ch.to.version}` : `v${(ch.to ?? ch.from)!.version}`}</td>
-<td><code>${ch.status === 'changed' ? `${ch.from!.hash.slice(0, 10)} → ${ch.to!.hash.slice(0, 10)}` : (ch.to ?? ch.from)!.hash.slice(0, 10)}</code></td></tr>`)}
+<td><code>${ch.status === 'changed' ? `${ch.from!.hash.slice(0, 10)} → ${ch.to!.hash.slice(0, 10)}` : (ch.to ?? ch.from)!.hash.slice(0, 10)}</code></td>
+<td class="manifest-changes">${manifestChanges(ch.from, ch.to).map((line) => html`<div><code>${line}</code></div>`)}</td></tr>`)}
 </tbody></table>`,
     });
   });

@@ -1,5 +1,5 @@
 /** The `ctx` object a script's `exec` receives, built for one run from its job. */
-import type { ActionContext, ConnectionInfo, SyncContext } from '@ferry/sdk';
+import { ActionError, type ActionContext, type ConnectionInfo, type SyncContext } from '@ferry/sdk';
 import type { ZodSchemaLike } from '@ferry/sdk';
 import { DateCtor, StringCtor, isArray, keys, own, parse, stringify } from './builtins.ts';
 import { CAPS, checkSize, hostCall, sdkError } from './host.ts';
@@ -76,11 +76,20 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     patch: (config) => proxy({ ...config, method: 'PATCH' }),
     delete: (config) => proxy({ ...config, method: 'DELETE' }),
     paginate: createPaginate(job.context.paginationDefaults),
-    getConnection: async () => copy(connection),
+    // Nango's shape; credentials never reach a script (the host's proxy adds them to requests).
+    getConnection: async () => ({ ...copy(connection), provider_config_key: connection.provider }),
     getMetadata: async () => parse(await hostCall('getMetadata', '')),
     setMetadata: (metadata) => setState('setMetadata', { metadata, merge: false }, 'metadata'),
     updateMetadata: (metadata) => setState('setMetadata', { metadata, merge: true }, 'metadata'),
     log: nangoLog,
+    // Nango scripts throw `new nango.ActionError({...})`: the SDK's own class, recognised by its code.
+    ActionError,
+    zodValidateInput: async ({ zodSchema, input }) => {
+      const parsed = zodSchema.safeParse(input);
+      if (parsed.success) return parsed;
+      for (const issue of parsed.error.issues) nangoLog(`Invalid input provided: ${issue.path.map((p) => StringCtor(p)).join('.') || '(root)'}: ${issue.message}`, { level: 'error' });
+      throw new ActionError({ message: 'Invalid input provided', issues: formatIssues(parsed.error) });
+    },
   };
 
   async function batch(op: 'save' | 'update' | 'delete', records: unknown, model: unknown): Promise<boolean> {

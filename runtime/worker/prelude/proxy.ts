@@ -1,6 +1,6 @@
 /** `proxy` and its verbs: the request is checked and capped here, sent by the worker's host. */
 import type { ProxyConfiguration, ProxyResponse } from '@ferry/sdk';
-import { ErrorCtor, StringCtor, keys, parse, stringify } from './builtins.ts';
+import { ErrorCtor, StringCtor, isArray, keys, parse, stringify } from './builtins.ts';
 import { CAPS, checkSize, hostCall, sdkError } from './host.ts';
 
 type Params = Record<string, string>;
@@ -38,7 +38,8 @@ export function toParams(params: ProxyConfiguration['params'] | null | undefined
   const out: Params = {};
   for (const k of keys(params)) {
     const v = params[k];
-    if (v !== undefined && v !== null) out[k] = StringCtor(v);
+    // An array is sent comma-joined (`ids=1,2,3`).
+    if (v !== undefined && v !== null) out[k] = isArray(v) ? v.map((e) => StringCtor(e)).join(',') : StringCtor(v);
   }
   return out;
 }
