@@ -4,8 +4,10 @@
  * `dryrun` loads the runtime.
  */
 import type { Command } from './command.ts';
+import { closestName } from './did-you-mean.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { createOutput } from './output.ts';
+import { FERRY_VERSION } from './version.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   init: { summary: 'scaffold a scripts project (example sync and action, test, tsconfig)', load: async () => (await import('./commands/init.ts')).initCommand },
@@ -17,27 +19,46 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   runs: { summary: "list a connection's recent runs with counts and usage", load: async () => (await import('./commands/runs.ts')).runsCommand },
   logs: { summary: "print a run's logs (--follow until it finishes)", load: async () => (await import('./commands/logs.ts')).logsCommand },
   dryrun: { summary: 'run a sync or action locally against a connection, saving nothing', load: async () => (await import('./commands/dryrun.ts')).dryrunCommand },
+  providers: { summary: 'list the providers configured on the host, or show one', load: async () => (await import('./commands/providers.ts')).providersCommand },
+  deploys: { summary: 'list deploy versions, newest first (the active one marked)', load: async () => (await import('./commands/deploys.ts')).deploysCommand },
+  rollback: { summary: 'make an earlier deploy version active again (as a new version)', load: async () => (await import('./commands/deploys.ts')).rollbackCommand },
   trigger: { summary: 'run a sync now for a connection (--full: a full refresh)', load: async () => (await import('./commands/trigger.ts')).triggerCommand },
   'held-deletes': { summary: 'list, apply or discard deletes held by the mass-delete guard', load: async () => (await import('./commands/held-deletes.ts')).heldDeletesCommand },
 };
 
+const WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
 const HELP = `Usage: ferry <command> [options]
 
 Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(WIDTH)}  ${c.summary}`).join('\n')}
 
-Run \`ferry <command> --help\` for a command's options.`;
+Options:
+  -v, --version  print the version
+  -h, --help     show this help
+
+Run \`ferry <command> --help\` for a command's options.
+Exit codes: 0 ok, 1 failed, 2 usage, 3 a script does not compile, 4 host unreachable,
+            5 key refused, 6 declined, 7 busy (port in use, or a data folder another ferry dev holds)`;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<ExitCode> {
   const out = createOutput({ json: false });
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
     out.note(HELP);
-    return name === undefined ? EXIT.USAGE : EXIT.OK;
+    return EXIT.USAGE;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    out.help(HELP);
+    return EXIT.OK;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    out.help(FERRY_VERSION);
+    return EXIT.OK;
   }
   const entry = COMMANDS[name];
   if (!entry) {
-    out.error(`unknown command "${name}"\n\n${HELP}`);
+    const suggestion = closestName(name, Object.keys(COMMANDS));
+    out.error(`unknown command "${name}"${suggestion ? `: did you mean "ferry ${suggestion}"?` : ''}\nRun \`ferry --help\` for the list of commands.`);
     return EXIT.USAGE;
   }
   const command = await entry.load();

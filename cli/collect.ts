@@ -30,15 +30,27 @@ export function createCollectingBridge(options: {
   proxy: (request: ProxyRequest) => Promise<ProxyResponse>;
   metadata?: Record<string, unknown>;
   onLog?: ((entries: LogEntry[]) => void) | undefined;
+  /** Records the host already holds, per model (what trackDeletesEnd may delete). */
+  records?: Record<string, ReadonlyArray<{ id: string | number }>>;
 }): { bridge: HostBridge; collected: Collected } {
   const models = new Map<string, ModelRecords>();
+  const modelOf = (name: string): ModelRecords => {
+    let model = models.get(name);
+    if (!model) models.set(name, (model = { records: new Map(), saved: 0, updated: 0, deleted: 0, deletedIds: [], rejected: [] }));
+    return model;
+  };
+  for (const [name, records] of Object.entries(options.records ?? {})) {
+    for (const record of records) modelOf(name).records.set(String(record.id), record);
+  }
+  /** trackDeletesStart windows: the ids saved or updated since, per model (as the host's run bridge keeps them). */
+  const windows = new Map<string, Set<string>>();
   const stateWrites: StateWrite[] = [];
   let metadata = { ...options.metadata };
   const bridge: HostBridge = {
     proxy: options.proxy,
     async saveRecords(batch: RecordBatch): Promise<BatchResult> {
-      let model = models.get(batch.model);
-      if (!model) models.set(batch.model, (model = { records: new Map(), saved: 0, updated: 0, deleted: 0, deletedIds: [], rejected: [] }));
+      const model = modelOf(batch.model);
+      const window = windows.get(batch.model);
       const result: BatchResult = { added: 0, updated: 0, unchanged: 0, deleted: 0, rejected: batch.rejectedCount ?? batch.rejected.length };
       for (const record of batch.records) {
         if (batch.op === 'delete') {
@@ -48,6 +60,7 @@ export function createCollectingBridge(options: {
           result.deleted++;
           continue;
         }
+        window?.add(record.id);
         const data: unknown = JSON.parse(record.json);
         const previous = model.records.get(record.id);
         model.records.set(record.id, batch.op === 'update' && previous ? { ...(previous as object), ...(data as object) } : data);
@@ -71,6 +84,24 @@ export function createCollectingBridge(options: {
     },
     async saveCheckpoint(checkpoint) {
       stateWrites.push({ kind: 'checkpoint', value: checkpoint });
+    },
+    // The host's semantics (host/sync/run-bridge.ts): records of the model not saved between
+    // start and end are deleted at end; an end without its start is an error.
+    async trackDeletes(name, phase) {
+      if (phase === 'start') {
+        windows.set(name, new Set());
+        return;
+      }
+      const window = windows.get(name);
+      if (!window) throw new Error(`trackDeletesEnd("${name}") without trackDeletesStart("${name}")`);
+      windows.delete(name);
+      const model = modelOf(name);
+      for (const id of [...model.records.keys()]) {
+        if (window.has(id)) continue;
+        model.records.delete(id);
+        model.deleted++;
+        model.deletedIds.push(id);
+      }
     },
   };
   return { bridge, collected: { models, stateWrites, metadata: () => metadata } };

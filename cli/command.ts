@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { BundleError } from './bundle.ts';
 import { DeployError } from './deploy.ts';
+import { findDevHost } from './dev-lock.ts';
 import { DryRunError } from './dryrun.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { DEFAULT_HOST_URL, HostApiError } from './host-client.ts';
@@ -23,8 +24,10 @@ export const HOST_OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsOptionsConfig;
 
-export const HOST_OPTIONS_HELP = `  --url <url>      host API (default: $FERRY_URL or ${DEFAULT_HOST_URL})
-  --key <key>      secret key sent as a bearer token (default: $FERRY_SECRET_KEY)
+export const HOST_OPTIONS_HELP = `  --url <url>      host API (default: $FERRY_URL, else the ferry dev running on this
+                   folder's .ferry, else ${DEFAULT_HOST_URL})
+  --key <key>      secret key sent as a bearer token (default: $FERRY_SECRET_KEY, else that
+                   ferry dev's key)
   --json           print the result as JSON on stdout
   -h, --help       show this help`;
 
@@ -36,9 +39,15 @@ export function parseCommandArgs<O extends ParseArgsOptionsConfig>(argv: string[
   }
 }
 
+/** --url/--key, else FERRY_URL/FERRY_SECRET_KEY, else the `ferry dev` running on this project's data folder, else the default URL. */
 export function hostFrom(values: { url?: string | undefined; key?: string | undefined }, env: NodeJS.ProcessEnv) {
-  return { url: values.url ?? env['FERRY_URL'] ?? DEFAULT_HOST_URL, key: values.key ?? env['FERRY_SECRET_KEY'] };
+  const url = values.url ?? env['FERRY_URL'];
+  const key = values.key ?? env['FERRY_SECRET_KEY'];
+  const dev = url === undefined ? findDevHost(env) : null;
+  return { url: url ?? dev?.url ?? DEFAULT_HOST_URL, key: key ?? dev?.key };
 }
+
+const KEY_HINT = 'use the key the host printed at start (ferry dev and ferry start print an `export FERRY_URL=… FERRY_SECRET_KEY=…` line to paste), or pass --key';
 
 /** Prints an error the way a user can act on it and picks the exit code that names its cause. */
 export function reportError(error: unknown, out: Output): ExitCode {
@@ -66,7 +75,10 @@ export function reportError(error: unknown, out: Output): ExitCode {
     out.error(`${error.message}${error.status ? ` (HTTP ${error.status}, ${error.code})` : ''}`);
     for (const issue of error.issues ?? []) out.note(`  ${JSON.stringify(issue)}`);
     out.json({ ok: false, error: { status: error.status, code: error.code, message: error.message, issues: error.issues } });
-    if (error.status === 401 || error.status === 403) return EXIT.AUTH;
+    if (error.status === 401 || error.status === 403) {
+      out.note(`The host refused the key: ${KEY_HINT}.`);
+      return EXIT.AUTH;
+    }
     return error.status === 0 || error.status >= 500 ? EXIT.HOST : EXIT.FAILED;
   }
   throw error;

@@ -30,6 +30,8 @@ export interface DryRunResult {
   lastSyncDate: string | null;
   result: RunResult;
   models: Map<string, ModelRecords>;
+  /** The models the script declares, in order: each is reported, including those it passed no record of. */
+  declaredModels: string[];
   /** Metadata or checkpoint writes the script asked for (not persisted by a dry run). */
   stateWrites: StateWrite[];
   /** Where the provider's responses were recorded (`save`), else null. */
@@ -52,6 +54,8 @@ export interface DryRunOptions {
   logger: Logger;
   /** Log entries as the script emits them. */
   onLog?: (entries: LogEntry[]) => void;
+  /** Called with the script once found, before it runs (the CLI warns that an action reaches the provider for real). */
+  onScript?: (script: DiscoveredScript) => void;
   /** A runtime to use instead of starting one (and closing it) for this run. */
   runtime?: Runtime;
 }
@@ -89,6 +93,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
   if (script.kind === 'action' && options.input === undefined) {
     throw new DryRunError('INVALID_INPUT', `${script.name} is an action: give its input with --input '<json>'`);
   }
+  options.onScript?.(script);
   const bundle = await bundleScript(script.entryPath);
   const client = createHostClient({ url: options.url, key: options.key });
   const connection = await client.request('GET', `/connections/${encodeURIComponent(options.connectionId)}`, ConnectionInfoSchema);
@@ -133,7 +138,8 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
         exchanges: recorder.exchanges,
       });
     }
-    return { script, lastSyncDate: state.last_sync_date, result, models: collected.models, stateWrites: collected.stateWrites, fixturePath };
+    const declaredModels = described.manifest.models ?? [];
+    return { script, lastSyncDate: state.last_sync_date, result, models: collected.models, declaredModels, stateWrites: collected.stateWrites, fixturePath };
   } finally {
     if (!options.runtime) await runtime.close();
   }

@@ -13,5 +13,7 @@ export const EXIT = {
   AUTH: 5,
   /** The user declined a confirmation (deploy). */
   DECLINED: 6,
+  /** A resource is taken: the API port is in use, or another `ferry dev` holds the data folder. */
+  BUSY: 7,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

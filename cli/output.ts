@@ -4,6 +4,8 @@ import type { Writable } from 'node:stream';
 export interface Output {
   /** A line for the user (stdout). Suppressed in --json mode so stdout stays parseable. */
   line(text?: string): void;
+  /** A help text the user asked for (stdout, in both modes: `ferry x --help | less` works). */
+  help(text: string): void;
   /** Progress and diagnostics (stderr), shown in both modes. */
   note(text: string): void;
   error(text: string): void;
@@ -21,6 +23,9 @@ export function createOutput(options: { json: boolean; stdout?: Writable; stderr
     jsonMode: options.json,
     line(text = '') {
       if (!options.json) stdout.write(`${text}\n`);
+    },
+    help(text) {
+      stdout.write(`${text}\n`);
     },
     note(text) {
       stderr.write(`${text}\n`);

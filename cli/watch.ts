@@ -1,14 +1,21 @@
 /**
- * Watches a scripts folder and calls `onChange` once per burst of saves: editors write a file
- * in several steps (truncate, write, rename), and a save often touches several files.
+ * Watches a scripts folder and calls `onChange` once per burst of saves. chokidar rather than
+ * fs.watch: editors save atomically (write a temp file, rename it over the original), which
+ * fs.watch stops following after the first replace; chokidar also picks up renames, deletes and
+ * files in folders created after the watch began. A save often touches several files, so
+ * changes are debounced and handled one burst at a time, in order.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { relative } from 'node:path';
+import { watch } from 'chokidar';
 
 export interface Watcher {
-  close(): void;
+  /** Resolves once the initial scan is done: changes after this are reported. */
+  ready: Promise<void>;
+  close(): Promise<void>;
 }
 
 const RELEVANT = /\.(ts|mts|js|mjs|json)$/;
+const IGNORED = /(^|[/\\])(node_modules|fixtures|\.ferry|\.git)([/\\]|$)/;
 
 export function watchScripts(dir: string, onChange: (files: string[]) => Promise<void>, options: { debounceMs?: number } = {}): Watcher {
   const debounceMs = options.debounceMs ?? 150;
@@ -18,23 +25,27 @@ export function watchScripts(dir: string, onChange: (files: string[]) => Promise
 
   const flush = () => {
     timer = null;
-    const files = [...pending];
+    const files = [...pending].sort();
     pending = new Set();
-    // Changes are handled one burst at a time, in order: two deploys never race.
     running = running.then(() => onChange(files)).catch(() => {});
   };
 
-  const watcher: FSWatcher = watch(dir, { recursive: true }, (_event, file) => {
-    if (!file || !RELEVANT.test(file) || file.includes('node_modules') || /(^|\/)fixtures\//.test(file)) return;
-    pending.add(file);
+  const watcher = watch(dir, { ignoreInitial: true, atomic: true, ignored: (path) => IGNORED.test(relative(dir, path)) });
+  watcher.on('all', (event, path) => {
+    if (event === 'addDir' || event === 'unlinkDir') return; // the files inside them are reported one by one
+    if (!RELEVANT.test(path)) return;
+    pending.add(relative(dir, path));
     if (timer) clearTimeout(timer);
     timer = setTimeout(flush, debounceMs);
   });
+  const ready = new Promise<void>((done) => watcher.once('ready', () => done()));
 
   return {
-    close() {
+    ready,
+    async close() {
       if (timer) clearTimeout(timer);
-      watcher.close();
+      await watcher.close();
+      await running;
     },
   };
 }

@@ -7,5 +7,5 @@
  */
 export { loadConfig, type Config } from './config.ts';
 export { createLogger, type Logger } from './logger.ts';
-export { startFerry, type FerryHost } from './server.ts';
+export { PortInUseError, startFerry, type FerryHost } from './server.ts';
 export { DEMO_CONNECTION_ID, demoConnectionId, setUpDemo, type DemoDeploy, type DemoSetup } from './demo.ts';

@@ -6,7 +6,7 @@
  */
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
-import { startFerry } from './server.ts';
+import { PortInUseError, startFerry } from './server.ts';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.FERRY_LOG_LEVEL });
@@ -14,7 +14,11 @@ if (process.argv.includes('--demo') || config.FERRY_DEMO === true) {
   logger.warn('the demo is started by the CLI: run `ferry start --demo` (or `npm start` in the Ferry repository)');
 }
 
-const host = await startFerry(config, logger);
+const host = await startFerry(config, logger).catch((err: unknown) => {
+  if (!(err instanceof PortInUseError)) throw err;
+  process.stderr.write(`error: ${err.message}\n`);
+  process.exit(7); // the CLI's exit code for "busy"
+});
 if (host.url) process.stdout.write(`Ferry is running at ${host.url}\nDashboard: ${host.url}/dashboard (sign in with an environment's secret key)\n`);
 
 let stopping = false;

@@ -40,6 +40,17 @@ import { createHttpApp } from './http-app.ts';
 import { createWebhooksIn } from './webhooks-in/index.ts';
 
 
+/** The API port is taken (another Ferry, or another program): the CLI and `ferry-server` exit 7 with this message. */
+export class PortInUseError extends Error {
+  readonly code = 'PORT_IN_USE';
+  readonly port: number;
+  constructor(host: string, port: number) {
+    super(`port ${port} on ${host} is already in use (another Ferry or ferry dev?): stop that process, or choose another port with FERRY_PORT (ferry dev: --port)`);
+    this.name = 'PortInUseError';
+    this.port = port;
+  }
+}
+
 export interface FerryHost {
   /** Base URL of the API (null for a worker-only process); the dashboard is at `${url}/dashboard`. */
   url: string | null;
@@ -116,7 +127,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     const webhooksIn = await createWebhooksIn(scriptRunDeps);
 
     if (config.FERRY_ROLE !== 'api') {
-      const webhooksOut = await createWebhookSender({ sql, boss: queue.boss, logger, retryDelaySeconds: config.FERRY_WEBHOOK_RETRY_DELAY_S });
+      const webhooksOut = await createWebhookSender({ sql, boss: queue.boss, logger, retryDelaySeconds: config.FERRY_WEBHOOK_RETRY_DELAY_S, outbox });
       await webhooksOut.work();
       const retry = { baseMs: config.FERRY_SYNC_RETRY_BASE_MS };
       const runner = createSyncRunner({
@@ -141,8 +152,10 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
         connectSessions, connectFlow, oauthClients, cipher, publicUrl,
       });
       const http = createHttpApp(app, logger);
-      const server: ServerType = await new Promise((resolve) => {
+      const server: ServerType = await new Promise((resolve, reject) => {
         const s = serve({ fetch: http.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT }, () => resolve(s));
+        // Without a listener a taken port is an uncaught EADDRINUSE stack; callers get a typed error to explain.
+        s.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(config.FERRY_HOST, config.FERRY_PORT) : err));
       });
       const { port } = server.address() as AddressInfo;
       url = `http://${config.FERRY_HOST}:${port}`;

@@ -20,6 +20,12 @@ export const CAPS = {
   actionOutputBytes: 2 * MiB,
   /** Metadata and checkpoints. */
   stateBytes: 1 * MiB,
+  /**
+   * Host calls (anything but timers) one run may have handed over and not seen answered, and of
+   * those, record batches: more wait in the isolate, in the script's own memory and wall time.
+   */
+  hostCallsInFlight: 8,
+  batchesInFlight: 2,
   /** Live setTimeout/setInterval timers per run. */
   timers: 10_000,
 } as const;

@@ -33,6 +33,8 @@ export interface ScriptRunOptions {
   checkpoint?: Record<string, unknown> | null;
   full?: boolean;
   metadata?: Record<string, unknown>;
+  /** Records the host already holds per model, e.g. to see what trackDeletesEnd deletes. */
+  records?: Record<string, Array<{ id: string | number }>>;
   connection?: Partial<ConnectionInfo>;
   limits?: Partial<Limits>;
 }
@@ -94,6 +96,7 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
           return upstream(request);
         },
         metadata: run.metadata ?? fixture?.context.metadata ?? {},
+        ...(run.records && { records: run.records }),
       });
 
       const { code } = await bundleScript(resolve(run.script));

@@ -63,7 +63,7 @@ export const connectionsCommand: Command = {
     });
     const out = createOutput({ json: values.json });
     if (values.help) {
-      out.note(help);
+      out.help(help);
       return EXIT.OK;
     }
     try {

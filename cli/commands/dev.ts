@@ -9,24 +9,35 @@ import { createLogger } from '@ferry/host/logger';
 import { BundleError } from '../bundle.ts';
 import { HOST_OPTIONS, parseCommandArgs, UsageError, type Command } from '../command.ts';
 import { DeployError, deployScripts, type DeployResponse } from '../deploy.ts';
+import { acquireDevLock, DevLockedError } from '../dev-lock.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { createOutput, type Output } from '../output.ts';
+import { discoverScripts } from '../discover.ts';
+import { createHostClient } from '../host-client.ts';
+import { formatRunLine, watchRuns } from '../run-lines.ts';
+import { formatDiagnostic, typeCheckScripts } from '../typecheck.ts';
 import { watchScripts } from '../watch.ts';
 
 const help = `Usage: ferry dev [--dir scripts] [--port 3003] [--data-dir .ferry] [--demo] [--json]
 
 Starts Ferry (API, scheduler and runtime) on an embedded PGlite database, deploys every script
-under --dir, and redeploys whenever a file there is saved. Stops on Ctrl-C.
+under --dir, and on every save (editors' atomic saves, renames, new folders) type-checks and
+redeploys; a type error is printed at file:line:col and not deployed. Each finished run prints
+one line: counts, wall time, peak memory, or its error and where. Stops on Ctrl-C.
 
 Options:
   --dir <path>       scripts directory (default: scripts)
   --port <n>         API port (default: $FERRY_PORT or 3003; 0 picks a free port)
   --data-dir <path>  where the embedded database and dev key live (default: $FERRY_DATA_DIR or .ferry)
   --demo             also start the demo providers (CRM, helpdesk, billing, chat) and connect them
-  --json             print one JSON event per line (ready, deployed, deploy_failed) on stdout
+  --json             print one JSON event per line (ready, deployed, deploy_failed,
+                     typecheck_failed, run) on stdout
   -h, --help         show this help
 
-Exit codes: 0 stopped cleanly, 2 usage, 4 the host could not start`;
+Other commands run in this folder find this dev host (its URL and key) without flags.
+
+Exit codes: 0 stopped cleanly, 2 usage, 4 the host could not start, 7 busy: the port is in use,
+            or another ferry dev holds the data folder`;
 
 function printDeploy(out: Output, result: DeployResponse, first: boolean): void {
   const changes = result.scripts.filter((s) => s.status !== 'unchanged');
@@ -40,6 +51,18 @@ function printDeploy(out: Output, result: DeployResponse, first: boolean): void 
   const shown = first ? result.scripts : changes;
   out.line(`Deployed version ${result.version}:`);
   for (const s of shown) out.line(`  ${s.status.padEnd(9)} ${s.kind.padEnd(6)} ${s.name}`);
+}
+
+/** Type-checks every script as `ferry compile` does; prints each error at file:line:col. False when there are errors. */
+async function typeChecks(out: Output, dir: string): Promise<boolean> {
+  const scripts = await discoverScripts(dir);
+  if (scripts.length === 0) return true;
+  const result = await typeCheckScripts(scripts.map((s) => s.entryPath));
+  if (!result.ran || result.diagnostics.length === 0) return true;
+  for (const d of result.diagnostics) out.error(formatDiagnostic(d));
+  out.jsonLine({ event: 'typecheck_failed', diagnostics: result.diagnostics });
+  out.note(`${result.diagnostics.length} type error(s): not deployed. Fix and save again; the previous version keeps running.`);
+  return false;
 }
 
 function printDeployFailure(out: Output, error: unknown): void {
@@ -69,7 +92,7 @@ export const devCommand: Command = {
     });
     const out = createOutput({ json: values.json });
     if (values.help) {
-      out.note(help);
+      out.help(help);
       return EXIT.OK;
     }
     if (positionals.length > 0) throw new UsageError(`dev takes no arguments (got ${positionals.join(' ')})`);
@@ -82,15 +105,25 @@ export const devCommand: Command = {
       throw new UsageError((error as Error).message);
     }
     const logger = createLogger({ name: 'ferry-dev', level: env['FERRY_LOG_LEVEL'] ?? 'warn', destination: process.stderr });
+    let lock;
+    try {
+      lock = acquireDevLock(resolve(config.FERRY_DATA_DIR));
+    } catch (error) {
+      if (!(error instanceof DevLockedError)) throw error;
+      out.error(error.message);
+      return EXIT.BUSY;
+    }
     const { startFerry } = await import('@ferry/host');
     let host;
     try {
       host = await startFerry(config, logger);
     } catch (error) {
+      lock.release();
       out.error(`Ferry could not start: ${(error as Error).message}`);
-      return EXIT.HOST;
+      return (error as { code?: unknown }).code === 'PORT_IN_USE' ? EXIT.BUSY : EXIT.HOST;
     }
     const url = host.url as string;
+    lock.announce(url);
     const deployOnce = () => deployScripts({ dir, url, key: host.secretKey });
     let demo: { close(): Promise<void> } | null = null;
 
@@ -115,18 +148,27 @@ export const devCommand: Command = {
     const watcher = watchScripts(dir, async (files) => {
       if (!out.jsonMode) out.line(`\nChanged: ${files.join(', ')}`);
       try {
+        // A type error is reported and not deployed: the previous version keeps running.
+        if (!(await typeChecks(out, dir))) return;
         printDeploy(out, await deployOnce(), false);
       } catch (error) {
         printDeployFailure(out, error);
       }
     });
+    await watcher.ready;
+    const runs = watchRuns(createHostClient({ url, key: host.secretKey }), (run, connectionId) => {
+      out.jsonLine({ event: 'run', connection_id: connectionId, run });
+      out.line(formatRunLine(run, connectionId));
+    });
 
     await new Promise<void>((done) => {
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done());
     });
-    watcher.close();
+    runs.close();
+    await watcher.close();
     await demo?.close();
     await host.close();
+    lock.release();
     out.note('Ferry dev stopped.');
     return EXIT.OK;
   },

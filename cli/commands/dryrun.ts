@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createLogger } from '@ferry/host/logger';
 import type { Usage } from '@ferry/runtime/contract';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
+import type { ModelRecords } from '../collect.ts';
 import { dryRun, type DryRunResult } from '../dryrun.ts';
 import { EXIT } from '../exit-codes.ts';
 import { createOutput, type Output } from '../output.ts';
@@ -11,7 +12,8 @@ import { formatTable } from '../table.ts';
 const help = `Usage: ferry dryrun <sync-or-action> --connection <id> [--input <json|@file>] [--full] [options]
 
 Bundles the script and runs it in a local isolate. HTTP calls go through the host's proxy for
-the connection (credentials stay on the host); records are printed, not saved.
+the connection (credentials stay on the host); records, metadata and checkpoints are printed,
+never written. An action's HTTP calls are real: a dryrun of an action changes the provider.
 
 Options:
   --connection <id>    connection to run against (required)
@@ -32,17 +34,31 @@ function formatUsage(usage: Usage): string {
   return `wall ${Math.round(usage.wallMs)} ms, CPU ${Math.round(usage.cpuMs)} ms, peak heap ${(usage.peakHeapBytes / 1024 / 1024).toFixed(1)} MB, ${(usage.bridgeBytes / 1024).toFixed(1)} KB across the bridge, ${usage.proxyCalls} proxy call(s)`;
 }
 
+/** Every declared model, then any other the script passed records of, each with what it would have written. */
+function modelsOf(run: DryRunResult): Array<[string, ModelRecords | undefined]> {
+  const names = [...new Set([...run.declaredModels, ...run.models.keys()])];
+  return names.map((name) => [name, run.models.get(name)]);
+}
+
+/** A dry run writes nothing: counts say what the script passed to batchSave/batchUpdate/batchDelete. */
+function describeModel(model: string, records: ModelRecords | undefined): string {
+  if (!records || (records.records.size === 0 && records.deleted === 0 && records.rejected.length === 0)) return `${model}: no records (the script passed none to batchSave, batchUpdate or batchDelete)`;
+  const parts = [`${records.saved} via batchSave`, `${records.updated} via batchUpdate`, `${records.deleted} via batchDelete`, `${records.rejected.length} rejected`];
+  return `${model}: ${records.records.size} record(s) (${parts.join(', ')}); not written (dry run)`;
+}
+
 function printResult(out: Output, run: DryRunResult, limit: number): void {
-  for (const [model, records] of run.models) {
+  for (const [model, records] of modelsOf(run)) {
+    out.line(`\n${describeModel(model, records)}`);
+    if (!records) continue;
     const rows = [...records.records.entries()].slice(0, limit).map(([id, data]) => ({ id, ...(data as object) }));
-    out.line(`\n${model}: ${records.records.size} record(s) (${records.saved} saved, ${records.updated} updated, ${records.deleted} deleted, ${records.rejected.length} rejected)`);
     if (records.deletedIds.length > 0) out.line(`  deleted: ${records.deletedIds.slice(0, limit).join(', ')}${records.deletedIds.length > limit ? ', …' : ''}`);
     if (rows.length > 0) out.line(formatTable(rows, { columns: Object.keys(rows[0] as object).slice(0, 6) }));
     if (records.records.size > rows.length) out.line(`… ${records.records.size - rows.length} more`);
     for (const rejected of records.rejected.slice(0, limit)) out.line(`  rejected ${rejected.id ?? '(no id)'}: ${rejected.reason}`);
   }
   if (run.result.ok && run.script.kind === 'action') out.line(`\nOutput:\n${JSON.stringify(run.result.output, null, 2)}`);
-  for (const write of run.stateWrites) out.line(`(not saved) ${write.kind}: ${JSON.stringify(write.value)}`);
+  for (const write of run.stateWrites) out.line(`(not written, dry run) ${write.kind}: ${JSON.stringify(write.value)}`);
   if (run.fixturePath) out.line(`\nRecorded the provider's responses to ${run.fixturePath}`);
   out.line(`\n${run.result.ok ? 'Succeeded' : 'Failed'}: ${formatUsage(run.result.usage)}`);
   if (!run.result.ok) {
@@ -59,7 +75,7 @@ function jsonResult(run: DryRunResult) {
     lastSyncDate: run.lastSyncDate,
     ...(run.result.ok ? { output: run.result.output } : { error: run.result.error }),
     models: Object.fromEntries(
-      [...run.models].map(([model, r]) => [model, { count: r.records.size, saved: r.saved, updated: r.updated, deleted: r.deleted, deletedIds: r.deletedIds, rejected: r.rejected, records: [...r.records.values()] }]),
+      modelsOf(run).map(([model, r]) => [model, { count: r?.records.size ?? 0, saved: r?.saved ?? 0, updated: r?.updated ?? 0, deleted: r?.deleted ?? 0, deletedIds: r?.deletedIds ?? [], rejected: r?.rejected ?? [], records: r ? [...r.records.values()] : [] }]),
     ),
     stateWrites: run.stateWrites,
     fixturePath: run.fixturePath,
@@ -103,7 +119,7 @@ export const dryrunCommand: Command = {
     });
     const out = createOutput({ json: values.json });
     if (values.help) {
-      out.note(help);
+      out.help(help);
       return EXIT.OK;
     }
     try {
@@ -126,6 +142,10 @@ export const dryrunCommand: Command = {
         ...((values.save || values['save-to']) && { save: values['save-to'] ?? true }),
         dir: values.dir,
         ...hostFrom(values, env),
+        onScript(script) {
+          // Nothing is saved in Ferry, but what an action sends the provider is real.
+          if (script.kind === 'action') out.note(`warning: ${script.name} is an action: its calls reach the provider for real (creates, updates and deletes there happen); only Ferry saves nothing.`);
+        },
         logger: createLogger({ name: 'ferry-cli', level: env['FERRY_LOG_LEVEL'] ?? 'silent' }),
         onLog(entries) {
           if (out.jsonMode) return;

@@ -40,7 +40,7 @@ export const heldDeletesCommand: Command = {
     });
     const out = createOutput({ json: values.json === true });
     if (values.help) {
-      out.note(help);
+      out.help(help);
       return EXIT.OK;
     }
     try {

@@ -58,7 +58,7 @@ export const initCommand: Command = {
     const { values, positionals } = parseCommandArgs(argv, { json: HOST_OPTIONS.json, help: HOST_OPTIONS.help, force: { type: 'boolean', default: false } });
     const out = createOutput({ json: values.json });
     if (values.help) {
-      out.note(help);
+      out.help(help);
       return EXIT.OK;
     }
     try {

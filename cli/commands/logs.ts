@@ -38,7 +38,7 @@ export const logsCommand: Command = {
     });
     const out = createOutput({ json: values.json });
     if (values.help) {
-      out.note(help);
+      out.help(help);
       return EXIT.OK;
     }
     try {

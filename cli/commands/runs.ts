@@ -47,7 +47,7 @@ export const runsCommand: Command = {
     });
     const out = createOutput({ json: values.json });
     if (values.help) {
-      out.note(help);
+      out.help(help);
       return EXIT.OK;
     }
     try {

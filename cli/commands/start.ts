@@ -25,7 +25,7 @@ Options:
   --dir <path>   the scripts the demo deploys (default: scripts)
   -h, --help     show this help
 
-Exit codes: 0 stopped cleanly, 2 usage, 4 the host could not start`;
+Exit codes: 0 stopped cleanly, 2 usage, 4 the host could not start, 7 the port is in use`;
 
 export const startCommand: Command = {
   name: 'start',
@@ -39,7 +39,7 @@ export const startCommand: Command = {
     });
     const out = createOutput({ json: false });
     if (values.help) {
-      out.line(help);
+      out.help(help);
       return EXIT.OK;
     }
     if (positionals.length > 0) throw new UsageError(`start takes no arguments (got ${positionals.join(' ')})`);
@@ -56,7 +56,7 @@ export const startCommand: Command = {
       host = await startFerry(config, logger);
     } catch (error) {
       out.error(`Ferry could not start: ${(error as Error).message}`);
-      return EXIT.HOST;
+      return (error as { code?: unknown }).code === 'PORT_IN_USE' ? EXIT.BUSY : EXIT.HOST;
     }
     let demo: { close(): Promise<void> } | null = null;
     if ((values.demo || config.FERRY_DEMO === true) && host.url) {

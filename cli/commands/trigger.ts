@@ -1,11 +1,14 @@
 /** `ferry trigger <sync> --connection <id> [--full]`: "run now" or "full run" through the host API. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { createHostClient } from '../host-client.ts';
 import { createOutput } from '../output.ts';
+import { logsCommand } from './logs.ts';
+import { RunSchema } from './runs.ts';
 
-const help = `Usage: ferry trigger <sync> --connection <connection id> [--full] [options]
+const help = `Usage: ferry trigger <sync> --connection <connection id> [--full] [--follow] [options]
 
 Queues a run of <sync> for the connection now. With --full the run is a full refresh: it ignores
 lastSyncDate and the checkpoint, and records it does not see are marked deleted when it
@@ -15,9 +18,15 @@ remembered for it).
 Options:
   -c, --connection <id>  the connection
   --full                 full refresh
+  -f, --follow           wait for the run to start, print its id, then its logs until it ends
 ${HOST_OPTIONS_HELP}
 
-Exit codes: 0 queued, 1 refused by the host, 2 usage, 4 host unreachable, 5 key refused`;
+Exit codes: 0 queued (with --follow: the run succeeded), 1 refused by the host (with --follow:
+            the run failed), 2 usage, 4 host unreachable, 5 key refused`;
+
+const RunsSchema = z.object({ runs: z.array(RunSchema) });
+/** How long --follow waits for the queued run to start before giving up (the queue may be busy). */
+const START_TIMEOUT_MS = 5 * 60_000;
 
 const TriggerAnswer = z.object({ queued: z.boolean(), already_queued: z.boolean(), full: z.boolean() });
 
@@ -30,21 +39,37 @@ export const triggerCommand: Command = {
       ...HOST_OPTIONS,
       connection: { type: 'string', short: 'c' },
       full: { type: 'boolean', default: false },
+      follow: { type: 'boolean', short: 'f', default: false },
     });
     const out = createOutput({ json: values.json === true });
     if (values.help) {
-      out.note(help);
+      out.help(help);
       return EXIT.OK;
     }
     try {
       const [sync] = positionals;
       if (!sync || positionals.length > 1) throw new UsageError('name one sync');
       if (!values.connection) throw new UsageError('--connection is required');
-      const client = createHostClient(hostFrom(values, env));
+      const host = hostFrom(values, env);
+      const client = createHostClient(host);
+      const runsQuery = `/runs?connection_id=${encodeURIComponent(values.connection)}&sync=${encodeURIComponent(sync)}&limit=1`;
+      // The newest run before the trigger: the one to follow is the first after it.
+      const before = values.follow ? Number((await client.request('GET', runsQuery, RunsSchema)).runs[0]?.id ?? 0) : 0;
       const answer = await client.request('POST', `/syncs/${encodeURIComponent(sync)}/trigger`, TriggerAnswer, { connection_id: values.connection, full: values.full });
-      out.json({ sync, connection_id: values.connection, ...answer });
+      if (!values.follow) out.json({ sync, connection_id: values.connection, ...answer });
       out.line(`${answer.full ? 'Full run' : 'Run'} of ${sync} for ${values.connection} ${answer.already_queued ? 'was already queued' : 'queued'}.`);
-      return EXIT.OK;
+      if (!values.follow) return EXIT.OK;
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      let runId: string | undefined;
+      while (runId === undefined) {
+        const newest = (await client.request('GET', runsQuery, RunsSchema)).runs[0];
+        if (newest && Number(newest.id) > before) runId = String(newest.id);
+        else if (Date.now() > deadline) throw new UsageError(`no run of ${sync} started within ${START_TIMEOUT_MS / 60_000} minutes (is a worker running?)`);
+        else await sleep(250);
+      }
+      out.jsonLine({ type: 'started', sync, connection_id: values.connection, run_id: runId });
+      out.line(`Run ${runId} started; following its logs (ferry logs ${runId}).`);
+      return logsCommand.run([runId, '--follow', '--url', host.url, ...(host.key ? ['--key', host.key] : []), ...(values.json ? ['--json'] : [])], env);
     } catch (error) {
       return reportError(error, out);
     }

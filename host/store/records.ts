@@ -5,6 +5,7 @@
 import type { BatchResult } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
+import { modelsOfConnection } from './records-models.ts';
 import { readPage, readPageBody, readPageJson, type ReadPageArgs, type RecordPage } from './records-read.ts';
 import { saveBatch, type InsertMethod, type SaveBatchArgs } from './records-save.ts';
 
@@ -32,6 +33,8 @@ export interface RecordStore {
   readPageJson(args: ReadPageArgs): Promise<{ body: string }>;
   /** The same response as bytes spliced from what Postgres sent: what GET /records serves. */
   readPageBody(args: ReadPageArgs): Promise<Buffer<ArrayBuffer>>;
+  /** The models a connection has (declared by its provider's active scripts, or holding records), sorted. */
+  modelsOf(connectionId: string): Promise<string[]>;
 }
 
 export function createRecordStore(options: RecordStoreOptions): RecordStore {
@@ -45,5 +48,6 @@ export function createRecordStore(options: RecordStoreOptions): RecordStore {
     readPage: (args) => readPage(options.sql, args),
     readPageJson: (args) => readPageJson(options.sql, args),
     readPageBody: (args) => readPageBody(options.sql, args),
+    modelsOf: (connectionId) => modelsOfConnection(options.sql, connectionId),
   };
 }

@@ -30,6 +30,8 @@ export interface WebhookSenderOptions extends WebhookQueueOptions {
   boss: PgBoss;
   logger: Logger;
   timeoutMs?: number;
+  /** The process's outbox, when it already has one (the queue is then set up already). */
+  outbox?: WebhookOutbox;
 }
 
 function queueOptionsOf(options: WebhookQueueOptions) {
@@ -78,7 +80,7 @@ export async function createWebhookSender(options: WebhookSenderOptions) {
   const log = options.logger.child({ module: 'webhooks-out' });
   const { sql, boss } = options;
   const queueOptions = queueOptionsOf(options);
-  const outbox = await createWebhookOutbox(options);
+  const outbox = options.outbox ?? await createWebhookOutbox(options);
 
   async function deliver(deliveryId: string, attempt: number): Promise<void> {
     const [row] = await sql<{ url: string; payload: unknown; secret: string | null; status: string }[]>`

@@ -4,7 +4,7 @@
  * stopping, and exits cleanly on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
@@ -53,14 +53,45 @@ test('deploys on start, redeploys a saved script, survives a broken one, stops o
   const newHash = await hashOf();
   expect(newHash).not.toBe(firstHash);
 
-  // A script that does not bundle is reported with its file and line; the deployed version stays.
+  // A script that does not parse is reported with its file and line (by the type-check that runs before each deploy); the deployed version stays.
   await writeFile(file, `${original}\nconst broken = ;\n`);
-  const failed = await waitFor('the failed deploy', async () => events().find((e) => e.event === 'deploy_failed'), 60_000);
-  expect(JSON.stringify(failed.failures)).toMatch(/post-message\.ts:\d+:\d+/);
+  const failed = await waitFor('the failed check', async () => events().find((e) => e.event === 'typecheck_failed' || e.event === 'deploy_failed'), 60_000);
+  expect(JSON.stringify(failed)).toMatch(/post-message\.ts/);
+  expect(failed.event === 'typecheck_failed' ? failed.diagnostics[0].line : JSON.stringify(failed.failures)).toBeTruthy();
   expect(await hashOf()).toBe(newHash);
   expect(eventCount('deployed')).toBe(2);
+
+  // A type error (that bundles fine) is reported at file:line and not deployed.
+  await writeFile(file, `${original}\nexport const count: number = 'not a number';\n`);
+  const typeFailed = await waitFor('the type error', async () => events().find((e) => e.event === 'typecheck_failed' && e.diagnostics.some((d: any) => d.code === 2322)), 60_000);
+  expect(typeFailed.diagnostics.find((d: any) => d.code === 2322)).toMatchObject({ file: expect.stringMatching(/post-message\.ts$/), line: expect.any(Number) });
+  expect(await hashOf()).toBe(newHash);
+  expect(eventCount('deployed')).toBe(2);
+
+  // An editor's atomic save (a temporary file renamed over the script) is seen and deployed.
+  const temp = join(scripts, 'chat/actions/.post-message.ts.swp');
+  await writeFile(temp, original.replace("'Post a message to a chat channel'", "'Post a message (atomic)'"));
+  await rename(temp, file);
+  await waitFor('the deploy after an atomic save', async () => (eventCount('deployed') === 3 ? true : undefined), 60_000);
+  expect(await hashOf()).not.toBe(newHash);
+
+  // A script in a folder created after dev started is deployed, and each of its runs prints one line.
+  expect((await api.put('/providers/later', { base_url: 'http://127.0.0.1:9', auth: { type: 'bearer' } })).status).toBe(200);
+  expect((await api.post('/connections', { connection_id: 'later-1', provider: 'later', credentials: { type: 'bearer', token: 't' } })).status).toBe(201);
+  await mkdir(join(scripts, 'later/syncs'), { recursive: true });
+  await writeFile(join(scripts, 'later/syncs/tiny.ts'), `import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+export default createSync({
+  description: 'two items', frequency: 'every 1 hour', syncType: 'full', models: { Item: z.object({ id: z.string() }) },
+  exec: async (ctx) => { await ctx.batchSave([{ id: 'a' }, { id: 'b' }], 'Item'); },
+});
+`);
+  const added = await waitFor('the new folder deployed', async () => events().find((e) => e.event === 'deployed' && e.scripts.some((s: any) => s.name === 'tiny' && s.status === 'new')), 60_000);
+  expect(added).toBeDefined();
+  const ran = await waitFor('the run line', async () => events().find((e) => e.event === 'run' && e.run.sync === 'tiny'), 60_000);
+  expect(ran.run).toMatchObject({ status: 'succeeded', counts: { added: 2 } });
 
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((r) => (child!.exitCode !== null ? r(child!.exitCode) : child!.once('exit', (c) => r(c))));
   expect(code).toBe(0);
-}, 240_000);
+}, 360_000);

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -130,6 +132,36 @@ describe('ferry dryrun (the binary)', () => {
     expect(parsed.ok).toBe(true);
     expect(parsed.models.Contact.count).toBe(120);
     expect(parsed.models.Contact.records).toHaveLength(120);
+  });
+
+  it('names each declared model with no records, never says "saved", and warns that an action calls the provider for real', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-dryrun-empty-'));
+    try {
+      await mkdir(join(dir, 'demo/syncs'), { recursive: true });
+      await writeFile(join(dir, 'demo/syncs/quiet.ts'), `import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+const Item = z.object({ id: z.string() });
+export default createSync({ description: 'saves nothing', frequency: 'every hour', models: { Contact: Item, Deal: Item }, exec: async (ctx) => { ctx.log('nothing today'); } });
+`);
+      const quiet = await cli(['quiet', '--connection', 'conn-1', '--dir', dir]);
+      expect(quiet.code).toBe(0);
+      expect(quiet.stdout).toMatch(/^Contact: no records/m);
+      expect(quiet.stdout).toMatch(/^Deal: no records/m);
+      expect(quiet.stdout).not.toMatch(/saved/);
+      const json = JSON.parse((await cli(['quiet', '--connection', 'conn-1', '--dir', dir, '--json'])).stdout) as { models: Record<string, { count: number }> };
+      expect(json.models).toMatchObject({ Contact: { count: 0 }, Deal: { count: 0 } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    const sync = await cli(['contacts', '--connection', 'conn-1', '--limit', '0']);
+    expect(sync.stdout).toMatch(/^Contact: 120 record\(s\) \(120 via batchSave, .*\); not written \(dry run\)/m);
+    expect(sync.stdout).not.toMatch(/saved/);
+    expect(sync.stderr).not.toMatch(/for real/);
+
+    const action = await cli(['create-contact', '--connection', 'conn-1', '--input', '{"first_name":"Ada","last_name":"Byron","email":"ada@example.com"}']);
+    expect(action.stderr).toMatch(/warning: create-contact is an action: its calls reach the provider for real/);
+    expect(action.code).toBe(0);
   });
 
   it('exits 1 when the script fails and 2 on bad input JSON', async () => {

@@ -79,3 +79,34 @@ it('runs lists a sync run with its counts, and logs --follow prints its lines an
   expect((await cli('runs', '--connection', 'nope')).code).toBe(1);
   expect((await cli('logs', 'abc')).code).toBe(2);
 });
+
+it('trigger --follow prints the new run id and follows it to its end; providers lists the configured ones', async () => {
+  const before = await waitForRun(ferry.api, 'billing-1', 'invoices', '0', 60_000);
+  const followed = await cli('trigger', 'invoices', '--connection', 'billing-1', '--full', '--follow');
+  expect(followed.code).toBe(0);
+  const lines = followed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const started = lines.find((l) => l.type === 'started');
+  expect(Number(started.run_id)).toBeGreaterThan(Number(before.id));
+  expect(lines.filter((l) => l.type === 'log').map((l) => l.message)).toContain('Read 120 invoice(s)');
+  expect(lines.at(-1)).toMatchObject({ type: 'run', id: started.run_id, status: 'succeeded' });
+
+  const providers = JSON.parse((await cli('providers')).stdout);
+  expect(providers.providers).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'billing', base_url: provider.baseUrls.billing, auth: { type: 'bearer' } })]));
+  expect(JSON.parse((await cli('providers', 'billing')).stdout)).toMatchObject({ name: 'billing' });
+  expect((await cli('providers', 'nope')).code).toBe(1);
+});
+
+it('deploys lists the versions with the active one; rollback makes an earlier one active as a new version', async () => {
+  const listed = JSON.parse((await cli('deploys')).stdout);
+  expect(listed.deploys.map((d: { version: number; active: boolean }) => [d.version, d.active])).toEqual([[2, true], [1, false]]);
+
+  const rolled = await cli('rollback', '1');
+  expect(rolled.code).toBe(0);
+  expect(JSON.parse(rolled.stdout)).toMatchObject({ ok: true, version: 3, rollback_of: 1 });
+  expect((await ferry.api.get('/scripts')).body.scripts.map((s: { name: string }) => s.name).sort()).toEqual(['invoices', 'post-message']);
+  const after = JSON.parse((await cli('deploys')).stdout);
+  expect(after.deploys[0]).toMatchObject({ version: 3, active: true, rollback_of: 1 });
+
+  expect((await cli('rollback', '99')).code).toBe(1);
+  expect((await cli('rollback', 'latest')).code).toBe(2);
+});

@@ -6,7 +6,7 @@ import { MAX_PAGE_LIMIT, type RecordStore } from '../../store/records.ts';
 import type { Environments } from '../../tenancy/environments.ts';
 import type { ApiEnv } from '../app.ts';
 import { bearerKey, unknownKey } from '../auth.ts';
-import { notFound, parseInput } from '../errors.ts';
+import { ApiError, notFound, parseInput } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
 
 export interface RecordRouteDeps {
@@ -45,7 +45,7 @@ export const recordRouteSpecs = defineRoutes([{
   method: 'get', path: '/records', tag: 'records', query: RecordsQuery,
   summary: 'Read records of one model of a connection, in cursor order',
   description: 'A reader that keeps following next_cursor sees every change exactly once, even when writers commit out of order.',
-  responses: { 200: { description: 'One page', schema: RecordsPageSchema } },
+  responses: { 200: { description: 'One page', schema: RecordsPageSchema }, 404: { description: 'Unknown connection, or a model the connection does not have (UNKNOWN_MODEL; the message names its models)' } },
 }]);
 
 const IdsSchema = z.array(z.string().min(1).max(255)).min(1).max(MAX_IDS);
@@ -53,6 +53,16 @@ const IdsSchema = z.array(z.string().min(1).max(255)).min(1).max(MAX_IDS);
 /** Query parameters with repeated keys kept as arrays (only `ids` may repeat; others fail validation). */
 function queryWithRepeats(queries: Record<string, string[]>): Record<string, string | string[]> {
   return Object.fromEntries(Object.entries(queries).map(([k, v]) => [k, v.length === 1 ? v[0]! : v]));
+}
+
+const EMPTY_PAGE = Buffer.from('{"records":[],"next_cursor":null}');
+
+/** An empty page of a model the connection does not have is a typo, not "nothing new": 404 naming the models it has. */
+async function refuseUnknownModel(records: RecordStore, connection: string, connectionId: string, model: string): Promise<void> {
+  const models = await records.modelsOf(connection);
+  if (models.includes(model)) return;
+  const known = models.length > 0 ? `its models are ${models.join(', ')}` : 'it has no models yet (deploy a sync that declares one)';
+  throw new ApiError(404, 'UNKNOWN_MODEL', `connection "${connectionId}" has no model "${model}": ${known}`, [{ path: ['model'], message: known }]);
 }
 
 const READ_RETRY_MS = [50];
@@ -95,6 +105,7 @@ export function recordRoutes(deps: RecordRouteDeps) {
       ...(q.modified_after ? { modifiedAfter: new Date(q.modified_after) } : {}),
       ...(ids ? { ids } : {}),
     }), READ_RETRY_MS);
+    if (body.equals(EMPTY_PAGE)) await refuseUnknownModel(deps.records, connectionId, q.connection_id, q.model);
     return c.body(body, 200, { 'content-type': 'application/json; charset=utf-8' });
   });
 

@@ -1,7 +1,7 @@
 /** The prelude's entry points, called by the worker and never reachable by the script. */
 import { PromiseCtor, StringCtor, global, isArray, keys, parse, stringify } from './builtins.ts';
 import { buildContext, formatIssues, type PreludeJob, type ScriptDefinition } from './context.ts';
-import { CAPS, endRun, sdkError } from './host.ts';
+import { CAPS, endRun, handedOver, sdkError } from './host.ts';
 import { clearAllTimers, fatalErrors } from './timers.ts';
 
 function read(object: unknown, key: string): unknown {
@@ -107,6 +107,11 @@ export async function run(jobJson: string): Promise<string> {
   } finally {
     endRun();
     clearAllTimers();
+    // New calls are refused from here, but those the script made in time and that still wait
+    // for a turn (un-awaited batchSave calls) reach the worker, which waits for them in turn.
+    // Only then a tick later: a run with nothing waiting settles in the same task as before.
+    const waiting = handedOver();
+    if (waiting) await waiting;
   }
 }
 

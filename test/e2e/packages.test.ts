@@ -1,0 +1,141 @@
+/**
+ * The user's path, outside this checkout: pack every workspace (`npm pack` of a clean build),
+ * install the tarballs into a fresh folder made by `npm init -y` (with a vitest cache folder
+ * already there), and run what the README's user quick start says: `npx ferry init`,
+ * `ferry compile`, a host from the installed package (`ferry start`), `ferry deploy`,
+ * `ferry dryrun`, then an app that reads the synced records with `@ferry/client` alone.
+ * Only the npm registry is reached (for the packages' own dependencies).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, expect, test } from 'vitest';
+import { startDemoProvider, type DemoProvider } from '../../demo/index.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createApiClient, waitFor, waitForRun } from '../helpers/ferry.ts';
+
+const REPO = join(import.meta.dirname, '../..');
+const KEY = 'fsk_packaged_host_key_0123456789';
+// npm and npx run on this Node (24), whatever `node` the shell would find first.
+const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+
+let tmp: string | undefined;
+let host: ChildProcess | undefined;
+let provider: DemoProvider | undefined;
+let db: TestDatabase | undefined;
+
+afterAll(async () => {
+  host?.kill('SIGTERM');
+  if (host && host.exitCode === null) await new Promise((done) => host!.once('exit', done));
+  await provider?.close();
+  await db?.drop();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  return promisify(execFile)(command, args, { cwd, env: { ...process.env, PATH, ...env }, maxBuffer: 64 * 1024 * 1024 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? 1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+  );
+}
+
+async function tarballFiles(tarball: string): Promise<string[]> {
+  const { stdout } = await sh('tar', ['-tzf', tarball], tmp!);
+  return stdout.trim().split('\n').map((line) => line.replace(/^package\//, ''));
+}
+
+test('packed tarballs install outside the checkout; init, compile, start, deploy, dryrun and the client work from them', async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'ferry-packages-'));
+  const packs = join(tmp, 'packs');
+  const packed = await sh(process.execPath, [join(REPO, 'tools/pack-packages.ts'), packs], REPO);
+  expect(packed.stderr).toBe('');
+  expect(packed.code).toBe(0);
+  const tarballs = packed.stdout.trim().split('\n');
+  expect(tarballs.map((t) => t.slice(packs.length + 1))).toEqual([
+    'ferry-sdk-0.1.0.tgz', 'ferry-client-0.1.0.tgz', 'ferry-runtime-0.1.0.tgz', 'ferry-demo-0.1.0.tgz',
+    'ferry-host-0.1.0.tgz', 'ferry-cli-0.1.0.tgz', 'ferry-testing-0.1.0.tgz', 'ferry-0.1.0.tgz',
+  ]);
+
+  // Only what runs: JavaScript, declarations, source maps and run-time assets (SQL, JSON, CSS); no sources, tests, build files or local data.
+  for (const tarball of tarballs) {
+    const files = await tarballFiles(tarball);
+    expect(files).toContain('package.json');
+    const stray = files.filter((f) => (/\.tsx?$/.test(f) && !f.endsWith('.d.ts')) || /tsconfig|tsbuildinfo|\.test\.|\.log$/.test(f) || /(^|\/)(test|bench|node_modules|\.ferry|dist)\//.test(f));
+    expect(stray, tarball).toEqual([]);
+  }
+  const hostFiles = await tarballFiles(tarballs[4]!);
+  expect(hostFiles).toEqual(expect.arrayContaining(['main.js', 'index.d.ts', 'server.js.map', 'db/migrations/0001_init.sql']));
+  // The app-side client has no dependencies at all.
+  const clientManifest = JSON.parse((await sh('tar', ['-xzOf', tarballs[1]!, 'package/package.json'], tmp)).stdout) as Record<string, unknown>;
+  expect(clientManifest['dependencies']).toBeUndefined();
+  expect(clientManifest['exports']).toMatchObject({ '.': { types: './index.d.ts', default: './index.js' } });
+
+  // A fresh project: `npm init -y`, a vitest cache folder, the tarballs installed from the registry's dependencies.
+  const app = join(tmp, 'my-scripts');
+  await mkdir(join(app, 'node_modules/.vite'), { recursive: true });
+  expect((await sh('npm', ['init', '-y'], app)).code).toBe(0);
+  const installed = await sh('npm', ['install', '--no-audit', '--no-fund', ...tarballs], app);
+  expect(installed.stderr).not.toMatch(/ERR!/);
+  expect(installed.code).toBe(0);
+
+  const init = await sh('npx', ['ferry', 'init'], app);
+  expect(init.code).toBe(0);
+  expect(init.stdout).toMatch(/npm test/);
+  const manifest = JSON.parse(await readFile(join(app, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; scripts: Record<string, string> };
+  expect(manifest.dependencies['ferry']).toMatch(/ferry-0\.1\.0\.tgz$/); // what was installed is kept
+  expect(manifest.dependencies['zod']).toBeDefined();
+  expect(manifest.scripts['test']).toBe('vitest run');
+  const tsconfig = await readFile(join(app, 'tsconfig.json'), 'utf8');
+  expect(tsconfig).not.toMatch(/paths|wt-|\/work\//);
+
+  const compiled = await sh('npx', ['ferry', 'compile', '--json'], app);
+  expect(compiled.stderr).not.toMatch(/error/);
+  expect(compiled.code).toBe(0);
+  expect(JSON.parse(compiled.stdout)).toMatchObject({ ok: true, typechecked: true });
+
+  // A host from the installed package, on this machine's Postgres, with the same environment variables as production.
+  db = await createTestDatabase('ferry_packages');
+  host = spawn('npx', ['ferry', 'start'], {
+    cwd: app, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PATH, DATABASE_URL: db.url, FERRY_SECRET_KEY: KEY, FERRY_PORT: '0', FERRY_LOG_LEVEL: 'warn', FERRY_DATA_DIR: join(app, '.ferry') },
+  });
+  let hostOut = '';
+  host.stdout!.on('data', (d) => { hostOut += d; });
+  host.stderr!.on('data', (d) => { hostOut += d; });
+  const url = await waitFor('the packaged host', async () => {
+    if (host!.exitCode !== null) throw new Error(`ferry start exited with ${host!.exitCode}: ${hostOut}`);
+    return /Ferry is running at (http:\/\/\S+)/.exec(hostOut)?.[1];
+  }, 60_000);
+  const env = { FERRY_URL: url, FERRY_SECRET_KEY: KEY };
+
+  provider = await startDemoProvider({ apiKey: 'demo-key', contacts: 120 });
+  const api = createApiClient(url, KEY);
+  expect((await api.put('/providers/demo', { base_url: provider.baseUrls.demo, auth: { type: 'bearer' } })).status).toBe(200);
+  const connected = await sh('npx', ['ferry', 'connections', 'create', 'demo-connection', '--provider', 'demo', '--credentials', '{"type":"bearer","token":"demo-key"}'], app, env);
+  expect(connected.code).toBe(0);
+
+  const deployed = await sh('npx', ['ferry', 'deploy', '--yes', '--json'], app, env);
+  expect(deployed.code).toBe(0);
+  expect(JSON.parse(deployed.stdout)).toMatchObject({ version: 1 });
+
+  const dryrun = await sh('npx', ['ferry', 'dryrun', 'contacts', '--connection', 'demo-connection', '--full', '--json'], app, env);
+  expect(dryrun.code).toBe(0);
+  expect(JSON.parse(dryrun.stdout)).toMatchObject({ ok: true, models: { Contact: { count: 120 } } });
+
+  expect((await api.post('/syncs/contacts/trigger', { connection_id: 'demo-connection' })).status).toBeLessThan(300);
+  const run = await waitForRun(api, 'demo-connection', 'contacts', '0', 60_000);
+  expect(run.status).toBe('succeeded');
+
+  // The app: plain Node, only @ferry/client.
+  await writeFile(join(app, 'app.mjs'), `import { createFerryClient } from '@ferry/client';
+const client = createFerryClient({ url: process.env.FERRY_URL, secretKey: process.env.FERRY_SECRET_KEY });
+const ids = [];
+for await (const record of client.records({ connectionId: 'demo-connection', model: 'Contact' })) ids.push(record.id);
+console.log(JSON.stringify({ count: ids.length, first: ids[0] }));
+`);
+  const read = await sh(process.execPath, ['app.mjs'], app, env);
+  expect(read.stderr).toBe('');
+  expect(JSON.parse(read.stdout)).toEqual({ count: 120, first: expect.stringMatching(/^ct_/) });
+}, 600_000); // ~2.5 min on a quiet machine: a clean build, npm install from the registry cache, a host start
