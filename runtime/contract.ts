@@ -123,11 +123,19 @@ export interface BatchResult {
   rejected: number;
 }
 
+/**
+ * What HTTP lets a header carry (RFC 9110): a name is a token; a value is visible Latin-1, space
+ * and tab — no CR/LF (a second header or request smuggled in), no NUL, nothing past U+00FF
+ * (fetch refuses it, so it would fail the call later and less clearly).
+ */
+const HeaderNameSchema = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a header name is an HTTP token (letters, digits, !#$%&\'*+-.^_`|~)');
+const HeaderValueSchema = z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'a header value holds no CR, LF, NUL or other control character, and no character past U+00FF');
+
 export const ProxyRequestSchema = z.object({
   method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
   endpoint: z.string().min(1),
   params: z.record(z.string(), z.string()).default({}),
-  headers: z.record(z.string(), z.string()).default({}),
+  headers: z.record(HeaderNameSchema, HeaderValueSchema).default({}),
   /** Body already serialised (JSON text unless a content-type header says otherwise). */
   body: z.string().optional(),
   retries: z.number().int().min(0).max(10).optional(),
@@ -213,3 +221,6 @@ export interface Runtime {
   describe(code: string): Promise<{ ok: true; manifest: ScriptManifest } | { ok: false; error: RunError }>;
   close(): Promise<void>;
 }
+
+/** How deep objects and arrays from a script or a request may nest (runtime/bounds.ts). */
+export { MAX_DEPTH } from './bounds.ts';

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Logger } from '../logger.ts';
 import type { Environment, Environments } from '../tenancy/environments.ts';
 import { bearerKey, unknownKey } from './auth.ts';
-import { errorBody, renderError } from './errors.ts';
+import { checkRequestValue, errorBody, renderError } from './errors.ts';
 import { buildOpenApiDocument, defineRoutes, type RouteSpec } from './openapi/index.ts';
 import { actionRoutes, actionRouteSpecs, type ActionRouteDeps } from './routes/actions.ts';
 import { connectPageRouteSpecs, connectRoutes, type ConnectRouteDeps } from '../connect/routes.ts';
@@ -67,6 +67,14 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     return response;
   });
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), 404));
+
+  // The edge rule holds for every route's query, including routes that read it themselves
+  // (pages, the OAuth callback); params and bodies are checked as each route parses them.
+  app.use('*', async (c, next) => {
+    const queries = c.req.queries();
+    checkRequestValue(Object.fromEntries(Object.entries(queries).map(([key, values]) => [key, values.length === 1 ? values[0] : values])), 'query');
+    await next();
+  });
 
   // Operator endpoints, before authentication.
   app.route('/', healthRoutes(deps));

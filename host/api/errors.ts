@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { isTransientDatabaseError } from '../db/transient.ts';
+import { requestValueIssue } from './request-bounds.ts';
 
 export interface ErrorIssue {
   path: string[];
@@ -59,8 +60,17 @@ export function renderError(c: Context, err: unknown) {
   return c.json(errorBody('INTERNAL', 'internal error'), 500);
 }
 
-/** Validates one part of a request; the 400 names every offending field. */
+/** The edge rule of every route (request-bounds.ts): a 400 naming the field that breaks it. */
+export function checkRequestValue(value: unknown, where: 'query' | 'body' | 'params'): void {
+  const unsafe = requestValueIssue(value, [where]);
+  if (!unsafe) return;
+  const path = unsafe.path.map((p) => p.replace(/[\u0000\ud800-\udfff]/g, '\ufffd'));
+  throw new ApiError(400, 'INVALID_REQUEST', `invalid ${where}: ${path.join('.')}: ${unsafe.message}`, [{ path, message: unsafe.message }]);
+}
+
+/** Validates one part of a request (after the edge rule); the 400 names every offending field. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: 'query' | 'body' | 'params'): z.infer<S> {
+  checkRequestValue(value, where);
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((i) => ({ path: [where, ...i.path.map(String)], message: i.message }));

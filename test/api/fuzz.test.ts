@@ -67,7 +67,7 @@ async function rowCounts(): Promise<Record<string, number>> {
   return counts;
 }
 
-interface Outcome { request: string; status: number; body: string; validates: boolean }
+interface Outcome { request: string; status: number; body: string; validates: boolean; contentType?: string }
 
 /** node:http on a fresh connection per request: one request's fate cannot leak into another's socket. */
 function send(method: string, path: string, body: string | undefined, validates = true): Promise<Outcome> {
@@ -80,7 +80,7 @@ function send(method: string, path: string, body: string | undefined, validates 
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ request, validates, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ request, validates, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }));
       res.on('error', (err) => resolve({ request, validates, status: 599, body: `response failed: ${err.message}` }));
     });
     req.on('error', (err) => resolve({ request, validates, status: 599, body: `connection failed: ${err.message}` }));
@@ -125,7 +125,8 @@ test('malformed input to every route: never a 5xx, always the error shape, nothi
 
   const serverErrors = outcomes.filter((o) => o.status >= 500).map((o) => `${o.status} ${o.request} → ${o.body.slice(0, 200)}`);
   expect(serverErrors).toEqual([]);
-  const wrongShape = outcomes.filter((o) => o.status >= 400).filter((o) => {
+  // Browser pages (the OAuth callback) answer a person with an HTML page; the API answers JSON.
+  const wrongShape = outcomes.filter((o) => o.status >= 400 && !o.contentType?.startsWith('text/html')).filter((o) => {
     try {
       const parsed = JSON.parse(o.body) as { error?: { code?: unknown; message?: unknown } };
       return typeof parsed.error?.code !== 'string' || typeof parsed.error.message !== 'string';
@@ -143,3 +144,91 @@ test('a body over 8 MiB is refused with 413 before it is parsed', async () => {
   expect(outcome.status).toBe(413);
   expect(JSON.parse(outcome.body).error.code).toBe('PAYLOAD_TOO_LARGE');
 });
+
+// ---- every field of every route in /openapi.json: deep nesting, NUL, lone surrogates, controls ----
+
+const DEEP_MARK = '"__deep__"';
+const DEEP_TEXT = `${'{"d":'.repeat(5000)}1${'}'.repeat(5000)}`;
+/** Values the edge refuses wherever they are (a 400 naming the field), then controls that may be fine text. */
+const REFUSED_VALUES: Array<[string, unknown]> = [['nested 5,000 deep', '__deep__'], ['a NUL', 'a\u0000b'], ['a lone surrogate', 'a\ud800b'], ['a lone low surrogate key', { 'k\udc00': 1 }]];
+const CONTROL_VALUES: Array<[string, unknown]> = [['CR/LF and BEL', 'a\r\n\u0007b'], ['every C0 control', Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join('').slice(1)]];
+const PATH_VALUES: Record<string, string> = { id: 'real', name: 'plain', connection_id: 'real', version: '1', environment: 'dev', provider: 'plain' };
+
+/** Field paths of a JSON body schema ('x' for a free-form map's key, '0' for an array's first item). */
+function fieldPaths(schema: any, depth = 0): string[][] {
+  if (!schema || typeof schema !== 'object' || depth > 3) return [];
+  const paths: string[][] = [];
+  for (const branch of [...(schema.oneOf ?? []), ...(schema.anyOf ?? []), ...(schema.allOf ?? [])]) paths.push(...fieldPaths(branch, depth));
+  for (const [key, child] of Object.entries<any>(schema.properties ?? {})) {
+    paths.push([key], ...fieldPaths(child, depth + 1).map((p) => [key, ...p]));
+  }
+  if (schema.additionalProperties !== undefined && schema.additionalProperties !== false) {
+    paths.push(['x'], ...fieldPaths(schema.additionalProperties, depth + 1).map((p) => ['x', ...p]));
+  }
+  if (schema.items) paths.push(...fieldPaths(schema.items, depth + 1).map((p) => ['0', ...p]));
+  const unique = new Map(paths.map((p) => [p.join('\u0001'), p]));
+  return [...unique.values()];
+}
+
+/** A body holding `value` at `path` and nothing else, as JSON text (the deep value spliced in as text). */
+function bodyWith(path: string[], value: unknown): string {
+  const root: any = path[0] === '0' ? [] : {};
+  let node = root;
+  path.forEach((key, i) => {
+    if (i === path.length - 1) node[key] = value;
+    else node = node[key] = path[i + 1] === '0' ? [] : {};
+  });
+  return JSON.stringify(root).replace(DEEP_MARK, DEEP_TEXT);
+}
+
+test('deep nesting, NUL, lone surrogates and control characters in every field of every route of /openapi.json', async () => {
+  const { body: doc } = await ferry.api.get('/openapi.json');
+  interface Case { task: () => Promise<Outcome>; field: string[]; refused: boolean; route: string }
+  const cases: Case[] = [];
+  for (const [template, operations] of Object.entries<any>(doc.paths)) {
+    // Ids that pass their params' schemas, so a request gets as far as its query and body.
+    const path = template.replace(/\{([^}]+)\}/g, (_: string, name: string) => (name === 'id' && !template.startsWith('/connections') ? '1' : PATH_VALUES[name] ?? 'real'));
+    for (const [method, operation] of Object.entries<any>(operations)) {
+      const route = `${method.toUpperCase()} ${template}`;
+      const schema = operation.requestBody?.content?.['application/json']?.schema;
+      for (const field of schema ? fieldPaths(schema) : []) {
+        for (const [, value] of REFUSED_VALUES) cases.push({ route, field: ['body', ...field], refused: true, task: () => send(method.toUpperCase(), path, bodyWith(field, value)) });
+        for (const [, value] of CONTROL_VALUES) cases.push({ route, field: ['body', ...field], refused: false, task: () => send(method.toUpperCase(), path, bodyWith(field, value)) });
+      }
+      for (const parameter of (operation.parameters ?? []).filter((p: any) => p.in === 'query')) {
+        const query = (value: string) => `${path}?${encodeURIComponent(parameter.name)}=${value}`;
+        cases.push({ route, field: ['query', parameter.name], refused: true, task: () => send(method.toUpperCase(), query('a%00b'), undefined) });
+        for (const value of ['a%0D%0A%07b', '%ED%A0%80', '%E0%A4%A']) cases.push({ route, field: ['query', parameter.name], refused: false, task: () => send(method.toUpperCase(), query(value), undefined) });
+      }
+    }
+  }
+  expect(cases.length).toBeGreaterThan(500);
+  const before = await rowCounts();
+  const refused = cases.filter((c) => c.refused);
+  const refusedOutcomes = await inBatches(refused.map((c) => c.task));
+  expect(await rowCounts()).toEqual(before);
+  const controlOutcomes = await inBatches(cases.filter((c) => !c.refused).map((c) => c.task));
+  const outcomes = [...refusedOutcomes, ...controlOutcomes];
+
+  expect(outcomes.filter((o) => o.status >= 500).map((o) => `${o.status} ${o.request} → ${o.body.slice(0, 200)}`)).toEqual([]);
+  // Browser pages (the OAuth callback) answer a person with an HTML page; the API answers JSON.
+  const isPage = (o: Outcome) => o.contentType?.startsWith('text/html') ?? false;
+  expect(outcomes.filter((o) => o.status >= 400 && !isPage(o)).filter((o) => {
+    try {
+      const parsed = JSON.parse(o.body) as { error?: { code?: unknown; message?: unknown } };
+      return typeof parsed.error?.code !== 'string' || typeof parsed.error.message !== 'string';
+    } catch { return true; }
+  }).map((o) => `${o.status} ${o.request}`)).toEqual([]);
+
+  // Every refused value is a 400 naming its field, unless the route turned the request away
+  // before reading its body: these need another key (admin) or a connect session. (Queries are
+  // checked before any route runs.)
+  const unnamed = refused.map((c, i) => ({ c, o: refusedOutcomes[i]! })).filter(({ c, o }) => {
+    if (isPage(o)) return false;
+    if (o.status !== 400) return true;
+    const issues = (JSON.parse(o.body) as { error: { issues?: Array<{ path: string[] }> } }).error.issues ?? [];
+    return !issues.some((issue) => issue.path.slice(0, c.field.length).join('.') === c.field.join('.') || c.field.join('.').startsWith(issue.path.join('.')));
+  });
+  const turnedAway = [...new Set(unnamed.map(({ c, o }) => `${c.route} ${o.status}`))].sort();
+  expect(turnedAway).toEqual(['POST /connect/providers/{name} 401', 'POST /environments 403']);
+}, 300_000);

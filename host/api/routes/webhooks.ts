@@ -64,6 +64,8 @@ export function webhookReceiverRoutes(deps: WebhookRouteDeps) {
     } catch {
       throw new ApiError(400, 'INVALID_JSON', 'the webhook payload is not valid JSON');
     }
+    // The edge rule of every route (depth, NUL, lone surrogates), now that the payload is parsed.
+    parseInput(z.unknown(), payload, 'body');
     const event = config.event_header ? (c.req.header(config.event_header) ?? null) : config.event_path ? readScalar(payload, config.event_path) : null;
     const id = await deps.enqueueWebhook({ environmentId: environment.id, provider: params.provider, event, payload, receivedAt: new Date().toISOString() });
     return c.json({ accepted: true, id, event }, 202);
