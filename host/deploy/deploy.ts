@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { Runtime } from '@ferry/runtime/contract';
 import type { Sql } from '../db/connect.ts';
+import { environmentLimitCaps, limitsOverCaps, type LimitCaps } from '../runs/run-limits.ts';
 import { parseFrequency } from '../sync/frequency.ts';
 import type { SyncState } from '../sync/sync-state.ts';
 import { createDeployHistory, lockDeploys, recordActiveSet } from './history.ts';
@@ -73,7 +74,7 @@ export class DeployError extends Error {
 export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: SyncState }) {
   const { sql } = deps;
 
-  async function readManifests(request: DeployRequest): Promise<StoredManifest[]> {
+  async function readManifests(request: DeployRequest, caps: LimitCaps): Promise<StoredManifest[]> {
     const issues: Array<{ path: string[]; message: string }> = [];
     const manifests: StoredManifest[] = [];
     for (const [i, script] of request.scripts.entries()) {
@@ -85,6 +86,7 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
       }
       const manifest: StoredManifest = described.manifest;
       if (manifest.type !== script.kind) issues.push({ path, message: `declared as ${script.kind} but the bundle defines a ${manifest.type}` });
+      for (const over of limitsOverCaps(manifest.limits, caps)) issues.push({ path: [...path, 'limits', over.limit], message: over.message });
       if (manifest.type === 'sync') {
         try {
           manifest.frequencyMs = parseFrequency(manifest.frequency);
@@ -107,7 +109,7 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
         if (names.has(s.name)) throw new DeployError([{ path: ['scripts', s.name], message: 'two scripts share this name' }]);
         names.add(s.name);
       }
-      const manifests = await readManifests(request);
+      const manifests = await readManifests(request, await environmentLimitCaps(sql, environmentId));
       const { createHash } = await import('node:crypto');
       const warnings = sharedModelWarnings(request.scripts.map((s, i) => ({ name: s.name, provider: s.provider, kind: s.kind, models: manifests[i]!.models ?? [] })));
 

@@ -5,16 +5,18 @@
  * then settles the result its own way.
  */
 import type { RunError, RunJob, RunResult, Runtime } from '@ferry/runtime/contract';
+import type { Sql } from '../db/connect.ts';
 import { isTransientDatabaseError } from '../db/transient.ts';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { ScriptRow } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { RunBridge } from '../sync/run-bridge.ts';
-import { runLimits } from './run-limits.ts';
+import { limitsFor } from './run-limits.ts';
 import type { Runs } from './runs.ts';
 
 export interface ExecuteRunDeps {
+  sql: Sql;
   runtime: Runtime;
   runs: Runs;
   logger: Logger;
@@ -43,8 +45,8 @@ function hostError(err: Error, code: string): RunError {
 
 export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Promise<RunResult> {
   const { connection, provider, bridge } = args;
+  const limits = await limitsFor(deps.sql, connection.environment_id, args.script.manifest.limits);
   const heartbeat = setInterval(() => void deps.runs.heartbeat(args.runId).catch(() => {}), deps.heartbeatMs ?? 10_000);
-  const limits = runLimits(args.script.manifest.limits);
   try {
     const result = await deps.runtime.run({
       runId: args.runId,

@@ -14,7 +14,7 @@ import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { executeRun } from '../runs/execute-run.ts';
 import { isTransientDatabaseError, retryTransient } from '../db/transient.ts';
-import { runLimits } from '../runs/run-limits.ts';
+import { limitsFor } from '../runs/run-limits.ts';
 import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
@@ -128,7 +128,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
         jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
         fetchSince: pass.since, fetchCheckpoint: resumed ? state.checkpoint : null,
-        memoryLimitMb: runLimits(manifest.limits).memoryMb,
+        memoryLimitMb: (await limitsFor(deps.sql, connection.environment_id, manifest.limits)).memoryMb,
       });
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       if (!resumed) {
