@@ -137,6 +137,6 @@ describe('ferry deploy (the binary)', () => {
     expect((await runCli(['launch'])).code).toBe(2);
     const help = await runCli(['deploy', '--help']);
     expect(help.code).toBe(0);
-    expect(help.stderr).toContain('Usage: ferry deploy');
+    expect(help.stdout).toContain('Usage: ferry deploy');
   });
 });
