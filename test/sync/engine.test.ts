@@ -249,7 +249,7 @@ describe('webhooks to the app', () => {
       expect(settings.status).toBe(200);
       const secret: string = settings.body.webhook_secret;
       expect(secret).toMatch(/^whsec_/);
-      expect((await ferry.api.get('/environment/settings')).body).toEqual({ webhook_url: expect.any(String), webhook_secret_set: true, max_concurrent_runs: null });
+      expect((await ferry.api.get('/environment/settings')).body).toEqual({ webhook_url: expect.any(String), webhook_secret_set: true, max_concurrent_runs: null, limit_caps: { memoryMb: 1024, wallTimeMs: 3600_000, cpuTimeMs: 3600_000 } });
 
       const before = await readAll(ferry.api, 'hook-1', 'Item');
       provider.put('002', 'renamed');
