@@ -99,7 +99,8 @@ describe('full refresh', () => {
     // The failed run and its 3 retries (300, 600, 1200 ms + jitter); the retries all resume at '005'.
     const s = await waitFor('stuck status', async () => {
       const body = await status('people', 'full-3');
-      return body.stuck ? body : undefined;
+      // Stuck shows while a retry still runs (state 'running'); wait for the retries to give up.
+      return body.stuck && body.state !== 'running' ? body : undefined;
     }, 60_000);
     provider.failPage = () => false;
     expect(s).toMatchObject({ state: 'stuck', stuck: true, checkpoint: { after: '005' } });
