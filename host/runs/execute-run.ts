@@ -13,6 +13,7 @@ import type { ScriptRow } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { RunBridge } from '../sync/run-bridge.ts';
 import { limitsFor } from './run-limits.ts';
+import { locateScriptError } from './source-locations.ts';
 import type { Runs } from './runs.ts';
 
 export interface ExecuteRunDeps {
@@ -83,6 +84,7 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
       deps.logger.error({ err: fault, runId: args.runId, scriptError: result.error }, `${args.kind} run failed on a host fault`);
       return { ...result, error: hostError(fault, 'DATABASE_ERROR') };
     }
+    if (!result.ok) return { ...result, error: await locateScriptError(deps, args.script, result.error) };
     return result;
   } catch (err) {
     // Only host faults land here: the runtime returns script faults as data.
