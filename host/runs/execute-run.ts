@@ -84,7 +84,15 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
       deps.logger.error({ err: fault, runId: args.runId, scriptError: result.error }, `${args.kind} run failed on a host fault`);
       return { ...result, error: hostError(fault, 'DATABASE_ERROR') };
     }
-    if (!result.ok) return { ...result, error: await locateScriptError(deps, args.script, result.error) };
+    if (!result.ok) {
+      const error = await locateScriptError(deps, args.script, result.error);
+      // A script that caught the refusal and threw its own error still failed because the end user must reconnect.
+      const reauth = bridge.reauthRequired();
+      if (reauth && error.code === 'SCRIPT_ERROR') {
+        return { ...result, error: { ...error, kind: 'sdk', code: reauth.code, message: `${reauth.message} (the script then failed: ${error.message})` } };
+      }
+      return { ...result, error };
+    }
     return result;
   } catch (err) {
     // Only host faults land here: the runtime returns script faults as data.
