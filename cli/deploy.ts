@@ -13,7 +13,7 @@ export const DeployResponseSchema = z.object({
   /** E.g. MODEL_SHARED: two syncs of one provider write the same model. */
   warnings: z.array(z.looseObject({ code: z.string(), message: z.string() })).default([]),
   /** A partial deploy: scripts the host left out, with why (their active version stays). */
-  failed: z.array(z.object({ name: z.string(), provider: z.string(), message: z.string() })).default([]),
+  failed: z.array(z.object({ name: z.string(), provider: z.string(), message: z.string() })).optional(),
 });
 export type DeployResponse = z.infer<typeof DeployResponseSchema>;
 

@@ -127,7 +127,7 @@ export const deployCommand: Command = {
       if (!plan) for (const w of result.warnings) out.line(`Warning: ${w.message}`);
       const failed = [
         ...failures.map((f) => ({ file: f.script.entryPath, provider: f.script.provider, name: f.script.name, message: f.error.message })),
-        ...result.failed.map((f) => ({ file: bundled.find((b) => b.provider === f.provider && b.name === f.name)?.entryPath ?? null, ...f })),
+        ...(result.failed ?? []).map((f) => ({ file: bundled.find((b) => b.provider === f.provider && b.name === f.name)?.entryPath ?? null, ...f })),
       ];
       if (failed.length > 0) {
         out.line(`Not deployed (${failed.length} failed; a version deployed before stays active):`);
