@@ -4,7 +4,9 @@
  * deploying the same bundles again creates no version.
  */
 import { z } from 'zod';
-import type { Runtime } from '@ferry/runtime/contract';
+import { bundleHash } from '@ferry/runtime/bundle-hash';
+import { formatLocation, type Runtime } from '@ferry/runtime/contract';
+import { MAX_SOURCE_MAP_BYTES, locateRunError, readSourceMap, sourceMapProblem } from '@ferry/runtime/source-map';
 import type { Sql } from '../db/connect.ts';
 import { environmentLimitCaps, limitsOverCaps, type LimitCaps } from '../runs/run-limits.ts';
 import { parseFrequency } from '../sync/frequency.ts';
@@ -19,6 +21,11 @@ export const DeployRequestSchema = z.strictObject({
     provider: z.string().min(1).max(63),
     kind: z.enum(['sync', 'action']),
     code: z.string().min(1).max(5 * 1024 * 1024),
+    /** The bundle's source map (version 3 JSON text): run errors are mapped through it to the script's files. */
+    source_map: z.string().max(MAX_SOURCE_MAP_BYTES).superRefine((text, ctx) => {
+      const problem = sourceMapProblem(text);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }).optional(),
     hash: z.string().optional(),
   })).max(500),
   /**
@@ -87,7 +94,11 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
   /** Each script's manifest, or the issues that keep it from deploying. */
   async function readManifest(script: DeployRequest['scripts'][number], path: string[], caps: LimitCaps) {
     const described = await deps.runtime.describe(script.code);
-    if (!described.ok) return { manifest: null, issues: [{ path, message: described.error.message }] };
+    if (!described.ok) {
+      // A top level that throws is reported where it threw in the author's file.
+      const { message, location } = locateRunError(described.error, readSourceMap(script.source_map));
+      return { manifest: null, issues: [{ path, message: location ? `${message} (at ${formatLocation(location)})` : message }] };
+    }
     const issues: Array<{ path: string[]; message: string }> = [];
     const manifest: StoredManifest = described.manifest;
     if (manifest.type !== script.kind) issues.push({ path, message: `declared as ${script.kind} but the bundle defines a ${manifest.type}` });
@@ -124,7 +135,6 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
       if (issues.length > 0) throw new DeployError(issues);
       // Left out of this deploy but not removed: whatever version of them is active stays.
       const kept = new Set([...failed, ...(request.keep ?? [])].map(scriptKey));
-      const { createHash } = await import('node:crypto');
       const warnings = sharedModelWarnings(deployable.map(({ script: s, manifest }) => ({ name: s.name, provider: s.provider, kind: s.kind, models: manifest.models ?? [] })));
 
       return sql.begin(async (tx) => {
@@ -136,7 +146,7 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
         const changed: Array<(typeof deployable)[number] & { hash: string }> = [];
         for (const entry of deployable) {
           const s = entry.script;
-          const hash = createHash('sha256').update(s.code).digest('hex');
+          const hash = bundleHash(s.code, s.source_map);
           const prev = currentByKey.get(scriptKey(s));
           const status: ScriptChange = !prev ? 'new' : prev.hash === hash ? 'unchanged' : 'changed';
           if (status !== 'unchanged') changed.push({ ...entry, hash });
@@ -156,8 +166,8 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
         await tx`update scripts set active = false where id = any(${touched}::bigint[])`;
         for (const { script: s, manifest, hash } of changed) {
           await tx`
-            insert into scripts (environment_id, deployment_id, name, provider, kind, code, hash, manifest)
-            values (${environmentId}, ${deployment!.id}, ${s.name}, ${s.provider}, ${s.kind}, ${s.code}, ${hash}, ${JSON.stringify(manifest)}::text::jsonb)`;
+            insert into scripts (environment_id, deployment_id, name, provider, kind, code, source_map, hash, manifest)
+            values (${environmentId}, ${deployment!.id}, ${s.name}, ${s.provider}, ${s.kind}, ${s.code}, ${s.source_map ?? null}, ${hash}, ${JSON.stringify(manifest)}::text::jsonb)`;
           if (manifest.type === 'sync') {
             await deps.syncState.ensureForSync(tx, {
               environmentId, provider: s.provider, syncName: s.name, frequencyMs: manifest.frequencyMs!, autoStart: manifest.autoStart,
