@@ -4,7 +4,7 @@
  * twice is harmless. Used by `ferry deploy` and by the host's `npm start` demo.
  */
 import { z } from 'zod';
-import { BundleError, bundleScript, discoverScripts, type DiscoveredScript, type ScriptKind } from './bundle.ts';
+import { BundleError, bundleScript, discoverScripts, sourceRootFor, type DiscoveredScript, type ScriptKind } from './bundle.ts';
 import { createHostClient } from './host-client.ts';
 
 export const DeployResponseSchema = z.object({
@@ -45,6 +45,7 @@ export interface BundledScript {
   provider: string;
   kind: ScriptKind;
   code: string;
+  sourceMap: string | null;
   hash: string;
   entryPath: string;
 }
@@ -57,11 +58,12 @@ export async function bundleAll(dir: string, options: Pick<DeployOptions, 'onPro
   }
   const bundled: BundledScript[] = [];
   const failures: DeployError['failures'] = [];
+  const root = sourceRootFor(dir);
   for (const script of scripts) {
     const started = performance.now();
     try {
-      const bundle = await bundleScript(script.entryPath, options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes });
-      bundled.push({ name: script.name, provider: script.provider, kind: script.kind, code: bundle.code, hash: bundle.hash, entryPath: script.entryPath });
+      const bundle = await bundleScript(script.entryPath, { root, ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) });
+      bundled.push({ name: script.name, provider: script.provider, kind: script.kind, code: bundle.code, sourceMap: bundle.sourceMap, hash: bundle.hash, entryPath: script.entryPath });
       options.onProgress?.({ type: 'bundled', script, bytes: bundle.bytes, hash: bundle.hash, ms: performance.now() - started });
     } catch (error) {
       if (!(error instanceof BundleError)) throw error;
@@ -77,9 +79,9 @@ export async function bundleAll(dir: string, options: Pick<DeployOptions, 'onPro
 
 /** Sends bundles to the host as one deploy; the host answers what was new, changed, unchanged or removed. */
 export async function uploadBundles(bundled: BundledScript[], options: Pick<DeployOptions, 'url' | 'key' | 'onProgress'>): Promise<DeployResponse> {
-  options.onProgress?.({ type: 'uploading', count: bundled.length, bytes: bundled.reduce((sum, s) => sum + Buffer.byteLength(s.code), 0) });
+  options.onProgress?.({ type: 'uploading', count: bundled.length, bytes: bundled.reduce((sum, s) => sum + Buffer.byteLength(s.code) + Buffer.byteLength(s.sourceMap ?? ''), 0) });
   const client = createHostClient({ url: options.url, key: options.key });
-  const scripts = bundled.map(({ name, provider, kind, code, hash }) => ({ name, provider, kind, code, hash }));
+  const scripts = bundled.map(({ name, provider, kind, code, sourceMap, hash }) => ({ name, provider, kind, code, ...(sourceMap !== null && { source_map: sourceMap }), hash }));
   return client.request('POST', '/deploy', DeployResponseSchema, { scripts });
 }
 

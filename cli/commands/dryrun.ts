@@ -1,7 +1,7 @@
 /** `ferry dryrun`: run one script locally against a real connection, saving nothing. */
 import { readFile } from 'node:fs/promises';
 import { createLogger } from '@ferry/host/logger';
-import type { Usage } from '@ferry/runtime/contract';
+import { formatLocation, type Usage } from '@ferry/runtime/contract';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
 import type { ModelRecords } from '../collect.ts';
 import { dryRun, type DryRunResult } from '../dryrun.ts';
@@ -62,8 +62,8 @@ function printResult(out: Output, run: DryRunResult, limit: number): void {
   if (run.fixturePath) out.line(`\nRecorded the provider's responses to ${run.fixturePath}`);
   out.line(`\n${run.result.ok ? 'Succeeded' : 'Failed'}: ${formatUsage(run.result.usage)}`);
   if (!run.result.ok) {
-    const { kind, code, message, stack } = run.result.error;
-    out.error(`${kind}/${code}: ${message}`);
+    const { kind, code, message, stack, location } = run.result.error;
+    out.error(`${kind}/${code}: ${message}${location ? ` at ${formatLocation(location)}` : ''}`);
     if (stack) out.note(stack);
   }
 }

@@ -4,7 +4,9 @@
  * deploying the same bundles again creates no version.
  */
 import { z } from 'zod';
-import type { Runtime } from '@ferry/runtime/contract';
+import { bundleHash } from '@ferry/runtime/bundle-hash';
+import { formatLocation, type Runtime } from '@ferry/runtime/contract';
+import { MAX_SOURCE_MAP_BYTES, locateRunError, readSourceMap, sourceMapProblem } from '@ferry/runtime/source-map';
 import type { Sql } from '../db/connect.ts';
 import { environmentLimitCaps, limitsOverCaps, type LimitCaps } from '../runs/run-limits.ts';
 import { parseFrequency } from '../sync/frequency.ts';
@@ -18,6 +20,11 @@ export const DeployRequestSchema = z.strictObject({
     provider: z.string().min(1).max(63),
     kind: z.enum(['sync', 'action']),
     code: z.string().min(1).max(5 * 1024 * 1024),
+    /** The bundle's source map (version 3 JSON text): run errors are mapped through it to the script's files. */
+    source_map: z.string().max(MAX_SOURCE_MAP_BYTES).superRefine((text, ctx) => {
+      const problem = sourceMapProblem(text);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }).optional(),
     hash: z.string().optional(),
   })).max(500),
 });
@@ -81,7 +88,9 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
       const described = await deps.runtime.describe(script.code);
       const path = ['scripts', String(i), script.name];
       if (!described.ok) {
-        issues.push({ path, message: described.error.message });
+        // A top level that throws is reported where it threw in the author's file.
+        const { message, location } = locateRunError(described.error, readSourceMap(script.source_map));
+        issues.push({ path, message: location ? `${message} (at ${formatLocation(location)})` : message });
         continue;
       }
       const manifest: StoredManifest = described.manifest;
@@ -110,7 +119,7 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
         names.add(s.name);
       }
       const manifests = await readManifests(request, await environmentLimitCaps(sql, environmentId));
-      const { createHash } = await import('node:crypto');
+      const hashes = request.scripts.map((s) => bundleHash(s.code, s.source_map));
       const warnings = sharedModelWarnings(request.scripts.map((s, i) => ({ name: s.name, provider: s.provider, kind: s.kind, models: manifests[i]!.models ?? [] })));
 
       return sql.begin(async (tx) => {
@@ -121,7 +130,7 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
         const result: DeployResult['scripts'] = [];
         const changed: number[] = [];
         request.scripts.forEach((s, i) => {
-          const hash = createHash('sha256').update(s.code).digest('hex');
+          const hash = hashes[i]!;
           const prev = currentByName.get(s.name);
           const status: ScriptChange = !prev ? 'new' : prev.hash === hash ? 'unchanged' : 'changed';
           if (status !== 'unchanged') changed.push(i);
@@ -141,10 +150,9 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
         for (const i of changed) {
           const s = request.scripts[i]!;
           const manifest = manifests[i]!;
-          const hash = createHash('sha256').update(s.code).digest('hex');
           await tx`
-            insert into scripts (environment_id, deployment_id, name, provider, kind, code, hash, manifest)
-            values (${environmentId}, ${deployment!.id}, ${s.name}, ${s.provider}, ${s.kind}, ${s.code}, ${hash}, ${JSON.stringify(manifest)}::text::jsonb)`;
+            insert into scripts (environment_id, deployment_id, name, provider, kind, code, source_map, hash, manifest)
+            values (${environmentId}, ${deployment!.id}, ${s.name}, ${s.provider}, ${s.kind}, ${s.code}, ${s.source_map ?? null}, ${hashes[i]!}, ${JSON.stringify(manifest)}::text::jsonb)`;
           if (manifest.type === 'sync') {
             await deps.syncState.ensureForSync(tx, {
               environmentId, provider: s.provider, syncName: s.name, frequencyMs: manifest.frequencyMs!, autoStart: manifest.autoStart,

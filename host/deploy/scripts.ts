@@ -25,6 +25,12 @@ export function createScripts(sql: Sql) {
       return row ?? null;
     },
 
+    /** The source map deployed with a script version, if it had one (read only when a run fails). */
+    async sourceMap(scriptId: string): Promise<string | null> {
+      const [row] = await sql<{ source_map: string | null }[]>`select source_map from scripts where id = ${scriptId}`;
+      return row?.source_map ?? null;
+    },
+
     async listActive(environmentId: string): Promise<Omit<ScriptRow, 'code'>[]> {
       return sql<Omit<ScriptRow, 'code'>[]>`
         select s.id, s.name, s.provider, s.kind, s.hash, s.manifest, d.version

@@ -5,15 +5,18 @@
  * then settles the result its own way.
  */
 import type { Limits, RunError, RunJob, RunResult, Runtime } from '@ferry/runtime/contract';
+import type { Sql } from '../db/connect.ts';
 import { isTransientDatabaseError } from '../db/transient.ts';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { ScriptRow } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { RunBridge } from '../sync/run-bridge.ts';
+import { locateScriptError } from './source-locations.ts';
 import type { Runs } from './runs.ts';
 
 export interface ExecuteRunDeps {
+  sql: Sql;
   runtime: Runtime;
   runs: Runs;
   logger: Logger;
@@ -81,10 +84,14 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
       deps.logger.error({ err: fault, runId: args.runId, scriptError: result.error }, `${args.kind} run failed on a host fault`);
       return { ...result, error: hostError(fault, 'DATABASE_ERROR') };
     }
-    // A script that caught the refusal and threw its own error still failed because the end user must reconnect.
-    const reauth = bridge.reauthRequired();
-    if (!result.ok && reauth && result.error.code === 'SCRIPT_ERROR') {
-      return { ...result, error: { ...result.error, kind: 'sdk', code: reauth.code, message: `${reauth.message} (the script then failed: ${result.error.message})` } };
+    if (!result.ok) {
+      const error = await locateScriptError(deps, args.script, result.error);
+      // A script that caught the refusal and threw its own error still failed because the end user must reconnect.
+      const reauth = bridge.reauthRequired();
+      if (reauth && error.code === 'SCRIPT_ERROR') {
+        return { ...result, error: { ...error, kind: 'sdk', code: reauth.code, message: `${reauth.message} (the script then failed: ${error.message})` } };
+      }
+      return { ...result, error };
     }
     return result;
   } catch (err) {

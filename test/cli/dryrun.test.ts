@@ -172,4 +172,33 @@ export default createSync({ description: 'saves nothing', frequency: 'every hour
     expect((await cli(['create-contact', '--connection', 'conn-1', '--input', '{nope'])).code).toBe(2);
     expect((await cli(['contacts'])).code).toBe(2);
   });
+
+  it('a failing script names where it threw in its .ts file, in the result and on the terminal', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'ferry-dryrun-throws-'));
+    const dir = join(project, 'scripts');
+    try {
+      await mkdir(join(dir, 'demo/syncs'), { recursive: true });
+      await writeFile(join(dir, 'demo/syncs/throws.ts'), `import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+
+export default createSync({
+  description: 'reads contacts, then gives up',
+  frequency: 'every hour', models: { Contact: z.object({ id: z.string() }) },
+  exec: async (nango) => {
+    const { data } = await nango.get({ endpoint: '/v1/contacts' });
+    if (data) throw new Error('no contacts with a phone');
+  },
+});
+`);
+      const run = await dryRun({ ...base(), dir, name: 'throws', connectionId: 'conn-1' });
+      expect(run.result).toMatchObject({ ok: false, error: { message: 'no contacts with a phone', location: { file: 'scripts/demo/syncs/throws.ts', line: 9, column: 21 } } });
+      const printed = await cli(['throws', '--connection', 'conn-1', '--dir', dir]);
+      expect(printed.code).toBe(1);
+      expect(printed.stderr).toContain('script/SCRIPT_ERROR: no contacts with a phone at scripts/demo/syncs/throws.ts:9:21');
+      expect(printed.stderr).toMatch(/^\s+at .*\(scripts\/demo\/syncs\/throws\.ts:9:21\)$/m);
+      expect(printed.stderr).not.toContain('file:///script.js');
+    } finally {
+      await rm(project, { recursive: true, force: true });
+    }
+  });
 });

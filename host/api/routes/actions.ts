@@ -55,9 +55,9 @@ export const actionRouteSpecs = defineRoutes([
   },
 ]);
 
-/** The run error as apps see it: no stack, which is for the run's own record. */
+/** The run error as apps see it: no stack or source location, which are for the run's own record. */
 function publicRunError(error: RunError) {
-  const { stack: _stack, ...rest } = error;
+  const { stack: _stack, location: _location, ...rest } = error;
   return rest;
 }
 
