@@ -74,7 +74,7 @@ export async function findScript(dir: string, name: string): Promise<DiscoveredS
 
 async function readSyncState(client: HostClient, script: DiscoveredScript, connectionId: string) {
   try {
-    const path = `/syncs/${encodeURIComponent(script.name)}/status?connection_id=${encodeURIComponent(connectionId)}`;
+    const path = `/syncs/${encodeURIComponent(`${script.provider}/${script.name}`)}/status?connection_id=${encodeURIComponent(connectionId)}`;
     return await client.request('GET', path, SyncStatusSchema);
   } catch (error) {
     // A sync never run on this connection (or a host without the endpoint): start from scratch.

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { bundleScript, createCollectingBridge, readFixture, replayProxy, type Fixture, type ProxyFn } from '@ferry/cli';
 import { createLogger, type Logger } from '@ferry/host/logger';
+import { describeFailure, redactUrl } from '@ferry/host/proxy-describe';
 import type { ConnectionInfo } from '@ferry/sdk';
 import { formatLocation, type Limits, type LogEntry, type ProxyRequest, type ProxyResponse, type RunError, type Runtime, type Usage } from '@ferry/runtime/contract';
 import { locateRunError, readSourceMap } from '@ferry/runtime/source-map';
@@ -76,7 +77,10 @@ export function liveProxy(options: { baseUrl: string; headers?: Record<string, s
     const headers: Record<string, string> = { ...request.headers, ...options.headers };
     if (request.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     const response = await fetch(url, { method: request.method, headers, ...(request.body !== undefined && { body: request.body }) });
-    return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() } satisfies ProxyResponse;
+    const body = await response.text();
+    // A failed call reads as the host's proxy describes it, so the script's error is the same here.
+    const failure = response.status >= 400 ? describeFailure(request.method, redactUrl(url), response.status, body) : undefined;
+    return { status: response.status, headers: Object.fromEntries(response.headers), body, ...(failure !== undefined && { failure }) } satisfies ProxyResponse;
   };
 }
 

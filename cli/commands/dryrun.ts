@@ -11,7 +11,8 @@ import { formatTable } from '../table.ts';
 
 const help = `Usage: ferry dryrun <sync-or-action> --connection <id> [--input <json|@file>] [--full] [options]
 
-Bundles the script and runs it in a local isolate. HTTP calls go through the host's proxy for
+Bundles the script and runs it in a local isolate. Name it as <provider>/<name> when several
+providers have a script of that name. HTTP calls go through the host's proxy for
 the connection (credentials stay on the host); records, metadata and checkpoints are printed,
 never written. An action's HTTP calls are real: a dryrun of an action changes the provider.
 

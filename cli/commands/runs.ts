@@ -13,7 +13,7 @@ Lists the newest runs of a connection (syncs, actions and webhooks), newest firs
 
 Options:
   --connection <id>  connection whose runs to list (required)
-  --sync <name>      only this script's runs
+  --sync <name>      only this script's runs (name, or provider/name)
   --limit <n>        how many (default 20, at most 500)
 ${HOST_OPTIONS_HELP}
 

@@ -40,7 +40,7 @@ test('deploys on start, redeploys a saved script, survives a broken one, stops o
   }, 120_000);
   const api = createApiClient(ready.url, ready.key);
   const first = await waitFor('the first deploy', async () => events().find((e) => e.event === 'deployed'), 60_000);
-  expect(first.scripts).toEqual([{ name: 'post-message', kind: 'action', status: 'new' }]);
+  expect(first.scripts).toEqual([{ name: 'post-message', provider: 'chat', kind: 'action', status: 'new' }]);
   const hashOf = async () => ((await api.get('/scripts')).body.scripts as Array<{ name: string; hash: string }>).find((s) => s.name === 'post-message')?.hash;
   const firstHash = await hashOf();
   expect(firstHash).toMatch(/^[0-9a-f]{64}$/);

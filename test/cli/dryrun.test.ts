@@ -20,7 +20,7 @@ const logger = createLogger({ level: 'silent' });
 let provider: DemoProvider;
 let host: FakeHost;
 let runtime: Runtime;
-/** What the host's GET /syncs/contacts/status answers; null means 404 (never run). */
+/** What the host's GET /syncs/demo%2Fcontacts/status answers; null means 404 (never run). */
 let lastSyncDate: string | null;
 
 beforeAll(() => {
@@ -43,7 +43,7 @@ beforeEach(async () => {
     if (req.method === 'POST' && url.pathname === '/connections/conn-1/proxy') {
       return { status: 200, body: await forwardToProvider(provider, ProxyRequestSchema.parse(req.body)) };
     }
-    if (req.method === 'GET' && url.pathname === '/syncs/contacts/status' && url.searchParams.get('connection_id') === 'conn-1' && lastSyncDate) {
+    if (req.method === 'GET' && url.pathname === '/syncs/demo%2Fcontacts/status' && url.searchParams.get('connection_id') === 'conn-1' && lastSyncDate) {
       return { status: 200, body: { last_sync_date: lastSyncDate } };
     }
     return { status: 404, body: { error: { code: 'NOT_FOUND', message: `nothing at ${url.pathname}` } } };
