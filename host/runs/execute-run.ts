@@ -4,7 +4,7 @@
  * line before the run is settled, and turning a host fault into a failed result. Each runner
  * then settles the result its own way.
  */
-import type { RunError, RunJob, RunResult, Runtime } from '@ferry/runtime/contract';
+import type { Limits, RunError, RunJob, RunResult, Runtime } from '@ferry/runtime/contract';
 import type { Sql } from '../db/connect.ts';
 import { isTransientDatabaseError } from '../db/transient.ts';
 import type { ConnectionRow } from '../connections/connections.ts';
@@ -12,7 +12,7 @@ import type { Provider } from '../connections/providers.ts';
 import type { ScriptRow } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { RunBridge } from '../sync/run-bridge.ts';
-import { limitsFor } from './run-limits.ts';
+import { locateScriptError } from './source-locations.ts';
 import type { Runs } from './runs.ts';
 
 export interface ExecuteRunDeps {
@@ -30,6 +30,8 @@ export interface ExecuteRunArgs {
   connection: ConnectionRow;
   provider: Provider;
   bridge: RunBridge;
+  /** From limitsFor (host/runs/run-limits.ts), read once by the runner that also records them on the run. */
+  limits: Limits;
   input?: unknown;
   lastSyncDate?: Date | null;
   isFullRun?: boolean;
@@ -44,8 +46,7 @@ function hostError(err: Error, code: string): RunError {
 }
 
 export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Promise<RunResult> {
-  const { connection, provider, bridge } = args;
-  const limits = await limitsFor(deps.sql, connection.environment_id, args.script.manifest.limits);
+  const { connection, provider, bridge, limits } = args;
   const heartbeat = setInterval(() => void deps.runs.heartbeat(args.runId).catch(() => {}), deps.heartbeatMs ?? 10_000);
   try {
     const result = await deps.runtime.run({
@@ -83,10 +84,14 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
       deps.logger.error({ err: fault, runId: args.runId, scriptError: result.error }, `${args.kind} run failed on a host fault`);
       return { ...result, error: hostError(fault, 'DATABASE_ERROR') };
     }
-    // A script that caught the refusal and threw its own error still failed because the end user must reconnect.
-    const reauth = bridge.reauthRequired();
-    if (!result.ok && reauth && result.error.code === 'SCRIPT_ERROR') {
-      return { ...result, error: { ...result.error, kind: 'sdk', code: reauth.code, message: `${reauth.message} (the script then failed: ${result.error.message})` } };
+    if (!result.ok) {
+      const error = await locateScriptError(deps, args.script, result.error);
+      // A script that caught the refusal and threw its own error still failed because the end user must reconnect.
+      const reauth = bridge.reauthRequired();
+      if (reauth && error.code === 'SCRIPT_ERROR') {
+        return { ...result, error: { ...error, kind: 'sdk', code: reauth.code, message: `${reauth.message} (the script then failed: ${error.message})` } };
+      }
+      return { ...result, error };
     }
     return result;
   } catch (err) {
