@@ -1,13 +1,14 @@
 /**
  * `ferry dev` as a user runs it: a child process on embedded PGlite that deploys a scripts
  * folder, redeploys when a script is saved, reports a script that does not bundle without
- * stopping, and exits cleanly on SIGTERM.
+ * stopping, prints each run (a failure with where it threw), and exits cleanly on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
+import { formatRunLine } from '../../cli/run-lines.ts';
 import { createApiClient, waitFor } from '../helpers/ferry.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -39,7 +40,7 @@ test('deploys on start, redeploys a saved script, survives a broken one, stops o
   }, 120_000);
   const api = createApiClient(ready.url, ready.key);
   const first = await waitFor('the first deploy', async () => events().find((e) => e.event === 'deployed'), 60_000);
-  expect(first.scripts).toEqual([{ name: 'post-message', kind: 'action', status: 'new' }]);
+  expect(first.scripts).toEqual([{ name: 'post-message', provider: 'chat', kind: 'action', status: 'new' }]);
   const hashOf = async () => ((await api.get('/scripts')).body.scripts as Array<{ name: string; hash: string }>).find((s) => s.name === 'post-message')?.hash;
   const firstHash = await hashOf();
   expect(firstHash).toMatch(/^[0-9a-f]{64}$/);
@@ -90,6 +91,18 @@ export default createSync({
   expect(added).toBeDefined();
   const ran = await waitFor('the run line', async () => events().find((e) => e.event === 'run' && e.run.sync === 'tiny'), 60_000);
   expect(ran.run).toMatchObject({ status: 'succeeded', counts: { added: 2 } });
+
+  // A run that throws: its line names the .ts file, line and column of the throw.
+  await writeFile(join(scripts, 'later/syncs/broken.ts'), `import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+export default createSync({
+  description: 'fails', frequency: 'every 1 hour', syncType: 'full', models: { Item: z.object({ id: z.string() }) },
+  exec: async () => { throw new Error('later is broken'); },
+});
+`);
+  const broke = await waitFor('the failed run line', async () => events().find((e) => e.event === 'run' && e.run.sync === 'broken'), 60_000);
+  expect(broke.run.error.location).toEqual({ file: 'scripts/later/syncs/broken.ts', line: 5, column: 29 });
+  expect(formatRunLine(broke.run, broke.connection_id)).toMatch(/✗ sync broken on later-1 .* failed: SCRIPT_ERROR: later is broken at scripts\/later\/syncs\/broken\.ts:5:29;/);
 
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((r) => (child!.exitCode !== null ? r(child!.exitCode) : child!.once('exit', (c) => r(c))));

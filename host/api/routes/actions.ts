@@ -16,6 +16,7 @@ import type { Connections } from '../../connections/connections.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
+import { ScriptAddressParam } from './script-param.ts';
 
 export interface ActionRouteDeps {
   connections: Connections;
@@ -24,7 +25,7 @@ export interface ActionRouteDeps {
   actionJobs: ActionJobs;
 }
 
-const ActionName = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'an action name') });
+const ActionName = ScriptAddressParam('action');
 const ActionCall = z.strictObject({
   connection_id: z.string().min(1).max(255),
   input: z.unknown().optional(),
@@ -43,7 +44,7 @@ export const actionRouteSpecs = defineRoutes([
   {
     method: 'post', path: '/actions/:name', tag: 'actions', params: ActionName, body: ActionCall,
     summary: 'Run an action for a connection',
-    description: 'Input and output are validated with the action\'s schemas. An ActionError is a 400 with its type and payload; invalid input a 400; a script failure or a limit a 5xx carrying the run error. With async: true, 202 and a status URL.',
+    description: 'Input and output are validated with the action\'s schemas. An ActionError is a 400 with its type and payload; invalid input a 400; a connection that needs re-authorisation a 409 (CONNECTION_REAUTH_REQUIRED); a script failure or a limit a 5xx carrying the run error. With async: true, 202 and a status URL.',
     responses: {
       200: { description: 'The validated output', schema: z.object({ run_id: z.string(), output: z.unknown() }) },
       202: { description: 'Queued (async)', schema: z.object({ id: z.string(), status: z.literal('queued'), status_url: z.string() }) },
@@ -55,19 +56,23 @@ export const actionRouteSpecs = defineRoutes([
   },
 ]);
 
-/** The run error as apps see it: no stack, which is for the run's own record. */
+/** The run error as apps see it: no stack or source location, which are for the run's own record. */
 function publicRunError(error: RunError) {
-  const { stack: _stack, ...rest } = error;
+  const { stack: _stack, location: _location, ...rest } = error;
   return rest;
 }
 
-/** What a failed action answers: the script's own error is the caller's to handle (4xx); anything else is ours (5xx). */
+/** What a failed action answers: the script's own error, or a connection to reconnect, is the caller's to handle (4xx); anything else is ours (5xx). */
 export function actionFailure(error: RunError, runId: string): { status: ContentfulStatusCode; body: unknown } {
   if (error.code === 'ACTION_ERROR') {
     return { status: 400, body: { error: { code: 'ACTION_ERROR', message: error.message, type: error.type ?? 'action_error', payload: error.payload ?? null, run_id: runId } } };
   }
   if (error.code === 'INVALID_INPUT') {
     return { status: 400, body: { error: { code: 'INVALID_INPUT', message: error.message, run_id: runId } } };
+  }
+  // Not the host's fault, nor fixed by retrying: the end user must reconnect (as the proxy route answers it).
+  if (error.code === 'CONNECTION_REAUTH_REQUIRED') {
+    return { status: 409, body: { error: { code: error.code, message: error.message, run_id: runId, run_error: publicRunError(error) } } };
   }
   // Always 500, never 502-504: clients retry those, and an action that may have written must not run twice unasked.
   return { status: 500, body: { error: { code: error.code, message: error.message, run_id: runId, run_error: publicRunError(error) } } };
@@ -98,7 +103,7 @@ export function actionRoutes(deps: ActionRouteDeps) {
       return await deps.actionRunner.resolve(env.id, name, connection);
     } catch (err) {
       if (!(err instanceof ActionLookupError)) throw err;
-      if (err.code === 'ACTION_NOT_FOUND') throw notFound(`action "${name}"`);
+      if (err.code === 'ACTION_NOT_FOUND') throw new ApiError(404, 'NOT_FOUND', err.message);
       if (err.code === 'PROVIDER_MISMATCH') throw new ApiError(400, err.code, err.message, [{ path: ['body', 'connection_id'], message: err.message }]);
       throw new ApiError(409, err.code, err.message);
     }

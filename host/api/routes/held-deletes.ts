@@ -10,13 +10,14 @@ import { applyHeld, discardHeld, listHeld } from '../../store/records-deletes.ts
 import type { ApiEnv } from '../app.ts';
 import { jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
+import { nameForConnection, ScriptAddressParam } from './script-param.ts';
 
 export interface HeldDeleteRouteDeps {
   sql: Sql;
   connections: Connections;
 }
 
-const SyncName = z.object({ name: z.string().min(1).max(100) });
+const SyncName = ScriptAddressParam('sync');
 const HeldQuery = z.strictObject({ connection_id: z.string().min(1).max(255) });
 const HeldBody = z.strictObject({
   connection_id: z.string().min(1).max(255),
@@ -56,7 +57,7 @@ export function heldDeleteRoutes(deps: HeldDeleteRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const q = parseInput(HeldQuery, c.req.query(), 'query');
     const connection = await connectionOf(c.get('environment').id, q.connection_id);
-    const held = await listHeld(deps.sql, connection.id, name);
+    const held = await listHeld(deps.sql, connection.id, nameForConnection(name, connection, ['params', 'name']));
     return c.json({ held: held.map((h) => ({ ...h, held_at: h.held_at.toISOString() })) });
   });
 
@@ -64,7 +65,7 @@ export function heldDeleteRoutes(deps: HeldDeleteRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(HeldBody, await jsonBody(c), 'body');
     const connection = await connectionOf(c.get('environment').id, body.connection_id);
-    const applied = await applyHeld(deps.sql, { connectionId: connection.id, syncName: name, model: body.model });
+    const applied = await applyHeld(deps.sql, { connectionId: connection.id, syncName: nameForConnection(name, connection, ['params', 'name']), model: body.model });
     return c.json({ applied: applied.map((a) => ({ model: a.model, deleted: a.deleted, run_id: a.runId })) });
   });
 
@@ -72,7 +73,7 @@ export function heldDeleteRoutes(deps: HeldDeleteRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(HeldBody, await jsonBody(c), 'body');
     const connection = await connectionOf(c.get('environment').id, body.connection_id);
-    return c.json({ discarded: await discardHeld(deps.sql, { connectionId: connection.id, syncName: name, model: body.model }) });
+    return c.json({ discarded: await discardHeld(deps.sql, { connectionId: connection.id, syncName: nameForConnection(name, connection, ['params', 'name']), model: body.model }) });
   });
 
   return app;

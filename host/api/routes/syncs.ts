@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Connections } from '../../connections/connections.ts';
 import type { Sql } from '../../db/connect.ts';
+import { findScriptFor, ScriptLookupError } from '../../deploy/script-lookup.ts';
 import type { Scripts } from '../../deploy/scripts.ts';
 import type { QueuedSyncJob } from '../../queue/queue.ts';
 import type { Runs } from '../../runs/runs.ts';
@@ -11,6 +12,7 @@ import { syncHealth } from '../../sync/sync-status.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes, type RouteSpec } from '../openapi/index.ts';
+import { ScriptAddressParam, scriptLookupApiError } from './script-param.ts';
 
 export interface SyncRouteDeps {
   sql: Sql;
@@ -21,7 +23,7 @@ export interface SyncRouteDeps {
   enqueueSync(job: QueuedSyncJob): Promise<string | null>;
 }
 
-const SyncName = z.object({ name: z.string().min(1).max(100) });
+const SyncName = ScriptAddressParam('sync');
 const ConnectionParam = z.object({ connection_id: z.string().min(1).max(255) });
 const TriggerBody = z.strictObject({ connection_id: z.string().min(1).max(255), full: z.boolean().default(false) });
 const ConnectionBody = z.strictObject({ connection_id: z.string().min(1).max(255) });
@@ -37,6 +39,7 @@ const ScheduleBody = z.strictObject({
 
 const StatusSchema = z.object({
   sync: z.string(),
+  provider: z.string(),
   connection_id: z.string(),
   version: z.number().int(),
   state: z.enum(['running', 'paused', 'stuck', 'failing', 'idle']),
@@ -71,7 +74,7 @@ export const syncRouteSpecs = defineRoutes([
   },
   ...(['pause', 'resume'] as const).map((action): RouteSpec => ({
     method: 'post', path: `/syncs/:name/${action}`, tag: 'syncs', params: SyncName, body: ConnectionBody, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a sync's schedule for a connection`,
-    responses: { 200: { description: 'The new state', schema: z.object({ sync: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
+    responses: { 200: { description: 'The new state', schema: z.object({ sync: z.string(), provider: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
   })),
   ...(['pause', 'resume'] as const).map((action): RouteSpec => ({
     method: 'post', path: `/connections/:connection_id/syncs/${action}`, tag: 'syncs', params: ConnectionParam, summary: `${action === 'pause' ? 'Pause' : 'Resume'} every sync of a connection (including syncs deployed later)`,
@@ -79,31 +82,33 @@ export const syncRouteSpecs = defineRoutes([
   })),
   {
     method: 'put', path: '/syncs/:name/schedule', tag: 'syncs', params: SyncName, body: ScheduleBody, summary: "Override a sync's schedule for one connection (null: back to the sync's own)",
-    responses: { 200: { description: 'The effective schedule', schema: z.object({ sync: z.string(), connection_id: z.string(), schedule_override: z.string().nullable(), next_run_at: z.string() }) } },
+    responses: { 200: { description: 'The effective schedule', schema: z.object({ sync: z.string(), provider: z.string(), connection_id: z.string(), schedule_override: z.string().nullable(), next_run_at: z.string() }) } },
   },
 ]);
 
 export function syncRoutes(deps: SyncRouteDeps) {
   const app = new Hono<ApiEnv>();
 
-  async function resolve(environmentId: string, syncName: string, connectionId: string) {
-    const script = await deps.scripts.getActive(environmentId, syncName);
-    if (!script || script.kind !== 'sync') throw notFound(`sync "${syncName}"`);
+  /** `address` is `name` or `provider/name`; the connection decides the provider. */
+  async function resolve(environmentId: string, address: string, connectionId: string) {
     const connection = await deps.connections.get(environmentId, connectionId);
     if (!connection) throw notFound(`connection "${connectionId}"`);
-    const state = await deps.syncState.get(connection.id, syncName);
-    if (!state) throw notFound(`sync "${syncName}" for connection "${connectionId}"`);
-    return { script, connection, state };
+    const script = await findScriptFor(deps.scripts, { environmentId, address, kind: 'sync', connection }).catch((err: unknown) => {
+      throw err instanceof ScriptLookupError ? scriptLookupApiError(err) : err;
+    });
+    const state = await deps.syncState.get(connection.id, script.name);
+    if (!state) throw notFound(`sync "${script.name}" for connection "${connectionId}"`);
+    return { script, connection, state, name: script.name };
   }
 
   app.post('/syncs/:name/trigger', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(TriggerBody, await jsonBody(c), 'body');
     const environmentId = c.get('environment').id;
-    const { connection } = await resolve(environmentId, name, body.connection_id);
+    const { connection, name: syncName } = await resolve(environmentId, name, body.connection_id);
     // Kept on the state: if a run of the pair is already queued, that run does the full refresh.
-    if (body.full) await deps.syncState.requestFull(connection.id, name);
-    const jobId = await deps.enqueueSync({ connectionId: connection.id, syncName: name, trigger: 'manual', full: body.full, environmentId: String(environmentId) });
+    if (body.full) await deps.syncState.requestFull(connection.id, syncName);
+    const jobId = await deps.enqueueSync({ connectionId: connection.id, syncName, trigger: 'manual', full: body.full, environmentId: String(environmentId) });
     return c.json({ queued: jobId !== null, already_queued: jobId === null, full: body.full }, 202);
   });
 
@@ -111,15 +116,16 @@ export function syncRoutes(deps: SyncRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const q = parseInput(StatusQuery, c.req.query(), 'query');
     const { state, script, connection } = await resolve(c.get('environment').id, name, q.connection_id);
-    const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: name, limit: 1 });
+    const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: script.name, limit: 1 });
     const connectionPaused = await deps.syncState.isConnectionPaused(connection.id);
-    const health = await syncHealth(deps.sql, connection.id, name, q.window_hours);
+    const health = await syncHealth(deps.sql, connection.id, script.name, q.window_hours);
     const stateName = lastRun?.status === 'running' ? 'running'
       : state.paused || connectionPaused ? 'paused'
       : health.stuck ? 'stuck'
       : lastRun?.status === 'failed' ? 'failing' : 'idle';
     return c.json({
-      sync: name,
+      sync: script.name,
+      provider: script.provider,
       connection_id: q.connection_id,
       version: script.version,
       state: stateName,
@@ -151,9 +157,9 @@ export function syncRoutes(deps: SyncRouteDeps) {
     app.post(`/syncs/:name/${action}`, async (c) => {
       const { name } = parseInput(SyncName, c.req.param(), 'params');
       const body = parseInput(ConnectionBody, await jsonBody(c), 'body');
-      const { connection } = await resolve(c.get('environment').id, name, body.connection_id);
-      await deps.syncState.setPaused(connection.id, name, paused);
-      return c.json({ sync: name, connection_id: body.connection_id, paused });
+      const { connection, script } = await resolve(c.get('environment').id, name, body.connection_id);
+      await deps.syncState.setPaused(connection.id, script.name, paused);
+      return c.json({ sync: script.name, provider: script.provider, connection_id: body.connection_id, paused });
     });
 
     app.post(`/connections/:connection_id/syncs/${action}`, async (c) => {
@@ -168,7 +174,7 @@ export function syncRoutes(deps: SyncRouteDeps) {
   app.put('/syncs/:name/schedule', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(ScheduleBody, await jsonBody(c), 'body');
-    const { connection } = await resolve(c.get('environment').id, name, body.connection_id);
+    const { connection, script } = await resolve(c.get('environment').id, name, body.connection_id);
     if (body.frequency !== null) {
       try {
         parseSchedule(body.frequency);
@@ -176,9 +182,9 @@ export function syncRoutes(deps: SyncRouteDeps) {
         throw new ApiError(400, 'INVALID_INPUT', (err as Error).message, [{ path: ['frequency'], message: (err as Error).message }]);
       }
     }
-    await deps.syncState.setScheduleOverride(connection.id, name, body.frequency);
-    const state = await deps.syncState.get(connection.id, name);
-    return c.json({ sync: name, connection_id: body.connection_id, schedule_override: state?.schedule_override ?? null, next_run_at: state?.next_run_at });
+    await deps.syncState.setScheduleOverride(connection.id, script.name, body.frequency);
+    const state = await deps.syncState.get(connection.id, script.name);
+    return c.json({ sync: script.name, provider: script.provider, connection_id: body.connection_id, schedule_override: state?.schedule_override ?? null, next_run_at: state?.next_run_at });
   });
 
   return app;
