@@ -10,7 +10,7 @@ import { html } from 'hono/html';
 import { secureHeaders } from 'hono/secure-headers';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from '../logger.ts';
-import { ApiCallError, createDashboardApi, type ApiFetch } from './api-client.ts';
+import { createDashboardApi, isFerryApiError, type ApiFetch } from './api-client.ts';
 import type { DashboardEnv } from './context.ts';
 import { errorPage, href, notFoundPage, page } from './layout.ts';
 import { registerConnectionPages } from './pages/connections.ts';
@@ -63,7 +63,7 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
 
   app.onError((err, c) => {
     const token = (c.get('csrf') as string | undefined) ?? undefined;
-    if (err instanceof ApiCallError) {
+    if (isFerryApiError(err)) {
       if (err.status === 401) {
         endSession(c);
         return c.redirect(href('/sign-in'), 303);
@@ -104,7 +104,7 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
     try {
       await createDashboardApi(deps.api, key).get('/environment');
     } catch (err) {
-      if (err instanceof ApiCallError && err.status === 401) return c.html(signInPage('Unknown or revoked secret key.'), 401);
+      if (isFerryApiError(err) && err.status === 401) return c.html(signInPage('Unknown or revoked secret key.'), 401);
       throw err;
     }
     startSession(c, key);

@@ -123,12 +123,13 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (!provider) return { status: 'skipped', reason: `provider ${connection.provider} is not configured` };
 
       const { pass, resumed } = choosePass(manifest, state, job, new Date());
+      const limits = await limitsFor(deps.sql, connection.environment_id, manifest.limits);
       const run = await deps.runs.start({
         connectionId: connection.id, scriptName: job.syncName, kind: 'sync', scriptVersion: script.version,
         trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
         jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
         fetchSince: pass.since, fetchCheckpoint: resumed ? state.checkpoint : null,
-        memoryLimitMb: (await limitsFor(deps.sql, connection.environment_id, manifest.limits)).memoryMb,
+        memoryLimitMb: limits.memoryMb,
       });
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       if (!resumed) {
@@ -174,7 +175,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       };
 
       const result = await executeRun(deps, {
-        runId: run.id, kind: 'sync', script, connection, provider, bridge,
+        runId: run.id, kind: 'sync', script, connection, provider, bridge, limits,
         lastSyncDate: pass.since, isFullRun: pass.full, checkpoint,
       });
       if (!result.ok) return fail(result.error, result.usage);

@@ -1,14 +1,13 @@
 /**
  * `ferry dev` as a user runs it: a child process on embedded PGlite that deploys a scripts
  * folder, redeploys when a script is saved, reports a script that does not bundle without
- * stopping, prints each run (a failure with where it threw), and exits cleanly on SIGTERM.
+ * stopping, follows renames, reports a failed run with where it threw, and exits cleanly on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { formatRunLine } from '../../cli/run-lines.ts';
 import { createApiClient, waitFor } from '../helpers/ferry.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -100,9 +99,16 @@ export default createSync({
   exec: async () => { throw new Error('later is broken'); },
 });
 `);
-  const broke = await waitFor('the failed run line', async () => events().find((e) => e.event === 'run' && e.run.sync === 'broken'), 60_000);
+  const broke = await waitFor('the failed run', async () => events().find((e) => e.event === 'run' && e.run.sync === 'broken'), 60_000);
   expect(broke.run.error.location).toEqual({ file: 'scripts/later/syncs/broken.ts', line: 5, column: 29 });
-  expect(formatRunLine(broke.run, broke.connection_id)).toMatch(/✗ sync broken on later-1 .* failed: SCRIPT_ERROR: later is broken at scripts\/later\/syncs\/broken\.ts:5:29;/);
+
+  // Renaming a script file renames the sync: the new name is deployed and the old one removed.
+  const deploysBefore = eventCount('deployed');
+  await rename(join(scripts, 'later/syncs/tiny.ts'), join(scripts, 'later/syncs/small.ts'));
+  const renamed = await waitFor('the deploy after a rename', async () => events().filter((e) => e.event === 'deployed').slice(deploysBefore)
+    .find((e) => e.scripts.some((s: any) => s.name === 'small' && s.status === 'new')), 60_000);
+  expect(renamed.scripts).toEqual(expect.arrayContaining([{ name: 'small', kind: 'sync', status: 'new' }, { name: 'tiny', kind: 'sync', status: 'removed' }]));
+  expect(((await api.get('/scripts')).body.scripts as Array<{ name: string }>).map((s) => s.name).sort()).toEqual(['broken', 'post-message', 'small']);
 
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((r) => (child!.exitCode !== null ? r(child!.exitCode) : child!.once('exit', (c) => r(c))));

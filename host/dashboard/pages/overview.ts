@@ -1,6 +1,6 @@
 /** Overview: every connection's syncs with their state, failing ones first; the deployed actions. */
 import { html } from 'hono/html';
-import { ApiCallError, seg, type DashboardApi } from '../api-client.ts';
+import { isFerryApiError, seg, type DashboardApi } from '../api-client.ts';
 import type { Connection, Script, SyncStatus } from '../api-types.ts';
 import { render, type DashboardApp } from '../context.ts';
 import { badge, formatMs, formatTime, href } from '../layout.ts';
@@ -13,7 +13,7 @@ export async function syncsOf(api: DashboardApi, connection: Connection, scripts
   const syncs = scripts.filter((s) => s.kind === 'sync' && s.provider === connection.provider);
   const statuses = await Promise.all(syncs.map((s) =>
     api.get<SyncStatus>(`/syncs/${seg(s.name)}/status`, { connection_id: connection.connection_id }).catch((err: unknown) => {
-      if (err instanceof ApiCallError && err.status === 404) return null;
+      if (isFerryApiError(err) && err.status === 404) return null;
       throw err;
     })));
   return statuses.filter((s): s is SyncStatus => s !== null);
