@@ -18,6 +18,7 @@ import { authFailedAnnouncer } from './connect/auth-failed.ts';
 import { createConnectFlow } from './connect/connect-flow.ts';
 import { createOAuthClients } from './connect/oauth-clients.ts';
 import { createConnectSessions } from './connect/sessions.ts';
+import { createSignInLimit } from './dashboard/sign-in-limit.ts';
 import { createCipher, generateEncryptionKey, parseKeyring } from './crypto/cipher.ts';
 import { createProviders } from './connections/providers.ts';
 import { connectDatabase } from './db/connect.ts';
@@ -115,9 +116,10 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
     const runCalls = createRunCalls(sql);
     // Bound once the queue exists: refused credentials (a refresh token, an API key) tell the app in the transaction that marks the connection.
     let announceReauth: OnReauthRequired = async () => {};
+    const rateLimiter = createRateLimiter(sql);
     const onReauthRequired: OnReauthRequired = (tx, connection, reason) => announceReauth(tx, connection, reason);
     const proxy = createProxy({
-      logger, connections, calls: runCalls, rateLimiter: createRateLimiter(sql), onReauthRequired,
+      logger, connections, calls: runCalls, rateLimiter, onReauthRequired,
       refresher: createOAuthRefresher({ sql, connections, logger, onReauthRequired }),
       ...(options.proxyLookup && { lookup: options.proxyLookup }),
     });
@@ -159,7 +161,7 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
         ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY, metricsToken: config.FERRY_METRICS_TOKEN,
         connectSessions, connectFlow, oauthClients, cipher, publicUrl,
       });
-      const http = createHttpApp(app, logger);
+      const http = createHttpApp(app, logger, { signInLimit: createSignInLimit(rateLimiter), trustProxy: config.FERRY_TRUST_PROXY ?? false });
       const server: ServerType = await new Promise((resolve, reject) => {
         const s = serve({ fetch: http.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT }, () => resolve(s));
         // Without a listener a taken port is an uncaught EADDRINUSE stack; callers get a typed error to explain.
