@@ -70,7 +70,7 @@ export function createActionRunner(deps: ActionRunnerDeps) {
       await options.onRunStarted?.(run.id);
 
       const manifest = script.manifest.type === 'action' ? script.manifest : null;
-      const bridge = createRunBridge(deps, { runId: run.id, connection, provider, models: manifest?.models ?? [], syncName: null });
+      const bridge = createRunBridge(deps, { runId: run.id, script, connection, provider, models: manifest?.models ?? [], syncName: null });
       const limits = await limitsFor(deps.sql, connection.environment_id, script.manifest.limits);
       const result = await executeRun(deps, { runId: run.id, kind: 'action', script, connection, provider, bridge, limits, input });
       await deps.runs.finish(run.id, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error });

@@ -2,11 +2,12 @@
  * Maps a failed run's error to the script's source through the map deployed with its bundle:
  * the recorded error's stack names the author's `file.ts:line:col` and `location` holds the
  * script's own frame. The map is read only for a failure with a stack, and parsed maps are kept
- * by bundle hash (a sync failing every minute parses its map once). Mapping never fails a run:
+ * by bundle hash (a sync failing every minute parses its map once). Log lines that hold a stack
+ * (a script that logs the Error it caught) are mapped the same way. Mapping never fails a run:
  * an unreadable map leaves the error as the runtime gave it.
  */
-import type { RunError } from '@ferry/runtime/contract';
-import { locateRunError, readSourceMap } from '@ferry/runtime/source-map';
+import { BUNDLE_URL, type LogEntry, type RunError } from '@ferry/runtime/contract';
+import { locateRunError, mapStack, readSourceMap } from '@ferry/runtime/source-map';
 import type { Sql } from '../db/connect.ts';
 import { createScripts, type ScriptRow } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
@@ -45,3 +46,17 @@ export async function locateScriptError(deps: { sql: Sql; logger: Logger }, scri
     return error;
   }
 }
+
+/** Log lines that hold a stack of the bundle (a logged Error) with it mapped; the others as they are. */
+export async function locateLogStacks(deps: { sql: Sql; logger: Logger }, script: Pick<ScriptRow, 'id' | 'hash'>, entries: LogEntry[]): Promise<LogEntry[]> {
+  if (!entries.some((e) => e.message.includes(BUNDLE_URL))) return entries;
+  try {
+    const map = await mapFor(deps.sql, script);
+    if (!map) return entries;
+    return entries.map((e) => (e.message.includes(BUNDLE_URL) ? { ...e, message: mapStack(e.message, map).stack } : e));
+  } catch (err) {
+    deps.logger.warn({ err, scriptId: script.id }, 'could not map a logged stack to the script source');
+    return entries;
+  }
+}
+

@@ -7,9 +7,11 @@ import type { Sql, TransactionSql } from '../db/connect.ts';
 import { ReauthRequiredError, type ConnectionRow, type Connections } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { Logger } from '../logger.ts';
+import type { ScriptRow } from '../deploy/scripts.ts';
 import type { Proxy, ProxyCallRecord } from '../proxy/proxy.ts';
 import { isTransientDatabaseError, retryTransient } from '../db/transient.ts';
 import { fencedWrite, isRunFenced } from '../runs/run-fence.ts';
+import { locateLogStacks } from '../runs/source-locations.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { clearSeen, recordSeen, settleUnseen, type MassDeleteGuard, type UnseenOutcome } from '../store/records-deletes.ts';
 import type { SyncState } from '../sync/sync-state.ts';
@@ -32,6 +34,8 @@ export interface RunBridgeDeps {
 
 export interface RunBridgeScope {
   runId: string;
+  /** The script version running: a log line holding a stack (a logged Error) is mapped through its source map. */
+  script?: Pick<ScriptRow, 'id' | 'hash'>;
   connection: ConnectionRow;
   provider: Provider;
   /** Models the script declared; saving any other is refused. Empty for actions that may not write. */
@@ -200,7 +204,12 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
       const first = logSeq;
       logSeq += entries.length;
       logWrites = logWrites
-        .then(() => (lost.signal.aborted ? undefined : fenced((tx) => deps.runs.appendLogs(scope.runId, first, entries, tx))))
+        .then(async () => {
+          if (lost.signal.aborted) return;
+          // Read through the plain connection: the run's abortable one is for its writes.
+          const stored = scope.script ? await locateLogStacks(bridgeDeps, scope.script, entries) : entries;
+          await fenced((tx) => deps.runs.appendLogs(scope.runId, first, stored, tx));
+        })
         .catch((err) => {
           if (!isRunFenced(err)) deps.logger.error({ err, runId: scope.runId }, 'storing run logs failed');
         });

@@ -146,7 +146,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const checkpoint = resumed ? state.checkpoint : null;
 
       const bridge = createRunBridge(deps, {
-        runId: run.id, connection, provider, models, syncName: job.syncName,
+        runId: run.id, script, connection, provider, models, syncName: job.syncName,
         tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint, massDeleteGuard: manifest.massDeleteGuard,
       });
       const where = { runId: run.id, sync: job.syncName, connection: connection.connection_id };

@@ -50,7 +50,7 @@ export function createWebhookRunner(deps: WebhookRunnerDeps) {
     const models = script.manifest.type === 'sync' ? script.manifest.models : [];
     // No checkpoint access: a webhook must not move a sync's resumable position.
     // The records it saves are the sync's own (delete detection of that sync covers them).
-    const bridge = createRunBridge(deps, { runId: run.id, connection, provider, models, syncName: null, writer: script.name });
+    const bridge = createRunBridge(deps, { runId: run.id, script, connection, provider, models, syncName: null, writer: script.name });
     const state = await deps.syncState.get(connection.id, script.name);
     const result = await executeRun(deps, {
       runId: run.id, kind: 'webhook', script, connection, provider, bridge,

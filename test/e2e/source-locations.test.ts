@@ -68,6 +68,7 @@ export default createAction({
       const down = (n: number): never => { if (n === 0) throw new Error('deep'); return down(n - 1); };
       down(5000);
     }
+    if (mode === 'logged') try { throw new Error('caught and logged'); } catch (err) { await nango.log(err); }
     return { ok: true };
   },
 });
@@ -186,6 +187,15 @@ test('a deploy whose source map is not one is a 400 naming the field', async () 
   });
   expect(status).toBe(400);
   expect(body.error.issues.map((i: any) => i.path.join('.'))).toContain('body.scripts.0.source_map');
+});
+
+test('an Error the script catches and logs is stored with its stack in the .ts file', async () => {
+  const { status, body } = await ferry.api.post('/actions/hostile', { connection_id: 'crm-1', input: { mode: 'logged' } });
+  expect(status).toBe(200);
+  const { body: logs } = await ferry.api.get(`/runs/${body.run_id}/logs`);
+  const logged = logs.logs.find((l: any) => l.message.includes('caught and logged'));
+  expect(logged.message).toMatch(/^Error: caught and logged\n\s+at .*\(scripts\/crm\/actions\/hostile\.ts:25:40\)/);
+  expect(logged.message).not.toContain('file:///script.js');
 });
 
 describe('whatever a hostile script throws', () => {
