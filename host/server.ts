@@ -26,6 +26,7 @@ import { migrate } from './db/migrate.ts';
 import { createDeployer } from './deploy/deploy.ts';
 import { createScripts } from './deploy/scripts.ts';
 import type { Logger } from './logger.ts';
+import type { LookupFn } from './proxy/address-guard.ts';
 import { createProxy } from './proxy/proxy.ts';
 import { createRateLimiter } from './proxy/rate-limiter.ts';
 import { createRunCalls } from './proxy/run-calls.ts';
@@ -79,7 +80,12 @@ async function configuredOrGenerated(configured: string | undefined, dataDir: st
 /** Reserved slots serve the sync queue, so only hosts that run syncs keep their runtime children. */
 const reservedSlots = (config: Config) => (config.FERRY_ROLE === 'api' ? 0 : config.FERRY_RESERVED_SLOTS);
 
-export async function startFerry(config: Config, logger: Logger): Promise<FerryHost> {
+export interface FerryHostOptions {
+  /** The resolver under the proxy's address guard (tests map `acme.localhost`-style names to a local server). */
+  proxyLookup?: LookupFn;
+}
+
+export async function startFerry(config: Config, logger: Logger, options: FerryHostOptions = {}): Promise<FerryHost> {
   const db = await connectDatabase({ databaseUrl: config.DATABASE_URL, dataDir: join(config.FERRY_DATA_DIR, 'pgdata'), logger });
   const closers: Array<() => Promise<unknown>> = [() => db.close()];
   const close = async () => {
@@ -115,6 +121,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     const proxy = createProxy({
       logger, connections, calls: runCalls, rateLimiter, onReauthRequired,
       refresher: createOAuthRefresher({ sql, connections, logger, onReauthRequired }),
+      ...(options.proxyLookup && { lookup: options.proxyLookup }),
     });
     const deployer = createDeployer({ sql, runtime, syncState });
 
