@@ -18,10 +18,11 @@ import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import type { SyncJob } from '../sync/run-sync.ts';
 import type { DueSync, SyncState } from '../sync/sync-state.ts';
+import { BASE_VARIANT } from '../sync/variants.ts';
 import { pgBossDb } from './pg-boss-db.ts';
 import { serialClaimsDb } from './serial-claims.ts';
 import { startSlots, type Slots } from './slots.ts';
-import { spreadNextRuns } from './spread.ts';
+import { pairKey, spreadNextRuns } from './spread.ts';
 
 export const SYNC_QUEUE = 'ferry-sync';
 /** Caps an environment may set; each is a pg-boss group tier named after its value. */
@@ -30,8 +31,9 @@ const CAP_TIERS = Object.fromEntries(Array.from({ length: MAX_ENV_CONCURRENCY },
 const MANUAL_PRIORITY = 1;
 const POLL_MS = 500;
 
-export function singletonKey(job: Pick<SyncJob, 'connectionId' | 'syncName'>): string {
-  return `${job.connectionId}:${job.syncName}`;
+/** One per (connection, sync, variant); the base variant keeps the key it had before variants. */
+export function singletonKey(job: Pick<SyncJob, 'connectionId' | 'syncName' | 'variant'>): string {
+  return pairKey(job.connectionId, job.syncName, job.variant);
 }
 
 export interface QueueOptions {
@@ -109,7 +111,7 @@ export async function createQueue(options: QueueOptions) {
         const tiers = await capTiers(tx, [...new Set(due.map((d) => String(d.environment_id)))]);
         await boss.insert(SYNC_QUEUE, rankPerEnvironment(due).map(({ d, rank }) => {
           const data: QueuedSyncJob = {
-            connectionId: d.connection_id, syncName: d.sync_name, trigger: 'schedule',
+            connectionId: d.connection_id, syncName: d.sync_name, ...(d.variant !== BASE_VARIANT && { variant: d.variant }), trigger: 'schedule',
             environmentId: String(d.environment_id), scheduledFor: d.due_at.toISOString(),
           };
           return toInsert(data, tiers.get(String(d.environment_id)), -rank);
@@ -147,21 +149,22 @@ export async function createQueue(options: QueueOptions) {
      * pairs are made due at once, so the kill costs them no scheduled run. Jobs that did start
      * are left to the stale-run sweep, which also schedules their retry.
      */
-    async failSilentJobs(): Promise<Array<{ id: string; connectionId: string; syncName: string }>> {
-      const silent = await options.sql<{ id: string; connection_id: string; sync_name: string }[]>`
-        select j.id::text as id, j.data->>'connectionId' as connection_id, j.data->>'syncName' as sync_name
+    async failSilentJobs(): Promise<Array<{ id: string; connectionId: string; syncName: string; variant: string }>> {
+      const silent = await options.sql<{ id: string; connection_id: string; sync_name: string; variant: string }[]>`
+        select j.id::text as id, j.data->>'connectionId' as connection_id, j.data->>'syncName' as sync_name,
+          coalesce(j.data->>'variant', ${BASE_VARIANT}) as variant
         from pgboss.job j
         where j.name = ${SYNC_QUEUE} and j.state = 'active' and j.heartbeat_seconds is not null
           and j.heartbeat_on + j.heartbeat_seconds * interval '1 second' < pgboss.job_now()
           and not exists (select 1 from runs r where r.job_id = j.id::text)`;
       if (silent.length === 0) return [];
       await boss.fail(SYNC_QUEUE, silent.map((j) => j.id), { message: 'worker lost before the run started' });
-      const pairs = JSON.stringify(silent.map((j) => ({ c: j.connection_id, s: j.sync_name })));
+      const pairs = JSON.stringify(silent.map((j) => ({ c: j.connection_id, s: j.sync_name, v: j.variant })));
       await options.sql`
         update sync_state s set next_run_at = least(s.next_run_at, now())
         from jsonb_array_elements(${pairs}::text::jsonb) f
-        where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s'`;
-      return silent.map((j) => ({ id: j.id, connectionId: j.connection_id, syncName: j.sync_name }));
+        where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s' and s.variant = f->>'v'`;
+      return silent.map((j) => ({ id: j.id, connectionId: j.connection_id, syncName: j.sync_name, variant: j.variant }));
     },
 
     async close(): Promise<void> {

@@ -5,7 +5,7 @@
 import type { BatchResult } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
-import { modelsOfConnection } from './records-models.ts';
+import { modelsOfConnection, type ConnectionModels } from './records-models.ts';
 import { readPage, readPageBody, readPageJson, type ReadPageArgs, type RecordPage } from './records-read.ts';
 import { saveBatch, type InsertMethod, type SaveBatchArgs } from './records-save.ts';
 
@@ -34,7 +34,7 @@ export interface RecordStore {
   /** The same response as bytes spliced from what Postgres sent: what GET /records serves. */
   readPageBody(args: ReadPageArgs): Promise<Buffer<ArrayBuffer>>;
   /** The models a connection has (declared by its provider's active scripts, or holding records), sorted. */
-  modelsOf(connectionId: string): Promise<string[]>;
+  modelsOf(connectionId: string): Promise<ConnectionModels>;
 }
 
 export function createRecordStore(options: RecordStoreOptions): RecordStore {

@@ -23,10 +23,13 @@ import { parseDuration } from './frequency.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
 import { createRunBridge, type ModelCounts, type RecordWriter } from './run-bridge.ts';
 import type { Pass, SyncState, SyncStateRow } from './sync-state.ts';
+import { BASE_VARIANT, storedModel } from './variants.ts';
 
 export interface SyncJob {
   connectionId: string;
   syncName: string;
+  /** The variant to run (host/sync/variants.ts); absent = 'base'. */
+  variant?: string;
   trigger: 'schedule' | 'manual';
   full?: boolean;
   /** Set by the scheduler: when the pair was due (start lag = run start − this). */
@@ -86,24 +89,24 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...deps.retry };
 
   /** Per model, the newest cursor before this run: the app reads from there to see its changes. */
-  async function cursorsBefore(connectionId: string, models: readonly string[]): Promise<Map<string, string>> {
+  async function cursorsBefore(connectionId: string, models: readonly string[], variant: string): Promise<Map<string, string>> {
     const cursors = new Map<string, string>();
     for (const model of models) {
       const [row] = await deps.sql<{ max: string | null }[]>`
-        select max(cursor)::text as max from records where connection_id = ${connectionId} and model = ${model} and cursor > 0`;
+        select max(cursor)::text as max from records where connection_id = ${connectionId} and model = ${storedModel(model, variant)} and cursor > 0`;
       cursors.set(model, row?.max ?? '0');
     }
     return cursors;
   }
 
-  function webhookEvents(connection: ConnectionRow, syncName: string, runId: string, pass: Pass, counts: ModelCounts, warnings: readonly RunWarning[], cursors: Map<string, string>): SyncWebhook[] {
+  function webhookEvents(connection: ConnectionRow, syncName: string, variant: string, runId: string, pass: Pass, counts: ModelCounts, warnings: readonly RunWarning[], cursors: Map<string, string>): SyncWebhook[] {
     const models = new Set([...counts].filter(([, c]) => c.added + c.updated + c.deleted > 0).map(([model]) => model));
     for (const w of warnings) models.add(w.model);
     return [...models].map((model) => {
       const modelWarnings = warnings.filter((w) => w.model === model);
       return {
         type: 'sync', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
-        sync_name: syncName, model, sync_type: pass.full ? 'full' : 'incremental', run_id: String(runId),
+        sync_name: syncName, ...(variant !== BASE_VARIANT && { variant }), model, sync_type: pass.full ? 'full' : 'incremental', run_id: String(runId),
         counts: counts.get(model) ?? { added: 0, updated: 0, deleted: 0 }, cursor: cursors.get(model) ?? '0', modified_after: pass.startedAt.toISOString(),
         ...(modelWarnings.length > 0 && { warnings: modelWarnings }),
       };
@@ -117,38 +120,40 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const script = await deps.scripts.getActive(connection.environment_id, job.syncName);
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
       const manifest = script.manifest;
-      const state = await deps.syncState.get(connection.id, job.syncName);
-      if (!state) return { status: 'skipped', reason: 'sync not enabled for this connection' };
+      const variant = job.variant ?? BASE_VARIANT;
+      const state = await deps.syncState.get(connection.id, job.syncName, variant);
+      if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
       const provider = await deps.providers.get(connection.environment_id, connection.provider);
       if (!provider) return { status: 'skipped', reason: `provider ${connection.provider} is not configured` };
 
       const { pass, resumed } = choosePass(manifest, state, job, new Date());
       const run = await deps.runs.start({
-        connectionId: connection.id, scriptName: job.syncName, kind: 'sync', scriptVersion: script.version,
+        connectionId: connection.id, scriptName: job.syncName, variant, kind: 'sync', scriptVersion: script.version,
         trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
         jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
         fetchSince: pass.since, fetchCheckpoint: resumed ? state.checkpoint : null,
         memoryLimitMb: (await limitsFor(deps.sql, connection.environment_id, manifest.limits)).memoryMb,
       });
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
+      const models = manifest.models;
       if (!resumed) {
         pass.startedAt = run.started_at;
+        const stored = models.map((m) => storedModel(m, variant));
         try {
-          await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.syncState.beginPass(tx, connection.id, job.syncName, pass)));
+          await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.syncState.beginPass(tx, connection.id, job.syncName, pass, variant, stored)));
         } catch (err) {
           if (!isRunFenced(err)) throw err;
           return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
         }
       }
-      const models = manifest.models;
-      const cursors = deps.webhooks ? await cursorsBefore(connection.id, models) : new Map<string, string>();
+      const cursors = deps.webhooks ? await cursorsBefore(connection.id, models, variant) : new Map<string, string>();
       const checkpoint = resumed ? state.checkpoint : null;
 
       const bridge = createRunBridge(deps, {
-        runId: run.id, connection, provider, models, syncName: job.syncName,
+        runId: run.id, connection, provider, models, syncName: job.syncName, variant,
         tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint, massDeleteGuard: manifest.massDeleteGuard,
       });
-      const where = { runId: run.id, sync: job.syncName, connection: connection.connection_id };
+      const where = { runId: run.id, sync: job.syncName, variant, connection: connection.connection_id };
       const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
         const decision = decideRetry(error, state.retry_attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
         // Settled and rescheduled together, and only by the process that still holds the run: one
@@ -156,11 +161,11 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         // retry is left, the app's sync.failed event is written in the same transaction.
         const settled = await retryTransient(() => deps.sql.begin(async (tx) => {
           if (!(await deps.runs.finish(run.id, { status: 'failed', usage, error }, tx))) return false;
-          await deps.syncState.recordFailure(connection.id, job.syncName, decision, tx);
+          await deps.syncState.recordFailure(connection.id, job.syncName, variant, decision, tx);
           if (decision === null) {
             await deps.webhooks?.publish(tx, connection.environment_id, [{
               type: 'sync.failed', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
-              sync_name: job.syncName, run_id: run.id, error: { code: error.code, message: error.message },
+              sync_name: job.syncName, ...(variant !== BASE_VARIANT && { variant }), run_id: run.id, error: { code: error.code, message: error.message },
             }], run.id);
           }
           return true;
@@ -175,7 +180,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
 
       const result = await executeRun(deps, {
         runId: run.id, kind: 'sync', script, connection, provider, bridge,
-        lastSyncDate: pass.since, isFullRun: pass.full, checkpoint,
+        lastSyncDate: pass.since, isFullRun: pass.full, checkpoint, variant,
       });
       if (!result.ok) return fail(result.error, result.usage);
       try {
@@ -188,17 +193,18 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           if (pass.tracksDeletes) {
             let total = 0;
             for (const model of models) {
-              const outcome = await settleUnseen(tx, { connectionId: connection.id, syncName: job.syncName, scope: 'full', model }, run.id, manifest.massDeleteGuard);
+              const target = { connectionId: connection.id, syncName: job.syncName, scope: 'full' as const, model: storedModel(model, variant) };
+              const outcome = await settleUnseen(tx, target, run.id, manifest.massDeleteGuard);
               bridge.noteUnseen(model, outcome);
               total += outcome.deleted;
             }
             if (total > 0) await tx`update runs set deleted = deleted + ${total} where id = ${run.id}`;
           }
-          await deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass);
+          await deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass, variant);
           const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings }, tx);
           // Already settled as dead (a stalled process): roll back deletes and the state change.
           if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
-          await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
+          await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
         }));
       } catch (err) {
         if (!isRunFenced(err)) log.error({ err, runId: run.id }, 'settling a successful sync run failed');

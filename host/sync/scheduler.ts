@@ -32,8 +32,8 @@ export function createScheduler(deps: SchedulerDeps) {
       log.warn({ runs: dead.map((d) => d.id) }, 'failed runs whose process stopped heartbeating');
       await deps.queue.failJobs(dead.flatMap((d) => (d.job_id ? [d.job_id] : [])));
       for (const run of dead.filter((d) => d.kind === 'sync')) {
-        const state = await deps.syncState.get(run.connection_id, run.script_name);
-        if (state) await deps.syncState.recordFailure(run.connection_id, run.script_name, decideRetry(WORKER_LOST, state.retry_attempt, retry));
+        const state = await deps.syncState.get(run.connection_id, run.script_name, run.variant);
+        if (state) await deps.syncState.recordFailure(run.connection_id, run.script_name, run.variant, decideRetry(WORKER_LOST, state.retry_attempt, retry));
       }
     }
     const stranded = await deps.queue.failSilentJobs();

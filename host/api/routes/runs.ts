@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Connections } from '../../connections/connections.ts';
 import type { RunRow, Runs } from '../../runs/runs.ts';
+import { VariantName } from '../../sync/variants.ts';
 import type { ApiEnv } from '../app.ts';
 import { notFound, parseInput } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
@@ -14,6 +15,7 @@ export interface RunRouteDeps {
 const RunsQuery = z.strictObject({
   connection_id: z.string().min(1).max(255),
   sync: z.string().min(1).max(100).optional(),
+  variant: VariantName.optional().describe("Only this sync variant's runs (base for the default one)"),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.string().regex(/^\d{1,19}$/).optional(),
 });
@@ -27,6 +29,7 @@ const RunSchema = z.object({
   id: z.string(),
   connection_id: z.string(),
   sync: z.string().describe('The script name (a sync or an action)'),
+  variant: z.string().describe("A sync run's variant ('base' unless the sync has variants; 'base' for actions and webhooks)"),
   kind: z.string(),
   version: z.number().int(),
   status: z.enum(['running', 'succeeded', 'failed']),
@@ -73,6 +76,7 @@ function presentRun(run: RunRow, connectionId: string) {
     id: run.id,
     connection_id: connectionId,
     sync: run.script_name,
+    variant: run.variant,
     kind: run.kind,
     version: run.script_version,
     status: run.status,
@@ -102,7 +106,7 @@ export function runRoutes(deps: RunRouteDeps) {
     const q = parseInput(RunsQuery, c.req.query(), 'query');
     const connection = await deps.connections.get(c.get('environment').id, q.connection_id);
     if (!connection) throw notFound(`connection "${q.connection_id}"`);
-    const runs = await deps.runs.list({ connectionId: connection.id, scriptName: q.sync, limit: q.limit, beforeId: q.before });
+    const runs = await deps.runs.list({ connectionId: connection.id, scriptName: q.sync, variant: q.variant, limit: q.limit, beforeId: q.before });
     return c.json({
       runs: runs.map((r) => presentRun(r, connection.connection_id)),
       next_before: runs.length === q.limit ? runs.at(-1)!.id : null,

@@ -8,6 +8,7 @@ import type { Runs } from '../../runs/runs.ts';
 import { parseSchedule } from '../../sync/frequency.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
 import { syncHealth } from '../../sync/sync-status.ts';
+import { BASE_VARIANT, VariantName } from '../../sync/variants.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes, type RouteSpec } from '../openapi/index.ts';
@@ -23,20 +24,25 @@ export interface SyncRouteDeps {
 
 const SyncName = z.object({ name: z.string().min(1).max(100) });
 const ConnectionParam = z.object({ connection_id: z.string().min(1).max(255) });
-const TriggerBody = z.strictObject({ connection_id: z.string().min(1).max(255), full: z.boolean().default(false) });
-const ConnectionBody = z.strictObject({ connection_id: z.string().min(1).max(255) });
+/** Which variant of the sync (host/sync/variants.ts); absent = 'base'. */
+const Variant = VariantName.default(BASE_VARIANT).describe('The sync variant (default base); see POST /syncs/:name/variants');
+const TriggerBody = z.strictObject({ connection_id: z.string().min(1).max(255), variant: Variant, full: z.boolean().default(false) });
+const ConnectionBody = z.strictObject({ connection_id: z.string().min(1).max(255), variant: Variant });
 const StatusQuery = z.strictObject({
   connection_id: z.string().min(1).max(255),
+  variant: Variant,
   window_hours: z.coerce.number().int().min(1).max(24 * 90).default(24),
 });
 const ScheduleBody = z.strictObject({
   connection_id: z.string().min(1).max(255),
+  variant: Variant,
   /** "every 15 minutes", a cron expression ("CRON_TZ=Europe/Paris 0 9 * * 1-5"), or null for the sync's own. */
   frequency: z.string().min(1).max(200).nullable(),
 });
 
 const StatusSchema = z.object({
   sync: z.string(),
+  variant: z.string(),
   connection_id: z.string(),
   version: z.number().int(),
   state: z.enum(['running', 'paused', 'stuck', 'failing', 'idle']),
@@ -71,7 +77,7 @@ export const syncRouteSpecs = defineRoutes([
   },
   ...(['pause', 'resume'] as const).map((action): RouteSpec => ({
     method: 'post', path: `/syncs/:name/${action}`, tag: 'syncs', params: SyncName, body: ConnectionBody, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a sync's schedule for a connection`,
-    responses: { 200: { description: 'The new state', schema: z.object({ sync: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
+    responses: { 200: { description: 'The new state', schema: z.object({ sync: z.string(), variant: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
   })),
   ...(['pause', 'resume'] as const).map((action): RouteSpec => ({
     method: 'post', path: `/connections/:connection_id/syncs/${action}`, tag: 'syncs', params: ConnectionParam, summary: `${action === 'pause' ? 'Pause' : 'Resume'} every sync of a connection (including syncs deployed later)`,
@@ -79,20 +85,23 @@ export const syncRouteSpecs = defineRoutes([
   })),
   {
     method: 'put', path: '/syncs/:name/schedule', tag: 'syncs', params: SyncName, body: ScheduleBody, summary: "Override a sync's schedule for one connection (null: back to the sync's own)",
-    responses: { 200: { description: 'The effective schedule', schema: z.object({ sync: z.string(), connection_id: z.string(), schedule_override: z.string().nullable(), next_run_at: z.string() }) } },
+    responses: { 200: { description: 'The effective schedule', schema: z.object({ sync: z.string(), variant: z.string(), connection_id: z.string(), schedule_override: z.string().nullable(), next_run_at: z.string() }) } },
   },
 ]);
 
 export function syncRoutes(deps: SyncRouteDeps) {
   const app = new Hono<ApiEnv>();
 
-  async function resolve(environmentId: string, syncName: string, connectionId: string) {
+  async function resolve(environmentId: string, syncName: string, connectionId: string, variant: string) {
     const script = await deps.scripts.getActive(environmentId, syncName);
     if (!script || script.kind !== 'sync') throw notFound(`sync "${syncName}"`);
     const connection = await deps.connections.get(environmentId, connectionId);
     if (!connection) throw notFound(`connection "${connectionId}"`);
-    const state = await deps.syncState.get(connection.id, syncName);
-    if (!state) throw notFound(`sync "${syncName}" for connection "${connectionId}"`);
+    const state = await deps.syncState.get(connection.id, syncName, variant);
+    if (!state) {
+      throw variant === BASE_VARIANT ? notFound(`sync "${syncName}" for connection "${connectionId}"`)
+        : notFound(`variant "${variant}" of sync "${syncName}" for connection "${connectionId}" (add it with POST /syncs/${syncName}/variants)`);
+    }
     return { script, connection, state };
   }
 
@@ -100,26 +109,30 @@ export function syncRoutes(deps: SyncRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(TriggerBody, await jsonBody(c), 'body');
     const environmentId = c.get('environment').id;
-    const { connection } = await resolve(environmentId, name, body.connection_id);
+    const { connection } = await resolve(environmentId, name, body.connection_id, body.variant);
     // Kept on the state: if a run of the pair is already queued, that run does the full refresh.
-    if (body.full) await deps.syncState.requestFull(connection.id, name);
-    const jobId = await deps.enqueueSync({ connectionId: connection.id, syncName: name, trigger: 'manual', full: body.full, environmentId: String(environmentId) });
+    if (body.full) await deps.syncState.requestFull(connection.id, name, body.variant);
+    const jobId = await deps.enqueueSync({
+      connectionId: connection.id, syncName: name, ...(body.variant !== BASE_VARIANT && { variant: body.variant }),
+      trigger: 'manual', full: body.full, environmentId: String(environmentId),
+    });
     return c.json({ queued: jobId !== null, already_queued: jobId === null, full: body.full }, 202);
   });
 
   app.get('/syncs/:name/status', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const q = parseInput(StatusQuery, c.req.query(), 'query');
-    const { state, script, connection } = await resolve(c.get('environment').id, name, q.connection_id);
-    const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: name, limit: 1 });
+    const { state, script, connection } = await resolve(c.get('environment').id, name, q.connection_id, q.variant);
+    const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: name, variant: q.variant, limit: 1 });
     const connectionPaused = await deps.syncState.isConnectionPaused(connection.id);
-    const health = await syncHealth(deps.sql, connection.id, name, q.window_hours);
+    const health = await syncHealth(deps.sql, connection.id, name, q.variant, q.window_hours);
     const stateName = lastRun?.status === 'running' ? 'running'
       : state.paused || connectionPaused ? 'paused'
       : health.stuck ? 'stuck'
       : lastRun?.status === 'failed' ? 'failing' : 'idle';
     return c.json({
       sync: name,
+      variant: q.variant,
       connection_id: q.connection_id,
       version: script.version,
       state: stateName,
@@ -151,9 +164,9 @@ export function syncRoutes(deps: SyncRouteDeps) {
     app.post(`/syncs/:name/${action}`, async (c) => {
       const { name } = parseInput(SyncName, c.req.param(), 'params');
       const body = parseInput(ConnectionBody, await jsonBody(c), 'body');
-      const { connection } = await resolve(c.get('environment').id, name, body.connection_id);
-      await deps.syncState.setPaused(connection.id, name, paused);
-      return c.json({ sync: name, connection_id: body.connection_id, paused });
+      const { connection } = await resolve(c.get('environment').id, name, body.connection_id, body.variant);
+      await deps.syncState.setPaused(connection.id, name, paused, body.variant);
+      return c.json({ sync: name, variant: body.variant, connection_id: body.connection_id, paused });
     });
 
     app.post(`/connections/:connection_id/syncs/${action}`, async (c) => {
@@ -168,7 +181,7 @@ export function syncRoutes(deps: SyncRouteDeps) {
   app.put('/syncs/:name/schedule', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(ScheduleBody, await jsonBody(c), 'body');
-    const { connection } = await resolve(c.get('environment').id, name, body.connection_id);
+    const { connection } = await resolve(c.get('environment').id, name, body.connection_id, body.variant);
     if (body.frequency !== null) {
       try {
         parseSchedule(body.frequency);
@@ -176,9 +189,9 @@ export function syncRoutes(deps: SyncRouteDeps) {
         throw new ApiError(400, 'INVALID_INPUT', (err as Error).message, [{ path: ['frequency'], message: (err as Error).message }]);
       }
     }
-    await deps.syncState.setScheduleOverride(connection.id, name, body.frequency);
-    const state = await deps.syncState.get(connection.id, name);
-    return c.json({ sync: name, connection_id: body.connection_id, schedule_override: state?.schedule_override ?? null, next_run_at: state?.next_run_at });
+    await deps.syncState.setScheduleOverride(connection.id, name, body.frequency, body.variant);
+    const state = await deps.syncState.get(connection.id, name, body.variant);
+    return c.json({ sync: name, variant: body.variant, connection_id: body.connection_id, schedule_override: state?.schedule_override ?? null, next_run_at: state?.next_run_at });
   });
 
   return app;

@@ -16,6 +16,7 @@ export interface PreludeJob {
     isFullRun: boolean;
     connection: ConnectionInfo;
     checkpoint: Record<string, unknown> | null;
+    variant?: string;
     paginationDefaults?: Record<string, unknown>;
   };
 }
@@ -141,6 +142,7 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     ...recordWriters,
     lastSyncDate: job.context.lastSyncDate ? new DateCtor(job.context.lastSyncDate) : null,
     isFullRun: job.context.isFullRun,
+    variant: job.context.variant ?? 'base',
     getCheckpoint: async () => (checkpoint == null ? null : copy(checkpoint)) as never,
     saveCheckpoint: async (value) => {
       await setState('saveCheckpoint', value, 'checkpoint');
