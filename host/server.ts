@@ -12,8 +12,8 @@ import { createRuntime } from '@ferry/runtime';
 import { createActions } from './actions/index.ts';
 import { createApi } from './api/app.ts';
 import type { Config } from './config.ts';
-import { createConnections } from './connections/connections.ts';
-import { createOAuthRefresher, type OnReauthRequired } from './connections/oauth-refresh.ts';
+import { createConnections, type OnReauthRequired } from './connections/connections.ts';
+import { createOAuthRefresher } from './connections/oauth-refresh.ts';
 import { authFailedAnnouncer } from './connect/auth-failed.ts';
 import { createConnectFlow } from './connect/connect-flow.ts';
 import { createOAuthClients } from './connect/oauth-clients.ts';
@@ -107,11 +107,12 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     const syncState = createSyncState(sql);
     const records = createRecordStore({ sql, logger, embedded: db.embedded });
     const runCalls = createRunCalls(sql);
-    // Bound once the queue exists: a refused refresh tells the app in the transaction that marks the connection.
+    // Bound once the queue exists: refused credentials (a refresh token, an API key) tell the app in the transaction that marks the connection.
     let announceReauth: OnReauthRequired = async () => {};
+    const onReauthRequired: OnReauthRequired = (tx, connection, reason) => announceReauth(tx, connection, reason);
     const proxy = createProxy({
-      logger, connections, calls: runCalls, rateLimiter: createRateLimiter(sql),
-      refresher: createOAuthRefresher({ sql, connections, logger, onReauthRequired: (tx, connection, reason) => announceReauth(tx, connection, reason) }),
+      logger, connections, calls: runCalls, rateLimiter: createRateLimiter(sql), onReauthRequired,
+      refresher: createOAuthRefresher({ sql, connections, logger, onReauthRequired }),
     });
     const deployer = createDeployer({ sql, runtime, syncState });
 

@@ -1,5 +1,5 @@
-/** connection.auth_failed for a connection whose credentials stopped working (e.g. a refused refresh token). */
-import type { OnReauthRequired } from '../connections/oauth-refresh.ts';
+/** connection.auth_failed for a connection whose credentials stopped working (a refused refresh token, API key or password). */
+import type { OnReauthRequired } from '../connections/connections.ts';
 import type { WebhookOutbox } from '../webhooks-out/deliveries.ts';
 
 export function authFailedAnnouncer(outbox: Pick<WebhookOutbox, 'publish'>): OnReauthRequired {

@@ -3,6 +3,7 @@
  * (host/crypto/cipher.ts), written here and decrypted only for the proxy; nothing that returns a
  * connection to the API or a script includes them.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { Cipher } from '../crypto/cipher.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
@@ -81,6 +82,17 @@ export class ReauthRequiredError extends Error {
     this.name = 'ReauthRequiredError';
   }
 }
+
+export interface ConnectionRef {
+  id: string;
+  connection_id: string;
+}
+
+/** Runs in the transaction that marks a connection as needing re-authorisation (connect publishes connection.auth_failed). */
+export type OnReauthRequired = (tx: TransactionSql, connection: ConnectionRef, reason: string) => Promise<void>;
+
+/** What markRefused did: only 'marked' is a transition (and was announced). */
+export type RefusalOutcome = 'marked' | 'already_marked' | 'replaced' | 'gone';
 
 const publicColumns = 'id, environment_id, connection_id, provider, connection_config, metadata, auth_status, auth_error, end_user_id, end_user_org_id, created_at, updated_at';
 const jsonOrNull = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
@@ -191,6 +203,25 @@ export function createConnections(sql: Sql, cipher: Cipher) {
 
     async markReauthRequired(id: string, reason: string, tx: Sql | TransactionSql = sql): Promise<void> {
       await tx`update connections set auth_status = 'reauth_required', auth_error = ${reason}, updated_at = now() where id = ${id}`;
+    },
+
+    /**
+     * Credentials a provider just refused on a call: marks the connection, and runs `then` in the
+     * same transaction, only while it is still 'ok' and still holds exactly `refused`. The row
+     * lock makes concurrent refusals mark (and announce) once, and credentials stored since the
+     * call went out ('replaced') are not blamed for the old ones.
+     */
+    async markRefused(connection: ConnectionRef, refused: Credentials, reason: string, then?: OnReauthRequired): Promise<RefusalOutcome> {
+      return sql.begin(async (tx) => {
+        const [row] = await tx<{ auth_status: AuthStatus; credentials_enc: string | null; credentials: unknown }[]>`
+          select auth_status, credentials_enc, credentials from connections where id = ${connection.id} for update`;
+        if (!row) return 'gone';
+        if (row.auth_status !== 'ok') return 'already_marked';
+        if (!isDeepStrictEqual(open(row), refused)) return 'replaced';
+        await tx`update connections set auth_status = 'reauth_required', auth_error = ${reason}, updated_at = now() where id = ${connection.id}`;
+        await then?.(tx, connection, reason);
+        return 'marked';
+      });
     },
 
     /**

@@ -10,18 +10,13 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
-import { ReauthRequiredError, type Connections, type Credentials, type OAuth2Credentials } from './connections.ts';
+import { ReauthRequiredError, type ConnectionRef, type Connections, type Credentials, type OAuth2Credentials, type OnReauthRequired } from './connections.ts';
 import { callTokenEndpoint, oauthErrorOf, TokenEndpointUnreachableError, TokenResponseSchema, type OAuth2Auth } from './token-endpoint.ts';
 
 /** How often a caller waiting for another process's refresh looks for its result. */
 const POLL_MS = 50;
 
 export type { OAuth2Auth } from './token-endpoint.ts';
-
-export interface ConnectionRef {
-  id: string;
-  connection_id: string;
-}
 
 export class TokenRefreshError extends Error {
   readonly code = 'TOKEN_REFRESH_FAILED';
@@ -30,9 +25,6 @@ export class TokenRefreshError extends Error {
 export function isExpiring(credentials: OAuth2Credentials, marginS: number, now = Date.now()): boolean {
   return credentials.expiresAt !== undefined && Date.parse(credentials.expiresAt) - marginS * 1000 <= now;
 }
-
-/** Runs in the transaction that marks a connection as needing re-authorisation (connect publishes connection.auth_failed). */
-export type OnReauthRequired = (tx: TransactionSql, connection: ConnectionRef, reason: string) => Promise<void>;
 
 export function createOAuthRefresher(deps: { sql: Sql; connections: Connections; logger: Logger; timeoutMs?: number; onReauthRequired?: OnReauthRequired }) {
   const log = deps.logger.child({ module: 'oauth-refresh' });

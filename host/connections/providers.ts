@@ -9,11 +9,19 @@ import { z } from 'zod';
 import type { Sql } from '../db/connect.ts';
 import { templateProblem } from './base-url.ts';
 
+/**
+ * Statuses with which the provider says stored static credentials (API key, basic, bearer) no
+ * longer work; default [401]. Add 403 only where the provider uses it for revoked credentials
+ * rather than for missing permissions. A proxied call answered so marks the connection
+ * reauth_required (host/connections/connections.ts markRefused).
+ */
+const authFailureStatuses = { auth_failure_statuses: z.array(z.number().int().min(400).max(499)).max(10).optional() };
+
 export const ProviderAuthSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }),
-  z.object({ type: z.literal('bearer') }),
-  z.object({ type: z.literal('api_key'), in: z.enum(['header', 'query']), name: z.string().min(1), prefix: z.string().optional() }),
-  z.object({ type: z.literal('basic') }),
+  z.object({ type: z.literal('bearer'), ...authFailureStatuses }),
+  z.object({ type: z.literal('api_key'), in: z.enum(['header', 'query']), name: z.string().min(1), prefix: z.string().optional(), ...authFailureStatuses }),
+  z.object({ type: z.literal('basic'), ...authFailureStatuses }),
   z.object({
     type: z.literal('oauth2'),
     /** Token endpoint (code exchange, refresh, client credentials). Client id/secret live in each connection's (encrypted) credentials. */

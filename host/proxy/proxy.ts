@@ -7,7 +7,7 @@
  * provider's wait, bounds time and response size, and records each call on the run.
  */
 import type { ProxyRequest, ProxyResponse } from '@ferry/runtime/contract';
-import { ReauthRequiredError, type Connections, type Credentials } from '../connections/connections.ts';
+import { ReauthRequiredError, type Connections, type Credentials, type OnReauthRequired } from '../connections/connections.ts';
 import type { OAuthRefresher } from '../connections/oauth-refresh.ts';
 import type { Provider } from '../connections/providers.ts';
 import { BaseUrlError, checkOverride, originOf, resolveBase, type AllowedOrigin } from '../connections/base-url.ts';
@@ -60,6 +60,8 @@ export interface ProxyDeps {
   logger: Logger;
   connections: Connections;
   refresher: OAuthRefresher;
+  /** Runs in the transaction that marks a connection whose static credentials the provider refused (connect announces it). */
+  onReauthRequired?: OnReauthRequired;
   rateLimiter: RateLimiter;
   calls: RunCalls;
   limits?: Partial<ProxyLimits>;
@@ -98,6 +100,15 @@ function applyCredentials(url: URL, headers: Record<string, string>, provider: P
   } else {
     throw new ProxyError('CREDENTIALS_MISMATCH', `provider ${provider.name} expects ${auth.type} credentials, the connection has ${c.type}`);
   }
+}
+
+const STATIC_CREDENTIAL_NAMES = { api_key: 'API key', basic: 'username and password', bearer: 'token' } as const;
+
+/** What the stored static credentials are called, when `status` is one the provider declares as refusing them; else null. */
+function refusedCredentials(provider: Provider, status: number): string | null {
+  const { auth } = provider;
+  if (auth.type !== 'api_key' && auth.type !== 'basic' && auth.type !== 'bearer') return null;
+  return (auth.auth_failure_statuses ?? [401]).includes(status) ? STATIC_CREDENTIAL_NAMES[auth.type] : null;
 }
 
 /** The address guard trusts only the catalog's own text: a private host there (a local provider, a test server) may be reached. */
@@ -189,6 +200,7 @@ export function createProxy(deps: ProxyDeps) {
       let credentials = options.credentials ?? await credentialsFor(target);
       secrets = secretsOf(credentials);
       let refreshedAfter401 = false;
+      let retriedReplaced = false;
       for (;;) {
         rateLimitWaitMs += await awaitSlot(buckets);
         const sendUrl = new URL(url);
@@ -220,6 +232,26 @@ export function createProxy(deps: ProxyDeps) {
           credentials = await credentialsFor(target, credentials.accessToken);
           secrets = [...secrets, ...secretsOf(credentials)];
           continue;
+        }
+
+        // Static credentials the provider says stopped working: only the end user can fix them, so
+        // the connection is marked (once, however many calls were refused) and the call fails.
+        const refused = options.credentials ? null : refusedCredentials(provider, result.status);
+        if (refused) {
+          const reason = `${provider.display_name ?? provider.name} refused the stored ${refused} (${request.method} ${url.pathname} answered HTTP ${result.status})`;
+          const outcome = await deps.connections.markRefused(target.connection, credentials, reason, deps.onReauthRequired);
+          if (outcome === 'replaced' && !retriedReplaced) {
+            // New credentials were stored while this call was out: they get their own try.
+            retriedReplaced = true;
+            credentials = await credentialsFor(target);
+            secrets = [...secrets, ...secretsOf(credentials)];
+            continue;
+          }
+          if (outcome === 'gone') throw new ProxyError('CONNECTION_NOT_FOUND', `connection ${target.connection.connection_id} was deleted`);
+          if (outcome !== 'replaced') {
+            if (outcome === 'marked') log.warn({ connection: target.connection.connection_id, status: result.status }, 'provider refused the stored credentials: connection needs re-authorisation');
+            throw new ReauthRequiredError(target.connection.connection_id, reason);
+          }
         }
 
         // The provider's own budget ran out: everyone on this connection waits for its reset.

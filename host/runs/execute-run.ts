@@ -86,6 +86,11 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
       deps.logger.error({ err: fault, runId: args.runId, scriptError: result.error }, `${args.kind} run failed on a host fault`);
       return { ...result, error: hostError(fault, 'DATABASE_ERROR') };
     }
+    // A script that caught the refusal and threw its own error still failed because the end user must reconnect.
+    const reauth = bridge.reauthRequired();
+    if (!result.ok && reauth && result.error.code === 'SCRIPT_ERROR') {
+      return { ...result, error: { ...result.error, kind: 'sdk', code: reauth.code, message: `${reauth.message} (the script then failed: ${result.error.message})` } };
+    }
     return result;
   } catch (err) {
     // Only host faults land here: the runtime returns script faults as data.

@@ -18,13 +18,16 @@ export const DEFAULT_RETRY: RetryOptions = { maxRetries: 3, baseMs: 30_000, maxM
 
 export type RetryDecision = { delayMs: number; countsAsAttempt: boolean } | null;
 
+/** Failures a retry cannot fix: the script said so, or the connection waits for its end user to reconnect. */
+const FINAL_CODES = new Set(['NON_RETRYABLE', 'CONNECTION_REAUTH_REQUIRED']);
+
 /**
- * null: no retry (NON_RETRYABLE, or the limit is reached). RETRY_AFTER waits what the script
+ * null: no retry (NON_RETRYABLE, CONNECTION_REAUTH_REQUIRED, or the limit is reached). RETRY_AFTER waits what the script
  * asked and does not use up an attempt. Anything else: exponential backoff with "equal jitter"
  * (half fixed, half random), so a provider outage does not bring every pair back at once.
  */
 export function decideRetry(error: RunError, attempt: number, options: RetryOptions, random: () => number = Math.random): RetryDecision {
-  if (error.code === 'NON_RETRYABLE') return null;
+  if (FINAL_CODES.has(error.code)) return null;
   if (error.code === 'RETRY_AFTER' && typeof error.retryAfterMs === 'number') {
     return { delayMs: Math.min(Math.max(error.retryAfterMs, 0), 24 * 3600_000), countsAsAttempt: false };
   }

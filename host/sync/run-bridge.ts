@@ -4,7 +4,7 @@
  */
 import type { BatchResult, HostBridge, LogEntry, RecordBatch } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
-import type { ConnectionRow, Connections } from '../connections/connections.ts';
+import { ReauthRequiredError, type ConnectionRow, type Connections } from '../connections/connections.ts';
 import type { Provider } from '../connections/providers.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy, ProxyCallRecord } from '../proxy/proxy.ts';
@@ -61,6 +61,8 @@ export interface RunBridge extends HostBridge {
   readonly fenced: boolean;
   /** The first bridge call that failed on a lost database connection: the run's fault is the host's, not the script's. */
   hostFault(): Error | null;
+  /** The first proxied call refused because the connection needs re-authorisation: a script that wrapped it still failed on it. */
+  reauthRequired(): ReauthRequiredError | null;
   /** Resolves when every pending record write and log line is stored; the failed write, if any. */
   flush(): Promise<Error | null>;
   /** The run ended: cancel its in-flight record writes (rolled back) and refuse further ones. */
@@ -95,6 +97,7 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
   // A transaction lost to a dropped connection is tried again (the fence makes a repeat after an
   // unseen commit harmless), except where `once` says a repeat would not be.
   let fault: unknown = null;
+  let reauth: ReauthRequiredError | null = null;
   const fenced = <T>(fn: (tx: TransactionSql) => Promise<T>, options: { once?: boolean } = {}): Promise<T> => {
     const attempt = () => fencedWrite(deps.sql, scope.runId, fn);
     return (options.once ? attempt() : retryTransient(attempt)).catch((err: unknown) => {
@@ -171,6 +174,7 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
     warnings,
     resetUnseen,
     signal: lost.signal,
+    reauthRequired: () => reauth,
     hostFault: () => (fault === null ? null : fault instanceof Error ? fault : new Error(String(fault))),
     get fenced() {
       return lost.signal.aborted;
@@ -194,7 +198,10 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
       return { added: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 };
     },
 
-    proxy: (request) => deps.proxy.request(target, request, { runId: scope.runId, onCall: (call) => calls.push(call) }),
+    proxy: (request) => deps.proxy.request(target, request, { runId: scope.runId, onCall: (call) => calls.push(call) }).catch((err: unknown) => {
+      if (err instanceof ReauthRequiredError) reauth ??= err;
+      throw err;
+    }),
 
     log(entries: LogEntry[]) {
       const first = logSeq;

@@ -43,7 +43,7 @@ export const actionRouteSpecs = defineRoutes([
   {
     method: 'post', path: '/actions/:name', tag: 'actions', params: ActionName, body: ActionCall,
     summary: 'Run an action for a connection',
-    description: 'Input and output are validated with the action\'s schemas. An ActionError is a 400 with its type and payload; invalid input a 400; a script failure or a limit a 5xx carrying the run error. With async: true, 202 and a status URL.',
+    description: 'Input and output are validated with the action\'s schemas. An ActionError is a 400 with its type and payload; invalid input a 400; a connection that needs re-authorisation a 409 (CONNECTION_REAUTH_REQUIRED); a script failure or a limit a 5xx carrying the run error. With async: true, 202 and a status URL.',
     responses: {
       200: { description: 'The validated output', schema: z.object({ run_id: z.string(), output: z.unknown() }) },
       202: { description: 'Queued (async)', schema: z.object({ id: z.string(), status: z.literal('queued'), status_url: z.string() }) },
@@ -61,13 +61,17 @@ function publicRunError(error: RunError) {
   return rest;
 }
 
-/** What a failed action answers: the script's own error is the caller's to handle (4xx); anything else is ours (5xx). */
+/** What a failed action answers: the script's own error, or a connection to reconnect, is the caller's to handle (4xx); anything else is ours (5xx). */
 export function actionFailure(error: RunError, runId: string): { status: ContentfulStatusCode; body: unknown } {
   if (error.code === 'ACTION_ERROR') {
     return { status: 400, body: { error: { code: 'ACTION_ERROR', message: error.message, type: error.type ?? 'action_error', payload: error.payload ?? null, run_id: runId } } };
   }
   if (error.code === 'INVALID_INPUT') {
     return { status: 400, body: { error: { code: 'INVALID_INPUT', message: error.message, run_id: runId } } };
+  }
+  // Not the host's fault, nor fixed by retrying: the end user must reconnect (as the proxy route answers it).
+  if (error.code === 'CONNECTION_REAUTH_REQUIRED') {
+    return { status: 409, body: { error: { code: error.code, message: error.message, run_id: runId, run_error: publicRunError(error) } } };
   }
   // Always 500, never 502-504: clients retry those, and an action that may have written must not run twice unasked.
   return { status: 500, body: { error: { code: error.code, message: error.message, run_id: runId, run_error: publicRunError(error) } } };
