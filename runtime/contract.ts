@@ -50,6 +50,8 @@ export const RunJobSchema = z.object({
     checkpoint: z.record(z.string(), z.unknown()).nullable(),
     /** The sync variant this run is of (`nango.variant`); absent = 'base'. */
     variant: z.string().optional(),
+    /** The part of a split full pass this run reads (`nango.partition`); absent = none. */
+    partition: z.object({ key: z.string(), from: z.string().nullable(), to: z.string().nullable() }).optional(),
     /** The provider's pagination defaults; `paginate()` applies the script's settings over them. */
     paginationDefaults: z.record(z.string(), z.unknown()).optional(),
   }),
@@ -203,6 +205,8 @@ export const ScriptManifestSchema = z.discriminatedUnion('type', [
     backfill: z.string().optional(),
     /** Retries of a failed run before waiting for the next scheduled one (default 3). */
     retries: z.number().int().min(0).max(20).optional(),
+    /** A full pass runs as parts in parallel: time windows `every` long from `from` (ISO date or a duration back) to now. */
+    split: z.strictObject({ by: z.literal('time'), from: z.string().min(1), every: z.string().min(1) }).optional(),
     models: z.array(ModelName).min(1),
     /** Provider webhook event types routed to `onWebhook` ('*' for all); absent when none. */
     webhookSubscriptions: z.array(z.string()).optional(),

@@ -121,6 +121,11 @@ export interface SyncContext<Models extends Record<string, unknown> = Record<str
    * lastSyncDate, checkpoint and schedule.
    */
   readonly variant: string;
+  /**
+   * The part of a split full pass this run reads (the sync's `split`): its key and time window,
+   * `to` exclusive. Null for a run that reads everything it is given.
+   */
+  readonly partition: { key: string; from: Date | null; to: Date | null } | null;
 
   batchSave<K extends keyof Models & string>(records: Models[K][], model: K): Promise<boolean>;
   batchUpdate<K extends keyof Models & string>(records: Partial<Models[K]>[], model: K): Promise<boolean>;

@@ -6,6 +6,7 @@ export interface Run {
   connection_id: string;
   sync: string;
   variant: string;
+  part: string | null;
   kind: string;
   version: number;
   status: 'running' | 'succeeded' | 'failed';

@@ -19,6 +19,8 @@ export interface RunRow {
   script_name: string;
   /** A sync run's variant (host/sync/variants.ts); 'base' for every other run. */
   variant: string;
+  /** A part of a split pass (host/sync/parts.ts); null for every other run. */
+  part: string | null;
   kind: 'sync' | 'action' | 'webhook';
   script_version: number;
   status: RunStatus;
@@ -60,6 +62,7 @@ export interface StartRun {
   scriptName: string;
   /** Default 'base'. */
   variant?: string;
+  part?: string | null;
   kind: 'sync' | 'action' | 'webhook';
   scriptVersion: number;
   trigger: string;
@@ -82,9 +85,9 @@ export function createRuns(sql: Sql) {
     async start(input: StartRun): Promise<RunRow | null> {
       try {
         const [row] = await sql<RunRow[]>`
-          insert into runs (connection_id, script_name, variant, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed,
+          insert into runs (connection_id, script_name, variant, part, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed,
             fetch_since, fetch_checkpoint, memory_limit_mb)
-          values (${input.connectionId}, ${input.scriptName}, ${input.variant ?? 'base'}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull},
+          values (${input.connectionId}, ${input.scriptName}, ${input.variant ?? 'base'}, ${input.part ?? null}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull},
             ${input.jobId ?? null}, ${input.scheduledFor ?? null}, ${input.resumed ?? false},
             ${input.fetchSince ?? null}, ${input.fetchCheckpoint ? JSON.stringify(input.fetchCheckpoint) : null}::text::jsonb, ${input.memoryLimitMb ?? null})
           returning *`;
@@ -151,12 +154,12 @@ export function createRuns(sql: Sql) {
      * Runs whose process stopped heartbeating (a host killed mid-run) are failed, so a
      * (connection, sync) is never stuck "running" and its next run can start.
      */
-    async failStale(staleAfterMs: number): Promise<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; variant: string; kind: string }>> {
-      return sql<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; variant: string; kind: string }>>`
+    async failStale(staleAfterMs: number): Promise<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; variant: string; part: string | null; kind: string }>> {
+      return sql<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; variant: string; part: string | null; kind: string }>>`
         update runs set status = 'failed', finished_at = now(),
           error = ${JSON.stringify({ kind: 'internal', code: 'WORKER_LOST', message: `no heartbeat for ${staleAfterMs} ms: the process running it died` })}::text::jsonb
         where status = 'running' and heartbeat_at < now() - ${staleAfterMs} * interval '1 millisecond'
-        returning id, job_id, connection_id, script_name, variant, kind`;
+        returning id, job_id, connection_id, script_name, variant, part, kind`;
     },
   };
 }

@@ -13,6 +13,7 @@ import { fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { clearSeen, recordSeen, settleUnseen, type MassDeleteGuard, type UnseenOutcome } from '../store/records-deletes.ts';
 import type { SyncState } from '../sync/sync-state.ts';
+import type { Parts } from './parts.ts';
 import { createRunTransactions } from './run-transactions.ts';
 import { BASE_VARIANT, storedModel } from './variants.ts';
 
@@ -27,6 +28,7 @@ export interface RunBridgeDeps {
   runs: Runs;
   connections: Connections;
   syncState: SyncState;
+  parts: Parts;
   proxy: Proxy;
   logger: Logger;
 }
@@ -40,6 +42,8 @@ export interface RunBridgeScope {
   syncName: string | null;
   /** The sync's variant whose records and state these are (variants.ts); default 'base'. */
   variant?: string;
+  /** A part of a split pass (parts.ts): its checkpoint is the part's, not the pair's. */
+  part?: string;
   /** The sync whose records these are (a sync's own runs and its onWebhook runs); default syncName. */
   writer?: string | null;
   /** Deletes past this are held for review (records-deletes.ts). */
@@ -239,7 +243,8 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
       await recordsWritten();
       const advanced = JSON.stringify(checkpoint) !== JSON.stringify(scope.startCheckpoint ?? null);
       await fenced(async (tx) => {
-        await deps.syncState.saveCheckpoint(scope.connection.id, scope.syncName!, variant, checkpoint, tx);
+        if (scope.part !== undefined) await deps.parts.saveCheckpoint(tx, { connectionId: scope.connection.id, syncName: scope.syncName!, variant, part: scope.part }, checkpoint);
+        else await deps.syncState.saveCheckpoint(scope.connection.id, scope.syncName!, variant, checkpoint, tx);
         if (advanced) await tx`update runs set checkpoint_advanced = true where id = ${scope.runId}`;
       });
     },

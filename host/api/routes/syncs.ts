@@ -6,6 +6,7 @@ import type { Scripts } from '../../deploy/scripts.ts';
 import type { QueuedSyncJob } from '../../queue/queue.ts';
 import type { Runs } from '../../runs/runs.ts';
 import { parseSchedule } from '../../sync/frequency.ts';
+import type { Parts } from '../../sync/parts.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
 import { syncHealth } from '../../sync/sync-status.ts';
 import { BASE_VARIANT, VariantName } from '../../sync/variants.ts';
@@ -18,6 +19,7 @@ export interface SyncRouteDeps {
   connections: Connections;
   scripts: Scripts;
   syncState: SyncState;
+  parts: Parts;
   runs: Runs;
   enqueueSync(job: QueuedSyncJob): Promise<string | null>;
 }
@@ -63,6 +65,10 @@ const StatusSchema = z.object({
   success_rate: z.number().nullable(),
   avg_duration_ms: z.number().nullable(),
   persistent_rejections: z.array(z.object({ model: z.string(), record_id: z.string().nullable(), reason: z.string() })),
+  split_pass: z.object({
+    parts: z.number().int(), succeeded: z.number().int(), running: z.number().int(),
+    failed: z.number().int().describe('failed, to be retried or (given_up) waiting for the next run of the sync'), given_up: z.number().int(),
+  }).nullable().describe('A split full pass going on (the sync declares `split`): how its parts stand; null when none'),
 });
 
 export const syncRouteSpecs = defineRoutes([
@@ -126,6 +132,7 @@ export function syncRoutes(deps: SyncRouteDeps) {
     const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: name, variant: q.variant, limit: 1 });
     const connectionPaused = await deps.syncState.isConnectionPaused(connection.id);
     const health = await syncHealth(deps.sql, connection.id, name, q.variant, q.window_hours);
+    const splitPass = await deps.parts.progress({ connectionId: connection.id, syncName: name, variant: q.variant });
     const stateName = lastRun?.status === 'running' ? 'running'
       : state.paused || connectionPaused ? 'paused'
       : health.stuck ? 'stuck'
@@ -157,6 +164,7 @@ export function syncRoutes(deps: SyncRouteDeps) {
       success_rate: health.success_rate,
       avg_duration_ms: health.avg_duration_ms,
       persistent_rejections: health.persistent_rejections,
+      split_pass: splitPass,
     });
   });
 

@@ -28,7 +28,7 @@ export function runsTable(runs: Run[]): Html {
 <th class="num">Wall</th><th class="num">CPU</th><th class="num">Peak memory</th></tr></thead><tbody>
 ${runs.length === 0 ? html`<tr><td colspan="13" class="muted">No runs yet.</td></tr>` : ''}
 ${runs.map((r) => html`<tr data-run="${r.id}" data-status="${r.status}">
-<td><a href="${href(`/runs/${r.id}`)}">#${r.id}</a></td><td>${badge(r.status)}</td><td>${r.trigger}${r.full && r.trigger !== 'full' ? ' (full)' : ''}</td>
+<td><a href="${href(`/runs/${r.id}`)}">#${r.id}</a></td><td>${badge(r.status)}</td><td>${r.trigger}${r.full && r.trigger !== 'full' ? ' (full)' : ''}${r.part ? html`<br><span class="muted part">part ${r.part}</span>` : ''}</td>
 <td>${formatTime(r.started_at)}</td><td>${fetchWindow(r)}</td>
 <td class="num">${r.counts.added}</td><td class="num">${r.counts.updated}</td><td class="num">${r.counts.deleted}</td><td class="num">${r.counts.unchanged}</td><td class="num">${r.counts.rejected}</td>
 <td class="num">${formatMs(r.usage?.wall_ms)}</td><td class="num">${formatMs(r.usage?.cpu_ms)}</td>

@@ -17,6 +17,7 @@ export interface PreludeJob {
     connection: ConnectionInfo;
     checkpoint: Record<string, unknown> | null;
     variant?: string;
+    partition?: { key: string; from: string | null; to: string | null };
     paginationDefaults?: Record<string, unknown>;
   };
 }
@@ -143,6 +144,11 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     lastSyncDate: job.context.lastSyncDate ? new DateCtor(job.context.lastSyncDate) : null,
     isFullRun: job.context.isFullRun,
     variant: job.context.variant ?? 'base',
+    partition: job.context.partition ? {
+      key: job.context.partition.key,
+      from: job.context.partition.from === null ? null : new DateCtor(job.context.partition.from),
+      to: job.context.partition.to === null ? null : new DateCtor(job.context.partition.to),
+    } : null,
     getCheckpoint: async () => (checkpoint == null ? null : copy(checkpoint)) as never,
     saveCheckpoint: async (value) => {
       await setState('saveCheckpoint', value, 'checkpoint');
