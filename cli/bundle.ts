@@ -4,11 +4,12 @@
  * zod when the script's zod is the runtime's major version), which the bundle asks the isolate
  * for. Node built-ins are refused at bundle time, because the isolate has none of them.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
-import { relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { build, type Message, type Plugin } from 'esbuild';
+import { bundleHash } from '@ferry/runtime/bundle-hash';
+import { ownSourceMap } from './own-source-map.ts';
 import { FERRY_NODE_MODULES, SDK_ENTRY } from './resolve-ferry.ts';
 
 /** The runtime reads the script's definition at `__ferry_module.default`. */
@@ -31,9 +32,31 @@ export class BundleError extends Error {
 
 export interface Bundle {
   code: string;
-  /** sha256 hex of `code`: deploys compare it to skip unchanged scripts. */
+  /**
+   * The bundle's source map, of the script's own files only (paths relative to the bundle's
+   * root), so run errors name `file.ts:line:col`; null when none of it is the author's code.
+   */
+  sourceMap: string | null;
+  /** sha256 hex of `code` and `sourceMap` (bundleHash): deploys compare it to skip unchanged scripts. */
   hash: string;
   bytes: number;
+}
+
+export interface BundleOptions {
+  maxBytes?: number;
+  /** What the source map's paths are relative to (default: the working directory). */
+  root?: string;
+}
+
+/**
+ * The root a scripts folder's source paths are shown from: the working directory when the
+ * folder is inside it (`scripts/demo/syncs/contacts.ts`), else the folder's parent.
+ */
+export function sourceRootFor(scriptsDir: string): string {
+  const cwd = process.cwd();
+  const dir = resolve(scriptsDir);
+  const fromCwd = relative(cwd, dir);
+  return fromCwd === '..' || fromCwd.startsWith(`..${sep}`) || isAbsolute(fromCwd) ? dirname(dir) : cwd;
 }
 
 const FORBIDDEN_HINT =
@@ -188,10 +211,12 @@ function isBuildFailure(error: unknown): error is { errors: Message[] } {
   return typeof error === 'object' && error !== null && Array.isArray((error as { errors?: unknown }).errors);
 }
 
-export async function bundleScript(entryPath: string, options: { maxBytes?: number } = {}): Promise<Bundle> {
+export async function bundleScript(entryPath: string, options: BundleOptions = {}): Promise<Bundle> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
   const cwd = process.cwd();
+  const root = resolve(options.root ?? cwd);
   let code: string;
+  let esbuildMap: string | undefined;
   // Packages that need Node, reported once each at the script's import of them.
   const packagesNeedingNode: Message[] = [];
   try {
@@ -212,9 +237,15 @@ export async function bundleScript(entryPath: string, options: { maxBytes?: numb
       minifyWhitespace: true,
       minifySyntax: true,
       legalComments: 'none',
+      // An external map (no comment in the code): the map's paths are relative to the outfile's
+      // folder, which is never written (write: false).
+      sourcemap: 'external',
+      sourcesContent: false,
+      outfile: join(root, 'ferry-bundle.js'),
       logLevel: 'silent',
     });
-    code = result.outputFiles[0]?.text ?? '';
+    code = result.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
+    esbuildMap = result.outputFiles.find((f) => f.path.endsWith('.js.map'))?.text;
     if (packagesNeedingNode.length > 0) throw { errors: [] };
   } catch (error) {
     if (!isBuildFailure(error)) throw error;
@@ -229,7 +260,8 @@ export async function bundleScript(entryPath: string, options: { maxBytes?: numb
   if (bytes > maxBytes) {
     throw new BundleError('TOO_LARGE', `${entryPath}: bundle is ${bytes} bytes, over the ${maxBytes}-byte limit`);
   }
-  return { code, hash: createHash('sha256').update(code).digest('hex'), bytes };
+  const sourceMap = esbuildMap ? ownSourceMap(esbuildMap, root) : null;
+  return { code, sourceMap, hash: bundleHash(code, sourceMap), bytes };
 }
 
 export { discoverScripts, type DiscoveredScript, type ScriptKind } from './discover.ts';

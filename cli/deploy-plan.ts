@@ -43,10 +43,12 @@ const minus = (a: string[], b: string[]) => a.filter((x) => !b.includes(x));
 export async function planDeploy(bundled: BundledScript[], options: { url: string; key: string | undefined; runtime: Runtime }): Promise<DeployPlan> {
   const client = createHostClient({ url: options.url, key: options.key });
   const { scripts: active } = await client.request('GET', '/scripts', ActiveScriptsSchema);
-  const activeByName = new Map(active.map((s) => [s.name, s]));
+  // Names are unique per provider only: figma/delete-comment and linear/delete-comment are two scripts.
+  const key = (s: { provider: string; name: string }) => `${s.provider}/${s.name}`;
+  const activeByKey = new Map(active.map((s) => [key(s), s]));
   const plan: DeployPlan['scripts'] = [];
   for (const bundle of bundled) {
-    const current = activeByName.get(bundle.name);
+    const current = activeByKey.get(key(bundle));
     const status: PlannedStatus = !current ? 'new' : current.hash === bundle.hash ? 'unchanged' : 'changed';
     const before = current?.manifest.models ?? [];
     let models = before;
@@ -62,8 +64,8 @@ export async function planDeploy(bundled: BundledScript[], options: { url: strin
       ...(bundle.kind === 'sync' && { detectsDeletes: trackDeletes }),
     });
   }
-  const names = new Set(bundled.map((b) => b.name));
-  for (const gone of active.filter((s) => !names.has(s.name))) {
+  const keys = new Set(bundled.map(key));
+  for (const gone of active.filter((s) => !keys.has(key(s)))) {
     const before = gone.manifest.models ?? [];
     plan.push({ name: gone.name, provider: gone.provider, kind: gone.kind, status: 'removed', models: [], addedModels: [], removedModels: before });
   }

@@ -4,14 +4,16 @@
  * twice is harmless. Used by `ferry deploy` and by the host's `npm start` demo.
  */
 import { z } from 'zod';
-import { BundleError, bundleScript, discoverScripts, type DiscoveredScript, type ScriptKind } from './bundle.ts';
+import { BundleError, bundleScript, discoverScripts, sourceRootFor, type DiscoveredScript, type ScriptKind } from './bundle.ts';
 import { createHostClient } from './host-client.ts';
 
 export const DeployResponseSchema = z.object({
   version: z.number(),
-  scripts: z.array(z.object({ name: z.string(), kind: z.enum(['sync', 'action']), status: z.enum(['new', 'changed', 'unchanged', 'removed']) })),
+  scripts: z.array(z.object({ name: z.string(), provider: z.string().optional(), kind: z.enum(['sync', 'action']), status: z.enum(['new', 'changed', 'unchanged', 'removed']) })),
   /** E.g. MODEL_SHARED: two syncs of one provider write the same model. */
   warnings: z.array(z.looseObject({ code: z.string(), message: z.string() })).default([]),
+  /** A partial deploy: scripts the host left out, with why (their active version stays). */
+  failed: z.array(z.object({ name: z.string(), provider: z.string(), message: z.string() })).optional(),
 });
 export type DeployResponse = z.infer<typeof DeployResponseSchema>;
 
@@ -45,23 +47,25 @@ export interface BundledScript {
   provider: string;
   kind: ScriptKind;
   code: string;
+  sourceMap: string | null;
   hash: string;
   entryPath: string;
 }
 
-/** Bundles every script under `dir`; every failure is collected before giving up. */
-export async function bundleAll(dir: string, options: Pick<DeployOptions, 'onProgress' | 'maxBytes'> = {}): Promise<BundledScript[]> {
+/** Bundles every script under `dir`, each on its own: what bundled, and every failure. */
+export async function bundleEach(dir: string, options: Pick<DeployOptions, 'onProgress' | 'maxBytes'> = {}): Promise<{ bundled: BundledScript[]; failures: DeployError['failures'] }> {
   const scripts = await discoverScripts(dir);
   if (scripts.length === 0) {
     throw new DeployError('NO_SCRIPTS', `no scripts found under ${dir} (expected <provider>/syncs/<name>.ts or <provider>/actions/<name>.ts)`);
   }
   const bundled: BundledScript[] = [];
   const failures: DeployError['failures'] = [];
+  const root = sourceRootFor(dir);
   for (const script of scripts) {
     const started = performance.now();
     try {
-      const bundle = await bundleScript(script.entryPath, options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes });
-      bundled.push({ name: script.name, provider: script.provider, kind: script.kind, code: bundle.code, hash: bundle.hash, entryPath: script.entryPath });
+      const bundle = await bundleScript(script.entryPath, { root, ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) });
+      bundled.push({ name: script.name, provider: script.provider, kind: script.kind, code: bundle.code, sourceMap: bundle.sourceMap, hash: bundle.hash, entryPath: script.entryPath });
       options.onProgress?.({ type: 'bundled', script, bytes: bundle.bytes, hash: bundle.hash, ms: performance.now() - started });
     } catch (error) {
       if (!(error instanceof BundleError)) throw error;
@@ -69,18 +73,32 @@ export async function bundleAll(dir: string, options: Pick<DeployOptions, 'onPro
       options.onProgress?.({ type: 'failed', script, error });
     }
   }
+  return { bundled, failures };
+}
+
+/** Bundles every script under `dir`; every failure is collected before giving up. */
+export async function bundleAll(dir: string, options: Pick<DeployOptions, 'onProgress' | 'maxBytes'> = {}): Promise<BundledScript[]> {
+  const { bundled, failures } = await bundleEach(dir, options);
   if (failures.length > 0) {
-    throw new DeployError('BUNDLE_FAILED', `${failures.length} of ${scripts.length} script(s) failed to bundle; nothing was deployed`, failures);
+    throw new DeployError('BUNDLE_FAILED', `${failures.length} of ${bundled.length + failures.length} script(s) failed to bundle; nothing was deployed`, failures);
   }
   return bundled;
 }
 
-/** Sends bundles to the host as one deploy; the host answers what was new, changed, unchanged or removed. */
-export async function uploadBundles(bundled: BundledScript[], options: Pick<DeployOptions, 'url' | 'key' | 'onProgress'>): Promise<DeployResponse> {
-  options.onProgress?.({ type: 'uploading', count: bundled.length, bytes: bundled.reduce((sum, s) => sum + Buffer.byteLength(s.code), 0) });
+/**
+ * Sends bundles to the host as one deploy; the host answers what was new, changed, unchanged or
+ * removed. `partial`: the host leaves out a script it cannot read instead of refusing the set,
+ * and `keep` (scripts that did not bundle here) stay as deployed instead of being removed.
+ */
+export async function uploadBundles(
+  bundled: BundledScript[],
+  options: Pick<DeployOptions, 'url' | 'key' | 'onProgress'> & { partial?: { keep: DiscoveredScript[] } },
+): Promise<DeployResponse> {
+  options.onProgress?.({ type: 'uploading', count: bundled.length, bytes: bundled.reduce((sum, s) => sum + Buffer.byteLength(s.code) + Buffer.byteLength(s.sourceMap ?? ''), 0) });
   const client = createHostClient({ url: options.url, key: options.key });
-  const scripts = bundled.map(({ name, provider, kind, code, hash }) => ({ name, provider, kind, code, hash }));
-  return client.request('POST', '/deploy', DeployResponseSchema, { scripts });
+  const scripts = bundled.map(({ name, provider, kind, code, sourceMap, hash }) => ({ name, provider, kind, code, ...(sourceMap !== null && { source_map: sourceMap }), hash }));
+  const partial = options.partial && { partial: true, keep: options.partial.keep.map(({ provider, name }) => ({ provider, name })) };
+  return client.request('POST', '/deploy', DeployResponseSchema, { scripts, ...partial });
 }
 
 export async function deployScripts(options: DeployOptions): Promise<DeployResponse> {

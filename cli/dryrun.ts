@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '@ferry/host/logger';
-import { ConnectionInfoSchema, ProxyResponseSchema, type LogEntry, type ProxyRequest, type ProxyResponse, type RunResult, type Runtime } from '@ferry/runtime/contract';
-import { bundleScript, discoverScripts, type DiscoveredScript } from './bundle.ts';
+import { ConnectionInfoSchema, formatLocation, ProxyResponseSchema, type LogEntry, type ProxyRequest, type ProxyResponse, type RunResult, type Runtime } from '@ferry/runtime/contract';
+import { locateRunError, readSourceMap } from '@ferry/runtime/source-map';
+import { bundleScript, discoverScripts, sourceRootFor, type DiscoveredScript } from './bundle.ts';
 import { createCollectingBridge, type ModelRecords, type StateWrite } from './collect.ts';
 import { FIXTURE_VERSION, fixturePathFor, recordingProxy, writeFixture } from './fixtures.ts';
 import { HostApiError, createHostClient, type HostClient } from './host-client.ts';
@@ -73,7 +74,7 @@ export async function findScript(dir: string, name: string): Promise<DiscoveredS
 
 async function readSyncState(client: HostClient, script: DiscoveredScript, connectionId: string) {
   try {
-    const path = `/syncs/${encodeURIComponent(script.name)}/status?connection_id=${encodeURIComponent(connectionId)}`;
+    const path = `/syncs/${encodeURIComponent(`${script.provider}/${script.name}`)}/status?connection_id=${encodeURIComponent(connectionId)}`;
     return await client.request('GET', path, SyncStatusSchema);
   } catch (error) {
     // A sync never run on this connection (or a host without the endpoint): start from scratch.
@@ -94,7 +95,8 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
     throw new DryRunError('INVALID_INPUT', `${script.name} is an action: give its input with --input '<json>'`);
   }
   options.onScript?.(script);
-  const bundle = await bundleScript(script.entryPath);
+  const bundle = await bundleScript(script.entryPath, { root: sourceRootFor(options.dir) });
+  const sourceMap = readSourceMap(bundle.sourceMap);
   const client = createHostClient({ url: options.url, key: options.key });
   const connection = await client.request('GET', `/connections/${encodeURIComponent(options.connectionId)}`, ConnectionInfoSchema);
   const state = script.kind === 'sync' && !options.full ? await readSyncState(client, script, options.connectionId) : { last_sync_date: null, checkpoint: null };
@@ -108,12 +110,15 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
   const runtime = options.runtime ?? (await startRuntime(options.logger));
   try {
     const described = await runtime.describe(bundle.code);
-    if (!described.ok) throw new DryRunError('BAD_SCRIPT', `${script.entryPath}: ${described.error.message}`);
+    if (!described.ok) {
+      const { message, location } = locateRunError(described.error, sourceMap);
+      throw new DryRunError('BAD_SCRIPT', `${script.entryPath}: ${message}${location ? ` (at ${formatLocation(location)})` : ''}`);
+    }
     if (described.manifest.type !== script.kind) {
       throw new DryRunError('BAD_SCRIPT', `${script.entryPath} sits in ${script.kind}s/ but defines a ${described.manifest.type}`);
     }
     const isFullRun = script.kind === 'sync' && (options.full === true || state.last_sync_date === null);
-    const result = await runtime.run(
+    const ran = await runtime.run(
       {
         runId: `dryrun-${randomUUID()}`,
         code: bundle.code,
@@ -124,6 +129,8 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
       },
       bridge,
     );
+    // Stack frames name the script's files, as the host records them for a deployed run.
+    const result = ran.ok ? ran : { ...ran, error: locateRunError(ran.error, sourceMap) };
     let fixturePath: string | null = null;
     if (recorder) {
       fixturePath = typeof options.save === 'string' ? options.save : fixturePathFor(script.entryPath, script.name);

@@ -15,5 +15,7 @@ export const EXIT = {
   DECLINED: 6,
   /** A resource is taken: the API port is in use, or another `ferry dev` holds the data folder. */
   BUSY: 7,
+  /** `deploy --partial`: the scripts that could be deployed were; some failed (each is named). */
+  PARTIAL: 8,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

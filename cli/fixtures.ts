@@ -26,6 +26,8 @@ const ExchangeSchema = z.object({
     /** The body parsed when it was JSON (readable in review), else `text`. */
     json: z.unknown().optional(),
     text: z.string().optional(),
+    /** For a 4xx/5xx: how the host described the call (the error a script that lets it escape fails with). */
+    failure: z.string().optional(),
   }),
 });
 export type RecordedExchange = z.infer<typeof ExchangeSchema>;
@@ -81,7 +83,7 @@ export function recordingProxy(proxy: ProxyFn): { proxy: ProxyFn; exchanges: Rec
           params: request.params,
           ...(request.body !== undefined && { body: 'json' in parseMaybeJson(request.body) ? JSON.parse(request.body) : request.body }),
         },
-        response: { status: response.status, headers, ...parseMaybeJson(response.body) },
+        response: { status: response.status, headers, ...parseMaybeJson(response.body), ...(response.failure !== undefined && { failure: response.failure }) },
       });
       return response;
     },
@@ -136,7 +138,7 @@ export function replayProxy(fixture: Pick<Fixture, 'exchanges' | 'script'>): Pro
     entry.used = true;
     const { response } = entry.exchange;
     const body = response.text ?? (response.json === undefined ? '' : JSON.stringify(response.json));
-    return { status: response.status, headers: { ...response.headers }, body };
+    return { status: response.status, headers: { ...response.headers }, body, ...(response.failure !== undefined && { failure: response.failure }) };
   };
   return Object.assign(proxy, { unused: () => [...byKey.values()].flat().filter((e) => !e.used).map((e) => e.exchange) });
 }

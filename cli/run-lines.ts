@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { formatLocation } from '@ferry/runtime/contract';
 import { RunSchema } from './commands/runs.ts';
 import type { HostClient } from './host-client.ts';
 
@@ -15,11 +16,9 @@ const RunsSchema = z.object({ runs: z.array(RunSchema) });
 const mb = (bytes: number | null | undefined) => (bytes == null ? '?' : `${(bytes / 1024 / 1024).toFixed(1)} MB`);
 const seconds = (ms: number | null | undefined) => (ms == null ? '?' : ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
 
-/** The first frame of a stack that points into a script file (file.ts:line:col), if any. */
+/** Where in the script the error was thrown, as the host mapped it through the bundle's source map. */
 function locationOf(error: Run['error']): string | null {
-  const stack = typeof error?.['stack'] === 'string' ? error['stack'] : '';
-  const frame = /\(?([^\s()]+\.(?:ts|tsx|js|mjs):\d+:\d+)\)?/.exec(stack);
-  return frame?.[1] ?? null;
+  return error?.location ? formatLocation(error.location) : null;
 }
 
 export function formatRunLine(run: Run, connectionId: string): string {

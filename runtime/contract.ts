@@ -76,6 +76,18 @@ export const UsageSchema = z.object({
 });
 export type Usage = z.infer<typeof UsageSchema>;
 
+/** The name every bundle is compiled under in its isolate: its stack frames read `file:///script.js:L:C`. */
+export const BUNDLE_URL = 'file:///script.js';
+
+/** Where in the script's own source an error was thrown (1-based line and column). */
+export const SourceLocationSchema = z.object({ file: z.string(), line: z.number().int(), column: z.number().int() });
+export type SourceLocation = z.infer<typeof SourceLocationSchema>;
+
+/** `file:line:col`, as editors and terminals make a link of it. */
+export function formatLocation(location: SourceLocation): string {
+  return `${location.file}:${location.line}:${location.column}`;
+}
+
 /** Why a run failed. `kind` says whose fault; `code` is stable for programs to branch on. */
 export const RunErrorSchema = z.object({
   kind: z.enum(['script', 'sdk', 'limit', 'internal']),
@@ -91,6 +103,11 @@ export const RunErrorSchema = z.object({
   code: z.string(),
   message: z.string(),
   stack: z.string().optional(),
+  /**
+   * The first frame of `stack` in the script's own files, mapped through the source map deployed
+   * with the bundle (set by the host, never by the isolate; `stack` is mapped too).
+   */
+  location: SourceLocationSchema.optional(),
   /** For limit errors: the limit and what was used, in the limit's unit. */
   limit: z.number().optional(),
   used: z.number().optional(),

@@ -13,8 +13,10 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { bundleScript, createCollectingBridge, readFixture, replayProxy, type Fixture, type ProxyFn } from '@ferry/cli';
 import { createLogger, type Logger } from '@ferry/host/logger';
+import { describeFailure, redactUrl } from '@ferry/host/proxy-describe';
 import type { ConnectionInfo } from '@ferry/sdk';
-import type { Limits, LogEntry, ProxyRequest, ProxyResponse, RunError, Runtime, Usage } from '@ferry/runtime/contract';
+import { formatLocation, type Limits, type LogEntry, type ProxyRequest, type ProxyResponse, type RunError, type Runtime, type Usage } from '@ferry/runtime/contract';
+import { locateRunError, readSourceMap } from '@ferry/runtime/source-map';
 
 export { FixtureMismatchError, readFixture, replayProxy, type Fixture, type ProxyFn, type RecordedExchange } from '@ferry/cli';
 
@@ -75,7 +77,10 @@ export function liveProxy(options: { baseUrl: string; headers?: Record<string, s
     const headers: Record<string, string> = { ...request.headers, ...options.headers };
     if (request.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     const response = await fetch(url, { method: request.method, headers, ...(request.body !== undefined && { body: request.body }) });
-    return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() } satisfies ProxyResponse;
+    const body = await response.text();
+    // A failed call reads as the host's proxy describes it, so the script's error is the same here.
+    const failure = response.status >= 400 ? describeFailure(request.method, redactUrl(url), response.status, body) : undefined;
+    return { status: response.status, headers: Object.fromEntries(response.headers), body, ...(failure !== undefined && { failure }) } satisfies ProxyResponse;
   };
 }
 
@@ -99,10 +104,14 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
         ...(run.records && { records: run.records }),
       });
 
-      const { code } = await bundleScript(resolve(run.script));
+      const { code, sourceMap: sourceMapText } = await bundleScript(resolve(run.script));
+      const sourceMap = readSourceMap(sourceMapText);
       const rt = await getRuntime();
       const described = await rt.describe(code);
-      if (!described.ok) throw new Error(`${run.script}: ${described.error.message}`);
+      if (!described.ok) {
+        const { message, location } = locateRunError(described.error, sourceMap);
+        throw new Error(`${run.script}: ${message}${location ? ` (at ${formatLocation(location)})` : ''}`);
+      }
       const { manifest } = described;
       const kind = run.webhook !== undefined ? 'webhook' : manifest.type;
       const lastSyncDate = run.lastSyncDate !== undefined ? run.lastSyncDate : (fixture?.context.lastSyncDate ?? null);
@@ -128,7 +137,8 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
       return {
         ok: result.ok,
         output: result.ok ? result.output : undefined,
-        error: result.ok ? undefined : result.error,
+        // Stack frames name the script's files, as the host records them for a deployed run.
+        error: result.ok ? undefined : locateRunError(result.error, sourceMap),
         logs: result.logs,
         usage: result.usage,
         records: (name) => [...(model(name)?.records.values() ?? [])] as never[],

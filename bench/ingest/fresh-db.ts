@@ -1,6 +1,5 @@
 /** A fresh, migrated database for one bench run on the machine's Postgres; dropped afterwards. */
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import postgres from 'postgres';
 import { connectDatabase, type Database, type Sql } from '../../host/db/connect.ts';
 import { migrate } from '../../host/db/migrate.ts';
@@ -33,23 +32,9 @@ export async function createBenchDatabase(logger: Logger): Promise<BenchDatabase
 }
 
 /**
- * The same client as host/db/connect.ts but with TCP_NODELAY. postgres.js leaves Nagle's algorithm
- * on: a small message written right after a large one (CopyDone after a 1 MB CopyData) waits for
- * the server's delayed ACK, ~40 ms per COPY here. Used to show what that costs.
+ * A plain postgres.js client, Nagle's algorithm on (postgres.js's own socket): what the host used
+ * before host/db/no-delay-socket.ts. Kept to show what TCP_NODELAY earns.
  */
-export function connectNoDelay(url: string): Sql {
-  const { hostname, port } = new URL(url);
-  // `socket` is supported by postgres.js (a factory returning a connected socket) but not typed.
-  const options = {
-    max: 4,
-    onnotice: () => {},
-    types: { bigint: postgres.BigInt },
-    socket: () =>
-      new Promise<net.Socket>((resolve, reject) => {
-        const socket = net.connect({ host: hostname, port: Number(port || 5432), noDelay: true });
-        socket.once('connect', () => resolve(socket));
-        socket.once('error', reject);
-      }),
-  };
-  return postgres(url, options as postgres.Options<{}>) as unknown as Sql;
+export function connectNagle(url: string): Sql {
+  return postgres(url, { max: 4, onnotice: () => {} }) as unknown as Sql;
 }

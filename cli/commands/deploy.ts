@@ -2,13 +2,13 @@
 import { createInterface } from 'node:readline/promises';
 import { createLogger } from '@ferry/host/logger';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
-import { bundleAll, uploadBundles, type BundledScript, type DeployProgress } from '../deploy.ts';
+import { bundleAll, bundleEach, DeployError, uploadBundles, type BundledScript, type DeployProgress } from '../deploy.ts';
 import { planDeploy, type DeployPlan } from '../deploy-plan.ts';
 import { EXIT } from '../exit-codes.ts';
 import { HostApiError } from '../host-client.ts';
 import { createOutput, type Output } from '../output.ts';
 
-const help = `Usage: ferry deploy [--dir scripts] [--yes] [--dry-run] [options]
+const help = `Usage: ferry deploy [--dir scripts] [--yes] [--dry-run] [--partial] [options]
 
 Bundles every script under <dir>/<provider>/{syncs,actions}/<name>.ts, shows what would change
 on the host (new, changed and removed scripts, models added or dropped) and deploys them as one
@@ -21,10 +21,14 @@ Options:
   --dir <path>     scripts directory (default: scripts)
   -y, --yes        apply without asking
   --dry-run        show the changes and stop
+  --partial        deploy every script that bundles and that the host accepts; each one that
+                   fails is named (file and message) and keeps the version deployed before, if
+                   any. Without it, one failing script deploys nothing.
 ${HOST_OPTIONS_HELP}
 
 Exit codes: 0 deployed (or previewed), 1 refused by the host, 2 usage, 3 a script did not
-            bundle, 4 host unreachable or failing, 5 key refused, 6 declined at the prompt`;
+            bundle (with --partial: none did), 4 host unreachable or failing, 5 key refused,
+            6 declined at the prompt, 8 partial: deployed, but some scripts failed (--partial)`;
 
 function progressPrinter(out: Output, url: string) {
   return (event: DeployProgress) => {
@@ -91,6 +95,7 @@ export const deployCommand: Command = {
       dir: { type: 'string', default: 'scripts' },
       yes: { type: 'boolean', short: 'y', default: false },
       'dry-run': { type: 'boolean', default: false },
+      partial: { type: 'boolean', default: false },
     });
     const out = createOutput({ json: values.json });
     if (values.help) {
@@ -101,7 +106,8 @@ export const deployCommand: Command = {
       if (positionals.length > 0) throw new UsageError(`deploy takes no arguments (got ${positionals.join(' ')})`);
       const host = hostFrom(values, env);
       const onProgress = progressPrinter(out, host.url);
-      const bundled = await bundleAll(values.dir, { onProgress });
+      const { bundled, failures } = values.partial ? await bundleEach(values.dir, { onProgress }) : { bundled: await bundleAll(values.dir, { onProgress }), failures: [] };
+      if (bundled.length === 0) throw new DeployError('BUNDLE_FAILED', `none of the ${failures.length} script(s) bundled; nothing was deployed`, failures);
       const plan = await preview(bundled, host);
       if (plan) printPlan(out, plan);
       else out.note('  (this host cannot preview changes; deploying directly)');
@@ -114,13 +120,21 @@ export const deployCommand: Command = {
         out.line('Nothing deployed.');
         return EXIT.DECLINED;
       }
-      const result = await uploadBundles(bundled, { ...host, onProgress });
+      const result = await uploadBundles(bundled, { ...host, onProgress, ...(values.partial && { partial: { keep: failures.map((f) => f.script) } }) });
       const changed = result.scripts.filter((s) => s.status !== 'unchanged');
       out.line(changed.length === 0 ? `Nothing changed (version ${result.version}).` : `Deployed version ${result.version}:`);
-      for (const script of changed) out.line(`  ${script.status.padEnd(9)} ${script.kind.padEnd(6)} ${script.name}`);
+      for (const script of changed) out.line(`  ${script.status.padEnd(9)} ${script.kind.padEnd(6)} ${script.provider ? `${script.provider}/` : ''}${script.name}`);
       if (!plan) for (const w of result.warnings) out.line(`Warning: ${w.message}`);
-      out.json({ ok: true, ...result, plan });
-      return EXIT.OK;
+      const failed = [
+        ...failures.map((f) => ({ file: f.script.entryPath, provider: f.script.provider, name: f.script.name, message: f.error.message })),
+        ...(result.failed ?? []).map((f) => ({ file: bundled.find((b) => b.provider === f.provider && b.name === f.name)?.entryPath ?? null, ...f })),
+      ];
+      if (failed.length > 0) {
+        out.line(`Not deployed (${failed.length} failed; a version deployed before stays active):`);
+        for (const f of failed) out.line(`  ${f.file ?? `${f.provider}/${f.name}`}: ${f.message.replaceAll('\n', '\n    ')}`);
+      }
+      out.json({ ok: failed.length === 0, ...result, failed, plan });
+      return failed.length === 0 ? EXIT.OK : EXIT.PARTIAL;
     } catch (error) {
       return reportError(error, out);
     }

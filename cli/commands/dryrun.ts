@@ -1,7 +1,7 @@
 /** `ferry dryrun`: run one script locally against a real connection, saving nothing. */
 import { readFile } from 'node:fs/promises';
 import { createLogger } from '@ferry/host/logger';
-import type { Usage } from '@ferry/runtime/contract';
+import { formatLocation, type Usage } from '@ferry/runtime/contract';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
 import type { ModelRecords } from '../collect.ts';
 import { dryRun, type DryRunResult } from '../dryrun.ts';
@@ -11,7 +11,8 @@ import { formatTable } from '../table.ts';
 
 const help = `Usage: ferry dryrun <sync-or-action> --connection <id> [--input <json|@file>] [--full] [options]
 
-Bundles the script and runs it in a local isolate. HTTP calls go through the host's proxy for
+Bundles the script and runs it in a local isolate. Name it as <provider>/<name> when several
+providers have a script of that name. HTTP calls go through the host's proxy for
 the connection (credentials stay on the host); records, metadata and checkpoints are printed,
 never written. An action's HTTP calls are real: a dryrun of an action changes the provider.
 
@@ -62,8 +63,8 @@ function printResult(out: Output, run: DryRunResult, limit: number): void {
   if (run.fixturePath) out.line(`\nRecorded the provider's responses to ${run.fixturePath}`);
   out.line(`\n${run.result.ok ? 'Succeeded' : 'Failed'}: ${formatUsage(run.result.usage)}`);
   if (!run.result.ok) {
-    const { kind, code, message, stack } = run.result.error;
-    out.error(`${kind}/${code}: ${message}`);
+    const { kind, code, message, stack, location } = run.result.error;
+    out.error(`${kind}/${code}: ${message}${location ? ` at ${formatLocation(location)}` : ''}`);
     if (stack) out.note(stack);
   }
 }

@@ -1,5 +1,6 @@
 /** `ferry runs`: a connection's recent runs with their counts, usage and errors. */
 import { z } from 'zod';
+import { SourceLocationSchema } from '@ferry/runtime/contract';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { createHostClient } from '../host-client.ts';
@@ -12,7 +13,7 @@ Lists the newest runs of a connection (syncs, actions and webhooks), newest firs
 
 Options:
   --connection <id>  connection whose runs to list (required)
-  --sync <name>      only this script's runs
+  --sync <name>      only this script's runs (name, or provider/name)
   --variant <v>      only this sync variant's runs (base for the default one)
   --limit <n>        how many (default 20, at most 500)
 ${HOST_OPTIONS_HELP}
@@ -31,7 +32,7 @@ export const RunSchema = z.looseObject({
   finished_at: z.string().nullable(),
   counts: z.record(z.string(), z.number().nullable()).nullable().optional(),
   usage: z.looseObject({ wall_ms: z.number().nullable(), peak_heap_bytes: z.number().nullable() }).nullable().optional(),
-  error: z.looseObject({ code: z.string().optional(), message: z.string().optional() }).nullable().optional(),
+  error: z.looseObject({ code: z.string().optional(), message: z.string().optional(), location: SourceLocationSchema.optional().catch(undefined) }).nullable().optional(),
   warnings: z.array(z.looseObject({ code: z.string(), message: z.string() })).optional(),
 });
 const RunsSchema = z.object({ runs: z.array(RunSchema) });

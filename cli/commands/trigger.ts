@@ -10,7 +10,8 @@ import { RunSchema } from './runs.ts';
 
 const help = `Usage: ferry trigger <sync> --connection <connection id> [--variant <v>] [--full] [--follow] [options]
 
-Queues a run of <sync> for the connection now. With --full the run is a full refresh: it ignores
+Queues a run of <sync> for the connection now. <sync> is the sync's name (the connection's provider
+decides which provider's sync of that name) or provider/name. With --full the run is a full refresh: it ignores
 lastSyncDate and the checkpoint, and records it does not see are marked deleted when it
 succeeds. If a run of the pair is already queued, that run does the work (a full run is
 remembered for it).

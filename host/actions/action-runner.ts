@@ -8,6 +8,7 @@
 import type { RunError, Runtime } from '@ferry/runtime/contract';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Provider, Providers } from '../connections/providers.ts';
+import { findScriptFor, ScriptLookupError } from '../deploy/script-lookup.ts';
 import type { ScriptRow, Scripts } from '../deploy/scripts.ts';
 import { executeRun } from '../runs/execute-run.ts';
 import { createRunBridge, type RunBridgeDeps } from '../sync/run-bridge.ts';
@@ -44,12 +45,14 @@ export function createActionRunner(deps: ActionRunnerDeps) {
   const log = deps.logger.child({ module: 'action-runner' });
 
   return {
-    /** Finds the active action and checks it belongs to the connection's provider. */
-    async resolve(environmentId: string, name: string, connection: ConnectionRow): Promise<ActionTarget> {
-      const script = await deps.scripts.getActive(environmentId, name);
-      if (!script || script.manifest.type !== 'action') throw new ActionLookupError('ACTION_NOT_FOUND', `action "${name}" not found`);
-      if (script.provider !== connection.provider) {
-        throw new ActionLookupError('PROVIDER_MISMATCH', `action "${name}" is for provider "${script.provider}" but connection "${connection.connection_id}" is a "${connection.provider}" connection`);
+    /** The active action of the connection's provider; `address` is `name` or `provider/name`. */
+    async resolve(environmentId: string, address: string, connection: ConnectionRow): Promise<ActionTarget> {
+      let script: ScriptRow;
+      try {
+        script = await findScriptFor(deps.scripts, { environmentId, address, kind: 'action', connection });
+      } catch (err) {
+        if (!(err instanceof ScriptLookupError)) throw err;
+        throw new ActionLookupError(err.code === 'NOT_FOUND' ? 'ACTION_NOT_FOUND' : err.code, err.message);
       }
       const provider = await deps.providers.get(environmentId, connection.provider);
       if (!provider) throw new ActionLookupError('UNKNOWN_PROVIDER', `provider "${connection.provider}" is not configured`);

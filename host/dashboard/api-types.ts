@@ -18,7 +18,7 @@ export interface Run {
   usage: { wall_ms: number; cpu_ms: number | null; peak_heap_bytes: number; bridge_bytes: number; proxy_calls: number | null } | null;
   memory_limit_mb: number | null;
   fetch_window: { last_sync_date: string | null; checkpoint: Record<string, unknown> | null } | null;
-  error: { kind?: string; code?: string; message?: string; stack?: string } | null;
+  error: { kind?: string; code?: string; message?: string; stack?: string; location?: { file: string; line: number; column: number } } | null;
 }
 
 export interface SyncStatus {

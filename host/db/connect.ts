@@ -5,6 +5,7 @@
  */
 import postgres from 'postgres';
 import type { Logger } from '../logger.ts';
+import { noDelaySocketFactory } from './no-delay-socket.ts';
 
 export type Sql = postgres.Sql<{}>;
 export type TransactionSql = postgres.TransactionSql<{}>;
@@ -35,7 +36,11 @@ export async function connectDatabase(options: ConnectOptions): Promise<Database
 }
 
 function createClient(url: string, max: number): Sql {
+  // postgres.js supports `socket` (a factory) but does not type it; its type promises a
+  // connected socket, a connecting one works the same (no-delay-socket.ts).
+  const socket = { socket: noDelaySocketFactory() } as {};
   return postgres(url, {
+    ...socket,
     max,
     onnotice: () => {},
     // bigint columns (cursors, ids) stay postgres.js's default, strings: JS numbers would

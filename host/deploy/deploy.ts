@@ -4,22 +4,37 @@
  * deploying the same bundles again creates no version.
  */
 import { z } from 'zod';
-import type { Runtime } from '@ferry/runtime/contract';
+import { bundleHash } from '@ferry/runtime/bundle-hash';
+import { formatLocation, type Runtime } from '@ferry/runtime/contract';
+import { MAX_SOURCE_MAP_BYTES, locateRunError, readSourceMap, sourceMapProblem } from '@ferry/runtime/source-map';
 import type { Sql } from '../db/connect.ts';
 import { environmentLimitCaps, limitsOverCaps, type LimitCaps } from '../runs/run-limits.ts';
 import { parseFrequency } from '../sync/frequency.ts';
 import type { SyncState } from '../sync/sync-state.ts';
 import { createDeployHistory, lockDeploys, recordActiveSet } from './history.ts';
+import { SCRIPT_NAME_PATTERN, scriptKey } from './script-address.ts';
 import type { StoredManifest } from './scripts.ts';
 
 export const DeployRequestSchema = z.strictObject({
   scripts: z.array(z.strictObject({
-    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'lowercase letters, digits, - and _ (the file name)'),
+    name: z.string().regex(SCRIPT_NAME_PATTERN, 'lowercase letters, digits, - and _ (the file name)'),
     provider: z.string().min(1).max(63),
     kind: z.enum(['sync', 'action']),
     code: z.string().min(1).max(5 * 1024 * 1024),
+    /** The bundle's source map (version 3 JSON text): run errors are mapped through it to the script's files. */
+    source_map: z.string().max(MAX_SOURCE_MAP_BYTES).superRefine((text, ctx) => {
+      const problem = sourceMapProblem(text);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }).optional(),
     hash: z.string().optional(),
   })).max(500),
+  /**
+   * A script the host cannot read (its definition fails, it exceeds a limit cap…) is left out and
+   * reported in `failed` instead of refusing the whole deploy; its active version stays.
+   */
+  partial: z.boolean().optional(),
+  /** Scripts the client could not bundle (a partial deploy): their active version stays, not removed. */
+  keep: z.array(z.strictObject({ provider: z.string().min(1).max(63), name: z.string().regex(SCRIPT_NAME_PATTERN) })).max(500).optional(),
 });
 export type DeployRequest = z.infer<typeof DeployRequestSchema>;
 
@@ -35,9 +50,11 @@ export interface DeployWarning {
 
 export interface DeployResult {
   version: number;
-  scripts: Array<{ name: string; kind: 'sync' | 'action'; status: ScriptChange }>;
+  scripts: Array<{ name: string; provider: string; kind: 'sync' | 'action'; status: ScriptChange }>;
   /** Allowed but worth knowing: a model written by several syncs of one provider. */
   warnings: DeployWarning[];
+  /** A partial deploy: the scripts left out, each with why (their active version, if any, stays). */
+  failed: Array<{ name: string; provider: string; message: string }>;
 }
 
 /**
@@ -74,86 +91,92 @@ export class DeployError extends Error {
 export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: SyncState }) {
   const { sql } = deps;
 
-  async function readManifests(request: DeployRequest, caps: LimitCaps): Promise<StoredManifest[]> {
-    const issues: Array<{ path: string[]; message: string }> = [];
-    const manifests: StoredManifest[] = [];
-    for (const [i, script] of request.scripts.entries()) {
-      const described = await deps.runtime.describe(script.code);
-      const path = ['scripts', String(i), script.name];
-      if (!described.ok) {
-        issues.push({ path, message: described.error.message });
-        continue;
-      }
-      const manifest: StoredManifest = described.manifest;
-      if (manifest.type !== script.kind) issues.push({ path, message: `declared as ${script.kind} but the bundle defines a ${manifest.type}` });
-      for (const over of limitsOverCaps(manifest.limits, caps)) issues.push({ path: [...path, 'limits', over.limit], message: over.message });
-      if (manifest.type === 'sync') {
-        try {
-          manifest.frequencyMs = parseFrequency(manifest.frequency);
-        } catch (err) {
-          issues.push({ path, message: (err as Error).message });
-        }
-      }
-      manifests.push(manifest);
+  /** Each script's manifest, or the issues that keep it from deploying. */
+  async function readManifest(script: DeployRequest['scripts'][number], path: string[], caps: LimitCaps) {
+    const described = await deps.runtime.describe(script.code);
+    if (!described.ok) {
+      // A top level that throws is reported where it threw in the author's file.
+      const { message, location } = locateRunError(described.error, readSourceMap(script.source_map));
+      return { manifest: null, issues: [{ path, message: location ? `${message} (at ${formatLocation(location)})` : message }] };
     }
-    if (issues.length > 0) throw new DeployError(issues);
-    return manifests;
+    const issues: Array<{ path: string[]; message: string }> = [];
+    const manifest: StoredManifest = described.manifest;
+    if (manifest.type !== script.kind) issues.push({ path, message: `declared as ${script.kind} but the bundle defines a ${manifest.type}` });
+    for (const over of limitsOverCaps(manifest.limits, caps)) issues.push({ path: [...path, 'limits', over.limit], message: over.message });
+    if (manifest.type === 'sync') {
+      try {
+        manifest.frequencyMs = parseFrequency(manifest.frequency);
+      } catch (err) {
+        issues.push({ path, message: (err as Error).message });
+      }
+    }
+    return { manifest, issues };
   }
 
   return {
     ...createDeployHistory(deps),
 
     async deploy(environmentId: string, request: DeployRequest): Promise<DeployResult> {
-      const names = new Set<string>();
+      const keys = new Set<string>();
       for (const s of request.scripts) {
-        if (names.has(s.name)) throw new DeployError([{ path: ['scripts', s.name], message: 'two scripts share this name' }]);
-        names.add(s.name);
+        if (keys.has(scriptKey(s))) throw new DeployError([{ path: ['scripts', scriptKey(s)], message: `two scripts of provider ${s.provider} share this name` }]);
+        keys.add(scriptKey(s));
       }
-      const manifests = await readManifests(request, await environmentLimitCaps(sql, environmentId));
-      const { createHash } = await import('node:crypto');
-      const warnings = sharedModelWarnings(request.scripts.map((s, i) => ({ name: s.name, provider: s.provider, kind: s.kind, models: manifests[i]!.models ?? [] })));
+      const caps = await environmentLimitCaps(sql, environmentId);
+      const issues: Array<{ path: string[]; message: string }> = [];
+      const failed: DeployResult['failed'] = [];
+      const deployable: Array<{ script: DeployRequest['scripts'][number]; manifest: StoredManifest }> = [];
+      for (const [i, script] of request.scripts.entries()) {
+        const read = await readManifest(script, ['scripts', String(i), script.name], caps);
+        if (read.issues.length === 0) deployable.push({ script, manifest: read.manifest! });
+        else if (request.partial) failed.push({ name: script.name, provider: script.provider, message: read.issues.map((x) => x.message).join('; ') });
+        else issues.push(...read.issues);
+      }
+      if (issues.length > 0) throw new DeployError(issues);
+      // Left out of this deploy but not removed: whatever version of them is active stays.
+      const kept = new Set([...failed, ...(request.keep ?? [])].map(scriptKey));
+      const warnings = sharedModelWarnings(deployable.map(({ script: s, manifest }) => ({ name: s.name, provider: s.provider, kind: s.kind, models: manifest.models ?? [] })));
 
       return sql.begin(async (tx) => {
         await lockDeploys(tx, environmentId);
-        const current = await tx<{ name: string; kind: 'sync' | 'action'; hash: string }[]>`
-          select name, kind, hash from scripts where environment_id = ${environmentId} and active`;
-        const currentByName = new Map(current.map((c) => [c.name, c]));
+        const current = await tx<{ id: string; name: string; provider: string; kind: 'sync' | 'action'; hash: string }[]>`
+          select id, name, provider, kind, hash from scripts where environment_id = ${environmentId} and active`;
+        const currentByKey = new Map(current.map((c) => [scriptKey(c), c]));
         const result: DeployResult['scripts'] = [];
-        const changed: number[] = [];
-        request.scripts.forEach((s, i) => {
-          const hash = createHash('sha256').update(s.code).digest('hex');
-          const prev = currentByName.get(s.name);
+        const changed: Array<(typeof deployable)[number] & { hash: string }> = [];
+        for (const entry of deployable) {
+          const s = entry.script;
+          const hash = bundleHash(s.code, s.source_map);
+          const prev = currentByKey.get(scriptKey(s));
           const status: ScriptChange = !prev ? 'new' : prev.hash === hash ? 'unchanged' : 'changed';
-          if (status !== 'unchanged') changed.push(i);
-          result.push({ name: s.name, kind: s.kind, status });
-        });
-        const removed = current.filter((c) => !names.has(c.name));
-        for (const r of removed) result.push({ name: r.name, kind: r.kind, status: 'removed' });
+          if (status !== 'unchanged') changed.push({ ...entry, hash });
+          result.push({ name: s.name, provider: s.provider, kind: s.kind, status });
+        }
+        const removed = current.filter((c) => !keys.has(scriptKey(c)) && !kept.has(scriptKey(c)));
+        for (const r of removed) result.push({ name: r.name, provider: r.provider, kind: r.kind, status: 'removed' });
 
         const [latest] = await tx<{ version: number | null }[]>`select max(version) as version from deployments where environment_id = ${environmentId}`;
-        if (changed.length === 0 && removed.length === 0) return { version: latest?.version ?? 0, scripts: result, warnings };
+        if (changed.length === 0 && removed.length === 0) return { version: latest?.version ?? 0, scripts: result, warnings, failed };
 
         const version = (latest?.version ?? 0) + 1;
         const [deployment] = await tx<{ id: string }[]>`
           insert into deployments (environment_id, version) values (${environmentId}, ${version}) returning id`;
-        const touched = [...changed.map((i) => request.scripts[i]!.name), ...removed.map((r) => r.name)];
-        await tx`update scripts set active = false where environment_id = ${environmentId} and active and name = any(${touched})`;
-        for (const i of changed) {
-          const s = request.scripts[i]!;
-          const manifest = manifests[i]!;
-          const hash = createHash('sha256').update(s.code).digest('hex');
+        const replaced = changed.map((c) => currentByKey.get(scriptKey(c.script))?.id).filter((id) => id !== undefined);
+        const touched = [...replaced, ...removed.map((r) => r.id)];
+        await tx`update scripts set active = false where id = any(${touched}::bigint[])`;
+        for (const { script: s, manifest, hash } of changed) {
           await tx`
-            insert into scripts (environment_id, deployment_id, name, provider, kind, code, hash, manifest)
-            values (${environmentId}, ${deployment!.id}, ${s.name}, ${s.provider}, ${s.kind}, ${s.code}, ${hash}, ${JSON.stringify(manifest)}::text::jsonb)`;
+            insert into scripts (environment_id, deployment_id, name, provider, kind, code, source_map, hash, manifest)
+            values (${environmentId}, ${deployment!.id}, ${s.name}, ${s.provider}, ${s.kind}, ${s.code}, ${s.source_map ?? null}, ${hash}, ${JSON.stringify(manifest)}::text::jsonb)`;
           if (manifest.type === 'sync') {
             await deps.syncState.ensureForSync(tx, {
               environmentId, provider: s.provider, syncName: s.name, frequencyMs: manifest.frequencyMs!, autoStart: manifest.autoStart,
             });
           }
         }
-        for (const r of removed) if (r.kind === 'sync') await deps.syncState.removeSync(tx, environmentId, r.name);
+        for (const r of removed) if (r.kind === 'sync') await deps.syncState.removeSync(tx, { environmentId, provider: r.provider, syncName: r.name });
         await recordActiveSet(tx, environmentId, deployment!.id);
-        return { version, scripts: result, warnings };
+        return { version, scripts: result, warnings, failed };
       });
     },
   };

@@ -7,6 +7,7 @@
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { SyncState } from '../sync/sync-state.ts';
 import type { DeployResult, ScriptChange } from './deploy.ts';
+import { scriptKey } from './script-address.ts';
 import type { StoredManifest } from './scripts.ts';
 
 export interface DeploySummary {
@@ -40,13 +41,13 @@ export async function recordActiveSet(tx: TransactionSql, environmentId: string,
     select ${deploymentId}, id from scripts where environment_id = ${environmentId} and active`;
 }
 
-export type RollbackResult = Omit<DeployResult, 'warnings'> & { rollback_of: number | null };
+export type RollbackResult = Omit<DeployResult, 'warnings' | 'failed'> & { rollback_of: number | null };
 
 async function scriptsOf(tx: Sql | TransactionSql, deploymentId: string): Promise<DeployedScript[]> {
   return tx<DeployedScript[]>`
     select s.id, s.name, s.provider, s.kind, s.hash, d.version, s.manifest
     from deployment_scripts ds join scripts s on s.id = ds.script_id join deployments d on d.id = s.deployment_id
-    where ds.deployment_id = ${deploymentId} order by s.name`;
+    where ds.deployment_id = ${deploymentId} order by s.name, s.provider`;
 }
 
 export function createDeployHistory(deps: { sql: Sql; syncState: SyncState }) {
@@ -78,19 +79,19 @@ export function createDeployHistory(deps: { sql: Sql; syncState: SyncState }) {
         const [target] = await tx<{ id: string }[]>`select id from deployments where environment_id = ${environmentId} and version = ${version}`;
         if (!target) return null;
         const restored = await scriptsOf(tx, target.id);
-        const current = await tx<Array<{ id: string; name: string; kind: 'sync' | 'action' }>>`
-          select id, name, kind from scripts where environment_id = ${environmentId} and active`;
+        const current = await tx<Array<{ id: string; name: string; provider: string; kind: 'sync' | 'action' }>>`
+          select id, name, provider, kind from scripts where environment_id = ${environmentId} and active`;
         const [latest] = await tx<{ version: number }[]>`select max(version) as version from deployments where environment_id = ${environmentId}`;
 
-        const currentByName = new Map(current.map((c) => [c.name, c]));
-        const restoredNames = new Set(restored.map((r) => r.name));
+        const currentByKey = new Map(current.map((c) => [scriptKey(c), c]));
+        const restoredKeys = new Set(restored.map(scriptKey));
         const scripts: DeployResult['scripts'] = restored.map((r) => {
-          const now = currentByName.get(r.name);
+          const now = currentByKey.get(scriptKey(r));
           const status: ScriptChange = !now ? 'new' : now.id === r.id ? 'unchanged' : 'changed';
-          return { name: r.name, kind: r.kind, status };
+          return { name: r.name, provider: r.provider, kind: r.kind, status };
         });
-        const removed = current.filter((c) => !restoredNames.has(c.name));
-        for (const r of removed) scripts.push({ name: r.name, kind: r.kind, status: 'removed' });
+        const removed = current.filter((c) => !restoredKeys.has(scriptKey(c)));
+        for (const r of removed) scripts.push({ name: r.name, provider: r.provider, kind: r.kind, status: 'removed' });
         if (removed.length === 0 && scripts.every((s) => s.status === 'unchanged')) {
           return { version: latest!.version, rollback_of: null, scripts };
         }
@@ -110,8 +111,10 @@ export function createDeployHistory(deps: { sql: Sql; syncState: SyncState }) {
             environmentId, provider: r.provider, syncName: r.name, frequencyMs: r.manifest.frequencyMs!, autoStart: r.manifest.autoStart,
           });
         }
-        const restoredSyncs = new Set(restored.filter((r) => r.kind === 'sync').map((r) => r.name));
-        for (const c of current) if (c.kind === 'sync' && !restoredSyncs.has(c.name)) await deps.syncState.removeSync(tx, environmentId, c.name);
+        const restoredSyncs = new Set(restored.filter((r) => r.kind === 'sync').map(scriptKey));
+        for (const c of current) {
+          if (c.kind === 'sync' && !restoredSyncs.has(scriptKey(c))) await deps.syncState.removeSync(tx, { environmentId, provider: c.provider, syncName: c.name });
+        }
         return { version: next, rollback_of: version, scripts };
       });
     },

@@ -13,6 +13,7 @@ import type { ScriptRow } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { RunBridge } from '../sync/run-bridge.ts';
 import { limitsFor } from './run-limits.ts';
+import { locateScriptError } from './source-locations.ts';
 import type { Runs } from './runs.ts';
 
 export interface ExecuteRunDeps {
@@ -89,10 +90,14 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
       deps.logger.error({ err: fault, runId: args.runId, scriptError: result.error }, `${args.kind} run failed on a host fault`);
       return { ...result, error: hostError(fault, 'DATABASE_ERROR') };
     }
-    // A script that caught the refusal and threw its own error still failed because the end user must reconnect.
-    const reauth = bridge.reauthRequired();
-    if (!result.ok && reauth && result.error.code === 'SCRIPT_ERROR') {
-      return { ...result, error: { ...result.error, kind: 'sdk', code: reauth.code, message: `${reauth.message} (the script then failed: ${result.error.message})` } };
+    if (!result.ok) {
+      const error = await locateScriptError(deps, args.script, result.error);
+      // A script that caught the refusal and threw its own error still failed because the end user must reconnect.
+      const reauth = bridge.reauthRequired();
+      if (reauth && error.code === 'SCRIPT_ERROR') {
+        return { ...result, error: { ...error, kind: 'sdk', code: reauth.code, message: `${reauth.message} (the script then failed: ${error.message})` } };
+      }
+      return { ...result, error };
     }
     return result;
   } catch (err) {

@@ -30,10 +30,21 @@ export async function claimRun(tx: TransactionSql, runId: string): Promise<void>
   if (rows.count === 0) throw new RunFencedError(runId);
 }
 
-/** `fn` in a transaction that writes only while the run is live. */
+/**
+ * `fn` in a transaction that commits only while the run is live. The claim is not awaited before
+ * `fn` starts: postgres.js pipelines it with fn's first statements (a round trip less per batch,
+ * which bench/ingest counts), and Postgres still runs it first, so the lock order holds. When the
+ * claim finds the run settled, fn's statements ran in a transaction that is then rolled back:
+ * nothing is written. fn is always awaited to its end before the transaction ends, since a
+ * statement issued on `tx` after that would run outside it.
+ */
 export function fencedWrite<T>(sql: Sql, runId: string, fn: (tx: TransactionSql) => Promise<T>): Promise<T> {
   return sql.begin(async (tx) => {
-    await claimRun(tx, runId);
-    return fn(tx);
+    const claim = claimRun(tx, runId);
+    claim.catch(() => {});
+    const outcome = await fn(tx).then((value) => ({ value }), (error: unknown) => ({ error }));
+    await claim; // a lost run fails as RUN_FENCED, whatever fn met in its rolled-back transaction
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
   }) as Promise<T>;
 }

@@ -18,9 +18,12 @@ export interface RecordStoreOptions {
   /** Embedded PGlite: COPY FROM STDIN closes its socket (the only connection), so never COPY there. */
   embedded: boolean;
   /**
-   * How new rows are written. Default 'json' (one JSON-array text parameter): at 100k rows it beat
-   * COPY-via-staging in every bench run with host/db/connect.ts's client (COPY stalls ~40 ms per
-   * batch on Nagle's algorithm there; see bench/ingest). 'copy' is never used on embedded PGlite.
+   * How new rows are written. Default 'json' (one JSON-array text parameter). Since the host's
+   * client turned Nagle's algorithm off (host/db/no-delay-socket.ts) COPY-via-staging no longer
+   * stalls ~40 ms per batch, and bench/ingest measures the two within noise of each other (COPY
+   * a few % less Postgres CPU per row); json stays the default because postgres.js never settles
+   * a COPY the server fails after CopyDone (records-sql.ts), and a run stopped at its wall-time
+   * limit cancels its statement. 'copy' is never used on embedded PGlite.
    */
   insertMethod?: InsertMethod;
 }

@@ -121,7 +121,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
     async run(job: SyncJob, jobId?: string): Promise<SyncOutcome> {
       const connection = await deps.connections.getById(job.connectionId);
       if (!connection) return { status: 'skipped', reason: 'connection deleted' };
-      const script = await deps.scripts.getActive(connection.environment_id, job.syncName);
+      const script = await deps.scripts.getActive(connection.environment_id, connection.provider, job.syncName);
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
       const manifest = script.manifest;
       const variant = job.variant ?? BASE_VARIANT;

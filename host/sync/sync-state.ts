@@ -61,7 +61,7 @@ function firstRunAfter(schedule: Schedule, now: Date): Date {
 }
 
 export function createSyncState(sql: Sql) {
-  async function applyEffectiveSchedule(tx: Db, where: { connectionId?: string; environmentId?: string; syncName: string }, text: string, onlyWithoutOverride: boolean) {
+  async function applyEffectiveSchedule(tx: Db, where: { connectionId?: string; environmentId?: string; provider?: string; syncName: string }, text: string, onlyWithoutOverride: boolean) {
     const schedule = parseSchedule(text);
     const cols = scheduleColumns(schedule);
     const next = firstRunAfter(schedule, new Date());
@@ -72,6 +72,7 @@ export function createSyncState(sql: Sql) {
       where s.connection_id = c.id and s.sync_name = ${where.syncName}
         ${where.connectionId ? tx`and s.connection_id = ${where.connectionId}` : tx``}
         ${where.environmentId ? tx`and c.environment_id = ${where.environmentId}` : tx``}
+        ${where.provider ? tx`and c.provider = ${where.provider}` : tx``}
         ${onlyWithoutOverride ? tx`and s.schedule_override is null` : tx``}`;
   }
 
@@ -119,14 +120,14 @@ export function createSyncState(sql: Sql) {
     async ensureForSync(tx: Db, q: { environmentId: string; provider: string; syncName: string; frequencyMs: number; autoStart: boolean }): Promise<void> {
       const [script] = await tx<{ frequency: string | null }[]>`
         select manifest->>'frequency' as frequency from scripts
-        where environment_id = ${q.environmentId} and name = ${q.syncName} and active`;
+        where environment_id = ${q.environmentId} and provider = ${q.provider} and name = ${q.syncName} and active`;
       const text = script?.frequency ?? `${q.frequencyMs}ms`;
       await tx`
         insert into sync_state (connection_id, sync_name, frequency_ms, next_run_at, paused, schedule)
         select c.id, ${q.syncName}, ${q.frequencyMs}, now(), ${!q.autoStart}, ${text}
         from connections c where c.environment_id = ${q.environmentId} and c.provider = ${q.provider}
         on conflict (connection_id, sync_name, variant) do update set schedule = excluded.schedule`;
-      await applyEffectiveSchedule(tx, { environmentId: q.environmentId, syncName: q.syncName }, text, true);
+      await applyEffectiveSchedule(tx, { environmentId: q.environmentId, provider: q.provider, syncName: q.syncName }, text, true);
     },
 
     /** A new connection gets every active sync of its provider, due now. */
@@ -145,10 +146,11 @@ export function createSyncState(sql: Sql) {
       }
     },
 
-    async removeSync(tx: Db, environmentId: string, syncName: string): Promise<void> {
+    /** The sync is gone from its provider: its connections stop carrying it (another provider's sync of that name stays). */
+    async removeSync(tx: Db, q: { environmentId: string; provider: string; syncName: string }): Promise<void> {
       await tx`
         delete from sync_state s using connections c
-        where s.connection_id = c.id and c.environment_id = ${environmentId} and s.sync_name = ${syncName}`;
+        where s.connection_id = c.id and c.environment_id = ${q.environmentId} and c.provider = ${q.provider} and s.sync_name = ${q.syncName}`;
     },
 
     /** Per-connection schedule; null goes back to the sync's own. Throws on an invalid schedule. */

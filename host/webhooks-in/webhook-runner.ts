@@ -73,7 +73,7 @@ export function createWebhookRunner(deps: WebhookRunnerDeps) {
       const subscribed = active.filter((s) => s.provider === delivery.provider && s.manifest.type === 'sync' && subscribes(s.manifest.webhookSubscriptions, delivery.event));
       const runs: Array<{ sync: string; runId: string; ok: boolean; error?: RunError }> = [];
       for (const summary of subscribed) {
-        const script = await deps.scripts.getActive(delivery.environmentId, summary.name);
+        const script = await deps.scripts.getActive(delivery.environmentId, summary.provider, summary.name);
         if (!script) continue;
         const done = await runOne(delivery, connection, script);
         if (done) runs.push(done);

@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import ivm from 'isolated-vm';
+import { BUNDLE_URL } from '../contract.ts';
 import { createCodeCache } from './code-cache.ts';
 import { buildPrelude } from './prelude-build.ts';
 
@@ -217,7 +218,7 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
           return held.prelude;
         },
         async script() {
-          held.script ??= await codeCache.compile(held.isolate, hashOf(request), request.code, 'file:///script.js');
+          held.script ??= await codeCache.compile(held.isolate, hashOf(request), request.code, BUNDLE_URL);
           return held.script;
         },
         release(reusable) {

@@ -80,7 +80,7 @@ describe('rollback', () => {
     const { status, body } = await ferry.api.post('/deploys/1/rollback');
     expect(status).toBe(200);
     expect(body).toMatchObject({ version: 4, rollback_of: 1 });
-    expect(body.scripts).toEqual(expect.arrayContaining([{ name: 'ping', kind: 'action', status: 'changed' }, { name: 'contacts', kind: 'sync', status: 'changed' }]));
+    expect(body.scripts).toEqual(expect.arrayContaining([{ name: 'ping', provider: 'demo', kind: 'action', status: 'changed' }, { name: 'contacts', provider: 'demo', kind: 'sync', status: 'changed' }]));
     expect(await pingVersion()).toBe(1);
     expect(await frequencyOf('contacts')).toBe(HOUR);
     expect((await ferry.api.get('/deploys')).body.deploys[0]).toMatchObject({ version: 4, active: true, rollback_of: 1 });
@@ -90,12 +90,12 @@ describe('rollback', () => {
     expect(await frequencyOf('extra')).toBe(404);
     const toV2 = await ferry.api.post('/deploys/2/rollback');
     expect(toV2.body).toMatchObject({ version: 5, rollback_of: 2 });
-    expect(toV2.body.scripts).toContainEqual({ name: 'extra', kind: 'sync', status: 'new' });
+    expect(toV2.body.scripts).toContainEqual({ name: 'extra', provider: 'demo', kind: 'sync', status: 'new' });
     expect(await frequencyOf('extra')).toBe(24 * HOUR);
     expect(await pingVersion()).toBe(2);
 
     const toV1 = await ferry.api.post('/deploys/1/rollback');
-    expect(toV1.body.scripts).toContainEqual({ name: 'extra', kind: 'sync', status: 'removed' });
+    expect(toV1.body.scripts).toContainEqual({ name: 'extra', provider: 'demo', kind: 'sync', status: 'removed' });
     expect(await frequencyOf('extra')).toBe(404);
   });
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeployError, deployScripts, type DeployProgress } from '../../cli/deploy.ts';
@@ -14,7 +14,7 @@ const BIN = join(REPO, 'cli/bin.ts');
 const KEY = 'sk_test_123';
 
 interface DeployBody {
-  scripts: Array<{ name: string; provider: string; kind: string; code: string; hash: string }>;
+  scripts: Array<{ name: string; provider: string; kind: string; code: string; source_map?: string; hash: string }>;
 }
 
 /** Answers like the real host: new on first sight, unchanged when the hash is the same, changed otherwise. */
@@ -72,8 +72,13 @@ describe('deployScripts', () => {
     const body = request?.body as DeployBody;
     expect(body.scripts.map((s) => [s.provider, s.kind, s.name])).toEqual([['demo', 'action', 'create-contact'], ['demo', 'sync', 'contacts']]);
     for (const script of body.scripts) {
-      expect(script.hash).toBe(createHash('sha256').update(script.code).digest('hex'));
+      // The hash covers the code and its source map: an edit that only moves lines is a change.
+      expect(script.hash).toBe(createHash('sha256').update(script.code).update('\0').update(script.source_map!).digest('hex'));
       expect(script.code).toContain('__ferry_module');
+      // The map covers the author's files only, named from the scripts folder's parent.
+      const kind = script.kind === 'sync' ? 'syncs' : 'actions';
+      expect(JSON.parse(script.source_map!).sources).toEqual(expect.arrayContaining([`${basename(dir)}/demo/${kind}/${script.name}.ts`, `${basename(dir)}/demo/models.ts`]));
+      expect(script.source_map).not.toMatch(/node_modules|ferry-runtime:/);
     }
     expect(progress.map((e) => e.type)).toEqual(['bundled', 'bundled', 'uploading']);
   });

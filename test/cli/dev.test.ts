@@ -1,7 +1,7 @@
 /**
  * `ferry dev` as a user runs it: a child process on embedded PGlite that deploys a scripts
  * folder, redeploys when a script is saved, reports a script that does not bundle without
- * stopping, and exits cleanly on SIGTERM.
+ * stopping, follows renames, reports a failed run with where it threw, and exits cleanly on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -39,7 +39,7 @@ test('deploys on start, redeploys a saved script, survives a broken one, stops o
   }, 120_000);
   const api = createApiClient(ready.url, ready.key);
   const first = await waitFor('the first deploy', async () => events().find((e) => e.event === 'deployed'), 60_000);
-  expect(first.scripts).toEqual([{ name: 'post-message', kind: 'action', status: 'new' }]);
+  expect(first.scripts).toEqual([{ name: 'post-message', provider: 'chat', kind: 'action', status: 'new' }]);
   const hashOf = async () => ((await api.get('/scripts')).body.scripts as Array<{ name: string; hash: string }>).find((s) => s.name === 'post-message')?.hash;
   const firstHash = await hashOf();
   expect(firstHash).toMatch(/^[0-9a-f]{64}$/);
@@ -90,6 +90,25 @@ export default createSync({
   expect(added).toBeDefined();
   const ran = await waitFor('the run line', async () => events().find((e) => e.event === 'run' && e.run.sync === 'tiny'), 60_000);
   expect(ran.run).toMatchObject({ status: 'succeeded', counts: { added: 2 } });
+
+  // A run that throws: its line names the .ts file, line and column of the throw.
+  await writeFile(join(scripts, 'later/syncs/broken.ts'), `import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+export default createSync({
+  description: 'fails', frequency: 'every 1 hour', syncType: 'full', models: { Item: z.object({ id: z.string() }) },
+  exec: async () => { throw new Error('later is broken'); },
+});
+`);
+  const broke = await waitFor('the failed run', async () => events().find((e) => e.event === 'run' && e.run.sync === 'broken'), 60_000);
+  expect(broke.run.error.location).toEqual({ file: 'scripts/later/syncs/broken.ts', line: 5, column: 29 });
+
+  // Renaming a script file renames the sync: the new name is deployed and the old one removed.
+  const deploysBefore = eventCount('deployed');
+  await rename(join(scripts, 'later/syncs/tiny.ts'), join(scripts, 'later/syncs/small.ts'));
+  const renamed = await waitFor('the deploy after a rename', async () => events().filter((e) => e.event === 'deployed').slice(deploysBefore)
+    .find((e) => e.scripts.some((s: any) => s.name === 'small' && s.status === 'new')), 60_000);
+  expect(renamed.scripts).toEqual(expect.arrayContaining([{ name: 'small', kind: 'sync', status: 'new' }, { name: 'tiny', kind: 'sync', status: 'removed' }]));
+  expect(((await api.get('/scripts')).body.scripts as Array<{ name: string }>).map((s) => s.name).sort()).toEqual(['broken', 'post-message', 'small']);
 
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((r) => (child!.exitCode !== null ? r(child!.exitCode) : child!.once('exit', (c) => r(c))));

@@ -20,7 +20,7 @@ const logger = createLogger({ level: 'silent' });
 let provider: DemoProvider;
 let host: FakeHost;
 let runtime: Runtime;
-/** What the host's GET /syncs/contacts/status answers; null means 404 (never run). */
+/** What the host's GET /syncs/demo%2Fcontacts/status answers; null means 404 (never run). */
 let lastSyncDate: string | null;
 
 beforeAll(() => {
@@ -43,7 +43,7 @@ beforeEach(async () => {
     if (req.method === 'POST' && url.pathname === '/connections/conn-1/proxy') {
       return { status: 200, body: await forwardToProvider(provider, ProxyRequestSchema.parse(req.body)) };
     }
-    if (req.method === 'GET' && url.pathname === '/syncs/contacts/status' && url.searchParams.get('connection_id') === 'conn-1' && lastSyncDate) {
+    if (req.method === 'GET' && url.pathname === '/syncs/demo%2Fcontacts/status' && url.searchParams.get('connection_id') === 'conn-1' && lastSyncDate) {
       return { status: 200, body: { last_sync_date: lastSyncDate } };
     }
     return { status: 404, body: { error: { code: 'NOT_FOUND', message: `nothing at ${url.pathname}` } } };
@@ -171,5 +171,34 @@ export default createSync({ description: 'saves nothing', frequency: 'every hour
     expect(failed.stderr).toMatch(/script\/SCRIPT_ERROR: .*500/);
     expect((await cli(['create-contact', '--connection', 'conn-1', '--input', '{nope'])).code).toBe(2);
     expect((await cli(['contacts'])).code).toBe(2);
+  });
+
+  it('a failing script names where it threw in its .ts file, in the result and on the terminal', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'ferry-dryrun-throws-'));
+    const dir = join(project, 'scripts');
+    try {
+      await mkdir(join(dir, 'demo/syncs'), { recursive: true });
+      await writeFile(join(dir, 'demo/syncs/throws.ts'), `import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+
+export default createSync({
+  description: 'reads contacts, then gives up',
+  frequency: 'every hour', models: { Contact: z.object({ id: z.string() }) },
+  exec: async (nango) => {
+    const { data } = await nango.get({ endpoint: '/v1/contacts' });
+    if (data) throw new Error('no contacts with a phone');
+  },
+});
+`);
+      const run = await dryRun({ ...base(), dir, name: 'throws', connectionId: 'conn-1' });
+      expect(run.result).toMatchObject({ ok: false, error: { message: 'no contacts with a phone', location: { file: 'scripts/demo/syncs/throws.ts', line: 9, column: 21 } } });
+      const printed = await cli(['throws', '--connection', 'conn-1', '--dir', dir]);
+      expect(printed.code).toBe(1);
+      expect(printed.stderr).toContain('script/SCRIPT_ERROR: no contacts with a phone at scripts/demo/syncs/throws.ts:9:21');
+      expect(printed.stderr).toMatch(/^\s+at .*\(scripts\/demo\/syncs\/throws\.ts:9:21\)$/m);
+      expect(printed.stderr).not.toContain('file:///script.js');
+    } finally {
+      await rm(project, { recursive: true, force: true });
+    }
   });
 });

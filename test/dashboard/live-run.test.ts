@@ -93,12 +93,11 @@ test("a failed run shows its error and where in the script it was thrown", async
   expect(run.status).toBe('failed');
   await page.goto(`${ferry.url}/dashboard/runs/${run.id}`);
   expect(await page.textContent('#run-error')).toContain('cannot parse page');
-  // The first frame of the script's own code, as the run's stack names it (the bundle's file
-  // until stacks are source-mapped back to the .ts file).
-  const location = (await page.textContent('.source-location'))!;
-  expect(location).toMatch(/^[\w./@-]+\.(ts|js):\d+:\d+$/);
-  expect(await page.textContent('pre')).toContain(location);
-  expect(await page.textContent('pre')).toContain('parsePage');
+  // Where the script threw, mapped through the bundle's source map to the author's .ts file.
+  expect(await page.textContent('.source-location')).toBe('scripts/itemsp/syncs/broken.ts:6:9');
+  const stack = (await page.textContent('pre'))!;
+  expect(stack).toContain('at parsePage (scripts/itemsp/syncs/broken.ts:6:9)');
+  expect(stack).not.toContain('file:///script.js');
   await screenshot(page, 'run-failed');
   // The overview puts the failing sync first.
   await page.goto(`${ferry.url}/dashboard`);

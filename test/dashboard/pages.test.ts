@@ -91,6 +91,33 @@ describe('the dashboard in a browser', () => {
     await screenshot(page, 'run');
   }, 120_000);
 
+  test('Full run asks first, then runs everything again; the chart draws the memory limit and durations; the overview lists actions and success rates', async () => {
+    await page.goto(`${dashboard}/connections/${DEMO_CONNECTION_ID}/syncs/${SYNC}`);
+    const before = await page.locator('#runs tbody tr[data-run]').first().getAttribute('data-run');
+    page.once('dialog', (d) => void d.accept());
+    await page.click('button:text-is("Full run")');
+    await expect.poll(() => page.textContent('[role=status]')).toMatch(/Full run queued|already queued; it will be a full run/);
+    const newRun = page.locator('#runs tbody tr[data-run]').first();
+    await expect.poll(async () => BigInt((await newRun.getAttribute('data-run')) ?? '0') > BigInt(before!), { timeout: 60_000 }).toBe(true);
+    await expect.poll(() => newRun.getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    // A full run fetched everything (no lastSyncDate); the contacts it already had count as unchanged.
+    const cells = await newRun.locator('td').allTextContents();
+    expect([cells[2], cells[4]]).toEqual(['full', 'everything (full)']);
+    const [added, updated, deleted, unchanged, rejected] = cells.slice(5, 10).map(Number);
+    expect(added! + updated! + unchanged!).toBe(500);
+    expect(unchanged).toBeGreaterThan(0);
+    expect([deleted, rejected]).toEqual([0, 0]);
+    expect(cells[10]).toMatch(/\d+(\.\d+)? m?s/); // wall
+    expect(cells[11]).toMatch(/\d+(\.\d+)? m?s/); // CPU
+    expect(await page.locator('svg.chart line.limit').count()).toBeGreaterThan(0);
+    expect(await page.locator('svg.chart circle.duration').count()).toBeGreaterThan(1);
+    expect(await page.textContent('svg.chart')).toContain('memory limit, 128 MiB');
+
+    await page.goto(dashboard);
+    expect(await page.textContent('#actions')).toContain('create-contact');
+    expect(await page.textContent(`#syncs tr:has-text("${DEMO_CONNECTION_ID}"):has(a:text-is("${SYNC}"))`)).toMatch(/\d+ % of \d+/);
+  }, 120_000);
+
   test('records: pages by cursor, filters, finds one by id and shows its JSON and metadata', async () => {
     await page.goto(`${dashboard}/connections/${DEMO_CONNECTION_ID}/records?model=Contact`);
     const rows = page.locator('#records tbody tr');

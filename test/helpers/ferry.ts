@@ -108,9 +108,13 @@ export async function readAll(api: ApiClient, connectionId: string, model: strin
   }
 }
 
-/** Writes scripts (path → source) to a temporary folder and deploys them like `ferry deploy`. */
+/**
+ * Writes scripts (path → source) to the `scripts/` folder of a temporary project and deploys them
+ * like `ferry deploy`: their errors name `scripts/<path>:line:col`.
+ */
 export async function deploySources(ferry: Pick<TestFerry, 'url'>, files: Record<string, string>, key = TEST_SECRET_KEY) {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-scripts-'));
+  const project = await mkdtemp(join(tmpdir(), 'ferry-scripts-'));
+  const dir = join(project, 'scripts');
   try {
     for (const [path, source] of Object.entries(files)) {
       await mkdir(dirname(join(dir, path)), { recursive: true });
@@ -118,7 +122,7 @@ export async function deploySources(ferry: Pick<TestFerry, 'url'>, files: Record
     }
     return await deployScripts({ dir, url: ferry.url, key });
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await rm(project, { recursive: true, force: true });
   }
 }
 

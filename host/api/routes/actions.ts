@@ -16,6 +16,7 @@ import type { Connections } from '../../connections/connections.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
+import { ScriptAddressParam } from './script-param.ts';
 
 export interface ActionRouteDeps {
   connections: Connections;
@@ -24,7 +25,7 @@ export interface ActionRouteDeps {
   actionJobs: ActionJobs;
 }
 
-const ActionName = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'an action name') });
+const ActionName = ScriptAddressParam('action');
 const ActionCall = z.strictObject({
   connection_id: z.string().min(1).max(255),
   input: z.unknown().optional(),
@@ -55,9 +56,9 @@ export const actionRouteSpecs = defineRoutes([
   },
 ]);
 
-/** The run error as apps see it: no stack, which is for the run's own record. */
+/** The run error as apps see it: no stack or source location, which are for the run's own record. */
 function publicRunError(error: RunError) {
-  const { stack: _stack, ...rest } = error;
+  const { stack: _stack, location: _location, ...rest } = error;
   return rest;
 }
 
@@ -102,7 +103,7 @@ export function actionRoutes(deps: ActionRouteDeps) {
       return await deps.actionRunner.resolve(env.id, name, connection);
     } catch (err) {
       if (!(err instanceof ActionLookupError)) throw err;
-      if (err.code === 'ACTION_NOT_FOUND') throw notFound(`action "${name}"`);
+      if (err.code === 'ACTION_NOT_FOUND') throw new ApiError(404, 'NOT_FOUND', err.message);
       if (err.code === 'PROVIDER_MISMATCH') throw new ApiError(400, err.code, err.message, [{ path: ['body', 'connection_id'], message: err.message }]);
       throw new ApiError(409, err.code, err.message);
     }

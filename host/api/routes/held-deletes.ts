@@ -11,13 +11,14 @@ import { BASE_VARIANT, splitStoredModel, storedModel, VariantName } from '../../
 import type { ApiEnv } from '../app.ts';
 import { jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
+import { nameForConnection, ScriptAddressParam } from './script-param.ts';
 
 export interface HeldDeleteRouteDeps {
   sql: Sql;
   connections: Connections;
 }
 
-const SyncName = z.object({ name: z.string().min(1).max(100) });
+const SyncName = ScriptAddressParam('sync');
 const Variant = VariantName.default(BASE_VARIANT).describe('The sync variant (default base)');
 const HeldQuery = z.strictObject({ connection_id: z.string().min(1).max(255), variant: Variant });
 const HeldBody = z.strictObject({
@@ -71,7 +72,7 @@ export function heldDeleteRoutes(deps: HeldDeleteRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const q = parseInput(HeldQuery, c.req.query(), 'query');
     const connection = await connectionOf(c.get('environment').id, q.connection_id);
-    const held = await heldOf(connection.id, name, q.variant);
+    const held = await heldOf(connection.id, nameForConnection(name, connection, ['params', 'name']), q.variant);
     return c.json({ held: held.map((h) => ({ ...h, model: splitStoredModel(h.model).model, held_at: h.held_at.toISOString() })) });
   });
 
@@ -79,7 +80,7 @@ export function heldDeleteRoutes(deps: HeldDeleteRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(HeldBody, await jsonBody(c), 'body');
     const connection = await connectionOf(c.get('environment').id, body.connection_id);
-    const applied = await applyHeld(deps.sql, await targetOf(connection.id, name, body));
+    const applied = await applyHeld(deps.sql, await targetOf(connection.id, nameForConnection(name, connection, ['params', 'name']), body));
     return c.json({ applied: applied.map((a) => ({ model: splitStoredModel(a.model).model, deleted: a.deleted, run_id: a.runId })) });
   });
 
@@ -87,7 +88,7 @@ export function heldDeleteRoutes(deps: HeldDeleteRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(HeldBody, await jsonBody(c), 'body');
     const connection = await connectionOf(c.get('environment').id, body.connection_id);
-    return c.json({ discarded: await discardHeld(deps.sql, await targetOf(connection.id, name, body)) });
+    return c.json({ discarded: await discardHeld(deps.sql, await targetOf(connection.id, nameForConnection(name, connection, ['params', 'name']), body)) });
   });
 
   return app;

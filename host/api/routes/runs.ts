@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { Connections } from '../../connections/connections.ts';
+import type { ConnectionRow, Connections } from '../../connections/connections.ts';
+import { parseScriptAddress } from '../../deploy/script-address.ts';
+import { nameForConnection } from './script-param.ts';
 import type { RunRow, Runs } from '../../runs/runs.ts';
 import { VariantName } from '../../sync/variants.ts';
 import type { ApiEnv } from '../app.ts';
@@ -14,7 +16,8 @@ export interface RunRouteDeps {
 
 const RunsQuery = z.strictObject({
   connection_id: z.string().min(1).max(255),
-  sync: z.string().min(1).max(100).optional(),
+  /** A script name, or provider/name (the provider must be the connection's). */
+  sync: z.string().max(164).refine((text) => parseScriptAddress(text) !== null, 'a script name, optionally as provider/name').optional(),
   variant: VariantName.optional().describe("Only this sync variant's runs (base for the default one)"),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.string().regex(/^\d{1,19}$/).optional(),
@@ -29,6 +32,7 @@ const RunSchema = z.object({
   id: z.string(),
   connection_id: z.string(),
   sync: z.string().describe('The script name (a sync or an action)'),
+  provider: z.string().describe("The script's provider (the connection's)"),
   variant: z.string().describe("A sync run's variant ('base' unless the sync has variants; 'base' for actions and webhooks)"),
   part: z.string().nullable().describe('The part of a split full pass this run read (its time window\'s start); null for other runs'),
   kind: z.string(),
@@ -72,11 +76,12 @@ export const runRouteSpecs = defineRoutes([
   },
 ]);
 
-function presentRun(run: RunRow, connectionId: string) {
+function presentRun(run: RunRow, connection: Pick<ConnectionRow, 'connection_id' | 'provider'>) {
   return {
     id: run.id,
-    connection_id: connectionId,
+    connection_id: connection.connection_id,
     sync: run.script_name,
+    provider: connection.provider,
     variant: run.variant,
     part: run.part,
     kind: run.kind,
@@ -108,9 +113,10 @@ export function runRoutes(deps: RunRouteDeps) {
     const q = parseInput(RunsQuery, c.req.query(), 'query');
     const connection = await deps.connections.get(c.get('environment').id, q.connection_id);
     if (!connection) throw notFound(`connection "${q.connection_id}"`);
-    const runs = await deps.runs.list({ connectionId: connection.id, scriptName: q.sync, variant: q.variant, limit: q.limit, beforeId: q.before });
+    const scriptName = q.sync === undefined ? undefined : nameForConnection(q.sync, connection, ['query', 'sync']);
+    const runs = await deps.runs.list({ connectionId: connection.id, scriptName, variant: q.variant, limit: q.limit, beforeId: q.before });
     return c.json({
-      runs: runs.map((r) => presentRun(r, connection.connection_id)),
+      runs: runs.map((r) => presentRun(r, connection)),
       next_before: runs.length === q.limit ? runs.at(-1)!.id : null,
     });
   });
@@ -126,7 +132,7 @@ export function runRoutes(deps: RunRouteDeps) {
   app.get('/runs/:id', async (c) => {
     const { id } = parseInput(RunIdParam, c.req.param(), 'params');
     const { run, connection } = await ownRun(c.get('environment').id, id);
-    return c.json(presentRun(run, connection.connection_id));
+    return c.json(presentRun(run, connection));
   });
 
   app.get('/runs/:id/logs', async (c) => {

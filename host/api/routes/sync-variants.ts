@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Connections } from '../../connections/connections.ts';
 import type { Sql } from '../../db/connect.ts';
+import { findScriptFor, ScriptLookupError } from '../../deploy/script-lookup.ts';
 import type { Scripts } from '../../deploy/scripts.ts';
 import { deleteVariantRecords } from '../../store/records-deletes.ts';
 import { parseSchedule } from '../../sync/frequency.ts';
@@ -16,6 +17,7 @@ import { BASE_VARIANT, storedModel, VariantName } from '../../sync/variants.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
+import { ScriptAddressParam, scriptLookupApiError } from './script-param.ts';
 
 export interface SyncVariantRouteDeps {
   sql: Sql;
@@ -24,8 +26,8 @@ export interface SyncVariantRouteDeps {
   syncState: SyncState;
 }
 
-const SyncName = z.object({ name: z.string().min(1).max(100) });
-const VariantParams = z.object({ name: z.string().min(1).max(100), variant: VariantName });
+const SyncName = ScriptAddressParam('sync');
+const VariantParams = SyncName.extend({ variant: VariantName });
 const ConnectionQuery = z.strictObject({ connection_id: z.string().min(1).max(255) });
 const AddBody = z.strictObject({
   connection_id: z.string().min(1).max(255),
@@ -77,27 +79,30 @@ const VARIANT_REMOVED = { kind: 'internal', code: 'VARIANT_REMOVED', message: 't
 export function syncVariantRoutes(deps: SyncVariantRouteDeps) {
   const app = new Hono<ApiEnv>();
 
-  async function resolve(environmentId: string, syncName: string, connectionId: string) {
-    const script = await deps.scripts.getActive(environmentId, syncName);
-    if (!script || script.manifest.type !== 'sync') throw notFound(`sync "${syncName}"`);
+  /** `address` is `name` or `provider/name`; the connection decides the provider. */
+  async function resolve(environmentId: string, address: string, connectionId: string) {
     const connection = await deps.connections.get(environmentId, connectionId);
     if (!connection) throw notFound(`connection "${connectionId}"`);
-    if (!(await deps.syncState.get(connection.id, syncName))) throw notFound(`sync "${syncName}" for connection "${connectionId}"`);
-    return { manifest: script.manifest, connection };
+    const script = await findScriptFor(deps.scripts, { environmentId, address, kind: 'sync', connection }).catch((err: unknown) => {
+      throw err instanceof ScriptLookupError ? scriptLookupApiError(err) : err;
+    });
+    if (script.manifest.type !== 'sync') throw notFound(`sync "${address}"`);
+    if (!(await deps.syncState.get(connection.id, script.name))) throw notFound(`sync "${script.name}" for connection "${connectionId}"`);
+    return { manifest: script.manifest, connection, name: script.name };
   }
 
   app.get('/syncs/:name/variants', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const q = parseInput(ConnectionQuery, c.req.query(), 'query');
-    const { connection } = await resolve(c.get('environment').id, name, q.connection_id);
-    const rows = await deps.syncState.variants(connection.id, name);
-    return c.json({ sync: name, connection_id: q.connection_id, variants: rows.map(variantBody) });
+    const { connection, name: sync } = await resolve(c.get('environment').id, name, q.connection_id);
+    const rows = await deps.syncState.variants(connection.id, sync);
+    return c.json({ sync, connection_id: q.connection_id, variants: rows.map(variantBody) });
   });
 
   app.post('/syncs/:name/variants', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(AddBody, await jsonBody(c), 'body');
-    const { manifest, connection } = await resolve(c.get('environment').id, name, body.connection_id);
+    const { manifest, connection, name: sync } = await resolve(c.get('environment').id, name, body.connection_id);
     if (body.frequency !== null) {
       try {
         parseSchedule(body.frequency);
@@ -106,28 +111,28 @@ export function syncVariantRoutes(deps: SyncVariantRouteDeps) {
       }
     }
     const added = await deps.sql.begin((tx) => deps.syncState.addVariant(tx, {
-      connectionId: connection.id, syncName: name, variant: body.variant, frequency: body.frequency, autoStart: manifest.autoStart,
+      connectionId: connection.id, syncName: sync, variant: body.variant, frequency: body.frequency, autoStart: manifest.autoStart,
     }));
-    if (!added) throw new ApiError(409, 'VARIANT_EXISTS', `connection "${body.connection_id}" already has variant "${body.variant}" of sync "${name}"`, [{ path: ['variant'], message: 'already exists' }]);
-    const row = await deps.syncState.get(connection.id, name, body.variant);
-    return c.json({ sync: name, connection_id: body.connection_id, ...variantBody(row!) }, 201);
+    if (!added) throw new ApiError(409, 'VARIANT_EXISTS', `connection "${body.connection_id}" already has variant "${body.variant}" of sync "${sync}"`, [{ path: ['variant'], message: 'already exists' }]);
+    const row = await deps.syncState.get(connection.id, sync, body.variant);
+    return c.json({ sync, connection_id: body.connection_id, ...variantBody(row!) }, 201);
   });
 
   app.delete('/syncs/:name/variants/:variant', async (c) => {
     const { name, variant } = parseInput(VariantParams, c.req.param(), 'params');
     const q = parseInput(ConnectionQuery, c.req.query(), 'query');
     if (variant === BASE_VARIANT) throw new ApiError(409, 'BASE_VARIANT', `the base variant of a sync cannot be removed (pause it, or remove the sync from the deploy)`, [{ path: ['variant'], message: 'is base' }]);
-    const { manifest, connection } = await resolve(c.get('environment').id, name, q.connection_id);
+    const { manifest, connection, name: sync } = await resolve(c.get('environment').id, name, q.connection_id);
     const deleted = await deps.sql.begin(async (tx) => {
-      if (!(await deps.syncState.removeVariant(tx, connection.id, name, variant))) return null;
+      if (!(await deps.syncState.removeVariant(tx, connection.id, sync, variant))) return null;
       // Settling its live run fences it (host/runs/run-fence.ts): nothing it writes after this lands.
       await tx`
         update runs set status = 'failed', finished_at = now(), error = ${JSON.stringify(VARIANT_REMOVED)}::text::jsonb
-        where connection_id = ${connection.id} and script_name = ${name} and variant = ${variant} and kind = 'sync' and status = 'running'`;
-      return deleteVariantRecords(tx, { connectionId: connection.id, syncName: name, models: manifest.models.map((m) => storedModel(m, variant)) });
+        where connection_id = ${connection.id} and script_name = ${sync} and variant = ${variant} and kind = 'sync' and status = 'running'`;
+      return deleteVariantRecords(tx, { connectionId: connection.id, syncName: sync, models: manifest.models.map((m) => storedModel(m, variant)) });
     });
-    if (deleted === null) throw notFound(`variant "${variant}" of sync "${name}" for connection "${q.connection_id}"`);
-    return c.json({ sync: name, variant, connection_id: q.connection_id, deleted_records: deleted });
+    if (deleted === null) throw notFound(`variant "${variant}" of sync "${sync}" for connection "${q.connection_id}"`);
+    return c.json({ sync, variant, connection_id: q.connection_id, deleted_records: deleted });
   });
 
   return app;

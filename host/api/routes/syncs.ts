@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Connections } from '../../connections/connections.ts';
 import type { Sql } from '../../db/connect.ts';
+import { findScriptFor, ScriptLookupError } from '../../deploy/script-lookup.ts';
 import type { Scripts } from '../../deploy/scripts.ts';
 import type { QueuedSyncJob } from '../../queue/queue.ts';
 import type { Runs } from '../../runs/runs.ts';
@@ -13,6 +14,7 @@ import { BASE_VARIANT, VariantName } from '../../sync/variants.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes, type RouteSpec } from '../openapi/index.ts';
+import { ScriptAddressParam, scriptLookupApiError } from './script-param.ts';
 
 export interface SyncRouteDeps {
   sql: Sql;
@@ -24,7 +26,7 @@ export interface SyncRouteDeps {
   enqueueSync(job: QueuedSyncJob): Promise<string | null>;
 }
 
-const SyncName = z.object({ name: z.string().min(1).max(100) });
+const SyncName = ScriptAddressParam('sync');
 const ConnectionParam = z.object({ connection_id: z.string().min(1).max(255) });
 /** Which variant of the sync (host/sync/variants.ts); absent = 'base'. */
 const Variant = VariantName.default(BASE_VARIANT).describe('The sync variant (default base); see POST /syncs/:name/variants');
@@ -45,6 +47,7 @@ const ScheduleBody = z.strictObject({
 const StatusSchema = z.object({
   sync: z.string(),
   variant: z.string(),
+  provider: z.string(),
   connection_id: z.string(),
   version: z.number().int(),
   state: z.enum(['running', 'paused', 'stuck', 'failing', 'idle']),
@@ -83,7 +86,7 @@ export const syncRouteSpecs = defineRoutes([
   },
   ...(['pause', 'resume'] as const).map((action): RouteSpec => ({
     method: 'post', path: `/syncs/:name/${action}`, tag: 'syncs', params: SyncName, body: ConnectionBody, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a sync's schedule for a connection`,
-    responses: { 200: { description: 'The new state', schema: z.object({ sync: z.string(), variant: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
+    responses: { 200: { description: 'The new state', schema: z.object({ sync: z.string(), variant: z.string(), provider: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
   })),
   ...(['pause', 'resume'] as const).map((action): RouteSpec => ({
     method: 'post', path: `/connections/:connection_id/syncs/${action}`, tag: 'syncs', params: ConnectionParam, summary: `${action === 'pause' ? 'Pause' : 'Resume'} every sync of a connection (including syncs deployed later)`,
@@ -91,35 +94,37 @@ export const syncRouteSpecs = defineRoutes([
   })),
   {
     method: 'put', path: '/syncs/:name/schedule', tag: 'syncs', params: SyncName, body: ScheduleBody, summary: "Override a sync's schedule for one connection (null: back to the sync's own)",
-    responses: { 200: { description: 'The effective schedule', schema: z.object({ sync: z.string(), variant: z.string(), connection_id: z.string(), schedule_override: z.string().nullable(), next_run_at: z.string() }) } },
+    responses: { 200: { description: 'The effective schedule', schema: z.object({ sync: z.string(), variant: z.string(), provider: z.string(), connection_id: z.string(), schedule_override: z.string().nullable(), next_run_at: z.string() }) } },
   },
 ]);
 
 export function syncRoutes(deps: SyncRouteDeps) {
   const app = new Hono<ApiEnv>();
 
-  async function resolve(environmentId: string, syncName: string, connectionId: string, variant: string) {
-    const script = await deps.scripts.getActive(environmentId, syncName);
-    if (!script || script.kind !== 'sync') throw notFound(`sync "${syncName}"`);
+  /** `address` is `name` or `provider/name`; the connection decides the provider. */
+  async function resolve(environmentId: string, address: string, connectionId: string, variant: string) {
     const connection = await deps.connections.get(environmentId, connectionId);
     if (!connection) throw notFound(`connection "${connectionId}"`);
-    const state = await deps.syncState.get(connection.id, syncName, variant);
+    const script = await findScriptFor(deps.scripts, { environmentId, address, kind: 'sync', connection }).catch((err: unknown) => {
+      throw err instanceof ScriptLookupError ? scriptLookupApiError(err) : err;
+    });
+    const state = await deps.syncState.get(connection.id, script.name, variant);
     if (!state) {
-      throw variant === BASE_VARIANT ? notFound(`sync "${syncName}" for connection "${connectionId}"`)
-        : notFound(`variant "${variant}" of sync "${syncName}" for connection "${connectionId}" (add it with POST /syncs/${syncName}/variants)`);
+      throw variant === BASE_VARIANT ? notFound(`sync "${script.name}" for connection "${connectionId}"`)
+        : notFound(`variant "${variant}" of sync "${script.name}" for connection "${connectionId}" (add it with POST /syncs/${script.name}/variants)`);
     }
-    return { script, connection, state };
+    return { script, connection, state, name: script.name };
   }
 
   app.post('/syncs/:name/trigger', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(TriggerBody, await jsonBody(c), 'body');
     const environmentId = c.get('environment').id;
-    const { connection } = await resolve(environmentId, name, body.connection_id, body.variant);
+    const { connection, name: syncName } = await resolve(environmentId, name, body.connection_id, body.variant);
     // Kept on the state: if a run of the pair is already queued, that run does the full refresh.
-    if (body.full) await deps.syncState.requestFull(connection.id, name, body.variant);
+    if (body.full) await deps.syncState.requestFull(connection.id, syncName, body.variant);
     const jobId = await deps.enqueueSync({
-      connectionId: connection.id, syncName: name, ...(body.variant !== BASE_VARIANT && { variant: body.variant }),
+      connectionId: connection.id, syncName, ...(body.variant !== BASE_VARIANT && { variant: body.variant }),
       trigger: 'manual', full: body.full, environmentId: String(environmentId),
     });
     return c.json({ queued: jobId !== null, already_queued: jobId === null, full: body.full }, 202);
@@ -129,17 +134,18 @@ export function syncRoutes(deps: SyncRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const q = parseInput(StatusQuery, c.req.query(), 'query');
     const { state, script, connection } = await resolve(c.get('environment').id, name, q.connection_id, q.variant);
-    const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: name, variant: q.variant, limit: 1 });
+    const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: script.name, variant: q.variant, limit: 1 });
     const connectionPaused = await deps.syncState.isConnectionPaused(connection.id);
-    const health = await syncHealth(deps.sql, connection.id, name, q.variant, q.window_hours);
-    const splitPass = await deps.parts.progress({ connectionId: connection.id, syncName: name, variant: q.variant });
+    const health = await syncHealth(deps.sql, connection.id, script.name, q.variant, q.window_hours);
+    const splitPass = await deps.parts.progress({ connectionId: connection.id, syncName: script.name, variant: q.variant });
     const stateName = lastRun?.status === 'running' ? 'running'
       : state.paused || connectionPaused ? 'paused'
       : health.stuck ? 'stuck'
       : lastRun?.status === 'failed' ? 'failing' : 'idle';
     return c.json({
-      sync: name,
+      sync: script.name,
       variant: q.variant,
+      provider: script.provider,
       connection_id: q.connection_id,
       version: script.version,
       state: stateName,
@@ -172,9 +178,9 @@ export function syncRoutes(deps: SyncRouteDeps) {
     app.post(`/syncs/:name/${action}`, async (c) => {
       const { name } = parseInput(SyncName, c.req.param(), 'params');
       const body = parseInput(ConnectionBody, await jsonBody(c), 'body');
-      const { connection } = await resolve(c.get('environment').id, name, body.connection_id, body.variant);
-      await deps.syncState.setPaused(connection.id, name, paused, body.variant);
-      return c.json({ sync: name, variant: body.variant, connection_id: body.connection_id, paused });
+      const { connection, script } = await resolve(c.get('environment').id, name, body.connection_id, body.variant);
+      await deps.syncState.setPaused(connection.id, script.name, paused, body.variant);
+      return c.json({ sync: script.name, variant: body.variant, provider: script.provider, connection_id: body.connection_id, paused });
     });
 
     app.post(`/connections/:connection_id/syncs/${action}`, async (c) => {
@@ -189,7 +195,7 @@ export function syncRoutes(deps: SyncRouteDeps) {
   app.put('/syncs/:name/schedule', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(ScheduleBody, await jsonBody(c), 'body');
-    const { connection } = await resolve(c.get('environment').id, name, body.connection_id, body.variant);
+    const { connection, script } = await resolve(c.get('environment').id, name, body.connection_id, body.variant);
     if (body.frequency !== null) {
       try {
         parseSchedule(body.frequency);
@@ -197,9 +203,9 @@ export function syncRoutes(deps: SyncRouteDeps) {
         throw new ApiError(400, 'INVALID_INPUT', (err as Error).message, [{ path: ['frequency'], message: (err as Error).message }]);
       }
     }
-    await deps.syncState.setScheduleOverride(connection.id, name, body.frequency, body.variant);
-    const state = await deps.syncState.get(connection.id, name, body.variant);
-    return c.json({ sync: name, variant: body.variant, connection_id: body.connection_id, schedule_override: state?.schedule_override ?? null, next_run_at: state?.next_run_at });
+    await deps.syncState.setScheduleOverride(connection.id, script.name, body.frequency, body.variant);
+    const state = await deps.syncState.get(connection.id, script.name, body.variant);
+    return c.json({ sync: script.name, variant: body.variant, provider: script.provider, connection_id: body.connection_id, schedule_override: state?.schedule_override ?? null, next_run_at: state?.next_run_at });
   });
 
   return app;

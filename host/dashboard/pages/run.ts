@@ -3,6 +3,7 @@
  * while it runs), the provider calls it made through the proxy and the records refused.
  */
 import { html } from 'hono/html';
+import { formatLocation, SourceLocationSchema } from '@ferry/runtime/contract';
 import { withQuery } from '../api-client.ts';
 import type { Call, LogLine, Rejected, Run } from '../api-types.ts';
 import { render, type DashboardApp, type DashboardContext } from '../context.ts';
@@ -12,21 +13,12 @@ import { syncLabel, syncPath } from './overview.ts';
 const LOG_PAGE = 1000;
 const LIST_PAGE = 200;
 
-/** The first stack frame in the script's own code (bundles are named after the script file). */
-export function sourceLocation(stack: string | undefined): string | null {
-  if (!stack) return null;
-  for (const line of stack.split('\n')) {
-    const match = /\(?((?:[\w@.-]+\/)*[\w@.-]+\.(?:ts|js|mjs|cjs)):(\d+):(\d+)\)?\s*$/.exec(line.trim());
-    if (match && !/node_modules|prelude|node:/.test(match[1]!)) return `${match[1]}:${match[2]}:${match[3]}`;
-  }
-  return null;
-}
-
 function errorSection(run: Run): Html | string {
   if (!run.error) return '';
-  const where = sourceLocation(run.error.stack);
+  // The host maps the stack through the bundle's source map and records the script's own frame.
+  const where = SourceLocationSchema.safeParse(run.error.location).data;
   return html`<h2>Error</h2><div class="notice error" id="run-error"><b>${run.error.code ?? 'ERROR'}</b> <span class="muted">(${run.error.kind ?? 'unknown'})</span>: ${run.error.message ?? ''}
-${where ? html`<br>at <code class="source-location">${where}</code>` : ''}</div>
+${where ? html`<br>at <code class="source-location">${formatLocation(where)}</code>` : ''}</div>
 ${run.error.stack ? html`<pre>${run.error.stack}</pre>` : ''}`;
 }
 

@@ -1,0 +1,79 @@
+/**
+ * CPU time spent by each process of a pipeline while a bench step runs (user + system, from
+ * /proc/<pid>/stat; Linux only, elsewhere the figures are null). The machine is shared, so a
+ * rate moves with its load; the CPU a step costs per record moves much less, and says where the
+ * pipeline's time goes: this process (the host), its child processes (the runtime's workers) and
+ * the Postgres backends serving the bench database.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Sql } from '../../host/db/connect.ts';
+
+export interface CpuFigure {
+  hostMs: number;
+  workersMs: number;
+  postgresMs: number;
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** utime + stime and the parent pid of `pid`, or null when it is gone (or not Linux). */
+function stat(pid: number): { ms: number; ppid: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS };
+  } catch {
+    return null;
+  }
+}
+
+function childrenOf(parent: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => stat(pid)?.ppid === parent);
+}
+
+async function backendsOf(sql: Sql): Promise<number[]> {
+  const rows = await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`;
+  return rows.map((r) => r.pid);
+}
+
+type Snapshot = Map<number, number>;
+
+function snapshot(pids: number[]): Snapshot {
+  const times: Snapshot = new Map();
+  for (const pid of pids) {
+    const s = stat(pid);
+    if (s) times.set(pid, s.ms);
+  }
+  return times;
+}
+
+/** CPU ms used since `before` by the processes alive now (a process started since counts whole). */
+function used(before: Snapshot, pids: number[]): number {
+  let ms = 0;
+  for (const [pid, now] of snapshot(pids)) ms += now - (before.get(pid) ?? 0);
+  return ms;
+}
+
+/**
+ * Starts counting; the returned function stops and reports. Backends are listed again at the
+ * end, and a backend that closed during the step is missed: the bench's pools keep theirs open.
+ */
+export async function cpuMeter(sql: Sql): Promise<() => Promise<CpuFigure | null>> {
+  if (process.platform !== 'linux') return async () => null;
+  const self = [process.pid];
+  const host = snapshot(self);
+  const workers = snapshot(childrenOf(process.pid));
+  const postgres = snapshot(await backendsOf(sql));
+  return async () => ({
+    hostMs: used(host, self),
+    workersMs: used(workers, childrenOf(process.pid)),
+    postgresMs: used(postgres, [...new Set([...postgres.keys(), ...(await backendsOf(sql))])]),
+  });
+}
