@@ -101,4 +101,13 @@ describe('a split full pass', () => {
     expect(total!.deleted).toBe(2);
     expect(Date.parse(done.last_sync_date)).toBeGreaterThan(Date.parse(before.last_sync_date));
   });
+
+  test('a split that cannot be planned is refused at deploy, naming why', async () => {
+    const refused = await deploySources(ferry, { 'eventsp/syncs/events.ts': SPLIT_SYNC, 'eventsp/syncs/tiny.ts': SPLIT_SYNC.replace("every: '180 days'", "every: '1 minute'") })
+      .then(() => null, (err: Error) => err);
+    expect(refused?.message).toMatch(/at most 1000/);
+    const bad = await deploySources(ferry, { 'eventsp/syncs/events.ts': SPLIT_SYNC, 'eventsp/syncs/odd.ts': SPLIT_SYNC.replace("from: '2024-01-01T00:00:00Z'", "from: 'someday'") })
+      .then(() => null, (err: Error) => err);
+    expect(bad?.message).toContain('neither an ISO date nor a duration');
+  });
 });
