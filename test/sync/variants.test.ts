@@ -200,7 +200,7 @@ describe('sync variants', () => {
 
   test('a variant has its own schedule and pause', async () => {
     const paused = await ferry.api.post('/syncs/messages/pause', { connection_id: CONN, variant: 'work' });
-    expect(paused.body).toEqual({ sync: 'messages', variant: 'work', connection_id: CONN, paused: true });
+    expect(paused.body).toEqual({ sync: 'messages', variant: 'work', provider: 'mailp', connection_id: CONN, paused: true });
     const scheduled = await ferry.api.put('/syncs/messages/schedule', { connection_id: CONN, variant: 'work', frequency: 'every 2 hours' });
     expect(scheduled.status).toBe(200);
     expect(await status('work')).toMatchObject({ paused: true, schedule_override: 'every 2 hours' });
