@@ -31,6 +31,20 @@ export const HOST_OPTIONS_HELP = `  --url <url>      host API (default: $FERRY_U
   --json           print the result as JSON on stdout
   -h, --help       show this help`;
 
+/** The host options and `--connection`, for commands about one sync of one connection (`<sync> --connection <id>`). */
+export const SYNC_CONNECTION_OPTIONS = {
+  ...HOST_OPTIONS,
+  connection: { type: 'string', short: 'c' },
+} as const satisfies ParseArgsOptionsConfig;
+
+/** The one sync named and the connection given, or a UsageError saying which is missing. */
+export function syncAndConnection(positionals: string[], connection: string | undefined): { sync: string; connection: string } {
+  const [sync] = positionals;
+  if (!sync || positionals.length > 1) throw new UsageError('name one sync');
+  if (!connection) throw new UsageError('--connection is required');
+  return { sync, connection };
+}
+
 export function parseCommandArgs<O extends ParseArgsOptionsConfig>(argv: string[], options: O) {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });

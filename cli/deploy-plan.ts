@@ -40,7 +40,8 @@ export interface DeployPlan {
 
 const minus = (a: string[], b: string[]) => a.filter((x) => !b.includes(x));
 
-export async function planDeploy(bundled: BundledScript[], options: { url: string; key: string | undefined; runtime: Runtime }): Promise<DeployPlan> {
+/** `kept`: scripts left out of a partial deploy (they did not bundle): they stay as deployed, not removed. */
+export async function planDeploy(bundled: BundledScript[], options: { url: string; key: string | undefined; runtime: Runtime; kept?: Array<{ provider: string; name: string }> }): Promise<DeployPlan> {
   const client = createHostClient({ url: options.url, key: options.key });
   const { scripts: active } = await client.request('GET', '/scripts', ActiveScriptsSchema);
   // Names are unique per provider only: figma/delete-comment and linear/delete-comment are two scripts.
@@ -64,7 +65,7 @@ export async function planDeploy(bundled: BundledScript[], options: { url: strin
       ...(bundle.kind === 'sync' && { detectsDeletes: trackDeletes }),
     });
   }
-  const keys = new Set(bundled.map(key));
+  const keys = new Set([...bundled, ...(options.kept ?? [])].map(key));
   for (const gone of active.filter((s) => !keys.has(key(s)))) {
     const before = gone.manifest.models ?? [];
     plan.push({ name: gone.name, provider: gone.provider, kind: gone.kind, status: 'removed', models: [], addedModels: [], removedModels: before });

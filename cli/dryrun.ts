@@ -13,6 +13,8 @@ import { createCollectingBridge, type ModelRecords, type StateWrite } from './co
 import { FIXTURE_VERSION, fixturePathFor, recordingProxy, writeFixture } from './fixtures.ts';
 import { HostApiError, createHostClient, type HostClient } from './host-client.ts';
 
+const ProviderPaginationSchema = z.looseObject({ pagination: z.record(z.string(), z.unknown()).nullable().optional() });
+
 const SyncStatusSchema = z.object({ last_sync_date: z.string().nullable(), checkpoint: z.record(z.string(), z.unknown()).nullable().optional() });
 
 export class DryRunError extends Error {
@@ -72,6 +74,16 @@ export async function findScript(dir: string, name: string): Promise<DiscoveredS
   return matches[0] as DiscoveredScript;
 }
 
+/** The provider entry's pagination defaults, which the host's runs paginate with too. */
+async function readPaginationDefaults(client: HostClient, provider: string): Promise<Record<string, unknown> | null> {
+  try {
+    return (await client.request('GET', `/providers/${encodeURIComponent(provider)}`, ProviderPaginationSchema)).pagination ?? null;
+  } catch (error) {
+    if (error instanceof HostApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
 async function readSyncState(client: HostClient, script: DiscoveredScript, connectionId: string) {
   try {
     const path = `/syncs/${encodeURIComponent(`${script.provider}/${script.name}`)}/status?connection_id=${encodeURIComponent(connectionId)}`;
@@ -99,6 +111,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
   const sourceMap = readSourceMap(bundle.sourceMap);
   const client = createHostClient({ url: options.url, key: options.key });
   const connection = await client.request('GET', `/connections/${encodeURIComponent(options.connectionId)}`, ConnectionInfoSchema);
+  const pagination = await readPaginationDefaults(client, connection.provider);
   const state = script.kind === 'sync' && !options.full ? await readSyncState(client, script, options.connectionId) : { last_sync_date: null, checkpoint: null };
 
   const checkpoint = options.checkpoint !== undefined ? options.checkpoint : (state.checkpoint ?? null);
@@ -125,7 +138,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
         kind: script.kind,
         limits: described.manifest.limits ?? {},
         ...(script.kind === 'action' && { input: options.input }),
-        context: { lastSyncDate: state.last_sync_date, isFullRun, connection, checkpoint },
+        context: { lastSyncDate: state.last_sync_date, isFullRun, connection, checkpoint, ...(pagination && { paginationDefaults: pagination }) },
       },
       bridge,
     );

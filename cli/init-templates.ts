@@ -106,7 +106,8 @@ it.skipIf(!existsSync(FIXTURE))('saves every contact the CRM answered', async ()
         skipLibCheck: true,
         types: [],
       },
-      include: ['scripts'],
+      // The isolate's globals (URL, TextEncoder, timers, crypto…): scripts use them without importing anything.
+      include: ['scripts', 'node_modules/@ferry/sdk/globals.d.ts'],
       exclude: ['scripts/**/*.test.ts'],
     }, null, 2)}\n`,
     '.gitignore': '.ferry/\nnode_modules/\n',

@@ -19,6 +19,8 @@ const ConfigSchema = z.object({
   FERRY_ENCRYPTION_KEY: z.string().min(40).optional(),
   /** When set, GET /metrics requires `Authorization: Bearer <this>`; without it /metrics is open (serve it on an internal network). */
   FERRY_METRICS_TOKEN: z.string().min(16).optional(),
+  /** Behind a reverse proxy: the client's address is the last X-Forwarded-For entry (for the dashboard's sign-in limit). Only when that proxy sets the header. */
+  FERRY_TRUST_PROXY: bool.optional(),
   /** api: serve HTTP only; worker: run syncs only; all: both (one process). */
   FERRY_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   /** Worker child processes that run isolates. */

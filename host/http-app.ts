@@ -5,14 +5,14 @@
 import { Hono } from 'hono';
 import { accessLog } from './api/access-log.ts';
 import { errorBody } from './api/errors.ts';
-import { createDashboard } from './dashboard/app.ts';
+import { createDashboard, type DashboardDeps } from './dashboard/app.ts';
 import type { Logger } from './logger.ts';
 
-export function createHttpApp(api: Hono<any>, logger: Logger): Hono {
+export function createHttpApp(api: Hono<any>, logger: Logger, dashboard: Pick<DashboardDeps, 'signInLimit' | 'trustProxy'> = {}): Hono {
   const app = new Hono();
   app.use('*', accessLog(logger));
   app.get('/dashboard/', (c) => c.redirect('/dashboard', 301));
-  app.route('/dashboard', createDashboard({ api: (request) => api.fetch(request), logger }));
+  app.route('/dashboard', createDashboard({ api: (request) => api.fetch(request), logger, ...dashboard }));
   app.route('/', api);
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), 404));
   return app;

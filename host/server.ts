@@ -18,6 +18,7 @@ import { authFailedAnnouncer } from './connect/auth-failed.ts';
 import { createConnectFlow } from './connect/connect-flow.ts';
 import { createOAuthClients } from './connect/oauth-clients.ts';
 import { createConnectSessions } from './connect/sessions.ts';
+import { createSignInLimit } from './dashboard/sign-in-limit.ts';
 import { createCipher, generateEncryptionKey, parseKeyring } from './crypto/cipher.ts';
 import { createProviders } from './connections/providers.ts';
 import { connectDatabase } from './db/connect.ts';
@@ -25,6 +26,7 @@ import { migrate } from './db/migrate.ts';
 import { createDeployer } from './deploy/deploy.ts';
 import { createScripts } from './deploy/scripts.ts';
 import type { Logger } from './logger.ts';
+import type { LookupFn } from './proxy/address-guard.ts';
 import { createProxy } from './proxy/proxy.ts';
 import { createRateLimiter } from './proxy/rate-limiter.ts';
 import { createRunCalls } from './proxy/run-calls.ts';
@@ -79,7 +81,12 @@ async function configuredOrGenerated(configured: string | undefined, dataDir: st
 /** Reserved slots serve the sync queue, so only hosts that run syncs keep their runtime children. */
 const reservedSlots = (config: Config) => (config.FERRY_ROLE === 'api' ? 0 : config.FERRY_RESERVED_SLOTS);
 
-export async function startFerry(config: Config, logger: Logger): Promise<FerryHost> {
+export interface FerryHostOptions {
+  /** The resolver under the proxy's address guard (tests map `acme.localhost`-style names to a local server). */
+  proxyLookup?: LookupFn;
+}
+
+export async function startFerry(config: Config, logger: Logger, options: FerryHostOptions = {}): Promise<FerryHost> {
   const db = await connectDatabase({ databaseUrl: config.DATABASE_URL, dataDir: join(config.FERRY_DATA_DIR, 'pgdata'), logger });
   const closers: Array<() => Promise<unknown>> = [() => db.close()];
   const close = async () => {
@@ -111,10 +118,12 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
     const runCalls = createRunCalls(sql);
     // Bound once the queue exists: refused credentials (a refresh token, an API key) tell the app in the transaction that marks the connection.
     let announceReauth: OnReauthRequired = async () => {};
+    const rateLimiter = createRateLimiter(sql);
     const onReauthRequired: OnReauthRequired = (tx, connection, reason) => announceReauth(tx, connection, reason);
     const proxy = createProxy({
-      logger, connections, calls: runCalls, rateLimiter: createRateLimiter(sql), onReauthRequired,
+      logger, connections, calls: runCalls, rateLimiter, onReauthRequired,
       refresher: createOAuthRefresher({ sql, connections, logger, onReauthRequired }),
+      ...(options.proxyLookup && { lookup: options.proxyLookup }),
     });
     const deployer = createDeployer({ sql, runtime, syncState });
 
@@ -154,7 +163,7 @@ export async function startFerry(config: Config, logger: Logger): Promise<FerryH
         ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY, metricsToken: config.FERRY_METRICS_TOKEN,
         connectSessions, connectFlow, oauthClients, cipher, publicUrl,
       });
-      const http = createHttpApp(app, logger);
+      const http = createHttpApp(app, logger, { signInLimit: createSignInLimit(rateLimiter), trustProxy: config.FERRY_TRUST_PROXY ?? false });
       const server: ServerType = await new Promise((resolve, reject) => {
         const s = serve({ fetch: http.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT }, () => resolve(s));
         // Without a listener a taken port is an uncaught EADDRINUSE stack; callers get a typed error to explain.

@@ -10,9 +10,10 @@
  *   expect(run.records('Contact')).toHaveLength(260);
  */
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { bundleScript, createCollectingBridge, readFixture, replayProxy, type Fixture, type ProxyFn } from '@ferry/cli';
 import { createLogger, type Logger } from '@ferry/host/logger';
+import { builtinProvider } from '@ferry/host/providers';
 import { describeFailure, redactUrl } from '@ferry/host/proxy-describe';
 import type { ConnectionInfo } from '@ferry/sdk';
 import { formatLocation, type Limits, type LogEntry, type ProxyRequest, type ProxyResponse, type RunError, type Runtime, type Usage } from '@ferry/runtime/contract';
@@ -38,6 +39,12 @@ export interface ScriptRunOptions {
   /** Records the host already holds per model, e.g. to see what trackDeletesEnd deletes. */
   records?: Record<string, Array<{ id: string | number }>>;
   connection?: Partial<ConnectionInfo>;
+  /**
+   * The provider entry's pagination defaults, which `paginate` applies under the script's own
+   * settings, as the host does. Default: the built-in catalog entry of the script's provider
+   * (`connection.provider`, else the fixture's, else the script's folder), if there is one.
+   */
+  pagination?: Record<string, unknown> | null;
   limits?: Partial<Limits>;
 }
 
@@ -72,7 +79,10 @@ export function liveProxy(options: { baseUrl: string; headers?: Record<string, s
   return async (request) => {
     const base = new URL(options.baseUrl);
     const url = new URL(base.origin);
-    url.pathname = `${base.pathname.replace(/\/+$/, '')}/${request.endpoint.replace(/^\/+/, '')}`;
+    // An endpoint may carry its own query (`/items?$top=100`), as the host's proxy accepts.
+    const [path = '', query] = request.endpoint.split(/\?(.*)/s, 2);
+    url.pathname = `${base.pathname.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+    if (query) url.search = query;
     for (const [name, value] of Object.entries(request.params ?? {})) url.searchParams.set(name, value);
     const headers: Record<string, string> = { ...request.headers, ...options.headers };
     if (request.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
@@ -82,6 +92,11 @@ export function liveProxy(options: { baseUrl: string; headers?: Record<string, s
     const failure = response.status >= 400 ? describeFailure(request.method, redactUrl(url), response.status, body) : undefined;
     return { status: response.status, headers: Object.fromEntries(response.headers), body, ...(failure !== undefined && { failure }) } satisfies ProxyResponse;
   };
+}
+
+/** `<dir>/<provider>/{syncs,actions}/<name>.ts` → `<provider>`. */
+function providerFolder(script: string): string {
+  return basename(dirname(dirname(resolve(script))));
 }
 
 export function createScriptTester(options: { logger?: Logger } = {}): ScriptTester {
@@ -116,6 +131,8 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
       const kind = run.webhook !== undefined ? 'webhook' : manifest.type;
       const lastSyncDate = run.lastSyncDate !== undefined ? run.lastSyncDate : (fixture?.context.lastSyncDate ?? null);
       const full = run.full ?? fixture?.context.full ?? false;
+      const provider = run.connection?.provider ?? fixture?.provider ?? providerFolder(run.script);
+      const pagination = run.pagination !== undefined ? run.pagination : (builtinProvider(provider)?.pagination ?? null);
       const result = await rt.run(
         {
           runId: `test-${randomUUID()}`,
@@ -127,7 +144,8 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
           context: {
             lastSyncDate: lastSyncDate instanceof Date ? lastSyncDate.toISOString() : lastSyncDate,
             isFullRun: manifest.type === 'sync' && (full || lastSyncDate === null),
-            connection: { connection_id: 'test-connection', provider: fixture?.provider ?? 'test', connection_config: {}, metadata: null, ...run.connection },
+            connection: { connection_id: 'test-connection', provider, connection_config: {}, metadata: null, ...run.connection },
+            ...(pagination && { paginationDefaults: pagination }),
             checkpoint: run.checkpoint !== undefined ? run.checkpoint : (fixture?.context.checkpoint ?? null),
           },
         },

@@ -4,6 +4,8 @@
  * actions/ is caught here, not at deploy time).
  */
 import { createLogger } from '@ferry/host/logger';
+import { formatLocation } from '@ferry/runtime/contract';
+import { locateRunError, readSourceMap } from '@ferry/runtime/source-map';
 import { BundleError } from '../bundle.ts';
 import { HOST_OPTIONS, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
 import { bundleAll, DeployError } from '../deploy.ts';
@@ -70,7 +72,10 @@ export const compileCommand: Command = {
         for (const bundle of bundled) {
           const described = await runtime.describe(bundle.code);
           if (!described.ok) {
-            problems.push({ file: bundle.entryPath, message: `${described.error.message} (the module must \`export default createSync({...})\` or \`createAction({...})\`)` });
+            // A top level that throws is named where it threw; a module without a definition gets the fix.
+            const { code, message, location } = locateRunError(described.error, readSourceMap(bundle.sourceMap));
+            const hint = code === 'BAD_SCRIPT' ? ' (the module must `export default createSync({...})` or `createAction({...})`)' : '';
+            problems.push({ file: location ? formatLocation(location) : bundle.entryPath, message: `${message}${hint}` });
             continue;
           }
           const { manifest } = described;

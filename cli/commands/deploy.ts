@@ -2,6 +2,7 @@
 import { createInterface } from 'node:readline/promises';
 import { createLogger } from '@ferry/host/logger';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
+import type { DiscoveredScript } from '../discover.ts';
 import { bundleAll, bundleEach, DeployError, uploadBundles, type BundledScript, type DeployProgress } from '../deploy.ts';
 import { planDeploy, type DeployPlan } from '../deploy-plan.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -62,6 +63,9 @@ function printPlan(out: Output, plan: DeployPlan): void {
   for (const w of plan.warnings) out.line(`Warning: ${w.message}`);
 }
 
+/** A script a partial deploy leaves out, as reported: its file and why. */
+const reportedFailure = (f: DeployError['failures'][number]) => ({ file: f.script.entryPath, provider: f.script.provider, name: f.script.name, message: f.error.message });
+
 async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -71,11 +75,11 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-async function preview(bundled: BundledScript[], host: { url: string; key: string | undefined }): Promise<DeployPlan | null> {
+async function preview(bundled: BundledScript[], host: { url: string; key: string | undefined }, kept: DiscoveredScript[]): Promise<DeployPlan | null> {
   const { createRuntime } = await import('@ferry/runtime');
   const runtime = createRuntime({ workers: 1, logger: createLogger({ name: 'ferry-cli', level: 'silent', destination: process.stderr }) });
   try {
-    return await planDeploy(bundled, { ...host, runtime });
+    return await planDeploy(bundled, { ...host, runtime, kept });
   } catch (error) {
     // A host without GET /scripts: deploy still works, only the preview is missing.
     if (error instanceof HostApiError && error.status === 404) return null;
@@ -108,11 +112,12 @@ export const deployCommand: Command = {
       const onProgress = progressPrinter(out, host.url);
       const { bundled, failures } = values.partial ? await bundleEach(values.dir, { onProgress }) : { bundled: await bundleAll(values.dir, { onProgress }), failures: [] };
       if (bundled.length === 0) throw new DeployError('BUNDLE_FAILED', `none of the ${failures.length} script(s) bundled; nothing was deployed`, failures);
-      const plan = await preview(bundled, host);
+      const plan = await preview(bundled, host, failures.map((f) => f.script));
       if (plan) printPlan(out, plan);
       else out.note('  (this host cannot preview changes; deploying directly)');
+      if (failures.length > 0) out.line(`Left out (${failures.length} did not bundle; a version deployed before stays active): ${failures.map((f) => f.script.entryPath).join(', ')}`);
       if (values['dry-run']) {
-        out.json({ ok: true, dry_run: true, plan });
+        out.json({ ok: true, dry_run: true, plan, failed: failures.map(reportedFailure) });
         return EXIT.OK;
       }
       const interactive = process.stdin.isTTY === true && !values.json && !values.yes;
@@ -126,7 +131,7 @@ export const deployCommand: Command = {
       for (const script of changed) out.line(`  ${script.status.padEnd(9)} ${script.kind.padEnd(6)} ${script.provider ? `${script.provider}/` : ''}${script.name}`);
       if (!plan) for (const w of result.warnings) out.line(`Warning: ${w.message}`);
       const failed = [
-        ...failures.map((f) => ({ file: f.script.entryPath, provider: f.script.provider, name: f.script.name, message: f.error.message })),
+        ...failures.map(reportedFailure),
         ...(result.failed ?? []).map((f) => ({ file: bundled.find((b) => b.provider === f.provider && b.name === f.name)?.entryPath ?? null, ...f })),
       ];
       if (failed.length > 0) {

@@ -11,6 +11,7 @@ import { HOST_OPTIONS, parseCommandArgs, UsageError, type Command } from '../com
 import { DeployError, deployScripts, type DeployResponse } from '../deploy.ts';
 import { acquireDevLock, DevLockedError } from '../dev-lock.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
+import { hostBanner } from '../host-banner.ts';
 import { createOutput, type Output } from '../output.ts';
 import { discoverScripts } from '../discover.ts';
 import { createHostClient } from '../host-client.ts';
@@ -128,10 +129,7 @@ export const devCommand: Command = {
     let demo: { close(): Promise<void> } | null = null;
 
     out.jsonLine({ event: 'ready', url, key: host.secretKey, dir, data_dir: config.FERRY_DATA_DIR });
-    out.line(`Ferry dev is running at ${url} (embedded PGlite in ${config.FERRY_DATA_DIR})`);
-    out.line(`Dashboard: ${url}/dashboard (sign in with the secret key)`);
-    out.line(`Secret key: ${host.secretKey}`);
-    out.line(`  export FERRY_URL=${url} FERRY_SECRET_KEY=${host.secretKey}`);
+    out.line(hostBanner('Ferry dev', host, url, config.FERRY_DATA_DIR).join('\n'));
     try {
       if (values.demo) {
         const { setUpDemo, demoConnectionId } = await import('@ferry/host');

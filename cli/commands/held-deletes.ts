@@ -1,6 +1,6 @@
 /** `ferry held-deletes <sync> --connection <id> [--variant V] [--apply | --discard] [--model M]`: review the mass-delete guard. */
 import { z } from 'zod';
-import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
+import { HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, SYNC_CONNECTION_OPTIONS, syncAndConnection, UsageError, type Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { createHostClient } from '../host-client.ts';
 import { createOutput } from '../output.ts';
@@ -33,8 +33,7 @@ export const heldDeletesCommand: Command = {
   help,
   async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
-      ...HOST_OPTIONS,
-      connection: { type: 'string', short: 'c' },
+      ...SYNC_CONNECTION_OPTIONS,
       variant: { type: 'string' },
       model: { type: 'string' },
       apply: { type: 'boolean', default: false },
@@ -46,35 +45,33 @@ export const heldDeletesCommand: Command = {
       return EXIT.OK;
     }
     try {
-      const [sync] = positionals;
-      if (!sync || positionals.length > 1) throw new UsageError('name one sync');
-      if (!values.connection) throw new UsageError('--connection is required');
+      const { sync, connection } = syncAndConnection(positionals, values.connection);
       if (values.apply && values.discard) throw new UsageError('--apply and --discard exclude each other');
       const client = createHostClient(hostFrom(values, env));
       const path = `/syncs/${encodeURIComponent(sync)}/held-deletes`;
       const variant: Record<string, string> = values.variant ? { variant: values.variant } : {};
-      const body = { connection_id: values.connection, ...variant, ...(values.model && { model: values.model }) };
+      const body = { connection_id: connection, ...variant, ...(values.model && { model: values.model }) };
       if (values.apply) {
         const { applied } = await client.request('POST', `${path}/apply`, Applied, body);
-        out.json({ ok: true, sync, connection_id: values.connection, applied });
+        out.json({ ok: true, sync, connection_id: connection, applied });
         out.line(applied.length === 0 ? 'No held deletes to apply.' : applied.map((a) => `${a.model}: ${a.deleted} record(s) deleted`).join('\n'));
         return EXIT.OK;
       }
       if (values.discard) {
         const { discarded } = await client.request('POST', `${path}/discard`, Discarded, body);
-        out.json({ ok: true, sync, connection_id: values.connection, discarded });
+        out.json({ ok: true, sync, connection_id: connection, discarded });
         out.line(`${discarded} held delete(s) discarded; the records stay.`);
         return EXIT.OK;
       }
-      const { held } = await client.request('GET', `${path}?${new URLSearchParams({ connection_id: values.connection, ...variant })}`, Listed);
+      const { held } = await client.request('GET', `${path}?${new URLSearchParams({ connection_id: connection, ...variant })}`, Listed);
       const shown = held.filter((h) => !values.model || h.model === values.model);
-      out.json({ ok: true, sync, connection_id: values.connection, held: shown });
+      out.json({ ok: true, sync, connection_id: connection, held: shown });
       if (shown.length === 0) {
-        out.line(`No deletes held for ${sync} and ${values.connection}.`);
+        out.line(`No deletes held for ${sync} and ${connection}.`);
         return EXIT.OK;
       }
       out.line(formatTable(shown.map((h) => ({ model: h.model, held: String(h.count), 'by run': h.run_id, since: h.held_at.replace('T', ' ').slice(0, 19) }))));
-      out.line(`\nApply: ferry held-deletes ${sync} -c ${values.connection} --apply   Keep the records: --discard`);
+      out.line(`\nApply: ferry held-deletes ${sync} -c ${connection} --apply   Keep the records: --discard`);
       return EXIT.OK;
     } catch (error) {
       return reportError(error, out);

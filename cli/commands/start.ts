@@ -10,6 +10,7 @@ import { createLogger } from '@ferry/host/logger';
 import { HOST_OPTIONS, parseCommandArgs, UsageError, type Command } from '../command.ts';
 import { setUpDemoWithScripts } from '../demo.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
+import { hostBanner } from '../host-banner.ts';
 import { createOutput } from '../output.ts';
 
 const help = `Usage: ferry start [--demo] [--dir scripts]
@@ -65,10 +66,7 @@ export const startCommand: Command = {
       const recordsUrl = `${url}/records?connection_id=${DEMO_CONNECTION_ID}&model=Contact&limit=5`;
       out.line([
         '',
-        `Ferry is running at ${url} (${host.embedded ? 'embedded PGlite in ' + config.FERRY_DATA_DIR : 'Postgres at DATABASE_URL'})`,
-        `Dashboard: ${url}/dashboard (sign in with the secret key)`,
-        `Secret key: ${host.secretKey}`,
-        `  export FERRY_URL=${url} FERRY_SECRET_KEY=${host.secretKey}`,
+        ...hostBanner('Ferry', host, url, config.FERRY_DATA_DIR),
         `The demo contacts sync runs every minute for connection "${DEMO_CONNECTION_ID}". Read its records:`,
         `  curl -H 'Authorization: Bearer ${host.secretKey}' '${recordsUrl}'`,
         `Runs and their usage:`,
@@ -76,9 +74,7 @@ export const startCommand: Command = {
         '',
       ].join('\n'));
     } else if (host.url) {
-      out.line(`Ferry is running at ${host.url} (${host.embedded ? 'embedded PGlite in ' + config.FERRY_DATA_DIR : 'Postgres at DATABASE_URL'})`);
-      out.line(`Dashboard: ${host.url}/dashboard (sign in with an environment's secret key)`);
-      out.line(`Secret key: ${host.secretKey}`);
+      out.line(hostBanner('Ferry', host, host.url, config.FERRY_DATA_DIR).join('\n'));
     }
 
     const signal = await new Promise<NodeJS.Signals>((done) => {

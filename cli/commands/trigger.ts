@@ -1,7 +1,7 @@
 /** `ferry trigger <sync> --connection <id> [--variant V] [--full]`: "run now" or "full run" through the host API. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
+import { HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, SYNC_CONNECTION_OPTIONS, syncAndConnection, UsageError, type Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { createHostClient } from '../host-client.ts';
 import { createOutput } from '../output.ts';
@@ -38,8 +38,7 @@ export const triggerCommand: Command = {
   help,
   async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
-      ...HOST_OPTIONS,
-      connection: { type: 'string', short: 'c' },
+      ...SYNC_CONNECTION_OPTIONS,
       variant: { type: 'string' },
       full: { type: 'boolean', default: false },
       follow: { type: 'boolean', short: 'f', default: false },
@@ -50,19 +49,17 @@ export const triggerCommand: Command = {
       return EXIT.OK;
     }
     try {
-      const [sync] = positionals;
-      if (!sync || positionals.length > 1) throw new UsageError('name one sync');
-      if (!values.connection) throw new UsageError('--connection is required');
+      const { sync, connection } = syncAndConnection(positionals, values.connection);
       const host = hostFrom(values, env);
       const client = createHostClient(host);
       const variant: Record<string, string> = values.variant ? { variant: values.variant } : {};
-      const runsQuery = `/runs?${new URLSearchParams({ connection_id: values.connection, sync, ...variant, limit: '1' })}`;
+      const runsQuery = `/runs?${new URLSearchParams({ connection_id: connection, sync, ...variant, limit: '1' })}`;
       // The newest run before the trigger: the one to follow is the first after it.
       const before = values.follow ? Number((await client.request('GET', runsQuery, RunsSchema)).runs[0]?.id ?? 0) : 0;
-      const answer = await client.request('POST', `/syncs/${encodeURIComponent(sync)}/trigger`, TriggerAnswer, { connection_id: values.connection, ...variant, full: values.full });
-      if (!values.follow) out.json({ sync, ...variant, connection_id: values.connection, ...answer });
+      const answer = await client.request('POST', `/syncs/${encodeURIComponent(sync)}/trigger`, TriggerAnswer, { connection_id: connection, ...variant, full: values.full });
+      if (!values.follow) out.json({ sync, ...variant, connection_id: connection, ...answer });
       const what = values.variant ? `${sync} (variant ${values.variant})` : sync;
-      out.line(`${answer.full ? 'Full run' : 'Run'} of ${what} for ${values.connection} ${answer.already_queued ? 'was already queued' : 'queued'}.`);
+      out.line(`${answer.full ? 'Full run' : 'Run'} of ${what} for ${connection} ${answer.already_queued ? 'was already queued' : 'queued'}.`);
       if (!values.follow) return EXIT.OK;
       const deadline = Date.now() + START_TIMEOUT_MS;
       let runId: string | undefined;
@@ -72,7 +69,7 @@ export const triggerCommand: Command = {
         else if (Date.now() > deadline) throw new UsageError(`no run of ${sync} started within ${START_TIMEOUT_MS / 60_000} minutes (is a worker running?)`);
         else await sleep(250);
       }
-      out.jsonLine({ type: 'started', sync, connection_id: values.connection, run_id: runId });
+      out.jsonLine({ type: 'started', sync, connection_id: connection, run_id: runId });
       out.line(`Run ${runId} started; following its logs (ferry logs ${runId}).`);
       return logsCommand.run([runId, '--follow', '--url', host.url, ...(host.key ? ['--key', host.key] : []), ...(values.json ? ['--json'] : [])], env);
     } catch (error) {

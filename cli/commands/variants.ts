@@ -1,6 +1,6 @@
 /** `ferry variants <sync> --connection <id> [--add <v> [--frequency F] | --remove <v>]`: a sync's variants on a connection. */
 import { z } from 'zod';
-import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
+import { HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, SYNC_CONNECTION_OPTIONS, syncAndConnection, UsageError, type Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { createHostClient } from '../host-client.ts';
 import { createOutput } from '../output.ts';
@@ -41,8 +41,7 @@ export const variantsCommand: Command = {
   help,
   async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
-      ...HOST_OPTIONS,
-      connection: { type: 'string', short: 'c' },
+      ...SYNC_CONNECTION_OPTIONS,
       add: { type: 'string' },
       frequency: { type: 'string' },
       remove: { type: 'string' },
@@ -53,30 +52,28 @@ export const variantsCommand: Command = {
       return EXIT.OK;
     }
     try {
-      const [sync] = positionals;
-      if (!sync || positionals.length > 1) throw new UsageError('name one sync');
-      if (!values.connection) throw new UsageError('--connection is required');
+      const { sync, connection: connectionId } = syncAndConnection(positionals, connectionId);
       if (values.add && values.remove) throw new UsageError('--add and --remove exclude each other');
       if (values.frequency && !values.add) throw new UsageError('--frequency goes with --add');
       const client = createHostClient(hostFrom(values, env));
       const path = `/syncs/${encodeURIComponent(sync)}/variants`;
-      const connection = new URLSearchParams({ connection_id: values.connection });
+      const connection = new URLSearchParams({ connection_id: connectionId });
       if (values.add) {
         const added = await client.request('POST', path, Variant, {
-          connection_id: values.connection, variant: values.add, ...(values.frequency && { frequency: values.frequency }),
+          connection_id: connectionId, variant: values.add, ...(values.frequency && { frequency: values.frequency }),
         });
-        out.json({ ok: true, sync, connection_id: values.connection, ...added });
-        out.line(`Variant ${added.variant} of ${sync} added for ${values.connection}; ${added.paused ? 'paused (the sync does not auto-start)' : `first run due ${when(added.next_run_at)}`}.`);
+        out.json({ ok: true, sync, connection_id: connectionId, ...added });
+        out.line(`Variant ${added.variant} of ${sync} added for ${connectionId}; ${added.paused ? 'paused (the sync does not auto-start)' : `first run due ${when(added.next_run_at)}`}.`);
         return EXIT.OK;
       }
       if (values.remove) {
         const { deleted_records } = await client.request('DELETE', `${path}/${encodeURIComponent(values.remove)}?${connection}`, Removed);
-        out.json({ ok: true, sync, connection_id: values.connection, variant: values.remove, deleted_records });
-        out.line(`Variant ${values.remove} of ${sync} removed for ${values.connection}; ${deleted_records} record(s) marked deleted.`);
+        out.json({ ok: true, sync, connection_id: connectionId, variant: values.remove, deleted_records });
+        out.line(`Variant ${values.remove} of ${sync} removed for ${connectionId}; ${deleted_records} record(s) marked deleted.`);
         return EXIT.OK;
       }
       const { variants } = await client.request('GET', `${path}?${connection}`, Listed);
-      out.json({ ok: true, sync, connection_id: values.connection, variants });
+      out.json({ ok: true, sync, connection_id: connectionId, variants });
       out.line(formatTable(variants.map((v) => ({
         variant: v.variant, schedule: v.schedule_override ?? v.schedule ?? '-', paused: v.paused ? 'yes' : 'no',
         'last sync': when(v.last_sync_date), 'next run': when(v.next_run_at),

@@ -11,6 +11,7 @@ import type { Provider, Providers } from '../connections/providers.ts';
 import { findScriptFor, ScriptLookupError } from '../deploy/script-lookup.ts';
 import type { ScriptRow, Scripts } from '../deploy/scripts.ts';
 import { executeRun } from '../runs/execute-run.ts';
+import { limitsFor } from '../runs/run-limits.ts';
 import { createRunBridge, type RunBridgeDeps } from '../sync/run-bridge.ts';
 
 export interface ActionRunnerDeps extends RunBridgeDeps {
@@ -70,7 +71,8 @@ export function createActionRunner(deps: ActionRunnerDeps) {
 
       const manifest = script.manifest.type === 'action' ? script.manifest : null;
       const bridge = createRunBridge(deps, { runId: run.id, connection, provider, models: manifest?.models ?? [], syncName: null });
-      const result = await executeRun(deps, { runId: run.id, kind: 'action', script, connection, provider, bridge, input });
+      const limits = await limitsFor(deps.sql, connection.environment_id, script.manifest.limits);
+      const result = await executeRun(deps, { runId: run.id, kind: 'action', script, connection, provider, bridge, limits, input });
       await deps.runs.finish(run.id, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error });
       log.info({ runId: run.id, action: script.name, connection: connection.connection_id, ok: result.ok, usage: result.usage }, 'action run finished');
       return result.ok ? { runId: run.id, ok: true, output: result.output } : { runId: run.id, ok: false, error: result.error };

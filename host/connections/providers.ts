@@ -50,6 +50,7 @@ export const ProviderAuthSchema = z.discriminatedUnion('type', [
 export type ProviderAuth = z.infer<typeof ProviderAuthSchema>;
 
 /** Defaults `paginate()` applies under the script's own `paginate` settings. */
+/** Every option of a script's `paginate` (Nango's set) except the `on_page` callback. */
 export const PaginationDefaultsSchema = z.strictObject({
   type: z.enum(['cursor', 'link', 'offset', 'page']).optional(),
   response_path: z.string().optional(),
@@ -58,8 +59,11 @@ export const PaginationDefaultsSchema = z.strictObject({
   cursor_path_in_response: z.string().optional(),
   cursor_name_in_request: z.string().optional(),
   link_path_in_response_body: z.string().optional(),
+  link_rel_in_response_header: z.string().optional(),
   offset_name_in_request: z.string().optional(),
   offset_start_value: z.number().int().optional(),
+  offset_calculation_method: z.enum(['by-response-size', 'per-page']).optional(),
+  in_body: z.boolean().optional(),
 });
 export type PaginationDefaults = z.infer<typeof PaginationDefaultsSchema>;
 
@@ -142,6 +146,14 @@ function loadBuiltins(): Map<string, Provider> {
   const raw: unknown = JSON.parse(readFileSync(new URL('./catalog.json', import.meta.url), 'utf8'));
   const entries = z.array(ProviderSchema).parse(raw);
   return new Map(entries.map((p) => [p.name, p]));
+}
+
+let builtinsCache: Map<string, Provider> | null = null;
+
+/** A built-in catalog entry by name (what `ferry/testing` paginates with when a test names no provider entry), or null. */
+export function builtinProvider(name: string): Provider | null {
+  builtinsCache ??= loadBuiltins();
+  return builtinsCache.get(name) ?? null;
 }
 
 const providerColumns = 'name, base_url, allowed_origins, auth, pagination, rate_limit, display_name, connect';

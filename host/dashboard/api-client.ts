@@ -1,20 +1,15 @@
 /**
  * The dashboard reads and acts only through the HTTP API, called in process with the session's
  * key: the same validation, the same stores and the same authorisation as any client, so a page
- * can never show what the API would refuse (another environment's ids are the API's 404).
+ * can never show what the API would refuse (another environment's ids are the API's 404). A
+ * 4xx/5xx answer is the app client's own FerryApiError: its code and message, for a page to
+ * show or a 404 page.
  */
-export type ApiFetch = (request: Request) => Response | Promise<Response>;
+import { FerryApiError } from '@ferry/client';
 
-/** The API answered 4xx/5xx: its error code and message, for a page to show or a 404 page. */
-export class ApiCallError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
+export { FerryApiError, isFerryApiError } from '@ferry/client';
+
+export type ApiFetch = (request: Request) => Response | Promise<Response>;
 
 export interface DashboardApi {
   get<T>(path: string, query?: Record<string, string | undefined>): Promise<T>;
@@ -39,7 +34,7 @@ export function createDashboardApi(fetchApi: ApiFetch, key: string): DashboardAp
     const json: unknown = text ? JSON.parse(text) : null;
     if (!response.ok) {
       const error = (json as { error?: { code?: string; message?: string } } | null)?.error;
-      throw new ApiCallError(response.status, error?.code ?? 'ERROR', error?.message ?? `${method} ${path} answered ${response.status}`);
+      throw new FerryApiError(response.status, error?.code ?? 'ERROR', error?.message ?? `${method} ${path} answered ${response.status}`, error ?? {});
     }
     return json as T;
   }

@@ -9,8 +9,9 @@ import { csrf } from 'hono/csrf';
 import { html } from 'hono/html';
 import { secureHeaders } from 'hono/secure-headers';
 import { HTTPException } from 'hono/http-exception';
+import { errorBody } from '../api/errors.ts';
 import type { Logger } from '../logger.ts';
-import { ApiCallError, createDashboardApi, type ApiFetch } from './api-client.ts';
+import { createDashboardApi, isFerryApiError, type ApiFetch } from './api-client.ts';
 import type { DashboardEnv } from './context.ts';
 import { errorPage, href, notFoundPage, page } from './layout.ts';
 import { registerConnectionPages } from './pages/connections.ts';
@@ -19,12 +20,17 @@ import { registerOverviewPage } from './pages/overview.ts';
 import { registerRecordPages } from './pages/records.ts';
 import { registerRunPages } from './pages/run.ts';
 import { registerSyncPages } from './pages/sync.ts';
+import { clientAddress, type SignInLimit } from './sign-in-limit.ts';
 import { csrfToken, DASHBOARD_PATH, endSession, sessionKey, startSession, validCsrf } from './session.ts';
 
 export interface DashboardDeps {
   /** The API app's fetch, called in process. */
   api: ApiFetch;
   logger: Logger;
+  /** Sign-in attempts per client address (none: unlimited). */
+  signInLimit?: SignInLimit;
+  /** The client address is the one the reverse proxy in front appended to X-Forwarded-For (FERRY_TRUST_PROXY). */
+  trustProxy?: boolean;
 }
 
 const ASSETS: Record<string, { type: string; body: string }> = {
@@ -63,7 +69,7 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
 
   app.onError((err, c) => {
     const token = (c.get('csrf') as string | undefined) ?? undefined;
-    if (err instanceof ApiCallError) {
+    if (isFerryApiError(err)) {
       if (err.status === 401) {
         endSession(c);
         return c.redirect(href('/sign-in'), 303);
@@ -101,12 +107,23 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
     const body = await c.req.parseBody();
     const key = typeof body.key === 'string' ? body.key.trim() : '';
     if (key === '' || key.length > 512) return c.html(signInPage('Enter an environment secret key.'), 400);
+    const address = clientAddress(c, deps.trustProxy ?? false);
+    const waitMs = await deps.signInLimit?.attempt(address) ?? 0;
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      const message = `Too many sign-in attempts from this address: try again in ${seconds} s.`;
+      log.warn({ address }, 'dashboard sign-in refused: too many attempts');
+      c.header('retry-after', String(seconds));
+      if ((c.req.header('accept') ?? '').startsWith('application/json')) return c.json(errorBody('RATE_LIMITED', message), 429);
+      return c.html(signInPage(message), 429);
+    }
     try {
       await createDashboardApi(deps.api, key).get('/environment');
     } catch (err) {
-      if (err instanceof ApiCallError && err.status === 401) return c.html(signInPage('Unknown or revoked secret key.'), 401);
+      if (isFerryApiError(err) && err.status === 401) return c.html(signInPage('Unknown or revoked secret key.'), 401);
       throw err;
     }
+    await deps.signInLimit?.succeeded(address);
     startSession(c, key);
     return c.redirect(href('/'), 303);
   });

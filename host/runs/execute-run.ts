@@ -4,7 +4,7 @@
  * line before the run is settled, and turning a host fault into a failed result. Each runner
  * then settles the result its own way.
  */
-import type { RunError, RunJob, RunResult, Runtime } from '@ferry/runtime/contract';
+import type { Limits, RunError, RunJob, RunResult, Runtime } from '@ferry/runtime/contract';
 import type { Sql } from '../db/connect.ts';
 import { isTransientDatabaseError } from '../db/transient.ts';
 import type { ConnectionRow } from '../connections/connections.ts';
@@ -12,7 +12,6 @@ import type { Provider } from '../connections/providers.ts';
 import type { ScriptRow } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { RunBridge } from '../sync/run-bridge.ts';
-import { limitsFor } from './run-limits.ts';
 import { locateScriptError } from './source-locations.ts';
 import type { Runs } from './runs.ts';
 
@@ -31,6 +30,8 @@ export interface ExecuteRunArgs {
   connection: ConnectionRow;
   provider: Provider;
   bridge: RunBridge;
+  /** From limitsFor (host/runs/run-limits.ts), read once by the runner that also records them on the run. */
+  limits: Limits;
   input?: unknown;
   lastSyncDate?: Date | null;
   isFullRun?: boolean;
@@ -49,8 +50,7 @@ function hostError(err: Error, code: string): RunError {
 }
 
 export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Promise<RunResult> {
-  const { connection, provider, bridge } = args;
-  const limits = await limitsFor(deps.sql, connection.environment_id, args.script.manifest.limits);
+  const { connection, provider, bridge, limits } = args;
   const heartbeat = setInterval(() => void deps.runs.heartbeat(args.runId).catch(() => {}), deps.heartbeatMs ?? 10_000);
   try {
     const result = await deps.runtime.run({

@@ -144,12 +144,13 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       // A fresh full pass of everything, of a sync that declares `split`, runs as parts.
       const splits = !part && !resumed && pass.full && pass.since === null && manifest.split !== undefined;
       const checkpoint = part ? part.checkpoint : resumed ? state.checkpoint : null;
+      const limits = await limitsFor(deps.sql, connection.environment_id, manifest.limits);
       const run = await deps.runs.start({
         connectionId: connection.id, scriptName: job.syncName, variant, part: job.part ?? null, kind: 'sync', scriptVersion: script.version,
         trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
         jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
         fetchSince: pass.since, fetchCheckpoint: checkpoint,
-        memoryLimitMb: (await limitsFor(deps.sql, connection.environment_id, manifest.limits)).memoryMb,
+        memoryLimitMb: limits.memoryMb,
       });
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       const models = manifest.models;
@@ -213,7 +214,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       };
 
       const result = await executeRun(deps, {
-        runId: run.id, kind: 'sync', script, connection, provider, bridge,
+        runId: run.id, kind: 'sync', script, connection, provider, bridge, limits,
         lastSyncDate: pass.since, isFullRun: pass.full, checkpoint, variant,
         ...(part && { partition: { key: part.part, from: part.window_from?.toISOString() ?? null, to: part.window_to?.toISOString() ?? null } }),
       });

@@ -8,6 +8,7 @@ import type { ConnectionRow } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
 import type { ScriptRow, Scripts } from '../deploy/scripts.ts';
 import { executeRun } from '../runs/execute-run.ts';
+import { limitsFor } from '../runs/run-limits.ts';
 import { createRunBridge, type RunBridgeDeps } from '../sync/run-bridge.ts';
 import type { ProviderWebhooks } from './provider-webhooks.ts';
 import { readScalar } from './verify.ts';
@@ -53,7 +54,7 @@ export function createWebhookRunner(deps: WebhookRunnerDeps) {
     const state = await deps.syncState.get(connection.id, script.name);
     const result = await executeRun(deps, {
       runId: run.id, kind: 'webhook', script, connection, provider, bridge,
-      input: delivery.payload, lastSyncDate: state?.last_sync_date ?? null,
+      limits: await limitsFor(deps.sql, connection.environment_id, script.manifest.limits), input: delivery.payload, lastSyncDate: state?.last_sync_date ?? null,
     });
     await deps.runs.finish(run.id, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error });
     return result.ok ? { sync: script.name, runId: run.id, ok: true } : { sync: script.name, runId: run.id, ok: false, error: result.error };

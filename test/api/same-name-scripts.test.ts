@@ -147,6 +147,10 @@ describe('the host', () => {
     const wrong = await ferry.api.get('/runs?connection_id=figma-1&sync=linear%2Fcomments');
     expect(wrong.status).toBe(400);
     expect(wrong.body.error.code).toBe('PROVIDER_MISMATCH');
+    expect((await ferry.api.get('/syncs/figma%2Fcomments/held-deletes?connection_id=figma-1')).body).toEqual({ held: [] });
+    const heldElsewhere = await ferry.api.get('/syncs/linear%2Fcomments/held-deletes?connection_id=figma-1');
+    expect(heldElsewhere.status).toBe(400);
+    expect(heldElsewhere.body.error.code).toBe('PROVIDER_MISMATCH');
     const status = await ferry.api.get('/syncs/linear%2Fcomments/status?connection_id=linear-1');
     expect(status.body).toMatchObject({ sync: 'comments', provider: 'linear', last_run: { status: 'succeeded' } });
   });

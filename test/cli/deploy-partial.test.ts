@@ -95,6 +95,14 @@ test('--json lists the failures with their file', async () => {
   expect(body.failed[1].message).toMatch(/blue moon/);
 }, 120_000);
 
+test('--dry-run --partial previews a script that does not bundle as left out, not removed', async () => {
+  const run = await cli('--partial', '--dry-run', '--json');
+  expect(run.code).toBe(0);
+  const body = JSON.parse(run.stdout);
+  expect(body.plan.scripts.filter((s: any) => s.status === 'removed')).toEqual([]);
+  expect(body.failed.map((f: any) => f.file)).toEqual([join(dir, 'crm/syncs/broken.ts')]);
+}, 120_000);
+
 test('when nothing bundles, --partial deploys nothing and says a script did not bundle (3)', async () => {
   const only = await mkdtemp(join(tmpdir(), 'ferry-partial-none-'));
   try {

@@ -107,7 +107,7 @@ export default createSync({
   await rename(join(scripts, 'later/syncs/tiny.ts'), join(scripts, 'later/syncs/small.ts'));
   const renamed = await waitFor('the deploy after a rename', async () => events().filter((e) => e.event === 'deployed').slice(deploysBefore)
     .find((e) => e.scripts.some((s: any) => s.name === 'small' && s.status === 'new')), 60_000);
-  expect(renamed.scripts).toEqual(expect.arrayContaining([{ name: 'small', kind: 'sync', status: 'new' }, { name: 'tiny', kind: 'sync', status: 'removed' }]));
+  expect(renamed.scripts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'small', kind: 'sync', status: 'new' }), expect.objectContaining({ name: 'tiny', kind: 'sync', status: 'removed' })]));
   expect(((await api.get('/scripts')).body.scripts as Array<{ name: string }>).map((s) => s.name).sort()).toEqual(['broken', 'post-message', 'small']);
 
   child.kill('SIGTERM');

@@ -66,3 +66,18 @@ it('compile catches a definition the runtime refuses (a bad frequency) even with
   expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, stage: 'definition', problems: [{ message: expect.stringMatching(/^frequency:/) }] });
   await writeFile(file, original);
 });
+
+it('compile names where a top level that throws threw, in the script\'s own file', async () => {
+  const file = join(dir, 'scripts/demo/syncs/contacts.ts');
+  const original = await readFile(file, 'utf8');
+  const lines = original.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('export default'));
+  lines.splice(at, 0, "const region = (JSON.parse('null') as { name: string }).name;");
+  await writeFile(file, lines.join('\n'));
+  const result = await cli('compile', '--no-typecheck');
+  expect(result.code).toBe(3);
+  expect(result.stderr).toMatch(new RegExp(`^error: scripts/demo/syncs/contacts\\.ts:${at + 1}:\\d+: the script's top level threw: .*reading 'name'`, 'm'));
+  expect(result.stderr).not.toContain('the module must');
+  await writeFile(file, original);
+});
+

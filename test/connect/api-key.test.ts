@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { verifyWebhook } from '../../client/index.ts';
 import { createApiClient, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
 import { startTestProvider, type TestProvider } from '../proxy/provider-server.ts';
+import { asSession as asSessionOf, createConnectSession } from './connect-session.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
 
 const ADMIN_KEY = 'admin_key_0123456789abcdef';
@@ -35,16 +36,9 @@ afterAll(async () => {
   await provider?.close();
 });
 
-async function newSession(body: Record<string, unknown> = {}, api = ferry.api) {
-  const response = await api.post('/connect/sessions', { end_user: { id: 'user-42', email: 'ada@example.com' }, organization: { id: 'org-7' }, allowed_providers: ['keyed'], ...body });
-  expect(response.status, JSON.stringify(response.body)).toBe(201);
-  return response.body as { token: string; expires_at: string; connect_url: string };
-}
-
-/** The headless API, as an app's own UI calls it: the session token is the only credential. */
-function asSession(token: string) {
-  return createApiClient(ferry.url, token);
-}
+const newSession = (body: Record<string, unknown> = {}, api = ferry.api) =>
+  createConnectSession(api, { end_user: { id: 'user-42', email: 'ada@example.com' }, organization: { id: 'org-7' }, allowed_providers: ['keyed'] }, body);
+const asSession = (token: string) => asSessionOf(ferry.url, token);
 
 describe('connect sessions', () => {
   test('bad input is a 400 naming the field; unknown providers and connections are refused', async () => {

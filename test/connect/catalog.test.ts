@@ -55,4 +55,18 @@ describe('the built-in catalogue', () => {
     expect(bad.error!.issues[0]).toMatchObject({ path: ['subdomain'], message: expect.stringContaining('does not look right (e.g. acme)') });
     expect(formFields(catalog.find((p) => p.name === 'salesforce')!)).toEqual([]); // consent only
   });
+
+  test("base URLs are Nango's, so a Nango script's endpoints (`/v1/customers` on stripe) resolve to the same URLs", () => {
+    // The provider's origin (and, where Nango has one, its fixed path): the API version is in the script's endpoint.
+    const nango: Record<string, string> = {
+      airtable: 'https://api.airtable.com', asana: 'https://app.asana.com', attio: 'https://api.attio.com', github: 'https://api.github.com',
+      hubspot: 'https://api.hubapi.com', linear: 'https://api.linear.app', notion: 'https://api.notion.com', slack: 'https://slack.com/api',
+      stripe: 'https://api.stripe.com', zendesk: 'https://${connectionConfig.subdomain}.zendesk.com', shopify: 'https://${connectionConfig.subdomain}.myshopify.com',
+      salesforce: '${connectionConfig.instance_url}', microsoft: 'https://graph.microsoft.com', zoom: 'https://api.zoom.us/v2', gitlab: 'https://gitlab.com',
+    };
+    for (const [name, baseUrl] of Object.entries(nango)) expect(catalog.find((p) => p.name === name)?.base_url, name).toBe(baseUrl);
+    // A verification request carries the version the base URL no longer does.
+    expect(catalog.find((p) => p.name === 'stripe')?.connect?.verification?.endpoint).toBe('/v1/balance');
+    expect(catalog.find((p) => p.name === 'github')?.pagination).toEqual({ type: 'link', limit_name_in_request: 'per_page', link_rel_in_response_header: 'next' });
+  });
 });

@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { verifyWebhook } from '../../client/index.ts';
-import { createApiClient, deploySources, readAll, startTestFerry, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, readAll, startTestFerry, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { asSession, createConnectSession } from './connect-session.ts';
 import { startStaticCredentialsProvider, type StaticCredentialsProvider } from './static-credentials-provider.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
 
@@ -73,9 +74,8 @@ async function authFailedWritten(connectionId: string, code = 'CONNECTION_REAUTH
 }
 
 async function connectWithKey(apiKey: string, body: Record<string, unknown> = {}) {
-  const session = await ferry.api.post('/connect/sessions', { end_user: { id: 'user-k' }, allowed_providers: ['keyed'], ...body });
-  expect(session.status, JSON.stringify(session.body)).toBe(201);
-  return createApiClient(ferry.url, session.body.token).post('/connect/providers/keyed', { apiKey });
+  const { token } = await createConnectSession(ferry.api, { end_user: { id: 'user-k' }, allowed_providers: ['keyed'] }, body);
+  return asSession(ferry.url, token).post('/connect/providers/keyed', { apiKey });
 }
 
 const proxyGet = (connectionId: string, endpoint: string) => ferry.api.post(`/connections/${connectionId}/proxy`, { method: 'GET', endpoint });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
 import { startTestFerry, TEST_SECRET_KEY, type TestFerry } from '../helpers/ferry.ts';
 import { startTestProvider, type TestProvider } from '../proxy/provider-server.ts';
+import { createConnectSession } from './connect-session.ts';
 
 let ferry: TestFerry;
 let provider: TestProvider;
@@ -35,7 +36,7 @@ afterAll(async () => {
 
 describe('the hosted connect page', () => {
   test('a popup asks for the declared fields, refuses a bad key on the page, and reports success to its opener', async () => {
-    const { body: session } = await ferry.api.post('/connect/sessions', { end_user: { id: 'erin-5' }, organization: { id: 'org-9' }, allowed_providers: ['keyed'] });
+    const session = await createConnectSession(ferry.api, { end_user: { id: 'erin-5' }, organization: { id: 'org-9' }, allowed_providers: ['keyed'] });
     const app: Page = await browser.newPage();
     await app.goto('about:blank');
     // The app's page (browser code as text: the test's TypeScript has no DOM types).

@@ -13,6 +13,7 @@ import { createConnections, type OAuth2Credentials } from '../../host/connection
 import { createCipher, generateEncryptionKey, parseKeyring } from '../../host/crypto/cipher.ts';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
 import { deploySources, readAll, startTestFerry, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { createConnectSession } from './connect-session.ts';
 import { startOAuthServer, type OAuthServer } from './oauth-server.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
 
@@ -66,11 +67,7 @@ afterAll(async () => {
   await hooks?.close();
 });
 
-async function session(body: Record<string, unknown> = {}) {
-  const response = await ferry.api.post('/connect/sessions', { end_user: { id: 'alice-1' }, allowed_providers: ['idp'], ...body });
-  expect(response.status, JSON.stringify(response.body)).toBe(201);
-  return response.body as { token: string; connect_url: string };
-}
+const session = (body: Record<string, unknown> = {}) => createConnectSession(ferry.api, { end_user: { id: 'alice-1' }, allowed_providers: ['idp'] }, body);
 
 /** Opens the hosted page, picks the provider, signs in at the IdP when asked; returns the page on the IdP's consent screen. */
 async function toConsent(context: BrowserContext, connectUrl: string, login = 'alice'): Promise<Page> {

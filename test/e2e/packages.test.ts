@@ -92,6 +92,25 @@ test('packed tarballs install outside the checkout; init, compile, start, deploy
   expect(manifest.scripts['test']).toBe('vitest run');
   const tsconfig = await readFile(join(app, 'tsconfig.json'), 'utf8');
   expect(tsconfig).not.toMatch(/paths|wt-|\/work\//);
+  // The project's own tsconfig (what an editor and plain tsc use) knows the isolate's globals, even
+  // in a helper that imports nothing; and still no Node.
+  await mkdir(join(app, 'scripts/demo/helpers'), { recursive: true });
+  const helper = join(app, 'scripts/demo/helpers/web.ts');
+  await writeFile(helper, [
+    "export const next = new URL('https://x.test/items?page=2').searchParams.get('page');",
+    "export const query = new URLSearchParams({ a: '1' }).toString();",
+    "export const bytes = new TextEncoder().encode('é'); export const text = new TextDecoder().decode(bytes);",
+    "export const b64 = btoa('hi') + atob('aGk='); export const copy = structuredClone({ a: 1 }); export const id = crypto.randomUUID();",
+    'export const wait = (ms: number) => new Promise<void>((done) => { const t = setTimeout(done, ms); if (ms < 0) clearTimeout(t); });',
+    'export const signal = new AbortController().signal;',
+  ].join('\n'));
+  const tsc = (cwd: string) => sh(process.execPath, [join(cwd, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], cwd);
+  const webGlobals = await tsc(app);
+  expect(webGlobals.stdout).toBe('');
+  expect(webGlobals.code).toBe(0);
+  await writeFile(helper, 'export const size = Buffer.byteLength("x");');
+  expect((await tsc(app)).stdout).toMatch(/Cannot find name 'Buffer'/);
+  await rm(join(app, 'scripts/demo/helpers'), { recursive: true });
 
   const compiled = await sh('npx', ['ferry', 'compile', '--json'], app);
   expect(compiled.stderr).not.toMatch(/error/);

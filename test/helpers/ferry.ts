@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { deployScripts } from '../../cli/deploy.ts';
 import { loadConfig } from '../../host/config.ts';
 import { createLogger } from '../../host/logger.ts';
-import { startFerry, type FerryHost } from '../../host/server.ts';
+import { startFerry, type FerryHost, type FerryHostOptions } from '../../host/server.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
 export const TEST_SECRET_KEY = 'fsk_test_secret_key_0123456789';
@@ -51,7 +51,7 @@ export function createApiClient(url: string, defaultKey: string): ApiClient {
   };
 }
 
-export async function startTestFerry(env: Record<string, string> = {}): Promise<TestFerry> {
+export async function startTestFerry(env: Record<string, string> = {}, options: FerryHostOptions = {}): Promise<TestFerry> {
   const db = await createTestDatabase();
   const config = loadConfig({
     DATABASE_URL: db.url,
@@ -61,7 +61,7 @@ export async function startTestFerry(env: Record<string, string> = {}): Promise<
     FERRY_SCHEDULER_TICK_MS: '200',
     ...env,
   });
-  const host = await startFerry(config, createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' }));
+  const host = await startFerry(config, createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' }), options);
   return {
     db,
     host,

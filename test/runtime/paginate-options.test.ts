@@ -2,8 +2,8 @@
  * `paginate` with Nango's options, run in the real runtime (an isolate in a worker child) against
  * a provider server on 127.0.0.1: parameters in a POST body under dot paths (GraphQL),
  * `offset_calculation_method: 'per-page'` resumed from `offset_start_value`, `on_page` after each
- * page is handled (a checkpoint there covers the saved page), a Link header's custom rel, and an
- * offset walk that stops at a short page.
+ * page is handled (a checkpoint there covers the saved page), a Link header's custom rel, a
+ * body link under a key holding a dot (`@odata.nextLink`), and an offset walk that stops at a short page.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -42,6 +42,9 @@ beforeAll(async () => {
         const from = Number(url.searchParams.get('from') ?? 0);
         if (from + 3 < IDS.length) res.setHeader('link', `<${base}/linked?from=${from + 3}>; rel="forward", <${base}/linked?from=6>; rel="last"`);
         res.end(JSON.stringify(items(from, 3)));
+      } else if (url.pathname === '/odata') {
+        const from = Number(url.searchParams.get('skip') ?? 0);
+        res.end(JSON.stringify({ value: items(from, 3), ...(from + 3 < IDS.length && { '@odata.nextLink': `${base}/odata?skip=${from + 3}` }) }));
       } else if (url.pathname === '/offset') {
         const offset = Number(url.searchParams.get('skip'));
         res.end(JSON.stringify({ rows: items(offset, 3) }));
@@ -134,4 +137,11 @@ test('an offset by response size stops at a page shorter than the limit, without
     for await (const page of nango.paginate({ endpoint: '/offset', paginate: { type: 'offset', offset_name_in_request: 'skip', limit: 3, response_path: 'rows' } })) await nango.batchSave(page, 'Item');`);
   expect(saved).toEqual(IDS);
   expect(seen.map((s) => s.url)).toEqual(['/offset?skip=0', '/offset?skip=3', '/offset?skip=6']);
+});
+
+test("a body link path that is itself a key with a dot (OData's `@odata.nextLink`) is read as that key", async () => {
+  const { saved } = await runSync(`
+    for await (const page of nango.paginate({ endpoint: '/odata', paginate: { type: 'link', link_path_in_response_body: '@odata.nextLink', response_path: 'value' } })) await nango.batchSave(page, 'Item');`);
+  expect(saved).toEqual(IDS);
+  expect(seen.map((s) => s.url)).toEqual(['/odata', '/odata?skip=3', '/odata?skip=6']);
 });

@@ -4,64 +4,36 @@
  * stale heartbeat and fails it as WORKER_LOST; no batch is half-written; lastSyncDate does not
  * move; the retry, in the surviving host, resumes from the checkpoint and completes the data.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { deployScripts } from '../../cli/deploy.ts';
-import { loadConfig } from '../../host/config.ts';
-import { generateEncryptionKey } from '../../host/crypto/cipher.ts';
-import { createLogger } from '../../host/logger.ts';
-import { startFerry, type FerryHost } from '../../host/server.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { createApiClient, readAll, TEST_SECRET_KEY, waitFor, waitForRun, type ApiClient } from '../helpers/ferry.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import { readAll, TEST_SECRET_KEY, waitFor, waitForRun, type ApiClient } from '../helpers/ferry.ts';
+import { startMultiHost, type MultiHost, type WorkerProcess } from '../helpers/multi-host.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../host/main.ts', import.meta.url));
 const PAGE = 5; // the `people` fixture saves pages of 5 and checkpoints after each
 
+let cluster: MultiHost;
 let db: TestDatabase;
 let provider: ItemsProvider;
-let dataDir: string;
-let env: Record<string, string>;
-const hosts: FerryHost[] = [];
 let api: ApiClient;
-let child: ChildProcess | null = null;
-const logger = createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' });
-
-function start(extra: Record<string, string>): Promise<FerryHost> {
-  return startFerry(loadConfig({ ...env, FERRY_PORT: '0', ...extra }), logger).then((h) => (hosts.push(h), h));
-}
+let worker: WorkerProcess;
 
 beforeAll(async () => {
   provider = await startItemsProvider(12);
-  db = await createTestDatabase();
-  dataDir = await mkdtemp(join(tmpdir(), 'ferry-crash-'));
-  env = {
-    DATABASE_URL: db.url, FERRY_SECRET_KEY: TEST_SECRET_KEY, FERRY_ENCRYPTION_KEY: generateEncryptionKey(), FERRY_DATA_DIR: dataDir,
-    FERRY_STALE_RUN_MS: '2000', FERRY_SYNC_RETRY_BASE_MS: '300', FERRY_SCHEDULER_TICK_MS: '200', FERRY_RUNTIME_WORKERS: '1',
-  };
-  // The API alone here: until the child worker is killed, it is the only process running syncs.
-  const apiHost = await start({ FERRY_ROLE: 'api' });
-  api = createApiClient(apiHost.url!, TEST_SECRET_KEY);
-  await deployScripts({ dir: FIXTURES, url: apiHost.url!, key: TEST_SECRET_KEY });
+  // The API alone here: until the worker process is killed, it is the only process running syncs.
+  cluster = await startMultiHost();
+  ({ db, api } = cluster);
+  await deployScripts({ dir: FIXTURES, url: cluster.url, key: TEST_SECRET_KEY });
   expect((await api.put('/providers/fullp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  // Its own process group, so the kill takes its runtime children with it, as a lost machine would.
-  child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env, FERRY_ROLE: 'worker', FERRY_LOG_LEVEL: 'silent' },
-    stdio: 'ignore', detached: true,
-  });
+  worker = cluster.spawnWorker();
 }, 120_000);
 
 afterAll(async () => {
-  if (child?.pid && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGKILL');
-  for (const h of hosts.reverse()) await h.close();
-  await db?.drop();
+  await cluster?.close();
   await provider?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 test('a worker killed mid-run: the run fails as WORKER_LOST, no batch is half-written, lastSyncDate stays, the retry elsewhere completes the data', async () => {
@@ -82,9 +54,8 @@ test('a worker killed mid-run: the run fails as WORKER_LOST, no batch is half-wr
       where r.connection_id = ${before!.id} and r.status = 'running' and s.checkpoint is not null`;
     return row;
   }, 60_000);
-  process.kill(-child!.pid!, 'SIGKILL');
-  await new Promise((resolve) => (child!.exitCode !== null || child!.signalCode !== null ? resolve(null) : child!.once('exit', resolve)));
-  expect(child!.signalCode).toBe('SIGKILL');
+  await worker.kill();
+  expect(worker.child.signalCode).toBe('SIGKILL');
 
   // Nothing half-written: the renamed records are whole pages, and the run's counts agree with them.
   const renamedAfterKill = (await readAll(api, 'crash-1', 'Item')).records.filter((r) => r.name.startsWith('renamed')).map((r) => r.id).sort();
@@ -97,7 +68,7 @@ test('a worker killed mid-run: the run fails as WORKER_LOST, no batch is half-wr
   // A surviving worker host: its scheduler finds the stale run and the retry resumes there.
   provider.delayMs = 0;
   const requestsBefore = provider.requests.length;
-  await start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
+  await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
   const lost = await waitFor('the killed run to be failed', async () => {
     const [row] = await db.sql<{ status: string; error: { code: string } | null }[]>`select status, error from runs where id = ${running.id}`;
     return row?.status === 'failed' ? row : undefined;

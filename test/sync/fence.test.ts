@@ -5,21 +5,11 @@
  * data. Then SIGCONT: the woken process tries to save its page, checkpoint and metadata, and is
  * fenced — records, checkpoint, sync state, metadata and run rows stay exactly as they were.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfig } from '../../host/config.ts';
-import { generateEncryptionKey } from '../../host/crypto/cipher.ts';
-import { createLogger } from '../../host/logger.ts';
-import { startFerry, type FerryHost } from '../../host/server.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { createApiClient, deploySources, TEST_SECRET_KEY, waitFor, waitForRun, type ApiClient } from '../helpers/ferry.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import { deploySources, waitFor, waitForRun, type ApiClient } from '../helpers/ferry.ts';
+import { startMultiHost, type MultiHost, type WorkerProcess } from '../helpers/multi-host.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
-
-const MAIN = fileURLToPath(new URL('../../host/main.ts', import.meta.url));
 
 /** Pages of 5; after each page a checkpoint and the connection's metadata move. */
 const PAGED = `
@@ -47,50 +37,26 @@ export default createSync({
   },
 });`;
 
+let cluster: MultiHost;
 let db: TestDatabase;
 let provider: ItemsProvider;
-let dataDir: string;
-let env: Record<string, string>;
-const hosts: FerryHost[] = [];
 let api: ApiClient;
-let child: ChildProcess | null = null;
-let childOutput = '';
-const logger = createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' });
-
-function start(extra: Record<string, string>): Promise<FerryHost> {
-  return startFerry(loadConfig({ ...env, FERRY_PORT: '0', ...extra }), logger).then((h) => (hosts.push(h), h));
-}
+let worker: WorkerProcess;
+let workerOutput = '';
 
 beforeAll(async () => {
   provider = await startItemsProvider(12);
-  db = await createTestDatabase();
-  dataDir = await mkdtemp(join(tmpdir(), 'ferry-fence-'));
-  env = {
-    DATABASE_URL: db.url, FERRY_SECRET_KEY: TEST_SECRET_KEY, FERRY_ENCRYPTION_KEY: generateEncryptionKey(), FERRY_DATA_DIR: dataDir,
-    FERRY_STALE_RUN_MS: '2000', FERRY_SYNC_RETRY_BASE_MS: '300', FERRY_SCHEDULER_TICK_MS: '200', FERRY_RUNTIME_WORKERS: '1',
-  };
-  const apiHost = await start({ FERRY_ROLE: 'api' });
-  api = createApiClient(apiHost.url!, TEST_SECRET_KEY);
-  await deploySources({ url: apiHost.url! }, { 'fencep/syncs/paged.ts': PAGED });
+  cluster = await startMultiHost();
+  ({ db, api } = cluster);
+  await deploySources(cluster, { 'fencep/syncs/paged.ts': PAGED });
   expect((await api.put('/providers/fencep', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  // Its own process group, so SIGSTOP/SIGCONT reach its runtime children too. Its warnings are
-  // read to see that the woken process really tried to write.
-  child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env, FERRY_ROLE: 'worker', FERRY_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'ignore'], detached: true,
-  });
-  child.stdout!.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
+  // Its warnings are read to see that the woken process really tried to write.
+  worker = cluster.spawnWorker({ FERRY_LOG_LEVEL: 'warn' }, (chunk) => (workerOutput += chunk));
 }, 120_000);
 
 afterAll(async () => {
-  if (child?.pid && child.exitCode === null && child.signalCode === null) {
-    process.kill(-child.pid, 'SIGCONT');
-    process.kill(-child.pid, 'SIGKILL');
-  }
-  for (const h of hosts.reverse()) await h.close();
-  await db?.drop();
+  await cluster?.close();
   await provider?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 /** Everything a run may write, as the database holds it. */
@@ -122,14 +88,14 @@ test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed
       where r.connection_id = ${connectionId} and r.status = 'running' and s.checkpoint is not null`;
     return row;
   }, 60_000);
-  process.kill(-child!.pid!, 'SIGSTOP');
+  worker.signal('SIGSTOP');
   // The provider answers page 2 (v2 data) into the frozen process's socket; only then v3.
   await new Promise((r) => setTimeout(r, provider.delayMs + 500));
   for (const id of provider.items.keys()) provider.put(id, `v3 ${id}`);
   provider.delayMs = 0;
 
   // Another worker fails the frozen run and its retry succeeds with v3.
-  await start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
+  await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
   const lost = await waitFor('the frozen run to be failed', async () => {
     const [row] = await db.sql<{ status: string; error: { code: string } | null }[]>`select status, error from runs where id = ${frozen.id}`;
     return row?.status === 'failed' ? row : undefined;
@@ -143,9 +109,9 @@ test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed
   const before = await snapshot(connectionId);
   expect(before.state[0]).toMatchObject({ checkpoint: null });
 
-  process.kill(-child!.pid!, 'SIGCONT');
+  worker.signal('SIGCONT');
   // The woken process tries its page-2 batch and is refused.
-  await waitFor('the woken process to be fenced', async () => (childOutput.includes('run fenced') ? true : undefined), 30_000);
+  await waitFor('the woken process to be fenced', async () => (workerOutput.includes('run fenced') ? true : undefined), 30_000);
   await new Promise((r) => setTimeout(r, 1_500));
   const after = await snapshot(connectionId);
   expect(after).toEqual(before);

@@ -6,71 +6,45 @@
  * claimed by a process that died before writing its run row is failed once its heartbeat lapses
  * (max(10 s, FERRY_STALE_RUN_MS)) and its pair is due again at once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { deployScripts } from '../../cli/deploy.ts';
-import { loadConfig } from '../../host/config.ts';
-import { generateEncryptionKey } from '../../host/crypto/cipher.ts';
-import { createLogger } from '../../host/logger.ts';
+import type { FerryHost } from '../../host/server.ts';
 import { PgBoss } from 'pg-boss';
 import { pgBossDb } from '../../host/queue/pg-boss-db.ts';
 import { SYNC_QUEUE } from '../../host/queue/queue.ts';
-import { startFerry, type FerryHost } from '../../host/server.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { createApiClient, TEST_SECRET_KEY, waitFor, type ApiClient } from '../helpers/ferry.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import { TEST_SECRET_KEY, waitFor, type ApiClient } from '../helpers/ferry.ts';
+import { startMultiHost, type MultiHost, type WorkerProcess } from '../helpers/multi-host.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../host/main.ts', import.meta.url));
 /** pg-boss's smallest job heartbeat, which FERRY_STALE_RUN_MS=2000 is raised to. */
 const JOB_HEARTBEAT_MS = 10_000;
 
+let cluster: MultiHost;
 let db: TestDatabase;
 let provider: ItemsProvider;
-let dataDir: string;
-let env: Record<string, string>;
-const hosts: FerryHost[] = [];
 let api: ApiClient;
-let child: ChildProcess | null = null;
+let worker: WorkerProcess;
 let survivor: FerryHost | null = null;
-const logger = createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' });
-
-function start(extra: Record<string, string>): Promise<FerryHost> {
-  return startFerry(loadConfig({ ...env, FERRY_PORT: '0', ...extra }), logger).then((h) => (hosts.push(h), h));
-}
 
 beforeAll(async () => {
   provider = await startItemsProvider(12);
   provider.delayMs = 2_000; // every page is slow: the started run is mid-way when the kill comes
-  db = await createTestDatabase();
-  dataDir = await mkdtemp(join(tmpdir(), 'ferry-stranded-'));
-  env = {
-    DATABASE_URL: db.url, FERRY_SECRET_KEY: TEST_SECRET_KEY, FERRY_ENCRYPTION_KEY: generateEncryptionKey(), FERRY_DATA_DIR: dataDir,
-    FERRY_STALE_RUN_MS: '2000', FERRY_SYNC_RETRY_BASE_MS: '300', FERRY_SCHEDULER_TICK_MS: '200', FERRY_RUNTIME_WORKERS: '1',
-  };
-  const apiHost = await start({ FERRY_ROLE: 'api' });
-  api = createApiClient(apiHost.url!, TEST_SECRET_KEY);
-  await deployScripts({ dir: FIXTURES, url: apiHost.url!, key: TEST_SECRET_KEY });
+  cluster = await startMultiHost();
+  ({ db, api } = cluster);
+  await deployScripts({ dir: FIXTURES, url: cluster.url, key: TEST_SECRET_KEY });
   expect((await api.put('/providers/fullp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
   // Both pairs are due before any worker is up, so the first fetch takes both jobs.
   for (const id of ['stranded-1', 'stranded-2']) expect((await api.post('/connections', { connection_id: id, provider: 'fullp' })).status).toBe(201);
-  child = spawn(process.execPath, [MAIN], {
-    // No reserved slot: the one regular slot is busy, so the second job waits in the queue.
-    env: { ...process.env, ...env, FERRY_ROLE: 'worker', FERRY_LOG_LEVEL: 'silent', FERRY_RESERVED_SLOTS: '0' },
-    stdio: 'ignore', detached: true,
-  });
+  // No reserved slot: the one regular slot is busy, so the second job waits in the queue.
+  worker = cluster.spawnWorker({ FERRY_RESERVED_SLOTS: '0' });
 }, 120_000);
 
 afterAll(async () => {
-  if (child?.pid && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGKILL');
-  for (const h of hosts.reverse()) await h.close();
-  await db?.drop();
+  await cluster?.close();
   await provider?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 const jobStates = () => db.sql<{ state: string; n: number }[]>`
@@ -87,11 +61,10 @@ test('a killed worker strands nothing: the pair it had not started runs at once 
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   expect(Object.fromEntries((await jobStates()).map((r) => [r.state, r.n]))).toMatchObject({ active: 1, created: 1 });
 
-  process.kill(-child!.pid!, 'SIGKILL');
-  await new Promise((resolve) => (child!.exitCode !== null || child!.signalCode !== null ? resolve(null) : child!.once('exit', resolve)));
+  await worker.kill();
   const killedAt = Date.now();
   provider.delayMs = 0;
-  survivor = await start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
+  survivor = await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
 
   const other = await waitFor('the other pair to run', async () => {
     const [row] = await db.sql<{ status: string; started_at: Date }[]>`
@@ -114,8 +87,7 @@ test('a killed worker strands nothing: the pair it had not started runs at once 
 
 test('a job claimed by a process that died before its run row: failed when its heartbeat lapses, its pair due at once', async () => {
   // No worker for now, so nothing but the claimer below takes the job.
-  await survivor!.close();
-  hosts.splice(hosts.indexOf(survivor!), 1);
+  await cluster.stop(survivor!);
   const [conn] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'stranded-1'`;
   const [before] = await db.sql<{ n: number }[]>`select count(*)::int as n from runs where connection_id = ${conn!.id}`;
   expect((await api.post('/syncs/people/trigger', { connection_id: 'stranded-1' })).status).toBeLessThan(300);
@@ -127,7 +99,7 @@ test('a job claimed by a process that died before its run row: failed when its h
     const [claimed] = await claimer.fetch<{ connectionId: string }>(SYNC_QUEUE, { batchSize: 1 });
     expect(claimed?.data.connectionId).toBe(conn!.id);
     const claimedAt = Date.now();
-    await start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
+    await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
     const failed = await waitFor('the silent job to be failed', async () => {
       const [row] = await db.sql<{ state: string; output: { message?: string } | null }[]>`select state::text as state, output from pgboss.job where id = ${claimed!.id}`;
       return row?.state === 'failed' ? row : undefined;

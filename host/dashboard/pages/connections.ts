@@ -1,6 +1,6 @@
 /** Connections: list and create; one connection with its syncs, models and metadata; delete. */
 import { html } from 'hono/html';
-import { ApiCallError, seg, withQuery } from '../api-client.ts';
+import { FerryApiError, seg, withQuery } from '../api-client.ts';
 import type { Connection, Script } from '../api-types.ts';
 import { formField, redirectWithNotice, render, type DashboardApp, type DashboardContext } from '../context.ts';
 import { actionForm, badge, formatTime, href } from '../layout.ts';
@@ -16,9 +16,9 @@ async function jsonObjectField(c: DashboardContext, name: string): Promise<Recor
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ApiCallError(400, 'INVALID_JSON', `${name} is not valid JSON`);
+    throw new FerryApiError(400, 'INVALID_JSON', `${name} is not valid JSON`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiCallError(400, 'INVALID_INPUT', `${name} must be a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FerryApiError(400, 'INVALID_INPUT', `${name} must be a JSON object`);
   return value as Record<string, unknown>;
 }
 

@@ -1,6 +1,6 @@
 /** Overview: every connection's syncs with their state, failing ones first; the deployed actions. */
 import { html } from 'hono/html';
-import { ApiCallError, seg, withQuery, type DashboardApi } from '../api-client.ts';
+import { isFerryApiError, seg, withQuery, type DashboardApi } from '../api-client.ts';
 import type { Connection, Script, SyncStatus } from '../api-types.ts';
 import { render, type DashboardApp } from '../context.ts';
 import { badge, formatMs, formatTime, href, type Html } from '../layout.ts';
@@ -13,7 +13,7 @@ const BASE_VARIANT = 'base';
 /** Null for a sync (or variant) not enabled for the connection, e.g. removed since it was listed. */
 function orNotFound<T>(promise: Promise<T>): Promise<T | null> {
   return promise.catch((err: unknown) => {
-    if (err instanceof ApiCallError && err.status === 404) return null;
+    if (isFerryApiError(err) && err.status === 404) return null;
     throw err;
   });
 }

@@ -10,6 +10,8 @@ import { headerValue, proxy, toParams } from './proxy.ts';
 
 export function getPath(value: unknown, path: string | undefined): unknown {
   if (!path) return value;
+  // A key that itself holds dots (`@odata.nextLink`) is read as one key, as Nango's (lodash's) get does.
+  if (value !== null && typeof value === 'object' && path in value) return (value as Record<string, unknown>)[path];
   let current = value;
   for (const part of path.split('.')) {
     if (current == null) return undefined;
