@@ -52,7 +52,7 @@ export const variantsCommand: Command = {
       return EXIT.OK;
     }
     try {
-      const { sync, connection: connectionId } = syncAndConnection(positionals, connectionId);
+      const { sync, connection: connectionId } = syncAndConnection(positionals, values.connection);
       if (values.add && values.remove) throw new UsageError('--add and --remove exclude each other');
       if (values.frequency && !values.add) throw new UsageError('--frequency goes with --add');
       const client = createHostClient(hostFrom(values, env));
