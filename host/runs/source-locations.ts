@@ -13,19 +13,27 @@ import type { Logger } from '../logger.ts';
 
 type TraceMap = ReturnType<typeof readSourceMap>;
 
-const MAX_CACHED_MAPS = 32;
-const cached = new Map<string, TraceMap>();
+// Bounded by the maps' text (a parsed map takes a few times that): small maps, many kept.
+const MAX_CACHED_MAPS = 64;
+const MAX_CACHED_MAP_CHARS = 4 * 1024 * 1024;
+const cached = new Map<string, { map: TraceMap; chars: number }>();
+let cachedChars = 0;
 
 async function mapFor(sql: Sql, script: Pick<ScriptRow, 'id' | 'hash'>): Promise<TraceMap> {
-  if (cached.has(script.hash)) return cached.get(script.hash)!;
-  const map = readSourceMap(await createScripts(sql).sourceMap(script.id));
-  cached.set(script.hash, map);
+  const hit = cached.get(script.hash);
+  if (hit) return hit.map;
+  const text = await createScripts(sql).sourceMap(script.id);
+  const entry = { map: readSourceMap(text), chars: text?.length ?? 0 };
+  cached.set(script.hash, entry);
+  cachedChars += entry.chars;
   // Oldest first: a Map iterates in insertion order.
-  for (const key of cached.keys()) {
-    if (cached.size <= MAX_CACHED_MAPS) break;
+  for (const [key, old] of cached) {
+    if (cached.size <= MAX_CACHED_MAPS && cachedChars <= MAX_CACHED_MAP_CHARS) break;
+    if (old === entry) break;
     cached.delete(key);
+    cachedChars -= old.chars;
   }
-  return map;
+  return entry.map;
 }
 
 export async function locateScriptError(deps: { sql: Sql; logger: Logger }, script: Pick<ScriptRow, 'id' | 'hash'>, error: RunError): Promise<RunError> {

@@ -187,42 +187,80 @@ export async function readPage(sql: Sql, args: ReadPageArgs): Promise<RecordPage
 type ByteRow = [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer | null];
 
 const OPEN = Buffer.from('{"records":[');
+const COMMA = Buffer.from(',');
+/** Bytes gathered before they are handed on: large enough that a 1 MB page is ~16 writes. */
+const CHUNK_BYTES = 64 * 1024;
+
+export interface PageBody {
+  /** The page has no records; known before any of its bytes are handed on. */
+  empty: boolean;
+  /** `{"records":[…],"next_cursor":…}` as UTF-8 bytes, in chunks as Postgres sends the rows. */
+  body: ReadableStream<Uint8Array>;
+}
 
 /**
- * The API response `{"records":[…],"next_cursor":…}` as UTF-8 bytes, built from the rows' bytes as
- * Postgres sent them: the stored JSON text is never decoded to a JS string nor re-encoded (that
- * decode, the 1 MB string join and its UTF-8 encode cost ~2.5 ms per 1,000-row page in bench/api).
- * Each record is its stored text minus the closing brace, then the `_ferry_metadata` text of
- * `metadataJson` — the same splice as `recordJson`, so readPage and this return the same records.
+ * The API response `{"records":[…],"next_cursor":…}` built from the rows' bytes as Postgres sends
+ * them, and handed on while the rest of the page is still arriving: the HTTP response is on its
+ * way before the query ends (bench/api). The stored JSON text is never decoded to a JS string nor
+ * re-encoded: each record is its stored text minus the closing brace, then the `_ferry_metadata`
+ * text of `metadataJson` — the same splice as `recordJson`, so readPage and this return the same
+ * records. Resolves once the first chunk (or the whole, shorter page) is built, so a failure
+ * before that rejects (and can be retried); one after it errors the stream, which ends the
+ * response short of its closing brace: a reader never takes a cut page for a whole one.
  */
-export async function readPageBody(sql: Sql, args: ReadPageArgs): Promise<Buffer<ArrayBuffer>> {
+export async function streamPageBody(sql: Sql, args: ReadPageArgs): Promise<PageBody> {
   const { text, params } = pageQuery(args);
-  const rows = await sql.unsafe(text, params, UNPREPARED).raw() as unknown as ByteRow[];
-  const dates = new Map<string, string>();
-  // Metadata is ASCII (digits, ISO dates, action names): one latin1 string, written byte for byte.
-  const metas: string[] = new Array(rows.length);
-  let length = OPEN.length;
-  for (let i = 0; i < rows.length; i++) {
-    const [c, d, f, u, a, x] = rows[i]!;
-    const row: TextRow = { c: c.toString('latin1'), d: '', f: f.toString('latin1'), u: u.toString('latin1'), a: a.toString('latin1') as RecordAction, x: x === null ? null : x.toString('latin1') };
-    const empty = d.length === 2 && d[0] === 0x7b && d[1] === 0x7d; // '{}'
-    const meta = `${empty ? '' : ','}"_ferry_metadata":${metadataJson(row, dates)}}${i < rows.length - 1 ? ',' : ''}`;
-    metas[i] = meta;
-    length += d.length - 1 + meta.length;
-  }
-  const last = rows.at(-1);
-  const tail = `],"next_cursor":${last === undefined ? 'null' : `"${last[0].toString('latin1')}"`}}`;
-  length += tail.length;
-  const body = Buffer.allocUnsafe(length);
-  let at = OPEN.copy(body, 0);
-  for (let i = 0; i < rows.length; i++) {
-    const d = rows[i]![1];
-    at += d.copy(body, at, 0, d.length - 1);
-    at += body.write(metas[i]!, at, 'latin1');
-  }
-  at += body.write(tail, at, 'latin1');
-  if (at !== length) throw new Error(`readPageBody: wrote ${at} bytes of ${length}`);
-  return body;
+  return new Promise((resolve, reject) => {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    // A reader that went away cancels the stream; the query still runs to its end, unread.
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => { controller = c; }, cancel: () => { cancelled = true; } });
+    const dates = new Map<string, string>();
+    let parts: Buffer[] = [OPEN];
+    let size = OPEN.length;
+    let rows = 0;
+    let lastCursor: Buffer | null = null;
+    let handedOn = false;
+    const add = (bytes: Buffer) => {
+      parts.push(bytes);
+      size += bytes.length;
+    };
+    const handOn = () => {
+      if (!cancelled) controller.enqueue(Buffer.concat(parts, size));
+      parts = [];
+      size = 0;
+      if (!handedOn) {
+        handedOn = true;
+        resolve({ empty: rows === 0, body });
+      }
+    };
+    const query = sql.unsafe(text, params, UNPREPARED).raw() as unknown as { forEach(fn: (row: ByteRow) => void): Promise<unknown> };
+    query.forEach(([c, d, f, u, a, x]) => {
+      // Metadata is ASCII (digits, ISO dates, action names): one latin1 string, written byte for byte.
+      const row: TextRow = { c: c.toString('latin1'), d: '', f: f.toString('latin1'), u: u.toString('latin1'), a: a.toString('latin1') as RecordAction, x: x === null ? null : x.toString('latin1') };
+      const empty = d.length === 2 && d[0] === 0x7b && d[1] === 0x7d; // '{}'
+      if (rows > 0) add(COMMA);
+      add(d.subarray(0, d.length - 1));
+      add(Buffer.from(`${empty ? '' : ','}"_ferry_metadata":${metadataJson(row, dates)}}`, 'latin1'));
+      lastCursor = c;
+      rows++;
+      if (size >= CHUNK_BYTES) handOn();
+    }).then(() => {
+      add(Buffer.from(`],"next_cursor":${lastCursor === null ? 'null' : `"${lastCursor.toString('latin1')}"`}}`, 'latin1'));
+      handOn();
+      if (!cancelled) controller.close();
+    }, (error: unknown) => {
+      if (!handedOn) reject(error);
+      else if (!cancelled) controller.error(error);
+    });
+  });
+}
+
+/** The same response as one buffer. */
+export async function readPageBody(sql: Sql, args: ReadPageArgs): Promise<Buffer<ArrayBuffer>> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of (await streamPageBody(sql, args)).body) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 export async function readPageJson(sql: Sql, args: ReadPageArgs): Promise<{ body: string }> {

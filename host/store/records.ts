@@ -6,11 +6,11 @@ import type { BatchResult } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { modelsOfConnection, type ConnectionModels } from './records-models.ts';
-import { readPage, readPageBody, readPageJson, type ReadPageArgs, type RecordPage } from './records-read.ts';
+import { readPage, readPageBody, readPageJson, streamPageBody, type PageBody, type ReadPageArgs, type RecordPage } from './records-read.ts';
 import { saveBatch, type InsertMethod, type SaveBatchArgs } from './records-save.ts';
 
 export { lockRecordModel, missingRecordReason, type InsertMethod, type SaveBatchArgs } from './records-save.ts';
-export { MAX_PAGE_LIMIT, parseCursor, type FerryMetadata, type ReadErrorCode, type ReadPageArgs, type RecordAction, type RecordPage, type StoredRecord } from './records-read.ts';
+export { MAX_PAGE_LIMIT, parseCursor, type FerryMetadata, type PageBody, type ReadErrorCode, type ReadPageArgs, type RecordAction, type RecordPage, type StoredRecord } from './records-read.ts';
 
 export interface RecordStoreOptions {
   sql: Sql;
@@ -34,8 +34,10 @@ export interface RecordStore {
   readPage(args: ReadPageArgs): Promise<RecordPage>;
   /** The exact `{"records":[…],"next_cursor":…}` response text, built in Postgres. */
   readPageJson(args: ReadPageArgs): Promise<{ body: string }>;
-  /** The same response as bytes spliced from what Postgres sent: what GET /records serves. */
+  /** The same response as bytes spliced from what Postgres sent. */
   readPageBody(args: ReadPageArgs): Promise<Buffer<ArrayBuffer>>;
+  /** The same bytes, handed on as the rows arrive: what GET /records serves. */
+  streamPageBody(args: ReadPageArgs): Promise<PageBody>;
   /** The models a connection has (declared by its provider's active scripts, or holding records), sorted. */
   modelsOf(connectionId: string): Promise<ConnectionModels>;
 }
@@ -51,6 +53,7 @@ export function createRecordStore(options: RecordStoreOptions): RecordStore {
     readPage: (args) => readPage(options.sql, args),
     readPageJson: (args) => readPageJson(options.sql, args),
     readPageBody: (args) => readPageBody(options.sql, args),
+    streamPageBody: (args) => streamPageBody(options.sql, args),
     modelsOf: (connectionId) => modelsOfConnection(options.sql, connectionId),
   };
 }

@@ -99,7 +99,7 @@ test('runs, proxy calls and webhook deliveries show up in /metrics by script, pr
   const m = samples(await (await fetch(`${ferry.url}/metrics`)).text());
 
   // Per script: one finished run each, the probe's peak heap in the right bucket.
-  const probeLabels = 'kind="sync",script="probe"';
+  const probeLabels = 'kind="sync",provider="probep",script="probe"';
   expect(m.get(`ferry_script_run_duration_seconds_count{${probeLabels}}`)).toBe(1);
   expect(m.get(`ferry_script_run_duration_seconds_sum{${probeLabels}}`)).toBeCloseTo(probe.usage.wall_ms / 1000, 3);
   expect(m.get(`ferry_script_run_peak_memory_bytes_count{${probeLabels}}`)).toBe(1);
@@ -108,7 +108,7 @@ test('runs, proxy calls and webhook deliveries show up in /metrics by script, pr
   expect(m.get(`ferry_script_run_peak_memory_bytes_bucket{${probeLabels},le="${firstBucket}"}`)).toBe(1);
   const below = PEAK_MEMORY_BUCKETS.filter((le) => le < probe.usage.peak_heap_bytes).at(-1);
   if (below !== undefined) expect(m.get(`ferry_script_run_peak_memory_bytes_bucket{${probeLabels},le="${below}"}`)).toBe(0);
-  expect(m.get('ferry_script_run_duration_seconds_count{kind="sync",script="fails"}')).toBe(1);
+  expect(m.get('ferry_script_run_duration_seconds_count{kind="sync",provider="probep",script="fails"}')).toBe(1);
 
   // Outcomes.
   expect(m.get('ferry_runs_finished_total{kind="sync",status="succeeded",error_kind=""}')).toBe(1);

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createRecordStore, type RecordStore } from '../../host/store/records.ts';
-import { deploySources, startTestFerry, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, startTestFerry, TEST_SECRET_KEY, type TestFerry } from '../helpers/ferry.ts';
 import { deleteBatchOf, saveBatchOf, silentLogger } from '../store/fixtures.ts';
 
 let ferry: TestFerry;
@@ -189,4 +189,18 @@ test('the key is checked first, against the database on every request: 401 befor
   expect(page.body.records.map((r: { id: string }) => r.id)).toEqual(['n1']);
   await ferry.db.sql`update api_keys set revoked_at = now() where id = ${row!.id}`;
   expect((await get('/records?connection_id=keyed&model=Note', key)).status).toBe(401);
+});
+
+test('a large page is streamed as it is read (chunked, no content-length) and is the same page readPage returns', async () => {
+  const internalId = await createConnection('streamed');
+  const padding = 'p'.repeat(1_000);
+  await store.saveBatch({ connectionId: internalId, batch: saveBatchOf('Contact', Array.from({ length: 500 }, (_, i) => ({ id: `s${i}`, padding }))) });
+  const response = await fetch(`${ferry.url}/records?connection_id=streamed&model=Contact&limit=500`, { headers: { authorization: `Bearer ${TEST_SECRET_KEY}` } });
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+  expect(response.headers.get('transfer-encoding')).toBe('chunked');
+  expect(response.headers.get('content-length')).toBeNull();
+  const page = await response.json() as { records: unknown[] };
+  expect(page).toEqual(await store.readPage({ connectionId: internalId, model: 'Contact', limit: 500 }));
+  expect(page.records).toHaveLength(500);
 });

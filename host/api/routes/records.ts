@@ -101,9 +101,9 @@ export function recordRoutes(deps: RecordRouteDeps) {
     c.set('environment', found.environment);
     const connectionId = found.connection;
     if (connectionId === null) throw notFound(`connection "${q.connection_id}"`);
-    // Spliced from the stored JSON bytes as Postgres sent them, never decoded, parsed or
-    // re-encoded; a Buffer body is written as is by @hono/node-server (bench/api).
-    const body = await retryTransient(() => deps.records.readPageBody({
+    // Spliced from the stored JSON bytes as Postgres sends them, never decoded, parsed or
+    // re-encoded, and streamed while the rest of the page arrives (bench/api).
+    const page = await retryTransient(() => deps.records.streamPageBody({
       connectionId,
       model: storedModel(q.model, q.variant),
       cursor: q.cursor ?? null,
@@ -112,8 +112,12 @@ export function recordRoutes(deps: RecordRouteDeps) {
       ...(q.modified_after ? { modifiedAfter: new Date(q.modified_after) } : {}),
       ...(ids ? { ids } : {}),
     }), READ_RETRY_MS);
-    if (body.equals(EMPTY_PAGE)) await refuseUnknownModel(deps.records, connectionId, q.connection_id, q.model, q.variant);
-    return c.body(body, 200, { 'content-type': 'application/json; charset=utf-8' });
+    if (page.empty) {
+      await page.body.cancel();
+      await refuseUnknownModel(deps.records, connectionId, q.connection_id, q.model, q.variant);
+      return c.body(EMPTY_PAGE, 200, { 'content-type': 'application/json; charset=utf-8' });
+    }
+    return c.body(page.body, 200, { 'content-type': 'application/json; charset=utf-8' });
   });
 
   return app;

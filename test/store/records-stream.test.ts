@@ -1,0 +1,100 @@
+/**
+ * GET /records streams its page: the first bytes are handed on while Postgres is still sending
+ * the rest. A relay between the store and Postgres holds the server's bytes past an allowance,
+ * so "still sending" is a fact the test controls, not a race.
+ */
+import net from 'node:net';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { connectDatabase, type Database } from '../../host/db/connect.ts';
+import { createRecordStore, type RecordStore } from '../../host/store/records.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { contact, saveBatchOf, silentLogger } from './fixtures.ts';
+
+/** Forwards client → server freely; server → client only `allowance` bytes once throttled. */
+function startRelay(target: { host: string; port: number }) {
+  let allowance = Infinity;
+  let held: Buffer[] = [];
+  let client: net.Socket | null = null;
+  const server = net.createServer((inbound) => {
+    client = inbound;
+    const outbound = net.connect(target);
+    inbound.pipe(outbound);
+    outbound.on('data', (chunk: Buffer) => {
+      if (held.length > 0 || chunk.length > allowance) {
+        const pass = Math.max(0, Math.min(chunk.length, allowance));
+        if (pass > 0) inbound.write(chunk.subarray(0, pass));
+        held.push(chunk.subarray(pass));
+        allowance -= pass;
+      } else {
+        allowance -= chunk.length;
+        inbound.write(chunk);
+      }
+    });
+    inbound.on('error', () => outbound.destroy());
+    outbound.on('error', () => inbound.destroy());
+  });
+  return {
+    listen: () => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port))),
+    throttle: (bytes: number) => { allowance = bytes; },
+    release: () => {
+      allowance = Infinity;
+      for (const chunk of held) client!.write(chunk);
+      held = [];
+    },
+    close: () => new Promise((resolve) => { client?.destroy(); server.close(resolve); }),
+  };
+}
+
+let db: TestDatabase;
+let relayed: Database;
+let relay: ReturnType<typeof startRelay>;
+let store: RecordStore;
+const PAGE = 2_000;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const writer = createRecordStore({ sql: db.sql, logger: silentLogger, embedded: false });
+  const padding = 'x'.repeat(1_000);
+  await writer.saveBatch({ connectionId: '1', batch: saveBatchOf('Contact', Array.from({ length: PAGE }, (_, i) => ({ ...contact(String(i)), padding }))) });
+  const url = new URL(db.url);
+  relay = startRelay({ host: url.hostname, port: Number(url.port) });
+  url.port = String(await relay.listen());
+  relayed = await connectDatabase({ databaseUrl: url.toString(), logger: silentLogger, maxConnections: 1 });
+  store = createRecordStore({ sql: relayed.sql, logger: silentLogger, embedded: false });
+});
+afterAll(async () => {
+  await relayed?.close();
+  await relay?.close();
+  await db?.drop();
+});
+
+test('a page is handed on while its rows are still arriving, and the whole stream is the same page readPage returns', async () => {
+  // ~2.5 MB of rows; the store receives at most 300 KB of them until the relay lets the rest through.
+  relay.throttle(300_000);
+  let first: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+  let reader: ReadableStreamDefaultReader<Uint8Array>;
+  try {
+    const page = await store.streamPageBody({ connectionId: '1', model: 'Contact', limit: PAGE });
+    expect(page.empty).toBe(false);
+    reader = page.body.getReader();
+    first = await reader.read();
+    expect(Buffer.from(first.value!).toString('utf8')).toMatch(/^\{"records":\[\{"id": "0", /);
+  } finally {
+    relay.release();
+  }
+  const chunks = [Buffer.from(first.value!)];
+  for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(Buffer.from(next.value));
+  const whole = Buffer.concat(chunks);
+  // The first bytes were handed on before even the eighth of the page had reached the store.
+  expect(whole.length).toBeGreaterThan(8 * 300_000);
+  expect(chunks.length).toBeGreaterThan(2);
+  const streamed = JSON.parse(whole.toString('utf8'));
+  expect(streamed).toEqual(await store.readPage({ connectionId: '1', model: 'Contact', limit: PAGE }));
+  expect(streamed.records).toHaveLength(PAGE);
+});
+
+test('an empty page is known before any byte is handed on', async () => {
+  const page = await store.streamPageBody({ connectionId: '1', model: 'Nothing', limit: 10 });
+  expect(page.empty).toBe(true);
+  expect(await new Response(page.body).text()).toBe('{"records":[],"next_cursor":null}');
+});
