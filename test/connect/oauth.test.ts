@@ -6,6 +6,8 @@
  * session repairs it with its records and sync state. Replayed or foreign state, denied
  * consent and an invalid client end on a page and an event, never a connection.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { verifyWebhook } from '../../client/index.ts';
@@ -33,6 +35,18 @@ export default createSync({
   },
 });`;
 
+/** The catalog entry for the test server; `tokenUrl` replaces its token endpoint. */
+const idpProvider = (tokenUrl = `${idp.url}/token`) => ({
+  display_name: 'Test IdP',
+  base_url: `${idp.url}/api`,
+  auth: {
+    type: 'oauth2', token_url: tokenUrl, authorization_url: `${idp.url}/auth`, client_auth: 'basic', refresh_margin_s: 0,
+    scopes: ['openid', 'offline_access', 'items:read'], authorization_params: { prompt: 'consent' },
+    token_response_config: { granted_scope: 'scope' },
+  },
+  connect: { verification: { endpoint: '/me' } },
+});
+
 let ferry: TestFerry;
 let idp: OAuthServer;
 let hooks: Awaited<ReturnType<typeof startWebhookReceiver>>;
@@ -45,16 +59,7 @@ beforeAll(async () => {
   ferry = await startTestFerry({ FERRY_ENCRYPTION_KEY: ENCRYPTION_KEY, FERRY_WEBHOOK_RETRY_DELAY_S: '1' });
   idp = await startOAuthServer({ redirectUri: `${ferry.url}/oauth/callback` });
   browser = await launchBrowser();
-  expect((await ferry.api.put('/providers/idp', {
-    display_name: 'Test IdP',
-    base_url: `${idp.url}/api`,
-    auth: {
-      type: 'oauth2', token_url: `${idp.url}/token`, authorization_url: `${idp.url}/auth`, client_auth: 'basic', refresh_margin_s: 0,
-      scopes: ['openid', 'offline_access', 'items:read'], authorization_params: { prompt: 'consent' },
-      token_response_config: { granted_scope: 'scope' },
-    },
-    connect: { verification: { endpoint: '/me' } },
-  })).status).toBe(200);
+  expect((await ferry.api.put('/providers/idp', idpProvider())).status).toBe(200);
   expect((await ferry.api.put('/providers/idp/oauth-client', { client_id: idp.clientId, client_secret: idp.clientSecret })).body)
     .toEqual({ provider: 'idp', client_id: idp.clientId, redirect_uri: `${ferry.url}/oauth/callback` });
   await deploySources(ferry, { 'idp/syncs/items.ts': ITEMS_SYNC });
@@ -285,6 +290,55 @@ describe('provider refusals end on a page and an event, never a connection', () 
     }
     expect(await idpConnections()).toBe(before);
     await waitFor('auth_failed for carol', async () => hooks.events('connection.auth_failed').find((e) => e.end_user?.id === 'carol-3' && e.error.code === 'invalid_client'));
+  });
+});
+
+describe('the callback refuses what cannot finish, and connects nothing', () => {
+  const idpConnections = async () => (await ferry.api.get('/connections')).body.connections.filter((c: any) => c.provider === 'idp').length;
+
+  test('a session that expired while the end user was at the provider', async () => {
+    const before = await idpConnections();
+    const { connect_url } = await session({ end_user: { id: 'gina-7' } });
+    const context = await browser.newContext();
+    try {
+      const page = await toConsent(context, connect_url, 'gina');
+      await ferry.db.sql`update connect_sessions set expires_at = now() - interval '1 second' where end_user_id = 'gina-7'`;
+      const answer = await consent(page);
+      expect(answer.status).toBe(410);
+      expect(answer.html).toContain('This connect link has expired. Ask the app for a new one.');
+    } finally {
+      await context.close();
+    }
+    expect(await idpConnections()).toBe(before);
+    expect(await ferry.db.sql`select 1 from connections where end_user_id = 'gina-7'`).toHaveLength(0);
+  });
+
+  test('an unreachable token endpoint: a page and an event naming it', async () => {
+    const before = await idpConnections();
+    // A port that was just free and is closed now: the code exchange is refused at once.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    expect((await ferry.api.put('/providers/idp', idpProvider(`http://127.0.0.1:${port}/token`))).status).toBe(200);
+    try {
+      const { connect_url } = await session({ end_user: { id: 'hal-8' } });
+      const context = await browser.newContext();
+      try {
+        const page = await toConsent(context, connect_url, 'hal');
+        const answer = await consent(page);
+        expect(answer.status).toBe(502);
+        await page.waitForSelector('[data-outcome]');
+        expect(await outcomeText(page)).toContain('Test IdP did not issue a token');
+        expect(await page.locator('code').textContent()).toBe('TOKEN_ENDPOINT_UNREACHABLE');
+      } finally {
+        await context.close();
+      }
+    } finally {
+      expect((await ferry.api.put('/providers/idp', idpProvider())).status).toBe(200);
+    }
+    expect(await idpConnections()).toBe(before);
+    await waitFor('auth_failed for hal', async () => hooks.events('connection.auth_failed').find((e) => e.end_user?.id === 'hal-8' && e.error.code === 'TOKEN_ENDPOINT_UNREACHABLE'));
   });
 });
 
