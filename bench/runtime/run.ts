@@ -171,8 +171,12 @@ try {
   const fresh = await timeRuntime('fresh', code);
   const warm = await timeRuntime('warm', code);
   const realCold = await timeRuntime('fresh', largest.code, true, true);
+  const realFresh = await timeRuntime('fresh', largest.code, false, true);
+  const realWarm = await timeRuntime('warm', largest.code, false, true);
   process.stdout.write('start a run → first line of exec\n');
   process.stdout.write(`${figure(`ferry fresh isolate, never-seen real bundle`, realCold, forkP50)}   (${largest.name}, ${kb(largest.bytes)})\n`);
+  process.stdout.write(`${figure(`ferry fresh isolate, real bundle seen before`, realFresh, forkP50)}\n`);
+  process.stdout.write(`${figure(`ferry warm isolate, real bundle`, realWarm, forkP50)}\n`);
   process.stdout.write(`${figure('ferry fresh isolate, new bundle (no cache)', cold, forkP50)}\n`);
   process.stdout.write(`${figure('ferry fresh isolate (via worker pool)', fresh, forkP50)}   target p50 ≤ 8 ms\n`);
   process.stdout.write(`${figure('ferry warm isolate, fresh context (via pool)', warm, forkP50)}   target p50 ≤ 3 ms, ≥ 10× fork\n`);
