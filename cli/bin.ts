@@ -23,6 +23,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   deploys: { summary: 'list deploy versions, newest first (the active one marked)', load: async () => (await import('./commands/deploys.ts')).deploysCommand },
   rollback: { summary: 'make an earlier deploy version active again (as a new version)', load: async () => (await import('./commands/deploys.ts')).rollbackCommand },
   trigger: { summary: 'run a sync now for a connection (--full: a full refresh)', load: async () => (await import('./commands/trigger.ts')).triggerCommand },
+  variants: { summary: "list, add or remove a sync's variants on a connection", load: async () => (await import('./commands/variants.ts')).variantsCommand },
   'held-deletes': { summary: 'list, apply or discard deletes held by the mass-delete guard', load: async () => (await import('./commands/held-deletes.ts')).heldDeletesCommand },
 };
 

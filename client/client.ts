@@ -25,6 +25,8 @@ export interface RecordsPage<T extends object = Record<string, unknown>> {
 export interface RecordsQuery {
   connectionId: string;
   model: string;
+  /** The sync variant whose records to read (default 'base'): each variant's records are their own stream. */
+  variant?: string;
   /** Resume after this cursor (the `cursor` of an earlier iterator, or a record's `_ferry_metadata.cursor`). */
   cursor?: string | null;
   /** Page size, 1–10,000 (default 1,000). */
@@ -65,11 +67,32 @@ export interface SyncTriggerResult {
   queued: boolean;
 }
 
+/** One variant of a sync on a connection (see `addSyncVariant`). */
+export interface SyncVariant {
+  variant: string;
+  paused: boolean;
+  schedule: string | null;
+  schedule_override: string | null;
+  next_run_at: string;
+  last_sync_date: string | null;
+}
+
+export interface SyncVariantArgs {
+  connectionId: string;
+  variant: string;
+}
+
 export interface FerryClient {
   records<T extends object = Record<string, unknown>>(query: RecordsQuery): RecordIterator<T>;
   recordsPage<T extends object = Record<string, unknown>>(query: RecordsQuery): Promise<RecordsPage<T>>;
   triggerAction<O = unknown>(name: string, args: { connectionId: string; input?: unknown }): Promise<ActionResult<O>>;
-  triggerSync(name: string, args: { connectionId: string; full?: boolean }): Promise<SyncTriggerResult>;
+  triggerSync(name: string, args: { connectionId: string; full?: boolean; variant?: string }): Promise<SyncTriggerResult>;
+  /** The sync's variants on the connection, base first. */
+  syncVariants(name: string, args: { connectionId: string }): Promise<SyncVariant[]>;
+  /** Adds an independent copy of the sync on the connection (its runs read `nango.variant`); `frequency` overrides the sync's schedule for it. */
+  addSyncVariant(name: string, args: SyncVariantArgs & { frequency?: string }): Promise<SyncVariant>;
+  /** Removes a variant: its state goes, its records are marked deleted. Returns how many. */
+  removeSyncVariant(name: string, args: SyncVariantArgs): Promise<{ deletedRecords: number }>;
   /** Any other route of the API (see GET /openapi.json). */
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
 }
@@ -122,6 +145,7 @@ export function createFerryClient(options: FerryClientOptions): FerryClient {
 
   function recordsPath(query: RecordsQuery, cursor: string | null | undefined): string {
     const params = new URLSearchParams({ connection_id: query.connectionId, model: query.model, limit: String(query.limit ?? 1000) });
+    if (query.variant !== undefined) params.set('variant', query.variant);
     if (cursor) params.set('cursor', cursor);
     if (query.modifiedAfter !== undefined) params.set('modified_after', typeof query.modifiedAfter === 'string' ? query.modifiedAfter : query.modifiedAfter.toISOString());
     if (query.filter?.length) params.set('filter', query.filter.join(','));
@@ -158,9 +182,30 @@ export function createFerryClient(options: FerryClientOptions): FerryClient {
       return { runId: body.run_id, output: body.output };
     },
 
-    async triggerSync(name: string, args: { connectionId: string; full?: boolean }): Promise<SyncTriggerResult> {
-      const body = await request<{ queued: boolean }>('POST', `/syncs/${encodeURIComponent(name)}/trigger`, { connection_id: args.connectionId, full: args.full ?? false });
+    async triggerSync(name: string, args: { connectionId: string; full?: boolean; variant?: string }): Promise<SyncTriggerResult> {
+      const body = await request<{ queued: boolean }>('POST', `/syncs/${encodeURIComponent(name)}/trigger`, {
+        connection_id: args.connectionId, full: args.full ?? false, ...(args.variant !== undefined && { variant: args.variant }),
+      });
       return { queued: body.queued };
+    },
+
+    async syncVariants(name: string, args: { connectionId: string }): Promise<SyncVariant[]> {
+      const query = new URLSearchParams({ connection_id: args.connectionId });
+      return (await request<{ variants: SyncVariant[] }>('GET', `/syncs/${encodeURIComponent(name)}/variants?${query}`)).variants;
+    },
+
+    async addSyncVariant(name: string, args: SyncVariantArgs & { frequency?: string }): Promise<SyncVariant> {
+      const body = await request<SyncVariant & { sync: string; connection_id: string }>('POST', `/syncs/${encodeURIComponent(name)}/variants`, {
+        connection_id: args.connectionId, variant: args.variant, ...(args.frequency !== undefined && { frequency: args.frequency }),
+      });
+      const { sync: _sync, connection_id: _connection, ...variant } = body;
+      return variant;
+    },
+
+    async removeSyncVariant(name: string, args: SyncVariantArgs): Promise<{ deletedRecords: number }> {
+      const query = new URLSearchParams({ connection_id: args.connectionId });
+      const body = await request<{ deleted_records: number }>('DELETE', `/syncs/${encodeURIComponent(name)}/variants/${encodeURIComponent(args.variant)}?${query}`);
+      return { deletedRecords: body.deleted_records };
     },
 
     request,

@@ -9,6 +9,8 @@ export interface SyncEvent {
   connection_id: string;
   provider: string;
   sync_name: string;
+  /** The sync variant whose records changed; absent for the base variant. Read with `variant=<this>`. */
+  variant?: string;
   model: string;
   sync_type: 'full' | 'incremental';
   run_id: string;
@@ -70,6 +72,8 @@ export interface SyncFailedEvent {
   connection_id: string;
   provider: string;
   sync_name: string;
+  /** Absent for the base variant. */
+  variant?: string;
   run_id: string;
   error: EventError;
 }

@@ -35,6 +35,7 @@ import { createRuns } from './runs/runs.ts';
 import { createRecordStore } from './store/records.ts';
 import { createSyncRunner } from './sync/run-sync.ts';
 import { createSyncState } from './sync/sync-state.ts';
+import { createParts } from './sync/parts.ts';
 import { createScheduler } from './sync/scheduler.ts';
 import { createWebhookOutbox, createWebhookSender } from './webhooks-out/deliveries.ts';
 import { createEnvironments, generateSecretKey } from './tenancy/environments.ts';
@@ -112,6 +113,7 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
     const runs = createRuns(sql);
     const scripts = createScripts(sql);
     const syncState = createSyncState(sql);
+    const parts = createParts(sql);
     const records = createRecordStore({ sql, logger, embedded: db.embedded });
     const runCalls = createRunCalls(sql);
     // Bound once the queue exists: refused credentials (a refresh token, an API key) tell the app in the transaction that marks the connection.
@@ -132,7 +134,7 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
     const connectSessions = createConnectSessions(sql);
     const connectFlow = createConnectFlow({ sql, connections, providers, sessions: connectSessions, syncState, proxy, outbox, logger });
     const oauthClients = createOAuthClients(sql, cipher);
-    const scriptRunDeps = { sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger, boss: queue.boss, outbox };
+    const scriptRunDeps = { sql, runtime, records, runs, syncState, parts, scripts, connections, providers, proxy, logger, boss: queue.boss, outbox };
     const actions = await createActions(scriptRunDeps);
     const webhooksIn = await createWebhooksIn(scriptRunDeps);
 
@@ -141,13 +143,13 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
       await webhooksOut.work();
       const retry = { baseMs: config.FERRY_SYNC_RETRY_BASE_MS };
       const runner = createSyncRunner({
-        sql, runtime, records, runs, syncState, scripts, connections, providers, proxy, logger,
+        sql, runtime, records, runs, syncState, parts, scripts, connections, providers, proxy, logger,
         retry, webhooks: webhooksOut, heartbeatMs: Math.max(500, Math.floor(config.FERRY_STALE_RUN_MS / 6)),
       });
       queue.work(config.FERRY_RUNTIME_WORKERS, (job, jobId) => runner.run(job, jobId), reservedSlots(config));
       await actions.actionQueue.work(config.FERRY_RUNTIME_WORKERS);
       await webhooksIn.workWebhooks(config.FERRY_RUNTIME_WORKERS);
-      const scheduler = createScheduler({ runs, queue, syncState, logger, retry, staleRunMs: config.FERRY_STALE_RUN_MS, tickMs: config.FERRY_SCHEDULER_TICK_MS });
+      const scheduler = createScheduler({ runs, queue, syncState, parts, logger, retry, staleRunMs: config.FERRY_STALE_RUN_MS, tickMs: config.FERRY_SCHEDULER_TICK_MS });
       scheduler.start();
       closers.push(() => scheduler.stop());
     }
@@ -156,7 +158,7 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
     const publicUrl = () => config.FERRY_PUBLIC_URL?.replace(/\/+$/, '') ?? url!;
     if (config.FERRY_ROLE !== 'worker') {
       const app = createApi({
-        environments, logger, deployer, scripts, sql, connections, providers, syncState, proxy, records, runs, runCalls,
+        environments, logger, deployer, scripts, sql, connections, providers, syncState, parts, proxy, records, runs, runCalls,
         enqueueSync: (job) => queue.enqueue(job),
         ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY, metricsToken: config.FERRY_METRICS_TOKEN,
         connectSessions, connectFlow, oauthClients, cipher, publicUrl,

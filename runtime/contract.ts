@@ -48,6 +48,10 @@ export const RunJobSchema = z.object({
     isFullRun: z.boolean(),
     connection: ConnectionInfoSchema,
     checkpoint: z.record(z.string(), z.unknown()).nullable(),
+    /** The sync variant this run is of (`nango.variant`); absent = 'base'. */
+    variant: z.string().optional(),
+    /** The part of a split full pass this run reads (`nango.partition`); absent = none. */
+    partition: z.object({ key: z.string(), from: z.string().nullable(), to: z.string().nullable() }).optional(),
     /** The provider's pagination defaults; `paginate()` applies the script's settings over them. */
     paginationDefaults: z.record(z.string(), z.unknown()).optional(),
   }),
@@ -191,6 +195,9 @@ export interface HostBridge {
 }
 
 /** What evaluating a bundle's top level reveals about the script (read at deploy time). */
+/** A declared model's name. "::" is refused: the host stores a sync variant's records under "<model>::<variant>". */
+const ModelName = z.string().min(1).refine((name) => !name.includes('::'), { message: 'a model name may not contain "::"' });
+
 export const ScriptManifestSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('sync'),
@@ -215,7 +222,9 @@ export const ScriptManifestSchema = z.discriminatedUnion('type', [
     backfill: z.string().optional(),
     /** Retries of a failed run before waiting for the next scheduled one (default 3). */
     retries: z.number().int().min(0).max(20).optional(),
-    models: z.array(z.string()).min(1),
+    /** A full pass runs as parts in parallel: time windows `every` long from `from` (ISO date or a duration back) to now. */
+    split: z.strictObject({ by: z.literal('time'), from: z.string().min(1), every: z.string().min(1) }).optional(),
+    models: z.array(ModelName).min(1),
     /** Provider webhook event types routed to `onWebhook` ('*' for all); absent when none. */
     webhookSubscriptions: z.array(z.string()).optional(),
     limits: DeclaredLimitsSchema.optional(),
@@ -225,7 +234,7 @@ export const ScriptManifestSchema = z.discriminatedUnion('type', [
     description: z.string(),
     version: z.string().optional(),
     /** Models the action may save (write-back the app sees at once); absent when none. */
-    models: z.array(z.string()).optional(),
+    models: z.array(ModelName).optional(),
     limits: DeclaredLimitsSchema.optional(),
   }),
 ]);

@@ -115,6 +115,17 @@ export interface SyncContext<Models extends Record<string, unknown> = Record<str
   readonly lastSyncDate: Date | null;
   /** True when this run ignores `lastSyncDate` and the checkpoint. */
   readonly isFullRun: boolean;
+  /**
+   * Which copy of the sync this run is (as in Nango): 'base', or the name a variant was added
+   * with (a mailbox, a repo…), e.g. to choose what to read. Each variant has its own records,
+   * lastSyncDate, checkpoint and schedule.
+   */
+  readonly variant: string;
+  /**
+   * The part of a split full pass this run reads (the sync's `split`): its key and time window,
+   * `to` exclusive. Null for a run that reads everything it is given.
+   */
+  readonly partition: { key: string; from: Date | null; to: Date | null } | null;
 
   batchSave<K extends keyof Models & string>(records: Models[K][], model: K): Promise<boolean>;
   batchUpdate<K extends keyof Models & string>(records: Partial<Models[K]>[], model: K): Promise<boolean>;

@@ -31,6 +31,13 @@ export interface SyncDefinition<M extends ModelMap = ModelMap, Meta extends Opti
   backfill?: string;
   /** Retries (exponential backoff with jitter) of a failed run; default 3. */
   retries?: number;
+  /**
+   * Split a full pass (the first sync, a full refresh) into parts run in parallel across the
+   * workers: time windows `every` long from `from` (an ISO date, or a duration back from now such
+   * as "2 years") to now. Each part reads `nango.partition` ({ key, from, to }), has its own
+   * checkpoint and retries; the pass succeeds once every part has.
+   */
+  split?: { by: 'time'; from: string; every: string };
   endpoints?: ReadonlyArray<{ method: string; path: string; group?: string }>;
   models: M;
   /** The connection metadata's schema: types getMetadata/setMetadata. */

@@ -1,4 +1,4 @@
-/** `ferry held-deletes <sync> --connection <id> [--apply | --discard] [--model M]`: review the mass-delete guard. */
+/** `ferry held-deletes <sync> --connection <id> [--variant V] [--apply | --discard] [--model M]`: review the mass-delete guard. */
 import { z } from 'zod';
 import { HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, SYNC_CONNECTION_OPTIONS, syncAndConnection, UsageError, type Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -6,7 +6,7 @@ import { createHostClient } from '../host-client.ts';
 import { createOutput } from '../output.ts';
 import { formatTable } from '../table.ts';
 
-const help = `Usage: ferry held-deletes <sync> --connection <id> [--apply | --discard] [--model <model>] [options]
+const help = `Usage: ferry held-deletes <sync> --connection <id> [--variant <v>] [--apply | --discard] [--model <model>] [options]
 
 A pass that would delete every live record of a model (or more than half of one with 200 or
 more) holds those deletes instead: the run succeeds with a DELETES_HELD warning. Without
@@ -15,6 +15,7 @@ kept), --discard keeps the records and forgets the held deletes.
 
 Options:
   -c, --connection <id>  the connection
+  --variant <variant>    the sync variant (default base)
   --model <model>        only this model (default: every model of the sync)
   --apply                apply the held deletes
   --discard              discard the held deletes
@@ -33,6 +34,7 @@ export const heldDeletesCommand: Command = {
   async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
       ...SYNC_CONNECTION_OPTIONS,
+      variant: { type: 'string' },
       model: { type: 'string' },
       apply: { type: 'boolean', default: false },
       discard: { type: 'boolean', default: false },
@@ -47,7 +49,8 @@ export const heldDeletesCommand: Command = {
       if (values.apply && values.discard) throw new UsageError('--apply and --discard exclude each other');
       const client = createHostClient(hostFrom(values, env));
       const path = `/syncs/${encodeURIComponent(sync)}/held-deletes`;
-      const body = { connection_id: connection, ...(values.model && { model: values.model }) };
+      const variant: Record<string, string> = values.variant ? { variant: values.variant } : {};
+      const body = { connection_id: connection, ...variant, ...(values.model && { model: values.model }) };
       if (values.apply) {
         const { applied } = await client.request('POST', `${path}/apply`, Applied, body);
         out.json({ ok: true, sync, connection_id: connection, applied });
@@ -60,7 +63,7 @@ export const heldDeletesCommand: Command = {
         out.line(`${discarded} held delete(s) discarded; the records stay.`);
         return EXIT.OK;
       }
-      const { held } = await client.request('GET', `${path}?${new URLSearchParams({ connection_id: connection })}`, Listed);
+      const { held } = await client.request('GET', `${path}?${new URLSearchParams({ connection_id: connection, ...variant })}`, Listed);
       const shown = held.filter((h) => !values.model || h.model === values.model);
       out.json({ ok: true, sync, connection_id: connection, held: shown });
       if (shown.length === 0) {

@@ -7,13 +7,14 @@ import { createHostClient } from '../host-client.ts';
 import { createOutput } from '../output.ts';
 import { formatTable } from '../table.ts';
 
-const help = `Usage: ferry runs --connection <id> [--sync <name>] [--limit 20] [options]
+const help = `Usage: ferry runs --connection <id> [--sync <name>] [--variant <v>] [--limit 20] [options]
 
 Lists the newest runs of a connection (syncs, actions and webhooks), newest first.
 
 Options:
   --connection <id>  connection whose runs to list (required)
   --sync <name>      only this script's runs (name, or provider/name)
+  --variant <v>      only this sync variant's runs (base for the default one)
   --limit <n>        how many (default 20, at most 500)
 ${HOST_OPTIONS_HELP}
 
@@ -22,6 +23,7 @@ Exit codes: 0 listed, 1 refused by the host (unknown connection), 2 usage, 4 hos
 export const RunSchema = z.looseObject({
   id: z.string(),
   sync: z.string(),
+  variant: z.string().optional(),
   kind: z.string().optional(),
   status: z.string(),
   trigger: z.string().nullable().optional(),
@@ -44,6 +46,7 @@ export const runsCommand: Command = {
       ...HOST_OPTIONS,
       connection: { type: 'string' },
       sync: { type: 'string' },
+      variant: { type: 'string' },
       limit: { type: 'string', default: '20' },
     });
     const out = createOutput({ json: values.json });
@@ -56,7 +59,7 @@ export const runsCommand: Command = {
       if (!values.connection) throw new UsageError('--connection <id> is required');
       const limit = Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit must be an integer from 1 to 500');
-      const query = new URLSearchParams({ connection_id: values.connection, limit: String(limit), ...(values.sync && { sync: values.sync }) });
+      const query = new URLSearchParams({ connection_id: values.connection, limit: String(limit), ...(values.sync && { sync: values.sync }), ...(values.variant && { variant: values.variant }) });
       const { runs } = await createHostClient(hostFrom(values, env)).request('GET', `/runs?${query}`, RunsSchema);
       out.json({ ok: true, runs });
       if (runs.length === 0) {
@@ -65,7 +68,8 @@ export const runsCommand: Command = {
       }
       const rows = runs.map((r) => ({
         id: r.id,
-        script: r.sync,
+        // A sync variant other than base is named beside its sync.
+        script: r.variant && r.variant !== 'base' ? `${r.sync} (${r.variant})` : r.sync,
         status: r.status,
         trigger: `${r.trigger ?? ''}${r.full ? ' (full)' : ''}`,
         started: r.started_at?.replace('T', ' ').slice(0, 19) ?? '',

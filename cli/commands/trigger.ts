@@ -1,4 +1,4 @@
-/** `ferry trigger <sync> --connection <id> [--full]`: "run now" or "full run" through the host API. */
+/** `ferry trigger <sync> --connection <id> [--variant V] [--full]`: "run now" or "full run" through the host API. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, SYNC_CONNECTION_OPTIONS, syncAndConnection, UsageError, type Command } from '../command.ts';
@@ -8,7 +8,7 @@ import { createOutput } from '../output.ts';
 import { logsCommand } from './logs.ts';
 import { RunSchema } from './runs.ts';
 
-const help = `Usage: ferry trigger <sync> --connection <connection id> [--full] [--follow] [options]
+const help = `Usage: ferry trigger <sync> --connection <connection id> [--variant <v>] [--full] [--follow] [options]
 
 Queues a run of <sync> for the connection now. <sync> is the sync's name (the connection's provider
 decides which provider's sync of that name) or provider/name. With --full the run is a full refresh: it ignores
@@ -18,6 +18,7 @@ remembered for it).
 
 Options:
   -c, --connection <id>  the connection
+  --variant <variant>    the sync variant (default base; see ferry variants)
   --full                 full refresh
   -f, --follow           wait for the run to start, print its id, then its logs until it ends
 ${HOST_OPTIONS_HELP}
@@ -38,6 +39,7 @@ export const triggerCommand: Command = {
   async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
       ...SYNC_CONNECTION_OPTIONS,
+      variant: { type: 'string' },
       full: { type: 'boolean', default: false },
       follow: { type: 'boolean', short: 'f', default: false },
     });
@@ -50,12 +52,14 @@ export const triggerCommand: Command = {
       const { sync, connection } = syncAndConnection(positionals, values.connection);
       const host = hostFrom(values, env);
       const client = createHostClient(host);
-      const runsQuery = `/runs?connection_id=${encodeURIComponent(connection)}&sync=${encodeURIComponent(sync)}&limit=1`;
+      const variant: Record<string, string> = values.variant ? { variant: values.variant } : {};
+      const runsQuery = `/runs?${new URLSearchParams({ connection_id: connection, sync, ...variant, limit: '1' })}`;
       // The newest run before the trigger: the one to follow is the first after it.
       const before = values.follow ? Number((await client.request('GET', runsQuery, RunsSchema)).runs[0]?.id ?? 0) : 0;
-      const answer = await client.request('POST', `/syncs/${encodeURIComponent(sync)}/trigger`, TriggerAnswer, { connection_id: connection, full: values.full });
-      if (!values.follow) out.json({ sync, connection_id: connection, ...answer });
-      out.line(`${answer.full ? 'Full run' : 'Run'} of ${sync} for ${connection} ${answer.already_queued ? 'was already queued' : 'queued'}.`);
+      const answer = await client.request('POST', `/syncs/${encodeURIComponent(sync)}/trigger`, TriggerAnswer, { connection_id: connection, ...variant, full: values.full });
+      if (!values.follow) out.json({ sync, ...variant, connection_id: connection, ...answer });
+      const what = values.variant ? `${sync} (variant ${values.variant})` : sync;
+      out.line(`${answer.full ? 'Full run' : 'Run'} of ${what} for ${connection} ${answer.already_queued ? 'was already queued' : 'queued'}.`);
       if (!values.follow) return EXIT.OK;
       const deadline = Date.now() + START_TIMEOUT_MS;
       let runId: string | undefined;

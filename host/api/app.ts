@@ -23,6 +23,7 @@ import { recordRoutes, recordRouteSpecs, type RecordRouteDeps } from './routes/r
 import { runRoutes, runRouteSpecs, type RunRouteDeps } from './routes/runs.ts';
 import { syncRoutes, syncRouteSpecs, type SyncRouteDeps } from './routes/syncs.ts';
 import { heldDeleteRoutes, heldDeleteRouteSpecs } from './routes/held-deletes.ts';
+import { syncVariantRoutes, syncVariantRouteSpecs } from './routes/sync-variants.ts';
 import { environmentSettingsRoutes, environmentSettingsRouteSpecs } from './routes/environment-settings.ts';
 import { webhookReceiverRoutes, webhookRouteSpecs, webhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
 
@@ -49,6 +50,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   ...recordRouteSpecs,
   ...runRouteSpecs,
   ...syncRouteSpecs,
+  ...syncVariantRouteSpecs,
   ...heldDeleteRouteSpecs,
   ...environmentSettingsRouteSpecs,
   ...connectApiRouteSpecs,
@@ -107,6 +109,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/', connectApiRoutes(deps));
   app.route('/', runRoutes(deps));
   app.route('/', syncRoutes(deps));
+  app.route('/', syncVariantRoutes(deps));
   app.route('/', heldDeleteRoutes(deps));
   app.route('/', environmentSettingsRoutes(deps));
   app.route('/', actionRoutes(deps));

@@ -5,6 +5,8 @@ export interface Run {
   id: string;
   connection_id: string;
   sync: string;
+  variant: string;
+  part: string | null;
   kind: string;
   version: number;
   status: 'running' | 'succeeded' | 'failed';
@@ -21,6 +23,7 @@ export interface Run {
 
 export interface SyncStatus {
   sync: string;
+  variant: string;
   connection_id: string;
   version: number;
   state: 'running' | 'paused' | 'stuck' | 'failing' | 'idle';

@@ -10,6 +10,7 @@ import { MAX_SOURCE_MAP_BYTES, locateRunError, readSourceMap, sourceMapProblem }
 import type { Sql } from '../db/connect.ts';
 import { environmentLimitCaps, limitsOverCaps, type LimitCaps } from '../runs/run-limits.ts';
 import { parseFrequency } from '../sync/frequency.ts';
+import { planWindows } from '../sync/parts.ts';
 import type { SyncState } from '../sync/sync-state.ts';
 import { createDeployHistory, lockDeploys, recordActiveSet } from './history.ts';
 import { SCRIPT_NAME_PATTERN, scriptKey } from './script-address.ts';
@@ -108,6 +109,14 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
         manifest.frequencyMs = parseFrequency(manifest.frequency);
       } catch (err) {
         issues.push({ path, message: (err as Error).message });
+      }
+      // A split that cannot be planned (a bad date or duration, too many parts) is refused now, not at the first sync.
+      if (manifest.split) {
+        try {
+          planWindows(manifest.split, new Date());
+        } catch (err) {
+          issues.push({ path: [...path, 'split'], message: (err as Error).message });
+        }
       }
     }
     return { manifest, issues };

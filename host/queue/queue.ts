@@ -17,11 +17,13 @@ import { PgBoss, type Job } from 'pg-boss';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import type { SyncJob } from '../sync/run-sync.ts';
+import type { DuePart, Parts } from '../sync/parts.ts';
 import type { DueSync, SyncState } from '../sync/sync-state.ts';
+import { BASE_VARIANT } from '../sync/variants.ts';
 import { pgBossDb } from './pg-boss-db.ts';
 import { serialClaimsDb } from './serial-claims.ts';
 import { startSlots, type Slots } from './slots.ts';
-import { spreadNextRuns } from './spread.ts';
+import { pairKey, spreadNextRuns } from './spread.ts';
 
 export const SYNC_QUEUE = 'ferry-sync';
 /** Caps an environment may set; each is a pg-boss group tier named after its value. */
@@ -30,8 +32,10 @@ const CAP_TIERS = Object.fromEntries(Array.from({ length: MAX_ENV_CONCURRENCY },
 const MANUAL_PRIORITY = 1;
 const POLL_MS = 500;
 
-export function singletonKey(job: Pick<SyncJob, 'connectionId' | 'syncName'>): string {
-  return `${job.connectionId}:${job.syncName}`;
+/** One per (connection, sync, variant) and per part of its split pass; the base variant keeps the key it had before variants. */
+export function singletonKey(job: Pick<SyncJob, 'connectionId' | 'syncName' | 'variant' | 'part'>): string {
+  const pair = pairKey(job.connectionId, job.syncName, job.variant);
+  return job.part === undefined ? pair : `${pair}#${job.part}`;
 }
 
 export interface QueueOptions {
@@ -100,21 +104,29 @@ export async function createQueue(options: QueueOptions) {
       return boss.send(SYNC_QUEUE, data, rest);
     },
 
-    /** Moves due pairs into the queue, atomically with advancing their next run. */
-    async tick(syncState: SyncState, limit = 1000): Promise<number> {
+    /**
+     * Moves due pairs, and due parts of split passes (sync/parts.ts), into the queue, atomically
+     * with advancing their next run. Parts are ranked with the pairs in their environment's group.
+     */
+    async tick(syncState: SyncState, parts: Parts, limit = 1000): Promise<number> {
       return options.sql.begin(async (tx) => {
         const due = await syncState.claimDue(tx, limit);
-        if (due.length === 0) return 0;
+        const dueParts = await parts.claimDue(tx, limit);
+        if (due.length === 0 && dueParts.length === 0) return 0;
         await spreadNextRuns(tx, due);
-        const tiers = await capTiers(tx, [...new Set(due.map((d) => String(d.environment_id)))]);
-        await boss.insert(SYNC_QUEUE, rankPerEnvironment(due).map(({ d, rank }) => {
-          const data: QueuedSyncJob = {
-            connectionId: d.connection_id, syncName: d.sync_name, trigger: 'schedule',
+        const jobs: Array<{ environment_id: string; data: QueuedSyncJob }> = [
+          ...due.map((d) => ({ environment_id: String(d.environment_id), data: {
+            connectionId: d.connection_id, syncName: d.sync_name, ...(d.variant !== BASE_VARIANT && { variant: d.variant }), trigger: 'schedule' as const,
             environmentId: String(d.environment_id), scheduledFor: d.due_at.toISOString(),
-          };
-          return toInsert(data, tiers.get(String(d.environment_id)), -rank);
-        }), { db: pgBossDb(tx) });
-        return due.length;
+          } })),
+          ...dueParts.map((p: DuePart) => ({ environment_id: String(p.environment_id), data: {
+            connectionId: p.connection_id, syncName: p.sync_name, ...(p.variant !== BASE_VARIANT && { variant: p.variant }), part: p.part,
+            trigger: 'schedule' as const, environmentId: String(p.environment_id),
+          } })),
+        ];
+        const tiers = await capTiers(tx, [...new Set(jobs.map((j) => j.environment_id))]);
+        await boss.insert(SYNC_QUEUE, rankPerEnvironment(jobs).map(({ d, rank }) => toInsert(d.data, tiers.get(d.environment_id), -rank)), { db: pgBossDb(tx) });
+        return jobs.length;
       });
     },
 
@@ -147,21 +159,28 @@ export async function createQueue(options: QueueOptions) {
      * pairs are made due at once, so the kill costs them no scheduled run. Jobs that did start
      * are left to the stale-run sweep, which also schedules their retry.
      */
-    async failSilentJobs(): Promise<Array<{ id: string; connectionId: string; syncName: string }>> {
-      const silent = await options.sql<{ id: string; connection_id: string; sync_name: string }[]>`
-        select j.id::text as id, j.data->>'connectionId' as connection_id, j.data->>'syncName' as sync_name
+    async failSilentJobs(): Promise<Array<{ id: string; connectionId: string; syncName: string; variant: string }>> {
+      const silent = await options.sql<{ id: string; connection_id: string; sync_name: string; variant: string; part: string | null }[]>`
+        select j.id::text as id, j.data->>'connectionId' as connection_id, j.data->>'syncName' as sync_name,
+          coalesce(j.data->>'variant', ${BASE_VARIANT}) as variant, j.data->>'part' as part
         from pgboss.job j
         where j.name = ${SYNC_QUEUE} and j.state = 'active' and j.heartbeat_seconds is not null
           and j.heartbeat_on + j.heartbeat_seconds * interval '1 second' < pgboss.job_now()
           and not exists (select 1 from runs r where r.job_id = j.id::text)`;
       if (silent.length === 0) return [];
       await boss.fail(SYNC_QUEUE, silent.map((j) => j.id), { message: 'worker lost before the run started' });
-      const pairs = JSON.stringify(silent.map((j) => ({ c: j.connection_id, s: j.sync_name })));
+      // A part's job: the part is due again at once.
+      const lostParts = JSON.stringify(silent.filter((j) => j.part !== null).map((j) => ({ c: j.connection_id, s: j.sync_name, v: j.variant, p: j.part })));
+      await options.sql`
+        update sync_parts p set status = 'pending', next_run_at = now()
+        from jsonb_array_elements(${lostParts}::text::jsonb) f
+        where p.connection_id = (f->>'c')::bigint and p.sync_name = f->>'s' and p.variant = f->>'v' and p.part = f->>'p' and p.status = 'queued'`;
+      const pairs = JSON.stringify(silent.filter((j) => j.part === null).map((j) => ({ c: j.connection_id, s: j.sync_name, v: j.variant })));
       await options.sql`
         update sync_state s set next_run_at = least(s.next_run_at, now())
         from jsonb_array_elements(${pairs}::text::jsonb) f
-        where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s'`;
-      return silent.map((j) => ({ id: j.id, connectionId: j.connection_id, syncName: j.sync_name }));
+        where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s' and s.variant = f->>'v'`;
+      return silent.map((j) => ({ id: j.id, connectionId: j.connection_id, syncName: j.sync_name, variant: j.variant }));
     },
 
     async close(): Promise<void> {
@@ -173,7 +192,7 @@ export async function createQueue(options: QueueOptions) {
 export type Queue = Awaited<ReturnType<typeof createQueue>>;
 
 /** Rank 1 for each environment's most overdue pair, 2 for its next, … */
-export function rankPerEnvironment(due: DueSync[]): Array<{ d: DueSync; rank: number }> {
+export function rankPerEnvironment<T extends Pick<DueSync, 'environment_id'>>(due: T[]): Array<{ d: T; rank: number }> {
   const seen = new Map<string, number>();
   return due.map((d) => {
     const rank = (seen.get(String(d.environment_id)) ?? 0) + 1;

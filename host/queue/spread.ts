@@ -8,27 +8,29 @@
 import type { TransactionSql } from '../db/connect.ts';
 import { nextIntervalRun } from '../sync/frequency.ts';
 import type { DueSync } from '../sync/sync-state.ts';
+import { BASE_VARIANT } from '../sync/variants.ts';
 
-export function pairKey(connectionId: string, syncName: string): string {
-  return `${connectionId}:${syncName}`;
+/** A (connection, sync, variant)'s key; the base variant's is the one it had before variants. */
+export function pairKey(connectionId: string, syncName: string, variant: string = BASE_VARIANT): string {
+  return variant === BASE_VARIANT ? `${connectionId}:${syncName}` : `${connectionId}:${syncName}:${variant}`;
 }
 
 /** In the claiming transaction: sets next_run_at of the claimed interval pairs to their phased slot. */
 export async function spreadNextRuns(tx: TransactionSql, due: DueSync[], now = new Date()): Promise<void> {
   if (due.length === 0) return;
-  const keys = JSON.stringify(due.map((d) => ({ c: String(d.connection_id), s: d.sync_name, d: d.due_at.getTime() })));
-  const rows = await tx<{ c: string; s: string; d: string; frequency_ms: string }[]>`
-    select f->>'c' as c, f->>'s' as s, f->>'d' as d, st.frequency_ms::text as frequency_ms
+  const keys = JSON.stringify(due.map((d) => ({ c: String(d.connection_id), s: d.sync_name, v: d.variant, d: d.due_at.getTime() })));
+  const rows = await tx<{ c: string; s: string; v: string; d: string; frequency_ms: string }[]>`
+    select f->>'c' as c, f->>'s' as s, f->>'v' as v, f->>'d' as d, st.frequency_ms::text as frequency_ms
     from jsonb_array_elements(${keys}::text::jsonb) f
-    join sync_state st on st.connection_id = (f->>'c')::bigint and st.sync_name = f->>'s'
+    join sync_state st on st.connection_id = (f->>'c')::bigint and st.sync_name = f->>'s' and st.variant = f->>'v'
     where st.cron is null`;
   if (rows.length === 0) return;
   const fixes = rows.map((r) => ({
-    c: r.c, s: r.s,
-    n: new Date(nextIntervalRun(pairKey(r.c, r.s), Number(r.frequency_ms), Number(r.d), now.getTime())).toISOString(),
+    c: r.c, s: r.s, v: r.v,
+    n: new Date(nextIntervalRun(pairKey(r.c, r.s, r.v), Number(r.frequency_ms), Number(r.d), now.getTime())).toISOString(),
   }));
   await tx`
     update sync_state s set next_run_at = (f->>'n')::timestamptz
     from jsonb_array_elements(${JSON.stringify(fixes)}::text::jsonb) f
-    where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s'`;
+    where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s' and s.variant = f->>'v'`;
 }

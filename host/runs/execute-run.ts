@@ -36,6 +36,10 @@ export interface ExecuteRunArgs {
   lastSyncDate?: Date | null;
   isFullRun?: boolean;
   checkpoint?: Record<string, unknown> | null;
+  /** A sync run's variant, which the script reads as `nango.variant`. */
+  variant?: string;
+  /** The part of a split pass a sync run reads (`nango.partition`). */
+  partition?: { key: string; from: string | null; to: string | null };
 }
 
 /** A run that failed because the host did: a lost database connection is DATABASE_ERROR (retried), not the script's error. */
@@ -62,6 +66,8 @@ export async function executeRun(deps: ExecuteRunDeps, args: ExecuteRunArgs): Pr
         isFullRun: args.isFullRun ?? false,
         connection: { connection_id: connection.connection_id, provider: connection.provider, connection_config: connection.connection_config, metadata: connection.metadata },
         checkpoint: args.checkpoint ?? null,
+        ...(args.variant !== undefined && { variant: args.variant }),
+        ...(args.partition !== undefined && { partition: args.partition }),
         ...(provider.pagination && { paginationDefaults: provider.pagination }),
       },
     }, bridge, { signal: bridge.signal });

@@ -17,6 +17,10 @@ export interface RunRow {
   id: string;
   connection_id: string;
   script_name: string;
+  /** A sync run's variant (host/sync/variants.ts); 'base' for every other run. */
+  variant: string;
+  /** A part of a split pass (host/sync/parts.ts); null for every other run. */
+  part: string | null;
   kind: 'sync' | 'action' | 'webhook';
   script_version: number;
   status: RunStatus;
@@ -56,6 +60,9 @@ export interface RejectedRecord {
 export interface StartRun {
   connectionId: string;
   scriptName: string;
+  /** Default 'base'. */
+  variant?: string;
+  part?: string | null;
   kind: 'sync' | 'action' | 'webhook';
   scriptVersion: number;
   trigger: string;
@@ -74,13 +81,13 @@ const UNIQUE_VIOLATION = '23505';
 
 export function createRuns(sql: Sql) {
   return {
-    /** Inserts a running row; null when this (connection, sync) already has a running run. */
+    /** Inserts a running row; null when this (connection, sync, variant) already has a running run. */
     async start(input: StartRun): Promise<RunRow | null> {
       try {
         const [row] = await sql<RunRow[]>`
-          insert into runs (connection_id, script_name, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed,
+          insert into runs (connection_id, script_name, variant, part, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed,
             fetch_since, fetch_checkpoint, memory_limit_mb)
-          values (${input.connectionId}, ${input.scriptName}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull},
+          values (${input.connectionId}, ${input.scriptName}, ${input.variant ?? 'base'}, ${input.part ?? null}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull},
             ${input.jobId ?? null}, ${input.scheduledFor ?? null}, ${input.resumed ?? false},
             ${input.fetchSince ?? null}, ${input.fetchCheckpoint ? JSON.stringify(input.fetchCheckpoint) : null}::text::jsonb, ${input.memoryLimitMb ?? null})
           returning *`;
@@ -115,11 +122,12 @@ export function createRuns(sql: Sql) {
       return row ?? null;
     },
 
-    async list(q: { connectionId: string; scriptName?: string | undefined; limit: number; beforeId?: string | undefined }): Promise<RunRow[]> {
+    async list(q: { connectionId: string; scriptName?: string | undefined; variant?: string | undefined; limit: number; beforeId?: string | undefined }): Promise<RunRow[]> {
       return sql<RunRow[]>`
         select * from runs
         where connection_id = ${q.connectionId}
           ${q.scriptName ? sql`and script_name = ${q.scriptName}` : sql``}
+          ${q.variant ? sql`and variant = ${q.variant}` : sql``}
           ${q.beforeId ? sql`and id < ${q.beforeId}` : sql``}
         order by id desc limit ${q.limit}`;
     },
@@ -146,12 +154,12 @@ export function createRuns(sql: Sql) {
      * Runs whose process stopped heartbeating (a host killed mid-run) are failed, so a
      * (connection, sync) is never stuck "running" and its next run can start.
      */
-    async failStale(staleAfterMs: number): Promise<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; kind: string }>> {
-      return sql<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; kind: string }>>`
+    async failStale(staleAfterMs: number): Promise<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; variant: string; part: string | null; kind: string }>> {
+      return sql<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; variant: string; part: string | null; kind: string }>>`
         update runs set status = 'failed', finished_at = now(),
           error = ${JSON.stringify({ kind: 'internal', code: 'WORKER_LOST', message: `no heartbeat for ${staleAfterMs} ms: the process running it died` })}::text::jsonb
         where status = 'running' and heartbeat_at < now() - ${staleAfterMs} * interval '1 millisecond'
-        returning id, job_id, connection_id, script_name, kind`;
+        returning id, job_id, connection_id, script_name, variant, part, kind`;
     },
   };
 }

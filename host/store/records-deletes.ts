@@ -113,10 +113,17 @@ export async function clearSeen(tx: TransactionSql, target: Omit<SeenTarget, 'mo
       ${target.model === undefined ? tx`` : tx`and model = ${target.model}`}`;
 }
 
-async function dropHeld(tx: TransactionSql | Sql, target: { connectionId: string; syncName: string; model?: string | undefined }): Promise<number> {
+/** Which held deletes of a (connection, sync): every model's, or only these models'. */
+export interface HeldTarget {
+  connectionId: string;
+  syncName: string;
+  models?: readonly string[] | undefined;
+}
+
+async function dropHeld(tx: TransactionSql | Sql, target: HeldTarget): Promise<number> {
   const rows = await tx`
     delete from held_deletes where connection_id = ${target.connectionId} and sync_name = ${target.syncName}
-      ${target.model === undefined ? tx`` : tx`and model = ${target.model}`}`;
+      ${target.models === undefined ? tx`` : tx`and model = any(${target.models as string[]}::text[])`}`;
   return rows.count;
 }
 
@@ -136,7 +143,7 @@ export interface UnseenOutcome {
 export async function settleUnseen(tx: TransactionSql, target: SeenTarget, runId: string, guard?: MassDeleteGuard): Promise<UnseenOutcome> {
   await lockRecordModel(tx, target.connectionId, target.model);
   const params = [target.connectionId, target.syncName, target.scope, target.model];
-  await dropHeld(tx, target);
+  await dropHeld(tx, { ...target, models: [target.model] });
   const [plan] = await tx.unsafe<{ deletes: number; live: number }[]>(PLAN_UNSEEN, params, UNPREPARED);
   const { deletes, live } = plan ?? { deletes: 0, live: 0 };
   let outcome: UnseenOutcome;
@@ -170,14 +177,14 @@ export async function listHeld(sql: Sql | TransactionSql, connectionId: string, 
  * again since it was held (its cursor moved) or already deleted is skipped. Per model: how many
  * records were deleted, and the run that held them.
  */
-export async function applyHeld(sql: Sql, q: { connectionId: string; syncName: string; model?: string | undefined }): Promise<Array<{ model: string; deleted: number; runId: string }>> {
+export async function applyHeld(sql: Sql, q: HeldTarget): Promise<Array<{ model: string; deleted: number; runId: string }>> {
   return sql.begin(async (tx) => {
-    const held = (await listHeld(tx, q.connectionId, q.syncName)).filter((h) => q.model === undefined || h.model === q.model);
+    const held = (await listHeld(tx, q.connectionId, q.syncName)).filter((h) => q.models === undefined || q.models.includes(h.model));
     const applied: Array<{ model: string; deleted: number; runId: string }> = [];
     for (const h of held) {
       await lockRecordModel(tx, q.connectionId, h.model);
       const [row] = await tx.unsafe<{ deleted: number }[]>(applyTo(HELD), [q.connectionId, q.syncName, 'held', h.model, h.run_id], UNPREPARED);
-      await dropHeld(tx, { ...q, model: h.model });
+      await dropHeld(tx, { ...q, models: [h.model] });
       applied.push({ model: h.model, deleted: row?.deleted ?? 0, runId: h.run_id });
     }
     return applied;
@@ -185,6 +192,26 @@ export async function applyHeld(sql: Sql, q: { connectionId: string; syncName: s
 }
 
 /** Forgets held deletes (of one model, or all); the records stay. Returns how many were held. */
-export function discardHeld(sql: Sql, q: { connectionId: string; syncName: string; model?: string | undefined }): Promise<number> {
+export function discardHeld(sql: Sql, q: HeldTarget): Promise<number> {
   return dropHeld(sql, q);
+}
+
+/**
+ * A removed sync variant's records (its stored models, host/sync/variants.ts): every live one is
+ * marked deleted with a new cursor, so an app following the variant's stream sees them go; its
+ * seen ids and held deletes are forgotten. In the caller's transaction. Returns the deletes.
+ */
+export async function deleteVariantRecords(tx: TransactionSql, q: { connectionId: string; syncName: string; models: readonly string[] }): Promise<number> {
+  let deleted = 0;
+  for (const model of q.models) {
+    await lockRecordModel(tx, q.connectionId, model);
+    const rows = await tx`
+      update records set deleted_at = now(), updated_at = now(), last_action = 'deleted',
+        cursor = nextval('records_cursor_seq'), last_run_id = null, synced_by = '{}'
+      where connection_id = ${q.connectionId} and model = ${model} and deleted_at is null`;
+    deleted += rows.count;
+  }
+  await tx`delete from sync_seen where connection_id = ${q.connectionId} and sync_name = ${q.syncName} and model = any(${q.models as string[]}::text[])`;
+  await dropHeld(tx, q);
+  return deleted;
 }

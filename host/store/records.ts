@@ -5,7 +5,7 @@
 import type { BatchResult } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
-import { modelsOfConnection } from './records-models.ts';
+import { modelsOfConnection, type ConnectionModels } from './records-models.ts';
 import { readPage, readPageBody, readPageJson, streamPageBody, type PageBody, type ReadPageArgs, type RecordPage } from './records-read.ts';
 import { saveBatch, type InsertMethod, type SaveBatchArgs } from './records-save.ts';
 
@@ -39,7 +39,7 @@ export interface RecordStore {
   /** The same bytes, handed on as the rows arrive: what GET /records serves. */
   streamPageBody(args: ReadPageArgs): Promise<PageBody>;
   /** The models a connection has (declared by its provider's active scripts, or holding records), sorted. */
-  modelsOf(connectionId: string): Promise<string[]>;
+  modelsOf(connectionId: string): Promise<ConnectionModels>;
 }
 
 export function createRecordStore(options: RecordStoreOptions): RecordStore {

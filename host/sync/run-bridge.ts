@@ -15,7 +15,9 @@ import { locateLogStacks } from '../runs/source-locations.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { clearSeen, recordSeen, settleUnseen, type MassDeleteGuard, type UnseenOutcome } from '../store/records-deletes.ts';
 import type { SyncState } from '../sync/sync-state.ts';
+import type { Parts } from './parts.ts';
 import { createRunTransactions } from './run-transactions.ts';
+import { BASE_VARIANT, storedModel } from './variants.ts';
 
 /** The record store as the bridge needs it (host/store implements it). */
 export interface RecordWriter {
@@ -28,6 +30,7 @@ export interface RunBridgeDeps {
   runs: Runs;
   connections: Connections;
   syncState: SyncState;
+  parts: Parts;
   proxy: Proxy;
   logger: Logger;
 }
@@ -41,6 +44,10 @@ export interface RunBridgeScope {
   /** Models the script declared; saving any other is refused. Empty for actions that may not write. */
   models: readonly string[];
   syncName: string | null;
+  /** The sync's variant whose records and state these are (variants.ts); default 'base'. */
+  variant?: string;
+  /** A part of a split pass (parts.ts): its checkpoint is the part's, not the pair's. */
+  part?: string;
   /** The sync whose records these are (a sync's own runs and its onWebhook runs); default syncName. */
   writer?: string | null;
   /** Deletes past this are held for review (records-deletes.ts). */
@@ -89,6 +96,9 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
   const openWindows = new Set<string>();
   const warnings: RunWarning[] = [];
   const writer = scope.writer === undefined ? scope.syncName : scope.writer;
+  const variant = scope.variant ?? BASE_VARIANT;
+  // Where a declared model's records of this variant are stored: the script only ever names the declared model.
+  const stored = (model: string) => storedModel(model, variant);
   const lost = new AbortController();
   // Every write of the run goes through the fence (host/runs/run-fence.ts); the first refused
   // one aborts the script: a process that lost its run stops quietly.
@@ -130,10 +140,11 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
 
   // Records and the run's counts commit together, so counts always match what is stored.
   const writeBatch = (batch: RecordBatch) => fenced(async (tx) => {
-    const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model: batch.model, batch, runId: scope.runId, writer }, tx);
+    const model = stored(batch.model);
+    const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model, batch: { ...batch, model }, runId: scope.runId, writer }, tx);
     if (scope.syncName && batch.op !== 'delete') {
       const ids = batch.records.map((r) => r.id);
-      const seen = { connectionId: scope.connection.id, syncName: scope.syncName, model: batch.model };
+      const seen = { connectionId: scope.connection.id, syncName: scope.syncName, model };
       if (scope.tracksFullDeletes) await recordSeen(tx, { ...seen, scope: 'full' }, ids);
       if (openWindows.has(batch.model)) await recordSeen(tx, { ...seen, scope: 'track' }, ids);
     }
@@ -150,7 +161,7 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
     if (outcome.held === 0) return;
     warnings.push({
       code: 'DELETES_HELD', model, held: outcome.held, live: outcome.live,
-      message: `${outcome.held} of ${outcome.live} live ${model} records were not seen and are held, not deleted (mass-delete guard): apply or discard them with POST /syncs/${scope.syncName}/held-deletes/apply|discard or ferry held-deletes`,
+      message: `${outcome.held} of ${outcome.live} live ${model} records were not seen and are held, not deleted (mass-delete guard): apply or discard them with POST /syncs/${scope.syncName}/held-deletes/apply|discard${variant === BASE_VARIANT ? '' : ` (variant "${variant}")`} or ferry held-deletes`,
     });
   };
 
@@ -241,7 +252,8 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
       await recordsWritten();
       const advanced = JSON.stringify(checkpoint) !== JSON.stringify(scope.startCheckpoint ?? null);
       await fenced(async (tx) => {
-        await deps.syncState.saveCheckpoint(scope.connection.id, scope.syncName!, checkpoint, tx);
+        if (scope.part !== undefined) await deps.parts.saveCheckpoint(tx, { connectionId: scope.connection.id, syncName: scope.syncName!, variant, part: scope.part }, checkpoint);
+        else await deps.syncState.saveCheckpoint(scope.connection.id, scope.syncName!, variant, checkpoint, tx);
         if (advanced) await tx`update runs set checkpoint_advanced = true where id = ${scope.runId}`;
       });
     },
@@ -250,7 +262,7 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
       if (!scope.syncName) throw new Error('trackDeletesStart/End belong to syncs');
       if (!scope.models.includes(model)) throw new Error(`unknown model "${model}"`);
       await recordsWritten();
-      const seen = { connectionId: scope.connection.id, syncName: scope.syncName, scope: 'track' as const, model };
+      const seen = { connectionId: scope.connection.id, syncName: scope.syncName, scope: 'track' as const, model: stored(model) };
       if (phase === 'start') {
         // A resumed run continues the window its predecessor opened (the ids it saw are kept).
         if (!scope.resumed) await fenced((tx) => clearSeen(tx, seen));

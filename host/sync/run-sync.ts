@@ -22,11 +22,17 @@ import type { FerryWebhookEvent, SyncWebhook } from '../webhooks-out/deliveries.
 import { parseDuration } from './frequency.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
 import { createRunBridge, type ModelCounts, type RecordWriter } from './run-bridge.ts';
+import { planWindows, type Parts } from './parts.ts';
 import type { Pass, SyncState, SyncStateRow } from './sync-state.ts';
+import { BASE_VARIANT, storedModel } from './variants.ts';
 
 export interface SyncJob {
   connectionId: string;
   syncName: string;
+  /** The variant to run (host/sync/variants.ts); absent = 'base'. */
+  variant?: string;
+  /** One part of the pair's split pass (host/sync/parts.ts); absent = the pair itself. */
+  part?: string;
   trigger: 'schedule' | 'manual';
   full?: boolean;
   /** Set by the scheduler: when the pair was due (start lag = run start − this). */
@@ -48,6 +54,7 @@ export interface SyncRunnerDeps {
   records: RecordWriter;
   runs: Runs;
   syncState: SyncState;
+  parts: Parts;
   scripts: Scripts;
   connections: Connections;
   providers: Providers;
@@ -86,24 +93,24 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...deps.retry };
 
   /** Per model, the newest cursor before this run: the app reads from there to see its changes. */
-  async function cursorsBefore(connectionId: string, models: readonly string[]): Promise<Map<string, string>> {
+  async function cursorsBefore(connectionId: string, models: readonly string[], variant: string): Promise<Map<string, string>> {
     const cursors = new Map<string, string>();
     for (const model of models) {
       const [row] = await deps.sql<{ max: string | null }[]>`
-        select max(cursor)::text as max from records where connection_id = ${connectionId} and model = ${model} and cursor > 0`;
+        select max(cursor)::text as max from records where connection_id = ${connectionId} and model = ${storedModel(model, variant)} and cursor > 0`;
       cursors.set(model, row?.max ?? '0');
     }
     return cursors;
   }
 
-  function webhookEvents(connection: ConnectionRow, syncName: string, runId: string, pass: Pass, counts: ModelCounts, warnings: readonly RunWarning[], cursors: Map<string, string>): SyncWebhook[] {
+  function webhookEvents(connection: ConnectionRow, syncName: string, variant: string, runId: string, pass: Pass, counts: ModelCounts, warnings: readonly RunWarning[], cursors: Map<string, string>): SyncWebhook[] {
     const models = new Set([...counts].filter(([, c]) => c.added + c.updated + c.deleted > 0).map(([model]) => model));
     for (const w of warnings) models.add(w.model);
     return [...models].map((model) => {
       const modelWarnings = warnings.filter((w) => w.model === model);
       return {
         type: 'sync', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
-        sync_name: syncName, model, sync_type: pass.full ? 'full' : 'incremental', run_id: String(runId),
+        sync_name: syncName, ...(variant !== BASE_VARIANT && { variant }), model, sync_type: pass.full ? 'full' : 'incremental', run_id: String(runId),
         counts: counts.get(model) ?? { added: 0, updated: 0, deleted: 0 }, cursor: cursors.get(model) ?? '0', modified_after: pass.startedAt.toISOString(),
         ...(modelWarnings.length > 0 && { warnings: modelWarnings }),
       };
@@ -117,51 +124,83 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const script = await deps.scripts.getActive(connection.environment_id, connection.provider, job.syncName);
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
       const manifest = script.manifest;
-      const state = await deps.syncState.get(connection.id, job.syncName);
-      if (!state) return { status: 'skipped', reason: 'sync not enabled for this connection' };
+      const variant = job.variant ?? BASE_VARIANT;
+      const state = await deps.syncState.get(connection.id, job.syncName, variant);
+      if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
       const provider = await deps.providers.get(connection.environment_id, connection.provider);
       if (!provider) return { status: 'skipped', reason: `provider ${connection.provider} is not configured` };
+      const pair = { connectionId: connection.id, syncName: job.syncName, variant };
+      const partKey = job.part === undefined ? null : { ...pair, part: job.part };
+      const part = partKey ? await deps.parts.get(partKey) : null;
+      if (partKey && (!part || part.status === 'succeeded' || state.pass_started_at === null)) return { status: 'skipped', reason: 'the part is done or its pass is over' };
+      // A split pass going on: this run of the pair resumes it (parts that gave up get fresh
+      // retries) instead of starting another pass over it.
+      if (!partKey && await deps.parts.rearm(pair)) return { status: 'skipped', reason: 'a split pass is in progress: its parts run on their own' };
 
-      const { pass, resumed } = choosePass(manifest, state, job, new Date());
+      const chosen = part
+        ? { resumed: part.checkpoint !== null, pass: { startedAt: state.pass_started_at!, full: state.pass_full, since: state.pass_since, tracksDeletes: state.pass_tracks_deletes } }
+        : choosePass(manifest, state, job, new Date());
+      const { pass, resumed } = chosen;
+      // A fresh full pass of everything, of a sync that declares `split`, runs as parts.
+      const splits = !part && !resumed && pass.full && pass.since === null && manifest.split !== undefined;
+      const checkpoint = part ? part.checkpoint : resumed ? state.checkpoint : null;
       const limits = await limitsFor(deps.sql, connection.environment_id, manifest.limits);
       const run = await deps.runs.start({
-        connectionId: connection.id, scriptName: job.syncName, kind: 'sync', scriptVersion: script.version,
+        connectionId: connection.id, scriptName: job.syncName, variant, part: job.part ?? null, kind: 'sync', scriptVersion: script.version,
         trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
         jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
-        fetchSince: pass.since, fetchCheckpoint: resumed ? state.checkpoint : null,
+        fetchSince: pass.since, fetchCheckpoint: checkpoint,
         memoryLimitMb: limits.memoryMb,
       });
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
-      if (!resumed) {
+      const models = manifest.models;
+      const stored = models.map((m) => storedModel(m, variant));
+      const fenceLost = (err: unknown): SyncOutcome => {
+        if (!isRunFenced(err)) throw err;
+        return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
+      };
+      if (splits) return split(run.id, run.started_at, pass);
+      if (!resumed && !part) {
         pass.startedAt = run.started_at;
         try {
-          await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.syncState.beginPass(tx, connection.id, job.syncName, pass)));
+          await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.syncState.beginPass(tx, connection.id, job.syncName, pass, variant, stored)));
         } catch (err) {
-          if (!isRunFenced(err)) throw err;
-          return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
+          return fenceLost(err);
         }
       }
-      const models = manifest.models;
-      const cursors = deps.webhooks ? await cursorsBefore(connection.id, models) : new Map<string, string>();
-      const checkpoint = resumed ? state.checkpoint : null;
+      if (partKey) {
+        try {
+          await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.parts.markRunning(tx, partKey, run.id)));
+        } catch (err) {
+          return fenceLost(err);
+        }
+      }
+      const cursors = deps.webhooks ? await cursorsBefore(connection.id, models, variant) : new Map<string, string>();
 
       const bridge = createRunBridge(deps, {
-        runId: run.id, script, connection, provider, models, syncName: job.syncName,
+        runId: run.id, script, connection, provider, models, syncName: job.syncName, variant, ...(partKey && { part: partKey.part }),
         tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint, massDeleteGuard: manifest.massDeleteGuard,
       });
-      const where = { runId: run.id, sync: job.syncName, connection: connection.connection_id };
+      const where = { runId: run.id, sync: job.syncName, variant, ...(partKey && { part: partKey.part }), connection: connection.connection_id };
       const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
-        const decision = decideRetry(error, state.retry_attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
+        const attempt = part ? part.retry_attempt : state.retry_attempt;
+        const decision = decideRetry(error, attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
         // Settled and rescheduled together, and only by the process that still holds the run: one
         // that lost it (failed as WORKER_LOST while frozen) leaves the pair to its new run. When no
-        // retry is left, the app's sync.failed event is written in the same transaction.
+        // retry is left, the app's sync.failed event is written in the same transaction. A part
+        // is retried on its own; the pass's state does not move.
         const settled = await retryTransient(() => deps.sql.begin(async (tx) => {
           if (!(await deps.runs.finish(run.id, { status: 'failed', usage, error }, tx))) return false;
-          await deps.syncState.recordFailure(connection.id, job.syncName, decision, tx);
+          if (partKey) {
+            await deps.parts.recordFailure(partKey, decision, tx);
+            if (decision === null) await deps.syncState.recordFailure(connection.id, job.syncName, variant, null, tx);
+          } else {
+            await deps.syncState.recordFailure(connection.id, job.syncName, variant, decision, tx);
+          }
           if (decision === null) {
             await deps.webhooks?.publish(tx, connection.environment_id, [{
               type: 'sync.failed', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
-              sync_name: job.syncName, run_id: run.id, error: { code: error.code, message: error.message },
+              sync_name: job.syncName, ...(variant !== BASE_VARIANT && { variant }), run_id: run.id, error: { code: error.code, message: error.message },
             }], run.id);
           }
           return true;
@@ -176,7 +215,8 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
 
       const result = await executeRun(deps, {
         runId: run.id, kind: 'sync', script, connection, provider, bridge, limits,
-        lastSyncDate: pass.since, isFullRun: pass.full, checkpoint,
+        lastSyncDate: pass.since, isFullRun: pass.full, checkpoint, variant,
+        ...(part && { partition: { key: part.part, from: part.window_from?.toISOString() ?? null, to: part.window_to?.toISOString() ?? null } }),
       });
       if (!result.ok) return fail(result.error, result.usage);
       try {
@@ -186,20 +226,26 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           bridge.resetUnseen();
           // The fence first: a run that lost the pair applies no deletes and moves no state.
           await claimRun(tx, run.id);
-          if (pass.tracksDeletes) {
-            let total = 0;
-            for (const model of models) {
-              const outcome = await settleUnseen(tx, { connectionId: connection.id, syncName: job.syncName, scope: 'full', model }, run.id, manifest.massDeleteGuard);
-              bridge.noteUnseen(model, outcome);
-              total += outcome.deleted;
+          // A part settles the pass only when it is the last one to succeed.
+          const passDone = partKey ? await deps.parts.succeed(tx, partKey) : true;
+          if (passDone) {
+            if (pass.tracksDeletes) {
+              let total = 0;
+              for (const model of models) {
+                const target = { connectionId: connection.id, syncName: job.syncName, scope: 'full' as const, model: storedModel(model, variant) };
+                const outcome = await settleUnseen(tx, target, run.id, manifest.massDeleteGuard);
+                bridge.noteUnseen(model, outcome);
+                total += outcome.deleted;
+              }
+              if (total > 0) await tx`update runs set deleted = deleted + ${total} where id = ${run.id}`;
             }
-            if (total > 0) await tx`update runs set deleted = deleted + ${total} where id = ${run.id}`;
+            await deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass, variant);
+            if (partKey) await deps.parts.finish(tx, pair);
           }
-          await deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass);
           const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings }, tx);
           // Already settled as dead (a stalled process): roll back deletes and the state change.
           if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
-          await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
+          await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
         }));
       } catch (err) {
         if (!isRunFenced(err)) log.error({ err, runId: run.id }, 'settling a successful sync run failed');
@@ -208,6 +254,34 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       }
       log.info({ ...where, usage: result.usage }, 'sync run succeeded');
       return { status: 'succeeded', runId: run.id };
+
+      /**
+       * Begins a split pass: its parts, due at once, replace the pair's checkpoint, in the run's
+       * fenced transaction, and the run that split it succeeds without running the script (the
+       * pass itself succeeds with its last part).
+       */
+      async function split(runId: string, startedAt: Date, splitPass: Pass): Promise<SyncOutcome> {
+        const idle = { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 };
+        let windows;
+        try {
+          windows = planWindows(manifest.split!, startedAt);
+        } catch (err) {
+          return fail({ kind: 'sdk', code: 'BAD_SCRIPT', message: (err as Error).message }, idle);
+        }
+        splitPass.startedAt = startedAt;
+        try {
+          await retryTransient(() => fencedWrite(deps.sql, runId, async (tx) => {
+            await deps.syncState.beginPass(tx, connection!.id, job.syncName, splitPass, variant, stored);
+            await deps.parts.begin(tx, pair, windows);
+            await deps.runs.appendLogs(runId, 0, [{ level: 'info', message: `full pass split into ${windows.length} parts (${manifest.split!.every} from ${windows[0]!.part}); they run on their own`, at: new Date().toISOString() }], tx);
+            if (!(await deps.runs.finish(runId, { status: 'succeeded', usage: idle }, tx))) throw new Error(`run ${runId} was settled by another process`);
+          }));
+        } catch (err) {
+          return fenceLost(err);
+        }
+        log.info({ runId, sync: job.syncName, variant, parts: windows.length }, 'full pass split into parts');
+        return { status: 'succeeded', runId };
+      }
     },
   };
 }

@@ -8,12 +8,14 @@ import type { Logger } from '../logger.ts';
 import type { Queue } from '../queue/queue.ts';
 import type { Runs } from '../runs/runs.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
+import type { Parts } from './parts.ts';
 import type { SyncState } from './sync-state.ts';
 
 export interface SchedulerDeps {
   runs: Runs;
   queue: Pick<Queue, 'tick' | 'failJobs' | 'failSilentJobs'>;
   syncState: SyncState;
+  parts: Parts;
   logger: Logger;
   staleRunMs: number;
   tickMs: number;
@@ -32,13 +34,20 @@ export function createScheduler(deps: SchedulerDeps) {
       log.warn({ runs: dead.map((d) => d.id) }, 'failed runs whose process stopped heartbeating');
       await deps.queue.failJobs(dead.flatMap((d) => (d.job_id ? [d.job_id] : [])));
       for (const run of dead.filter((d) => d.kind === 'sync')) {
-        const state = await deps.syncState.get(run.connection_id, run.script_name);
-        if (state) await deps.syncState.recordFailure(run.connection_id, run.script_name, decideRetry(WORKER_LOST, state.retry_attempt, retry));
+        if (run.part !== null) {
+          // A part is retried on its own, from its checkpoint.
+          const key = { connectionId: run.connection_id, syncName: run.script_name, variant: run.variant, part: run.part };
+          const part = await deps.parts.get(key);
+          if (part) await deps.parts.recordFailure(key, decideRetry(WORKER_LOST, part.retry_attempt, retry));
+          continue;
+        }
+        const state = await deps.syncState.get(run.connection_id, run.script_name, run.variant);
+        if (state) await deps.syncState.recordFailure(run.connection_id, run.script_name, run.variant, decideRetry(WORKER_LOST, state.retry_attempt, retry));
       }
     }
     const stranded = await deps.queue.failSilentJobs();
     if (stranded.length > 0) log.warn({ jobs: stranded }, 'failed jobs a lost worker had fetched but not started; their pairs are due again');
-    await deps.queue.tick(deps.syncState);
+    await deps.queue.tick(deps.syncState, deps.parts);
   }
 
   let timer: NodeJS.Timeout | null = null;

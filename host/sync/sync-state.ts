@@ -1,13 +1,15 @@
 /**
- * Per (connection, sync) state: schedule, pause flags, lastSyncDate, checkpoint, the pass in
+ * Per (connection, sync, variant) state (variants.ts; 'base' unless a variant was added): schedule, pause flags, lastSyncDate, checkpoint, the pass in
  * progress and retries. lastSyncDate moves only in the transaction that finishes a successful run.
  */
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import { nextCronRun, parseSchedule, type Schedule } from './frequency.ts';
+import { BASE_VARIANT } from './variants.ts';
 
 export interface SyncStateRow {
   connection_id: string;
   sync_name: string;
+  variant: string;
   frequency_ms: string;
   next_run_at: Date;
   paused: boolean;
@@ -30,6 +32,7 @@ export interface SyncStateRow {
 export interface DueSync {
   connection_id: string;
   sync_name: string;
+  variant: string;
   environment_id: string;
   /** When the pair was due (the run's scheduled start). */
   due_at: Date;
@@ -74,9 +77,39 @@ export function createSyncState(sql: Sql) {
   }
 
   return {
-    async get(connectionId: string, syncName: string): Promise<SyncStateRow | null> {
-      const [row] = await sql<SyncStateRow[]>`select * from sync_state where connection_id = ${connectionId} and sync_name = ${syncName}`;
+    async get(connectionId: string, syncName: string, variant = BASE_VARIANT): Promise<SyncStateRow | null> {
+      const [row] = await sql<SyncStateRow[]>`select * from sync_state where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
       return row ?? null;
+    },
+
+    /** Every variant of a sync on a connection, 'base' first. */
+    async variants(connectionId: string, syncName: string): Promise<SyncStateRow[]> {
+      return sql<SyncStateRow[]>`
+        select * from sync_state where connection_id = ${connectionId} and sync_name = ${syncName}
+        order by variant <> ${BASE_VARIANT}, variant`;
+    },
+
+    /**
+     * A new variant of a sync the connection has: the sync's schedule (or `frequency` for this
+     * variant alone), due now unless the sync does not auto-start. False when it already exists.
+     */
+    async addVariant(tx: Db, q: { connectionId: string; syncName: string; variant: string; frequency: string | null; autoStart: boolean }): Promise<boolean> {
+      const [base] = await tx<SyncStateRow[]>`select * from sync_state where connection_id = ${q.connectionId} and sync_name = ${q.syncName} and variant = ${BASE_VARIANT}`;
+      if (!base) throw new Error(`sync ${q.syncName} is not enabled for connection ${q.connectionId}`);
+      const schedule = parseSchedule(q.frequency ?? base.schedule ?? `${base.frequency_ms}ms`);
+      const cols = scheduleColumns(schedule);
+      const rows = await tx`
+        insert into sync_state (connection_id, sync_name, variant, frequency_ms, next_run_at, paused, schedule, schedule_override, cron, cron_tz)
+        values (${q.connectionId}, ${q.syncName}, ${q.variant}, ${cols.frequencyMs}, ${q.autoStart ? new Date() : firstRunAfter(schedule, new Date())},
+          ${!q.autoStart}, ${base.schedule}, ${q.frequency}, ${cols.cron}, ${cols.cronTz})
+        on conflict (connection_id, sync_name, variant) do nothing`;
+      return rows.count > 0;
+    },
+
+    /** Drops a variant's state; its records are the caller's (removed in the same transaction). */
+    async removeVariant(tx: Db, connectionId: string, syncName: string, variant: string): Promise<boolean> {
+      const rows = await tx`delete from sync_state where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
+      return rows.count > 0;
     },
 
     /**
@@ -93,7 +126,7 @@ export function createSyncState(sql: Sql) {
         insert into sync_state (connection_id, sync_name, frequency_ms, next_run_at, paused, schedule)
         select c.id, ${q.syncName}, ${q.frequencyMs}, now(), ${!q.autoStart}, ${text}
         from connections c where c.environment_id = ${q.environmentId} and c.provider = ${q.provider}
-        on conflict (connection_id, sync_name) do update set schedule = excluded.schedule`;
+        on conflict (connection_id, sync_name, variant) do update set schedule = excluded.schedule`;
       await applyEffectiveSchedule(tx, { environmentId: q.environmentId, provider: q.provider, syncName: q.syncName }, text, true);
     },
 
@@ -109,7 +142,7 @@ export function createSyncState(sql: Sql) {
         await tx`
           insert into sync_state (connection_id, sync_name, frequency_ms, next_run_at, paused, schedule, cron, cron_tz)
           values (${q.connectionId}, ${s.name}, ${cols.frequencyMs}, now(), ${!s.auto_start}, ${s.frequency}, ${cols.cron}, ${cols.cronTz})
-          on conflict (connection_id, sync_name) do nothing`;
+          on conflict (connection_id, sync_name, variant) do nothing`;
       }
     },
 
@@ -121,11 +154,11 @@ export function createSyncState(sql: Sql) {
     },
 
     /** Per-connection schedule; null goes back to the sync's own. Throws on an invalid schedule. */
-    async setScheduleOverride(connectionId: string, syncName: string, text: string | null): Promise<void> {
+    async setScheduleOverride(connectionId: string, syncName: string, text: string | null, variant = BASE_VARIANT): Promise<void> {
       if (text !== null) parseSchedule(text);
       await sql.begin(async (tx) => {
         const [row] = await tx<{ schedule: string | null; frequency_ms: string }[]>`
-          update sync_state set schedule_override = ${text} where connection_id = ${connectionId} and sync_name = ${syncName}
+          update sync_state set schedule_override = ${text} where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}
           returning schedule, frequency_ms`;
         if (!row) return;
         const effective = text ?? row.schedule ?? `${row.frequency_ms}ms`;
@@ -135,12 +168,12 @@ export function createSyncState(sql: Sql) {
         await tx`
           update sync_state set frequency_ms = ${cols.frequencyMs}, cron = ${cols.cron}, cron_tz = ${cols.cronTz},
             next_run_at = ${firstRunAfter(schedule, new Date())}
-          where connection_id = ${connectionId} and sync_name = ${syncName}`;
+          where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
       });
     },
 
-    async setPaused(connectionId: string, syncName: string, paused: boolean): Promise<boolean> {
-      const rows = await sql`update sync_state set paused = ${paused} where connection_id = ${connectionId} and sync_name = ${syncName}`;
+    async setPaused(connectionId: string, syncName: string, paused: boolean, variant = BASE_VARIANT): Promise<boolean> {
+      const rows = await sql`update sync_state set paused = ${paused} where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
       return rows.count > 0;
     },
 
@@ -155,51 +188,52 @@ export function createSyncState(sql: Sql) {
     },
 
     /** "full run": remembered on the state, so a job already queued without it still runs full. */
-    async requestFull(connectionId: string, syncName: string): Promise<void> {
-      await sql`update sync_state set full_requested = true where connection_id = ${connectionId} and sync_name = ${syncName}`;
+    async requestFull(connectionId: string, syncName: string, variant = BASE_VARIANT): Promise<void> {
+      await sql`update sync_state set full_requested = true where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
     },
 
     /**
      * Starts a fresh pass, clearing the old checkpoint and any seen ids of an abandoned full pass
      * (in the run's fenced transaction: a run that lost the pair must not reset its state).
      */
-    async beginPass(tx: TransactionSql, connectionId: string, syncName: string, pass: Pass): Promise<void> {
+    async beginPass(tx: TransactionSql, connectionId: string, syncName: string, pass: Pass, variant: string, storedModels: readonly string[]): Promise<void> {
       await tx`
         update sync_state set pass_started_at = ${pass.startedAt}, pass_full = ${pass.full}, pass_since = ${pass.since},
           pass_tracks_deletes = ${pass.tracksDeletes}, full_requested = false, checkpoint = null
-        where connection_id = ${connectionId} and sync_name = ${syncName}`;
-      await tx`delete from sync_seen where connection_id = ${connectionId} and sync_name = ${syncName}`;
+        where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
+      // Only this variant's seen ids: another variant's pass may be open.
+      await tx`delete from sync_seen where connection_id = ${connectionId} and sync_name = ${syncName} and model = any(${storedModels as string[]}::text[])`;
     },
 
     /** In the transaction that finishes a successful run: the only place lastSyncDate moves. */
-    async recordSuccess(tx: TransactionSql, connectionId: string, syncName: string, pass: Pass): Promise<void> {
+    async recordSuccess(tx: TransactionSql, connectionId: string, syncName: string, pass: Pass, variant: string): Promise<void> {
       await tx`
         update sync_state set last_sync_date = ${pass.startedAt}, checkpoint = null,
           incrementals_since_full = case when ${pass.full} then 0 else incrementals_since_full + 1 end,
           pass_started_at = null, pass_full = false, pass_since = null, pass_tracks_deletes = false,
           retry_attempt = 0, consecutive_failures = 0
-        where connection_id = ${connectionId} and sync_name = ${syncName}`;
+        where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
     },
 
     /** A failed run: state stays; a retry (if any) brings the next run forward. */
-    async recordFailure(connectionId: string, syncName: string, retry: { delayMs: number; countsAsAttempt: boolean } | null, tx: Db = sql): Promise<void> {
+    async recordFailure(connectionId: string, syncName: string, variant: string, retry: { delayMs: number; countsAsAttempt: boolean } | null, tx: Db = sql): Promise<void> {
       if (retry === null) {
         await tx`
           update sync_state set consecutive_failures = consecutive_failures + 1, retry_attempt = 0
-          where connection_id = ${connectionId} and sync_name = ${syncName}`;
+          where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
         return;
       }
       await tx`
         update sync_state set consecutive_failures = consecutive_failures + 1,
           retry_attempt = retry_attempt + ${retry.countsAsAttempt ? 1 : 0},
           next_run_at = now() + ${retry.delayMs} * interval '1 millisecond'
-        where connection_id = ${connectionId} and sync_name = ${syncName}`;
+        where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
     },
 
-    async saveCheckpoint(connectionId: string, syncName: string, checkpoint: Record<string, unknown> | null, tx: Db = sql): Promise<void> {
+    async saveCheckpoint(connectionId: string, syncName: string, variant: string, checkpoint: Record<string, unknown> | null, tx: Db = sql): Promise<void> {
       await tx`
         update sync_state set checkpoint = ${checkpoint === null ? null : JSON.stringify(checkpoint)}::text::jsonb
-        where connection_id = ${connectionId} and sync_name = ${syncName}`;
+        where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
     },
 
     /**
@@ -210,7 +244,7 @@ export function createSyncState(sql: Sql) {
     async claimDue(tx: TransactionSql, limit: number): Promise<DueSync[]> {
       const rows = await tx<(DueSync & { cron: string | null; cron_tz: string | null })[]>`
         with due as (
-          select s.connection_id, s.sync_name, s.next_run_at from sync_state s
+          select s.connection_id, s.sync_name, s.variant, s.next_run_at from sync_state s
           where not s.paused and s.next_run_at <= now()
             and not exists (select 1 from paused_connections p where p.connection_id = s.connection_id)
           order by s.next_run_at limit ${limit}
@@ -219,18 +253,18 @@ export function createSyncState(sql: Sql) {
         update sync_state s
           set next_run_at = greatest(s.next_run_at + s.frequency_ms * interval '1 millisecond', now())
         from due, connections c
-        where s.connection_id = due.connection_id and s.sync_name = due.sync_name and c.id = s.connection_id
-        returning s.connection_id, s.sync_name, c.environment_id, due.next_run_at as due_at, s.cron, s.cron_tz`;
+        where s.connection_id = due.connection_id and s.sync_name = due.sync_name and s.variant = due.variant and c.id = s.connection_id
+        returning s.connection_id, s.sync_name, s.variant, c.environment_id, due.next_run_at as due_at, s.cron, s.cron_tz`;
       const now = new Date();
       const cronRows = rows.filter((r) => r.cron !== null);
       if (cronRows.length > 0) {
-        const fixes = cronRows.map((r) => ({ c: r.connection_id, s: r.sync_name, n: nextCronRun(r.cron!, r.cron_tz, now).toISOString() }));
+        const fixes = cronRows.map((r) => ({ c: r.connection_id, s: r.sync_name, v: r.variant, n: nextCronRun(r.cron!, r.cron_tz, now).toISOString() }));
         await tx`
           update sync_state s set next_run_at = (f->>'n')::timestamptz
           from jsonb_array_elements(${JSON.stringify(fixes)}::text::jsonb) f
-          where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s'`;
+          where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s' and s.variant = f->>'v'`;
       }
-      return rows.map(({ connection_id, sync_name, environment_id, due_at }) => ({ connection_id, sync_name, environment_id, due_at }));
+      return rows.map(({ connection_id, sync_name, variant, environment_id, due_at }) => ({ connection_id, sync_name, variant, environment_id, due_at }));
     },
   };
 }

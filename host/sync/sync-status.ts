@@ -1,5 +1,5 @@
 /**
- * What `GET /syncs/:name/status` reports for a (connection, sync): where it stands, how its
+ * What `GET /syncs/:name/status` reports for a (connection, sync, variant): where it stands, how its
  * runs went over a window, and the two ways it can be unhealthy without failing loudly:
  * "stuck" (runs that resume from a checkpoint keep failing without moving it) and records
  * rejected by every recent run.
@@ -20,10 +20,10 @@ export interface SyncHealth {
   persistent_rejections: Array<{ model: string; record_id: string | null; reason: string }>;
 }
 
-export async function syncHealth(sql: Sql, connectionId: string, syncName: string, windowHours: number): Promise<SyncHealth> {
+export async function syncHealth(sql: Sql, connectionId: string, syncName: string, variant: string, windowHours: number): Promise<SyncHealth> {
   const recent = await sql<{ id: string; status: string; resumed: boolean; checkpoint_advanced: boolean }[]>`
     select id, status, resumed, checkpoint_advanced from runs
-    where connection_id = ${connectionId} and script_name = ${syncName} and kind = 'sync' and status <> 'running'
+    where connection_id = ${connectionId} and script_name = ${syncName} and variant = ${variant} and kind = 'sync' and status <> 'running'
     order by id desc limit ${Math.max(STUCK_AFTER_RUNS, PERSISTENT_REJECTION_RUNS)}`;
   const lastStuckWindow = recent.slice(0, STUCK_AFTER_RUNS);
   const stuck = lastStuckWindow.length === STUCK_AFTER_RUNS && lastStuckWindow.every((r) => r.status === 'failed' && r.resumed && !r.checkpoint_advanced);
@@ -31,7 +31,7 @@ export async function syncHealth(sql: Sql, connectionId: string, syncName: strin
   const [stats] = await sql<{ n: number; ok: number; avg_ms: number | null }[]>`
     select count(*)::int as n, count(*) filter (where status = 'succeeded')::int as ok, avg(wall_ms)::float8 as avg_ms
     from runs
-    where connection_id = ${connectionId} and script_name = ${syncName} and kind = 'sync' and status <> 'running'
+    where connection_id = ${connectionId} and script_name = ${syncName} and variant = ${variant} and kind = 'sync' and status <> 'running'
       and started_at > now() - ${windowHours} * interval '1 hour'`;
 
   const rejectionRuns = recent.slice(0, PERSISTENT_REJECTION_RUNS).map((r) => r.id);

@@ -40,7 +40,12 @@ test('GET /openapi.json serves a 3.1 document with every route, its parameters a
   expect(params.connection_id).toMatchObject({ in: 'query', required: true, schema: { type: 'string' } });
   expect(params.limit).toMatchObject({ required: false, schema: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } });
   expect(params.cursor.schema.pattern).toBe('^\\d{1,19}$');
-  expect(Object.keys(params).sort()).toEqual(['connection_id', 'cursor', 'filter', 'ids', 'limit', 'model', 'modified_after']);
+  expect(Object.keys(params).sort()).toEqual(['connection_id', 'cursor', 'filter', 'ids', 'limit', 'model', 'modified_after', 'variant']);
+  expect(params.variant).toMatchObject({ required: false, schema: { type: 'string', default: 'base' } });
+  const variants = doc.paths['/syncs/{name}/variants'];
+  expect(variants.post.requestBody.content['application/json'].schema.required).toEqual(['connection_id', 'variant']);
+  expect(variants.get.responses['200']).toBeDefined();
+  expect(doc.paths['/syncs/{name}/variants/{variant}'].delete.responses['200']).toBeDefined();
   const page = records.responses['200'].content['application/json'].schema;
   expect(page.properties.records.items.properties._ferry_metadata.required).toContain('cursor');
   expect(records.responses['4XX']).toEqual({ $ref: '#/components/responses/Error' });

@@ -260,13 +260,50 @@ describe('the dashboard in a browser', () => {
     await screenshot(page, 'connections');
   });
 
+  test('sync variants: listed beside their sync on the overview and the connection, with their own page, runs and Run now', async () => {
+    const added = await ferry.api.post(`/syncs/${SYNC}/variants`, { connection_id: DEMO_CONNECTION_ID, variant: 'eu' });
+    expect(added.status).toBe(201);
+    await waitFor('the variant\'s first run', async () => {
+      const { body } = await ferry.api.get(`/runs?connection_id=${DEMO_CONNECTION_ID}&sync=${SYNC}&variant=eu&limit=1`);
+      return body.runs[0] && body.runs[0].status !== 'running' ? body.runs[0] : undefined;
+    }, 60_000);
+
+    await page.goto(dashboard);
+    const row = page.locator(`#syncs tr:has-text("${DEMO_CONNECTION_ID}"):has(.variant)`);
+    expect(await row.locator('.variant').textContent()).toBe('eu');
+    await page.goto(`${dashboard}/connections/${DEMO_CONNECTION_ID}`);
+    expect(await page.locator('#connection-syncs .variant').allTextContents()).toEqual(['eu']);
+    await page.click('#connection-syncs a:has(.variant)');
+    await page.waitForSelector('#sync-variant');
+    expect(await page.textContent('#sync-variant')).toBe('eu');
+    expect(new URL(page.url()).searchParams.get('variant')).toBe('eu');
+    const before = await page.locator('#runs tbody tr[data-run]').first().getAttribute('data-run');
+
+    await page.click('button:text-is("Run now")');
+    const newRun = page.locator('#runs tbody tr[data-run]').first();
+    await expect.poll(async () => BigInt((await newRun.getAttribute('data-run')) ?? '0') > BigInt(before!), { timeout: 60_000 }).toBe(true);
+    const runId = await newRun.getAttribute('data-run');
+    const run = await ferry.api.get(`/runs/${runId}`);
+    expect(run.body).toMatchObject({ variant: 'eu', trigger: 'manual' });
+    // Every run listed on the variant's page is the variant's.
+    const listed = await page.locator('#runs tbody tr[data-run]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run')));
+    const { body } = await ferry.api.get(`/runs?connection_id=${DEMO_CONNECTION_ID}&sync=${SYNC}&variant=eu&limit=25`);
+    expect(listed).toEqual(body.runs.map((r: { id: string }) => r.id));
+    await page.goto(`${dashboard}/runs/${runId}`);
+    expect(await page.textContent('#run-variant')).toBe('eu');
+    await screenshot(page, 'sync-variant-run');
+
+    expect((await ferry.api.request('DELETE', `/syncs/${SYNC}/variants/eu?connection_id=${DEMO_CONNECTION_ID}`)).status).toBe(200);
+  });
+
   test('a long run history pages by run id; a session ends on sign-out or when its key is revoked', async () => {
     // 60 finished runs of the pair (rows as a worker writes them) make three pages of 25.
     const [connection] = await ferry.db.sql<{ id: string }[]>`select id from connections where connection_id = ${DEMO_CONNECTION_ID}`;
     await ferry.db.sql`
       insert into runs (connection_id, script_name, kind, script_version, status, trigger, finished_at, wall_ms, cpu_ms, peak_heap_bytes, bridge_bytes, proxy_calls, memory_limit_mb)
       select ${connection!.id}, ${SYNC}, 'sync', 1, 'succeeded', 'schedule', now(), 100 + i, 10, 3000000 + i, 0, 1, 128 from generate_series(1, 60) i`;
-    const all = (await ferry.api.get(`/runs?connection_id=${DEMO_CONNECTION_ID}&sync=${SYNC}&limit=500`)).body.runs.map((r: any) => r.id);
+    // The sync's page lists its base variant's runs (a variant has a page of its own).
+    const all = (await ferry.api.get(`/runs?connection_id=${DEMO_CONNECTION_ID}&sync=${SYNC}&variant=base&limit=500`)).body.runs.map((r: any) => r.id);
     const seen: string[] = [];
     await page.goto(`${dashboard}/connections/${DEMO_CONNECTION_ID}/syncs/${SYNC}`);
     for (;;) {

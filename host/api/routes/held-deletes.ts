@@ -1,12 +1,13 @@
 /**
  * Deletes the mass-delete guard held (host/store/records-deletes.ts): list them, apply them or
- * discard them, per (connection, sync) and optionally one model.
+ * discard them, per (connection, sync, variant) and optionally one model.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Connections } from '../../connections/connections.ts';
 import type { Sql } from '../../db/connect.ts';
 import { applyHeld, discardHeld, listHeld } from '../../store/records-deletes.ts';
+import { BASE_VARIANT, splitStoredModel, storedModel, VariantName } from '../../sync/variants.ts';
 import type { ApiEnv } from '../app.ts';
 import { jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
@@ -18,9 +19,11 @@ export interface HeldDeleteRouteDeps {
 }
 
 const SyncName = ScriptAddressParam('sync');
-const HeldQuery = z.strictObject({ connection_id: z.string().min(1).max(255) });
+const Variant = VariantName.default(BASE_VARIANT).describe('The sync variant (default base)');
+const HeldQuery = z.strictObject({ connection_id: z.string().min(1).max(255), variant: Variant });
 const HeldBody = z.strictObject({
   connection_id: z.string().min(1).max(255),
+  variant: Variant,
   /** Only this model's held deletes; absent = every model of the sync. */
   model: z.string().min(1).max(200).optional(),
 });
@@ -53,27 +56,39 @@ export function heldDeleteRoutes(deps: HeldDeleteRouteDeps) {
     return connection;
   }
 
+  /** The variant's held deletes, named by their declared model. */
+  async function heldOf(connectionId: string, syncName: string, variant: string) {
+    const held = await listHeld(deps.sql, connectionId, syncName);
+    return held.filter((h) => splitStoredModel(h.model).variant === variant);
+  }
+
+  /** What an apply or discard covers: one model of the variant, or every model it holds deletes of. */
+  async function targetOf(connectionId: string, syncName: string, body: z.infer<typeof HeldBody>) {
+    const models = body.model !== undefined ? [storedModel(body.model, body.variant)] : (await heldOf(connectionId, syncName, body.variant)).map((h) => h.model);
+    return { connectionId, syncName, models };
+  }
+
   app.get('/syncs/:name/held-deletes', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const q = parseInput(HeldQuery, c.req.query(), 'query');
     const connection = await connectionOf(c.get('environment').id, q.connection_id);
-    const held = await listHeld(deps.sql, connection.id, nameForConnection(name, connection, ['params', 'name']));
-    return c.json({ held: held.map((h) => ({ ...h, held_at: h.held_at.toISOString() })) });
+    const held = await heldOf(connection.id, nameForConnection(name, connection, ['params', 'name']), q.variant);
+    return c.json({ held: held.map((h) => ({ ...h, model: splitStoredModel(h.model).model, held_at: h.held_at.toISOString() })) });
   });
 
   app.post('/syncs/:name/held-deletes/apply', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(HeldBody, await jsonBody(c), 'body');
     const connection = await connectionOf(c.get('environment').id, body.connection_id);
-    const applied = await applyHeld(deps.sql, { connectionId: connection.id, syncName: nameForConnection(name, connection, ['params', 'name']), model: body.model });
-    return c.json({ applied: applied.map((a) => ({ model: a.model, deleted: a.deleted, run_id: a.runId })) });
+    const applied = await applyHeld(deps.sql, await targetOf(connection.id, nameForConnection(name, connection, ['params', 'name']), body));
+    return c.json({ applied: applied.map((a) => ({ model: splitStoredModel(a.model).model, deleted: a.deleted, run_id: a.runId })) });
   });
 
   app.post('/syncs/:name/held-deletes/discard', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(HeldBody, await jsonBody(c), 'body');
     const connection = await connectionOf(c.get('environment').id, body.connection_id);
-    return c.json({ discarded: await discardHeld(deps.sql, { connectionId: connection.id, syncName: nameForConnection(name, connection, ['params', 'name']), model: body.model }) });
+    return c.json({ discarded: await discardHeld(deps.sql, await targetOf(connection.id, nameForConnection(name, connection, ['params', 'name']), body)) });
   });
 
   return app;

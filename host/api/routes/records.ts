@@ -3,6 +3,7 @@ import { retryTransient } from '../../db/transient.ts';
 import { z } from 'zod';
 import { MAX_IDS } from '../../store/records-read.ts';
 import { MAX_PAGE_LIMIT, type RecordStore } from '../../store/records.ts';
+import { BASE_VARIANT, storedModel, VariantName } from '../../sync/variants.ts';
 import type { Environments } from '../../tenancy/environments.ts';
 import type { ApiEnv } from '../app.ts';
 import { bearerKey, unknownKey } from '../auth.ts';
@@ -19,6 +20,7 @@ const CursorSchema = z.string().regex(/^\d{1,19}$/, 'a cursor is the next_cursor
 export const RecordsQuery = z.strictObject({
   connection_id: z.string().min(1).max(255),
   model: z.string().min(1).max(255),
+  variant: VariantName.default(BASE_VARIANT).describe("The sync variant whose records to read (default base): each variant's records are a separate stream"),
   cursor: CursorSchema.optional().describe('The next_cursor of the last page read (exclusive). Omit to start from the beginning.'),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE_LIMIT).default(100),
   modified_after: z.iso.datetime({ offset: true }).optional().describe('Only records last modified after this time.'),
@@ -58,11 +60,16 @@ function queryWithRepeats(queries: Record<string, string[]>): Record<string, str
 const EMPTY_PAGE = Buffer.from('{"records":[],"next_cursor":null}');
 
 /** An empty page of a model the connection does not have is a typo, not "nothing new": 404 naming the models it has. */
-async function refuseUnknownModel(records: RecordStore, connection: string, connectionId: string, model: string): Promise<void> {
-  const models = await records.modelsOf(connection);
-  if (models.includes(model)) return;
-  const known = models.length > 0 ? `its models are ${models.join(', ')}` : 'it has no models yet (deploy a sync that declares one)';
-  throw new ApiError(404, 'UNKNOWN_MODEL', `connection "${connectionId}" has no model "${model}": ${known}`, [{ path: ['model'], message: known }]);
+async function refuseUnknownModel(records: RecordStore, connection: string, connectionId: string, model: string, variant: string): Promise<void> {
+  const { models, variants } = await records.modelsOf(connection);
+  if (!models.includes(model)) {
+    const known = models.length > 0 ? `its models are ${models.join(', ')}` : 'it has no models yet (deploy a sync that declares one)';
+    throw new ApiError(404, 'UNKNOWN_MODEL', `connection "${connectionId}" has no model "${model}": ${known}`, [{ path: ['model'], message: known }]);
+  }
+  if (variant !== BASE_VARIANT && !variants.includes(variant)) {
+    const known = variants.length > 0 ? `its variants are ${variants.join(', ')}` : 'it has no variants besides base (add one with POST /syncs/:name/variants)';
+    throw new ApiError(404, 'UNKNOWN_VARIANT', `connection "${connectionId}" has no sync variant "${variant}": ${known}`, [{ path: ['variant'], message: known }]);
+  }
 }
 
 const READ_RETRY_MS = [50];
@@ -98,7 +105,7 @@ export function recordRoutes(deps: RecordRouteDeps) {
     // re-encoded, and streamed while the rest of the page arrives (bench/api).
     const page = await retryTransient(() => deps.records.streamPageBody({
       connectionId,
-      model: q.model,
+      model: storedModel(q.model, q.variant),
       cursor: q.cursor ?? null,
       limit: q.limit,
       ...(q.filter ? { filter: q.filter.split(',') as ('added' | 'updated' | 'deleted')[] } : {}),
@@ -107,7 +114,7 @@ export function recordRoutes(deps: RecordRouteDeps) {
     }), READ_RETRY_MS);
     if (page.empty) {
       await page.body.cancel();
-      await refuseUnknownModel(deps.records, connectionId, q.connection_id, q.model);
+      await refuseUnknownModel(deps.records, connectionId, q.connection_id, q.model, q.variant);
       return c.body(EMPTY_PAGE, 200, { 'content-type': 'application/json; charset=utf-8' });
     }
     return c.body(page.body, 200, { 'content-type': 'application/json; charset=utf-8' });

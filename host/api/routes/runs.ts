@@ -4,6 +4,7 @@ import type { ConnectionRow, Connections } from '../../connections/connections.t
 import { parseScriptAddress } from '../../deploy/script-address.ts';
 import { nameForConnection } from './script-param.ts';
 import type { RunRow, Runs } from '../../runs/runs.ts';
+import { VariantName } from '../../sync/variants.ts';
 import type { ApiEnv } from '../app.ts';
 import { notFound, parseInput } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
@@ -17,6 +18,7 @@ const RunsQuery = z.strictObject({
   connection_id: z.string().min(1).max(255),
   /** A script name, or provider/name (the provider must be the connection's). */
   sync: z.string().max(164).refine((text) => parseScriptAddress(text) !== null, 'a script name, optionally as provider/name').optional(),
+  variant: VariantName.optional().describe("Only this sync variant's runs (base for the default one)"),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.string().regex(/^\d{1,19}$/).optional(),
 });
@@ -31,6 +33,8 @@ const RunSchema = z.object({
   connection_id: z.string(),
   sync: z.string().describe('The script name (a sync or an action)'),
   provider: z.string().describe("The script's provider (the connection's)"),
+  variant: z.string().describe("A sync run's variant ('base' unless the sync has variants; 'base' for actions and webhooks)"),
+  part: z.string().nullable().describe('The part of a split full pass this run read (its time window\'s start); null for other runs'),
   kind: z.string(),
   version: z.number().int(),
   status: z.enum(['running', 'succeeded', 'failed']),
@@ -78,6 +82,8 @@ function presentRun(run: RunRow, connection: Pick<ConnectionRow, 'connection_id'
     connection_id: connection.connection_id,
     sync: run.script_name,
     provider: connection.provider,
+    variant: run.variant,
+    part: run.part,
     kind: run.kind,
     version: run.script_version,
     status: run.status,
@@ -108,7 +114,7 @@ export function runRoutes(deps: RunRouteDeps) {
     const connection = await deps.connections.get(c.get('environment').id, q.connection_id);
     if (!connection) throw notFound(`connection "${q.connection_id}"`);
     const scriptName = q.sync === undefined ? undefined : nameForConnection(q.sync, connection, ['query', 'sync']);
-    const runs = await deps.runs.list({ connectionId: connection.id, scriptName, limit: q.limit, beforeId: q.before });
+    const runs = await deps.runs.list({ connectionId: connection.id, scriptName, variant: q.variant, limit: q.limit, beforeId: q.before });
     return c.json({
       runs: runs.map((r) => presentRun(r, connection)),
       next_before: runs.length === q.limit ? runs.at(-1)!.id : null,

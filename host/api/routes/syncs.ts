@@ -7,8 +7,10 @@ import type { Scripts } from '../../deploy/scripts.ts';
 import type { QueuedSyncJob } from '../../queue/queue.ts';
 import type { Runs } from '../../runs/runs.ts';
 import { parseSchedule } from '../../sync/frequency.ts';
+import type { Parts } from '../../sync/parts.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
 import { syncHealth } from '../../sync/sync-status.ts';
+import { BASE_VARIANT, VariantName } from '../../sync/variants.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes, type RouteSpec } from '../openapi/index.ts';
@@ -19,26 +21,32 @@ export interface SyncRouteDeps {
   connections: Connections;
   scripts: Scripts;
   syncState: SyncState;
+  parts: Parts;
   runs: Runs;
   enqueueSync(job: QueuedSyncJob): Promise<string | null>;
 }
 
 const SyncName = ScriptAddressParam('sync');
 const ConnectionParam = z.object({ connection_id: z.string().min(1).max(255) });
-const TriggerBody = z.strictObject({ connection_id: z.string().min(1).max(255), full: z.boolean().default(false) });
-const ConnectionBody = z.strictObject({ connection_id: z.string().min(1).max(255) });
+/** Which variant of the sync (host/sync/variants.ts); absent = 'base'. */
+const Variant = VariantName.default(BASE_VARIANT).describe('The sync variant (default base); see POST /syncs/:name/variants');
+const TriggerBody = z.strictObject({ connection_id: z.string().min(1).max(255), variant: Variant, full: z.boolean().default(false) });
+const ConnectionBody = z.strictObject({ connection_id: z.string().min(1).max(255), variant: Variant });
 const StatusQuery = z.strictObject({
   connection_id: z.string().min(1).max(255),
+  variant: Variant,
   window_hours: z.coerce.number().int().min(1).max(24 * 90).default(24),
 });
 const ScheduleBody = z.strictObject({
   connection_id: z.string().min(1).max(255),
+  variant: Variant,
   /** "every 15 minutes", a cron expression ("CRON_TZ=Europe/Paris 0 9 * * 1-5"), or null for the sync's own. */
   frequency: z.string().min(1).max(200).nullable(),
 });
 
 const StatusSchema = z.object({
   sync: z.string(),
+  variant: z.string(),
   provider: z.string(),
   connection_id: z.string(),
   version: z.number().int(),
@@ -60,6 +68,10 @@ const StatusSchema = z.object({
   success_rate: z.number().nullable(),
   avg_duration_ms: z.number().nullable(),
   persistent_rejections: z.array(z.object({ model: z.string(), record_id: z.string().nullable(), reason: z.string() })),
+  split_pass: z.object({
+    parts: z.number().int(), succeeded: z.number().int(), running: z.number().int(),
+    failed: z.number().int().describe('failed, to be retried or (given_up) waiting for the next run of the sync'), given_up: z.number().int(),
+  }).nullable().describe('A split full pass going on (the sync declares `split`): how its parts stand; null when none'),
 });
 
 export const syncRouteSpecs = defineRoutes([
@@ -74,7 +86,7 @@ export const syncRouteSpecs = defineRoutes([
   },
   ...(['pause', 'resume'] as const).map((action): RouteSpec => ({
     method: 'post', path: `/syncs/:name/${action}`, tag: 'syncs', params: SyncName, body: ConnectionBody, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a sync's schedule for a connection`,
-    responses: { 200: { description: 'The new state', schema: z.object({ sync: z.string(), provider: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
+    responses: { 200: { description: 'The new state', schema: z.object({ sync: z.string(), variant: z.string(), provider: z.string(), connection_id: z.string(), paused: z.boolean() }) } },
   })),
   ...(['pause', 'resume'] as const).map((action): RouteSpec => ({
     method: 'post', path: `/connections/:connection_id/syncs/${action}`, tag: 'syncs', params: ConnectionParam, summary: `${action === 'pause' ? 'Pause' : 'Resume'} every sync of a connection (including syncs deployed later)`,
@@ -82,7 +94,7 @@ export const syncRouteSpecs = defineRoutes([
   })),
   {
     method: 'put', path: '/syncs/:name/schedule', tag: 'syncs', params: SyncName, body: ScheduleBody, summary: "Override a sync's schedule for one connection (null: back to the sync's own)",
-    responses: { 200: { description: 'The effective schedule', schema: z.object({ sync: z.string(), provider: z.string(), connection_id: z.string(), schedule_override: z.string().nullable(), next_run_at: z.string() }) } },
+    responses: { 200: { description: 'The effective schedule', schema: z.object({ sync: z.string(), variant: z.string(), provider: z.string(), connection_id: z.string(), schedule_override: z.string().nullable(), next_run_at: z.string() }) } },
   },
 ]);
 
@@ -90,14 +102,17 @@ export function syncRoutes(deps: SyncRouteDeps) {
   const app = new Hono<ApiEnv>();
 
   /** `address` is `name` or `provider/name`; the connection decides the provider. */
-  async function resolve(environmentId: string, address: string, connectionId: string) {
+  async function resolve(environmentId: string, address: string, connectionId: string, variant: string) {
     const connection = await deps.connections.get(environmentId, connectionId);
     if (!connection) throw notFound(`connection "${connectionId}"`);
     const script = await findScriptFor(deps.scripts, { environmentId, address, kind: 'sync', connection }).catch((err: unknown) => {
       throw err instanceof ScriptLookupError ? scriptLookupApiError(err) : err;
     });
-    const state = await deps.syncState.get(connection.id, script.name);
-    if (!state) throw notFound(`sync "${script.name}" for connection "${connectionId}"`);
+    const state = await deps.syncState.get(connection.id, script.name, variant);
+    if (!state) {
+      throw variant === BASE_VARIANT ? notFound(`sync "${script.name}" for connection "${connectionId}"`)
+        : notFound(`variant "${variant}" of sync "${script.name}" for connection "${connectionId}" (add it with POST /syncs/${script.name}/variants)`);
+    }
     return { script, connection, state, name: script.name };
   }
 
@@ -105,26 +120,31 @@ export function syncRoutes(deps: SyncRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(TriggerBody, await jsonBody(c), 'body');
     const environmentId = c.get('environment').id;
-    const { connection, name: syncName } = await resolve(environmentId, name, body.connection_id);
+    const { connection, name: syncName } = await resolve(environmentId, name, body.connection_id, body.variant);
     // Kept on the state: if a run of the pair is already queued, that run does the full refresh.
-    if (body.full) await deps.syncState.requestFull(connection.id, syncName);
-    const jobId = await deps.enqueueSync({ connectionId: connection.id, syncName, trigger: 'manual', full: body.full, environmentId: String(environmentId) });
+    if (body.full) await deps.syncState.requestFull(connection.id, syncName, body.variant);
+    const jobId = await deps.enqueueSync({
+      connectionId: connection.id, syncName, ...(body.variant !== BASE_VARIANT && { variant: body.variant }),
+      trigger: 'manual', full: body.full, environmentId: String(environmentId),
+    });
     return c.json({ queued: jobId !== null, already_queued: jobId === null, full: body.full }, 202);
   });
 
   app.get('/syncs/:name/status', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const q = parseInput(StatusQuery, c.req.query(), 'query');
-    const { state, script, connection } = await resolve(c.get('environment').id, name, q.connection_id);
-    const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: script.name, limit: 1 });
+    const { state, script, connection } = await resolve(c.get('environment').id, name, q.connection_id, q.variant);
+    const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: script.name, variant: q.variant, limit: 1 });
     const connectionPaused = await deps.syncState.isConnectionPaused(connection.id);
-    const health = await syncHealth(deps.sql, connection.id, script.name, q.window_hours);
+    const health = await syncHealth(deps.sql, connection.id, script.name, q.variant, q.window_hours);
+    const splitPass = await deps.parts.progress({ connectionId: connection.id, syncName: script.name, variant: q.variant });
     const stateName = lastRun?.status === 'running' ? 'running'
       : state.paused || connectionPaused ? 'paused'
       : health.stuck ? 'stuck'
       : lastRun?.status === 'failed' ? 'failing' : 'idle';
     return c.json({
       sync: script.name,
+      variant: q.variant,
       provider: script.provider,
       connection_id: q.connection_id,
       version: script.version,
@@ -150,6 +170,7 @@ export function syncRoutes(deps: SyncRouteDeps) {
       success_rate: health.success_rate,
       avg_duration_ms: health.avg_duration_ms,
       persistent_rejections: health.persistent_rejections,
+      split_pass: splitPass,
     });
   });
 
@@ -157,9 +178,9 @@ export function syncRoutes(deps: SyncRouteDeps) {
     app.post(`/syncs/:name/${action}`, async (c) => {
       const { name } = parseInput(SyncName, c.req.param(), 'params');
       const body = parseInput(ConnectionBody, await jsonBody(c), 'body');
-      const { connection, script } = await resolve(c.get('environment').id, name, body.connection_id);
-      await deps.syncState.setPaused(connection.id, script.name, paused);
-      return c.json({ sync: script.name, provider: script.provider, connection_id: body.connection_id, paused });
+      const { connection, script } = await resolve(c.get('environment').id, name, body.connection_id, body.variant);
+      await deps.syncState.setPaused(connection.id, script.name, paused, body.variant);
+      return c.json({ sync: script.name, variant: body.variant, provider: script.provider, connection_id: body.connection_id, paused });
     });
 
     app.post(`/connections/:connection_id/syncs/${action}`, async (c) => {
@@ -174,7 +195,7 @@ export function syncRoutes(deps: SyncRouteDeps) {
   app.put('/syncs/:name/schedule', async (c) => {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(ScheduleBody, await jsonBody(c), 'body');
-    const { connection, script } = await resolve(c.get('environment').id, name, body.connection_id);
+    const { connection, script } = await resolve(c.get('environment').id, name, body.connection_id, body.variant);
     if (body.frequency !== null) {
       try {
         parseSchedule(body.frequency);
@@ -182,9 +203,9 @@ export function syncRoutes(deps: SyncRouteDeps) {
         throw new ApiError(400, 'INVALID_INPUT', (err as Error).message, [{ path: ['frequency'], message: (err as Error).message }]);
       }
     }
-    await deps.syncState.setScheduleOverride(connection.id, script.name, body.frequency);
-    const state = await deps.syncState.get(connection.id, script.name);
-    return c.json({ sync: script.name, provider: script.provider, connection_id: body.connection_id, schedule_override: state?.schedule_override ?? null, next_run_at: state?.next_run_at });
+    await deps.syncState.setScheduleOverride(connection.id, script.name, body.frequency, body.variant);
+    const state = await deps.syncState.get(connection.id, script.name, body.variant);
+    return c.json({ sync: script.name, variant: body.variant, provider: script.provider, connection_id: body.connection_id, schedule_override: state?.schedule_override ?? null, next_run_at: state?.next_run_at });
   });
 
   return app;

@@ -4,7 +4,7 @@ import { FerryApiError, seg, withQuery } from '../api-client.ts';
 import type { Connection, Script } from '../api-types.ts';
 import { formField, redirectWithNotice, render, type DashboardApp, type DashboardContext } from '../context.ts';
 import { actionForm, badge, formatTime, href } from '../layout.ts';
-import { syncPath, syncsOf } from './overview.ts';
+import { syncLabel, syncPath, syncsOf } from './overview.ts';
 import { pageOf, pager } from './paging.ts';
 import { modelsOf } from './records.ts';
 
@@ -99,7 +99,7 @@ ${pager(shown, endUser ? withQuery('/connections', { end_user: endUser }) : '/co
 <h2>Syncs</h2>
 <table id="connection-syncs"><thead><tr><th>Sync</th><th>State</th><th>Last run</th><th>Next run</th></tr></thead><tbody>
 ${syncs.length === 0 ? html`<tr><td colspan="4" class="muted">No syncs for provider ${connection.provider}.</td></tr>` : ''}
-${syncs.map((s) => html`<tr><td><a href="${href(syncPath(connectionId, s.sync))}">${s.sync}</a></td><td>${badge(s.state)}</td>
+${syncs.map((s) => html`<tr><td><a href="${href(syncPath(connectionId, s.sync, s.variant))}">${syncLabel(s.sync, s.variant)}</a></td><td>${badge(s.state)}</td>
 <td>${s.last_run ? html`<a href="${href(`/runs/${s.last_run.id}`)}">#${s.last_run.id}</a> ${formatTime(s.last_run.started_at)}` : 'never'}</td><td>${formatTime(s.next_run_at)}</td></tr>`)}
 </tbody></table>
 <h2>Records</h2>

@@ -8,7 +8,7 @@ import { withQuery } from '../api-client.ts';
 import type { Call, LogLine, Rejected, Run } from '../api-types.ts';
 import { render, type DashboardApp, type DashboardContext } from '../context.ts';
 import { badge, formatBytes, formatMs, formatTime, href, type Html } from '../layout.ts';
-import { syncPath } from './overview.ts';
+import { syncLabel, syncPath } from './overview.ts';
 
 const LOG_PAGE = 1000;
 const LIST_PAGE = 200;
@@ -29,6 +29,7 @@ function logLines(logs: LogLine[]): Html {
 function details(run: Run, logs: LogLine[], logsAfter: number, moreLogs: boolean, calls: Call[], rejected: Rejected[]): Html {
   return html`<dl class="facts">
 <dt>Status</dt><dd>${badge(run.status)}</dd>
+${run.kind === 'sync' ? html`<dt>Variant</dt><dd id="run-variant">${run.variant}</dd>` : ''}
 <dt>Trigger</dt><dd>${run.trigger}${run.full ? ' (full run)' : ''}</dd>
 <dt>Started</dt><dd>${formatTime(run.started_at)}</dd><dt>Finished</dt><dd>${formatTime(run.finished_at)}</dd>
 ${run.fetch_window ? html`<dt>Fetch window</dt><dd>${run.fetch_window.last_sync_date ? html`lastSyncDate ${formatTime(run.fetch_window.last_sync_date)}` : 'everything (no lastSyncDate)'}${run.fetch_window.checkpoint ? html`, checkpoint <code>${JSON.stringify(run.fetch_window.checkpoint)}</code>` : ''}</dd>` : ''}
@@ -74,7 +75,7 @@ export function registerRunPages(app: DashboardApp) {
     return render(c, {
       title: `Run #${run.id}`, section: 'overview',
       body: html`<p class="muted"><a href="${href(`/connections/${encodeURIComponent(run.connection_id)}`)}">${run.connection_id}</a> ›
-${run.kind === 'sync' ? html`<a href="${href(syncPath(run.connection_id, run.sync))}">${run.sync}</a>` : html`${run.kind} ${run.sync}`} › run</p>
+${run.kind === 'sync' ? html`<a href="${href(syncPath(run.connection_id, run.sync, run.variant))}">${syncLabel(run.sync, run.variant)}</a>` : html`${run.kind} ${run.sync}`} › run</p>
 <h1>Run #${run.id} of ${run.sync} <span class="muted">v${run.version}</span></h1>
 <div id="run-details"${live ? html` data-live="${href(`/runs/${run.id}/live`)}"` : ''}>${details(run, logs, logsAfter, moreLogs, calls, rejected)}</div>`,
     });

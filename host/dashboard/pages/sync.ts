@@ -5,12 +5,12 @@
  * queued or running.
  */
 import { html } from 'hono/html';
-import { seg, withQuery } from '../api-client.ts';
+import { seg } from '../api-client.ts';
 import type { Run, SyncStatus } from '../api-types.ts';
 import { runChart } from '../chart.ts';
 import { formField, redirectWithNotice, render, type DashboardApp, type DashboardContext } from '../context.ts';
 import { actionForm, badge, formatBytes, formatMs, formatTime, href, type Html } from '../layout.ts';
-import { syncPath } from './overview.ts';
+import { syncLabel, syncPath } from './overview.ts';
 
 const PAGE_SIZE = 25;
 const RUN_ID = /^\d{1,19}$/;
@@ -28,7 +28,7 @@ export function runsTable(runs: Run[]): Html {
 <th class="num">Wall</th><th class="num">CPU</th><th class="num">Peak memory</th></tr></thead><tbody>
 ${runs.length === 0 ? html`<tr><td colspan="13" class="muted">No runs yet.</td></tr>` : ''}
 ${runs.map((r) => html`<tr data-run="${r.id}" data-status="${r.status}">
-<td><a href="${href(`/runs/${r.id}`)}">#${r.id}</a></td><td>${badge(r.status)}</td><td>${r.trigger}${r.full && r.trigger !== 'full' ? ' (full)' : ''}</td>
+<td><a href="${href(`/runs/${r.id}`)}">#${r.id}</a></td><td>${badge(r.status)}</td><td>${r.trigger}${r.full && r.trigger !== 'full' ? ' (full)' : ''}${r.part ? html`<br><span class="muted part">part ${r.part}</span>` : ''}</td>
 <td>${formatTime(r.started_at)}</td><td>${fetchWindow(r)}</td>
 <td class="num">${r.counts.added}</td><td class="num">${r.counts.updated}</td><td class="num">${r.counts.deleted}</td><td class="num">${r.counts.unchanged}</td><td class="num">${r.counts.rejected}</td>
 <td class="num">${formatMs(r.usage?.wall_ms)}</td><td class="num">${formatMs(r.usage?.cpu_ms)}</td>
@@ -43,44 +43,50 @@ function isLive(runs: Run[], after: string | undefined): boolean {
   return after !== undefined && !runs.some((r) => BigInt(r.id) > BigInt(after));
 }
 
+/** The (connection, sync, variant) a page or action is about; the variant comes as ?variant= (absent: base). */
+function target(c: DashboardContext) {
+  return { connectionId: c.req.param('connection')!, name: c.req.param('name')!, variant: c.req.query('variant') || 'base' };
+}
+
 async function load(c: DashboardContext) {
-  const connectionId = c.req.param('connection')!;
-  const name = c.req.param('name')!;
+  const { connectionId, name, variant } = target(c);
   const before = c.req.query('before');
   const api = c.get('api');
-  const query = { connection_id: connectionId, sync: name, limit: String(PAGE_SIZE), before: before && RUN_ID.test(before) ? before : undefined };
+  const query = { connection_id: connectionId, sync: name, variant, limit: String(PAGE_SIZE), before: before && RUN_ID.test(before) ? before : undefined };
   const [status, page] = await Promise.all([
-    api.get<SyncStatus>(`/syncs/${seg(name)}/status`, { connection_id: connectionId }),
+    api.get<SyncStatus>(`/syncs/${seg(name)}/status`, { connection_id: connectionId, variant }),
     api.get<{ runs: Run[]; next_before: string | null }>('/runs', query),
   ]);
-  return { connectionId, name, status, page, paged: query.before !== undefined };
+  return { connectionId, name, variant, status, page, paged: query.before !== undefined };
 }
 
 export function registerSyncPages(app: DashboardApp) {
   const base = '/connections/:connection/syncs/:name';
 
   app.get(base, async (c) => {
-    const { connectionId, name, status, page, paged } = await load(c);
-    const path = syncPath(connectionId, name);
+    const { connectionId, name, variant, status, page, paged } = await load(c);
+    const path = syncPath(connectionId, name, variant);
+    const action = (suffix: string) => syncPath(connectionId, name, variant, suffix);
     const after = c.req.query('after');
     const watchAfter = after && RUN_ID.test(after) ? after : undefined;
     const csrf = c.get('csrf');
     const paused = status.paused || status.connection_paused;
     const live = !paged && isLive(page.runs, watchAfter);
     return render(c, {
-      title: `${name} · ${connectionId}`, section: 'overview',
+      title: `${name}${variant === 'base' ? '' : ` (${variant})`} · ${connectionId}`, section: 'overview',
       body: html`<p class="muted"><a href="${href(`/connections/${seg(connectionId)}`)}">${connectionId}</a> › sync</p>
-<h1>${name} ${badge(status.state)}</h1>
+<h1>${syncLabel(name, variant)} ${badge(status.state)}</h1>
 <div class="actions">
-  ${actionForm(csrf, `${path}/run`, 'Run now', { className: 'primary' })}
-  ${actionForm(csrf, `${path}/run`, 'Full run', { fields: { full: '1' }, confirm: 'Fetch everything again, ignoring lastSyncDate and the checkpoint?' })}
-  ${status.paused ? actionForm(csrf, `${path}/resume`, 'Resume') : actionForm(csrf, `${path}/pause`, 'Pause')}
-  <form method="post" action="${href(`${path}/schedule`)}"><input type="hidden" name="csrf" value="${csrf}">
+  ${actionForm(csrf, action('/run'), 'Run now', { className: 'primary' })}
+  ${actionForm(csrf, action('/run'), 'Full run', { fields: { full: '1' }, confirm: 'Fetch everything again, ignoring lastSyncDate and the checkpoint?' })}
+  ${status.paused ? actionForm(csrf, action('/resume'), 'Resume') : actionForm(csrf, action('/pause'), 'Pause')}
+  <form method="post" action="${href(action('/schedule'))}"><input type="hidden" name="csrf" value="${csrf}">
     <label for="frequency" class="muted">Schedule</label>
     <input id="frequency" name="frequency" size="28" value="${status.schedule_override ?? ''}" placeholder="${status.schedule ?? 'every hour'}">
     <button type="submit">Save schedule</button></form>
 </div>
 <dl class="facts">
+  <dt>Variant</dt><dd id="sync-variant">${variant}</dd>
   <dt>Version</dt><dd>${status.version}</dd>
   <dt>Schedule</dt><dd>${status.schedule_override ? html`${status.schedule_override} <span class="muted">(override of ${status.schedule ?? 'the sync’s own'})</span>` : status.schedule ?? '–'}</dd>
   <dt>Next run</dt><dd>${paused ? html`<span class="muted">paused${status.connection_paused ? ' (whole connection)' : ''}</span>` : formatTime(status.next_run_at)}</dd>
@@ -92,8 +98,8 @@ export function registerSyncPages(app: DashboardApp) {
 <h2>Peak memory and duration</h2>
 ${runChart(page.runs)}
 <h2>Runs</h2>
-<div id="run-history"${live ? html` data-live="${href(withQuery(`${path}/runs-live`, { after: watchAfter }))}"` : ''}>${runsTable(page.runs)}</div>
-<nav class="pager">${paged ? html`<a href="${href(path)}">← Newest</a>` : ''}${page.next_before ? html`<a href="${href(withQuery(path, { before: page.next_before }))}">Older →</a>` : ''}</nav>`,
+<div id="run-history"${live ? html` data-live="${href(syncPath(connectionId, name, variant, '/runs-live', { after: watchAfter }))}"` : ''}>${runsTable(page.runs)}</div>
+<nav class="pager">${paged ? html`<a href="${href(path)}">← Newest</a>` : ''}${page.next_before ? html`<a href="${href(syncPath(connectionId, name, variant, '', { before: page.next_before }))}">Older →</a>` : ''}</nav>`,
     });
   });
 
@@ -105,31 +111,28 @@ ${runChart(page.runs)}
   });
 
   app.post(`${base}/run`, async (c) => {
-    const connectionId = c.req.param('connection');
-    const name = c.req.param('name');
+    const { connectionId, name, variant } = target(c);
     const full = (await formField(c, 'full')) === '1';
     const api = c.get('api');
-    const { runs: [latest] } = await api.get<{ runs: Run[] }>('/runs', { connection_id: connectionId, sync: name, limit: '1' });
-    const result = await api.send<{ queued: boolean; already_queued: boolean }>('POST', `/syncs/${seg(name)}/trigger`, { connection_id: connectionId, full });
+    const { runs: [latest] } = await api.get<{ runs: Run[] }>('/runs', { connection_id: connectionId, sync: name, variant, limit: '1' });
+    const result = await api.send<{ queued: boolean; already_queued: boolean }>('POST', `/syncs/${seg(name)}/trigger`, { connection_id: connectionId, variant, full });
     const notice = result.queued ? `${full ? 'Full run' : 'Run'} queued.` : `A run was already queued${full ? '; it will be a full run' : ''}.`;
-    return redirectWithNotice(c, withQuery(syncPath(connectionId, name), { after: latest?.id ?? '0' }), notice);
+    return redirectWithNotice(c, syncPath(connectionId, name, variant, '', { after: latest?.id ?? '0' }), notice);
   });
 
   for (const action of ['pause', 'resume'] as const) {
     app.post(`${base}/${action}`, async (c) => {
-      const connectionId = c.req.param('connection');
-      const name = c.req.param('name');
-      await c.get('api').send('POST', `/syncs/${seg(name)}/${action}`, { connection_id: connectionId });
-      return redirectWithNotice(c, syncPath(connectionId, name), action === 'pause' ? 'Paused: no scheduled runs until resumed.' : 'Resumed.');
+      const { connectionId, name, variant } = target(c);
+      await c.get('api').send('POST', `/syncs/${seg(name)}/${action}`, { connection_id: connectionId, variant });
+      return redirectWithNotice(c, syncPath(connectionId, name, variant), action === 'pause' ? 'Paused: no scheduled runs until resumed.' : 'Resumed.');
     });
   }
 
   app.post(`${base}/schedule`, async (c) => {
-    const connectionId = c.req.param('connection');
-    const name = c.req.param('name');
+    const { connectionId, name, variant } = target(c);
     const frequency = (await formField(c, 'frequency')).trim();
     // A schedule the API refuses comes back as its 400 page, naming what was wrong.
-    const result = await c.get('api').send<{ schedule_override: string | null }>('PUT', `/syncs/${seg(name)}/schedule`, { connection_id: connectionId, frequency: frequency === '' ? null : frequency });
-    return redirectWithNotice(c, syncPath(connectionId, name), result.schedule_override ? `Schedule set to "${result.schedule_override}".` : 'Back to the sync’s own schedule.');
+    const result = await c.get('api').send<{ schedule_override: string | null }>('PUT', `/syncs/${seg(name)}/schedule`, { connection_id: connectionId, variant, frequency: frequency === '' ? null : frequency });
+    return redirectWithNotice(c, syncPath(connectionId, name, variant), result.schedule_override ? `Schedule set to "${result.schedule_override}".` : 'Back to the sync’s own schedule.');
   });
 }

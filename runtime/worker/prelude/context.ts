@@ -16,6 +16,8 @@ export interface PreludeJob {
     isFullRun: boolean;
     connection: ConnectionInfo;
     checkpoint: Record<string, unknown> | null;
+    variant?: string;
+    partition?: { key: string; from: string | null; to: string | null };
     paginationDefaults?: Record<string, unknown>;
   };
 }
@@ -141,6 +143,12 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     ...recordWriters,
     lastSyncDate: job.context.lastSyncDate ? new DateCtor(job.context.lastSyncDate) : null,
     isFullRun: job.context.isFullRun,
+    variant: job.context.variant ?? 'base',
+    partition: job.context.partition ? {
+      key: job.context.partition.key,
+      from: job.context.partition.from === null ? null : new DateCtor(job.context.partition.from),
+      to: job.context.partition.to === null ? null : new DateCtor(job.context.partition.to),
+    } : null,
     getCheckpoint: async () => (checkpoint == null ? null : copy(checkpoint)) as never,
     saveCheckpoint: async (value) => {
       await setState('saveCheckpoint', value, 'checkpoint');

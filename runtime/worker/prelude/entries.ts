@@ -128,6 +128,7 @@ export function describe(): string {
       manifest.fullRefreshEvery = d.fullRefreshEvery;
       manifest.backfill = d.backfill;
       manifest.retries = d.retries;
+      manifest.split = d.split;
       manifest.models = d.models && typeof d.models === 'object' ? keys(d.models) : [];
       if (isArray(d.webhookSubscriptions)) manifest.webhookSubscriptions = d.webhookSubscriptions.map((e: unknown) => StringCtor(e));
     } else if (d.models && typeof d.models === 'object') {

@@ -1,0 +1,183 @@
+/**
+ * Parallel first sync: a full pass of a sync that declares `split` is cut into parts (time
+ * windows between a start and now), each run as its own run, anywhere, with its own checkpoint
+ * and retries (sync_parts, migration 0141). The pass is the sync_state row's, as for any pass:
+ * it succeeds, moving lastSyncDate and applying full-refresh deletes, only in the transaction
+ * that settles its last part. The scheduler tick dispatches due parts as queue jobs in their
+ * environment's group (host/queue/queue.ts), so the environment's fairness rules cover them.
+ */
+import type { ScriptManifest } from '@ferry/runtime/contract';
+import type { Sql, TransactionSql } from '../db/connect.ts';
+import { parseDuration } from './frequency.ts';
+
+type Db = Sql | TransactionSql;
+export type SplitSpec = NonNullable<Extract<ScriptManifest, { type: 'sync' }>['split']>;
+
+/** At most this many parts per pass: a window too small for the span is refused at deploy. */
+export const MAX_PARTS = 1000;
+
+export interface PartKey {
+  connectionId: string;
+  syncName: string;
+  variant: string;
+  part: string;
+}
+
+export interface PartRow {
+  connection_id: string;
+  sync_name: string;
+  variant: string;
+  part: string;
+  window_from: Date | null;
+  window_to: Date | null;
+  status: 'pending' | 'queued' | 'running' | 'failed' | 'succeeded';
+  checkpoint: Record<string, unknown> | null;
+  retry_attempt: number;
+  next_run_at: Date | null;
+  run_id: string | null;
+}
+
+export interface DuePart {
+  connection_id: string;
+  sync_name: string;
+  variant: string;
+  part: string;
+  environment_id: string;
+}
+
+export interface PartWindow {
+  part: string;
+  from: Date | null;
+  to: Date | null;
+}
+
+/** The start of the split: an ISO date, or a duration back from `now`. */
+function splitStart(spec: SplitSpec, now: Date): Date {
+  const back = parseDuration(spec.from);
+  if (back !== null) return new Date(now.getTime() - back);
+  const at = Date.parse(spec.from);
+  if (Number.isNaN(at)) throw new Error(`split.from "${spec.from}" is neither an ISO date nor a duration such as "2 years"`);
+  return new Date(at);
+}
+
+/**
+ * The windows of a pass started at `now`: [from, from+every), …, the last one open-ended (to
+ * null) so records changed while the pass runs are not missed; before the start, nothing.
+ * Throws naming the field when the spec cannot be used (checked at deploy too).
+ */
+export function planWindows(spec: SplitSpec, now: Date): PartWindow[] {
+  const every = parseDuration(spec.every);
+  if (every === null || every <= 0) throw new Error(`split.every "${spec.every}" is not a duration such as "30 days"`);
+  const start = splitStart(spec, now);
+  if (start.getTime() >= now.getTime()) throw new Error(`split.from "${spec.from}" is not before now`);
+  const count = Math.ceil((now.getTime() - start.getTime()) / every);
+  if (count > MAX_PARTS) throw new Error(`split makes ${count} parts (from ${start.toISOString()} every ${spec.every}); at most ${MAX_PARTS}: use a longer "every"`);
+  return Array.from({ length: count }, (_, i) => {
+    const from = new Date(start.getTime() + i * every);
+    return { part: from.toISOString(), from, to: i === count - 1 ? null : new Date(from.getTime() + every) };
+  });
+}
+
+const where = (tx: Db, k: PartKey) => tx`connection_id = ${k.connectionId} and sync_name = ${k.syncName} and variant = ${k.variant} and part = ${k.part}`;
+const ofPair = (tx: Db, k: Omit<PartKey, 'part'>) => tx`connection_id = ${k.connectionId} and sync_name = ${k.syncName} and variant = ${k.variant}`;
+
+export function createParts(sql: Sql) {
+  return {
+    /** Replaces the pair's parts with a new pass's (in the fenced transaction that begins the pass). */
+    async begin(tx: TransactionSql, pair: Omit<PartKey, 'part'>, windows: PartWindow[]): Promise<void> {
+      await tx`delete from sync_parts where ${ofPair(tx, pair)}`;
+      const rows = windows.map((w) => ({
+        connection_id: pair.connectionId, sync_name: pair.syncName, variant: pair.variant, part: w.part, window_from: w.from, window_to: w.to,
+      }));
+      for (let i = 0; i < rows.length; i += 500) {
+        await tx`insert into sync_parts ${tx(rows.slice(i, i + 500), 'connection_id', 'sync_name', 'variant', 'part', 'window_from', 'window_to')}`;
+      }
+    },
+
+    async get(k: PartKey): Promise<PartRow | null> {
+      const [row] = await sql<PartRow[]>`select * from sync_parts where ${where(sql, k)}`;
+      return row ?? null;
+    },
+
+    /** How the pair's split pass stands; null when it has none going. */
+    async progress(pair: Omit<PartKey, 'part'>): Promise<{ parts: number; succeeded: number; running: number; failed: number; given_up: number } | null> {
+      const [row] = await sql<{ parts: number; succeeded: number; running: number; failed: number; given_up: number }[]>`
+        select count(*)::int as parts, count(*) filter (where status = 'succeeded')::int as succeeded,
+          count(*) filter (where status = 'running')::int as running, count(*) filter (where status = 'failed')::int as failed,
+          count(*) filter (where status = 'failed' and next_run_at is null)::int as given_up
+        from sync_parts where ${ofPair(sql, pair)}`;
+      return row && row.parts > 0 ? row : null;
+    },
+
+    /**
+     * A run of the pair while its split pass is going: parts that gave up are due again with
+     * fresh retries (the pass resumes; parts that succeeded stay done). False when it has none.
+     */
+    async rearm(pair: Omit<PartKey, 'part'>): Promise<boolean> {
+      const [row] = await sql<{ n: number }[]>`
+        with rearmed as (
+          update sync_parts set next_run_at = now(), retry_attempt = 0
+          where ${ofPair(sql, pair)} and status = 'failed' and next_run_at is null returning 1
+        )
+        select (select count(*)::int from sync_parts where ${ofPair(sql, pair)}) as n`;
+      return (row?.n ?? 0) > 0;
+    },
+
+    /**
+     * Claims due parts (pending, or failed with a retry due) of pairs not paused, marking them
+     * queued, in the caller's transaction (the enqueue commits with it). SKIP LOCKED: ticking
+     * workers never claim a part twice.
+     */
+    async claimDue(tx: TransactionSql, limit: number): Promise<DuePart[]> {
+      return tx<DuePart[]>`
+        with due as (
+          select p.connection_id, p.sync_name, p.variant, p.part from sync_parts p
+          join sync_state s on s.connection_id = p.connection_id and s.sync_name = p.sync_name and s.variant = p.variant
+          where p.status in ('pending', 'failed') and p.next_run_at <= now() and not s.paused
+            and not exists (select 1 from paused_connections pc where pc.connection_id = p.connection_id)
+          order by p.next_run_at limit ${limit}
+          for update of p skip locked
+        )
+        update sync_parts p set status = 'queued', next_run_at = null
+        from due, connections c
+        where p.connection_id = due.connection_id and p.sync_name = due.sync_name and p.variant = due.variant and p.part = due.part
+          and c.id = p.connection_id
+        returning p.connection_id, p.sync_name, p.variant, p.part, c.environment_id`;
+    },
+
+    async markRunning(tx: TransactionSql, k: PartKey, runId: string): Promise<void> {
+      await tx`update sync_parts set status = 'running', run_id = ${runId} where ${where(tx, k)}`;
+    },
+
+    async saveCheckpoint(tx: Db, k: PartKey, checkpoint: Record<string, unknown> | null): Promise<void> {
+      await tx`update sync_parts set checkpoint = ${checkpoint === null ? null : JSON.stringify(checkpoint)}::text::jsonb where ${where(tx, k)}`;
+    },
+
+    /** A failed part keeps its checkpoint; a retry (if any) is due after the delay, else it waits for the pair's next run. */
+    async recordFailure(k: PartKey, retry: { delayMs: number; countsAsAttempt: boolean } | null, tx: Db = sql): Promise<void> {
+      await tx`
+        update sync_parts set status = 'failed',
+          retry_attempt = retry_attempt + ${retry?.countsAsAttempt ? 1 : 0},
+          next_run_at = ${retry === null ? null : tx`now() + ${retry.delayMs} * interval '1 millisecond'`}
+        where ${where(tx, k)}`;
+    },
+
+    /**
+     * In the part's settling transaction: the part is done. The pair's state row is locked first
+     * so two last parts settling at once see each other: exactly one learns the pass is complete.
+     * True when every part of the pass has now succeeded (the caller then settles the pass).
+     */
+    async succeed(tx: TransactionSql, k: PartKey): Promise<boolean> {
+      await tx`select 1 from sync_state where ${ofPair(tx, k)} for update`;
+      await tx`update sync_parts set status = 'succeeded', checkpoint = null, next_run_at = null where ${where(tx, k)}`;
+      const [row] = await tx<{ left: number }[]>`select count(*)::int as left from sync_parts where ${ofPair(tx, k)} and status <> 'succeeded'`;
+      return (row?.left ?? 0) === 0;
+    },
+
+    /** The pass succeeded: its parts are history (their runs stay). */
+    async finish(tx: TransactionSql, pair: Omit<PartKey, 'part'>): Promise<void> {
+      await tx`delete from sync_parts where ${ofPair(tx, pair)}`;
+    },
+  };
+}
+export type Parts = ReturnType<typeof createParts>;
