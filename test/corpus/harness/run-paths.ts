@@ -182,7 +182,9 @@ async function hostPath(ferry: TestFerry, options: CorpusRunOptions, server: Rep
         results.get(c.id)!.paths.host = outcome(c, status === 200 ? { ok: true, output: body.output } : { ok: false, error: { message: `${status} ${JSON.stringify(body.error)}` } }, () => [], server);
         continue;
       }
-      const triggered = await ferry.api.post(`/syncs/${c.name}/trigger`, { connection_id: c.id });
+      // Full: a fixture records the initial run, and an autoStart run that finished before this
+      // trigger would otherwise make it an incremental run asking for what was never recorded.
+      const triggered = await ferry.api.post(`/syncs/${c.name}/trigger`, { connection_id: c.id, full: true });
       if (triggered.status >= 300) throw new Error(`trigger → ${triggered.status}: ${JSON.stringify(triggered.body)}`);
       const run = await waitForRun(ferry.api, c.id, c.name, '0', 60_000);
       const held = new Map<string, unknown[]>();
