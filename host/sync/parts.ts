@@ -124,7 +124,8 @@ export function createParts(sql: Sql) {
     },
 
     /**
-     * Claims due parts (pending, or failed with a retry due) of pairs not paused, marking them
+     * Claims due parts (pending, or failed with a retry due) of pairs not paused, of connections
+     * not waiting for re-authorisation (sync-state.ts claimDue), marking them
      * queued, in the caller's transaction (the enqueue commits with it). SKIP LOCKED: ticking
      * workers never claim a part twice.
      */
@@ -135,6 +136,7 @@ export function createParts(sql: Sql) {
           join sync_state s on s.connection_id = p.connection_id and s.sync_name = p.sync_name and s.variant = p.variant
           where p.status in ('pending', 'failed') and p.next_run_at <= now() and not s.paused
             and not exists (select 1 from paused_connections pc where pc.connection_id = p.connection_id)
+            and not exists (select 1 from connections rc where rc.id = p.connection_id and rc.auth_status = 'reauth_required')
           order by p.next_run_at limit ${limit}
           for update of p skip locked
         )
@@ -143,6 +145,11 @@ export function createParts(sql: Sql) {
         where p.connection_id = due.connection_id and p.sync_name = due.sync_name and p.variant = due.variant and p.part = due.part
           and c.id = p.connection_id
         returning p.connection_id, p.sync_name, p.variant, p.part, c.environment_id`;
+    },
+
+    /** A part claimed for a run that could not start (run-blockers.ts): pending and due again. */
+    async requeue(k: PartKey): Promise<void> {
+      await sql`update sync_parts set status = 'pending', next_run_at = now() where ${where(sql, k)} and status = 'queued'`;
     },
 
     async markRunning(tx: TransactionSql, k: PartKey, runId: string): Promise<void> {

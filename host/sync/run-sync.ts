@@ -23,6 +23,7 @@ import { parseDuration } from './frequency.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
 import { createRunBridge, type ModelCounts, type RecordWriter } from './run-bridge.ts';
 import { planWindows, type Parts } from './parts.ts';
+import { scheduledRunBlocker } from './run-blockers.ts';
 import type { Pass, SyncState, SyncStateRow } from './sync-state.ts';
 import { BASE_VARIANT, storedModel } from './variants.ts';
 
@@ -131,6 +132,14 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (!provider) return { status: 'skipped', reason: `provider ${connection.provider} is not configured` };
       const pair = { connectionId: connection.id, syncName: job.syncName, variant };
       const partKey = job.part === undefined ? null : { ...pair, part: job.part };
+      // Queued before the connection lost its credentials: not a run (it would only fail). A manual
+      // run still goes, and fails saying why.
+      const blocker = job.trigger === 'schedule' ? scheduledRunBlocker(connection, true) : null;
+      if (blocker) {
+        // A claimed part goes back to pending: the scheduler takes it again once the connection can run.
+        if (partKey) await deps.parts.requeue(partKey);
+        return { status: 'skipped', reason: blocker.message };
+      }
       const part = partKey ? await deps.parts.get(partKey) : null;
       if (partKey && (!part || part.status === 'succeeded' || state.pass_started_at === null)) return { status: 'skipped', reason: 'the part is done or its pass is over' };
       // A split pass going on: this run of the pair resumes it (parts that gave up get fresh
