@@ -128,10 +128,14 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const variant = job.variant ?? BASE_VARIANT;
       const state = await deps.syncState.get(connection.id, job.syncName, variant);
       if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
-      const provider = await deps.providers.get(connection.environment_id, connection.provider);
-      if (!provider) return { status: 'skipped', reason: `provider ${connection.provider} is not configured` };
       const pair = { connectionId: connection.id, syncName: job.syncName, variant };
       const partKey = job.part === undefined ? null : { ...pair, part: job.part };
+      const provider = await deps.providers.get(connection.environment_id, connection.provider);
+      if (!provider) {
+        // A claimed part waits, held, until the provider is configured (PUT /providers re-arms it).
+        if (partKey) await deps.parts.hold(partKey);
+        return { status: 'skipped', reason: scheduledRunBlocker(connection, false)!.message };
+      }
       // Queued before the connection lost its credentials: not a run (it would only fail). A manual
       // run still goes, and fails saying why.
       const blocker = job.trigger === 'schedule' ? scheduledRunBlocker(connection, true) : null;

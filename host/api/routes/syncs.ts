@@ -76,6 +76,7 @@ const StatusSchema = z.object({
   split_pass: z.object({
     parts: z.number().int(), succeeded: z.number().int(), running: z.number().int(),
     failed: z.number().int().describe('failed, to be retried or (given_up) waiting for the next run of the sync'), given_up: z.number().int(),
+    held: z.number().int().describe('waiting for the provider to be configured (see blocked); due again when it is'),
   }).nullable().describe('A split full pass going on (the sync declares `split`): how its parts stand; null when none'),
 });
 
