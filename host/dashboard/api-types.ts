@@ -26,9 +26,10 @@ export interface SyncStatus {
   variant: string;
   connection_id: string;
   version: number;
-  state: 'running' | 'paused' | 'stuck' | 'failing' | 'idle';
+  state: 'running' | 'paused' | 'blocked' | 'stuck' | 'failing' | 'idle';
   paused: boolean;
   connection_paused: boolean;
+  blocked: { code: string; message: string } | null;
   stuck: boolean;
   schedule: string | null;
   schedule_override: string | null;

@@ -107,31 +107,34 @@ export function createParts(sql: Sql) {
     },
 
     /** How the pair's split pass stands; null when it has none going. */
-    async progress(pair: Omit<PartKey, 'part'>): Promise<{ parts: number; succeeded: number; running: number; failed: number; given_up: number } | null> {
-      const [row] = await sql<{ parts: number; succeeded: number; running: number; failed: number; given_up: number }[]>`
+    async progress(pair: Omit<PartKey, 'part'>): Promise<{ parts: number; succeeded: number; running: number; failed: number; given_up: number; held: number } | null> {
+      const [row] = await sql<{ parts: number; succeeded: number; running: number; failed: number; given_up: number; held: number }[]>`
         select count(*)::int as parts, count(*) filter (where status = 'succeeded')::int as succeeded,
           count(*) filter (where status = 'running')::int as running, count(*) filter (where status = 'failed')::int as failed,
-          count(*) filter (where status = 'failed' and next_run_at is null)::int as given_up
+          count(*) filter (where status = 'failed' and next_run_at is null)::int as given_up,
+          count(*) filter (where status = 'pending' and next_run_at is null)::int as held
         from sync_parts where ${ofPair(sql, pair)}`;
       return row && row.parts > 0 ? row : null;
     },
 
     /**
      * A run of the pair while its split pass is going: parts that gave up are due again with
-     * fresh retries (the pass resumes; parts that succeeded stay done). False when it has none.
+     * fresh retries, held ones (see hold) due again (the pass resumes; parts that succeeded stay
+     * done). False when it has none.
      */
     async rearm(pair: Omit<PartKey, 'part'>): Promise<boolean> {
       const [row] = await sql<{ n: number }[]>`
         with rearmed as (
-          update sync_parts set next_run_at = now(), retry_attempt = 0
-          where ${ofPair(sql, pair)} and status = 'failed' and next_run_at is null returning 1
+          update sync_parts set next_run_at = now(), retry_attempt = case when status = 'failed' then 0 else retry_attempt end
+          where ${ofPair(sql, pair)} and status in ('failed', 'pending') and next_run_at is null returning 1
         )
         select (select count(*)::int from sync_parts where ${ofPair(sql, pair)}) as n`;
       return (row?.n ?? 0) > 0;
     },
 
     /**
-     * Claims due parts (pending, or failed with a retry due) of pairs not paused, marking them
+     * Claims due parts (pending, or failed with a retry due) of pairs not paused, of connections
+     * not waiting for re-authorisation (sync-state.ts claimDue), marking them
      * queued, in the caller's transaction (the enqueue commits with it). SKIP LOCKED: ticking
      * workers never claim a part twice.
      */
@@ -142,6 +145,7 @@ export function createParts(sql: Sql) {
           join sync_state s on s.connection_id = p.connection_id and s.sync_name = p.sync_name and s.variant = p.variant
           where p.status in ('pending', 'failed') and p.next_run_at <= now() and not s.paused
             and not exists (select 1 from paused_connections pc where pc.connection_id = p.connection_id)
+            and not exists (select 1 from connections rc where rc.id = p.connection_id and rc.auth_status = 'reauth_required')
           order by p.next_run_at limit ${limit}
           for update of p skip locked
         )
@@ -150,6 +154,33 @@ export function createParts(sql: Sql) {
         where p.connection_id = due.connection_id and p.sync_name = due.sync_name and p.variant = due.variant and p.part = due.part
           and c.id = p.connection_id
         returning p.connection_id, p.sync_name, p.variant, p.part, c.environment_id`;
+    },
+
+    /** A part claimed for a run that could not start (run-blockers.ts): pending and due again. */
+    async requeue(k: PartKey): Promise<void> {
+      await sql`update sync_parts set status = 'pending', next_run_at = now() where ${where(sql, k)} and status = 'queued'`;
+    },
+
+    /**
+     * A claimed part whose provider is not configured: pending with no due time ("held"), so
+     * the tick does not claim it again and again; releaseHeld (the provider configured) or the
+     * pair's next run (rearm) makes it due. Due at once if the environment's entry appeared meanwhile.
+     */
+    async hold(k: PartKey): Promise<void> {
+      await sql`
+        update sync_parts p set status = 'pending', next_run_at = case when exists (
+          select 1 from connections c join providers pr on pr.environment_id = c.environment_id and pr.name = c.provider where c.id = p.connection_id
+        ) then now() end
+        where ${where(sql, k)} and status = 'queued'`;
+    },
+
+    /** The environment configured `provider`: its connections' held parts are due now. */
+    async releaseHeld(environmentId: string, provider: string): Promise<number> {
+      const rows = await sql`
+        update sync_parts p set next_run_at = now() from connections c
+        where c.id = p.connection_id and c.environment_id = ${environmentId} and c.provider = ${provider}
+          and p.status = 'pending' and p.next_run_at is null`;
+      return rows.count;
     },
 
     async markRunning(tx: TransactionSql, k: PartKey, runId: string): Promise<void> {

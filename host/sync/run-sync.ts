@@ -23,6 +23,7 @@ import { parseDuration } from './frequency.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
 import { createRunBridge, type ModelCounts, type RecordWriter } from './run-bridge.ts';
 import { keyParts, planWindows, type PartWindow, type Parts, type TimeSplit } from './parts.ts';
+import { scheduledRunBlocker } from './run-blockers.ts';
 import type { Pass, SyncState, SyncStateRow } from './sync-state.ts';
 import { BASE_VARIANT, storedModel } from './variants.ts';
 
@@ -127,10 +128,22 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const variant = job.variant ?? BASE_VARIANT;
       const state = await deps.syncState.get(connection.id, job.syncName, variant);
       if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
-      const provider = await deps.providers.get(connection.environment_id, connection.provider);
-      if (!provider) return { status: 'skipped', reason: `provider ${connection.provider} is not configured` };
       const pair = { connectionId: connection.id, syncName: job.syncName, variant };
       const partKey = job.part === undefined ? null : { ...pair, part: job.part };
+      const provider = await deps.providers.get(connection.environment_id, connection.provider);
+      if (!provider) {
+        // A claimed part waits, held, until the provider is configured (PUT /providers re-arms it).
+        if (partKey) await deps.parts.hold(partKey);
+        return { status: 'skipped', reason: scheduledRunBlocker(connection, false)!.message };
+      }
+      // Queued before the connection lost its credentials: not a run (it would only fail). A manual
+      // run still goes, and fails saying why.
+      const blocker = job.trigger === 'schedule' ? scheduledRunBlocker(connection, true) : null;
+      if (blocker) {
+        // A claimed part goes back to pending: the scheduler takes it again once the connection can run.
+        if (partKey) await deps.parts.requeue(partKey);
+        return { status: 'skipped', reason: blocker.message };
+      }
       const part = partKey ? await deps.parts.get(partKey) : null;
       if (partKey && (!part || part.status === 'succeeded' || state.pass_started_at === null)) return { status: 'skipped', reason: 'the part is done or its pass is over' };
       // A split pass going on: this run of the pair resumes it (parts that gave up get fresh

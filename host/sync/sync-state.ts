@@ -239,7 +239,9 @@ export function createSyncState(sql: Sql) {
     /**
      * Claims the pairs that are due and moves their next run on, in the caller's transaction (so
      * the enqueue that follows commits with it). SKIP LOCKED lets several workers tick at once
-     * without claiming a pair twice. Oldest first, so a backlog drains in order.
+     * without claiming a pair twice. Oldest first, so a backlog drains in order. A connection
+     * that needs re-authorisation is left out (every run would fail): its pairs stay due and run
+     * at the first tick after new credentials clear the flag.
      */
     async claimDue(tx: TransactionSql, limit: number): Promise<DueSync[]> {
       const rows = await tx<(DueSync & { cron: string | null; cron_tz: string | null })[]>`
@@ -247,6 +249,7 @@ export function createSyncState(sql: Sql) {
           select s.connection_id, s.sync_name, s.variant, s.next_run_at from sync_state s
           where not s.paused and s.next_run_at <= now()
             and not exists (select 1 from paused_connections p where p.connection_id = s.connection_id)
+            and not exists (select 1 from connections rc where rc.id = s.connection_id and rc.auth_status = 'reauth_required')
           order by s.next_run_at limit ${limit}
           for update of s skip locked
         )

@@ -90,6 +90,7 @@ export function registerSyncPages(app: DashboardApp) {
   <dt>Version</dt><dd>${status.version}</dd>
   <dt>Schedule</dt><dd>${status.schedule_override ? html`${status.schedule_override} <span class="muted">(override of ${status.schedule ?? 'the sync’s own'})</span>` : status.schedule ?? '–'}</dd>
   <dt>Next run</dt><dd>${paused ? html`<span class="muted">paused${status.connection_paused ? ' (whole connection)' : ''}</span>` : formatTime(status.next_run_at)}</dd>
+  ${status.blocked ? html`<dt>Not running</dt><dd id="sync-blocked" class="error">${status.blocked.message}</dd>` : ''}
   <dt>lastSyncDate</dt><dd>${formatTime(status.last_sync_date)}</dd>
   <dt>Checkpoint</dt><dd>${status.checkpoint ? html`<code>${JSON.stringify(status.checkpoint)}</code>` : '–'}</dd>
   <dt>Last 24 h</dt><dd>${status.runs_in_window} runs${status.success_rate === null ? '' : `, ${Math.round(status.success_rate * 100)} % succeeded`}, average ${formatMs(status.avg_duration_ms)}</dd>

@@ -1,0 +1,107 @@
+/**
+ * A connection whose credentials the provider stopped accepting (reauth_required) is not run on
+ * schedule: every run would fail and send sync.failed. Its syncs stay due, the status says why
+ * they are not running, and new credentials make the next tick run them. Through a whole host,
+ * a real provider server on 127.0.0.1 that rotates its API key, and a real webhook receiver.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startStaticCredentialsProvider, type StaticCredentialsProvider } from '../connect/static-credentials-provider.ts';
+import { startWebhookReceiver } from '../connect/webhook-receiver.ts';
+import { deploySources, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
+
+const ITEMS_SYNC = `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+export default createSync({
+  description: 'items', frequency: 'every 1 second', syncType: 'full',
+  models: { Item: z.object({ id: z.string(), name: z.string() }) },
+  exec: async (nango) => {
+    const { data } = await nango.get<{ items: Array<{ id: string; name: string }> }>({ endpoint: '/v1/items' });
+    await nango.batchSave(data.items, 'Item');
+  },
+});`;
+
+let ferry: TestFerry;
+let provider: StaticCredentialsProvider;
+let hooks: Awaited<ReturnType<typeof startWebhookReceiver>>;
+
+beforeAll(async () => {
+  provider = await startStaticCredentialsProvider();
+  hooks = await startWebhookReceiver();
+  ferry = await startTestFerry({ FERRY_WEBHOOK_RETRY_DELAY_S: '1', FERRY_SYNC_RETRY_BASE_MS: '50' });
+  expect((await ferry.api.put('/providers/keyed', {
+    display_name: 'Keyed CRM', base_url: provider.url, auth: { type: 'api_key', in: 'header', name: 'x-api-key' },
+  })).status).toBe(200);
+  await deploySources(ferry, { 'keyed/syncs/items.ts': ITEMS_SYNC });
+  expect((await ferry.api.put('/environment/settings', { webhook_url: hooks.url })).status).toBe(200);
+}, 60_000);
+afterAll(async () => {
+  await ferry?.close();
+  await hooks?.close();
+  await provider?.close();
+});
+
+const runsOf = async (connectionId: string) => {
+  return ferry.db.sql<{ id: string; status: string; trigger: string; error: { code?: string } | null }[]>`
+    select r.id::text as id, r.status, r.trigger, r.error from runs r join connections c on c.id = r.connection_id
+    where c.connection_id = ${connectionId} and r.kind = 'sync' order by r.id`;
+};
+const syncFailedWritten = async (connectionId: string) => {
+  const [row] = await ferry.db.sql<{ n: number }[]>`
+    select count(*)::int as n from webhook_deliveries where event_type = 'sync.failed' and payload->>'connection_id' = ${connectionId}`;
+  return row!.n;
+};
+const status = async (connectionId: string) => (await ferry.api.get(`/syncs/items/status?connection_id=${connectionId}`)).body;
+
+describe('a connection that needs re-authorisation', () => {
+  const connectionId = 'reauth-1';
+
+  test('runs on its 1-second schedule while its key works', async () => {
+    const made = await ferry.api.post('/connections', { connection_id: connectionId, provider: 'keyed', credentials: { type: 'api_key', apiKey: provider.apiKey } });
+    expect(made.status).toBe(201);
+    const runs = await waitFor('three succeeded runs, two of them scheduled', async () => {
+      const all = await runsOf(connectionId);
+      return all.filter((r) => r.status === 'succeeded' && r.trigger === 'schedule').length >= 3 ? all : undefined;
+    });
+    expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
+    expect(await status(connectionId)).toMatchObject({ blocked: null });
+  });
+
+  test('once the provider refuses its key, no run starts on schedule and no sync.failed is sent; the status says why', async () => {
+    provider.apiKey = 'key-rotated-0123456789';
+    // A proxied call is refused: the connection is marked (a scheduled run in flight may be the one to mark it).
+    await ferry.api.post(`/connections/${connectionId}/proxy`, { method: 'GET', endpoint: '/v1/me' });
+    expect((await ferry.api.get(`/connections/${connectionId}`)).body.auth_status).toBe('reauth_required');
+    // Whatever was in flight when it was marked finishes first.
+    await waitFor('no run going', async () => ((await runsOf(connectionId)).some((r) => r.status === 'running') ? undefined : true));
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = await runsOf(connectionId);
+    const failedBefore = await syncFailedWritten(connectionId);
+    expect(failedBefore).toBeLessThanOrEqual(1);
+
+    // Four periods of the schedule, at 5 ticks a second.
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await runsOf(connectionId)).toEqual(before);
+    expect(await syncFailedWritten(connectionId)).toBe(failedBefore);
+    const now = await status(connectionId);
+    expect(now).toMatchObject({
+      state: 'blocked',
+      blocked: { code: 'CONNECTION_REAUTH_REQUIRED', message: expect.stringContaining(`connection ${connectionId} needs re-authorisation`) },
+    });
+    expect(now.blocked.message).toContain('refused the stored API key');
+    // Still due: it runs at the first tick once it can.
+    expect(Date.parse(now.next_run_at)).toBeLessThan(Date.now());
+  });
+
+  test('new credentials clear the flag and its syncs run on schedule again', async () => {
+    const lastBefore = (await runsOf(connectionId)).at(-1)!.id;
+    const patched = await ferry.api.request('PATCH', `/connections/${connectionId}`, { credentials: { type: 'api_key', apiKey: provider.apiKey } });
+    expect(patched).toMatchObject({ status: 200, body: { auth_status: 'ok' } });
+    const resumed = await waitFor('two scheduled runs after the new key', async () => {
+      const after = (await runsOf(connectionId)).filter((r) => BigInt(r.id) > BigInt(lastBefore) && r.status !== 'running');
+      return after.length >= 2 ? after : undefined;
+    }, 15_000);
+    for (const run of resumed) expect(run).toMatchObject({ status: 'succeeded', trigger: 'schedule' });
+    expect(await status(connectionId)).toMatchObject({ blocked: null, state: expect.not.stringMatching(/blocked|failing/) });
+  });
+});
