@@ -29,6 +29,7 @@ import type { Logger } from './logger.ts';
 import type { LookupFn } from './proxy/address-guard.ts';
 import { createProxy } from './proxy/proxy.ts';
 import { createRateLimiter } from './proxy/rate-limiter.ts';
+import { startRateLimitPruning } from './proxy/rate-limit-prune.ts';
 import { createRunCalls } from './proxy/run-calls.ts';
 import { createQueue } from './queue/queue.ts';
 import { createRuns } from './runs/runs.ts';
@@ -119,6 +120,8 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
     // Bound once the queue exists: refused credentials (a refresh token, an API key) tell the app in the transaction that marks the connection.
     let announceReauth: OnReauthRequired = async () => {};
     const rateLimiter = createRateLimiter(sql);
+    const pruning = startRateLimitPruning({ sql, logger, everyMs: config.FERRY_RATE_LIMIT_PRUNE_MS, graceMs: config.FERRY_RATE_LIMIT_IDLE_GRACE_MS });
+    closers.push(() => pruning.stop());
     const onReauthRequired: OnReauthRequired = (tx, connection, reason) => announceReauth(tx, connection, reason);
     const proxy = createProxy({
       logger, connections, calls: runCalls, rateLimiter, onReauthRequired,
