@@ -50,6 +50,8 @@ export interface ReposProvider {
   requests: Array<{ path: string; after: string }>;
   /** Requests for this repo's issues answer 400. */
   failRepo: string | null;
+  /** Repo → how many more of its issue requests answer 400 before it answers again. */
+  failTimes: Map<string, number>;
   listing: Listing;
   delayMs: number;
   close(): Promise<void>;
@@ -84,6 +86,11 @@ export async function startRepos(repoCount: number, issuesPerRepo: number, delay
     const repo = match ? decodeURIComponent(match[1]!) : null;
     if (repo === null || !provider.repos.has(repo)) return send(404, { error: 'no such repo' });
     if (repo === provider.failRepo) return send(400, { error: 'repo unavailable' });
+    const left = provider.failTimes.get(repo) ?? 0;
+    if (left > 0) {
+      provider.failTimes.set(repo, left - 1);
+      return send(400, { error: 'repo briefly unavailable' });
+    }
     const limit = Number(url.searchParams.get('limit') ?? 100);
     const rest = provider.repos.get(repo)!.filter((id) => id > after).sort();
     const page = rest.slice(0, limit);
@@ -95,6 +102,7 @@ export async function startRepos(repoCount: number, issuesPerRepo: number, delay
     repos: new Map(names.map((name, r) => [name, Array.from({ length: issuesPerRepo }, (_, i) => `r${r}-i${String(i).padStart(3, '0')}`)])),
     requests: [],
     failRepo: null,
+    failTimes: new Map(),
     listing: 'ok',
     delayMs,
     close: () => new Promise((done) => server.close(() => done())),

@@ -105,6 +105,32 @@ describe('a full pass split by partition keys', () => {
     expect(Date.parse(done.last_sync_date)).toBeGreaterThan(Date.parse(before.last_sync_date));
   });
 
+  test('a part that fails once is retried alone; the pass settles (lastSyncDate, the deletes, once) only with every part, its retry included', async () => {
+    const before = await state();
+    const gone = provider.repos.get('org/repo-1')!.pop()!;
+    provider.failTimes.set('org/repo-1', 1);
+    const lastRun = (await runsOf()).at(-1)!.id;
+    expect((await ferry.api.post('/syncs/issues/trigger', { connection_id: CONN, full: true })).status).toBe(202);
+    const done = await passDone(new Date(before.last_sync_date));
+    const runs = (await runsOf()).filter((r) => BigInt(r.id) > BigInt(lastRun));
+    const ofRepo1 = runs.filter((r) => r.part === 'org/repo-1');
+    expect(ofRepo1.map((r) => r.status)).toEqual(['failed', 'succeeded']);
+    expect(ofRepo1[0]!.error).toMatchObject({ message: expect.stringContaining('400') });
+    // Each other part ran once. The part that succeeded last settled the pass (and applied the
+    // delete, once): never before the retry had succeeded.
+    for (const repo of ['org/repo-0', 'org/repo-2', 'org/repo-3']) expect(runs.filter((r) => r.part === repo).map((r) => r.status)).toEqual(['succeeded']);
+    const succeeded = runs.filter((r) => r.part !== null && r.status === 'succeeded').sort((a, b) => a.finished_at!.getTime() - b.finished_at!.getTime());
+    const settling = runs.filter((r) => r.deleted > 0);
+    expect(settling).toHaveLength(1);
+    expect(settling[0]!.deleted).toBe(1);
+    expect(settling[0]!.id).toBe(succeeded.at(-1)!.id);
+    expect(settling[0]!.finished_at!.getTime()).toBeGreaterThanOrEqual(ofRepo1[1]!.finished_at!.getTime());
+    const records = await readAll(ferry.api, CONN, 'Issue');
+    expect(records.records.find((r) => r.id === gone)?._ferry_metadata.deleted_at).not.toBeNull();
+    expect((await live()).map((r) => r.id).sort()).toEqual(allIssues());
+    expect(Date.parse(done.last_sync_date)).toBe(runs.find((r) => r.part === null)!.started_at.getTime());
+  });
+
   test.each<[Listing, string, RegExp]>([
     ['throw', 'SCRIPT_ERROR', /503/],
     ['junk', 'INVALID_OUTPUT', /split\.partitions returned unusable keys: keys\[1\]: a partition key is a string; keys\[2\]: a partition key is a string/],
