@@ -164,7 +164,7 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
         environments, logger, deployer, scripts, sql, connections, providers, syncState, parts, proxy, records, runs, runCalls,
         enqueueSync: (job) => queue.enqueue(job),
         ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY, metricsToken: config.FERRY_METRICS_TOKEN,
-        connectSessions, connectFlow, oauthClients, cipher, publicUrl,
+        connectSessions, connectFlow, oauthClients, cipher, publicUrl, webhookOutbox: outbox,
       });
       const http = createHttpApp(app, logger, { signInLimit: createSignInLimit(rateLimiter), trustProxy: config.FERRY_TRUST_PROXY ?? false });
       const server: ServerType = await new Promise((resolve, reject) => {
