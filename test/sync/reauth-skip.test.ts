@@ -23,22 +23,27 @@ export default createSync({
 
 let ferry: TestFerry;
 let provider: StaticCredentialsProvider;
+/** Another provider server, for the run queued before the mark (its requests are held one at a time). */
+let second: StaticCredentialsProvider;
 let hooks: Awaited<ReturnType<typeof startWebhookReceiver>>;
 
 beforeAll(async () => {
   provider = await startStaticCredentialsProvider();
+  second = await startStaticCredentialsProvider();
   hooks = await startWebhookReceiver();
   ferry = await startTestFerry({ FERRY_WEBHOOK_RETRY_DELAY_S: '1', FERRY_SYNC_RETRY_BASE_MS: '50' });
   expect((await ferry.api.put('/providers/keyed', {
     display_name: 'Keyed CRM', base_url: provider.url, auth: { type: 'api_key', in: 'header', name: 'x-api-key' },
   })).status).toBe(200);
-  await deploySources(ferry, { 'keyed/syncs/items.ts': ITEMS_SYNC });
+  expect((await ferry.api.put('/providers/second', { base_url: second.url, auth: { type: 'api_key', in: 'header', name: 'x-api-key' } })).status).toBe(200);
+  await deploySources(ferry, { 'keyed/syncs/items.ts': ITEMS_SYNC, 'second/syncs/items.ts': ITEMS_SYNC });
   expect((await ferry.api.put('/environment/settings', { webhook_url: hooks.url })).status).toBe(200);
 }, 60_000);
 afterAll(async () => {
   await ferry?.close();
   await hooks?.close();
   await provider?.close();
+  await second?.close();
 });
 
 const runsOf = async (connectionId: string) => {
@@ -103,5 +108,44 @@ describe('a connection that needs re-authorisation', () => {
     }, 15_000);
     for (const run of resumed) expect(run).toMatchObject({ status: 'succeeded', trigger: 'schedule' });
     expect(await status(connectionId)).toMatchObject({ blocked: null, state: expect.not.stringMatching(/blocked|failing/) });
+  });
+});
+
+describe('a scheduled run queued before the connection was marked', () => {
+  const connectionId = 'reauth-2';
+
+  test('is skipped when its turn comes: no run, no sync.failed', async () => {
+    expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'second', credentials: { type: 'api_key', apiKey: second.apiKey } })).status).toBe(201);
+    await waitFor('a first succeeded run', async () => ((await runsOf(connectionId)).some((r) => r.status === 'succeeded') ? true : undefined));
+    // The next scheduled run's provider call is held: that run stays active while the tick
+    // queues the one after it (one queued beside one active per pair).
+    const held = second.holdNext();
+    await held.arrived;
+    const [conn] = await ferry.db.sql<{ id: string }[]>`select id::text from connections where connection_id = ${connectionId}`;
+    const queuedJob = await waitFor('the next run queued', async () => {
+      const [job] = await ferry.db.sql<{ id: string }[]>`
+        select id::text from pgboss.job where name = 'ferry-sync' and state = 'created' and data->>'connectionId' = ${conn!.id}`;
+      return job?.id;
+    });
+    const runsBefore = await runsOf(connectionId);
+    expect(runsBefore.filter((r) => r.status === 'running')).toHaveLength(1);
+
+    // The provider stops accepting the key; a proxied call marks the connection.
+    second.apiKey = 'second-rotated-0123456789';
+    expect((await ferry.api.post(`/connections/${connectionId}/proxy`, { method: 'GET', endpoint: '/v1/me' })).status).toBe(409);
+    // The held call was answered with the old key's 200: that run succeeds.
+    held.release();
+    await waitFor('the held run to finish', async () => ((await runsOf(connectionId)).some((r) => r.status === 'running') ? undefined : true));
+    // The queued job is taken and ends without a run.
+    await waitFor('the queued job done', async () => {
+      const [job] = await ferry.db.sql<{ state: string }[]>`select state from pgboss.job where id = ${queuedJob}::uuid`;
+      return job?.state === 'completed' ? true : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await runsOf(connectionId);
+    expect(after.map((r) => r.id)).toEqual(runsBefore.map((r) => r.id));
+    expect(after.every((r) => r.status === 'succeeded')).toBe(true);
+    expect(await syncFailedWritten(connectionId)).toBe(0);
+    expect((await status(connectionId)).blocked).toMatchObject({ code: 'CONNECTION_REAUTH_REQUIRED' });
   });
 });
