@@ -133,8 +133,7 @@ export function createParts(sql: Sql) {
     },
 
     /**
-     * Claims due parts (pending, or failed with a retry due) of pairs not paused, of connections
-     * not waiting for re-authorisation (sync-state.ts claimDue), marking them
+     * Claims due parts (pending, or failed with a retry due) of pairs not paused, marking them
      * queued, in the caller's transaction (the enqueue commits with it). SKIP LOCKED: ticking
      * workers never claim a part twice.
      */
@@ -145,7 +144,6 @@ export function createParts(sql: Sql) {
           join sync_state s on s.connection_id = p.connection_id and s.sync_name = p.sync_name and s.variant = p.variant
           where p.status in ('pending', 'failed') and p.next_run_at <= now() and not s.paused
             and not exists (select 1 from paused_connections pc where pc.connection_id = p.connection_id)
-            and not exists (select 1 from connections rc where rc.id = p.connection_id and rc.auth_status = 'reauth_required')
           order by p.next_run_at limit ${limit}
           for update of p skip locked
         )
@@ -156,21 +154,19 @@ export function createParts(sql: Sql) {
         returning p.connection_id, p.sync_name, p.variant, p.part, c.environment_id`;
     },
 
-    /** A part claimed for a run that could not start (run-blockers.ts): pending and due again. */
-    async requeue(k: PartKey): Promise<void> {
-      await sql`update sync_parts set status = 'pending', next_run_at = now() where ${where(sql, k)} and status = 'queued'`;
-    },
-
     /**
-     * A claimed part whose provider is not configured: pending with no due time ("held"), so
-     * the tick does not claim it again and again; releaseHeld (the provider configured) or the
-     * pair's next run (rearm) makes it due. Due at once if the environment's entry appeared meanwhile.
+     * A claimed part that cannot run yet (run-blockers.ts: its provider is not configured, its
+     * connection needs re-authorisation): pending with no due time ("held"), so the tick does not
+     * claim it again and again. releaseHeld (the provider configured), resumeAfterReauth
+     * (sync-state.ts) or the pair's next run (rearm) makes it due. Due at once if the
+     * blocker went meanwhile (a PUT /providers or new credentials that raced the hold).
      */
-    async hold(k: PartKey): Promise<void> {
+    async hold(k: PartKey, waitsFor: 'provider' | 'reauth'): Promise<void> {
+      const gone = waitsFor === 'provider'
+        ? sql`exists (select 1 from connections c join providers pr on pr.environment_id = c.environment_id and pr.name = c.provider where c.id = p.connection_id)`
+        : sql`exists (select 1 from connections c where c.id = p.connection_id and c.auth_status = 'ok')`;
       await sql`
-        update sync_parts p set status = 'pending', next_run_at = case when exists (
-          select 1 from connections c join providers pr on pr.environment_id = c.environment_id and pr.name = c.provider where c.id = p.connection_id
-        ) then now() end
+        update sync_parts p set status = 'pending', next_run_at = case when ${gone} then now() end
         where ${where(sql, k)} and status = 'queued'`;
     },
 

@@ -133,15 +133,15 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const provider = await deps.providers.get(connection.environment_id, connection.provider);
       if (!provider) {
         // A claimed part waits, held, until the provider is configured (PUT /providers re-arms it).
-        if (partKey) await deps.parts.hold(partKey);
+        if (partKey) await deps.parts.hold(partKey, 'provider');
         return { status: 'skipped', reason: scheduledRunBlocker(connection, false)!.message };
       }
       // Queued before the connection lost its credentials: not a run (it would only fail). A manual
       // run still goes, and fails saying why.
       const blocker = job.trigger === 'schedule' ? scheduledRunBlocker(connection, true) : null;
       if (blocker) {
-        // A claimed part goes back to pending: the scheduler takes it again once the connection can run.
-        if (partKey) await deps.parts.requeue(partKey);
+        // A claimed part waits, held, until new credentials (sync-state.ts resumeAfterReauth).
+        if (partKey) await deps.parts.hold(partKey, 'reauth');
         return { status: 'skipped', reason: blocker.message };
       }
       const part = partKey ? await deps.parts.get(partKey) : null;

@@ -97,4 +97,16 @@ describe('a split pass on the sync page', () => {
     await page.waitForSelector('#runs');
     expect(await page.$('#split-parts')).toBeNull();
   });
+
+  test('a sync whose provider is gone shows why it does not run, on its page and the overview', async () => {
+    expect((await ferry.api.request('DELETE', '/providers/eventsp')).status).toBe(204);
+    await page.goto(`${ferry.url}${syncPage}`);
+    await page.waitForSelector('#sync-blocked');
+    expect(await page.textContent('#sync-blocked')).toContain('provider eventsp is not configured');
+    expect(await page.textContent('h1 .badge')).toBe('blocked');
+    await page.goto(`${ferry.url}/dashboard`);
+    await page.waitForSelector('#syncs');
+    const row = page.locator('#syncs tr', { hasText: CONN });
+    expect(await row.locator('.badge').first().textContent()).toBe('blocked');
+  });
 });
