@@ -1,20 +1,22 @@
 /**
  * Parallel first sync: a full pass of a sync that declares `split` is cut into parts (time
- * windows between a start and now), each run as its own run, anywhere, with its own checkpoint
+ * windows between a start and now, or the keys the script's `split.partitions` returns, run by
+ * the run that splits: run-sync.ts), each run as its own run, anywhere, with its own checkpoint
  * and retries (sync_parts, migration 0141). The pass is the sync_state row's, as for any pass:
  * it succeeds, moving lastSyncDate and applying full-refresh deletes, only in the transaction
  * that settles its last part. The scheduler tick dispatches due parts as queue jobs in their
  * environment's group (host/queue/queue.ts), so the environment's fairness rules cover them.
  */
-import type { ScriptManifest } from '@ferry/runtime/contract';
+import { MAX_PARTS, type ScriptManifest } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import { parseDuration } from './frequency.ts';
 
 type Db = Sql | TransactionSql;
 export type SplitSpec = NonNullable<Extract<ScriptManifest, { type: 'sync' }>['split']>;
+export type TimeSplit = Extract<SplitSpec, { by: 'time' }>;
 
-/** At most this many parts per pass: a window too small for the span is refused at deploy. */
-export const MAX_PARTS = 1000;
+/** At most this many parts per pass: a window too small for the span is refused at deploy, a longer key list when the split runs. */
+export { MAX_PARTS };
 
 export interface PartKey {
   connectionId: string;
@@ -52,7 +54,7 @@ export interface PartWindow {
 }
 
 /** The start of the split: an ISO date, or a duration back from `now`. */
-function splitStart(spec: SplitSpec, now: Date): Date {
+function splitStart(spec: TimeSplit, now: Date): Date {
   const back = parseDuration(spec.from);
   if (back !== null) return new Date(now.getTime() - back);
   const at = Date.parse(spec.from);
@@ -65,7 +67,7 @@ function splitStart(spec: SplitSpec, now: Date): Date {
  * null) so records changed while the pass runs are not missed; before the start, nothing.
  * Throws naming the field when the spec cannot be used (checked at deploy too).
  */
-export function planWindows(spec: SplitSpec, now: Date): PartWindow[] {
+export function planWindows(spec: TimeSplit, now: Date): PartWindow[] {
   const every = parseDuration(spec.every);
   if (every === null || every <= 0) throw new Error(`split.every "${spec.every}" is not a duration such as "30 days"`);
   const start = splitStart(spec, now);
@@ -76,6 +78,11 @@ export function planWindows(spec: SplitSpec, now: Date): PartWindow[] {
     const from = new Date(start.getTime() + i * every);
     return { part: from.toISOString(), from, to: i === count - 1 ? null : new Date(from.getTime() + every) };
   });
+}
+
+/** A key split's parts: one per key (already checked: distinct, at most MAX_PARTS), no window. */
+export function keyParts(keys: readonly string[]): PartWindow[] {
+  return keys.map((key) => ({ part: key, from: null, to: null }));
 }
 
 const where = (tx: Db, k: PartKey) => tx`connection_id = ${k.connectionId} and sync_name = ${k.syncName} and variant = ${k.variant} and part = ${k.part}`;
@@ -126,8 +133,7 @@ export function createParts(sql: Sql) {
     },
 
     /**
-     * Claims due parts (pending, or failed with a retry due) of pairs not paused, of connections
-     * not waiting for re-authorisation (sync-state.ts claimDue), marking them
+     * Claims due parts (pending, or failed with a retry due) of pairs not paused, marking them
      * queued, in the caller's transaction (the enqueue commits with it). SKIP LOCKED: ticking
      * workers never claim a part twice.
      */
@@ -138,7 +144,6 @@ export function createParts(sql: Sql) {
           join sync_state s on s.connection_id = p.connection_id and s.sync_name = p.sync_name and s.variant = p.variant
           where p.status in ('pending', 'failed') and p.next_run_at <= now() and not s.paused
             and not exists (select 1 from paused_connections pc where pc.connection_id = p.connection_id)
-            and not exists (select 1 from connections rc where rc.id = p.connection_id and rc.auth_status = 'reauth_required')
           order by p.next_run_at limit ${limit}
           for update of p skip locked
         )
@@ -149,21 +154,19 @@ export function createParts(sql: Sql) {
         returning p.connection_id, p.sync_name, p.variant, p.part, c.environment_id`;
     },
 
-    /** A part claimed for a run that could not start (run-blockers.ts): pending and due again. */
-    async requeue(k: PartKey): Promise<void> {
-      await sql`update sync_parts set status = 'pending', next_run_at = now() where ${where(sql, k)} and status = 'queued'`;
-    },
-
     /**
-     * A claimed part whose provider is not configured: pending with no due time ("held"), so
-     * the tick does not claim it again and again; releaseHeld (the provider configured) or the
-     * pair's next run (rearm) makes it due. Due at once if the environment's entry appeared meanwhile.
+     * A claimed part that cannot run yet (run-blockers.ts: its provider is not configured, its
+     * connection needs re-authorisation): pending with no due time ("held"), so the tick does not
+     * claim it again and again. releaseHeld (the provider configured), resumeAfterReauth
+     * (sync-state.ts) or the pair's next run (rearm) makes it due. Due at once if the
+     * blocker went meanwhile (a PUT /providers or new credentials that raced the hold).
      */
-    async hold(k: PartKey): Promise<void> {
+    async hold(k: PartKey, waitsFor: 'provider' | 'reauth'): Promise<void> {
+      const gone = waitsFor === 'provider'
+        ? sql`exists (select 1 from connections c join providers pr on pr.environment_id = c.environment_id and pr.name = c.provider where c.id = p.connection_id)`
+        : sql`exists (select 1 from connections c where c.id = p.connection_id and c.auth_status = 'ok')`;
       await sql`
-        update sync_parts p set status = 'pending', next_run_at = case when exists (
-          select 1 from connections c join providers pr on pr.environment_id = c.environment_id and pr.name = c.provider where c.id = p.connection_id
-        ) then now() end
+        update sync_parts p set status = 'pending', next_run_at = case when ${gone} then now() end
         where ${where(sql, k)} and status = 'queued'`;
     },
 

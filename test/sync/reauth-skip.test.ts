@@ -23,22 +23,27 @@ export default createSync({
 
 let ferry: TestFerry;
 let provider: StaticCredentialsProvider;
+/** Another provider server, for the run queued before the mark (its requests are held one at a time). */
+let second: StaticCredentialsProvider;
 let hooks: Awaited<ReturnType<typeof startWebhookReceiver>>;
 
 beforeAll(async () => {
   provider = await startStaticCredentialsProvider();
+  second = await startStaticCredentialsProvider();
   hooks = await startWebhookReceiver();
   ferry = await startTestFerry({ FERRY_WEBHOOK_RETRY_DELAY_S: '1', FERRY_SYNC_RETRY_BASE_MS: '50' });
   expect((await ferry.api.put('/providers/keyed', {
     display_name: 'Keyed CRM', base_url: provider.url, auth: { type: 'api_key', in: 'header', name: 'x-api-key' },
   })).status).toBe(200);
-  await deploySources(ferry, { 'keyed/syncs/items.ts': ITEMS_SYNC });
+  expect((await ferry.api.put('/providers/second', { base_url: second.url, auth: { type: 'api_key', in: 'header', name: 'x-api-key' } })).status).toBe(200);
+  await deploySources(ferry, { 'keyed/syncs/items.ts': ITEMS_SYNC, 'second/syncs/items.ts': ITEMS_SYNC });
   expect((await ferry.api.put('/environment/settings', { webhook_url: hooks.url })).status).toBe(200);
 }, 60_000);
 afterAll(async () => {
   await ferry?.close();
   await hooks?.close();
   await provider?.close();
+  await second?.close();
 });
 
 const runsOf = async (connectionId: string) => {
@@ -89,19 +94,70 @@ describe('a connection that needs re-authorisation', () => {
       blocked: { code: 'CONNECTION_REAUTH_REQUIRED', message: expect.stringContaining(`connection ${connectionId} needs re-authorisation`) },
     });
     expect(now.blocked.message).toContain('refused the stored API key');
-    // Still due: it runs at the first tick once it can.
-    expect(Date.parse(now.next_run_at)).toBeLessThan(Date.now());
+    // Passed over, not left due (such pairs would pile up at the head of every tick's scan): its
+    // next run moves on with the schedule, and the pair remembers why it did not run.
+    const [pair] = await ferry.db.sql<{ waiting_reauth: boolean; next_run_at: Date }[]>`
+      select s.waiting_reauth, s.next_run_at from sync_state s join connections c on c.id = s.connection_id where c.connection_id = ${connectionId}`;
+    expect(pair!.waiting_reauth).toBe(true);
+    expect(pair!.next_run_at.getTime()).toBeGreaterThan(Date.now() - 1500);
   });
 
-  test('new credentials clear the flag and its syncs run on schedule again', async () => {
+  test('new credentials clear the flag: its syncs run at once, then on schedule again', async () => {
+    // An hourly schedule meanwhile: a run in the next seconds can only be the one new credentials make due.
+    expect((await ferry.api.put('/syncs/items/schedule', { connection_id: connectionId, frequency: 'every 1 hour' })).status).toBe(200);
     const lastBefore = (await runsOf(connectionId)).at(-1)!.id;
     const patched = await ferry.api.request('PATCH', `/connections/${connectionId}`, { credentials: { type: 'api_key', apiKey: provider.apiKey } });
     expect(patched).toMatchObject({ status: 200, body: { auth_status: 'ok' } });
-    const resumed = await waitFor('two scheduled runs after the new key', async () => {
-      const after = (await runsOf(connectionId)).filter((r) => BigInt(r.id) > BigInt(lastBefore) && r.status !== 'running');
-      return after.length >= 2 ? after : undefined;
+    const newer = async () => (await runsOf(connectionId)).filter((r) => BigInt(r.id) > BigInt(lastBefore) && r.status !== 'running');
+    const [first] = await waitFor('the run new credentials made due', async () => ((await newer()).length >= 1 ? newer() : undefined), 10_000);
+    expect(first).toMatchObject({ status: 'succeeded', trigger: 'schedule' });
+    expect(await status(connectionId)).toMatchObject({ blocked: null, state: 'idle' });
+
+    // Back to its own 1-second schedule: scheduled runs go on.
+    expect((await ferry.api.put('/syncs/items/schedule', { connection_id: connectionId, frequency: null })).status).toBe(200);
+    const resumed = await waitFor('two more scheduled runs', async () => {
+      const after = await newer();
+      return after.length >= 3 ? after : undefined;
     }, 15_000);
     for (const run of resumed) expect(run).toMatchObject({ status: 'succeeded', trigger: 'schedule' });
-    expect(await status(connectionId)).toMatchObject({ blocked: null, state: expect.not.stringMatching(/blocked|failing/) });
+  });
+});
+
+describe('a scheduled run queued before the connection was marked', () => {
+  const connectionId = 'reauth-2';
+
+  test('is skipped when its turn comes: no run, no sync.failed', async () => {
+    expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'second', credentials: { type: 'api_key', apiKey: second.apiKey } })).status).toBe(201);
+    await waitFor('a first succeeded run', async () => ((await runsOf(connectionId)).some((r) => r.status === 'succeeded') ? true : undefined));
+    // The next scheduled run's provider call is held: that run stays active while the tick
+    // queues the one after it (one queued beside one active per pair).
+    const held = second.holdNext();
+    await held.arrived;
+    const [conn] = await ferry.db.sql<{ id: string }[]>`select id::text from connections where connection_id = ${connectionId}`;
+    const queuedJob = await waitFor('the next run queued', async () => {
+      const [job] = await ferry.db.sql<{ id: string }[]>`
+        select id::text from pgboss.job where name = 'ferry-sync' and state = 'created' and data->>'connectionId' = ${conn!.id}`;
+      return job?.id;
+    });
+    const runsBefore = await runsOf(connectionId);
+    expect(runsBefore.filter((r) => r.status === 'running')).toHaveLength(1);
+
+    // The provider stops accepting the key; a proxied call marks the connection.
+    second.apiKey = 'second-rotated-0123456789';
+    expect((await ferry.api.post(`/connections/${connectionId}/proxy`, { method: 'GET', endpoint: '/v1/me' })).status).toBe(409);
+    // The held call was answered with the old key's 200: that run succeeds.
+    held.release();
+    await waitFor('the held run to finish', async () => ((await runsOf(connectionId)).some((r) => r.status === 'running') ? undefined : true));
+    // The queued job is taken and ends without a run.
+    await waitFor('the queued job done', async () => {
+      const [job] = await ferry.db.sql<{ state: string }[]>`select state from pgboss.job where id = ${queuedJob}::uuid`;
+      return job?.state === 'completed' ? true : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await runsOf(connectionId);
+    expect(after.map((r) => r.id)).toEqual(runsBefore.map((r) => r.id));
+    expect(after.every((r) => r.status === 'succeeded')).toBe(true);
+    expect(await syncFailedWritten(connectionId)).toBe(0);
+    expect((await status(connectionId)).blocked).toMatchObject({ code: 'CONNECTION_REAUTH_REQUIRED' });
   });
 });

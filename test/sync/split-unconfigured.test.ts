@@ -18,22 +18,24 @@ beforeAll(async () => {
   provider = await startEvents(24, 20);
   ferry = await startTestFerry({ FERRY_RUNTIME_WORKERS: '2' });
   expect(PAUSED_SPLIT_SYNC).toContain('autoStart: false');
-  await deploySources(ferry, { 'eventsp/syncs/events.ts': PAUSED_SPLIT_SYNC });
+  await deploySources(ferry, { 'eventsp/syncs/events.ts': PAUSED_SPLIT_SYNC, 'eventsk/syncs/events.ts': PAUSED_SPLIT_SYNC });
   expect((await ferry.api.put('/providers/eventsp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
+  // The same events server behind an API key; a 404 counts as a refused key, so a call to an unknown path marks the connection.
+  expect((await ferry.api.put('/providers/eventsk', { base_url: provider.url, auth: { type: 'api_key', in: 'header', name: 'x-api-key', auth_failure_statuses: [404] } })).status).toBe(200);
 }, 120_000);
 afterAll(async () => {
   await ferry?.close();
   await provider?.close();
 });
 
-const parts = () => ferry.db.sql<{ part: string; status: string; next_run_at: Date | null }[]>`
-  select p.part, p.status, p.next_run_at from sync_parts p join connections c on c.id = p.connection_id where c.connection_id = ${CONN} order by p.part`;
-const partRuns = async () => {
+const parts = (conn = CONN) => ferry.db.sql<{ part: string; status: string; next_run_at: Date | null }[]>`
+  select p.part, p.status, p.next_run_at from sync_parts p join connections c on c.id = p.connection_id where c.connection_id = ${conn} order by p.part`;
+const partRuns = async (conn = CONN) => {
   const [row] = await ferry.db.sql<{ n: number }[]>`
-    select count(*)::int as n from runs r join connections c on c.id = r.connection_id where c.connection_id = ${CONN} and r.part is not null`;
+    select count(*)::int as n from runs r join connections c on c.id = r.connection_id where c.connection_id = ${conn} and r.part is not null`;
   return row!.n;
 };
-const status = async () => (await ferry.api.get(`/syncs/events/status?connection_id=${CONN}`)).body;
+const status = async (conn = CONN) => (await ferry.api.get(`/syncs/events/status?connection_id=${conn}`)).body;
 
 describe('split parts whose provider is not configured', () => {
   test('are held with the reason shown, not left queued', async () => {
@@ -74,5 +76,38 @@ describe('split parts whose provider is not configured', () => {
     const live = (await readAll(ferry.api, CONN, 'Event')).records.map((r) => r.id).sort();
     expect(live).toEqual([...provider.events.keys()].sort());
     expect(await partRuns()).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('split parts of a connection that needs re-authorisation', () => {
+  const conn = 'held-key';
+
+  test('are held with the reason shown; new credentials make them due and the pass completes', async () => {
+    const credentials = { type: 'api_key', apiKey: 'events-key-0123456789' };
+    expect((await ferry.api.post('/connections', { connection_id: conn, provider: 'eventsk', credentials })).status).toBe(201);
+    expect((await ferry.api.post('/syncs/events/trigger', { connection_id: conn })).status).toBe(202);
+    const split = await waitFor('the split', async () => (await status(conn)).split_pass ?? undefined);
+
+    // The provider "refuses" the key (a 404, declared an auth failure): the connection is marked.
+    expect((await ferry.api.post(`/connections/${conn}/proxy`, { method: 'GET', endpoint: '/nope' })).status).toBe(409);
+    expect((await ferry.api.get(`/connections/${conn}`)).body.auth_status).toBe('reauth_required');
+    expect((await ferry.api.post('/syncs/events/resume', { connection_id: conn })).status).toBe(200);
+    const held = await waitFor('every part held', async () => {
+      const rows = await parts(conn);
+      return rows.every((p) => p.status === 'pending' && p.next_run_at === null) ? rows : undefined;
+    });
+    expect(held).toHaveLength(split.parts);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await parts(conn)).toEqual(held);
+    expect(await partRuns(conn)).toBe(0);
+    expect(await status(conn)).toMatchObject({ state: 'blocked', blocked: { code: 'CONNECTION_REAUTH_REQUIRED' }, split_pass: { held: split.parts } });
+
+    expect((await ferry.api.request('PATCH', `/connections/${conn}`, { credentials })).status).toBe(200);
+    const done = await waitFor('the split pass to succeed', async () => {
+      const s = await status(conn);
+      return s.last_sync_date !== null && s.split_pass === null ? s : undefined;
+    }, 60_000);
+    expect(done.blocked).toBeNull();
+    expect((await readAll(ferry.api, conn, 'Event')).records.map((r) => r.id).sort()).toEqual([...provider.events.keys()].sort());
   });
 });

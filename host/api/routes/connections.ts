@@ -130,6 +130,8 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
     const { row, created } = await deps.sql.begin(async (tx) => {
       const result = await deps.connections.create(env.id, input, tx);
       await deps.syncState.ensureForConnection(tx, { environmentId: env.id, connectionId: result.row.id, provider: input.provider });
+      // Posting an existing connection stores its credentials anew: syncs passed over for re-authorisation run now.
+      if (!result.created) await deps.syncState.resumeAfterReauth(tx, result.row.id);
       return result;
     }).catch((err: unknown) => {
       if ((err as { code?: string }).code === 'CONFLICT') throw new ApiError(409, 'CONFLICT', (err as Error).message);
@@ -159,6 +161,8 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
     }
     const row = await deps.connections.update(c.get('environment').id, id, patch);
     if (!row) throw notFound(`connection "${id}"`);
+    // New credentials clear re-authorisation: the syncs the scheduler passed over run now.
+    if (patch.credentials) await deps.syncState.resumeAfterReauth(deps.sql, row.id);
     return c.json(toPublicConnection(row));
   });
 

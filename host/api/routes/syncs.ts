@@ -10,6 +10,7 @@ import type { Runs } from '../../runs/runs.ts';
 import { parseSchedule } from '../../sync/frequency.ts';
 import type { Parts } from '../../sync/parts.ts';
 import { scheduledRunBlocker } from '../../sync/run-blockers.ts';
+import { splitPassParts } from '../../sync/split-progress.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
 import { syncHealth } from '../../sync/sync-status.ts';
 import { BASE_VARIANT, VariantName } from '../../sync/variants.ts';
@@ -77,6 +78,13 @@ const StatusSchema = z.object({
     parts: z.number().int(), succeeded: z.number().int(), running: z.number().int(),
     failed: z.number().int().describe('failed, to be retried or (given_up) waiting for the next run of the sync'), given_up: z.number().int(),
     held: z.number().int().describe('waiting for the provider to be configured (see blocked); due again when it is'),
+    items: z.array(z.object({
+      part: z.string().describe("the part's key (a time window's start)"), window_from: z.string().nullable(), window_to: z.string().nullable(),
+      state: z.enum(['pending', 'held', 'queued', 'running', 'failed', 'given_up', 'succeeded'])
+        .describe('failed: a retry is due at next_run_at; given_up: out of retries until the next run of the sync; held: see blocked'),
+      records: z.number().int().describe('saved by its runs in this pass (added + updated + unchanged)'),
+      retry_attempt: z.number().int(), next_run_at: z.string().nullable(), run_id: z.string().nullable().describe('its latest run'),
+    })).describe('every part, in window order'),
   }).nullable().describe('A split full pass going on (the sync declares `split`): how its parts stand; null when none'),
 });
 
@@ -143,7 +151,9 @@ export function syncRoutes(deps: SyncRouteDeps) {
     const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: script.name, variant: q.variant, limit: 1 });
     const connectionPaused = await deps.syncState.isConnectionPaused(connection.id);
     const health = await syncHealth(deps.sql, connection.id, script.name, q.variant, q.window_hours);
-    const splitPass = await deps.parts.progress({ connectionId: connection.id, syncName: script.name, variant: q.variant });
+    const pair = { connectionId: connection.id, syncName: script.name, variant: q.variant };
+    const progress = await deps.parts.progress(pair);
+    const splitPass = progress && { ...progress, items: await splitPassParts(deps.sql, pair) };
     const blocked = scheduledRunBlocker(connection, (await deps.providers.get(connection.environment_id, connection.provider)) !== null);
     const stateName = lastRun?.status === 'running' ? 'running'
       : state.paused || connectionPaused ? 'paused'

@@ -1,5 +1,5 @@
 /** The `ctx` object a script's `exec` receives, built for one run from its job. */
-import { ActionError, type ActionContext, type ConnectionInfo, type SyncContext } from '@ferry/sdk';
+import { ActionError, type ActionContext, type ConnectionInfo, type SplitContext, type SyncContext } from '@ferry/sdk';
 import type { ZodSchemaLike } from '@ferry/sdk';
 import { DateCtor, StringCtor, isArray, keys, own, parse, stringify } from './builtins.ts';
 import { CAPS, checkSize, hostCall, sdkError } from './host.ts';
@@ -9,7 +9,7 @@ import { proxy } from './proxy.ts';
 
 /** What the prelude reads of a RunJob (runtime/contract.ts). */
 export interface PreludeJob {
-  kind: 'sync' | 'action' | 'webhook';
+  kind: 'sync' | 'action' | 'webhook' | 'partitions';
   input?: unknown;
   context: {
     lastSyncDate: string | null;
@@ -144,6 +144,11 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
   };
   // An action writes only the models it declares (`models` in createAction).
   if (job.kind === 'action') return { ...actionContext, ...recordWriters } as ActionContext;
+  // A key split's partitions function lists what to read: it reads the provider, writes nothing.
+  if (job.kind === 'partitions') {
+    const splitContext: SplitContext = { ...actionContext, lastSyncDate: null, isFullRun: true, variant: job.context.variant ?? 'base' };
+    return splitContext as unknown as ActionContext;
+  }
 
   async function trackDeletes(model: unknown, phase: 'start' | 'end'): Promise<void> {
     await hostCall('trackDeletes', declaredModel(model), phase);
