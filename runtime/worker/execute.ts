@@ -3,7 +3,7 @@
  * script's envelope, a limit that stopped it, or a bundle that would not evaluate.
  */
 import { z } from 'zod';
-import { PartitionKeysSchema, ScriptManifestSchema, type LogEntry, type RunError, type RunJobSchema } from '../contract.ts';
+import { MAX_PARTS, PartitionKeysSchema, ScriptManifestSchema, type LogEntry, type RunError, type RunJobSchema } from '../contract.ts';
 import type { BridgeCall, ChildResult } from '../ipc.ts';
 import { CAPS } from '../caps.ts';
 import { depthMessage, storableJsonText, storableText, tooDeepAt } from '../bounds.ts';
@@ -115,6 +115,11 @@ function readEnvelope(text: string): Outcome {
 /** A key split's keys are data from the script: checked here, so every caller (host, dryrun, tests) gets the same verdict. */
 function readPartitionKeys(outcome: Outcome): Outcome {
   if (!outcome.ok) return outcome;
+  // Counted before each key is looked at: a list of a million tiny keys costs this process
+  // (outside the isolate's CPU limit) no more than a list of MAX_PARTS.
+  if (Array.isArray(outcome.output) && outcome.output.length > MAX_PARTS) {
+    return { ok: false, error: { kind: 'sdk', code: 'INVALID_OUTPUT', message: `split.partitions returned unusable keys: the result: split.partitions may return at most ${MAX_PARTS} keys (it returned ${outcome.output.length})` } };
+  }
   const parsed = PartitionKeysSchema.safeParse(outcome.output);
   if (parsed.success) return { ok: true, output: parsed.data };
   const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.length ? `keys[${i.path.join('.')}]` : 'the result'}: ${i.message}`);

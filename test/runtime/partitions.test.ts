@@ -73,6 +73,11 @@ describe('split.partitions', () => {
     expect(!result.ok && result.error).toMatchObject({ kind: 'sdk', code: 'INVALID_OUTPUT', message: expect.stringMatching(message) });
   });
 
+  it('a huge list is refused by its length before its keys are checked', async () => {
+    const { result } = await listing('async () => Array.from({ length: 400_000 }, () => "k")');
+    expect(!result.ok && result.error).toMatchObject({ code: 'INVALID_OUTPUT', message: expect.stringContaining(`at most ${MAX_PARTS} keys (it returned 400000)`) });
+  });
+
   it('a throw comes back as the script\'s error; an endless loop is stopped by the CPU limit', async () => {
     const thrown = await listing('async () => { throw new Error("no repos for you"); }');
     expect(!thrown.result.ok && thrown.result.error).toMatchObject({ kind: 'script', code: 'SCRIPT_ERROR', message: 'no repos for you' });
