@@ -22,8 +22,11 @@ interface RejectableQuery {
   writable(): Promise<NodeJS.WritableStream>;
 }
 
-/** Sends `text` (COPY text format) as the data of `statement`; rejects with the server's error. */
-export async function copyIn(tx: TransactionSql, statement: string, text: string): Promise<void> {
+/**
+ * Sends `data` (COPY text format; an array is sent chunk by chunk, each chunk ending at a line's
+ * end) as the data of `statement`; rejects with the server's error.
+ */
+export async function copyIn(tx: TransactionSql, statement: string, data: string | Array<string | Buffer>): Promise<void> {
   const query = tx.unsafe(statement) as unknown as RejectableQuery;
   let failed!: (error: unknown) => void;
   const failure = new Promise<never>((_, reject) => { failed = reject; });
@@ -35,7 +38,7 @@ export async function copyIn(tx: TransactionSql, statement: string, text: string
     reject(error);
   };
   const writable = await Promise.race([query.writable(), failure]);
-  const sent = pipeline(Readable.from([text]), writable);
+  const sent = pipeline(Readable.from(typeof data === 'string' ? [data] : data), writable);
   // After a failure the pipeline may still settle (or be destroyed) later: nobody awaits it then.
   sent.catch(() => {});
   await Promise.race([sent, failure]);

@@ -35,16 +35,43 @@ function writersLiteral(writer: string | null): string {
   return escapeCopyText(`{"${writer.replace(/[\\"]/g, (c) => `\\${c}`)}"}`);
 }
 
-/** One line per row, in COPY_NEW's column order; what is the same for every row is built once. */
-export function encodeCopyRows(connectionId: string, model: string, runId: string | null, writer: string | null, rows: NewRow[]): string {
-  const head = `${escapeCopyText(connectionId)}\t${escapeCopyText(model)}\t`;
-  const tail = `\t${runId === null ? '\\N' : escapeCopyText(runId)}\t${writersLiteral(writer)}\n`;
-  let text = '';
+/**
+ * The lines are written straight into Buffers of about CHUNK_BYTES, each chunk ending at a row's
+ * end, and sent chunk by chunk. Built as one string, a batch's ~1 MB of text was flattened and
+ * encoded again when sent (~3.5 ms of host CPU per 1,000 ~1 KB rows, --cpu-prof) and sat on the
+ * host's heap until then; written into Buffers it stays off the heap, in allocations the
+ * allocator reuses.
+ */
+const CHUNK_BYTES = 64 * 1024;
+
+/** The rows as COPY text lines in COPY_NEW's column order; what every row shares is built once. */
+export function encodeCopyRows(connectionId: string, model: string, runId: string | null, writer: string | null, rows: NewRow[]): Buffer[] {
+  const head = Buffer.from(`${escapeCopyText(connectionId)}\t${escapeCopyText(model)}\t`);
+  const tail = Buffer.from(`\t${runId === null ? '\\N' : escapeCopyText(runId)}\t${writersLiteral(writer)}\n`);
+  const chunks: Buffer[] = [];
+  let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  let at = 0;
   for (const row of rows) {
     assertNoNul(row);
-    text += head + escapeCopyText(row.id) + '\t' + escapeCopyText(row.json) + '\t' + escapeCopyText(row.hash) + tail;
+    const id = escapeCopyText(row.id);
+    const json = escapeCopyText(row.json);
+    const hash = escapeCopyText(row.hash);
+    const bytes = head.length + Buffer.byteLength(id) + 1 + Buffer.byteLength(json) + 1 + Buffer.byteLength(hash) + tail.length;
+    if (at + bytes > chunk.length) {
+      if (at > 0) chunks.push(chunk.subarray(0, at));
+      chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
+      at = 0;
+    }
+    at += head.copy(chunk, at);
+    at += chunk.write(id, at);
+    chunk[at++] = 0x09;
+    at += chunk.write(json, at);
+    chunk[at++] = 0x09;
+    at += chunk.write(hash, at);
+    at += tail.copy(chunk, at);
   }
-  return text;
+  if (at > 0) chunks.push(chunk.subarray(0, at));
+  return chunks;
 }
 
 export async function copyNewRows(tx: TransactionSql, connectionId: string, model: string, runId: string | null, writer: string | null, rows: NewRow[]): Promise<void> {

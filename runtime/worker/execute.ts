@@ -118,7 +118,7 @@ function readPartitionKeys(outcome: Outcome): Outcome {
   // Counted before each key is looked at: a list of a million tiny keys costs this process
   // (outside the isolate's CPU limit) no more than a list of MAX_PARTS.
   if (Array.isArray(outcome.output) && outcome.output.length > MAX_PARTS) {
-    return { ok: false, error: { kind: 'sdk', code: 'INVALID_OUTPUT', message: `split.partitions returned unusable keys: the result: split.partitions may return at most ${MAX_PARTS} keys (it returned ${outcome.output.length})` } };
+    return { ok: false, error: { kind: 'sdk', code: 'INVALID_OUTPUT', message: `split.partitions returned ${outcome.output.length} keys: it may return at most ${MAX_PARTS} keys` } };
   }
   const parsed = PartitionKeysSchema.safeParse(outcome.output);
   if (parsed.success) return { ok: true, output: parsed.data };

@@ -100,7 +100,12 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     let validator: ZodSchemaLike | null = null;
     if (op === 'save') validator = schema ?? null;
     else if (op === 'update' && schema && typeof schema.partial === 'function') validator = schema.partial();
-    const valid: unknown[] = [];
+    // One line per valid record, `<its id as read here, JSON>\t<record JSON>\n`, built by string
+    // concatenation (no array method a script could replace): the worker hashes and forwards each
+    // record's text as it is, parsing it only when its id is not its first key (records.ts).
+    // JSON.stringify emits no raw tab or newline.
+    let text = '';
+    let count = 0;
     const rejected: Array<{ id: string | null; reason: string }> = [];
     let rejectedCount = 0;
     for (let i = 0; i < records.length; i++) {
@@ -108,20 +113,26 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
       const id = record !== null && typeof record === 'object' ? (record as { id?: unknown }).id : undefined;
       const idText = typeof id === 'string' || typeof id === 'number' ? StringCtor(id) : null;
       let reason: string | null = null;
+      let json: unknown = undefined;
       if (idText === null) reason = 'id: a record needs a string or number id';
       else if (validator && typeof validator.safeParse === 'function') {
         const result = validator.safeParse(record);
         if (!result.success) reason = formatIssues(result.error);
+      }
+      if (reason === null) {
+        json = stringify(op === 'delete' ? { id } : record);
+        // A toJSON may turn a record into something else: only an object is a record.
+        if (typeof json !== 'string' || json[0] !== '{') reason = 'a record must serialise to a JSON object';
       }
       if (reason !== null) {
         rejectedCount++;
         if (rejected.length < CAPS.rejectedPerBatch) rejected.push({ id: idText, reason });
         continue;
       }
-      valid.push(op === 'delete' ? { id } : record);
+      text += stringify(id) + '\t' + (json as string) + '\n';
+      count++;
     }
-    const text = stringify(valid);
-    checkSize(text, CAPS.batchBytes, `batch of ${valid.length} ${StringCtor(model)} records`);
+    checkSize(text, CAPS.batchBytes, `batch of ${count} ${StringCtor(model)} records`);
     await hostCall('batch', stringify({ op, model, rejected, rejectedCount }), text);
     return true;
   }
