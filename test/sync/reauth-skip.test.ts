@@ -159,5 +159,14 @@ describe('a scheduled run queued before the connection was marked', () => {
     expect(after.every((r) => r.status === 'succeeded')).toBe(true);
     expect(await syncFailedWritten(connectionId)).toBe(0);
     expect((await status(connectionId)).blocked).toMatchObject({ code: 'CONNECTION_REAUTH_REQUIRED' });
+
+    // The skipped run is owed: new credentials run the sync at once, even on an hourly schedule.
+    expect((await ferry.api.put('/syncs/items/schedule', { connection_id: connectionId, frequency: 'every 1 hour' })).status).toBe(200);
+    expect((await ferry.api.request('PATCH', `/connections/${connectionId}`, { credentials: { type: 'api_key', apiKey: second.apiKey } })).status).toBe(200);
+    const next = await waitFor('the owed run', async () => {
+      const run = (await runsOf(connectionId)).find((r) => !after.some((a) => a.id === r.id) && r.status !== 'running');
+      return run;
+    }, 10_000);
+    expect(next).toMatchObject({ status: 'succeeded', trigger: 'schedule' });
   });
 });
