@@ -142,6 +142,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (blocker) {
         // A claimed part waits, held, until new credentials (sync-state.ts resumeAfterReauth).
         if (partKey) await deps.parts.hold(partKey, 'reauth');
+        else await deps.syncState.markWaitingReauth(connection.id, job.syncName, variant);
         return { status: 'skipped', reason: blocker.message };
       }
       const part = partKey ? await deps.parts.get(partKey) : null;

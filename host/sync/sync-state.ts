@@ -273,6 +273,11 @@ export function createSyncState(sql: Sql) {
       return rows.filter((r) => !r.waits).map(({ connection_id, sync_name, variant, environment_id, due_at }) => ({ connection_id, sync_name, variant, environment_id, due_at }));
     },
 
+    /** A run of the pair queued before its connection needed re-authorisation, skipped: resumeAfterReauth runs it at once. */
+    async markWaitingReauth(connectionId: string, syncName: string, variant: string): Promise<void> {
+      await sql`update sync_state set waiting_reauth = true where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
+    },
+
     /**
      * New credentials for a connection (PATCH, a reconnect): the pairs the scheduler passed over
      * while it needed re-authorisation are due now, and its held split parts too (a part held

@@ -5,6 +5,7 @@
  * a real provider server on 127.0.0.1 that rotates its API key, and a real webhook receiver.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { asSession, createConnectSession } from '../connect/connect-session.ts';
 import { startStaticCredentialsProvider, type StaticCredentialsProvider } from '../connect/static-credentials-provider.ts';
 import { startWebhookReceiver } from '../connect/webhook-receiver.ts';
 import { deploySources, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
@@ -159,5 +160,54 @@ describe('a scheduled run queued before the connection was marked', () => {
     expect(after.every((r) => r.status === 'succeeded')).toBe(true);
     expect(await syncFailedWritten(connectionId)).toBe(0);
     expect((await status(connectionId)).blocked).toMatchObject({ code: 'CONNECTION_REAUTH_REQUIRED' });
+
+    // The skipped run is owed: new credentials run the sync at once, even on an hourly schedule.
+    expect((await ferry.api.put('/syncs/items/schedule', { connection_id: connectionId, frequency: 'every 1 hour' })).status).toBe(200);
+    expect((await ferry.api.request('PATCH', `/connections/${connectionId}`, { credentials: { type: 'api_key', apiKey: second.apiKey } })).status).toBe(200);
+    const next = await waitFor('the owed run', async () => {
+      const run = (await runsOf(connectionId)).find((r) => !after.some((a) => a.id === r.id) && r.status !== 'running');
+      return run;
+    }, 10_000);
+    expect(next).toMatchObject({ status: 'succeeded', trigger: 'schedule' });
+  });
+});
+
+describe('a reconnect session', () => {
+  test('runs the syncs passed over while the connection needed re-authorisation at once', async () => {
+    const third = await startStaticCredentialsProvider();
+    try {
+      expect((await ferry.api.put('/providers/third', {
+        base_url: third.url, auth: { type: 'api_key', in: 'header', name: 'x-api-key' }, connect: { verification: { endpoint: '/v1/me' } },
+      })).status).toBe(200);
+      await deploySources(ferry, { 'keyed/syncs/items.ts': ITEMS_SYNC, 'second/syncs/items.ts': ITEMS_SYNC, 'third/syncs/items.ts': ITEMS_SYNC });
+      const connectWithKey = async (apiKey: string, body: Record<string, unknown> = {}) => {
+        const { token } = await createConnectSession(ferry.api, { end_user: { id: 'user-r' }, allowed_providers: ['third'] }, body);
+        return asSession(ferry.url, token).post('/connect/providers/third', { apiKey });
+      };
+      const made = await connectWithKey(third.apiKey);
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+      const connectionId: string = made.body.connection_id;
+      await waitFor('a first succeeded run', async () => ((await runsOf(connectionId)).some((r) => r.status === 'succeeded') ? true : undefined));
+
+      third.apiKey = 'third-rotated-0123456789';
+      expect((await ferry.api.post(`/connections/${connectionId}/proxy`, { method: 'GET', endpoint: '/v1/me' })).status).toBe(409);
+      await waitFor('no run going', async () => ((await runsOf(connectionId)).some((r) => r.status === 'running') ? undefined : true));
+      // Passed over at least once (the 1-second schedule), then an hourly schedule: only the reconnect can make it due soon.
+      await waitFor('the pair passed over', async () => {
+        const [pair] = await ferry.db.sql<{ waiting_reauth: boolean }[]>`
+          select s.waiting_reauth from sync_state s join connections c on c.id = s.connection_id where c.connection_id = ${connectionId}`;
+        return pair?.waiting_reauth ? true : undefined;
+      });
+      expect((await ferry.api.put('/syncs/items/schedule', { connection_id: connectionId, frequency: 'every 1 hour' })).status).toBe(200);
+      const before = await runsOf(connectionId);
+
+      const repaired = await connectWithKey(third.apiKey, { connection_id: connectionId });
+      expect(repaired).toMatchObject({ status: 200, body: { connection_id: connectionId, reconnected: true } });
+      const next = await waitFor('the run the reconnect made due', async () =>
+        (await runsOf(connectionId)).find((r) => !before.some((b) => b.id === r.id) && r.status !== 'running'), 10_000);
+      expect(next).toMatchObject({ status: 'succeeded', trigger: 'schedule' });
+    } finally {
+      await third.close();
+    }
   });
 });
