@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '@ferry/host/logger';
-import { ConnectionInfoSchema, formatLocation, ProxyResponseSchema, type LogEntry, type ProxyRequest, type ProxyResponse, type RunResult, type Runtime } from '@ferry/runtime/contract';
+import { ConnectionInfoSchema, formatLocation, ProxyResponseSchema, type HostBridge, type LogEntry, type ProxyRequest, type ProxyResponse, type RunJob, type RunResult, type Runtime } from '@ferry/runtime/contract';
 import { locateRunError, readSourceMap } from '@ferry/runtime/source-map';
 import { bundleScript, discoverScripts, sourceRootFor, type DiscoveredScript } from './bundle.ts';
 import { createCollectingBridge, type ModelRecords, type StateWrite } from './collect.ts';
@@ -39,6 +39,11 @@ export interface DryRunResult {
   stateWrites: StateWrite[];
   /** Where the provider's responses were recorded (`save`), else null. */
   fixturePath: string | null;
+  /**
+   * A key-split sync's full pass (`split: { by: 'keys' }`): the keys its `partitions` returned
+   * (null when only `part` ran) and the parts run, in turn, each with `nango.partition`.
+   */
+  partitions: { keys: string[] | null; ran: string[] } | null;
 }
 
 export interface DryRunOptions {
@@ -49,6 +54,8 @@ export interface DryRunOptions {
   full?: boolean;
   /** Start from this checkpoint instead of the connection's (a sync resuming). */
   checkpoint?: Record<string, unknown> | null;
+  /** A key-split sync: run only the part of this key (without listing the keys first). */
+  part?: string;
   /** Record every proxied exchange as a fixture: true for `<provider>/fixtures/<script>.json`, or a path. */
   save?: boolean | string;
   dir: string;
@@ -131,17 +138,24 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
       throw new DryRunError('BAD_SCRIPT', `${script.entryPath} sits in ${script.kind}s/ but defines a ${described.manifest.type}`);
     }
     const isFullRun = script.kind === 'sync' && (options.full === true || state.last_sync_date === null);
-    const ran = await runtime.run(
-      {
-        runId: `dryrun-${randomUUID()}`,
-        code: bundle.code,
-        kind: script.kind,
-        limits: described.manifest.limits ?? {},
-        ...(script.kind === 'action' && { input: options.input }),
-        context: { lastSyncDate: state.last_sync_date, isFullRun, connection, checkpoint, ...(pagination && { paginationDefaults: pagination }) },
-      },
-      bridge,
-    );
+    const connectionInfo = { lastSyncDate: state.last_sync_date, isFullRun, connection, checkpoint, ...(pagination && { paginationDefaults: pagination }) };
+    const job = {
+      code: bundle.code,
+      limits: described.manifest.limits ?? {},
+      ...(script.kind === 'action' && { input: options.input }),
+    };
+    const keySplit = described.manifest.type === 'sync' && described.manifest.split?.by === 'keys';
+    if (options.part !== undefined && !keySplit) throw new DryRunError('INVALID_INPUT', `--part: ${script.name} does not split by keys (split: { by: 'keys', partitions })`);
+    let partitions: DryRunResult['partitions'] = null;
+    let ran: RunResult;
+    if (keySplit && (isFullRun || options.part !== undefined)) {
+      // A key split's full pass, as the host runs it: the keys, then each part (here in turn, all into one collection).
+      const split = await runKeySplit(runtime, bridge, job, connectionInfo, options.part);
+      ran = split.result;
+      partitions = { keys: split.keys, ran: split.ran };
+    } else {
+      ran = await runtime.run({ runId: `dryrun-${randomUUID()}`, kind: script.kind, ...job, context: connectionInfo }, bridge);
+    }
     // Stack frames name the script's files, as the host records them for a deployed run.
     const result = ran.ok ? ran : { ...ran, error: locateRunError(ran.error, sourceMap) };
     let fixturePath: string | null = null;
@@ -159,8 +173,57 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
       });
     }
     const declaredModels = described.manifest.models ?? [];
-    return { script, lastSyncDate: state.last_sync_date, result, models: collected.models, declaredModels, stateWrites: collected.stateWrites, fixturePath };
+    return { script, lastSyncDate: state.last_sync_date, result, models: collected.models, declaredModels, stateWrites: collected.stateWrites, fixturePath, partitions };
   } finally {
     if (!options.runtime) await runtime.close();
   }
+}
+
+type SyncContextJob = RunJob['context'];
+
+/** Runs after runs add up: logs in order, usage summed (the peak heap is the highest). */
+function combine(results: RunResult[]): RunResult {
+  const last = results.at(-1)!;
+  const logs = results.flatMap((r) => r.logs);
+  const usage = results.reduce((sum, r) => ({
+    wallMs: sum.wallMs + r.usage.wallMs, cpuMs: sum.cpuMs + r.usage.cpuMs, peakHeapBytes: Math.max(sum.peakHeapBytes, r.usage.peakHeapBytes),
+    bridgeBytes: sum.bridgeBytes + r.usage.bridgeBytes, proxyCalls: sum.proxyCalls + r.usage.proxyCalls,
+  }), { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 });
+  return { ...last, logs, usage };
+}
+
+/**
+ * A key split's pass: `split.partitions`, then each part with `nango.partition` = { key, from:
+ * null, to: null }, stopping at the first failure. Given `part`, only that part (from the given
+ * checkpoint; the parts of a full listing start from none, as in a fresh pass).
+ */
+export async function runKeySplit(
+  runtime: Runtime,
+  bridge: HostBridge,
+  job: Pick<RunJob, 'code' | 'limits'>,
+  context: SyncContextJob,
+  part: string | undefined,
+): Promise<{ result: RunResult; keys: string[] | null; ran: string[] }> {
+  const results: RunResult[] = [];
+  let keys: string[] | null = null;
+  if (part === undefined) {
+    const listing = await runtime.run({ runId: `dryrun-${randomUUID()}`, kind: 'partitions', ...job, context: { ...context, lastSyncDate: null, isFullRun: true, checkpoint: null } }, bridge);
+    results.push(listing);
+    if (!listing.ok) return { result: combine(results), keys: null, ran: [] };
+    keys = listing.output as string[];
+  }
+  const ran: string[] = [];
+  for (const key of keys ?? [part!]) {
+    ran.push(key);
+    const result = await runtime.run({
+      runId: `dryrun-${randomUUID()}`, kind: 'sync', ...job,
+      context: { ...context, ...(keys !== null && { lastSyncDate: null, isFullRun: true, checkpoint: null }), partition: { key, from: null, to: null } },
+    }, bridge);
+    if (!result.ok) {
+      results.push({ ...result, error: { ...result.error, message: `part ${JSON.stringify(key)}: ${result.error.message}` } });
+      break;
+    }
+    results.push(result);
+  }
+  return { result: combine(results), keys, ran };
 }

@@ -39,6 +39,10 @@ const ConfigSchema = z.object({
   FERRY_ENV_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(20),
   /** First retry delay of an outgoing webhook, in seconds (exponential backoff with jitter). */
   FERRY_WEBHOOK_RETRY_DELAY_S: z.coerce.number().int().min(1).default(5),
+  /** How often each process deletes idle rate-limit buckets (host/proxy/rate-limit-prune.ts). */
+  FERRY_RATE_LIMIT_PRUNE_MS: z.coerce.number().int().min(100).default(300_000),
+  /** A bucket is deleted this long after it became idle (full, unblocked). */
+  FERRY_RATE_LIMIT_IDLE_GRACE_MS: z.coerce.number().int().min(0).default(600_000),
   /** Start the local demo provider, deploy scripts/ and create a demo connection. */
   FERRY_DEMO: bool.optional(),
   FERRY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

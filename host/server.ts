@@ -29,6 +29,7 @@ import type { Logger } from './logger.ts';
 import type { LookupFn } from './proxy/address-guard.ts';
 import { createProxy } from './proxy/proxy.ts';
 import { createRateLimiter } from './proxy/rate-limiter.ts';
+import { startRateLimitPruning } from './proxy/rate-limit-prune.ts';
 import { createRunCalls } from './proxy/run-calls.ts';
 import { createQueue } from './queue/queue.ts';
 import { createRuns } from './runs/runs.ts';
@@ -119,6 +120,8 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
     // Bound once the queue exists: refused credentials (a refresh token, an API key) tell the app in the transaction that marks the connection.
     let announceReauth: OnReauthRequired = async () => {};
     const rateLimiter = createRateLimiter(sql);
+    const pruning = startRateLimitPruning({ sql, logger, everyMs: config.FERRY_RATE_LIMIT_PRUNE_MS, graceMs: config.FERRY_RATE_LIMIT_IDLE_GRACE_MS });
+    closers.push(() => pruning.stop());
     const onReauthRequired: OnReauthRequired = (tx, connection, reason) => announceReauth(tx, connection, reason);
     const proxy = createProxy({
       logger, connections, calls: runCalls, rateLimiter, onReauthRequired,
@@ -161,7 +164,7 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
         environments, logger, deployer, scripts, sql, connections, providers, syncState, parts, proxy, records, runs, runCalls,
         enqueueSync: (job) => queue.enqueue(job),
         ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY, metricsToken: config.FERRY_METRICS_TOKEN,
-        connectSessions, connectFlow, oauthClients, cipher, publicUrl,
+        connectSessions, connectFlow, oauthClients, cipher, publicUrl, webhookOutbox: outbox,
       });
       const http = createHttpApp(app, logger, { signInLimit: createSignInLimit(rateLimiter), trustProxy: config.FERRY_TRUST_PROXY ?? false });
       const server: ServerType = await new Promise((resolve, reject) => {

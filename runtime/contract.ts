@@ -38,8 +38,12 @@ export const RunJobSchema = z.object({
   environmentId: z.string().min(1).max(200).optional(),
   /** The esbuild bundle: an IIFE with globalName `__ferry_module`; the script's definition is `__ferry_module.default`. */
   code: z.string(),
-  /** webhook: a sync's `onWebhook(ctx, payload)` with the sync context; `input` is the payload. */
-  kind: z.enum(['sync', 'action', 'webhook']),
+  /**
+   * webhook: a sync's `onWebhook(ctx, payload)` with the sync context; `input` is the payload.
+   * partitions: only a key split's `split.partitions(ctx)`; the result's output is its keys,
+   * checked by PartitionKeysSchema.
+   */
+  kind: z.enum(['sync', 'action', 'webhook', 'partitions']),
   limits: LimitsSchema,
   /** Action input (or webhook payload), as parsed JSON. */
   input: z.unknown().optional(),
@@ -194,6 +198,33 @@ export interface HostBridge {
   trackDeletes?(model: string, phase: 'start' | 'end'): Promise<void>;
 }
 
+/** At most this many parts per split pass (time windows or keys). */
+export const MAX_PARTS = 1000;
+/** A partition key's length cap, in characters: it is stored as the part's and its runs' key. */
+export const MAX_PARTITION_KEY_CHARS = 256;
+
+/**
+ * What a key split's `partitions` function must return: distinct, non-empty keys without
+ * control characters (they name parts in logs, the API and the dashboard), at most MAX_PARTS.
+ * Duplicates are refused rather than dropped: they mean the listing the keys came from repeats
+ * itself, and a silently shorter pass would hide that.
+ */
+export const PartitionKeysSchema = z.array(
+  z.string({ error: 'a partition key is a string' })
+    .min(1, 'a partition key may not be empty')
+    .max(MAX_PARTITION_KEY_CHARS, `a partition key is at most ${MAX_PARTITION_KEY_CHARS} characters`)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'a partition key holds no control characters'),
+  { error: 'split.partitions must return an array of strings' },
+).min(1, 'split.partitions returned no keys: return at least one')
+  .max(MAX_PARTS, `split.partitions may return at most ${MAX_PARTS} keys`)
+  .superRefine((keys, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, key] of keys.entries()) {
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i], message: `the key ${JSON.stringify(key)} is returned more than once: keys must be unique` });
+      seen.add(key);
+    }
+  });
+
 /** What evaluating a bundle's top level reveals about the script (read at deploy time). */
 /** A declared model's name. "::" is refused: the host stores a sync variant's records under "<model>::<variant>". */
 const ModelName = z.string().min(1).refine((name) => !name.includes('::'), { message: 'a model name may not contain "::"' });
@@ -222,8 +253,15 @@ export const ScriptManifestSchema = z.discriminatedUnion('type', [
     backfill: z.string().optional(),
     /** Retries of a failed run before waiting for the next scheduled one (default 3). */
     retries: z.number().int().min(0).max(20).optional(),
-    /** A full pass runs as parts in parallel: time windows `every` long from `from` (ISO date or a duration back) to now. */
-    split: z.strictObject({ by: z.literal('time'), from: z.string().min(1), every: z.string().min(1) }).optional(),
+    /**
+     * A full pass runs as parts in parallel: time windows `every` long from `from` (ISO date or a
+     * duration back) to now, or one part per key the script's `split.partitions` returns (the
+     * function stays in the bundle; the manifest only says which kind).
+     */
+    split: z.discriminatedUnion('by', [
+      z.strictObject({ by: z.literal('time'), from: z.string().min(1), every: z.string().min(1) }),
+      z.strictObject({ by: z.literal('keys') }),
+    ]).optional(),
     models: z.array(ModelName).min(1),
     /** Provider webhook event types routed to `onWebhook` ('*' for all); absent when none. */
     webhookSubscriptions: z.array(z.string()).optional(),

@@ -122,8 +122,9 @@ export interface SyncContext<Models extends Record<string, unknown> = Record<str
    */
   readonly variant: string;
   /**
-   * The part of a split full pass this run reads (the sync's `split`): its key and time window,
-   * `to` exclusive. Null for a run that reads everything it is given.
+   * The part of a split full pass this run reads (the sync's `split`): its key and, for a time
+   * split, its window (`to` exclusive; null = open). A key split's part has one of the keys its
+   * `partitions` returned and from/to null. Null for a run that reads everything it is given.
    */
   readonly partition: { key: string; from: Date | null; to: Date | null } | null;
 
@@ -146,5 +147,18 @@ export interface SyncContext<Models extends Record<string, unknown> = Record<str
 }
 
 /** Nango's names, so `NangoSync`-typed helpers port unchanged. */
+/**
+ * What a key split's `split.partitions` receives: the provider (proxy, paginate…) and metadata
+ * to list what to read, e.g. the account's repos or mailboxes. It writes no records and has no
+ * checkpoint: it runs again, whole, when its run is retried.
+ */
+export interface SplitContext<Meta = Record<string, any>> extends ActionContext<Meta> {
+  /** Always null: a split pass reads everything. */
+  readonly lastSyncDate: null;
+  readonly isFullRun: true;
+  /** The variant whose pass is split ('base' unless the sync has variants). */
+  readonly variant: string;
+}
+
 export type NangoSync<Models extends Record<string, unknown> = Record<string, any>, Meta = Record<string, any>, Checkpoint = Record<string, any>> = SyncContext<Models, Meta, Checkpoint>;
 export type NangoAction<Meta = Record<string, any>> = ActionContext<Meta>;

@@ -1,4 +1,4 @@
-import type { ActionContext, SyncContext } from './context.ts';
+import type { ActionContext, SplitContext, SyncContext } from './context.ts';
 import type { Infer, ModelMap, ZodSchemaLike } from './types.ts';
 
 type ModelsOf<M extends ModelMap> = { [K in keyof M]: Infer<M[K]> };
@@ -34,10 +34,14 @@ export interface SyncDefinition<M extends ModelMap = ModelMap, Meta extends Opti
   /**
    * Split a full pass (the first sync, a full refresh) into parts run in parallel across the
    * workers: time windows `every` long from `from` (an ISO date, or a duration back from now such
-   * as "2 years") to now. Each part reads `nango.partition` ({ key, from, to }), has its own
-   * checkpoint and retries; the pass succeeds once every part has.
+   * as "2 years") to now, or one part per key `partitions` returns (repos, mailboxes, folders:
+   * distinct non-empty strings, at most 1,000, 256 characters each). Each part reads
+   * `nango.partition` ({ key, from, to }), has its own checkpoint and retries; the pass succeeds
+   * once every part has.
    */
-  split?: { by: 'time'; from: string; every: string };
+  split?:
+    | { by: 'time'; from: string; every: string }
+    | { by: 'keys'; partitions: (ctx: SplitContext<StateOf<Meta>>) => Promise<string[]> };
   endpoints?: ReadonlyArray<{ method: string; path: string; group?: string }>;
   models: M;
   /** The connection metadata's schema: types getMetadata/setMetadata. */

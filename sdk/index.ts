@@ -17,6 +17,7 @@ export type {
   PaginateConfig,
   ProxyConfiguration,
   ProxyResponse,
+  SplitContext,
   SyncContext,
 } from './context.ts';
 export { ActionError, NonRetryableError, RetryAfterError, isFerryError } from './errors.ts';

@@ -46,11 +46,21 @@ export interface ScriptRunOptions {
    */
   pagination?: Record<string, unknown> | null;
   limits?: Partial<Limits>;
+  /**
+   * Run `exec` as one part of a split pass: `nango.partition` is `{ key, from: null, to: null }`
+   * for a key (a key split's part), or the window given. Absent: no partition, as an unsplit run.
+   */
+  partition?: string | { key: string; from: Date | string | null; to: Date | string | null };
+  /**
+   * Run only a key split's `split.partitions` (`split: { by: 'keys' }`): the run's `output` is
+   * its keys, as the runtime checked them (distinct non-empty strings, at most 1,000).
+   */
+  listPartitions?: boolean;
 }
 
 export interface ScriptRun {
   ok: boolean;
-  /** An action's output (undefined for syncs). */
+  /** An action's output, or a `listPartitions` run's keys (undefined for syncs). */
   output: unknown;
   error: RunError | undefined;
   logs: LogEntry[];
@@ -128,7 +138,12 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
         throw new Error(`${run.script}: ${message}${location ? ` (at ${formatLocation(location)})` : ''}`);
       }
       const { manifest } = described;
-      const kind = run.webhook !== undefined ? 'webhook' : manifest.type;
+      if (run.listPartitions && (manifest.type !== 'sync' || manifest.split?.by !== 'keys')) throw new Error(`${run.script}: listPartitions needs a sync with split: { by: 'keys', partitions }`);
+      const kind = run.listPartitions ? 'partitions' : run.webhook !== undefined ? 'webhook' : manifest.type;
+      const iso = (d: Date | string | null) => (d instanceof Date ? d.toISOString() : d);
+      const partition = run.partition === undefined ? undefined
+        : typeof run.partition === 'string' ? { key: run.partition, from: null, to: null }
+        : { key: run.partition.key, from: iso(run.partition.from), to: iso(run.partition.to) };
       const lastSyncDate = run.lastSyncDate !== undefined ? run.lastSyncDate : (fixture?.context.lastSyncDate ?? null);
       const full = run.full ?? fixture?.context.full ?? false;
       const provider = run.connection?.provider ?? fixture?.provider ?? providerFolder(run.script);
@@ -146,6 +161,7 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
             isFullRun: manifest.type === 'sync' && (full || lastSyncDate === null),
             connection: { connection_id: 'test-connection', provider, connection_config: {}, metadata: null, ...run.connection },
             ...(pagination && { paginationDefaults: pagination }),
+            ...(partition && { partition }),
             checkpoint: run.checkpoint !== undefined ? run.checkpoint : (fixture?.context.checkpoint ?? null),
           },
         },

@@ -1,7 +1,8 @@
 /**
  * Parallel first sync benchmark: the first sync of BENCH_RECORDS (200k) records from a provider
  * answering pages of 1,000 after BENCH_PAGE_MS (≥ 100 ms, a realistic API's latency), once
- * sequentially (one run reads every page) and once split into BENCH_PARTS time windows
+ * sequentially (one run reads every page), once split into BENCH_PARTS time windows and once
+ * into BENCH_PARTS keys its `split.partitions` lists from the provider (shards of the id range)
  * (docs/syncs.md#parallel-first-sync), on one host with 2 runtime worker processes
  * (BENCH_RUNTIME_WORKERS) against one fresh database. The sequential pass is the baseline,
  * measured in the same run: both read the same records through the same provider.
@@ -43,11 +44,23 @@ const step = (now - START) / RECORDS;
 const idOf = (i: number) => `r${String(i).padStart(7, '0')}`;
 const server: Server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
+  if (url.pathname === '/shards') {
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ shards: Array.from({ length: PARTS }, (_, k) => `shard-${k}`) }));
+    }, PAGE_MS);
+    return;
+  }
   const from = url.searchParams.get('from');
   const to = url.searchParams.get('to');
   const after = url.searchParams.get('after');
-  const lo = Math.max(from ? Math.ceil((Date.parse(from) - START) / step) : 0, after ? Number(after.slice(1)) + 1 : 0);
-  const hi = Math.min(RECORDS, to ? Math.ceil((Date.parse(to) - START) / step) : RECORDS);
+  // A shard (a key split's part) is the k-th of PARTS equal id ranges.
+  const shard = url.searchParams.get('shard');
+  const k = shard ? Number(shard.slice('shard-'.length)) : null;
+  const shardLo = k === null ? 0 : Math.floor((k * RECORDS) / PARTS);
+  const shardHi = k === null ? RECORDS : Math.floor(((k + 1) * RECORDS) / PARTS);
+  const lo = Math.max(from ? Math.ceil((Date.parse(from) - START) / step) : 0, after ? Number(after.slice(1)) + 1 : 0, shardLo);
+  const hi = Math.min(RECORDS, to ? Math.ceil((Date.parse(to) - START) / step) : RECORDS, shardHi);
   const records: Array<{ id: string; name: string; email: string; updated_at: string }> = [];
   for (let i = lo; i < Math.min(hi, lo + PAGE); i++) records.push({ id: idOf(i), name: `record ${i}`, email: `r${i}@example.com`, updated_at: new Date(START + i * step).toISOString() });
   const next = lo + PAGE < hi ? idOf(lo + PAGE - 1) : null;
@@ -75,6 +88,7 @@ export default createSync({
       if (after) params.after = after;
       if (window?.from) params.from = window.from.toISOString();
       if (window?.to) params.to = window.to.toISOString();
+      if (window && !window.from && !window.to) params.shard = window.key;
       const res = await nango.get<{ records: Array<z.infer<typeof Row>>; next: string | null }>({ endpoint: '/records', params });
       await nango.batchSave(res.data.records, 'Row');
       if (!res.data.next) break;
@@ -92,6 +106,7 @@ const everyDays = Math.ceil((now - START) / DAY / PARTS);
 const files: Record<string, string> = {
   'seqp/syncs/rows.ts': sync(''),
   'splitp/syncs/rows.ts': sync(`split: { by: 'time', from: '${new Date(START).toISOString()}', every: '${everyDays} days' },`),
+  'keysp/syncs/rows.ts': sync(`split: { by: 'keys', partitions: async (nango) => (await nango.get<{ shards: string[] }>({ endpoint: '/shards' })).data.shards },`),
 };
 for (const [path, source] of Object.entries(files)) {
   await mkdir(dirname(join(dir, 'scripts', path)), { recursive: true });
@@ -105,7 +120,7 @@ const host = await startFerry(loadConfig({
 try {
   const api = createApiClient(host.url!, SECRET);
   await deployScripts({ dir: join(dir, 'scripts'), url: host.url!, key: SECRET });
-  for (const provider of ['seqp', 'splitp']) await api.put(`/providers/${provider}`, { base_url: providerUrl, auth: { type: 'none' } });
+  for (const provider of ['seqp', 'splitp', 'keysp']) await api.put(`/providers/${provider}`, { base_url: providerUrl, auth: { type: 'none' } });
 
   async function firstSync(provider: string): Promise<{ ms: number; records: number; runs: number }> {
     const started = Date.now();
@@ -128,12 +143,13 @@ try {
   process.stdout.write(`${RECORDS} records, pages of ${PAGE} after ${PAGE_MS} ms, ${RUNTIME_WORKERS} runtime worker processes\n`);
   const sequential = await firstSync('seqp');
   const split = await firstSync('splitp');
-  for (const [name, r] of [['sequential (baseline)', sequential], [`split into ${PARTS} parts`, split]] as const) {
+  const keys = await firstSync('keysp');
+  for (const [name, r] of [['sequential (baseline)', sequential], [`split into ${PARTS} windows`, split], [`split into ${PARTS} keys`, keys]] as const) {
     if (r.records !== RECORDS) throw new Error(`${name}: ${r.records} records stored, expected ${RECORDS}`);
     process.stdout.write(`${name.padEnd(24)} ${(r.ms / 1000).toFixed(1).padStart(7)} s  ${Math.round(r.records / (r.ms / 1000)).toLocaleString('en-US').padStart(9)} records/s  ${r.runs} run(s)\n`);
   }
   const bound = Math.min(PARTS, RUNTIME_WORKERS);
-  process.stdout.write(`speedup ${(sequential.ms / split.ms).toFixed(2)}× (bound while latency dominates: ${bound}×, runs at once = runtime workers)\n`);
+  process.stdout.write(`speedup: windows ${(sequential.ms / split.ms).toFixed(2)}×, keys ${(sequential.ms / keys.ms).toFixed(2)}× (bound while latency dominates: ${bound}×, runs at once = runtime workers; the key split also waits for its listing)\n`);
 } finally {
   await host.close();
   server.close();

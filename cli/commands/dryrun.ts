@@ -21,6 +21,8 @@ Options:
   --input <json|@file> action input, as JSON or @path/to/input.json (required for actions)
   --full               ignore the last sync date and checkpoint: read everything
   --checkpoint <json>  start from this checkpoint instead of the connection's
+  --part <key>         a sync split by keys: run only this part (a full pass runs
+                       split.partitions, then every part in turn)
   --save               record the provider's responses to <provider>/fixtures/<script>.json
                        (replayed by ferry/testing in your script's tests)
   --save-to <path>     record them to this file instead
@@ -49,6 +51,10 @@ function describeModel(model: string, records: ModelRecords | undefined): string
 }
 
 function printResult(out: Output, run: DryRunResult, limit: number): void {
+  if (run.partitions) {
+    const { keys, ran } = run.partitions;
+    out.line(keys === null ? `Split by keys: ran part ${JSON.stringify(ran[0])} only` : `Split by keys: ${keys.length} part(s) (${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', …' : ''}); ran ${ran.length} in turn`);
+  }
   for (const [model, records] of modelsOf(run)) {
     out.line(`\n${describeModel(model, records)}`);
     if (!records) continue;
@@ -80,6 +86,7 @@ function jsonResult(run: DryRunResult) {
     ),
     stateWrites: run.stateWrites,
     fixturePath: run.fixturePath,
+    partitions: run.partitions,
     logs: run.result.logs,
     usage: run.result.usage,
   };
@@ -113,6 +120,7 @@ export const dryrunCommand: Command = {
       input: { type: 'string' },
       full: { type: 'boolean', default: false },
       checkpoint: { type: 'string' },
+      part: { type: 'string' },
       save: { type: 'boolean', default: false },
       'save-to': { type: 'string' },
       dir: { type: 'string', default: 'scripts' },
@@ -140,6 +148,7 @@ export const dryrunCommand: Command = {
         ...(input !== undefined && { input }),
         full: values.full,
         ...(checkpoint !== undefined && { checkpoint: checkpoint as Record<string, unknown> | null }),
+        ...(values.part !== undefined && { part: values.part }),
         ...((values.save || values['save-to']) && { save: values['save-to'] ?? true }),
         dir: values.dir,
         ...hostFrom(values, env),

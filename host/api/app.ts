@@ -22,7 +22,7 @@ import { healthRoutes, healthRouteSpecs, type HealthRouteDeps } from './routes/h
 import { recordRoutes, recordRouteSpecs, type RecordRouteDeps } from './routes/records.ts';
 import { runRoutes, runRouteSpecs, type RunRouteDeps } from './routes/runs.ts';
 import { syncRoutes, syncRouteSpecs, type SyncRouteDeps } from './routes/syncs.ts';
-import { heldDeleteRoutes, heldDeleteRouteSpecs } from './routes/held-deletes.ts';
+import { heldDeleteRoutes, heldDeleteRouteSpecs, type HeldDeleteRouteDeps } from './routes/held-deletes.ts';
 import { syncVariantRoutes, syncVariantRouteSpecs } from './routes/sync-variants.ts';
 import { environmentSettingsRoutes, environmentSettingsRouteSpecs } from './routes/environment-settings.ts';
 import { webhookReceiverRoutes, webhookRouteSpecs, webhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
@@ -30,7 +30,7 @@ import { webhookReceiverRoutes, webhookRouteSpecs, webhookRoutes, type WebhookRo
 export type ApiEnv = { Variables: { environment: Environment } };
 
 export type ApiDeps = { environments: Environments; logger: Logger } & ConnectionRouteDeps & DeployRouteDeps & RecordRouteDeps & RunRouteDeps & SyncRouteDeps
-  & ActionRouteDeps & EnvironmentRouteDeps & WebhookRouteDeps & HealthRouteDeps & ConnectRouteDeps & ConnectApiRouteDeps;
+  & ActionRouteDeps & EnvironmentRouteDeps & WebhookRouteDeps & HealthRouteDeps & ConnectRouteDeps & ConnectApiRouteDeps & HeldDeleteRouteDeps;
 
 const openApiSpecs = defineRoutes([{
   method: 'get', path: '/openapi.json', tag: 'operations', auth: false,

@@ -106,6 +106,8 @@ export function createConnectFlow(deps: ConnectFlowDeps) {
           where id = ${existing.id}`;
         // Syncs deployed since the connection was made get their schedules; existing state is kept.
         await deps.syncState.ensureForConnection(tx, { environmentId: session.environment_id, connectionId: existing.id, provider: provider.name });
+        // Those the scheduler passed over while it needed re-authorisation run now.
+        await deps.syncState.resumeAfterReauth(tx, existing.id);
       } else {
         connectionId = `conn_${randomUUID()}`;
         const { row } = await deps.connections.create(session.environment_id, {

@@ -26,9 +26,10 @@ export interface SyncStatus {
   variant: string;
   connection_id: string;
   version: number;
-  state: 'running' | 'paused' | 'stuck' | 'failing' | 'idle';
+  state: 'running' | 'paused' | 'blocked' | 'stuck' | 'failing' | 'idle';
   paused: boolean;
   connection_paused: boolean;
+  blocked: { code: string; message: string } | null;
   stuck: boolean;
   schedule: string | null;
   schedule_override: string | null;
@@ -40,7 +41,20 @@ export interface SyncStatus {
   runs_in_window: number;
   success_rate: number | null;
   avg_duration_ms: number | null;
+  split_pass: SplitPass | null;
 }
+
+export interface SplitPart {
+  part: string;
+  window_from: string | null;
+  window_to: string | null;
+  state: 'pending' | 'held' | 'queued' | 'running' | 'failed' | 'given_up' | 'succeeded';
+  records: number;
+  retry_attempt: number;
+  next_run_at: string | null;
+  run_id: string | null;
+}
+export interface SplitPass { parts: number; succeeded: number; running: number; failed: number; given_up: number; held: number; items: SplitPart[] }
 
 export interface Connection { connection_id: string; provider: string; metadata: Record<string, unknown> | null; end_user?: { id: string; org_id: string | null } | null; created_at: string; updated_at: string }
 export interface Script { name: string; provider: string; kind: string; version: number; hash: string; manifest: { models?: string[]; frequency?: string; limits?: { memoryMb?: number } } & Record<string, unknown> }

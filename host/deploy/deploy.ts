@@ -111,7 +111,7 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
         issues.push({ path, message: (err as Error).message });
       }
       // A split that cannot be planned (a bad date or duration, too many parts) is refused now, not at the first sync.
-      if (manifest.split) {
+      if (manifest.split?.by === 'time') {
         try {
           planWindows(manifest.split, new Date());
         } catch (err) {

@@ -23,12 +23,16 @@ export function createRateLimiter(sql: Sql) {
     }
     const rate = bucket.requestsPerSecond;
     const burst = bucket.burst ?? 1;
+    const tokensAfter = sql`least(${burst}::float8, b.tokens + extract(epoch from (clock_timestamp() - b.refilled_at))::float8 * ${rate}::float8) - 1`;
+    // idle_at: when the rate has refilled the bucket to its burst (and any block is over); from then
+    // on the row is no different from none, and maintenance may delete it.
     const [row] = await sql<{ tokens: number; blocked_ms: number | null }[]>`
-      insert into rate_limit_buckets as b (key, tokens, refilled_at)
-      values (${bucket.key}, ${burst - 1}, clock_timestamp())
+      insert into rate_limit_buckets as b (key, tokens, refilled_at, idle_at)
+      values (${bucket.key}, ${burst - 1}, clock_timestamp(), clock_timestamp() + interval '1 second' / ${rate}::float8)
       on conflict (key) do update set
-        tokens = least(${burst}::float8, b.tokens + extract(epoch from (clock_timestamp() - b.refilled_at))::float8 * ${rate}::float8) - 1,
-        refilled_at = clock_timestamp()
+        tokens = ${tokensAfter},
+        refilled_at = clock_timestamp(),
+        idle_at = greatest(b.blocked_until, clock_timestamp() + (${burst}::float8 - (${tokensAfter})) / ${rate}::float8 * interval '1 second')
       returning tokens, greatest(0, extract(epoch from (b.blocked_until - clock_timestamp())) * 1000)::float8 as blocked_ms`;
     const owed = row!.tokens < 0 ? (-row!.tokens / rate) * 1000 : 0;
     return Math.max(owed, row!.blocked_ms ?? 0);
@@ -42,7 +46,7 @@ export function createRateLimiter(sql: Sql) {
       return Math.ceil(wait);
     },
 
-    /** Gives tokens back (a caller that will not send after all). */
+    /** Gives tokens back (a caller that will not send after all); idle_at stays, later than it need be, never earlier. */
     async refund(buckets: BucketSpec[]): Promise<void> {
       for (const b of buckets) {
         if (b.requestsPerSecond !== undefined) await sql`update rate_limit_buckets set tokens = tokens + 1 where key = ${b.key}`;
@@ -53,10 +57,11 @@ export function createRateLimiter(sql: Sql) {
     async block(keys: string[], ms: number): Promise<void> {
       for (const key of keys) {
         await sql`
-          insert into rate_limit_buckets as b (key, tokens, refilled_at, blocked_until)
-          values (${key}, 0, clock_timestamp(), clock_timestamp() + ${Math.ceil(ms)} * interval '1 millisecond')
+          insert into rate_limit_buckets as b (key, tokens, refilled_at, blocked_until, idle_at)
+          values (${key}, 0, clock_timestamp(), clock_timestamp() + ${Math.ceil(ms)} * interval '1 millisecond', clock_timestamp() + ${Math.ceil(ms)} * interval '1 millisecond')
           on conflict (key) do update set
-            blocked_until = greatest(coalesce(b.blocked_until, '-infinity'::timestamptz), excluded.blocked_until)`;
+            blocked_until = greatest(coalesce(b.blocked_until, '-infinity'::timestamptz), excluded.blocked_until),
+            idle_at = greatest(b.idle_at, excluded.blocked_until)`;
       }
     },
   };

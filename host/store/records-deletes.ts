@@ -172,21 +172,34 @@ export async function listHeld(sql: Sql | TransactionSql, connectionId: string, 
     group by model order by model`;
 }
 
+export interface AppliedHeld {
+  model: string;
+  deleted: number;
+  /** The run that held them. */
+  runId: string;
+  /** The model's newest cursor before the deletes: reading from it gives exactly them (and later changes). */
+  cursorBefore: string;
+}
+
 /**
  * Applies held deletes (of one model, or all) with the ownership rule of a walk; a record saved
  * again since it was held (its cursor moved) or already deleted is skipped. Per model: how many
- * records were deleted, and the run that held them.
+ * records were deleted, the run that held them and the cursor before. `then` runs in the same
+ * transaction (the app's webhook is written with the deletes, or neither is).
  */
-export async function applyHeld(sql: Sql, q: HeldTarget): Promise<Array<{ model: string; deleted: number; runId: string }>> {
+export async function applyHeld(sql: Sql, q: HeldTarget, then?: (tx: TransactionSql, applied: AppliedHeld[]) => Promise<unknown>): Promise<AppliedHeld[]> {
   return sql.begin(async (tx) => {
     const held = (await listHeld(tx, q.connectionId, q.syncName)).filter((h) => q.models === undefined || q.models.includes(h.model));
-    const applied: Array<{ model: string; deleted: number; runId: string }> = [];
+    const applied: AppliedHeld[] = [];
     for (const h of held) {
       await lockRecordModel(tx, q.connectionId, h.model);
+      const [cursor] = await tx<{ max: string | null }[]>`
+        select max(cursor)::text as max from records where connection_id = ${q.connectionId} and model = ${h.model} and cursor > 0`;
       const [row] = await tx.unsafe<{ deleted: number }[]>(applyTo(HELD), [q.connectionId, q.syncName, 'held', h.model, h.run_id], UNPREPARED);
       await dropHeld(tx, { ...q, models: [h.model] });
-      applied.push({ model: h.model, deleted: row?.deleted ?? 0, runId: h.run_id });
+      applied.push({ model: h.model, deleted: row?.deleted ?? 0, runId: h.run_id, cursorBefore: cursor?.max ?? '0' });
     }
+    await then?.(tx, applied);
     return applied;
   });
 }

@@ -186,10 +186,11 @@ export async function readPage(sql: Sql, args: ReadPageArgs): Promise<RecordPage
 /** Each row's columns as the bytes Postgres sent (postgres.js `.raw()`): c, d, f, u, a, x. */
 type ByteRow = [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer | null];
 
-const OPEN = Buffer.from('{"records":[');
-const COMMA = Buffer.from(',');
-/** Bytes gathered before they are handed on: large enough that a 1 MB page is ~16 writes. */
+const OPEN = '{"records":[';
+/** A chunk is handed on once it holds this many bytes: a 1 MB page is ~16 writes. */
 const CHUNK_BYTES = 64 * 1024;
+/** Room for the record that crosses CHUNK_BYTES; a larger record gets a chunk of its own size. */
+const CHUNK_ROOM = CHUNK_BYTES + 16 * 1024;
 
 export interface PageBody {
   /** The page has no records; known before any of its bytes are handed on. */
@@ -204,9 +205,11 @@ export interface PageBody {
  * way before the query ends (bench/api). The stored JSON text is never decoded to a JS string nor
  * re-encoded: each record is its stored text minus the closing brace, then the `_ferry_metadata`
  * text of `metadataJson` — the same splice as `recordJson`, so readPage and this return the same
- * records. Resolves once the first chunk (or the whole, shorter page) is built, so a failure
- * before that rejects (and can be retried); one after it errors the stream, which ends the
- * response short of its closing brace: a reader never takes a cut page for a whole one.
+ * records. Bytes are copied once, straight into the chunk being filled (no per-row buffers to
+ * allocate, collect and concatenate: bench/api measured those at ~1 ms of host CPU per page).
+ * Resolves once the first chunk (or the whole, shorter page) is built, so a failure before that
+ * rejects (and can be retried); one after it errors the stream, which ends the response short of
+ * its closing brace: a reader never takes a cut page for a whole one.
  */
 export async function streamPageBody(sql: Sql, args: ReadPageArgs): Promise<PageBody> {
   const { text, params } = pageQuery(args);
@@ -216,37 +219,46 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs): Promise<Page
     let cancelled = false;
     const body = new ReadableStream<Uint8Array>({ start: (c) => { controller = c; }, cancel: () => { cancelled = true; } });
     const dates = new Map<string, string>();
-    let parts: Buffer[] = [OPEN];
-    let size = OPEN.length;
+    let chunk = Buffer.allocUnsafe(CHUNK_ROOM);
+    let at = chunk.write(OPEN, 0, 'latin1');
     let rows = 0;
     let lastCursor: Buffer | null = null;
     let handedOn = false;
-    const add = (bytes: Buffer) => {
-      parts.push(bytes);
-      size += bytes.length;
-    };
     const handOn = () => {
-      if (!cancelled) controller.enqueue(Buffer.concat(parts, size));
-      parts = [];
-      size = 0;
+      if (!cancelled) controller.enqueue(chunk.subarray(0, at));
+      at = 0;
       if (!handedOn) {
         handedOn = true;
         resolve({ empty: rows === 0, body });
       }
+    };
+    /** Room for `bytes` more in the chunk: the full part is handed on first when they do not fit. */
+    const reserve = (bytes: number) => {
+      if (at + bytes <= chunk.length) return;
+      if (at > 0) handOn();
+      chunk = Buffer.allocUnsafe(Math.max(CHUNK_ROOM, bytes));
     };
     const query = sql.unsafe(text, params, UNPREPARED).raw() as unknown as { forEach(fn: (row: ByteRow) => void): Promise<unknown> };
     query.forEach(([c, d, f, u, a, x]) => {
       // Metadata is ASCII (digits, ISO dates, action names): one latin1 string, written byte for byte.
       const row: TextRow = { c: c.toString('latin1'), d: '', f: f.toString('latin1'), u: u.toString('latin1'), a: a.toString('latin1') as RecordAction, x: x === null ? null : x.toString('latin1') };
       const empty = d.length === 2 && d[0] === 0x7b && d[1] === 0x7d; // '{}'
-      if (rows > 0) add(COMMA);
-      add(d.subarray(0, d.length - 1));
-      add(Buffer.from(`${empty ? '' : ','}"_ferry_metadata":${metadataJson(row, dates)}}`, 'latin1'));
+      const tail = `${empty ? '' : ','}"_ferry_metadata":${metadataJson(row, dates)}}`;
+      // Counted first: a chunk handed on to make room for this record is not an empty page's.
+      const first = rows++ === 0;
+      reserve(1 + d.length - 1 + tail.length);
+      if (!first) chunk[at++] = 0x2c; // ','
+      at += d.copy(chunk, at, 0, d.length - 1);
+      at += chunk.write(tail, at, 'latin1');
       lastCursor = c;
-      rows++;
-      if (size >= CHUNK_BYTES) handOn();
+      if (at >= CHUNK_BYTES) {
+        handOn();
+        chunk = Buffer.allocUnsafe(CHUNK_ROOM);
+      }
     }).then(() => {
-      add(Buffer.from(`],"next_cursor":${lastCursor === null ? 'null' : `"${lastCursor.toString('latin1')}"`}}`, 'latin1'));
+      const end = `],"next_cursor":${lastCursor === null ? 'null' : `"${lastCursor.toString('latin1')}"`}}`;
+      reserve(end.length);
+      at += chunk.write(end, at, 'latin1');
       handOn();
       if (!cancelled) controller.close();
     }, (error: unknown) => {

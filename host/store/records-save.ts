@@ -14,15 +14,15 @@
  *
  * Speed. Stored hashes for the batch's ids are read first (under the lock, so nothing changes
  * them before the write) and only new or changed rows are sent: a re-sync of unchanged data
- * writes nothing. New rows go in as one JSON-array text parameter (insertMethod 'json', the
- * default and the only one on embedded PGlite) or with COPY through a staging table ('copy');
+ * writes nothing. New rows go in with one COPY straight into records ('copy', the default on a
+ * Postgres server) or as one JSON-array text parameter ('json', the only one on embedded PGlite);
  * changed rows with one UPDATE over a JSON array, probing the primary key per id.
  * The lock and the first lookup are pipelined, so an unchanged batch costs ~2 round trips.
  */
 import type { BatchResult, RecordBatch } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
-import { copyNewRows, prepareCopy, type NewRow } from './records-copy.ts';
+import { copyNewRows, type NewRow } from './records-copy.ts';
 import { ADD_WRITER, INSERT_NEW, INSERT_REJECTED, LOCK_MODEL, LOOKUP_HASHES, MARK_DELETED, MERGE_PATCHES, UPDATE_CHANGED } from './records-sql.ts';
 
 export type InsertMethod = 'copy' | 'json';
@@ -89,7 +89,6 @@ async function applyBatch(deps: SaveDeps, tx: TransactionSql, target: Target, ba
   // If one fails, the next statement fails with "transaction is aborted": report the cause.
   let pipelineError: unknown;
   const pipelined: Promise<unknown>[] = [lockRecordModel(tx, target.connectionId, target.model)];
-  if (batch.op === 'save' && deps.insertMethod === 'copy' && batch.records.length > 0) pipelined.push(prepareCopy(tx));
   for (const p of pipelined) p.catch((error: unknown) => { pipelineError ??= error; });
   try {
     const { rows, superseded } = collapseRepeatedIds(batch.records, batch.op);

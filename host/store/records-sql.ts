@@ -55,26 +55,11 @@ select k.id, r.hash, r.deleted_at is not null as deleted, ($4::text is null or $
 from jsonb_array_elements_text($3::text::jsonb) k(id)${probe('k.id', 'hash, deleted_at, synced_by')}`;
 
 /**
- * New rows are COPYed as plain text into a session-local staging table, then inserted with one
- * INSERT … SELECT. Why not COPY straight into records: with postgres.js 3.4.9 a COPY that the
- * server rejects after CopyDone (bad JSON, a \u0000 that jsonb refuses, a unique violation) never
- * settles the writable, so the batch hangs and its transaction leaks
- * (https://github.com/porsager/postgres/issues/1173). Text columns without constraints leave COPY
- * nothing to reject (NUL bytes are refused in Node before it starts); every real check happens
- * in the INSERT, whose errors surface and roll the batch back.
+ * New rows straight into records (records-copy.ts builds the lines: last_action is 'added',
+ * synced_by the writing sync or none). COPY fires no ON CONFLICT: the rows are the ones the
+ * lookup under the (connection, model) lock did not find, so a duplicate is a bug and fails the batch.
  */
-export const CREATE_STAGING = `
-create temp table if not exists records_staging (id text, data text, hash text, n serial)
-on commit delete rows`;
-
-export const COPY_STAGING = `copy records_staging (id, data, hash) from stdin`;
-
-/** $1 connection_id, $2 model, $3 run id, $4 writing sync or null. */
-export const INSERT_FROM_STAGING = `
-insert into records (connection_id, model, id, data, hash, last_action, last_run_id, synced_by)
-select $1, $2, id, data::jsonb, hash, 'added', $3, ${writersOf(4)}
-from records_staging
-order by n`;
+export const COPY_NEW = `copy records (connection_id, model, id, data, hash, last_run_id, synced_by) from stdin`;
 
 /** $1 connection_id, $2 model, $3 JSON array of {i: id, h: hash, d: record}, $4 run id, $5 writing sync or null. */
 export const INSERT_NEW = `

@@ -1,20 +1,22 @@
 /**
  * Parallel first sync: a full pass of a sync that declares `split` is cut into parts (time
- * windows between a start and now), each run as its own run, anywhere, with its own checkpoint
+ * windows between a start and now, or the keys the script's `split.partitions` returns, run by
+ * the run that splits: run-sync.ts), each run as its own run, anywhere, with its own checkpoint
  * and retries (sync_parts, migration 0141). The pass is the sync_state row's, as for any pass:
  * it succeeds, moving lastSyncDate and applying full-refresh deletes, only in the transaction
  * that settles its last part. The scheduler tick dispatches due parts as queue jobs in their
  * environment's group (host/queue/queue.ts), so the environment's fairness rules cover them.
  */
-import type { ScriptManifest } from '@ferry/runtime/contract';
+import { MAX_PARTS, type ScriptManifest } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import { parseDuration } from './frequency.ts';
 
 type Db = Sql | TransactionSql;
 export type SplitSpec = NonNullable<Extract<ScriptManifest, { type: 'sync' }>['split']>;
+export type TimeSplit = Extract<SplitSpec, { by: 'time' }>;
 
-/** At most this many parts per pass: a window too small for the span is refused at deploy. */
-export const MAX_PARTS = 1000;
+/** At most this many parts per pass: a window too small for the span is refused at deploy, a longer key list when the split runs. */
+export { MAX_PARTS };
 
 export interface PartKey {
   connectionId: string;
@@ -52,7 +54,7 @@ export interface PartWindow {
 }
 
 /** The start of the split: an ISO date, or a duration back from `now`. */
-function splitStart(spec: SplitSpec, now: Date): Date {
+function splitStart(spec: TimeSplit, now: Date): Date {
   const back = parseDuration(spec.from);
   if (back !== null) return new Date(now.getTime() - back);
   const at = Date.parse(spec.from);
@@ -65,7 +67,7 @@ function splitStart(spec: SplitSpec, now: Date): Date {
  * null) so records changed while the pass runs are not missed; before the start, nothing.
  * Throws naming the field when the spec cannot be used (checked at deploy too).
  */
-export function planWindows(spec: SplitSpec, now: Date): PartWindow[] {
+export function planWindows(spec: TimeSplit, now: Date): PartWindow[] {
   const every = parseDuration(spec.every);
   if (every === null || every <= 0) throw new Error(`split.every "${spec.every}" is not a duration such as "30 days"`);
   const start = splitStart(spec, now);
@@ -76,6 +78,11 @@ export function planWindows(spec: SplitSpec, now: Date): PartWindow[] {
     const from = new Date(start.getTime() + i * every);
     return { part: from.toISOString(), from, to: i === count - 1 ? null : new Date(from.getTime() + every) };
   });
+}
+
+/** A key split's parts: one per key (already checked: distinct, at most MAX_PARTS), no window. */
+export function keyParts(keys: readonly string[]): PartWindow[] {
+  return keys.map((key) => ({ part: key, from: null, to: null }));
 }
 
 const where = (tx: Db, k: PartKey) => tx`connection_id = ${k.connectionId} and sync_name = ${k.syncName} and variant = ${k.variant} and part = ${k.part}`;
@@ -100,24 +107,26 @@ export function createParts(sql: Sql) {
     },
 
     /** How the pair's split pass stands; null when it has none going. */
-    async progress(pair: Omit<PartKey, 'part'>): Promise<{ parts: number; succeeded: number; running: number; failed: number; given_up: number } | null> {
-      const [row] = await sql<{ parts: number; succeeded: number; running: number; failed: number; given_up: number }[]>`
+    async progress(pair: Omit<PartKey, 'part'>): Promise<{ parts: number; succeeded: number; running: number; failed: number; given_up: number; held: number } | null> {
+      const [row] = await sql<{ parts: number; succeeded: number; running: number; failed: number; given_up: number; held: number }[]>`
         select count(*)::int as parts, count(*) filter (where status = 'succeeded')::int as succeeded,
           count(*) filter (where status = 'running')::int as running, count(*) filter (where status = 'failed')::int as failed,
-          count(*) filter (where status = 'failed' and next_run_at is null)::int as given_up
+          count(*) filter (where status = 'failed' and next_run_at is null)::int as given_up,
+          count(*) filter (where status = 'pending' and next_run_at is null)::int as held
         from sync_parts where ${ofPair(sql, pair)}`;
       return row && row.parts > 0 ? row : null;
     },
 
     /**
      * A run of the pair while its split pass is going: parts that gave up are due again with
-     * fresh retries (the pass resumes; parts that succeeded stay done). False when it has none.
+     * fresh retries, held ones (see hold) due again (the pass resumes; parts that succeeded stay
+     * done). False when it has none.
      */
     async rearm(pair: Omit<PartKey, 'part'>): Promise<boolean> {
       const [row] = await sql<{ n: number }[]>`
         with rearmed as (
-          update sync_parts set next_run_at = now(), retry_attempt = 0
-          where ${ofPair(sql, pair)} and status = 'failed' and next_run_at is null returning 1
+          update sync_parts set next_run_at = now(), retry_attempt = case when status = 'failed' then 0 else retry_attempt end
+          where ${ofPair(sql, pair)} and status in ('failed', 'pending') and next_run_at is null returning 1
         )
         select (select count(*)::int from sync_parts where ${ofPair(sql, pair)}) as n`;
       return (row?.n ?? 0) > 0;
@@ -143,6 +152,31 @@ export function createParts(sql: Sql) {
         where p.connection_id = due.connection_id and p.sync_name = due.sync_name and p.variant = due.variant and p.part = due.part
           and c.id = p.connection_id
         returning p.connection_id, p.sync_name, p.variant, p.part, c.environment_id`;
+    },
+
+    /**
+     * A claimed part that cannot run yet (run-blockers.ts: its provider is not configured, its
+     * connection needs re-authorisation): pending with no due time ("held"), so the tick does not
+     * claim it again and again. releaseHeld (the provider configured), resumeAfterReauth
+     * (sync-state.ts) or the pair's next run (rearm) makes it due. Due at once if the
+     * blocker went meanwhile (a PUT /providers or new credentials that raced the hold).
+     */
+    async hold(k: PartKey, waitsFor: 'provider' | 'reauth'): Promise<void> {
+      const gone = waitsFor === 'provider'
+        ? sql`exists (select 1 from connections c join providers pr on pr.environment_id = c.environment_id and pr.name = c.provider where c.id = p.connection_id)`
+        : sql`exists (select 1 from connections c where c.id = p.connection_id and c.auth_status = 'ok')`;
+      await sql`
+        update sync_parts p set status = 'pending', next_run_at = case when ${gone} then now() end
+        where ${where(sql, k)} and status = 'queued'`;
+    },
+
+    /** The environment configured `provider`: its connections' held parts are due now. */
+    async releaseHeld(environmentId: string, provider: string): Promise<number> {
+      const rows = await sql`
+        update sync_parts p set next_run_at = now() from connections c
+        where c.id = p.connection_id and c.environment_id = ${environmentId} and c.provider = ${provider}
+          and p.status = 'pending' and p.next_run_at is null`;
+      return rows.count;
     },
 
     async markRunning(tx: TransactionSql, k: PartKey, runId: string): Promise<void> {

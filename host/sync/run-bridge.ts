@@ -142,7 +142,7 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
   const writeBatch = (batch: RecordBatch) => fenced(async (tx) => {
     const model = stored(batch.model);
     const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model, batch: { ...batch, model }, runId: scope.runId, writer }, tx);
-    if (scope.syncName && batch.op !== 'delete') {
+    if (scope.syncName && batch.op !== 'delete' && (scope.tracksFullDeletes || openWindows.has(batch.model))) {
       const ids = batch.records.map((r) => r.id);
       const seen = { connectionId: scope.connection.id, syncName: scope.syncName, model };
       if (scope.tracksFullDeletes) await recordSeen(tx, { ...seen, scope: 'full' }, ids);

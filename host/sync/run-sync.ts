@@ -22,7 +22,8 @@ import type { FerryWebhookEvent, SyncWebhook } from '../webhooks-out/deliveries.
 import { parseDuration } from './frequency.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
 import { createRunBridge, type ModelCounts, type RecordWriter } from './run-bridge.ts';
-import { planWindows, type Parts } from './parts.ts';
+import { keyParts, planWindows, type PartWindow, type Parts, type TimeSplit } from './parts.ts';
+import { scheduledRunBlocker } from './run-blockers.ts';
 import type { Pass, SyncState, SyncStateRow } from './sync-state.ts';
 import { BASE_VARIANT, storedModel } from './variants.ts';
 
@@ -123,7 +124,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const pair = { connectionId: connection.id, syncName: job.syncName, variant };
       const partKey = job.part === undefined ? null : { ...pair, part: job.part };
       // Independent reads, at once: a run's start waits for one round trip instead of five
-      // (bench/scheduler's burst is bounded by each run's time to start and settle).
+      // (bench/scheduler's first-run burst is bounded by each run's time to start and settle).
       const [script, state, provider, part, caps] = await Promise.all([
         deps.scripts.getActive(connection.environment_id, connection.provider, job.syncName),
         deps.syncState.get(connection.id, job.syncName, variant),
@@ -134,7 +135,20 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
       const manifest = script.manifest;
       if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
-      if (!provider) return { status: 'skipped', reason: `provider ${connection.provider} is not configured` };
+      if (!provider) {
+        // A claimed part waits, held, until the provider is configured (PUT /providers re-arms it).
+        if (partKey) await deps.parts.hold(partKey, 'provider');
+        return { status: 'skipped', reason: scheduledRunBlocker(connection, false)!.message };
+      }
+      // Queued before the connection lost its credentials: not a run (it would only fail). A manual
+      // run still goes, and fails saying why.
+      const blocker = job.trigger === 'schedule' ? scheduledRunBlocker(connection, true) : null;
+      if (blocker) {
+        // A claimed part waits, held, until new credentials (sync-state.ts resumeAfterReauth).
+        if (partKey) await deps.parts.hold(partKey, 'reauth');
+        else await deps.syncState.markWaitingReauth(connection.id, job.syncName, variant);
+        return { status: 'skipped', reason: blocker.message };
+      }
       if (partKey && (!part || part.status === 'succeeded' || state.pass_started_at === null)) return { status: 'skipped', reason: 'the part is done or its pass is over' };
       // A split pass going on: this run of the pair resumes it (parts that gave up get fresh
       // retries) instead of starting another pass over it.
@@ -151,9 +165,8 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const models = manifest.models;
       const stored = models.map((m) => storedModel(m, variant));
       // The run row and, for a fresh pass, the pass's beginning commit together: one transaction
-      // (one WAL flush) instead of two, and no pass begun by a run that was never recorded. The run
-      // was created in this transaction, so it needs no fence claim; a part's start still claims
-      // the pair's part (markRunning) after the row exists.
+      // (one WAL flush) instead of two, and no pass begun for a run row that was never written.
+      // The run is created in this transaction, so it needs no fence claim here.
       const run = await retryTransient(() => deps.sql.begin(async (tx) => {
         const row = await deps.runs.start({
           connectionId: connection.id, scriptName: job.syncName, variant, part: job.part ?? null, kind: 'sync', scriptVersion: script.version,
@@ -162,6 +175,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           fetchSince: pass.since, fetchCheckpoint: checkpoint,
           memoryLimitMb: limits.memoryMb,
         }, tx);
+        // A split begins its pass in its own fenced write, after listing its parts.
         if (!row || splits || resumed || part) return row;
         pass.startedAt = row.started_at;
         await deps.syncState.beginPass(tx, connection.id, job.syncName, pass, variant, stored);
@@ -172,21 +186,8 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         if (!isRunFenced(err)) throw err;
         return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
       };
-      if (splits) return split(run.id, run.started_at, pass);
-      if (partKey) {
-        try {
-          await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.parts.markRunning(tx, partKey, run.id)));
-        } catch (err) {
-          return fenceLost(err);
-        }
-      }
-      const cursors = deps.webhooks ? await cursorsBefore(connection.id, models, variant) : new Map<string, string>();
-
-      const bridge = createRunBridge(deps, {
-        runId: run.id, script, connection, provider, models, syncName: job.syncName, variant, ...(partKey && { part: partKey.part }),
-        tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint, massDeleteGuard: manifest.massDeleteGuard,
-      });
       const where = { runId: run.id, sync: job.syncName, variant, ...(partKey && { part: partKey.part }), connection: connection.connection_id };
+      // Defined before the split: a split run's failure (its listing) settles the same way.
       const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
         const attempt = part ? part.retry_attempt : state.retry_attempt;
         const decision = decideRetry(error, attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
@@ -218,6 +219,20 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         return { status: 'failed', runId: run.id, error };
       };
 
+      if (splits) return split(run.id, run.started_at, pass);
+      if (partKey) {
+        try {
+          await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.parts.markRunning(tx, partKey, run.id)));
+        } catch (err) {
+          return fenceLost(err);
+        }
+      }
+      const cursors = deps.webhooks ? await cursorsBefore(connection.id, models, variant) : new Map<string, string>();
+
+      const bridge = createRunBridge(deps, {
+        runId: run.id, script, connection, provider, models, syncName: job.syncName, variant, ...(partKey && { part: partKey.part }),
+        tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint, massDeleteGuard: manifest.massDeleteGuard,
+      });
       const result = await executeRun(deps, {
         runId: run.id, kind: 'sync', script, connection, provider, bridge, limits,
         lastSyncDate: pass.since, isFullRun: pass.full, checkpoint, variant,
@@ -262,30 +277,53 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
 
       /**
        * Begins a split pass: its parts, due at once, replace the pair's checkpoint, in the run's
-       * fenced transaction, and the run that split it succeeds without running the script (the
-       * pass itself succeeds with its last part).
+       * fenced transaction, and the run that split it succeeds without running `exec` (the pass
+       * itself succeeds with its last part). A key split first runs the script's
+       * `split.partitions` in the runtime, under the run's limits; its failure is this run's.
        */
       async function split(runId: string, startedAt: Date, splitPass: Pass): Promise<SyncOutcome> {
-        const idle = { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 };
-        let windows;
-        try {
-          windows = planWindows(manifest.split!, startedAt);
-        } catch (err) {
-          return fail({ kind: 'sdk', code: 'BAD_SCRIPT', message: (err as Error).message }, idle);
-        }
+        const spec = manifest.split!;
+        const planned = spec.by === 'time' ? timeParts(spec, startedAt) : await listedParts(runId);
+        if (!planned.ok) return fail(planned.error, planned.usage);
+        const { parts: windows, usage, logSeq, describe } = planned;
         splitPass.startedAt = startedAt;
         try {
           await retryTransient(() => fencedWrite(deps.sql, runId, async (tx) => {
             await deps.syncState.beginPass(tx, connection!.id, job.syncName, splitPass, variant, stored);
             await deps.parts.begin(tx, pair, windows);
-            await deps.runs.appendLogs(runId, 0, [{ level: 'info', message: `full pass split into ${windows.length} parts (${manifest.split!.every} from ${windows[0]!.part}); they run on their own`, at: new Date().toISOString() }], tx);
-            if (!(await deps.runs.finish(runId, { status: 'succeeded', usage: idle }, tx))) throw new Error(`run ${runId} was settled by another process`);
+            await deps.runs.appendLogs(runId, logSeq, [{ level: 'info', message: `full pass split into ${windows.length} parts (${describe}); they run on their own`, at: new Date().toISOString() }], tx);
+            if (!(await deps.runs.finish(runId, { status: 'succeeded', usage }, tx))) throw new Error(`run ${runId} was settled by another process`);
           }));
         } catch (err) {
           return fenceLost(err);
         }
-        log.info({ runId, sync: job.syncName, variant, parts: windows.length }, 'full pass split into parts');
+        log.info({ runId, sync: job.syncName, variant, parts: windows.length, by: spec.by }, 'full pass split into parts');
         return { status: 'succeeded', runId };
+      }
+
+      type Planned = { ok: true; parts: PartWindow[]; usage: Usage; logSeq: number; describe: string } | { ok: false; error: RunError; usage: Usage };
+
+      function timeParts(spec: TimeSplit, startedAt: Date): Planned {
+        const idle = { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 };
+        try {
+          const windows = planWindows(spec, startedAt);
+          return { ok: true, parts: windows, usage: idle, logSeq: 0, describe: `${spec.every} from ${windows[0]!.part}` };
+        } catch (err) {
+          return { ok: false, error: { kind: 'sdk', code: 'BAD_SCRIPT', message: (err as Error).message }, usage: idle };
+        }
+      }
+
+      /** The keys from the script's `split.partitions` (checked by the runtime: PartitionKeysSchema). It reads the provider and writes nothing. */
+      async function listedParts(runId: string): Promise<Planned> {
+        const listing = createRunBridge(deps, { runId, script: script!, connection: connection!, provider: provider!, models: [], syncName: null, variant });
+        const result = await executeRun(deps, {
+          runId, kind: 'partitions', script: script!, connection: connection!, provider: provider!, bridge: listing, limits,
+          lastSyncDate: null, isFullRun: true, checkpoint: null, variant,
+        });
+        if (!result.ok) return result;
+        const keys = result.output as string[];
+        const shown = keys.slice(0, 3).map((k) => JSON.stringify(k)).join(', ');
+        return { ok: true, parts: keyParts(keys), usage: result.usage, logSeq: result.logs.length, describe: `by key: ${shown}${keys.length > 3 ? ', …' : ''}` };
       }
     },
   };

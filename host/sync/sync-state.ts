@@ -239,10 +239,14 @@ export function createSyncState(sql: Sql) {
     /**
      * Claims the pairs that are due and moves their next run on, in the caller's transaction (so
      * the enqueue that follows commits with it). SKIP LOCKED lets several workers tick at once
-     * without claiming a pair twice. Oldest first, so a backlog drains in order.
+     * without claiming a pair twice. Oldest first, so a backlog drains in order. A pair whose
+     * connection needs re-authorisation is passed over (every run would fail): its next run
+     * moves on as if it had run, and it is marked waiting_reauth, so resumeAfterReauth makes it
+     * due at once when new credentials arrive. It is not left due: thousands of such pairs at the
+     * head of the due index would be scanned on every tick.
      */
     async claimDue(tx: TransactionSql, limit: number): Promise<DueSync[]> {
-      const rows = await tx<(DueSync & { cron: string | null; cron_tz: string | null })[]>`
+      const rows = await tx<(DueSync & { cron: string | null; cron_tz: string | null; waits: boolean })[]>`
         with due as (
           select s.connection_id, s.sync_name, s.variant, s.next_run_at from sync_state s
           where not s.paused and s.next_run_at <= now()
@@ -251,10 +255,12 @@ export function createSyncState(sql: Sql) {
           for update of s skip locked
         )
         update sync_state s
-          set next_run_at = greatest(s.next_run_at + s.frequency_ms * interval '1 millisecond', now())
+          set next_run_at = greatest(s.next_run_at + s.frequency_ms * interval '1 millisecond', now()),
+            waiting_reauth = c.auth_status = 'reauth_required'
         from due, connections c
         where s.connection_id = due.connection_id and s.sync_name = due.sync_name and s.variant = due.variant and c.id = s.connection_id
-        returning s.connection_id, s.sync_name, s.variant, c.environment_id, due.next_run_at as due_at, s.cron, s.cron_tz`;
+        returning s.connection_id, s.sync_name, s.variant, c.environment_id, due.next_run_at as due_at, s.cron, s.cron_tz,
+          s.waiting_reauth as waits`;
       const now = new Date();
       const cronRows = rows.filter((r) => r.cron !== null);
       if (cronRows.length > 0) {
@@ -264,7 +270,24 @@ export function createSyncState(sql: Sql) {
           from jsonb_array_elements(${JSON.stringify(fixes)}::text::jsonb) f
           where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s' and s.variant = f->>'v'`;
       }
-      return rows.map(({ connection_id, sync_name, variant, environment_id, due_at }) => ({ connection_id, sync_name, variant, environment_id, due_at }));
+      return rows.filter((r) => !r.waits).map(({ connection_id, sync_name, variant, environment_id, due_at }) => ({ connection_id, sync_name, variant, environment_id, due_at }));
+    },
+
+    /** A run of the pair queued before its connection needed re-authorisation, skipped: resumeAfterReauth runs it at once. */
+    async markWaitingReauth(connectionId: string, syncName: string, variant: string): Promise<void> {
+      await sql`update sync_state set waiting_reauth = true where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
+    },
+
+    /**
+     * New credentials for a connection (PATCH, a reconnect): the pairs the scheduler passed over
+     * while it needed re-authorisation are due now, and its held split parts too (a part held
+     * for a missing provider is held again by its next run). Harmless when nothing waits.
+     */
+    async resumeAfterReauth(tx: Db, connectionId: string): Promise<void> {
+      await tx`
+        update sync_state set next_run_at = least(next_run_at, now()), waiting_reauth = false
+        where connection_id = ${connectionId} and waiting_reauth`;
+      await tx`update sync_parts set next_run_at = now() where connection_id = ${connectionId} and status = 'pending' and next_run_at is null`;
     },
   };
 }

@@ -3,7 +3,7 @@
  * script's envelope, a limit that stopped it, or a bundle that would not evaluate.
  */
 import { z } from 'zod';
-import { ScriptManifestSchema, type LogEntry, type RunError, type RunJobSchema } from '../contract.ts';
+import { MAX_PARTS, PartitionKeysSchema, ScriptManifestSchema, type LogEntry, type RunError, type RunJobSchema } from '../contract.ts';
 import type { BridgeCall, ChildResult } from '../ipc.ts';
 import { CAPS } from '../caps.ts';
 import { depthMessage, storableJsonText, storableText, tooDeepAt } from '../bounds.ts';
@@ -110,6 +110,21 @@ function readEnvelope(text: string): Outcome {
     if (error.used !== undefined) out.used = error.used;
   }
   return { ok: false, error: out };
+}
+
+/** A key split's keys are data from the script: checked here, so every caller (host, dryrun, tests) gets the same verdict. */
+function readPartitionKeys(outcome: Outcome): Outcome {
+  if (!outcome.ok) return outcome;
+  // Counted before each key is looked at: a list of a million tiny keys costs this process
+  // (outside the isolate's CPU limit) no more than a list of MAX_PARTS.
+  if (Array.isArray(outcome.output) && outcome.output.length > MAX_PARTS) {
+    return { ok: false, error: { kind: 'sdk', code: 'INVALID_OUTPUT', message: `split.partitions returned ${outcome.output.length} keys: it may return at most ${MAX_PARTS} keys` } };
+  }
+  const parsed = PartitionKeysSchema.safeParse(outcome.output);
+  if (parsed.success) return { ok: true, output: parsed.data };
+  const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.length ? `keys[${i.path.join('.')}]` : 'the result'}: ${i.message}`);
+  const more = parsed.error.issues.length > 5 ? `; and ${parsed.error.issues.length - 5} more` : '';
+  return { ok: false, error: { kind: 'sdk', code: 'INVALID_OUTPUT', message: storableText(`split.partitions returned unusable keys: ${issues.join('; ')}${more}`) } };
 }
 
 function internal(message: string): Outcome {
@@ -235,7 +250,10 @@ export function startRun(job: Job, codeHash: string, deps: ExecuteDeps): Executi
   const isolateJob = JSON.stringify({ kind: job.kind, input: job.input, context: job.context });
   const result = execute(
     job.code,
-    { limits: job.limits, environmentId: job.environmentId, codeHash, after: async (s) => readEnvelope(await s.call('run', isolateJob)) },
+    { limits: job.limits, environmentId: job.environmentId, codeHash, after: async (s) => {
+      const outcome = readEnvelope(await s.call('run', isolateJob));
+      return job.kind === 'partitions' ? readPartitionKeys(outcome) : outcome;
+    } },
     deps,
     (s) => {
       sandbox = s;

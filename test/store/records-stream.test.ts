@@ -98,3 +98,23 @@ test('an empty page is known before any byte is handed on', async () => {
   expect(page.empty).toBe(true);
   expect(await new Response(page.body).text()).toBe('{"records":[],"next_cursor":null}');
 });
+
+test('records larger than a chunk, first or later, and non-ASCII text stream whole and equal readPage', async () => {
+  const writer = createRecordStore({ sql: db.sql, logger: silentLogger, embedded: false });
+  const big = (n: number, char: string) => char.repeat(n);
+  const records = [
+    { ...contact('big-first'), blob: big(200_000, 'é') },
+    ...Array.from({ length: 100 }, (_, i) => ({ ...contact(`small-${i}`), note: `ünïcödé ${i} "quoted" \\ ✓` })),
+    { ...contact('big-later'), blob: big(100_000, '✓') },
+  ];
+  await writer.saveBatch({ connectionId: '2', batch: saveBatchOf('Contact', records) });
+  const page = await store.streamPageBody({ connectionId: '2', model: 'Contact', limit: 1_000 });
+  expect(page.empty).toBe(false);
+  const chunks: Buffer[] = [];
+  for await (const chunk of page.body) chunks.push(Buffer.from(chunk));
+  expect(chunks.length).toBeGreaterThan(2);
+  const streamed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  expect(streamed).toEqual(await store.readPage({ connectionId: '2', model: 'Contact', limit: 1_000 }));
+  expect(streamed.records.map((r: { id: string }) => r.id)).toEqual(records.map((r) => r.id));
+  expect(streamed.records[0].blob).toBe(big(200_000, 'é'));
+});

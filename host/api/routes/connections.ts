@@ -12,6 +12,7 @@ import type { Sql } from '../../db/connect.ts';
 import type { Proxy } from '../../proxy/proxy.ts';
 import type { RunCalls } from '../../proxy/run-calls.ts';
 import type { Runs } from '../../runs/runs.ts';
+import type { Parts } from '../../sync/parts.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
@@ -21,6 +22,8 @@ export interface ConnectionRouteDeps {
   sql: Sql;
   connections: Connections;
   providers: Providers;
+  /** Split parts held while their provider was missing are due again once it is configured. */
+  parts: Pick<Parts, 'releaseHeld'>;
   syncState: SyncState;
   proxy: Proxy;
   runs: Runs;
@@ -94,7 +97,9 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
     const { name } = parseInput(ProviderNameParam, c.req.param(), 'params');
     const body = parseInput(z.record(z.string(), z.unknown()), await jsonBody(c), 'body');
     const input = parseInput(ProviderSchema, { ...body, name }, 'body');
-    return c.json(await deps.providers.upsert(c.get('environment').id, input));
+    const provider = await deps.providers.upsert(c.get('environment').id, input);
+    await deps.parts.releaseHeld(c.get('environment').id, name);
+    return c.json(provider);
   });
 
   app.get('/providers', async (c) => c.json({ providers: await deps.providers.list(c.get('environment').id) }));
@@ -125,6 +130,8 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
     const { row, created } = await deps.sql.begin(async (tx) => {
       const result = await deps.connections.create(env.id, input, tx);
       await deps.syncState.ensureForConnection(tx, { environmentId: env.id, connectionId: result.row.id, provider: input.provider });
+      // Posting an existing connection stores its credentials anew: syncs passed over for re-authorisation run now.
+      if (!result.created) await deps.syncState.resumeAfterReauth(tx, result.row.id);
       return result;
     }).catch((err: unknown) => {
       if ((err as { code?: string }).code === 'CONFLICT') throw new ApiError(409, 'CONFLICT', (err as Error).message);
@@ -154,6 +161,8 @@ export function connectionRoutes(deps: ConnectionRouteDeps) {
     }
     const row = await deps.connections.update(c.get('environment').id, id, patch);
     if (!row) throw notFound(`connection "${id}"`);
+    // New credentials clear re-authorisation: the syncs the scheduler passed over run now.
+    if (patch.credentials) await deps.syncState.resumeAfterReauth(deps.sql, row.id);
     return c.json(toPublicConnection(row));
   });
 

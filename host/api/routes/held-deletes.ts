@@ -1,12 +1,15 @@
 /**
  * Deletes the mass-delete guard held (host/store/records-deletes.ts): list them, apply them or
- * discard them, per (connection, sync, variant) and optionally one model.
+ * discard them, per (connection, sync, variant) and optionally one model. Applying them tells the
+ * app as a run's deletes do: a `sync` webhook per model with deletes, written in the transaction
+ * that deletes.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { Connections } from '../../connections/connections.ts';
+import type { ConnectionRow, Connections } from '../../connections/connections.ts';
 import type { Sql } from '../../db/connect.ts';
-import { applyHeld, discardHeld, listHeld } from '../../store/records-deletes.ts';
+import { applyHeld, discardHeld, listHeld, type AppliedHeld } from '../../store/records-deletes.ts';
+import type { SyncWebhook, WebhookOutbox } from '../../webhooks-out/deliveries.ts';
 import { BASE_VARIANT, splitStoredModel, storedModel, VariantName } from '../../sync/variants.ts';
 import type { ApiEnv } from '../app.ts';
 import { jsonBody, notFound, parseInput } from '../errors.ts';
@@ -16,6 +19,19 @@ import { nameForConnection, ScriptAddressParam } from './script-param.ts';
 export interface HeldDeleteRouteDeps {
   sql: Sql;
   connections: Connections;
+  webhookOutbox: Pick<WebhookOutbox, 'publish'>;
+}
+
+/** The `sync` events of an apply: the shape a run's deletes send, under the run that held them. */
+function appliedEvents(connection: ConnectionRow, syncName: string, applied: AppliedHeld[], at: Date): SyncWebhook[] {
+  return applied.filter((a) => a.deleted > 0).map((a) => {
+    const { model, variant } = splitStoredModel(a.model);
+    return {
+      type: 'sync', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider, sync_name: syncName,
+      ...(variant !== BASE_VARIANT && { variant }), model, sync_type: 'full', run_id: a.runId,
+      counts: { added: 0, updated: 0, deleted: a.deleted }, cursor: a.cursorBefore, modified_after: at.toISOString(),
+    };
+  });
 }
 
 const SyncName = ScriptAddressParam('sync');
@@ -80,7 +96,10 @@ export function heldDeleteRoutes(deps: HeldDeleteRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const body = parseInput(HeldBody, await jsonBody(c), 'body');
     const connection = await connectionOf(c.get('environment').id, body.connection_id);
-    const applied = await applyHeld(deps.sql, await targetOf(connection.id, nameForConnection(name, connection, ['params', 'name']), body));
+    const syncName = nameForConnection(name, connection, ['params', 'name']);
+    const at = new Date();
+    const applied = await applyHeld(deps.sql, await targetOf(connection.id, syncName, body),
+      (tx, done) => deps.webhookOutbox.publish(tx, connection.environment_id, appliedEvents(connection, syncName, done, at)));
     return c.json({ applied: applied.map((a) => ({ model: splitStoredModel(a.model).model, deleted: a.deleted, run_id: a.runId })) });
   });
 

@@ -34,7 +34,7 @@ const RunSchema = z.object({
   sync: z.string().describe('The script name (a sync or an action)'),
   provider: z.string().describe("The script's provider (the connection's)"),
   variant: z.string().describe("A sync run's variant ('base' unless the sync has variants; 'base' for actions and webhooks)"),
-  part: z.string().nullable().describe('The part of a split full pass this run read (its time window\'s start); null for other runs'),
+  part: z.string().nullable().describe('The part of a split full pass this run read (its time window\'s start, or the key `split.partitions` listed); null for other runs'),
   kind: z.string(),
   version: z.number().int(),
   status: z.enum(['running', 'succeeded', 'failed']),

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Connections } from '../../connections/connections.ts';
+import type { Providers } from '../../connections/providers.ts';
 import type { Sql } from '../../db/connect.ts';
 import { findScriptFor, ScriptLookupError } from '../../deploy/script-lookup.ts';
 import type { Scripts } from '../../deploy/scripts.ts';
@@ -8,6 +9,8 @@ import type { QueuedSyncJob } from '../../queue/queue.ts';
 import type { Runs } from '../../runs/runs.ts';
 import { parseSchedule } from '../../sync/frequency.ts';
 import type { Parts } from '../../sync/parts.ts';
+import { scheduledRunBlocker } from '../../sync/run-blockers.ts';
+import { splitPassParts } from '../../sync/split-progress.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
 import { syncHealth } from '../../sync/sync-status.ts';
 import { BASE_VARIANT, VariantName } from '../../sync/variants.ts';
@@ -19,6 +22,7 @@ import { ScriptAddressParam, scriptLookupApiError } from './script-param.ts';
 export interface SyncRouteDeps {
   sql: Sql;
   connections: Connections;
+  providers: Providers;
   scripts: Scripts;
   syncState: SyncState;
   parts: Parts;
@@ -50,9 +54,11 @@ const StatusSchema = z.object({
   provider: z.string(),
   connection_id: z.string(),
   version: z.number().int(),
-  state: z.enum(['running', 'paused', 'stuck', 'failing', 'idle']),
+  state: z.enum(['running', 'paused', 'blocked', 'stuck', 'failing', 'idle']),
   paused: z.boolean(),
   connection_paused: z.boolean(),
+  blocked: z.object({ code: z.enum(['CONNECTION_REAUTH_REQUIRED', 'PROVIDER_NOT_CONFIGURED']), message: z.string() }).nullable()
+    .describe('Why scheduled runs do not start although due (state "blocked"); null when nothing stops them'),
   stuck: z.boolean(),
   schedule: z.string().nullable(),
   schedule_override: z.string().nullable(),
@@ -71,6 +77,14 @@ const StatusSchema = z.object({
   split_pass: z.object({
     parts: z.number().int(), succeeded: z.number().int(), running: z.number().int(),
     failed: z.number().int().describe('failed, to be retried or (given_up) waiting for the next run of the sync'), given_up: z.number().int(),
+    held: z.number().int().describe('waiting for the provider to be configured (see blocked); due again when it is'),
+    items: z.array(z.object({
+      part: z.string().describe("the part's key (a time window's start)"), window_from: z.string().nullable(), window_to: z.string().nullable(),
+      state: z.enum(['pending', 'held', 'queued', 'running', 'failed', 'given_up', 'succeeded'])
+        .describe('failed: a retry is due at next_run_at; given_up: out of retries until the next run of the sync; held: see blocked'),
+      records: z.number().int().describe('saved by its runs in this pass (added + updated + unchanged)'),
+      retry_attempt: z.number().int(), next_run_at: z.string().nullable(), run_id: z.string().nullable().describe('its latest run'),
+    })).describe('every part, in window order'),
   }).nullable().describe('A split full pass going on (the sync declares `split`): how its parts stand; null when none'),
 });
 
@@ -137,9 +151,13 @@ export function syncRoutes(deps: SyncRouteDeps) {
     const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: script.name, variant: q.variant, limit: 1 });
     const connectionPaused = await deps.syncState.isConnectionPaused(connection.id);
     const health = await syncHealth(deps.sql, connection.id, script.name, q.variant, q.window_hours);
-    const splitPass = await deps.parts.progress({ connectionId: connection.id, syncName: script.name, variant: q.variant });
+    const pair = { connectionId: connection.id, syncName: script.name, variant: q.variant };
+    const progress = await deps.parts.progress(pair);
+    const splitPass = progress && { ...progress, items: await splitPassParts(deps.sql, pair) };
+    const blocked = scheduledRunBlocker(connection, (await deps.providers.get(connection.environment_id, connection.provider)) !== null);
     const stateName = lastRun?.status === 'running' ? 'running'
       : state.paused || connectionPaused ? 'paused'
+      : blocked ? 'blocked'
       : health.stuck ? 'stuck'
       : lastRun?.status === 'failed' ? 'failing' : 'idle';
     return c.json({
@@ -151,6 +169,7 @@ export function syncRoutes(deps: SyncRouteDeps) {
       state: stateName,
       paused: state.paused,
       connection_paused: connectionPaused,
+      blocked,
       stuck: health.stuck,
       schedule: state.schedule,
       schedule_override: state.schedule_override,

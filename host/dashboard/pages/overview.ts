@@ -6,7 +6,7 @@ import { render, type DashboardApp } from '../context.ts';
 import { badge, formatMs, formatTime, href, type Html } from '../layout.ts';
 import { pageOf, pager } from './paging.ts';
 
-const SEVERITY: Record<SyncStatus['state'], number> = { failing: 0, stuck: 1, running: 2, paused: 3, idle: 4 };
+const SEVERITY: Record<SyncStatus['state'], number> = { failing: 0, stuck: 1, blocked: 1, running: 2, paused: 3, idle: 4 };
 
 const BASE_VARIANT = 'base';
 

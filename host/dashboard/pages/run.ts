@@ -30,6 +30,7 @@ function details(run: Run, logs: LogLine[], logsAfter: number, moreLogs: boolean
   return html`<dl class="facts">
 <dt>Status</dt><dd>${badge(run.status)}</dd>
 ${run.kind === 'sync' ? html`<dt>Variant</dt><dd id="run-variant">${run.variant}</dd>` : ''}
+${run.part !== null ? html`<dt>Part</dt><dd id="run-part"><code>${run.part}</code> of the <a href="${href(`${syncPath(run.connection_id, run.sync, run.variant)}#split-pass`)}">split pass</a></dd>` : ''}
 <dt>Trigger</dt><dd>${run.trigger}${run.full ? ' (full run)' : ''}</dd>
 <dt>Started</dt><dd>${formatTime(run.started_at)}</dd><dt>Finished</dt><dd>${formatTime(run.finished_at)}</dd>
 ${run.fetch_window ? html`<dt>Fetch window</dt><dd>${run.fetch_window.last_sync_date ? html`lastSyncDate ${formatTime(run.fetch_window.last_sync_date)}` : 'everything (no lastSyncDate)'}${run.fetch_window.checkpoint ? html`, checkpoint <code>${JSON.stringify(run.fetch_window.checkpoint)}</code>` : ''}</dd>` : ''}

@@ -1,12 +1,12 @@
 /**
- * A sync of a connection: where it stands, its run history (trigger, fetch window, counts,
+ * A sync of a connection: where it stands, the parts of a split pass going on, its run history (trigger, fetch window, counts,
  * usage) with a chart of peak memory and duration against the memory limit, and its actions:
  * Run now, Full run, Pause/Resume, edit schedule. The run list refreshes itself while a run is
  * queued or running.
  */
 import { html } from 'hono/html';
 import { seg } from '../api-client.ts';
-import type { Run, SyncStatus } from '../api-types.ts';
+import type { Run, SplitPass, SyncStatus } from '../api-types.ts';
 import { runChart } from '../chart.ts';
 import { formField, redirectWithNotice, render, type DashboardApp, type DashboardContext } from '../context.ts';
 import { actionForm, badge, formatBytes, formatMs, formatTime, href, type Html } from '../layout.ts';
@@ -34,6 +34,20 @@ ${runs.map((r) => html`<tr data-run="${r.id}" data-status="${r.status}">
 <td class="num">${formatMs(r.usage?.wall_ms)}</td><td class="num">${formatMs(r.usage?.cpu_ms)}</td>
 <td class="num peak-memory">${r.usage ? html`${formatBytes(r.usage.peak_heap_bytes)}${r.memory_limit_mb ? html` <span class="muted">/ ${r.memory_limit_mb} MiB</span>` : ''}` : '–'}</td>
 </tr>`)}
+</tbody></table>`;
+}
+
+/** A split pass going on: how its parts stand, and each part with its window, records, retries and latest run. */
+function splitPassSection(pass: SplitPass | null): Html | string {
+  if (!pass) return '';
+  const window = (from: string | null, to: string | null) => (from === null && to === null ? html`<span class="muted">–</span>` : html`${formatTime(from)} → ${to === null ? 'now' : formatTime(to)}`);
+  return html`<h2 id="split-pass">Split pass</h2>
+<p id="split-summary">${pass.succeeded} of ${pass.parts} parts succeeded, ${pass.running} running, ${pass.failed} failed${pass.given_up > 0 ? html` (<span class="error">${pass.given_up} given up</span> until the next run)` : ''}${pass.held > 0 ? html`, ${pass.held} held` : ''}</p>
+<table id="split-parts"><thead><tr><th>Part</th><th>Window</th><th>State</th><th class="num">Records</th><th class="num">Retry</th><th>Next attempt</th><th>Run</th></tr></thead><tbody>
+${pass.items.map((p) => html`<tr data-part="${p.part}" data-state="${p.state}">
+<td><code>${p.part}</code></td><td>${window(p.window_from, p.window_to)}</td><td>${badge(p.state)}</td><td class="num">${p.records}</td>
+<td class="num">${p.retry_attempt}</td><td>${p.next_run_at ? formatTime(p.next_run_at) : '–'}</td>
+<td>${p.run_id ? html`<a href="${href(`/runs/${p.run_id}`)}">#${p.run_id}</a>` : html`<span class="muted">none yet</span>`}</td></tr>`)}
 </tbody></table>`;
 }
 
@@ -90,11 +104,13 @@ export function registerSyncPages(app: DashboardApp) {
   <dt>Version</dt><dd>${status.version}</dd>
   <dt>Schedule</dt><dd>${status.schedule_override ? html`${status.schedule_override} <span class="muted">(override of ${status.schedule ?? 'the sync’s own'})</span>` : status.schedule ?? '–'}</dd>
   <dt>Next run</dt><dd>${paused ? html`<span class="muted">paused${status.connection_paused ? ' (whole connection)' : ''}</span>` : formatTime(status.next_run_at)}</dd>
+  ${status.blocked ? html`<dt>Not running</dt><dd id="sync-blocked" class="error">${status.blocked.message}</dd>` : ''}
   <dt>lastSyncDate</dt><dd>${formatTime(status.last_sync_date)}</dd>
   <dt>Checkpoint</dt><dd>${status.checkpoint ? html`<code>${JSON.stringify(status.checkpoint)}</code>` : '–'}</dd>
   <dt>Last 24 h</dt><dd>${status.runs_in_window} runs${status.success_rate === null ? '' : `, ${Math.round(status.success_rate * 100)} % succeeded`}, average ${formatMs(status.avg_duration_ms)}</dd>
   ${status.consecutive_failures > 0 ? html`<dt>Failing</dt><dd class="error">for ${status.consecutive_failures} run${status.consecutive_failures === 1 ? '' : 's'} in a row</dd>` : ''}
 </dl>
+${splitPassSection(status.split_pass)}
 <h2>Peak memory and duration</h2>
 ${runChart(page.runs)}
 <h2>Runs</h2>

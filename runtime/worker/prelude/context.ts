@@ -1,5 +1,5 @@
 /** The `ctx` object a script's `exec` receives, built for one run from its job. */
-import { ActionError, type ActionContext, type ConnectionInfo, type SyncContext } from '@ferry/sdk';
+import { ActionError, type ActionContext, type ConnectionInfo, type SplitContext, type SyncContext } from '@ferry/sdk';
 import type { ZodSchemaLike } from '@ferry/sdk';
 import { DateCtor, StringCtor, isArray, keys, own, parse, stringify } from './builtins.ts';
 import { CAPS, checkSize, hostCall, sdkError } from './host.ts';
@@ -9,7 +9,7 @@ import { proxy } from './proxy.ts';
 
 /** What the prelude reads of a RunJob (runtime/contract.ts). */
 export interface PreludeJob {
-  kind: 'sync' | 'action' | 'webhook';
+  kind: 'sync' | 'action' | 'webhook' | 'partitions';
   input?: unknown;
   context: {
     lastSyncDate: string | null;
@@ -100,7 +100,12 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     let validator: ZodSchemaLike | null = null;
     if (op === 'save') validator = schema ?? null;
     else if (op === 'update' && schema && typeof schema.partial === 'function') validator = schema.partial();
-    const valid: unknown[] = [];
+    // One line per valid record, `<its id as read here, JSON>\t<record JSON>\n`, built by string
+    // concatenation (no array method a script could replace): the worker hashes and forwards each
+    // record's text as it is, parsing it only when its id is not its first key (records.ts).
+    // JSON.stringify emits no raw tab or newline.
+    let text = '';
+    let count = 0;
     const rejected: Array<{ id: string | null; reason: string }> = [];
     let rejectedCount = 0;
     for (let i = 0; i < records.length; i++) {
@@ -108,20 +113,26 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
       const id = record !== null && typeof record === 'object' ? (record as { id?: unknown }).id : undefined;
       const idText = typeof id === 'string' || typeof id === 'number' ? StringCtor(id) : null;
       let reason: string | null = null;
+      let json: unknown = undefined;
       if (idText === null) reason = 'id: a record needs a string or number id';
       else if (validator && typeof validator.safeParse === 'function') {
         const result = validator.safeParse(record);
         if (!result.success) reason = formatIssues(result.error);
+      }
+      if (reason === null) {
+        json = stringify(op === 'delete' ? { id } : record);
+        // A toJSON may turn a record into something else: only an object is a record.
+        if (typeof json !== 'string' || json[0] !== '{') reason = 'a record must serialise to a JSON object';
       }
       if (reason !== null) {
         rejectedCount++;
         if (rejected.length < CAPS.rejectedPerBatch) rejected.push({ id: idText, reason });
         continue;
       }
-      valid.push(op === 'delete' ? { id } : record);
+      text += stringify(id) + '\t' + (json as string) + '\n';
+      count++;
     }
-    const text = stringify(valid);
-    checkSize(text, CAPS.batchBytes, `batch of ${valid.length} ${StringCtor(model)} records`);
+    checkSize(text, CAPS.batchBytes, `batch of ${count} ${StringCtor(model)} records`);
     await hostCall('batch', stringify({ op, model, rejected, rejectedCount }), text);
     return true;
   }
@@ -133,6 +144,11 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
   };
   // An action writes only the models it declares (`models` in createAction).
   if (job.kind === 'action') return { ...actionContext, ...recordWriters } as ActionContext;
+  // A key split's partitions function lists what to read: it reads the provider, writes nothing.
+  if (job.kind === 'partitions') {
+    const splitContext: SplitContext = { ...actionContext, lastSyncDate: null, isFullRun: true, variant: job.context.variant ?? 'base' };
+    return splitContext as unknown as ActionContext;
+  }
 
   async function trackDeletes(model: unknown, phase: 'start' | 'end'): Promise<void> {
     await hostCall('trackDeletes', declaredModel(model), phase);

@@ -68,6 +68,7 @@ export async function run(jobJson: string): Promise<string> {
   try {
     const job = parse(jobJson) as PreludeJob;
     const definition = loadDefinition();
+    if (job.kind === 'partitions') return await partitions(job, definition);
     const { exec, onWebhook } = definition;
     if (typeof exec !== 'function') return failure('BAD_SCRIPT', 'the script definition has no exec function');
     const expectedType = job.kind === 'webhook' ? 'sync' : job.kind;
@@ -115,6 +116,31 @@ export async function run(jobJson: string): Promise<string> {
   }
 }
 
+/**
+ * A key split's `split.partitions(ctx)`, alone: its keys are the output, checked by the worker
+ * (PartitionKeysSchema) before anything trusts them.
+ */
+async function partitions(job: PreludeJob, definition: ScriptDefinition): Promise<string> {
+  if (definition.type !== 'sync') return failure('BAD_SCRIPT', `the script is a ${StringCtor(definition.type)}: only a sync splits by keys`);
+  const split = read(definition, 'split');
+  const fn = read(split, 'partitions');
+  if (read(split, 'by') !== 'keys' || typeof fn !== 'function') return failure('BAD_SCRIPT', "the sync's split is not { by: 'keys', partitions: async (nango) => [...] }");
+  const ctx = buildContext(job, definition);
+  const keys = await PromiseCtor.race([(fn as (ctx: unknown) => Promise<unknown>).call(split, ctx), fatalErrors()]);
+  const text = stringify(keys === undefined ? null : keys);
+  if (text.length > CAPS.actionOutputBytes) {
+    return stringify({ ok: false, error: { code: 'OUTPUT_SIZE', message: `split.partitions returned ${text.length} characters, over the ${CAPS.actionOutputBytes} cap`, limit: CAPS.actionOutputBytes, used: text.length } });
+  }
+  return stringify({ ok: true, output: text });
+}
+
+/** What the manifest says of a split: a time split's settings; of a key split only its kind (the function stays in the bundle). */
+function describeSplit(split: unknown): unknown {
+  if (split === undefined || read(split, 'by') !== 'keys') return split;
+  if (typeof read(split, 'partitions') !== 'function') throw sdkError('BAD_SCRIPT', "split: { by: 'keys' } needs partitions: an async function (nango) returning the partition keys");
+  return { by: 'keys' };
+}
+
 export function describe(): string {
   try {
     const d = loadDefinition();
@@ -128,7 +154,7 @@ export function describe(): string {
       manifest.fullRefreshEvery = d.fullRefreshEvery;
       manifest.backfill = d.backfill;
       manifest.retries = d.retries;
-      manifest.split = d.split;
+      manifest.split = describeSplit(d.split);
       manifest.models = d.models && typeof d.models === 'object' ? keys(d.models) : [];
       if (isArray(d.webhookSubscriptions)) manifest.webhookSubscriptions = d.webhookSubscriptions.map((e: unknown) => StringCtor(e));
     } else if (d.models && typeof d.models === 'object') {

@@ -1,0 +1,172 @@
+/**
+ * Parallel first sync split by partition keys: a sync declaring `split: { by: 'keys',
+ * partitions }` lists its repos in the isolate (its own run kind, through the host's proxy), and
+ * each repo is a part with its own run, through a whole host with 2 runtime worker processes on
+ * real Postgres against a real provider server. The parts run side by side; the pass moves
+ * lastSyncDate and applies full-refresh deletes only when its last part succeeds; a failing part
+ * moves nothing and loses no other part's records. A listing that throws or returns junk, too
+ * many or repeated keys fails the splitting run with a clear error and writes no parts.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { deploySources, readAll, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { KEY_SPLIT_SYNC, startRepos, type Listing, type ReposProvider } from './repos-provider.ts';
+
+let ferry: TestFerry;
+let provider: ReposProvider;
+const CONN = 'repos-1';
+
+beforeAll(async () => {
+  provider = await startRepos(4, 7);
+  ferry = await startTestFerry({ FERRY_RUNTIME_WORKERS: '2', FERRY_SYNC_RETRY_BASE_MS: '200' });
+  await deploySources(ferry, { 'reposp/syncs/issues.ts': KEY_SPLIT_SYNC });
+  expect((await ferry.api.put('/providers/reposp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
+}, 120_000);
+afterAll(async () => {
+  await ferry?.close();
+  await provider?.close();
+});
+
+interface RunRow { id: string; part: string | null; status: string; started_at: Date; finished_at: Date | null; deleted: number; error: { code: string; message: string } | null }
+const runsOf = (conn = CONN) => ferry.db.sql<RunRow[]>`
+  select r.id, r.part, r.status, r.started_at, r.finished_at, r.deleted, r.error
+  from runs r join connections c on c.id = r.connection_id where c.connection_id = ${conn} order by r.id`;
+const state = async (conn = CONN) => (await ferry.api.get(`/syncs/issues/status?connection_id=${conn}`)).body;
+const live = async () => (await readAll(ferry.api, CONN, 'Issue')).records.filter((r) => r._ferry_metadata.deleted_at === null);
+const allIssues = () => [...provider.repos.values()].flat().sort();
+const passDone = (after: Date | null) => waitFor('the split pass to succeed', async () => {
+  const s = await state();
+  return s.last_sync_date !== null && (after === null || Date.parse(s.last_sync_date) > after.getTime()) && s.split_pass === null ? s : undefined;
+}, 120_000);
+
+describe('a full pass split by partition keys', () => {
+  test('the first sync lists the repos, then runs one part per repo side by side on 2 worker processes; lastSyncDate moves once every part has succeeded', async () => {
+    expect((await ferry.api.post('/connections', { connection_id: CONN, provider: 'reposp' })).status).toBe(201);
+    const progress = await waitFor('the split', async () => (await state()).split_pass ?? undefined);
+    expect(progress.parts).toBe(4);
+
+    const done = await passDone(null);
+    const runs = await runsOf();
+    const splitter = runs.find((r) => r.part === null)!;
+    const parts = runs.filter((r) => r.part !== null);
+    expect(splitter.status).toBe('succeeded');
+    // The splitting run read the listing only, through the proxy; its log says how it split.
+    const logs = (await ferry.api.get(`/runs/${splitter.id}/logs`)).body;
+    expect(JSON.stringify(logs)).toContain('full pass split into 4 parts (by key: \\"org/repo-0\\"');
+    expect(provider.requests.filter((r) => r.path === '/repos')).toHaveLength(1);
+    // One part per key, each succeeded, keyed by the repo name.
+    expect(parts.map((r) => r.part).sort()).toEqual([...provider.repos.keys()].sort());
+    expect(parts.every((r) => r.status === 'succeeded')).toBe(true);
+    expect(Date.parse(done.last_sync_date)).toBe(splitter.started_at.getTime());
+    const overlapping = parts.some((a) => parts.some((b) => a !== b && a.started_at < b.finished_at! && b.started_at < a.finished_at!));
+    expect(overlapping).toBe(true);
+    // Each part read its own repo (nango.partition = { key, from: null, to: null }); together every issue, once.
+    const records = await live();
+    expect(records.map((r) => r.id).sort()).toEqual(allIssues());
+    for (const record of records) {
+      expect(provider.repos.get(record.repo)).toContain(record.id);
+      expect(record.window).toBe('[null,null]');
+    }
+    expect((await ferry.api.get(`/runs/${parts[0]!.id}`)).body.part).toBe(parts[0]!.part);
+  });
+
+  test('a failing part moves nothing and loses no other part\'s records; once its retry succeeds the deletes apply, once', async () => {
+    const before = await state();
+    const gone = [provider.repos.get('org/repo-0')!.pop()!, provider.repos.get('org/repo-3')!.shift()!];
+    provider.failRepo = 'org/repo-2';
+    provider.requests.length = 0;
+
+    expect((await ferry.api.post('/syncs/issues/trigger', { connection_id: CONN, full: true })).status).toBe(202);
+    const stuck = await waitFor('every part but the failing one to succeed, and that one to give up', async () => {
+      const s = await state();
+      return s.split_pass && s.split_pass.given_up === 1 && s.split_pass.succeeded === s.split_pass.parts - 1 ? s : undefined;
+    }, 120_000);
+    expect(stuck.last_sync_date).toBe(before.last_sync_date);
+    const stillLive = (await live()).map((r) => r.id);
+    for (const id of gone) expect(stillLive).toContain(id);
+    expect(stillLive).toHaveLength(28);
+    // The failing part was tried twice (retries: 1), on its own.
+    const failed = (await runsOf()).filter((r) => r.part === 'org/repo-2' && r.status === 'failed');
+    expect(failed).toHaveLength(2);
+
+    provider.failRepo = null;
+    const lastRun = (await runsOf()).at(-1)!.id;
+    expect((await ferry.api.post('/syncs/issues/trigger', { connection_id: CONN })).status).toBe(202);
+    const done = await passDone(new Date(before.last_sync_date));
+    const after = (await runsOf()).filter((r) => BigInt(r.id) > BigInt(lastRun));
+    // The trigger re-armed the part (no new listing, no new pass); it settled the pass.
+    expect(after.filter((r) => r.part === null)).toHaveLength(0);
+    expect(provider.requests.filter((r) => r.path === '/repos')).toHaveLength(1);
+    const settling = after.filter((r) => r.part !== null && r.status === 'succeeded');
+    expect(settling.map((r) => r.part)).toEqual(['org/repo-2']);
+    expect(settling[0]!.deleted).toBe(2);
+    expect((await live()).map((r) => r.id).sort()).toEqual(allIssues());
+    const [total] = await ferry.db.sql<{ deleted: number }[]>`select sum(deleted)::int as deleted from runs where id > ${lastRun}`;
+    expect(total!.deleted).toBe(2);
+    expect(Date.parse(done.last_sync_date)).toBeGreaterThan(Date.parse(before.last_sync_date));
+  });
+
+  test('a part that fails once is retried alone; the pass settles (lastSyncDate, the deletes, once) only with every part, its retry included', async () => {
+    const before = await state();
+    const gone = provider.repos.get('org/repo-1')!.pop()!;
+    provider.failTimes.set('org/repo-1', 1);
+    const lastRun = (await runsOf()).at(-1)!.id;
+    expect((await ferry.api.post('/syncs/issues/trigger', { connection_id: CONN, full: true })).status).toBe(202);
+    const done = await passDone(new Date(before.last_sync_date));
+    const runs = (await runsOf()).filter((r) => BigInt(r.id) > BigInt(lastRun));
+    const ofRepo1 = runs.filter((r) => r.part === 'org/repo-1');
+    expect(ofRepo1.map((r) => r.status)).toEqual(['failed', 'succeeded']);
+    expect(ofRepo1[0]!.error).toMatchObject({ message: expect.stringContaining('400') });
+    // Each other part ran once. The part that succeeded last settled the pass (and applied the
+    // delete, once): never before the retry had succeeded.
+    for (const repo of ['org/repo-0', 'org/repo-2', 'org/repo-3']) expect(runs.filter((r) => r.part === repo).map((r) => r.status)).toEqual(['succeeded']);
+    const succeeded = runs.filter((r) => r.part !== null && r.status === 'succeeded').sort((a, b) => a.finished_at!.getTime() - b.finished_at!.getTime());
+    const settling = runs.filter((r) => r.deleted > 0);
+    expect(settling).toHaveLength(1);
+    expect(settling[0]!.deleted).toBe(1);
+    expect(settling[0]!.id).toBe(succeeded.at(-1)!.id);
+    expect(settling[0]!.finished_at!.getTime()).toBeGreaterThanOrEqual(ofRepo1[1]!.finished_at!.getTime());
+    const records = await readAll(ferry.api, CONN, 'Issue');
+    expect(records.records.find((r) => r.id === gone)?._ferry_metadata.deleted_at).not.toBeNull();
+    expect((await live()).map((r) => r.id).sort()).toEqual(allIssues());
+    expect(Date.parse(done.last_sync_date)).toBe(runs.find((r) => r.part === null)!.started_at.getTime());
+  });
+
+  test.each<[Listing, string, RegExp]>([
+    ['throw', 'SCRIPT_ERROR', /503/],
+    ['junk', 'INVALID_OUTPUT', /split\.partitions returned unusable keys: keys\[1\]: a partition key is a string; keys\[2\]: a partition key is a string/],
+    ['too-many', 'INVALID_OUTPUT', /at most 1000 keys/],
+    ['duplicates', 'INVALID_OUTPUT', /the key "org\/repo-0" is returned more than once/],
+  ])('a listing that %s fails the splitting run (and its retry) with a clear error, and writes no parts', async (listing, code, message) => {
+    provider.listing = listing;
+    const conn = `repos-${listing}`;
+    try {
+      expect((await ferry.api.post('/connections', { connection_id: conn, provider: 'reposp' })).status).toBe(201);
+      const runs = await waitFor('the split run and its retry to fail', async () => {
+        const rows = await runsOf(conn);
+        return rows.length >= 2 && rows.every((r) => r.status === 'failed') ? rows : undefined;
+      }, 60_000);
+      for (const run of runs) {
+        expect(run.part).toBeNull();
+        expect(run.error).toMatchObject({ code, message: expect.stringMatching(message) });
+      }
+      const s = await state(conn);
+      expect(s.last_sync_date).toBeNull();
+      expect(s.split_pass).toBeNull();
+      const [parts] = await ferry.db.sql<{ n: number }[]>`select count(*)::int as n from sync_parts p join connections c on c.id = p.connection_id where c.connection_id = ${conn}`;
+      expect(parts!.n).toBe(0);
+      // retries: 1 — after the retry, nothing more until the next scheduled run.
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(await runsOf(conn)).toHaveLength(2);
+    } finally {
+      provider.listing = 'ok';
+    }
+  });
+
+  test('a key split without a partitions function is refused at deploy, naming why', async () => {
+    const refused = await deploySources(ferry, {
+      'reposp/syncs/issues.ts': KEY_SPLIT_SYNC,
+      'reposp/syncs/broken.ts': KEY_SPLIT_SYNC.replace(/partitions: async \(nango\) => \{[\s\S]*?\n    \},/, ''),
+    }).then(() => null, (err: Error) => err);
+    expect(refused?.message).toContain("split: { by: 'keys' } needs partitions");
+  });
+});
