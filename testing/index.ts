@@ -13,11 +13,11 @@ import { randomUUID } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import { bundleScript, createCollectingBridge, readFixture, replayProxy, type Fixture, type ProxyFn } from '@ferry/cli';
 import { createLogger, type Logger } from '@ferry/host/logger';
-import { builtinProvider } from '@ferry/host/providers';
+import { builtinProvider, requestHeaders } from '@ferry/host/providers';
 import { describeFailure, redactUrl } from '@ferry/host/proxy-describe';
 import type { ConnectionInfo } from '@ferry/sdk';
 import { formatLocation, type Limits, type LogEntry, type ProxyRequest, type ProxyResponse, type RunError, type Runtime, type Usage } from '@ferry/runtime/contract';
-import { locateRunError, readSourceMap } from '@ferry/runtime/source-map';
+import { locateLogStacks, locateRunError, readSourceMap } from '@ferry/runtime/source-map';
 
 export { FixtureMismatchError, readFixture, replayProxy, type Fixture, type ProxyFn, type RecordedExchange } from '@ferry/cli';
 
@@ -45,6 +45,11 @@ export interface ScriptRunOptions {
    * (`connection.provider`, else the fixture's, else the script's folder), if there is one.
    */
   pagination?: Record<string, unknown> | null;
+  /**
+   * The provider entry's default headers (Notion's `Notion-Version`), sent under the script's own
+   * as the host's proxy sends them. Default: the built-in catalog entry's, found as `pagination` is.
+   */
+  headers?: Record<string, string>;
   limits?: Partial<Limits>;
   /**
    * Run `exec` as one part of a split pass: `nango.partition` is `{ key, from: null, to: null }`
@@ -119,11 +124,14 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
       const fixture = typeof run.fixture === 'string' ? await readFixture(resolve(run.fixture)) : run.fixture;
       const upstream = run.proxy ?? (fixture ? replayProxy(fixture) : null);
       if (!upstream) throw new Error('give the run a fixture (recorded with ferry dryrun --save) or a proxy');
+      const provider = run.connection?.provider ?? fixture?.provider ?? providerFolder(run.script);
+      const defaultHeaders = run.headers ?? builtinProvider(provider)?.headers ?? {};
       const requests: ProxyRequest[] = [];
       const { bridge, collected } = createCollectingBridge({
         proxy: (request) => {
           requests.push(request);
-          return upstream(request);
+          // What the host's proxy would send: the provider's headers under the script's, none the host owns.
+          return upstream({ ...request, headers: requestHeaders(defaultHeaders, request.headers) });
         },
         metadata: run.metadata ?? fixture?.context.metadata ?? {},
         ...(run.records && { records: run.records }),
@@ -146,7 +154,6 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
         : { key: run.partition.key, from: iso(run.partition.from), to: iso(run.partition.to) };
       const lastSyncDate = run.lastSyncDate !== undefined ? run.lastSyncDate : (fixture?.context.lastSyncDate ?? null);
       const full = run.full ?? fixture?.context.full ?? false;
-      const provider = run.connection?.provider ?? fixture?.provider ?? providerFolder(run.script);
       const pagination = run.pagination !== undefined ? run.pagination : (builtinProvider(provider)?.pagination ?? null);
       const result = await rt.run(
         {
@@ -173,7 +180,8 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
         output: result.ok ? result.output : undefined,
         // Stack frames name the script's files, as the host records them for a deployed run.
         error: result.ok ? undefined : locateRunError(result.error, sourceMap),
-        logs: result.logs,
+        // A logged Error's stack is mapped too, as the host stores it.
+        logs: locateLogStacks(result.logs, sourceMap),
         usage: result.usage,
         records: (name) => [...(model(name)?.records.values() ?? [])] as never[],
         deleted: (name) => [...(model(name)?.deletedIds ?? [])],

@@ -121,6 +121,40 @@ const urlTemplate = (kind: 'base_url' | 'origin') => z.string().min(1).max(2000)
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+/**
+ * Header names the host owns: identity (the auth scheme sets it) and framing. Neither a script nor
+ * a provider entry may set them.
+ */
+export const HOST_OWNED_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'authorization', 'cookie', 'proxy-authorization']);
+
+/** An RFC 9110 token, the only shape a header name may have. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
+
+/**
+ * Headers sent on every call to the provider (Nango's `proxy.headers`: Notion's `Notion-Version`,
+ * GitHub's `X-GitHub-Api-Version`), under the script's own (see requestHeaders).
+ */
+export const ProviderHeadersSchema = z.record(z.string(), z.string().max(2000)).superRefine((headers, ctx) => {
+  if (Object.keys(headers).length > 20) ctx.addIssue({ code: 'custom', message: 'at most 20 headers' });
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not a header name (letters, digits and !#$%&'*+.^_\`|~-)` });
+    else if (HOST_OWNED_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is set by the host (auth and framing), not by the provider entry` });
+    if (/[\r\n\0]/.test(value)) ctx.addIssue({ code: 'custom', path: [name], message: `the value of "${name}" holds a line break or NUL` });
+  }
+});
+
+/**
+ * The headers of one call: the provider entry's defaults, then the script's own over them (names
+ * compared case-insensitively, kept lowercased), minus those the host owns. Credentials go on last.
+ */
+export function requestHeaders(defaults: Record<string, string>, script: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of [...Object.entries(defaults), ...Object.entries(script)]) {
+    if (!HOST_OWNED_HEADERS.has(name.toLowerCase())) headers[name.toLowerCase()] = value;
+  }
+  return headers;
+}
+
 export const ProviderSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _'),
   /** Shown on the connect page. */
@@ -133,6 +167,7 @@ export const ProviderSchema = z.object({
    */
   allowed_origins: z.array(urlTemplate('origin')).max(20).default([]),
   auth: ProviderAuthSchema,
+  headers: ProviderHeadersSchema.default({}),
   pagination: PaginationDefaultsSchema.nullable().default(null),
   rate_limit: RateLimitSchema.nullable().default(null),
   connect: ProviderConnectSchema.nullable().default(null),
@@ -156,7 +191,7 @@ export function builtinProvider(name: string): Provider | null {
   return builtinsCache.get(name) ?? null;
 }
 
-const providerColumns = 'name, base_url, allowed_origins, auth, pagination, rate_limit, display_name, connect';
+const providerColumns = 'name, base_url, allowed_origins, auth, headers, pagination, rate_limit, display_name, connect';
 
 export function createProviders(sql: Sql, options: { builtins?: Map<string, Provider> } = {}) {
   const builtins = options.builtins ?? loadBuiltins();
@@ -168,12 +203,12 @@ export function createProviders(sql: Sql, options: { builtins?: Map<string, Prov
       const provider = ProviderSchema.parse(input);
       const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
       await sql`
-        insert into providers (environment_id, name, base_url, allowed_origins, auth, pagination, rate_limit, display_name, connect)
+        insert into providers (environment_id, name, base_url, allowed_origins, auth, headers, pagination, rate_limit, display_name, connect)
         values (${environmentId}, ${provider.name}, ${provider.base_url}, ${JSON.stringify(provider.allowed_origins)}::text::jsonb,
-                ${JSON.stringify(provider.auth)}::text::jsonb, ${json(provider.pagination)}::text::jsonb, ${json(provider.rate_limit)}::text::jsonb,
+                ${JSON.stringify(provider.auth)}::text::jsonb, ${JSON.stringify(provider.headers)}::text::jsonb, ${json(provider.pagination)}::text::jsonb, ${json(provider.rate_limit)}::text::jsonb,
                 ${provider.display_name ?? null}, ${json(provider.connect)}::text::jsonb)
         on conflict (environment_id, name) do update
-          set base_url = excluded.base_url, allowed_origins = excluded.allowed_origins, auth = excluded.auth,
+          set base_url = excluded.base_url, allowed_origins = excluded.allowed_origins, auth = excluded.auth, headers = excluded.headers,
               pagination = excluded.pagination, rate_limit = excluded.rate_limit, display_name = excluded.display_name,
               connect = excluded.connect, updated_at = now()`;
       return provider;

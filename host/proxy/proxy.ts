@@ -9,7 +9,7 @@
 import type { ProxyRequest, ProxyResponse } from '@ferry/runtime/contract';
 import { ReauthRequiredError, type Connections, type Credentials, type OnReauthRequired } from '../connections/connections.ts';
 import type { OAuthRefresher } from '../connections/oauth-refresh.ts';
-import type { Provider } from '../connections/providers.ts';
+import { requestHeaders, type Provider } from '../connections/providers.ts';
 import { BaseUrlError, checkOverride, originOf, resolveBase, type AllowedOrigin } from '../connections/base-url.ts';
 import type { Logger } from '../logger.ts';
 import { baseUrlIsPrivate, type LookupFn } from './address-guard.ts';
@@ -114,7 +114,6 @@ function refusedCredentials(provider: Provider, status: number): string | null {
 /** The address guard trusts only the catalog's own text: a private host there (a local provider, a test server) may be reached. */
 const allowsPrivate = (origin: AllowedOrigin) => origin.declared !== null && baseUrlIsPrivate(origin.declared);
 
-const FORBIDDEN_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'authorization', 'cookie', 'proxy-authorization']);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export function rateLimitBuckets(target: ProxyTarget): BucketSpec[] {
@@ -204,9 +203,8 @@ export function createProxy(deps: ProxyDeps) {
       for (;;) {
         rateLimitWaitMs += await awaitSlot(buckets);
         const sendUrl = new URL(url);
-        const headers: Record<string, string> = {};
-        // Scripts may set ordinary headers, never the ones that carry identity or framing.
-        for (const [k, v] of Object.entries(request.headers)) if (!FORBIDDEN_HEADERS.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
+        // The provider's defaults, the script's own over them; never the ones that carry identity or framing.
+        const headers = requestHeaders(provider.headers, request.headers);
         if (request.body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
         applyCredentials(sendUrl, headers, provider, credentials);
 
