@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '@ferry/host/logger';
 import { ConnectionInfoSchema, formatLocation, ProxyResponseSchema, type HostBridge, type LogEntry, type ProxyRequest, type ProxyResponse, type RunJob, type RunResult, type Runtime } from '@ferry/runtime/contract';
-import { locateRunError, readSourceMap } from '@ferry/runtime/source-map';
+import { locateLogStacks, locateRunError, readSourceMap } from '@ferry/runtime/source-map';
 import { bundleScript, discoverScripts, sourceRootFor, type DiscoveredScript } from './bundle.ts';
 import { createCollectingBridge, type ModelRecords, type StateWrite } from './collect.ts';
 import { FIXTURE_VERSION, fixturePathFor, recordingProxy, writeFixture } from './fixtures.ts';
@@ -125,7 +125,9 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
   const viaHost = (request: ProxyRequest) =>
     client.request('POST', `/connections/${encodeURIComponent(options.connectionId)}/proxy`, ProxyResponseSchema, request) as Promise<ProxyResponse>;
   const recorder = options.save ? recordingProxy(viaHost) : null;
-  const { bridge, collected } = createCollectingBridge({ proxy: recorder?.proxy ?? viaHost, metadata: connection.metadata ?? {}, onLog: options.onLog });
+  // A logged Error's stack names the script's files, as the host stores it for a deployed run.
+  const onLog = options.onLog && ((entries: LogEntry[]) => options.onLog!(locateLogStacks(entries, sourceMap)));
+  const { bridge, collected } = createCollectingBridge({ proxy: recorder?.proxy ?? viaHost, metadata: connection.metadata ?? {}, onLog });
 
   const runtime = options.runtime ?? (await startRuntime(options.logger));
   try {
@@ -157,7 +159,8 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
       ran = await runtime.run({ runId: `dryrun-${randomUUID()}`, kind: script.kind, ...job, context: connectionInfo }, bridge);
     }
     // Stack frames name the script's files, as the host records them for a deployed run.
-    const result = ran.ok ? ran : { ...ran, error: locateRunError(ran.error, sourceMap) };
+    const logs = locateLogStacks(ran.logs, sourceMap);
+    const result = ran.ok ? { ...ran, logs } : { ...ran, logs, error: locateRunError(ran.error, sourceMap) };
     let fixturePath: string | null = null;
     if (recorder) {
       fixturePath = typeof options.save === 'string' ? options.save : fixturePathFor(script.entryPath, script.name);

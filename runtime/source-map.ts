@@ -8,7 +8,7 @@
  */
 import { TraceMap, decodedMappings, originalPositionFor } from '@jridgewell/trace-mapping';
 import { z } from 'zod';
-import { BUNDLE_URL, formatLocation, type RunError, type SourceLocation } from './contract.ts';
+import { BUNDLE_URL, formatLocation, type LogEntry, type RunError, type SourceLocation } from './contract.ts';
 
 /** Largest source map a bundle may carry (the deploy request holds every bundle and map). */
 export const MAX_SOURCE_MAP_BYTES = 1024 * 1024;
@@ -107,4 +107,20 @@ export function locateRunError(error: RunError, map: TraceMap | null): RunError 
   } catch {
     return error;
   }
+}
+
+/**
+ * Log lines that hold a stack of the bundle (a script logging the Error it caught) with it mapped
+ * to the script's files; the others, and every line when there is no map, as they are.
+ */
+export function locateLogStacks(entries: LogEntry[], map: TraceMap | null): LogEntry[] {
+  if (!map || !entries.some((e) => e.message.includes(BUNDLE_URL))) return entries;
+  return entries.map((e) => {
+    if (!e.message.includes(BUNDLE_URL)) return e;
+    try {
+      return { ...e, message: mapStack(e.message, map).stack };
+    } catch {
+      return e;
+    }
+  });
 }

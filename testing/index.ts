@@ -17,7 +17,7 @@ import { builtinProvider, requestHeaders } from '@ferry/host/providers';
 import { describeFailure, redactUrl } from '@ferry/host/proxy-describe';
 import type { ConnectionInfo } from '@ferry/sdk';
 import { formatLocation, type Limits, type LogEntry, type ProxyRequest, type ProxyResponse, type RunError, type Runtime, type Usage } from '@ferry/runtime/contract';
-import { locateRunError, readSourceMap } from '@ferry/runtime/source-map';
+import { locateLogStacks, locateRunError, readSourceMap } from '@ferry/runtime/source-map';
 
 export { FixtureMismatchError, readFixture, replayProxy, type Fixture, type ProxyFn, type RecordedExchange } from '@ferry/cli';
 
@@ -180,7 +180,8 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
         output: result.ok ? result.output : undefined,
         // Stack frames name the script's files, as the host records them for a deployed run.
         error: result.ok ? undefined : locateRunError(result.error, sourceMap),
-        logs: result.logs,
+        // A logged Error's stack is mapped too, as the host stores it.
+        logs: locateLogStacks(result.logs, sourceMap),
         usage: result.usage,
         records: (name) => [...(model(name)?.records.values() ?? [])] as never[],
         deleted: (name) => [...(model(name)?.deletedIds ?? [])],

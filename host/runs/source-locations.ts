@@ -7,7 +7,7 @@
  * an unreadable map leaves the error as the runtime gave it.
  */
 import { BUNDLE_URL, type LogEntry, type RunError } from '@ferry/runtime/contract';
-import { locateRunError, mapStack, readSourceMap } from '@ferry/runtime/source-map';
+import { locateLogStacks as mapLogStacks, locateRunError, readSourceMap } from '@ferry/runtime/source-map';
 import type { Sql } from '../db/connect.ts';
 import { createScripts, type ScriptRow } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
@@ -51,9 +51,7 @@ export async function locateScriptError(deps: { sql: Sql; logger: Logger }, scri
 export async function locateLogStacks(deps: { sql: Sql; logger: Logger }, script: Pick<ScriptRow, 'id' | 'hash'>, entries: LogEntry[]): Promise<LogEntry[]> {
   if (!entries.some((e) => e.message.includes(BUNDLE_URL))) return entries;
   try {
-    const map = await mapFor(deps.sql, script);
-    if (!map) return entries;
-    return entries.map((e) => (e.message.includes(BUNDLE_URL) ? { ...e, message: mapStack(e.message, map).stack } : e));
+    return mapLogStacks(entries, await mapFor(deps.sql, script));
   } catch (err) {
     deps.logger.warn({ err, scriptId: script.id }, 'could not map a logged stack to the script source');
     return entries;
