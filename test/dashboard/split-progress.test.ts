@@ -52,6 +52,8 @@ describe('a split pass on the sync page', () => {
     }, 90_000);
     const pass = settled.split_pass;
     expect(pass.items).toHaveLength(pass.parts);
+    // Not idle although the latest run may be a part that succeeded: the pass cannot complete.
+    expect(settled.state).toBe('failing');
 
     await page.goto(`${ferry.url}${syncPage}`);
     await page.waitForSelector('#split-parts');
@@ -77,6 +79,7 @@ describe('a split pass on the sync page', () => {
     expect(failing.cells[4]).toBe('1');
     expect(rows.filter((r) => r.state === 'succeeded')).toHaveLength(pass.parts - 1);
     expect(rows.at(-1)!.cells[1]).toContain('→ now');
+    expect(await page.textContent('h1 .badge')).toBe('failing');
     await screenshot(page, 'split-pass');
 
     // The failing part's run link opens its run, which names the part and links back.
@@ -96,6 +99,8 @@ describe('a split pass on the sync page', () => {
     await page.goto(`${ferry.url}${syncPage}`);
     await page.waitForSelector('#runs');
     expect(await page.$('#split-parts')).toBeNull();
+    expect(await page.textContent('h1 .badge')).toBe('idle');
+    expect((await status()).state).toBe('idle');
   });
 
   test('a sync whose provider is gone shows why it does not run, on its page and the overview', async () => {

@@ -13,6 +13,7 @@ import { scheduledRunBlocker } from '../../sync/run-blockers.ts';
 import { splitPassParts } from '../../sync/split-progress.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
 import { syncHealth } from '../../sync/sync-status.ts';
+import { syncStateName } from '../../sync/sync-state-name.ts';
 import { BASE_VARIANT, VariantName } from '../../sync/variants.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
@@ -54,7 +55,8 @@ const StatusSchema = z.object({
   provider: z.string(),
   connection_id: z.string(),
   version: z.number().int(),
-  state: z.enum(['running', 'paused', 'blocked', 'stuck', 'failing', 'idle']),
+  state: z.enum(['running', 'paused', 'blocked', 'stuck', 'failing', 'idle'])
+    .describe('follows the latest run; a split pass follows its parts: failing while one has failed or given up, since the pass does not complete until it succeeds'),
   paused: z.boolean(),
   connection_paused: z.boolean(),
   blocked: z.object({ code: z.enum(['CONNECTION_REAUTH_REQUIRED', 'PROVIDER_NOT_CONFIGURED']), message: z.string() }).nullable()
@@ -155,11 +157,9 @@ export function syncRoutes(deps: SyncRouteDeps) {
     const progress = await deps.parts.progress(pair);
     const splitPass = progress && { ...progress, items: await splitPassParts(deps.sql, pair) };
     const blocked = scheduledRunBlocker(connection, (await deps.providers.get(connection.environment_id, connection.provider)) !== null);
-    const stateName = lastRun?.status === 'running' ? 'running'
-      : state.paused || connectionPaused ? 'paused'
-      : blocked ? 'blocked'
-      : health.stuck ? 'stuck'
-      : lastRun?.status === 'failed' ? 'failing' : 'idle';
+    const stateName = syncStateName({
+      lastRunStatus: lastRun?.status ?? null, paused: state.paused || connectionPaused, blocked: blocked !== null, stuck: health.stuck, splitPass: progress,
+    });
     return c.json({
       sync: script.name,
       variant: q.variant,
