@@ -28,7 +28,7 @@ function stat(pid: number): { ms: number; ppid: number } | null {
   }
 }
 
-function childrenOf(parent: number): number[] {
+export function childrenOf(parent: number): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -38,14 +38,14 @@ function childrenOf(parent: number): number[] {
   return entries.filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => stat(pid)?.ppid === parent);
 }
 
-async function backendsOf(sql: Sql): Promise<number[]> {
+export async function backendsOf(sql: Sql): Promise<number[]> {
   const rows = await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`;
   return rows.map((r) => r.pid);
 }
 
-type Snapshot = Map<number, number>;
+export type Snapshot = Map<number, number>;
 
-function snapshot(pids: number[]): Snapshot {
+export function snapshot(pids: number[]): Snapshot {
   const times: Snapshot = new Map();
   for (const pid of pids) {
     const s = stat(pid);
@@ -55,7 +55,7 @@ function snapshot(pids: number[]): Snapshot {
 }
 
 /** CPU ms used since `before` by the processes alive now (a process started since counts whole). */
-function used(before: Snapshot, pids: number[]): number {
+export function used(before: Snapshot, pids: number[]): number {
   let ms = 0;
   for (const [pid, now] of snapshot(pids)) ms += now - (before.get(pid) ?? 0);
   return ms;

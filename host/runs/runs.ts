@@ -77,27 +77,25 @@ export interface StartRun {
   memoryLimitMb?: number | null;
 }
 
-const UNIQUE_VIOLATION = '23505';
-
 export function createRuns(sql: Sql) {
   return {
-    /** Inserts a running row; null when this (connection, sync, variant) already has a running run. */
-    async start(input: StartRun): Promise<RunRow | null> {
-      try {
-        const [row] = await sql<RunRow[]>`
-          insert into runs (connection_id, script_name, variant, part, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed,
-            fetch_since, fetch_checkpoint, memory_limit_mb)
-          values (${input.connectionId}, ${input.scriptName}, ${input.variant ?? 'base'}, ${input.part ?? null}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull},
-            ${input.jobId ?? null}, ${input.scheduledFor ?? null}, ${input.resumed ?? false},
-            ${input.fetchSince ?? null}, ${input.fetchCheckpoint ? JSON.stringify(input.fetchCheckpoint) : null}::text::jsonb, ${input.memoryLimitMb ?? null})
-          returning *`;
-        return row!;
-      } catch (err) {
-        if ((err as { code?: string }).code === UNIQUE_VIOLATION) return null;
-        throw err;
-      }
+    /**
+     * Inserts a running row; null when this (connection, sync, variant, part) already has a running
+     * run (the unique index runs_one_running). `tx` lets a sync run begin its pass in the same
+     * transaction. ON CONFLICT rather than a caught unique violation, so the caller's transaction
+     * is not aborted by the refusal.
+     */
+    async start(input: StartRun, tx: Sql | TransactionSql = sql): Promise<RunRow | null> {
+      const [row] = await tx<RunRow[]>`
+        insert into runs (connection_id, script_name, variant, part, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed,
+          fetch_since, fetch_checkpoint, memory_limit_mb)
+        values (${input.connectionId}, ${input.scriptName}, ${input.variant ?? 'base'}, ${input.part ?? null}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull},
+          ${input.jobId ?? null}, ${input.scheduledFor ?? null}, ${input.resumed ?? false},
+          ${input.fetchSince ?? null}, ${input.fetchCheckpoint ? JSON.stringify(input.fetchCheckpoint) : null}::text::jsonb, ${input.memoryLimitMb ?? null})
+        on conflict do nothing
+        returning *`;
+      return row ?? null;
     },
-
 
     async heartbeat(runId: string): Promise<void> {
       await sql`update runs set heartbeat_at = now() where id = ${runId} and status = 'running'`;

@@ -14,7 +14,7 @@ import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { executeRun } from '../runs/execute-run.ts';
 import { isTransientDatabaseError, retryTransient } from '../db/transient.ts';
-import { limitsFor } from '../runs/run-limits.ts';
+import { environmentLimitCaps, runLimits } from '../runs/run-limits.ts';
 import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
@@ -93,15 +93,13 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
   const log = deps.logger.child({ module: 'sync-runner' });
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...deps.retry };
 
-  /** Per model, the newest cursor before this run: the app reads from there to see its changes. */
+  /** Per model, the newest cursor before this run: the app reads from there to see its changes. One statement for every model. */
   async function cursorsBefore(connectionId: string, models: readonly string[], variant: string): Promise<Map<string, string>> {
-    const cursors = new Map<string, string>();
-    for (const model of models) {
-      const [row] = await deps.sql<{ max: string | null }[]>`
-        select max(cursor)::text as max from records where connection_id = ${connectionId} and model = ${storedModel(model, variant)} and cursor > 0`;
-      cursors.set(model, row?.max ?? '0');
-    }
-    return cursors;
+    const rows = await deps.sql<{ model: string; max: string | null }[]>`
+      select m.model, (select max(cursor)::text from records where connection_id = ${connectionId} and model = m.stored and cursor > 0) as max
+      from unnest(${models as string[]}::text[], ${models.map((m) => storedModel(m, variant))}::text[]) as m(model, stored)`;
+    const found = new Map(rows.map((r) => [r.model, r.max ?? '0']));
+    return new Map(models.map((model) => [model, found.get(model) ?? '0']));
   }
 
   function webhookEvents(connection: ConnectionRow, syncName: string, variant: string, runId: string, pass: Pass, counts: ModelCounts, warnings: readonly RunWarning[], cursors: Map<string, string>): SyncWebhook[] {
@@ -122,15 +120,21 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
     async run(job: SyncJob, jobId?: string): Promise<SyncOutcome> {
       const connection = await deps.connections.getById(job.connectionId);
       if (!connection) return { status: 'skipped', reason: 'connection deleted' };
-      const script = await deps.scripts.getActive(connection.environment_id, connection.provider, job.syncName);
-      if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
-      const manifest = script.manifest;
       const variant = job.variant ?? BASE_VARIANT;
-      const state = await deps.syncState.get(connection.id, job.syncName, variant);
-      if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
       const pair = { connectionId: connection.id, syncName: job.syncName, variant };
       const partKey = job.part === undefined ? null : { ...pair, part: job.part };
-      const provider = await deps.providers.get(connection.environment_id, connection.provider);
+      // Independent reads, at once: a run's start waits for one round trip instead of five
+      // (bench/scheduler's first-run burst is bounded by each run's time to start and settle).
+      const [script, state, provider, part, caps] = await Promise.all([
+        deps.scripts.getActive(connection.environment_id, connection.provider, job.syncName),
+        deps.syncState.get(connection.id, job.syncName, variant),
+        deps.providers.get(connection.environment_id, connection.provider),
+        partKey ? deps.parts.get(partKey) : null,
+        environmentLimitCaps(deps.sql, connection.environment_id),
+      ]);
+      if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
+      const manifest = script.manifest;
+      if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
       if (!provider) {
         // A claimed part waits, held, until the provider is configured (PUT /providers re-arms it).
         if (partKey) await deps.parts.hold(partKey, 'provider');
@@ -145,7 +149,6 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         else await deps.syncState.markWaitingReauth(connection.id, job.syncName, variant);
         return { status: 'skipped', reason: blocker.message };
       }
-      const part = partKey ? await deps.parts.get(partKey) : null;
       if (partKey && (!part || part.status === 'succeeded' || state.pass_started_at === null)) return { status: 'skipped', reason: 'the part is done or its pass is over' };
       // A split pass going on: this run of the pair resumes it (parts that gave up get fresh
       // retries) instead of starting another pass over it.
@@ -158,17 +161,27 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       // A fresh full pass of everything, of a sync that declares `split`, runs as parts.
       const splits = !part && !resumed && pass.full && pass.since === null && manifest.split !== undefined;
       const checkpoint = part ? part.checkpoint : resumed ? state.checkpoint : null;
-      const limits = await limitsFor(deps.sql, connection.environment_id, manifest.limits);
-      const run = await deps.runs.start({
-        connectionId: connection.id, scriptName: job.syncName, variant, part: job.part ?? null, kind: 'sync', scriptVersion: script.version,
-        trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
-        jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
-        fetchSince: pass.since, fetchCheckpoint: checkpoint,
-        memoryLimitMb: limits.memoryMb,
-      });
-      if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
+      const limits = runLimits(manifest.limits, caps);
       const models = manifest.models;
       const stored = models.map((m) => storedModel(m, variant));
+      // The run row and, for a fresh pass, the pass's beginning commit together: one transaction
+      // (one WAL flush) instead of two, and no pass begun for a run row that was never written.
+      // The run is created in this transaction, so it needs no fence claim here.
+      const run = await retryTransient(() => deps.sql.begin(async (tx) => {
+        const row = await deps.runs.start({
+          connectionId: connection.id, scriptName: job.syncName, variant, part: job.part ?? null, kind: 'sync', scriptVersion: script.version,
+          trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
+          jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
+          fetchSince: pass.since, fetchCheckpoint: checkpoint,
+          memoryLimitMb: limits.memoryMb,
+        }, tx);
+        // A split begins its pass in its own fenced write, after listing its parts.
+        if (!row || splits || resumed || part) return row;
+        pass.startedAt = row.started_at;
+        await deps.syncState.beginPass(tx, connection.id, job.syncName, pass, variant, stored);
+        return row;
+      }));
+      if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       const fenceLost = (err: unknown): SyncOutcome => {
         if (!isRunFenced(err)) throw err;
         return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
@@ -207,14 +220,6 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       };
 
       if (splits) return split(run.id, run.started_at, pass);
-      if (!resumed && !part) {
-        pass.startedAt = run.started_at;
-        try {
-          await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.syncState.beginPass(tx, connection.id, job.syncName, pass, variant, stored)));
-        } catch (err) {
-          return fenceLost(err);
-        }
-      }
       if (partKey) {
         try {
           await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.parts.markRunning(tx, partKey, run.id)));

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createScriptTester, liveProxy } from '../../testing/index.ts';
 import { deploySources, startTestFerry, type TestFerry } from '../helpers/ferry.ts';
 import { findScriptsWithFixtures } from './harness/cases.ts';
+import { pickScripts } from './harness/pick.ts';
 import { readNangoFixture } from './harness/nango-fixture.ts';
 import { startReplayServer } from './harness/replay-server.ts';
 import { PATHS, runCorpus, type CaseResult, type CorpusCase } from './harness/run-paths.ts';
@@ -39,6 +40,19 @@ test('the corpus has at least 30 scripts of at least 10 providers, syncs and act
     if (c.kind === 'sync') expect(Object.values(c.fixture.nango.batchSave ?? {}).flat().length, c.id).toBeGreaterThan(0);
     else expect(c.fixture.output, c.id).toBeDefined();
   }
+});
+
+test('scripts of one name under two providers are two cases, and `npm run corpus` picks both', () => {
+  const issues = found.filter((s) => s.name === 'issues').map((s) => s.provider);
+  expect(issues).toEqual(['github', 'gitlab']);
+  expect(cases.map((c) => c.id)).toEqual(expect.arrayContaining(['github.issues', 'gitlab.issues']));
+  const picked = pickScripts(found, found.length).filter((s) => s.name === 'issues').map((s) => s.provider);
+  expect(picked).toEqual(['github', 'gitlab']);
+  // Capped at one script per provider, each provider's first sync is picked: github's issues and gitlab's issues alike.
+  const providerCount = new Set(found.map((s) => s.provider)).size;
+  const firstRound = pickScripts(found, providerCount);
+  expect(new Set(firstRound.map((s) => s.provider)).size).toBe(providerCount);
+  expect(firstRound.filter((s) => s.name === 'issues').map((s) => s.provider)).toEqual(['github', 'gitlab']);
 });
 
 describe.each(cases.map((c) => c.id))('%s', (id) => {

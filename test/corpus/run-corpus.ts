@@ -11,8 +11,9 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { findScriptsWithFixtures, type FoundScript } from './harness/cases.ts';
+import { findScriptsWithFixtures } from './harness/cases.ts';
 import { readNangoFixture } from './harness/nango-fixture.ts';
+import { pickScripts } from './harness/pick.ts';
 import { printReport } from './harness/report.ts';
 import { runCorpus, type CorpusCase } from './harness/run-paths.ts';
 
@@ -32,38 +33,8 @@ const max = Number(values.max);
 /** Provider entries (as for PUT /providers/:name, e.g. pagination defaults) for providers the built-in catalog lacks. */
 const providers = values.providers ? (JSON.parse(readFileSync(values.providers, 'utf8')) as Record<string, Record<string, unknown>>) : {};
 
-type Candidate = FoundScript;
-
-async function candidates(): Promise<Candidate[][]> {
-  const selected = (await findScriptsWithFixtures(root)).filter((c) => !only || only.includes(c.provider) || only.includes(`${c.provider}/${c.name}`));
-  const perProvider = new Map<string, Candidate[]>();
-  for (const c of selected) perProvider.set(c.provider, [...(perProvider.get(c.provider) ?? []), c]);
-  return [...perProvider.values()];
-}
-
-/** Round-robin over providers (syncs and actions alternating), one script per name: many providers rather than many scripts of one. */
-function pick(perProvider: Candidate[][]): Candidate[] {
-  const queues = perProvider.map((list) => {
-    const syncs = list.filter((c) => c.kind === 'sync');
-    const actions = list.filter((c) => c.kind === 'action');
-    const mixed: Candidate[] = [];
-    while (syncs.length + actions.length > 0) mixed.push(...[syncs.shift(), actions.shift()].filter((c): c is Candidate => c !== undefined));
-    return mixed;
-  });
-  const chosen: Candidate[] = [];
-  const names = new Set<string>();
-  while (chosen.length < max && queues.some((q) => q.length > 0)) {
-    for (const queue of queues) {
-      const next = queue.shift();
-      if (!next || names.has(next.name) || chosen.length >= max) continue;
-      names.add(next.name);
-      chosen.push(next);
-    }
-  }
-  return chosen;
-}
-
-const chosen = pick(await candidates());
+const selected = (await findScriptsWithFixtures(root)).filter((c) => !only || only.includes(c.provider) || only.includes(`${c.provider}/${c.name}`));
+const chosen = pickScripts(selected, max);
 if (chosen.length === 0) {
   process.stderr.write(`no script with a tests/<name>.test.json fixture under ${root}\n`);
   process.exit(2);
