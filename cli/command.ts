@@ -82,8 +82,8 @@ export function reportError(error: unknown, out: Output): ExitCode {
   }
   if (error instanceof DryRunError) {
     out.error(error.message);
-    out.json({ ok: false, error: { code: error.code, message: error.message } });
-    return error.code === 'BAD_SCRIPT' ? EXIT.BUNDLE : EXIT.USAGE;
+    out.json({ ok: false, error: { code: error.code, message: error.message, ...(error.location && { location: error.location }) } });
+    return error.code === 'BAD_SCRIPT' || error.code === 'SCRIPT_LOAD_ERROR' ? EXIT.BUNDLE : EXIT.USAGE;
   }
   if (error instanceof HostApiError) {
     out.error(`${error.message}${error.status ? ` (HTTP ${error.status}, ${error.code})` : ''}`);

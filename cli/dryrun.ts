@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '@ferry/host/logger';
-import { ConnectionInfoSchema, formatLocation, ProxyResponseSchema, type HostBridge, type LogEntry, type ProxyRequest, type ProxyResponse, type RunJob, type RunResult, type Runtime } from '@ferry/runtime/contract';
+import { ConnectionInfoSchema, ProxyResponseSchema, scriptLoadProblem, type SourceLocation, type HostBridge, type LogEntry, type ProxyRequest, type ProxyResponse, type RunJob, type RunResult, type Runtime } from '@ferry/runtime/contract';
 import { locateLogStacks, locateRunError, readSourceMap } from '@ferry/runtime/source-map';
 import { bundleScript, discoverScripts, sourceRootFor, type DiscoveredScript } from './bundle.ts';
 import { createCollectingBridge, type ModelRecords, type StateWrite } from './collect.ts';
@@ -18,11 +18,15 @@ const ProviderPaginationSchema = z.looseObject({ pagination: z.record(z.string()
 const SyncStatusSchema = z.object({ last_sync_date: z.string().nullable(), checkpoint: z.record(z.string(), z.unknown()).nullable().optional() });
 
 export class DryRunError extends Error {
-  readonly code: 'SCRIPT_NOT_FOUND' | 'AMBIGUOUS_SCRIPT' | 'INVALID_INPUT' | 'BAD_SCRIPT';
-  constructor(code: DryRunError['code'], message: string) {
+  /** SCRIPT_LOAD_ERROR: the script's top level threw; BAD_SCRIPT: it defines no usable script. */
+  readonly code: 'SCRIPT_NOT_FOUND' | 'AMBIGUOUS_SCRIPT' | 'INVALID_INPUT' | 'BAD_SCRIPT' | 'SCRIPT_LOAD_ERROR';
+  /** Where in the script's own source it threw (SCRIPT_LOAD_ERROR with a stack that maps). */
+  readonly location: SourceLocation | undefined;
+  constructor(code: DryRunError['code'], message: string, location?: SourceLocation) {
     super(message);
     this.name = 'DryRunError';
     this.code = code;
+    this.location = location;
   }
 }
 
@@ -133,8 +137,9 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
   try {
     const described = await runtime.describe(bundle.code);
     if (!described.ok) {
-      const { message, location } = locateRunError(described.error, sourceMap);
-      throw new DryRunError('BAD_SCRIPT', `${script.entryPath}: ${message}${location ? ` (at ${formatLocation(location)})` : ''}`);
+      const located = locateRunError(described.error, sourceMap);
+      const code = located.code === 'SCRIPT_LOAD_ERROR' ? 'SCRIPT_LOAD_ERROR' : 'BAD_SCRIPT';
+      throw new DryRunError(code, scriptLoadProblem({ ...located, code }, script.entryPath), located.location);
     }
     if (described.manifest.type !== script.kind) {
       throw new DryRunError('BAD_SCRIPT', `${script.entryPath} sits in ${script.kind}s/ but defines a ${described.manifest.type}`);

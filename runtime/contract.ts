@@ -92,11 +92,22 @@ export function formatLocation(location: SourceLocation): string {
   return `${location.file}:${location.line}:${location.column}`;
 }
 
+/**
+ * How a script that does not load (its top level threw: SCRIPT_LOAD_ERROR; or it defines no
+ * script: BAD_SCRIPT) is named on every path — compile, dryrun, ferry/testing, deploy — so they
+ * read alike: where (the script's own file:line:col when its stack maps, else `file`), the
+ * code, the message.
+ */
+export function scriptLoadProblem(error: Pick<RunError, 'code' | 'message' | 'location'>, file: string): string {
+  return `${error.location ? formatLocation(error.location) : file}: ${error.code}: ${error.message}`;
+}
+
 /** Why a run failed. `kind` says whose fault; `code` is stable for programs to branch on. */
 export const RunErrorSchema = z.object({
   kind: z.enum(['script', 'sdk', 'limit', 'internal']),
   /**
-   * script: SCRIPT_ERROR | ACTION_ERROR | NON_RETRYABLE | RETRY_AFTER
+   * script: SCRIPT_ERROR | ACTION_ERROR | NON_RETRYABLE | RETRY_AFTER | SCRIPT_LOAD_ERROR (the
+   *   script's own top level threw while the bundle loaded: the error's own message, its stack)
    * sdk: INVALID_INPUT | INVALID_OUTPUT | UNKNOWN_MODEL | PAYLOAD_TOO_LARGE | BRIDGE_ERROR | BAD_SCRIPT
    * limit: MEMORY | CPU | WALL_TIME | STACK_OVERFLOW | OUTPUT_SIZE
    * internal: WORKER_CRASHED | INTERNAL | DATABASE_ERROR (the host lost its database connection or

@@ -16,7 +16,7 @@ import { createLogger, type Logger } from '@ferry/host/logger';
 import { builtinProvider, requestHeaders } from '@ferry/host/providers';
 import { describeFailure, redactUrl } from '@ferry/host/proxy-describe';
 import type { ConnectionInfo } from '@ferry/sdk';
-import { formatLocation, type Limits, type LogEntry, type ProxyRequest, type ProxyResponse, type RunError, type Runtime, type Usage } from '@ferry/runtime/contract';
+import { scriptLoadProblem, type Limits, type LogEntry, type ProxyRequest, type ProxyResponse, type RunError, type Runtime, type Usage } from '@ferry/runtime/contract';
 import { locateLogStacks, locateRunError, readSourceMap } from '@ferry/runtime/source-map';
 
 export { FixtureMismatchError, readFixture, replayProxy, type Fixture, type ProxyFn, type RecordedExchange } from '@ferry/cli';
@@ -89,6 +89,25 @@ export interface ScriptTester {
   close(): Promise<void>;
 }
 
+/**
+ * A script that does not load: its top level threw (`code` SCRIPT_LOAD_ERROR, with `location` in
+ * its own file when the stack maps) or it defines no script (BAD_SCRIPT). `tester.run()` rejects
+ * with it; the message reads as `ferry compile`, `ferry dryrun` and a deploy word it.
+ */
+export class ScriptLoadError extends Error {
+  override readonly name = 'ScriptLoadError';
+  readonly code: string;
+  readonly location: RunError['location'];
+  /** The error's stack, mapped to the script's files. */
+  readonly scriptStack: string | undefined;
+  constructor(error: RunError, script: string) {
+    super(scriptLoadProblem(error, script));
+    this.code = error.code;
+    this.location = error.location;
+    this.scriptStack = error.stack;
+  }
+}
+
 /** A proxy that sends the script's requests to `baseUrl` with the given headers (e.g. the test provider's auth). */
 export function liveProxy(options: { baseUrl: string; headers?: Record<string, string> }): ProxyFn {
   return async (request) => {
@@ -141,10 +160,7 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
       const sourceMap = readSourceMap(sourceMapText);
       const rt = await getRuntime();
       const described = await rt.describe(code);
-      if (!described.ok) {
-        const { message, location } = locateRunError(described.error, sourceMap);
-        throw new Error(`${run.script}: ${message}${location ? ` (at ${formatLocation(location)})` : ''}`);
-      }
+      if (!described.ok) throw new ScriptLoadError(locateRunError(described.error, sourceMap), run.script);
       const { manifest } = described;
       if (run.listPartitions && (manifest.type !== 'sync' || manifest.split?.by !== 'keys')) throw new Error(`${run.script}: listPartitions needs a sync with split: { by: 'keys', partitions }`);
       const kind = run.listPartitions ? 'partitions' : run.webhook !== undefined ? 'webhook' : manifest.type;

@@ -18,6 +18,7 @@ import { Agent, get } from 'node:http';
 import { loadavg } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { connectDatabase } from '../../host/db/connect.ts';
 import { createLogger } from '../../host/logger.ts';
 import { escapeCopyText } from '../../host/store/records-copy.ts';
 import { contactRecord } from '../ingest/contact-data.ts';
@@ -59,6 +60,7 @@ const hostProcess = fork(new URL('./host.ts', import.meta.url), {
   env: { ...process.env, DATABASE_URL: db.url, FERRY_SECRET_KEY: KEY },
   execArgv: process.env.BENCH_HOST_PROF ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HOST_PROF}`] : process.execArgv,
 });
+let closeRaw = async () => {};
 const hostExited = new Promise<void>((resolve) => hostProcess.once('exit', () => resolve()));
 try {
   const host = await new Promise<{ url: string }>((resolve, reject) => {
@@ -99,18 +101,21 @@ try {
   const before = (BigInt(min) - 1n).toString();
   type Reader = (from: string, count: number, pageMs: number[]) => Promise<number>;
 
-  // Baselines: postgres.js keyset reads of the same rows, jsonb parsed by the driver or as text.
+  // Baselines: postgres.js keyset reads of the same rows, jsonb parsed by the driver or as text,
+  // on a pool like the host's (one connection per reader, up to its 10) and its client settings.
+  const rawDb = await connectDatabase({ databaseUrl: db.url, logger, maxConnections: Math.max(10, READERS) });
+  closeRaw = () => rawDb.close();
   const rawReader = (parse: boolean): Reader => async (from, count, pageMs) => {
     let cursor = from;
     let records = 0;
     while (records < count) {
       const t = performance.now();
       const rows = parse
-        ? await db.sql<{ cursor: string; data: unknown }[]>`
+        ? await rawDb.sql<{ cursor: string; data: unknown }[]>`
           select cursor::text as cursor, data from records
           where connection_id = ${connectionId} and model = 'Contact' and cursor > ${cursor}::bigint
           order by records.cursor limit ${Math.min(PAGE, count - records)}`
-        : await db.sql<{ cursor: string; data: string }[]>`
+        : await rawDb.sql<{ cursor: string; data: string }[]>`
           select cursor::text as cursor, data::text as data from records
           where connection_id = ${connectionId} and model = 'Contact' and cursor > ${cursor}::bigint
           order by records.cursor limit ${Math.min(PAGE, count - records)}`;
@@ -214,6 +219,7 @@ try {
   ].join('\n'));
   agent.destroy();
 } finally {
+  await closeRaw();
   hostProcess.send('close');
   await hostExited;
   await db.drop();

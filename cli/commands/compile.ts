@@ -4,7 +4,7 @@
  * actions/ is caught here, not at deploy time).
  */
 import { createLogger } from '@ferry/host/logger';
-import { formatLocation } from '@ferry/runtime/contract';
+import { formatLocation, type SourceLocation } from '@ferry/runtime/contract';
 import { locateRunError, readSourceMap } from '@ferry/runtime/source-map';
 import { BundleError } from '../bundle.ts';
 import { HOST_OPTIONS, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
@@ -66,16 +66,17 @@ export const compileCommand: Command = {
       const { createRuntime } = await import('@ferry/runtime');
       const { parseFrequency } = await import('@ferry/host/frequency');
       const runtime = createRuntime({ workers: 1, logger: createLogger({ name: 'ferry-cli', level: 'silent', destination: process.stderr }) });
-      const problems: Array<{ file: string; message: string }> = [];
+      const problems: Array<{ file: string; code?: string; message: string; location?: SourceLocation }> = [];
       const manifests: Array<{ name: string; provider: string; kind: string; models: string[] }> = [];
       try {
         for (const bundle of bundled) {
           const described = await runtime.describe(bundle.code);
           if (!described.ok) {
             // A top level that throws is named where it threw; a module without a definition gets the fix.
-            const { code, message, location } = locateRunError(described.error, readSourceMap(bundle.sourceMap));
-            const hint = code === 'BAD_SCRIPT' ? ' (the module must `export default createSync({...})` or `createAction({...})`)' : '';
-            problems.push({ file: location ? formatLocation(location) : bundle.entryPath, message: `${message}${hint}` });
+            const located = locateRunError(described.error, readSourceMap(bundle.sourceMap));
+            const hint = located.code === 'BAD_SCRIPT' ? ' (the module must `export default createSync({...})` or `createAction({...})`)' : '';
+            // Printed as scriptLoadProblem words it on the other paths: file:line:col: CODE: message.
+            problems.push({ file: located.location ? formatLocation(located.location) : bundle.entryPath, code: located.code, message: `${located.code}: ${located.message}${hint}`, ...(located.location && { location: located.location }) });
             continue;
           }
           const { manifest } = described;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { bundleHash } from '@ferry/runtime/bundle-hash';
-import { formatLocation, type Runtime } from '@ferry/runtime/contract';
+import { scriptLoadProblem, type Runtime } from '@ferry/runtime/contract';
 import { MAX_SOURCE_MAP_BYTES, locateRunError, readSourceMap, sourceMapProblem } from '@ferry/runtime/source-map';
 import type { Sql } from '../db/connect.ts';
 import { environmentLimitCaps, limitsOverCaps, type LimitCaps } from '../runs/run-limits.ts';
@@ -97,8 +97,8 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
     const described = await deps.runtime.describe(script.code);
     if (!described.ok) {
       // A top level that throws is reported where it threw in the author's file.
-      const { message, location } = locateRunError(described.error, readSourceMap(script.source_map));
-      return { manifest: null, issues: [{ path, message: location ? `${message} (at ${formatLocation(location)})` : message }] };
+      const located = locateRunError(described.error, readSourceMap(script.source_map));
+      return { manifest: null, issues: [{ path, message: scriptLoadProblem(located, `${script.provider}/${script.kind}s/${script.name}`) }] };
     }
     const issues: Array<{ path: string[]; message: string }> = [];
     const manifest: StoredManifest = described.manifest;

@@ -74,6 +74,10 @@ export function encodeCopyRows(connectionId: string, model: string, runId: strin
   return chunks;
 }
 
+export async function copyEncodedRows(tx: TransactionSql, chunks: Buffer[]): Promise<void> {
+  await copyIn(tx, COPY_NEW, chunks);
+}
+
 export async function copyNewRows(tx: TransactionSql, connectionId: string, model: string, runId: string | null, writer: string | null, rows: NewRow[]): Promise<void> {
   await copyIn(tx, COPY_NEW, encodeCopyRows(connectionId, model, runId, writer, rows));
 }

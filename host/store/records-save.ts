@@ -22,7 +22,7 @@
 import type { BatchResult, RecordBatch } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
-import { copyNewRows, type NewRow } from './records-copy.ts';
+import { copyEncodedRows, copyNewRows, encodeCopyRows, type NewRow } from './records-copy.ts';
 import { ADD_WRITER, INSERT_NEW, INSERT_REJECTED, LOCK_MODEL, LOOKUP_HASHES, MARK_DELETED, MERGE_PATCHES, UPDATE_CHANGED } from './records-sql.ts';
 
 export type InsertMethod = 'copy' | 'json';
@@ -35,6 +35,18 @@ export interface SaveBatchArgs {
   runId?: string | number | bigint | null;
   /** The sync writing the batch: it joins the writers of every record it saves (null: no sync). */
   writer?: string | null;
+  /** From prepareNewRows with the same arguments: used when every row of the batch is new. */
+  prepared?: PreparedNewRows | null;
+}
+
+/**
+ * A save batch's rows already encoded as COPY lines, made before its transaction (while the
+ * previous batch is written) so the write does not wait for the encoding. Used only when the
+ * lookup finds every row new; otherwise the new ones are encoded again.
+ */
+export interface PreparedNewRows {
+  readonly records: RecordBatch['records'];
+  readonly chunks: Buffer[];
 }
 
 export interface SaveDeps {
@@ -75,13 +87,28 @@ export async function saveBatch(deps: SaveDeps, args: SaveBatchArgs, tx?: Transa
     writer: args.writer ?? null,
   };
   const started = performance.now();
-  const run = (t: TransactionSql) => applyBatch(deps, t, target, args.batch);
+  const prepared = args.prepared && args.prepared.records === args.batch.records ? args.prepared : null;
+  const run = (t: TransactionSql) => applyBatch(deps, t, target, args.batch, prepared);
   const result = tx ? await run(tx) : await deps.sql.begin(run);
   deps.logger.debug({ ...target, op: args.batch.op, ...result, ms: Math.round(performance.now() - started) }, 'batch saved');
   return result;
 }
 
-async function applyBatch(deps: SaveDeps, tx: TransactionSql, target: Target, batch: RecordBatch): Promise<BatchResult> {
+/**
+ * The batch's rows encoded for COPY, for saveBatch's `prepared`; null when new rows do not go
+ * by COPY (or a row cannot be encoded: the write then fails with the reason, as without it).
+ */
+export function prepareNewRows(deps: SaveDeps, args: SaveBatchArgs): PreparedNewRows | null {
+  if (deps.insertMethod !== 'copy' || args.batch.op !== 'save' || args.batch.records.length === 0) return null;
+  try {
+    const runId = args.runId === undefined || args.runId === null ? null : String(args.runId);
+    return { records: args.batch.records, chunks: encodeCopyRows(String(args.connectionId), args.model ?? args.batch.model, runId, args.writer ?? null, args.batch.records) };
+  } catch {
+    return null;
+  }
+}
+
+async function applyBatch(deps: SaveDeps, tx: TransactionSql, target: Target, batch: RecordBatch, prepared: PreparedNewRows | null): Promise<BatchResult> {
   const result: BatchResult = { added: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 };
   const rejections: Rejection[] = [...batch.rejected];
   // Not awaited: postgres.js pipelines these with the statements that follow (one round trip);
@@ -93,7 +120,7 @@ async function applyBatch(deps: SaveDeps, tx: TransactionSql, target: Target, ba
   try {
     const { rows, superseded } = collapseRepeatedIds(batch.records, batch.op);
     result.unchanged += superseded;
-    if (batch.op === 'save') await saveRound(deps, tx, target, rows, result);
+    if (batch.op === 'save') await saveRound(deps, tx, target, rows, result, rows === batch.records ? prepared : null);
     else if (batch.op === 'update') await updateRound(tx, target, rows, result, rejections);
     else await deleteRound(tx, target, rows, result);
     await Promise.all(pipelined);
@@ -151,7 +178,7 @@ function rowsToJsonArray(rows: Row[], withHash: boolean): string {
   return `[${parts.join(',')}]`;
 }
 
-async function saveRound(deps: SaveDeps, tx: TransactionSql, target: Target, rows: Row[], result: BatchResult): Promise<void> {
+async function saveRound(deps: SaveDeps, tx: TransactionSql, target: Target, rows: Row[], result: BatchResult, prepared: PreparedNewRows | null): Promise<void> {
   const stored = await lookupStored(tx, target, rows);
   const fresh: NewRow[] = [];
   const changed: Row[] = [];
@@ -167,7 +194,8 @@ async function saveRound(deps: SaveDeps, tx: TransactionSql, target: Target, row
   }
   if (unowned.length > 0) await tx.unsafe(ADD_WRITER, [target.connectionId, target.model, idsToJsonArray(unowned), target.writer], UNPREPARED);
   if (fresh.length > 0) {
-    if (deps.insertMethod === 'copy') await copyNewRows(tx, target.connectionId, target.model, target.runId, target.writer, fresh);
+    if (deps.insertMethod === 'copy' && prepared && fresh.length === rows.length) await copyEncodedRows(tx, prepared.chunks);
+    else if (deps.insertMethod === 'copy') await copyNewRows(tx, target.connectionId, target.model, target.runId, target.writer, fresh);
     else await tx.unsafe(INSERT_NEW, [target.connectionId, target.model, rowsToJsonArray(fresh, true), target.runId, target.writer], UNPREPARED);
     result.added += fresh.length;
   }

@@ -7,9 +7,9 @@ import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { modelsOfConnection, type ConnectionModels } from './records-models.ts';
 import { readPage, readPageBody, readPageJson, streamPageBody, type PageBody, type ReadPageArgs, type RecordPage } from './records-read.ts';
-import { saveBatch, type InsertMethod, type SaveBatchArgs } from './records-save.ts';
+import { prepareNewRows, saveBatch, type InsertMethod, type PreparedNewRows, type SaveBatchArgs } from './records-save.ts';
 
-export { lockRecordModel, missingRecordReason, type InsertMethod, type SaveBatchArgs } from './records-save.ts';
+export { lockRecordModel, missingRecordReason, type InsertMethod, type PreparedNewRows, type SaveBatchArgs } from './records-save.ts';
 export { MAX_PAGE_LIMIT, parseCursor, type FerryMetadata, type PageBody, type ReadErrorCode, type ReadPageArgs, type RecordAction, type RecordPage, type StoredRecord } from './records-read.ts';
 
 export interface RecordStoreOptions {
@@ -29,6 +29,8 @@ export interface RecordStoreOptions {
 export interface RecordStore {
   /** Applies one batch in one transaction (the caller's `tx` when given). */
   saveBatch(args: SaveBatchArgs, tx?: TransactionSql): Promise<BatchResult>;
+  /** A save batch's rows encoded ahead of its write (records-save.ts), or null. */
+  prepareNewRows(args: SaveBatchArgs): PreparedNewRows | null;
   readPage(args: ReadPageArgs): Promise<RecordPage>;
   /** The exact `{"records":[…],"next_cursor":…}` response text, built in Postgres. */
   readPageJson(args: ReadPageArgs): Promise<{ body: string }>;
@@ -48,6 +50,7 @@ export function createRecordStore(options: RecordStoreOptions): RecordStore {
   } as const;
   return {
     saveBatch: (args, tx) => saveBatch(deps, args, tx),
+    prepareNewRows: (args) => prepareNewRows(deps, args),
     readPage: (args) => readPage(options.sql, args),
     readPageJson: (args) => readPageJson(options.sql, args),
     readPageBody: (args) => readPageBody(options.sql, args),

@@ -9,6 +9,7 @@ import type { Provider } from '../connections/providers.ts';
 import type { Logger } from '../logger.ts';
 import type { ScriptRow } from '../deploy/scripts.ts';
 import type { Proxy, ProxyCallRecord } from '../proxy/proxy.ts';
+import type { PreparedNewRows } from '../store/records.ts';
 import { isTransientDatabaseError, retryTransient } from '../db/transient.ts';
 import { fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import { locateLogStacks } from '../runs/source-locations.ts';
@@ -21,8 +22,12 @@ import { BASE_VARIANT, storedModel } from './variants.ts';
 
 /** The record store as the bridge needs it (host/store implements it). */
 export interface RecordWriter {
-  saveBatch(args: { connectionId: string; model: string; batch: RecordBatch; runId?: string; writer?: string | null }, tx?: TransactionSql): Promise<BatchResult>;
+  saveBatch(args: RecordWriteArgs & { prepared?: PreparedNewRows | null }, tx?: TransactionSql): Promise<BatchResult>;
+  /** Encodes a save batch's rows ahead of its write (host/store/records-save.ts); absent or null: no encoding ahead. */
+  prepareNewRows?(args: RecordWriteArgs): PreparedNewRows | null;
 }
+
+interface RecordWriteArgs { connectionId: string; model: string; batch: RecordBatch; runId?: string; writer?: string | null }
 
 export interface RunBridgeDeps {
   sql: Sql;
@@ -139,9 +144,15 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
   };
 
   // Records and the run's counts commit together, so counts always match what is stored.
-  const writeBatch = (batch: RecordBatch) => fenced(async (tx) => {
-    const model = stored(batch.model);
-    const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model, batch: { ...batch, model }, runId: scope.runId, writer }, tx);
+  // Models whose last batch was all new rows: their next save batch is encoded for COPY on
+  // arrival, while the batch before it is still being written (a first sync's every batch).
+  const allNew = new Set<string>();
+  // `storedBatch` is `batch` under its stored model name (variants.ts).
+  const writeBatch = (batch: RecordBatch, storedBatch: RecordBatch, prepared: PreparedNewRows | null) => fenced(async (tx) => {
+    const model = storedBatch.model;
+    const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model, batch: storedBatch, runId: scope.runId, writer, prepared }, tx);
+    if (batch.op === 'save' && result.added === batch.records.length) allNew.add(batch.model);
+    else allNew.delete(batch.model);
     if (scope.syncName && batch.op !== 'delete' && (scope.tracksFullDeletes || openWindows.has(batch.model))) {
       const ids = batch.records.map((r) => r.id);
       const seen = { connectionId: scope.connection.id, syncName: scope.syncName, model };
@@ -198,8 +209,12 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
       if (!scope.models.includes(batch.model)) {
         throw new Error(`unknown model "${batch.model}": this script declares ${scope.models.map((m) => `"${m}"`).join(', ') || 'no models'}`);
       }
+      const storedBatch = { ...batch, model: stored(batch.model) };
+      const prepared = allNew.has(batch.model) && batch.op === 'save'
+        ? deps.records.prepareNewRows?.({ connectionId: scope.connection.id, model: storedBatch.model, batch: storedBatch, runId: scope.runId, writer }) ?? null
+        : null;
       const previous = writes;
-      writes = previous.then(() => (writeError ? undefined : writeBatch(batch).catch((err: unknown) => { writeError = err; })));
+      writes = previous.then(() => (writeError ? undefined : writeBatch(batch, storedBatch, prepared).catch((err: unknown) => { writeError = err; })));
       await previous;
       throwIfWriteFailed();
       // The counts land on the run row; the script only learns that its batch was accepted.

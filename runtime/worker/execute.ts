@@ -8,7 +8,7 @@ import type { BridgeCall, ChildResult } from '../ipc.ts';
 import { CAPS } from '../caps.ts';
 import { depthMessage, storableJsonText, storableText, tooDeepAt } from '../bounds.ts';
 import { createHostCalls } from './host-calls.ts';
-import { openSandbox, type Sandbox, type SandboxLimits } from './sandbox.ts';
+import { BundleCompileError, openSandbox, type Sandbox, type SandboxLimits } from './sandbox.ts';
 import type { IsolateSource } from './isolates.ts';
 import { DESCRIBE_LIMITS } from '../limits.ts';
 import { scriptStackKib } from './stack-size.ts';
@@ -137,7 +137,8 @@ function topLevelFailure(sandbox: Sandbox, error: unknown, compiled: boolean): O
   if (stopped) return { ok: false, error: stopped };
   const message = storableText(error instanceof Error ? error.message : String(error));
   if (!compiled) return { ok: false, error: { kind: 'sdk', code: 'BAD_SCRIPT', message: `the bundle does not compile: ${message}` } };
-  const out: RunError = { kind: 'script', code: 'SCRIPT_ERROR', message: `the script's top level threw: ${message}` };
+  // The script's own code threw while the bundle loaded: its own message, a code that says when.
+  const out: RunError = { kind: 'script', code: 'SCRIPT_LOAD_ERROR', message };
   if (error instanceof Error && error.stack) out.stack = storableText(error.stack.slice(0, CAPS.logLineChars));
   return { ok: false, error: out };
 }
@@ -163,7 +164,7 @@ function createLogGate(emitLog: (entry: LogEntry) => void): (level: string, mess
  * memory limit refused. Uncaught, they end the run as the limit errors they are.
  */
 function typeEngineLimits(outcome: Outcome, limits: SandboxLimits, usedBytes: number): Outcome {
-  if (outcome.ok || outcome.error.code !== 'SCRIPT_ERROR') return outcome;
+  if (outcome.ok || (outcome.error.code !== 'SCRIPT_ERROR' && outcome.error.code !== 'SCRIPT_LOAD_ERROR')) return outcome;
   const { message, stack } = outcome.error;
   if (message === 'Maximum call stack size exceeded') {
     // The overflow is the stack used up: what was used is the whole of it.
@@ -214,8 +215,9 @@ async function execute(code: string, phases: Phases, deps: ExecuteDeps, onSandbo
   let outcome: Outcome;
   let compiled = false;
   try {
+    // Only a bundle V8 cannot compile is not the script's doing; a SyntaxError its code throws (JSON.parse) is.
     await sandbox.evaluate().catch((error: unknown) => {
-      compiled = !(error instanceof SyntaxError);
+      compiled = !(error instanceof BundleCompileError);
       throw error;
     });
     compiled = true;

@@ -15,6 +15,14 @@ import { HEAP_LOG_LEVEL, installHeapProbe, type HeapProbe } from './heap-probe.t
 const HEAP_SAMPLE_MS = 5;
 const MiB = 1024 * 1024;
 
+/** The bundle itself does not compile (not the script's code throwing while it loads). */
+export class BundleCompileError extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'BundleCompileError';
+  }
+}
+
 export interface SandboxLimits {
   memoryMb: number;
   wallTimeMs: number;
@@ -29,7 +37,11 @@ export interface SandboxDeps {
 }
 
 export interface Sandbox {
-  /** Runs the bundle's top level in this run's context (compiled once per warm isolate). */
+  /**
+   * Runs the bundle's top level in this run's context (compiled once per warm isolate). A bundle
+   * V8 cannot compile rejects with BundleCompileError; anything else it rejects with the script's
+   * own code threw (a SyntaxError from JSON.parse included).
+   */
   evaluate(): Promise<void>;
   /** Calls the prelude's `run`/`describe`; resolves with its JSON envelope. */
   call(entry: 'run' | 'describe', arg: string): Promise<string>;
@@ -201,7 +213,12 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
 
   return {
     async evaluate() {
-      const script = await lease.script();
+      let script: Awaited<ReturnType<typeof lease.script>>;
+      try {
+        script = await lease.script();
+      } catch (error) {
+        throw new BundleCompileError(error);
+      }
       await script.run(context);
     },
     async call(entry, arg) {

@@ -76,7 +76,7 @@ it('compile names where a top level that throws threw, in the script\'s own file
   await writeFile(file, lines.join('\n'));
   const result = await cli('compile', '--no-typecheck');
   expect(result.code).toBe(3);
-  expect(result.stderr).toMatch(new RegExp(`^error: scripts/demo/syncs/contacts\\.ts:${at + 1}:\\d+: the script's top level threw: .*reading 'name'`, 'm'));
+  expect(result.stderr).toMatch(new RegExp(`^error: scripts/demo/syncs/contacts\\.ts:${at + 1}:\\d+: SCRIPT_LOAD_ERROR: .*reading 'name'`, 'm'));
   expect(result.stderr).not.toContain('the module must');
   await writeFile(file, original);
 });
