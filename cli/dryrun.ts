@@ -12,6 +12,7 @@ import { bundleScript, discoverScripts, sourceRootFor, type DiscoveredScript } f
 import { createCollectingBridge, type ModelRecords, type StateWrite } from './collect.ts';
 import { FIXTURE_VERSION, fixturePathFor, recordingProxy, writeFixture } from './fixtures.ts';
 import { HostApiError, createHostClient, type HostClient } from './host-client.ts';
+import { keyParts, planWindows, type PartWindow, type TimeSplit } from '@ferry/host/parts';
 
 const ProviderPaginationSchema = z.looseObject({ pagination: z.record(z.string(), z.unknown()).nullable().optional() });
 
@@ -48,6 +49,12 @@ export interface DryRunResult {
    * (null when only `part` ran) and the parts run, in turn, each with `nango.partition`.
    */
   partitions: { keys: string[] | null; ran: string[] } | null;
+  /**
+   * A time-split sync's full pass (`split: { by: 'time' }`): its windows as the host would plan
+   * them now (or, with `part`, the one window run), each run in turn. `partitions` lists their
+   * starts (the parts' keys) and the parts run.
+   */
+  windows: Array<{ part: string; from: string; to: string | null }> | null;
 }
 
 export interface DryRunOptions {
@@ -58,7 +65,10 @@ export interface DryRunOptions {
   full?: boolean;
   /** Start from this checkpoint instead of the connection's (a sync resuming). */
   checkpoint?: Record<string, unknown> | null;
-  /** A key-split sync: run only the part of this key (without listing the keys first). */
+  /**
+   * A split sync: run only this part. A key split's key (without listing the keys first), or a
+   * time split's window start (the window that holds that instant, as the host plans windows now).
+   */
   part?: string;
   /** Record every proxied exchange as a fixture: true for `<provider>/fixtures/<script>.json`, or a path. */
   save?: boolean | string;
@@ -151,15 +161,23 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
       limits: described.manifest.limits ?? {},
       ...(script.kind === 'action' && { input: options.input }),
     };
-    const keySplit = described.manifest.type === 'sync' && described.manifest.split?.by === 'keys';
-    if (options.part !== undefined && !keySplit) throw new DryRunError('INVALID_INPUT', `--part: ${script.name} does not split by keys (split: { by: 'keys', partitions })`);
+    const split = described.manifest.type === 'sync' ? described.manifest.split : undefined;
+    if (options.part !== undefined && !split) throw new DryRunError('INVALID_INPUT', `--part: ${script.name} does not split (split: { by: 'keys', partitions } or { by: 'time', from, every })`);
     let partitions: DryRunResult['partitions'] = null;
+    let windows: DryRunResult['windows'] = null;
     let ran: RunResult;
-    if (keySplit && (isFullRun || options.part !== undefined)) {
+    if (split?.by === 'keys' && (isFullRun || options.part !== undefined)) {
       // A key split's full pass, as the host runs it: the keys, then each part (here in turn, all into one collection).
-      const split = await runKeySplit(runtime, bridge, job, connectionInfo, options.part);
-      ran = split.result;
-      partitions = { keys: split.keys, ran: split.ran };
+      const pass = await runKeySplit(runtime, bridge, job, connectionInfo, options.part);
+      ran = pass.result;
+      partitions = { keys: pass.keys, ran: pass.ran };
+    } else if (split?.by === 'time' && (isFullRun || options.part !== undefined)) {
+      // A time split's full pass, as the host runs it: its windows planned from now, each run in turn.
+      const planned = planTimeParts(split, new Date(), options.part, script.entryPath);
+      const pass = await runParts(runtime, bridge, job, connectionInfo, planned, options.part === undefined);
+      ran = pass.result;
+      windows = planned.map((w) => ({ part: w.part, from: w.from!.toISOString(), to: w.to?.toISOString() ?? null }));
+      partitions = { keys: options.part === undefined ? planned.map((w) => w.part) : null, ran: pass.ran };
     } else {
       ran = await runtime.run({ runId: `dryrun-${randomUUID()}`, kind: script.kind, ...job, context: connectionInfo }, bridge);
     }
@@ -181,7 +199,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
       });
     }
     const declaredModels = described.manifest.models ?? [];
-    return { script, lastSyncDate: state.last_sync_date, result, models: collected.models, declaredModels, stateWrites: collected.stateWrites, fixturePath, partitions };
+    return { script, lastSyncDate: state.last_sync_date, result, models: collected.models, declaredModels, stateWrites: collected.stateWrites, fixturePath, partitions, windows };
   } finally {
     if (!options.runtime) await runtime.close();
   }
@@ -220,18 +238,61 @@ export async function runKeySplit(
     if (!listing.ok) return { result: combine(results), keys: null, ran: [] };
     keys = listing.output as string[];
   }
+  const pass = await runParts(runtime, bridge, job, context, keyParts(keys ?? [part!]), keys !== null);
+  return { result: combine([...results, pass.result]), keys, ran: pass.ran };
+}
+
+/**
+ * Runs parts in turn, each with `nango.partition` = { key, from, to }, stopping at the first
+ * failure (its error names the part). `fresh`: each part starts as in a new pass (no
+ * lastSyncDate, no checkpoint); else from the context's checkpoint (one part asked for).
+ */
+export async function runParts(
+  runtime: Runtime,
+  bridge: HostBridge,
+  job: Pick<RunJob, 'code' | 'limits'>,
+  context: SyncContextJob,
+  parts: PartWindow[],
+  fresh: boolean,
+): Promise<{ result: RunResult; ran: string[] }> {
+  const results: RunResult[] = [];
   const ran: string[] = [];
-  for (const key of keys ?? [part!]) {
-    ran.push(key);
+  for (const part of parts) {
+    ran.push(part.part);
+    const partition = { key: part.part, from: part.from?.toISOString() ?? null, to: part.to?.toISOString() ?? null };
     const result = await runtime.run({
       runId: `dryrun-${randomUUID()}`, kind: 'sync', ...job,
-      context: { ...context, ...(keys !== null && { lastSyncDate: null, isFullRun: true, checkpoint: null }), partition: { key, from: null, to: null } },
+      context: { ...context, ...(fresh && { lastSyncDate: null, isFullRun: true, checkpoint: null }), partition },
     }, bridge);
     if (!result.ok) {
-      results.push({ ...result, error: { ...result.error, message: `part ${JSON.stringify(key)}: ${result.error.message}` } });
+      results.push({ ...result, error: { ...result.error, message: `part ${JSON.stringify(part.part)}: ${result.error.message}` } });
       break;
     }
     results.push(result);
   }
-  return { result: combine(results), keys, ran };
+  return { result: combine(results), ran };
+}
+
+/**
+ * A time split's windows as the host plans them for a pass starting `now`; given `part` (a
+ * window's start), only the window holding that instant: with `from` an ISO date the starts are
+ * fixed and match exactly; with a duration back from now they move with the clock, so a start
+ * printed by an earlier dry run still finds its window.
+ */
+export function planTimeParts(split: TimeSplit, now: Date, part: string | undefined, file: string): PartWindow[] {
+  let windows: PartWindow[];
+  try {
+    windows = planWindows(split, now);
+  } catch (error) {
+    throw new DryRunError('BAD_SCRIPT', `${file}: split: ${(error as Error).message}`);
+  }
+  if (part === undefined) return windows;
+  const at = Date.parse(part);
+  const starts = `${windows.slice(0, 3).map((w) => w.part).join(', ')}${windows.length > 3 ? ', …' : ''}`;
+  if (!/^\d{4}-\d{2}-\d{2}/.test(part) || Number.isNaN(at)) {
+    throw new DryRunError('INVALID_INPUT', `--part "${part}": a time split's part is its window's start, an ISO date (${starts})`);
+  }
+  const window = windows.find((w) => at >= w.from!.getTime() && (w.to === null || at < w.to.getTime()));
+  if (!window) throw new DryRunError('INVALID_INPUT', `--part "${part}": before the split's first window, which starts ${windows[0]!.part} (${starts})`);
+  return [window];
 }

@@ -48,7 +48,9 @@ export function createHostClient(options: HostClientOptions): HostClient {
         response = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
       } catch (error) {
         const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-        throw new HostApiError(0, 'HOST_UNREACHABLE', `cannot reach the host at ${base}: ${cause?.code ?? cause?.message ?? String(error)}`);
+        // Said with what to do: a newcomer's usual cause is that no host runs yet.
+        throw new HostApiError(0, 'HOST_UNREACHABLE', `cannot reach the host at ${base}: ${cause?.code ?? cause?.message ?? String(error)}. `
+          + 'Is Ferry running there? Start one for this project with `npx ferry dev`, or point --url (or FERRY_URL) at a running host');
       }
       const text = await response.text();
       let json: unknown;

@@ -3,7 +3,7 @@
  * demo providers, scripts deployed by the caller (the CLI bundles them; the host never imports
  * the CLI), and a connection to each provider whose first sync starts at once.
  */
-import { DEMO_PROVIDERS, startDemoProvider, type DemoProvider } from '@ferry/demo';
+import { DEMO_PROVIDERS, startDemoProvider, type DemoProvider, type DemoProviderName } from '@ferry/demo';
 import type { Logger } from './logger.ts';
 
 export const DEMO_CONNECTION_ID = 'demo-connection';
@@ -11,6 +11,10 @@ export const DEMO_CONNECTION_ID = 'demo-connection';
 export const demoConnectionId = (provider: string) => (provider === 'demo' ? DEMO_CONNECTION_ID : `${provider}-connection`);
 const DEMO_PROVIDER_KEY = 'demo-provider-secret';
 const HELPDESK_WEBHOOK_SECRET = 'whsec_demo_helpdesk';
+/** A read each demo API answers 200 to with the right token (401 otherwise): connect's credential check. */
+const DEMO_VERIFY_ENDPOINTS: Record<DemoProviderName, string> = {
+  demo: '/v1/contacts', helpdesk: '/api/v2/tickets', billing: '/v1/invoices', chat: '/api/conversations.list',
+};
 
 /** Deploys the scripts in `dir` to the host (the CLI passes its `deployScripts` over HTTP). */
 export type DemoDeploy = (dir: string) => Promise<{ version: number; scripts: unknown[] }>;
@@ -36,7 +40,11 @@ export async function setUpDemo(options: { url: string; secretKey: string; logge
   const provider = await startDemoProvider({ apiKey: DEMO_PROVIDER_KEY, contacts: 500, driftEveryMs: options.driftEveryMs ?? 20_000 });
   try {
     for (const name of DEMO_PROVIDERS) {
-      await call(options.url, options.secretKey, 'PUT', `/providers/${name}`, { base_url: provider.baseUrls[name], auth: { type: 'bearer' } });
+      await call(options.url, options.secretKey, 'PUT', `/providers/${name}`, {
+        base_url: provider.baseUrls[name], auth: { type: 'bearer' },
+        // The hosted connect page is part of the tour: it names the demo's token and checks it.
+        connect: { credential_labels: { token: `API token (for the demo: ${DEMO_PROVIDER_KEY})` }, verification: { method: 'GET', endpoint: DEMO_VERIFY_ENDPOINTS[name] } },
+      });
     }
     const deployed = await options.deploy(options.scriptsDir);
     options.logger.info({ version: deployed.version, scripts: deployed.scripts }, 'example scripts deployed');

@@ -8,7 +8,8 @@
  * and postgres.js's own socket (Nagle on), to show what TCP_NODELAY earns. Prints records/s beside the
  * baseline, the host's peak RSS growth, and the CPU each process spent per 1,000 records (cpu-time.ts):
  * on a loaded machine rates move with the load, CPU per record much less.
- * Run: npx node bench/ingest/run.ts   (BENCH_RECORDS, BENCH_PAGE, BENCH_MODES=host,nagle; BENCH_MODES= runs only e2e)
+ * Run: npx node bench/ingest/run.ts   (BENCH_RECORDS, BENCH_PAGE, BENCH_MODES=host,nagle; BENCH_MODES= runs only e2e,
+ * in a fresh process so the host's RSS growth is its own, then raw COPY as its baseline)
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';

@@ -21,8 +21,10 @@ Options:
   --input <json|@file> action input, as JSON or @path/to/input.json (required for actions)
   --full               ignore the last sync date and checkpoint: read everything
   --checkpoint <json>  start from this checkpoint instead of the connection's
-  --part <key>         a sync split by keys: run only this part (a full pass runs
-                       split.partitions, then every part in turn)
+  --part <key>         a split sync: run only this part, a key (split by keys) or a
+                       window's start (split by time; the window holding that instant).
+                       A full pass runs every part in turn (a key split lists them with
+                       split.partitions first; a time split plans its windows as the host)
   --save               record the provider's responses to <provider>/fixtures/<script>.json
                        (replayed by ferry/testing in your script's tests)
   --save-to <path>     record them to this file instead
@@ -51,7 +53,12 @@ function describeModel(model: string, records: ModelRecords | undefined): string
 }
 
 function printResult(out: Output, run: DryRunResult, limit: number): void {
-  if (run.partitions) {
+  if (run.windows) {
+    const span = (w: { from: string; to: string | null }) => `[${w.from}, ${w.to ?? 'open'})`;
+    out.line(run.partitions?.keys === null || run.partitions === null
+      ? `Split by time: ran window ${span(run.windows[0]!)} only`
+      : `Split by time: ${run.windows.length} window(s) (${run.windows.slice(0, 3).map(span).join(', ')}${run.windows.length > 3 ? ', …' : ''}); ran ${run.partitions.ran.length} in turn`);
+  } else if (run.partitions) {
     const { keys, ran } = run.partitions;
     out.line(keys === null ? `Split by keys: ran part ${JSON.stringify(ran[0])} only` : `Split by keys: ${keys.length} part(s) (${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', …' : ''}); ran ${ran.length} in turn`);
   }
@@ -87,6 +94,7 @@ function jsonResult(run: DryRunResult) {
     stateWrites: run.stateWrites,
     fixturePath: run.fixturePath,
     partitions: run.partitions,
+    windows: run.windows,
     logs: run.result.logs,
     usage: run.result.usage,
   };

@@ -96,7 +96,7 @@ export const initCommand: Command = {
         '', 'Next:', ...(cd ? [`  cd ${cd}`] : []),
         '  npm install                 # ferry, zod and vitest',
         '  npx ferry dev --demo        # Ferry with the demo providers; saved scripts are redeployed',
-        '  npx ferry dryrun contacts --connection demo-connection --save   # run once, record a fixture',
+        '  npx ferry dryrun contacts --connection demo-connection --save   # run once, record the real answers as the fixture',
         '  npm test                    # run the tests next to the scripts (vitest)',
       ].join('\n'));
       return EXIT.OK;

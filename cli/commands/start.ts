@@ -11,7 +11,9 @@ import { HOST_OPTIONS, parseCommandArgs, UsageError, type Command } from '../com
 import { setUpDemoWithScripts } from '../demo.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { hostBanner } from '../host-banner.ts';
+import { createHostClient } from '../host-client.ts';
 import { createOutput } from '../output.ts';
+import { formatRunLine, watchRuns } from '../run-lines.ts';
 
 const help = `Usage: ferry start [--demo] [--dir scripts]
 
@@ -20,9 +22,12 @@ by the environment as in production: DATABASE_URL (without it, an embedded PGlit
 FERRY_DATA_DIR, default .ferry), FERRY_PORT (default 3003), FERRY_SECRET_KEY, FERRY_ENCRYPTION_KEY,
 FERRY_ROLE, FERRY_LOG_LEVEL and the others docs/production.md lists.
 
+With --demo it prints one line per finished run instead of the host's JSON logs (those go to
+stderr at FERRY_LOG_LEVEL, default warn there).
+
 Options:
   --demo         also start the demo providers, deploy the scripts in --dir and connect each
-                 provider (also when FERRY_DEMO=true)
+                 provider (also when FERRY_DEMO=true); one line per finished run
   --dir <path>   the scripts the demo deploys (default: scripts)
   -h, --help     show this help
 
@@ -50,7 +55,12 @@ export const startCommand: Command = {
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    const logger = createLogger({ level: config.FERRY_LOG_LEVEL });
+    const demoMode = values.demo || config.FERRY_DEMO === true;
+    // The demo is someone's first look: one line per run instead of the host's JSON request logs,
+    // which FERRY_LOG_LEVEL brings back (on stderr). Production keeps its JSON logs on stdout.
+    const logger = demoMode
+      ? createLogger({ level: env['FERRY_LOG_LEVEL'] ?? 'warn', destination: process.stderr })
+      : createLogger({ level: config.FERRY_LOG_LEVEL });
     const { startFerry, DEMO_CONNECTION_ID } = await import('@ferry/host');
     let host;
     try {
@@ -60,8 +70,11 @@ export const startCommand: Command = {
       return (error as { code?: unknown }).code === 'PORT_IN_USE' ? EXIT.BUSY : EXIT.HOST;
     }
     let demo: { close(): Promise<void> } | null = null;
-    if ((values.demo || config.FERRY_DEMO === true) && host.url) {
+    let runs: { close(): void } | null = null;
+    if (demoMode && host.url) {
       const url = host.url;
+      // Watching before the demo connects, so its first runs are reported too.
+      runs = watchRuns(createHostClient({ url, key: host.secretKey }), (run, connectionId) => out.line(formatRunLine(run, connectionId)));
       demo = await setUpDemoWithScripts({ url, secretKey: host.secretKey, logger, scriptsDir: resolve(values.dir) });
       const recordsUrl = `${url}/records?connection_id=${DEMO_CONNECTION_ID}&model=Contact&limit=5`;
       out.line([
@@ -71,6 +84,7 @@ export const startCommand: Command = {
         `  curl -H 'Authorization: Bearer ${host.secretKey}' '${recordsUrl}'`,
         `Runs and their usage:`,
         `  curl -H 'Authorization: Bearer ${host.secretKey}' '${url}/runs?connection_id=${DEMO_CONNECTION_ID}'`,
+        `Each finished run prints one line below${env['FERRY_LOG_LEVEL'] ? '' : ' (the host\'s JSON logs: FERRY_LOG_LEVEL=info, on stderr)'}.`,
         '',
       ].join('\n'));
     } else if (host.url) {
@@ -81,6 +95,7 @@ export const startCommand: Command = {
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => done(s));
     });
     logger.info({ signal }, 'shutting down');
+    runs?.close();
     await demo?.close();
     await host.close();
     return EXIT.OK;

@@ -8,6 +8,7 @@
  * kill strands nothing: the job it was running has a run row and the stale-run sweep settles it.
  */
 import type { Job, PgBoss } from 'pg-boss';
+import { retryTransient } from '../db/transient.ts';
 import type { Logger } from '../logger.ts';
 
 type FetchOptions = NonNullable<Parameters<PgBoss['fetch']>[1]> & { groupConcurrency?: unknown };
@@ -50,7 +51,9 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
     }, options.heartbeatMs);
     try {
       await options.handler(job).catch((err: unknown) => logger.error({ err, jobId: job.id }, 'job failed in the host'));
-      await boss.complete(queue, [job]);
+      // A lost connection here would leave the job active, its pair blocked, until the 60 s
+      // silent-job sweep; completing twice is harmless.
+      await retryTransient(() => boss.complete(queue, [job]));
     } catch (err) {
       logger.error({ err, jobId: job.id }, 'settling a job failed');
     } finally {

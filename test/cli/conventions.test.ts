@@ -65,6 +65,23 @@ test('--version, help on stdout, and "did you mean" for a mistyped command', asy
   expect(far.stderr).not.toContain('did you mean');
 });
 
+test('an unreachable host is exit 4 with what to do', async () => {
+  const closed = createServer();
+  await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise((done) => closed.close(done));
+  const cwd = await mkdtemp(join(tmpdir(), 'ferry-unreachable-'));
+  try {
+    const result = await ferry(['runs', '--connection', 'c1', '--url', `http://127.0.0.1:${port}`], { cwd });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain(`cannot reach the host at http://127.0.0.1:${port}: ECONNREFUSED`);
+    expect(result.stderr).toContain('`npx ferry dev`');
+    expect(result.stderr).toContain('FERRY_URL');
+  } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
+
 test('a taken port is a clear message and exit 7; one ferry dev per data folder; commands find the dev host and its key', async () => {
   tmp = await mkdtemp(join(tmpdir(), 'ferry-conventions-'));
   blocker = createServer();

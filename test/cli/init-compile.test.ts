@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createScriptTester, readFixture } from '../../testing/index.ts';
 
 const BIN = resolve(import.meta.dirname, '../../cli/bin.ts');
 let dir: string;
@@ -41,6 +42,19 @@ it('init writes a project whose scripts type-check, bundle and describe; a secon
       { name: 'contacts', provider: 'demo', kind: 'sync', models: ['Contact'] },
     ],
   });
+
+  // The example test has a fixture from the start, so `npm test` right after init runs it
+  // (it was skipped until a fixture was recorded): replayed in the real runtime, every page saved.
+  const fixture = await readFixture(join(dir, 'scripts/demo/fixtures/contacts.json'));
+  const tester = createScriptTester();
+  try {
+    const run = await tester.run({ script: join(dir, 'scripts/demo/syncs/contacts.ts'), fixture });
+    expect(run.error).toBeUndefined();
+    expect(run.records('Contact').map((c: { id: string }) => c.id)).toEqual(['ct_example_1', 'ct_example_2', 'ct_example_3']);
+  } finally {
+    await tester.close();
+  }
+  expect(await readFile(join(dir, 'scripts/demo/syncs/contacts.test.ts'), 'utf8')).not.toContain('skipIf');
 
   const again = await cli('init', '--json');
   expect(JSON.parse(again.stdout)).toMatchObject({ written: [], kept: expect.arrayContaining(['tsconfig.json']) });

@@ -21,8 +21,10 @@ afterAll(async () => {
 
 test('npm start runs the demo sync on embedded PGlite and shuts down cleanly', async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ferry-embedded-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, FERRY_DATA_DIR: dataDir, FERRY_PORT: '0', FERRY_LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, FERRY_DATA_DIR: dataDir, FERRY_PORT: '0' };
   delete env.DATABASE_URL;
+  // The default a newcomer gets: no FERRY_LOG_LEVEL, so the demo's quiet output is what is checked.
+  delete env.FERRY_LOG_LEVEL;
   delete env.FERRY_SECRET_KEY;
   // Exactly what `npm start` runs (package.json), on this Node.
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
@@ -47,6 +49,9 @@ test('npm start runs the demo sync on embedded PGlite and shuts down cleanly', a
   expect(run.counts.added).toBe(500);
   const { records } = await readAll(api, 'demo-connection', 'Contact', null, 1000);
   expect(records).toHaveLength(500);
+  // The terminal gets one readable line per finished run, not the host's JSON logs.
+  await waitFor('the run line', async () => stdout.includes(`✓ sync contacts on demo-connection (run ${run.id}) succeeded: 500 added`) || undefined, 30_000);
+  expect(stdout.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
 
   // The banner names the dashboard; signed in with the printed key, its overview lists the demo.
   const dashboard = /Dashboard: (http:\/\/\S+)/.exec(stdout)?.[1];
@@ -57,6 +62,24 @@ test('npm start runs the demo sync on embedded PGlite and shuts down cleanly', a
   const overview = await fetch(dashboard!, { headers: { cookie } });
   expect(overview.status).toBe(200);
   expect(await overview.text()).toMatch(/demo-connection[\s\S]*contacts/);
+
+  // The hosted connect page, as README's tour does it: the form names the demo's token, a wrong
+  // one is refused by the provider's check, the right one makes a connection.
+  const session = await api.post('/connect/sessions', { end_user: { id: 'newcomer' }, allowed_providers: ['demo'] });
+  expect(session.status).toBe(201);
+  const page = await fetch(session.body.connect_url.replace('/connect?', '/connect/providers/demo?'));
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain('API token (for the demo: demo-provider-secret)');
+  const connect = (token: string) => fetch(`${url}/connect/providers/demo`, {
+    method: 'POST', headers: { authorization: `Bearer ${session.body.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ token }),
+  });
+  const refused = await connect('not-the-token');
+  expect(refused.status).toBe(422);
+  expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('INVALID_CREDENTIALS');
+  const made = await connect('demo-provider-secret');
+  expect(made.status).toBe(201);
+  const { connection_id: connected } = await made.json() as { connection_id: string };
+  expect((await api.get(`/connections/${connected}`)).body).toMatchObject({ provider: 'demo', end_user: { id: 'newcomer' } });
 
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
