@@ -187,6 +187,35 @@ export async function readPage(sql: Sql, args: ReadPageArgs): Promise<RecordPage
 type ByteRow = [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer | null];
 
 const OPEN = '{"records":[';
+const latin1 = (text: string) => Buffer.from(text, 'latin1');
+const META_OPEN = latin1(',"_ferry_metadata":{"first_seen_at":');
+const META_OPEN_EMPTY = latin1('"_ferry_metadata":{"first_seen_at":');
+const META_MODIFIED = latin1(',"last_modified_at":');
+const META_ACTION = latin1(',"last_action":"');
+const META_DELETED = latin1('","deleted_at":');
+const META_CURSOR = latin1(',"cursor":"');
+const META_CLOSE = latin1('"}}');
+const NULL = latin1('null');
+/** More than the metadata of any row: the keys, three quoted ISO dates, an action, a 19-digit cursor. */
+const METADATA_ROOM = 256;
+
+/**
+ * The quoted ISO text of an epoch-µs column, remembered for the last value seen: the rows of one
+ * saved batch share their timestamps and arrive together, so most rows reuse it without building
+ * a string (built as a string per row, it cost ~0.25 ms more CPU per 1,000-row page).
+ */
+function lastIsoOf(): (epochMicros: Buffer) => Buffer {
+  let key: Buffer | null = null;
+  let iso = NULL;
+  return (epochMicros) => {
+    if (key === null || !key.equals(epochMicros)) {
+      key = Buffer.from(epochMicros);
+      iso = latin1(isoText(epochMicros.toString('latin1')));
+    }
+    return iso;
+  };
+}
+
 /** A chunk is handed on once it holds this many bytes: a 1 MB page is ~16 writes. */
 const CHUNK_BYTES = 64 * 1024;
 /** Room for the record that crosses CHUNK_BYTES; a larger record gets a chunk of its own size. */
@@ -218,7 +247,6 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs): Promise<Page
     // A reader that went away cancels the stream; the query still runs to its end, unread.
     let cancelled = false;
     const body = new ReadableStream<Uint8Array>({ start: (c) => { controller = c; }, cancel: () => { cancelled = true; } });
-    const dates = new Map<string, string>();
     let chunk = Buffer.allocUnsafe(CHUNK_ROOM);
     let at = chunk.write(OPEN, 0, 'latin1');
     let rows = 0;
@@ -239,17 +267,29 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs): Promise<Page
       chunk = Buffer.allocUnsafe(Math.max(CHUNK_ROOM, bytes));
     };
     const query = sql.unsafe(text, params, UNPREPARED).raw() as unknown as { forEach(fn: (row: ByteRow) => void): Promise<unknown> };
+    const firstSeen = lastIsoOf();
+    const lastModified = lastIsoOf();
+    const deletedAt = lastIsoOf();
     query.forEach(([c, d, f, u, a, x]) => {
-      // Metadata is ASCII (digits, ISO dates, action names): one latin1 string, written byte for byte.
-      const row: TextRow = { c: c.toString('latin1'), d: '', f: f.toString('latin1'), u: u.toString('latin1'), a: a.toString('latin1') as RecordAction, x: x === null ? null : x.toString('latin1') };
       const empty = d.length === 2 && d[0] === 0x7b && d[1] === 0x7d; // '{}'
-      const tail = `${empty ? '' : ','}"_ferry_metadata":${metadataJson(row, dates)}}`;
       // Counted first: a chunk handed on to make room for this record is not an empty page's.
       const first = rows++ === 0;
-      reserve(1 + d.length - 1 + tail.length);
+      reserve(d.length + METADATA_ROOM);
       if (!first) chunk[at++] = 0x2c; // ','
       at += d.copy(chunk, at, 0, d.length - 1);
-      at += chunk.write(tail, at, 'latin1');
+      // `_ferry_metadata` byte for byte as metadataJson writes it: the cursor and action bytes as
+      // Postgres sent them (ASCII digits and names), the dates as memoised ISO text.
+      at += (empty ? META_OPEN_EMPTY : META_OPEN).copy(chunk, at);
+      at += firstSeen(f).copy(chunk, at);
+      at += META_MODIFIED.copy(chunk, at);
+      at += lastModified(u).copy(chunk, at);
+      at += META_ACTION.copy(chunk, at);
+      at += a.copy(chunk, at);
+      at += META_DELETED.copy(chunk, at);
+      at += (x === null ? NULL : deletedAt(x)).copy(chunk, at);
+      at += META_CURSOR.copy(chunk, at);
+      at += c.copy(chunk, at);
+      at += META_CLOSE.copy(chunk, at);
       lastCursor = c;
       if (at >= CHUNK_BYTES) {
         handOn();
