@@ -33,6 +33,8 @@ const ConfigSchema = z.object({
   FERRY_SCHEDULER_TICK_MS: z.coerce.number().int().min(50).default(1000),
   /** A run whose process stops heartbeating this long is failed (its host died) and retried. */
   FERRY_STALE_RUN_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** A request's headers and body must have arrived within this (slow-loris bound). */
+  FERRY_HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   /** First retry delay of a failed sync run (doubles each retry, with jitter). */
   FERRY_SYNC_RETRY_BASE_MS: z.coerce.number().int().min(10).default(30_000),
   /** Runs of one environment at once across all workers, unless its settings say otherwise. */

@@ -7,6 +7,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
 import { serve, type ServerType } from '@hono/node-server';
 import { createRuntime } from '@ferry/runtime';
 import { createActions } from './actions/index.ts';
@@ -22,6 +23,7 @@ import { createSignInLimit } from './dashboard/sign-in-limit.ts';
 import { createCipher, generateEncryptionKey, parseKeyring } from './crypto/cipher.ts';
 import { createProviders } from './connections/providers.ts';
 import { connectDatabase } from './db/connect.ts';
+import { guardedServerOptions, guardHttpServer } from './api/http-guards.ts';
 import { migrate } from './db/migrate.ts';
 import { createDeployer } from './deploy/deploy.ts';
 import { createScripts } from './deploy/scripts.ts';
@@ -168,7 +170,9 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
       });
       const http = createHttpApp(app, logger, { signInLimit: createSignInLimit(rateLimiter), trustProxy: config.FERRY_TRUST_PROXY ?? false });
       const server: ServerType = await new Promise((resolve, reject) => {
-        const s = serve({ fetch: http.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT }, () => resolve(s));
+        const serverOptions = guardedServerOptions(config.FERRY_HTTP_REQUEST_TIMEOUT_MS);
+        const s = serve({ fetch: http.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT, serverOptions }, () => resolve(s));
+        guardHttpServer(s as HttpServer, { logger: logger.child({ module: 'http' }) });
         // Without a listener a taken port is an uncaught EADDRINUSE stack; callers get a typed error to explain.
         s.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(config.FERRY_HOST, config.FERRY_PORT) : err));
       });

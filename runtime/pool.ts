@@ -10,6 +10,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { HostBridge, LogEntry, RunError, RunJob, Usage } from './contract.ts';
+import { CAPS } from './caps.ts';
 import { encodeFrame, readFrames } from './channel.ts';
 import { ChildMessageSchema, rememberBundle, type BridgeCall, type ChildMessage, type ParentMessage } from './ipc.ts';
 import type { IsolateMode } from './worker/isolates.ts';
@@ -21,6 +22,13 @@ const BACKSTOP_GRACE_MS = 10_000;
 /** A heap sample at or over this share of the limit makes a crash a MEMORY error. */
 const NEAR_MEMORY_LIMIT = 0.8;
 const RESPAWN_DELAY_MS = 100;
+/**
+ * The child holds its run to CAPS.hostCallsInFlight unanswered host calls; a child far past that
+ * is flooding the host with work (each call is served concurrently), and is ended.
+ */
+const MAX_CALLS_IN_FLIGHT = CAPS.hostCallsInFlight * 4;
+/** Log lines kept per task: the child's cap and its one warning, with room to spare. */
+const MAX_TASK_LOGS = CAPS.logsPerRun + 100;
 
 export type TaskOutcome =
   | { type: 'result'; message: Extract<ChildMessage, { type: 'result' }>['result'] }
@@ -68,6 +76,7 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
   const { logger } = options;
   const slots = new Set<Slot>();
   const queue: Task[] = [];
+  const callsInFlight = new WeakMap<Task, number>();
   let closing = false;
 
   function usageOf(task: Task): Usage {
@@ -135,9 +144,12 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
     if (!task || task.id !== message.taskId) return;
     switch (message.type) {
       case 'logs': {
-        task.logs.push(...message.entries);
+        // Bounded here too: a child past its own cap must not grow the parent's memory.
+        const entries = message.entries.slice(0, Math.max(0, MAX_TASK_LOGS - task.logs.length));
+        if (entries.length === 0) return;
+        for (const entry of entries) task.logs.push(entry);
         try {
-          task.bridge?.log(message.entries);
+          task.bridge?.log(entries);
         } catch (error) {
           logger.warn({ err: error }, 'HostBridge.log threw');
         }
@@ -146,11 +158,18 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
       case 'heap':
         task.peakHeapBytes = Math.max(task.peakHeapBytes, message.bytes);
         return;
-      case 'bridge-call':
+      case 'bridge-call': {
+        const inFlight = (callsInFlight.get(task) ?? 0) + 1;
+        if (inFlight > MAX_CALLS_IN_FLIGHT) {
+          kill(slot, `the worker had more than ${MAX_CALLS_IN_FLIGHT} host calls in flight`);
+          return;
+        }
+        callsInFlight.set(task, inFlight);
         if (message.call.method === 'proxy') task.proxyCalls++;
         task.bridgeBytes += callSize(message.call);
-        void serveBridgeCall(slot, task, message.callId, message.call);
+        void serveBridgeCall(slot, task, message.callId, message.call).finally(() => callsInFlight.set(task, (callsInFlight.get(task) ?? 1) - 1));
         return;
+      }
       case 'result':
       case 'described':
         release(slot);

@@ -14,9 +14,12 @@ const run = (command: string, args: string[]) => execFileSync(command, args, { c
 // Clean: a file deleted from the sources must not survive in a tarball from an earlier build.
 for (const dir of PACKAGE_DIRS) rmSync(join(ROOT, dir, 'dist'), { recursive: true, force: true });
 rmSync(join(ROOT, 'node_modules/.cache/ferry-build'), { recursive: true, force: true });
+// Progress on stderr (stdout is the tarball list): the clean build alone takes about a minute.
+process.stderr.write('building every package from clean (tsc -b, about a minute)…\n');
 run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json']);
 run(process.execPath, [join(ROOT, 'tools/stage-packages.ts')]);
 
+process.stderr.write(`packing ${PACKAGE_DIRS.length} packages into ${dest}…\n`);
 mkdirSync(dest, { recursive: true });
 for (const dir of PACKAGE_DIRS) {
   const [packed] = JSON.parse(run('npm', ['pack', join(ROOT, dir, 'dist'), '--pack-destination', dest, '--json', '--ignore-scripts'])) as Array<{ filename: string }>;

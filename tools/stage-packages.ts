@@ -20,7 +20,8 @@ const BUILTINS = new Set(builtinModules);
 interface SourcePackage {
   name: string;
   version: string;
-  exports?: Record<string, string>;
+  /** A .ts target (a workspace run from its sources), or conditions already naming JavaScript (packages/postgres). */
+  exports?: Record<string, string | Record<string, string>>;
   bin?: Record<string, string>;
   dependencies?: Record<string, string>;
   [field: string]: unknown;
@@ -44,9 +45,10 @@ function publishedManifest(source: SourcePackage): Record<string, unknown> {
   const { exports = {}, bin, ...rest } = source;
   const manifest: Record<string, unknown> = {
     ...rest,
-    exports: Object.fromEntries(Object.entries(exports).map(([path, target]) => [path, { types: declared(target), default: built(target) }])),
+    exports: Object.fromEntries(Object.entries(exports).map(([path, target]) => [path, typeof target === 'string' ? { types: declared(target), default: built(target) } : target])),
   };
-  if (exports['.']) manifest['types'] = declared(exports['.']);
+  const main = exports['.'];
+  if (typeof main === 'string') manifest['types'] = declared(main);
   if (bin) manifest['bin'] = Object.fromEntries(Object.entries(bin).map(([name, target]) => [name, built(target)]));
   return manifest;
 }

@@ -1,6 +1,6 @@
 /** A fresh, migrated database for one bench run on the machine's Postgres; dropped afterwards. */
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
+import postgres from '@ferry/postgres';
 import { connectDatabase, type Database, type Sql } from '../../host/db/connect.ts';
 import { migrate } from '../../host/db/migrate.ts';
 import type { Logger } from '../../host/logger.ts';

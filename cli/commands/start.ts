@@ -62,6 +62,8 @@ export const startCommand: Command = {
       ? createLogger({ level: env['FERRY_LOG_LEVEL'] ?? 'warn', destination: process.stderr })
       : createLogger({ level: config.FERRY_LOG_LEVEL });
     const { startFerry, DEMO_CONNECTION_ID } = await import('@ferry/host');
+    // Migrations (and on a first embedded start, creating the database) take seconds: say so first.
+    out.note(`Starting Ferry on ${config.DATABASE_URL ? 'the Postgres at DATABASE_URL' : `an embedded PGlite in ${config.FERRY_DATA_DIR}`}: migrations, then the API…`);
     let host;
     try {
       host = await startFerry(config, logger);

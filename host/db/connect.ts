@@ -3,7 +3,7 @@
  * it, an embedded PGlite served over a local socket to a single postgres.js connection (PGlite
  * is single-connection: a second client would receive another's parameters).
  */
-import postgres from 'postgres';
+import postgres from '@ferry/postgres';
 import type { Logger } from '../logger.ts';
 import { noDelaySocketFactory } from './no-delay-socket.ts';
 

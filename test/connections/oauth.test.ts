@@ -4,7 +4,7 @@
  * database pools (as two worker processes), and a revoked refresh token marking the connection.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import postgres from 'postgres';
+import postgres from '@ferry/postgres';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { connect, get, proxyParts } from '../proxy/harness.ts';
 import { startTestProvider, type TestProvider } from '../proxy/provider-server.ts';

@@ -5,7 +5,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
+import postgres from '@ferry/postgres';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { migrate } from '../../host/db/migrate.ts';
 import { ADMIN_URL } from '../helpers/db.ts';

@@ -41,6 +41,8 @@ test('npm start runs the demo sync on embedded PGlite and shuts down cleanly', a
     return /Ferry is running at (http:\/\/\S+)/.exec(stdout)?.[1];
   }, 90_000);
   expect(stdout).toMatch(/embedded PGlite/);
+  // The seconds before the banner (migrations, a first database) are announced, not silent.
+  expect(stderr).toContain(`Starting Ferry on an embedded PGlite in ${dataDir}: migrations, then the API…`);
   const key = /Secret key: (\S+)/.exec(stdout)![1]!;
   const api = createApiClient(url, key);
 

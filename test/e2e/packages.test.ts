@@ -7,7 +7,9 @@
  * Only the npm registry is reached (for the packages' own dependencies).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -50,11 +52,12 @@ test('packed tarballs install outside the checkout; init, compile, start, deploy
   tmp = await mkdtemp(join(tmpdir(), 'ferry-packages-'));
   const packs = join(tmp, 'packs');
   const packed = await sh(process.execPath, [join(REPO, 'tools/pack-packages.ts'), packs], REPO);
-  expect(packed.stderr).toBe('');
+  // stderr holds the two progress lines and nothing else (no warning, no error).
+  expect(packed.stderr.split('\n').filter(Boolean).map((line) => line.split(' ')[0])).toEqual(['building', 'packing']);
   expect(packed.code).toBe(0);
   const tarballs = packed.stdout.trim().split('\n');
   expect(tarballs.map((t) => t.slice(packs.length + 1))).toEqual([
-    'ferry-sdk-0.1.0.tgz', 'ferry-client-0.1.0.tgz', 'ferry-runtime-0.1.0.tgz', 'ferry-demo-0.1.0.tgz',
+    'ferry-postgres-3.4.9-ferry.1.tgz', 'ferry-sdk-0.1.0.tgz', 'ferry-client-0.1.0.tgz', 'ferry-runtime-0.1.0.tgz', 'ferry-demo-0.1.0.tgz',
     'ferry-host-0.1.0.tgz', 'ferry-cli-0.1.0.tgz', 'ferry-testing-0.1.0.tgz', 'ferry-0.1.0.tgz',
   ]);
 
@@ -68,10 +71,10 @@ test('packed tarballs install outside the checkout; init, compile, start, deploy
     const stray = files.filter((f) => (/\.tsx?$/.test(f) && !f.endsWith('.d.ts') && !isPreludeSource(f)) || /tsconfig|tsbuildinfo|\.test\.|\.log$/.test(f) || /(^|\/)(test|bench|node_modules|\.ferry|dist)\//.test(f));
     expect(stray, tarball).toEqual([]);
   }
-  const hostFiles = await tarballFiles(tarballs[4]!);
+  const hostFiles = await tarballFiles(tarballs[5]!);
   expect(hostFiles).toEqual(expect.arrayContaining(['main.js', 'index.d.ts', 'server.js.map', 'db/migrations/0001_init.sql']));
   // The app-side client has no dependencies at all.
-  const clientManifest = JSON.parse((await sh('tar', ['-xzOf', tarballs[1]!, 'package/package.json'], tmp)).stdout) as Record<string, unknown>;
+  const clientManifest = JSON.parse((await sh('tar', ['-xzOf', tarballs[2]!, 'package/package.json'], tmp)).stdout) as Record<string, unknown>;
   expect(clientManifest['dependencies']).toBeUndefined();
   expect(clientManifest['exports']).toMatchObject({ '.': { types: './index.d.ts', default: './index.js' } });
 
@@ -82,6 +85,18 @@ test('packed tarballs install outside the checkout; init, compile, start, deploy
   const installed = await sh('npm', ['install', '--no-audit', '--no-fund', ...tarballs], app);
   expect(installed.stderr).not.toMatch(/ERR!/);
   expect(installed.code).toBe(0);
+
+  // The installed host loads the repaired driver (no install script ran): its database module
+  // imports @ferry/postgres, which resolves to the fork with the backend-loss repair in it, and no
+  // upstream postgres.js is installed beside it to be picked up instead.
+  const hostDir = join(app, 'node_modules/@ferry/host');
+  expect(await readFile(join(hostDir, 'db/connect.js'), 'utf8')).toMatch(/from '@ferry\/postgres'/);
+  const driverEntry = createRequire(join(hostDir, 'package.json')).resolve('@ferry/postgres');
+  expect(driverEntry).toBe(join(app, 'node_modules/@ferry/postgres/src/index.js'));
+  for (const file of ['index.js', 'connection.js']) {
+    expect(await readFile(join(dirname(driverEntry), file), 'utf8'), file).toContain('/* ferry-patch: backend loss */');
+  }
+  expect(existsSync(join(app, 'node_modules/postgres'))).toBe(false);
 
   const init = await sh('npx', ['ferry', 'init'], app);
   expect(init.code).toBe(0);

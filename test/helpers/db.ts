@@ -3,7 +3,7 @@
  * the end (kept when FERRY_KEEP_TEST_DB=1, to inspect a failure).
  */
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
+import postgres from '@ferry/postgres';
 import { connectDatabase, type Database } from '../../host/db/connect.ts';
 import { migrate } from '../../host/db/migrate.ts';
 import { createLogger } from '../../host/logger.ts';

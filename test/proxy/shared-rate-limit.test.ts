@@ -6,7 +6,7 @@
  * the provider catalog's pagination defaults and record every call on the run.
  */
 import { fileURLToPath } from 'node:url';
-import postgres from 'postgres';
+import postgres from '@ferry/postgres';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployScripts } from '../../cli/deploy.ts';
 import { loadConfig } from '../../host/config.ts';

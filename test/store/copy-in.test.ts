@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import postgres from 'postgres';
+import postgres from '@ferry/postgres';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { copyIn } from '../../host/db/copy-in.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';

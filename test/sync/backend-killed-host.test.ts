@@ -6,7 +6,7 @@
  * every record well before the 60 s silent-job sweep (a pg-boss completion that lost its backend
  * is retried: host/queue/slots.ts; before, the pair sat blocked ~58 s).
  */
-import postgres from 'postgres';
+import postgres from '@ferry/postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { deploySources, startTestFerry, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';

@@ -1,0 +1,159 @@
+/**
+ * Generates packages/postgres (`@ferry/postgres`): postgres.js 3.4.9 from the registry tarball
+ * (integrity pinned below) with Ferry's repair of a connection that dies mid-transaction (a
+ * terminated backend, a restart, a network cut). The generated files are committed, so installing
+ * Ferry runs no script and every install of @ferry/host gets the repaired driver. Only the ESM
+ * `src/` and the declarations (`types/index.d.cts`) are kept: Ferry is ESM-only and pg-boss runs on Ferry's own adapter
+ * (host/queue/pg-boss-db.ts). Unpatched (test/db/backend-killed.test.ts reproduces each against
+ * real Postgres):
+ * - a transaction statement written after the socket closed (its own automatic ROLLBACK, or the
+ *   callback's next query) throws a TypeError from a setImmediate: an uncaught exception that
+ *   crashes the host (porsager/postgres#1208, #1155);
+ * - close clears the write timer without forgetting it, so the pooled connection never flushes
+ *   again: its reconnect hangs until connect_timeout (#1154);
+ * - statements queued inside the transaction never settle (#1186), and the callback's later
+ *   statements run on the reconnected socket outside any transaction (#1216);
+ * - the dead backend's FATAL error is left pending and fails the first query after reconnect.
+ * Each anchor must match exactly once, so a different upstream fails loudly instead of shipping
+ * unrepaired.
+ *
+ * `node tools/vendor-postgres.ts` rewrites packages/postgres/{src,types,package.json};
+ * `node tools/vendor-postgres.ts --check` exits 1 if the committed files differ from a fresh generation.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const UPSTREAM = 'postgres@3.4.9';
+// The integrity npm recorded for postgres 3.4.9 (package-lock.json before the fork).
+const INTEGRITY = 'sha512-GD3qdB0x1z9xgFI6cdRD6xu2Sp2WCOEoe3mtnyB5Ee0XrrL5Pe+e4CCnJrRMnL1zYtRDZmQQVbvOttLnKDLnaw==';
+export const FORK_VERSION = '3.4.9-ferry.1';
+const OUT = join(import.meta.dirname, '..', 'packages', 'postgres');
+
+export const MARKER = '/* ferry-patch: backend loss */';
+
+const CONNECTION: Array<[string, string]> = [
+  [
+    'function nextWrite(fn) {\n    const x = socket.write(chunk, fn)',
+    `function nextWrite(fn) {
+    ${MARKER}
+    if (!socket)
+      return lostWrite(fn)
+    const x = socket.write(chunk, fn)`,
+  ],
+  [
+    '  function connectTimedOut() {',
+    `  // A write with no socket (it closed): its queries fail as CONNECTION_CLOSED, nothing throws.
+  // Returns true so the pool does not move a closed connection out of its closed queue.
+  function lostWrite(fn) {
+    chunk = nextWriteTimer = null
+    const err = Errors.connection('CONNECTION_CLOSED', options)
+    query && (queryError(query, err), query = null)
+    while (sent.length)
+      queryError(sent.shift(), err)
+    fn && fn(err)
+    return true
+  }
+
+  function connectTimedOut() {`,
+  ],
+  // terminate() and closed(): forget the cancelled timer and the dead socket's unsent bytes.
+  ['    clearImmediate(nextWriteTimer)\n    if (socket) {', '    clearImmediate(nextWriteTimer)\n    nextWriteTimer = chunk = null\n    if (socket) {'],
+  ['    clearImmediate(nextWriteTimer)\n    socket.removeListener', '    clearImmediate(nextWriteTimer)\n    nextWriteTimer = chunk = null\n    socket.removeListener'],
+  // closed(): the dead backend's pending error and the rejected query do not outlive it.
+  ['    socket.removeAllListeners()\n    socket = null\n', '    socket.removeAllListeners()\n    socket = null\n    errorResponse = results = null\n    result = new Result()\n'],
+  ['    delay = (typeof backoff', '    query = null\n    delay = (typeof backoff'],
+];
+
+const INDEX: Array<[string, string]> = [
+  ['    let savepoints = 0\n', `    ${MARKER}\n    let closedError = null\n    let savepoints = 0\n`],
+  [
+    'new Promise((_, reject) => connection.onclose = reject)',
+    'new Promise((_, reject) => connection.onclose = e => {\n          closedError = e\n          while (queries.length)\n            queries.shift().reject(e)\n          reject(e)\n        })',
+  ],
+  [
+    '        q.catch(e => uncaughtError || (uncaughtError = e))\n',
+    '        q.catch(e => uncaughtError || (uncaughtError = e))\n        if (closedError)\n          return q.reject(closedError)\n',
+  ],
+];
+
+function patched(text: string, edits: Array<[string, string]>, file: string): string {
+  for (const [from, to] of edits) {
+    const count = text.split(from).length - 1;
+    if (count !== 1) throw new Error(`vendor-postgres: ${file}: expected one match of ${JSON.stringify(from.slice(0, 60))}, found ${count}`);
+    text = text.replace(from, () => to);
+  }
+  return text;
+}
+
+/** Downloads and unpacks the upstream tarball; returns the folder holding its package.json. */
+function upstream(work: string): string {
+  const [packed] = JSON.parse(execFileSync('npm', ['pack', UPSTREAM, '--pack-destination', work, '--json', '--ignore-scripts'], { encoding: 'utf8' })) as Array<{ filename: string; integrity: string }>;
+  if (packed!.integrity !== INTEGRITY) throw new Error(`vendor-postgres: ${UPSTREAM} has integrity ${packed!.integrity}, expected ${INTEGRITY}`);
+  execFileSync('tar', ['-xzf', join(work, packed!.filename), '-C', work]);
+  return join(work, 'package');
+}
+
+function manifest(upstreamManifest: { version: string; license: string; engines: unknown }): string {
+  if (upstreamManifest.version !== '3.4.9') throw new Error(`vendor-postgres: written for postgres 3.4.9, found ${upstreamManifest.version}`);
+  const fork = {
+    name: '@ferry/postgres',
+    version: FORK_VERSION,
+    description: 'postgres.js 3.4.9 with Ferry\'s repair of a backend that dies mid-transaction (see README.md). Generated by tools/vendor-postgres.ts.',
+    license: upstreamManifest.license,
+    type: 'module',
+    engines: upstreamManifest.engines,
+    exports: { '.': { types: './types/index.d.cts', default: './src/index.js' } },
+    types: './types/index.d.cts',
+    repository: 'porsager/postgres',
+  };
+  return `${JSON.stringify(fork, null, 2)}\n`;
+}
+
+/** Writes the fork into `out`: src/ (patched), types/index.d.cts, package.json. */
+export function generate(out: string): void {
+  const work = mkdtempSync(join(tmpdir(), 'vendor-postgres-'));
+  try {
+    const from = upstream(work);
+    rmSync(join(out, 'src'), { recursive: true, force: true });
+    rmSync(join(out, 'types'), { recursive: true, force: true });
+    mkdirSync(join(out, 'types'), { recursive: true });
+    cpSync(join(from, 'src'), join(out, 'src'), { recursive: true });
+    // Upstream's declarations are CommonJS (`export =`), made so by a types/package.json without
+    // "type"; .d.cts says the same without a nested package.json (staging drops those).
+    cpSync(join(from, 'types', 'index.d.ts'), join(out, 'types', 'index.d.cts'));
+    for (const [file, edits] of [['connection.js', CONNECTION], ['index.js', INDEX]] as const) {
+      const path = join(out, 'src', file);
+      writeFileSync(path, patched(readFileSync(path, 'utf8'), edits, `src/${file}`));
+    }
+    writeFileSync(join(out, 'package.json'), manifest(JSON.parse(readFileSync(join(from, 'package.json'), 'utf8'))));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function filesOf(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as Array<{ isFile(): boolean; parentPath: string; name: string }>)
+    .filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+}
+
+if (import.meta.main) {
+  if (process.argv.includes('--check')) {
+    const fresh = mkdtempSync(join(tmpdir(), 'vendor-postgres-check-'));
+    try {
+      generate(fresh);
+      const differ = filesOf(fresh).filter((f) => readFileSync(join(fresh, f), 'utf8') !== readFileSync(join(OUT, f), { encoding: 'utf8', flag: 'r' }));
+      if (differ.length) {
+        process.stderr.write(`vendor-postgres: packages/postgres differs from a fresh generation: ${differ.join(', ')}\n`);
+        process.exit(1);
+      }
+      process.stdout.write('vendor-postgres: packages/postgres matches a fresh generation\n');
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  } else {
+    generate(OUT);
+    process.stdout.write(`vendor-postgres: wrote packages/postgres (@ferry/postgres ${FORK_VERSION})\n`);
+  }
+}
