@@ -223,6 +223,9 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
 
     proxy: (request) => deps.proxy.request(target, request, { runId: scope.runId, onCall: (call) => calls.push(call) }).catch((err: unknown) => {
       if (err instanceof ReauthRequiredError) reauth ??= err;
+      // The proxy reads credentials and rate-limit buckets from Postgres: losing it there is the
+      // host's fault (a provider's own network errors arrive as ProxyError PROVIDER_UNREACHABLE).
+      else if (isTransientDatabaseError(err)) fault ??= err;
       throw err;
     }),
 
