@@ -17,6 +17,7 @@ import { PgBoss, type Job } from 'pg-boss';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import type { SyncJob } from '../sync/run-sync.ts';
+import { RunNotStartedError } from '../sync/run-not-started.ts';
 import type { DuePart, Parts } from '../sync/parts.ts';
 import type { DueSync, SyncState } from '../sync/sync-state.ts';
 import { BASE_VARIANT } from '../sync/variants.ts';
@@ -31,6 +32,8 @@ export const MAX_ENV_CONCURRENCY = 256;
 const CAP_TIERS = Object.fromEntries(Array.from({ length: MAX_ENV_CONCURRENCY }, (_, i) => [`cap${i + 1}`, i + 1]));
 const MANUAL_PRIORITY = 1;
 const POLL_MS = 500;
+/** How long a job that could not start (database lost) waits before it is claimable again. */
+const REQUEUE_DELAY_S = 2;
 
 /** One per (connection, sync, variant) and per part of its split pass; the base variant keeps the key it had before variants. */
 export function singletonKey(job: Pick<SyncJob, 'connectionId' | 'syncName' | 'variant' | 'part'>): string {
@@ -94,6 +97,28 @@ export async function createQueue(options: QueueOptions) {
     };
   }
 
+  /**
+   * Puts a claimed job whose run never started (host/sync/run-not-started.ts) back in the queue,
+   * with its priority and group (manual triggers still go first, the tenant's cap still holds),
+   * and completes the claim, in one transaction: the job is neither lost nor queued twice. A job
+   * already queued for the same key (a later trigger or tick; the stately policy allows one) runs
+   * the pair instead, and none is added. The fence on the run row keeps the repeat from
+   * overlapping a run that did start.
+   */
+  async function requeueUnstarted(job: Job<QueuedSyncJob>): Promise<void> {
+    await options.sql.begin(async (tx) => {
+      const [row] = await tx<{ priority: number; group_id: string | null; group_tier: string | null }[]>`
+        select priority, group_id, group_tier from pgboss.job where name = ${SYNC_QUEUE} and id = ${job.id} and state = 'active'`;
+      if (!row) return; // settled meanwhile (the silent-job sweep made its pair due)
+      const db = pgBossDb(tx);
+      await boss.complete(SYNC_QUEUE, [job], undefined, { db });
+      await boss.send(SYNC_QUEUE, job.data as unknown as object, {
+        db, singletonKey: singletonKey(job.data), priority: row.priority, startAfter: REQUEUE_DELAY_S,
+        ...(row.group_id && { group: { id: row.group_id, ...(row.group_tier && { tier: row.group_tier }) } }),
+      });
+    });
+  }
+
   return {
     boss,
 
@@ -139,6 +164,7 @@ export async function createQueue(options: QueueOptions) {
       const common = {
         boss, queue: SYNC_QUEUE, pollMs: POLL_MS, heartbeatMs: (queueOptions.heartbeatSeconds * 1000) / 2, logger: log,
         handler: (job: Job<QueuedSyncJob>) => handler(job.data, job.id),
+        requeue: { when: (err: unknown) => err instanceof RunNotStartedError, requeue: requeueUnstarted },
       };
       const regular = startSlots(concurrency, { ...common, claim: { groupConcurrency: { default: defaultCap, tiers: CAP_TIERS } } });
       slots.push(regular);

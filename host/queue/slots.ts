@@ -25,6 +25,11 @@ export interface SlotOptions<T> {
   logger: Logger;
   /** Claims only while this holds (a reserved slot: while every regular slot is busy). */
   claimWhile?: () => boolean;
+  /**
+   * For a handler error saying the job never started (its run was not written): puts the job back
+   * in the queue, to run later, instead of completing it. Must settle the claimed job itself.
+   */
+  requeue?: { when(err: unknown): boolean; requeue(job: Job<T>): Promise<unknown> };
 }
 
 export interface Slots {
@@ -50,10 +55,17 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
       void boss.touch(queue, [job]).catch((err: unknown) => logger.warn({ err, jobId: job.id }, 'refreshing a job heartbeat failed'));
     }, options.heartbeatMs);
     try {
-      await options.handler(job).catch((err: unknown) => logger.error({ err, jobId: job.id }, 'job failed in the host'));
+      let notStarted = false;
+      await options.handler(job).catch((err: unknown) => {
+        notStarted = options.requeue?.when(err) ?? false;
+        if (notStarted) logger.warn({ err, jobId: job.id }, 'job could not start (database lost): queued again');
+        else logger.error({ err, jobId: job.id }, 'job failed in the host');
+      });
       // A lost connection here would leave the job active, its pair blocked, until the 60 s
-      // silent-job sweep; completing twice is harmless.
-      await retryTransient(() => boss.complete(queue, [job]));
+      // silent-job sweep (which also makes a job that never started due again); completing or
+      // requeueing twice is harmless (the second finds the job settled).
+      if (notStarted) await retryTransient(() => options.requeue!.requeue(job));
+      else await retryTransient(() => boss.complete(queue, [job]));
     } catch (err) {
       logger.error({ err, jobId: job.id }, 'settling a job failed');
     } finally {

@@ -14,6 +14,7 @@ import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { executeRun } from '../runs/execute-run.ts';
 import { isTransientDatabaseError, retryTransient } from '../db/transient.ts';
+import { RunNotStartedError } from './run-not-started.ts';
 import { environmentLimitCaps, runLimits } from '../runs/run-limits.ts';
 import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
@@ -117,21 +118,36 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
   }
 
   return {
+    /**
+     * Runs the job. Throws RunNotStartedError when the database was lost before the run row was
+     * written: nothing of the run exists, so its job must be queued again, not completed.
+     */
     async run(job: SyncJob, jobId?: string): Promise<SyncOutcome> {
-      const connection = await deps.connections.getById(job.connectionId);
+      let started = false;
+      try {
+        return await runJob(job, jobId, () => { started = true; });
+      } catch (err) {
+        if (!started && isTransientDatabaseError(err)) throw new RunNotStartedError(err);
+        throw err;
+      }
+    },
+  };
+
+  async function runJob(job: SyncJob, jobId: string | undefined, markStarted: () => void): Promise<SyncOutcome> {
+      const connection = await retryTransient(() => deps.connections.getById(job.connectionId));
       if (!connection) return { status: 'skipped', reason: 'connection deleted' };
       const variant = job.variant ?? BASE_VARIANT;
       const pair = { connectionId: connection.id, syncName: job.syncName, variant };
       const partKey = job.part === undefined ? null : { ...pair, part: job.part };
       // Independent reads, at once: a run's start waits for one round trip instead of five
       // (bench/scheduler's first-run burst is bounded by each run's time to start and settle).
-      const [script, state, provider, part, caps] = await Promise.all([
+      const [script, state, provider, part, caps] = await retryTransient(() => Promise.all([
         deps.scripts.getActive(connection.environment_id, connection.provider, job.syncName),
         deps.syncState.get(connection.id, job.syncName, variant),
         deps.providers.get(connection.environment_id, connection.provider),
         partKey ? deps.parts.get(partKey) : null,
         environmentLimitCaps(deps.sql, connection.environment_id),
-      ]);
+      ]));
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
       const manifest = script.manifest;
       if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
@@ -182,6 +198,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         return row;
       }));
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
+      markStarted();
       const fenceLost = (err: unknown): SyncOutcome => {
         if (!isRunFenced(err)) throw err;
         return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
@@ -325,7 +342,6 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         const shown = keys.slice(0, 3).map((k) => JSON.stringify(k)).join(', ');
         return { ok: true, parts: keyParts(keys), usage: result.usage, logSeq: result.logs.length, describe: `by key: ${shown}${keys.length > 3 ? ', …' : ''}` };
       }
-    },
-  };
+  }
 }
 export type SyncRunner = ReturnType<typeof createSyncRunner>;

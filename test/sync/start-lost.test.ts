@@ -1,0 +1,125 @@
+/**
+ * A queued run must not vanish when the database is lost before it starts. The test holds,
+ * uncommitted, a running run row of the pair, so the host's insert of the run row waits on it,
+ * and terminates that waiting backend (pg_terminate_backend, on this file's own database only)
+ * every time it shows up, until the start path's retries are used up. The job had no run row: it
+ * used to be completed anyway ("job failed in the host"), so a 202'd manual trigger never ran and
+ * a scheduled run waited a whole period (both tests fail that way without the fix). Now the job is
+ * queued again (host/queue/queue.ts requeueUnstarted) and, once the row is rolled back, runs
+ * exactly once with every record.
+ */
+import postgres from '@ferry/postgres';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { SYNC_QUEUE } from '../../host/queue/queue.ts';
+import { deploySources, readAll, startTestFerry, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
+
+const ITEMS = `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+const Item = z.object({ id: z.string(), name: z.string() });
+export default createSync({
+  description: 'every item in one page',
+  frequency: 'every 1 hour',
+  syncType: 'full',
+  models: { Item },
+  exec: async (nango) => {
+    const res = await nango.get<{ items: Array<z.infer<typeof Item>> }>({ endpoint: '/items', params: { limit: '1000' }, retries: 0 });
+    await nango.batchSave(res.data.items, 'Item');
+  },
+});`;
+
+let ferry: TestFerry;
+let provider: ItemsProvider;
+let control: ReturnType<typeof postgres>;
+
+beforeAll(async () => {
+  provider = await startItemsProvider(20);
+  ferry = await startTestFerry({});
+  control = postgres(ferry.db.url, { max: 2, onnotice: () => {}, connection: { application_name: 'lostjob-test' } });
+  await deploySources(ferry, { 'lostp/syncs/items.ts': ITEMS });
+  expect((await ferry.api.put('/providers/lostp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
+  expect((await ferry.api.post('/connections', { connection_id: 'lost-1', provider: 'lostp' })).status).toBe(201);
+  // The connection's first run, so the next one can only come from the trigger (hourly schedule).
+  expect(await waitForRun(ferry.api, 'lost-1', 'items', '0', 60_000)).toMatchObject({ status: 'succeeded', counts: { added: 20 } });
+}, 120_000);
+afterAll(async () => {
+  await control?.end({ timeout: 5 });
+  await ferry?.close();
+  await provider?.close();
+});
+
+/**
+ * Holds, uncommitted, a running run row of lost-1's pair, so the host's insert of that pair's run
+ * row (ON CONFLICT on runs_one_running) waits for this transaction, while `queue` makes a job; and
+ * terminates the host's backend each time it waits there, until that job is no longer active: the
+ * start path gave up (4 attempts, 0.1, 0.5, 1.5 s apart) and settled it. The row is rolled back.
+ */
+async function startLosesDatabase(queue: () => Promise<void>, findJob: () => Promise<string | undefined>): Promise<number> {
+  const [before] = await control<{ max: string }[]>`select max(id)::text as max from runs`;
+  const hold = await control.reserve();
+  try {
+    await hold`begin`;
+    await hold`
+      insert into runs (connection_id, script_name, variant, kind, script_version, status, trigger)
+      select id, 'items', 'base', 'sync', 1, 'running', 'manual' from connections where connection_id = 'lost-1'`;
+    await queue();
+    const jobId = await waitFor('the job queued', findJob, 30_000);
+    let kills = 0;
+    await waitFor('the claimed job settled after its start lost the database', async () => {
+      const [row] = await control<{ n: number }[]>`
+        select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+        where datname = current_database() and application_name = 'ferry' and wait_event_type = 'Lock'
+          and query ~* '^\\s*insert into runs'`;
+      kills += row!.n;
+      const [job] = await control<{ state: string }[]>`select state::text as state from pgboss.job where id = ${jobId}`;
+      return job && job.state !== 'active' && job.state !== 'created' ? job.state : undefined;
+    }, 30_000);
+    // Nothing of the run was written.
+    expect(await control`select 1 from runs where id > ${before!.max}`).toHaveLength(0);
+    await hold`rollback`;
+    return kills;
+  } finally {
+    hold.release();
+  }
+}
+
+/** Exactly once: no second run after the requeue delay, and no sync job left queued or active. */
+async function expectOneRunSince(afterRunId: string) {
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  expect(await control`select 1 from runs where id > ${afterRunId}`).toHaveLength(1);
+  expect(await control`select 1 from pgboss.job where name = ${SYNC_QUEUE} and state in ('created', 'retry', 'active')`).toHaveLength(0);
+}
+
+test('a manual trigger whose run-row insert loses its backend every time is queued again and runs exactly once', async () => {
+  const [before] = await control<{ max: string }[]>`select max(id)::text as max from runs`;
+  for (const id of provider.items.keys()) provider.put(id, `renamed ${id}`);
+  const kills = await startLosesDatabase(
+    async () => { expect((await ferry.api.post('/syncs/items/trigger', { connection_id: 'lost-1' })).status).toBe(202); },
+    async () => (await control<{ id: string }[]>`select id::text as id from pgboss.job where name = ${SYNC_QUEUE} and data->>'trigger' = 'manual'`)[0]?.id,
+  );
+  expect(kills).toBeGreaterThanOrEqual(4);
+
+  // The job came back and runs once, with every record.
+  const run = await waitForRun(ferry.api, 'lost-1', 'items', before!.max, 30_000);
+  expect(run).toMatchObject({ status: 'succeeded', trigger: 'manual', counts: { updated: 20 } });
+  const { records } = await readAll(ferry.api, 'lost-1', 'Item');
+  expect(records.filter((r: { name: string }) => r.name.startsWith('renamed '))).toHaveLength(20);
+  await expectOneRunSince(before!.max);
+}, 90_000);
+
+test('a scheduled run of a pair whose start loses the database runs once, not a period later', async () => {
+  const [before] = await control<{ max: string }[]>`select max(id)::text as max from runs`;
+  for (const id of provider.items.keys()) provider.put(id, `again ${id}`);
+  const kills = await startLosesDatabase(
+    async () => { await control`update sync_state s set next_run_at = now() from connections c where c.id = s.connection_id and c.connection_id = 'lost-1'`; },
+    async () => (await control<{ id: string }[]>`
+      select id::text as id from pgboss.job where name = ${SYNC_QUEUE} and data->>'trigger' = 'schedule' and state in ('created', 'active')`)[0]?.id,
+  );
+  expect(kills).toBeGreaterThanOrEqual(4);
+  const run = await waitForRun(ferry.api, 'lost-1', 'items', before!.max, 30_000);
+  expect(run).toMatchObject({ status: 'succeeded', trigger: 'schedule', counts: { updated: 20 } });
+  const { records } = await readAll(ferry.api, 'lost-1', 'Item');
+  expect(records.filter((r: { name: string }) => r.name.startsWith('again '))).toHaveLength(20);
+  await expectOneRunSince(before!.max);
+}, 90_000);
