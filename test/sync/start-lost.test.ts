@@ -4,7 +4,8 @@
  * and terminates that waiting backend (pg_terminate_backend, on this file's own database only)
  * every time it shows up, until the start path's retries are used up. The job had no run row: it
  * used to be completed anyway ("job failed in the host"), so a 202'd manual trigger never ran and
- * a scheduled run waited a whole period (both tests fail that way without the fix). Now the job is
+ * a scheduled run waited a whole period and a split part stayed 'queued', its pass never done
+ * (all three tests fail that way without the fix). Now the job is
  * queued again (host/queue/queue.ts requeueUnstarted) and, once the row is rolled back, runs
  * exactly once with every record.
  */
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { SYNC_QUEUE } from '../../host/queue/queue.ts';
 import { deploySources, readAll, startTestFerry, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
+import { KEY_SPLIT_SYNC, startRepos } from './repos-provider.ts';
 
 const ITEMS = `
 import { createSync } from 'ferry/sdk';
@@ -49,20 +51,28 @@ afterAll(async () => {
   await provider?.close();
 });
 
+/** The run rows of `held`'s pair or part after run `afterRunId`. */
+const heldRuns = (held: Held, afterRunId: string) => control<{ id: string; status: string }[]>`
+  select r.id::text as id, r.status from runs r join connections c on c.id = r.connection_id
+  where c.connection_id = ${held.connection} and r.script_name = ${held.sync} and r.part is not distinct from ${held.part ?? null}
+    and r.id > ${afterRunId}`;
+
 /**
- * Holds, uncommitted, a running run row of lost-1's pair, so the host's insert of that pair's run
- * row (ON CONFLICT on runs_one_running) waits for this transaction, while `queue` makes a job; and
+ * Holds, uncommitted, a running run row of `held` (a pair, or one part of its split pass), so the
+ * host's insert of its run row (ON CONFLICT on runs_one_running) waits for this transaction, while
+ * `queue` makes a job; and
  * terminates the host's backend each time it waits there, until that job is no longer active: the
  * start path gave up (4 attempts, 0.1, 0.5, 1.5 s apart) and settled it. The row is rolled back.
  */
-async function startLosesDatabase(queue: () => Promise<void>, findJob: () => Promise<string | undefined>): Promise<number> {
+interface Held { connection: string; sync: string; part?: string }
+async function startLosesDatabase(held: Held, queue: () => Promise<void>, findJob: () => Promise<string | undefined>): Promise<number> {
   const [before] = await control<{ max: string }[]>`select max(id)::text as max from runs`;
   const hold = await control.reserve();
   try {
     await hold`begin`;
     await hold`
-      insert into runs (connection_id, script_name, variant, kind, script_version, status, trigger)
-      select id, 'items', 'base', 'sync', 1, 'running', 'manual' from connections where connection_id = 'lost-1'`;
+      insert into runs (connection_id, script_name, variant, part, kind, script_version, status, trigger)
+      select id, ${held.sync}, 'base', ${held.part ?? null}, 'sync', 1, 'running', 'manual' from connections where connection_id = ${held.connection}`;
     await queue();
     const jobId = await waitFor('the job queued', findJob, 30_000);
     let kills = 0;
@@ -76,7 +86,7 @@ async function startLosesDatabase(queue: () => Promise<void>, findJob: () => Pro
       return job && job.state !== 'active' && job.state !== 'created' ? job.state : undefined;
     }, 30_000);
     // Nothing of the run was written.
-    expect(await control`select 1 from runs where id > ${before!.max}`).toHaveLength(0);
+    expect(await heldRuns(held, before!.max)).toHaveLength(0);
     await hold`rollback`;
     return kills;
   } finally {
@@ -95,6 +105,7 @@ test('a manual trigger whose run-row insert loses its backend every time is queu
   const [before] = await control<{ max: string }[]>`select max(id)::text as max from runs`;
   for (const id of provider.items.keys()) provider.put(id, `renamed ${id}`);
   const kills = await startLosesDatabase(
+    { connection: 'lost-1', sync: 'items' },
     async () => { expect((await ferry.api.post('/syncs/items/trigger', { connection_id: 'lost-1' })).status).toBe(202); },
     async () => (await control<{ id: string }[]>`select id::text as id from pgboss.job where name = ${SYNC_QUEUE} and data->>'trigger' = 'manual'`)[0]?.id,
   );
@@ -112,6 +123,7 @@ test('a scheduled run of a pair whose start loses the database runs once, not a 
   const [before] = await control<{ max: string }[]>`select max(id)::text as max from runs`;
   for (const id of provider.items.keys()) provider.put(id, `again ${id}`);
   const kills = await startLosesDatabase(
+    { connection: 'lost-1', sync: 'items' },
     async () => { await control`update sync_state s set next_run_at = now() from connections c where c.id = s.connection_id and c.connection_id = 'lost-1'`; },
     async () => (await control<{ id: string }[]>`
       select id::text as id from pgboss.job where name = ${SYNC_QUEUE} and data->>'trigger' = 'schedule' and state in ('created', 'active')`)[0]?.id,
@@ -123,3 +135,36 @@ test('a scheduled run of a pair whose start loses the database runs once, not a 
   expect(records.filter((r: { name: string }) => r.name.startsWith('again '))).toHaveLength(20);
   await expectOneRunSince(before!.max);
 }, 90_000);
+
+test('a part of a split pass whose start loses the database runs once, and the pass completes with every record', async () => {
+  const repos = await startRepos(3, 4, 0);
+  try {
+    expect((await ferry.api.put('/providers/reposp', { base_url: repos.url, auth: { type: 'none' } })).status).toBe(200);
+    expect((await ferry.api.post('/connections', { connection_id: 'lost-3', provider: 'reposp' })).status).toBe(201);
+    const [before] = await control<{ max: string }[]>`select max(id)::text as max from runs`;
+    const held = { connection: 'lost-3', sync: 'issues', part: 'org/repo-1' };
+    // Deploying enables the sync for lost-3: its first pass splits into one part per repo.
+    const kills = await startLosesDatabase(
+      held,
+      async () => { await deploySources(ferry, { 'reposp/syncs/issues.ts': KEY_SPLIT_SYNC }); },
+      async () => (await control<{ id: string }[]>`
+        select id::text as id from pgboss.job where name = ${SYNC_QUEUE} and data->>'part' = ${held.part} and state in ('created', 'active')`)[0]?.id,
+    );
+    expect(kills).toBeGreaterThanOrEqual(4);
+    const status = await waitFor('the split pass to succeed', async () => {
+      const s = (await ferry.api.get('/syncs/issues/status?connection_id=lost-3')).body;
+      return s.last_sync_date !== null && s.split_pass === null ? s : undefined;
+    }, 60_000);
+    expect(status.last_sync_date).not.toBeNull();
+    const { records } = await readAll(ferry.api, 'lost-3', 'Issue');
+    expect(records.map((r: { id: string }) => r.id).sort()).toEqual([...repos.repos.values()].flat().sort());
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // Every part ran exactly once, the one that lost its start too.
+    for (const part of repos.repos.keys()) {
+      expect((await heldRuns({ ...held, part }, before!.max)).map((r) => r.status)).toEqual(['succeeded']);
+    }
+    expect(await control`select 1 from pgboss.job where name = ${SYNC_QUEUE} and state in ('created', 'retry', 'active')`).toHaveLength(0);
+  } finally {
+    await repos.close();
+  }
+}, 120_000);
