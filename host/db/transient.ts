@@ -21,6 +21,14 @@ export function isTransientDatabaseError(err: unknown): boolean {
 }
 
 /**
+ * Delays for settling what a run already did (its outcome, its queue job). A write of a run in
+ * flight retries briefly (it can fail the run instead and be retried whole); a settle that gives
+ * up leaves the run to the 60 s stale sweep, so it keeps trying for ~23 s — long enough to ride
+ * out a backend restart or a burst of terminated connections.
+ */
+export const SETTLE_RETRY_MS: readonly number[] = [100, 500, 1500, 3000, 6000, 12000];
+
+/**
  * Runs `fn` again after a transient database error (up to `delaysMs.length` more times). Only for
  * work that is safe to repeat: a transaction that rolled back, or one whose repeat is refused or
  * harmless if the first attempt did commit (fenced run writes: host/runs/run-fence.ts).

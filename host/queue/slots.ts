@@ -8,7 +8,7 @@
  * kill strands nothing: the job it was running has a run row and the stale-run sweep settles it.
  */
 import type { Job, PgBoss } from 'pg-boss';
-import { retryTransient } from '../db/transient.ts';
+import { retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
 import type { Logger } from '../logger.ts';
 
 type FetchOptions = NonNullable<Parameters<PgBoss['fetch']>[1]> & { groupConcurrency?: unknown };
@@ -64,8 +64,8 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
       // A lost connection here would leave the job active, its pair blocked, until the 60 s
       // silent-job sweep (which also makes a job that never started due again); completing or
       // requeueing twice is harmless (the second finds the job settled).
-      if (notStarted) await retryTransient(() => options.requeue!.requeue(job));
-      else await retryTransient(() => boss.complete(queue, [job]));
+      if (notStarted) await retryTransient(() => options.requeue!.requeue(job), SETTLE_RETRY_MS);
+      else await retryTransient(() => boss.complete(queue, [job]), SETTLE_RETRY_MS);
     } catch (err) {
       logger.error({ err, jobId: job.id }, 'settling a job failed');
     } finally {

@@ -13,7 +13,7 @@ import type { Scripts } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { executeRun } from '../runs/execute-run.ts';
-import { isTransientDatabaseError, retryTransient } from '../db/transient.ts';
+import { isTransientDatabaseError, retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
 import { RunNotStartedError } from './run-not-started.ts';
 import { environmentLimitCaps, runLimits } from '../runs/run-limits.ts';
 import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
@@ -227,7 +227,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
             }], run.id);
           }
           return true;
-        }));
+        }), SETTLE_RETRY_MS);
         if (!settled) {
           log.warn({ ...where, error }, 'sync run lost: another process settled it; this process wrote nothing more');
           return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: `run ${run.id} was settled by another process` } };
@@ -283,7 +283,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           // Already settled as dead (a stalled process): roll back deletes and the state change.
           if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
           await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
-        }));
+        }), SETTLE_RETRY_MS);
       } catch (err) {
         if (!isRunFenced(err)) log.error({ err, runId: run.id }, 'settling a successful sync run failed');
         const message = err instanceof Error ? err.message : String(err);
