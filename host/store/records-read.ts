@@ -19,8 +19,21 @@ export const MAX_PAGE_LIMIT = 10_000;
 export const MAX_IDS = 1_000;
 const MAX_BIGINT = 9223372036854775807n;
 
+/**
+ * A connection named as the API names it, for the key that asks: resolved inside the page query,
+ * so GET /records reads a page in one round trip. The page is empty when the key is unknown or
+ * revoked, or the connection is not its environment's (the caller then tells which).
+ */
+export interface KeyedConnection {
+  /** hashKey() of the request's secret key. */
+  keyHash: string;
+  /** The API's connection_id. */
+  connectionId: string;
+}
+
 export interface ReadPageArgs {
-  connectionId: string | number | bigint;
+  /** The connection's row id (connections.id), or its API name with the asking key. */
+  connectionId: string | number | bigint | KeyedConnection;
   model: string;
   /** The last `next_cursor` seen; null, undefined or '' = from the start. */
   cursor?: string | null;
@@ -70,14 +83,23 @@ const FILTERS = `
 const COLUMNS = 'cursor, data, first_seen_at, updated_at, last_action, deleted_at';
 
 /**
- * One page in cursor order. $1 connection_id, $2 model, $3 cursor (exclusive, '0' = start),
+ * Which connection a page reads: $1 (its row id), or — for a KeyedConnection — the id of the
+ * connection named $n in the environment of the unrevoked key whose hash is $1, as an InitPlan
+ * evaluated once before the scan (key_hash and (environment_id, connection_id) are unique, so it
+ * is one row or none; none reads nothing).
+ */
+const keyed = (n: number) => `(select c.id from api_keys k join connections c on c.environment_id = k.environment_id
+  and c.connection_id = $${n}::text where k.key_hash = $1::text and k.revoked_at is null)`;
+
+/**
+ * One page in cursor order. `connection` as above, $2 model, $3 cursor (exclusive, '0' = start),
  * $4 JSON array of last_action values or null, $5 modified-after time or null, $6 limit.
  * Keyset on records_read_idx (connection_id, model, cursor).
  */
-const PAGE = `
+const page = (connection: string) => `
 select ${COLUMNS}
 from records
-where connection_id = $1 and model = $2 and cursor > $3::bigint${FILTERS}
+where connection_id = ${connection} and model = $2 and cursor > $3::bigint${FILTERS}
 order by cursor
 limit $6`;
 
@@ -85,12 +107,12 @@ limit $6`;
  * The same page restricted to $7, a JSON array of ids: one primary-key probe per distinct id
  * (a LATERAL … LIMIT 1 can only be planned that way), then the cursor order and limit.
  */
-const PAGE_BY_IDS = `
+const pageByIds = (connection: string) => `
 select ${COLUMNS}
 from (select distinct id from jsonb_array_elements_text($7::text::jsonb) k(id)) k
 cross join lateral (
   select ${COLUMNS} from records
-  where connection_id = $1 and model = $2 and id = k.id
+  where connection_id = ${connection} and model = $2 and id = k.id
   limit 1
 ) r
 where cursor > $3::bigint${FILTERS}
@@ -116,7 +138,14 @@ from (${page}) page
 order by page.cursor`;
 
 /** Exported for the plan tests (test/store/records-plans.test.ts). */
-export const PAGE_STATEMENTS = { keyset: asTextRows(PAGE), ids: asTextRows(PAGE_BY_IDS) } as const;
+export const PAGE_STATEMENTS = {
+  keyset: asTextRows(page('$1')),
+  ids: asTextRows(pageByIds('$1')),
+  /** $1 the key's hash, $7 the API's connection_id. */
+  keyedKeyset: asTextRows(page(keyed(7))),
+  /** $1 the key's hash, $8 the API's connection_id. */
+  keyedIds: asTextRows(pageByIds(keyed(8))),
+} as const;
 
 interface TextRow { c: string; d: string; f: string; u: string; a: RecordAction; x: string | null }
 
@@ -156,16 +185,18 @@ function pageQuery(args: ReadPageArgs): { text: string; params: (string | number
   if (args.ids && (args.ids.length === 0 || args.ids.length > MAX_IDS || args.ids.some((id) => typeof id !== 'string' || id.includes('\0')))) {
     throw readError('INVALID_IDS', `ids must list 1 to ${MAX_IDS} record ids`);
   }
+  const named = typeof args.connectionId === 'object' ? args.connectionId : null;
   const params = [
-    String(args.connectionId),
+    named ? named.keyHash : String(args.connectionId),
     args.model,
     cursor,
     args.filter ? JSON.stringify(args.filter) : null,
     args.modifiedAfter ? args.modifiedAfter.toISOString() : null,
     args.limit,
   ];
-  if (!args.ids) return { text: PAGE_STATEMENTS.keyset, params };
-  return { text: PAGE_STATEMENTS.ids, params: [...params, JSON.stringify(args.ids)] };
+  const name = named ? [named.connectionId] : [];
+  if (!args.ids) return { text: named ? PAGE_STATEMENTS.keyedKeyset : PAGE_STATEMENTS.keyset, params: [...params, ...name] };
+  return { text: named ? PAGE_STATEMENTS.keyedIds : PAGE_STATEMENTS.ids, params: [...params, JSON.stringify(args.ids), ...name] };
 }
 
 // Unprepared: each page is planned with its own parameters (records-sql.ts explains why).

@@ -69,6 +69,8 @@ export interface SyncRunnerDeps {
 
 type SyncManifest = Extract<ScriptManifest, { type: 'sync' }>;
 
+const IDLE: Usage = { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 };
+
 /** Which pass this run belongs to: a fresh one (by strategy) or the one its checkpoint resumes. */
 export function choosePass(manifest: SyncManifest, state: SyncStateRow, job: SyncJob, now: Date): { pass: Pass; resumed: boolean } {
   const fullAsked = job.full === true || state.full_requested;
@@ -199,10 +201,6 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       }));
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       markStarted();
-      const fenceLost = (err: unknown): SyncOutcome => {
-        if (!isRunFenced(err)) throw err;
-        return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
-      };
       const where = { runId: run.id, sync: job.syncName, variant, ...(partKey && { part: partKey.part }), connection: connection.connection_id };
       // Defined before the split: a split run's failure (its listing) settles the same way.
       const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
@@ -235,26 +233,35 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         log.warn({ ...where, error, retryInMs: decision?.delayMs ?? null }, 'sync run failed');
         return { status: 'failed', runId: run.id, error };
       };
+      // A host fault between the run's start and its settle (a read or write whose retries ran
+      // out) fails the run, retried by the policy: thrown past it, it left the run row 'running',
+      // its pair blocked until the 60 s stale sweep (test/sync/backend-killed-host).
+      const hostFault = async (err: unknown): Promise<SyncOutcome> => {
+        if (isRunFenced(err)) return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
+        log.error({ ...where, err }, 'sync run failed in the host');
+        const message = err instanceof Error ? err.message : String(err);
+        return fail({ kind: 'internal', code: isTransientDatabaseError(err) ? 'DATABASE_ERROR' : 'INTERNAL', message }, IDLE);
+      };
 
       if (splits) return split(run.id, run.started_at, pass);
-      if (partKey) {
-        try {
-          await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.parts.markRunning(tx, partKey, run.id)));
-        } catch (err) {
-          return fenceLost(err);
-        }
+      let cursors: Map<string, string>;
+      let bridge: ReturnType<typeof createRunBridge>;
+      let result: Awaited<ReturnType<typeof executeRun>>;
+      try {
+        if (partKey) await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.parts.markRunning(tx, partKey, run.id)));
+        cursors = deps.webhooks ? await retryTransient(() => cursorsBefore(connection.id, models, variant)) : new Map<string, string>();
+        bridge = createRunBridge(deps, {
+          runId: run.id, script, connection, provider, models, syncName: job.syncName, variant, ...(partKey && { part: partKey.part }),
+          tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint, massDeleteGuard: manifest.massDeleteGuard,
+        });
+        result = await executeRun(deps, {
+          runId: run.id, kind: 'sync', script, connection, provider, bridge, limits,
+          lastSyncDate: pass.since, isFullRun: pass.full, checkpoint, variant,
+          ...(part && { partition: { key: part.part, from: part.window_from?.toISOString() ?? null, to: part.window_to?.toISOString() ?? null } }),
+        });
+      } catch (err) {
+        return hostFault(err);
       }
-      const cursors = deps.webhooks ? await cursorsBefore(connection.id, models, variant) : new Map<string, string>();
-
-      const bridge = createRunBridge(deps, {
-        runId: run.id, script, connection, provider, models, syncName: job.syncName, variant, ...(partKey && { part: partKey.part }),
-        tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint, massDeleteGuard: manifest.massDeleteGuard,
-      });
-      const result = await executeRun(deps, {
-        runId: run.id, kind: 'sync', script, connection, provider, bridge, limits,
-        lastSyncDate: pass.since, isFullRun: pass.full, checkpoint, variant,
-        ...(part && { partition: { key: part.part, from: part.window_from?.toISOString() ?? null, to: part.window_to?.toISOString() ?? null } }),
-      });
       if (!result.ok) return fail(result.error, result.usage);
       try {
         // A settle lost to a dropped connection is tried again: had it committed unseen, the
@@ -312,7 +319,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
             if (!(await deps.runs.finish(runId, { status: 'succeeded', usage }, tx))) throw new Error(`run ${runId} was settled by another process`);
           }));
         } catch (err) {
-          return fenceLost(err);
+          return hostFault(err);
         }
         log.info({ runId, sync: job.syncName, variant, parts: windows.length, by: spec.by }, 'full pass split into parts');
         return { status: 'succeeded', runId };
@@ -321,12 +328,11 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       type Planned = { ok: true; parts: PartWindow[]; usage: Usage; logSeq: number; describe: string } | { ok: false; error: RunError; usage: Usage };
 
       function timeParts(spec: TimeSplit, startedAt: Date): Planned {
-        const idle = { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 };
         try {
           const windows = planWindows(spec, startedAt);
-          return { ok: true, parts: windows, usage: idle, logSeq: 0, describe: `${spec.every} from ${windows[0]!.part}` };
+          return { ok: true, parts: windows, usage: IDLE, logSeq: 0, describe: `${spec.every} from ${windows[0]!.part}` };
         } catch (err) {
-          return { ok: false, error: { kind: 'sdk', code: 'BAD_SCRIPT', message: (err as Error).message }, usage: idle };
+          return { ok: false, error: { kind: 'sdk', code: 'BAD_SCRIPT', message: (err as Error).message }, usage: IDLE };
         }
       }
 

@@ -50,3 +50,33 @@ test.each([['ids', PAGE_STATEMENTS.ids]] as const)('the page query by ids (%s) p
   expect(text).toMatch(/Index Scan using records_pkey[^\n]*\n\s+Index Cond: \(\(connection_id = '101'::bigint\) AND \(model = 'Contact'::text\) AND \(id = /);
   expect(text).not.toMatch(/Seq Scan on records|Bitmap Heap Scan on records/);
 });
+
+// GET /records resolves its connection from the key inside the page query: an InitPlan, then the
+// same index reads as with the connection's id.
+test('the keyed page queries resolve the connection once, then read the same indexes', async () => {
+  const [env] = await db.sql<{ id: string }[]>`insert into environments (name) values ('plans') returning id::text`;
+  await db.sql`insert into api_keys (environment_id, key_hash) values (${env!.id}, 'plans-hash')`;
+  await db.sql`insert into connections (id, environment_id, connection_id, provider) values (101, ${env!.id}, 'c101', 'p')`;
+  const [other] = await db.sql<{ id: string }[]>`insert into environments (name) values ('plans-other') returning id::text`;
+  await db.sql`insert into connections (id, environment_id, connection_id, provider) values (102, ${other!.id}, 'c102', 'p')`;
+  const keyset = await plan(PAGE_STATEMENTS.keyedKeyset, ['plans-hash', 'Contact', '1000', null, null, '1000', 'c101']);
+  expect(keyset).toMatch(/InitPlan/);
+  expect(keyset).toContain('Index Scan using records_read_idx');
+  expect(keyset).not.toMatch(/Seq Scan on records|Bitmap Heap Scan on records/);
+  const byIds = await plan(PAGE_STATEMENTS.keyedIds, ['plans-hash', 'Contact', '0', null, null, '1000', ids, 'c101']);
+  expect(byIds).toMatch(/InitPlan/);
+  expect(byIds).toMatch(/Index Scan using records_pkey[^\n]*\n\s+Index Cond: \(\(connection_id = \$0\) AND \(model = 'Contact'::text\) AND \(id = /);
+  expect(byIds).not.toMatch(/Seq Scan on records|Bitmap Heap Scan on records/);
+  // Both return the rows the unkeyed statements return for the connection's id.
+  const params = ['Contact', '1000', null, null, '50'];
+  const direct = await db.sql.unsafe(PAGE_STATEMENTS.keyset, ['101', ...params], { prepare: false });
+  const viaKey = await db.sql.unsafe(PAGE_STATEMENTS.keyedKeyset, ['plans-hash', ...params, 'c101'], { prepare: false });
+  expect(viaKey).toHaveLength(50);
+  expect([...viaKey]).toEqual([...direct]);
+  // An unknown key, another environment's connection (which has rows) or a revoked key reads nothing.
+  expect(await db.sql.unsafe(PAGE_STATEMENTS.keyedKeyset, ['other-hash', ...params, 'c101'], { prepare: false })).toHaveLength(0);
+  expect(await db.sql.unsafe(PAGE_STATEMENTS.keyset, ['102', ...params], { prepare: false })).toHaveLength(50);
+  expect(await db.sql.unsafe(PAGE_STATEMENTS.keyedKeyset, ['plans-hash', ...params, 'c102'], { prepare: false })).toHaveLength(0);
+  await db.sql`update api_keys set revoked_at = now() where key_hash = 'plans-hash'`;
+  expect(await db.sql.unsafe(PAGE_STATEMENTS.keyedKeyset, ['plans-hash', ...params, 'c101'], { prepare: false })).toHaveLength(0);
+});

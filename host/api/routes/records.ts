@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { MAX_IDS } from '../../store/records-read.ts';
 import { MAX_PAGE_LIMIT, type RecordStore } from '../../store/records.ts';
 import { BASE_VARIANT, storedModel, VariantName } from '../../sync/variants.ts';
-import type { Environments } from '../../tenancy/environments.ts';
+import { hashKey, type Environments } from '../../tenancy/environments.ts';
 import type { ApiEnv } from '../app.ts';
 import { bearerKey, unknownKey } from '../auth.ts';
 import { ApiError, notFound, parseInput } from '../errors.ts';
@@ -77,9 +77,10 @@ const READ_RETRY_MS = [50];
 export function recordRoutes(deps: RecordRouteDeps) {
   const app = new Hono<ApiEnv>();
 
-  // Registered before the app-wide key middleware: it authenticates itself, resolving key →
-  // environment → connection in one query (one round trip instead of two per page). The key is
-  // still checked first: a bad key is a 401 whatever the query, as on every other route.
+  // Registered before the app-wide key middleware: it authenticates itself, inside the page
+  // query (one round trip per page: records-read.ts). The key is still checked first when the
+  // query is invalid (a bad key is a 401 whatever the query, as on every other route), and again
+  // when the page is empty, to tell an unknown key (401) from an unknown connection (404).
   app.get('/records', async (c) => {
     const key = bearerKey(c);
     let q: z.infer<typeof RecordsQuery>;
@@ -95,16 +96,11 @@ export function recordRoutes(deps: RecordRouteDeps) {
       if (!await deps.environments.findByKey(key)) throw unknownKey();
       throw err;
     }
-    // Reads are tried once more on a lost database connection, then answered 503 + Retry-After (errors.ts).
-    const found = await retryTransient(() => deps.environments.findByKeyWithConnection(key, q.connection_id), READ_RETRY_MS);
-    if (!found) throw unknownKey();
-    c.set('environment', found.environment);
-    const connectionId = found.connection;
-    if (connectionId === null) throw notFound(`connection "${q.connection_id}"`);
     // Spliced from the stored JSON bytes as Postgres sends them, never decoded, parsed or
-    // re-encoded, and streamed while the rest of the page arrives (bench/api).
+    // re-encoded, and streamed while the rest of the page arrives (bench/api). Reads are tried
+    // once more on a lost database connection, then answered 503 + Retry-After (errors.ts).
     const page = await retryTransient(() => deps.records.streamPageBody({
-      connectionId,
+      connectionId: { keyHash: hashKey(key), connectionId: q.connection_id },
       model: storedModel(q.model, q.variant),
       cursor: q.cursor ?? null,
       limit: q.limit,
@@ -112,12 +108,14 @@ export function recordRoutes(deps: RecordRouteDeps) {
       ...(q.modified_after ? { modifiedAfter: new Date(q.modified_after) } : {}),
       ...(ids ? { ids } : {}),
     }), READ_RETRY_MS);
-    if (page.empty) {
-      await page.body.cancel();
-      await refuseUnknownModel(deps.records, connectionId, q.connection_id, q.model, q.variant);
-      return c.body(EMPTY_PAGE, 200, { 'content-type': 'application/json; charset=utf-8' });
-    }
-    return c.body(page.body, 200, { 'content-type': 'application/json; charset=utf-8' });
+    if (!page.empty) return c.body(page.body, 200, { 'content-type': 'application/json; charset=utf-8' });
+    await page.body.cancel();
+    const found = await retryTransient(() => deps.environments.findByKeyWithConnection(key, q.connection_id), READ_RETRY_MS);
+    if (!found) throw unknownKey();
+    c.set('environment', found.environment);
+    if (found.connection === null) throw notFound(`connection "${q.connection_id}"`);
+    await refuseUnknownModel(deps.records, found.connection, q.connection_id, q.model, q.variant);
+    return c.body(EMPTY_PAGE, 200, { 'content-type': 'application/json; charset=utf-8' });
   });
 
   return app;
