@@ -69,6 +69,15 @@ export interface SyncRunnerDeps {
 
 type SyncManifest = Extract<ScriptManifest, { type: 'sync' }>;
 
+const IDLE: Usage = { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 };
+
+/** A succeeded run's counts for every declared model, those it did not change as zeros (`ferry trigger --follow` lists each). */
+function withDeclared(counts: ModelCounts, models: readonly string[]): ModelCounts {
+  const all: ModelCounts = new Map(models.map((m) => [m, { added: 0, updated: 0, deleted: 0 }]));
+  for (const [model, c] of counts) all.set(model, { ...c });
+  return all;
+}
+
 /** Which pass this run belongs to: a fresh one (by strategy) or the one its checkpoint resumes. */
 export function choosePass(manifest: SyncManifest, state: SyncStateRow, job: SyncJob, now: Date): { pass: Pass; resumed: boolean } {
   const fullAsked = job.full === true || state.full_requested;
@@ -199,13 +208,9 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       }));
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       markStarted();
-      const fenceLost = (err: unknown): SyncOutcome => {
-        if (!isRunFenced(err)) throw err;
-        return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
-      };
       const where = { runId: run.id, sync: job.syncName, variant, ...(partKey && { part: partKey.part }), connection: connection.connection_id };
       // Defined before the split: a split run's failure (its listing) settles the same way.
-      const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
+      const fail = async (error: RunError, usage: Usage, modelCounts?: ModelCounts): Promise<SyncOutcome> => {
         const attempt = part ? part.retry_attempt : state.retry_attempt;
         const decision = decideRetry(error, attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
         // Settled and rescheduled together, and only by the process that still holds the run: one
@@ -213,7 +218,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         // retry is left, the app's sync.failed event is written in the same transaction. A part
         // is retried on its own; the pass's state does not move.
         const settled = await retryTransient(() => deps.sql.begin(async (tx) => {
-          if (!(await deps.runs.finish(run.id, { status: 'failed', usage, error }, tx))) return false;
+          if (!(await deps.runs.finish(run.id, { status: 'failed', usage, error, ...(modelCounts && { modelCounts }) }, tx))) return false;
           if (partKey) {
             await deps.parts.recordFailure(partKey, decision, tx);
             if (decision === null) await deps.syncState.recordFailure(connection.id, job.syncName, variant, null, tx);
@@ -235,27 +240,36 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         log.warn({ ...where, error, retryInMs: decision?.delayMs ?? null }, 'sync run failed');
         return { status: 'failed', runId: run.id, error };
       };
+      // A host fault between the run's start and its settle (a read or write whose retries ran
+      // out) fails the run, retried by the policy: thrown past it, it left the run row 'running',
+      // its pair blocked until the 60 s stale sweep (test/sync/backend-killed-host).
+      const hostFault = async (err: unknown): Promise<SyncOutcome> => {
+        if (isRunFenced(err)) return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: (err as Error).message } };
+        log.error({ ...where, err }, 'sync run failed in the host');
+        const message = err instanceof Error ? err.message : String(err);
+        return fail({ kind: 'internal', code: isTransientDatabaseError(err) ? 'DATABASE_ERROR' : 'INTERNAL', message }, IDLE);
+      };
 
       if (splits) return split(run.id, run.started_at, pass);
-      if (partKey) {
-        try {
-          await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.parts.markRunning(tx, partKey, run.id)));
-        } catch (err) {
-          return fenceLost(err);
-        }
+      let cursors: Map<string, string>;
+      let bridge: ReturnType<typeof createRunBridge>;
+      let result: Awaited<ReturnType<typeof executeRun>>;
+      try {
+        if (partKey) await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.parts.markRunning(tx, partKey, run.id)));
+        cursors = deps.webhooks ? await retryTransient(() => cursorsBefore(connection.id, models, variant)) : new Map<string, string>();
+        bridge = createRunBridge(deps, {
+          runId: run.id, script, connection, provider, models, syncName: job.syncName, variant, ...(partKey && { part: partKey.part }),
+          tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint, massDeleteGuard: manifest.massDeleteGuard,
+        });
+        result = await executeRun(deps, {
+          runId: run.id, kind: 'sync', script, connection, provider, bridge, limits,
+          lastSyncDate: pass.since, isFullRun: pass.full, checkpoint, variant,
+          ...(part && { partition: { key: part.part, from: part.window_from?.toISOString() ?? null, to: part.window_to?.toISOString() ?? null } }),
+        });
+      } catch (err) {
+        return hostFault(err);
       }
-      const cursors = deps.webhooks ? await cursorsBefore(connection.id, models, variant) : new Map<string, string>();
-
-      const bridge = createRunBridge(deps, {
-        runId: run.id, script, connection, provider, models, syncName: job.syncName, variant, ...(partKey && { part: partKey.part }),
-        tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint, massDeleteGuard: manifest.massDeleteGuard,
-      });
-      const result = await executeRun(deps, {
-        runId: run.id, kind: 'sync', script, connection, provider, bridge, limits,
-        lastSyncDate: pass.since, isFullRun: pass.full, checkpoint, variant,
-        ...(part && { partition: { key: part.part, from: part.window_from?.toISOString() ?? null, to: part.window_to?.toISOString() ?? null } }),
-      });
-      if (!result.ok) return fail(result.error, result.usage);
+      if (!result.ok) return fail(result.error, result.usage, bridge.modelCounts);
       try {
         // A settle lost to a dropped connection is tried again: had it committed unseen, the
         // repeat's claim is refused (the run is settled), so nothing is applied twice.
@@ -279,7 +293,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
             await deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass, variant);
             if (partKey) await deps.parts.finish(tx, pair);
           }
-          const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings }, tx);
+          const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings, modelCounts: withDeclared(bridge.modelCounts, models) }, tx);
           // Already settled as dead (a stalled process): roll back deletes and the state change.
           if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
           await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
@@ -312,7 +326,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
             if (!(await deps.runs.finish(runId, { status: 'succeeded', usage }, tx))) throw new Error(`run ${runId} was settled by another process`);
           }));
         } catch (err) {
-          return fenceLost(err);
+          return hostFault(err);
         }
         log.info({ runId, sync: job.syncName, variant, parts: windows.length, by: spec.by }, 'full pass split into parts');
         return { status: 'succeeded', runId };
@@ -321,12 +335,11 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       type Planned = { ok: true; parts: PartWindow[]; usage: Usage; logSeq: number; describe: string } | { ok: false; error: RunError; usage: Usage };
 
       function timeParts(spec: TimeSplit, startedAt: Date): Planned {
-        const idle = { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 };
         try {
           const windows = planWindows(spec, startedAt);
-          return { ok: true, parts: windows, usage: idle, logSeq: 0, describe: `${spec.every} from ${windows[0]!.part}` };
+          return { ok: true, parts: windows, usage: IDLE, logSeq: 0, describe: `${spec.every} from ${windows[0]!.part}` };
         } catch (err) {
-          return { ok: false, error: { kind: 'sdk', code: 'BAD_SCRIPT', message: (err as Error).message }, usage: idle };
+          return { ok: false, error: { kind: 'sdk', code: 'BAD_SCRIPT', message: (err as Error).message }, usage: IDLE };
         }
       }
 
