@@ -14,6 +14,8 @@
  * - statements queued inside the transaction never settle (#1186), and the callback's later
  *   statements run on the reconnected socket outside any transaction (#1216);
  * - the dead backend's FATAL error is left pending and fails the first query after reconnect.
+ * And one addition: `query.rowMessages()`, each row as the DataRow message Postgres sent, for a
+ * reader that copies column bytes on without a Buffer per column (GET /records: bench/api).
  * Each anchor must match exactly once, so a different upstream fails loudly instead of shipping
  * unrepaired.
  *
@@ -32,6 +34,7 @@ export const FORK_VERSION = '3.4.9-ferry.1';
 const OUT = join(import.meta.dirname, '..', 'packages', 'postgres');
 
 export const MARKER = '/* ferry-patch: backend loss */';
+export const ROW_MESSAGES = '/* ferry-patch: row messages */';
 
 const CONNECTION: Array<[string, string]> = [
   [
@@ -64,6 +67,33 @@ const CONNECTION: Array<[string, string]> = [
   // closed(): the dead backend's pending error and the rejected query do not outlive it.
   ['    socket.removeAllListeners()\n    socket = null\n', '    socket.removeAllListeners()\n    socket = null\n    errorResponse = results = null\n    result = new Result()\n'],
   ['    delay = (typeof backoff', '    query = null\n    delay = (typeof backoff'],
+  // A rowMessages() query hands each DataRow message to its forEach callback as received.
+  [
+    '  function DataRow(x) {\n',
+    `  function DataRow(x) {
+    ${ROW_MESSAGES}
+    if (query.isRaw === 'message')
+      return query.forEachFn ? query.forEachFn(x, result) : (result[rows++] = Buffer.from(x))
+`,
+  ],
+];
+
+const QUERY: Array<[string, string]> = [
+  [
+    '  values() {\n',
+    `  ${ROW_MESSAGES}
+  // Each row as its DataRow message ('D', int32 length, int16 column count, then per column an
+  // int32 byte length, -1 for null, and the bytes): with forEach, a view of the socket's bytes,
+  // valid only during the callback. No Buffer or array per column and row: GET /records copies
+  // the columns straight into its response.
+  rowMessages() {
+    this.isRaw = 'message'
+    return this
+  }
+
+  values() {
+`,
+  ],
 ];
 
 const INDEX: Array<[string, string]> = [
@@ -123,7 +153,7 @@ export function generate(out: string): void {
     // Upstream's declarations are CommonJS (`export =`), made so by a types/package.json without
     // "type"; .d.cts says the same without a nested package.json (staging drops those).
     cpSync(join(from, 'types', 'index.d.ts'), join(out, 'types', 'index.d.cts'));
-    for (const [file, edits] of [['connection.js', CONNECTION], ['index.js', INDEX]] as const) {
+    for (const [file, edits] of [['connection.js', CONNECTION], ['index.js', INDEX], ['query.js', QUERY]] as const) {
       const path = join(out, 'src', file);
       writeFileSync(path, patched(readFileSync(path, 'utf8'), edits, `src/${file}`));
     }

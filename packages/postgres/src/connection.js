@@ -510,6 +510,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function DataRow(x) {
+    /* ferry-patch: row messages */
+    if (query.isRaw === 'message')
+      return query.forEachFn ? query.forEachFn(x, result) : (result[rows++] = Buffer.from(x))
     let index = 7
     let length
     let column

@@ -131,6 +131,16 @@ export class Query extends Promise {
     return this
   }
 
+  /* ferry-patch: row messages */
+  // Each row as its DataRow message ('D', int32 length, int16 column count, then per column an
+  // int32 byte length, -1 for null, and the bytes): with forEach, a view of the socket's bytes,
+  // valid only during the callback. No Buffer or array per column and row: GET /records copies
+  // the columns straight into its response.
+  rowMessages() {
+    this.isRaw = 'message'
+    return this
+  }
+
   values() {
     this.isRaw = 'values'
     return this
