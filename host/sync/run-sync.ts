@@ -318,6 +318,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         if (!planned.ok) return fail(planned.error, planned.usage);
         const { parts: windows, usage, logSeq, describe } = planned;
         splitPass.startedAt = startedAt;
+        if (windows.length === 0) return emptyPass(runId, splitPass, usage, logSeq);
         try {
           await retryTransient(() => fencedWrite(deps.sql, runId, async (tx) => {
             await deps.syncState.beginPass(tx, connection!.id, job.syncName, splitPass, variant, stored);
@@ -329,6 +330,44 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           return hostFault(err);
         }
         log.info({ runId, sync: job.syncName, variant, parts: windows.length, by: spec.by }, 'full pass split into parts');
+        return { status: 'succeeded', runId };
+      }
+
+      /**
+       * A key split with nothing to split (an account with no mailboxes): the pass is done as it
+       * begins. In one fenced transaction it begins and succeeds (lastSyncDate moves, an older
+       * pass's parts go), and a full refresh's deletes apply as for a pass that saw nothing,
+       * under the mass-delete guard.
+       */
+      async function emptyPass(runId: string, emptied: Pass, usage: Usage, logSeq: number): Promise<SyncOutcome> {
+        const counter = createRunBridge(deps, { runId, connection: connection!, provider: provider!, models, syncName: job.syncName, variant, massDeleteGuard: manifest.massDeleteGuard });
+        try {
+          const cursors = deps.webhooks ? await retryTransient(() => cursorsBefore(connection!.id, models, variant)) : new Map<string, string>();
+          await retryTransient(() => fencedWrite(deps.sql, runId, async (tx) => {
+            counter.resetUnseen();
+            await deps.syncState.beginPass(tx, connection!.id, job.syncName, emptied, variant, stored);
+            await deps.parts.begin(tx, pair, []);
+            if (emptied.tracksDeletes) {
+              let total = 0;
+              for (const model of models) {
+                const target = { connectionId: connection!.id, syncName: job.syncName, scope: 'full' as const, model: storedModel(model, variant) };
+                const outcome = await settleUnseen(tx, target, runId, manifest.massDeleteGuard);
+                counter.noteUnseen(model, outcome);
+                total += outcome.deleted;
+              }
+              if (total > 0) await tx`update runs set deleted = deleted + ${total} where id = ${runId}`;
+            }
+            await deps.syncState.recordSuccess(tx, connection!.id, job.syncName, emptied, variant);
+            await deps.runs.appendLogs(runId, logSeq, [{ level: 'info', message: 'split.partitions returned no keys: nothing to split, the pass succeeds with zero parts', at: new Date().toISOString() }], tx);
+            if (!(await deps.runs.finish(runId, { status: 'succeeded', usage, warnings: counter.warnings, modelCounts: withDeclared(counter.modelCounts, models) }, tx))) {
+              throw new Error(`run ${runId} was settled by another process`);
+            }
+            await deps.webhooks?.enqueue(tx, connection!.environment_id, runId, webhookEvents(connection!, job.syncName, variant, runId, emptied, counter.modelCounts, counter.warnings, cursors));
+          }));
+        } catch (err) {
+          return hostFault(err);
+        }
+        log.info({ runId, sync: job.syncName, variant }, 'key split listed no keys: the pass succeeded with zero parts');
         return { status: 'succeeded', runId };
       }
 
