@@ -21,7 +21,8 @@ const ActiveScriptsSchema = z.object({
   })),
 });
 
-export type PlannedStatus = 'new' | 'changed' | 'unchanged' | 'removed';
+/** `kept`: deployed, not in this project, and left deployed because removing was not agreed to (keepRemoved). */
+export type PlannedStatus = 'new' | 'changed' | 'unchanged' | 'removed' | 'kept';
 
 export interface DeployPlan {
   scripts: Array<{
@@ -34,7 +35,7 @@ export interface DeployPlan {
   /** Models no script will write any more / models written for the first time. */
   removedModels: string[];
   addedModels: string[];
-  /** True when applying would change nothing. */
+  /** True when applying would change nothing (kept scripts change nothing). */
   empty: boolean;
 }
 
@@ -78,5 +79,21 @@ export async function planDeploy(bundled: BundledScript[], options: { url: strin
     addedModels: minus(modelsAfter, modelsBefore),
     removedModels: minus(modelsBefore, modelsAfter),
     empty: plan.every((s) => s.status === 'unchanged'),
+  };
+}
+
+/**
+ * The plan when removing was not agreed to (no --prune/--yes, no prompt): each script it would
+ * remove stays deployed as it is, and so do the models only those scripts write.
+ */
+export function keepRemoved(plan: DeployPlan): DeployPlan {
+  const scripts = plan.scripts.map((s) => (s.status === 'removed' ? { ...s, status: 'kept' as const, models: s.removedModels, removedModels: [] } : s));
+  const keptModels = new Set(scripts.filter((s) => s.status === 'kept').flatMap((s) => s.models));
+  return {
+    scripts,
+    warnings: sharedModelWarnings(scripts.filter((s) => s.status !== 'removed')),
+    addedModels: plan.addedModels,
+    removedModels: plan.removedModels.filter((m) => !keptModels.has(m)),
+    empty: scripts.every((s) => s.status === 'unchanged' || s.status === 'kept'),
   };
 }

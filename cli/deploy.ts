@@ -89,16 +89,17 @@ export async function bundleAll(dir: string, options: Pick<DeployOptions, 'onPro
  * Sends bundles to the host as one deploy; the host answers what was new, changed, unchanged or
  * removed. `partial`: the host leaves out a script it cannot read instead of refusing the set,
  * and `keep` (scripts that did not bundle here) stay as deployed instead of being removed.
+ * `keep` alone: deployed scripts the set lacks that stay as they are (removing was not agreed to).
  */
 export async function uploadBundles(
   bundled: BundledScript[],
-  options: Pick<DeployOptions, 'url' | 'key' | 'onProgress'> & { partial?: { keep: DiscoveredScript[] } },
+  options: Pick<DeployOptions, 'url' | 'key' | 'onProgress'> & { partial?: { keep: DiscoveredScript[] }; keep?: Array<{ provider: string; name: string }> },
 ): Promise<DeployResponse> {
   options.onProgress?.({ type: 'uploading', count: bundled.length, bytes: bundled.reduce((sum, s) => sum + Buffer.byteLength(s.code) + Buffer.byteLength(s.sourceMap ?? ''), 0) });
   const client = createHostClient({ url: options.url, key: options.key });
   const scripts = bundled.map(({ name, provider, kind, code, sourceMap, hash }) => ({ name, provider, kind, code, ...(sourceMap !== null && { source_map: sourceMap }), hash }));
-  const partial = options.partial && { partial: true, keep: options.partial.keep.map(({ provider, name }) => ({ provider, name })) };
-  return client.request('POST', '/deploy', DeployResponseSchema, { scripts, ...partial });
+  const keep = [...(options.partial?.keep ?? []), ...(options.keep ?? [])].map(({ provider, name }) => ({ provider, name }));
+  return client.request('POST', '/deploy', DeployResponseSchema, { scripts, ...(options.partial && { partial: true }), ...(keep.length > 0 && { keep }) });
 }
 
 export async function deployScripts(options: DeployOptions): Promise<DeployResponse> {

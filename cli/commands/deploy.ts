@@ -4,23 +4,27 @@ import { createLogger } from '@ferry/host/logger';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
 import type { DiscoveredScript } from '../discover.ts';
 import { bundleAll, bundleEach, DeployError, uploadBundles, type BundledScript, type DeployProgress } from '../deploy.ts';
-import { planDeploy, type DeployPlan } from '../deploy-plan.ts';
+import { keepRemoved, planDeploy, type DeployPlan } from '../deploy-plan.ts';
 import { EXIT } from '../exit-codes.ts';
 import { HostApiError } from '../host-client.ts';
 import { createOutput, type Output } from '../output.ts';
 
-const help = `Usage: ferry deploy [--dir scripts] [--yes] [--dry-run] [--partial] [options]
+const help = `Usage: ferry deploy [--dir scripts] [--yes] [--prune] [--dry-run] [--partial] [options]
 
 Bundles every script under <dir>/<provider>/{syncs,actions}/<name>.ts, shows what would change
 on the host (new, changed and removed scripts, models added or dropped) and deploys them as one
 new version. Deploying the same bundles again changes nothing (idempotent by content hash).
 
 Asks for confirmation on a terminal; in scripts and CI (stdin not a TTY, or --json) it applies
-without asking.
+without asking. Scripts deployed on the host that this project does not have (the demo's, or
+another checkout's) are removed only with consent: --prune, --yes, or yes at the prompt.
+Without it they stay deployed as they are, and deploy names them.
 
 Options:
   --dir <path>     scripts directory (default: scripts)
-  -y, --yes        apply without asking
+  -y, --yes        apply without asking (removing scripts this project does not have)
+  --prune          remove deployed scripts this project does not have (a terminal still asks
+                   before applying the rest)
   --dry-run        show the changes and stop
   --partial        deploy every script that bundles and that the host accepts; each one that
                    fails is named (file and message) and keeps the version deployed before, if
@@ -43,8 +47,14 @@ function progressPrinter(out: Output, url: string) {
   };
 }
 
+const scriptPath = (s: { provider: string; kind: string; name: string }) => `${s.provider}/${s.kind}s/${s.name}`;
+
 function printPlan(out: Output, plan: DeployPlan): void {
-  const changes = plan.scripts.filter((s) => s.status !== 'unchanged');
+  const kept = plan.scripts.filter((s) => s.status === 'kept');
+  if (kept.length > 0) {
+    out.line(`Kept (deployed, not in this project; ferry deploy --prune removes them): ${kept.map(scriptPath).join(', ')}`);
+  }
+  const changes = plan.scripts.filter((s) => s.status !== 'unchanged' && s.status !== 'kept');
   if (changes.length === 0) {
     out.line('No changes: every script is deployed as it is.');
     return;
@@ -55,7 +65,7 @@ function printPlan(out: Output, plan: DeployPlan): void {
     const deletes = s.detectsDeletes === undefined || s.status === 'removed' ? '' : s.detectsDeletes ? '  deletes unseen records on full runs (trackDeletes)' : '  deletes only via batchDelete/trackDeletesStart-End';
     out.line(`  ${s.status.padEnd(9)} ${s.kind.padEnd(6)} ${s.provider}/${s.name}${models ? `  models ${models}` : ''}${deletes}`);
   }
-  const unchanged = plan.scripts.length - changes.length;
+  const unchanged = plan.scripts.length - changes.length - kept.length;
   if (unchanged > 0) out.line(`  (${unchanged} unchanged)`);
   if (plan.removedModels.length > 0) out.line(`Models no script writes any more: ${plan.removedModels.join(', ')} (their records stay readable)`);
   if (plan.addedModels.length > 0) out.line(`New models: ${plan.addedModels.join(', ')}`);
@@ -100,6 +110,7 @@ export const deployCommand: Command = {
       yes: { type: 'boolean', short: 'y', default: false },
       'dry-run': { type: 'boolean', default: false },
       partial: { type: 'boolean', default: false },
+      prune: { type: 'boolean', default: false },
     });
     const out = createOutput({ json: values.json });
     if (values.help) {
@@ -112,20 +123,25 @@ export const deployCommand: Command = {
       const onProgress = progressPrinter(out, host.url);
       const { bundled, failures } = values.partial ? await bundleEach(values.dir, { onProgress }) : { bundled: await bundleAll(values.dir, { onProgress }), failures: [] };
       if (bundled.length === 0) throw new DeployError('BUNDLE_FAILED', `none of the ${failures.length} script(s) bundled; nothing was deployed`, failures);
-      const plan = await preview(bundled, host, failures.map((f) => f.script));
+      const interactive = process.stdin.isTTY === true && !values.json && !values.yes;
+      const previewed = await preview(bundled, host, failures.map((f) => f.script));
+      // Removing what the project lacks needs consent: a flag, or the prompt below (which lists it).
+      const plan = previewed && !values.prune && !values.yes && !interactive ? keepRemoved(previewed) : previewed;
+      const kept = plan?.scripts.filter((s) => s.status === 'kept') ?? [];
       if (plan) printPlan(out, plan);
       else out.note('  (this host cannot preview changes; deploying directly)');
       if (failures.length > 0) out.line(`Left out (${failures.length} did not bundle; a version deployed before stays active): ${failures.map((f) => f.script.entryPath).join(', ')}`);
       if (values['dry-run']) {
-        out.json({ ok: true, dry_run: true, plan, failed: failures.map(reportedFailure) });
+        out.json({ ok: true, dry_run: true, plan, failed: failures.map(reportedFailure), kept: kept.map(({ provider, kind, name }) => ({ provider, kind, name })) });
         return EXIT.OK;
       }
-      const interactive = process.stdin.isTTY === true && !values.json && !values.yes;
-      if (interactive && plan && !plan.empty && !(await confirm('Deploy these changes?'))) {
+      const removing = plan?.scripts.filter((s) => s.status === 'removed').length ?? 0;
+      const question = removing > 0 ? `Deploy these changes, removing ${removing} script(s) this project does not have?` : 'Deploy these changes?';
+      if (interactive && plan && !plan.empty && !(await confirm(question))) {
         out.line('Nothing deployed.');
         return EXIT.DECLINED;
       }
-      const result = await uploadBundles(bundled, { ...host, onProgress, ...(values.partial && { partial: { keep: failures.map((f) => f.script) } }) });
+      const result = await uploadBundles(bundled, { ...host, onProgress, keep: kept, ...(values.partial && { partial: { keep: failures.map((f) => f.script) } }) });
       const changed = result.scripts.filter((s) => s.status !== 'unchanged');
       out.line(changed.length === 0 ? `Nothing changed (version ${result.version}).` : `Deployed version ${result.version}:`);
       for (const script of changed) out.line(`  ${script.status.padEnd(9)} ${script.kind.padEnd(6)} ${script.provider ? `${script.provider}/` : ''}${script.name}`);
@@ -138,7 +154,8 @@ export const deployCommand: Command = {
         out.line(`Not deployed (${failed.length} failed; a version deployed before stays active):`);
         for (const f of failed) out.line(`  ${f.file ?? `${f.provider}/${f.name}`}: ${f.message.replaceAll('\n', '\n    ')}`);
       }
-      out.json({ ok: failed.length === 0, ...result, failed, plan });
+      if (kept.length > 0) out.line(`Kept ${kept.length} deployed script(s) this project does not have (ferry deploy --prune removes them).`);
+      out.json({ ok: failed.length === 0, ...result, failed, kept: kept.map(({ provider, kind, name }) => ({ provider, kind, name })), plan });
       return failed.length === 0 ? EXIT.OK : EXIT.PARTIAL;
     } catch (error) {
       return reportError(error, out);

@@ -1,8 +1,8 @@
 /**
  * V8 code caches for what a worker child compiles again and again in new isolates: the prelude
- * (every run) and each bundle (every fresh-isolate run). A cache lets V8 skip most of parsing:
- * ~0.5 ms for a 50 KB bundle, ~0.4 ms for the prelude. Caches are produced here by V8 from our
- * own compile, never taken from a script or the network.
+ * (every run of a bundle without zod; see isolates.ts) and each bundle (every fresh-isolate run).
+ * A cache lets V8 skip most of parsing: ~0.5 ms for a 50 KB bundle, ~0.4 ms for the prelude.
+ * Caches are produced here by V8 from our own compile, never taken from a script or the network.
  *
  * A key must name one exact source (a verified sha256): V8 checks a cache only against the
  * source's length and flags, so another source of the same length would run the cached code.

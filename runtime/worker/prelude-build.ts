@@ -1,7 +1,8 @@
 /**
  * Builds the in-isolate SDK (runtime/worker/prelude/, TypeScript) into the one script a worker
- * child compiles in each isolate. Evaluating the script yields the prelude's `install` function;
- * nothing is left on the context's global object. Built once per process, at first use.
+ * child runs in each context, or once in its isolates' snapshot (isolates.ts). Evaluating the
+ * script yields the prelude's `{ install, preload }`; nothing is left on the context's global
+ * object. Built once per process, at first use.
  */
 import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
@@ -35,8 +36,9 @@ export function buildPrelude(): BuiltPrelude {
     logLevel: 'silent',
   });
   const body = result.outputFiles[0]?.text ?? '';
-  // A CommonJS module scope of its own, whose value is `install`.
-  const code = `(function () {\nvar module = { exports: {} }, exports = module.exports;\n${body}\nreturn module.exports.install;\n})()`;
+  // A CommonJS module scope of its own, whose value is `{ install, preload }` (plain values:
+  // esbuild's exports are getters, which isolated-vm's References do not read).
+  const code = `(function () {\nvar module = { exports: {} }, exports = module.exports;\n${body}\nreturn { install: module.exports.install, preload: module.exports.preload };\n})()`;
   built = { code, hash: createHash('sha256').update(code).digest('hex') };
   return built;
 }

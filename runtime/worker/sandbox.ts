@@ -80,7 +80,8 @@ const RANDOM = new ivm.Callback((bytes: unknown) => {
  * script code, so it uses isolated-vm's synchronous calls.
  */
 export function installPrelude(lease: IsolateLease, context: ivm.Context, send: ivm.Callback | ivm.Reference, log: ivm.Callback | ivm.Reference): PreludeEntries {
-  const install = lease.prelude().runSync(context, { reference: true }) as ivm.Reference<(...args: unknown[]) => unknown>;
+  const install = lease.install(context) as ivm.Reference<(...args: unknown[]) => unknown>;
+  if (install.typeof !== 'function') throw new Error('the prelude did not yield its install function');
   const callback = (f: ivm.Callback | ivm.Reference) => (f instanceof ivm.Reference ? f.derefInto() : f);
   const api = install.applySync(undefined, [callback(send), callback(log), JSON.stringify(CAPS), RANDOM], { result: { reference: true } }) as ivm.Reference;
   install.release();

@@ -51,13 +51,14 @@ it('deploy previews new, changed and removed scripts with their models before ap
   const sync = join(dir, 'billing/syncs/invoices.ts');
   await writeFile(sync, (await readFile(sync, 'utf8')).replaceAll("'Invoice'", "'BillingInvoice'").replace('models: { Invoice:', 'models: { BillingInvoice:'));
   await rm(join(dir, 'chat'), { recursive: true });
-  const second = JSON.parse((await cli('deploy', '--dir', dir, '--dry-run')).stdout);
+  // Removing a deployed script needs consent outside a terminal: --prune (test/cli/deploy-prune.test.ts).
+  const second = JSON.parse((await cli('deploy', '--dir', dir, '--dry-run', '--prune')).stdout);
   expect(second.plan.scripts).toEqual(expect.arrayContaining([
     expect.objectContaining({ name: 'invoices', status: 'changed', addedModels: ['BillingInvoice'], removedModels: ['Invoice'] }),
     expect.objectContaining({ name: 'post-message', status: 'removed' }),
   ]));
   expect(second.plan.removedModels).toEqual(['Invoice']);
-  const again = JSON.parse((await cli('deploy', '--dir', dir)).stdout);
+  const again = JSON.parse((await cli('deploy', '--dir', dir, '--prune')).stdout);
   expect(again.version).toBe(2);
 });
 

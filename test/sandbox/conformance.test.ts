@@ -174,6 +174,29 @@ describe.each(EXECUTION_MODES)('sandbox conformance: $name', (mode) => {
         await own.close();
       }
     });
+
+    it('a global, a prototype or zod changed by a run is seen by no later run, in the same environment or another', async () => {
+      const own = createRuntime({ workers: 1, logger: pino({ level: 'silent' }), isolates: mode.isolates });
+      try {
+        const code = await bundled(syncScript(`
+          ctx.log(JSON.stringify({ global: globalThis.mark ?? null, proto: ({}).mark ?? null, zod: z.mark ?? null, string: z.string().safeParse('x').success }));
+          globalThis.mark = 'run ' + ctx.connectionId;
+          Object.prototype.mark = 'polluted';
+          z.mark = 'changed';
+          Object.getPrototypeOf(z.string()).safeParse = () => ({ success: false });
+        `));
+        const seen: unknown[] = [];
+        for (const environmentId of ['env-x', 'env-x', 'env-y', 'env-x']) {
+          const result = await own.run(jobFor(code, { environmentId }), recordingBridge().bridge);
+          expect(result.ok, JSON.stringify(result)).toBe(true);
+          seen.push(JSON.parse(result.logs[0]!.message));
+        }
+        const clean = { global: null, proto: null, zod: null, string: true };
+        expect(seen).toEqual([clean, clean, clean, clean]);
+      } finally {
+        await own.close();
+      }
+    });
   });
 
   describe('observability per run', () => {

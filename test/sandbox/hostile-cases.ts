@@ -397,6 +397,30 @@ export const LEFTOVERS: SandboxCase[] = [
       expect(report(ok(result).logs)).toEqual({ global: 'undefined', proto: 'undefined', json: '{"a":1}', push: 'push', counter: null });
     },
   },
+  {
+    // zod and the SDK are initialised once, in the snapshot every context is made from: what a
+    // run does to its copy (module exports, prototypes, zod's global registry and config) must
+    // not reach the next run's.
+    name: "nothing one run does to zod or the SDK (exports, prototypes, zod's globals) is visible to the next",
+    source: syncScript(`
+      const sdk = __ferry_require('ferry/sdk');
+      const seen = {
+        string: z.string().parse('x'), object: z.object({ id: z.number() }).safeParse({ id: 1 }).success,
+        registry: z.globalRegistry.has(z.string()) || globalThis.__zod_globalRegistry?.marked === true,
+        config: globalThis.__zod_globalConfig?.marked ?? null, sdk: typeof sdk.createSync, sdkMark: sdk.marked ?? null,
+      };
+      z.string = () => { throw new Error('hijacked'); };
+      Object.getPrototypeOf(z.object({})).safeParse = () => ({ success: false });
+      globalThis.__zod_globalRegistry.marked = true;
+      globalThis.__zod_globalConfig.marked = 'run state';
+      try { sdk.marked = 'run state'; } catch {}
+      try { sdk.createSync = null; } catch {}
+      ctx.log(seen);
+    `),
+    check({ result }) {
+      expect(report(ok(result).logs)).toEqual({ string: 'x', object: true, registry: false, config: null, sdk: 'function', sdkMark: null });
+    },
+  },
 ];
 
 // ---- limits: each ends its run with a typed limit error --------------------------------------

@@ -1,6 +1,7 @@
 /**
  * The in-isolate SDK. Built into one script (runtime/worker/prelude-build.ts) that the worker
- * runs in each run's fresh context before the script's bundle; evaluating it yields `install`,
+ * runs in each run's fresh context before the script's bundle — or once, with `preload` called,
+ * in the snapshot that context is made from (isolates.ts); either way it yields `install`,
  * which the worker calls with:
  *   send(id, op, a, b)  host callback (ignored mode): asks the worker to do `op`; the worker
  *                       answers later through `deliver(id, ok, value)`.
@@ -16,7 +17,7 @@ import { describe, run } from './entries.ts';
 import { installGuards } from './guards.ts';
 import { deliver, setHost, type HostLogFn, type SendFn } from './host.ts';
 import { installConsole } from './logs.ts';
-import { installModules } from './modules.ts';
+import { installModules, preloadModules } from './modules.ts';
 import { installTimers } from './timers.ts';
 import { installWeb, type RandomFn } from './web/index.ts';
 
@@ -34,4 +35,9 @@ export function install(send: SendFn, log: HostLogFn, capsJson: string, random: 
   installWeb(random);
   installModules();
   return { deliver, run, describe };
+}
+
+/** Initialises zod and the SDK ahead of any run: called once, when the snapshot is made. */
+export function preload(): void {
+  preloadModules();
 }

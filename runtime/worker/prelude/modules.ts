@@ -2,7 +2,9 @@
  * The modules the runtime provides to bundles instead of each bundle inlining them (cli/bundle.ts
  * marks them external): zod and the SDK, so a script's bundle holds its own code only. A bundle
  * asks for them through the global `__ferry_require(name)`; each is initialised on first request,
- * once per run's context, so a script sees its own copy.
+ * once per run's context, so a script sees its own copy — or, for a bundle that imports zod, once
+ * in the snapshot its contexts are deserialised from (isolates.ts), which gives each run a copy
+ * no other run touched just the same.
  */
 import * as sdk from '@ferry/sdk';
 import { defineGlobal } from './builtins.ts';
@@ -24,4 +26,9 @@ export function installModules(): void {
     if (!load) throw sdkError('BAD_SCRIPT', `the runtime provides no module "${String(name)}" (it provides ${Object.keys(RUNTIME_MODULES).join(', ')})`);
     return load();
   });
+}
+
+/** Initialises every runtime module (run when the snapshot is made, so no run pays for it). */
+export function preloadModules(): void {
+  for (const load of Object.values(RUNTIME_MODULES)) load();
 }
