@@ -237,6 +237,8 @@ export async function runKeySplit(
     results.push(listing);
     if (!listing.ok) return { result: combine(results), keys: null, ran: [] };
     keys = listing.output as string[];
+    // Nothing to split (an account with no mailboxes): the host's pass succeeds with zero parts.
+    if (keys.length === 0) return { result: { ...listing, output: undefined }, keys, ran: [] };
   }
   const pass = await runParts(runtime, bridge, job, context, keyParts(keys ?? [part!]), keys !== null);
   return { result: combine([...results, pass.result]), keys, ran: pass.ran };

@@ -139,7 +139,9 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
     const connectSessions = createConnectSessions(sql);
     const connectFlow = createConnectFlow({ sql, connections, providers, sessions: connectSessions, syncState, proxy, outbox, logger });
     const oauthClients = createOAuthClients(sql, cipher);
-    const scriptRunDeps = { sql, runtime, records, runs, syncState, parts, scripts, connections, providers, proxy, logger, boss: queue.boss, outbox };
+    // Action and incoming-webhook jobs count as lost after the same silence as a sync's.
+    const jobHeartbeatSeconds = Math.max(10, Math.ceil(config.FERRY_STALE_RUN_MS / 1000));
+    const scriptRunDeps = { sql, runtime, records, runs, syncState, parts, scripts, connections, providers, proxy, logger, boss: queue.boss, outbox, jobHeartbeatSeconds };
     const actions = await createActions(scriptRunDeps);
     const webhooksIn = await createWebhooksIn(scriptRunDeps);
 
@@ -152,8 +154,10 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
         retry, webhooks: webhooksOut, heartbeatMs: Math.max(500, Math.floor(config.FERRY_STALE_RUN_MS / 6)),
       });
       queue.work(config.FERRY_RUNTIME_WORKERS, (job, jobId, executed) => runner.run(job, jobId, executed), reservedSlots(config));
-      await actions.actionQueue.work(config.FERRY_RUNTIME_WORKERS);
-      await webhooksIn.workWebhooks(config.FERRY_RUNTIME_WORKERS);
+      actions.actionQueue.work(config.FERRY_RUNTIME_WORKERS);
+      closers.push(() => actions.actionQueue.stop(10_000));
+      webhooksIn.workWebhooks(config.FERRY_RUNTIME_WORKERS);
+      closers.push(() => webhooksIn.stopWebhooks(10_000));
       const scheduler = createScheduler({ runs, queue, syncState, parts, logger, retry, staleRunMs: config.FERRY_STALE_RUN_MS, tickMs: config.FERRY_SCHEDULER_TICK_MS });
       scheduler.start();
       closers.push(() => scheduler.stop());

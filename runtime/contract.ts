@@ -226,7 +226,8 @@ export const PartitionKeysSchema = z.array(
     .max(MAX_PARTITION_KEY_CHARS, `a partition key is at most ${MAX_PARTITION_KEY_CHARS} characters`)
     .regex(/^[^\u0000-\u001f\u007f]*$/, 'a partition key holds no control characters'),
   { error: 'split.partitions must return an array of strings' },
-).min(1, 'split.partitions returned no keys: return at least one')
+)
+  // An empty list is an account with nothing to split (no mailboxes): a pass of zero parts.
   .max(MAX_PARTS, `split.partitions may return at most ${MAX_PARTS} keys`)
   .superRefine((keys, ctx) => {
     const seen = new Set<string>();

@@ -5,12 +5,14 @@ import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportErro
 import { EXIT } from '../exit-codes.ts';
 import { createHostClient } from '../host-client.ts';
 import { createOutput } from '../output.ts';
+import { formatOutcome, outcomeEvent } from '../run-outcome.ts';
 import { RunSchema } from './runs.ts';
 
 const help = `Usage: ferry logs <run-id> [--follow] [options]
 
 Prints a run's logs (what the script logged, with console.* captured). With --follow, keeps
-printing new lines until the run finishes, then prints how it ended.
+printing new lines until the run finishes, then prints how it ended: its changes per model
+(added/updated/deleted), wall and CPU time, peak heap, warnings, and the error if it failed.
 
 Options:
   -f, --follow     wait for new lines until the run has finished
@@ -66,8 +68,8 @@ export const logsCommand: Command = {
         const finished = run.status !== 'running' && run.status !== 'queued';
         if (!values.follow || finished) {
           if (values.follow || finished) {
-            out.jsonLine({ type: 'run', id: run.id, status: run.status, error: run.error ?? null });
-            out.note(`run ${run.id} (${run.sync}) ${run.status}${run.error ? `: ${run.error.code ?? ''} ${run.error.message ?? ''}` : ''}`);
+            out.jsonLine(outcomeEvent(run));
+            for (const line of formatOutcome(run)) out.note(line);
           }
           return values.follow && run.status !== 'succeeded' ? EXIT.FAILED : EXIT.OK;
         }

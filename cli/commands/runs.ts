@@ -31,7 +31,8 @@ export const RunSchema = z.looseObject({
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
   counts: z.record(z.string(), z.number().nullable()).nullable().optional(),
-  usage: z.looseObject({ wall_ms: z.number().nullable(), peak_heap_bytes: z.number().nullable() }).nullable().optional(),
+  usage: z.looseObject({ wall_ms: z.number().nullable(), cpu_ms: z.number().nullable().optional(), peak_heap_bytes: z.number().nullable() }).nullable().optional(),
+  model_counts: z.record(z.string(), z.object({ added: z.number(), updated: z.number(), deleted: z.number() })).nullable().optional(),
   error: z.looseObject({ code: z.string().optional(), message: z.string().optional(), location: SourceLocationSchema.optional().catch(undefined) }).nullable().optional(),
   warnings: z.array(z.looseObject({ code: z.string(), message: z.string() })).optional(),
 });

@@ -20,7 +20,9 @@ Options:
   -c, --connection <id>  the connection
   --variant <variant>    the sync variant (default base; see ferry variants)
   --full                 full refresh
-  -f, --follow           wait for the run to start, print its id, then its logs until it ends
+  -f, --follow           wait for the run to start, print its id, then its logs until it ends,
+                         then how it ended: changes per model, wall/CPU time, peak heap,
+                         warnings, and the error if it failed
 ${HOST_OPTIONS_HELP}
 
 Exit codes: 0 queued (with --follow: the run succeeded), 1 refused by the host (with --follow:

@@ -50,22 +50,31 @@ export function createActionJobs(sql: Sql) {
       return row ?? null;
     },
 
-    /** Claims a queued job; false when another delivery of it already did. */
-    async claim(id: string): Promise<boolean> {
-      const rows = await sql`update action_jobs set status = 'running' where id = ${id} and status = 'queued'`;
+    /**
+     * Claims a queued job for the run written in the same transaction; false when another
+     * delivery of it already did. Claim and run row commit together: a start that loses the
+     * database leaves the call queued, to be run by the job's requeue.
+     */
+    async claim(tx: TransactionSql, id: string): Promise<boolean> {
+      const rows = await tx`update action_jobs set status = 'running' where id = ${id} and status = 'queued'`;
       return rows.count > 0;
     },
 
-    async setRun(id: string, runId: string): Promise<void> {
-      await sql`update action_jobs set run_id = ${runId} where id = ${id}`;
+    async setRun(tx: TransactionSql, id: string, runId: string): Promise<void> {
+      await tx`update action_jobs set run_id = ${runId} where id = ${id}`;
     },
 
-    async finish(id: string, outcome: { ok: true; output: unknown } | { ok: false; error: RunError }, tx: Sql | TransactionSql = sql): Promise<void> {
-      await tx`
+    /**
+     * Stores the outcome of a call that is `from` (running; queued for one that could not start,
+     * such as an action no longer deployed); false when it was not (settled already).
+     */
+    async finish(id: string, outcome: { ok: true; output: unknown } | { ok: false; error: RunError }, tx: Sql | TransactionSql = sql, from: 'queued' | 'running' = 'running'): Promise<boolean> {
+      const rows = await tx`
         update action_jobs set status = ${outcome.ok ? 'succeeded' : 'failed'}, finished_at = now(),
           output = ${outcome.ok ? json(outcome.output) : null}::text::jsonb,
           error = ${outcome.ok ? null : JSON.stringify(outcome.error)}::text::jsonb
-        where id = ${id}`;
+        where id = ${id} and status = ${from}`;
+      return rows.count > 0;
     },
   };
 }

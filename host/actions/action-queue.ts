@@ -5,11 +5,13 @@
 import type { PgBoss } from 'pg-boss';
 import type { RunError } from '@ferry/runtime/contract';
 import type { Connections } from '../connections/connections.ts';
-import type { Sql } from '../db/connect.ts';
+import type { Sql, TransactionSql } from '../db/connect.ts';
+import { isTransientDatabaseError, retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
+import { RunNotStartedError } from '../sync/run-not-started.ts';
 import type { WebhookOutbox } from '../webhooks-out/deliveries.ts';
 import type { Logger } from '../logger.ts';
 import type { ActionJobRow, ActionJobs } from './action-jobs.ts';
-import { ActionLookupError, type ActionRunner, type ActionTarget } from './action-runner.ts';
+import { ActionLookupError, outcome, type ActionRunner, type ActionTarget } from './action-runner.ts';
 import { createJobQueue } from './job-queue.ts';
 
 export const ACTION_QUEUE = 'ferry-action';
@@ -27,27 +29,48 @@ export interface ActionQueueDeps {
   logger: Logger;
   /** Where action.finished goes, in the transaction that stores the outcome. */
   outbox?: Pick<WebhookOutbox, 'publish'>;
+  /** How long a job's worker may go silent before pg-boss fails (and retries) it. */
+  jobHeartbeatSeconds?: number;
 }
 
+type ActionResult = { ok: true; output: unknown } | { ok: false; error: RunError };
+
 export async function createActionQueue(deps: ActionQueueDeps) {
-  const queue = await createJobQueue<ActionQueueJob>(deps.boss, ACTION_QUEUE, deps.logger);
+  const queue = await createJobQueue<ActionQueueJob>(deps.boss, deps.sql, ACTION_QUEUE, deps.logger, {
+    // Only a job its worker lost (killed, or whose requeue could not reach the database) is
+    // retried: every other host failure is settled, and the claim keeps a retry from running twice.
+    retryLimit: 2, ...(deps.jobHeartbeatSeconds !== undefined && { heartbeatSeconds: deps.jobHeartbeatSeconds }),
+  });
 
   /** Stores the outcome and, in the same transaction, tells the app (unless the connection is gone). */
-  async function finish(job: ActionJobRow, connection: ActionTarget['connection'] | null, outcome: { ok: true; output: unknown } | { ok: false; error: RunError }) {
-    await deps.sql.begin(async (tx) => {
-      await deps.actionJobs.finish(job.id, outcome, tx);
-      if (!connection) return;
-      await deps.outbox?.publish(tx, job.environment_id, [{
-        type: 'action.finished', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
-        action_name: job.action_name, id: job.id, success: outcome.ok,
-        ...(!outcome.ok && { error: { code: outcome.error.code, message: outcome.error.message } }),
-      }]);
-    });
+  async function finish(tx: TransactionSql, job: ActionJobRow, connection: ActionTarget['connection'] | null, outcome: ActionResult, from: 'queued' | 'running') {
+    if (!(await deps.actionJobs.finish(job.id, outcome, tx, from))) return;
+    if (!connection) return;
+    await deps.outbox?.publish(tx, job.environment_id, [{
+      type: 'action.finished', from: 'ferry', connection_id: connection.connection_id, provider: connection.provider,
+      action_name: job.action_name, id: job.id, success: outcome.ok,
+      ...(!outcome.ok && { error: { code: outcome.error.code, message: outcome.error.message } }),
+    }]);
   }
 
+  /**
+   * Reads, then claims the call and writes its run row in one transaction: until that commits,
+   * nothing of the call has happened, so a lost database throws RunNotStartedError and the job
+   * is queued again. After it, the outcome, the run row and the app's event settle together.
+   */
   async function process(actionJobId: string): Promise<void> {
+    let started = false;
+    try {
+      await run(actionJobId, () => { started = true; });
+    } catch (err) {
+      if (!started && isTransientDatabaseError(err)) throw new RunNotStartedError(err);
+      throw err;
+    }
+  }
+
+  async function run(actionJobId: string, markStarted: () => void): Promise<void> {
     const job = await deps.actionJobs.getById(actionJobId);
-    if (!job || !(await deps.actionJobs.claim(job.id))) return; // gone, or already taken by another delivery
+    if (!job || job.status !== 'queued') return; // gone, or already taken by another delivery
     const connection = await deps.connections.getById(job.connection_id);
     let target: ActionTarget;
     try {
@@ -55,14 +78,24 @@ export async function createActionQueue(deps: ActionQueueDeps) {
       target = await deps.runner.resolve(job.environment_id, job.action_name, connection);
     } catch (err) {
       if (!(err instanceof ActionLookupError)) throw err;
-      await finish(job, connection, { ok: false, error: { kind: 'internal', code: err.code, message: err.message } });
+      const failure = { ok: false as const, error: { kind: 'internal' as const, code: err.code, message: err.message } };
+      await retryTransient(() => deps.sql.begin((tx) => finish(tx, job, connection, failure, 'queued')));
       return;
     }
-    const outcome = await deps.runner.execute(target, job.input, {
-      trigger: 'async',
-      onRunStarted: (runId) => deps.actionJobs.setRun(job.id, runId),
-    });
-    await finish(job, target.connection, outcome);
+    const limits = await deps.runner.limits(target);
+    const started = await retryTransient(() => deps.sql.begin(async (tx) => {
+      if (!(await deps.actionJobs.claim(tx, job.id))) return null; // taken by another delivery meanwhile
+      const row = await deps.runner.start(target, 'async', tx);
+      await deps.actionJobs.setRun(tx, job.id, row.id);
+      return row;
+    }));
+    if (!started) return;
+    markStarted();
+    const result = await deps.runner.perform(target, started.id, job.input, limits);
+    // Had the stale sweep failed the run meanwhile, the call reads as that run's failure.
+    await retryTransient(() => deps.sql.begin(async (tx) => {
+      if (await deps.runner.finish(started.id, result, tx)) await finish(tx, job, target.connection, outcome(started.id, result), 'running');
+    }), SETTLE_RETRY_MS);
   }
 
   return {
@@ -77,7 +110,8 @@ export async function createActionQueue(deps: ActionQueueDeps) {
       });
     },
 
-    work: (concurrency: number) => queue.work(concurrency, (data) => process(data.actionJobId)),
+    work: (concurrency: number) => queue.work(concurrency, (data) => process(data.actionJobId), { requeueWhen: (err) => err instanceof RunNotStartedError }),
+    stop: (timeoutMs: number) => queue.stop(timeoutMs),
   };
 }
 export type ActionQueue = Awaited<ReturnType<typeof createActionQueue>>;

@@ -5,13 +5,16 @@
  * declares (`models` in createAction) are saved through the same bridge as a sync's, so the app
  * reads its write-back at once.
  */
-import type { RunError, Runtime } from '@ferry/runtime/contract';
+import type { Limits, RunError, RunResult, Runtime } from '@ferry/runtime/contract';
 import type { ConnectionRow } from '../connections/connections.ts';
+import type { Sql, TransactionSql } from '../db/connect.ts';
+import { retryTransient } from '../db/transient.ts';
 import type { Provider, Providers } from '../connections/providers.ts';
 import { findScriptFor, ScriptLookupError } from '../deploy/script-lookup.ts';
 import type { ScriptRow, Scripts } from '../deploy/scripts.ts';
 import { executeRun } from '../runs/execute-run.ts';
 import { limitsFor } from '../runs/run-limits.ts';
+import type { RunRow } from '../runs/runs.ts';
 import { createRunBridge, type RunBridgeDeps } from '../sync/run-bridge.ts';
 
 export interface ActionRunnerDeps extends RunBridgeDeps {
@@ -45,7 +48,7 @@ export type ActionOutcome =
 export function createActionRunner(deps: ActionRunnerDeps) {
   const log = deps.logger.child({ module: 'action-runner' });
 
-  return {
+  const runner = {
     /** The active action of the connection's provider; `address` is `name` or `provider/name`. */
     async resolve(environmentId: string, address: string, connection: ConnectionRow): Promise<ActionTarget> {
       let script: ScriptRow;
@@ -60,23 +63,47 @@ export function createActionRunner(deps: ActionRunnerDeps) {
       return { script, connection, provider };
     },
 
-    async execute(target: ActionTarget, input: unknown, options: { trigger: string; onRunStarted?: (runId: string) => Promise<void> }): Promise<ActionOutcome> {
-      const { script, connection, provider } = target;
+    /** The limits a run of the action gets, read before it starts. */
+    limits: (target: ActionTarget): Promise<Limits> => limitsFor(deps.sql, target.connection.environment_id, target.script.manifest.limits),
+
+    /** Writes the action's running run row (in `tx`, to commit it with what the caller claims beside it). */
+    async start(target: ActionTarget, trigger: string, tx: Sql | TransactionSql = deps.sql): Promise<RunRow> {
+      const { script, connection } = target;
       const run = await deps.runs.start({
-        connectionId: connection.id, scriptName: script.name, kind: 'action', scriptVersion: script.version, trigger: options.trigger, isFull: false,
-      });
+        connectionId: connection.id, scriptName: script.name, kind: 'action', scriptVersion: script.version, trigger, isFull: false,
+      }, tx);
       // Only a sync's concurrent run is refused; an action always gets its row.
       if (!run) throw new Error('could not start the action run');
-      await options.onRunStarted?.(run.id);
+      return run;
+    },
 
+    /** Runs a started action in the runtime: a host fault comes back as a failed result, never thrown. */
+    async perform(target: ActionTarget, runId: string, input: unknown, limits: Limits): Promise<RunResult> {
+      const { script, connection, provider } = target;
       const manifest = script.manifest.type === 'action' ? script.manifest : null;
-      const bridge = createRunBridge(deps, { runId: run.id, script, connection, provider, models: manifest?.models ?? [], syncName: null });
-      const limits = await limitsFor(deps.sql, connection.environment_id, script.manifest.limits);
-      const result = await executeRun(deps, { runId: run.id, kind: 'action', script, connection, provider, bridge, limits, input });
-      await deps.runs.finish(run.id, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error });
-      log.info({ runId: run.id, action: script.name, connection: connection.connection_id, ok: result.ok, usage: result.usage }, 'action run finished');
-      return result.ok ? { runId: run.id, ok: true, output: result.output } : { runId: run.id, ok: false, error: result.error };
+      const bridge = createRunBridge(deps, { runId, script, connection, provider, models: manifest?.models ?? [], syncName: null });
+      const result = await executeRun(deps, { runId, kind: 'action', script, connection, provider, bridge, limits, input });
+      log.info({ runId, action: script.name, connection: connection.connection_id, ok: result.ok, usage: result.usage }, 'action run finished');
+      return result;
+    },
+
+    /** Settles the run row; false when it was settled already (failed as WORKER_LOST while this process stalled). */
+    finish: (runId: string, result: RunResult, tx: Sql | TransactionSql = deps.sql): Promise<boolean> =>
+      deps.runs.finish(runId, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error }, tx),
+
+    /** One call answered in the request (POST /actions/:name without `async`). */
+    async execute(target: ActionTarget, input: unknown, options: { trigger: string }): Promise<ActionOutcome> {
+      const limits = await runner.limits(target);
+      const run = await runner.start(target, options.trigger);
+      const result = await runner.perform(target, run.id, input, limits);
+      await retryTransient(() => runner.finish(run.id, result));
+      return outcome(run.id, result);
     },
   };
+  return runner;
+}
+
+export function outcome(runId: string, result: RunResult): ActionOutcome {
+  return result.ok ? { runId, ok: true, output: result.output } : { runId, ok: false, error: result.error };
 }
 export type ActionRunner = ReturnType<typeof createActionRunner>;

@@ -8,7 +8,7 @@ export { ActionLookupError, type ActionOutcome, type ActionRunner, type ActionTa
 export type { ActionJobs, ActionJobRow } from './action-jobs.ts';
 export type { ActionQueue } from './action-queue.ts';
 
-export async function createActions(deps: ActionRunnerDeps & { boss: PgBoss; outbox?: ActionQueueDeps['outbox'] }) {
+export async function createActions(deps: ActionRunnerDeps & Pick<ActionQueueDeps, 'boss' | 'outbox' | 'jobHeartbeatSeconds'>) {
   const actionJobs = createActionJobs(deps.sql);
   const actionRunner = createActionRunner(deps);
   const actionQueue = await createActionQueue({ ...deps, actionJobs, runner: actionRunner });

@@ -40,6 +40,11 @@ export interface SlotOptions<T> {
    * in the queue, to run later, instead of completing it. Must settle the claimed job itself.
    */
   requeue?: { when(err: unknown): boolean; requeue(job: Job<T>): Promise<unknown> };
+  /**
+   * Any other handler error fails the job, so the queue's retry limit gives it another go (the
+   * handler must be safe to run again); by default it is completed.
+   */
+  failOnError?: boolean;
 }
 
 export interface Slots {
@@ -76,16 +81,21 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
       giveBack();
     };
     try {
-      let notStarted = false;
-      await options.handler(job, onExecuted).catch((err: unknown) => {
-        notStarted = options.requeue?.when(err) ?? false;
-        if (notStarted) logger.warn({ err, jobId: job.id }, 'job could not start (database lost): queued again');
-        else logger.error({ err, jobId: job.id }, 'job failed in the host');
+      let failure: unknown;
+      const outcome = await options.handler(job, onExecuted).then(() => 'done' as const, (err: unknown) => {
+        failure = err;
+        if (options.requeue?.when(err)) {
+          logger.warn({ err, jobId: job.id, queue }, 'job could not start (database lost): queued again');
+          return 'requeue' as const;
+        }
+        logger.error({ err, jobId: job.id, queue }, 'job failed in the host');
+        return options.failOnError ? 'failed' as const : 'done' as const;
       });
       // A lost connection here would leave the job active, its pair blocked, until the 60 s
-      // silent-job sweep (which also makes a job that never started due again); completing or
-      // requeueing twice is harmless (the second finds the job settled).
-      if (notStarted) await retryTransient(() => options.requeue!.requeue(job), SETTLE_RETRY_MS);
+      // silent-job sweep (which also makes a job that never started due again); settling twice
+      // is harmless (the second finds the job settled).
+      if (outcome === 'requeue') await retryTransient(() => options.requeue!.requeue(job), SETTLE_RETRY_MS);
+      else if (outcome === 'failed') await retryTransient(() => boss.fail(queue, [job.id], { message: failure instanceof Error ? failure.message : String(failure) }), SETTLE_RETRY_MS);
       else await retryTransient(() => boss.complete(queue, [job]), SETTLE_RETRY_MS);
     } catch (err) {
       logger.error({ err, jobId: job.id }, 'settling a job failed');

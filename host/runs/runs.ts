@@ -44,6 +44,8 @@ export interface RunRow {
   resumed: boolean;
   checkpoint_advanced: boolean;
   warnings: RunWarning[] | null;
+  /** A settled sync run's changes per declared model; null before it settled, and for actions. */
+  model_counts: Record<string, { added: number; updated: number; deleted: number }> | null;
   fetch_since: Date | null;
   fetch_checkpoint: Record<string, unknown> | null;
   memory_limit_mb: number | null;
@@ -102,14 +104,19 @@ export function createRuns(sql: Sql) {
     },
 
     /** Finishes a run; `tx` lets the caller move sync state in the same transaction. */
-    async finish(runId: string, outcome: { status: 'succeeded' | 'failed'; usage: Usage; error?: RunError; warnings?: readonly RunWarning[] }, tx: Sql | TransactionSql = sql): Promise<boolean> {
+    async finish(
+      runId: string,
+      outcome: { status: 'succeeded' | 'failed'; usage: Usage; error?: RunError; warnings?: readonly RunWarning[]; modelCounts?: ReadonlyMap<string, { added: number; updated: number; deleted: number }> },
+      tx: Sql | TransactionSql = sql,
+    ): Promise<boolean> {
       const u = outcome.usage;
       const rows = await tx`
         update runs set status = ${outcome.status}, finished_at = now(),
           wall_ms = ${Math.round(u.wallMs)}, cpu_ms = ${Math.round(u.cpuMs)}, peak_heap_bytes = ${Math.round(u.peakHeapBytes)},
           bridge_bytes = ${Math.round(u.bridgeBytes)}, proxy_calls = ${u.proxyCalls},
           error = ${outcome.error ? JSON.stringify(outcome.error) : null}::text::jsonb,
-          warnings = ${outcome.warnings?.length ? JSON.stringify(outcome.warnings) : null}::text::jsonb
+          warnings = ${outcome.warnings?.length ? JSON.stringify(outcome.warnings) : null}::text::jsonb,
+          model_counts = ${outcome.modelCounts ? JSON.stringify(Object.fromEntries(outcome.modelCounts)) : null}::text::jsonb
         where id = ${runId} and status = 'running'`;
       // false: the run was already settled (failed as stale while its process was stalled).
       return rows.count > 0;

@@ -71,6 +71,13 @@ type SyncManifest = Extract<ScriptManifest, { type: 'sync' }>;
 
 const IDLE: Usage = { wallMs: 0, cpuMs: 0, peakHeapBytes: 0, bridgeBytes: 0, proxyCalls: 0 };
 
+/** A succeeded run's counts for every declared model, those it did not change as zeros (`ferry trigger --follow` lists each). */
+function withDeclared(counts: ModelCounts, models: readonly string[]): ModelCounts {
+  const all: ModelCounts = new Map(models.map((m) => [m, { added: 0, updated: 0, deleted: 0 }]));
+  for (const [model, c] of counts) all.set(model, { ...c });
+  return all;
+}
+
 /** Which pass this run belongs to: a fresh one (by strategy) or the one its checkpoint resumes. */
 export function choosePass(manifest: SyncManifest, state: SyncStateRow, job: SyncJob, now: Date): { pass: Pass; resumed: boolean } {
   const fullAsked = job.full === true || state.full_requested;
@@ -204,7 +211,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       markStarted();
       const where = { runId: run.id, sync: job.syncName, variant, ...(partKey && { part: partKey.part }), connection: connection.connection_id };
       // Defined before the split: a split run's failure (its listing) settles the same way.
-      const fail = async (error: RunError, usage: Usage): Promise<SyncOutcome> => {
+      const fail = async (error: RunError, usage: Usage, modelCounts?: ModelCounts): Promise<SyncOutcome> => {
         const attempt = part ? part.retry_attempt : state.retry_attempt;
         const decision = decideRetry(error, attempt, { ...retry, ...(manifest.retries !== undefined && { maxRetries: manifest.retries }) });
         // Settled and rescheduled together, and only by the process that still holds the run: one
@@ -212,7 +219,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         // retry is left, the app's sync.failed event is written in the same transaction. A part
         // is retried on its own; the pass's state does not move.
         const settled = await retryTransient(() => deps.sql.begin(async (tx) => {
-          if (!(await deps.runs.finish(run.id, { status: 'failed', usage, error }, tx))) return false;
+          if (!(await deps.runs.finish(run.id, { status: 'failed', usage, error, ...(modelCounts && { modelCounts }) }, tx))) return false;
           if (partKey) {
             await deps.parts.recordFailure(partKey, decision, tx);
             if (decision === null) await deps.syncState.recordFailure(connection.id, job.syncName, variant, null, tx);
@@ -264,7 +271,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         return hostFault(err);
       }
       executed();
-      if (!result.ok) return fail(result.error, result.usage);
+      if (!result.ok) return fail(result.error, result.usage, bridge.modelCounts);
       try {
         // A settle lost to a dropped connection is tried again: had it committed unseen, the
         // repeat's claim is refused (the run is settled), so nothing is applied twice.
@@ -288,7 +295,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
             await deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass, variant);
             if (partKey) await deps.parts.finish(tx, pair);
           }
-          const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings }, tx);
+          const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings, modelCounts: withDeclared(bridge.modelCounts, models) }, tx);
           // Already settled as dead (a stalled process): roll back deletes and the state change.
           if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
           await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
@@ -313,6 +320,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         if (!planned.ok) return fail(planned.error, planned.usage);
         const { parts: windows, usage, logSeq, describe } = planned;
         splitPass.startedAt = startedAt;
+        if (windows.length === 0) return emptyPass(runId, splitPass, usage, logSeq);
         try {
           await retryTransient(() => fencedWrite(deps.sql, runId, async (tx) => {
             await deps.syncState.beginPass(tx, connection!.id, job.syncName, splitPass, variant, stored);
@@ -324,6 +332,44 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           return hostFault(err);
         }
         log.info({ runId, sync: job.syncName, variant, parts: windows.length, by: spec.by }, 'full pass split into parts');
+        return { status: 'succeeded', runId };
+      }
+
+      /**
+       * A key split with nothing to split (an account with no mailboxes): the pass is done as it
+       * begins. In one fenced transaction it begins and succeeds (lastSyncDate moves, an older
+       * pass's parts go), and a full refresh's deletes apply as for a pass that saw nothing,
+       * under the mass-delete guard.
+       */
+      async function emptyPass(runId: string, emptied: Pass, usage: Usage, logSeq: number): Promise<SyncOutcome> {
+        const counter = createRunBridge(deps, { runId, connection: connection!, provider: provider!, models, syncName: job.syncName, variant, massDeleteGuard: manifest.massDeleteGuard });
+        try {
+          const cursors = deps.webhooks ? await retryTransient(() => cursorsBefore(connection!.id, models, variant)) : new Map<string, string>();
+          await retryTransient(() => fencedWrite(deps.sql, runId, async (tx) => {
+            counter.resetUnseen();
+            await deps.syncState.beginPass(tx, connection!.id, job.syncName, emptied, variant, stored);
+            await deps.parts.begin(tx, pair, []);
+            if (emptied.tracksDeletes) {
+              let total = 0;
+              for (const model of models) {
+                const target = { connectionId: connection!.id, syncName: job.syncName, scope: 'full' as const, model: storedModel(model, variant) };
+                const outcome = await settleUnseen(tx, target, runId, manifest.massDeleteGuard);
+                counter.noteUnseen(model, outcome);
+                total += outcome.deleted;
+              }
+              if (total > 0) await tx`update runs set deleted = deleted + ${total} where id = ${runId}`;
+            }
+            await deps.syncState.recordSuccess(tx, connection!.id, job.syncName, emptied, variant);
+            await deps.runs.appendLogs(runId, logSeq, [{ level: 'info', message: 'split.partitions returned no keys: nothing to split, the pass succeeds with zero parts', at: new Date().toISOString() }], tx);
+            if (!(await deps.runs.finish(runId, { status: 'succeeded', usage, warnings: counter.warnings, modelCounts: withDeclared(counter.modelCounts, models) }, tx))) {
+              throw new Error(`run ${runId} was settled by another process`);
+            }
+            await deps.webhooks?.enqueue(tx, connection!.environment_id, runId, webhookEvents(connection!, job.syncName, variant, runId, emptied, counter.modelCounts, counter.warnings, cursors));
+          }));
+        } catch (err) {
+          return hostFault(err);
+        }
+        log.info({ runId, sync: job.syncName, variant }, 'key split listed no keys: the pass succeeded with zero parts');
         return { status: 'succeeded', runId };
       }
 

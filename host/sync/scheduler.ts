@@ -32,7 +32,8 @@ export function createScheduler(deps: SchedulerDeps) {
     const dead = await deps.runs.failStale(deps.staleRunMs);
     if (dead.length > 0) {
       log.warn({ runs: dead.map((d) => d.id) }, 'failed runs whose process stopped heartbeating');
-      await deps.queue.failJobs(dead.flatMap((d) => (d.job_id ? [d.job_id] : [])));
+      // Only a sync run's job_id is a sync-queue job (a webhook run's is its delivery's id).
+      await deps.queue.failJobs(dead.flatMap((d) => (d.kind === 'sync' && d.job_id ? [d.job_id] : [])));
       for (const run of dead.filter((d) => d.kind === 'sync')) {
         if (run.part !== null) {
           // A part is retried on its own, from its checkpoint.

@@ -7,6 +7,7 @@ import type { RunError, Runtime } from '@ferry/runtime/contract';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
 import type { ScriptRow, Scripts } from '../deploy/scripts.ts';
+import { retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
 import { executeRun } from '../runs/execute-run.ts';
 import { limitsFor } from '../runs/run-limits.ts';
 import { createRunBridge, type RunBridgeDeps } from '../sync/run-bridge.ts';
@@ -20,6 +21,8 @@ export interface WebhookDelivery {
   event: string | null;
   payload: unknown;
   receivedAt: string;
+  /** The first queue job's id, kept when the delivery is queued again: its runs carry it (runs_webhook_once). */
+  deliveryId?: string;
 }
 
 export interface WebhookRunnerDeps extends RunBridgeDeps {
@@ -42,26 +45,35 @@ export function subscribes(subscriptions: readonly string[] | undefined, event: 
 export function createWebhookRunner(deps: WebhookRunnerDeps) {
   const log = deps.logger.child({ module: 'webhook-runner' });
 
-  async function runOne(delivery: WebhookDelivery, connection: ConnectionRow, script: ScriptRow) {
+  /** Null when the sync is not run: no provider configured, or this delivery already ran it. */
+  async function runOne(delivery: WebhookDelivery, deliveryId: string, connection: ConnectionRow, script: ScriptRow) {
+    // Every read before the run row: a lost database there has started nothing.
     const provider = await deps.providers.get(delivery.environmentId, connection.provider);
     if (!provider) return null;
-    const run = await deps.runs.start({ connectionId: connection.id, scriptName: script.name, kind: 'webhook', scriptVersion: script.version, trigger: 'webhook', isFull: false });
-    if (!run) throw new Error('could not start the webhook run');
+    const state = await deps.syncState.get(connection.id, script.name);
+    const limits = await limitsFor(deps.sql, connection.environment_id, script.manifest.limits);
+    const run = await retryTransient(() => deps.runs.start({
+      connectionId: connection.id, scriptName: script.name, kind: 'webhook', scriptVersion: script.version, trigger: 'webhook', isFull: false, jobId: deliveryId,
+    }));
+    if (!run) return null;
     const models = script.manifest.type === 'sync' ? script.manifest.models : [];
     // No checkpoint access: a webhook must not move a sync's resumable position.
     // The records it saves are the sync's own (delete detection of that sync covers them).
     const bridge = createRunBridge(deps, { runId: run.id, script, connection, provider, models, syncName: null, writer: script.name });
-    const state = await deps.syncState.get(connection.id, script.name);
     const result = await executeRun(deps, {
-      runId: run.id, kind: 'webhook', script, connection, provider, bridge,
-      limits: await limitsFor(deps.sql, connection.environment_id, script.manifest.limits), input: delivery.payload, lastSyncDate: state?.last_sync_date ?? null,
+      runId: run.id, kind: 'webhook', script, connection, provider, bridge, limits, input: delivery.payload, lastSyncDate: state?.last_sync_date ?? null,
     });
-    await deps.runs.finish(run.id, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error });
+    // Given up, the run is left to the stale sweep; the delivery queued again does not repeat it.
+    await retryTransient(() => deps.runs.finish(run.id, result.ok ? { status: 'succeeded', usage: result.usage } : { status: 'failed', usage: result.usage, error: result.error }), SETTLE_RETRY_MS);
     return result.ok ? { sync: script.name, runId: run.id, ok: true } : { sync: script.name, runId: run.id, ok: false, error: result.error };
   }
 
   return {
-    async process(delivery: WebhookDelivery): Promise<WebhookOutcome> {
+    /**
+     * Safe to repeat for the same `deliveryId`: a sync it already ran for that delivery is not run
+     * again, so a delivery whose processing lost the database is simply queued again.
+     */
+    async process(delivery: WebhookDelivery, deliveryId: string): Promise<WebhookOutcome> {
       const config = await deps.providerWebhooks.get(delivery.environmentId, delivery.provider);
       if (!config) return { status: 'ignored', reason: 'the provider has no webhook configuration any more' };
       const connectionId = readScalar(delivery.payload, config.connection_id_path);
@@ -76,7 +88,7 @@ export function createWebhookRunner(deps: WebhookRunnerDeps) {
       for (const summary of subscribed) {
         const script = await deps.scripts.getActive(delivery.environmentId, summary.provider, summary.name);
         if (!script) continue;
-        const done = await runOne(delivery, connection, script);
+        const done = await runOne(delivery, deliveryId, connection, script);
         if (done) runs.push(done);
       }
       log.info({ provider: delivery.provider, connection: connection.connection_id, event: delivery.event, runs: runs.length }, 'webhook routed');

@@ -75,6 +75,18 @@ describe('ferry dryrun of a key-split sync', () => {
     expect(provider.requests.some((r) => r.path === '/repos')).toBe(false);
   });
 
+  test('a listing of no keys is a pass of zero parts that succeeds, as on the host', async () => {
+    provider.listing = 'none';
+    try {
+      const none = await dry();
+      expect(none.result.ok).toBe(true);
+      expect(none.partitions).toEqual({ keys: [], ran: [] });
+      expect(issuesOf(none)).toEqual([]);
+    } finally {
+      provider.listing = 'ok';
+    }
+  });
+
   test('a listing of junk fails before any part runs; a failing part stops the pass, naming the part', async () => {
     provider.listing = 'duplicates';
     try {

@@ -62,7 +62,6 @@ describe('split.partitions', () => {
     ['not an array', 'async () => "api"', /must return an array of strings/],
     ['a number among the keys', 'async () => ["api", 7]', /keys\[1\]: a partition key is a string/],
     ['an empty key', 'async () => ["api", ""]', /keys\[1\]: a partition key may not be empty/],
-    ['no keys', 'async () => []', /returned no keys/],
     ['a duplicate', 'async () => ["api", "web", "api"]', /keys\[2\]: the key "api" is returned more than once/],
     ['a control character', 'async () => ["a\\nb"]', /no control characters/],
     ['a key too long', `async () => ["x".repeat(${MAX_PARTITION_KEY_CHARS + 1})]`, new RegExp(`at most ${MAX_PARTITION_KEY_CHARS} characters`)],
@@ -71,6 +70,11 @@ describe('split.partitions', () => {
     const { result } = await listing(partitions);
     expect(result.ok).toBe(false);
     expect(!result.ok && result.error).toMatchObject({ kind: 'sdk', code: 'INVALID_OUTPUT', message: expect.stringMatching(message) });
+  });
+
+  it('an empty list is kept: an account with nothing to split is a pass of zero parts (test/sync/split-keys-empty)', async () => {
+    const { result } = await listing('async () => []');
+    expect(result).toMatchObject({ ok: true, output: [] });
   });
 
   it('a huge list is refused by its length before its keys are checked', async () => {

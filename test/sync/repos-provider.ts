@@ -41,7 +41,7 @@ export default createSync({
   },
 });`;
 
-export type Listing = 'ok' | 'throw' | 'junk' | 'too-many' | 'duplicates';
+export type Listing = 'ok' | 'throw' | 'junk' | 'too-many' | 'duplicates' | 'none';
 
 export interface ReposProvider {
   url: string;
@@ -65,6 +65,7 @@ function listed(provider: ReposProvider): unknown {
     case 'too-many': return Array.from({ length: 1001 }, (_, i) => `repo-${i}`);
     case 'duplicates': return [...names, names[0]];
     case 'throw': return null;
+    case 'none': return [];
   }
 }
 

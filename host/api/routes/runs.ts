@@ -52,6 +52,8 @@ const RunSchema = z.object({
   }).nullable().describe('What a sync run fetched from; null for actions and webhooks'),
   warnings: z.array(z.object({ code: z.string(), model: z.string(), message: z.string(), held: z.number(), live: z.number() }))
     .describe('A run that succeeded but wants attention (DELETES_HELD: the mass-delete guard held deletes)'),
+  model_counts: z.record(z.string(), z.object({ added: z.number(), updated: z.number(), deleted: z.number() })).nullable()
+    .describe("A settled sync run's changes per model (a succeeded run lists every declared model); null while running, and for actions and webhooks"),
 });
 const RejectedQuery = z.strictObject({
   after: z.string().regex(/^\d{1,19}$/).default('0'),
@@ -103,6 +105,7 @@ function presentRun(run: RunRow, connection: Pick<ConnectionRow, 'connection_id'
     memory_limit_mb: run.memory_limit_mb,
     fetch_window: run.kind === 'sync' ? { last_sync_date: run.fetch_since, checkpoint: run.fetch_checkpoint } : null,
     warnings: run.warnings ?? [],
+    model_counts: run.model_counts ?? null,
   };
 }
 
