@@ -140,11 +140,21 @@ export const RunResultSchema = z.discriminatedUnion('ok', [
 export type RunResult = z.infer<typeof RunResultSchema>;
 
 /** One batchSave/batchUpdate/batchDelete call, after in-isolate validation. */
+/**
+ * One valid record of a batch. A bridge that sets `packedRows` is handed rows whose `json` is a
+ * getter decoding the bytes that crossed from the worker (runtime/packed-records.ts).
+ */
+export interface RecordRow {
+  readonly id: string;
+  readonly json: string;
+  readonly hash: string;
+}
+
 export interface RecordBatch {
   op: 'save' | 'update' | 'delete';
   model: string;
   /** Valid records: id as string, the record's JSON text, and a hash of that text (hex sha1). */
-  records: Array<{ id: string; json: string; hash: string }>;
+  records: RecordRow[];
   /** Records refused by the model's schema (or without an id), with the reason. */
   rejected: Array<{ id: string | null; reason: string }>;
   /** How many were refused in all; `rejected` describes at most the first 1,000. */
@@ -199,6 +209,12 @@ export type ProxyResponse = z.infer<typeof ProxyResponseSchema>;
  */
 export interface HostBridge {
   saveRecords(batch: RecordBatch): Promise<BatchResult>;
+  /**
+   * True: saveRecords takes the rows as they crossed from the worker (PackedRow: each record's
+   * JSON read from bytes off the V8 heap, decoded only if `json` is read). Otherwise each row is
+   * a plain object holding its text.
+   */
+  readonly packedRows?: boolean;
   proxy(request: ProxyRequest): Promise<ProxyResponse>;
   /** Called as logs arrive (so a killed run keeps its logs); the result carries them too. */
   log(entries: LogEntry[]): void;

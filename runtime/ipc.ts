@@ -4,15 +4,26 @@
  */
 import { z } from 'zod';
 import { MAX_DEPTH, tooDeepAt } from './bounds.ts';
+import { checkPackedRecords } from './packed-records.ts';
 import { LogEntrySchema, ProxyRequestSchema, RunErrorSchema, RunJobSchema, UsageSchema } from './contract.ts';
 
-export const RecordBatchSchema = z.object({
+/** A batch as it crosses from the worker: its records packed (packed-records.ts), checked whole. */
+export const PackedBatchSchema = z.object({
   op: z.enum(['save', 'update', 'delete']),
   model: z.string(),
-  records: z.array(z.object({ id: z.string(), json: z.string(), hash: z.string().regex(/^[0-9a-f]{40}$/) })),
+  records: z.object({
+    ids: z.array(z.string()),
+    hashes: z.string(),
+    json: z.instanceof(Uint8Array),
+    ends: z.instanceof(Uint32Array),
+  }).superRefine((packed, ctx) => {
+    const problem = checkPackedRecords(packed);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   rejected: z.array(z.object({ id: z.string().nullable(), reason: z.string() })),
   rejectedCount: z.number().int().nonnegative().optional(),
 });
+export type PackedBatch = z.infer<typeof PackedBatchSchema>;
 
 export const BatchResultSchema = z.object({
   added: z.number(),
@@ -30,7 +41,7 @@ const StateSchema = z.record(z.string(), BoundedValueSchema);
 
 /** What a child may ask of the host bridge, with each method's arguments. */
 export const BridgeCallSchema = z.discriminatedUnion('method', [
-  z.object({ method: z.literal('saveRecords'), batch: RecordBatchSchema }),
+  z.object({ method: z.literal('saveRecords'), batch: PackedBatchSchema }),
   z.object({ method: z.literal('proxy'), request: ProxyRequestSchema }),
   z.object({ method: z.literal('getMetadata') }),
   z.object({ method: z.literal('setMetadata'), metadata: StateSchema, merge: z.boolean() }),

@@ -9,10 +9,11 @@ import type { Socket } from 'node:net';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { HostBridge, LogEntry, RunError, RunJob, Usage } from './contract.ts';
+import type { HostBridge, LogEntry, RecordBatch, RunError, RunJob, Usage } from './contract.ts';
 import { CAPS } from './caps.ts';
 import { encodeFrame, readFrames } from './channel.ts';
-import { ChildMessageSchema, rememberBundle, type BridgeCall, type ChildMessage, type ParentMessage } from './ipc.ts';
+import { plainRows, unpackRows } from './packed-records.ts';
+import { ChildMessageSchema, rememberBundle, type BridgeCall, type ChildMessage, type PackedBatch, type ParentMessage } from './ipc.ts';
 import type { IsolateMode } from './worker/isolates.ts';
 
 // The same extension as this module: `.ts` sources in the repository, built `.js` in a package.
@@ -70,6 +71,12 @@ export interface WorkerPool {
   cancel(task: Task): void;
   pids(): number[];
   close(): Promise<void>;
+}
+
+/** A batch as the bridge takes it: rows reading the bytes (packedRows bridges), or plain rows. */
+function recordBatchOf(batch: PackedBatch, packed: boolean): RecordBatch {
+  const { records, ...rest } = batch;
+  return { ...rest, records: packed ? unpackRows(records) : plainRows(records) };
 }
 
 export function createWorkerPool(options: { size: number; maxQueue: number; logger: Logger; isolates: IsolateMode }): WorkerPool {
@@ -187,8 +194,8 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
   function callSize(call: BridgeCall): number {
     if (call.method !== 'saveRecords') return JSON.stringify(call).length;
     const { records, rejected, ...rest } = call.batch;
-    let size = JSON.stringify(rest).length + JSON.stringify(rejected).length;
-    for (const r of records) size += r.id.length + r.json.length + r.hash.length + 22; // {"id":"","json":,"hash":""},
+    let size = JSON.stringify(rest).length + JSON.stringify(rejected).length + records.hashes.length + records.json.length;
+    for (const id of records.ids) size += id.length + 22; // {"id":"","json":,"hash":""},
     return size;
   }
 
@@ -199,7 +206,7 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
       let value: unknown;
       switch (call.method) {
         case 'saveRecords':
-          value = await bridge.saveRecords(call.batch);
+          value = await bridge.saveRecords(recordBatchOf(call.batch, bridge.packedRows === true));
           break;
         case 'proxy':
           value = await bridge.proxy(call.request);

@@ -14,7 +14,7 @@
  *
  * Speed. Stored hashes for the batch's ids are read first (under the lock, so nothing changes
  * them before the write) and only new or changed rows are sent: a re-sync of unchanged data
- * writes nothing. New rows go in with one COPY straight into records ('copy', the default on a
+ * writes nothing. New rows go in with one binary COPY straight into records ('copy', the default on a
  * Postgres server) or as one JSON-array text parameter ('json', the only one on embedded PGlite);
  * changed rows with one UPDATE over a JSON array, probing the primary key per id.
  * The lock and the first lookup are pipelined, so an unchanged batch costs ~2 round trips.
@@ -22,7 +22,7 @@
 import type { BatchResult, RecordBatch } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
-import { copyEncodedRows, copyNewRows, encodeCopyRows, type NewRow } from './records-copy.ts';
+import { copyEncodedRows, copyNewRows, encodeCopyRows } from './records-copy.ts';
 import { ADD_WRITER, INSERT_NEW, INSERT_REJECTED, LOCK_MODEL, LOOKUP_HASHES, MARK_DELETED, MERGE_PATCHES, UPDATE_CHANGED } from './records-sql.ts';
 
 export type InsertMethod = 'copy' | 'json';
@@ -180,7 +180,7 @@ function rowsToJsonArray(rows: Row[], withHash: boolean): string {
 
 async function saveRound(deps: SaveDeps, tx: TransactionSql, target: Target, rows: Row[], result: BatchResult, prepared: PreparedNewRows | null): Promise<void> {
   const stored = await lookupStored(tx, target, rows);
-  const fresh: NewRow[] = [];
+  const fresh: Row[] = [];
   const changed: Row[] = [];
   const unowned: Row[] = [];
   for (const row of rows) {

@@ -59,7 +59,7 @@ from jsonb_array_elements_text($3::text::jsonb) k(id)${probe('k.id', 'hash, dele
  * synced_by the writing sync or none). COPY fires no ON CONFLICT: the rows are the ones the
  * lookup under the (connection, model) lock did not find, so a duplicate is a bug and fails the batch.
  */
-export const COPY_NEW = `copy records (connection_id, model, id, data, hash, last_run_id, synced_by) from stdin`;
+export const COPY_NEW = `copy records (connection_id, model, id, data, hash, last_run_id, synced_by) from stdin with (format binary)`;
 
 /** $1 connection_id, $2 model, $3 JSON array of {i: id, h: hash, d: record}, $4 run id, $5 writing sync or null. */
 export const INSERT_NEW = `

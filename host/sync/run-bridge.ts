@@ -188,6 +188,8 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
   };
 
   return {
+    // The store reads a batch's record bytes as they crossed from the worker (packed-records.ts).
+    packedRows: true,
     calls,
     modelCounts,
     warnings,
