@@ -14,6 +14,7 @@ import { planWindows } from '../sync/parts.ts';
 import type { SyncState } from '../sync/sync-state.ts';
 import { createDeployHistory, lockDeploys, recordActiveSet } from './history.ts';
 import { SCRIPT_NAME_PATTERN, scriptKey } from './script-address.ts';
+import { restartSplitPasses, splitChanged } from './split-change.ts';
 import type { StoredManifest } from './scripts.ts';
 
 export const DeployRequestSchema = z.strictObject({
@@ -148,8 +149,8 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
 
       return sql.begin(async (tx) => {
         await lockDeploys(tx, environmentId);
-        const current = await tx<{ id: string; name: string; provider: string; kind: 'sync' | 'action'; hash: string }[]>`
-          select id, name, provider, kind, hash from scripts where environment_id = ${environmentId} and active`;
+        const current = await tx<{ id: string; name: string; provider: string; kind: 'sync' | 'action'; hash: string; manifest: StoredManifest }[]>`
+          select id, name, provider, kind, hash, manifest from scripts where environment_id = ${environmentId} and active`;
         const currentByKey = new Map(current.map((c) => [scriptKey(c), c]));
         const result: DeployResult['scripts'] = [];
         const changed: Array<(typeof deployable)[number] & { hash: string }> = [];
@@ -181,6 +182,11 @@ export function createDeployer(deps: { sql: Sql; runtime: Runtime; syncState: Sy
             await deps.syncState.ensureForSync(tx, {
               environmentId, provider: s.provider, syncName: s.name, frequencyMs: manifest.frequencyMs!, autoStart: manifest.autoStart,
             });
+            const prev = currentByKey.get(scriptKey(s));
+            const before = prev?.manifest.type === 'sync' ? { split: prev.manifest.split, hash: prev.hash } : null;
+            if (before && splitChanged(before, { split: manifest.split, hash })) {
+              await restartSplitPasses(tx, { environmentId, provider: s.provider, syncName: s.name });
+            }
           }
         }
         for (const r of removed) if (r.kind === 'sync') await deps.syncState.removeSync(tx, { environmentId, provider: r.provider, syncName: r.name });
