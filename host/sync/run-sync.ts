@@ -88,7 +88,11 @@ export function choosePass(manifest: SyncManifest, state: SyncStateRow, job: Syn
     };
   }
   const incremental = manifest.syncType === 'incremental';
-  const full = fullAsked || !incremental || state.last_sync_date === null
+  // A full pass that did not finish (its run failed, or was swept as WORKER_LOST) and left no
+  // checkpoint to resume from is redone full: beginning it cleared full_requested, so the retry
+  // of a "full resync" trigger became incremental.
+  const unfinishedFull = state.pass_started_at !== null && state.pass_full;
+  const full = fullAsked || unfinishedFull || !incremental || state.last_sync_date === null
     || (manifest.fullRefreshEvery !== undefined && state.incrementals_since_full >= manifest.fullRefreshEvery);
   const backfillMs = incremental && manifest.backfill ? parseDuration(manifest.backfill) : null;
   const since = full ? (backfillMs ? new Date(now.getTime() - backfillMs) : null) : state.last_sync_date;
