@@ -32,6 +32,8 @@ export function createCollectingBridge(options: {
   onLog?: ((entries: LogEntry[]) => void) | undefined;
   /** Records the host already holds, per model (what trackDeletesEnd may delete). */
   records?: Record<string, ReadonlyArray<{ id: string | number }>>;
+  /** The ids of the model's live records on the host (ferry dryrun): trackDeletesEnd reports those the walk did not see, as the host would delete them. */
+  hostIds?: (model: string) => Promise<string[]>;
 }): { bridge: HostBridge; collected: Collected } {
   const models = new Map<string, ModelRecords>();
   const modelOf = (name: string): ModelRecords => {
@@ -54,6 +56,8 @@ export function createCollectingBridge(options: {
       const result: BatchResult = { added: 0, updated: 0, unchanged: 0, deleted: 0, rejected: batch.rejectedCount ?? batch.rejected.length };
       for (const record of batch.records) {
         if (batch.op === 'delete') {
+          // Already gone (trackDeletesEnd deleted it): the host would find nothing left to delete.
+          if (model.deletedIds.includes(record.id) && !model.records.has(record.id)) continue;
           model.records.delete(record.id);
           model.deleted++;
           model.deletedIds.push(record.id);
@@ -96,6 +100,12 @@ export function createCollectingBridge(options: {
       if (!window) throw new Error(`trackDeletesEnd("${name}") without trackDeletesStart("${name}")`);
       windows.delete(name);
       const model = modelOf(name);
+      // Records the host holds that this run never touched are unseen too: the host deletes them.
+      for (const id of (await options.hostIds?.(name)) ?? []) {
+        if (window.has(id) || model.records.has(id) || model.deletedIds.includes(id)) continue;
+        model.deleted++;
+        model.deletedIds.push(id);
+      }
       for (const id of [...model.records.keys()]) {
         if (window.has(id)) continue;
         model.records.delete(id);

@@ -117,6 +117,24 @@ async function readSyncState(client: HostClient, script: DiscoveredScript, conne
 }
 
 /** Loaded lazily: isolated-vm is only needed when a command actually runs a script. */
+const RecordPageSchema = z.object({
+  records: z.array(z.looseObject({ id: z.union([z.string(), z.number()]).transform(String), _ferry_metadata: z.looseObject({ deleted_at: z.string().nullable().optional() }).optional() })),
+  next_cursor: z.string().nullable(),
+});
+
+/** The ids of a model's live records on the host, read page by page (what a trackDeletesEnd there weighs). */
+async function liveIds(client: HostClient, connectionId: string, model: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  for (;;) {
+    const query: URLSearchParams = new URLSearchParams({ connection_id: connectionId, model, limit: '1000', ...(cursor && { cursor }) });
+    const page: z.infer<typeof RecordPageSchema> = await client.request('GET', `/records?${query}`, RecordPageSchema);
+    for (const r of page.records) if (!r._ferry_metadata?.deleted_at) ids.push(r.id);
+    if (page.next_cursor === null || page.records.length === 0) return ids;
+    cursor = page.next_cursor;
+  }
+}
+
 async function startRuntime(logger: Logger): Promise<Runtime> {
   const { createRuntime } = await import('@ferry/runtime');
   return createRuntime({ workers: 1, logger });
@@ -141,7 +159,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
   const recorder = options.save ? recordingProxy(viaHost) : null;
   // A logged Error's stack names the script's files, as the host stores it for a deployed run.
   const onLog = options.onLog && ((entries: LogEntry[]) => options.onLog!(locateLogStacks(entries, sourceMap)));
-  const { bridge, collected } = createCollectingBridge({ proxy: recorder?.proxy ?? viaHost, metadata: connection.metadata ?? {}, onLog });
+  const { bridge, collected } = createCollectingBridge({ proxy: recorder?.proxy ?? viaHost, metadata: connection.metadata ?? {}, onLog, hostIds: (model) => liveIds(client, options.connectionId, model) });
 
   const runtime = options.runtime ?? (await startRuntime(options.logger));
   try {

@@ -24,6 +24,7 @@ import { BASE_VARIANT } from '../sync/variants.ts';
 import { pgBossDb } from './pg-boss-db.ts';
 import { serialClaimsDb } from './serial-claims.ts';
 import { startSlots, type Slots } from './slots.ts';
+import { createTurns } from './turns.ts';
 import { pairKey, spreadNextRuns } from './spread.ts';
 
 export const SYNC_QUEUE = 'ferry-sync';
@@ -32,6 +33,11 @@ export const MAX_ENV_CONCURRENCY = 256;
 const CAP_TIERS = Object.fromEntries(Array.from({ length: MAX_ENV_CONCURRENCY }, (_, i) => [`cap${i + 1}`, i + 1]));
 const MANUAL_PRIORITY = 1;
 const POLL_MS = 500;
+/**
+ * Sync slots per regular runtime child: while one run settles (its outcome, its queue job), the
+ * next starts on the child it left (turns.ts). bench/scheduler's first-run burst: see docs/syncs.md.
+ */
+export const SLOTS_PER_CHILD = 2;
 /** How long a job that could not start (database lost) waits before it is claimable again. */
 const REQUEUE_DELAY_S = 2;
 
@@ -156,21 +162,27 @@ export async function createQueue(options: QueueOptions) {
     },
 
     /**
-     * `concurrency` slots that claim one job at a time within each environment's cap, plus
-     * `reserved` slots that claim only jobs of an environment with no run going (see fairness in
-     * docs/syncs.md): one tenant holding every regular slot cannot delay another's start.
+     * Slots for `concurrency` regular runtime children (SLOTS_PER_CHILD each, at most
+     * `concurrency` of them starting or running a script at once) that claim one job at a time
+     * within each environment's cap, plus `reserved` slots, one per reserved child, that claim
+     * only jobs of an environment with no run going (see fairness in docs/syncs.md): one tenant
+     * whose runs hold every regular child cannot delay another's start. The handler calls
+     * `executed` once its run no longer needs its child.
      */
-    work(concurrency: number, handler: (job: SyncJob, jobId: string) => Promise<unknown>, reserved = 0): void {
+    work(concurrency: number, handler: (job: SyncJob, jobId: string, executed: () => void) => Promise<unknown>, reserved = 0): void {
       const common = {
         boss, queue: SYNC_QUEUE, pollMs: POLL_MS, heartbeatMs: (queueOptions.heartbeatSeconds * 1000) / 2, logger: log,
-        handler: (job: Job<QueuedSyncJob>) => handler(job.data, job.id),
+        handler: (job: Job<QueuedSyncJob>, executed: () => void) => handler(job.data, job.id, executed),
         requeue: { when: (err: unknown) => err instanceof RunNotStartedError, requeue: requeueUnstarted },
       };
-      const regular = startSlots(concurrency, { ...common, claim: { groupConcurrency: { default: defaultCap, tiers: CAP_TIERS } } });
+      const regular = startSlots(concurrency * SLOTS_PER_CHILD, {
+        ...common, turns: createTurns(concurrency), claim: { groupConcurrency: { default: defaultCap, tiers: CAP_TIERS } },
+      });
       slots.push(regular);
-      // Only once every regular slot is taken, and only an environment with no active run (a
-      // group cap of 1): the tenant holding the regular slots cannot take the reserve too.
-      if (reserved > 0) slots.push(startSlots(reserved, { ...common, claim: { groupConcurrency: 1 }, claimWhile: () => regular.busy() >= concurrency }));
+      // Only while every regular child has a run starting or running on it, and only an
+      // environment with no active run (a group cap of 1): the tenant holding the regular children
+      // cannot take the reserve too.
+      if (reserved > 0) slots.push(startSlots(reserved, { ...common, claim: { groupConcurrency: 1 }, claimWhile: () => regular.executing() >= concurrency }));
     },
 
     /** Settles the pg-boss jobs of runs found dead, so their pairs can run again at once. */

@@ -6,10 +6,14 @@
  * killed, and makes the batch's later jobs wait for the first one while other slots idle (a tenant's
  * one-record sync sat behind another tenant's 25 s run). A claimed job is started at once, so a
  * kill strands nothing: the job it was running has a run row and the stale-run sweep settles it.
+ * With `turns` (turns.ts), there are more slots than runtime children: a slot claims only once it
+ * holds a turn, and its handler gives the turn back when the run no longer needs its child, so
+ * another slot starts a run while this one settles.
  */
 import type { Job, PgBoss } from 'pg-boss';
 import { retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
 import type { Logger } from '../logger.ts';
+import type { Turns } from './turns.ts';
 
 type FetchOptions = NonNullable<Parameters<PgBoss['fetch']>[1]> & { groupConcurrency?: unknown };
 
@@ -21,7 +25,13 @@ export interface SlotOptions<T> {
   pollMs: number;
   /** How often a running job's pg-boss heartbeat is refreshed (half its heartbeat). */
   heartbeatMs: number;
-  handler(job: Job<T>): Promise<unknown>;
+  /**
+   * Runs the job. `executed` gives the slot's turn back (see `turns`): call it once the run no
+   * longer needs its runtime child; the slot gives it back anyway when the handler ends.
+   */
+  handler(job: Job<T>, executed: () => void): Promise<unknown>;
+  /** Taken before each claim, given back by the handler's `executed` (or when it ends). */
+  turns?: Turns;
   logger: Logger;
   /** Claims only while this holds (a reserved slot: while every regular slot is busy). */
   claimWhile?: () => boolean;
@@ -38,8 +48,10 @@ export interface SlotOptions<T> {
 }
 
 export interface Slots {
-  /** Slots running a job now. */
+  /** Slots running a job now (settling it included). */
   busy(): number;
+  /** Slots whose job still holds its turn: started and not yet executed. */
+  executing(): number;
   /** Stops claiming; resolves when the running jobs have finished or `timeoutMs` passed. */
   stop(timeoutMs: number): Promise<void>;
 }
@@ -48,6 +60,7 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
   const { boss, queue, logger } = options;
   let stopping = false;
   let busy = 0;
+  let executing = 0;
   const wakers = new Set<() => void>();
   const pause = (ms: number) => new Promise<void>((resolve) => {
     const done = () => { clearTimeout(timer); wakers.delete(done); resolve(); };
@@ -55,13 +68,21 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
     wakers.add(done);
   });
 
-  async function runOne(job: Job<T>): Promise<void> {
+  async function runOne(job: Job<T>, giveBack: () => void): Promise<void> {
     const beat = setInterval(() => {
       void boss.touch(queue, [job]).catch((err: unknown) => logger.warn({ err, jobId: job.id }, 'refreshing a job heartbeat failed'));
     }, options.heartbeatMs);
+    executing++;
+    let executed = false;
+    const onExecuted = () => {
+      if (executed) return;
+      executed = true;
+      executing--;
+      giveBack();
+    };
     try {
       let failure: unknown;
-      const outcome = await options.handler(job).then(() => 'done' as const, (err: unknown) => {
+      const outcome = await options.handler(job, onExecuted).then(() => 'done' as const, (err: unknown) => {
         failure = err;
         if (options.requeue?.when(err)) {
           logger.warn({ err, jobId: job.id, queue }, 'job could not start (database lost): queued again');
@@ -80,6 +101,7 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
       logger.error({ err, jobId: job.id }, 'settling a job failed');
     } finally {
       clearInterval(beat);
+      onExecuted();
     }
   }
 
@@ -89,6 +111,11 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
         await pause(options.pollMs);
         continue;
       }
+      const giveBack = options.turns ? await options.turns.take() : () => {};
+      if (stopping) {
+        giveBack();
+        break;
+      }
       let job: Job<T> | undefined;
       try {
         [job] = await boss.fetch<T>(queue, { ...options.claim, batchSize: 1 } as FetchOptions);
@@ -96,17 +123,19 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
         logger.error({ err, queue }, 'claiming a job failed');
       }
       if (!job) {
+        giveBack();
         await pause(options.pollMs);
         continue;
       }
       busy++;
-      await runOne(job).finally(() => { busy--; });
+      await runOne(job, giveBack).finally(() => { busy--; });
     }
   }
 
   const running = Array.from({ length: count }, () => slot());
   return {
     busy: () => busy,
+    executing: () => executing,
     async stop(timeoutMs) {
       stopping = true;
       for (const wake of [...wakers]) wake();

@@ -10,6 +10,7 @@
  * twice. The read statements live here, beside the only code that runs them.
  */
 import type { Sql } from '../db/connect.ts';
+import type { Logger } from '../logger.ts';
 
 export type RecordAction = 'added' | 'updated' | 'deleted';
 const ACTIONS: readonly RecordAction[] = ['added', 'updated', 'deleted'];
@@ -269,7 +270,7 @@ export interface PageBody {
  * rejects (and can be retried); one after it errors the stream, which ends the response short of
  * its closing brace: a reader never takes a cut page for a whole one.
  */
-export async function streamPageBody(sql: Sql, args: ReadPageArgs): Promise<PageBody> {
+export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logger): Promise<PageBody> {
   const { text, params } = pageQuery(args);
   return new Promise((resolve, reject) => {
     let controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -346,8 +347,10 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs): Promise<Page
       handOn();
       if (!cancelled) controller.close();
     }, (error: unknown) => {
-      if (!handedOn) reject(error);
-      else if (!cancelled) controller.error(error);
+      if (!handedOn) return reject(error);
+      // The response is under way: it can only be cut short, which nothing else reports.
+      logger?.warn({ err: error, rows }, 'a records page failed after its first bytes were sent; its response is cut short');
+      if (!cancelled) controller.error(error);
     });
   });
 }

@@ -54,7 +54,7 @@ export function createRecordStore(options: RecordStoreOptions): RecordStore {
     readPage: (args) => readPage(options.sql, args),
     readPageJson: (args) => readPageJson(options.sql, args),
     readPageBody: (args) => readPageBody(options.sql, args),
-    streamPageBody: (args) => streamPageBody(options.sql, args),
+    streamPageBody: (args) => streamPageBody(options.sql, args, deps.logger),
     modelsOf: (connectionId) => modelsOfConnection(options.sql, connectionId),
   };
 }

@@ -135,10 +135,10 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
      * Runs the job. Throws RunNotStartedError when the database was lost before the run row was
      * written: nothing of the run exists, so its job must be queued again, not completed.
      */
-    async run(job: SyncJob, jobId?: string): Promise<SyncOutcome> {
+    async run(job: SyncJob, jobId?: string, executed: () => void = () => {}): Promise<SyncOutcome> {
       let started = false;
       try {
-        return await runJob(job, jobId, () => { started = true; });
+        return await runJob(job, jobId, () => { started = true; }, executed);
       } catch (err) {
         if (!started && isTransientDatabaseError(err)) throw new RunNotStartedError(err);
         throw err;
@@ -146,7 +146,8 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
     },
   };
 
-  async function runJob(job: SyncJob, jobId: string | undefined, markStarted: () => void): Promise<SyncOutcome> {
+  /** `executed` says the run no longer needs its runtime child (host/queue/turns.ts): its script has run. */
+  async function runJob(job: SyncJob, jobId: string | undefined, markStarted: () => void, executed: () => void): Promise<SyncOutcome> {
       const connection = await retryTransient(() => deps.connections.getById(job.connectionId));
       if (!connection) return { status: 'skipped', reason: 'connection deleted' };
       const variant = job.variant ?? BASE_VARIANT;
@@ -273,6 +274,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       } catch (err) {
         return hostFault(err);
       }
+      executed();
       if (!result.ok) return fail(result.error, result.usage, bridge.modelCounts);
       try {
         // A settle lost to a dropped connection is tried again: had it committed unseen, the
