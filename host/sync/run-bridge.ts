@@ -148,7 +148,9 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
   // arrival, while the batch before it is still being written (a first sync's every batch).
   const allNew = new Set<string>();
   // `storedBatch` is `batch` under its stored model name (variants.ts).
-  const writeBatch = (batch: RecordBatch, storedBatch: RecordBatch, prepared: PreparedNewRows | null) => fenced(async (tx) => {
+  // The model's counts move once the batch has committed: a transaction retried after a lost
+  // connection would otherwise count the batch twice (in the webhook and runs.model_counts).
+  const writeBatch = async (batch: RecordBatch, storedBatch: RecordBatch, prepared: PreparedNewRows | null) => count(batch.model, await fenced(async (tx) => {
     const model = storedBatch.model;
     const result = await deps.records.saveBatch({ connectionId: scope.connection.id, model, batch: storedBatch, runId: scope.runId, writer, prepared }, tx);
     if (batch.op === 'save' && result.added === batch.records.length) allNew.add(batch.model);
@@ -159,13 +161,13 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
       if (scope.tracksFullDeletes) await recordSeen(tx, { ...seen, scope: 'full' }, ids);
       if (openWindows.has(batch.model)) await recordSeen(tx, { ...seen, scope: 'track' }, ids);
     }
-    count(batch.model, result);
     await tx`
       update runs set added = added + ${result.added}, updated = updated + ${result.updated},
         unchanged = unchanged + ${result.unchanged}, deleted = deleted + ${result.deleted},
         rejected = rejected + ${result.rejected}
       where id = ${scope.runId}`;
-  });
+    return result;
+  }));
 
   const noteUnseen = (model: string, outcome: UnseenOutcome) => {
     count(model, { deleted: outcome.deleted });

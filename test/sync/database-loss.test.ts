@@ -71,17 +71,21 @@ describe('a sync run', () => {
         return new;
       end $$;
       create trigger inject_fault before update on records for each row execute function inject_fault();
-      create trigger inject_fault before update on sync_state for each row execute function inject_fault();`);
+      create trigger inject_fault before update on sync_state for each row execute function inject_fault();
+      create sequence inject_runs;
+      -- Only the batch's own update of the run's counts, after its records were written.
+      create trigger inject_fault before update on runs for each row
+        when (new.updated is distinct from old.updated) execute function inject_fault();`);
   });
   /** The next update of `table` fails as a terminated backend would. */
-  const failUpdates = async (table: 'records' | 'sync_state', count: number) => {
+  const failUpdates = async (table: 'records' | 'sync_state' | 'runs', count: number) => {
     // The last value drawn (a fresh sequence has drawn none: its last_value is its first).
     const [seq] = await ferry.db.sql.unsafe<{ last_value: string }[]>(`select case when is_called then last_value else last_value - 1 end as last_value from inject_${table}`);
     await ferry.db.sql`
       insert into inject (tbl, fail_until) values (${table}, ${String(BigInt(seq!.last_value) + BigInt(count))})
       on conflict (tbl) do update set fail_until = excluded.fail_until`;
   };
-  const faultUsed = async (table: 'records' | 'sync_state') => {
+  const faultUsed = async (table: 'records' | 'sync_state' | 'runs') => {
     const [row] = await ferry.db.sql.unsafe<{ used: boolean }[]>(`select (select last_value from inject_${table}) >= fail_until as used from inject where tbl = '${table}'`);
     return row?.used;
   };
@@ -112,6 +116,18 @@ describe('a sync run', () => {
     const [state] = await ferry.db.sql<{ consecutive_failures: number }[]>`select consecutive_failures from sync_state where connection_id = ${connectionId}`;
     expect(state!.consecutive_failures).toBe(0);
     provider.delayMs = 0;
+  }, 120_000);
+
+  test('a batch whose commit is retried after a lost connection is counted once, per run and per model', async () => {
+    const [top] = await ferry.db.sql<{ max: string }[]>`select max(id)::text as max from runs`;
+    for (const id of provider.items.keys()) provider.put(id, `recounted ${id}`);
+    // The batch's records are written, then its update of the run's counts loses the backend:
+    // the whole transaction rolls back and is tried again.
+    await failUpdates('runs', 1);
+    expect((await ferry.api.post('/syncs/twocalls/trigger', { connection_id: 'loss-1' })).status).toBe(202);
+    const finished = await waitForRun(ferry.api, 'loss-1', 'twocalls', top!.max, 60_000);
+    expect(await faultUsed('runs')).toBe(true);
+    expect(finished).toMatchObject({ status: 'succeeded', counts: { updated: 12 }, model_counts: { Item: { added: 0, updated: 12, deleted: 0 } } });
   }, 120_000);
 
   test('a write that keeps failing fails the run as DATABASE_ERROR, not SCRIPT_ERROR, and schedules a retry', async () => {
