@@ -116,7 +116,6 @@ async function readSyncState(client: HostClient, script: DiscoveredScript, conne
   }
 }
 
-/** Loaded lazily: isolated-vm is only needed when a command actually runs a script. */
 const RecordPageSchema = z.object({
   records: z.array(z.looseObject({ id: z.union([z.string(), z.number()]).transform(String), _ferry_metadata: z.looseObject({ deleted_at: z.string().nullable().optional() }).optional() })),
   next_cursor: z.string().nullable(),
@@ -128,13 +127,22 @@ async function liveIds(client: HostClient, connectionId: string, model: string):
   let cursor: string | null = null;
   for (;;) {
     const query: URLSearchParams = new URLSearchParams({ connection_id: connectionId, model, limit: '1000', ...(cursor && { cursor }) });
-    const page: z.infer<typeof RecordPageSchema> = await client.request('GET', `/records?${query}`, RecordPageSchema);
+    let page: z.infer<typeof RecordPageSchema>;
+    try {
+      page = await client.request('GET', `/records?${query}`, RecordPageSchema);
+    } catch (err) {
+      // Nothing deployed on the host has written this model for the connection yet (a dry run
+      // before the first deploy): it holds no records a trackDeletesEnd there could delete.
+      if (err instanceof HostApiError && err.code === 'UNKNOWN_MODEL') return ids;
+      throw err;
+    }
     for (const r of page.records) if (!r._ferry_metadata?.deleted_at) ids.push(r.id);
     if (page.next_cursor === null || page.records.length === 0) return ids;
     cursor = page.next_cursor;
   }
 }
 
+/** Loaded lazily: isolated-vm is only needed when a command actually runs a script. */
 async function startRuntime(logger: Logger): Promise<Runtime> {
   const { createRuntime } = await import('@ferry/runtime');
   return createRuntime({ workers: 1, logger });
