@@ -8,6 +8,9 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // expect.poll's own default (1 s) is shorter than one page render or one run on a loaded
+    // 2-core machine; a poll names its own timeout where it waits for longer work.
+    expect: { poll: { timeout: 15_000 } },
     fileParallelism: true,
     maxWorkers: 2,
     // In CI only, a failed test gets one more run: the end-to-end tests race real processes and
