@@ -20,6 +20,8 @@ const host = await startFerry(config, logger).catch((err: unknown) => {
   process.exit(7); // the CLI's exit code for "busy"
 });
 if (host.url) process.stdout.write(`Ferry is running at ${host.url}\nDashboard: ${host.url}/dashboard (sign in with an environment's secret key)\n`);
+// A worker has no URL to announce; say it started, so an operator (or a bench) sees it is up.
+else process.stdout.write('Ferry worker is running (FERRY_ROLE=worker: no API here)\n');
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

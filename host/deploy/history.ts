@@ -8,6 +8,7 @@ import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { SyncState } from '../sync/sync-state.ts';
 import type { DeployResult, ScriptChange } from './deploy.ts';
 import { scriptKey } from './script-address.ts';
+import { restartSplitPasses, splitChanged } from './split-change.ts';
 import type { StoredManifest } from './scripts.ts';
 
 export interface DeploySummary {
@@ -79,8 +80,8 @@ export function createDeployHistory(deps: { sql: Sql; syncState: SyncState }) {
         const [target] = await tx<{ id: string }[]>`select id from deployments where environment_id = ${environmentId} and version = ${version}`;
         if (!target) return null;
         const restored = await scriptsOf(tx, target.id);
-        const current = await tx<Array<{ id: string; name: string; provider: string; kind: 'sync' | 'action' }>>`
-          select id, name, provider, kind from scripts where environment_id = ${environmentId} and active`;
+        const current = await tx<Array<{ id: string; name: string; provider: string; kind: 'sync' | 'action'; hash: string; manifest: StoredManifest }>>`
+          select id, name, provider, kind, hash, manifest from scripts where environment_id = ${environmentId} and active`;
         const [latest] = await tx<{ version: number }[]>`select max(version) as version from deployments where environment_id = ${environmentId}`;
 
         const currentByKey = new Map(current.map((c) => [scriptKey(c), c]));
@@ -105,11 +106,19 @@ export function createDeployHistory(deps: { sql: Sql; syncState: SyncState }) {
         await recordActiveSet(tx, environmentId, deployment!.id);
 
         // Schedules follow the restored syncs; a sync the version did not have loses its state.
+        // A restored sync that splits differently from the one it replaces restarts its
+        // unfinished split passes, as a deploy does (split-change.ts): a pass never mixes parts
+        // of two definitions, nor goes on as parts under a version without a split.
         for (const r of restored) {
           if (r.manifest.type !== 'sync') continue;
           await deps.syncState.ensureForSync(tx, {
             environmentId, provider: r.provider, syncName: r.name, frequencyMs: r.manifest.frequencyMs!, autoStart: r.manifest.autoStart,
           });
+          const now = currentByKey.get(scriptKey(r));
+          if (now && now.id !== r.id && now.manifest.type === 'sync'
+            && splitChanged({ split: now.manifest.split, hash: now.hash }, { split: r.manifest.split, hash: r.hash })) {
+            await restartSplitPasses(tx, { environmentId, provider: r.provider, syncName: r.name });
+          }
         }
         const restoredSyncs = new Set(restored.filter((r) => r.kind === 'sync').map(scriptKey));
         for (const c of current) {

@@ -115,7 +115,7 @@ export async function createQueue(options: QueueOptions) {
     await options.sql.begin(async (tx) => {
       const [row] = await tx<{ priority: number; group_id: string | null; group_tier: string | null }[]>`
         select priority, group_id, group_tier from pgboss.job where name = ${SYNC_QUEUE} and id = ${job.id} and state = 'active'`;
-      if (!row) return; // settled meanwhile (the silent-job sweep made its pair due)
+      if (!row) return; // settled meanwhile (the silent-job sweep sent it again)
       const db = pgBossDb(tx);
       await boss.complete(SYNC_QUEUE, [job], undefined, { db });
       await boss.send(SYNC_QUEUE, job.data as unknown as object, {
@@ -193,32 +193,41 @@ export async function createQueue(options: QueueOptions) {
     /**
      * Fails the sync jobs whose worker stopped heartbeating them and that never got a run row: a
      * killed worker's job claimed in the instant before its run row was written. No run tells
-     * failStale about these, and pg-boss's own supervisor would take up to another minute; their
-     * pairs are made due at once, so the kill costs them no scheduled run. Jobs that did start
-     * are left to the stale-run sweep, which also schedules their retry.
+     * failStale about these, and pg-boss's own supervisor would take up to another minute. A
+     * pair's job is sent again as it was, with its data, priority and group, in the transaction
+     * that fails it: a manual trigger stays manual (first in line, `full`, runs despite a
+     * connection needing re-authorisation), a scheduled one keeps its due time, so the kill costs
+     * neither. A job already queued for the pair (the stately policy allows one) runs it instead.
+     * A part's job makes its part due again (the tick sends it). Jobs that did start are left to
+     * the stale-run sweep, which also schedules their retry. Rows are locked SKIP LOCKED: two
+     * ticking workers never fail and re-send one job twice.
      */
     async failSilentJobs(): Promise<Array<{ id: string; connectionId: string; syncName: string; variant: string }>> {
-      const silent = await options.sql<{ id: string; connection_id: string; sync_name: string; variant: string; part: string | null }[]>`
-        select j.id::text as id, j.data->>'connectionId' as connection_id, j.data->>'syncName' as sync_name,
-          coalesce(j.data->>'variant', ${BASE_VARIANT}) as variant, j.data->>'part' as part
-        from pgboss.job j
-        where j.name = ${SYNC_QUEUE} and j.state = 'active' and j.heartbeat_seconds is not null
-          and j.heartbeat_on + j.heartbeat_seconds * interval '1 second' < pgboss.job_now()
-          and not exists (select 1 from runs r where r.job_id = j.id::text)`;
-      if (silent.length === 0) return [];
-      await boss.fail(SYNC_QUEUE, silent.map((j) => j.id), { message: 'worker lost before the run started' });
-      // A part's job: the part is due again at once.
-      const lostParts = JSON.stringify(silent.filter((j) => j.part !== null).map((j) => ({ c: j.connection_id, s: j.sync_name, v: j.variant, p: j.part })));
-      await options.sql`
-        update sync_parts p set status = 'pending', next_run_at = now()
-        from jsonb_array_elements(${lostParts}::text::jsonb) f
-        where p.connection_id = (f->>'c')::bigint and p.sync_name = f->>'s' and p.variant = f->>'v' and p.part = f->>'p' and p.status = 'queued'`;
-      const pairs = JSON.stringify(silent.filter((j) => j.part === null).map((j) => ({ c: j.connection_id, s: j.sync_name, v: j.variant })));
-      await options.sql`
-        update sync_state s set next_run_at = least(s.next_run_at, now())
-        from jsonb_array_elements(${pairs}::text::jsonb) f
-        where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s' and s.variant = f->>'v'`;
-      return silent.map((j) => ({ id: j.id, connectionId: j.connection_id, syncName: j.sync_name, variant: j.variant }));
+      return options.sql.begin(async (tx) => {
+        const silent = await tx<{ id: string; data: QueuedSyncJob; priority: number; group_id: string | null; group_tier: string | null }[]>`
+          select j.id::text as id, j.data, j.priority, j.group_id, j.group_tier
+          from pgboss.job j
+          where j.name = ${SYNC_QUEUE} and j.state = 'active' and j.heartbeat_seconds is not null
+            and j.heartbeat_on + j.heartbeat_seconds * interval '1 second' < pgboss.job_now()
+            and not exists (select 1 from runs r where r.job_id = j.id::text)
+          for update of j skip locked`;
+        if (silent.length === 0) return [];
+        const db = pgBossDb(tx);
+        await boss.fail(SYNC_QUEUE, silent.map((j) => j.id), { message: 'worker lost before the run started' }, { db });
+        for (const j of silent.filter((s) => s.data.part === undefined)) {
+          await boss.send(SYNC_QUEUE, j.data as unknown as object, {
+            db, singletonKey: singletonKey(j.data), priority: j.priority,
+            ...(j.group_id && { group: { id: j.group_id, ...(j.group_tier && { tier: j.group_tier }) } }),
+          });
+        }
+        const lostParts = JSON.stringify(silent.filter((j) => j.data.part !== undefined)
+          .map((j) => ({ c: j.data.connectionId, s: j.data.syncName, v: j.data.variant ?? BASE_VARIANT, p: j.data.part })));
+        await tx`
+          update sync_parts p set status = 'pending', next_run_at = now()
+          from jsonb_array_elements(${lostParts}::text::jsonb) f
+          where p.connection_id = (f->>'c')::bigint and p.sync_name = f->>'s' and p.variant = f->>'v' and p.part = f->>'p' and p.status = 'queued'`;
+        return silent.map((j) => ({ id: j.id, connectionId: j.data.connectionId, syncName: j.data.syncName, variant: j.data.variant ?? BASE_VARIANT }));
+      });
     },
 
     async close(): Promise<void> {

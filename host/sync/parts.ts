@@ -200,10 +200,17 @@ export function createParts(sql: Sql) {
      * In the part's settling transaction: the part is done. The pair's state row is locked first
      * so two last parts settling at once see each other: exactly one learns the pass is complete.
      * True when every part of the pass has now succeeded (the caller then settles the pass).
+     * False when this run's part row is gone or no longer its own (the pass's parts were removed,
+     * or replaced by another pass's): "no part left" must then not read as "every part done",
+     * which would move lastSyncDate and apply full-refresh deletes for a pass nobody completed.
+     * (A split that lists no keys settles as a zero-part pass elsewhere: run-sync.ts emptyPass.)
      */
-    async succeed(tx: TransactionSql, k: PartKey): Promise<boolean> {
+    async succeed(tx: TransactionSql, k: PartKey, runId: string): Promise<boolean> {
       await tx`select 1 from sync_state where ${ofPair(tx, k)} for update`;
-      await tx`update sync_parts set status = 'succeeded', checkpoint = null, next_run_at = null where ${where(tx, k)}`;
+      const mine = await tx`
+        update sync_parts set status = 'succeeded', checkpoint = null, next_run_at = null
+        where ${where(tx, k)} and run_id = ${runId} and status = 'running'`;
+      if (mine.count === 0) return false;
       const [row] = await tx<{ left: number }[]>`select count(*)::int as left from sync_parts where ${ofPair(tx, k)} and status <> 'succeeded'`;
       return (row?.left ?? 0) === 0;
     },

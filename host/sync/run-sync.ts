@@ -284,7 +284,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           // The fence first: a run that lost the pair applies no deletes and moves no state.
           await claimRun(tx, run.id);
           // A part settles the pass only when it is the last one to succeed.
-          const passDone = partKey ? await deps.parts.succeed(tx, partKey) : true;
+          const passDone = partKey ? await deps.parts.succeed(tx, partKey, run.id) : true;
           if (passDone) {
             if (pass.tracksDeletes) {
               let total = 0;

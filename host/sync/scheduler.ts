@@ -47,7 +47,7 @@ export function createScheduler(deps: SchedulerDeps) {
       }
     }
     const stranded = await deps.queue.failSilentJobs();
-    if (stranded.length > 0) log.warn({ jobs: stranded }, 'failed jobs a lost worker had fetched but not started; their pairs are due again');
+    if (stranded.length > 0) log.warn({ jobs: stranded }, 'failed jobs a lost worker had fetched but not started; sent again as they were (a part: due again)');
     await deps.queue.tick(deps.syncState, deps.parts);
   }
 

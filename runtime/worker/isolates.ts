@@ -58,9 +58,14 @@ const IDLE_MS = 5 * 60_000;
 const RETIRE_AT_SHARE = 0.5;
 /**
  * A warm isolate is collected once idle this long; collecting as soon as a run ends would make a
- * run that follows at once wait ~0.5 ms for it.
+ * run that follows at once wait ~0.5 ms for it. Long enough that a child kept busy by a backlog
+ * never collects on idleness alone, only past COLLECT_BUSY_BYTES: a full collection marks the
+ * whole snapshot heap (~3.6 MB live) for ~4.5 ms of CPU, while a no-op run leaves ~1.3 MB (its
+ * context), so at 10 ms (the host's settle and the next claim leave such gaps) the scheduler
+ * bench's first-run burst paid a full collection per run: 11.0 → 6.4 ms of child CPU per warm
+ * no-op run with 20 ms between runs (2026-12-02, load ~3.5).
  */
-const COLLECT_IDLE_MS = 10;
+const COLLECT_IDLE_MS = 1_000;
 /**
  * Garbage that runs following each other at once may leave before a collection anyway: the most
  * of earlier runs' garbage a run's peak heap can include.

@@ -1,7 +1,8 @@
 /**
  * A deploy that changes a sync's split definition while a split pass is unfinished restarts the
  * pass with the new parts: the old parts never run again (a running one is fenced), and the new
- * pass alone decides lastSyncDate and the full refresh's deletes. A whole host with 2 runtime
+ * pass alone decides lastSyncDate and the full refresh's deletes; a rollback to a version that
+ * splits differently restarts it too. A whole host with 2 runtime
  * worker processes on real Postgres against a real provider server.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -76,3 +77,30 @@ test('a deploy that changes nothing about the split leaves an unfinished pass al
   expect(after!.pass_started_at).toEqual(before!.pass_started_at);
   expect(before!.pass_started_at).not.toBeNull();
 });
+
+test('a rollback to a version that splits differently restarts the unfinished pass with that version\'s parts', async () => {
+  // Left by the test above: the narrowed list's pass, repo-2's part given up. Version 1 (the
+  // first deploy) lists all four repos.
+  expect((await parts()).map((r) => r.part)).toEqual(['org/repo-1', 'org/repo-2']);
+  provider.failRepo = null;
+  const versions = (await ferry.api.get('/deploys')).body.deploys as Array<{ version: number }>;
+  const first = Math.min(...versions.map((v) => v.version));
+  const rolledBackAt = new Date();
+  const rollback = await ferry.api.post(`/deploys/${first}/rollback`, {});
+  expect(rollback.status).toBe(200);
+  expect(rollback.body.scripts).toContainEqual(expect.objectContaining({ name: 'issues', status: 'changed' }));
+
+  const done = await waitFor('the restarted pass to succeed', async () => {
+    const s = await state();
+    return s.last_sync_date !== null && Date.parse(s.last_sync_date) >= rolledBackAt.getTime() - 1000 && s.split_pass === null ? s : undefined;
+  }, 120_000);
+  expect(done.split_pass).toBeNull();
+  expect(await parts()).toEqual([]);
+  // After the rollback only the restored version's four parts ran, once each; the narrowed
+  // pass's given-up part never ran again.
+  const after = await ferry.db.sql<{ part: string | null; status: string }[]>`
+    select part, status from runs where started_at >= ${rolledBackAt} order by id`;
+  expect(after.filter((r) => r.part !== null).map((r) => r.part).sort()).toEqual(['org/repo-0', 'org/repo-1', 'org/repo-2', 'org/repo-3']);
+  expect(after.every((r) => r.status === 'succeeded')).toBe(true);
+  expect((await live()).length).toBe(24);
+}, 180_000);
