@@ -46,6 +46,12 @@ export interface BundleOptions {
   maxBytes?: number;
   /** What the source map's paths are relative to (default: the working directory). */
   root?: string;
+  /**
+   * What paths inside the code are relative to (default: the working directory): esbuild names
+   * each bundled CommonJS module by its path. A deploy passes the scripts folder's parent, so
+   * one checkout's bundle is byte for byte another's, wherever each is and is deployed from.
+   */
+  project?: string;
 }
 
 /**
@@ -197,11 +203,11 @@ function runtimeModules(): Plugin {
   };
 }
 
-function formatMessage(message: Message, cwd: string): string {
+function formatMessage(message: Message, cwd: string, project: string): string {
   const text = message.text.replace(`${FORBIDDEN_MARK} `, '');
   const loc = message.location;
   if (!loc) return text;
-  const absolute = resolve(cwd, loc.file);
+  const absolute = resolve(project, loc.file);
   const fromCwd = relative(cwd, absolute);
   const file = fromCwd && !fromCwd.startsWith('..') ? fromCwd : absolute;
   return `${file}:${loc.line}:${loc.column + 1} ${text}`;
@@ -215,6 +221,7 @@ export async function bundleScript(entryPath: string, options: BundleOptions = {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
   const cwd = process.cwd();
   const root = resolve(options.root ?? cwd);
+  const project = resolve(options.project ?? cwd);
   let code: string;
   let esbuildMap: string | undefined;
   // Packages that need Node, reported once each at the script's import of them.
@@ -222,6 +229,7 @@ export async function bundleScript(entryPath: string, options: BundleOptions = {
   try {
     const result = await build({
       entryPoints: [resolve(entryPath)],
+      absWorkingDir: project,
       bundle: true,
       write: false,
       format: 'iife',
@@ -251,7 +259,7 @@ export async function bundleScript(entryPath: string, options: BundleOptions = {
     if (!isBuildFailure(error)) throw error;
     const errors = [...error.errors, ...packagesNeedingNode];
     const forbidden = errors.some((m) => m.text.startsWith(FORBIDDEN_MARK));
-    const details = errors.map((m) => formatMessage(m, cwd));
+    const details = errors.map((m) => formatMessage(m, cwd, project));
     throw forbidden
       ? new BundleError('FORBIDDEN_IMPORT', `${entryPath}: imports a Node built-in`, details)
       : new BundleError('BUNDLE_FAILED', `${entryPath}: bundling failed`, details);

@@ -3,6 +3,7 @@
  * host compares hashes and answers which scripts are new, changed or unchanged, so deploying
  * twice is harmless. Used by `ferry deploy` and by the host's `npm start` demo.
  */
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { BundleError, bundleScript, discoverScripts, sourceRootFor, type DiscoveredScript, type ScriptKind } from './bundle.ts';
 import { createHostClient } from './host-client.ts';
@@ -61,10 +62,11 @@ export async function bundleEach(dir: string, options: Pick<DeployOptions, 'onPr
   const bundled: BundledScript[] = [];
   const failures: DeployError['failures'] = [];
   const root = sourceRootFor(dir);
+  const project = dirname(resolve(dir));
   for (const script of scripts) {
     const started = performance.now();
     try {
-      const bundle = await bundleScript(script.entryPath, { root, ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) });
+      const bundle = await bundleScript(script.entryPath, { root, project, ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) });
       bundled.push({ name: script.name, provider: script.provider, kind: script.kind, code: bundle.code, sourceMap: bundle.sourceMap, hash: bundle.hash, entryPath: script.entryPath });
       options.onProgress?.({ type: 'bundled', script, bytes: bundle.bytes, hash: bundle.hash, ms: performance.now() - started });
     } catch (error) {

@@ -15,7 +15,10 @@
  *   statements run on the reconnected socket outside any transaction (#1216);
  * - the dead backend's FATAL error is left pending and fails the first query after reconnect.
  * And one addition: `query.rowMessages()`, each row as the DataRow message Postgres sent, for a
- * reader that copies column bytes on without a Buffer per column (GET /records: bench/api).
+ * reader that copies column bytes on without a Buffer per column (GET /records: bench/api); and
+ * a socket may reuse one read buffer (`socket.reusesReadBuffer`, host/db/no-delay-socket.ts):
+ * the driver then copies whatever it keeps past a read, and joins a message cut across reads
+ * from that message's bytes only.
  * Each anchor must match exactly once, so a different upstream fails loudly instead of shipping
  * unrepaired.
  *
@@ -35,6 +38,7 @@ const OUT = join(import.meta.dirname, '..', 'packages', 'postgres');
 
 export const MARKER = '/* ferry-patch: backend loss */';
 export const ROW_MESSAGES = '/* ferry-patch: row messages */';
+export const READ_BUFFER = '/* ferry-patch: reused read buffer */';
 
 const CONNECTION: Array<[string, string]> = [
   [
@@ -67,6 +71,104 @@ const CONNECTION: Array<[string, string]> = [
   // closed(): the dead backend's pending error and the rejected query do not outlive it.
   ['    socket.removeAllListeners()\n    socket = null\n', '    socket.removeAllListeners()\n    socket = null\n    errorResponse = results = null\n    result = new Result()\n'],
   ['    delay = (typeof backoff', '    query = null\n    delay = (typeof backoff'],
+  // data(): safe with a reused read buffer, and a cut message joined from its own bytes only.
+  [
+    `  function data(x) {
+    if (incomings) {
+      incomings.push(x)
+      remaining -= x.length
+      if (remaining > 0)
+        return
+    }
+
+    incoming = incomings
+      ? Buffer.concat(incomings, length - remaining)
+      : incoming.length === 0
+        ? x
+        : Buffer.concat([incoming, x], incoming.length + x.length)
+
+    while (incoming.length > 4) {
+      length = incoming.readUInt32BE(1)
+      if (length >= incoming.length) {
+        remaining = length - incoming.length
+        incomings = [incoming]
+        break
+      }
+
+      try {
+        handle(incoming.subarray(0, length + 1))
+      } catch (e) {
+        query && (query.cursorFn || query.describeFirst) && write(Sync)
+        errored(e)
+      }
+      incoming = incoming.subarray(length + 1)
+      remaining = 0
+      incomings = null
+    }
+  }
+
+`,
+    `  function data(x) {
+    ${READ_BUFFER}
+    // x may be a view of a read buffer the socket reuses (host/db/no-delay-socket.ts): whatever
+    // outlives this call is copied (a message cut across reads, a few header bytes), and only
+    // that. Upstream joined the whole next read to a cut message, copying ~every byte received
+    // once more.
+    if (incomings) {
+      if (x.length < remaining) {
+        incomings.push(Buffer.from(x))
+        remaining -= x.length
+        return
+      }
+      incomings.push(x.subarray(0, remaining))
+      const message = Buffer.concat(incomings, length + 1)
+      x = x.subarray(remaining)
+      remaining = 0
+      incomings = null
+      try {
+        handle(message)
+      } catch (e) {
+        query && (query.cursorFn || query.describeFirst) && write(Sync)
+        errored(e)
+      }
+    }
+
+    incoming = incoming.length === 0
+      ? x
+      : Buffer.concat([incoming, x], incoming.length + x.length)
+
+    while (incoming.length > 4) {
+      length = incoming.readUInt32BE(1)
+      if (length >= incoming.length) {
+        remaining = length + 1 - incoming.length
+        incomings = [Buffer.from(incoming)]
+        incoming = Buffer.alloc(0)
+        return
+      }
+
+      try {
+        handle(incoming.subarray(0, length + 1))
+      } catch (e) {
+        query && (query.cursorFn || query.describeFirst) && write(Sync)
+        errored(e)
+      }
+      incoming = incoming.subarray(length + 1)
+    }
+    if (incoming.length)
+      incoming = Buffer.from(incoming)
+  }
+
+`,
+  ],
+  // Values kept past the read that carried them are copies when the socket reuses its buffer.
+  [
+    '          ? x.subarray(index, index += length)',
+    '          ? (socket.reusesReadBuffer ? Buffer.from(x.subarray(index, index += length)) : x.subarray(index, index += length))',
+  ],
+  [
+    '    stream && (stream.push(x.subarray(5)) || socket.pause())',
+    '    stream && (stream.push(socket.reusesReadBuffer ? Buffer.from(x.subarray(5)) : x.subarray(5)) || socket.pause())',
+  ],
   // A rowMessages() query hands each DataRow message to its forEach callback as received.
   [
     '  function DataRow(x) {\n',

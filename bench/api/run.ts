@@ -11,7 +11,8 @@
  * reader (this process), the host process and the Postgres backends of the bench database.
  * Targets (issue 17): GET /records ≥ 75 % of raw; p99 page < 30 ms; also with 10 readers.
  * Run: npx node bench/api/run.ts   (BENCH_RECORDS, BENCH_PAGE, BENCH_PASSES, BENCH_READERS;
- * BENCH_HOST_PROF=dir writes a --cpu-prof of the host process there)
+ * BENCH_HOST_PROF=dir writes a --cpu-prof of the host process there; BENCH_HOST_NODE_ARGS adds Node
+ * flags to the host's, e.g. --trace-gc)
  */
 import { fork } from 'node:child_process';
 import { Agent, get } from 'node:http';
@@ -58,7 +59,11 @@ async function best(label: string, pass: () => Promise<Figure>): Promise<Figure>
 const db = await createBenchDatabase(logger);
 const hostProcess = fork(new URL('./host.ts', import.meta.url), {
   env: { ...process.env, DATABASE_URL: db.url, FERRY_SECRET_KEY: KEY },
-  execArgv: process.env.BENCH_HOST_PROF ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HOST_PROF}`] : process.execArgv,
+  execArgv: [
+    ...process.execArgv,
+    ...(process.env.BENCH_HOST_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HOST_PROF}`] : []),
+    ...(process.env.BENCH_HOST_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+  ],
 });
 let closeRaw = async () => {};
 const hostExited = new Promise<void>((resolve) => hostProcess.once('exit', () => resolve()));

@@ -232,8 +232,11 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
     stopped: stoppedPromise,
     stopReason(error) {
       if (stopped) return stopped;
-      const message = error instanceof Error ? error.message : '';
-      if (isolate.isDisposed && /memory limit/i.test(message)) {
+      // Nothing but stop() and V8's memory limit disposes a leased isolate, so a disposal stop()
+      // did not make is the limit. Its error says so only when the isolate was running from this
+      // entry; resumed from a host call's answer (after an await), the run's promise is merely
+      // "abandoned".
+      if (isolate.isDisposed && error !== undefined) {
         // V8 disposed the isolate on reaching the limit, so its heap peaked there even when a
         // tight allocation loop let no sample in.
         peakHeapBytes = Math.max(peakHeapBytes, limits.memoryMb * MiB);

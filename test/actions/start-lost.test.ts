@@ -8,10 +8,13 @@
  * forever and never ran. Now nothing of the start is written, the job is queued again, and once
  * the lock is released the action runs exactly once and its output is retrievable.
  */
-import postgres from '@ferry/postgres';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ACTION_QUEUE } from '../../host/actions/action-queue.ts';
-import { deploySources, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { deployProviderConnection } from '../helpers/items-connection.ts';
+import {
+  controlConnection, newestRunId, pastTheRequeueDelay, pendingJobs, settledJobState, terminateLockWaitersUntil, whileHolding, type Control,
+} from '../helpers/lost-database.ts';
 import { startItemsProvider, type ItemsProvider } from '../sync/items-provider.ts';
 
 const MODE = `
@@ -29,15 +32,13 @@ export default createAction({
 
 let ferry: TestFerry;
 let provider: ItemsProvider;
-let control: ReturnType<typeof postgres>;
+let control: Control;
 
 beforeAll(async () => {
   provider = await startItemsProvider(0);
   ferry = await startTestFerry({});
-  control = postgres(ferry.db.url, { max: 2, onnotice: () => {}, connection: { application_name: 'lostaction-test' } });
-  await deploySources(ferry, { 'actp/actions/mode.ts': MODE });
-  expect((await ferry.api.put('/providers/actp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  expect((await ferry.api.post('/connections', { connection_id: 'act-1', provider: 'actp' })).status).toBe(201);
+  control = controlConnection(ferry, 'lostaction-test');
+  await deployProviderConnection(ferry, { provider: 'actp', baseUrl: provider.url, scripts: { 'actions/mode.ts': MODE }, connectionId: 'act-1' });
 }, 120_000);
 afterAll(async () => {
   await control?.end({ timeout: 5 });
@@ -46,33 +47,23 @@ afterAll(async () => {
 });
 
 test('an async action whose run start loses the database every time is queued again, runs once, and its output is retrievable', async () => {
+  // What this attempt adds, counted from here: a CI retry finds the first attempt's run and call.
+  const before = await newestRunId(control);
+  const modeCallsBefore = provider.requests.filter((r) => r.path === '/mode').length;
   provider.mode = 'after-loss';
-  const hold = await control.reserve();
-  let statusUrl: string;
-  let kills = 0;
-  try {
-    await hold`begin`;
-    await hold`lock table runs in share mode`; // writes wait; reads and foreign-key checks go on
+  // SHARE: writes wait; reads and foreign-key checks go on.
+  const { statusUrl, kills } = await whileHolding(control, (hold) => hold`lock table runs in share mode`, async () => {
     const queued = await ferry.api.post('/actions/mode', { connection_id: 'act-1', input: { n: 7 }, async: true });
     expect(queued.status).toBe(202);
-    statusUrl = queued.body.status_url;
+    const statusUrl: string = queued.body.status_url;
     const jobId = await waitFor('the action job queued', async () =>
       (await control<{ id: string }[]>`select id::text as id from pgboss.job where name = ${ACTION_QUEUE} and data->>'actionJobId' = ${String(queued.body.id)}`)[0]?.id, 30_000);
-    await waitFor('the claimed job settled after its start lost the database', async () => {
-      const [row] = await control<{ n: number }[]>`
-        select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
-        where datname = current_database() and application_name = 'ferry' and wait_event_type = 'Lock'
-          and query ~* '^\\s*(insert into runs|update action_jobs)'`;
-      kills += row!.n;
-      const [job] = await control<{ state: string }[]>`select state::text as state from pgboss.job where id = ${jobId}`;
-      return job && job.state !== 'active' && job.state !== 'created' ? job.state : undefined;
-    }, 30_000);
+    const { kills } = await terminateLockWaitersUntil(control, '^\\s*(insert into runs|update action_jobs)',
+      'the claimed job settled after its start lost the database', () => settledJobState(control, jobId), 30_000);
     // Meanwhile the call reads as queued: nothing of its start was kept.
     expect((await ferry.api.get(statusUrl)).body).toMatchObject({ status: 'queued', run_id: null });
-    await hold`rollback`;
-  } finally {
-    hold.release();
-  }
+    return { statusUrl, kills };
+  });
   expect(kills).toBeGreaterThanOrEqual(4);
 
   const done = await waitFor('the action to settle', async () => {
@@ -83,9 +74,9 @@ test('an async action whose run start loses the database every time is queued ag
   expect((await ferry.api.get(`/runs/${done.run_id}`)).body).toMatchObject({ kind: 'action', trigger: 'async', status: 'succeeded' });
 
   // Exactly once: one run, one provider call, after the requeue delay; no job left to run.
-  await new Promise((resolve) => setTimeout(resolve, 3_000));
-  expect(await control`select 1 from runs where kind = 'action'`).toHaveLength(1);
-  expect(provider.requests.filter((r) => r.path === '/mode')).toHaveLength(1);
-  expect(await control`select 1 from pgboss.job where name = ${ACTION_QUEUE} and state in ('created', 'retry', 'active')`).toHaveLength(0);
+  await pastTheRequeueDelay();
+  expect(await control`select 1 from runs where kind = 'action' and id > ${before}`).toHaveLength(1);
+  expect(provider.requests.filter((r) => r.path === '/mode').length - modeCallsBefore).toBe(1);
+  expect(await pendingJobs(control, ACTION_QUEUE)).toHaveLength(0);
   expect(await control`select 1 from runs where status = 'running'`).toHaveLength(0);
 }, 90_000);

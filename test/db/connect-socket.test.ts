@@ -58,3 +58,27 @@ test('PGHOST naming a Unix socket directory (a URL without a host) is reached th
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('rows read through the socket\'s one reused read buffer arrive whole: messages cut across reads, values bigger than the buffer, raw values kept past their read', async () => {
+  const client = await connectDatabase({ databaseUrl: db.url, logger, maxConnections: 1 });
+  try {
+    // Sizes from a few bytes to 3× the 64 KB read buffer, so messages and their 5-byte headers
+    // land across read boundaries at many offsets; Postgres' md5 of each value is the reference.
+    const rows = await client.sql<{ n: number; body: string; digest: string }[]>`
+      select n, body, md5(body) as digest from (
+        select n, repeat(chr(97 + n % 26), (n * 7919) % 200000 + 1) as body from generate_series(1, 400) n
+      ) s order by n`;
+    expect(rows).toHaveLength(400);
+    const { createHash } = await import('node:crypto');
+    for (const row of rows) expect(createHash('md5').update(row.body).digest('hex'), `row ${row.n}`).toBe(row.digest);
+
+    // .raw() keeps Buffers of the values past the read that carried them: copies, not views.
+    const raw = await client.sql`select repeat('x', 100000) as a, repeat('y', 3) as b from generate_series(1, 5)`.raw();
+    for (const [a, b] of raw as unknown as Buffer[][]) {
+      expect(a!.toString()).toBe('x'.repeat(100000));
+      expect(b!.toString()).toBe('yyy');
+    }
+  } finally {
+    await client.close();
+  }
+});

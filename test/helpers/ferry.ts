@@ -141,3 +141,15 @@ export function workerChildren(): number[] {
   }
   return pids;
 }
+
+const issuedIds = new Map<string, number>();
+/**
+ * `base` the first time, then `base-2`, `base-3`…: for a test that creates something by name
+ * (a connection, an environment, a provider), so that CI's retry of a failed attempt does not
+ * collide with what that attempt created.
+ */
+export function idForThisAttempt(base: string): string {
+  const n = (issuedIds.get(base) ?? 0) + 1;
+  issuedIds.set(base, n);
+  return n === 1 ? base : `${base}-${n}`;
+}

@@ -235,6 +235,47 @@ export const ESCAPES: SandboxCase[] = [
       expect(failed(result)).toMatchObject({ kind: 'script', code: 'SCRIPT_ERROR', message: 'forged' });
     },
   },
+  // Reading a thrown value's message runs the script's code (traps, getters, toString): a throw
+  // from there must leave the failure the script's, not the runtime's.
+  {
+    name: 'a thrown Proxy whose every trap throws fails as the script\'s error, not an internal one',
+    source: syncScript(`
+      const trap = () => { throw new Error('trapped'); };
+      throw new Proxy({}, { get: trap, has: trap, ownKeys: trap, getOwnPropertyDescriptor: trap, getPrototypeOf: trap });
+    `),
+    check({ result }) {
+      expect(failed(result)).toMatchObject({ kind: 'script', code: 'SCRIPT_ERROR', message: expect.stringContaining('cannot be read as text') });
+    },
+  },
+  {
+    name: 'a thrown Error whose message getter throws fails as the script\'s error, with its stack',
+    source: syncScript(`
+      const e = new Error('hidden');
+      Object.defineProperty(e, 'message', { get() { throw new Error('no message for you'); } });
+      throw e;
+    `),
+    check({ result }) {
+      const error = failed(result);
+      expect(error).toMatchObject({ kind: 'script', code: 'SCRIPT_ERROR', message: expect.stringContaining('cannot be read as text') });
+      expect(error.stack).toContain('Error');
+    },
+  },
+  ...([
+    ['a function', 'return () => 1;', 'is a function'],
+    ['a symbol', "return Symbol('s');", 'is a symbol'],
+    ['a cycle', 'const o = { a: 1 }; o.self = o; return o;', 'circular'],
+    ['a BigInt', 'return { n: 10n };', 'BigInt'],
+  ] as const).map(([what, body, says]): SandboxCase => ({
+    name: `an action returning ${what} fails with INVALID_OUTPUT saying why, not a TypeError of the runtime`,
+    source: actionScript(body),
+    kind: 'action',
+    input: {},
+    runs: 1,
+    check({ result }) {
+      expect(failed(result)).toMatchObject({ kind: 'sdk', code: 'INVALID_OUTPUT', message: expect.stringContaining(says) });
+      expect(failed(result).message).toMatch(/^the action's output/);
+    },
+  })),
 ];
 
 // ---- the proxied fetch is the only way out ----------------------------------------------------
@@ -437,6 +478,13 @@ export const LIMITS: SandboxCase[] = [
     expectLimit(result, 'MEMORY', 32);
     expect(failed(result).used!).toBeGreaterThanOrEqual(32);
     expect(result.logs.map((l) => l.message)).toEqual(['allocating']);
+  }),
+  // After an await the script runs again from the host's answer to its call, not from the run's
+  // own entry: V8's disposal then surfaces only as the run's promise "abandoned".
+  limitCase('a heap blow-up after awaiting a host call ends with MEMORY, not INTERNAL', `await ctx.batchSave([{ id: 'first' }], 'A'); ctx.log('saved'); const keep = []; for (;;) keep.push(new Array(100000).fill(Math.random()));`, { memoryMb: 32 }, ({ result, recorded }) => {
+    expectLimit(result, 'MEMORY', 32);
+    expect(result.logs.map((l) => l.message)).toEqual(['saved']);
+    expect(recorded.batches.map((b) => b.records.map((r) => r.id))).toEqual([['first']]);
   }),
   limitCase('typed arrays past the limit end with MEMORY', `const keep = []; for (;;) keep.push(new Uint8Array(4 * 1024 * 1024));`, { memoryMb: 32 }, ({ result }) => {
     expectLimit(result, 'MEMORY', 32);

@@ -78,30 +78,29 @@ test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed
   const [connection] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'fence-1'`;
   const connectionId = connection!.id;
 
-  // v2 upstream, each page slow: the run saves page 1, checkpoints, then waits on page 2.
+  // v2 upstream; page 2 is held unanswered: the run saves page 1, checkpoints, then waits on it.
   for (const id of provider.items.keys()) provider.put(id, `v2 ${id}`);
-  provider.delayMs = 1_500;
+  const page2 = provider.holdPage('005');
   expect((await api.post('/syncs/paged/trigger', { connection_id: 'fence-1' })).status).toBeLessThan(300);
-  const frozen = await waitFor('the run to save its first page', async () => {
-    const [row] = await db.sql<{ id: string }[]>`
-      select r.id from runs r join sync_state s on s.connection_id = r.connection_id and s.sync_name = r.script_name
-      where r.connection_id = ${connectionId} and r.status = 'running' and s.checkpoint is not null`;
-    return row;
-  }, 60_000);
+  await waitFor('the run to ask for page 2', async () => (page2.arrived() ? true : undefined), 60_000);
+  const [frozen] = await db.sql<{ id: string }[]>`
+    select r.id from runs r join sync_state s on s.connection_id = r.connection_id and s.sync_name = r.script_name
+    where r.connection_id = ${connectionId} and r.status = 'running' and s.checkpoint is not null`;
+  expect(frozen).toBeDefined();
   worker.signal('SIGSTOP');
   // The provider answers page 2 (v2 data) into the frozen process's socket; only then v3.
-  await new Promise((r) => setTimeout(r, provider.delayMs + 500));
+  page2.release();
+  await waitFor('page 2 answered into the frozen process', async () => (page2.answered() ? true : undefined), 30_000);
   for (const id of provider.items.keys()) provider.put(id, `v3 ${id}`);
-  provider.delayMs = 0;
 
   // Another worker fails the frozen run and its retry succeeds with v3.
   await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
   const lost = await waitFor('the frozen run to be failed', async () => {
-    const [row] = await db.sql<{ status: string; error: { code: string } | null }[]>`select status, error from runs where id = ${frozen.id}`;
+    const [row] = await db.sql<{ status: string; error: { code: string } | null }[]>`select status, error from runs where id = ${frozen!.id}`;
     return row?.status === 'failed' ? row : undefined;
   }, 60_000);
   expect(lost.error?.code).toBe('WORKER_LOST');
-  const newer = await waitForRun(api, 'fence-1', 'paged', frozen.id, 60_000);
+  const newer = await waitForRun(api, 'fence-1', 'paged', frozen!.id, 60_000);
   expect(newer.status).toBe('succeeded');
   const names = (await db.sql<{ id: string; name: string }[]>`select id, data->>'name' as name from records where connection_id = ${connectionId} order by id`);
   // Page 1 is the frozen run's v2 (committed before the freeze); the retry resumed after it with v3.
@@ -116,5 +115,5 @@ test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed
   const after = await snapshot(connectionId);
   expect(after).toEqual(before);
   expect(after.records.filter((r) => String(r.data.name).startsWith('v2')).map((r) => r.id)).toEqual(['001', '002', '003', '004', '005']);
-  expect((await db.sql`select status, error->>'code' as code from runs where id = ${frozen.id}`)[0]).toEqual({ status: 'failed', code: 'WORKER_LOST' });
+  expect((await db.sql`select status, error->>'code' as code from runs where id = ${frozen!.id}`)[0]).toEqual({ status: 'failed', code: 'WORKER_LOST' });
 }, 180_000);

@@ -6,25 +6,11 @@
  * retry used to start a fresh incremental pass from lastSyncDate: the full refresh never happened.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { deploySources, startTestFerry, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { startTestFerry, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { deployProviderConnection, firstRunOf, itemsSyncSource } from '../helpers/items-connection.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 
-const INCREMENTAL = `
-import { createSync } from 'ferry/sdk';
-import { z } from 'zod';
-const Item = z.object({ id: z.string(), name: z.string() });
-export default createSync({
-  description: 'items changed since the last run (all of them on a full pass)',
-  frequency: 'every 1 hour',
-  syncType: 'incremental',
-  models: { Item },
-  exec: async (nango) => {
-    const params: Record<string, string> = { limit: '1000' };
-    if (nango.lastSyncDate) params.since = nango.lastSyncDate.toISOString();
-    const res = await nango.get<{ items: Array<z.infer<typeof Item>> }>({ endpoint: '/items', params, retries: 0 });
-    await nango.batchSave(res.data.items, 'Item');
-  },
-});`;
+const INCREMENTAL = itemsSyncSource({ syncType: 'incremental' });
 
 let ferry: TestFerry;
 let provider: ItemsProvider;
@@ -32,10 +18,8 @@ let provider: ItemsProvider;
 beforeAll(async () => {
   provider = await startItemsProvider(10);
   ferry = await startTestFerry({ FERRY_SYNC_RETRY_BASE_MS: '300' });
-  await deploySources(ferry, { 'fullp/syncs/items.ts': INCREMENTAL });
-  expect((await ferry.api.put('/providers/fullp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  expect((await ferry.api.post('/connections', { connection_id: 'full-1', provider: 'fullp' })).status).toBe(201);
-  expect(await waitForRun(ferry.api, 'full-1', 'items', '0', 60_000)).toMatchObject({ status: 'succeeded', full: true, counts: { added: 10 } });
+  await deployProviderConnection(ferry, { provider: 'fullp', baseUrl: provider.url, scripts: { 'syncs/items.ts': INCREMENTAL }, connectionId: 'full-1' });
+  expect(await firstRunOf(ferry, 'full-1', 'items')).toMatchObject({ status: 'succeeded', full: true, counts: { added: 10 } });
 }, 120_000);
 afterAll(async () => {
   await ferry?.close();

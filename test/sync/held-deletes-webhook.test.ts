@@ -9,22 +9,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { verifyWebhook } from '../../client/index.ts';
 import { startWebhookReceiver } from '../connect/webhook-receiver.ts';
-import { deploySources, readAll, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { idForThisAttempt, readAll, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { deployProvider, itemsSyncSource } from '../helpers/items-connection.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
-const GUARDED_SYNC = `
-import { createSync } from 'ferry/sdk';
-import { z } from 'zod';
-const Item = z.object({ id: z.string(), name: z.string() });
-export default createSync({
-  description: 'items', frequency: 'every 1 hour', syncType: 'full', trackDeletes: true,
-  models: { Item },
-  exec: async (nango) => {
-    const res = await nango.get<{ items: Array<z.infer<typeof Item>> }>({ endpoint: '/items', params: { limit: '1000' }, retries: 0 });
-    await nango.batchSave(res.data.items, 'Item');
-  },
-});`;
+const GUARDED_SYNC = itemsSyncSource({ trackDeletes: true });
 
 let ferry: TestFerry;
 let provider: ItemsProvider;
@@ -35,8 +25,7 @@ beforeAll(async () => {
   provider = await startItemsProvider(12);
   hooks = await startWebhookReceiver();
   ferry = await startTestFerry({ FERRY_WEBHOOK_RETRY_DELAY_S: '1' });
-  await deploySources(ferry, { 'guardp/syncs/guarded.ts': GUARDED_SYNC });
-  expect((await ferry.api.put('/providers/guardp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
+  await deployProvider(ferry, { provider: 'guardp', baseUrl: provider.url, scripts: { 'syncs/guarded.ts': GUARDED_SYNC } });
   secret = (await ferry.api.put('/environment/settings', { webhook_url: hooks.url })).body.webhook_secret;
 }, 120_000);
 afterAll(async () => {
@@ -69,48 +58,53 @@ async function holdDeletes(connectionId: string) {
 
 describe('applying held deletes', () => {
   test('sends one signed sync webhook with the deletes, from whose cursor the app reads exactly them', async () => {
-    const held = await holdDeletes('guard-api');
-    const before = (await syncDeliveries('guard-api')).length;
+    // Its own connection on each attempt: holdDeletes creates it.
+    const connection = idForThisAttempt('guard-api');
+    const held = await holdDeletes(connection);
+    const before = (await syncDeliveries(connection)).length;
 
-    const applied = await ferry.api.post('/syncs/guarded/held-deletes/apply', { connection_id: 'guard-api' });
+    const applied = await ferry.api.post('/syncs/guarded/held-deletes/apply', { connection_id: connection });
     expect(applied).toMatchObject({ status: 200, body: { applied: [{ model: 'Item', deleted: 12, run_id: held.id }] } });
 
     const delivery = await waitFor('the apply’s webhook', async () => hooks.deliveries.find((d) => {
       const e = JSON.parse(d.body);
-      return e.type === 'sync' && e.connection_id === 'guard-api' && e.counts.deleted === 12;
+      return e.type === 'sync' && e.connection_id === connection && e.counts.deleted === 12;
     }));
     const event = await verifyWebhook(secret, delivery.headers as Record<string, string>, delivery.body);
     expect(event).toEqual({
-      type: 'sync', from: 'ferry', connection_id: 'guard-api', provider: 'guardp', sync_name: 'guarded', model: 'Item',
+      type: 'sync', from: 'ferry', connection_id: connection, provider: 'guardp', sync_name: 'guarded', model: 'Item',
       sync_type: 'full', run_id: held.id, counts: { added: 0, updated: 0, deleted: 12 },
       cursor: expect.stringMatching(/^\d+$/), modified_after: expect.any(String),
     });
     // Reading from the event's cursor gives exactly the 12 deletes.
-    const changed = (await readAll(ferry.api, 'guard-api', 'Item', (event as { cursor: string }).cursor)).records;
+    const changed = (await readAll(ferry.api, connection, 'Item', (event as { cursor: string }).cursor)).records;
     expect(changed).toHaveLength(12);
     expect(changed.every((r) => r._ferry_metadata.last_action === 'deleted')).toBe(true);
     expect(changed.every((r) => Date.parse(r._ferry_metadata.deleted_at) >= Date.parse((event as { modified_after: string }).modified_after))).toBe(true);
     // Exactly one event was written for the apply.
-    expect((await syncDeliveries('guard-api')).length).toBe(before + 1);
+    expect((await syncDeliveries(connection)).length).toBe(before + 1);
 
     // Nothing left to apply: no event.
-    expect((await ferry.api.post('/syncs/guarded/held-deletes/apply', { connection_id: 'guard-api' })).body).toEqual({ applied: [] });
+    expect((await ferry.api.post('/syncs/guarded/held-deletes/apply', { connection_id: connection })).body).toEqual({ applied: [] });
     await new Promise((r) => setTimeout(r, 300));
-    expect((await syncDeliveries('guard-api')).length).toBe(before + 1);
+    expect((await syncDeliveries(connection)).length).toBe(before + 1);
   }, 180_000);
 
   test('from the CLI as from the API; a discard sends nothing', async () => {
-    const held = await holdDeletes('guard-cli');
-    const before = (await syncDeliveries('guard-cli')).length;
-    expect((await cli('held-deletes', 'guarded', '-c', 'guard-cli', '--apply')).stdout).toContain('Item: 12 record(s) deleted');
-    const event = await waitFor('the CLI apply’s webhook', async () => hooks.events('sync').find((e) => e.connection_id === 'guard-cli' && e.counts.deleted === 12));
+    // Their own connections on each attempt: holdDeletes creates them.
+    const viaCli = idForThisAttempt('guard-cli');
+    const discarded = idForThisAttempt('guard-discard');
+    const held = await holdDeletes(viaCli);
+    const before = (await syncDeliveries(viaCli)).length;
+    expect((await cli('held-deletes', 'guarded', '-c', viaCli, '--apply')).stdout).toContain('Item: 12 record(s) deleted');
+    const event = await waitFor('the CLI apply’s webhook', async () => hooks.events('sync').find((e) => e.connection_id === viaCli && e.counts.deleted === 12));
     expect(event).toMatchObject({ run_id: held.id, model: 'Item' });
-    expect((await syncDeliveries('guard-cli')).length).toBe(before + 1);
+    expect((await syncDeliveries(viaCli)).length).toBe(before + 1);
 
-    await holdDeletes('guard-discard');
-    const beforeDiscard = (await syncDeliveries('guard-discard')).length;
-    expect((await ferry.api.post('/syncs/guarded/held-deletes/discard', { connection_id: 'guard-discard' })).body).toEqual({ discarded: 12 });
+    await holdDeletes(discarded);
+    const beforeDiscard = (await syncDeliveries(discarded)).length;
+    expect((await ferry.api.post('/syncs/guarded/held-deletes/discard', { connection_id: discarded })).body).toEqual({ discarded: 12 });
     await new Promise((r) => setTimeout(r, 300));
-    expect((await syncDeliveries('guard-discard')).length).toBe(beforeDiscard);
+    expect((await syncDeliveries(discarded)).length).toBe(beforeDiscard);
   }, 180_000);
 });

@@ -16,8 +16,23 @@ export interface ItemsProvider {
   /** Delay each /items response (ms). */
   delayMs: number;
   mode: string;
+  /**
+   * Holds the page requests after `after` (those that come before release()) unanswered: a test
+   * acts while a run is known to wait on that page, then lets the answer go, instead of guessing
+   * how long a delay covers that.
+   */
+  holdPage(after: string): PageHold;
   put(id: string, name?: string): void;
   close(): Promise<void>;
+}
+
+export interface PageHold {
+  /** A request for the page has come and waits. */
+  arrived(): boolean;
+  /** Answers the waiting requests (and any later ones at once). */
+  release(): void;
+  /** Every request that waited has been answered (its response handed to the socket). */
+  answered(): boolean;
 }
 
 export async function startItemsProvider(count: number): Promise<ItemsProvider> {
@@ -28,11 +43,23 @@ export async function startItemsProvider(count: number): Promise<ItemsProvider> 
     failPage: () => false,
     delayMs: 0,
     mode: 'ok',
+    holdPage(after) {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => { release = resolve; });
+      const hold = { after, released, isReleased: false, waiting: 0, arrived: 0 };
+      holds.push(hold);
+      return {
+        arrived: () => hold.arrived > 0,
+        release: () => { hold.isReleased = true; release(); },
+        answered: () => hold.isReleased && hold.arrived > 0 && hold.waiting === 0,
+      };
+    },
     put(id, name = `item ${id}`) {
       provider.items.set(id, { id, name, updatedAt: Date.now() });
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+  const holds: Array<{ after: string; released: Promise<void>; isReleased: boolean; waiting: number; arrived: number }> = [];
   for (let i = 1; i <= count; i++) provider.put(String(i).padStart(3, '0'));
 
   const server: Server = createServer(async (req, res) => {
@@ -45,8 +72,15 @@ export async function startItemsProvider(count: number): Promise<ItemsProvider> 
     };
     if (url.pathname === '/mode') return send(200, { mode: provider.mode });
     if (url.pathname !== '/items') return send(404, { error: 'not found' });
-    if (provider.delayMs > 0) await new Promise((r) => setTimeout(r, provider.delayMs));
     const after = query.after ?? '';
+    const hold = holds.find((h) => h.after === after && !h.isReleased);
+    if (hold) {
+      hold.arrived++;
+      hold.waiting++;
+      await hold.released;
+      res.once('finish', () => { hold.waiting--; });
+    }
+    if (provider.delayMs > 0) await new Promise((r) => setTimeout(r, provider.delayMs));
     if (after && provider.failPage(after)) return send(400, { error: 'page unavailable' });
     const since = query.since ? Date.parse(query.since) : 0;
     const limit = Number(query.limit ?? 100);

@@ -11,10 +11,13 @@
  * back, only the second sync runs.
  */
 import { createHmac } from 'node:crypto';
-import postgres from '@ferry/postgres';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { WEBHOOK_QUEUE } from '../../host/webhooks-in/index.ts';
-import { deploySources, readAll, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { idForThisAttempt, readAll, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { createConnection, deployProvider } from '../helpers/items-connection.ts';
+import {
+  controlConnection, pastTheRequeueDelay, pendingJobs, settledJobState, terminateLockWaitersUntil, whileHolding, type Control,
+} from '../helpers/lost-database.ts';
 import { startItemsProvider, type ItemsProvider } from '../sync/items-provider.ts';
 
 const SECRET = 'whsec_0123456789abcdef';
@@ -38,15 +41,13 @@ export default createSync({
 
 let ferry: TestFerry;
 let provider: ItemsProvider;
-let control: ReturnType<typeof postgres>;
+let control: Control;
 
 beforeAll(async () => {
   provider = await startItemsProvider(1);
   ferry = await startTestFerry({});
-  control = postgres(ferry.db.url, { max: 2, onnotice: () => {}, connection: { application_name: 'lostwebhook-test' } });
-  await deploySources(ferry, { 'hookp/syncs/a-slow.ts': syncSource('SeenA', true), 'hookp/syncs/b-fast.ts': syncSource('SeenB', false) });
-  expect((await ferry.api.put('/providers/hookp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  expect((await ferry.api.post('/connections', { connection_id: 'hook-1', provider: 'hookp' })).status).toBe(201);
+  control = controlConnection(ferry, 'lostwebhook-test');
+  await deployProvider(ferry, { provider: 'hookp', baseUrl: provider.url, scripts: { 'syncs/a-slow.ts': syncSource('SeenA', true), 'syncs/b-fast.ts': syncSource('SeenB', false) } });
   expect((await ferry.api.put('/providers/hookp/webhook', {
     signature_header: 'x-hook-signature', secret: SECRET, connection_id_path: 'account', event_path: 'type',
   })).status).toBe(200);
@@ -68,45 +69,36 @@ async function deliver(payload: unknown) {
 }
 
 test('a delivery whose second run start loses the database is queued again and runs each subscribed sync once', async () => {
+  // Each attempt its own connection: a CI retry finds the first attempt's runs and records.
+  const connection = idForThisAttempt('hook-1');
+  await createConnection(ferry, connection, 'hookp');
+  const itemReadsBefore = provider.requests.filter((r) => r.path === '/items').length;
   provider.delayMs = 2_500; // a-slow's run is still going while the test takes b-fast's run row
-  const ack = await deliver({ type: 'thing.changed', delivery: 'd-1', account: 'hook-1' });
+  const ack = await deliver({ type: 'thing.changed', delivery: 'd-1', account: connection });
   expect(ack.status).toBe(202);
   const jobId = ack.body.id;
-  const hold = await control.reserve();
-  let kills = 0;
-  try {
-    await waitFor('a-slow running for the delivery', async () =>
-      (await control`select 1 from runs where kind = 'webhook' and script_name = 'a-slow' and status = 'running'`)[0], 30_000);
-    await hold`begin`;
-    await hold`
+  await waitFor('a-slow running for the delivery', async () =>
+    (await control`select 1 from runs where kind = 'webhook' and script_name = 'a-slow' and status = 'running' and job_id = ${jobId}`)[0], 30_000);
+  const { kills } = await whileHolding(control, (hold) => hold`
       insert into runs (connection_id, script_name, variant, kind, script_version, status, trigger, job_id)
-      select id, 'b-fast', 'base', 'webhook', 1, 'running', 'webhook', ${jobId} from connections where connection_id = 'hook-1'`;
-    await waitFor('the delivery job settled after its second start lost the database', async () => {
-      const [row] = await control<{ n: number }[]>`
-        select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
-        where datname = current_database() and application_name = 'ferry' and wait_event_type = 'Lock'
-          and query ~* '^\\s*insert into runs'`;
-      kills += row!.n;
-      const [job] = await control<{ state: string }[]>`select state::text as state from pgboss.job where id = ${jobId}`;
-      return job && !['active', 'created', 'retry'].includes(job.state) ? job.state : undefined;
-    }, 45_000);
-    await hold`rollback`;
-  } finally {
-    hold.release();
-  }
+      select id, 'b-fast', 'base', 'webhook', 1, 'running', 'webhook', ${jobId} from connections where connection_id = ${connection}`,
+  () => terminateLockWaitersUntil(control, '^\\s*insert into runs', 'the delivery job settled after its second start lost the database',
+    () => settledJobState(control, jobId, ['active', 'created', 'retry']), 45_000));
   expect(kills).toBeGreaterThanOrEqual(4);
   provider.delayMs = 0;
 
   await waitFor('b-fast to save the delivery', async () => {
-    const { records } = await readAll(ferry.api, 'hook-1', 'SeenB');
+    const { records } = await readAll(ferry.api, connection, 'SeenB');
     return records.length > 0 ? records : undefined;
   }, 30_000);
   // Once each: a-slow is not run again for the delivery it already took (one provider read).
-  await new Promise((resolve) => setTimeout(resolve, 3_000));
-  const runs = await control<{ script_name: string; status: string }[]>`select script_name, status from runs where kind = 'webhook' order by script_name`;
+  await pastTheRequeueDelay();
+  const runs = await control<{ script_name: string; status: string }[]>`
+    select r.script_name, r.status from runs r join connections c on c.id = r.connection_id
+    where r.kind = 'webhook' and c.connection_id = ${connection} order by r.script_name`;
   expect(runs).toEqual([{ script_name: 'a-slow', status: 'succeeded' }, { script_name: 'b-fast', status: 'succeeded' }]);
-  expect(provider.requests.filter((r) => r.path === '/items')).toHaveLength(1);
-  expect((await readAll(ferry.api, 'hook-1', 'SeenA')).records.map((r: { id: string }) => r.id)).toEqual(['d-1']);
-  expect((await readAll(ferry.api, 'hook-1', 'SeenB')).records.map((r: { id: string }) => r.id)).toEqual(['d-1']);
-  expect(await control`select 1 from pgboss.job where name = ${WEBHOOK_QUEUE} and state in ('created', 'retry', 'active')`).toHaveLength(0);
+  expect(provider.requests.filter((r) => r.path === '/items').length - itemReadsBefore).toBe(1);
+  expect((await readAll(ferry.api, connection, 'SeenA')).records.map((r: { id: string }) => r.id)).toEqual(['d-1']);
+  expect((await readAll(ferry.api, connection, 'SeenB')).records.map((r: { id: string }) => r.id)).toEqual(['d-1']);
+  expect(await pendingJobs(control, WEBHOOK_QUEUE)).toHaveLength(0);
 }, 120_000);

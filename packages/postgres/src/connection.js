@@ -314,25 +314,41 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function data(x) {
+    /* ferry-patch: reused read buffer */
+    // x may be a view of a read buffer the socket reuses (host/db/no-delay-socket.ts): whatever
+    // outlives this call is copied (a message cut across reads, a few header bytes), and only
+    // that. Upstream joined the whole next read to a cut message, copying ~every byte received
+    // once more.
     if (incomings) {
-      incomings.push(x)
-      remaining -= x.length
-      if (remaining > 0)
+      if (x.length < remaining) {
+        incomings.push(Buffer.from(x))
+        remaining -= x.length
         return
+      }
+      incomings.push(x.subarray(0, remaining))
+      const message = Buffer.concat(incomings, length + 1)
+      x = x.subarray(remaining)
+      remaining = 0
+      incomings = null
+      try {
+        handle(message)
+      } catch (e) {
+        query && (query.cursorFn || query.describeFirst) && write(Sync)
+        errored(e)
+      }
     }
 
-    incoming = incomings
-      ? Buffer.concat(incomings, length - remaining)
-      : incoming.length === 0
-        ? x
-        : Buffer.concat([incoming, x], incoming.length + x.length)
+    incoming = incoming.length === 0
+      ? x
+      : Buffer.concat([incoming, x], incoming.length + x.length)
 
     while (incoming.length > 4) {
       length = incoming.readUInt32BE(1)
       if (length >= incoming.length) {
-        remaining = length - incoming.length
-        incomings = [incoming]
-        break
+        remaining = length + 1 - incoming.length
+        incomings = [Buffer.from(incoming)]
+        incoming = Buffer.alloc(0)
+        return
       }
 
       try {
@@ -342,9 +358,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
         errored(e)
       }
       incoming = incoming.subarray(length + 1)
-      remaining = 0
-      incomings = null
     }
+    if (incoming.length)
+      incoming = Buffer.from(incoming)
   }
 
   async function connect() {
@@ -527,7 +543,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
       value = length === -1
         ? null
         : query.isRaw === true
-          ? x.subarray(index, index += length)
+          ? (socket.reusesReadBuffer ? Buffer.from(x.subarray(index, index += length)) : x.subarray(index, index += length))
           : column.parser === undefined
             ? x.toString('utf8', index, index += length)
             : column.parser.array === true
@@ -927,7 +943,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function CopyData(x) {
-    stream && (stream.push(x.subarray(5)) || socket.pause())
+    stream && (stream.push(socket.reusesReadBuffer ? Buffer.from(x.subarray(5)) : x.subarray(5)) || socket.pause())
   }
 
   function CopyDone() {

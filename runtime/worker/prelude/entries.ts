@@ -1,5 +1,5 @@
 /** The prelude's entry points, called by the worker and never reachable by the script. */
-import { PromiseCtor, StringCtor, global, isArray, keys, parse, stringify } from './builtins.ts';
+import { PromiseCtor, StringCtor, TypeErrorCtor, global, isArray, keys, parse, stringify } from './builtins.ts';
 import { buildContext, formatIssues, type PreludeJob, type ScriptDefinition } from './context.ts';
 import { CAPS, endRun, handedOver, sdkError } from './host.ts';
 import { clearAllTimers, fatalErrors } from './timers.ts';
@@ -31,10 +31,24 @@ interface DescribedError {
   retryAfterMs?: number;
 }
 
+/**
+ * A script's value as text. Turning it into text runs the script's code (a Proxy's traps, a
+ * getter, toString), which may throw: that must not turn the script's failure into ours.
+ */
+function text(value: unknown, fallback: string): string {
+  try {
+    return StringCtor(value);
+  } catch {
+    return fallback;
+  }
+}
+
+const UNREADABLE = 'the script threw a value that cannot be read as text (its message or toString throws)';
+
 /** Errors come back as data: the worker never touches a script's error object. */
 function describeError(error: unknown): DescribedError {
   const isObject = error !== null && (typeof error === 'object' || typeof error === 'function');
-  const message = isObject ? StringCtor(read(error, 'message') ?? error) : StringCtor(error);
+  const message = isObject ? text(read(error, 'message') ?? error, UNREADABLE) : text(error, UNREADABLE);
   const stack = isObject ? read(error, 'stack') : undefined;
   const out: DescribedError = { code: 'SCRIPT_ERROR', message };
   if (typeof stack === 'string') out.stack = stack;
@@ -44,16 +58,47 @@ function describeError(error: unknown): DescribedError {
   if (typeof ferryCode === 'string') {
     out.code = ferryCode;
     if (ferryCode === 'ACTION_ERROR') {
-      out.type = StringCtor(read(error, 'type') ?? 'action_error');
+      out.type = text(read(error, 'type') ?? 'action_error', 'action_error');
       const payload = jsonSafe(read(error, 'payload'));
       if (payload !== undefined) out.payload = payload;
     }
   } else if (typeof sdkCode === 'string') out.code = sdkCode;
-  if (out.code === 'RETRY_AFTER') out.retryAfterMs = Number(read(error, 'retryAfterMs')) || 0;
+  if (out.code === 'RETRY_AFTER') {
+    try {
+      out.retryAfterMs = Number(read(error, 'retryAfterMs')) || 0;
+    } catch {
+      out.retryAfterMs = 0; // a valueOf that throws
+    }
+  }
   return out;
 }
 
 const failure = (code: string, message: string): string => stringify({ ok: false, error: { code, message } });
+
+function isTypeError(error: unknown): boolean {
+  try {
+    return error instanceof TypeErrorCtor;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a script returns as JSON text, or the INVALID_OUTPUT envelope saying why it is not JSON:
+ * a function or symbol (JSON.stringify gives undefined), a cycle or a BigInt (a TypeError). What
+ * else the script's own code throws while serialising (a getter, toJSON) stays its error.
+ */
+function outputJson(value: unknown, what: string): { json: string } | { failed: string } {
+  let json: string | undefined;
+  try {
+    json = value === undefined ? 'null' : stringify(value);
+  } catch (error) {
+    if (!isTypeError(error)) throw error;
+    return { failed: failure('INVALID_OUTPUT', `${what} cannot be sent as JSON: ${text(read(error, 'message'), 'it holds a cycle or a BigInt')}`) };
+  }
+  if (json === undefined) return { failed: failure('INVALID_OUTPUT', `${what} is a ${typeof value}: it must be a JSON value (an object, array, string, number, boolean or null)`) };
+  return { json };
+}
 
 function loadDefinition(): ScriptDefinition {
   const mod = global['__ferry_module'] as { default?: unknown } | undefined;
@@ -98,11 +143,13 @@ export async function run(jobJson: string): Promise<string> {
       if (!parsed.success) return failure('INVALID_OUTPUT', `invalid output: ${formatIssues(parsed.error)}`);
       output = parsed.data;
     }
-    const text = output === undefined ? 'null' : stringify(output);
-    if (text.length > CAPS.actionOutputBytes) {
-      return stringify({ ok: false, error: { code: 'OUTPUT_SIZE', message: `action output is ${text.length} characters, over the ${CAPS.actionOutputBytes} cap`, limit: CAPS.actionOutputBytes, used: text.length } });
+    const serialised = outputJson(output, "the action's output");
+    if ('failed' in serialised) return serialised.failed;
+    const { json } = serialised;
+    if (json.length > CAPS.actionOutputBytes) {
+      return stringify({ ok: false, error: { code: 'OUTPUT_SIZE', message: `action output is ${json.length} characters, over the ${CAPS.actionOutputBytes} cap`, limit: CAPS.actionOutputBytes, used: json.length } });
     }
-    return stringify({ ok: true, output: text });
+    return stringify({ ok: true, output: json });
   } catch (error) {
     return stringify({ ok: false, error: describeError(error) });
   } finally {
@@ -127,11 +174,13 @@ async function partitions(job: PreludeJob, definition: ScriptDefinition): Promis
   if (read(split, 'by') !== 'keys' || typeof fn !== 'function') return failure('BAD_SCRIPT', "the sync's split is not { by: 'keys', partitions: async (nango) => [...] }");
   const ctx = buildContext(job, definition);
   const keys = await PromiseCtor.race([(fn as (ctx: unknown) => Promise<unknown>).call(split, ctx), fatalErrors()]);
-  const text = stringify(keys === undefined ? null : keys);
-  if (text.length > CAPS.actionOutputBytes) {
-    return stringify({ ok: false, error: { code: 'OUTPUT_SIZE', message: `split.partitions returned ${text.length} characters, over the ${CAPS.actionOutputBytes} cap`, limit: CAPS.actionOutputBytes, used: text.length } });
+  const serialised = outputJson(keys, 'what split.partitions returned');
+  if ('failed' in serialised) return serialised.failed;
+  const { json } = serialised;
+  if (json.length > CAPS.actionOutputBytes) {
+    return stringify({ ok: false, error: { code: 'OUTPUT_SIZE', message: `split.partitions returned ${json.length} characters, over the ${CAPS.actionOutputBytes} cap`, limit: CAPS.actionOutputBytes, used: json.length } });
   }
-  return stringify({ ok: true, output: text });
+  return stringify({ ok: true, output: json });
 }
 
 /** What the manifest says of a split: a time split's settings; of a key split only its kind (the function stays in the bundle). */
