@@ -32,8 +32,12 @@ export function createCollectingBridge(options: {
   onLog?: ((entries: LogEntry[]) => void) | undefined;
   /** Records the host already holds, per model (what trackDeletesEnd may delete). */
   records?: Record<string, ReadonlyArray<{ id: string | number }>>;
-  /** The ids of the model's live records on the host (ferry dryrun): trackDeletesEnd reports those the walk did not see, as the host would delete them. */
-  hostIds?: (model: string) => Promise<string[]>;
+  /**
+   * The host's live records of the model that the walk did not see (ferry dryrun), given what it
+   * saw: trackDeletesEnd reports them as the host would delete them. `count` is exact; `ids` may
+   * be the first of them only.
+   */
+  hostUnseen?: (model: string, seen: string[]) => Promise<{ count: number; ids: string[] }>;
 }): { bridge: HostBridge; collected: Collected } {
   const models = new Map<string, ModelRecords>();
   const modelOf = (name: string): ModelRecords => {
@@ -101,10 +105,11 @@ export function createCollectingBridge(options: {
       windows.delete(name);
       const model = modelOf(name);
       // Records the host holds that this run never touched are unseen too: the host deletes them.
-      for (const id of (await options.hostIds?.(name)) ?? []) {
-        if (window.has(id) || model.records.has(id) || model.deletedIds.includes(id)) continue;
-        model.deleted++;
-        model.deletedIds.push(id);
+      if (options.hostUnseen) {
+        const seen = new Set([...window, ...model.records.keys(), ...model.deletedIds]);
+        const unseen = await options.hostUnseen(name, [...seen]);
+        model.deleted += unseen.count;
+        model.deletedIds.push(...unseen.ids);
       }
       for (const id of [...model.records.keys()]) {
         if (window.has(id)) continue;

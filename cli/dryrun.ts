@@ -121,7 +121,33 @@ const RecordPageSchema = z.object({
   next_cursor: z.string().nullable(),
 });
 
-/** The ids of a model's live records on the host, read page by page (what a trackDeletesEnd there weighs). */
+/** As many seen ids as POST /records/unseen takes (host/api/routes/records-unseen.ts). */
+const MAX_SEEN_IDS = 100_000;
+/** Unseen ids listed in the output; the count is exact beyond them. */
+const UNSEEN_IDS_SHOWN = 10_000;
+
+const UnseenSchema = z.object({ count: z.number().int(), ids: z.array(z.string()) });
+
+/**
+ * The host's live records of a model that the walk did not see (what a trackDeletesEnd there
+ * deletes): one POST /records/unseen with the seen ids, which sends back only the unseen ones,
+ * not every record of the model. A walk that saw more ids than one request takes, or a host
+ * without the route, is weighed page by page over GET /records as before.
+ */
+async function unseenOnHost(client: HostClient, connectionId: string, model: string, seen: string[]): Promise<{ count: number; ids: string[] }> {
+  if (seen.length <= MAX_SEEN_IDS) {
+    try {
+      return await client.request('POST', '/records/unseen', UnseenSchema, { connection_id: connectionId, model, seen, limit: UNSEEN_IDS_SHOWN });
+    } catch (err) {
+      if (!(err instanceof HostApiError && err.code === 'NOT_FOUND' && /no route/.test(err.message))) throw err;
+    }
+  }
+  const seenSet = new Set(seen);
+  const unseen = (await liveIds(client, connectionId, model)).filter((id) => !seenSet.has(id));
+  return { count: unseen.length, ids: unseen.slice(0, UNSEEN_IDS_SHOWN) };
+}
+
+/** The ids of a model's live records on the host, read page by page. */
 async function liveIds(client: HostClient, connectionId: string, model: string): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | null = null;
@@ -167,7 +193,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
   const recorder = options.save ? recordingProxy(viaHost) : null;
   // A logged Error's stack names the script's files, as the host stores it for a deployed run.
   const onLog = options.onLog && ((entries: LogEntry[]) => options.onLog!(locateLogStacks(entries, sourceMap)));
-  const { bridge, collected } = createCollectingBridge({ proxy: recorder?.proxy ?? viaHost, metadata: connection.metadata ?? {}, onLog, hostIds: (model) => liveIds(client, options.connectionId, model) });
+  const { bridge, collected } = createCollectingBridge({ proxy: recorder?.proxy ?? viaHost, metadata: connection.metadata ?? {}, onLog, hostUnseen: (model, seen) => unseenOnHost(client, options.connectionId, model, seen) });
 
   const runtime = options.runtime ?? (await startRuntime(options.logger));
   try {

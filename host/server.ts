@@ -153,7 +153,7 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
         sql, runtime, records, runs, syncState, parts, scripts, connections, providers, proxy, logger,
         retry, webhooks: webhooksOut, heartbeatMs: Math.max(500, Math.floor(config.FERRY_STALE_RUN_MS / 6)),
       });
-      queue.work(config.FERRY_RUNTIME_WORKERS, (job, jobId, executed) => runner.run(job, jobId, executed), reservedSlots(config));
+      queue.work(config.FERRY_RUNTIME_WORKERS, (job, jobId, executed, settle) => runner.run(job, jobId, executed, settle), reservedSlots(config));
       actions.actionQueue.work(config.FERRY_RUNTIME_WORKERS);
       closers.push(() => actions.actionQueue.stop(10_000));
       webhooksIn.workWebhooks(config.FERRY_RUNTIME_WORKERS);

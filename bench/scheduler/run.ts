@@ -20,7 +20,8 @@
  * The machine is shared, so rates move with its load; CPU per run moves much less.
  *
  * Run: npx node bench/scheduler/run.ts   (BENCH_PAIRS=2000, BENCH_STEADY_S=120, BENCH_RUNTIME_WORKERS=2;
- * BENCH_WORKER_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", is added to the worker hosts' NODE_OPTIONS;
+ * BENCH_WORKER_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", is passed to the worker hosts' node as flags
+ * (Node refuses --cpu-prof in NODE_OPTIONS);
  * BENCH_LOG_STATEMENTS=1 logs the worker hosts' statements with their durations to the Postgres server log)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -149,10 +150,10 @@ try {
   // Profiling aid: every statement of the worker hosts with its duration, in the server's log.
   if (process.env.BENCH_LOG_STATEMENTS) await db.sql.unsafe(`alter database ${db.name} set log_min_duration_statement = 0`);
   for (let i = 0; i < 2; i++) {
-    const child = spawn(process.execPath, [MAIN], {
+    const flags = process.env.BENCH_WORKER_NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...flags, MAIN], {
       env: {
         ...process.env, ...env, FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: RUNTIME_WORKERS, FERRY_LOG_LEVEL: 'warn',
-        ...(process.env.BENCH_WORKER_NODE_OPTIONS && { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${process.env.BENCH_WORKER_NODE_OPTIONS}`.trim() }),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -169,22 +170,25 @@ try {
   const steadyFrom = new Date(dueRow!.first_due.getTime() + PERIOD_S * 1000);
   const steadyTo = new Date(steadyFrom.getTime() + STEADY_S * 1000);
   process.stdout.write(`${PAIRS} pairs every ${PERIOD_S} s; measuring runs scheduled in the ${STEADY_S} s after the first minute…\n`);
-  // CPU of the burst: from its first run's start to its last run's finish, polled every 100 ms.
+  // CPU of the burst: from its first run's start to its last run's finish, polled every 100 ms;
+  // on a machine too loaded to drain it before the steady window, up to the window's start, per
+  // run settled by then (the steady runs would be counted after it).
   const hostPids = workers.map((w) => w.pid!);
   const burstRuns = async () => (await db.sql<{ started: number; settled: number }[]>`
     select count(*)::int as started, count(*) filter (where status <> 'running')::int as settled from runs where scheduled_for < ${steadyFrom}`)[0]!;
   let cpuBefore: { hosts: Snapshot; children: Snapshot; postgres: Snapshot } | null = null;
-  let burstCpu: { hostsMs: number; childrenMs: number; postgresMs: number } | null = null;
+  let burstCpu: { hostsMs: number; childrenMs: number; postgresMs: number; runs: number } | null = null;
   while (burstCpu === null && Date.now() < steadyTo.getTime()) {
     const { started, settled } = await burstRuns();
     if (!cpuBefore && started > 0) {
       cpuBefore = { hosts: snapshot(hostPids), children: snapshot(hostPids.flatMap(childrenOf)), postgres: snapshot(await backendsOf(db.sql)) };
     }
-    if (cpuBefore && settled >= PAIRS) {
+    if (cpuBefore && (settled >= PAIRS || (Date.now() >= steadyFrom.getTime() && settled > 0))) {
       const children = hostPids.flatMap(childrenOf);
       burstCpu = {
         hostsMs: used(cpuBefore.hosts, hostPids), childrenMs: used(cpuBefore.children, children),
         postgresMs: used(cpuBefore.postgres, [...new Set([...cpuBefore.postgres.keys(), ...(await backendsOf(db.sql))])]),
+        runs: settled,
       };
     }
     await sleep(100);
@@ -220,8 +224,9 @@ try {
   process.stdout.write(`\n| path | start lag p50 | start lag p99 | runs/s |\n|---|---|---|---|\n`);
   for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
   if (burstCpu) {
-    const per = (ms: number) => (ms / PAIRS).toFixed(2);
-    process.stdout.write(`\nburst CPU per run (ms): worker hosts ${per(burstCpu.hostsMs)}, runtime children ${per(burstCpu.childrenMs)}, postgres backends ${per(burstCpu.postgresMs)}, total ${per(burstCpu.hostsMs + burstCpu.childrenMs + burstCpu.postgresMs)}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+    const per = (ms: number) => (ms / burstCpu!.runs).toFixed(2);
+    const partial = burstCpu.runs < PAIRS ? ` (the ${burstCpu.runs} runs settled before the steady window)` : '';
+    process.stdout.write(`\nburst CPU per run${partial} (ms): worker hosts ${per(burstCpu.hostsMs)}, runtime children ${per(burstCpu.childrenMs)}, postgres backends ${per(burstCpu.postgresMs)}, total ${per(burstCpu.hostsMs + burstCpu.childrenMs + burstCpu.postgresMs)}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   }
   process.stdout.write(`\nfailed runs: ${states!.failed}, still running: ${states!.pending}, consecutive runs of a pair not ${PERIOD_S} s apart: ${gaps!.irregular}; target p99 < 5 s: ${percentile(steadyLags, 99) < 5000 ? 'met' : 'NOT met'}\n`);
   await api.close();

@@ -131,13 +131,17 @@ export const devCommand: Command = {
     out.jsonLine({ event: 'ready', url, key: host.secretKey, dir, data_dir: config.FERRY_DATA_DIR });
     out.line(hostBanner('Ferry dev', host, url, config.FERRY_DATA_DIR).join('\n'));
     try {
+      // The demo deploys the folder before it connects (its syncs must exist for their first
+      // runs): that deploy is the one to report, or a fresh host's first lists every script as
+      // "unchanged".
+      let firstDeploy: DeployResponse | null = null;
       if (values.demo) {
         const { setUpDemo, demoConnectionId } = await import('@ferry/host');
         const { DEMO_PROVIDERS } = await import('@ferry/demo');
-        demo = await setUpDemo({ url, secretKey: host.secretKey, logger, scriptsDir: dir, deploy: () => deployOnce() });
+        demo = await setUpDemo({ url, secretKey: host.secretKey, logger, scriptsDir: dir, deploy: async () => (firstDeploy = await deployOnce()) });
         out.line(`Demo providers connected: ${DEMO_PROVIDERS.map((p) => demoConnectionId(p)).join(', ')}`);
       }
-      printDeploy(out, await deployOnce(), true);
+      printDeploy(out, firstDeploy ?? (await deployOnce()), true);
     } catch (error) {
       printDeployFailure(out, error);
     }

@@ -100,6 +100,7 @@ export const startCommand: Command = {
     runs?.close();
     await demo?.close();
     await host.close();
+    out.note('Ferry stopped.');
     return EXIT.OK;
   },
 };

@@ -23,6 +23,7 @@ import { recordRoutes, recordRouteSpecs, type RecordRouteDeps } from './routes/r
 import { runRoutes, runRouteSpecs, type RunRouteDeps } from './routes/runs.ts';
 import { syncRoutes, syncRouteSpecs, type SyncRouteDeps } from './routes/syncs.ts';
 import { heldDeleteRoutes, heldDeleteRouteSpecs, type HeldDeleteRouteDeps } from './routes/held-deletes.ts';
+import { unseenRecordRoutes, unseenRecordRouteSpecs, type UnseenRecordRouteDeps } from './routes/records-unseen.ts';
 import { syncVariantRoutes, syncVariantRouteSpecs } from './routes/sync-variants.ts';
 import { environmentSettingsRoutes, environmentSettingsRouteSpecs } from './routes/environment-settings.ts';
 import { webhookReceiverRoutes, webhookRouteSpecs, webhookRoutes, type WebhookRouteDeps } from './routes/webhooks.ts';
@@ -30,7 +31,7 @@ import { webhookReceiverRoutes, webhookRouteSpecs, webhookRoutes, type WebhookRo
 export type ApiEnv = { Variables: { environment: Environment } };
 
 export type ApiDeps = { environments: Environments; logger: Logger } & ConnectionRouteDeps & DeployRouteDeps & RecordRouteDeps & RunRouteDeps & SyncRouteDeps
-  & ActionRouteDeps & EnvironmentRouteDeps & WebhookRouteDeps & HealthRouteDeps & ConnectRouteDeps & ConnectApiRouteDeps & HeldDeleteRouteDeps;
+  & ActionRouteDeps & EnvironmentRouteDeps & WebhookRouteDeps & HealthRouteDeps & ConnectRouteDeps & ConnectApiRouteDeps & HeldDeleteRouteDeps & UnseenRecordRouteDeps;
 
 const openApiSpecs = defineRoutes([{
   method: 'get', path: '/openapi.json', tag: 'operations', auth: false,
@@ -48,6 +49,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   ...deployRouteSpecs,
   ...connectionRouteSpecs,
   ...recordRouteSpecs,
+  ...unseenRecordRouteSpecs,
   ...runRouteSpecs,
   ...syncRouteSpecs,
   ...syncVariantRouteSpecs,
@@ -111,6 +113,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/', syncRoutes(deps));
   app.route('/', syncVariantRoutes(deps));
   app.route('/', heldDeleteRoutes(deps));
+  app.route('/', unseenRecordRoutes(deps));
   app.route('/', environmentSettingsRoutes(deps));
   app.route('/', actionRoutes(deps));
   app.route('/', environmentRoutes(deps));

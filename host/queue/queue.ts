@@ -23,7 +23,7 @@ import type { DueSync, SyncState } from '../sync/sync-state.ts';
 import { BASE_VARIANT } from '../sync/variants.ts';
 import { pgBossDb } from './pg-boss-db.ts';
 import { serialClaimsDb } from './serial-claims.ts';
-import { startSlots, type Slots } from './slots.ts';
+import { startSlots, type JobSettle, type Slots } from './slots.ts';
 import { createTurns } from './turns.ts';
 import { pairKey, spreadNextRuns } from './spread.ts';
 
@@ -169,10 +169,10 @@ export async function createQueue(options: QueueOptions) {
      * whose runs hold every regular child cannot delay another's start. The handler calls
      * `executed` once its run no longer needs its child.
      */
-    work(concurrency: number, handler: (job: SyncJob, jobId: string, executed: () => void) => Promise<unknown>, reserved = 0): void {
+    work(concurrency: number, handler: (job: SyncJob, jobId: string, executed: () => void, settle: JobSettle) => Promise<unknown>, reserved = 0): void {
       const common = {
         boss, queue: SYNC_QUEUE, pollMs: POLL_MS, heartbeatMs: (queueOptions.heartbeatSeconds * 1000) / 2, logger: log,
-        handler: (job: Job<QueuedSyncJob>, executed: () => void) => handler(job.data, job.id, executed),
+        handler: (job: Job<QueuedSyncJob>, executed: () => void, settle: JobSettle) => handler(job.data, job.id, executed, settle),
         requeue: { when: (err: unknown) => err instanceof RunNotStartedError, requeue: requeueUnstarted },
       };
       const regular = startSlots(concurrency * SLOTS_PER_CHILD, {

@@ -25,8 +25,8 @@ export function serialClaimsDb(sql: Sql, queue: string): Db {
     async executeSql(text, values) {
       if (!isClaim(text)) return plain.executeSql(text, values);
       return sql.begin(async (tx) => {
-        void tx`set local synchronous_commit = off`.catch(() => {});
-        await tx`select pg_advisory_xact_lock(hashtext(${`pgboss claim ${queue}`}))`;
+        // One statement: the commit's mode and the lock (a statement less per claim).
+        await tx`select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(${`pgboss claim ${queue}`}))`;
         return pgBossDb(tx).executeSql(text, values);
       });
     },

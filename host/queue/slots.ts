@@ -10,7 +10,7 @@
  * holds a turn, and its handler gives the turn back when the run no longer needs its child, so
  * another slot starts a run while this one settles.
  */
-import type { Job, PgBoss } from 'pg-boss';
+import type { Db, Job, PgBoss } from 'pg-boss';
 import { retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
 import type { Logger } from '../logger.ts';
 import type { Turns } from './turns.ts';
@@ -28,8 +28,9 @@ export interface SlotOptions<T> {
   /**
    * Runs the job. `executed` gives the slot's turn back (see `turns`): call it once the run no
    * longer needs its runtime child; the slot gives it back anyway when the handler ends.
+   * `settle` lets the handler complete the job in a transaction of its own (JobSettle).
    */
-  handler(job: Job<T>, executed: () => void): Promise<unknown>;
+  handler(job: Job<T>, executed: () => void, settle: JobSettle): Promise<unknown>;
   /** Taken before each claim, given back by the handler's `executed` (or when it ends). */
   turns?: Turns;
   logger: Logger;
@@ -45,6 +46,18 @@ export interface SlotOptions<T> {
    * handler must be safe to run again); by default it is completed.
    */
   failOnError?: boolean;
+}
+
+/**
+ * Completing the job inside the handler's own last transaction (a run's settle): one commit, one
+ * WAL flush and one round trip fewer per job than completing it after, and the job is completed
+ * exactly when its run's outcome is. `complete(db)` issues the completion on that transaction;
+ * `committed()`, called once it has committed, tells the slot not to complete the job again.
+ * A handler that never calls `committed()` has its job completed by the slot, as before.
+ */
+export interface JobSettle {
+  complete(db: Db): Promise<unknown>;
+  committed(): void;
 }
 
 export interface Slots {
@@ -80,9 +93,14 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
       executing--;
       giveBack();
     };
+    let settledByHandler = false;
+    const settle: JobSettle = {
+      complete: (db) => boss.complete(queue, [job], undefined, { db }),
+      committed: () => { settledByHandler = true; },
+    };
     try {
       let failure: unknown;
-      const outcome = await options.handler(job, onExecuted).then(() => 'done' as const, (err: unknown) => {
+      const outcome = await options.handler(job, onExecuted, settle).then(() => 'done' as const, (err: unknown) => {
         failure = err;
         if (options.requeue?.when(err)) {
           logger.warn({ err, jobId: job.id, queue }, 'job could not start (database lost): queued again');
@@ -96,7 +114,7 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
       // is harmless (the second finds the job settled).
       if (outcome === 'requeue') await retryTransient(() => options.requeue!.requeue(job), SETTLE_RETRY_MS);
       else if (outcome === 'failed') await retryTransient(() => boss.fail(queue, [job.id], { message: failure instanceof Error ? failure.message : String(failure) }), SETTLE_RETRY_MS);
-      else await retryTransient(() => boss.complete(queue, [job]), SETTLE_RETRY_MS);
+      else if (!settledByHandler) await retryTransient(() => boss.complete(queue, [job]), SETTLE_RETRY_MS);
     } catch (err) {
       logger.error({ err, jobId: job.id }, 'settling a job failed');
     } finally {

@@ -13,6 +13,8 @@ import type { Scripts } from '../deploy/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { executeRun } from '../runs/execute-run.ts';
+import { pgBossDb } from '../queue/pg-boss-db.ts';
+import type { JobSettle } from '../queue/slots.ts';
 import { isTransientDatabaseError, retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
 import { RunNotStartedError } from './run-not-started.ts';
 import { environmentLimitCaps, runLimits } from '../runs/run-limits.ts';
@@ -103,6 +105,18 @@ export function choosePass(manifest: SyncManifest, state: SyncStateRow, job: Syn
   return { resumed: false, pass: { startedAt: now, full, since, tracksDeletes } };
 }
 
+/**
+ * Awaits statements issued together on one transaction: all of them, even when one fails, so
+ * none is still pending when the transaction ends (one issued after that would run outside it).
+ * Postgres runs them in the order they were issued. Rejects with the first failure.
+ */
+async function allIssued<T extends readonly unknown[]>(pending: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(pending);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
 export function createSyncRunner(deps: SyncRunnerDeps) {
   const log = deps.logger.child({ module: 'sync-runner' });
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...deps.retry };
@@ -135,10 +149,10 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
      * Runs the job. Throws RunNotStartedError when the database was lost before the run row was
      * written: nothing of the run exists, so its job must be queued again, not completed.
      */
-    async run(job: SyncJob, jobId?: string, executed: () => void = () => {}): Promise<SyncOutcome> {
+    async run(job: SyncJob, jobId?: string, executed: () => void = () => {}, settle?: JobSettle): Promise<SyncOutcome> {
       let started = false;
       try {
-        return await runJob(job, jobId, () => { started = true; }, executed);
+        return await runJob(job, jobId, () => { started = true; }, executed, settle);
       } catch (err) {
         if (!started && isTransientDatabaseError(err)) throw new RunNotStartedError(err);
         throw err;
@@ -146,8 +160,12 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
     },
   };
 
-  /** `executed` says the run no longer needs its runtime child (host/queue/turns.ts): its script has run. */
-  async function runJob(job: SyncJob, jobId: string | undefined, markStarted: () => void, executed: () => void): Promise<SyncOutcome> {
+  /**
+   * `executed` says the run no longer needs its runtime child (host/queue/turns.ts): its script has
+   * run. `settle`, from the queue's slot, completes the run's job in the transaction that settles
+   * the run (slots.ts: JobSettle).
+   */
+  async function runJob(job: SyncJob, jobId: string | undefined, markStarted: () => void, executed: () => void, settle: JobSettle | undefined): Promise<SyncOutcome> {
       const connection = await retryTransient(() => deps.connections.getById(job.connectionId));
       if (!connection) return { status: 'skipped', reason: 'connection deleted' };
       const variant = job.variant ?? BASE_VARIANT;
@@ -224,6 +242,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         // is retried on its own; the pass's state does not move.
         const settled = await retryTransient(() => deps.sql.begin(async (tx) => {
           if (!(await deps.runs.finish(run.id, { status: 'failed', usage, error, ...(modelCounts && { modelCounts }) }, tx))) return false;
+          await settle?.complete(pgBossDb(tx));
           if (partKey) {
             await deps.parts.recordFailure(partKey, decision, tx);
             if (decision === null) await deps.syncState.recordFailure(connection.id, job.syncName, variant, null, tx);
@@ -238,6 +257,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           }
           return true;
         }), SETTLE_RETRY_MS);
+        if (settled) settle?.committed();
         if (!settled) {
           log.warn({ ...where, error }, 'sync run lost: another process settled it; this process wrote nothing more');
           return { status: 'failed', runId: run.id, error: { kind: 'internal', code: 'RUN_FENCED', message: `run ${run.id} was settled by another process` } };
@@ -279,31 +299,36 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       try {
         // A settle lost to a dropped connection is tried again: had it committed unseen, the
         // repeat's claim is refused (the run is settled), so nothing is applied twice.
-        await retryTransient(() => deps.sql.begin(async (tx) => {
+        await retryTransient(() => fencedWrite(deps.sql, run.id, async (tx) => {
           bridge.resetUnseen();
-          // The fence first: a run that lost the pair applies no deletes and moves no state.
-          await claimRun(tx, run.id);
+          // The fence is claimed first (fencedWrite: pipelined with what follows, run first by
+          // Postgres), so a run that lost the pair applies no deletes and moves no state.
           // A part settles the pass only when it is the last one to succeed.
           const passDone = partKey ? await deps.parts.succeed(tx, partKey, run.id) : true;
-          if (passDone) {
-            if (pass.tracksDeletes) {
-              let total = 0;
-              for (const model of models) {
-                const target = { connectionId: connection.id, syncName: job.syncName, scope: 'full' as const, model: storedModel(model, variant) };
-                const outcome = await settleUnseen(tx, target, run.id, manifest.massDeleteGuard);
-                bridge.noteUnseen(model, outcome);
-                total += outcome.deleted;
-              }
-              if (total > 0) await tx`update runs set deleted = deleted + ${total} where id = ${run.id}`;
+          if (passDone && pass.tracksDeletes) {
+            let total = 0;
+            for (const model of models) {
+              const target = { connectionId: connection.id, syncName: job.syncName, scope: 'full' as const, model: storedModel(model, variant) };
+              const outcome = await settleUnseen(tx, target, run.id, manifest.massDeleteGuard);
+              bridge.noteUnseen(model, outcome);
+              total += outcome.deleted;
             }
-            await deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass, variant);
-            if (partKey) await deps.parts.finish(tx, pair);
+            if (total > 0) await tx`update runs set deleted = deleted + ${total} where id = ${run.id}`;
           }
-          const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings, modelCounts: withDeclared(bridge.modelCounts, models) }, tx);
+          // The rest depends on no earlier answer: issued together, one round trip instead of
+          // four (bench/scheduler: a no-op run's settle was most of its host's queries).
+          const events = webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors);
+          const [, , finished] = await allIssued([
+            passDone ? deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass, variant) : null,
+            passDone && partKey ? deps.parts.finish(tx, pair) : null,
+            deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings, modelCounts: withDeclared(bridge.modelCounts, models) }, tx),
+            deps.webhooks?.enqueue(tx, connection.environment_id, run.id, events) ?? null,
+            settle?.complete(pgBossDb(tx)) ?? null,
+          ] as const);
           // Already settled as dead (a stalled process): roll back deletes and the state change.
           if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
-          await deps.webhooks?.enqueue(tx, connection.environment_id, run.id, webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors));
         }), SETTLE_RETRY_MS);
+        settle?.committed();
       } catch (err) {
         if (!isRunFenced(err)) log.error({ err, runId: run.id }, 'settling a successful sync run failed');
         const message = err instanceof Error ? err.message : String(err);

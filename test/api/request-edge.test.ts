@@ -106,3 +106,27 @@ describe('POST /connections/:id/proxy refuses what it cannot send, naming the fi
     expectFieldRefused(await proxy({ headers: { 'x bad:name': 'v' } }), 'body.headers');
   });
 });
+
+describe('a body of millions of values is checked element by element, naming the one that is wrong', () => {
+  test('a NUL in the last of 1,500,000 array items is a 400 naming its index; the same array clean is accepted', async () => {
+    const items: unknown[] = new Array(1_500_000).fill(0);
+    items[items.length - 1] = 'a\u0000b';
+    const refused = await ferry.api.request('PUT', '/connections/c1/metadata', { big: items });
+    expectFieldRefused(refused, 'body.big.1499999');
+    expect(refused.body.error.issues[0].path).toEqual(['body', 'big', '1499999']);
+    expect((await ferry.api.get('/connections/c1/metadata')).body).toEqual({});
+    items[items.length - 1] = 0;
+    const accepted = await ferry.api.request('PUT', '/connections/c1/metadata', { big: items });
+    expect(accepted.status).toBe(200);
+    expect((await ferry.api.put('/connections/c1/metadata', {})).status).toBe(200);
+    await expectHostCarriesOn();
+  }, 60_000);
+
+  test('a lone surrogate in a key 8 levels down names the first five keys and the key', async () => {
+    const body = { a: { b: { c: { d: { e: { f: { g: { 'bad\ud800key': 1 } } } } } } } };
+    const refused = await ferry.api.request('PUT', '/connections/c1/metadata', JSON.stringify(body));
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.issues[0].path).toEqual(['body', 'a', 'b', 'c', 'd', 'e', 'bad\ufffdkey']);
+    expect(refused.body.error.message).toContain('lone surrogate');
+  });
+});

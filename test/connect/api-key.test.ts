@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { verifyWebhook } from '../../client/index.ts';
-import { createApiClient, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { createApiClient, idForThisAttempt, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
 import { startTestProvider, type TestProvider } from '../proxy/provider-server.ts';
 import { asSession as asSessionOf, createConnectSession } from './connect-session.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
@@ -124,12 +124,14 @@ describe('connect sessions', () => {
   });
 
   test('a key the provider refuses saves nothing, keeps the session usable and tells the app', async () => {
-    const { token } = await newSession({ end_user: { id: 'user-bad' } });
+    // Its own end user on each attempt: the last step connects it.
+    const endUser = idForThisAttempt('user-bad');
+    const { token } = await newSession({ end_user: { id: endUser } });
     const refused = await asSession(token).post('/connect/providers/keyed', { apiKey: 'wrong-key' });
     expect(refused).toMatchObject({ status: 422, body: { error: { code: 'INVALID_CREDENTIALS' } } });
     expect(refused.body.error.message).toMatch(/Keyed CRM refused these credentials \(GET \/v1\/me answered HTTP 401\)/);
-    expect(await ferry.db.sql`select 1 from connections where end_user_id = 'user-bad'`).toHaveLength(0);
-    const failed = await waitFor('the auth_failed event', async () => hooks.events('connection.auth_failed').find((e) => e.end_user?.id === 'user-bad'));
+    expect(await ferry.db.sql`select 1 from connections where end_user_id = ${endUser}`).toHaveLength(0);
+    const failed = await waitFor('the auth_failed event', async () => hooks.events('connection.auth_failed').find((e) => e.end_user?.id === endUser));
     expect(failed).toMatchObject({ connection_id: null, provider: 'keyed', error: { code: 'INVALID_CREDENTIALS' } });
     const empty = await asSession(token).post('/connect/providers/keyed', { apiKey: '' });
     expect(empty.status).toBe(400);
@@ -149,7 +151,8 @@ describe('connect sessions', () => {
   });
 
   test("a session belongs to its environment: another environment's connection cannot be named, and what it makes stays home", async () => {
-    const prod = await createApiClient(ferry.url, ADMIN_KEY).post('/environments', { name: 'prod' });
+    // A new environment on each attempt: a CI retry cannot create the first attempt's again.
+    const prod = await createApiClient(ferry.url, ADMIN_KEY).post('/environments', { name: idForThisAttempt('prod') });
     expect(prod.status).toBe(201);
     const prodApi = createApiClient(ferry.url, prod.body.key.secret);
     expect((await prodApi.put('/providers/keyed', { base_url: provider.url, auth: { type: 'api_key', in: 'header', name: 'x-api-key' } })).status).toBe(200);

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { lockRecordModel } from '../../host/store/records.ts';
-import { deploySources, startTestFerry, waitFor, waitForRun, workerChildren, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, idForThisAttempt, startTestFerry, waitFor, waitForRun, workerChildren, type TestFerry } from '../helpers/ferry.ts';
 
 const CPU_LIMIT_MS = 500;
 const SLOW_CALLS = 6;
@@ -99,8 +99,10 @@ afterAll(async () => {
 });
 
 test('seconds spent waiting on slow proxied calls and a held batchSave do not count against a 500 ms CPU limit', async () => {
-  expect((await ferry.api.post('/connections', { connection_id: 'w1', provider: 'slow' })).status).toBe(201);
-  const [{ id } = { id: '' }] = await ferry.db.sql<{ id: string }[]>`select id::text as id from connections where connection_id = 'w1'`;
+  const connectionId = idForThisAttempt('w1'); // a connection of its own on each attempt
+  const answeredBefore = answered;
+  expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'slow' })).status).toBe(201);
+  const [{ id } = { id: '' }] = await ferry.db.sql<{ id: string }[]>`select id::text as id from connections where connection_id = ${connectionId}`;
   // Hold the model's lock until the first batch waits on it, then a while longer.
   let release!: () => void;
   const released = new Promise<void>((resolve) => { release = resolve; });
@@ -123,9 +125,9 @@ test('seconds spent waiting on slow proxied calls and a held batchSave do not co
     release();
     await holder;
   }
-  const run = await waitForRun(ferry.api, 'w1', 'waiter', '0', 60_000);
+  const run = await waitForRun(ferry.api, connectionId, 'waiter', '0', 60_000);
   expect(run.status, JSON.stringify(run.error)).toBe('succeeded');
-  expect(answered).toBe(SLOW_CALLS);
+  expect(answered - answeredBefore).toBe(SLOW_CALLS);
   expect(run.counts).toMatchObject({ added: SLOW_CALLS });
   // It did wait that long (timers may fire a ms or two early; the lock wait is detected by polling).
   expect(run.usage.wall_ms).toBeGreaterThan(WAITING_MS * 0.9);
@@ -135,6 +137,7 @@ test('seconds spent waiting on slow proxied calls and a held batchSave do not co
 }, 90_000);
 
 test('a script sharing its core with three busy processes is charged its own CPU, not their time on the core', async () => {
+  const connectionId = idForThisAttempt('k1'); // a connection of its own on each attempt
   // Every thread of every worker process, and the spinners, on core 0.
   const workers = workerChildren();
   expect(workers.length).toBeGreaterThan(0);
@@ -142,8 +145,8 @@ test('a script sharing its core with three busy processes is charged its own CPU
   const spinners: ChildProcess[] = [];
   try {
     for (let i = 0; i < SPINNERS; i++) spinners.push(spawn('taskset', ['-c', '0', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
-    expect((await ferry.api.post('/connections', { connection_id: 'k1', provider: 'work' })).status).toBe(201);
-    const run = await waitForRun(ferry.api, 'k1', 'worker', '0', 60_000);
+    expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'work' })).status).toBe(201);
+    const run = await waitForRun(ferry.api, connectionId, 'worker', '0', 60_000);
     expect(run.status, JSON.stringify(run.error)).toBe('succeeded');
     expect(run.counts).toMatchObject({ added: 1 });
     // The core was shared: the run took longer than its CPU limit, yet used well under it.
@@ -157,8 +160,9 @@ test('a script sharing its core with three busy processes is charged its own CPU
 }, 90_000);
 
 test('a busy loop under the same limit is still stopped with CPU', async () => {
-  expect((await ferry.api.post('/connections', { connection_id: 's1', provider: 'spin' })).status).toBe(201);
-  const run = await waitForRun(ferry.api, 's1', 'spinner', '0', 60_000);
+  const connectionId = idForThisAttempt('s1'); // a connection of its own on each attempt
+  expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'spin' })).status).toBe(201);
+  const run = await waitForRun(ferry.api, connectionId, 'spinner', '0', 60_000);
   expect(run.status).toBe('failed');
   expect(run.error).toMatchObject({ kind: 'limit', code: 'CPU', limit: CPU_LIMIT_MS });
   expect(run.error.used).toBeGreaterThanOrEqual(CPU_LIMIT_MS);

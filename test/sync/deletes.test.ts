@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createRecordStore } from '../../host/store/records.ts';
 import { saveBatchOf, silentLogger } from '../store/fixtures.ts';
-import { deploySources, readAll, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, idForThisAttempt, readAll, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -75,16 +75,17 @@ function restoreItems(count = 12) {
 
 describe('deletes only when asked', () => {
   test('a full sync without trackDeletes keeps every record when the provider answers an empty list', async () => {
+    const connectionId = idForThisAttempt('plain-1'); // a connection of its own on each attempt
     restoreItems();
-    expect((await ferry.api.post('/connections', { connection_id: 'plain-1', provider: 'plainp' })).status).toBe(201);
-    const first = await waitForRun(ferry.api, 'plain-1', 'plain', '0', 60_000);
+    expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'plainp' })).status).toBe(201);
+    const first = await waitForRun(ferry.api, connectionId, 'plain', '0', 60_000);
     expect(first).toMatchObject({ status: 'succeeded', counts: { added: 12 } });
 
     provider.items.clear();
-    await trigger('plain', 'plain-1');
-    const second = await waitForRun(ferry.api, 'plain-1', 'plain', first.id, 60_000);
+    await trigger('plain', connectionId);
+    const second = await waitForRun(ferry.api, connectionId, 'plain', first.id, 60_000);
     expect(second).toMatchObject({ status: 'succeeded', full: true, counts: { added: 0, deleted: 0 }, warnings: [] });
-    expect(await live('plain-1')).toHaveLength(12);
+    expect(await live(connectionId)).toHaveLength(12);
   }, 120_000);
 });
 
@@ -95,36 +96,37 @@ describe('two syncs writing one model', () => {
   });
 
   test('each deletes only records it wrote; a record both wrote goes only when neither sees it', async () => {
+    const connectionId = idForThisAttempt('two-1'); // a connection of its own on each attempt
     restoreItems();
-    expect((await ferry.api.post('/connections', { connection_id: 'two-1', provider: 'twop' })).status).toBe(201);
-    const alpha1 = await waitForRun(ferry.api, 'two-1', 'alpha', '0', 60_000);
-    const beta1 = await waitForRun(ferry.api, 'two-1', 'beta', '0', 60_000);
+    expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'twop' })).status).toBe(201);
+    const alpha1 = await waitForRun(ferry.api, connectionId, 'alpha', '0', 60_000);
+    const beta1 = await waitForRun(ferry.api, connectionId, 'beta', '0', 60_000);
     expect([alpha1.status, beta1.status]).toEqual(['succeeded', 'succeeded']);
     // Both first passes done; the second pass of each detects deletes.
-    await trigger('alpha', 'two-1');
-    const alpha2 = await waitForRun(ferry.api, 'two-1', 'alpha', alpha1.id, 60_000);
-    await trigger('beta', 'two-1');
-    const beta2 = await waitForRun(ferry.api, 'two-1', 'beta', beta1.id, 60_000);
+    await trigger('alpha', connectionId);
+    const alpha2 = await waitForRun(ferry.api, connectionId, 'alpha', alpha1.id, 60_000);
+    await trigger('beta', connectionId);
+    const beta2 = await waitForRun(ferry.api, connectionId, 'beta', beta1.id, 60_000);
     expect(alpha2).toMatchObject({ status: 'succeeded', counts: { deleted: 0 } });
     expect(beta2).toMatchObject({ status: 'succeeded', counts: { deleted: 0 } });
-    expect(await live('two-1')).toEqual(allIds());
+    expect(await live(connectionId)).toEqual(allIds());
 
     // 001 only alpha wrote, 006 both wrote, 010 only beta wrote: all three vanish upstream.
     for (const id of ['001', '006', '010']) provider.items.delete(id);
-    await trigger('beta', 'two-1');
-    const beta3 = await waitForRun(ferry.api, 'two-1', 'beta', beta2.id, 60_000);
+    await trigger('beta', connectionId);
+    const beta3 = await waitForRun(ferry.api, connectionId, 'beta', beta2.id, 60_000);
     // beta deletes 010 only: 001 was never beta's, and alpha still sees nothing new about 006.
     expect(beta3).toMatchObject({ status: 'succeeded', counts: { deleted: 1 } });
-    const afterBeta = await live('two-1');
+    const afterBeta = await live(connectionId);
     expect(afterBeta).not.toContain('010');
     expect(afterBeta).toContain('001');
     expect(afterBeta).toContain('006');
 
-    await trigger('alpha', 'two-1');
-    const alpha3 = await waitForRun(ferry.api, 'two-1', 'alpha', alpha2.id, 60_000);
+    await trigger('alpha', connectionId);
+    const alpha3 = await waitForRun(ferry.api, connectionId, 'alpha', alpha2.id, 60_000);
     // alpha deletes 001 (its own) and 006 (beta no longer sees it either).
     expect(alpha3).toMatchObject({ status: 'succeeded', counts: { deleted: 2 } });
-    expect(await live('two-1')).toEqual(allIds());
+    expect(await live(connectionId)).toEqual(allIds());
   }, 180_000);
 });
 
@@ -153,61 +155,63 @@ describe('mass-delete guard', () => {
   const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(REPO, 'cli/bin.ts'), ...args, '--url', ferry.url, '--key', TEST_SECRET_KEY], { cwd: REPO });
 
   test('an empty answer holds the deletes: the run succeeds with a warning; discard keeps the records, apply deletes them', async () => {
+    const connectionId = idForThisAttempt('guard-1'); // a connection of its own on each attempt
     restoreItems();
-    expect((await ferry.api.post('/connections', { connection_id: 'guard-1', provider: 'guardp' })).status).toBe(201);
-    const first = await waitForRun(ferry.api, 'guard-1', 'guarded', '0', 60_000);
+    expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'guardp' })).status).toBe(201);
+    const first = await waitForRun(ferry.api, connectionId, 'guarded', '0', 60_000);
     expect(first).toMatchObject({ status: 'succeeded', counts: { added: 12 } });
 
     // The outage: the provider answers an empty list.
     provider.items.clear();
-    await trigger('guarded', 'guard-1');
-    const held = await waitForRun(ferry.api, 'guard-1', 'guarded', first.id, 60_000);
+    await trigger('guarded', connectionId);
+    const held = await waitForRun(ferry.api, connectionId, 'guarded', first.id, 60_000);
     expect(held).toMatchObject({ status: 'succeeded', counts: { deleted: 0 } });
     expect(held.warnings).toEqual([expect.objectContaining({ code: 'DELETES_HELD', model: 'Item', held: 12, live: 12 })]);
-    expect(await live('guard-1')).toHaveLength(12);
+    expect(await live(connectionId)).toHaveLength(12);
 
     // The warning reaches `ferry runs` and the app's webhook.
-    const runs = await cli('runs', '--connection', 'guard-1', '--sync', 'guarded');
+    const runs = await cli('runs', '--connection', connectionId, '--sync', 'guarded');
     expect(runs.stdout).toMatch(new RegExp(`warning: run ${held.id} DELETES_HELD: 12 of 12 live Item records`));
     const event = await waitFor('the webhook of the held run', async () => received.find((e) => e.run_id === held.id));
     expect(event).toMatchObject({ sync_name: 'guarded', model: 'Item', counts: { deleted: 0 }, warnings: [expect.objectContaining({ code: 'DELETES_HELD', held: 12 })] });
 
-    const listed = await ferry.api.get('/syncs/guarded/held-deletes?connection_id=guard-1');
+    const listed = await ferry.api.get(`/syncs/guarded/held-deletes?connection_id=${connectionId}`);
     expect(listed.body.held).toEqual([expect.objectContaining({ model: 'Item', count: 12, run_id: held.id })]);
 
     // Discard: the records stay, nothing is held any more.
-    expect((await ferry.api.post('/syncs/guarded/held-deletes/discard', { connection_id: 'guard-1' })).body).toEqual({ discarded: 12 });
-    expect((await ferry.api.get('/syncs/guarded/held-deletes?connection_id=guard-1')).body.held).toEqual([]);
-    expect(await live('guard-1')).toHaveLength(12);
+    expect((await ferry.api.post('/syncs/guarded/held-deletes/discard', { connection_id: connectionId })).body).toEqual({ discarded: 12 });
+    expect((await ferry.api.get(`/syncs/guarded/held-deletes?connection_id=${connectionId}`)).body.held).toEqual([]);
+    expect(await live(connectionId)).toHaveLength(12);
 
     // Still empty next time: held again; this time the operator applies them from the CLI.
-    await trigger('guarded', 'guard-1');
-    const heldAgain = await waitForRun(ferry.api, 'guard-1', 'guarded', held.id, 60_000);
+    await trigger('guarded', connectionId);
+    const heldAgain = await waitForRun(ferry.api, connectionId, 'guarded', held.id, 60_000);
     expect(heldAgain.warnings).toEqual([expect.objectContaining({ code: 'DELETES_HELD', held: 12 })]);
-    const listedByCli = await cli('held-deletes', 'guarded', '-c', 'guard-1');
+    const listedByCli = await cli('held-deletes', 'guarded', '-c', connectionId);
     expect(listedByCli.stdout).toMatch(/Item\s+12/);
     // Meanwhile 003 is written again (its cursor moves): applying keeps it.
-    const [connection] = await ferry.db.sql<{ id: string }[]>`select id from connections where connection_id = 'guard-1'`;
+    const [connection] = await ferry.db.sql<{ id: string }[]>`select id from connections where connection_id = ${connectionId}`;
     const store = createRecordStore({ sql: ferry.db.sql, logger: silentLogger, embedded: false });
     await store.saveBatch({ connectionId: connection!.id, batch: saveBatchOf('Item', [{ id: '003', name: 'written again' }]) });
-    const applied = await cli('held-deletes', 'guarded', '-c', 'guard-1', '--apply');
+    const applied = await cli('held-deletes', 'guarded', '-c', connectionId, '--apply');
     expect(applied.stdout).toContain('Item: 11 record(s) deleted');
-    expect(await live('guard-1')).toEqual(['003']);
-    const records = (await readAll(ferry.api, 'guard-1', 'Item')).records;
+    expect(await live(connectionId)).toEqual(['003']);
+    const records = (await readAll(ferry.api, connectionId, 'Item')).records;
     expect(records.filter((r) => r.id !== '003').every((r) => r._ferry_metadata.last_action === 'deleted')).toBe(true);
-    expect((await ferry.api.get('/syncs/guarded/held-deletes?connection_id=guard-1')).body.held).toEqual([]);
+    expect((await ferry.api.get(`/syncs/guarded/held-deletes?connection_id=${connectionId}`)).body.held).toEqual([]);
   }, 180_000);
 
   test('massDeleteGuard: false applies even a delete of everything', async () => {
+    const connectionId = idForThisAttempt('open-1'); // a connection of its own on each attempt
     restoreItems();
-    expect((await ferry.api.post('/connections', { connection_id: 'open-1', provider: 'openp' })).status).toBe(201);
-    const first = await waitForRun(ferry.api, 'open-1', 'unguarded', '0', 60_000);
+    expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'openp' })).status).toBe(201);
+    const first = await waitForRun(ferry.api, connectionId, 'unguarded', '0', 60_000);
     expect(first).toMatchObject({ status: 'succeeded', counts: { added: 12 } });
     provider.items.clear();
-    await trigger('unguarded', 'open-1');
-    const second = await waitForRun(ferry.api, 'open-1', 'unguarded', first.id, 60_000);
+    await trigger('unguarded', connectionId);
+    const second = await waitForRun(ferry.api, connectionId, 'unguarded', first.id, 60_000);
     expect(second).toMatchObject({ status: 'succeeded', counts: { deleted: 12 }, warnings: [] });
-    expect(await live('open-1')).toEqual([]);
+    expect(await live(connectionId)).toEqual([]);
   }, 120_000);
 
   test('bad input to the held-delete routes is a 4xx naming the field', async () => {
