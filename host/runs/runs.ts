@@ -99,6 +99,17 @@ export function createRuns(sql: Sql) {
       return row ?? null;
     },
 
+    /**
+     * The running sync run this job's own start already wrote: a start whose commit went
+     * through unseen (the connection dropped before the answer) and was tried again, which the
+     * unique index then refused. Only the process holding the job starts a run for it (job ids are
+     * never reused: a re-sent job gets a new one), so the row is this start's to carry on.
+     */
+    async startedUnseen(tx: TransactionSql, jobId: string): Promise<RunRow | null> {
+      const [row] = await tx<RunRow[]>`select * from runs where job_id = ${jobId} and kind = 'sync' and status = 'running' for update`;
+      return row ?? null;
+    },
+
     async heartbeat(runId: string): Promise<void> {
       await sql`update runs set heartbeat_at = now() where id = ${runId} and status = 'running'`;
     },

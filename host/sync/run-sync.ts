@@ -222,7 +222,10 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
           jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
           fetchSince: pass.since, fetchCheckpoint: checkpoint,
           memoryLimitMb: limits.memoryMb,
-        }, tx);
+        }, tx) ?? (jobId ? await deps.runs.startedUnseen(tx, jobId) : null);
+        // (A start tried again after its commit went unseen carries on with the row it wrote, at
+        // once, instead of being refused as "already in progress" and left to the stale-run
+        // sweep; beginning the pass again is a no-op, nothing of the run has run yet.)
         // A split begins its pass in its own fenced write, after listing its parts.
         if (!row || splits || resumed || part) return row;
         pass.startedAt = row.started_at;
