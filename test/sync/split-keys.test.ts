@@ -8,7 +8,7 @@
  * many or repeated keys fails the splitting run with a clear error and writes no parts.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { deploySources, readAll, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, idForThisAttempt, readAll, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
 import { KEY_SPLIT_SYNC, startRepos, type Listing, type ReposProvider } from './repos-provider.ts';
 
 let ferry: TestFerry;
@@ -33,6 +33,11 @@ const runsOf = (conn = CONN) => ferry.db.sql<RunRow[]>`
 const state = async (conn = CONN) => (await ferry.api.get(`/syncs/issues/status?connection_id=${conn}`)).body;
 const live = async () => (await readAll(ferry.api, CONN, 'Issue')).records.filter((r) => r._ferry_metadata.deleted_at === null);
 const allIssues = () => [...provider.repos.values()].flat().sort();
+/**
+ * A test that waits for a whole pass (passDone waits up to 120 s) gets longer than vitest's 60 s:
+ * on a loaded machine a 4-part pass with a retry outlasted the test, not the wait.
+ */
+const PASS_TEST_TIMEOUT_MS = 180_000;
 const passDone = (after: Date | null) => waitFor('the split pass to succeed', async () => {
   const s = await state();
   return s.last_sync_date !== null && (after === null || Date.parse(s.last_sync_date) > after.getTime()) && s.split_pass === null ? s : undefined;
@@ -67,7 +72,7 @@ describe('a full pass split by partition keys', () => {
       expect(record.window).toBe('[null,null]');
     }
     expect((await ferry.api.get(`/runs/${parts[0]!.id}`)).body.part).toBe(parts[0]!.part);
-  });
+  }, PASS_TEST_TIMEOUT_MS);
 
   test('a failing part moves nothing and loses no other part\'s records; once its retry succeeds the deletes apply, once', async () => {
     const before = await state();
@@ -103,7 +108,7 @@ describe('a full pass split by partition keys', () => {
     const [total] = await ferry.db.sql<{ deleted: number }[]>`select sum(deleted)::int as deleted from runs where id > ${lastRun}`;
     expect(total!.deleted).toBe(2);
     expect(Date.parse(done.last_sync_date)).toBeGreaterThan(Date.parse(before.last_sync_date));
-  });
+  }, PASS_TEST_TIMEOUT_MS);
 
   test('a part that fails once is retried alone; the pass settles (lastSyncDate, the deletes, once) only with every part, its retry included', async () => {
     const before = await state();
@@ -129,7 +134,7 @@ describe('a full pass split by partition keys', () => {
     expect(records.records.find((r) => r.id === gone)?._ferry_metadata.deleted_at).not.toBeNull();
     expect((await live()).map((r) => r.id).sort()).toEqual(allIssues());
     expect(Date.parse(done.last_sync_date)).toBe(runs.find((r) => r.part === null)!.started_at.getTime());
-  });
+  }, PASS_TEST_TIMEOUT_MS);
 
   test.each<[Listing, string, RegExp]>([
     ['throw', 'SCRIPT_ERROR', /503/],
@@ -138,7 +143,7 @@ describe('a full pass split by partition keys', () => {
     ['duplicates', 'INVALID_OUTPUT', /the key "org\/repo-0" is returned more than once/],
   ])('a listing that %s fails the splitting run (and its retry) with a clear error, and writes no parts', async (listing, code, message) => {
     provider.listing = listing;
-    const conn = `repos-${listing}`;
+    const conn = idForThisAttempt(`repos-${listing}`); // a connection of its own on each attempt
     try {
       expect((await ferry.api.post('/connections', { connection_id: conn, provider: 'reposp' })).status).toBe(201);
       const runs = await waitFor('the split run and its retry to fail', async () => {
@@ -160,7 +165,7 @@ describe('a full pass split by partition keys', () => {
     } finally {
       provider.listing = 'ok';
     }
-  });
+  }, 90_000); // its wait for the two failed runs may take 60 s
 
   test('a key split without a partitions function is refused at deploy, naming why', async () => {
     const refused = await deploySources(ferry, {
