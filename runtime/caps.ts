@@ -10,6 +10,12 @@ export const CAPS = {
   batchBytes: 16 * MiB,
   /** One record's JSON text. */
   recordBytes: 1 * MiB,
+  /**
+   * One record's id as UTF-8. Ids are keys of Postgres btree indexes, whose entries cannot be
+   * much over 2.7 KB: a longer id failed its whole batch, and every batch after it, inside the
+   * store. Providers' ids are far shorter; a longer one is rejected like a record without an id.
+   */
+  recordIdBytes: 1024,
   /** Rejected records described per batch; the rest are counted only. */
   rejectedPerBatch: 1000,
   rejectReasonChars: 1000,

@@ -70,6 +70,12 @@ export function buildRecordBatch(headerText: string, recordsText: string): { bat
       if (rejected.length < CAPS.rejectedPerBatch) rejected.push({ id: null, reason: 'id: a record needs a string or number id' });
       continue;
     }
+    if (id.length * 3 > CAPS.recordIdBytes && Buffer.byteLength(id) > CAPS.recordIdBytes) {
+      rejectedCount++;
+      const shown = storableText(id.slice(0, 100));
+      if (rejected.length < CAPS.rejectedPerBatch) rejected.push({ id: `${shown}…`, reason: `id: ${Buffer.byteLength(id)} bytes long, over the ${CAPS.recordIdBytes}-byte cap on a record's id` });
+      continue;
+    }
     // Made storable here, before the hash: the hash is of the text Postgres keeps (bounds.ts).
     const json = storableJsonText(text);
     if (json.length > CAPS.recordBytes && Buffer.byteLength(json) > CAPS.recordBytes) {

@@ -93,6 +93,24 @@ export default createAction({
   },
 });`;
 
+// Ids no compression shrinks (pseudo-random CJK, 3 bytes each in UTF-8): a Postgres btree entry
+// cannot hold one much over 2.7 KB, and the store used to fail the batch and every one after it.
+const LONG_IDS_SYNC = `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+let seed = 7;
+const noise = (chars: number) => Array.from({ length: chars }, () => String.fromCharCode(0x4e00 + ((seed = (seed * 1103515245 + 12345) % 2147483648) % 20000))).join('');
+export default createSync({
+  description: 'ids too long to index, among ordinary ones',
+  frequency: 'every day',
+  models: { LongIdItem: z.object({ id: z.string() }) },
+  exec: async (nango) => {
+    await nango.batchSave([{ id: 'before' }, { id: noise(3000) }, { id: 'at-cap-' + noise(339) }, { id: 'after' }], 'LongIdItem');
+    await nango.batchDelete([{ id: noise(3000) }], 'LongIdItem');
+    await nango.batchSave([{ id: 'next' }], 'LongIdItem');
+  },
+});`;
+
 let ferry: TestFerry;
 const R = '\ufffd';
 
@@ -103,6 +121,7 @@ beforeAll(async () => {
     'plain/actions/bad-text-action.ts': BAD_TEXT_ACTION,
     'plain/syncs/deep-checkpoint.ts': DEEP_CHECKPOINT,
     'plain/syncs/bad-text.ts': BAD_TEXT_SYNC,
+    'plain/syncs/long-ids.ts': LONG_IDS_SYNC,
   });
   expect((await ferry.api.put('/providers/plain', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
   expect((await ferry.api.post('/connections', { connection_id: 'c1', provider: 'plain' })).status).toBe(201);
@@ -193,5 +212,22 @@ describe('NUL bytes and lone surrogates in script text are stored as U+FFFD', ()
     expect(output.status).toBe(200);
     expect(output.body.output).toEqual({ out: `o${R}${R}` });
     expect((await ferry.api.get(`/runs/${output.body.run_id}`)).body.status).toBe('succeeded');
+  });
+});
+
+describe('a record id too long for an index', () => {
+  test('is rejected with its size and the cap; the records around it and the batches after it are saved', async () => {
+    const run = await waitForRun(ferry.api, 'c1', 'long-ids', '0', 60_000);
+    expect(run.error).toBeNull();
+    expect(run.status).toBe('succeeded');
+    expect(run.counts).toMatchObject({ added: 4, rejected: 2 });
+    const { records } = await readAll(ferry.api, 'c1', 'LongIdItem');
+    const ids = records.map((r: { id: string }) => r.id);
+    expect(ids.filter((id: string) => !id.startsWith('at-cap-')).sort()).toEqual(['after', 'before', 'next']);
+    // 7 + 339 × 3 = 1,024 bytes: at the cap is kept.
+    expect(ids.filter((id: string) => id.startsWith('at-cap-')).map((id: string) => Buffer.byteLength(id))).toEqual([1024]);
+    const rejected = (await ferry.api.get(`/runs/${run.id}/rejected`)).body;
+    const reasons = JSON.stringify(rejected);
+    expect(reasons).toContain('9000 bytes long, over the 1024-byte cap');
   });
 });
