@@ -106,8 +106,13 @@ export function createSyncState(sql: Sql) {
       return rows.count > 0;
     },
 
-    /** Drops a variant's state; its records are the caller's (removed in the same transaction). */
+    /**
+     * Drops a variant's state and its split pass's parts (left behind, they would make the
+     * variant's next incarnation skip every run as "a split pass is in progress"); its records
+     * are the caller's (removed in the same transaction).
+     */
     async removeVariant(tx: Db, connectionId: string, syncName: string, variant: string): Promise<boolean> {
+      await tx`delete from sync_parts where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
       const rows = await tx`delete from sync_state where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
       return rows.count > 0;
     },
@@ -146,8 +151,17 @@ export function createSyncState(sql: Sql) {
       }
     },
 
-    /** The sync is gone from its provider: its connections stop carrying it (another provider's sync of that name stays). */
+    /**
+     * The sync is gone from its provider: its connections stop carrying it (another provider's
+     * sync of that name stays), and its unfinished split passes' parts go too: left behind, a
+     * later deploy of the sync found them with no pass around them and skipped every run of the
+     * pair as "a split pass is in progress" for ever. A part still running settles nothing
+     * (parts.succeed finds no part row of its own).
+     */
     async removeSync(tx: Db, q: { environmentId: string; provider: string; syncName: string }): Promise<void> {
+      await tx`
+        delete from sync_parts p using connections c
+        where p.connection_id = c.id and c.environment_id = ${q.environmentId} and c.provider = ${q.provider} and p.sync_name = ${q.syncName}`;
       await tx`
         delete from sync_state s using connections c
         where s.connection_id = c.id and c.environment_id = ${q.environmentId} and c.provider = ${q.provider} and s.sync_name = ${q.syncName}`;
