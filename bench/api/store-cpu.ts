@@ -1,7 +1,9 @@
 /**
  * CPU and garbage collections per page of the record store's part of GET /records alone
- * (streamPageBody, the body consumed in this process; no HTTP), on BENCH_RECORDS (default 50k)
- * records: the host-side cost that bench/api/run.ts cannot tell apart from the HTTP write.
+ * (streamPageBody, the body consumed in this process and its chunks released as GET /records
+ * releases them; no HTTP), beside the driver's part alone (rowMessages, nothing built), on
+ * BENCH_RECORDS (default 50k) records: the host-side cost that bench/api/run.ts cannot tell apart
+ * from the HTTP write. Per thread: V8's GC threads ("V8Worker") count apart from the main thread.
  * Run: npx node bench/api/store-cpu.ts (BENCH_RECORDS, BENCH_ROUNDS)
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -12,7 +14,7 @@ import { loadConfig } from '../../host/config.ts';
 import { createLogger } from '../../host/logger.ts';
 import { startFerry } from '../../host/server.ts';
 import { escapeCopyText } from '../../host/store/records-copy.ts';
-import { PAGE_STATEMENTS, streamPageBody } from '../../host/store/records-read.ts';
+import { PAGE_STATEMENTS, releasePageChunk, streamPageBody } from '../../host/store/records-read.ts';
 import { contactRecord } from '../ingest/contact-data.ts';
 import { createBenchDatabase } from '../ingest/fresh-db.ts';
 
@@ -96,6 +98,7 @@ try {
       for await (const chunk of page.body) {
         bytes += chunk.length;
         tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - 40))).toString('latin1');
+        releasePageChunk(chunk); // as GET /records does once the socket has taken the bytes
       }
       cursor = page.empty ? null : /"next_cursor":"(\d+)"}$/.exec(tail)?.[1] ?? null;
       if (!page.empty) pages++;

@@ -10,7 +10,7 @@ import { readPage, readPageBody, readPageJson, streamPageBody, type PageBody, ty
 import { prepareNewRows, saveBatch, type InsertMethod, type PreparedNewRows, type SaveBatchArgs } from './records-save.ts';
 
 export { lockRecordModel, missingRecordReason, type InsertMethod, type PreparedNewRows, type SaveBatchArgs } from './records-save.ts';
-export { MAX_PAGE_LIMIT, parseCursor, type FerryMetadata, type PageBody, type ReadErrorCode, type ReadPageArgs, type RecordAction, type RecordPage, type StoredRecord } from './records-read.ts';
+export { MAX_PAGE_LIMIT, parseCursor, releasePageChunk, type FerryMetadata, type PageBody, type ReadErrorCode, type ReadPageArgs, type RecordAction, type RecordPage, type StoredRecord } from './records-read.ts';
 
 export interface RecordStoreOptions {
   sql: Sql;

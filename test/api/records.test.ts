@@ -204,3 +204,39 @@ test('a large page is streamed as it is read (chunked, no content-length) and is
   expect(page).toEqual(await store.readPage({ connectionId: internalId, model: 'Contact', limit: 500 }));
   expect(page.records).toHaveLength(500);
 });
+
+test('pages read at once over reused chunks are each whole and their own; a short page has a Content-Length; a reader that leaves mid-page leaves the host serving', async () => {
+  const ids = await Promise.all(['reuse-a', 'reuse-b', 'reuse-c'].map(createConnection));
+  // Each connection's records carry its own letter, so a chunk reused while another page still
+  // needed it would show up as a foreign letter (or broken JSON) in some page.
+  await Promise.all(ids.map((internalId, n) => store.saveBatch({
+    connectionId: internalId,
+    batch: saveBatchOf('Contact', Array.from({ length: 600 }, (_, i) => ({ id: `r${i}`, padding: 'abc'[n]!.repeat(900 + (i % 50)) }))),
+  })));
+  const get = (connectionId: string, query: string) => fetch(`${ferry.url}/records?connection_id=${connectionId}&model=Contact&${query}`, { headers: { authorization: `Bearer ${TEST_SECRET_KEY}` } });
+
+  // A reader that goes away after its first bytes: the host cancels that page and goes on.
+  const leaving = await get('reuse-a', 'limit=600');
+  const leavingReader = leaving.body!.getReader();
+  expect((await leavingReader.read()).value!.length).toBeGreaterThan(0);
+  await leavingReader.cancel();
+
+  for (let round = 0; round < 3; round++) {
+    const pages = await Promise.all(['reuse-a', 'reuse-b', 'reuse-c', 'reuse-a', 'reuse-b', 'reuse-c'].map(async (connectionId, n) => {
+      const response = await get(connectionId, 'limit=600');
+      expect(response.status).toBe(200);
+      return { n: n % 3, page: await response.json() as { records: Array<{ id: string; padding: string }>; next_cursor: string } };
+    }));
+    for (const { n, page } of pages) {
+      expect(page.records).toHaveLength(600);
+      expect(page.records.every((r, i) => r.id === `r${i}` && r.padding === 'abc'[n]!.repeat(900 + (i % 50)))).toBe(true);
+    }
+  }
+  const expected = await store.readPage({ connectionId: ids[1]!, model: 'Contact', limit: 600 });
+  expect(await (await get('reuse-b', 'limit=600')).json()).toEqual(expected);
+
+  const short = await get('reuse-c', 'limit=3');
+  expect(short.headers.get('content-length')).toBe(String(Buffer.byteLength(await short.clone().text())));
+  expect(short.headers.get('transfer-encoding')).toBeNull();
+  expect((await short.json() as { records: unknown[] }).records).toHaveLength(3);
+});

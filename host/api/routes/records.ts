@@ -1,8 +1,10 @@
+import type { ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import { retryTransient } from '../../db/transient.ts';
 import { z } from 'zod';
 import { MAX_IDS } from '../../store/records-read.ts';
-import { MAX_PAGE_LIMIT, type RecordStore } from '../../store/records.ts';
+import { MAX_PAGE_LIMIT, releasePageChunk, type RecordStore } from '../../store/records.ts';
 import { BASE_VARIANT, storedModel, VariantName } from '../../sync/variants.ts';
 import { hashKey, type Environments } from '../../tenancy/environments.ts';
 import type { ApiEnv } from '../app.ts';
@@ -73,6 +75,51 @@ async function refuseUnknownModel(records: RecordStore, connection: string, conn
 }
 
 const READ_RETRY_MS = [50];
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Writes a page body straight to Node's response, each chunk handed back to the record store once
+ * the socket has taken its bytes (releasePageChunk: reused chunks spare the host a full GC every
+ * ~10 pages). @hono/node-server would write the same bytes, but without telling when a chunk is
+ * free, and it waits a timer turn for a second chunk that is still being built. A page that ends
+ * with its first chunk gets a Content-Length; a longer one is chunked and sent as it is built.
+ * A failure after the first bytes cuts the response short of its closing brace (destroyed), so a
+ * reader never takes a cut page for a whole one; a reader that goes away cancels the page.
+ */
+function sendPage(outgoing: ServerResponse, body: ReadableStream<Uint8Array>): void {
+  const reader = body.getReader();
+  const stop = () => { reader.cancel().catch(() => {}); };
+  outgoing.once('close', stop);
+  const written = (chunk: Uint8Array) => (err?: Error | null) => { if (!err) releasePageChunk(chunk); };
+  let held: Uint8Array | null = null;
+  const fail = (err: unknown) => {
+    outgoing.off('close', stop);
+    outgoing.destroy(err instanceof Error ? err : new Error(String(err)));
+  };
+  const next = (): void => {
+    reader.read().then(({ done, value }) => {
+      if (done) {
+        outgoing.off('close', stop);
+        if (held) outgoing.end(held, written(held));
+        else outgoing.end();
+        return;
+      }
+      if (held === null && !outgoing.headersSent) {
+        held = value;
+        return next();
+      }
+      if (held) {
+        outgoing.write(held, written(held));
+        held = null;
+      }
+      if (outgoing.write(value, written(value))) next();
+      else outgoing.once('drain', next);
+    }, fail);
+  };
+  outgoing.statusCode = 200;
+  outgoing.setHeader('content-type', JSON_TYPE);
+  next();
+}
 
 export function recordRoutes(deps: RecordRouteDeps) {
   const app = new Hono<ApiEnv>();
@@ -108,14 +155,21 @@ export function recordRoutes(deps: RecordRouteDeps) {
       ...(q.modified_after ? { modifiedAfter: new Date(q.modified_after) } : {}),
       ...(ids ? { ids } : {}),
     }), READ_RETRY_MS);
-    if (!page.empty) return c.body(page.body, 200, { 'content-type': 'application/json; charset=utf-8' });
+    if (!page.empty) {
+      // c.env is @hono/node-server's { incoming, outgoing } when served by Node; app.fetch()
+      // callers (the dashboard, tests) get the stream as a Response.
+      const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+      if (!outgoing) return c.body(page.body, 200, { 'content-type': JSON_TYPE });
+      sendPage(outgoing, page.body);
+      return RESPONSE_ALREADY_SENT;
+    }
     await page.body.cancel();
     const found = await retryTransient(() => deps.environments.findByKeyWithConnection(key, q.connection_id), READ_RETRY_MS);
     if (!found) throw unknownKey();
     c.set('environment', found.environment);
     if (found.connection === null) throw notFound(`connection "${q.connection_id}"`);
     await refuseUnknownModel(deps.records, found.connection, q.connection_id, q.model, q.variant);
-    return c.body(EMPTY_PAGE, 200, { 'content-type': 'application/json; charset=utf-8' });
+    return c.body(EMPTY_PAGE, 200, { 'content-type': JSON_TYPE });
   });
 
   return app;
