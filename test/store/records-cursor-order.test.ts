@@ -3,18 +3,10 @@
  * writers of the same (connection, model) commit out of order.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createRecordStore, type RecordStore } from '../../host/store/records.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { saveBatchOf, silentLogger } from './fixtures.ts';
+import { expect, test } from 'vitest';
+import { recordStoreOnOwnDatabase, saveBatchOf } from './fixtures.ts';
 
-let db: TestDatabase;
-let store: RecordStore;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = createRecordStore({ sql: db.sql, logger: silentLogger, embedded: false });
-});
-afterAll(async () => { await db?.drop(); });
+const own = recordStoreOnOwnDatabase();
 
 function createPollingReader(connectionId: string, model: string) {
   let cursor: string | null = null;
@@ -22,7 +14,7 @@ function createPollingReader(connectionId: string, model: string) {
   return {
     seen,
     async poll(): Promise<number> {
-      const page = await store.readPage({ connectionId, model, cursor, limit: 3 });
+      const page = await own.store.readPage({ connectionId, model, cursor, limit: 3 });
       for (const r of page.records) seen.push({ id: r.id as string, version: r.version as number, cursor: r._ferry_metadata.cursor });
       if (page.next_cursor !== null) cursor = page.next_cursor;
       return page.records.length;
@@ -31,15 +23,16 @@ function createPollingReader(connectionId: string, model: string) {
 }
 
 test('a writer holding its transaction open cannot be overtaken: the reader sees every record exactly once', async () => {
-  const reader = createPollingReader('1', 'Contact');
+  const connectionId = own.newConnection(); // its own on each attempt
+  const reader = createPollingReader(connectionId, 'Contact');
   let releaseA!: () => void;
   const gate = new Promise<void>((resolve) => { releaseA = resolve; });
   let aSaved!: () => void;
   const aHasSaved = new Promise<void>((resolve) => { aSaved = resolve; });
 
   // Writer A (say, a sync) saves and keeps its transaction open.
-  const writerA = db.sql.begin(async (tx) => {
-    await store.saveBatch({ connectionId: '1', batch: saveBatchOf('Contact', ['a1', 'a2', 'a3', 'a4'].map((id) => ({ id, version: 1 }))) }, tx);
+  const writerA = own.db.sql.begin(async (tx) => {
+    await own.store.saveBatch({ connectionId, batch: saveBatchOf('Contact', ['a1', 'a2', 'a3', 'a4'].map((id) => ({ id, version: 1 }))) }, tx);
     aSaved();
     await gate;
   });
@@ -47,8 +40,8 @@ test('a writer holding its transaction open cannot be overtaken: the reader sees
 
   // Writer B (say, an action) writes the same (connection, model) and would commit first.
   let bSettled = false;
-  const writerB = store
-    .saveBatch({ connectionId: '1', batch: saveBatchOf('Contact', ['b1', 'b2', 'b3', 'b4'].map((id) => ({ id, version: 1 }))) })
+  const writerB = own.store
+    .saveBatch({ connectionId, batch: saveBatchOf('Contact', ['b1', 'b2', 'b3', 'b4'].map((id) => ({ id, version: 1 }))) })
     .finally(() => { bSettled = true; });
 
   for (let i = 0; i < 5; i++) { await reader.poll(); await sleep(30); }
@@ -77,8 +70,8 @@ test('concurrent writers with slow commits and a polling reader: nothing missed,
     for (let batch = 0; batch < 15; batch++) {
       const ids = Array.from({ length: 1 + ((seed * 7 + batch) % 4) }, (_, k) => `r${(seed * 13 + batch * 5 + k * 3) % 24}`);
       const records = [...new Set(ids)].map((id) => ({ id, version: ++version }));
-      await db.sql.begin(async (tx) => {
-        await store.saveBatch({ connectionId, batch: saveBatchOf('Contact', records) }, tx);
+      await own.db.sql.begin(async (tx) => {
+        await own.store.saveBatch({ connectionId, batch: saveBatchOf('Contact', records) }, tx);
         await sleep((seed * 11 + batch * 7) % 25); // commit late, sometimes after a later writer drew cursors
       });
     }
@@ -95,7 +88,7 @@ test('concurrent writers with slow commits and a polling reader: nothing missed,
 
   // The last version the reader saw of each record is the stored one: no final change was missed.
   const lastSeen = new Map(reader.seen.map((s) => [s.id, s.version]));
-  const stored = await db.sql<{ id: string; version: number }[]>`select id, (data->>'version')::int as version from records where connection_id = ${connectionId}`;
+  const stored = await own.db.sql<{ id: string; version: number }[]>`select id, (data->>'version')::int as version from records where connection_id = ${connectionId}`;
   expect(stored.length).toBeGreaterThan(10);
   expect(Object.fromEntries(lastSeen)).toEqual(Object.fromEntries(stored.map((r) => [r.id, r.version])));
 });

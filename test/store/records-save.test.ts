@@ -1,31 +1,21 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { createRecordStore, type RecordStore } from '../../host/store/records.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { contact, deleteBatchOf, saveBatchOf, silentLogger, toRow, updateBatchOf } from './fixtures.ts';
+import { contact, deleteBatchOf, recordStoreOnOwnDatabase, saveBatchOf, silentLogger, toRow, updateBatchOf } from './fixtures.ts';
 
-let db: TestDatabase;
-let store: RecordStore;
-let nextConnection = 1;
-const newConnection = () => String(nextConnection++);
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = createRecordStore({ sql: db.sql, logger: silentLogger, embedded: false });
-});
-afterAll(async () => { await db?.drop(); });
+const own = recordStoreOnOwnDatabase();
 
 interface Stored { id: string; data: Record<string, unknown>; cursor: string; updated_at: Date; first_seen_at: Date; deleted_at: Date | null; last_action: string; last_run_id: string | null }
 async function stored(connectionId: string, model = 'Contact'): Promise<Map<string, Stored>> {
-  const rows = await db.sql<Stored[]>`select id, data, cursor::text as cursor, updated_at, first_seen_at, deleted_at, last_action, last_run_id::text as last_run_id from records where connection_id = ${connectionId} and model = ${model}`;
+  const rows = await own.db.sql<Stored[]>`select id, data, cursor::text as cursor, updated_at, first_seen_at, deleted_at, last_action, last_run_id::text as last_run_id from records where connection_id = ${connectionId} and model = ${model}`;
   return new Map(rows.map((r) => [r.id, r]));
 }
 
 describe.each(['copy', 'json'] as const)('saveBatch with %s inserts', (insertMethod) => {
   let s: RecordStore;
-  beforeAll(() => { s = createRecordStore({ sql: db.sql, logger: silentLogger, embedded: false, insertMethod }); });
+  beforeAll(() => { s = createRecordStore({ sql: own.db.sql, logger: silentLogger, embedded: false, insertMethod }); });
 
   test('counts added, updated, unchanged and rejected; stores data as objects', async () => {
-    const connectionId = newConnection();
+    const connectionId = own.newConnection();
     const first = await s.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1'), contact('2'), contact('3')]), runId: '7' });
     expect(first).toEqual({ added: 3, updated: 0, unchanged: 0, deleted: 0, rejected: 0 });
 
@@ -44,17 +34,17 @@ describe.each(['copy', 'json'] as const)('saveBatch with %s inserts', (insertMet
   });
 
   test('an unchanged record is not rewritten: cursor and updated_at stay', async () => {
-    const connectionId = newConnection();
+    const connectionId = own.newConnection();
     await s.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1'), contact('2')]) });
     const before = await stored(connectionId);
-    const [{ xmin: xminBefore } = { xmin: '' }] = await db.sql<{ xmin: string }[]>`select xmin::text from records where connection_id = ${connectionId} and id = '1'`;
+    const [{ xmin: xminBefore } = { xmin: '' }] = await own.db.sql<{ xmin: string }[]>`select xmin::text from records where connection_id = ${connectionId} and id = '1'`;
     await new Promise((r) => setTimeout(r, 20));
     const result = await s.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1'), contact('2', 2)]) });
     expect(result).toMatchObject({ updated: 1, unchanged: 1 });
     const after = await stored(connectionId);
     expect(after.get('1')?.cursor).toBe(before.get('1')?.cursor);
     expect(after.get('1')?.updated_at).toEqual(before.get('1')?.updated_at);
-    const [{ xmin: xminAfter } = { xmin: '' }] = await db.sql<{ xmin: string }[]>`select xmin::text from records where connection_id = ${connectionId} and id = '1'`;
+    const [{ xmin: xminAfter } = { xmin: '' }] = await own.db.sql<{ xmin: string }[]>`select xmin::text from records where connection_id = ${connectionId} and id = '1'`;
     expect(xminAfter).toBe(xminBefore); // the row version itself was not touched
     expect(BigInt(after.get('2')!.cursor)).toBeGreaterThan(BigInt(before.get('2')!.cursor));
     expect(after.get('2')!.updated_at.getTime()).toBeGreaterThan(before.get('2')!.updated_at.getTime());
@@ -63,22 +53,22 @@ describe.each(['copy', 'json'] as const)('saveBatch with %s inserts', (insertMet
 });
 
 test('delete marks live records, ignores missing and already deleted ones; a save restores as updated', async () => {
-  const connectionId = newConnection();
-  await store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1'), contact('2')]) });
+  const connectionId = own.newConnection();
+  await own.store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1'), contact('2')]) });
   const before = await stored(connectionId);
 
-  expect(await store.saveBatch({ connectionId, batch: deleteBatchOf('Contact', ['1', 'missing']) }))
+  expect(await own.store.saveBatch({ connectionId, batch: deleteBatchOf('Contact', ['1', 'missing']) }))
     .toEqual({ added: 0, updated: 0, unchanged: 1, deleted: 1, rejected: 0 });
   const deleted = (await stored(connectionId)).get('1')!;
   expect(deleted.deleted_at).toBeInstanceOf(Date);
   expect(deleted.last_action).toBe('deleted');
   expect(BigInt(deleted.cursor)).toBeGreaterThan(BigInt(before.get('1')!.cursor));
 
-  expect(await store.saveBatch({ connectionId, batch: deleteBatchOf('Contact', ['1']) })).toMatchObject({ deleted: 0, unchanged: 1 });
+  expect(await own.store.saveBatch({ connectionId, batch: deleteBatchOf('Contact', ['1']) })).toMatchObject({ deleted: 0, unchanged: 1 });
   expect((await stored(connectionId)).get('1')?.cursor).toBe(deleted.cursor);
 
   // Same content as before the delete: still a change (it comes back).
-  expect(await store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1')]) })).toMatchObject({ updated: 1, added: 0 });
+  expect(await own.store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1')]) })).toMatchObject({ updated: 1, added: 0 });
   const restored = (await stored(connectionId)).get('1')!;
   expect(restored.deleted_at).toBeNull();
   expect(restored.last_action).toBe('updated');
@@ -87,12 +77,12 @@ test('delete marks live records, ignores missing and already deleted ones; a sav
 });
 
 test('update merges a partial record; updating a missing or deleted record is rejected with its reason', async () => {
-  const connectionId = newConnection();
-  await store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1'), contact('2'), contact('3')]) });
-  await store.saveBatch({ connectionId, batch: deleteBatchOf('Contact', ['3']) });
+  const connectionId = own.newConnection();
+  await own.store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1'), contact('2'), contact('3')]) });
+  await own.store.saveBatch({ connectionId, batch: deleteBatchOf('Contact', ['3']) });
   const before = await stored(connectionId);
 
-  const result = await store.saveBatch({
+  const result = await own.store.saveBatch({
     connectionId,
     runId: 42,
     batch: updateBatchOf('Contact', [{ id: '1', email: 'new@example.com', extra: { x: 1 } }, { id: '2', version: 1 }, { id: '9', name: 'ghost' }, { id: '3', name: 'gone' }]),
@@ -105,7 +95,7 @@ test('update merges a partial record; updating a missing or deleted record is re
   expect(after.get('2')?.cursor).toBe(before.get('2')?.cursor);
   expect(after.has('9')).toBe(false);
 
-  const rejected = await db.sql`select record_id, reason, run_id::text as run_id, model from rejected_records where connection_id = ${connectionId} order by seq`;
+  const rejected = await own.db.sql`select record_id, reason, run_id::text as run_id, model from rejected_records where connection_id = ${connectionId} order by seq`;
   expect(rejected.map((r) => ({ ...r }))).toEqual([
     { record_id: '9', reason: 'record 9 does not exist in Contact; use batchSave to create it', run_id: '42', model: 'Contact' },
     { record_id: '3', reason: 'record 3 does not exist in Contact; use batchSave to create it', run_id: '42', model: 'Contact' },
@@ -113,19 +103,19 @@ test('update merges a partial record; updating a missing or deleted record is re
 
   // Saving the merged content in full afterwards is no change (only the hash is refreshed).
   const merged = after.get('1')!.data as { id: string };
-  expect(await store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [merged]) })).toMatchObject({ unchanged: 1, updated: 0 });
+  expect(await own.store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [merged]) })).toMatchObject({ unchanged: 1, updated: 0 });
   expect((await stored(connectionId)).get('1')?.cursor).toBe(after.get('1')?.cursor);
 });
 
 test('rejected records are stored with run id, model, record id and reason', async () => {
-  const connectionId = newConnection();
-  const result = await store.saveBatch({
+  const connectionId = own.newConnection();
+  const result = await own.store.saveBatch({
     connectionId,
     runId: '99',
     batch: saveBatchOf('Deal', [{ id: 'd1', amount: 5 }], [{ id: 'd2', reason: 'amount: expected number' }, { id: null, reason: 'record has no id' }]),
   });
   expect(result).toEqual({ added: 1, updated: 0, unchanged: 0, deleted: 0, rejected: 2 });
-  const rows = await db.sql`select connection_id::text as connection_id, model, record_id, reason, run_id::text as run_id from rejected_records where connection_id = ${connectionId} order by seq`;
+  const rows = await own.db.sql`select connection_id::text as connection_id, model, record_id, reason, run_id::text as run_id from rejected_records where connection_id = ${connectionId} order by seq`;
   expect(rows.map((r) => ({ ...r }))).toEqual([
     { connection_id: connectionId, model: 'Deal', record_id: 'd2', reason: 'amount: expected number', run_id: '99' },
     { connection_id: connectionId, model: 'Deal', record_id: null, reason: 'record has no id', run_id: '99' },
@@ -133,8 +123,8 @@ test('rejected records are stored with run id, model, record id and reason', asy
 });
 
 test('an id named twice in one batch: the last copy wins, the earlier one counts as unchanged', async () => {
-  const connectionId = newConnection();
-  const result = await store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1'), contact('2'), contact('1', 2)]) });
+  const connectionId = own.newConnection();
+  const result = await own.store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1'), contact('2'), contact('1', 2)]) });
   expect(result).toEqual({ added: 2, updated: 0, unchanged: 1, deleted: 0, rejected: 0 });
   expect((await stored(connectionId)).get('1')?.data).toEqual(contact('1', 2));
 });
@@ -142,7 +132,7 @@ test('an id named twice in one batch: the last copy wins, the earlier one counts
 /** Runs saveBatch in a transaction that counts the statements it is sent. */
 async function countStatements(batch: Parameters<RecordStore['saveBatch']>[0]) {
   let statements = 0;
-  const result = await db.sql.begin((tx) => {
+  const result = await own.db.sql.begin((tx) => {
     const counting = new Proxy(tx, {
       apply: (target, self, args) => (statements++, Reflect.apply(target, self, args)),
       get: (target, key) => {
@@ -150,13 +140,13 @@ async function countStatements(batch: Parameters<RecordStore['saveBatch']>[0]) {
         return key === 'unsafe' ? (...args: Parameters<typeof tx.unsafe>) => (statements++, tx.unsafe(...args)) : value;
       },
     });
-    return store.saveBatch(batch, counting);
+    return own.store.saveBatch(batch, counting);
   });
   return { result, statements };
 }
 
 test('150,000 copies of one id are one round of statements, whichever the op', async () => {
-  const connectionId = newConnection();
+  const connectionId = own.newConnection();
   const copies = Array.from({ length: 150_000 }, (_, v) => contact('1', v));
   const saved = await countStatements({ connectionId, batch: saveBatchOf('Contact', copies) });
   expect(saved.result).toEqual({ added: 1, updated: 0, unchanged: 149_999, deleted: 0, rejected: 0 });
@@ -176,10 +166,10 @@ test('150,000 copies of one id are one round of statements, whichever the op', a
 }, 60_000);
 
 test('repeated patches of one id merge a "__proto__" key as data, like jsonb', async () => {
-  const connectionId = newConnection();
-  await store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1')]) });
+  const connectionId = own.newConnection();
+  await own.store.saveBatch({ connectionId, batch: saveBatchOf('Contact', [contact('1')]) });
   const patches = [toRow({ id: '1', a: 1 }), { ...toRow({ id: '1' }), json: '{"id":"1","__proto__":{"polluted":true}}' }];
-  await store.saveBatch({ connectionId, batch: { op: 'update', model: 'Contact', records: patches, rejected: [] } });
+  await own.store.saveBatch({ connectionId, batch: { op: 'update', model: 'Contact', records: patches, rejected: [] } });
   const data = (await stored(connectionId)).get('1')?.data as Record<string, unknown>;
   expect(Object.getOwnPropertyDescriptor(data, '__proto__')?.value).toEqual({ polluted: true });
   expect(data.a).toBe(1);
@@ -187,7 +177,7 @@ test('repeated patches of one id merge a "__proto__" key as data, like jsonb', a
 });
 
 test('a model mismatch between args and batch is refused', async () => {
-  await expect(store.saveBatch({ connectionId: '1', model: 'Deal', batch: saveBatchOf('Contact', [contact('1')]) }))
+  await expect(own.store.saveBatch({ connectionId: '1', model: 'Deal', batch: saveBatchOf('Contact', [contact('1')]) }))
     .rejects.toMatchObject({ code: 'MODEL_MISMATCH' });
 });
 
@@ -197,8 +187,8 @@ test.each([
   ['a raw NUL character', { id: 'raw\0nul', json: '{"id":"x"}', hash: 'z' }],
 ] as const)('a batch with %s fails as a whole and writes nothing (no hang: a COPY the server fails settles)', async (_name, bad) => {
   for (const insertMethod of ['copy', 'json'] as const) {
-    const s = createRecordStore({ sql: db.sql, logger: silentLogger, embedded: false, insertMethod });
-    const connectionId = newConnection();
+    const s = createRecordStore({ sql: own.db.sql, logger: silentLogger, embedded: false, insertMethod });
+    const connectionId = own.newConnection();
     const batch = saveBatchOf('Contact', [contact('1')]);
     batch.records.push({ ...bad });
     await expect(s.saveBatch({ connectionId, batch })).rejects.toThrow();
@@ -209,16 +199,16 @@ test.each([
 });
 
 test('rows encoded ahead of their write (prepareNewRows) are stored as without; when some already exist the encoding is not used', async () => {
-  const connectionId = newConnection();
+  const connectionId = own.newConnection();
   const first = saveBatchOf('Contact', [contact('1'), contact('2')]);
-  const prepared = store.prepareNewRows({ connectionId, batch: first, runId: '5', writer: 'sync-a' });
+  const prepared = own.store.prepareNewRows({ connectionId, batch: first, runId: '5', writer: 'sync-a' });
   expect(prepared?.chunks.length).toBeGreaterThan(0);
-  expect(await store.saveBatch({ connectionId, batch: first, runId: '5', writer: 'sync-a', prepared })).toMatchObject({ added: 2 });
+  expect(await own.store.saveBatch({ connectionId, batch: first, runId: '5', writer: 'sync-a', prepared })).toMatchObject({ added: 2 });
   // Two of three rows exist: the prepared lines (all three) must not be sent, or COPY would fail on the duplicates.
   const second = saveBatchOf('Contact', [contact('1'), contact('2', 2), contact('3')]);
-  const stale = store.prepareNewRows({ connectionId, batch: second, runId: '6', writer: 'sync-a' });
-  expect(await store.saveBatch({ connectionId, batch: second, runId: '6', writer: 'sync-a', prepared: stale })).toEqual({ added: 1, updated: 1, unchanged: 1, deleted: 0, rejected: 0 });
-  const rows = await db.sql<{ id: string; data: unknown; last_run_id: string; synced_by: string[] }[]>`select id, data, last_run_id::text, synced_by from records where connection_id = ${connectionId} order by id`;
+  const stale = own.store.prepareNewRows({ connectionId, batch: second, runId: '6', writer: 'sync-a' });
+  expect(await own.store.saveBatch({ connectionId, batch: second, runId: '6', writer: 'sync-a', prepared: stale })).toEqual({ added: 1, updated: 1, unchanged: 1, deleted: 0, rejected: 0 });
+  const rows = await own.db.sql<{ id: string; data: unknown; last_run_id: string; synced_by: string[] }[]>`select id, data, last_run_id::text, synced_by from records where connection_id = ${connectionId} order by id`;
   expect(rows).toEqual([
     { id: '1', data: contact('1'), last_run_id: '5', synced_by: ['sync-a'] },
     { id: '2', data: contact('2', 2), last_run_id: '6', synced_by: ['sync-a'] },
@@ -226,22 +216,22 @@ test('rows encoded ahead of their write (prepareNewRows) are stored as without; 
   ]);
   // Encoded for another batch (another records array): ignored, the batch's own rows are written.
   const third = saveBatchOf('Contact', [contact('4')]);
-  expect(await store.saveBatch({ connectionId, batch: third, prepared })).toMatchObject({ added: 1 });
+  expect(await own.store.saveBatch({ connectionId, batch: third, prepared })).toMatchObject({ added: 1 });
   expect((await stored(connectionId)).get('4')?.data).toEqual(contact('4'));
   // JSON inserts encode nothing ahead.
-  expect(createRecordStore({ sql: db.sql, logger: silentLogger, embedded: false, insertMethod: 'json' }).prepareNewRows({ connectionId, batch: third })).toBeNull();
+  expect(createRecordStore({ sql: own.db.sql, logger: silentLogger, embedded: false, insertMethod: 'json' }).prepareNewRows({ connectionId, batch: third })).toBeNull();
 });
 
 test('a series of 10k-record batches: adds, then a re-sync with 10% changed', async () => {
-  const connectionId = newConnection();
+  const connectionId = own.newConnection();
   const make = (i: number, v: number) => ({ id: `c${i}`, first: `First${i}`, last: `Last${i}`, email: `c${i}@example.com`, v, pad: 'x'.repeat(600) });
   for (let b = 0; b < 3; b++) {
     const records = Array.from({ length: 10_000 }, (_, k) => make(b * 10_000 + k, 1));
-    expect(await store.saveBatch({ connectionId, batch: saveBatchOf('Contact', records) })).toMatchObject({ added: 10_000 });
+    expect(await own.store.saveBatch({ connectionId, batch: saveBatchOf('Contact', records) })).toMatchObject({ added: 10_000 });
   }
   const records = Array.from({ length: 10_000 }, (_, k) => make(k, k % 10 === 0 ? 2 : 1));
-  expect(await store.saveBatch({ connectionId, batch: saveBatchOf('Contact', records) }))
+  expect(await own.store.saveBatch({ connectionId, batch: saveBatchOf('Contact', records) }))
     .toEqual({ added: 0, updated: 1_000, unchanged: 9_000, deleted: 0, rejected: 0 });
-  const [counts] = await db.sql`select count(*)::int as n, count(distinct cursor)::int as cursors from records where connection_id = ${connectionId}`;
+  const [counts] = await own.db.sql`select count(*)::int as n, count(distinct cursor)::int as cursors from records where connection_id = ${connectionId}`;
   expect(counts).toEqual({ n: 30_000, cursors: 30_000 });
 }, 120_000);
