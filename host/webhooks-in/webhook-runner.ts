@@ -77,10 +77,14 @@ export function createWebhookRunner(deps: WebhookRunnerDeps) {
       const config = await deps.providerWebhooks.get(delivery.environmentId, delivery.provider);
       if (!config) return { status: 'ignored', reason: 'the provider has no webhook configuration any more' };
       const connectionId = readScalar(delivery.payload, config.connection_id_path);
-      const connection = connectionId ? await deps.connections.get(delivery.environmentId, connectionId) : null;
+      // No connection id is longer (ConnectionIdSchema): a longer one is not looked up, and what
+      // the payload sent is cut in the log and the job's outcome, which a signed payload of
+      // megabytes would otherwise fill.
+      const connection = connectionId && connectionId.length <= MAX_CONNECTION_ID ? await deps.connections.get(delivery.environmentId, connectionId) : null;
       if (!connection || connection.provider !== delivery.provider) {
-        log.warn({ provider: delivery.provider, connectionId, event: delivery.event }, 'webhook names no known connection of this provider: ignored');
-        return { status: 'ignored', reason: `no ${delivery.provider} connection "${connectionId ?? '(none)'}"` };
+        const named = connectionId === null ? '(none)' : clip(connectionId);
+        log.warn({ provider: delivery.provider, connectionId: named, event: delivery.event === null ? null : clip(delivery.event) }, 'webhook names no known connection of this provider: ignored');
+        return { status: 'ignored', reason: `no ${delivery.provider} connection "${named}"` };
       }
       const active = await deps.scripts.listActive(delivery.environmentId);
       const subscribed = active.filter((s) => s.provider === delivery.provider && s.manifest.type === 'sync' && subscribes(s.manifest.webhookSubscriptions, delivery.event));
@@ -91,9 +95,17 @@ export function createWebhookRunner(deps: WebhookRunnerDeps) {
         const done = await runOne(delivery, deliveryId, connection, script);
         if (done) runs.push(done);
       }
-      log.info({ provider: delivery.provider, connection: connection.connection_id, event: delivery.event, runs: runs.length }, 'webhook routed');
+      log.info({ provider: delivery.provider, connection: connection.connection_id, event: delivery.event === null ? null : clip(delivery.event), runs: runs.length }, 'webhook routed');
       return { status: 'routed', connectionId: connection.connection_id, runs };
     },
   };
 }
 export type WebhookRunner = ReturnType<typeof createWebhookRunner>;
+
+const MAX_CONNECTION_ID = 255;
+const SHOWN_CHARS = 200;
+
+/** Payload text as far as a log line or an outcome needs it. */
+function clip(text: string): string {
+  return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}… (${text.length} characters)` : text;
+}
