@@ -14,7 +14,7 @@ import { deployScripts } from '../../cli/deploy.ts';
 import { dryRun } from '../../cli/dryrun.ts';
 import { createLogger } from '../../host/logger.ts';
 import { createRuntime } from '../../runtime/index.ts';
-import { startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { idForThisAttempt, startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 
 const API_KEY = 'provider-key-0123456789';
 const RETRY_AFTER_S = 3;
@@ -57,11 +57,12 @@ afterAll(async () => {
 
 describe('a 429 that uses up the retries', () => {
   test('is shared by every run on the connection, fails the run as RETRY_AFTER and reschedules it after the wait', async () => {
+    const conn = idForThisAttempt('thr'); // a connection (and rate-limit state) of its own on each attempt
     limiting = true;
     seen.length = 0;
     // The sync starts on its own as soon as the connection exists.
-    expect((await ferry.api.post('/connections', { connection_id: 'thr', provider: 'throttled', credentials: { type: 'api_key', apiKey: API_KEY } })).status).toBe(201);
-    const failed = await waitForRun(ferry.api, 'thr', 'limited');
+    expect((await ferry.api.post('/connections', { connection_id: conn, provider: 'throttled', credentials: { type: 'api_key', apiKey: API_KEY } })).status).toBe(201);
+    const failed = await waitForRun(ferry.api, conn, 'limited');
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatchObject({ code: 'RETRY_AFTER', retryAfterMs: RETRY_AFTER_S * 1000 });
     expect(failed.error.message).toContain(`GET ${providerUrl}/limited?k=*** answered 429: {"error":"slow down"}`);
@@ -73,15 +74,15 @@ describe('a 429 that uses up the retries', () => {
     // The next request on this connection — here not even a run, the API's proxy — waits out the last 429.
     const lastLimited = seen.at(-1)!.at;
     limiting = false;
-    const other = await ferry.api.post('/connections/thr/proxy', { method: 'GET', endpoint: '/other' });
+    const other = await ferry.api.post(`/connections/${conn}/proxy`, { method: 'GET', endpoint: '/other' });
     expect(other.body).toMatchObject({ status: 200 });
     const otherAt = seen.find((s) => s.path === '/other')!.at;
     expect(otherAt - lastLimited).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000 - 100);
 
     // The scheduler runs the sync again once the wait is over, and it succeeds.
     const [state] = await ferry.db.sql<{ next_run_at: Date }[]>`
-      select s.next_run_at from sync_state s join connections c on c.id = s.connection_id where c.connection_id = 'thr'`;
-    const next = await waitForRun(ferry.api, 'thr', 'limited', failed.id, 30_000);
+      select s.next_run_at from sync_state s join connections c on c.id = s.connection_id where c.connection_id = ${conn}`;
+    const next = await waitForRun(ferry.api, conn, 'limited', failed.id, 30_000);
     expect(next.status).toBe('succeeded');
     expect(new Date(next.started_at).getTime() - new Date(failed.finished_at).getTime()).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000 - 250);
     expect(state!.next_run_at.getTime() - new Date(failed.finished_at).getTime()).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000 - 250);
