@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestFerry, TEST_SECRET_KEY, type TestFerry } from '../helpers/ferry.ts';
+import { idForThisAttempt, startTestFerry, TEST_SECRET_KEY, type TestFerry } from '../helpers/ferry.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 let ferry: TestFerry;
@@ -47,11 +47,14 @@ function cli(args: string[], options: { stdin?: string; env?: Record<string, str
 }
 
 it('set creates a provider from flags that a connection then reaches through the proxy; a later set changes only what it names', async () => {
+  // Connections of its own on each attempt (a retry's POST of an existing id answers 200, not 201).
+  const keyConnection = idForThisAttempt('acme-key');
+  const bearerConnection = idForThisAttempt('acme-1');
   const created = await cli(['providers', 'set', 'acme', '--base-url', providerUrl, '--auth', 'api_key', '--api-key-in', 'header', '--api-key-name', 'X-Api-Key', '--api-key-prefix', 'Token ', '--json']);
   expect(created.code).toBe(0);
   expect(JSON.parse(created.stdout).provider).toMatchObject({ base_url: providerUrl, auth: { type: 'api_key', in: 'header', name: 'X-Api-Key', prefix: 'Token ' } });
-  expect((await ferry.api.post('/connections', { connection_id: 'acme-key', provider: 'acme', credentials: { type: 'api_key', apiKey: 'k-1' } })).status).toBe(201);
-  expect((await ferry.api.post('/connections/acme-key/proxy', { method: 'GET', endpoint: '/v1/key' })).status).toBe(200);
+  expect((await ferry.api.post('/connections', { connection_id: keyConnection, provider: 'acme', credentials: { type: 'api_key', apiKey: 'k-1' } })).status).toBe(201);
+  expect((await ferry.api.post(`/connections/${keyConnection}/proxy`, { method: 'GET', endpoint: '/v1/key' })).status).toBe(200);
   expect(seen.at(-1)).toMatchObject({ url: '/v1/key', apiKey: 'Token k-1' });
 
   // Another auth type starts a fresh auth: the api_key fields do not linger.
@@ -66,8 +69,8 @@ it('set creates a provider from flags that a connection then reaches through the
   const shown = JSON.parse((await cli(['providers', 'show', 'acme', '--json'])).stdout);
   expect(shown).toMatchObject({ name: 'acme', base_url: providerUrl, display_name: 'Acme', auth: { type: 'bearer' }, headers: { 'Acme-Version': '2024-01-01' } });
 
-  expect((await ferry.api.post('/connections', { connection_id: 'acme-1', provider: 'acme', credentials: { type: 'bearer', token: 'tk-1' } })).status).toBe(201);
-  const proxied = await ferry.api.post('/connections/acme-1/proxy', { method: 'GET', endpoint: '/v1/things' });
+  expect((await ferry.api.post('/connections', { connection_id: bearerConnection, provider: 'acme', credentials: { type: 'bearer', token: 'tk-1' } })).status).toBe(201);
+  const proxied = await ferry.api.post(`/connections/${bearerConnection}/proxy`, { method: 'GET', endpoint: '/v1/things' });
   expect(proxied.status).toBe(200);
   expect(seen.at(-1)).toMatchObject({ url: '/v1/things', authorization: 'Bearer tk-1', version: '2024-01-01' });
 });
