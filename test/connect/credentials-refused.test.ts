@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { verifyWebhook } from '../../client/index.ts';
-import { deploySources, readAll, startTestFerry, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, idForThisAttempt, readAll, startTestFerry, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 import { asSession, createConnectSession } from './connect-session.ts';
 import { startStaticCredentialsProvider, type StaticCredentialsProvider } from './static-credentials-provider.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
@@ -186,18 +186,21 @@ describe('a password the provider stops accepting', () => {
   });
 
   test('credentials replaced while a refused call was out are not blamed: the call is tried again with them', async () => {
-    expect((await create('pw-2', provider.password)).status).toBe(201);
+    const id = idForThisAttempt('pw-2');
+    expect((await create(id, provider.password)).status).toBe(201);
     const stale = provider.password;
-    provider.password = 'third-password';
-    const held = provider.holdNext();
-    const call = proxyGet('pw-2', '/v1/me');
+    provider.password = `new-password-for-${id}`;
+    // Only this call is held: another test's connection calling meanwhile must not take the hold.
+    const held = provider.holdNext((r) => r.path === '/v1/me' && r.credential === stale);
+    const call = proxyGet(id, '/v1/me');
     await held.arrived;
     // The end user fixes the password while the old one's refusal is still on its way.
-    expect((await ferry.api.request('PATCH', '/connections/pw-2', { credentials: { type: 'basic', username: 'ada', password: provider.password } })).status).toBe(200);
+    expect((await ferry.api.request('PATCH', `/connections/${id}`, { credentials: { type: 'basic', username: 'ada', password: provider.password } })).status).toBe(200);
     held.release();
-    expect((await call).body.status).toBe(200);
+    const answer = await call;
+    expect(answer.body.status, JSON.stringify(answer.body)).toBe(200);
     expect(provider.requests.filter((r) => r.credential === stale).map((r) => r.status)).toContain(403);
-    expect((await ferry.api.get('/connections/pw-2')).body.auth_status).toBe('ok');
-    expect(await authFailedWritten('pw-2')).toBe(0);
+    expect((await ferry.api.get(`/connections/${id}`)).body.auth_status).toBe('ok');
+    expect(await authFailedWritten(id)).toBe(0);
   });
 });

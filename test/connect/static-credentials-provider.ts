@@ -7,6 +7,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+export interface HeldRequest {
+  path: string;
+  credential: string | null;
+}
+
 export interface StaticCredentialsProvider {
   url: string;
   /** The API key accepted now (x-api-key). */
@@ -16,25 +21,28 @@ export interface StaticCredentialsProvider {
   items: Array<{ id: string; name: string }>;
   /** Every request: path, the key or password it carried, the status it got. */
   requests: Array<{ path: string; credential: string | null; status: number }>;
-  /** The next request is answered only after `release()`; `arrived` resolves when it is in. */
-  holdNext(): { arrived: Promise<void>; release(): void };
+  /**
+   * The next request (the next one `match` accepts: other calls, a scheduled sync's say, pass
+   * through) is answered only after `release()`; `arrived` resolves when it is in.
+   */
+  holdNext(match?: (request: HeldRequest) => boolean): { arrived: Promise<void>; release(): void };
   close(): Promise<void>;
 }
 
 export async function startStaticCredentialsProvider(): Promise<StaticCredentialsProvider> {
-  let hold: { arrive: () => void; released: Promise<void> } | null = null;
+  let hold: { match: (request: HeldRequest) => boolean; arrive: () => void; released: Promise<void> } | null = null;
   const state: StaticCredentialsProvider = {
     url: '',
     apiKey: 'key-one-0123456789',
     password: 'first-password',
     items: [{ id: 'i1', name: 'one' }, { id: 'i2', name: 'two' }, { id: 'i3', name: 'three' }],
     requests: [],
-    holdNext() {
+    holdNext(match = () => true) {
       let arrive!: () => void;
       let release!: () => void;
       const arrived = new Promise<void>((r) => (arrive = r));
       const released = new Promise<void>((r) => (release = r));
-      hold = { arrive, released };
+      hold = { match, arrive, released };
       return { arrived, release };
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
@@ -42,12 +50,12 @@ export async function startStaticCredentialsProvider(): Promise<StaticCredential
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const current = hold;
-    hold = null;
     const key = req.headers['x-api-key'];
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const password = basic ? Buffer.from(basic, 'base64').toString().replace(/^ada:/, '') : null;
     const credential = typeof key === 'string' ? key : password;
+    const current = hold?.match({ path, credential }) ? hold : null;
+    if (current) hold = null;
     const status = typeof key === 'string'
       ? (key === state.apiKey ? (path === '/v1/forbidden' ? 403 : 200) : 401)
       : password === null ? 401 : password === state.password ? 200 : 403;
