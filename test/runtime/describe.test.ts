@@ -37,6 +37,8 @@ describe('describe', () => {
 
   it('bounds a hostile top level with tight limits', async () => {
     const described = await runtime.describe('for (;;) {}');
-    expect(described).toMatchObject({ ok: false, error: { kind: 'limit', code: 'CPU' } });
+    // 5 s of CPU on a quiet machine; on a loaded one the 15 s wall limit can come first. Either
+    // bounds it, and the limit says which.
+    expect(described).toMatchObject({ ok: false, error: { kind: 'limit', code: expect.stringMatching(/^(CPU|WALL_TIME)$/) } });
   });
 });
