@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { API_LIMITS } from '../../host/api/limits.ts';
 import { CAPS } from '../../runtime/caps.ts';
+import { startCountingProxy, type CountingProxy } from '../helpers/counting-proxy.ts';
 import { deploySources, idForThisAttempt, startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -43,11 +44,9 @@ const WALKED = Math.ceil(API_LIMITS.bodyBytes / 1_000) + 500;
 
 let ferry: TestFerry;
 let provider: Server;
-let proxy: Server;
-let proxyUrl: string;
+let proxy: CountingProxy;
 let dir: string;
 let items: Array<{ id: string }> = [];
-const requests: Array<{ route: string; status: number }> = [];
 
 const listen = async (server: Server) => {
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
@@ -61,17 +60,7 @@ beforeAll(async () => {
   });
   const providerUrl = await listen(provider);
   ferry = await startTestFerry();
-  // Forwards every request to the host, noting its method, path and the host's status.
-  proxy = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length' && k !== 'connection')) as Record<string, string>;
-    const answer = await fetch(`${ferry.url}${req.url}`, { method: req.method!, headers, ...(chunks.length > 0 && { body: Buffer.concat(chunks) }) });
-    requests.push({ route: `${req.method} ${req.url!.split('?')[0]}`, status: answer.status });
-    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
-    res.end(Buffer.from(await answer.arrayBuffer()));
-  });
-  proxyUrl = await listen(proxy);
+  proxy = await startCountingProxy(ferry.url);
   expect((await ferry.api.put('/providers/shop', { base_url: providerUrl, auth: { type: 'none' } })).status).toBe(200);
   dir = await mkdtemp(join(tmpdir(), 'ferry-dryrun-long-ids-'));
   await mkdir(join(dir, 'shop/syncs'), { recursive: true });
@@ -80,7 +69,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await ferry?.close();
-  await new Promise((done) => proxy?.close(done));
+  await proxy?.close();
   await new Promise((done) => provider?.close(done));
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -125,10 +114,10 @@ test('ferry dryrun: seen ids over the body limit are a 413 from the host, and th
   // Gone from the provider: longId(0). New: thousands more, so the seen list is over 8 MiB.
   items = Array.from({ length: WALKED }, (_, i) => ({ id: longId(i + 1) }));
   const [before] = await ferry.db.sql<{ n: number }[]>`select count(*)::int as n from records where deleted_at is null`;
-  requests.length = 0;
+  proxy.requests.length = 0;
 
   const { code, stdout, stderr } = await promisify(execFile)(process.execPath, [
-    join(REPO, 'cli/bin.ts'), 'dryrun', 'items', '--connection', connectionId, '--full', '--json', '--dir', dir, '--url', proxyUrl, '--key', TEST_SECRET_KEY,
+    join(REPO, 'cli/bin.ts'), 'dryrun', 'items', '--connection', connectionId, '--full', '--json', '--dir', dir, '--url', proxy.url, '--key', TEST_SECRET_KEY,
   ], { cwd: REPO, maxBuffer: 256 * 1024 * 1024 }).then(
     (out) => ({ code: 0, ...out }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
@@ -138,8 +127,8 @@ test('ferry dryrun: seen ids over the body limit are a 413 from the host, and th
   expect(result.ok).toBe(true);
   expect(result.models.Item.count).toBe(WALKED);
   expect(result.models.Item.deletedIds).toEqual([longId(0)]);
-  expect(requests.filter((r) => r.route === 'POST /records/unseen')).toEqual([{ route: 'POST /records/unseen', status: 413 }]);
-  expect(requests.filter((r) => r.route === 'GET /records').length).toBeGreaterThan(0);
+  expect(proxy.requests.filter((r) => r.route === 'POST /records/unseen')).toEqual([{ route: 'POST /records/unseen', status: 413 }]);
+  expect(proxy.requests.filter((r) => r.route === 'GET /records').length).toBeGreaterThan(0);
   // A dry run writes nothing.
   const [after] = await ferry.db.sql<{ n: number }[]>`select count(*)::int as n from records where deleted_at is null`;
   expect(after!.n).toBe(before!.n);
