@@ -61,7 +61,8 @@ export const startCommand: Command = {
     const logger = demoMode
       ? createLogger({ level: env['FERRY_LOG_LEVEL'] ?? 'warn', destination: process.stderr })
       : createLogger({ level: config.FERRY_LOG_LEVEL });
-    const { startFerry, DEMO_CONNECTION_ID } = await import('@ferry/host');
+    const { startFerry, guardProcessFaults, DEMO_CONNECTION_ID } = await import('@ferry/host');
+    guardProcessFaults(logger);
     // Migrations (and on a first embedded start, creating the database) take seconds: say so first.
     out.note(`Starting Ferry on ${config.DATABASE_URL ? 'the Postgres at DATABASE_URL' : `an embedded PGlite in ${config.FERRY_DATA_DIR}`}: migrations, then the API…`);
     let host;
