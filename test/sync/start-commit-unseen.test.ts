@@ -6,7 +6,7 @@
  * 60 s) failed it as WORKER_LOST for a retry to run the trigger. Now the repeat finds the row its
  * own job wrote and carries on with it at once: one run row, succeeded, no WORKER_LOST. Through a
  * whole host whose database connections go through a TCP proxy on 127.0.0.1 that drops the
- * connection instead of passing on the COMMIT answer of the transaction that inserts the run row.
+ * connection instead of passing on the answer that says the run row's insert committed.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -19,13 +19,17 @@ import { createApiClient, TEST_SECRET_KEY, waitFor, waitForRun, type ApiClient, 
 import { deployProviderConnection, firstRunOf, ITEMS_FULL_SYNC } from '../helpers/items-connection.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 
-/** A CommandComplete message for COMMIT: 'C', int32 length 11, "COMMIT\0". */
-const COMMIT_COMPLETE = Buffer.from([0x43, 0, 0, 0, 11, ...Buffer.from('COMMIT'), 0]);
+/**
+ * ReadyForQuery with status idle ('Z', int32 length 5, 'I'): the server has committed. It follows
+ * the COMMIT of a transaction, and a statement run on its own (the start is one statement that
+ * writes the run row and begins its pass); inside a transaction the status is 'T'.
+ */
+const READY_IDLE = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
 const RUN_INSERT = Buffer.from('insert into runs (');
 
 interface DroppingProxy { port: number; armed: boolean; dropped: number; close(): Promise<void> }
 
-/** Forwards to Postgres; while armed, the first connection that inserts a run row loses its COMMIT answer (and the connection). */
+/** Forwards to Postgres; while armed, the first connection that inserts a run row loses the answer that says it committed (and the connection). */
 async function startDroppingProxy(target: { host: string; port: number }): Promise<DroppingProxy> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
@@ -37,7 +41,7 @@ async function startDroppingProxy(target: { host: string; port: number }): Promi
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (insertsRun && proxy.armed && chunk.includes(COMMIT_COMPLETE)) {
+      if (insertsRun && proxy.armed && chunk.includes(READY_IDLE)) {
         proxy.armed = false;
         proxy.dropped++;
         client.destroy();
@@ -89,7 +93,7 @@ test('a run start committed unseen carries on with the row it wrote, at once: on
   const [{ max } = { max: '0' }] = await db.sql<{ max: string }[]>`select coalesce(max(id), 0)::text as max from runs`;
   proxy.armed = true;
   expect((await api.post('/syncs/items/trigger', { connection_id: 'unseen-1' })).status).toBe(202);
-  await waitFor('the start\'s COMMIT answer to be dropped', async () => (proxy.dropped === 1 ? true : undefined));
+  await waitFor('the answer to the start\'s commit to be dropped', async () => (proxy.dropped === 1 ? true : undefined));
   // Well inside the 60 s stale-run limit: the run that committed unseen itself succeeds.
   const run = await waitForRun(api, 'unseen-1', 'items', max, 30_000);
   expect(run.status).toBe('succeeded');
