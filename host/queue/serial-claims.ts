@@ -25,9 +25,16 @@ export function serialClaimsDb(sql: Sql, queue: string): Db {
     async executeSql(text, values) {
       if (!isClaim(text)) return plain.executeSql(text, values);
       return sql.begin(async (tx) => {
-        // One statement: the commit's mode and the lock (a statement less per claim).
-        await tx`select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(${`pgboss claim ${queue}`}))`;
-        return pgBossDb(tx).executeSql(text, values);
+        // One statement: the commit's mode and the lock (a statement less per claim). The claim is
+        // sent with it, not after its answer (a round trip less): Postgres runs them in order, so
+        // the claim still runs holding the lock. Both are awaited, so neither outlives the transaction.
+        // (`execute()` sends the lock now, so it is queued on the connection before the claim.)
+        const lock = tx`select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(${`pgboss claim ${queue}`}))`.execute();
+        const claim = pgBossDb(tx).executeSql(text, values);
+        const [locked, claimed] = await Promise.allSettled([lock, claim]);
+        if (locked.status === 'rejected') throw locked.reason;
+        if (claimed.status === 'rejected') throw claimed.reason;
+        return claimed.value;
       });
     },
   };
