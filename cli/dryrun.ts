@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { API_LIMITS } from '@ferry/host/api-limits';
 import type { Logger } from '@ferry/host/logger';
 import { ConnectionInfoSchema, ProxyResponseSchema, scriptLoadProblem, type SourceLocation, type HostBridge, type LogEntry, type ProxyRequest, type ProxyResponse, type RunJob, type RunResult, type Runtime } from '@ferry/runtime/contract';
 import { locateLogStacks, locateRunError, readSourceMap } from '@ferry/runtime/source-map';
@@ -121,25 +122,25 @@ const RecordPageSchema = z.object({
   next_cursor: z.string().nullable(),
 });
 
-/** As many seen ids as POST /records/unseen takes (host/api/routes/records-unseen.ts). */
-const MAX_SEEN_IDS = 100_000;
 /** Unseen ids listed in the output; the count is exact beyond them. */
-const UNSEEN_IDS_SHOWN = 10_000;
+const UNSEEN_IDS_SHOWN = API_LIMITS.unseenIds;
 
 const UnseenSchema = z.object({ count: z.number().int(), ids: z.array(z.string()) });
 
 /**
  * The host's live records of a model that the walk did not see (what a trackDeletesEnd there
  * deletes): one POST /records/unseen with the seen ids, which sends back only the unseen ones,
- * not every record of the model. A walk that saw more ids than one request takes, or a host
- * without the route, is weighed page by page over GET /records as before.
+ * not every record of the model. A walk that saw more ids than one request takes (API_LIMITS),
+ * a request the host found too large (413: long ids), or a host without the route, is weighed
+ * page by page over GET /records as before.
  */
 async function unseenOnHost(client: HostClient, connectionId: string, model: string, seen: string[]): Promise<{ count: number; ids: string[] }> {
-  if (seen.length <= MAX_SEEN_IDS) {
+  if (seen.length <= API_LIMITS.seenIds) {
     try {
       return await client.request('POST', '/records/unseen', UnseenSchema, { connection_id: connectionId, model, seen, limit: UNSEEN_IDS_SHOWN });
     } catch (err) {
-      if (!(err instanceof HostApiError && err.code === 'NOT_FOUND' && /no route/.test(err.message))) throw err;
+      const noRoute = err instanceof HostApiError && err.code === 'NOT_FOUND' && /no route/.test(err.message);
+      if (!noRoute && !(err instanceof HostApiError && err.status === 413)) throw err;
     }
   }
   const seenSet = new Set(seen);

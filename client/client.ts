@@ -84,6 +84,12 @@ export interface SyncVariantArgs {
 
 export interface FerryClient {
   records<T extends object = Record<string, unknown>>(query: RecordsQuery): RecordIterator<T>;
+  /**
+   * The same records a page at a time, in cursor order, until a page is empty. The next page is
+   * already asked for while the app handles this one (and while this one is parsed); leaving the
+   * loop cancels it. Resume with the last page's `next_cursor`.
+   */
+  recordPages<T extends object = Record<string, unknown>>(query: RecordsQuery): AsyncIterable<RecordsPage<T>>;
   recordsPage<T extends object = Record<string, unknown>>(query: RecordsQuery): Promise<RecordsPage<T>>;
   triggerAction<O = unknown>(name: string, args: { connectionId: string; input?: unknown }): Promise<ActionResult<O>>;
   triggerSync(name: string, args: { connectionId: string; full?: boolean; variant?: string }): Promise<SyncTriggerResult>;
@@ -108,39 +114,59 @@ function retryAfterMs(header: string | null): number | null {
   return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS) : null;
 }
 
+/**
+ * The next_cursor a page body ends with (the host writes it last: `…],"next_cursor":"123"}`), or
+ * null. Read from the last bytes only, so it costs nothing beside the parse; a record cannot fake
+ * it, since the body's end is the page's own.
+ */
+function nextCursorAtEnd(text: string): string | null {
+  return /"next_cursor":"(\d{1,19})"\}\s*$/.exec(text.slice(-64))?.[1] ?? null;
+}
+
 export function createFerryClient(options: FerryClientOptions): FerryClient {
   const base = options.url.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const retries = options.retries ?? 2;
 
-  async function once<T>(method: string, path: string, body: unknown): Promise<{ retryable: boolean; error?: FerryApiError; value?: T; waitMs?: number | null }> {
+  /** One attempt: the body as text when the response is a success. */
+  async function once(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<{ retryable: boolean; error?: FerryApiError; text?: string; waitMs?: number | null }> {
     let response: Response;
+    let text: string;
+    const timeout = AbortSignal.timeout(timeoutMs);
     try {
       response = await doFetch(`${base}${path}`, {
         method,
         headers: { authorization: `Bearer ${options.secretKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
       });
+      text = await response.text();
     } catch (err) {
+      // Given up by the caller (a reader that left): nothing to retry or report.
+      if (signal?.aborted) return { retryable: false, error: new FerryApiError(0, 'ABORTED', `${method} ${path}: cancelled`) };
       return { retryable: true, error: new FerryApiError(0, 'NETWORK_ERROR', `${method} ${path}: ${(err as Error).message}`) };
     }
-    const text = await response.text();
     if (!response.ok) {
       return { retryable: RETRYABLE_STATUS.has(response.status), error: errorFromResponse(response.status, text), waitMs: retryAfterMs(response.headers.get('retry-after')) };
     }
-    return { retryable: false, value: (text === '' ? null : JSON.parse(text)) as T };
+    return { retryable: false, text };
   }
 
-  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** The body of a successful response as text, idempotent reads retried. */
+  async function requestText(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<string> {
     const attempts = method === 'GET' ? retries + 1 : 1;
     for (let attempt = 1; ; attempt++) {
-      const result = await once<T>(method, path, body);
-      if (!result.error) return result.value as T;
+      const result = await once(method, path, body, signal);
+      if (!result.error) return result.text!;
       if (!result.retryable || attempt >= attempts) throw result.error;
       await new Promise((resolve) => setTimeout(resolve, result.waitMs ?? 100 * 2 ** attempt));
     }
+  }
+
+  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const text = await requestText(method, path, body);
+    return (text === '' ? null : JSON.parse(text)) as T;
   }
 
   function recordsPath(query: RecordsQuery, cursor: string | null | undefined): string {
@@ -155,23 +181,51 @@ export function createFerryClient(options: FerryClientOptions): FerryClient {
 
   const recordsPage = <T extends object>(query: RecordsQuery) => request<RecordsPage<T>>('GET', recordsPath(query, query.cursor));
 
+  async function* recordPages<T extends object>(query: RecordsQuery): AsyncGenerator<RecordsPage<T>> {
+    // Each page has its own controller: leaving the loop, or a guess at the next cursor that
+    // proved wrong, cancels just the page asked for ahead.
+    const fetchPage = (cursor: string | null | undefined) => {
+      const stop = new AbortController();
+      const text = requestText('GET', recordsPath(query, cursor), undefined, stop.signal);
+      text.catch(() => {}); // its error is thrown when the page is awaited, not reported unhandled
+      return { text, cancel: () => stop.abort() };
+    };
+    let next = fetchPage(query.cursor);
+    try {
+      for (;;) {
+        const text = await next.text;
+        // Ask for the following page before parsing this one, so the host and Postgres build it
+        // while this process parses and the app works (a page at a time, they would take turns).
+        const ahead = nextCursorAtEnd(text);
+        if (ahead !== null) next = fetchPage(ahead);
+        const page = JSON.parse(text) as RecordsPage<T>;
+        if (page.records.length === 0 || page.next_cursor === null) return;
+        // The end of the text is the page's own next_cursor unless something rewrote the body.
+        if (ahead !== page.next_cursor) {
+          if (ahead !== null) next.cancel();
+          next = fetchPage(page.next_cursor);
+        }
+        yield page;
+      }
+    } finally {
+      next.cancel();
+    }
+  }
+
   return {
     recordsPage,
+    recordPages,
 
     records<T extends object>(query: RecordsQuery): RecordIterator<T> {
       let cursor = query.cursor ?? null;
       return {
         get cursor() { return cursor; },
         async *[Symbol.asyncIterator]() {
-          let pageCursor = cursor;
-          for (;;) {
-            const page = await request<RecordsPage<T>>('GET', recordsPath(query, pageCursor));
-            if (page.records.length === 0 || page.next_cursor === null) return;
+          for await (const page of recordPages<T>({ ...query, cursor })) {
             for (const record of page.records) {
               cursor = record._ferry_metadata.cursor;
               yield record;
             }
-            pageCursor = page.next_cursor;
           }
         },
       };

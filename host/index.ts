@@ -7,5 +7,6 @@
  */
 export { loadConfig, type Config } from './config.ts';
 export { createLogger, type Logger } from './logger.ts';
+export { guardProcessFaults } from './process-faults.ts';
 export { PortInUseError, startFerry, type FerryHost } from './server.ts';
 export { DEMO_CONNECTION_ID, demoConnectionId, setUpDemo, type DemoDeploy, type DemoSetup } from './demo.ts';

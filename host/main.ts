@@ -6,10 +6,12 @@
  */
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
+import { guardProcessFaults } from './process-faults.ts';
 import { PortInUseError, startFerry } from './server.ts';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.FERRY_LOG_LEVEL });
+guardProcessFaults(logger);
 if (process.argv.includes('--demo') || config.FERRY_DEMO === true) {
   logger.warn('the demo is started by the CLI: run `ferry start --demo` (or `npm start` in the Ferry repository)');
 }

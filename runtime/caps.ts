@@ -24,7 +24,10 @@ export const CAPS = {
   proxyRequestBytes: 8 * MiB,
   proxyResponseBytes: 16 * MiB,
   actionOutputBytes: 2 * MiB,
-  /** Metadata and checkpoints. */
+  /**
+   * Metadata and checkpoints, as JSON text in UTF-8: what a script writes and what the HTTP API
+   * writes (host/connections/metadata-size.ts), one cap for both, since each reads the other's.
+   */
   stateBytes: 1 * MiB,
   /**
    * Host calls (anything but timers) one run may have handed over and not seen answered, and of

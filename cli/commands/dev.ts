@@ -114,7 +114,8 @@ export const devCommand: Command = {
       out.error(error.message);
       return EXIT.BUSY;
     }
-    const { startFerry } = await import('@ferry/host');
+    const { startFerry, guardProcessFaults } = await import('@ferry/host');
+    guardProcessFaults(logger);
     let host;
     try {
       host = await startFerry(config, logger);

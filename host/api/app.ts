@@ -11,6 +11,7 @@ import type { Logger } from '../logger.ts';
 import type { Environment, Environments } from '../tenancy/environments.ts';
 import { bearerKey, unknownKey } from './auth.ts';
 import { checkRequestValue, errorBody, renderError } from './errors.ts';
+import { API_LIMITS } from './limits.ts';
 import { buildOpenApiDocument, defineRoutes, type RouteSpec } from './openapi/index.ts';
 import { actionRoutes, actionRouteSpecs, type ActionRouteDeps } from './routes/actions.ts';
 import { connectPageRouteSpecs, connectRoutes, type ConnectRouteDeps } from '../connect/routes.ts';
@@ -89,8 +90,8 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   app.use('*', bodyLimit({
-    maxSize: 8 * 1024 * 1024,
-    onError: (c) => c.json(errorBody('PAYLOAD_TOO_LARGE', 'request body exceeds 8 MiB'), 413),
+    maxSize: API_LIMITS.bodyBytes,
+    onError: (c) => c.json(errorBody('PAYLOAD_TOO_LARGE', `request body exceeds ${API_LIMITS.bodyBytes / 1024 / 1024} MiB`), 413),
   }));
   // Authenticated otherwise: the admin key (environments) and provider signatures (webhooks).
   app.route('/', adminRoutes(deps));

@@ -37,8 +37,14 @@ export const ErrorResponseSchema = z.object({
   }),
 });
 
-/** Coded errors of the record store's read path that are the caller's fault. */
-const READ_ERROR_CODES = new Set(['INVALID_CURSOR', 'INVALID_LIMIT', 'INVALID_FILTER', 'INVALID_MODIFIED_AFTER', 'INVALID_IDS']);
+/**
+ * Coded errors of the stores that are the caller's fault, and their status: the record store's
+ * read path, and a write over a cap the store holds whoever writes (merged metadata).
+ */
+const CALLER_ERROR_STATUS = new Map<string, ContentfulStatusCode>([
+  ...['INVALID_CURSOR', 'INVALID_LIMIT', 'INVALID_FILTER', 'INVALID_MODIFIED_AFTER', 'INVALID_IDS'].map((code) => [code, 400] as const),
+  ['PAYLOAD_TOO_LARGE', 413],
+]);
 
 /**
  * Postgres refusing a value the request carried: class 22 (data exception: NUL bytes, numbers
@@ -53,7 +59,8 @@ function isInputRefusedByPostgres(err: unknown): boolean {
 export function renderError(c: Context, err: unknown) {
   if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.issues), err.status);
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && READ_ERROR_CODES.has(code)) return c.json(errorBody(code, (err as Error).message), 400);
+  const callerStatus = typeof code === 'string' ? CALLER_ERROR_STATUS.get(code) : undefined;
+  if (callerStatus !== undefined) return c.json(errorBody(code as string, (err as Error).message), callerStatus);
   // A lost database connection is not the caller's fault nor a bug: try again shortly.
   if (isTransientDatabaseError(err)) return c.json(errorBody('DATABASE_UNAVAILABLE', 'the database connection was lost; retry shortly'), 503, { 'retry-after': '1' });
   if (isInputRefusedByPostgres(err)) return c.json(errorBody('INVALID_REQUEST', 'a value in the request cannot be stored or compared (too long, out of range, or containing a NUL character)'), 400);

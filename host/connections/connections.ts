@@ -7,6 +7,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { Cipher } from '../crypto/cipher.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
+import { CAPS } from '@ferry/runtime/caps';
+import { MetadataObjectSchema, metadataBytes, MetadataTooLargeError } from './metadata-size.ts';
 
 export const CredentialsSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }),
@@ -34,14 +36,14 @@ export const NewConnectionSchema = z.strictObject({
   provider: z.string().min(1).max(63),
   credentials: CredentialsSchema.default({ type: 'none' }),
   connection_config: ObjectSchema.default({}),
-  metadata: ObjectSchema.nullable().default(null),
+  metadata: MetadataObjectSchema.nullable().default(null),
 });
 export type NewConnection = z.infer<typeof NewConnectionSchema>;
 
 export const ConnectionPatchSchema = z.strictObject({
   credentials: CredentialsSchema.optional(),
   connection_config: ObjectSchema.optional(),
-  metadata: ObjectSchema.nullable().optional(),
+  metadata: MetadataObjectSchema.nullable().optional(),
 });
 export type ConnectionPatch = z.infer<typeof ConnectionPatchSchema>;
 
@@ -247,11 +249,26 @@ export function createConnections(sql: Sql, cipher: Cipher) {
       }
     },
 
-    /** `tx`: a run's fenced transaction (host/runs/run-fence.ts). */
-    async setMetadata(id: string, metadata: Record<string, unknown>, merge: boolean, tx: Sql | TransactionSql = sql): Promise<void> {
-      const json = JSON.stringify(metadata);
-      if (merge) await tx`update connections set metadata = coalesce(metadata, '{}'::jsonb) || ${json}::text::jsonb, updated_at = now() where id = ${id}`;
-      else await tx`update connections set metadata = ${json}::text::jsonb, updated_at = now() where id = ${id}`;
+    /**
+     * `tx`: a run's fenced transaction (host/runs/run-fence.ts). The metadata as stored — merged,
+     * when `merge` — is held to CAPS.stateBytes, whoever writes it (a script or the API).
+     */
+    async setMetadata(id: string, metadata: Record<string, unknown>, merge: boolean, tx?: TransactionSql): Promise<void> {
+      const write = async (t: TransactionSql) => {
+        const json = JSON.stringify(metadata);
+        if (!merge) {
+          const bytes = Buffer.byteLength(json);
+          if (bytes > CAPS.stateBytes) throw new MetadataTooLargeError(bytes);
+          await t`update connections set metadata = ${json}::text::jsonb, updated_at = now() where id = ${id}`;
+          return;
+        }
+        const [row] = await t<{ metadata: Record<string, unknown> | null }[]>`select metadata from connections where id = ${id} for update`;
+        const bytes = metadataBytes({ ...row?.metadata, ...metadata });
+        if (bytes > CAPS.stateBytes) throw new MetadataTooLargeError(bytes);
+        await t`update connections set metadata = coalesce(metadata, '{}'::jsonb) || ${json}::text::jsonb, updated_at = now() where id = ${id}`;
+      };
+      if (tx) await write(tx);
+      else await sql.begin(write);
     },
   };
 }

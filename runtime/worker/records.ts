@@ -65,9 +65,9 @@ export function buildRecordBatch(headerText: string, recordsText: string): { bat
     start = end + 1;
     if (text[0] !== '{' || text[text.length - 1] !== '}') throw new BatchError('BRIDGE_ERROR', 'malformed batch records');
     const id = recordId(idJson, text);
-    if (id === null) {
+    if (id === null || id === '') {
       rejectedCount++;
-      if (rejected.length < CAPS.rejectedPerBatch) rejected.push({ id: null, reason: 'id: a record needs a string or number id' });
+      if (rejected.length < CAPS.rejectedPerBatch) rejected.push(id === null ? { id: null, reason: 'id: a record needs a string or number id' } : { id, reason: EMPTY_ID_REASON });
       continue;
     }
     if (id.length * 3 > CAPS.recordIdBytes && Buffer.byteLength(id) > CAPS.recordIdBytes) {
@@ -114,6 +114,9 @@ function recordId(idJson: string, text: string): string | null {
 }
 
 const ID_PREFIX = '{"id":';
+
+/** An empty id names no record a provider has (and a reader cannot ask for it by id). */
+const EMPTY_ID_REASON = 'id: a record id must not be empty';
 
 function safeJson(text: string): unknown {
   try {

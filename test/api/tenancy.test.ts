@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApi, type ApiDeps } from '../../host/api/app.ts';
 import { createLogger } from '../../host/logger.ts';
-import { deploySources, createApiClient, startTestFerry, TEST_SECRET_KEY, waitFor, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, createApiClient, idForThisAttempt, startTestFerry, waitFor, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
 
 const ADMIN_KEY = 'admin_key_0123456789abcdef';
 
@@ -30,9 +30,27 @@ export default createAction({
 
 let ferry: TestFerry;
 let dev: ApiClient;
-let prod: ApiClient;
-let prodKey: string;
 const admin = () => createApiClient(ferry.url, ADMIN_KEY);
+
+interface Environment {
+  name: string;
+  key: string;
+  api: ApiClient;
+}
+
+/**
+ * An environment of this attempt's own (`base`, then `base-2`… on CI's retry), made with the
+ * admin key, with its first key labelled `ci`: a test that rotates, revokes or writes into an
+ * environment starts from a fresh one, whatever an earlier attempt left.
+ */
+async function newEnvironment(base: string): Promise<Environment> {
+  const name = idForThisAttempt(base);
+  const created = await admin().post('/environments', { name, key_label: 'ci' });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  expect(created.body).toMatchObject({ name, key: { label: 'ci', secret: expect.stringMatching(/^fsk_/) } });
+  const key: string = created.body.key.secret;
+  return { name, key, api: createApiClient(ferry.url, key) };
+}
 
 beforeAll(async () => {
   ferry = await startTestFerry({ FERRY_ADMIN_KEY: ADMIN_KEY });
@@ -48,21 +66,25 @@ afterAll(async () => {
 
 describe('environments', () => {
   test('are created only with the admin key, and the new key is shown once', async () => {
-    expect((await ferry.api.request('POST', '/environments', { name: 'prod' }, null)).status).toBe(401);
-    const withEnvKey = await dev.post('/environments', { name: 'prod' });
+    const name = idForThisAttempt('prod');
+    expect((await ferry.api.request('POST', '/environments', { name }, null)).status).toBe(401);
+    const withEnvKey = await dev.post('/environments', { name });
     expect(withEnvKey.status).toBe(401);
     expect(withEnvKey.body.error.code).toBe('UNAUTHORIZED');
 
-    const created = await admin().post('/environments', { name: 'prod', key_label: 'ci' });
+    const created = await admin().post('/environments', { name, key_label: 'ci' });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: 'prod', key: { label: 'ci', secret: expect.stringMatching(/^fsk_/) } });
-    prodKey = created.body.key.secret;
-    prod = createApiClient(ferry.url, prodKey);
-    expect((await prod.get('/environment')).body).toMatchObject({ name: 'prod' });
+    expect(created.body).toMatchObject({ name, key: { label: 'ci', secret: expect.stringMatching(/^fsk_/) } });
+    const prod = createApiClient(ferry.url, created.body.key.secret);
+    expect((await prod.get('/environment')).body).toMatchObject({ name });
 
-    expect((await admin().post('/environments', { name: 'prod' })).status).toBe(409);
+    expect((await admin().post('/environments', { name })).status).toBe(409);
     expect((await admin().post('/environments', { name: 'Bad Name' })).status).toBe(400);
-    expect((await admin().get('/environments')).body.environments.map((e: any) => e.name)).toEqual(['dev', 'prod']);
+    // Every environment there is (other tests make their own), the default one and this one among them.
+    const listed = (await admin().get('/environments')).body.environments.map((e: any) => e.name);
+    const stored = (await ferry.db.sql<{ name: string }[]>`select name from environments`).map((r) => r.name);
+    expect([...listed].sort()).toEqual([...stored].sort());
+    expect(listed).toEqual(expect.arrayContaining(['dev', name]));
   });
 
   test('cannot be created over HTTP when the host has no admin key', async () => {
@@ -73,22 +95,25 @@ describe('environments', () => {
   });
 
   test('keys are stored as hashes only', async () => {
+    const { key, api } = await newEnvironment('hashed');
     const rows = await ferry.db.sql<{ key_hash: string }[]>`select key_hash from api_keys`;
     const hashes = rows.map((r) => r.key_hash);
-    expect(hashes).toContain(createHash('sha256').update(prodKey).digest('hex'));
-    expect(hashes).not.toContain(prodKey);
-    const listed = await prod.get('/environment/keys');
+    expect(hashes).toContain(createHash('sha256').update(key).digest('hex'));
+    expect(hashes).not.toContain(key);
+    const listed = await api.get('/environment/keys');
     expect(listed.body.keys).toHaveLength(1);
-    expect(JSON.stringify(listed.body)).not.toContain(prodKey);
-    expect(listed.body.keys[0].prefix).toBe(prodKey.slice(0, 8));
+    expect(JSON.stringify(listed.body)).not.toContain(key);
+    expect(listed.body.keys[0].prefix).toBe(key.slice(0, 8));
   });
 });
 
 describe('isolation between environments', () => {
+  let prod: ApiClient;
   let runId: string;
   let jobId: string;
 
   beforeAll(async () => {
+    prod = (await newEnvironment('isolated')).api;
     const run = await dev.post('/actions/touch', { connection_id: 'shared', input: { id: 'dev-thing' } });
     expect(run.status).toBe(200);
     runId = run.body.run_id;
@@ -123,29 +148,30 @@ describe('isolation between environments', () => {
   });
 
   test("re-encrypting credentials touches only the caller's environment", async () => {
-    // Rows from before encryption existed (plaintext, no key id) in both environments.
-    const envs = await ferry.db.sql<{ id: string; name: string }[]>`select id, name from environments where name in ('dev', 'prod')`;
+    // Two environments of this attempt's own, each with a row from before encryption existed (plaintext, no key id).
+    const first = await newEnvironment('legacy-first');
+    const second = await newEnvironment('legacy-second');
+    const envs = await ferry.db.sql<{ id: string; name: string }[]>`select id, name from environments where name in (${first.name}, ${second.name})`;
     const envId = (name: string) => envs.find((e) => e.name === name)!.id;
-    for (const name of ['dev', 'prod']) {
+    for (const { name } of [first, second]) {
       await ferry.db.sql`
         insert into connections (environment_id, connection_id, provider, credentials)
         values (${envId(name)}, 'legacy', 'demo', ${JSON.stringify({ type: 'bearer', token: `${name}-legacy-secret` })}::text::jsonb)`;
     }
     const plaintextEnvs = async () => (await ferry.db.sql<{ name: string }[]>`
       select e.name from connections c join environments e on e.id = c.environment_id
-      where c.credentials_key_id is null order by e.name`).map((r) => r.name);
-    expect(await plaintextEnvs()).toEqual(['dev', 'prod']);
+      where c.credentials_key_id is null and e.name in (${first.name}, ${second.name}) order by e.name`).map((r) => r.name);
+    expect(await plaintextEnvs()).toEqual([first.name, second.name].sort());
 
-    const byProd = await prod.post('/credentials/reencrypt');
-    expect(byProd).toMatchObject({ status: 200, body: { reencrypted: 1 } });
-    expect(await plaintextEnvs()).toEqual(['dev']);
-    const [devRow] = await ferry.db.sql<{ credentials: { token: string } }[]>`
-      select credentials from connections where environment_id = ${envId('dev')} and connection_id = 'legacy'`;
-    expect(devRow!.credentials.token).toBe('dev-legacy-secret');
+    const byFirst = await first.api.post('/credentials/reencrypt');
+    expect(byFirst).toMatchObject({ status: 200, body: { reencrypted: 1 } });
+    expect(await plaintextEnvs()).toEqual([second.name]);
+    const [secondRow] = await ferry.db.sql<{ credentials: { token: string } }[]>`
+      select credentials from connections where environment_id = ${envId(second.name)} and connection_id = 'legacy'`;
+    expect(secondRow!.credentials.token).toBe(`${second.name}-legacy-secret`);
 
-    expect((await dev.post('/credentials/reencrypt')).body).toEqual({ reencrypted: 1 });
+    expect((await second.api.post('/credentials/reencrypt')).body).toEqual({ reencrypted: 1 });
     expect(await plaintextEnvs()).toEqual([]);
-    await ferry.db.sql`delete from connections where connection_id = 'legacy'`;
   });
 
   test("another environment's deploys and scripts are invisible and cannot run", async () => {
@@ -160,19 +186,20 @@ describe('isolation between environments', () => {
 
 describe('keys', () => {
   test('rotate: a new key is returned once and the key that asked is revoked', async () => {
-    const rotated = await prod.post('/environment/keys', { label: 'rotated', revoke_current: true });
+    const { name, api: old } = await newEnvironment('rotating');
+    const rotated = await old.post('/environment/keys', { label: 'rotated', revoke_current: true });
     expect(rotated.status).toBe(201);
     expect(rotated.body.revoked_key_id).toEqual(expect.any(String));
-    const old = prod;
-    prod = createApiClient(ferry.url, rotated.body.secret);
+    const current = createApiClient(ferry.url, rotated.body.secret);
     const refused = await old.get('/environment');
     expect(refused.status).toBe(401);
-    expect((await prod.get('/environment')).body.name).toBe('prod');
-    const keys = (await prod.get('/environment/keys')).body.keys;
+    expect((await current.get('/environment')).body.name).toBe(name);
+    const keys = (await current.get('/environment/keys')).body.keys;
     expect(keys.map((k: any) => [k.label, k.revoked_at === null ? 'live' : 'revoked'])).toEqual([['ci', 'revoked'], ['rotated', 'live']]);
   });
 
   test('revoke: the key stops working at once; the last live key and other environments\' keys cannot be revoked', async () => {
+    const { api: prod } = await newEnvironment('revoking');
     const extra = await prod.post('/environment/keys', { label: 'temporary' });
     const temp = createApiClient(ferry.url, extra.body.secret);
     expect((await temp.get('/environment')).status).toBe(200);

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { dryRun } from '../../cli/dryrun.ts';
 import { createLogger } from '../../host/logger.ts';
 import { createRuntime, type Runtime } from '../../runtime/index.ts';
+import { startCountingProxy, type CountingProxy } from '../helpers/counting-proxy.ts';
 import { deploySources, startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 
 const SYNC = `
@@ -39,10 +40,8 @@ export default createSync({
 const COUNT = 3_000;
 let ferry: TestFerry;
 let provider: Server;
-let proxy: Server;
-let proxyUrl: string;
+let proxy: CountingProxy;
 let items = Array.from({ length: COUNT }, (_, i) => `item-${String(i).padStart(5, '0')}`);
-const requests: string[] = [];
 let runtime: Runtime;
 let dir: string;
 const logger = createLogger({ level: 'silent' });
@@ -59,17 +58,7 @@ beforeAll(async () => {
   });
   const providerUrl = await listen(provider);
   ferry = await startTestFerry();
-  // Forwards every request to the host, noting its method and path.
-  proxy = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    requests.push(`${req.method} ${req.url!.split('?')[0]}`);
-    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length' && k !== 'connection')) as Record<string, string>;
-    const answer = await fetch(`${ferry.url}${req.url}`, { method: req.method!, headers, ...(chunks.length > 0 && { body: Buffer.concat(chunks) }) });
-    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
-    res.end(Buffer.from(await answer.arrayBuffer()));
-  });
-  proxyUrl = await listen(proxy);
+  proxy = await startCountingProxy(ferry.url);
   runtime = createRuntime({ workers: 1, logger });
   expect((await ferry.api.put('/providers/shop', { base_url: providerUrl, auth: { type: 'none' } })).status).toBe(200);
   expect((await ferry.api.post('/connections', { connection_id: 'shop-big', provider: 'shop' })).status).toBe(201);
@@ -85,7 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.close();
   await ferry?.close();
-  await new Promise((done) => proxy?.close(done));
+  await proxy?.close();
   await new Promise((done) => provider?.close(done));
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -93,15 +82,16 @@ afterAll(async () => {
 test('trackDeletesEnd asks the host only for the records the walk did not see, never pages the model', async () => {
   const [before] = await ferry.db.sql<{ n: number }[]>`select count(*)::int as n from records where deleted_at is null`;
   expect(before!.n).toBe(COUNT);
-  requests.length = 0;
-  const run = await dryRun({ name: 'items', connectionId: 'shop-big', dir, url: proxyUrl, key: TEST_SECRET_KEY, logger, runtime, full: true });
+  proxy.requests.length = 0;
+  const requests = () => proxy.requests.map((r) => r.route);
+  const run = await dryRun({ name: 'items', connectionId: 'shop-big', dir, url: proxy.url, key: TEST_SECRET_KEY, logger, runtime, full: true });
   expect(run.result).toMatchObject({ ok: true });
   const seen = run.models.get('Item')!;
   // The first trackDeletesEnd deletes the three; the second finds nothing more (they are gone).
   expect(seen.deleted).toBe(3);
   expect([...seen.deletedIds].sort()).toEqual(['item-00007', 'item-01500', 'item-02999']);
-  expect(requests.filter((r) => r === 'POST /records/unseen')).toHaveLength(2);
-  expect(requests.filter((r) => r.startsWith('GET /records'))).toEqual([]);
+  expect(requests().filter((r) => r === 'POST /records/unseen')).toHaveLength(2);
+  expect(requests().filter((r) => r.startsWith('GET /records'))).toEqual([]);
   const [after] = await ferry.db.sql<{ n: number }[]>`select count(*)::int as n from records where deleted_at is null`;
   expect(after!.n).toBe(COUNT);
 }, 120_000);

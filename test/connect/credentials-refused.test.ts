@@ -80,20 +80,46 @@ async function connectWithKey(apiKey: string, body: Record<string, unknown> = {}
 
 const proxyGet = (connectionId: string, endpoint: string) => ferry.api.post(`/connections/${connectionId}/proxy`, { method: 'GET', endpoint });
 
-describe('an API key the provider stops accepting', () => {
-  let connectionId = '';
+/**
+ * From now on the provider accepts a new key of this attempt's own and refuses every earlier one,
+ * as when the end user regenerates theirs: each test rotates from where it stands, never from a
+ * key an earlier test (or attempt) left behind.
+ */
+function acceptNewKey(label: string): string {
+  provider.apiKey = `${idForThisAttempt(label)}-0123456789`;
+  return provider.apiKey;
+}
 
+/** A connection made through a connect session with the key accepted now, once its first sync has saved the provider's items. */
+async function connectedAndSynced(): Promise<{ connectionId: string; key: string }> {
+  const key = acceptNewKey('key-connected');
+  const made = await connectWithKey(key);
+  expect(made.status, JSON.stringify(made.body)).toBe(201);
+  const connectionId: string = made.body.connection_id;
+  expect((await waitForRun(ferry.api, connectionId, 'items')).status).toBe('succeeded');
+  expect((await readAll(ferry.api, connectionId, 'Item')).records).toHaveLength(3);
+  return { connectionId, key };
+}
+
+/** connectedAndSynced, then the end user rotates the key and one proxied call is refused: the connection needs re-authorisation. */
+async function refusedConnection(): Promise<{ connectionId: string; refusedKey: string }> {
+  const { connectionId, key } = await connectedAndSynced();
+  acceptNewKey('key-rotated');
+  expect((await proxyGet(connectionId, '/v1/me')).status).toBe(409);
+  expect((await ferry.api.get(`/connections/${connectionId}`)).body.auth_status).toBe('reauth_required');
+  return { connectionId, refusedKey: key };
+}
+
+// Each test makes the connection it needs (connectedAndSynced, refusedConnection), so that CI's
+// retry of one of them starts from the same state as its first attempt.
+describe('an API key the provider stops accepting', () => {
   test('the first sync runs with the key the end user connected', async () => {
-    const made = await connectWithKey(provider.apiKey);
-    expect(made.status, JSON.stringify(made.body)).toBe(201);
-    connectionId = made.body.connection_id;
-    expect((await waitForRun(ferry.api, connectionId, 'items')).status).toBe('succeeded');
-    expect((await readAll(ferry.api, connectionId, 'Item')).records).toHaveLength(3);
+    await connectedAndSynced();
   });
 
   test('refused calls mark the connection and announce it once, however many were refused; later calls fail without reaching the provider', async () => {
-    const oldKey = provider.apiKey;
-    provider.apiKey = 'key-two-0123456789';
+    const { connectionId, key: oldKey } = await connectedAndSynced();
+    acceptNewKey('key-rotated');
     const answers = await Promise.all([1, 2, 3].map(() => proxyGet(connectionId, '/v1/me')));
     for (const answer of answers) {
       expect(answer).toMatchObject({ status: 409, body: { error: { code: 'CONNECTION_REAUTH_REQUIRED' } } });
@@ -119,6 +145,7 @@ describe('an API key the provider stops accepting', () => {
   });
 
   test('a sync run fails with CONNECTION_REAUTH_REQUIRED and is not retried; an action that wrapped the error fails with it too, as a 409', async () => {
+    const { connectionId } = await refusedConnection();
     const before = (await ferry.api.get(`/runs?connection_id=${connectionId}&sync=items&limit=1`)).body.runs[0].id;
     expect((await ferry.api.post('/syncs/items/trigger', { connection_id: connectionId })).status).toBe(202);
     const run = await waitForRun(ferry.api, connectionId, 'items', before);
@@ -136,11 +163,12 @@ describe('an API key the provider stops accepting', () => {
   });
 
   test('a reconnect session with the new key repairs the connection, keeping its records and sync state; a later refusal is a new transition', async () => {
+    const { connectionId, refusedKey } = await refusedConnection();
     const [ids] = await ferry.db.sql`select id from connections where connection_id = ${connectionId}`;
     const syncState = () => ferry.db.sql`select sync_name, last_sync_date, checkpoint, next_run_at from sync_state where connection_id = ${ids!.id}`;
     const stateBefore = await syncState();
     // The old key is refused at verification: nothing changes.
-    expect((await connectWithKey('key-one-0123456789', { connection_id: connectionId })).status).toBe(422);
+    expect((await connectWithKey(refusedKey, { connection_id: connectionId })).status).toBe(422);
     expect((await ferry.api.get(`/connections/${connectionId}`)).body.auth_status).toBe('reauth_required');
     expect(await authFailedWritten(connectionId, 'INVALID_CREDENTIALS')).toBe(1);
 
@@ -152,7 +180,7 @@ describe('an API key the provider stops accepting', () => {
     expect((await proxyGet(connectionId, '/v1/me')).body.status).toBe(200);
     expect((await ferry.api.post('/actions/ping', { connection_id: connectionId, input: {} })).body.output).toEqual({ ok: true });
 
-    provider.apiKey = 'key-three-0123456789';
+    acceptNewKey('key-rotated-again');
     expect((await proxyGet(connectionId, '/v1/items')).status).toBe(409);
     expect(await authFailedWritten(connectionId)).toBe(2);
   });
@@ -171,18 +199,19 @@ describe('a password the provider stops accepting', () => {
   const create = (id: string, password: string) => ferry.api.post('/connections', { connection_id: id, provider: 'passworded', credentials: { type: 'basic', username: 'ada', password } });
 
   test('a 403 the provider declares as an auth failure marks the connection; PATCHed credentials repair it', async () => {
-    expect((await create('pw-1', provider.password)).status).toBe(201);
-    expect((await proxyGet('pw-1', '/v1/me')).body.status).toBe(200);
-    provider.password = 'second-password';
-    const refused = await proxyGet('pw-1', '/v1/me');
+    const id = idForThisAttempt('pw-1');
+    expect((await create(id, provider.password)).status).toBe(201);
+    expect((await proxyGet(id, '/v1/me')).body.status).toBe(200);
+    provider.password = `second-password-for-${id}`;
+    const refused = await proxyGet(id, '/v1/me');
     expect(refused).toMatchObject({ status: 409, body: { error: { code: 'CONNECTION_REAUTH_REQUIRED', message: expect.stringContaining('Passworded refused the stored username and password (GET /v1/me answered HTTP 403)') } } });
-    expect(await authFailedWritten('pw-1')).toBe(1);
-    const event = await waitFor('connection.auth_failed for pw-1', async () => hooks.events('connection.auth_failed').find((e) => e.connection_id === 'pw-1'));
+    expect(await authFailedWritten(id)).toBe(1);
+    const event = await waitFor(`connection.auth_failed for ${id}`, async () => hooks.events('connection.auth_failed').find((e) => e.connection_id === id));
     expect(event).toMatchObject({ provider: 'passworded', end_user: null, error: { code: 'CONNECTION_REAUTH_REQUIRED' } });
 
-    const patched = await ferry.api.request('PATCH', '/connections/pw-1', { credentials: { type: 'basic', username: 'ada', password: provider.password } });
+    const patched = await ferry.api.request('PATCH', `/connections/${id}`, { credentials: { type: 'basic', username: 'ada', password: provider.password } });
     expect(patched).toMatchObject({ status: 200, body: { auth_status: 'ok', auth_error: null } });
-    expect((await proxyGet('pw-1', '/v1/me')).body.status).toBe(200);
+    expect((await proxyGet(id, '/v1/me')).body.status).toBe(200);
   });
 
   test('credentials replaced while a refused call was out are not blamed: the call is tried again with them', async () => {

@@ -118,3 +118,31 @@ test('records larger than a chunk, first or later, and non-ASCII text stream who
   expect(streamed.records.map((r: { id: string }) => r.id)).toEqual(records.map((r) => r.id));
   expect(streamed.records[0].blob).toBe(big(200_000, 'é'));
 });
+
+test('rows whose metadata repeats, differs in one field, or whose record is {} stream as readPage builds them', async () => {
+  // Straight into the table, in cursor order: neighbours share all, some or none of the dates and
+  // the action, so the body reuses the metadata it wrote for the row before only when all match.
+  const t1 = '2026-01-02T03:04:05.678901Z';
+  const t2 = '2026-01-02T03:04:05.679Z';
+  const t3 = '2027-06-07T08:09:10.111Z';
+  const rows: Array<[string, string, string, string, string | null]> = [
+    ['a', '{"id":"a"}', t1, 'added', null],
+    ['b', '{"id":"b"}', t1, 'added', null],
+    ['c', '{}', t1, 'added', null],
+    ['d', '{"id":"d"}', t1, 'updated', null],
+    ['e', '{"id":"e"}', t1, 'deleted', t2],
+    ['f', '{}', t1, 'deleted', t2],
+    ['g', '{"id":"g"}', t1, 'deleted', t3],
+    ['h', '{"id":"h"}', t2, 'deleted', t3],
+    ['i', '{"id":"i","x":[{"cursor":"1"}]}', t2, 'deleted', t3],
+  ];
+  for (const [id, data, updated, action, deleted] of rows) {
+    await db.sql`insert into records (connection_id, model, id, data, hash, first_seen_at, updated_at, last_action, deleted_at)
+      values (3, 'Mixed', ${id}, ${data}::text::jsonb, ${id}, ${t1}, ${updated}, ${action}, ${deleted})`;
+  }
+  const body = await store.readPageBody({ connectionId: '3', model: 'Mixed', limit: 100 });
+  const page = await store.readPage({ connectionId: '3', model: 'Mixed', limit: 100 });
+  expect(JSON.parse(body.toString('utf8'))).toEqual(page);
+  expect(page.records.map((r) => [r.id ?? null, r._ferry_metadata.last_action, r._ferry_metadata.deleted_at])).toEqual(
+    rows.map(([id, data, , action, deleted]) => [data === '{}' ? null : id, action, deleted === null ? null : new Date(deleted).toISOString()]));
+});

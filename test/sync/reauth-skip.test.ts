@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { asSession, createConnectSession } from '../connect/connect-session.ts';
 import { startStaticCredentialsProvider, type StaticCredentialsProvider } from '../connect/static-credentials-provider.ts';
 import { startWebhookReceiver } from '../connect/webhook-receiver.ts';
-import { deploySources, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, idForThisAttempt, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
 
 const ITEMS_SYNC = `
 import { createSync } from 'ferry/sdk';
@@ -59,12 +59,52 @@ const syncFailedWritten = async (connectionId: string) => {
 };
 const status = async (connectionId: string) => (await ferry.api.get(`/syncs/items/status?connection_id=${connectionId}`)).body;
 
-describe('a connection that needs re-authorisation', () => {
-  const connectionId = 'reauth-1';
+/**
+ * From now on `server` accepts a key of this attempt's own and refuses every earlier one (the end
+ * user regenerated it): a test rotates from where it stands, never from what another left.
+ */
+function acceptNewKey(server: StaticCredentialsProvider, label: string): string {
+  server.apiKey = `${idForThisAttempt(label)}-0123456789`;
+  return server.apiKey;
+}
 
+const pairOf = async (connectionId: string) => {
+  const [pair] = await ferry.db.sql<{ waiting_reauth: boolean; next_run_at: Date }[]>`
+    select s.waiting_reauth, s.next_run_at from sync_state s join connections c on c.id = s.connection_id where c.connection_id = ${connectionId}`;
+  return pair!;
+};
+
+/** Sync jobs of the connection still queued or being worked: work enqueued before now that may yet start a run. */
+const unfinishedJobs = async (connectionId: string) => {
+  const [row] = await ferry.db.sql<{ n: number }[]>`
+    select count(*)::int as n from pgboss.job j join connections c on j.data->>'connectionId' = c.id::text
+    where c.connection_id = ${connectionId} and j.name = 'ferry-sync' and j.state in ('created', 'retry', 'active')`;
+  return row!.n;
+};
+
+/** A connection of this attempt's own to `keyed`, with the key accepted now, once a run of it has succeeded. */
+async function workingConnection(): Promise<string> {
+  const connectionId = idForThisAttempt('reauth-1');
+  const made = await ferry.api.post('/connections', { connection_id: connectionId, provider: 'keyed', credentials: { type: 'api_key', apiKey: acceptNewKey(provider, 'keyed-key') } });
+  expect(made.status).toBe(201);
+  await waitFor('a first succeeded run', async () => ((await runsOf(connectionId)).some((r) => r.status === 'succeeded') ? true : undefined));
+  return connectionId;
+}
+
+/** workingConnection, then the provider stops accepting its key and a proxied call marks it (a scheduled run in flight may be the one to mark it). */
+async function markedConnection(): Promise<string> {
+  const connectionId = await workingConnection();
+  acceptNewKey(provider, 'keyed-key-rotated');
+  await ferry.api.post(`/connections/${connectionId}/proxy`, { method: 'GET', endpoint: '/v1/me' });
+  expect((await ferry.api.get(`/connections/${connectionId}`)).body.auth_status).toBe('reauth_required');
+  return connectionId;
+}
+
+// Each test makes the connection it needs (workingConnection, markedConnection), so that CI's
+// retry of one of them starts from the same state as its first attempt.
+describe('a connection that needs re-authorisation', () => {
   test('runs on its 1-second schedule while its key works', async () => {
-    const made = await ferry.api.post('/connections', { connection_id: connectionId, provider: 'keyed', credentials: { type: 'api_key', apiKey: provider.apiKey } });
-    expect(made.status).toBe(201);
+    const connectionId = await workingConnection();
     const runs = await waitFor('three succeeded runs, two of them scheduled', async () => {
       const all = await runsOf(connectionId);
       return all.filter((r) => r.status === 'succeeded' && r.trigger === 'schedule').length >= 3 ? all : undefined;
@@ -74,19 +114,20 @@ describe('a connection that needs re-authorisation', () => {
   });
 
   test('once the provider refuses its key, no run starts on schedule and no sync.failed is sent; the status says why', async () => {
-    provider.apiKey = 'key-rotated-0123456789';
-    // A proxied call is refused: the connection is marked (a scheduled run in flight may be the one to mark it).
-    await ferry.api.post(`/connections/${connectionId}/proxy`, { method: 'GET', endpoint: '/v1/me' });
-    expect((await ferry.api.get(`/connections/${connectionId}`)).body.auth_status).toBe('reauth_required');
-    // Whatever was in flight when it was marked finishes first.
-    await waitFor('no run going', async () => ((await runsOf(connectionId)).some((r) => r.status === 'running') ? undefined : true));
-    await new Promise((r) => setTimeout(r, 1500));
+    const connectionId = await markedConnection();
+    // Whatever was running or queued when it was marked finishes first (a queued run is skipped).
+    await waitFor('no run going and no sync job left from before the mark', async () =>
+      ((await runsOf(connectionId)).some((r) => r.status === 'running') || (await unfinishedJobs(connectionId)) > 0 ? undefined : true));
     const before = await runsOf(connectionId);
     const failedBefore = await syncFailedWritten(connectionId);
     expect(failedBefore).toBeLessThanOrEqual(1);
+    const { next_run_at: dueBefore } = await pairOf(connectionId);
 
-    // Four periods of the schedule, at 5 ticks a second.
-    await new Promise((r) => setTimeout(r, 4000));
+    // Four periods of the schedule passed over: each claim moves the pair's next run on by one.
+    const pair = await waitFor('the pair passed over four times', async () => {
+      const now = await pairOf(connectionId);
+      return now.next_run_at.getTime() >= dueBefore.getTime() + 4000 ? now : undefined;
+    });
     expect(await runsOf(connectionId)).toEqual(before);
     expect(await syncFailedWritten(connectionId)).toBe(failedBefore);
     const now = await status(connectionId);
@@ -97,15 +138,15 @@ describe('a connection that needs re-authorisation', () => {
     expect(now.blocked.message).toContain('refused the stored API key');
     // Passed over, not left due (such pairs would pile up at the head of every tick's scan): its
     // next run moves on with the schedule, and the pair remembers why it did not run.
-    const [pair] = await ferry.db.sql<{ waiting_reauth: boolean; next_run_at: Date }[]>`
-      select s.waiting_reauth, s.next_run_at from sync_state s join connections c on c.id = s.connection_id where c.connection_id = ${connectionId}`;
-    expect(pair!.waiting_reauth).toBe(true);
-    expect(pair!.next_run_at.getTime()).toBeGreaterThan(Date.now() - 1500);
+    expect(pair.waiting_reauth).toBe(true);
   });
 
   test('new credentials clear the flag: its syncs run at once, then on schedule again', async () => {
+    const connectionId = await markedConnection();
+    await waitFor('the pair passed over', async () => ((await pairOf(connectionId)).waiting_reauth ? true : undefined));
     // An hourly schedule meanwhile: a run in the next seconds can only be the one new credentials make due.
     expect((await ferry.api.put('/syncs/items/schedule', { connection_id: connectionId, frequency: 'every 1 hour' })).status).toBe(200);
+    await waitFor('no run going', async () => ((await runsOf(connectionId)).some((r) => r.status === 'running') ? undefined : true));
     const lastBefore = (await runsOf(connectionId)).at(-1)!.id;
     const patched = await ferry.api.request('PATCH', `/connections/${connectionId}`, { credentials: { type: 'api_key', apiKey: provider.apiKey } });
     expect(patched).toMatchObject({ status: 200, body: { auth_status: 'ok' } });
@@ -125,9 +166,8 @@ describe('a connection that needs re-authorisation', () => {
 });
 
 describe('a scheduled run queued before the connection was marked', () => {
-  const connectionId = 'reauth-2';
-
   test('is skipped when its turn comes: no run, no sync.failed', async () => {
+    const connectionId = idForThisAttempt('reauth-2');
     expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'second', credentials: { type: 'api_key', apiKey: second.apiKey } })).status).toBe(201);
     await waitFor('a first succeeded run', async () => ((await runsOf(connectionId)).some((r) => r.status === 'succeeded') ? true : undefined));
     // The next scheduled run's provider call is held: that run stays active while the tick
@@ -144,7 +184,7 @@ describe('a scheduled run queued before the connection was marked', () => {
     expect(runsBefore.filter((r) => r.status === 'running')).toHaveLength(1);
 
     // The provider stops accepting the key; a proxied call marks the connection.
-    second.apiKey = 'second-rotated-0123456789';
+    acceptNewKey(second, 'second-key-rotated');
     expect((await ferry.api.post(`/connections/${connectionId}/proxy`, { method: 'GET', endpoint: '/v1/me' })).status).toBe(409);
     // The held call was answered with the old key's 200: that run succeeds.
     held.release();
@@ -154,7 +194,9 @@ describe('a scheduled run queued before the connection was marked', () => {
       const [job] = await ferry.db.sql<{ state: string }[]>`select state from pgboss.job where id = ${queuedJob}::uuid`;
       return job?.state === 'completed' ? true : undefined;
     });
-    await new Promise((r) => setTimeout(r, 1500));
+    // And the scheduler passes the pair over after it (its next run moves on a period, no run starts).
+    const { next_run_at: dueAfterSkip } = await pairOf(connectionId);
+    await waitFor('the pair passed over once more', async () => ((await pairOf(connectionId)).next_run_at > dueAfterSkip ? true : undefined));
     const after = await runsOf(connectionId);
     expect(after.map((r) => r.id)).toEqual(runsBefore.map((r) => r.id));
     expect(after.every((r) => r.status === 'succeeded')).toBe(true);

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ProxyRequestSchema } from '@ferry/runtime/contract';
 import { BaseUrlError, resolveBase } from '../../connections/base-url.ts';
 import { ConnectionPatchSchema, NewConnectionSchema, toPublicConnection, type Connections } from '../../connections/connections.ts';
+import { MetadataObjectSchema } from '../../connections/metadata-size.ts';
 import { ProviderSchema, type Providers } from '../../connections/providers.ts';
 import type { Sql } from '../../db/connect.ts';
 import type { Proxy } from '../../proxy/proxy.ts';
@@ -33,7 +34,7 @@ export interface ConnectionRouteDeps {
 const ConnectionIdParam = z.object({ id: z.string().min(1).max(255) });
 const ConnectionListQuery = z.strictObject({ end_user_id: z.string().min(1).max(255).optional().describe('Only the connections made through connect for this end user') });
 const ProviderNameParam = z.object({ name: ProviderSchema.shape.name });
-const MetadataSchema = z.record(z.string(), z.unknown());
+const MetadataSchema = MetadataObjectSchema;
 const RunIdParam = z.object({ id: z.string().regex(/^\d{1,19}$/, 'a run id is a number') });
 const CallsQuery = z.strictObject({
   after: z.string().regex(/^\d{1,19}$/).default('0'),

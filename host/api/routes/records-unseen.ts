@@ -12,6 +12,7 @@ import { retryTransient } from '../../db/transient.ts';
 import { BASE_VARIANT, storedModel, VariantName } from '../../sync/variants.ts';
 import type { ApiEnv } from '../app.ts';
 import { jsonBody, notFound, parseInput } from '../errors.ts';
+import { API_LIMITS, RecordIdSchema } from '../limits.ts';
 import { defineRoutes } from '../openapi/index.ts';
 
 export interface UnseenRecordRouteDeps {
@@ -19,15 +20,13 @@ export interface UnseenRecordRouteDeps {
   connections: Connections;
 }
 
-/** Seen ids per request (100k ids of up to ~80 characters fit the 8 MiB body limit); a walk that saw more pages GET /records instead (the CLI does). */
-export const MAX_SEEN_IDS = 100_000;
-export const MAX_UNSEEN_IDS = 10_000;
+const { seenIds: MAX_SEEN_IDS, unseenIds: MAX_UNSEEN_IDS } = API_LIMITS;
 
 const UnseenBody = z.strictObject({
   connection_id: z.string().min(1).max(255),
   model: z.string().min(1).max(255),
   variant: VariantName.default(BASE_VARIANT).describe('The sync variant whose records to weigh (default base)'),
-  seen: z.array(z.string().min(1).max(255)).max(MAX_SEEN_IDS).describe(`The ids the walk saw (at most ${MAX_SEEN_IDS})`),
+  seen: z.array(RecordIdSchema).max(MAX_SEEN_IDS).describe(`The ids the walk saw (at most ${MAX_SEEN_IDS})`),
   limit: z.number().int().min(0).max(MAX_UNSEEN_IDS).default(1_000).describe('How many unseen ids to return (in id order); the count is exact whatever the limit'),
 });
 

@@ -10,6 +10,7 @@ import { hashKey, type Environments } from '../../tenancy/environments.ts';
 import type { ApiEnv } from '../app.ts';
 import { bearerKey, unknownKey } from '../auth.ts';
 import { ApiError, notFound, parseInput } from '../errors.ts';
+import { RecordIdSchema } from '../limits.ts';
 import { defineRoutes } from '../openapi/index.ts';
 
 export interface RecordRouteDeps {
@@ -52,7 +53,7 @@ export const recordRouteSpecs = defineRoutes([{
   responses: { 200: { description: 'One page', schema: RecordsPageSchema }, 404: { description: 'Unknown connection, or a model the connection does not have (UNKNOWN_MODEL; the message names its models)' } },
 }]);
 
-const IdsSchema = z.array(z.string().min(1).max(255)).min(1).max(MAX_IDS);
+const IdsSchema = z.array(RecordIdSchema).min(1).max(MAX_IDS);
 
 /** Query parameters with repeated keys kept as arrays (only `ids` may repeat; others fail validation). */
 function queryWithRepeats(queries: Record<string, string[]>): Record<string, string | string[]> {
