@@ -13,7 +13,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
  * answer is told by the messages, not by bytes anywhere in a chunk (see startDroppingProxy).
  */
 function serverMessages(onMessage: (message: Buffer) => void): (chunk: Buffer) => void {
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   return (chunk) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     while (pending.length >= 5) {
