@@ -173,16 +173,22 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const partKey = job.part === undefined ? null : { ...pair, part: job.part };
       // Independent reads, at once: a run's start waits for one round trip instead of five
       // (bench/scheduler's first-run burst is bounded by each run's time to start and settle).
-      const [script, state, provider, part, caps] = await retryTransient(() => Promise.all([
+      const scheduledPair = job.trigger === 'schedule' && !partKey;
+      const [script, state, provider, part, caps, connectionPaused] = await retryTransient(() => Promise.all([
         deps.scripts.getActive(connection.environment_id, connection.provider, job.syncName),
         deps.syncState.get(connection.id, job.syncName, variant),
         deps.providers.get(connection.environment_id, connection.provider),
         partKey ? deps.parts.get(partKey) : null,
         environmentLimitCaps(deps.sql, connection.environment_id),
+        scheduledPair ? deps.syncState.isConnectionPaused(connection.id) : false,
       ]));
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
       const manifest = script.manifest;
       if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
+      // Paused since the tick queued it (or since the silent-job sweep sent a lost one again): the
+      // tick would not queue it now, so it does not run. A manual trigger still goes; a part's
+      // pass was begun before the pause and finishes.
+      if (scheduledPair && (state.paused || connectionPaused)) return { status: 'skipped', reason: `the ${connectionPaused ? "connection's syncs are" : 'sync is'} paused` };
       if (!provider) {
         // A claimed part waits, held, until the provider is configured (PUT /providers re-arms it).
         if (partKey) await deps.parts.hold(partKey, 'provider');
