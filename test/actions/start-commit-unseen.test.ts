@@ -18,20 +18,9 @@ import { createTestDatabase } from '../helpers/db.ts';
 import { startDroppingProxy } from '../helpers/dropping-proxy.ts';
 import { createApiClient, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
 import { deployProviderConnection } from '../helpers/items-connection.ts';
+import { MODE_ACTION } from './mode-action.ts';
 import { startItemsProvider } from '../sync/items-provider.ts';
 
-const MODE = `
-import { createAction } from 'ferry/sdk';
-import { z } from 'zod';
-export default createAction({
-  description: 'reads the provider mode once and returns it',
-  input: z.object({ n: z.number() }),
-  output: z.object({ mode: z.string(), n: z.number() }),
-  exec: async (nango, input) => {
-    const res = await nango.get<{ mode: string }>({ endpoint: '/mode', retries: 0 });
-    return { mode: res.data.mode, n: input.n };
-  },
-});`;
 
 test('an async action whose start committed unseen carries on with the run it wrote: performed once, succeeded, at once', async () => {
   const provider = await startItemsProvider(0);
@@ -44,7 +33,7 @@ test('an async action whose start committed unseen carries on with the run it wr
   try {
     const api = createApiClient(host.url!, TEST_SECRET_KEY);
     const ferry: TestFerry = { db, host, url: host.url!, api, close: async () => {} };
-    await deployProviderConnection(ferry, { provider: 'unseenact', baseUrl: provider.url, scripts: { 'actions/mode.ts': MODE }, connectionId: 'act-unseen' });
+    await deployProviderConnection(ferry, { provider: 'unseenact', baseUrl: provider.url, scripts: { 'actions/mode.ts': MODE_ACTION }, connectionId: 'act-unseen' });
     provider.mode = 'committed-unseen';
 
     proxy.armed = true;
