@@ -22,8 +22,10 @@ by the environment as in production: DATABASE_URL (without it, an embedded PGlit
 FERRY_DATA_DIR, default .ferry), FERRY_PORT (default 3003), FERRY_SECRET_KEY, FERRY_ENCRYPTION_KEY,
 FERRY_ROLE, FERRY_LOG_LEVEL and the others docs/production.md lists.
 
-With --demo it prints one line per finished run instead of the host's JSON logs (those go to
-stderr at FERRY_LOG_LEVEL, default warn there).
+The host's JSON logs go to stdout at FERRY_LOG_LEVEL (default info), with the banner on stderr,
+so that stdout holds only JSON lines. On a terminal, unless FERRY_LOG_LEVEL is set, they go to
+stderr at warn instead, and the banner to stdout. With --demo it prints one line per finished run
+instead of the host's JSON logs (those go to stderr at FERRY_LOG_LEVEL, default warn there).
 
 Options:
   --demo         also start the demo providers, deploy the scripts in --dir and connect each
@@ -56,11 +58,15 @@ export const startCommand: Command = {
       throw new UsageError((error as Error).message);
     }
     const demoMode = values.demo || config.FERRY_DEMO === true;
-    // The demo is someone's first look: one line per run instead of the host's JSON request logs,
-    // which FERRY_LOG_LEVEL brings back (on stderr). Production keeps its JSON logs on stdout.
-    const logger = demoMode
+    // A person reads the banner, not JSON: the demo (someone's first look) and a terminal get the
+    // host's logs on stderr at warn, which FERRY_LOG_LEVEL brings back to its level. Production
+    // (stdout not a terminal, or FERRY_LOG_LEVEL set) keeps its JSON logs on stdout, and nothing
+    // else there: the banner goes to stderr, so a log collector reads only JSON lines.
+    const logsForPeople = demoMode || (process.stdout.isTTY === true && env['FERRY_LOG_LEVEL'] === undefined);
+    const logger = logsForPeople
       ? createLogger({ level: env['FERRY_LOG_LEVEL'] ?? 'warn', destination: process.stderr })
       : createLogger({ level: config.FERRY_LOG_LEVEL });
+    const logsHint = env['FERRY_LOG_LEVEL'] ? '' : " (the host's JSON logs: FERRY_LOG_LEVEL=info, on stderr)";
     const { startFerry, guardProcessFaults, DEMO_CONNECTION_ID } = await import('@ferry/host');
     guardProcessFaults(logger);
     // Migrations (and on a first embedded start, creating the database) take seconds: say so first.
@@ -87,11 +93,13 @@ export const startCommand: Command = {
         `  curl -H 'Authorization: Bearer ${host.secretKey}' '${recordsUrl}'`,
         `Runs and their usage:`,
         `  curl -H 'Authorization: Bearer ${host.secretKey}' '${url}/runs?connection_id=${DEMO_CONNECTION_ID}'`,
-        `Each finished run prints one line below${env['FERRY_LOG_LEVEL'] ? '' : ' (the host\'s JSON logs: FERRY_LOG_LEVEL=info, on stderr)'}.`,
+        `Each finished run prints one line below${logsHint}.`,
         '',
       ].join('\n'));
     } else if (host.url) {
-      out.line(hostBanner('Ferry', host, host.url, config.FERRY_DATA_DIR).join('\n'));
+      const banner = hostBanner('Ferry', host, host.url, config.FERRY_DATA_DIR);
+      if (logsForPeople) out.line([...banner, `Stop with Ctrl-C${logsHint}.`].join('\n'));
+      else out.note(banner.join('\n'));
     }
 
     const signal = await new Promise<NodeJS.Signals>((done) => {
