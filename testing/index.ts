@@ -16,7 +16,7 @@ import { createLogger, type Logger } from '@ferry/host/logger';
 import { builtinProvider, requestHeaders } from '@ferry/host/providers';
 import { describeFailure, redactUrl } from '@ferry/host/proxy-describe';
 import type { ConnectionInfo } from '@ferry/sdk';
-import { scriptLoadProblem, type Limits, type LogEntry, type ProxyRequest, type ProxyResponse, type RunError, type Runtime, type Usage } from '@ferry/runtime/contract';
+import { scriptLoadProblem, type HostBridge, type Limits, type LogEntry, type ProxyRequest, type ProxyResponse, type RunError, type Runtime, type Usage } from '@ferry/runtime/contract';
 import { locateLogStacks, locateRunError, readSourceMap } from '@ferry/runtime/source-map';
 
 export { FixtureMismatchError, readFixture, replayProxy, type Fixture, type ProxyFn, type RecordedExchange } from '@ferry/cli';
@@ -61,6 +61,12 @@ export interface ScriptRunOptions {
    * its keys, as the runtime checked them (distinct non-empty strings, at most 1,000).
    */
   listPartitions?: boolean;
+  /**
+   * Wraps the in-memory host the run talks to, to see or answer each host call as the script
+   * makes it (`ferry/testing/nango` reports them to Nango's test mock). What the wrapper passes
+   * on to `inMemory` is what `records()`, `checkpoints` and `metadata` show.
+   */
+  host?: (inMemory: HostBridge) => HostBridge;
 }
 
 export interface ScriptRun {
@@ -146,7 +152,7 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
       const provider = run.connection?.provider ?? fixture?.provider ?? providerFolder(run.script);
       const defaultHeaders = run.headers ?? builtinProvider(provider)?.headers ?? {};
       const requests: ProxyRequest[] = [];
-      const { bridge, collected } = createCollectingBridge({
+      const { bridge: inMemory, collected } = createCollectingBridge({
         proxy: (request) => {
           requests.push(request);
           // What the host's proxy would send: the provider's headers under the script's, none the host owns.
@@ -188,7 +194,7 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
             checkpoint: run.checkpoint !== undefined ? run.checkpoint : (fixture?.context.checkpoint ?? null),
           },
         },
-        bridge,
+        run.host ? run.host(inMemory) : inMemory,
       );
       const model = (name: string) => collected.models.get(name);
       return {

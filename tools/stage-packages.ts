@@ -24,6 +24,8 @@ interface SourcePackage {
   exports?: Record<string, string | Record<string, string>>;
   bin?: Record<string, string>;
   dependencies?: Record<string, string>;
+  /** What the installing project brings (vitest for ferry/testing's Nango mocks): imported, never installed by us. */
+  peerDependencies?: Record<string, string>;
   [field: string]: unknown;
 }
 
@@ -60,7 +62,7 @@ function packageOf(specifier: string): string {
 }
 
 async function undeclaredImports(distDir: string, source: SourcePackage): Promise<string[]> {
-  const allowed = new Set([source.name, ...Object.keys(source.dependencies ?? {})]);
+  const allowed = new Set([source.name, ...Object.keys(source.dependencies ?? {}), ...Object.keys(source.peerDependencies ?? {})]);
   const problems: string[] = [];
   for await (const file of walk(distDir)) {
     if (!file.endsWith('.js')) continue;

@@ -10,25 +10,81 @@
  * commit is therefore asynchronous. That is safe: it is visible to other claims at commit as
  * always, and a claim lost in a Postgres crash leaves the job claimable again, while anything the
  * run writes after it is committed synchronously, which flushes the claim's WAL record first.
+ *
+ * A claim whose COMMIT went through unseen (the connection dropped before its answer) left its
+ * jobs active with no worker, their pairs blocked until the silent-job sweep failed and re-sent
+ * them (FERRY_STALE_RUN_MS, a minute by default). The claim is recognisable afterwards: pg-boss
+ * stamps each job it claims with its transaction's start (`started_on = job_now()`), which the
+ * lock statement reads too. So when only the COMMIT was left and the connection failed, the
+ * jobs still active with that stamp are this claim's, committed; they are taken (their heartbeat
+ * refreshed, so the sweep leaves them) and worked as if the answer had arrived. None found: the
+ * commit did not happen, and the jobs are still claimable by anyone.
  */
 import type { Db } from 'pg-boss';
 import type { Sql } from '../db/connect.ts';
+import { isTransientDatabaseError, retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
 import { pgBossDb } from './pg-boss-db.ts';
 
 const CLAIM = /SET\s+state = 'active',\s+started_on\s*=/;
+/** The claimed table and the columns pg-boss reads back, from its claim statement. */
+const CLAIM_TABLE = /UPDATE\s+(\S+)\s+j\s+SET/;
+const CLAIM_RETURNING = /RETURNING\s+([\s\S]+?)\s*$/;
+
+type Result = Awaited<ReturnType<Db['executeSql']>>;
+
+interface UnseenClaim {
+  text: string;
+  jobIds: string[];
+  /** The claim transaction's job_now() as Postgres prints it (microseconds kept: a JS Date would drop them). */
+  startedOn: string;
+}
 
 export function serialClaimsDb(sql: Sql, queue: string): Db {
   const plain = pgBossDb(sql);
   const isClaim = (text: string) => text.includes(`name = '${queue}'`) && CLAIM.test(text);
+
+  /** The jobs of `claim` if its commit went through (refreshing their heartbeat), else none. */
+  function recover(claim: UnseenClaim): Promise<Result> {
+    const table = CLAIM_TABLE.exec(claim.text)?.[1];
+    const returning = CLAIM_RETURNING.exec(claim.text)?.[1];
+    if (!table || !returning) throw new Error('pg-boss claim statement not recognised: cannot tell whether its commit went through');
+    // Both as text: the adapter expands an array parameter into a list of placeholders, and the
+    // client would read a timestamptz parameter into a Date, dropping the stamp's microseconds.
+    return plain.executeSql(`
+      UPDATE ${table} j SET heartbeat_on = pgboss.job_now()
+      WHERE j.name = $1 AND j.id = ANY(string_to_array($2, ',')::uuid[]) AND j.state = 'active' AND j.started_on = $3::text::timestamptz
+      RETURNING ${returning}`, [queue, claim.jobIds.join(','), claim.startedOn]);
+  }
+
   return {
     ...plain,
     async executeSql(text, values) {
       if (!isClaim(text)) return plain.executeSql(text, values);
-      return sql.begin(async (tx) => {
-        // One statement: the commit's mode and the lock (a statement less per claim).
-        await tx`select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(${`pgboss claim ${queue}`}))`;
-        return pgBossDb(tx).executeSql(text, values);
-      });
+      let unseen: UnseenClaim | null = null;
+      try {
+        return await sql.begin(async (tx) => {
+          // One statement: the commit's mode, the lock and the claim's stamp (a statement less per
+          // claim). The claim is sent with it, not after its answer (a round trip less): Postgres
+          // runs them in order, so the claim still runs holding the lock (`execute()` queues the
+          // lock on the connection first). Both are awaited, so neither outlives the transaction.
+          const lock = tx<{ started_on: string }[]>`
+            select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(${`pgboss claim ${queue}`})),
+              pgboss.job_now()::text as started_on`.execute();
+          const claim = pgBossDb(tx).executeSql(text, values);
+          const [locked, claimed] = await Promise.allSettled([lock, claim]);
+          if (locked.status === 'rejected') throw locked.reason;
+          if (claimed.status === 'rejected') throw claimed.reason;
+          const result = claimed.value;
+          const jobIds = result.rows.map((row) => String((row as { id: unknown }).id));
+          // Only the COMMIT is left: from here a lost connection leaves its outcome unknown.
+          if (jobIds.length > 0) unseen = { text, jobIds, startedOn: locked.value[0]!.started_on };
+          return result;
+        });
+      } catch (err) {
+        if (unseen === null || !isTransientDatabaseError(err)) throw err;
+        const claim: UnseenClaim = unseen;
+        return retryTransient(() => recover(claim), SETTLE_RETRY_MS);
+      }
     },
   };
 }

@@ -14,7 +14,7 @@ import { createScriptTester, liveProxy } from '../../testing/index.ts';
 import { deploySources, startTestFerry, type TestFerry } from '../helpers/ferry.ts';
 import { findScriptsWithFixtures } from './harness/cases.ts';
 import { pickScripts } from './harness/pick.ts';
-import { readNangoFixture } from './harness/nango-fixture.ts';
+import { readNangoFixture } from '../../testing/nango-fixture.ts';
 import { startReplayServer } from './harness/replay-server.ts';
 import { PATHS, runCorpus, type CaseResult, type CorpusCase } from './harness/run-paths.ts';
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findScriptsWithFixtures } from './harness/cases.ts';
-import { readNangoFixture } from './harness/nango-fixture.ts';
+import { readNangoFixture } from '../../testing/nango-fixture.ts';
 import { pickScripts } from './harness/pick.ts';
 import { printReport } from './harness/report.ts';
 import { runCorpus, type CorpusCase } from './harness/run-paths.ts';

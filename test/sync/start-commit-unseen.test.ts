@@ -8,55 +8,15 @@
  * whole host whose database connections go through a TCP proxy on 127.0.0.1 that drops the
  * connection instead of passing on the COMMIT answer of the transaction that inserts the run row.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfig } from '../../host/config.ts';
 import { createLogger } from '../../host/logger.ts';
 import { startFerry, type FerryHost } from '../../host/server.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { startDroppingProxy, type DroppingProxy } from '../helpers/dropping-proxy.ts';
 import { createApiClient, TEST_SECRET_KEY, waitFor, waitForRun, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
 import { deployProviderConnection, firstRunOf, ITEMS_FULL_SYNC } from '../helpers/items-connection.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
-
-/** A CommandComplete message for COMMIT: 'C', int32 length 11, "COMMIT\0". */
-const COMMIT_COMPLETE = Buffer.from([0x43, 0, 0, 0, 11, ...Buffer.from('COMMIT'), 0]);
-const RUN_INSERT = Buffer.from('insert into runs (');
-
-interface DroppingProxy { port: number; armed: boolean; dropped: number; close(): Promise<void> }
-
-/** Forwards to Postgres; while armed, the first connection that inserts a run row loses its COMMIT answer (and the connection). */
-async function startDroppingProxy(target: { host: string; port: number }): Promise<DroppingProxy> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(target.port, target.host);
-    sockets.add(client).add(upstream);
-    let insertsRun = false;
-    client.on('data', (chunk: Buffer) => {
-      if (proxy.armed && chunk.includes(RUN_INSERT)) insertsRun = true;
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (insertsRun && proxy.armed && chunk.includes(COMMIT_COMPLETE)) {
-        proxy.armed = false;
-        proxy.dropped++;
-        client.destroy();
-        upstream.destroy();
-        return;
-      }
-      client.write(chunk);
-    });
-    const end = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const proxy: DroppingProxy = {
-    port: (server.address() as AddressInfo).port, armed: false, dropped: 0,
-    close: () => new Promise((done) => { for (const s of sockets) s.destroy(); server.close(() => done()); }),
-  };
-  return proxy;
-}
 
 let db: TestDatabase;
 let host: FerryHost;
@@ -67,11 +27,9 @@ let provider: ItemsProvider;
 beforeAll(async () => {
   provider = await startItemsProvider(10);
   db = await createTestDatabase();
-  const url = new URL(db.url);
-  proxy = await startDroppingProxy({ host: url.hostname, port: Number(url.port || 5432) });
-  url.host = `127.0.0.1:${proxy.port}`;
+  proxy = await startDroppingProxy(db.url, { client: Buffer.from('insert into runs (') });
   host = await startFerry(loadConfig({
-    DATABASE_URL: url.toString(), FERRY_PORT: '0', FERRY_SECRET_KEY: TEST_SECRET_KEY, FERRY_RUNTIME_WORKERS: '1', FERRY_SCHEDULER_TICK_MS: '200',
+    DATABASE_URL: proxy.url(db.url), FERRY_PORT: '0', FERRY_SECRET_KEY: TEST_SECRET_KEY, FERRY_RUNTIME_WORKERS: '1', FERRY_SCHEDULER_TICK_MS: '200',
   }), createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' }));
   api = createApiClient(host.url!, TEST_SECRET_KEY);
   const ferry: TestFerry = { db, host, url: host.url!, api, close: async () => {} };

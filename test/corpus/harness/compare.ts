@@ -4,7 +4,7 @@
  * as JSON (undefined fields dropped, as Nango's own tests do).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { expectedRecords, type NangoFixture } from './nango-fixture.ts';
+import { expectedRecords, type NangoFixture } from '../../../testing/nango-fixture.ts';
 
 const asJson = (value: unknown): unknown => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 

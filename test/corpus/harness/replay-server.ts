@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { matchRecording, type NangoFixture } from './nango-fixture.ts';
+import { matchRecording, type NangoFixture } from '../../../testing/nango-fixture.ts';
 
 export interface ReplayMiss {
   method: string;

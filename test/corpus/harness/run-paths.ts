@@ -15,7 +15,7 @@ import { typeCheckScripts, formatDiagnostic } from '../../../cli/typecheck.ts';
 import { createScriptTester, liveProxy } from '../../../testing/index.ts';
 import { readAll, startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../../helpers/ferry.ts';
 import { compareOutput, compareRecords } from './compare.ts';
-import { differsOnlyByClock, type NangoFixture } from './nango-fixture.ts';
+import { differsOnlyByClock, type NangoFixture } from '../../../testing/nango-fixture.ts';
 import { startReplayServer, type ReplayServer } from './replay-server.ts';
 
 export interface CorpusCase {

@@ -1,0 +1,158 @@
+/**
+ * A Nango project's own tests run unmodified on Ferry: real scripts from NangoHQ's
+ * integration-templates with the tests `nango generate:tests` wrote for them and the fixtures
+ * `nango dryrun --save` recorded (test/fixtures/nango-templates, copied as they are), run by
+ * vitest in a project of their own whose only Ferry-specific file is the vitest.config.ts the
+ * docs show (`plugins: [nangoTests()]`). `createSync.exec(nangoMock)` runs each script in Ferry's
+ * runtime, so what differs from Node (a Node-only global) fails there as it would deployed, and
+ * a recorded save that differs from what the script saves fails its test.
+ */
+import { spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+
+const REPO = join(import.meta.dirname, '../..');
+const TEMPLATES = join(REPO, 'test/fixtures/nango-templates');
+
+/** What vitest's json reporter writes, as far as these tests read it. */
+interface VitestReport {
+  numTotalTests: number;
+  testResults: Array<{ name: string; assertionResults: Array<{ fullName: string; status: string; failureMessages: string[] }> }>;
+}
+
+let project: string;
+let report: VitestReport;
+let stderr = '';
+
+/** Each assertion of the run whose file lies under `folder` (a path relative to the project). */
+function resultsUnder(folder: string) {
+  return report.testResults.filter((file) => file.name.startsWith(join(project, folder) + '/')).flatMap((file) => file.assertionResults);
+}
+
+/** A Nango-style script with its generated-style test and fixture, written into the project. */
+async function writeCase(root: string, provider: string, files: Record<string, string>) {
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(join(project, root, provider, path, '..'), { recursive: true });
+    await writeFile(join(project, root, provider, path), text);
+  }
+}
+
+const SYNC_TEST = (name: string, model: string) => `
+import { expect, it, vi } from 'vitest';
+import createSync from '../syncs/${name}.js';
+it('saves what the fixture recorded', async () => {
+  const nangoMock = new global.vitest.NangoSyncMock({ dirname: __dirname, name: '${name}', Model: '${model}' });
+  const batchSaveSpy = vi.spyOn(nangoMock, 'batchSave');
+  await createSync.exec(nangoMock);
+  const spied = JSON.parse(JSON.stringify(batchSaveSpy.mock.calls.flatMap((call) => (call[1] === '${model}' ? call[0] : []))));
+  expect(spied).toStrictEqual(await nangoMock.getBatchSaveData('${model}'));
+});
+`;
+
+beforeAll(async () => {
+  project = await mkdtemp(join(tmpdir(), 'ferry-nango-tests-'));
+  // The copied templates exactly as they are, plus the config a Nango project adds to run them on Ferry.
+  await cp(TEMPLATES, join(project, 'templates'), { recursive: true });
+  await symlink(join(REPO, 'node_modules'), join(project, 'node_modules'));
+  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'nango-project', private: true, type: 'module' }));
+  await writeFile(join(project, 'vitest.config.ts'), [
+    "import { defineConfig } from 'vitest/config';",
+    "import { nangoTests } from 'ferry/testing/vitest';",
+    "export default defineConfig({ plugins: [nangoTests()], test: { setupFiles: 'templates/vitest.setup.ts', testTimeout: 120_000, maxWorkers: 2 } });",
+  ].join('\n'));
+
+  // A recorded save that is not what the script saves: its test must fail.
+  await cp(join(TEMPLATES, '1password-scim'), join(project, 'altered/1password-scim'), { recursive: true });
+  const fixturePath = join(project, 'altered/1password-scim/tests/scim-users.test.json');
+  const fixture = JSON.parse(await readFile(fixturePath, 'utf8'));
+  fixture.nango.batchSave.ScimUser[0].userName = 'someone-else@example.com';
+  await writeFile(fixturePath, JSON.stringify(fixture));
+
+  // Buffer exists in Node, where Nango's mock runs exec, but not in the isolate a deploy runs it in.
+  const pingFixture = { api: { get: { ping: { response: { ok: true, items: [{ id: 'p1' }] } } } }, nango: { batchSave: { Ping: [{ id: 'p1', encoded: 'cDE=' }] } } };
+  await writeCase('isolate', 'acme', {
+    'syncs/pings.ts': `import { createSync } from 'nango';
+import { z } from 'zod';
+export default createSync({ description: 'pings', frequency: 'every hour', models: { Ping: z.object({ id: z.string(), encoded: z.string() }) },
+  exec: async (nango) => {
+    const res = await nango.get({ endpoint: '/ping' });
+    await nango.batchSave(res.data.items.map((p) => ({ id: p.id, encoded: Buffer.from(p.id).toString('base64') })), 'Ping');
+  } });
+`,
+    'tests/acme-pings.test.ts': SYNC_TEST('pings', 'Ping'),
+    'tests/pings.test.json': JSON.stringify(pingFixture),
+    // The same script without Buffer (btoa is in the isolate) passes: the case above fails only for Buffer.
+    'syncs/pings-btoa.ts': `import { createSync } from 'nango';
+import { z } from 'zod';
+export default createSync({ description: 'pings', frequency: 'every hour', models: { Ping: z.object({ id: z.string(), encoded: z.string() }) },
+  exec: async (nango) => {
+    const res = await nango.get({ endpoint: '/ping' });
+    await nango.batchSave(res.data.items.map((p) => ({ id: p.id, encoded: btoa(p.id) })), 'Ping');
+  } });
+`,
+    'tests/acme-pings-btoa.test.ts': SYNC_TEST('pings-btoa', 'Ping'),
+    'tests/pings-btoa.test.json': JSON.stringify(pingFixture),
+  });
+  // A request the fixture never recorded fails the script's call, naming it and how to record it.
+  await writeCase('missing', 'acme', {
+    'syncs/pongs.ts': `import { createSync } from 'nango';
+import { z } from 'zod';
+export default createSync({ description: 'pongs', frequency: 'every hour', models: { Pong: z.object({ id: z.string() }) },
+  exec: async (nango) => {
+    const res = await nango.get({ endpoint: '/pongs', params: { page: '2' } });
+    await nango.batchSave(res.data, 'Pong');
+  } });
+`,
+    'tests/acme-pongs.test.ts': SYNC_TEST('pongs', 'Pong'),
+    'tests/pongs.test.json': JSON.stringify({ api: { get: { pongs: { request: { params: { page: '1' } }, response: [{ id: 'x' }] } } }, nango: { batchSave: { Pong: [{ id: 'x' }] } } }),
+  });
+
+  const output = join(project, 'report.json');
+  const vitest = join(REPO, 'node_modules/vitest/vitest.mjs');
+  const child = spawn(process.execPath, [vitest, 'run', '--root', project, '--reporter=json', `--outputFile=${output}`], { cwd: project, env: { ...process.env, CI: '' } });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout.resume();
+  await new Promise((resolve) => child.on('close', resolve));
+  report = JSON.parse(await readFile(output, 'utf8').catch(() => `{"numTotalTests":0,"testResults":[]}`)) as VitestReport;
+}, 600_000);
+
+afterAll(async () => {
+  await rm(project, { recursive: true, force: true });
+});
+
+test("the copied integration-templates tests all pass, unmodified, with their recorded fixtures", async () => {
+  const results = resultsUnder('templates');
+  // Every `it(` of the copied test files ran: none was skipped or failed to load.
+  const copied = (await readFile(join(TEMPLATES, 'FILES'), 'utf8')).split('\n').filter((f) => f.endsWith('.test.ts'));
+  let expected = 0;
+  for (const file of copied) expected += ((await readFile(join(TEMPLATES, file), 'utf8')).match(/\bit\(/g) ?? []).length;
+  expect(expected).toBeGreaterThan(0);
+  expect(results.map((r) => [r.fullName, r.status, r.failureMessages.join('\n').slice(0, 2000)]), stderr.slice(-4000)).toEqual(results.map((r) => [r.fullName, 'passed', '']));
+  expect(results).toHaveLength(expected);
+});
+
+test('a recorded save that differs from what the script saves fails its test; the rest of the copy still passes', () => {
+  const altered = resultsUnder('altered');
+  const save = altered.find((r) => r.fullName.includes('scim-users') && r.fullName.includes('batchSave'));
+  expect(save?.status, stderr.slice(-2000)).toBe('failed');
+  expect(save?.failureMessages.join('\n')).toMatch(/to strictly equal/);
+  // The same copy's action, whose fixture was left alone, passes: the failure is the altered record.
+  expect(altered.find((r) => r.fullName.includes('list-scim-users'))?.status).toBe('passed');
+});
+
+test("exec runs the script in Ferry's isolate: a Node-only global fails there, what the isolate has passes", () => {
+  const results = resultsUnder('isolate');
+  expect(results, stderr.slice(-2000)).toHaveLength(2);
+  const byFile = (name: string) => report.testResults.find((file) => file.name.endsWith(`/isolate/acme/tests/${name}`))?.assertionResults[0];
+  expect(byFile('acme-pings.test.ts')?.status).toBe('failed');
+  expect(byFile('acme-pings.test.ts')?.failureMessages.join('\n')).toMatch(/Buffer/);
+  expect(byFile('acme-pings-btoa.test.ts')?.status).toBe('passed');
+});
+
+test('a request the fixture did not record fails the call, naming the request and how to record it', () => {
+  const [result] = resultsUnder('missing');
+  expect(result?.status, stderr.slice(-2000)).toBe('failed');
+  expect(result?.failureMessages.join('\n')).toMatch(/No mock found for GET \/pongs\?page=2[\s\S]*nango dryrun pongs/);
+});
