@@ -44,7 +44,7 @@ beforeAll(async () => {
   url = await waitFor('the host process to listen', async () => {
     if (host.exitCode !== null) throw new Error(`the host exited with ${host.exitCode}: ${hostOutput}`);
     return /Ferry is running at (http:\/\/[\d.:]+)/.exec(hostOutput)?.[1];
-  }, 90_000);
+  }, 150_000); // migrations and start-up of a whole process, at load averages of 40
   api = createApiClient(url, KEY);
   // Something for routes to find, so requests get past "not found" into validation.
   expect((await api.put('/providers/plain', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
@@ -52,7 +52,7 @@ beforeAll(async () => {
   const signIn = await fetch(`${url}/dashboard/sign-in`, { method: 'POST', headers: { origin: url }, body: new URLSearchParams({ key: KEY }), redirect: 'manual' });
   sessionCookie = signIn.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
   expect(sessionCookie).not.toBe('');
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   if (host && host.exitCode === null) {
