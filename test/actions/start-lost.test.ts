@@ -18,7 +18,6 @@ import {
 import { MODE_ACTION } from './mode-action.ts';
 import { startItemsProvider, type ItemsProvider } from '../sync/items-provider.ts';
 
-
 let ferry: TestFerry;
 let provider: ItemsProvider;
 let control: Control;
