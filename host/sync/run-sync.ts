@@ -218,26 +218,34 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const limits = runLimits(manifest.limits, caps);
       const models = manifest.models;
       const stored = models.map((m) => storedModel(m, variant));
-      // The run row and, for a fresh pass, the pass's beginning commit together: one transaction
-      // (one WAL flush) instead of two, and no pass begun for a run row that was never written.
-      // The run is created in this transaction, so it needs no fence claim here.
-      const run = await retryTransient(() => deps.sql.begin(async (tx) => {
-        const row = await deps.runs.start({
-          connectionId: connection.id, scriptName: job.syncName, variant, part: job.part ?? null, kind: 'sync', scriptVersion: script.version,
-          trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
-          jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
-          fetchSince: pass.since, fetchCheckpoint: checkpoint,
-          memoryLimitMb: limits.memoryMb,
-        }, tx) ?? (jobId ? await deps.runs.startedUnseen(tx, jobId) : null);
-        // (A start tried again after its commit went unseen carries on with the row it wrote, at
-        // once, instead of being refused as "already in progress" and left to the stale-run
-        // sweep; beginning the pass again is a no-op, nothing of the run has run yet.)
-        // A split begins its pass in its own fenced write, after listing its parts.
-        if (!row || splits || resumed || part) return row;
-        pass.startedAt = row.started_at;
-        await deps.syncState.beginPass(tx, connection.id, job.syncName, pass, variant, stored);
-        return row;
-      }));
+      // The run row and, for a fresh pass, the pass's beginning in one statement: one round trip
+      // and one commit (bench/scheduler: a transaction around them was five round trips), and no
+      // pass begun for a run row that was never written. A split begins its pass in its own
+      // fenced write, after listing its parts. The run is created here, so it needs no fence claim.
+      const startRun = {
+        connectionId: connection.id, scriptName: job.syncName, variant, part: job.part ?? null, kind: 'sync' as const, scriptVersion: script.version,
+        trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
+        jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
+        fetchSince: pass.since, fetchCheckpoint: checkpoint,
+        memoryLimitMb: limits.memoryMb,
+      };
+      const beginsPass = !splits && !resumed && !part;
+      const run = await retryTransient(async () => {
+        const row = await deps.runs.start(startRun, deps.sql, beginsPass
+          ? (started) => deps.syncState.beginPassOnStart(deps.sql, connection.id, job.syncName, pass, variant, stored, started)
+          : undefined);
+        if (row || !jobId) return row;
+        // Refused: a run of the pair is going on, or this start's own commit went through unseen
+        // and this is its repeat. The latter carries on with the row it wrote, at once, instead of
+        // being refused as "already in progress" and left to the stale-run sweep; beginning the
+        // pass again is a no-op, nothing of the run has run yet.
+        return deps.sql.begin(async (tx) => {
+          const unseen = await deps.runs.startedUnseen(tx, jobId);
+          if (unseen && beginsPass) await deps.syncState.beginPass(tx, connection.id, job.syncName, { ...pass, startedAt: unseen.started_at }, variant, stored);
+          return unseen;
+        });
+      });
+      if (run && beginsPass) pass.startedAt = run.started_at;
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       markStarted();
       const where = { runId: run.id, sync: job.syncName, variant, ...(partKey && { part: partKey.part }), connection: connection.connection_id };
