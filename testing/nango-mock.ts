@@ -12,6 +12,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { vi, type Mock } from 'vitest';
 import { ActionError } from '@ferry/sdk';
 import { matchRecording, NangoFixtureSchema, type NangoFixture } from './nango-fixture.ts';
+import { readLegacyMocks } from './nango-legacy-mocks.ts';
 import { z } from 'zod';
 
 /** What a script passes to `nango.proxy` (Nango's `ProxyConfiguration`), as far as matching reads it. */
@@ -33,29 +34,34 @@ export interface NangoProxyResponse {
 
 type Async<T> = (...args: any[]) => Promise<T>;
 
-/** Where Nango's mock looks: `<dirname>/<test file's name>.test.json`, else `<dirname>/<name>.test.json`. */
-async function findFixture(dir: string, name: string): Promise<string> {
+interface LoadedFixture {
+  fixture: NangoFixture;
+  /** Endpoints of the older `mocks/` layout recorded as a response body alone (`method path`). */
+  unidentified: Set<string>;
+}
+
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
+/**
+ * Where Nango's mock looks: `<dirname>/<test file's name>.test.json`, else
+ * `<dirname>/<name>.test.json`, else the older `<dirname>/../mocks/` folder.
+ */
+async function loadFixture(dir: string, name: string): Promise<LoadedFixture> {
   // As Nango's mock does: the test file that constructs the mock names its own fixture first.
   const testFile = new Error().stack?.split('\n').find((line) => line.includes(dir) && line.includes('.test.ts'))?.match(/\/([^/]+)\.test\.ts/)?.[1];
   const candidates = [...new Set([testFile, name].filter((n): n is string => Boolean(n)))].map((n) => resolve(dir, `${n}.test.json`));
-  for (const candidate of candidates) {
-    if (await stat(candidate).then(() => true, () => false)) return candidate;
+  for (const path of candidates) {
+    if (!(await exists(path))) continue;
+    const parsed = NangoFixtureSchema.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    if (!parsed.success) throw new Error(`${path} is not a Nango fixture: ${z.prettifyError(parsed.error)}`);
+    return { fixture: parsed.data, unidentified: new Set() };
   }
-  const legacy = resolve(dir, '../mocks');
-  const hasLegacy = await stat(legacy).then(() => true, () => false);
-  throw new Error(
-    `No Nango fixture for "${name}": looked for ${candidates.join(' and ')}.` +
-      (hasLegacy
-        ? ` ${legacy} is Nango's older mocks folder, which ferry/testing does not read: convert it with Nango's own tooling (MIGRATE_MOCKS=1 npx vitest run, under Nango) or record again with \`ferry dryrun <script> --connection <id> --save\`.`
-        : ' Record one with `nango dryrun <script> <connection> --save`.'),
-  );
-}
-
-async function loadFixture(dir: string, name: string): Promise<NangoFixture> {
-  const path = await findFixture(dir, name);
-  const parsed = NangoFixtureSchema.safeParse(JSON.parse(await readFile(path, 'utf8')));
-  if (!parsed.success) throw new Error(`${path} is not a Nango fixture: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  const mocks = resolve(dir, '../mocks');
+  if (await exists(mocks)) {
+    const { fixture, unidentified } = await readLegacyMocks(mocks, name);
+    return { fixture, unidentified: new Set(unidentified.map((u) => `${u.method} ${u.endpoint.replace(/^\/+/, '')}`)) };
+  }
+  throw new Error(`No Nango fixture for "${name}": looked for ${candidates.join(' and ')} and ${mocks}. Record one with \`nango dryrun ${name} <connection> --save\`.`);
 }
 
 /** `endpoint` may be a full URL (a next-page link) or carry its own query: Nango's mock matches on path and every query parameter. */
@@ -78,7 +84,9 @@ export class NangoActionMock {
   /** The provider folder (`<provider>/tests` → `<provider>`), as Nango's mock names it. */
   readonly providerConfigKey: string;
   readonly ActionError = ActionError;
-  private readonly fixture: Promise<NangoFixture>;
+  private readonly loaded: Promise<LoadedFixture>;
+  /** The query each unidentified recording first answered: it answers that one again, no other (a next page is a miss). */
+  private readonly unidentifiedClaims = new Map<string, string>();
 
   readonly log: Mock<(message: unknown, ...args: unknown[]) => Promise<void>>;
   readonly getConnection: Mock<() => Promise<unknown>>;
@@ -102,12 +110,12 @@ export class NangoActionMock {
     this.name = name;
     this.Model = Model;
     this.providerConfigKey = basename(dirname(dir));
-    this.fixture = loadFixture(dir, name);
+    this.loaded = loadFixture(dir, name);
     // Read when the test asks; a test that never does must not fail on an unhandled rejection.
-    this.fixture.catch(() => undefined);
+    this.loaded.catch(() => undefined);
 
     const recorded = (key: string, required: boolean) => async () => {
-      const value = ((await this.fixture).nango as Record<string, unknown>)[key];
+      const value = ((await this.loaded).fixture.nango as Record<string, unknown>)[key];
       // Nango's wording exactly: scripts catch it by message (`error.message !== 'Missing mock data for getMetadata'`).
       if (value === undefined && required) throw new Error(`Missing mock data for ${key}`);
       return value;
@@ -132,21 +140,21 @@ export class NangoActionMock {
   }
 
   async getInput(): Promise<unknown> {
-    return (await this.fixture).input;
+    return (await this.loaded).fixture.input;
   }
 
   async getOutput(): Promise<unknown> {
-    const { output } = await this.fixture;
+    const { output } = (await this.loaded).fixture;
     if (output === undefined) throw new Error('Missing mock data for output');
     return output;
   }
 
   async getBatchSaveData(model: string): Promise<unknown> {
-    return (await this.fixture).nango.batchSave?.[model];
+    return (await this.loaded).fixture.nango.batchSave?.[model];
   }
 
   async getBatchDeleteData(model: string): Promise<unknown> {
-    return (await this.fixture).nango.batchDelete?.[model];
+    return (await this.loaded).fixture.nango.batchDelete?.[model];
   }
 
   /** The recording Nango's matching rules pick for the request, or the error Nango's mock throws. */
@@ -155,7 +163,16 @@ export class NangoActionMock {
     const { path, params } = requestIdentity(config);
     const body = config.data === undefined || typeof config.data === 'string' ? config.data : JSON.stringify(config.data);
     const headers = Object.fromEntries(Object.entries(config.headers ?? {}).map(([k, v]) => [k, String(v)]));
-    const recording = matchRecording(await this.fixture, { method, path, params, body: body as string | undefined, headers });
+    const { fixture, unidentified } = await this.loaded;
+    let recording = matchRecording(fixture, { method, path, params, body: body as string | undefined, headers });
+    const endpoint = `${method} ${path.replace(/^\/+/, '')}`;
+    if (!recording && unidentified.has(endpoint)) {
+      const query = JSON.stringify([...params].sort());
+      if ((this.unidentifiedClaims.get(endpoint) ?? query) === query) {
+        this.unidentifiedClaims.set(endpoint, query);
+        recording = matchRecording(fixture, { method, path, params: [], body: undefined });
+      }
+    }
     if (!recording) {
       const query = params.length ? `?${new URLSearchParams(params)}` : '';
       throw new Error(`No mock found for ${method.toUpperCase()} ${path}${query} in the fixture of "${this.name}". To fix this, record the missing mock by running: nango dryrun ${this.name} <connection-id> --save`);

@@ -1,6 +1,7 @@
 /** Asynchronous action calls (action_jobs): queued by the API, settled by a worker, polled by the app. */
 import type { RunError } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
+import type { RunRow } from '../runs/runs.ts';
 
 export type ActionJobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
@@ -58,6 +59,19 @@ export function createActionJobs(sql: Sql) {
     async claim(tx: TransactionSql, id: string): Promise<boolean> {
       const rows = await tx`update action_jobs set status = 'running' where id = ${id} and status = 'queued'`;
       return rows.count > 0;
+    },
+
+    /**
+     * The run `runId` of a call whose start (claim and run row) committed unseen, still running: the
+     * start, tried again, finds the call claimed with the run it wrote itself and carries on with
+     * it. Run ids are never reused, so a start that rolled back matches nothing.
+     */
+    async startedUnseen(tx: TransactionSql, id: string, runId: string): Promise<RunRow | null> {
+      const [row] = await tx<RunRow[]>`
+        select r.* from action_jobs j join runs r on r.id = j.run_id
+        where j.id = ${id} and j.status = 'running' and j.run_id = ${runId} and r.status = 'running'
+        for update of r`;
+      return row ?? null;
     },
 
     async setRun(tx: TransactionSql, id: string, runId: string): Promise<void> {

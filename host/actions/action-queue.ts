@@ -83,9 +83,16 @@ export async function createActionQueue(deps: ActionQueueDeps) {
       return;
     }
     const limits = await deps.runner.limits(target);
+    // The run row this delivery's start wrote, known before its commit: a start whose commit went
+    // through unseen finds the call claimed with it when tried again, and carries on with it
+    // instead of leaving it 'running' for the stale-run sweep to fail.
+    let written: string | null = null;
     const started = await retryTransient(() => deps.sql.begin(async (tx) => {
-      if (!(await deps.actionJobs.claim(tx, job.id))) return null; // taken by another delivery meanwhile
+      if (!(await deps.actionJobs.claim(tx, job.id))) {
+        return written === null ? null : deps.actionJobs.startedUnseen(tx, job.id, written); // null: taken by another delivery meanwhile
+      }
       const row = await deps.runner.start(target, 'async', tx);
+      written = row.id;
       await deps.actionJobs.setRun(tx, job.id, row.id);
       return row;
     }));

@@ -56,8 +56,16 @@ export function bodyExcerpt(body: string, secrets: string[] = []): string {
   return flat.length > BODY_EXCERPT_CHARS ? `${flat.slice(0, BODY_EXCERPT_CHARS)}…` : flat;
 }
 
+/**
+ * A URL's first characters in a failure: next-page links carry tokens of thousands of
+ * characters (Microsoft Graph's `$skiptoken`), and the whole description must fit the runtime's
+ * 2,000-character `failure` (ProxyResponseSchema), or the script would see a schema error instead.
+ */
+const URL_SHOWN_CHARS = 1_200;
+
 /** "GET https://api.example.com/v1/items?api_key=*** answered 404: {"error":"not found"}" */
 export function describeFailure(method: string, shownUrl: string, status: number, body: string, secrets: string[] = []): string {
   const excerpt = bodyExcerpt(body, secrets);
-  return `${method} ${shownUrl} answered ${status}${excerpt ? `: ${excerpt}` : ' with an empty body'}`;
+  const url = shownUrl.length > URL_SHOWN_CHARS ? `${shownUrl.slice(0, URL_SHOWN_CHARS)}…` : shownUrl;
+  return `${method} ${url} answered ${status}${excerpt ? `: ${excerpt}` : ' with an empty body'}`;
 }

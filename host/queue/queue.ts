@@ -64,6 +64,14 @@ export interface QueueOptions {
 /** Job data as queued: the run's input plus when it was due. */
 export type QueuedSyncJob = SyncJob & { environmentId?: string };
 
+/** What sending a claimed job again keeps of it (its pgboss.job row). */
+interface QueuedCopy {
+  data: QueuedSyncJob;
+  priority: number;
+  group_id: string | null;
+  group_tier: string | null;
+}
+
 export async function createQueue(options: QueueOptions) {
   const log = options.logger.child({ module: 'queue' });
   const defaultCap = options.defaultEnvironmentConcurrency ?? 20;
@@ -113,15 +121,24 @@ export async function createQueue(options: QueueOptions) {
    */
   async function requeueUnstarted(job: Job<QueuedSyncJob>): Promise<void> {
     await options.sql.begin(async (tx) => {
-      const [row] = await tx<{ priority: number; group_id: string | null; group_tier: string | null }[]>`
+      const [row] = await tx<Omit<QueuedCopy, 'data'>[]>`
         select priority, group_id, group_tier from pgboss.job where name = ${SYNC_QUEUE} and id = ${job.id} and state = 'active'`;
       if (!row) return; // settled meanwhile (the silent-job sweep sent it again)
       const db = pgBossDb(tx);
       await boss.complete(SYNC_QUEUE, [job], undefined, { db });
-      await boss.send(SYNC_QUEUE, job.data as unknown as object, {
-        db, singletonKey: singletonKey(job.data), priority: row.priority, startAfter: REQUEUE_DELAY_S,
-        ...(row.group_id && { group: { id: row.group_id, ...(row.group_tier && { tier: row.group_tier }) } }),
-      });
+      await sendAgain(db, { ...row, data: job.data }, REQUEUE_DELAY_S);
+    });
+  }
+
+  /**
+   * Sends a claimed job again as it was queued, in the caller's transaction: its data, key,
+   * priority (manual triggers still go first) and group (the tenant's cap still holds).
+   */
+  async function sendAgain(db: ReturnType<typeof pgBossDb>, job: QueuedCopy, startAfterSeconds?: number): Promise<void> {
+    await boss.send(SYNC_QUEUE, job.data as unknown as object, {
+      db, singletonKey: singletonKey(job.data), priority: job.priority,
+      ...(startAfterSeconds !== undefined && { startAfter: startAfterSeconds }),
+      ...(job.group_id && { group: { id: job.group_id, ...(job.group_tier && { tier: job.group_tier }) } }),
     });
   }
 
@@ -204,7 +221,7 @@ export async function createQueue(options: QueueOptions) {
      */
     async failSilentJobs(): Promise<Array<{ id: string; connectionId: string; syncName: string; variant: string }>> {
       return options.sql.begin(async (tx) => {
-        const silent = await tx<{ id: string; data: QueuedSyncJob; priority: number; group_id: string | null; group_tier: string | null }[]>`
+        const silent = await tx<(QueuedCopy & { id: string })[]>`
           select j.id::text as id, j.data, j.priority, j.group_id, j.group_tier
           from pgboss.job j
           where j.name = ${SYNC_QUEUE} and j.state = 'active' and j.heartbeat_seconds is not null
@@ -214,12 +231,7 @@ export async function createQueue(options: QueueOptions) {
         if (silent.length === 0) return [];
         const db = pgBossDb(tx);
         await boss.fail(SYNC_QUEUE, silent.map((j) => j.id), { message: 'worker lost before the run started' }, { db });
-        for (const j of silent.filter((s) => s.data.part === undefined)) {
-          await boss.send(SYNC_QUEUE, j.data as unknown as object, {
-            db, singletonKey: singletonKey(j.data), priority: j.priority,
-            ...(j.group_id && { group: { id: j.group_id, ...(j.group_tier && { tier: j.group_tier }) } }),
-          });
-        }
+        for (const j of silent.filter((s) => s.data.part === undefined)) await sendAgain(db, j);
         const lostParts = JSON.stringify(silent.filter((j) => j.data.part !== undefined)
           .map((j) => ({ c: j.data.connectionId, s: j.data.syncName, v: j.data.variant ?? BASE_VARIANT, p: j.data.part })));
         await tx`

@@ -63,14 +63,21 @@ export function serialClaimsDb(sql: Sql, queue: string): Db {
       let unseen: UnseenClaim | null = null;
       try {
         return await sql.begin(async (tx) => {
-          // One statement: the commit's mode, the lock and the claim's stamp (a statement less per claim).
-          const [lock] = await tx<{ started_on: string }[]>`
+          // One statement: the commit's mode, the lock and the claim's stamp (a statement less per
+          // claim). The claim is sent with it, not after its answer (a round trip less): Postgres
+          // runs them in order, so the claim still runs holding the lock (`execute()` queues the
+          // lock on the connection first). Both are awaited, so neither outlives the transaction.
+          const lock = tx<{ started_on: string }[]>`
             select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(${`pgboss claim ${queue}`})),
-              pgboss.job_now()::text as started_on`;
-          const result = await pgBossDb(tx).executeSql(text, values);
+              pgboss.job_now()::text as started_on`.execute();
+          const claim = pgBossDb(tx).executeSql(text, values);
+          const [locked, claimed] = await Promise.allSettled([lock, claim]);
+          if (locked.status === 'rejected') throw locked.reason;
+          if (claimed.status === 'rejected') throw claimed.reason;
+          const result = claimed.value;
           const jobIds = result.rows.map((row) => String((row as { id: unknown }).id));
           // Only the COMMIT is left: from here a lost connection leaves its outcome unknown.
-          if (jobIds.length > 0) unseen = { text, jobIds, startedOn: lock!.started_on };
+          if (jobIds.length > 0) unseen = { text, jobIds, startedOn: locked.value[0]!.started_on };
           return result;
         });
       } catch (err) {

@@ -79,16 +79,28 @@ export interface StartRun {
   memoryLimitMb?: number | null;
 }
 
+type Fragment = ReturnType<Sql['unsafe']>;
+
+/** The row a start is inserting, as its `alongside` statements may refer to it. */
+export interface StartedRun {
+  /** The new run's started_at. */
+  startedAt: Fragment;
+  /** True when the row was inserted. */
+  exists: Fragment;
+}
+
 export function createRuns(sql: Sql) {
   return {
     /**
      * Inserts a running row; null when this (connection, sync, variant, part) already has a running
-     * run (the unique index runs_one_running). `tx` lets a sync run begin its pass in the same
-     * transaction. ON CONFLICT rather than a caught unique violation, so the caller's transaction
-     * is not aborted by the refusal.
+     * run (the unique index runs_one_running). ON CONFLICT rather than a caught unique violation,
+     * so the caller's transaction is not aborted by the refusal. `alongside` are writes that
+     * belong with the start (a sync run's beginning of its pass): they run in the same statement,
+     * so the start is one round trip and one commit, and they see the new row through `started`
+     * (no row, when the insert was refused: they must then change nothing).
      */
-    async start(input: StartRun, tx: Sql | TransactionSql = sql): Promise<RunRow | null> {
-      const [row] = await tx<RunRow[]>`
+    async start(input: StartRun, tx: Sql | TransactionSql = sql, alongside?: (started: StartedRun) => Fragment[]): Promise<RunRow | null> {
+      const insert = tx`
         insert into runs (connection_id, script_name, variant, part, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed,
           fetch_since, fetch_checkpoint, memory_limit_mb)
         values (${input.connectionId}, ${input.scriptName}, ${input.variant ?? 'base'}, ${input.part ?? null}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull},
@@ -96,6 +108,15 @@ export function createRuns(sql: Sql) {
           ${input.fetchSince ?? null}, ${input.fetchCheckpoint ? JSON.stringify(input.fetchCheckpoint) : null}::text::jsonb, ${input.memoryLimitMb ?? null})
         on conflict do nothing
         returning *`;
+      if (!alongside) {
+        const [row] = await (insert as unknown as Promise<RunRow[]>);
+        return row ?? null;
+      }
+      const also = alongside({ startedAt: tx`(select started_at from started_run)`, exists: tx`exists (select 1 from started_run)` });
+      const [row] = await tx<RunRow[]>`
+        with started_run as (${insert})
+        ${also.map((statement, i) => tx`, ${tx(`alongside_${i}`)} as (${statement})`)}
+        select * from started_run`;
       return row ?? null;
     },
 

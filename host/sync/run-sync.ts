@@ -173,16 +173,24 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const partKey = job.part === undefined ? null : { ...pair, part: job.part };
       // Independent reads, at once: a run's start waits for one round trip instead of five
       // (bench/scheduler's first-run burst is bounded by each run's time to start and settle).
-      const [script, state, provider, part, caps] = await retryTransient(() => Promise.all([
+      const scheduledPair = job.trigger === 'schedule' && !partKey;
+      const [script, state, provider, part, caps, connectionPaused, splitGoingOn] = await retryTransient(() => Promise.all([
         deps.scripts.getActive(connection.environment_id, connection.provider, job.syncName),
         deps.syncState.get(connection.id, job.syncName, variant),
         deps.providers.get(connection.environment_id, connection.provider),
         partKey ? deps.parts.get(partKey) : null,
         environmentLimitCaps(deps.sql, connection.environment_id),
+        scheduledPair ? deps.syncState.isConnectionPaused(connection.id) : false,
+        // Parts are made only by a run of the pair itself, so none can appear before this run starts.
+        partKey ? false : deps.parts.any(pair),
       ]));
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
       const manifest = script.manifest;
       if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
+      // Paused since the tick queued it (or since the silent-job sweep sent a lost one again): the
+      // tick would not queue it now, so it does not run. A manual trigger still goes; a part's
+      // pass was begun before the pause and finishes.
+      if (scheduledPair && (state.paused || connectionPaused)) return { status: 'skipped', reason: `the ${connectionPaused ? "connection's syncs are" : 'sync is'} paused` };
       if (!provider) {
         // A claimed part waits, held, until the provider is configured (PUT /providers re-arms it).
         if (partKey) await deps.parts.hold(partKey, 'provider');
@@ -200,7 +208,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (partKey && (!part || part.status === 'succeeded' || state.pass_started_at === null)) return { status: 'skipped', reason: 'the part is done or its pass is over' };
       // A split pass going on: this run of the pair resumes it (parts that gave up get fresh
       // retries) instead of starting another pass over it.
-      if (!partKey && await deps.parts.rearm(pair)) return { status: 'skipped', reason: 'a split pass is in progress: its parts run on their own' };
+      if (splitGoingOn && await deps.parts.rearm(pair)) return { status: 'skipped', reason: 'a split pass is in progress: its parts run on their own' };
 
       const chosen = part
         ? { resumed: part.checkpoint !== null, pass: { startedAt: state.pass_started_at!, full: state.pass_full, since: state.pass_since, tracksDeletes: state.pass_tracks_deletes } }
@@ -212,26 +220,34 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const limits = runLimits(manifest.limits, caps);
       const models = manifest.models;
       const stored = models.map((m) => storedModel(m, variant));
-      // The run row and, for a fresh pass, the pass's beginning commit together: one transaction
-      // (one WAL flush) instead of two, and no pass begun for a run row that was never written.
-      // The run is created in this transaction, so it needs no fence claim here.
-      const run = await retryTransient(() => deps.sql.begin(async (tx) => {
-        const row = await deps.runs.start({
-          connectionId: connection.id, scriptName: job.syncName, variant, part: job.part ?? null, kind: 'sync', scriptVersion: script.version,
-          trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
-          jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
-          fetchSince: pass.since, fetchCheckpoint: checkpoint,
-          memoryLimitMb: limits.memoryMb,
-        }, tx) ?? (jobId ? await deps.runs.startedUnseen(tx, jobId) : null);
-        // (A start tried again after its commit went unseen carries on with the row it wrote, at
-        // once, instead of being refused as "already in progress" and left to the stale-run
-        // sweep; beginning the pass again is a no-op, nothing of the run has run yet.)
-        // A split begins its pass in its own fenced write, after listing its parts.
-        if (!row || splits || resumed || part) return row;
-        pass.startedAt = row.started_at;
-        await deps.syncState.beginPass(tx, connection.id, job.syncName, pass, variant, stored);
-        return row;
-      }));
+      // The run row and, for a fresh pass, the pass's beginning in one statement: one round trip
+      // and one commit (bench/scheduler: a transaction around them was five round trips), and no
+      // pass begun for a run row that was never written. A split begins its pass in its own
+      // fenced write, after listing its parts. The run is created here, so it needs no fence claim.
+      const startRun = {
+        connectionId: connection.id, scriptName: job.syncName, variant, part: job.part ?? null, kind: 'sync' as const, scriptVersion: script.version,
+        trigger: job.full || (state.full_requested && !resumed) ? 'full' : job.trigger, isFull: pass.full,
+        jobId: jobId ?? null, scheduledFor: job.scheduledFor ? new Date(job.scheduledFor) : null, resumed,
+        fetchSince: pass.since, fetchCheckpoint: checkpoint,
+        memoryLimitMb: limits.memoryMb,
+      };
+      const beginsPass = !splits && !resumed && !part;
+      const run = await retryTransient(async () => {
+        const row = await deps.runs.start(startRun, deps.sql, beginsPass
+          ? (started) => deps.syncState.beginPassOnStart(deps.sql, connection.id, job.syncName, pass, variant, stored, started)
+          : undefined);
+        if (row || !jobId) return row;
+        // Refused: a run of the pair is going on, or this start's own commit went through unseen
+        // and this is its repeat. The latter carries on with the row it wrote, at once, instead of
+        // being refused as "already in progress" and left to the stale-run sweep; beginning the
+        // pass again is a no-op, nothing of the run has run yet.
+        return deps.sql.begin(async (tx) => {
+          const unseen = await deps.runs.startedUnseen(tx, jobId);
+          if (unseen && beginsPass) await deps.syncState.beginPass(tx, connection.id, job.syncName, { ...pass, startedAt: unseen.started_at }, variant, stored);
+          return unseen;
+        });
+      });
+      if (run && beginsPass) pass.startedAt = run.started_at;
       if (!run) return { status: 'skipped', reason: 'a run of this sync is already in progress' };
       markStarted();
       const where = { runId: run.id, sync: job.syncName, variant, ...(partKey && { part: partKey.part }), connection: connection.connection_id };

@@ -3,6 +3,7 @@
  * progress and retries. lastSyncDate moves only in the transaction that finishes a successful run.
  */
 import type { Sql, TransactionSql } from '../db/connect.ts';
+import type { StartedRun } from '../runs/runs.ts';
 import { nextCronRun, parseSchedule, type Schedule } from './frequency.ts';
 import { BASE_VARIANT } from './variants.ts';
 
@@ -217,6 +218,20 @@ export function createSyncState(sql: Sql) {
         where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
       // Only this variant's seen ids: another variant's pass may be open.
       await tx`delete from sync_seen where connection_id = ${connectionId} and sync_name = ${syncName} and model = any(${storedModels as string[]}::text[])`;
+    },
+
+    /**
+     * beginPass as statements for a run's start (host/runs/runs.ts: `alongside`): the pass begins
+     * at the new run's started_at, and only if the run row was written.
+     */
+    beginPassOnStart(db: Db, connectionId: string, syncName: string, pass: Omit<Pass, 'startedAt'>, variant: string, storedModels: readonly string[], run: StartedRun) {
+      return [
+        db`
+          update sync_state set pass_started_at = ${run.startedAt}, pass_full = ${pass.full}, pass_since = ${pass.since},
+            pass_tracks_deletes = ${pass.tracksDeletes}, full_requested = false, checkpoint = null
+          where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant} and ${run.exists}`,
+        db`delete from sync_seen where connection_id = ${connectionId} and sync_name = ${syncName} and model = any(${storedModels as string[]}::text[]) and ${run.exists}`,
+      ];
     },
 
     /** In the transaction that finishes a successful run: the only place lastSyncDate moves. */

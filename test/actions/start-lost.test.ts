@@ -15,20 +15,8 @@ import { deployProviderConnection } from '../helpers/items-connection.ts';
 import {
   controlConnection, newestRunId, pastTheRequeueDelay, pendingJobs, settledJobState, terminateLockWaitersUntil, whileHolding, type Control,
 } from '../helpers/lost-database.ts';
+import { MODE_ACTION } from './mode-action.ts';
 import { startItemsProvider, type ItemsProvider } from '../sync/items-provider.ts';
-
-const MODE = `
-import { createAction } from 'ferry/sdk';
-import { z } from 'zod';
-export default createAction({
-  description: 'reads the provider mode once and returns it',
-  input: z.object({ n: z.number() }),
-  output: z.object({ mode: z.string(), n: z.number() }),
-  exec: async (nango, input) => {
-    const res = await nango.get<{ mode: string }>({ endpoint: '/mode', retries: 0 });
-    return { mode: res.data.mode, n: input.n };
-  },
-});`;
 
 let ferry: TestFerry;
 let provider: ItemsProvider;
@@ -38,7 +26,7 @@ beforeAll(async () => {
   provider = await startItemsProvider(0);
   ferry = await startTestFerry({});
   control = controlConnection(ferry, 'lostaction-test');
-  await deployProviderConnection(ferry, { provider: 'actp', baseUrl: provider.url, scripts: { 'actions/mode.ts': MODE }, connectionId: 'act-1' });
+  await deployProviderConnection(ferry, { provider: 'actp', baseUrl: provider.url, scripts: { 'actions/mode.ts': MODE_ACTION }, connectionId: 'act-1' });
 }, 120_000);
 afterAll(async () => {
   await control?.end({ timeout: 5 });

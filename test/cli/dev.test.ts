@@ -3,40 +3,22 @@
  * folder, redeploys when a script is saved, reports a script that does not bundle without
  * stopping, follows renames, reports a failed run with where it threw, and exits cleanly on SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, expect, test } from 'vitest';
-import { createApiClient, waitFor } from '../helpers/ferry.ts';
-
-const REPO = resolve(import.meta.dirname, '../..');
-let child: ChildProcess | undefined;
-let tmp: string | undefined;
-
-afterAll(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
+import { cp, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { devEnv, REPO, spawnCli, tempDir } from '../helpers/cli-process.ts';
+import { createApiClient } from '../helpers/ferry.ts';
 
 test('deploys on start, redeploys a saved script, survives a broken one, stops on SIGTERM', async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'ferry-dev-'));
+  const tmp = await tempDir('ferry-dev-');
   const scripts = join(tmp, 'scripts');
   await cp(join(REPO, 'scripts/chat/actions'), join(scripts, 'chat/actions'), { recursive: true, filter: (src) => !src.endsWith('.test.ts') });
-  const env: NodeJS.ProcessEnv = { ...process.env, FERRY_LOG_LEVEL: 'warn' };
-  delete env.FERRY_SECRET_KEY;
-  child = spawn(process.execPath, [join(REPO, 'cli/bin.ts'), 'dev', '--dir', scripts, '--port', '0', '--data-dir', join(tmp, 'data'), '--json'], { cwd: tmp, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const events = () => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, any>);
+  const dev = spawnCli(['dev', '--dir', scripts, '--port', '0', '--data-dir', join(tmp, 'data'), '--json'], { cwd: tmp, env: devEnv() });
+  const { events } = dev;
+  const waitFor = dev.waitFor;
   const eventCount = (name: string) => events().filter((e) => e.event === name).length;
 
-  const ready = await waitFor('the ready event', async () => {
-    if (child!.exitCode !== null) throw new Error(`ferry dev exited with ${child!.exitCode}: ${stderr}`);
-    return events().find((e) => e.event === 'ready');
-  }, 120_000);
+  const ready = await waitFor('the ready event', async () => events().find((e) => e.event === 'ready'), 120_000);
   const api = createApiClient(ready.url, ready.key);
   const first = await waitFor('the first deploy', async () => events().find((e) => e.event === 'deployed'), 60_000);
   expect(first.scripts).toEqual([{ name: 'post-message', provider: 'chat', kind: 'action', status: 'new' }]);
@@ -110,7 +92,5 @@ export default createSync({
   expect(renamed.scripts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'small', kind: 'sync', status: 'new' }), expect.objectContaining({ name: 'tiny', kind: 'sync', status: 'removed' })]));
   expect(((await api.get('/scripts')).body.scripts as Array<{ name: string }>).map((s) => s.name).sort()).toEqual(['broken', 'post-message', 'small']);
 
-  child.kill('SIGTERM');
-  const code = await new Promise<number | null>((r) => (child!.exitCode !== null ? r(child!.exitCode) : child!.once('exit', (c) => r(c))));
-  expect(code).toBe(0);
+  expect(await dev.stop('SIGTERM')).toBe(0);
 }, 360_000);

@@ -6,8 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Browser, Page, Request } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { createLogger } from '../../host/logger.ts';
 import { setUpDemoWithScripts } from '../../cli/demo.ts';
 import { DEMO_CONNECTION_ID, type DemoSetup } from '../../host/demo.ts';
@@ -29,9 +29,19 @@ beforeAll(async () => {
   // The demo's first contacts run starts at once; the pages below read its results.
   await waitForRun(ferry.api, DEMO_CONNECTION_ID, SYNC, '0', 60_000);
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   dashboard = `${ferry.url}/dashboard`;
 }, 120_000);
+
+// Each test (each attempt of it, on CI's retry) gets a page of its own, signed in: no cookie,
+// dialog handler or half-done navigation of an earlier test or attempt carries over.
+beforeEach(async () => {
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await signIn(page, TEST_SECRET_KEY);
+  await page.waitForSelector('h1:has-text("Overview")');
+}, 60_000);
+afterEach(async () => {
+  await page?.context().close();
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -47,7 +57,7 @@ async function signIn(p: Page, key: string) {
 
 describe('the dashboard in a browser', () => {
   test('asks for a key, refuses a wrong one, and keeps the right one in an http-only same-site cookie', async () => {
-    // Signed out, also on a retried attempt that got as far as signing in.
+    // Signed out (every test's page starts signed in).
     await page.context().clearCookies();
     await page.goto(dashboard);
     expect(new URL(page.url()).pathname).toBe('/dashboard/sign-in');
@@ -154,7 +164,12 @@ describe('the dashboard in a browser', () => {
     const models = await readFile(new URL('../../scripts/demo/models.ts', import.meta.url), 'utf8');
     expect(contacts).toContain("frequency: 'every 1 minute'");
     const changed = contacts.replace("frequency: 'every 1 minute'", "frequency: 'every 2 minutes'");
+    // From the demo's scripts as first deployed (v1): a no-op on a first attempt, and on CI's
+    // retry of one that failed after its deploy, the version to change and roll back to again.
+    const base = await ferry.api.post('/deploys/1/rollback');
+    expect(base.status, JSON.stringify(base.body)).toBe(200);
     const v2 = await deploySources(ferry, { 'demo/syncs/contacts.ts': changed, 'demo/models.ts': models });
+    expect(v2.version).toBe(base.body.version + 1);
     await page.goto(`${dashboard}/deploys/${v2.version}`);
     expect(await page.textContent(`#changes tr:has-text("${SYNC}")`)).toContain('changed');
     expect(await page.textContent(`#changes tr:has-text("${SYNC}") .manifest-changes`)).toContain('frequency: every 1 minute → every 2 minutes');
@@ -164,17 +179,25 @@ describe('the dashboard in a browser', () => {
     const listing = await page.goto(`${dashboard}/deploys`);
     // Only the dashboard's own script runs, and no other site may frame it.
     expect(listing!.headers()['content-security-policy']).toMatch(/script-src 'self'.*frame-ancestors 'none'|frame-ancestors 'none'.*script-src 'self'/);
-    // Rolling back asks first: declining changes nothing.
-    page.once('dialog', (d) => void d.dismiss());
-    await page.click(`#deploys tr[data-version="${v2.version - 1}"] button`);
-    await page.waitForTimeout(500);
-    expect((await ferry.api.get('/deploys')).body.deploys[0].version).toBe(v2.version);
-    page.once('dialog', (d) => void d.accept());
-    await page.click(`#deploys tr[data-version="${v2.version - 1}"] button`);
-    await expect.poll(() => page.textContent('[role=status]')).toContain(`Rolled back to v${v2.version - 1}`);
+    // Rolling back asks first: declining changes nothing (no form is posted), accepting rolls back.
+    const rollbackPosts: string[] = [];
+    const notePost = (request: Request) => void (request.method() === 'POST' && request.url().endsWith('/rollback') && rollbackPosts.push(request.url()));
+    page.on('request', notePost);
+    try {
+      page.once('dialog', (d) => void d.dismiss());
+      await page.click(`#deploys tr[data-version="${base.body.version}"] button`);
+      expect((await ferry.api.get('/deploys')).body.deploys[0].version).toBe(v2.version);
+      page.once('dialog', (d) => void d.accept());
+      await page.click(`#deploys tr[data-version="${base.body.version}"] button`);
+      await expect.poll(() => page.textContent('[role=status]')).toContain(`Rolled back to v${base.body.version}`);
+    } finally {
+      page.off('request', notePost);
+    }
+    // Both clicks' requests were issued by now, the declined one first: only the accepted one posted.
+    expect(rollbackPosts).toEqual([`${dashboard}/deploys/${base.body.version}/rollback`]);
     expect(await page.textContent(`#deploys tr[data-version="${v2.version + 1}"]`)).toMatch(/active[\s\S]*rollback to v\d+/);
     const { body } = await ferry.api.get('/deploys');
-    expect(body.deploys[0]).toMatchObject({ version: v2.version + 1, rollback_of: v2.version - 1, active: true });
+    expect(body.deploys[0]).toMatchObject({ version: v2.version + 1, rollback_of: base.body.version, active: true });
     expect((await ferry.api.get('/scripts')).body.scripts.map((s: any) => s.name)).toContain('create-contact');
     await screenshot(page, 'deploys');
   }, 120_000);

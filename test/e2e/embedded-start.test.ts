@@ -2,48 +2,31 @@
  * What `npm start` does on a fresh clone: no DATABASE_URL, so Ferry runs on embedded PGlite,
  * starts the demo provider, deploys the example scripts and syncs the demo connection.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
+import { REPO, spawnNode, tempDir } from '../helpers/cli-process.ts';
 import { createApiClient, readAll, waitFor, waitForRun } from '../helpers/ferry.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-let child: ChildProcess | undefined;
-let dataDir: string | undefined;
-
-afterAll(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-});
-
 test('npm start runs the demo sync on embedded PGlite and shuts down cleanly', async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'ferry-embedded-'));
+  const dataDir = await tempDir('ferry-embedded-');
   const env: NodeJS.ProcessEnv = { ...process.env, FERRY_DATA_DIR: dataDir, FERRY_PORT: '0' };
   delete env.DATABASE_URL;
   // The default a newcomer gets: no FERRY_LOG_LEVEL, so the demo's quiet output is what is checked.
   delete env.FERRY_LOG_LEVEL;
   delete env.FERRY_SECRET_KEY;
   // Exactly what `npm start` runs (package.json), on this Node.
-  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } };
   const [bin, ...args] = pkg.scripts.start.split(/\s+/);
   expect(bin).toBe('node');
-  child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => { stdout += d; });
-  child.stderr!.on('data', (d) => { stderr += d; });
+  const ferry = spawnNode(args, { cwd: REPO, env });
+  const stdout = () => ferry.stdout();
 
-  const url = await waitFor('the start-up banner', async () => {
-    if (child!.exitCode !== null) throw new Error(`ferry exited with ${child!.exitCode}: ${stderr}`);
-    return /Ferry is running at (http:\/\/\S+)/.exec(stdout)?.[1];
-  }, 90_000);
-  expect(stdout).toMatch(/embedded PGlite/);
+  const url = await ferry.waitFor('the start-up banner', () => /Ferry is running at (http:\/\/\S+)/.exec(stdout())?.[1], 90_000);
+  expect(stdout()).toMatch(/embedded PGlite/);
   // The seconds before the banner (migrations, a first database) are announced, not silent.
-  expect(stderr).toContain(`Starting Ferry on an embedded PGlite in ${dataDir}: migrations, then the API…`);
-  const key = /Secret key: (\S+)/.exec(stdout)![1]!;
+  expect(ferry.stderr()).toContain(`Starting Ferry on an embedded PGlite in ${dataDir}: migrations, then the API…`);
+  const key = /Secret key: (\S+)/.exec(stdout())![1]!;
   const api = createApiClient(url, key);
 
   const run = await waitForRun(api, 'demo-connection', 'contacts', '0', 90_000);
@@ -52,11 +35,11 @@ test('npm start runs the demo sync on embedded PGlite and shuts down cleanly', a
   const { records } = await readAll(api, 'demo-connection', 'Contact', null, 1000);
   expect(records).toHaveLength(500);
   // The terminal gets one readable line per finished run, not the host's JSON logs.
-  await waitFor('the run line', async () => stdout.includes(`✓ sync contacts on demo-connection (run ${run.id}) succeeded: 500 added`) || undefined, 30_000);
-  expect(stdout.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
+  await waitFor('the run line', async () => stdout().includes(`✓ sync contacts on demo-connection (run ${run.id}) succeeded: 500 added`) || undefined, 30_000);
+  expect(stdout().split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
 
   // The banner names the dashboard; signed in with the printed key, its overview lists the demo.
-  const dashboard = /Dashboard: (http:\/\/\S+)/.exec(stdout)?.[1];
+  const dashboard = /Dashboard: (http:\/\/\S+)/.exec(stdout())?.[1];
   expect(dashboard).toBe(`${url}/dashboard`);
   const signIn = await fetch(`${dashboard}/sign-in`, { method: 'POST', redirect: 'manual', headers: { origin: url }, body: new URLSearchParams({ key }) });
   expect(signIn.status).toBe(303);
@@ -83,7 +66,5 @@ test('npm start runs the demo sync on embedded PGlite and shuts down cleanly', a
   const { connection_id: connected } = await made.json() as { connection_id: string };
   expect((await api.get(`/connections/${connected}`)).body).toMatchObject({ provider: 'demo', end_user: { id: 'newcomer' } });
 
-  child.kill('SIGTERM');
-  const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
-  expect(code).toBe(0);
+  expect(await ferry.stop('SIGTERM')).toBe(0);
 }, 180_000);

@@ -1,14 +1,29 @@
 /**
- * A TCP proxy between a host and Postgres that loses one COMMIT's answer: while armed, the first
+ * A TCP proxy between a host and Postgres that loses one commit's answer: while armed, the first
  * connection that sends `client` (bytes of a statement or a parameter) and, if given, is then
- * answered `server` (e.g. a CommandComplete tag), has the answer to its next COMMIT dropped with
- * the connection. The COMMIT itself reaches Postgres and commits: the host just never hears so.
+ * answered `server` (e.g. a CommandComplete tag), has the answer to its next commit (a COMMIT, or
+ * a statement outside a transaction) dropped with the connection. The commit itself happens in
+ * Postgres: the host just never hears so.
  * Point the host's DATABASE_URL at `url(databaseUrl)`.
  */
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
-/** A CommandComplete message for COMMIT: 'C', int32 length 11, "COMMIT\0". */
-const COMMIT_COMPLETE = Buffer.from([0x43, 0, 0, 0, 11, ...Buffer.from('COMMIT'), 0]);
+/**
+ * Each whole message the server sends (type byte, int32 length, body), across chunks: a commit's
+ * answer is told by the messages, not by bytes anywhere in a chunk (see startDroppingProxy).
+ */
+function serverMessages(onMessage: (message: Buffer) => void): (chunk: Buffer) => void {
+  let pending: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 5) {
+      const end = 1 + pending.readUInt32BE(1);
+      if (pending.length < end) break;
+      onMessage(pending.subarray(0, end));
+      pending = pending.subarray(end);
+    }
+  };
+}
 
 /** A CommandComplete message with `tag` (e.g. "UPDATE 1"). */
 export function commandComplete(tag: string): Buffer {
@@ -21,7 +36,7 @@ export function commandComplete(tag: string): Buffer {
 
 export interface DroppingProxy {
   armed: boolean;
-  /** COMMIT answers dropped so far. */
+  /** Commit answers dropped so far. */
   dropped: number;
   /** `databaseUrl` with its host and port replaced by the proxy's. */
   url(databaseUrl: string): string;
@@ -36,21 +51,39 @@ export async function startDroppingProxy(databaseUrl: string, marks: { client: B
     sockets.add(client).add(upstream);
     let sent = false;
     let answered = false;
+    // A commit's answer: ReadyForQuery, idle ('Z' … 'I'), after a CommandComplete ('C'): it ends a
+    // COMMIT and a statement that ran on its own (a sync run's start is one statement). Inside a
+    // transaction the status is 'T'; a Describe alone (a statement's first use) completes nothing.
+    let completed = false;
+    let dropping = false;
+    const read = serverMessages((message) => {
+      if (dropping) return;
+      if (sent && proxy.armed && marks.server && message.includes(marks.server)) answered = true;
+      if (message[0] === 0x43) completed = true;
+      if (message[0] !== 0x5a) return;
+      const commits = completed && message[5] === 0x49;
+      completed = false;
+      if (!commits) return;
+      if (sent && (answered || !marks.server) && proxy.armed) {
+        proxy.armed = false;
+        proxy.dropped++;
+        dropping = true;
+        return;
+      }
+      // A transaction that sent the mark but was not answered so ends here; the next one starts afresh.
+      sent = answered = false;
+    });
     client.on('data', (chunk: Buffer) => {
       if (proxy.armed && chunk.includes(marks.client)) sent = true;
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (sent && proxy.armed && (!marks.server || chunk.includes(marks.server))) answered = true;
-      if (answered && proxy.armed && chunk.includes(COMMIT_COMPLETE)) {
-        proxy.armed = false;
-        proxy.dropped++;
+      read(chunk);
+      if (dropping) {
         client.destroy();
         upstream.destroy();
         return;
       }
-      // A transaction that sent the mark but was not answered so ends here; the next one starts afresh.
-      if (chunk.includes(COMMIT_COMPLETE)) sent = answered = false;
       client.write(chunk);
     });
     const end = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };

@@ -27,6 +27,13 @@ describe('redactUrl', () => {
 });
 
 describe('describeFailure', () => {
+  test("a URL of thousands of characters is cut, so the description fits the runtime's 2,000-character failure", () => {
+    const url = `https://graph.microsoft.com/v1.0/applications/delta?$skiptoken=${'T'.repeat(5000)}`;
+    const text = describeFailure('GET', url, 404, 'x'.repeat(5000));
+    expect(text.length).toBeLessThanOrEqual(2000);
+    expect(text).toMatch(/^GET https:\/\/graph\.microsoft\.com\/v1\.0\/applications\/delta\?\$skiptoken=T+… answered 404: x+…$/);
+  });
+
   test('method, URL, status and the start of the body on one line', () => {
     const body = JSON.stringify({ error: 'bad', echo: 'token-abcdef' }) + '\n' + 'y'.repeat(1000);
     const text = describeFailure('PATCH', 'https://api.example.com/v1/x', 422, body, ['token-abcdef']);

@@ -8,9 +8,10 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { createFerryClient } from '../../client/index.ts';
-import { deploySources, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { idForThisAttempt, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { deployProviderConnection } from '../helpers/items-connection.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 
 const TWO_CALLS = `
@@ -37,9 +38,7 @@ let connectionId: string;
 beforeAll(async () => {
   provider = await startItemsProvider(12);
   ferry = await startTestFerry({ FERRY_SYNC_RETRY_BASE_MS: '300' });
-  await deploySources(ferry, { 'lossp/syncs/twocalls.ts': TWO_CALLS });
-  expect((await ferry.api.put('/providers/lossp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  expect((await ferry.api.post('/connections', { connection_id: 'loss-1', provider: 'lossp' })).status).toBe(201);
+  await deployProviderConnection(ferry, { provider: 'lossp', baseUrl: provider.url, scripts: { 'syncs/twocalls.ts': TWO_CALLS }, connectionId: 'loss-1' });
   const first = await waitForRun(ferry.api, 'loss-1', 'twocalls', '0', 60_000);
   expect(first).toMatchObject({ status: 'succeeded', counts: { added: 12 } });
   const [row] = await ferry.db.sql<{ id: string }[]>`select id from connections where connection_id = 'loss-1'`;
@@ -85,6 +84,14 @@ describe('a sync run', () => {
       insert into inject (tbl, fail_until) values (${table}, ${String(BigInt(seq!.last_value) + BigInt(count))})
       on conflict (tbl) do update set fail_until = excluded.fail_until`;
   };
+  /**
+   * New names for every item, of this attempt's own: each test's run updates all 12 records, also
+   * on CI's retry of a test whose first attempt renamed them already.
+   */
+  const renameItems = (label: string) => {
+    const name = idForThisAttempt(label);
+    for (const id of provider.items.keys()) provider.put(id, `${name} ${id}`);
+  };
   const faultUsed = async (table: 'records' | 'sync_state' | 'runs') => {
     const [row] = await ferry.db.sql.unsafe<{ used: boolean }[]>(`select (select last_value from inject_${table}) >= fail_until as used from inject where tbl = '${table}'`);
     return row?.used;
@@ -93,8 +100,9 @@ describe('a sync run', () => {
   test('whose batch and then whose final update lose their backend is retried and succeeds: no SCRIPT_ERROR, no WORKER_LOST', async () => {
     const [top] = await ferry.db.sql<{ max: string }[]>`select max(id)::text as max from runs`;
     const max = top!.max;
-    for (const id of provider.items.keys()) provider.put(id, `renamed ${id}`);
+    renameItems('renamed');
     provider.delayMs = 1_000;
+    onTestFinished(() => { provider.delayMs = 0; });
 
     // 1. The batch of renamed records fails once.
     await failUpdates('records', 1);
@@ -115,12 +123,11 @@ describe('a sync run', () => {
     expect(runs).toEqual([{ status: 'succeeded', code: null }]);
     const [state] = await ferry.db.sql<{ consecutive_failures: number }[]>`select consecutive_failures from sync_state where connection_id = ${connectionId}`;
     expect(state!.consecutive_failures).toBe(0);
-    provider.delayMs = 0;
   }, 120_000);
 
   test('a batch whose commit is retried after a lost connection is counted once, per run and per model', async () => {
     const [top] = await ferry.db.sql<{ max: string }[]>`select max(id)::text as max from runs`;
-    for (const id of provider.items.keys()) provider.put(id, `recounted ${id}`);
+    renameItems('recounted');
     // The batch's records are written, then its update of the run's counts loses the backend:
     // the whole transaction rolls back and is tried again.
     await failUpdates('runs', 1);
@@ -132,7 +139,7 @@ describe('a sync run', () => {
 
   test('a write that keeps failing fails the run as DATABASE_ERROR, not SCRIPT_ERROR, and schedules a retry', async () => {
     const [top] = await ferry.db.sql<{ max: string }[]>`select max(id)::text as max from runs`;
-    for (const id of provider.items.keys()) provider.put(id, `again ${id}`);
+    renameItems('again');
     // As many failures as the batch has attempts (1 + 3 retries): the run fails, its retry does not.
     await failUpdates('records', 4);
     expect((await ferry.api.post('/syncs/twocalls/trigger', { connection_id: 'loss-1' })).status).toBe(202);

@@ -5,11 +5,11 @@
  * data. Then SIGCONT: the woken process tries to save its page, checkpoint and metadata, and is
  * fenced — records, checkpoint, sync state, metadata and run rows stay exactly as they were.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import type { TestDatabase } from '../helpers/db.ts';
 import { deploySources, waitFor, waitForRun, type ApiClient } from '../helpers/ferry.ts';
-import { startMultiHost, type MultiHost, type WorkerProcess } from '../helpers/multi-host.ts';
-import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
+import { startMultiHost } from '../helpers/multi-host.ts';
+import { startItemsProvider } from './items-provider.ts';
 
 /** Pages of 5; after each page a checkpoint and the connection's metadata move. */
 const PAGED = `
@@ -37,30 +37,8 @@ export default createSync({
   },
 });`;
 
-let cluster: MultiHost;
-let db: TestDatabase;
-let provider: ItemsProvider;
-let api: ApiClient;
-let worker: WorkerProcess;
-let workerOutput = '';
-
-beforeAll(async () => {
-  provider = await startItemsProvider(12);
-  cluster = await startMultiHost();
-  ({ db, api } = cluster);
-  await deploySources(cluster, { 'fencep/syncs/paged.ts': PAGED });
-  expect((await api.put('/providers/fencep', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  // Its warnings are read to see that the woken process really tried to write.
-  worker = cluster.spawnWorker({ FERRY_LOG_LEVEL: 'warn' }, (chunk) => (workerOutput += chunk));
-}, 120_000);
-
-afterAll(async () => {
-  await cluster?.close();
-  await provider?.close();
-});
-
 /** Everything a run may write, as the database holds it. */
-async function snapshot(connectionId: string) {
+async function snapshot(db: TestDatabase, connectionId: string) {
   return {
     records: await db.sql`select id, data, hash, cursor::text, deleted_at, last_action, last_run_id::text, synced_by from records where connection_id = ${connectionId} order by id`,
     state: await db.sql`select * from sync_state where connection_id = ${connectionId}`,
@@ -71,7 +49,20 @@ async function snapshot(connectionId: string) {
   };
 }
 
-test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed, SIGCONT: nothing changes', async () => {
+// Everything (database, hosts, the worker process to freeze, the provider) is this attempt's
+// own: CI's retry of an attempt that failed while its worker was frozen starts with a live one.
+test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed, SIGCONT: nothing changes', async ({ onTestFinished }) => {
+  const provider = await startItemsProvider(12);
+  onTestFinished(() => provider.close());
+  const cluster = await startMultiHost();
+  onTestFinished(() => cluster.close());
+  const { db, api } = cluster;
+  await deploySources(cluster, { 'fencep/syncs/paged.ts': PAGED });
+  expect((await api.put('/providers/fencep', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
+  // Its warnings are read to see that the woken process really tried to write, and gave the run up.
+  let workerOutput = '';
+  const worker = cluster.spawnWorker({ FERRY_LOG_LEVEL: 'warn' }, (chunk) => (workerOutput += chunk));
+
   expect((await api.post('/connections', { connection_id: 'fence-1', provider: 'fencep' })).status).toBe(201);
   const first = await waitForRun(api, 'fence-1', 'paged', '0', 60_000);
   expect(first).toMatchObject({ status: 'succeeded', counts: { added: 12 } });
@@ -105,14 +96,17 @@ test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed
   const names = (await db.sql<{ id: string; name: string }[]>`select id, data->>'name' as name from records where connection_id = ${connectionId} order by id`);
   // Page 1 is the frozen run's v2 (committed before the freeze); the retry resumed after it with v3.
   expect(names.filter((r) => r.name.startsWith('v3')).map((r) => r.id)).toEqual([...provider.items.keys()].sort().slice(5));
-  const before = await snapshot(connectionId);
+  const before = await snapshot(db, connectionId);
   expect(before.state[0]).toMatchObject({ checkpoint: null });
 
   worker.signal('SIGCONT');
   // The woken process tries its page-2 batch and is refused.
-  await waitFor('the woken process to be fenced', async () => (workerOutput.includes('run fenced') ? true : undefined), 30_000);
-  await new Promise((r) => setTimeout(r, 1_500));
-  const after = await snapshot(connectionId);
+  await waitFor('the woken process to be fenced', async () => (workerOutput.includes('run fenced') ? true : undefined), 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}; the worker logged: ${workerOutput.slice(-4000)}`);
+  });
+  // ...and, once it has tried everything it had left, gives the run up as lost.
+  await waitFor('the woken process to give the run up', async () => (workerOutput.includes('sync run lost') ? true : undefined), 30_000);
+  const after = await snapshot(db, connectionId);
   expect(after).toEqual(before);
   expect(after.records.filter((r) => String(r.data.name).startsWith('v2')).map((r) => r.id)).toEqual(['001', '002', '003', '004', '005']);
   expect((await db.sql`select status, error->>'code' as code from runs where id = ${frozen!.id}`)[0]).toEqual({ status: 'failed', code: 'WORKER_LOST' });

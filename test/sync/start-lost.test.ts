@@ -52,6 +52,8 @@ const heldRuns = (held: Held, afterRunId: string) => control<{ id: string; statu
  * also when the attempt fails (its CI retry must not find it).
  */
 interface Held { connection: string; sync: string; part?: string }
+/** The start's statement: the run row's insert, with the beginning of a fresh pass around it (host/runs/runs.ts: start). */
+const RUN_START = '^\\s*(with started_run as \\(\\s*)?insert into runs';
 async function startLosesDatabase(held: Held, queue: () => Promise<void>, findJob: () => Promise<string | undefined>): Promise<number> {
   const before = await newestRunId(control);
   return whileHolding(control, (hold) => hold`
@@ -60,7 +62,7 @@ async function startLosesDatabase(held: Held, queue: () => Promise<void>, findJo
   async () => {
     await queue();
     const jobId = await waitFor('the job queued', findJob, 30_000);
-    const { kills } = await terminateLockWaitersUntil(control, '^\\s*insert into runs', 'the claimed job settled after its start lost the database',
+    const { kills } = await terminateLockWaitersUntil(control, RUN_START, 'the claimed job settled after its start lost the database',
       () => settledJobState(control, jobId), 30_000);
     // Nothing of the run was written.
     expect(await heldRuns(held, before)).toHaveLength(0);

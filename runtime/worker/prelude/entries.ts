@@ -100,6 +100,21 @@ function outputJson(value: unknown, what: string): { json: string } | { failed: 
   return { json };
 }
 
+/**
+ * The run's answer for an output value (an action's output, a key split's keys): its JSON, or
+ * the failure that names `what` it is when it is no JSON value or `sized` (e.g. "action output
+ * is") more characters than the output cap.
+ */
+function outputEnvelope(value: unknown, what: string, sized: string): string {
+  const serialised = outputJson(value, what);
+  if ('failed' in serialised) return serialised.failed;
+  const { json } = serialised;
+  if (json.length > CAPS.actionOutputBytes) {
+    return stringify({ ok: false, error: { code: 'OUTPUT_SIZE', message: `${sized} ${json.length} characters, over the ${CAPS.actionOutputBytes} cap`, limit: CAPS.actionOutputBytes, used: json.length } });
+  }
+  return stringify({ ok: true, output: json });
+}
+
 function loadDefinition(): ScriptDefinition {
   const mod = global['__ferry_module'] as { default?: unknown } | undefined;
   const definition = mod && typeof mod === 'object' ? mod.default : undefined;
@@ -143,13 +158,7 @@ export async function run(jobJson: string): Promise<string> {
       if (!parsed.success) return failure('INVALID_OUTPUT', `invalid output: ${formatIssues(parsed.error)}`);
       output = parsed.data;
     }
-    const serialised = outputJson(output, "the action's output");
-    if ('failed' in serialised) return serialised.failed;
-    const { json } = serialised;
-    if (json.length > CAPS.actionOutputBytes) {
-      return stringify({ ok: false, error: { code: 'OUTPUT_SIZE', message: `action output is ${json.length} characters, over the ${CAPS.actionOutputBytes} cap`, limit: CAPS.actionOutputBytes, used: json.length } });
-    }
-    return stringify({ ok: true, output: json });
+    return outputEnvelope(output, "the action's output", 'action output is');
   } catch (error) {
     return stringify({ ok: false, error: describeError(error) });
   } finally {
@@ -174,13 +183,7 @@ async function partitions(job: PreludeJob, definition: ScriptDefinition): Promis
   if (read(split, 'by') !== 'keys' || typeof fn !== 'function') return failure('BAD_SCRIPT', "the sync's split is not { by: 'keys', partitions: async (nango) => [...] }");
   const ctx = buildContext(job, definition);
   const keys = await PromiseCtor.race([(fn as (ctx: unknown) => Promise<unknown>).call(split, ctx), fatalErrors()]);
-  const serialised = outputJson(keys, 'what split.partitions returned');
-  if ('failed' in serialised) return serialised.failed;
-  const { json } = serialised;
-  if (json.length > CAPS.actionOutputBytes) {
-    return stringify({ ok: false, error: { code: 'OUTPUT_SIZE', message: `split.partitions returned ${json.length} characters, over the ${CAPS.actionOutputBytes} cap`, limit: CAPS.actionOutputBytes, used: json.length } });
-  }
-  return stringify({ ok: true, output: json });
+  return outputEnvelope(keys, 'what split.partitions returned', 'split.partitions returned');
 }
 
 /** What the manifest says of a split: a time split's settings; of a key split only its kind (the function stays in the bundle). */
