@@ -139,13 +139,21 @@ try {
   // costs the reader about what the driver costs the raw reader; fetch (undici's web streams)
   // costs ~4× that per page, which would measure the client rather than Ferry.
   const agent = new Agent({ keepAlive: true, maxSockets: READERS });
-  const getPage = (url: string) => new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
-    get(url, { agent, headers: { authorization: headers.authorization } }, (res) => {
+  // A kept-alive socket the host closes (idle past its keepAliveTimeout, 5 s) just as a request
+  // reuses it fails with ECONNRESET before any response: Node's documented race, retried once as
+  // Node's docs advise (request.reusedSocket). A reader that finished its slice early leaves its
+  // socket idle that long under load. @ferry/client's fetch retries reads itself.
+  const getPage = (url: string, retried = false): Promise<{ status: number; body: Buffer }> => new Promise((resolve, reject) => {
+    const req = get(url, { agent, headers: { authorization: headers.authorization } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
       res.on('error', reject);
-    }).on('error', reject);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (!retried && req.reusedSocket && err.code === 'ECONNRESET') resolve(getPage(url, true));
+      else reject(err);
+    });
   });
 
   // Ferry: GET /records over HTTP (keep-alive), following next_cursor.

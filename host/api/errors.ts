@@ -1,5 +1,6 @@
 /** The API's one error shape: `{ error: { code, message, issues? } }` with a 4xx/5xx status. */
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { isTransientDatabaseError } from '../db/transient.ts';
@@ -56,8 +57,14 @@ function isInputRefusedByPostgres(err: unknown): boolean {
   return code.startsWith('22') || code === '54000';
 }
 
+/** Codes for the client errors Hono's own middleware and helpers raise (HTTPException). */
+const HTTP_EXCEPTION_CODES: Record<number, string> = { 400: 'INVALID_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
+
 export function renderError(c: Context, err: unknown) {
   if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.issues), err.status);
+  if (err instanceof HTTPException && err.status < 500) {
+    return c.json(errorBody(HTTP_EXCEPTION_CODES[err.status] ?? `HTTP_${err.status}`, err.message || 'the request was refused'), err.status);
+  }
   const code = (err as { code?: unknown }).code;
   const callerStatus = typeof code === 'string' ? CALLER_ERROR_STATUS.get(code) : undefined;
   if (callerStatus !== undefined) return c.json(errorBody(code as string, (err as Error).message), callerStatus);
@@ -85,13 +92,52 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
   throw new ApiError(400, 'INVALID_REQUEST', `invalid ${where}: ${summary}`, issues);
 }
 
-/** Reads a JSON body; malformed JSON is a 400, not a 500. */
+/**
+ * Media types a JSON body may be declared as: JSON itself, and text/plain, which fetch() sends
+ * for a string body when no content-type is given. Another (a form, XML) is a 415 naming it,
+ * rather than its bytes read as JSON.
+ */
+function isJsonContentType(header: string | undefined): boolean {
+  if (header === undefined || header.trim() === '') return true;
+  const [type = '', ...params] = header.toLowerCase().split(';').map((p) => p.trim());
+  const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return false;
+  return type === 'application/json' || type === 'text/plain' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Reads a JSON body; malformed JSON is a 400 and another declared media type a 415, not a 500. */
 export async function jsonBody(c: Context): Promise<unknown> {
-  const text = await c.req.text();
+  const contentType = c.req.header('content-type');
+  if (!isJsonContentType(contentType)) {
+    const message = `the body must be JSON in UTF-8 (content-type: application/json), not ${JSON.stringify(contentType?.slice(0, 100))}`;
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', message, [{ path: ['headers', 'content-type'], message }]);
+  }
+  let text: string;
+  try {
+    // JSON is UTF-8 (RFC 8259): bytes that are not are refused, not stored as U+FFFD.
+    text = STRICT_UTF8.decode(await c.req.arrayBuffer());
+  } catch {
+    throw new ApiError(400, 'INVALID_JSON', 'request body is not valid UTF-8');
+  }
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text);
   } catch {
     throw new ApiError(400, 'INVALID_JSON', 'request body is not valid JSON');
+  }
+}
+
+/**
+ * Reads a form body (application/x-www-form-urlencoded or multipart/form-data) for the pages:
+ * one that does not parse (a cut multipart) is a 400, not a 500. An HTTPException, so that the
+ * dashboard shows it as a page and the API as its JSON error (renderError).
+ */
+export async function formBody(c: Context): Promise<Record<string, string | File>> {
+  try {
+    return await c.req.parseBody();
+  } catch {
+    throw new HTTPException(400, { message: 'the request body is not a valid form (application/x-www-form-urlencoded or multipart/form-data)' });
   }
 }

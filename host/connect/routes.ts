@@ -13,7 +13,7 @@ import type { Credentials } from '../connections/connections.ts';
 import type { Provider, Providers } from '../connections/providers.ts';
 import type { Cipher } from '../crypto/cipher.ts';
 import type { Sql } from '../db/connect.ts';
-import { errorBody, renderError, type ErrorIssue } from '../api/errors.ts';
+import { errorBody, formBody, renderError, type ErrorIssue } from '../api/errors.ts';
 import type { Logger } from '../logger.ts';
 import { defineRoutes } from '../api/openapi/index.ts';
 import { ConnectError, endUserOf, type ConnectFlow } from './connect-flow.ts';
@@ -176,7 +176,7 @@ export function connectRoutes(deps: ConnectRouteDeps) {
       if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ConnectError(400, 'INVALID_REQUEST', 'the body must be a JSON object of the provider\'s fields');
       return body as Record<string, unknown>;
     }
-    return (await c.req.parseBody()) as Record<string, unknown>;
+    return formBody(c);
   }
 
   /** Connects with what the end user typed: API key, basic, bearer, or their own client credentials. */

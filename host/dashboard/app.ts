@@ -9,7 +9,7 @@ import { csrf } from 'hono/csrf';
 import { html } from 'hono/html';
 import { secureHeaders } from 'hono/secure-headers';
 import { HTTPException } from 'hono/http-exception';
-import { errorBody } from '../api/errors.ts';
+import { errorBody, formBody } from '../api/errors.ts';
 import type { Logger } from '../logger.ts';
 import { createDashboardApi, isFerryApiError, type ApiFetch } from './api-client.ts';
 import type { DashboardEnv } from './context.ts';
@@ -104,7 +104,7 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
 
   app.get('/sign-in', (c) => c.html(signInPage()));
   app.post('/sign-in', async (c) => {
-    const body = await c.req.parseBody();
+    const body = await formBody(c);
     const key = typeof body.key === 'string' ? body.key.trim() : '';
     if (key === '' || key.length > 512) return c.html(signInPage('Enter an environment secret key.'), 400);
     const address = clientAddress(c, deps.trustProxy ?? false);
@@ -138,7 +138,7 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
     c.set('api', createDashboardApi(deps.api, key));
     c.set('csrf', csrfToken(key));
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
-      const body = await c.req.parseBody();
+      const body = await formBody(c);
       if (!validCsrf(key, body.csrf)) return c.html(errorPage('This form expired or did not come from the dashboard: reload the page and try again.', c.get('csrf')), 403);
     }
     await next();

@@ -1,6 +1,7 @@
 /** What every dashboard page handler gets: the API as the signed-in environment, its CSRF token, and flash notices. */
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { formBody } from '../api/errors.ts';
 import type { DashboardApi } from './api-client.ts';
 import { href, page, type PageInput } from './layout.ts';
 import { DASHBOARD_PATH } from './session.ts';
@@ -36,7 +37,7 @@ export function render(c: DashboardContext, input: Omit<PageInput, 'csrf' | 'not
 
 /** A form field as text ('' when missing or a file). */
 export async function formField(c: DashboardContext, name: string): Promise<string> {
-  const body = await c.req.parseBody();
+  const body = await formBody(c);
   const value = body[name];
   return typeof value === 'string' ? value : '';
 }

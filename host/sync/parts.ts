@@ -122,6 +122,15 @@ export function createParts(sql: Sql) {
      * fresh retries, held ones (see hold) due again (the pass resumes; parts that succeeded stay
      * done). False when it has none.
      */
+    /**
+     * Whether the pair has a split pass going on (any part): read with a run's other reads, so a
+     * pair with none (nearly every run) skips `rearm`, a write and a round trip.
+     */
+    async any(pair: Omit<PartKey, 'part'>): Promise<boolean> {
+      const [row] = await sql<{ any: boolean }[]>`select exists (select 1 from sync_parts where ${ofPair(sql, pair)}) as any`;
+      return row?.any ?? false;
+    },
+
     async rearm(pair: Omit<PartKey, 'part'>): Promise<boolean> {
       const [row] = await sql<{ n: number }[]>`
         with rearmed as (

@@ -174,13 +174,15 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       // Independent reads, at once: a run's start waits for one round trip instead of five
       // (bench/scheduler's first-run burst is bounded by each run's time to start and settle).
       const scheduledPair = job.trigger === 'schedule' && !partKey;
-      const [script, state, provider, part, caps, connectionPaused] = await retryTransient(() => Promise.all([
+      const [script, state, provider, part, caps, connectionPaused, splitGoingOn] = await retryTransient(() => Promise.all([
         deps.scripts.getActive(connection.environment_id, connection.provider, job.syncName),
         deps.syncState.get(connection.id, job.syncName, variant),
         deps.providers.get(connection.environment_id, connection.provider),
         partKey ? deps.parts.get(partKey) : null,
         environmentLimitCaps(deps.sql, connection.environment_id),
         scheduledPair ? deps.syncState.isConnectionPaused(connection.id) : false,
+        // Parts are made only by a run of the pair itself, so none can appear before this run starts.
+        partKey ? false : deps.parts.any(pair),
       ]));
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
       const manifest = script.manifest;
@@ -206,7 +208,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (partKey && (!part || part.status === 'succeeded' || state.pass_started_at === null)) return { status: 'skipped', reason: 'the part is done or its pass is over' };
       // A split pass going on: this run of the pair resumes it (parts that gave up get fresh
       // retries) instead of starting another pass over it.
-      if (!partKey && await deps.parts.rearm(pair)) return { status: 'skipped', reason: 'a split pass is in progress: its parts run on their own' };
+      if (splitGoingOn && await deps.parts.rearm(pair)) return { status: 'skipped', reason: 'a split pass is in progress: its parts run on their own' };
 
       const chosen = part
         ? { resumed: part.checkpoint !== null, pass: { startedAt: state.pass_started_at!, full: state.pass_full, since: state.pass_since, tracksDeletes: state.pass_tracks_deletes } }

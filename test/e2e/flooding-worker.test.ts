@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { CAPS } from '../../runtime/caps.ts';
-import { deploySources, startTestFerry, workerChildren, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, startTestFerryWithWorkerPreload, workerChildren, type TestFerry } from '../helpers/ferry.ts';
 
 const PRELOAD = fileURLToPath(new URL('../fixtures/flooding-worker/preload.ts', import.meta.url));
 
@@ -27,14 +27,7 @@ export default createAction({
 
 let ferry: TestFerry;
 beforeAll(async () => {
-  const before = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = `${before ?? ''} --import=${PRELOAD}`.trim();
-  try {
-    ferry = await startTestFerry();
-  } finally {
-    if (before === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = before;
-  }
+  ferry = await startTestFerryWithWorkerPreload(PRELOAD);
   await deploySources(ferry, { 'plain/actions/flooder.ts': FLOODER });
   expect((await ferry.api.put('/providers/plain', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
   expect((await ferry.api.post('/connections', { connection_id: 'c1', provider: 'plain' })).status).toBe(201);

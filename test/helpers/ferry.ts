@@ -74,6 +74,22 @@ export async function startTestFerry(env: Record<string, string> = {}, options: 
   };
 }
 
+/**
+ * startTestFerry, with `preload` (a module path) imported by the runtime worker children the
+ * host starts now, as NODE_OPTIONS=--import does; children started later (replacing one) do not
+ * get it. For a test that makes a worker misbehave from the inside.
+ */
+export async function startTestFerryWithWorkerPreload(preload: string, env: Record<string, string> = {}): Promise<TestFerry> {
+  const before = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = `${before ?? ''} --import=${preload}`.trim();
+  try {
+    return await startTestFerry(env);
+  } finally {
+    if (before === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = before;
+  }
+}
+
 /** Polls until `check` returns a value (not undefined) or the deadline passes. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

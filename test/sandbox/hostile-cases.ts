@@ -381,6 +381,45 @@ export const CAPS_CASES: SandboxCase[] = [
       expect(recorded.checkpoints).toEqual([{ page: 2 }]);
     },
   ),
+  capCase(
+    'cycles, BigInts, 10,000-deep nesting and a 100 MB string handed to batchSave, setMetadata, saveCheckpoint and the proxy fail that call alone, as the script\'s error; symbols are dropped; the logger takes anything',
+    `const cyclic = { id: 'cyc' }; cyclic.self = cyclic;
+     let deep = { id: 'deep' }; for (let i = 0; i < 10000; i++) deep = { id: 'deep', d: deep };
+     const huge = 'h'.repeat(100 * 1024 * 1024);
+     const values = { cyclic, symbol: { id: 'sym', [Symbol('k')]: 1, s: Symbol('v') }, bigint: { id: 'big', n: 10n }, deep, huge: { id: 'huge', huge } };
+     const out = {};
+     for (const [what, value] of Object.entries(values)) {
+       out['batchSave ' + what] = await caught(() => ctx.batchSave([value], 'A'));
+       out['setMetadata ' + what] = await caught(() => ctx.setMetadata(value));
+       out['saveCheckpoint ' + what] = await caught(() => ctx.saveCheckpoint(value));
+       out['post ' + what] = await caught(() => ctx.post({ endpoint: '/upload', data: value }));
+       out['log ' + what] = await caught(() => console.log(value));
+     }
+     ctx.log(JSON.stringify(out));
+     await ctx.batchSave([{ id: 'after' }], 'A');`,
+    ({ result, recorded, provider }) => {
+      // The report is the last line, after what console.log made of each value.
+      const out = report(ok(result).logs.slice(-1)) as Record<string, string>;
+      // A cycle, a BigInt or 100 MB cannot become JSON within the caps: each call fails alone with
+      // a coded error. A symbol-keyed field is dropped and a symbol value omitted, as by
+      // JSON.stringify. Deep nesting is refused where the host stores it as a value (metadata,
+      // checkpoints: MAX_DEPTH); a proxied body is text for the provider, and records cross as
+      // JSON text, unparsed (runtime/worker/records.ts), so their depth is not held to MAX_DEPTH.
+      const mustFail = Object.keys(out).filter((call) => !call.startsWith('log ') && !call.endsWith(' symbol') && !['batchSave deep', 'post deep'].includes(call));
+      expect(mustFail).toHaveLength(14);
+      for (const call of mustFail) {
+        expect(out[call], call).toMatch(/^[A-Za-z_]+: /);
+        expect(out[call], call).not.toMatch(/INTERNAL|BRIDGE_ERROR|passed/);
+      }
+      for (const call of Object.keys(out).filter((c) => c.startsWith('log ') || c.endsWith(' symbol'))) expect(out[call], call).toBe('passed');
+      expect(Object.keys(out)).toHaveLength(25);
+      expect(recorded.batches.flatMap((b) => b.records.map((r) => r.id))).toEqual(expect.arrayContaining(['after']));
+      expect(recorded.batches.flatMap((b) => b.records.map((r) => r.id))).not.toContain('huge');
+      // Only the two bodies that became JSON reached the provider: the symbol's and the deep one.
+      expect(provider.requests.filter((p) => p.startsWith('/upload'))).toHaveLength(2);
+    },
+    { memoryMb: 1024, wallTimeMs: 120_000, cpuTimeMs: 60_000 },
+  ),
   {
     name: 'an action output over its cap fails the run with OUTPUT_SIZE, its limit and the size used',
     source: actionScript(`return { blob: 'o'.repeat(${CAPS.actionOutputBytes + 10}) };`),

@@ -5,65 +5,24 @@
  * that part alone, from its checkpoint; the pass then succeeds with every record, and
  * lastSyncDate is the start of the pass the killed process began.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfig } from '../../host/config.ts';
-import { generateEncryptionKey } from '../../host/crypto/cipher.ts';
-import { createLogger } from '../../host/logger.ts';
-import { startFerry, type FerryHost } from '../../host/server.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { createApiClient, deploySources, readAll, TEST_SECRET_KEY, waitFor, type ApiClient } from '../helpers/ferry.ts';
-import { SPLIT_SYNC, startEvents, type EventsProvider } from './split-provider.ts';
+import { expect, test } from 'vitest';
+import { deploySources, readAll, waitFor } from '../helpers/ferry.ts';
+import { startMultiHost } from '../helpers/multi-host.ts';
+import { SPLIT_SYNC, startEvents } from './split-provider.ts';
 
-const MAIN = fileURLToPath(new URL('../../host/main.ts', import.meta.url));
-
-let db: TestDatabase;
-let provider: EventsProvider;
-let dataDir: string;
-let env: Record<string, string>;
-const hosts: FerryHost[] = [];
-let api: ApiClient;
-let apiUrl: string;
-let child: ChildProcess | null = null;
-const logger = createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' });
-
-function start(extra: Record<string, string>): Promise<FerryHost> {
-  return startFerry(loadConfig({ ...env, FERRY_PORT: '0', ...extra }), logger).then((h) => (hosts.push(h), h));
-}
-
-beforeAll(async () => {
-  provider = await startEvents(60, 1_000);
-  db = await createTestDatabase();
-  dataDir = await mkdtemp(join(tmpdir(), 'ferry-split-crash-'));
-  env = {
-    DATABASE_URL: db.url, FERRY_SECRET_KEY: TEST_SECRET_KEY, FERRY_ENCRYPTION_KEY: generateEncryptionKey(), FERRY_DATA_DIR: dataDir,
-    FERRY_STALE_RUN_MS: '2000', FERRY_SYNC_RETRY_BASE_MS: '300', FERRY_SCHEDULER_TICK_MS: '200', FERRY_RUNTIME_WORKERS: '2',
-  };
-  // The API alone: until the child worker is killed, it is the only process running parts.
-  const apiHost = await start({ FERRY_ROLE: 'api' });
-  apiUrl = apiHost.url!;
-  api = createApiClient(apiUrl, TEST_SECRET_KEY);
-  await deploySources({ url: apiUrl }, { 'eventsp/syncs/events.ts': SPLIT_SYNC });
+// Everything (database, hosts, the worker process to kill, the provider) is this attempt's own:
+// CI's retry of a failed attempt starts with a live worker again, not the one the attempt killed.
+test('a part killed mid-run resumes from its checkpoint elsewhere; the pass completes with every record', async ({ onTestFinished }) => {
+  const provider = await startEvents(60, 1_000);
+  onTestFinished(() => provider.close());
+  // The API alone: until the spawned worker is killed, it is the only process running parts.
+  const cluster = await startMultiHost({ FERRY_RUNTIME_WORKERS: '2' });
+  onTestFinished(() => cluster.close());
+  const { db, api } = cluster;
+  await deploySources(cluster, { 'eventsp/syncs/events.ts': SPLIT_SYNC });
   expect((await api.put('/providers/eventsp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env, FERRY_ROLE: 'worker', FERRY_LOG_LEVEL: 'silent' },
-    stdio: 'ignore', detached: true,
-  });
-}, 120_000);
+  const worker = cluster.spawnWorker();
 
-afterAll(async () => {
-  if (child?.pid && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGKILL');
-  for (const h of hosts.reverse()) await h.close();
-  await db?.drop();
-  await provider?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-});
-
-test('a part killed mid-run resumes from its checkpoint elsewhere; the pass completes with every record', async () => {
   expect((await api.post('/connections', { connection_id: 'split-crash', provider: 'eventsp' })).status).toBe(201);
   const killedPart = await waitFor('a part to save a checkpoint', async () => {
     const [row] = await db.sql<{ part: string; checkpoint: { after: string }; run_id: string }[]>`
@@ -71,9 +30,8 @@ test('a part killed mid-run resumes from its checkpoint elsewhere; the pass comp
       where p.checkpoint is not null and p.status = 'running' and r.status = 'running' limit 1`;
     return row;
   }, 60_000);
-  process.kill(-child!.pid!, 'SIGKILL');
-  await new Promise((resolve) => (child!.exitCode !== null || child!.signalCode !== null ? resolve(null) : child!.once('exit', resolve)));
-  expect(child!.signalCode).toBe('SIGKILL');
+  await worker.kill();
+  expect(worker.child.signalCode).toBe('SIGKILL');
   // What the killed part had saved when its process died (it may have moved on since the read above).
   const [atKill] = await db.sql<{ checkpoint: { after: string } }[]>`select checkpoint from sync_parts where part = ${killedPart.part}`;
   const [state] = await db.sql<{ last_sync_date: Date | null; pass_started_at: Date }[]>`select last_sync_date, pass_started_at from sync_state`;
@@ -81,7 +39,7 @@ test('a part killed mid-run resumes from its checkpoint elsewhere; the pass comp
 
   provider.delayMs = 0;
   const requestsBefore = provider.requests.length;
-  await start({ FERRY_ROLE: 'worker' });
+  await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
   const lost = await waitFor('the killed part\'s run to be failed', async () => {
     const [row] = await db.sql<{ status: string; error: { code: string } | null }[]>`select status, error from runs where id = ${killedPart.run_id}`;
     return row?.status === 'failed' ? row : undefined;

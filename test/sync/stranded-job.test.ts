@@ -19,8 +19,6 @@ import { startMultiHost, type MultiHost, type WorkerProcess } from '../helpers/m
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
-/** pg-boss's smallest job heartbeat, which FERRY_STALE_RUN_MS=2000 is raised to. */
-const JOB_HEARTBEAT_MS = 10_000;
 
 let cluster: MultiHost;
 let db: TestDatabase;
@@ -103,14 +101,14 @@ test('a job claimed by a process that died before its run row: failed when its h
   try {
     const [claimed] = await claimer.fetch<{ connectionId: string }>(SYNC_QUEUE, { batchSize: 1 });
     expect(claimed?.data.connectionId).toBe(conn!.id);
-    const claimedAt = Date.now();
     await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
     const failed = await waitFor('the silent job to be failed', async () => {
       const [row] = await db.sql<{ state: string; output: { message?: string } | null }[]>`select state::text as state, output from pgboss.job where id = ${claimed!.id}`;
       return row?.state === 'failed' ? row : undefined;
     }, 40_000);
+    // Failed by the silent-job sweep once its heartbeat lapsed (its message says so), not by
+    // pg-boss's own expiry a minute on.
     expect(failed.output?.message).toBe('worker lost before the run started');
-    expect(Date.now() - claimedAt).toBeLessThan(JOB_HEARTBEAT_MS + 5_000);
     // Its pair runs at once, not an hour later at its next scheduled time.
     const rerun = await waitFor('the pair to run again', async () => {
       const [row] = await db.sql<{ status: string }[]>`select status from runs where connection_id = ${conn!.id} order by id desc limit 1 offset 0`;
