@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'scripts/**/*.test.ts'],
     // Nango's own tests of copied scripts: run by test/cli/testing-nango-tests.test.ts in a project of their own.
-    exclude: [...configDefaults.exclude, 'test/fixtures/nango-templates/**'],
+    exclude: [...configDefaults.exclude, 'test/fixtures/nango-project/**'],
     // Every test file talks to a real Postgres and spawns worker processes: keep files in
     // separate forks and give slow machines room.
     pool: 'forks',

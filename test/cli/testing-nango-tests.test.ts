@@ -1,20 +1,23 @@
 /**
- * A Nango project's own tests run unmodified on Ferry: real scripts from NangoHQ's
- * integration-templates with the tests `nango generate:tests` wrote for them and the fixtures
- * `nango dryrun --save` recorded (test/fixtures/nango-templates, copied as they are), run by
- * vitest in a project of their own whose only Ferry-specific file is the vitest.config.ts the
- * docs show (`plugins: [nangoTests()]`). `createSync.exec(nangoMock)` runs each script in Ferry's
+ * A Nango project's own tests run unmodified on Ferry: scripts in a Nango project's layout with
+ * tests in the shape `nango generate:tests` writes and fixtures in the shape `nango dryrun --save`
+ * records (test/fixtures/nango-project, written for Ferry), run by vitest in a project of their
+ * own whose only Ferry-specific file is the vitest.config.ts the docs show
+ * (`plugins: [nangoTests()]`). FERRY_NANGO_TEMPLATES=<integration-templates>/integrations with
+ * FERRY_NANGO_TEMPLATES_PROVIDERS=a,b adds those providers of a local checkout (never committed). `createSync.exec(nangoMock)` runs each script in Ferry's
  * runtime, so what differs from Node (a Node-only global) fails there as it would deployed, and
  * a recorded save that differs from what the script saves fails its test.
  */
 import { spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 
 const REPO = join(import.meta.dirname, '../..');
-const TEMPLATES = join(REPO, 'test/fixtures/nango-templates');
+const TEMPLATES = join(REPO, 'test/fixtures/nango-project');
+const CHECKOUT = process.env.FERRY_NANGO_TEMPLATES;
+const CHECKOUT_PROVIDERS = (process.env.FERRY_NANGO_TEMPLATES_PROVIDERS ?? '').split(',').filter(Boolean);
 
 /** What vitest's json reporter writes, as far as these tests read it. */
 interface VitestReport {
@@ -53,8 +56,9 @@ it('saves what the fixture recorded', async () => {
 
 beforeAll(async () => {
   project = await mkdtemp(join(tmpdir(), 'ferry-nango-tests-'));
-  // The copied templates exactly as they are, plus the config a Nango project adds to run them on Ferry.
+  // The project exactly as it is, plus the config a Nango project adds to run them on Ferry.
   await cp(TEMPLATES, join(project, 'templates'), { recursive: true });
+  for (const provider of CHECKOUT ? CHECKOUT_PROVIDERS : []) await cp(join(CHECKOUT!, provider), join(project, 'templates', provider), { recursive: true });
   await symlink(join(REPO, 'node_modules'), join(project, 'node_modules'));
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'nango-project', private: true, type: 'module' }));
   await writeFile(join(project, 'vitest.config.ts'), [
@@ -64,10 +68,10 @@ beforeAll(async () => {
   ].join('\n'));
 
   // A recorded save that is not what the script saves: its test must fail.
-  await cp(join(TEMPLATES, '1password-scim'), join(project, 'altered/1password-scim'), { recursive: true });
-  const fixturePath = join(project, 'altered/1password-scim/tests/scim-users.test.json');
+  await cp(join(TEMPLATES, 'acme-crm'), join(project, 'altered/acme-crm'), { recursive: true });
+  const fixturePath = join(project, 'altered/acme-crm/tests/people.test.json');
   const fixture = JSON.parse(await readFile(fixturePath, 'utf8'));
-  fixture.nango.batchSave.ScimUser[0].userName = 'someone-else@example.com';
+  fixture.nango.batchSave.Person[0].email = 'someone-else@example.com';
   await writeFile(fixturePath, JSON.stringify(fixture));
 
   // Buffer exists in Node, where Nango's mock runs exec, but not in the isolate a deploy runs it in.
@@ -122,24 +126,24 @@ afterAll(async () => {
   await rm(project, { recursive: true, force: true });
 });
 
-test("the copied integration-templates tests all pass, unmodified, with their recorded fixtures", async () => {
+test("the project's tests all pass, unmodified, with their recorded fixtures", async () => {
   const results = resultsUnder('templates');
-  // Every `it(` of the copied test files ran: none was skipped or failed to load.
-  const copied = (await readFile(join(TEMPLATES, 'FILES'), 'utf8')).split('\n').filter((f) => f.endsWith('.test.ts'));
+  // Every `it(` of the project's test files ran: none was skipped or failed to load.
+  const testFiles = (await readdir(join(project, 'templates'), { recursive: true })).filter((f) => f.endsWith('.test.ts'));
   let expected = 0;
-  for (const file of copied) expected += ((await readFile(join(TEMPLATES, file), 'utf8')).match(/\bit\(/g) ?? []).length;
-  expect(expected).toBeGreaterThan(0);
+  for (const file of testFiles) expected += ((await readFile(join(project, 'templates', file), 'utf8')).match(/\bit\(/g) ?? []).length;
+  expect(expected).toBeGreaterThanOrEqual(3);
   expect(results.map((r) => [r.fullName, r.status, r.failureMessages.join('\n').slice(0, 2000)]), stderr.slice(-4000)).toEqual(results.map((r) => [r.fullName, 'passed', '']));
   expect(results).toHaveLength(expected);
 });
 
 test('a recorded save that differs from what the script saves fails its test; the rest of the copy still passes', () => {
   const altered = resultsUnder('altered');
-  const save = altered.find((r) => r.fullName.includes('scim-users') && r.fullName.includes('batchSave'));
+  const save = altered.find((r) => r.fullName.includes('people') && r.fullName.includes('batchSave'));
   expect(save?.status, stderr.slice(-2000)).toBe('failed');
   expect(save?.failureMessages.join('\n')).toMatch(/to strictly equal/);
   // The same copy's action, whose fixture was left alone, passes: the failure is the altered record.
-  expect(altered.find((r) => r.fullName.includes('list-scim-users'))?.status).toBe('passed');
+  expect(altered.find((r) => r.fullName.includes('create-person'))?.status).toBe('passed');
 });
 
 test("exec runs the script in Ferry's isolate: a Node-only global fails there, what the isolate has passes", () => {
