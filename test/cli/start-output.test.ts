@@ -59,8 +59,11 @@ async function useThenStop(url: string, stop: () => void): Promise<number | null
 
 test('at a terminal: the banner and no JSON log line, from start to Ctrl-C', async () => {
   db = await createTestDatabase();
-  // `script` runs the command on a pseudo-terminal and copies what it prints to our stdout.
-  const { url, output } = await start('script', ['-qfec', `'${process.execPath}' '${BIN}' start`, '/dev/null'], hostEnv(db.url));
+  // `script` runs the command on a pseudo-terminal and copies what it prints to our stdout. It
+  // runs it through $SHELL: `exec` makes ferry the terminal's foreground process, as when a
+  // person types the command. Without it a shell that waits for it (dash, when SHELL is unset)
+  // gets the Ctrl-C too and exits 130 whatever ferry does.
+  const { url, output } = await start('script', ['-qfec', `exec '${process.execPath}' '${BIN}' start`, '/dev/null'], { ...hostEnv(db.url), SHELL: '/bin/sh' });
   expect(await useThenStop(url, () => child!.stdin!.write('\u0003'))).toBe(0);
   const lines = output.stdout.split(/\r?\n/).filter((line) => line.trim() !== '');
   expect(lines.filter((line) => line.trimStart().startsWith('{'))).toEqual([]);
