@@ -106,22 +106,6 @@ export function createParts(sql: Sql) {
       return row ?? null;
     },
 
-    /** How the pair's split pass stands; null when it has none going. */
-    async progress(pair: Omit<PartKey, 'part'>): Promise<{ parts: number; succeeded: number; running: number; failed: number; given_up: number; held: number } | null> {
-      const [row] = await sql<{ parts: number; succeeded: number; running: number; failed: number; given_up: number; held: number }[]>`
-        select count(*)::int as parts, count(*) filter (where status = 'succeeded')::int as succeeded,
-          count(*) filter (where status = 'running')::int as running, count(*) filter (where status = 'failed')::int as failed,
-          count(*) filter (where status = 'failed' and next_run_at is null)::int as given_up,
-          count(*) filter (where status = 'pending' and next_run_at is null)::int as held
-        from sync_parts where ${ofPair(sql, pair)}`;
-      return row && row.parts > 0 ? row : null;
-    },
-
-    /**
-     * A run of the pair while its split pass is going: parts that gave up are due again with
-     * fresh retries, held ones (see hold) due again (the pass resumes; parts that succeeded stay
-     * done). False when it has none.
-     */
     /**
      * Whether the pair has a split pass going on (any part): read with a run's other reads, so a
      * pair with none (nearly every run) skips `rearm`, a write and a round trip.
@@ -131,6 +115,11 @@ export function createParts(sql: Sql) {
       return row?.any ?? false;
     },
 
+    /**
+     * A run of the pair while its split pass is going: parts that gave up are due again with
+     * fresh retries, held ones (see hold) due again (the pass resumes; parts that succeeded stay
+     * done). False when it has none.
+     */
     async rearm(pair: Omit<PartKey, 'part'>): Promise<boolean> {
       const [row] = await sql<{ n: number }[]>`
         with rearmed as (

@@ -42,3 +42,18 @@ export async function splitPassParts(sql: Sql, pair: Omit<PartKey, 'part'>): Pro
     where p.connection_id = ${pair.connectionId} and p.sync_name = ${pair.syncName} and p.variant = ${pair.variant}
     order by p.window_from nulls last, p.part`;
 }
+
+export interface SplitProgress { parts: number; succeeded: number; running: number; failed: number; given_up: number; held: number }
+
+/**
+ * How the pass stands, counted from the same read as its parts, so the counts and the list
+ * always agree (two reads could straddle a part settling). Null when the pair has no pass going.
+ */
+export function splitProgress(items: readonly SplitPartView[]): SplitProgress | null {
+  if (items.length === 0) return null;
+  const count = (...states: PartState[]) => items.filter((p) => states.includes(p.state)).length;
+  return {
+    parts: items.length, succeeded: count('succeeded'), running: count('running'),
+    failed: count('failed', 'given_up'), given_up: count('given_up'), held: count('held'),
+  };
+}

@@ -7,10 +7,11 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
-import { deploySources, startTestFerry, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, idForThisAttempt, startTestFerry, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
 import { DAY, SPLIT_SYNC, START, startEvents, type EventsProvider } from '../sync/split-provider.ts';
 
-const CONN = 'split-dash';
+/** The connection of the first test's latest attempt (a retry makes its own); the others follow it. */
+let conn = 'split-dash';
 const FAILING_PART = new Date(START + 180 * DAY).toISOString();
 
 let ferry: TestFerry;
@@ -38,14 +39,15 @@ afterAll(async () => {
   await provider?.close();
 });
 
-const status = async () => (await ferry.api.get(`/syncs/events/status?connection_id=${CONN}`)).body;
-const syncPage = `/dashboard/connections/${CONN}/syncs/events`;
+const status = async () => (await ferry.api.get(`/syncs/events/status?connection_id=${conn}`)).body;
+const syncPage = () => `/dashboard/connections/${conn}/syncs/events`;
 /** Events the provider holds in [from, to). */
 const eventsIn = (from: string, to: string | null) => [...provider.events.values()].filter((at) => at >= Date.parse(from) && (to === null || at < Date.parse(to))).length;
 
 describe('a split pass on the sync page', () => {
   test('shows every part with its window, state, records, retry attempt and run, as the status API does', async () => {
-    expect((await ferry.api.post('/connections', { connection_id: CONN, provider: 'eventsp' })).status).toBe(201);
+    conn = idForThisAttempt('split-dash');
+    expect((await ferry.api.post('/connections', { connection_id: conn, provider: 'eventsp' })).status).toBe(201);
     const settled = await waitFor('every part settled, one given up', async () => {
       const s = await status();
       return s.split_pass && s.split_pass.given_up === 1 && s.split_pass.succeeded === s.split_pass.parts - 1 ? s : undefined;
@@ -55,7 +57,7 @@ describe('a split pass on the sync page', () => {
     // Not idle although the latest run may be a part that succeeded: the pass cannot complete.
     expect(settled.state).toBe('failing');
 
-    await page.goto(`${ferry.url}${syncPage}`);
+    await page.goto(`${ferry.url}${syncPage()}`);
     await page.waitForSelector('#split-parts');
     expect(await page.textContent('#split-summary')).toContain(`${pass.parts - 1} of ${pass.parts} parts succeeded, 0 running, 1 failed (1 given up until the next run)`);
     const rows = await page.$$eval('#split-parts tbody tr', (trs) => trs.map((tr) => ({
@@ -91,12 +93,12 @@ describe('a split pass on the sync page', () => {
 
   test('the next run resumes the given-up part; once the pass succeeds the section is gone', async () => {
     provider.failFrom = null;
-    expect((await ferry.api.post('/syncs/events/trigger', { connection_id: CONN })).status).toBe(202);
+    expect((await ferry.api.post('/syncs/events/trigger', { connection_id: conn })).status).toBe(202);
     await waitFor('the pass to succeed', async () => {
       const s = await status();
       return s.split_pass === null && s.last_sync_date !== null ? s : undefined;
     }, 60_000);
-    await page.goto(`${ferry.url}${syncPage}`);
+    await page.goto(`${ferry.url}${syncPage()}`);
     await page.waitForSelector('#runs');
     expect(await page.$('#split-parts')).toBeNull();
     expect(await page.textContent('h1 .badge')).toBe('idle');
@@ -105,13 +107,13 @@ describe('a split pass on the sync page', () => {
 
   test('a sync whose provider is gone shows why it does not run, on its page and the overview', async () => {
     expect((await ferry.api.request('DELETE', '/providers/eventsp')).status).toBe(204);
-    await page.goto(`${ferry.url}${syncPage}`);
+    await page.goto(`${ferry.url}${syncPage()}`);
     await page.waitForSelector('#sync-blocked');
     expect(await page.textContent('#sync-blocked')).toContain('provider eventsp is not configured');
     expect(await page.textContent('h1 .badge')).toBe('blocked');
     await page.goto(`${ferry.url}/dashboard`);
     await page.waitForSelector('#syncs');
-    const row = page.locator('#syncs tr', { hasText: CONN });
+    const row = page.locator('#syncs tr', { hasText: conn });
     expect(await row.locator('.badge').first().textContent()).toBe('blocked');
   });
 });

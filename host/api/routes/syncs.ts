@@ -10,7 +10,7 @@ import type { Runs } from '../../runs/runs.ts';
 import { parseSchedule } from '../../sync/frequency.ts';
 import type { Parts } from '../../sync/parts.ts';
 import { scheduledRunBlocker } from '../../sync/run-blockers.ts';
-import { splitPassParts } from '../../sync/split-progress.ts';
+import { splitPassParts, splitProgress } from '../../sync/split-progress.ts';
 import type { SyncState } from '../../sync/sync-state.ts';
 import { syncHealth } from '../../sync/sync-status.ts';
 import { syncStateName } from '../../sync/sync-state-name.ts';
@@ -150,12 +150,16 @@ export function syncRoutes(deps: SyncRouteDeps) {
     const { name } = parseInput(SyncName, c.req.param(), 'params');
     const q = parseInput(StatusQuery, c.req.query(), 'query');
     const { state, script, connection } = await resolve(c.get('environment').id, name, q.connection_id, q.variant);
+    const pair = { connectionId: connection.id, syncName: script.name, variant: q.variant };
+    // The parts before the latest run: a part's run settles in its part's transaction, so a part
+    // read as settled has its run settled in the later read. The other order could pair a part
+    // seen settled with its run seen still running (a pass read as running that cannot run).
+    const items = await splitPassParts(deps.sql, pair);
+    const progress = splitProgress(items);
+    const splitPass = progress && { ...progress, items };
     const [lastRun] = await deps.runs.list({ connectionId: connection.id, scriptName: script.name, variant: q.variant, limit: 1 });
     const connectionPaused = await deps.syncState.isConnectionPaused(connection.id);
     const health = await syncHealth(deps.sql, connection.id, script.name, q.variant, q.window_hours);
-    const pair = { connectionId: connection.id, syncName: script.name, variant: q.variant };
-    const progress = await deps.parts.progress(pair);
-    const splitPass = progress && { ...progress, items: await splitPassParts(deps.sql, pair) };
     const blocked = scheduledRunBlocker(connection, (await deps.providers.get(connection.environment_id, connection.provider)) !== null);
     const stateName = syncStateName({
       lastRunStatus: lastRun?.status ?? null, paused: state.paused || connectionPaused, blocked: blocked !== null, stuck: health.stuck, splitPass: progress,
