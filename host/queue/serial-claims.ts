@@ -18,7 +18,10 @@
  * lock statement reads too. So when only the COMMIT was left and the connection failed, the
  * jobs still active with that stamp are this claim's, committed; they are taken (their heartbeat
  * refreshed, so the sweep leaves them) and worked as if the answer had arrived. None found: the
- * commit did not happen, and the jobs are still claimable by anyone.
+ * commit did not happen, and the jobs are still claimable by anyone. What pg-boss gets back is the
+ * claim's own rows (its RETURNING, read before the COMMIT), kept to the jobs found: recovery reads
+ * nothing of pg-boss's statement, so a pg-boss release that reshapes it cannot break recovery.
+ * Only recognising the claim reads its text (CLAIM); test/db/serial-claims pins that.
  */
 import type { Db } from 'pg-boss';
 import type { Sql } from '../db/connect.ts';
@@ -26,14 +29,12 @@ import { isTransientDatabaseError, retryTransient, SETTLE_RETRY_MS } from '../db
 import { pgBossDb } from './pg-boss-db.ts';
 
 const CLAIM = /SET\s+state = 'active',\s+started_on\s*=/;
-/** The claimed table and the columns pg-boss reads back, from its claim statement. */
-const CLAIM_TABLE = /UPDATE\s+(\S+)\s+j\s+SET/;
-const CLAIM_RETURNING = /RETURNING\s+([\s\S]+?)\s*$/;
 
 type Result = Awaited<ReturnType<Db['executeSql']>>;
 
 interface UnseenClaim {
-  text: string;
+  /** What the claim returned, before its COMMIT. */
+  result: Result;
   jobIds: string[];
   /** The claim transaction's job_now() as Postgres prints it (microseconds kept: a JS Date would drop them). */
   startedOn: string;
@@ -43,17 +44,15 @@ export function serialClaimsDb(sql: Sql, queue: string): Db {
   const plain = pgBossDb(sql);
   const isClaim = (text: string) => text.includes(`name = '${queue}'`) && CLAIM.test(text);
 
-  /** The jobs of `claim` if its commit went through (refreshing their heartbeat), else none. */
-  function recover(claim: UnseenClaim): Promise<Result> {
-    const table = CLAIM_TABLE.exec(claim.text)?.[1];
-    const returning = CLAIM_RETURNING.exec(claim.text)?.[1];
-    if (!table || !returning) throw new Error('pg-boss claim statement not recognised: cannot tell whether its commit went through');
-    // Both as text: the adapter expands an array parameter into a list of placeholders, and the
-    // client would read a timestamptz parameter into a Date, dropping the stamp's microseconds.
-    return plain.executeSql(`
-      UPDATE ${table} j SET heartbeat_on = pgboss.job_now()
-      WHERE j.name = $1 AND j.id = ANY(string_to_array($2, ',')::uuid[]) AND j.state = 'active' AND j.started_on = $3::text::timestamptz
-      RETURNING ${returning}`, [queue, claim.jobIds.join(','), claim.startedOn]);
+  /** The rows of `claim` whose jobs it did take (refreshing their heartbeat), none if its commit did not happen. */
+  async function recover(claim: UnseenClaim): Promise<Result> {
+    // The stamp as text: the client would read a timestamptz parameter into a Date, dropping its microseconds.
+    const taken = await sql<{ id: string }[]>`
+      update pgboss.job set heartbeat_on = pgboss.job_now()
+      where name = ${queue} and id = any(${claim.jobIds}::uuid[]) and state = 'active' and started_on = ${claim.startedOn}::text::timestamptz
+      returning id::text`;
+    const ids = new Set(taken.map((row) => row.id));
+    return { ...claim.result, rows: claim.result.rows.filter((row) => ids.has(String((row as { id: unknown }).id))) };
   }
 
   return {
@@ -77,7 +76,7 @@ export function serialClaimsDb(sql: Sql, queue: string): Db {
           const result = claimed.value;
           const jobIds = result.rows.map((row) => String((row as { id: unknown }).id));
           // Only the COMMIT is left: from here a lost connection leaves its outcome unknown.
-          if (jobIds.length > 0) unseen = { text, jobIds, startedOn: locked.value[0]!.started_on };
+          if (jobIds.length > 0) unseen = { result, jobIds, startedOn: locked.value[0]!.started_on };
           return result;
         });
       } catch (err) {
