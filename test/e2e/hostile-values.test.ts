@@ -111,6 +111,30 @@ export default createSync({
   },
 });`;
 
+// Records cross the bridge as JSON text, unparsed: the depth rule is checked on that text.
+const DEEP_RECORDS_SYNC = `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+const nest = (levels: number, wrap: (inner: unknown) => unknown) => { let o: unknown = 1; for (let i = 0; i < levels; i++) o = wrap(o); return o; };
+export default createSync({
+  description: 'records nested too deep among ordinary ones',
+  frequency: 'every day',
+  models: { DeepItem: z.object({ id: z.string() }).passthrough() },
+  exec: async (nango) => {
+    await nango.batchSave([
+      { id: 'before' },
+      { id: 'deep-objects', d: nest(10000, (o) => ({ d: o })) },
+      { d: nest(150, (o) => [o]), id: 'deep-arrays-id-last' },
+      { id: 'one-over', d: nest(100, (o) => ({ d: o })) },
+      { id: 'at-the-limit', d: nest(99, (o) => ({ d: o })) },
+      { id: 'brackets-in-text', text: '{[' + '[{'.repeat(3000) + '\\\\"{' },
+      { id: 'wide', items: Array.from({ length: 300 }, (_, i) => ({ i, tags: [i, [i]] })) },
+      { id: 'after' },
+    ], 'DeepItem');
+    await nango.batchUpdate([{ id: 'before', d: nest(200, (o) => ({ d: o })) }, { id: 'after', note: 'updated' }], 'DeepItem');
+  },
+});`;
+
 let ferry: TestFerry;
 const R = '\ufffd';
 
@@ -122,6 +146,7 @@ beforeAll(async () => {
     'plain/syncs/deep-checkpoint.ts': DEEP_CHECKPOINT,
     'plain/syncs/bad-text.ts': BAD_TEXT_SYNC,
     'plain/syncs/long-ids.ts': LONG_IDS_SYNC,
+    'plain/syncs/deep-records.ts': DEEP_RECORDS_SYNC,
   });
   expect((await ferry.api.put('/providers/plain', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
   expect((await ferry.api.post('/connections', { connection_id: 'c1', provider: 'plain' })).status).toBe(201);
@@ -229,5 +254,29 @@ describe('a record id too long for an index', () => {
     const rejected = (await ferry.api.get(`/runs/${run.id}/rejected`)).body;
     const reasons = JSON.stringify(rejected);
     expect(reasons).toContain('9000 bytes long, over the 1024-byte cap');
+  });
+});
+
+describe('a record nested deeper than 100 levels', () => {
+  test('is rejected alone, with its reason, in a save or an update; the records around it are saved, brackets in strings and wide records too', async () => {
+    const run = await waitForRun(ferry.api, 'c1', 'deep-records', '0', 60_000);
+    expect(run.error).toBeNull();
+    expect(run.status).toBe('succeeded');
+    expect(run.counts).toMatchObject({ added: 5, updated: 1, rejected: 4 });
+    const { records } = await readAll(ferry.api, 'c1', 'DeepItem');
+    expect(records.map((r: { id: string }) => r.id).sort()).toEqual(['after', 'at-the-limit', 'before', 'brackets-in-text', 'wide']);
+    const byId = new Map(records.map((r: any) => [r.id, r]));
+    // The record itself is level 1: 99 nested objects inside it make 100 levels, kept whole.
+    let depth = 0;
+    for (let o: any = byId.get('at-the-limit'); typeof o === 'object'; o = o.d) depth++;
+    expect(depth).toBe(100);
+    expect(byId.get('before')).not.toHaveProperty('d');
+    expect(byId.get('after')).toMatchObject({ note: 'updated' });
+    expect((byId.get('brackets-in-text') as any).text).toBe('{[' + '[{'.repeat(3000) + '\\"{');
+    expect((byId.get('wide') as any).items).toHaveLength(300);
+    const { rejected } = (await ferry.api.get(`/runs/${run.id}/rejected`)).body as { rejected: Array<{ record_id: string; reason: string }> };
+    expect(rejected.map((r) => r.record_id).sort()).toEqual(['before', 'deep-arrays-id-last', 'deep-objects', 'one-over']);
+    for (const r of rejected) expect(r.reason).toBe('record is nested deeper than 100 levels');
+    await expectHostCarriesOn();
   });
 });
