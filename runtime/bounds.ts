@@ -4,7 +4,8 @@
  *
  * Depth: objects and arrays nest at most MAX_DEPTH levels. V8's structured-clone deserializer and
  * JSON.stringify recurse, so a value 2,000 levels deep would throw (or take a process down) far
- * from where it came in; refused where it enters, it is a clear error for that one call.
+ * from where it came in; refused where it enters, it is a clear error for that one call. Records
+ * cross as JSON text, so their depth is measured on the text (jsonDepthChecker).
  *
  * Text: script text stored in Postgres (log lines, error messages, metadata, checkpoints, records)
  * has NUL (U+0000), which Postgres text and jsonb refuse, and lone surrogates, which have no UTF-8
