@@ -168,7 +168,7 @@ beforeAll(async () => {
   expect((await ferry.api.post('/connections', { connection_id: 'c1', provider: 'plain' })).status).toBe(201);
   expect((await ferry.api.put('/providers/texty', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
   expect((await ferry.api.post('/connections', { connection_id: 'c-text', provider: 'texty' })).status).toBe(201);
-}, 60_000);
+}, 120_000); // seven scripts to deploy, on a loaded machine
 afterAll(async () => {
   await ferry?.close();
 });
