@@ -7,15 +7,12 @@
  * only (`ferry-server`, `ferry start`, `ferry dev`): a library must not take over its embedder's
  * process handlers.
  */
+import { clipText } from './clip-text.ts';
 import type { Logger } from './logger.ts';
 
 /** A reason's message and stack as logged: a rejection can carry megabytes (a response body). */
 const MAX_MESSAGE_CHARS = 2_000;
 const MAX_STACK_CHARS = 4_000;
-
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
-}
 
 /** A bounded, loggable description of whatever was thrown or rejected (not always an Error). */
 export function describeFault(reason: unknown): { type: string; message: string; stack?: string; code?: string } {
@@ -23,9 +20,9 @@ export function describeFault(reason: unknown): { type: string; message: string;
     const code = (reason as { code?: unknown }).code;
     return {
       type: reason.name,
-      message: clip(reason.message, MAX_MESSAGE_CHARS),
-      ...(reason.stack && { stack: clip(reason.stack, MAX_STACK_CHARS) }),
-      ...(typeof code === 'string' && { code: clip(code, 100) }),
+      message: clipText(reason.message, MAX_MESSAGE_CHARS),
+      ...(reason.stack && { stack: clipText(reason.stack, MAX_STACK_CHARS) }),
+      ...(typeof code === 'string' && { code: clipText(code, 100) }),
     };
   }
   let message: string;
@@ -34,7 +31,7 @@ export function describeFault(reason: unknown): { type: string; message: string;
   } catch {
     message = Object.prototype.toString.call(reason); // a cycle, a BigInt
   }
-  return { type: typeof reason, message: clip(message, MAX_MESSAGE_CHARS) };
+  return { type: typeof reason, message: clipText(message, MAX_MESSAGE_CHARS) };
 }
 
 let guarded = false;

@@ -39,6 +39,7 @@ const OUT = join(import.meta.dirname, '..', 'packages', 'postgres');
 export const MARKER = '/* ferry-patch: backend loss */';
 export const ROW_MESSAGES = '/* ferry-patch: row messages */';
 export const READ_BUFFER = '/* ferry-patch: reused read buffer */';
+export const CANCEL_RESULT = '/* ferry-patch: cancel result */';
 
 const CONNECTION: Array<[string, string]> = [
   [
@@ -194,6 +195,18 @@ const QUERY: Array<[string, string]> = [
   }
 
   values() {
+`,
+  ],
+  [
+    '  cancel() {\n    return this.canceller && (this.canceller(this), this.canceller = null)\n  }\n',
+    `  ${CANCEL_RESULT}
+  // Returns the cancel's promise, which upstream dropped: a cancel request that cannot reach the
+  // server (Postgres down) rejects where the caller handles it, not as an unhandled rejection.
+  cancel() {
+    const canceller = this.canceller
+    this.canceller = null
+    return canceller ? canceller(this) : Promise.resolve()
+  }
 `,
   ],
 ];

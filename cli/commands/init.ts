@@ -5,6 +5,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { HOST_OPTIONS, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { initTemplates, projectManifest } from '../init-templates.ts';
+import { isNangoProject, NANGO_PLUGIN_HINT, nangoVitestConfig } from '../nango-project.ts';
 import { createOutput } from '../output.ts';
 import { FERRY_VERSION, ZOD_RANGE } from '../version.ts';
 
@@ -43,6 +44,12 @@ with the next commands. package.json gets what the project lacks (ferry and zod 
 version, vitest, a test script); what it has is kept. Other existing files are kept unless
 --force.
 
+In a Nango project (its package.json lists nango, it has a nango.yaml, or its
+<integration>/{syncs,actions} scripts import nango), init writes no example scripts: it writes
+the vitest.config.ts that runs the project's own tests on Ferry (the nangoTests() plugin, over
+the project's vite.config when it has one), so npm test runs them unmodified. A vitest.config
+the project already has is not rewritten; init says what to add to it.
+
 Options:
   --force      overwrite files that exist
   --json       print the files written as JSON
@@ -68,14 +75,20 @@ export const initCommand: Command = {
       const kept: string[] = [];
       const updated: string[] = [];
       await mkdir(root, { recursive: true });
-      const manifest = await mergeManifest(join(root, 'package.json'), root);
+      const manifestPath = join(root, 'package.json');
+      const nango = await isNangoProject(root, existsSync(manifestPath) ? (JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest) : null);
+      const manifest = await mergeManifest(manifestPath, root);
       if (manifest) {
         await writeFile(join(root, 'package.json'), manifest.text);
         (manifest.created ? written : updated).push('package.json');
       } else {
         kept.push('package.json');
       }
-      for (const [file, content] of Object.entries(initTemplates())) {
+      // A Nango project keeps its own layout: what it needs is the config that runs its tests on Ferry.
+      const vitestConfig = nango ? await nangoVitestConfig(root) : null;
+      const templates: Record<string, string> = !vitestConfig ? initTemplates() : vitestConfig.action === 'write' ? { [vitestConfig.file]: vitestConfig.text } : {};
+      if (vitestConfig && vitestConfig.action !== 'write') kept.push(vitestConfig.file);
+      for (const [file, content] of Object.entries(templates)) {
         const path = join(root, file);
         if (existsSync(path) && !values.force) {
           kept.push(file);
@@ -85,13 +98,25 @@ export const initCommand: Command = {
         await writeFile(path, content);
         written.push(file);
       }
-      out.json({ ok: true, dir: root, written, updated, kept });
-      out.line(`Created a scripts project in ${root}:`);
+      const addPlugin = vitestConfig?.action === 'add-plugin' ? vitestConfig.file : undefined;
+      out.json({ ok: true, dir: root, nango, written, updated, kept, ...(addPlugin && { addPlugin: { file: addPlugin, hint: NANGO_PLUGIN_HINT } }) });
+      out.line(nango ? `Set up the Nango project in ${root} to run on Ferry:` : `Created a scripts project in ${root}:`);
       for (const file of written) out.line(`  + ${file}`);
       for (const file of updated) out.line(`  ~ ${file} (added what Ferry needs)`);
-      for (const file of kept) out.line(`  = ${file} (exists; ${file === 'package.json' ? 'has what Ferry needs' : '--force to overwrite'})`);
+      for (const file of kept) {
+        const why = file === 'package.json' ? 'has what Ferry needs' : file === vitestConfig?.file ? (addPlugin ? `yours, left as it is: ${NANGO_PLUGIN_HINT}` : 'loads nangoTests()') : '--force to overwrite';
+        out.line(`  = ${file} (exists; ${why})`);
+      }
       const fromCwd = relative(process.cwd(), root);
       const cd = fromCwd.startsWith('..') ? root : fromCwd;
+      if (nango) {
+        out.line(['', 'Next:', ...(cd ? [`  cd ${cd}`] : []),
+          '  npm install                 # ferry and vitest',
+          "  npm test                    # the project's own tests, unmodified, each script run in Ferry's runtime",
+          '  npx ferry compile           # type-check and bundle, errors at file:line',
+        ].join('\n'));
+        return EXIT.OK;
+      }
       out.line([
         '', 'Next:', ...(cd ? [`  cd ${cd}`] : []),
         '  npm install                 # ferry, zod and vitest',

@@ -3,6 +3,7 @@
  * the full URL with credentials redacted (userinfo, the values of credential-shaped query keys,
  * any of the connection's secrets wherever they appear), the status and the start of the body.
  */
+import { clipText } from '../clip-text.ts';
 import type { Credentials } from '../connections/connections.ts';
 
 const REDACTED = '***';
@@ -53,7 +54,7 @@ export function redactUrl(url: URL, secrets: string[] = [], secretParams: string
 /** The first few hundred characters of a body, on one line, without the connection's secrets. */
 export function bodyExcerpt(body: string, secrets: string[] = []): string {
   const flat = scrub(body, secrets).replace(/\s+/g, ' ').trim();
-  return flat.length > BODY_EXCERPT_CHARS ? `${flat.slice(0, BODY_EXCERPT_CHARS)}…` : flat;
+  return clipText(flat, BODY_EXCERPT_CHARS);
 }
 
 /**
@@ -66,6 +67,6 @@ const URL_SHOWN_CHARS = 1_200;
 /** "GET https://api.example.com/v1/items?api_key=*** answered 404: {"error":"not found"}" */
 export function describeFailure(method: string, shownUrl: string, status: number, body: string, secrets: string[] = []): string {
   const excerpt = bodyExcerpt(body, secrets);
-  const url = shownUrl.length > URL_SHOWN_CHARS ? `${shownUrl.slice(0, URL_SHOWN_CHARS)}…` : shownUrl;
+  const url = clipText(shownUrl, URL_SHOWN_CHARS);
   return `${method} ${url} answered ${status}${excerpt ? `: ${excerpt}` : ' with an empty body'}`;
 }

@@ -279,6 +279,15 @@ export function releasePageChunk(chunk: Uint8Array): void {
   if (buffer instanceof ArrayBuffer && buffer.byteLength === CHUNK_ROOM && spareChunks.size < MAX_SPARE_CHUNKS) spareChunks.add(buffer);
 }
 
+const pageCancelled = (cause?: unknown) => Object.assign(new Error('the records page was cancelled: its reader went away', { cause }), { code: 'PAGE_CANCELLED' as const });
+
+/** What streamPageBody uses of a postgres.js query (rowMessages: our fork, packages/postgres). */
+interface CancellableRows {
+  rowMessages(): { forEach(fn: (row: Buffer) => void): Promise<unknown> };
+  /** Resolves once the cancel request is sent (ferry-patch: cancel result). */
+  cancel(): Promise<void>;
+}
+
 export interface PageBody {
   /** The page has no records; known before any of its bytes are handed on. */
   empty: boolean;
@@ -297,14 +306,33 @@ export interface PageBody {
  * Resolves once the first chunk (or the whole, shorter page) is built, so a failure before that
  * rejects (and can be retried); one after it errors the stream, which ends the response short of
  * its closing brace: a reader never takes a cut page for a whole one.
+ *
+ * Cancelling the stream, or aborting `signal` (the request's: its reader went away, before the
+ * first chunk or mid-page), cancels the query in Postgres, which would otherwise produce the rest
+ * of a page nobody reads; the promise then rejects with `PAGE_CANCELLED` if nothing was handed on.
  */
-export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logger): Promise<PageBody> {
+export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logger, signal?: AbortSignal): Promise<PageBody> {
   const { text, params } = pageQuery(args);
+  signal?.throwIfAborted();
   return new Promise((resolve, reject) => {
     let controller!: ReadableStreamDefaultController<Uint8Array>;
-    // A reader that went away cancels the stream; the query still runs to its end, unread.
     let cancelled = false;
-    const body = new ReadableStream<Uint8Array>({ start: (c) => { controller = c; }, cancel: () => { cancelled = true; } });
+    let settled = false;
+    const query = sql.unsafe(text, params, UNPREPARED) as unknown as CancellableRows;
+    const cancel = () => {
+      if (cancelled) return;
+      cancelled = true;
+      // Only a query still running: a cancel request names the backend, not the statement, so
+      // one sent after the page ended could hit the next query on that pooled connection.
+      if (!settled) query.cancel().catch((err: unknown) => logger?.warn({ err }, 'could not cancel the query of a records page whose reader went away'));
+    };
+    const body = new ReadableStream<Uint8Array>({ start: (c) => { controller = c; }, cancel });
+    // An abort ends the stream too, so whoever was about to read it learns the reader is gone.
+    const abort = () => {
+      cancel();
+      try { controller.error(pageCancelled()); } catch { /* already closed or errored */ }
+    };
+    signal?.addEventListener('abort', abort, { once: true });
     let chunk = takeChunk(CHUNK_ROOM);
     let at = chunk.write(OPEN, 0, 'latin1');
     let rows = 0;
@@ -324,7 +352,6 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
       if (at > 0) handOn();
       chunk = takeChunk(bytes);
     };
-    const query = sql.unsafe(text, params, UNPREPARED) as unknown as { rowMessages(): { forEach(fn: (row: Buffer) => void): Promise<unknown> } };
     const firstSeen = isoOfLast();
     const lastModified = isoOfLast();
     const deletedAt = isoOfLast();
@@ -339,6 +366,7 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
     // Each row is Postgres' DataRow message: 'D', int32 length, int16 column count, then per
     // column an int32 byte length (-1 = null) and its bytes: c, d, f, u, a, x (asTextRows).
     query.rowMessages().forEach((m) => {
+      if (cancelled) return; // rows already on their way when the reader left: nobody reads them
       const cAt = 11;
       const cEnd = cAt + m.readInt32BE(7);
       const dAt = cEnd + 4;
@@ -384,16 +412,26 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
         chunk = takeChunk(CHUNK_ROOM);
       }
     }).then(() => {
+      settled = true;
+      signal?.removeEventListener('abort', abort);
+      if (cancelled) return handedOn ? undefined : reject(pageCancelled()); // it ended before the cancel arrived
       const end = `],"next_cursor":${rows === 0 ? 'null' : `"${lastCursor.toString('latin1', 0, lastCursorLength)}"`}}`;
       reserve(end.length);
       at += chunk.write(end, at, 'latin1');
       handOn();
-      if (!cancelled) controller.close();
+      controller.close();
     }, (error: unknown) => {
+      settled = true;
+      signal?.removeEventListener('abort', abort);
+      if (cancelled) {
+        // Our own cancel (Postgres' 57014, or the pool's if the query never started): expected.
+        if (!handedOn) reject(pageCancelled(error));
+        return;
+      }
       if (!handedOn) return reject(error);
       // The response is under way: it can only be cut short, which nothing else reports.
       logger?.warn({ err: error, rows }, 'a records page failed after its first bytes were sent; its response is cut short');
-      if (!cancelled) controller.error(error);
+      controller.error(error);
     });
   });
 }

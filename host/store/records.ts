@@ -36,8 +36,8 @@ export interface RecordStore {
   readPageJson(args: ReadPageArgs): Promise<{ body: string }>;
   /** The same response as bytes spliced from what Postgres sent. */
   readPageBody(args: ReadPageArgs): Promise<Buffer<ArrayBuffer>>;
-  /** The same bytes, handed on as the rows arrive: what GET /records serves. */
-  streamPageBody(args: ReadPageArgs): Promise<PageBody>;
+  /** The same bytes, handed on as the rows arrive: what GET /records serves. Aborting `signal` cancels the query. */
+  streamPageBody(args: ReadPageArgs, signal?: AbortSignal): Promise<PageBody>;
   /** The models a connection has (declared by its provider's active scripts, or holding records), sorted. */
   modelsOf(connectionId: string): Promise<ConnectionModels>;
 }
@@ -54,7 +54,7 @@ export function createRecordStore(options: RecordStoreOptions): RecordStore {
     readPage: (args) => readPage(options.sql, args),
     readPageJson: (args) => readPageJson(options.sql, args),
     readPageBody: (args) => readPageBody(options.sql, args),
-    streamPageBody: (args) => streamPageBody(options.sql, args, deps.logger),
+    streamPageBody: (args, signal) => streamPageBody(options.sql, args, deps.logger, signal),
     modelsOf: (connectionId) => modelsOfConnection(options.sql, connectionId),
   };
 }

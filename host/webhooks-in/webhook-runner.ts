@@ -4,6 +4,7 @@
  * kind 'webhook' with the sync's context, so it can save records for that connection.
  */
 import type { RunError, Runtime } from '@ferry/runtime/contract';
+import { clipText } from '../clip-text.ts';
 import type { ConnectionRow } from '../connections/connections.ts';
 import type { Providers } from '../connections/providers.ts';
 import type { ScriptRow, Scripts } from '../deploy/scripts.ts';
@@ -82,8 +83,8 @@ export function createWebhookRunner(deps: WebhookRunnerDeps) {
       // megabytes would otherwise fill.
       const connection = connectionId && connectionId.length <= MAX_CONNECTION_ID ? await deps.connections.get(delivery.environmentId, connectionId) : null;
       if (!connection || connection.provider !== delivery.provider) {
-        const named = connectionId === null ? '(none)' : clip(connectionId);
-        log.warn({ provider: delivery.provider, connectionId: named, event: delivery.event === null ? null : clip(delivery.event) }, 'webhook names no known connection of this provider: ignored');
+        const named = connectionId === null ? '(none)' : clipText(connectionId, SHOWN_CHARS);
+        log.warn({ provider: delivery.provider, connectionId: named, event: delivery.event === null ? null : clipText(delivery.event, SHOWN_CHARS) }, 'webhook names no known connection of this provider: ignored');
         return { status: 'ignored', reason: `no ${delivery.provider} connection "${named}"` };
       }
       const active = await deps.scripts.listActive(delivery.environmentId);
@@ -95,7 +96,7 @@ export function createWebhookRunner(deps: WebhookRunnerDeps) {
         const done = await runOne(delivery, deliveryId, connection, script);
         if (done) runs.push(done);
       }
-      log.info({ provider: delivery.provider, connection: connection.connection_id, event: delivery.event === null ? null : clip(delivery.event), runs: runs.length }, 'webhook routed');
+      log.info({ provider: delivery.provider, connection: connection.connection_id, event: delivery.event === null ? null : clipText(delivery.event, SHOWN_CHARS), runs: runs.length }, 'webhook routed');
       return { status: 'routed', connectionId: connection.connection_id, runs };
     },
   };
@@ -103,9 +104,5 @@ export function createWebhookRunner(deps: WebhookRunnerDeps) {
 export type WebhookRunner = ReturnType<typeof createWebhookRunner>;
 
 const MAX_CONNECTION_ID = 255;
-const SHOWN_CHARS = 200;
-
 /** Payload text as far as a log line or an outcome needs it. */
-function clip(text: string): string {
-  return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}… (${text.length} characters)` : text;
-}
+const SHOWN_CHARS = 200;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createRecordStore, type RecordStore } from '../../host/store/records.ts';
-import { deploySources, startTestFerry, TEST_SECRET_KEY, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, idForThisAttempt, startTestFerry, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
 import { deleteBatchOf, saveBatchOf, silentLogger } from '../store/fixtures.ts';
 
 let ferry: TestFerry;
@@ -239,4 +239,40 @@ test('pages read at once over reused chunks are each whole and their own; a shor
   expect(short.headers.get('content-length')).toBe(String(Buffer.byteLength(await short.clone().text())));
   expect(short.headers.get('transfer-encoding')).toBeNull();
   expect((await short.json() as { records: unknown[] }).records).toHaveLength(3);
+});
+
+test('a reader that goes away while its page is still in Postgres cancels the query there; the host goes on serving', async () => {
+  const connectionId = idForThisAttempt('leaving-reader');
+  const internalId = await createConnection(connectionId);
+  await store.saveBatch({ connectionId: internalId, batch: saveBatchOf('Contact', [{ id: 'l1' }]) });
+  const url = `${ferry.url}/records?connection_id=${connectionId}&model=Contact&limit=10`;
+  const headers = { authorization: `Bearer ${TEST_SECRET_KEY}` };
+  // The page query (its text reads page.data::text) still running in a backend of this database.
+  const runningPageQuery = async () => (await ferry.db.sql<{ pid: number; wait: string | null }[]>`
+    select pid, wait_event_type as wait from pg_stat_activity
+    where datname = current_database() and state = 'active' and pid <> pg_backend_pid()
+      and position('page.data::text' in query) > 0`)[0];
+
+  // A transaction holding records' ACCESS EXCLUSIVE lock keeps the page query waiting for as long
+  // as the test holds it: a query that is not cancelled is still there when the test looks.
+  const holder = await ferry.db.sql.reserve();
+  try {
+    await holder`begin`;
+    await holder`lock table records in access exclusive mode`;
+    const reader = new AbortController();
+    const request = fetch(url, { headers, signal: reader.signal }).catch((err: unknown) => err);
+    const waiting = await waitFor('the page query waiting for the lock', async () => {
+      const running = await runningPageQuery();
+      return running?.wait === 'Lock' ? running : undefined;
+    });
+    reader.abort();
+    expect((await request as Error).name).toBe('AbortError');
+    await waitFor('the page query cancelled while the lock is still held', async () => (await runningPageQuery())?.pid === waiting.pid ? undefined : true);
+  } finally {
+    await holder`rollback`.catch(() => {});
+    holder.release();
+  }
+  const response = await fetch(url, { headers });
+  expect(response.status).toBe(200);
+  expect((await response.json() as { records: Array<{ id: string }> }).records.map((r) => r.id)).toEqual(['l1']);
 });

@@ -3,8 +3,10 @@
  * workers cannot both admit a run over an environment's cap. The lock is sent together with the
  * claim (one round trip); this checks that the claim still runs after the lock: while another
  * session holds the lock, a claim waits on it and takes nothing, and takes its job once the lock
- * is released.
+ * is released. And a claim whose COMMIT went through unseen is recovered from the claim's own
+ * rows, whatever the shape of pg-boss's statement: only recognising it as a claim reads its text.
  */
+import { randomUUID } from 'node:crypto';
 import postgres from '@ferry/postgres';
 import { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -12,6 +14,7 @@ import { connectDatabase, type Database } from '../../host/db/connect.ts';
 import { createLogger } from '../../host/logger.ts';
 import { serialClaimsDb } from '../../host/queue/serial-claims.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { commandComplete, startDroppingProxy } from '../helpers/dropping-proxy.ts';
 import { idForThisAttempt } from '../helpers/ferry.ts';
 
 let db: TestDatabase;
@@ -57,6 +60,36 @@ test('a claim waits for the claim lock and takes its job only once the lock is f
     expect(job?.data).toEqual({ n: 1 });
     expect(await jobState()).toBe('active');
   } finally {
+    await boss.stop({ graceful: false, timeout: 1_000 });
+  }
+});
+
+test('a claim committed unseen is recovered from its own rows, whatever the shape of its statement', async () => {
+  const queue = idForThisAttempt('claims-shape').replace(/[^a-z0-9-]/g, '-');
+  const boss = new PgBoss({ db: serialClaimsDb(client.sql, queue), schema: 'pgboss', supervise: false, schedule: false, migrate: true });
+  boss.on('error', () => {});
+  await boss.start();
+  const proxy = await startDroppingProxy(db.url, { client: Buffer.from(`pgboss claim ${queue}`), server: commandComplete('UPDATE 1') });
+  const proxied = await connectDatabase({ databaseUrl: proxy.url(db.url), logger: createLogger({ level: 'silent' }), maxConnections: 1 });
+  try {
+    await boss.createQueue(queue);
+    const id = randomUUID();
+    await boss.insert(queue, [{ id, data: { n: 2 } }]);
+    // A claim as another pg-boss release might write it: an aliased table, other columns back, a
+    // trailing comment. The recovery that parsed pg-boss's statement threw on this one.
+    const reshaped = `
+      WITH next AS (SELECT id FROM pgboss.job WHERE name = '${queue}' AND state < 'active' ORDER BY created_on LIMIT 1 FOR UPDATE SKIP LOCKED)
+      UPDATE pgboss.job AS claimed SET state = 'active', started_on = pgboss.job_now(), heartbeat_on = pgboss.job_now()
+      FROM next WHERE claimed.name = '${queue}' AND claimed.id = next.id
+      RETURNING claimed.id, claimed.data AS "payload" -- claimed`;
+    proxy.armed = true;
+    const result = await serialClaimsDb(proxied.sql, queue).executeSql(reshaped, []);
+    expect(proxy.dropped).toBe(1);
+    expect(result.rows).toEqual([{ id, payload: { n: 2 } }]);
+    expect(await control`select state::text from pgboss.job where name = ${queue}`).toEqual([{ state: 'active' }]);
+  } finally {
+    await proxied.close();
+    await proxy.close();
     await boss.stop({ graceful: false, timeout: 1_000 });
   }
 });

@@ -31,7 +31,7 @@ describe('describeFailure', () => {
     const url = `https://graph.microsoft.com/v1.0/applications/delta?$skiptoken=${'T'.repeat(5000)}`;
     const text = describeFailure('GET', url, 404, 'x'.repeat(5000));
     expect(text.length).toBeLessThanOrEqual(2000);
-    expect(text).toMatch(/^GET https:\/\/graph\.microsoft\.com\/v1\.0\/applications\/delta\?\$skiptoken=T+… answered 404: x+…$/);
+    expect(text).toMatch(/^GET https:\/\/graph\.microsoft\.com\/v1\.0\/applications\/delta\?\$skiptoken=T+… \(3863 more characters\) answered 404: x+… \(4700 more characters\)$/);
   });
 
   test('method, URL, status and the start of the body on one line', () => {
@@ -39,8 +39,8 @@ describe('describeFailure', () => {
     const text = describeFailure('PATCH', 'https://api.example.com/v1/x', 422, body, ['token-abcdef']);
     expect(text.startsWith('PATCH https://api.example.com/v1/x answered 422: {"error":"bad","echo":"***"} yyy')).toBe(true);
     expect(text).not.toContain('token-abcdef');
-    expect(text.endsWith('…')).toBe(true);
-    expect(bodyExcerpt(body).length).toBe(301);
+    expect(text).toMatch(/y… \(\d+ more characters\)$/);
+    expect(bodyExcerpt(body)).toMatch(/^.{300}… \(\d+ more characters\)$/);
     expect(describeFailure('GET', 'https://a.example/', 500, '')).toBe('GET https://a.example/ answered 500 with an empty body');
   });
 });

@@ -147,19 +147,30 @@ export function recordRoutes(deps: RecordRouteDeps) {
     // Spliced from the stored JSON bytes as Postgres sends them, never decoded, parsed or
     // re-encoded, and streamed while the rest of the page arrives (bench/api). Reads are tried
     // once more on a lost database connection, then answered 503 + Retry-After (errors.ts).
-    const page = await retryTransient(() => deps.records.streamPageBody({
-      connectionId: { keyHash: hashKey(key), connectionId: q.connection_id },
-      model: storedModel(q.model, q.variant),
-      cursor: q.cursor ?? null,
-      limit: q.limit,
-      ...(q.filter ? { filter: q.filter.split(',') as ('added' | 'updated' | 'deleted')[] } : {}),
-      ...(q.modified_after ? { modifiedAfter: new Date(q.modified_after) } : {}),
-      ...(ids ? { ids } : {}),
-    }), READ_RETRY_MS);
+    // A reader that goes away, before the first byte or mid-page, aborts the request's signal
+    // (@hono/node-server does on a close before the response finished): the query is cancelled.
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    const { signal } = c.req.raw;
+    let page: Awaited<ReturnType<RecordStore['streamPageBody']>>;
+    try {
+      page = await retryTransient(() => deps.records.streamPageBody({
+        connectionId: { keyHash: hashKey(key), connectionId: q.connection_id },
+        model: storedModel(q.model, q.variant),
+        cursor: q.cursor ?? null,
+        limit: q.limit,
+        ...(q.filter ? { filter: q.filter.split(',') as ('added' | 'updated' | 'deleted')[] } : {}),
+        ...(q.modified_after ? { modifiedAfter: new Date(q.modified_after) } : {}),
+        ...(ids ? { ids } : {}),
+      }, signal), READ_RETRY_MS);
+    } catch (err) {
+      // Nobody is left to answer; an app.fetch() caller that aborted gets no response it reads.
+      if (!signal.aborted) throw err;
+      if (outgoing) return RESPONSE_ALREADY_SENT;
+      return new Response(null, { status: 499 });
+    }
     if (!page.empty) {
       // c.env is @hono/node-server's { incoming, outgoing } when served by Node; app.fetch()
       // callers (the dashboard, tests) get the stream as a Response.
-      const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
       if (!outgoing) return c.body(page.body, 200, { 'content-type': JSON_TYPE });
       sendPage(outgoing, page.body);
       return RESPONSE_ALREADY_SENT;

@@ -49,8 +49,13 @@ export class Query extends Promise {
     return Promise
   }
 
+  /* ferry-patch: cancel result */
+  // Returns the cancel's promise, which upstream dropped: a cancel request that cannot reach the
+  // server (Postgres down) rejects where the caller handles it, not as an unhandled rejection.
   cancel() {
-    return this.canceller && (this.canceller(this), this.canceller = null)
+    const canceller = this.canceller
+    this.canceller = null
+    return canceller ? canceller(this) : Promise.resolve()
   }
 
   simple() {
