@@ -35,6 +35,12 @@ const ConfigSchema = z.object({
   FERRY_STALE_RUN_MS: z.coerce.number().int().min(1000).default(60_000),
   /** A request's headers and body must have arrived within this (slow-loris bound). */
   FERRY_HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  /**
+   * How long an idle keep-alive socket stays open. Longer than a load balancer's idle timeout
+   * (AWS ALB and nginx: 60 s), so the balancer, not Ferry, closes a socket it pools: Node's 5 s
+   * closed sockets the balancer was about to reuse, and their requests failed ("socket hang up", 502).
+   */
+  FERRY_HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(75_000),
   /** First retry delay of a failed sync run (doubles each retry, with jitter). */
   FERRY_SYNC_RETRY_BASE_MS: z.coerce.number().int().min(10).default(30_000),
   /** Runs of one environment at once across all workers, unless its settings say otherwise. */

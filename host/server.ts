@@ -174,7 +174,7 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
       });
       const http = createHttpApp(app, logger, { signInLimit: createSignInLimit(rateLimiter), trustProxy: config.FERRY_TRUST_PROXY ?? false });
       const server: ServerType = await new Promise((resolve, reject) => {
-        const serverOptions = guardedServerOptions(config.FERRY_HTTP_REQUEST_TIMEOUT_MS);
+        const serverOptions = guardedServerOptions(config.FERRY_HTTP_REQUEST_TIMEOUT_MS, config.FERRY_HTTP_KEEP_ALIVE_TIMEOUT_MS);
         const s = serve({ fetch: http.fetch, hostname: config.FERRY_HOST, port: config.FERRY_PORT, serverOptions }, () => resolve(s));
         guardHttpServer(s as HttpServer, { logger: logger.child({ module: 'http' }) });
         // Without a listener a taken port is an uncaught EADDRINUSE stack; callers get a typed error to explain.

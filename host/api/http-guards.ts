@@ -26,12 +26,15 @@ function classify(code: string | undefined): { status: number; code: string; mes
 
 /**
  * Options for http.createServer: Node checks the deadlines only every connectionsCheckingInterval
- * (30 s by default), so that is tightened too, and it can only be set at creation.
+ * (30 s by default), so that is tightened too, and it can only be set at creation. The headers
+ * deadline can stay below the keep-alive timeout: since Node 18 it counts from a request's first
+ * byte, not from the socket's last response (test/api/keep-alive), so an idle socket is not cut by it.
  */
-export function guardedServerOptions(requestTimeoutMs: number): ServerOptions {
+export function guardedServerOptions(requestTimeoutMs: number, keepAliveTimeoutMs: number): ServerOptions {
   return {
     requestTimeout: requestTimeoutMs,
     headersTimeout: requestTimeoutMs,
+    keepAliveTimeout: keepAliveTimeoutMs,
     connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeoutMs / 4))),
   };
 }

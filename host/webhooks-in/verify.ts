@@ -7,11 +7,18 @@ export function signWebhook(config: Pick<ProviderWebhook, 'algorithm' | 'encodin
   return config.signature_prefix + createHmac(config.algorithm, config.secret).update(body).digest(config.encoding);
 }
 
-/** True when `header` carries the HMAC of the exact bytes received; compared in constant time. */
+/**
+ * True when `header` carries the HMAC of the exact bytes received: the configured prefix, then the
+ * digest in the configured encoding (hex in either case, as hex means the same bytes), compared
+ * with the expected digest in constant time. Anything else is false: no header, an empty one, two
+ * joined into one ("a, b" as Node joins a repeated header), another encoding or length.
+ */
 export function verifySignature(config: ProviderWebhook, body: Uint8Array, header: string | undefined): boolean {
-  if (!header) return false;
-  const expected = Buffer.from(signWebhook(config, body));
-  const given = Buffer.from(header.trim());
+  const value = header?.trim();
+  if (!value || !value.startsWith(config.signature_prefix)) return false;
+  const digest = value.slice(config.signature_prefix.length);
+  const expected = Buffer.from(createHmac(config.algorithm, config.secret).update(body).digest(config.encoding));
+  const given = Buffer.from(config.encoding === 'hex' ? digest.toLowerCase() : digest);
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
