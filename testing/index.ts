@@ -15,6 +15,7 @@ import { bundleScript, createCollectingBridge, readFixture, replayProxy, type Fi
 import { createLogger, type Logger } from '@ferry/host/logger';
 import { builtinProvider, requestHeaders } from '@ferry/host/providers';
 import { describeFailure, redactUrl } from '@ferry/host/proxy-describe';
+import { ProxyError, targetUrl } from '@ferry/host/proxy-target';
 import type { ConnectionInfo } from '@ferry/sdk';
 import { scriptLoadProblem, type HostBridge, type Limits, type LogEntry, type ProxyRequest, type ProxyResponse, type RunError, type Runtime, type Usage } from '@ferry/runtime/contract';
 import { locateLogStacks, locateRunError, readSourceMap } from '@ferry/runtime/source-map';
@@ -114,23 +115,59 @@ export class ScriptLoadError extends Error {
   }
 }
 
-/** A proxy that sends the script's requests to `baseUrl` with the given headers (e.g. the test provider's auth). */
-export function liveProxy(options: { baseUrl: string; headers?: Record<string, string> }): ProxyFn {
+export interface LiveProxyOptions {
+  /** The provider's base URL, as its catalog entry's `base_url`. */
+  baseUrl: string;
+  /** Sent with every request: the test provider's auth, as the host adds the connection's credentials. */
+  headers?: Record<string, string>;
+  /** The provider's other origins (its catalog entry's `allowed_origins`): a `baseUrlOverride` or absolute endpoint may go there too. */
+  allowedOrigins?: string[];
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+
+/**
+ * A proxy that sends the script's requests to `baseUrl` with the given headers. The URL is
+ * resolved by the host's own function (a relative endpoint under the base URL or an accepted
+ * `baseUrlOverride`; an absolute one only on the provider's origins), and a redirect is followed
+ * only on them, so the headers go nowhere a deployed run's credentials would not.
+ */
+export function liveProxy(options: LiveProxyOptions): ProxyFn {
+  const parsed = new URL(options.baseUrl);
+  const base = {
+    baseUrl: `${parsed.origin}${parsed.pathname}`,
+    origins: [options.baseUrl, ...(options.allowedOrigins ?? [])].map((o) => ({ origin: new URL(o).origin, declared: o })),
+  };
   return async (request) => {
-    const base = new URL(options.baseUrl);
-    const url = new URL(base.origin);
-    // An endpoint may carry its own query (`/items?$top=100`), as the host's proxy accepts.
-    const [path = '', query] = request.endpoint.split(/\?(.*)/s, 2);
-    url.pathname = `${base.pathname.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
-    if (query) url.search = query;
-    for (const [name, value] of Object.entries(request.params ?? {})) url.searchParams.set(name, value);
+    let url = targetUrl(base, request);
     const headers: Record<string, string> = { ...request.headers, ...options.headers };
     if (request.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
-    const response = await fetch(url, { method: request.method, headers, ...(request.body !== undefined && { body: request.body }) });
-    const body = await response.text();
-    // A failed call reads as the host's proxy describes it, so the script's error is the same here.
-    const failure = response.status >= 400 ? describeFailure(request.method, redactUrl(url), response.status, body) : undefined;
-    return { status: response.status, headers: Object.fromEntries(response.headers), body, ...(failure !== undefined && { failure }) } satisfies ProxyResponse;
+    let method = request.method;
+    let body = request.body;
+    for (let hops = 0; ; hops++) {
+      const response = await fetch(url, { method, headers, redirect: 'manual', ...(body !== undefined && { body }) });
+      const location = response.headers.get('location');
+      if (REDIRECTS.has(response.status) && location) {
+        await response.body?.cancel();
+        const next = new URL(location, url);
+        if (!base.origins.some((o) => o.origin === next.origin)) {
+          throw new ProxyError('REDIRECT_BLOCKED', `${method} ${redactUrl(url)} redirected to ${next.origin}, which is not one of the provider's origins (${base.origins.map((o) => o.origin).join(', ')}); credentials never leave them`);
+        }
+        if (hops >= MAX_REDIRECTS) throw new ProxyError('TOO_MANY_REDIRECTS', `${method} ${redactUrl(url)}: more than ${MAX_REDIRECTS} redirects`);
+        if (response.status === 303 || ((response.status === 301 || response.status === 302) && method !== 'GET')) {
+          method = 'GET';
+          body = undefined;
+          for (const name of Object.keys(headers)) if (name.toLowerCase() === 'content-type') delete headers[name];
+        }
+        url = next;
+        continue;
+      }
+      const text = await response.text();
+      // A failed call reads as the host's proxy describes it, so the script's error is the same here.
+      const failure = response.status >= 400 ? describeFailure(method, redactUrl(url), response.status, text) : undefined;
+      return { status: response.status, headers: Object.fromEntries(response.headers), body: text, ...(failure !== undefined && { failure }) } satisfies ProxyResponse;
+    }
   };
 }
 

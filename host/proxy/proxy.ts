@@ -10,10 +10,12 @@ import type { ProxyRequest, ProxyResponse } from '@ferry/runtime/contract';
 import { ReauthRequiredError, type Connections, type Credentials, type OnReauthRequired } from '../connections/connections.ts';
 import type { OAuthRefresher } from '../connections/oauth-refresh.ts';
 import { requestHeaders, type Provider } from '../connections/providers.ts';
-import { BaseUrlError, checkOverride, originOf, resolveBase, type AllowedOrigin } from '../connections/base-url.ts';
+import { originOf, resolveBase, type AllowedOrigin } from '../connections/base-url.ts';
 import type { Logger } from '../logger.ts';
 import { baseUrlIsPrivate, type LookupFn } from './address-guard.ts';
 import { describeFailure, redactUrl, secretsOf } from './describe.ts';
+import { ProxyError } from './proxy-error.ts';
+import { targetUrl } from './target-url.ts';
 import { exchange, type HttpResult } from './http-client.ts';
 import type { BucketSpec, RateLimiter } from './rate-limiter.ts';
 import { backoffMs, resetValueMs, retryAfterMs, RETRYABLE_STATUSES } from './retry-policy.ts';
@@ -31,17 +33,7 @@ export interface ProxyLimits {
 
 export const DEFAULT_PROXY_LIMITS: ProxyLimits = { timeoutMs: 30_000, maxResponseBytes: 20 * 1024 * 1024, maxRetryWaitMs: 60_000, maxRedirects: 5 };
 
-/** A proxy failure. `code` reaches the script (and the run's error); `retryAfterMs` is set for RETRY_AFTER. */
-export class ProxyError extends Error {
-  readonly code: string;
-  readonly retryAfterMs: number | undefined;
-  constructor(code: string, message: string, retryAfterMs?: number) {
-    super(message);
-    this.name = 'ProxyError';
-    this.code = code;
-    this.retryAfterMs = retryAfterMs;
-  }
-}
+export { ProxyError } from './proxy-error.ts';
 
 export interface ProxyTarget {
   provider: Provider;
@@ -68,21 +60,6 @@ export interface ProxyDeps {
   sleep?: (ms: number) => Promise<void>;
   /** DNS resolver under the SSRF guard (the system's by default). */
   lookup?: LookupFn;
-}
-
-export function resolveUrl(baseUrl: string, request: Pick<ProxyRequest, 'endpoint' | 'params'>): URL {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(request.endpoint) || request.endpoint.startsWith('//') || request.endpoint.startsWith('\\')) {
-    throw new ProxyError('INVALID_ENDPOINT', `endpoint must be a path relative to the provider's base URL, got "${request.endpoint}"`);
-  }
-  const base = new URL(baseUrl);
-  const basePath = base.pathname.replace(/\/+$/, '');
-  const url = new URL(base.origin);
-  const [path, query] = request.endpoint.split('?', 2) as [string, string | undefined];
-  url.pathname = `${basePath}/${path.replace(/^\/+/, '')}`;
-  if (url.origin !== base.origin) throw new ProxyError('INVALID_ENDPOINT', `endpoint "${request.endpoint}" leaves the provider's host`);
-  if (query) url.search = query;
-  for (const [k, v] of Object.entries(request.params)) url.searchParams.set(k, v);
-  return url;
 }
 
 function applyCredentials(url: URL, headers: Record<string, string>, provider: Provider, c: Credentials): void {
@@ -178,7 +155,7 @@ export function createProxy(deps: ProxyDeps) {
   async function request(target: ProxyTarget, request: ProxyRequest, options: ProxyCallOptions = {}): Promise<ProxyResponse> {
     const { provider } = target;
     const base = resolveBase(provider, target.connection.connection_config);
-    const url = resolveUrl(request.baseUrlOverride === undefined ? base.baseUrl : checkOverride(request.baseUrlOverride, base), request);
+    const url = targetUrl(base, request);
     let secrets: string[] = [];
     const secretParams = provider.auth.type === 'api_key' && provider.auth.in === 'query' ? [provider.auth.name] : [];
     const show = (u: URL) => redactUrl(u, secrets, secretParams);
