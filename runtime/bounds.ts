@@ -4,7 +4,8 @@
  *
  * Depth: objects and arrays nest at most MAX_DEPTH levels. V8's structured-clone deserializer and
  * JSON.stringify recurse, so a value 2,000 levels deep would throw (or take a process down) far
- * from where it came in; refused where it enters, it is a clear error for that one call.
+ * from where it came in; refused where it enters, it is a clear error for that one call. Records
+ * cross as JSON text, so their depth is measured on the text (jsonDepthChecker).
  *
  * Text: script text stored in Postgres (log lines, error messages, metadata, checkpoints, records)
  * has NUL (U+0000), which Postgres text and jsonb refuse, and lone surrogates, which have no UTF-8
@@ -56,4 +57,57 @@ export function storableJsonText(json: string): string {
   const text = storableText(json);
   if (!text.includes('\\u')) return text;
   return text.replace(UNSTORABLE_ESCAPE, (match, backslashes: string, escape: string) => (escape.length === 10 ? match : `${backslashes}\\ufffd`));
+}
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * The depth rule for JSON text that crosses unparsed (a batch's records, runtime/worker/records.ts):
+ * a checker over one text holding many JSON values, asked in order for spans of it, each answer
+ * true when that span nests deeper than `maxDepth`. A value with at most `maxDepth` brackets (`{`
+ * or `[`, in strings too) cannot nest deeper, so most are settled by counting brackets with native
+ * indexOf, two cursors that only move forward through the whole text (each bracket is found once,
+ * and no search runs to the end of a value that has none left); only a value with more brackets is
+ * scanned character by character. Any depth is safe to measure: nothing recurses.
+ */
+export function jsonDepthChecker(text: string, maxDepth = MAX_DEPTH): (start: number, end: number) => boolean {
+  let brace = text.indexOf('{');
+  let bracket = text.indexOf('[');
+  return (start, end) => {
+    if (brace !== -1 && brace < start) brace = text.indexOf('{', start);
+    if (bracket !== -1 && bracket < start) bracket = text.indexOf('[', start);
+    let brackets = 0;
+    while (brace !== -1 && brace < end && brackets <= maxDepth) {
+      brackets++;
+      brace = text.indexOf('{', brace + 1);
+    }
+    while (bracket !== -1 && bracket < end && brackets <= maxDepth) {
+      brackets++;
+      bracket = text.indexOf('[', bracket + 1);
+    }
+    return brackets > maxDepth && nestsDeeper(text, start, end, maxDepth);
+  };
+}
+
+/** True when the JSON text in [start, end) opens more than `maxDepth` objects/arrays at once (strings skipped). */
+function nestsDeeper(text: string, start: number, end: number, maxDepth: number): boolean {
+  let depth = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      for (i++; i < end; i++) {
+        const s = text.charCodeAt(i);
+        if (s === BACKSLASH) i++;
+        else if (s === QUOTE) break;
+      }
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+  }
+  return false;
 }

@@ -2,7 +2,8 @@
  * The one rule every route applies at the edge, to its params, query and JSON body alike, before
  * its own schema: objects and arrays nest at most MAX_DEPTH levels (deeper JSON used to reach
  * JSON.stringify or V8's serializer and come back as a 500), and no string — key or value — holds
- * a NUL, which Postgres refuses, or a lone surrogate, which has no UTF-8 form. Size is bounded
+ * a NUL, which Postgres refuses, or a lone surrogate, which has no UTF-8 form, and no key is
+ * "__proto__" (below). Size is bounded
  * before this: a body over 8 MiB is a 413 (app.ts).
  */
 import { MAX_DEPTH } from '@ferry/runtime/contract';
@@ -19,6 +20,14 @@ function textIssue(text: string): string | null {
   if (text.includes('\u0000')) return 'contains a NUL character (U+0000)';
   return text.isWellFormed() ? null : 'contains a lone surrogate (not valid Unicode)';
 }
+
+/**
+ * JSON.parse makes "__proto__" an own key, but every copy by assignment (zod's records and
+ * objects, Object.assign) takes it for the copy's prototype: the key was silently dropped from
+ * metadata and action input, and what it held was inherited by the copy. Refused by name instead.
+ */
+const PROTO_KEY = '__proto__';
+const PROTO_ISSUE = '"__proto__" is not accepted (it would be taken for the object\'s prototype, not kept as data)';
 
 /** An object or array still to walk: its parent and key stand in for its path until one is needed. */
 interface Frame {
@@ -75,7 +84,7 @@ export function requestValueIssue(value: unknown, path: string[]): RequestValueI
     }
     const object = frame.value as Record<string, unknown>;
     for (const key of Object.keys(object)) {
-      const keyIssue = textIssue(key);
+      const keyIssue = key === PROTO_KEY ? PROTO_ISSUE : textIssue(key);
       if (keyIssue) return { path: [...at(frame), key], message: `key ${keyIssue}` };
       const issue = visit(object[key], key);
       if (issue) return issue;

@@ -5,14 +5,15 @@
  * is: it was parsed and re-serialised here before, ~3 ms of worker CPU per 1,000 ~1 KB records.
  * The text is still checked line by line: a line not shaped like `id\t{…}` fails the batch; the
  * id is the one in the record's JSON (recordId); each record is made storable (bounds.ts) and held
- * to the record cap. The line can only be what the prelude's captured JSON.stringify produced;
+ * to the record cap and to the depth rule every value the host takes is held to (bounds.ts: a record
+ * nested deeper is rejected alone, with its reason). The line can only be what the prelude's captured JSON.stringify produced;
  * Postgres checks the JSON again (jsonb input) when it stores it.
  */
 import { hash } from 'node:crypto';
 import { z } from 'zod';
 import type { PackedBatch } from '../ipc.ts';
 import { CAPS } from '../caps.ts';
-import { storableJsonText, storableText } from '../bounds.ts';
+import { depthMessage, jsonDepthChecker, storableJsonText, storableText } from '../bounds.ts';
 
 export class BatchError extends Error {
   readonly code: string;
@@ -56,6 +57,9 @@ export function buildRecordBatch(headerText: string, recordsText: string): { bat
   // text became longer when made storable.
   let bytes = Buffer.allocUnsafe(textBytes);
   let at = 0;
+  // Records cross as text, so the depth rule is checked on the text: brackets counted by native
+  // search, only a record with over MAX_DEPTH of them scanned (bounds.ts; bench/ingest).
+  const tooDeep = jsonDepthChecker(recordsText);
   for (let start = 0; start < recordsText.length;) {
     const end = recordsText.indexOf('\n', start);
     const tab = recordsText.indexOf('\t', start);
@@ -74,6 +78,11 @@ export function buildRecordBatch(headerText: string, recordsText: string): { bat
       rejectedCount++;
       const shown = storableText(id.slice(0, 100));
       if (rejected.length < CAPS.rejectedPerBatch) rejected.push({ id: `${shown}…`, reason: `id: ${Buffer.byteLength(id)} bytes long, over the ${CAPS.recordIdBytes}-byte cap on a record's id` });
+      continue;
+    }
+    if (tooDeep(tab + 1, end)) {
+      rejectedCount++;
+      if (rejected.length < CAPS.rejectedPerBatch) rejected.push({ id: storableText(id), reason: depthMessage('record', []) });
       continue;
     }
     // Made storable here, before the hash: the hash is of the text Postgres keeps (bounds.ts).

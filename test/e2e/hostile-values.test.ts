@@ -7,7 +7,7 @@
  * settled and no log line lost.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { deploySources, readAll, startTestFerry, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, readAll, startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 
 const DEEP = `const deep = () => { let o: any = 1; for (let i = 0; i < 2000; i++) o = { b: o }; return o; };`;
 const ANYTHING = `const anything = { safeParse: (value: unknown) => ({ success: true as const, data: value }) };`;
@@ -111,6 +111,44 @@ export default createSync({
   },
 });`;
 
+// Records cross the bridge as JSON text, unparsed: the depth rule is checked on that text.
+const DEEP_RECORDS_SYNC = `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+const nest = (levels: number, wrap: (inner: unknown) => unknown) => { let o: unknown = 1; for (let i = 0; i < levels; i++) o = wrap(o); return o; };
+export default createSync({
+  description: 'records nested too deep among ordinary ones',
+  frequency: 'every day',
+  models: { DeepItem: z.object({ id: z.string() }).passthrough() },
+  exec: async (nango) => {
+    await nango.batchSave([
+      { id: 'before' },
+      { id: 'deep-objects', d: nest(10000, (o) => ({ d: o })) },
+      { d: nest(150, (o) => [o]), id: 'deep-arrays-id-last' },
+      { id: 'one-over', d: nest(100, (o) => ({ d: o })) },
+      { id: 'at-the-limit', d: nest(99, (o) => ({ d: o })) },
+      { id: 'brackets-in-text', text: '{[' + '[{'.repeat(3000) + '\\\\"{' },
+      { id: 'wide', items: Array.from({ length: 300 }, (_, i) => ({ i, tags: [i, [i]] })) },
+      { id: 'after' },
+    ], 'DeepItem');
+    await nango.batchUpdate([{ id: 'before', d: nest(200, (o) => ({ d: o })) }, { id: 'after', note: 'updated' }], 'DeepItem');
+  },
+});`;
+
+// Keys JSON.parse makes own properties; records cross as text and keep them as data.
+const PROTO_RECORDS_SYNC = `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+export default createSync({
+  description: 'records with prototype keys',
+  frequency: 'every day',
+  models: { ProtoItem: z.object({ id: z.string() }).passthrough() },
+  exec: async (nango) => {
+    await nango.batchSave([JSON.parse('{"id":"p1","__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},"n":1}')], 'ProtoItem');
+    await nango.batchUpdate([JSON.parse('{"id":"p1","__proto__":{"patched":true}}')], 'ProtoItem');
+  },
+});`;
+
 let ferry: TestFerry;
 const R = '\ufffd';
 
@@ -120,12 +158,17 @@ beforeAll(async () => {
     'plain/actions/deep-values.ts': DEEP_ACTION,
     'plain/actions/bad-text-action.ts': BAD_TEXT_ACTION,
     'plain/syncs/deep-checkpoint.ts': DEEP_CHECKPOINT,
-    'plain/syncs/bad-text.ts': BAD_TEXT_SYNC,
+    // On a connection of its own: the metadata it writes is not c1's, which other tests read.
+    'texty/syncs/bad-text.ts': BAD_TEXT_SYNC,
     'plain/syncs/long-ids.ts': LONG_IDS_SYNC,
+    'plain/syncs/deep-records.ts': DEEP_RECORDS_SYNC,
+    'plain/syncs/proto-records.ts': PROTO_RECORDS_SYNC,
   });
   expect((await ferry.api.put('/providers/plain', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
   expect((await ferry.api.post('/connections', { connection_id: 'c1', provider: 'plain' })).status).toBe(201);
-}, 60_000);
+  expect((await ferry.api.put('/providers/texty', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
+  expect((await ferry.api.post('/connections', { connection_id: 'c-text', provider: 'texty' })).status).toBe(201);
+}, 120_000); // seven scripts to deploy, on a loaded machine
 afterAll(async () => {
   await ferry?.close();
 });
@@ -182,16 +225,16 @@ describe('a value nested 2,000 deep', () => {
 
 describe('NUL bytes and lone surrogates in script text are stored as U+FFFD', () => {
   test("in log lines (none lost from their flush), metadata, a checkpoint, a record and the run's error", async () => {
-    const run = await waitForRun(ferry.api, 'c1', 'bad-text', '0', 60_000);
+    const run = await waitForRun(ferry.api, 'c-text', 'bad-text', '0', 60_000);
     expect(run.status).toBe('failed');
     expect(run.error).toMatchObject({ kind: 'script', code: 'SCRIPT_ERROR', message: `bad ${R} byte ${R}` });
     const logs = (await ferry.api.get(`/runs/${run.id}/logs`)).body.logs.map((l: any) => l.message);
     // console.* writes objects as JSON, where a lone surrogate is already the escape \udc00.
     expect(logs).toEqual(['first line', `a NUL ${R} here`, `a lone ${R} surrogate {"and":"\\udc00"}`, 'last line']);
-    expect((await ferry.api.get('/connections/c1/metadata')).body).toMatchObject({ note: `m${R}`, lone: R, [`k${R}ey`]: 'v' });
-    const status = await ferry.api.get('/syncs/bad-text/status?connection_id=c1');
+    expect((await ferry.api.get('/connections/c-text/metadata')).body).toMatchObject({ note: `m${R}`, lone: R, [`k${R}ey`]: 'v' });
+    const status = await ferry.api.get('/syncs/bad-text/status?connection_id=c-text');
     expect(status.body.checkpoint).toEqual({ at: `c${R}${R}` });
-    const { records } = await readAll(ferry.api, 'c1', 'Item');
+    const { records } = await readAll(ferry.api, 'c-text', 'Item');
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ id: `r${R}`, name: `n${R}${R} and a pair \u{1F600}` });
   });
@@ -229,5 +272,66 @@ describe('a record id too long for an index', () => {
     const rejected = (await ferry.api.get(`/runs/${run.id}/rejected`)).body;
     const reasons = JSON.stringify(rejected);
     expect(reasons).toContain('9000 bytes long, over the 1024-byte cap');
+  });
+});
+
+describe('a record nested deeper than 100 levels', () => {
+  test('is rejected alone, with its reason, in a save or an update; the records around it are saved, brackets in strings and wide records too', async () => {
+    const run = await waitForRun(ferry.api, 'c1', 'deep-records', '0', 60_000);
+    expect(run.error).toBeNull();
+    expect(run.status).toBe('succeeded');
+    expect(run.counts).toMatchObject({ added: 5, updated: 1, rejected: 4 });
+    const { records } = await readAll(ferry.api, 'c1', 'DeepItem');
+    expect(records.map((r: { id: string }) => r.id).sort()).toEqual(['after', 'at-the-limit', 'before', 'brackets-in-text', 'wide']);
+    const byId = new Map(records.map((r: any) => [r.id, r]));
+    // The record itself is level 1: 99 nested objects inside it make 100 levels, kept whole.
+    let depth = 0;
+    for (let o: any = byId.get('at-the-limit'); typeof o === 'object'; o = o.d) depth++;
+    expect(depth).toBe(100);
+    expect(byId.get('before')).not.toHaveProperty('d');
+    expect(byId.get('after')).toMatchObject({ note: 'updated' });
+    expect((byId.get('brackets-in-text') as any).text).toBe('{[' + '[{'.repeat(3000) + '\\"{');
+    expect((byId.get('wide') as any).items).toHaveLength(300);
+    const { rejected } = (await ferry.api.get(`/runs/${run.id}/rejected`)).body as { rejected: Array<{ record_id: string; reason: string }> };
+    expect(rejected.map((r) => r.record_id).sort()).toEqual(['before', 'deep-arrays-id-last', 'deep-objects', 'one-over']);
+    for (const r of rejected) expect(r.reason).toBe('record is nested deeper than 100 levels');
+    await expectHostCarriesOn();
+  });
+});
+
+describe('a "__proto__" key', () => {
+  const raw = async (method: string, path: string, body: string) => {
+    const res = await fetch(`${ferry.url}${path}`, { method, headers: { authorization: `Bearer ${TEST_SECRET_KEY}`, 'content-type': 'application/json' }, body });
+    return { status: res.status, body: await res.json() as any };
+  };
+
+  test('in a request body is refused with a 400 naming it, wherever it is, instead of being dropped (it was, from metadata and action input)', async () => {
+    const before = (await ferry.api.get('/connections/c1/metadata')).body;
+    const requests: Array<[string, string, string, string[]]> = [
+      ['PUT', '/connections/c1/metadata', '{"__proto__":{"admin":true},"a":1}', ['body', '__proto__']],
+      ['PATCH', '/connections/c1/metadata', '{"b":{"__proto__":{"admin":true}}}', ['body', 'b', '__proto__']],
+      ['POST', '/connections', '{"connection_id":"proto-c","provider":"plain","metadata":{"__proto__":{"m":1}}}', ['body', 'metadata', '__proto__']],
+      ['POST', '/actions/deep-values', '{"connection_id":"c1","input":{"__proto__":{"mode":"calls"}}}', ['body', 'input', '__proto__']],
+    ];
+    for (const [method, path, body, at] of requests) {
+      const answer = await raw(method, path, body);
+      expect(answer.status, `${method} ${path}`).toBe(400);
+      expect(answer.body.error).toMatchObject({ code: 'INVALID_REQUEST', issues: [{ path: at, message: expect.stringContaining('"__proto__" is not accepted') }] });
+    }
+    expect((await ferry.api.get('/connections/c1/metadata')).body).toEqual(before);
+    expect((await ferry.api.get('/connections/proto-c')).status).toBe(404);
+    expect(({} as any).admin).toBeUndefined();
+    await expectHostCarriesOn();
+  });
+
+  test('in a record a script saves is kept as data, in a save and an update', async () => {
+    const run = await waitForRun(ferry.api, 'c1', 'proto-records', '0', 60_000);
+    expect(run.status).toBe('succeeded');
+    const page = await fetch(`${ferry.url}/records?connection_id=c1&model=ProtoItem`, { headers: { authorization: `Bearer ${TEST_SECRET_KEY}` } });
+    const [record] = ((await page.json()) as { records: any[] }).records;
+    expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
+    expect(Object.hasOwn(record, '__proto__')).toBe(true);
+    expect(record['__proto__']).toEqual({ patched: true });
+    expect(record.constructor).toEqual({ prototype: { x: 1 } });
   });
 });

@@ -403,8 +403,9 @@ export const CAPS_CASES: SandboxCase[] = [
       // A cycle, a BigInt or 100 MB cannot become JSON within the caps: each call fails alone with
       // a coded error. A symbol-keyed field is dropped and a symbol value omitted, as by
       // JSON.stringify. Deep nesting is refused where the host stores it as a value (metadata,
-      // checkpoints: MAX_DEPTH); a proxied body is text for the provider, and records cross as
-      // JSON text, unparsed (runtime/worker/records.ts), so their depth is not held to MAX_DEPTH.
+      // checkpoints: MAX_DEPTH); a proxied body is text for the provider. Records cross as JSON
+      // text, unparsed (runtime/worker/records.ts): the call goes on, and the deep record alone is
+      // rejected, with its reason, by a depth check on that text.
       const mustFail = Object.keys(out).filter((call) => !call.startsWith('log ') && !call.endsWith(' symbol') && !['batchSave deep', 'post deep'].includes(call));
       expect(mustFail).toHaveLength(14);
       for (const call of mustFail) {
@@ -415,6 +416,8 @@ export const CAPS_CASES: SandboxCase[] = [
       expect(Object.keys(out)).toHaveLength(25);
       expect(recorded.batches.flatMap((b) => b.records.map((r) => r.id))).toEqual(expect.arrayContaining(['after']));
       expect(recorded.batches.flatMap((b) => b.records.map((r) => r.id))).not.toContain('huge');
+      expect(recorded.batches.flatMap((b) => b.records.map((r) => r.id))).not.toContain('deep');
+      expect(recorded.batches.flatMap((b) => b.rejected)).toContainEqual({ id: 'deep', reason: 'record is nested deeper than 100 levels' });
       // Only the two bodies that became JSON reached the provider: the symbol's and the deep one.
       expect(provider.requests.filter((p) => p.startsWith('/upload'))).toHaveLength(2);
     },

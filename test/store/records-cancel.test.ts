@@ -1,67 +1,38 @@
 /**
  * A records page whose stream is cancelled mid-page (its HTTP reader went away) cancels its query
  * in Postgres instead of letting it produce the rest of the page. A relay between the store and
- * Postgres stops reading Postgres' bytes after an allowance, so Postgres is blocked writing the
- * page (a fact the test sees in pg_stat_activity, not a race) when the stream is cancelled; then
- * the relay reads again and counts what Postgres still sent.
+ * Postgres (test/helpers/pg-relay.ts) stops reading Postgres' bytes after an allowance, so
+ * Postgres is blocked writing the page (a fact the test sees in pg_stat_activity, not a race)
+ * when the stream is cancelled; then the relay reads again and counts what Postgres still sent.
  */
-import net from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { connectDatabase, type Database } from '../../host/db/connect.ts';
 import { createRecordStore, type RecordStore } from '../../host/store/records.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { relayedUrl, startPgRelay, type PgRelay } from '../helpers/pg-relay.ts';
 import { waitFor } from '../helpers/ferry.ts';
-import { saveBatchOf, silentLogger } from './fixtures.ts';
-
-/** Forwards both ways; the first connection's server → client bytes are counted and can be held (paused). */
-function startPausingRelay(target: { host: string; port: number }) {
-  let data: net.Socket | null = null;
-  let holdAfter = Infinity;
-  let forwarded = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(target);
-    sockets.add(inbound).add(outbound);
-    const first = data === null;
-    if (first) data = outbound;
-    inbound.pipe(outbound);
-    outbound.on('data', (chunk: Buffer) => {
-      inbound.write(chunk);
-      if (!first) return;
-      forwarded += chunk.length;
-      // Not read any further: Postgres' socket fills and its backend blocks writing.
-      if (forwarded > holdAfter) outbound.pause();
-    });
-    inbound.on('error', () => outbound.destroy());
-    outbound.on('error', () => inbound.destroy());
-  });
-  return {
-    listen: () => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port))),
-    holdAfter: (bytes: number) => { holdAfter = forwarded + bytes; },
-    release: () => { holdAfter = Infinity; data?.resume(); },
-    get forwarded() { return forwarded; },
-    close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(resolve); }),
-  };
-}
+import { silentLogger } from './fixtures.ts';
 
 let db: TestDatabase;
 let relayed: Database;
-let relay: ReturnType<typeof startPausingRelay>;
+let relay: PgRelay;
 let store: RecordStore;
-/** ~20 MB of rows: far more than the kernel's socket buffers between Postgres and the relay hold. */
+/**
+ * ~100 MB of page output (the padding compresses in storage, not on the wire): many times what
+ * the kernel's socket buffers between Postgres and the stopped relay can hold.
+ */
 const PAGE = 10_000;
-const RECORD_BYTES = 2_000;
+const RECORD_BYTES = 10_000;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const writer = createRecordStore({ sql: db.sql, logger: silentLogger, embedded: false });
-  const padding = 'x'.repeat(RECORD_BYTES);
-  await writer.saveBatch({ connectionId: '1', batch: saveBatchOf('Contact', Array.from({ length: PAGE }, (_, i) => ({ id: String(i), padding }))) });
-  const url = new URL(db.url);
-  relay = startPausingRelay({ host: url.hostname, port: Number(url.port) });
-  url.port = String(await relay.listen());
-  // One connection: the relay's first, the one it counts and holds.
-  relayed = await connectDatabase({ databaseUrl: url.toString(), logger: silentLogger, maxConnections: 1 });
+  await db.sql`
+    insert into records (connection_id, model, id, data, hash)
+    select 1, 'Contact', g::text, jsonb_build_object('id', g::text, 'padding', repeat('x', ${RECORD_BYTES}::int)), 'h' || g
+    from generate_series(0, ${PAGE - 1}::int) g`;
+  relay = await startPgRelay(db.url);
+  // One connection: the relay's first, the one it counts and stops reading.
+  relayed = await connectDatabase({ databaseUrl: relayedUrl(db.url, relay), logger: silentLogger, maxConnections: 1 });
   store = createRecordStore({ sql: relayed.sql, logger: silentLogger, embedded: false });
   await relayed.sql`select 1`;
 });
@@ -76,7 +47,7 @@ test('a page stream cancelled mid-page cancels its query: Postgres stops sending
     select pid, wait_event as wait from pg_stat_activity
     where datname = current_database() and state = 'active' and pid <> pg_backend_pid()
       and position('page.data::text' in query) > 0`)[0];
-  relay.holdAfter(300_000);
+  relay.stopReadingAfter(300_000);
   try {
     const page = await store.streamPageBody({ connectionId: '1', model: 'Contact', limit: PAGE });
     expect(page.empty).toBe(false);
@@ -91,5 +62,6 @@ test('a page stream cancelled mid-page cancels its query: Postgres stops sending
   // The next statement's answer comes after everything Postgres sent for the cancelled one.
   const next = await store.readPage({ connectionId: '1', model: 'Contact', limit: 2 });
   expect(next.records.map((r) => r.id)).toEqual(['0', '1']);
-  expect(relay.forwarded).toBeLessThan((PAGE * RECORD_BYTES) / 2);
+  // Uncancelled, Postgres sends all ~100 MB; cancelled, what the buffers held when it was blocked.
+  expect(relay.firstConnectionBytes).toBeLessThan((PAGE * RECORD_BYTES) / 4);
 });

@@ -3,51 +3,16 @@
  * the rest. A relay between the store and Postgres holds the server's bytes past an allowance,
  * so "still sending" is a fact the test controls, not a race.
  */
-import net from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { connectDatabase, type Database } from '../../host/db/connect.ts';
 import { createRecordStore, type RecordStore } from '../../host/store/records.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { relayedUrl, startPgRelay, type PgRelay } from '../helpers/pg-relay.ts';
 import { contact, saveBatchOf, silentLogger } from './fixtures.ts';
-
-/** Forwards client → server freely; server → client only `allowance` bytes once throttled. */
-function startRelay(target: { host: string; port: number }) {
-  let allowance = Infinity;
-  let held: Buffer[] = [];
-  let client: net.Socket | null = null;
-  const server = net.createServer((inbound) => {
-    client = inbound;
-    const outbound = net.connect(target);
-    inbound.pipe(outbound);
-    outbound.on('data', (chunk: Buffer) => {
-      if (held.length > 0 || chunk.length > allowance) {
-        const pass = Math.max(0, Math.min(chunk.length, allowance));
-        if (pass > 0) inbound.write(chunk.subarray(0, pass));
-        held.push(chunk.subarray(pass));
-        allowance -= pass;
-      } else {
-        allowance -= chunk.length;
-        inbound.write(chunk);
-      }
-    });
-    inbound.on('error', () => outbound.destroy());
-    outbound.on('error', () => inbound.destroy());
-  });
-  return {
-    listen: () => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port))),
-    throttle: (bytes: number) => { allowance = bytes; },
-    release: () => {
-      allowance = Infinity;
-      for (const chunk of held) client!.write(chunk);
-      held = [];
-    },
-    close: () => new Promise((resolve) => { client?.destroy(); server.close(resolve); }),
-  };
-}
 
 let db: TestDatabase;
 let relayed: Database;
-let relay: ReturnType<typeof startRelay>;
+let relay: PgRelay;
 let store: RecordStore;
 const PAGE = 2_000;
 
@@ -56,10 +21,8 @@ beforeAll(async () => {
   const writer = createRecordStore({ sql: db.sql, logger: silentLogger, embedded: false });
   const padding = 'x'.repeat(1_000);
   await writer.saveBatch({ connectionId: '1', batch: saveBatchOf('Contact', Array.from({ length: PAGE }, (_, i) => ({ ...contact(String(i)), padding }))) });
-  const url = new URL(db.url);
-  relay = startRelay({ host: url.hostname, port: Number(url.port) });
-  url.port = String(await relay.listen());
-  relayed = await connectDatabase({ databaseUrl: url.toString(), logger: silentLogger, maxConnections: 1 });
+  relay = await startPgRelay(db.url);
+  relayed = await connectDatabase({ databaseUrl: relayedUrl(db.url, relay), logger: silentLogger, maxConnections: 1 });
   store = createRecordStore({ sql: relayed.sql, logger: silentLogger, embedded: false });
 });
 afterAll(async () => {

@@ -1,0 +1,87 @@
+/**
+ * Postgres' CPU per page of GET /records' page statement beside the raw keyset read, and of
+ * variants that each drop one part of the difference: where the extra Postgres time per page
+ * goes. N (default 100k) ~1 KB records by COPY into a fresh database; ROUNDS alternating rounds,
+ * each paging PAGES pages of 1,000 through every variant in turn (the same rows, cached), CPU
+ * from /proc of the one backend (10 ms ticks: a round's ~1 s resolves ~1 %). Median per variant.
+ * Run: npx node bench/api/pg-cpu.ts   (BENCH_RECORDS, BENCH_ROUNDS, BENCH_PAGES)
+ */
+import { loadavg } from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createLogger } from '../../host/logger.ts';
+import { escapeCopyText } from '../../host/store/records-copy.ts';
+import { PAGE_STATEMENTS } from '../../host/store/records-read.ts';
+import { contactRecord } from '../ingest/contact-data.ts';
+import { backendsOf, snapshot, used } from '../ingest/cpu-time.ts';
+import { createBenchDatabase } from '../ingest/fresh-db.ts';
+
+const TOTAL = Number(process.env.BENCH_RECORDS ?? 100_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const PAGES = Number(process.env.BENCH_PAGES ?? 100);
+const PAGE = 1_000;
+const KEY_HASH = 'bench-key-hash';
+const logger = createLogger({ level: 'warn', name: 'bench-pg-cpu' });
+
+const db = await createBenchDatabase(logger);
+try {
+  await db.sql`insert into environments (name) values ('bench')`.catch(() => {});
+  const [env] = await db.sql<{ id: string }[]>`select id from environments limit 1`;
+  await db.sql`insert into api_keys (environment_id, key_hash) values (${env!.id}, ${KEY_HASH})`;
+  await db.sql`insert into providers (environment_id, name, base_url, auth) values (${env!.id}, 'bench', 'http://127.0.0.1:9', '{"type":"none"}')`.catch(() => {});
+  const [conn] = await db.sql<{ id: string }[]>`insert into connections (environment_id, connection_id, provider) values (${env!.id}, 'bench', 'bench') returning id`;
+  const connectionId = conn!.id;
+  const CHUNK = 5_000;
+  for (let from = 0; from < TOTAL; from += CHUNK) {
+    let text = '';
+    for (let n = from; n < Math.min(TOTAL, from + CHUNK); n++) {
+      const record = contactRecord(n);
+      text += `${connectionId}\tContact\t${escapeCopyText(record.id)}\t${escapeCopyText(JSON.stringify(record))}\th${n}\n`;
+    }
+    await pipeline(Readable.from([text]), await db.sql.unsafe('copy records (connection_id, model, id, data, hash) from stdin').writable());
+  }
+  await db.sql.unsafe('vacuum analyze records');
+  const [{ min = '1' } = {}] = await db.sql<{ min: string }[]>`select min(cursor)::text as min from records`;
+  const before = BigInt(min) - 1n;
+
+  const sql = db.sql.reserve ? await db.sql.reserve() : db.sql;
+  const [{ pid } = { pid: 0 }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+  const ferry = PAGE_STATEMENTS.keyedKeyset;
+  const noDates = ferry.replace(/\(date_part\('epoch', page\.(\w+)\) \* 1000000\)::bigint::text/g, 'null::text');
+  const tsText = ferry.replace(/\(date_part\('epoch', page\.(\w+)\) \* 1000000\)::bigint::text/g, 'page.$1::text');
+  const noMeta = noDates.replace('page.last_action as a', 'null::text as a');
+  const raw = `select cursor::text as cursor, data::text as data from records
+    where connection_id = $1 and model = 'Contact' and cursor > $2::bigint order by records.cursor limit $3`;
+  const keyed = (_text: string) => (cursor: bigint) => [KEY_HASH, 'Contact', cursor.toString(), null, null, PAGE, 'bench'];
+  const variants: Array<{ label: string; text: string; prepare: boolean; params: (cursor: bigint) => unknown[] }> = [
+    { label: 'raw keyset, data::text, prepared (the bench baseline)', text: raw, prepare: true, params: (c) => [connectionId, c.toString(), PAGE] },
+    { label: 'raw keyset, data::text, unprepared', text: raw, prepare: false, params: (c) => [connectionId, c.toString(), PAGE] },
+    { label: 'GET /records page statement (unprepared, as served)', text: ferry, prepare: false, params: keyed(ferry) },
+    { label: 'the same, prepared', text: ferry, prepare: true, params: keyed(ferry) },
+    { label: 'the same without the three dates', text: noDates, prepare: false, params: keyed(noDates) },
+    { label: 'the same without dates and action', text: noMeta, prepare: false, params: keyed(noMeta) },
+    { label: 'dates as timestamptz text (timestamptz_out)', text: tsText, prepare: false, params: keyed(tsText) },
+  ];
+  const cpu = variants.map(() => [] as number[]);
+  for (let round = 0; round < ROUNDS + 1; round++) {
+    for (const [i, v] of variants.entries()) {
+      const start = snapshot([pid]);
+      let cursor = before;
+      for (let p = 0; p < PAGES; p++) {
+        const rows = await sql.unsafe<{ c?: string; cursor?: string }[]>(v.text, v.params(cursor) as never[], { prepare: v.prepare });
+        if (rows.length !== PAGE) throw new Error(`${v.label}: ${rows.length} rows`);
+        cursor = BigInt(rows.at(-1)!.c ?? rows.at(-1)!.cursor!);
+        if (cursor - before >= BigInt(TOTAL - PAGE)) cursor = before;
+      }
+      if (round > 0) cpu[i]!.push(used(start, [pid]) / PAGES); // round 0 warms the cache
+    }
+  }
+  if ('release' in sql) (sql as { release(): void }).release();
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  process.stdout.write(`${TOTAL.toLocaleString('en')} records, ${ROUNDS} rounds of ${PAGES} pages of ${PAGE}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  process.stdout.write('| statement | Postgres CPU ms/page (median) | rounds |\n|---|---|---|\n');
+  for (const [i, v] of variants.entries()) process.stdout.write(`| ${v.label} | ${median(cpu[i]!).toFixed(2)} | ${cpu[i]!.map((x) => x.toFixed(2)).join(' ')} |\n`);
+  void backendsOf;
+} finally {
+  await db.drop();
+}
