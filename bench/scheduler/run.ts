@@ -22,7 +22,8 @@
  * Run: npx node bench/scheduler/run.ts   (BENCH_PAIRS=2000, BENCH_STEADY_S=120, BENCH_RUNTIME_WORKERS=2;
  * BENCH_WORKER_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", is passed to the worker hosts' node as flags
  * (Node refuses --cpu-prof in NODE_OPTIONS);
- * BENCH_LOG_STATEMENTS=1 logs the worker hosts' statements with their durations to the Postgres server log)
+ * BENCH_LOG_STATEMENTS=1 logs the worker hosts' statements with their durations to the Postgres server log;
+ * BENCH_TIMELINE=1 samples the burst as it drains and prints where it waits: timeline.ts)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -40,6 +41,7 @@ import { startFerry } from '../../host/server.ts';
 import { createApiClient } from '../../test/helpers/ferry.ts';
 import { backendsOf, childrenOf, snapshot, used, type Snapshot } from '../ingest/cpu-time.ts';
 import { BENCH_ADMIN_URL, createBenchDatabase } from '../ingest/fresh-db.ts';
+import { startTimeline, type Timeline } from './timeline.ts';
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 2000);
 const STEADY_S = Number(process.env.BENCH_STEADY_S ?? 120);
@@ -178,10 +180,13 @@ try {
     select count(*)::int as started, count(*) filter (where status <> 'running')::int as settled from runs where scheduled_for < ${steadyFrom}`)[0]!;
   let cpuBefore: { hosts: Snapshot; children: Snapshot; postgres: Snapshot } | null = null;
   let burstCpu: { hostsMs: number; childrenMs: number; postgresMs: number; runs: number } | null = null;
+  let timeline: Timeline | null = null;
+  let timelineReport: string | null = null;
   while (burstCpu === null && Date.now() < steadyTo.getTime()) {
     const { started, settled } = await burstRuns();
     if (!cpuBefore && started > 0) {
       cpuBefore = { hosts: snapshot(hostPids), children: snapshot(hostPids.flatMap(childrenOf)), postgres: snapshot(await backendsOf(db.sql)) };
+      if (process.env.BENCH_TIMELINE) timeline = startTimeline(db.sql, hostPids, steadyFrom);
     }
     if (cpuBefore && (settled >= PAIRS || (Date.now() >= steadyFrom.getTime() && settled > 0))) {
       const children = hostPids.flatMap(childrenOf);
@@ -190,6 +195,7 @@ try {
         postgresMs: used(cpuBefore.postgres, [...new Set([...cpuBefore.postgres.keys(), ...(await backendsOf(db.sql))])]),
         runs: settled,
       };
+      if (timeline) timelineReport = await timeline.stop();
     }
     await sleep(100);
   }
@@ -228,6 +234,7 @@ try {
     const partial = burstCpu.runs < PAIRS ? ` (the ${burstCpu.runs} runs settled before the steady window)` : '';
     process.stdout.write(`\nburst CPU per run${partial} (ms): worker hosts ${per(burstCpu.hostsMs)}, runtime children ${per(burstCpu.childrenMs)}, postgres backends ${per(burstCpu.postgresMs)}, total ${per(burstCpu.hostsMs + burstCpu.childrenMs + burstCpu.postgresMs)}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   }
+  if (timelineReport) process.stdout.write(`\n${timelineReport}\n`);
   process.stdout.write(`\nfailed runs: ${states!.failed}, still running: ${states!.pending}, consecutive runs of a pair not ${PERIOD_S} s apart: ${gaps!.irregular}; target p99 < 5 s: ${percentile(steadyLags, 99) < 5000 ? 'met' : 'NOT met'}\n`);
   await api.close();
 } finally {

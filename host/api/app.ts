@@ -12,6 +12,7 @@ import type { Environment, Environments } from '../tenancy/environments.ts';
 import { bearerKey, unknownKey } from './auth.ts';
 import { checkRequestValue, errorBody, renderError } from './errors.ts';
 import { API_LIMITS } from './limits.ts';
+import { refuseUnknownQueryParameters } from './query-params.ts';
 import { buildOpenApiDocument, defineRoutes, type RouteSpec } from './openapi/index.ts';
 import { actionRoutes, actionRouteSpecs, type ActionRouteDeps } from './routes/actions.ts';
 import { connectPageRouteSpecs, connectRoutes, type ConnectRouteDeps } from '../connect/routes.ts';
@@ -80,6 +81,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     checkRequestValue(Object.fromEntries(Object.entries(queries).map(([key, values]) => [key, values.length === 1 ? values[0] : values])), 'query');
     await next();
   });
+  app.use('*', refuseUnknownQueryParameters(ROUTE_SPECS));
 
   // Operator endpoints, before authentication.
   app.route('/', healthRoutes(deps));

@@ -36,7 +36,8 @@ test('one line per request: method, route pattern, status, duration; no secrets'
   await expect.poll(() => accessLines().length).toBeGreaterThanOrEqual(5);
   const byRoute = new Map(accessLines().map((l) => [`${l.method} ${l.route}`, l]));
   expect(byRoute.get('GET /healthz')).toMatchObject({ status: 200, durationMs: expect.any(Number) });
-  expect(byRoute.get('GET /connections/:id')).toMatchObject({ status: 404 });
+  // The route takes no query: refused, naming the parameter, never its value.
+  expect(byRoute.get('GET /connections/:id')).toMatchObject({ status: 400 });
   expect(byRoute.get('GET /runs/:id')).toMatchObject({ status: 401 });
   // An unknown path is refused by authentication before routing finds nothing.
   expect(byRoute.get('GET unmatched')).toMatchObject({ status: 401 });

@@ -81,6 +81,8 @@ interface HostileRequest {
   body?: string | Buffer;
   /** The route reads a JSON body and this one is malformed: anything but a 4xx is wrong. */
   mustRefuse: boolean;
+  /** A query parameter the route does not take: only a 400 naming it is right. */
+  unknownParameter?: string;
 }
 
 interface Outcome { request: HostileRequest; status: number; contentType: string; body: string }
@@ -178,6 +180,10 @@ function hostileRequests(method: string, route: string, doc: any): HostileReques
     add('query', `?${name} empty and bare`, { ...body, path: `${good}?${q}&${q}=` });
   }
   add('query', 'unknown and malformed parameters', { ...body, path: `${good}?surprise=1&%zz=1&&=&a[b]=1` });
+  // A typo of a parameter is refused, naming it, on every API route (test/api/unknown-query) but
+  // those a browser or a provider calls with parameters of its own: they ignore what they do not read.
+  const opensQuery = route.startsWith('/webhooks/') || route === '/oauth/callback' || route === '/connect' || route.startsWith('/connect/providers/');
+  if (spec && !opensQuery) add('query', '?conection_id (a typo)', { ...body, path: `${good}?conection_id=real`, unknownParameter: 'conection_id' });
 
   if (takesBody) {
     const refuse = (what: string, text: string | Buffer, headers: string[] = JSON_TYPE) => add('body', what, { headers: [...auth, ...headers], body: text, mustRefuse: readsJson });
@@ -234,6 +240,14 @@ test('every route the host serves: hostile headers, paths, queries and bodies ar
   }).map(describe);
   expect(wrongShape).toEqual([]);
   expect(outcomes.filter((o) => o.request.mustRefuse && (o.status < 400 || o.status >= 500)).map(describe)).toEqual([]);
+  const typos = outcomes.filter((o) => o.request.unknownParameter !== undefined);
+  expect(typos.length).toBeGreaterThan(50);
+  const namesIt = (o: Outcome) => {
+    try {
+      return (JSON.parse(o.body) as { error: { message: string } }).error.message.includes(`"${o.request.unknownParameter}"`);
+    } catch { return false; }
+  };
+  expect(typos.filter((o) => o.status !== 400 || !namesIt(o)).map(describe)).toEqual([]);
 
   // Each route was reached: some hostile request got past "no route" to the route itself.
   const noRoute = (o: Outcome) => o.status === 404 && o.body.includes('"no route ');

@@ -28,6 +28,8 @@ const WebhookConfigView = z.looseObject({ provider: z.string(), signature_header
 export const webhookRouteSpecs = defineRoutes([
   {
     method: 'post', path: '/webhooks/:environment/:provider', tag: 'webhooks', auth: false, params: ReceiveParams, body: z.unknown(),
+    // A provider may add parameters of its own to the URL it calls: they are ignored, not refused.
+    query: z.looseObject({}),
     summary: 'Receive a provider webhook (verified by its HMAC signature header, not a key)',
     description: 'Acknowledged at once and processed from a queue: routed to the syncs of the provider whose webhookSubscriptions take the event, for the connection the payload names.',
     responses: { 202: { description: 'Accepted', schema: z.object({ accepted: z.literal(true), id: z.string().nullable(), event: z.string().nullable() }) } },
