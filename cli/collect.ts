@@ -93,6 +93,12 @@ export function createCollectingBridge(options: {
     async saveCheckpoint(checkpoint) {
       stateWrites.push({ kind: 'checkpoint', value: checkpoint });
     },
+    // The records the host would hold now (those it held, this run's writes applied), in the order first saved.
+    async listRecords(name, cursor, limit) {
+      const all = [...(models.get(name)?.records.values() ?? [])] as Array<Record<string, unknown>>;
+      const start = cursor === null ? 0 : Number(cursor);
+      return { records: all.slice(start, start + limit), next: start + limit < all.length ? String(start + limit) : null };
+    },
     // The host's semantics (host/sync/run-bridge.ts): records of the model not saved between
     // start and end are deleted at end; an end without its start is an error.
     async trackDeletes(name, phase) {

@@ -223,7 +223,22 @@ export interface HostBridge {
   saveCheckpoint(checkpoint: Record<string, unknown> | null): Promise<void>;
   /** trackDeletesStart/End: records of `model` not saved between start and end are deleted at end. */
   trackDeletes?(model: string, phase: 'start' | 'end'): Promise<void>;
+  /**
+   * listRecords: one page of the live records of `model` the host holds for this sync (as saved,
+   * this run's saves included), after `cursor` (null = from the start); `next` is null after the
+   * last page.
+   */
+  listRecords?(model: string, cursor: string | null, limit: number): Promise<RecordsPage>;
 }
+
+/** A page of listRecords. */
+export interface RecordsPage {
+  records: Array<Record<string, unknown>>;
+  next: string | null;
+}
+
+/** Records per listRecords page a worker asks for. */
+export const LIST_RECORDS_PAGE = 100;
 
 /** At most this many parts per split pass (time windows or keys). */
 export const MAX_PARTS = 1000;

@@ -47,7 +47,11 @@ export const BridgeCallSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('setMetadata'), metadata: StateSchema, merge: z.boolean() }),
   z.object({ method: z.literal('saveCheckpoint'), checkpoint: StateSchema.nullable() }),
   z.object({ method: z.literal('trackDeletes'), model: z.string().max(200), phase: z.enum(['start', 'end']) }),
+  z.object({ method: z.literal('listRecords'), model: z.string().max(200), cursor: z.string().max(100).nullable(), limit: z.number().int().min(1).max(1000) }),
 ]);
+
+/** What the host answers a listRecords call with. */
+export const RecordsPageSchema = z.object({ records: z.array(StateSchema), next: z.string().max(100).nullable() });
 export type BridgeCall = z.infer<typeof BridgeCallSchema>;
 
 /** A run result before the parent attaches the logs it has received. */

@@ -224,6 +224,10 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
           if (!bridge.trackDeletes) throw new Error('trackDeletesStart/End are not available here');
           await bridge.trackDeletes(call.model, call.phase);
           break;
+        case 'listRecords':
+          if (!bridge.listRecords) throw new Error('listRecords is not available here');
+          value = await bridge.listRecords(call.model, call.cursor, call.limit);
+          break;
       }
       if (slot.task === task && !send(slot, { type: 'bridge-result', callId, ok: true, value })) {
         send(slot, { type: 'bridge-result', callId, ok: false, error: 'the host could not send its answer to this call to the worker (too large or too deep)', code: 'BRIDGE_ERROR' });

@@ -144,6 +144,13 @@ export interface SyncContext<Models extends Record<string, unknown> = Record<str
    */
   trackDeletesStart<K extends keyof Models & string>(model: K): Promise<void>;
   trackDeletesEnd<K extends keyof Models & string>(model: K): Promise<void>;
+
+  /**
+   * The live records of `model` this sync holds for the connection (earlier runs' saves and this
+   * run's), as saved, one at a time: `for await (const record of nango.listRecords('Ticket'))`.
+   * Read a page at a time from the host, so memory stays flat however many there are.
+   */
+  listRecords<K extends keyof Models & string>(model: K): AsyncGenerator<Models[K], void, undefined>;
 }
 
 /** Nango's names, so `NangoSync`-typed helpers port unchanged. */

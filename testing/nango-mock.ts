@@ -84,7 +84,7 @@ export class NangoActionMock {
   /** The provider folder (`<provider>/tests` → `<provider>`), as Nango's mock names it. */
   readonly providerConfigKey: string;
   readonly ActionError = ActionError;
-  private readonly loaded: Promise<LoadedFixture>;
+  protected readonly loaded: Promise<LoadedFixture>;
   /** The query each unidentified recording first answered: it answers that one again, no other (a next page is a miss). */
   private readonly unidentifiedClaims = new Map<string, string>();
 
@@ -193,9 +193,21 @@ export class NangoSyncMock extends NangoActionMock {
   readonly getCheckpoint: Mock<() => Promise<Record<string, unknown> | null>>;
   readonly saveCheckpoint: Mock<(checkpoint: Record<string, unknown>) => Promise<void>>;
   readonly clearCheckpoint: Mock<() => Promise<void>>;
+  /**
+   * The records the sync holds before the run, read by the script's `nango.listRecords(model)`:
+   * the fixture's `nango.listRecords[model]` when it records them, else none. A test may mock it
+   * (`nangoMock.listRecords.mockImplementation(async function* () { yield … })`).
+   */
+  readonly listRecords: Mock<(model: string) => AsyncGenerator<unknown, void, undefined>>;
 
   constructor(options: { dirname: string; name: string; Model: string }) {
     super(options);
+    const loaded = this.loaded;
+    this.listRecords = vi.fn(async function* (model: string) {
+      const recorded = ((await loaded).fixture.nango as Record<string, unknown>)['listRecords'];
+      const records = recorded !== null && typeof recorded === 'object' ? (recorded as Record<string, unknown>)[model] : undefined;
+      if (Array.isArray(records)) yield* records;
+    });
     this.batchSave = vi.fn<Async<unknown>>(async () => true);
     this.batchUpdate = vi.fn<Async<unknown>>(async () => true);
     this.batchDelete = vi.fn<Async<unknown>>(async () => true);

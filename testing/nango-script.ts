@@ -49,6 +49,7 @@ const RECORD_SPIES = { save: 'batchSave', update: 'batchUpdate', delete: 'batchD
 
 /** The in-memory host, with each call also made on the mock (its spies see it; its answers win where it has one). */
 function hostReportingTo(mock: NangoActionMock, inMemory: HostBridge): HostBridge {
+  const listings = new Map<string, Array<Record<string, unknown>>>();
   return {
     ...inMemory,
     async saveRecords(batch) {
@@ -75,6 +76,23 @@ function hostReportingTo(mock: NangoActionMock, inMemory: HostBridge): HostBridg
     async trackDeletes(model, phase) {
       await (phase === 'start' ? mock.trackDeletesStart(model) : mock.trackDeletesEnd(model));
       await inMemory.trackDeletes?.(model, phase);
+    },
+    // The mock's records (what the fixture or the test gives), read whole when the script starts a
+    // walk and served a page at a time, as the host serves its own.
+    async listRecords(model, cursor, limit) {
+      if (!(mock instanceof NangoSyncMock)) throw new Error('listRecords belongs to syncs');
+      if (cursor === null) {
+        const records: Array<Record<string, unknown>> = [];
+        const listed = mock.listRecords(model) as unknown;
+        const source = listed instanceof Promise ? await listed : listed;
+        if (source !== null && typeof source === 'object' && Symbol.asyncIterator in source) {
+          for await (const record of source as AsyncIterable<unknown>) records.push(record as Record<string, unknown>);
+        } else if (Array.isArray(source)) records.push(...(source as Array<Record<string, unknown>>));
+        listings.set(model, records);
+      }
+      const all = listings.get(model) ?? [];
+      const start = cursor === null ? 0 : Number(cursor);
+      return { records: all.slice(start, start + limit), next: start + limit < all.length ? String(start + limit) : null };
     },
   };
 }

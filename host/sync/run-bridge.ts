@@ -15,6 +15,7 @@ import { fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import { locateLogStacks } from '../runs/source-locations.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { clearSeen, recordSeen, settleUnseen, type MassDeleteGuard, type UnseenOutcome } from '../store/records-deletes.ts';
+import { readPage } from '../store/records-read.ts';
 import type { SyncState } from '../sync/sync-state.ts';
 import type { Parts } from './parts.ts';
 import { createRunTransactions } from './run-transactions.ts';
@@ -300,6 +301,17 @@ export function createRunBridge(bridgeDeps: RunBridgeDeps, scope: RunBridgeScope
         return o;
       }, { once: true });
       noteUnseen(model, outcome);
+    },
+
+    async listRecords(model, cursor, limit) {
+      if (!scope.syncName) throw new Error('listRecords belongs to syncs');
+      if (!scope.models.includes(model)) throw new Error(`unknown model "${model}"`);
+      // This run's own saves are read back too (as in Nango): they are written first.
+      await recordsWritten();
+      // Unfiltered, so a page of deleted rows is not mistaken for the end.
+      const page = await retryTransient(() => readPage(deps.sql, { connectionId: scope.connection.id, model: stored(model), cursor, limit }));
+      const records = page.records.filter((r) => r._ferry_metadata.deleted_at === null).map(({ _ferry_metadata: _metadata, ...record }) => record);
+      return { records, next: page.records.length < limit ? null : page.next_cursor };
     },
   };
 }

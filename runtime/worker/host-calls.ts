@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import type { BridgeCall } from '../ipc.ts';
-import { BatchResultSchema, ProxyResponseSchema } from '../ipc.ts';
-import { ProxyRequestSchema } from '../contract.ts';
+import { BatchResultSchema, ProxyResponseSchema, RecordsPageSchema } from '../ipc.ts';
+import { LIST_RECORDS_PAGE, ProxyRequestSchema } from '../contract.ts';
 import { CAPS } from '../caps.ts';
 import { depthMessage, hasProtoKey, storableJsonText, tooDeepAt } from '../bounds.ts';
 import { BatchError, buildRecordBatch } from './records.ts';
@@ -122,6 +122,12 @@ export function createHostCalls(deps: HostCallDeps): HostCalls {
         if (b !== 'start' && b !== 'end') throw new HostCallError('INVALID_ARGUMENT', 'trackDeletes phase must be start or end');
         await deps.callParent({ method: 'trackDeletes', model: a.slice(0, 200), phase: b });
         return '';
+      }
+      case 'listRecords': {
+        const page = RecordsPageSchema.parse(await deps.callParent({ method: 'listRecords', model: a.slice(0, 200), cursor: b === '' ? null : b.slice(0, 100), limit: LIST_RECORDS_PAGE }));
+        const text = JSON.stringify(page);
+        capped(text, CAPS.proxyResponseBytes, 'listRecords page');
+        return text;
       }
       default:
         throw new HostCallError('BRIDGE_ERROR', `unknown host call ${op}`);

@@ -134,7 +134,7 @@ test("the project's tests all pass, unmodified, with their recorded fixtures", a
   for (const file of testFiles) expected += ((await readFile(join(project, 'templates', file), 'utf8')).match(/\bit\(/g) ?? []).length;
   expect(expected).toBeGreaterThanOrEqual(5);
   // Both recording layouts ran: `*.test.json` (acme-crm) and the older `mocks/` folders (acme-legacy).
-  expect(results.map((r) => r.fullName.split(' ')[0] ?? '').filter((name) => name.startsWith('acme-')).sort()).toEqual(['acme-crm', 'acme-crm', 'acme-crm', 'acme-legacy', 'acme-legacy']);
+  expect(results.map((r) => r.fullName.split(' ')[0] ?? '').filter((name) => name.startsWith('acme-')).sort()).toEqual(['acme-crm', 'acme-crm', 'acme-crm', 'acme-crm', 'acme-crm', 'acme-legacy', 'acme-legacy']);
   expect(results.map((r) => [r.fullName, r.status, r.failureMessages.join('\n').slice(0, 2000)]), stderr.slice(-4000)).toEqual(results.map((r) => [r.fullName, 'passed', '']));
   expect(results).toHaveLength(expected);
 });

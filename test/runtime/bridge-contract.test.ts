@@ -99,6 +99,32 @@ const CASES: Case[] = [
     ],
   },
   {
+    // listRecords reads the records the host holds, this run's writes included, across pages (100 per host call).
+    name: 'list-records',
+    runs: 2,
+    exec: `
+      if (phase === 0) {
+        await nango.batchSave(Array.from({ length: 120 }, (_, i) => ({ id: 'i' + String(i).padStart(3, '0'), name: 'N', n: i })), 'Item');
+        await nango.batchDelete([{ id: 'i005' }], 'Item');
+      }
+      const ids: string[] = [];
+      let first: unknown = null;
+      for await (const record of nango.listRecords('Item')) {
+        first ??= record;
+        ids.push(record.id);
+      }
+      obs('listed', { count: ids.length, distinct: new Set(ids).size, last: ids.at(-1), deletedListed: ids.includes('i005') });
+      obs('first', first);
+      await nango.updateMetadata({ phase: phase + 1 });`,
+    expected: [1, 2].map((phase) => ({
+      seen: [['listed', { count: 119, distinct: 119, last: 'i119', deletedListed: false }], ['first', item('i000', 'N', 0)]],
+      logs: [],
+      records: { Item: Object.fromEntries(Array.from({ length: 120 }, (_, i) => 'i' + String(i).padStart(3, '0')).filter((id) => id !== 'i005').map((id) => [id, item(id, 'N', Number(id.slice(1)))])) },
+      metadata: { ...START_METADATA, phase },
+      error: null,
+    })),
+  },
+  {
     name: 'checkpoints',
     runs: 2,
     exec: `

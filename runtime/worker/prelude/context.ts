@@ -154,6 +154,18 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     await hostCall('trackDeletes', declaredModel(model), phase);
   }
 
+  /** Every live record of the model the host holds, a page per host call, one at a time (Nango's `for await … of nango.listRecords(model)`). */
+  async function* listRecords(model: unknown): AsyncGenerator<any> {
+    const name = declaredModel(model);
+    let cursor = '';
+    for (;;) {
+      const page = parse(await hostCall('listRecords', name, cursor)) as { records: unknown[]; next: string | null };
+      for (let i = 0; i < page.records.length; i++) yield page.records[i];
+      if (page.next === null) return;
+      cursor = page.next;
+    }
+  }
+
   const syncContext: SyncContext = {
     ...actionContext,
     ...recordWriters,
@@ -176,6 +188,7 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     },
     trackDeletesStart: (model) => trackDeletes(model, 'start'),
     trackDeletesEnd: (model) => trackDeletes(model, 'end'),
+    listRecords: listRecords as SyncContext['listRecords'],
   };
   return syncContext;
 }
