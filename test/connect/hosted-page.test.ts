@@ -77,6 +77,22 @@ describe('the hosted connect page', () => {
     await app.close();
   });
 
+  test("the page's browser logs no errors: nothing it asks the host for is refused (the favicon was a 401)", async () => {
+    const session = await createConnectSession(ferry.api, { end_user: { id: 'erin-6' }, allowed_providers: ['keyed'] });
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
+    await page.goto(session.connect_url);
+    await page.click('a[data-provider="keyed"]');
+    await page.waitForSelector('form');
+    await page.waitForLoadState('networkidle');
+    // What the browser asks for on its own, for any page of the host: no key, so not the API's 401.
+    const icon = await fetch(`${ferry.url}/favicon.ico`);
+    expect({ status: icon.status, body: await icon.text() }).toEqual({ status: 204, body: '' });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   test('the dashboard lists connections by end user', async () => {
     expect((await ferry.api.post('/connections', { connection_id: 'made-by-the-app', provider: 'other', credentials: { type: 'bearer', token: 't' } })).status).toBe(201);
     const page = await browser.newPage();
