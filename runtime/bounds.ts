@@ -32,6 +32,23 @@ export function tooDeepAt(value: unknown, maxDepth = MAX_DEPTH): string[] | null
   return null;
 }
 
+/**
+ * True when `value` has a "__proto__" key at any depth. JSON.parse makes it an own key, but a copy
+ * by assignment (zod's records, Object.assign) takes it for the copy's prototype: the key is lost
+ * and the copy inherits what it held. Stored script values (metadata, checkpoints) refuse it, as
+ * the API does (host/api/request-bounds.ts); records, which cross as text, keep it as data.
+ */
+export function hasProtoKey(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const stack: object[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (Object.hasOwn(node, '__proto__')) return true;
+    for (const child of Object.values(node)) if (child !== null && typeof child === 'object') stack.push(child);
+  }
+  return false;
+}
+
 /** "metadata.a.b…" for messages; a depth error names where the value became too deep. */
 export function depthMessage(what: string, path: string[], maxDepth = MAX_DEPTH): string {
   const where = path.length > 0 ? ` (at ${[what, ...path].join('.')}${path.length >= 5 ? '…' : ''})` : '';

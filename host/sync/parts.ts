@@ -168,6 +168,15 @@ export function createParts(sql: Sql) {
         where ${where(sql, k)} and status = 'queued'`;
     },
 
+    /**
+     * A claimed part of a pair paused since the tick queued it: pending and due now, so the tick,
+     * which claims no part of a paused pair, claims it once the pair is resumed. Its checkpoint
+     * and retry count stay; nothing of it ran.
+     */
+    async waitForResume(k: PartKey): Promise<void> {
+      await sql`update sync_parts set status = 'pending', next_run_at = now() where ${where(sql, k)} and status = 'queued'`;
+    },
+
     /** The environment configured `provider`: its connections' held parts are due now. */
     async releaseHeld(environmentId: string, provider: string): Promise<number> {
       const rows = await sql`

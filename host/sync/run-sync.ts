@@ -180,7 +180,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         deps.providers.get(connection.environment_id, connection.provider),
         partKey ? deps.parts.get(partKey) : null,
         environmentLimitCaps(deps.sql, connection.environment_id),
-        scheduledPair ? deps.syncState.isConnectionPaused(connection.id) : false,
+        scheduledPair || partKey ? deps.syncState.isConnectionPaused(connection.id) : false,
         // Parts are made only by a run of the pair itself, so none can appear before this run starts.
         partKey ? false : deps.parts.any(pair),
       ]));
@@ -188,9 +188,14 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const manifest = script.manifest;
       if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
       // Paused since the tick queued it (or since the silent-job sweep sent a lost one again): the
-      // tick would not queue it now, so it does not run. A manual trigger still goes; a part's
-      // pass was begun before the pause and finishes.
-      if (scheduledPair && (state.paused || connectionPaused)) return { status: 'skipped', reason: `the ${connectionPaused ? "connection's syncs are" : 'sync is'} paused` };
+      // tick would not queue it now, so it does not run. A manual trigger still goes. A part
+      // queued before the pause waits too, in its pass (its checkpoint and retries kept): it is
+      // pending and due again, and the tick claims it once the pair is resumed. A part already
+      // running finishes.
+      if ((scheduledPair || partKey) && (state.paused || connectionPaused)) {
+        if (partKey) await deps.parts.waitForResume(partKey);
+        return { status: 'skipped', reason: `the ${connectionPaused ? "connection's syncs are" : 'sync is'} paused` };
+      }
       if (!provider) {
         // A claimed part waits, held, until the provider is configured (PUT /providers re-arms it).
         if (partKey) await deps.parts.hold(partKey, 'provider');

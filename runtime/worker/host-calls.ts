@@ -8,7 +8,7 @@ import type { BridgeCall } from '../ipc.ts';
 import { BatchResultSchema, ProxyResponseSchema, RecordsPageSchema } from '../ipc.ts';
 import { LIST_RECORDS_PAGE, ProxyRequestSchema } from '../contract.ts';
 import { CAPS } from '../caps.ts';
-import { depthMessage, storableJsonText, tooDeepAt } from '../bounds.ts';
+import { depthMessage, hasProtoKey, storableJsonText, tooDeepAt } from '../bounds.ts';
 import { BatchError, buildRecordBatch } from './records.ts';
 
 export class HostCallError extends Error {
@@ -43,13 +43,15 @@ export function createHostCalls(deps: HostCallDeps): HostCalls {
   let disposed = false;
 
   /** A script's value for the host: JSON, within MAX_DEPTH, its text made storable (bounds.ts). */
-  function parseArg<T>(schema: z.ZodType<T>, text: string, what: string): T {
+  function parseArg<T>(schema: z.ZodType<T>, text: string, what: string, stored = false): T {
     let value: unknown;
     try {
       value = JSON.parse(storableJsonText(text));
     } catch {
       throw new HostCallError('INVALID_ARGUMENT', `${what} is not JSON`);
     }
+    // Checked before the schema, whose copy would take the key for the copy's prototype.
+    if (stored && hasProtoKey(value)) throw new HostCallError('INVALID_ARGUMENT', `${what}: a "__proto__" key is not accepted (it would be taken for the object's prototype, not kept as data)`);
     const parsed = schema.safeParse(value);
     if (!parsed.success) throw new HostCallError('INVALID_ARGUMENT', `${what}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
     return parsed.data;
@@ -106,13 +108,13 @@ export function createHostCalls(deps: HostCallDeps): HostCalls {
       }
       case 'setMetadata': {
         capped(a, CAPS.stateBytes, 'metadata');
-        const { metadata, merge } = parseArg(SetMetadataSchema, a, 'metadata');
+        const { metadata, merge } = parseArg(SetMetadataSchema, a, 'metadata', true);
         await deps.callParent({ method: 'setMetadata', metadata: bounded(metadata, 'metadata'), merge });
         return '';
       }
       case 'saveCheckpoint': {
         capped(a, CAPS.stateBytes, 'checkpoint');
-        const checkpoint = bounded(parseArg(StateSchema.nullable(), a, 'checkpoint'), 'checkpoint');
+        const checkpoint = bounded(parseArg(StateSchema.nullable(), a, 'checkpoint', true), 'checkpoint');
         await deps.callParent({ method: 'saveCheckpoint', checkpoint });
         return '';
       }

@@ -11,28 +11,17 @@
  * proxy and host, so the claim's statement is new to every connection (its text is sent only then).
  */
 import { expect, test } from 'vitest';
-import { loadConfig } from '../../host/config.ts';
-import { createLogger } from '../../host/logger.ts';
-import { startFerry } from '../../host/server.ts';
-import { createTestDatabase } from '../helpers/db.ts';
-import { startDroppingProxy } from '../helpers/dropping-proxy.ts';
-import { createApiClient, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { waitFor } from '../helpers/ferry.ts';
 import { deployProviderConnection } from '../helpers/items-connection.ts';
+import { startProxiedFerry } from '../helpers/proxied-ferry.ts';
 import { MODE_ACTION } from './mode-action.ts';
 import { startItemsProvider } from '../sync/items-provider.ts';
 
-
 test('an async action whose start committed unseen carries on with the run it wrote: performed once, succeeded, at once', async () => {
   const provider = await startItemsProvider(0);
-  const db = await createTestDatabase();
-  const proxy = await startDroppingProxy(db.url, { client: Buffer.from("update action_jobs set status = 'running'") });
-  const host = await startFerry(loadConfig({
-    DATABASE_URL: proxy.url(db.url), FERRY_PORT: '0', FERRY_SECRET_KEY: TEST_SECRET_KEY, FERRY_RUNTIME_WORKERS: '1', FERRY_SCHEDULER_TICK_MS: '200',
-    FERRY_STALE_RUN_MS: '60000', // the sweep's bound, as in production: the action must not wait for it
-  }), createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' }));
+  const ferry = await startProxiedFerry({ client: Buffer.from("update action_jobs set status = 'running'") });
+  const { db, api, proxy } = ferry;
   try {
-    const api = createApiClient(host.url!, TEST_SECRET_KEY);
-    const ferry: TestFerry = { db, host, url: host.url!, api, close: async () => {} };
     await deployProviderConnection(ferry, { provider: 'unseenact', baseUrl: provider.url, scripts: { 'actions/mode.ts': MODE_ACTION }, connectionId: 'act-unseen' });
     provider.mode = 'committed-unseen';
 
@@ -50,9 +39,7 @@ test('an async action whose start committed unseen carries on with the run it wr
     expect(await db.sql`select id::text, status from runs where kind = 'action'`).toEqual([{ id: String(done.run_id), status: 'succeeded' }]);
     expect(provider.requests.filter((r) => r.path === '/mode')).toHaveLength(1);
   } finally {
-    await host.close();
-    await proxy.close();
-    await db.drop();
+    await ferry.close();
     await provider.close();
   }
 }, 180_000);

@@ -146,6 +146,12 @@ export default createSync({
   exec: async (nango) => {
     await nango.batchSave([JSON.parse('{"id":"p1","__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},"n":1}')], 'ProtoItem');
     await nango.batchUpdate([JSON.parse('{"id":"p1","__proto__":{"patched":true}}')], 'ProtoItem');
+    const attempt = async (what: string, call: () => Promise<unknown>) => {
+      try { await call(); nango.log(what + ' accepted'); } catch (error: any) { nango.log(what + ' ' + error.code + ': ' + error.message); }
+    };
+    await attempt('setMetadata', () => nango.setMetadata(JSON.parse('{"__proto__":{"admin":true},"kept":1}')));
+    await attempt('updateMetadata', () => nango.updateMetadata(JSON.parse('{"a":{"__proto__":{"admin":true}}}')));
+    await attempt('saveCheckpoint', () => nango.saveCheckpoint(JSON.parse('{"__proto__":{"page":2}}')));
   },
 });`;
 
@@ -333,5 +339,13 @@ describe('a "__proto__" key', () => {
     expect(Object.hasOwn(record, '__proto__')).toBe(true);
     expect(record['__proto__']).toEqual({ patched: true });
     expect(record.constructor).toEqual({ prototype: { x: 1 } });
+  });
+
+  test('in metadata or a checkpoint a script stores is refused for that call alone (it was dropped, its contents inherited)', async () => {
+    const run = await waitForRun(ferry.api, 'c1', 'proto-records', '0', 60_000);
+    const logs = (await ferry.api.get(`/runs/${run.id}/logs`)).body.logs.map((l: any) => l.message);
+    const refused = (what: string) => `${what} INVALID_ARGUMENT: ${what === 'saveCheckpoint' ? 'checkpoint' : 'metadata'}: a "__proto__" key is not accepted (it would be taken for the object's prototype, not kept as data)`;
+    expect(logs).toEqual([refused('setMetadata'), refused('updateMetadata'), refused('saveCheckpoint')]);
+    expect(run.status).toBe('succeeded');
   });
 });

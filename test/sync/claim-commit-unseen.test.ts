@@ -8,44 +8,28 @@
  * lock and answered "UPDATE 1").
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfig } from '../../host/config.ts';
-import { createLogger } from '../../host/logger.ts';
 import { SYNC_QUEUE } from '../../host/queue/queue.ts';
-import { startFerry, type FerryHost } from '../../host/server.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { commandComplete, startDroppingProxy, type DroppingProxy } from '../helpers/dropping-proxy.ts';
-import { createApiClient, idForThisAttempt, TEST_SECRET_KEY, waitFor, waitForRun, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
+import { commandComplete } from '../helpers/dropping-proxy.ts';
+import { idForThisAttempt, waitFor, waitForRun } from '../helpers/ferry.ts';
 import { deployProvider, createConnection, firstRunOf, ITEMS_FULL_SYNC } from '../helpers/items-connection.ts';
+import { startProxiedFerry, type ProxiedFerry } from '../helpers/proxied-ferry.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 
-let db: TestDatabase;
-let host: FerryHost;
-let api: ApiClient;
-let ferry: TestFerry;
-let proxy: DroppingProxy;
+let ferry: ProxiedFerry;
 let provider: ItemsProvider;
 
 beforeAll(async () => {
   provider = await startItemsProvider(10);
-  db = await createTestDatabase();
-  proxy = await startDroppingProxy(db.url, { client: Buffer.from(`pgboss claim ${SYNC_QUEUE}`), server: commandComplete('UPDATE 1') });
-  host = await startFerry(loadConfig({
-    DATABASE_URL: proxy.url(db.url), FERRY_PORT: '0', FERRY_SECRET_KEY: TEST_SECRET_KEY, FERRY_RUNTIME_WORKERS: '1', FERRY_SCHEDULER_TICK_MS: '200',
-    // The sweep's bound, as in production: the claim must not wait for it.
-    FERRY_STALE_RUN_MS: '60000',
-  }), createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' }));
-  api = createApiClient(host.url!, TEST_SECRET_KEY);
-  ferry = { db, host, url: host.url!, api, close: async () => {} };
+  ferry = await startProxiedFerry({ client: Buffer.from(`pgboss claim ${SYNC_QUEUE}`), server: commandComplete('UPDATE 1') });
   await deployProvider(ferry, { provider: 'claimp', baseUrl: provider.url, scripts: { 'syncs/items.ts': ITEMS_FULL_SYNC } });
 }, 120_000);
 afterAll(async () => {
-  await host?.close();
-  await proxy?.close();
-  await db?.drop();
+  await ferry?.close();
   await provider?.close();
 });
 
 test('a claim committed unseen is worked by the worker that made it: the job runs once, never failed and sent again', async () => {
+  const { db, api, proxy } = ferry;
   const connectionId = idForThisAttempt('claim-unseen');
   await createConnection(ferry, connectionId, 'claimp');
   expect(await firstRunOf(ferry, connectionId, 'items')).toMatchObject({ status: 'succeeded' });
