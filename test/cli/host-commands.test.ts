@@ -1,6 +1,8 @@
 /**
  * `ferry deploy` (preview, then apply), `ferry runs` and `ferry logs --follow` as a user runs
- * them, against a whole host on Postgres and the demo providers.
+ * them, against a whole host on Postgres and the demo providers. The tests go on from each
+ * other's state in one environment; the first makes it (and its scripts' folder) afresh for each
+ * attempt, so CI's retry of a failed first attempt starts from nothing deployed.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,39 +11,54 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDemoProvider, type DemoProvider } from '../../demo/index.ts';
-import { startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { createApiClient, idForThisAttempt, startTestFerry, waitForRun, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
+const ADMIN_KEY = 'admin_key_host_commands_0123456789';
 let ferry: TestFerry;
 let provider: DemoProvider;
+const dirs: string[] = [];
+/** The scripts' folder, the environment's key and its API client, of the first test's latest attempt. */
 let dir: string;
+let key: string;
+let api: ApiClient;
 
 beforeAll(async () => {
-  [ferry, provider] = await Promise.all([startTestFerry(), startDemoProvider({ apiKey: 'pk', contacts: 5, invoices: 120 })]);
-  dir = await mkdtemp(join(tmpdir(), 'ferry-cli-host-'));
-  const filter = (src: string) => !src.endsWith('.test.ts') && !src.includes('fixtures');
-  await cp(join(REPO, 'scripts/billing'), join(dir, 'billing'), { recursive: true, filter });
-  await cp(join(REPO, 'scripts/chat'), join(dir, 'chat'), { recursive: true, filter });
-  await ferry.api.put('/providers/billing', { base_url: provider.baseUrls.billing, auth: { type: 'bearer' } });
+  [ferry, provider] = await Promise.all([startTestFerry({ FERRY_ADMIN_KEY: ADMIN_KEY }), startDemoProvider({ apiKey: 'pk', contacts: 5, invoices: 120 })]);
 });
 afterAll(async () => {
   await ferry?.close();
   await provider?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
+/** A fresh environment with the billing provider configured, and a fresh copy of the example scripts. */
+async function freshEnvironmentAndScripts(): Promise<void> {
+  const created = await createApiClient(ferry.url, ADMIN_KEY).post('/environments', { name: idForThisAttempt('cli-host') });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  key = created.body.key.secret;
+  api = createApiClient(ferry.url, key);
+  expect((await api.put('/providers/billing', { base_url: provider.baseUrls.billing, auth: { type: 'bearer' } })).status).toBe(200);
+  dir = await mkdtemp(join(tmpdir(), 'ferry-cli-host-'));
+  dirs.push(dir);
+  const filter = (src: string) => !src.endsWith('.test.ts') && !src.includes('fixtures');
+  await cp(join(REPO, 'scripts/billing'), join(dir, 'billing'), { recursive: true, filter });
+  await cp(join(REPO, 'scripts/chat'), join(dir, 'chat'), { recursive: true, filter });
+}
+
 function cli(...args: string[]) {
-  return promisify(execFile)(process.execPath, [join(REPO, 'cli/bin.ts'), ...args, '--url', ferry.url, '--key', TEST_SECRET_KEY, '--json'], { cwd: REPO }).then(
+  return promisify(execFile)(process.execPath, [join(REPO, 'cli/bin.ts'), ...args, '--url', ferry.url, '--key', key, '--json'], { cwd: REPO }).then(
     ({ stdout }) => ({ code: 0, stdout }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
   );
 }
 
 it('deploy previews new, changed and removed scripts with their models before applying, and applies only without --dry-run', async () => {
+  await freshEnvironmentAndScripts();
   const preview = await cli('deploy', '--dir', dir, '--dry-run');
   expect(preview.code).toBe(0);
   expect(JSON.parse(preview.stdout).plan).toMatchObject({ addedModels: ['Invoice'], removedModels: [], empty: false });
-  expect((await ferry.api.get('/scripts')).body.scripts).toEqual([]);
+  expect((await api.get('/scripts')).body.scripts).toEqual([]);
 
   const applied = await cli('deploy', '--dir', dir);
   expect(applied.code).toBe(0);
@@ -63,8 +80,8 @@ it('deploy previews new, changed and removed scripts with their models before ap
 });
 
 it('runs lists a sync run with its counts, and logs --follow prints its lines and how it ended', async () => {
-  await ferry.api.post('/connections', { connection_id: 'billing-1', provider: 'billing', credentials: { type: 'bearer', token: 'pk' } });
-  const run = await waitForRun(ferry.api, 'billing-1', 'invoices', '0', 60_000);
+  await api.post('/connections', { connection_id: 'billing-1', provider: 'billing', credentials: { type: 'bearer', token: 'pk' } });
+  const run = await waitForRun(api, 'billing-1', 'invoices', '0', 60_000);
   expect(run.status).toBe('succeeded');
 
   const runs = await cli('runs', '--connection', 'billing-1');
@@ -82,7 +99,7 @@ it('runs lists a sync run with its counts, and logs --follow prints its lines an
 });
 
 it('trigger --follow prints the new run id and follows it to its end; providers lists the configured ones', async () => {
-  const before = await waitForRun(ferry.api, 'billing-1', 'invoices', '0', 60_000);
+  const before = await waitForRun(api, 'billing-1', 'invoices', '0', 60_000);
   const followed = await cli('trigger', 'invoices', '--connection', 'billing-1', '--full', '--follow');
   expect(followed.code).toBe(0);
   const lines = followed.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -104,7 +121,7 @@ it('deploys lists the versions with the active one; rollback makes an earlier on
   const rolled = await cli('rollback', '1');
   expect(rolled.code).toBe(0);
   expect(JSON.parse(rolled.stdout)).toMatchObject({ ok: true, version: 3, rollback_of: 1 });
-  expect((await ferry.api.get('/scripts')).body.scripts.map((s: { name: string }) => s.name).sort()).toEqual(['invoices', 'post-message']);
+  expect((await api.get('/scripts')).body.scripts.map((s: { name: string }) => s.name).sort()).toEqual(['invoices', 'post-message']);
   const after = JSON.parse((await cli('deploys')).stdout);
   expect(after.deploys[0]).toMatchObject({ version: 3, active: true, rollback_of: 1 });
 
