@@ -29,8 +29,13 @@ let provider: DemoProvider | undefined;
 let db: TestDatabase | undefined;
 
 afterAll(async () => {
-  host?.kill('SIGTERM');
-  if (host && host.exitCode === null) await new Promise((done) => host!.once('exit', done));
+  // The whole group: `npx` exits on SIGTERM without passing it on, which left `ferry start`
+  // (and its worker children) running after the suite.
+  if (host && host.exitCode === null && host.signalCode === null) {
+    const exited = new Promise((done) => host!.once('exit', done));
+    process.kill(-host.pid!, 'SIGTERM');
+    await exited;
+  }
   await provider?.close();
   await db?.drop();
   if (tmp) await rm(tmp, { recursive: true, force: true });
@@ -135,7 +140,7 @@ test('packed tarballs install outside the checkout; init, compile, start, deploy
   // A host from the installed package, on this machine's Postgres, with the same environment variables as production.
   db = await createTestDatabase('ferry_packages');
   host = spawn('npx', ['ferry', 'start'], {
-    cwd: app, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     env: { ...process.env, PATH, DATABASE_URL: db.url, FERRY_SECRET_KEY: KEY, FERRY_PORT: '0', FERRY_LOG_LEVEL: 'warn', FERRY_DATA_DIR: join(app, '.ferry') },
   });
   let hostOut = '';
