@@ -123,8 +123,10 @@ function nextCursorAtEnd(text: string): string | null {
   return /"next_cursor":"(\d{1,19})"\}\s*$/.exec(text.slice(-64))?.[1] ?? null;
 }
 
+/** Node's setImmediate (no 1 ms clamp), or a zero timeout where there is none (browsers). */
+const soon: (run: () => void) => unknown = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate ?? ((run) => setTimeout(run, 0));
 /** Resolves after one turn of the event loop: queued promise callbacks and I/O run first. */
-const turn = () => new Promise<void>((resolve) => { setImmediate(resolve); });
+const turn = () => new Promise<void>((resolve) => { soon(resolve); });
 
 export function createFerryClient(options: FerryClientOptions): FerryClient {
   const base = options.url.replace(/\/+$/, '');
