@@ -75,8 +75,8 @@ export function renderError(c: Context, err: unknown) {
 }
 
 /** The edge rule of every route (request-bounds.ts): a 400 naming the field that breaks it. */
-export function checkRequestValue(value: unknown, where: 'query' | 'body' | 'params'): void {
-  const unsafe = requestValueIssue(value, [where]);
+export function checkRequestValue(value: unknown, where: 'query' | 'body' | 'params', options: { keepProtoKeys?: boolean } = {}): void {
+  const unsafe = requestValueIssue(value, [where], options);
   if (!unsafe) return;
   const path = unsafe.path.map((p) => p.replace(/[\u0000\ud800-\udfff]/g, '\ufffd'));
   throw new ApiError(400, 'INVALID_REQUEST', `invalid ${where}: ${path.join('.')}: ${unsafe.message}`, [{ path, message: unsafe.message }]);

@@ -22,11 +22,15 @@ export function verifySignature(config: ProviderWebhook, body: Uint8Array, heade
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-/** Reads a dot path ("account.id") from parsed JSON; undefined when any step is missing. */
+/**
+ * Reads a dot path ("account.id") from parsed JSON; undefined when any step is missing. Own
+ * properties only: "constructor" or "__proto__" in a configured path must read what the payload
+ * sent (a key of its own, or nothing), never Object.prototype or a function inherited from it.
+ */
 export function readPath(value: unknown, path: string): unknown {
   let current = value;
   for (const part of path.split('.')) {
-    if (current === null || typeof current !== 'object') return undefined;
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, part)) return undefined;
     current = (current as Record<string, unknown>)[part];
   }
   return current;

@@ -10,7 +10,7 @@ import { ProviderWebhookSchema, toPublicWebhook, type ProviderWebhooks, type Web
 import { readScalar, verifySignature } from '../../webhooks-in/verify.ts';
 import type { Environments } from '../../tenancy/environments.ts';
 import type { ApiEnv } from '../app.ts';
-import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
+import { ApiError, checkRequestValue, jsonBody, notFound, parseInput } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
 
 export interface WebhookRouteDeps {
@@ -67,7 +67,9 @@ export function webhookReceiverRoutes(deps: WebhookRouteDeps) {
       throw new ApiError(400, 'INVALID_JSON', 'the webhook payload is not valid JSON');
     }
     // The edge rule of every route (depth, NUL, lone surrogates), now that the payload is parsed.
-    parseInput(z.unknown(), payload, 'body');
+    // A "__proto__" key is the provider's data: JSON.parse keeps it as an own key, the payload is
+    // never copied by a schema, and it reaches the script as JSON text (runtime/worker/execute.ts).
+    checkRequestValue(payload, 'body', { keepProtoKeys: true });
     const event = config.event_header ? (c.req.header(config.event_header) ?? null) : config.event_path ? readScalar(payload, config.event_path) : null;
     const id = await deps.enqueueWebhook({ environmentId: environment.id, provider: params.provider, event, payload, receivedAt: new Date().toISOString() });
     return c.json({ accepted: true, id, event }, 202);
