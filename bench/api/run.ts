@@ -19,15 +19,12 @@
 import { fork } from 'node:child_process';
 import { Agent, get } from 'node:http';
 import { loadavg } from 'node:os';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { createFerryClient } from '../../client/index.ts';
 import { connectDatabase } from '../../host/db/connect.ts';
 import { createLogger } from '../../host/logger.ts';
-import { escapeCopyText } from '../../host/store/records-copy.ts';
-import { contactRecord } from '../ingest/contact-data.ts';
 import { cpuMeter } from '../ingest/cpu-time.ts';
 import { createBenchDatabase } from '../ingest/fresh-db.ts';
+import { copyContacts } from './contacts.ts';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const PAGE = Number(process.env.BENCH_PAGE ?? 1_000);
@@ -81,25 +78,8 @@ try {
   if (created.status !== 201) throw new Error(`creating the connection: ${created.status} ${await created.text()}`);
   const [{ id: connectionId } = { id: '' }] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'bench'`;
 
-  // N records straight into `records` by COPY (cursors drawn in insertion order), then ANALYZE.
   let started = performance.now();
-  const CHUNK = 5_000;
-  // One reserved connection: its queries run in order, so the count below waits for every COPY
-  // (the COPY writable finishes when its data is sent, not when the server has applied it).
-  const copier = await db.sql.reserve();
-  for (let from = 0; from < TOTAL; from += CHUNK) {
-    let text = '';
-    for (let n = from; n < Math.min(TOTAL, from + CHUNK); n++) {
-      const record = contactRecord(n);
-      text += `${connectionId}\tContact\t${escapeCopyText(record.id)}\t${escapeCopyText(JSON.stringify(record))}\th${n}\n`;
-    }
-    const writable = await copier.unsafe('copy records (connection_id, model, id, data, hash) from stdin').writable();
-    await pipeline(Readable.from([text]), writable);
-  }
-  const [{ n = 0 } = {}] = await copier<{ n: number }[]>`select count(*)::int as n from records`;
-  copier.release();
-  if (n !== TOTAL) throw new Error(`generated ${n} records, expected ${TOTAL}`);
-  await db.sql.unsafe('vacuum analyze records');
+  await copyContacts(db.sql, connectionId, TOTAL);
   const [{ bytes = '0' } = {}] = await db.sql<{ bytes: string }[]>`select avg(pg_column_size(data))::int::text as bytes from (select data from records limit 1000) s`;
   process.stdout.write(`generated ${TOTAL.toLocaleString('en')} records (~${bytes} B of jsonb each) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
