@@ -11,7 +11,7 @@ import { deliveryIdOf, timestampRefusal } from '../../webhooks-in/replay.ts';
 import { readScalar, signedBytes, verifySignature } from '../../webhooks-in/verify.ts';
 import type { Environments } from '../../tenancy/environments.ts';
 import type { ApiEnv } from '../app.ts';
-import { ApiError, checkRequestValue, jsonBody, notFound, parseInput } from '../errors.ts';
+import { ApiError, checkRequestValue, jsonBody, notFound, parseInput, parseJsonBytes } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
 
 export interface WebhookRouteDeps {
@@ -77,12 +77,7 @@ export function webhookReceiverRoutes(deps: WebhookRouteDeps) {
     }
     const stale = timestampRefusal(config, timestamp, Date.now());
     if (stale) throw new ApiError(stale.status, stale.code, stale.message, [{ path: stale.path, message: stale.message }]);
-    let payload: unknown;
-    try {
-      payload = JSON.parse(new TextDecoder().decode(raw));
-    } catch {
-      throw new ApiError(400, 'INVALID_JSON', 'the webhook payload is not valid JSON');
-    }
+    const payload = parseJsonBytes(raw, 'the webhook payload');
     // The edge rule of every route (depth, NUL, lone surrogates), now that the payload is parsed.
     // A "__proto__" key is the provider's data: JSON.parse keeps it as an own key, the payload is
     // never copied by a schema, and it reaches the script as JSON text (runtime/worker/execute.ts).
