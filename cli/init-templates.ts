@@ -137,8 +137,18 @@ export function projectManifest(versions: { ferry: string; zod: string }) {
     dependencies: { ferry: `^${versions.ferry}`, zod: versions.zod },
     devDependencies: { vitest: VITEST_RANGE },
     scripts: { test: 'vitest run', typecheck: 'ferry compile' },
+    allowScripts: INSTALL_SCRIPTS,
   };
 }
+
+/**
+ * npm's install-script policy for what `ferry` installs, as this repository's own package.json
+ * has it: isolated-vm (loads its prebuilt binary, or builds one), esbuild (checks its platform
+ * binary) and node (the Node 24 a project on an older Node installs, see the README) run theirs;
+ * core-js-pure's only prints a banner. Without it npm 11 runs them anyway but lists each as
+ * unreviewed on every install, and `strict-allow-scripts` fails the install.
+ */
+const INSTALL_SCRIPTS: Record<string, boolean> = { 'isolated-vm': true, esbuild: true, node: true, 'core-js-pure': false };
 
 /** The vitest the example test was written for. */
 const VITEST_RANGE = '^5.1.1';

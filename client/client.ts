@@ -123,6 +123,11 @@ function nextCursorAtEnd(text: string): string | null {
   return /"next_cursor":"(\d{1,19})"\}\s*$/.exec(text.slice(-64))?.[1] ?? null;
 }
 
+/** Node's setImmediate (no 1 ms clamp), or a zero timeout where there is none (browsers). */
+const soon: (run: () => void) => unknown = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate ?? ((run) => setTimeout(run, 0));
+/** Resolves after one turn of the event loop: queued promise callbacks and I/O run first. */
+const turn = () => new Promise<void>((resolve) => { soon(resolve); });
+
 export function createFerryClient(options: FerryClientOptions): FerryClient {
   const base = options.url.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
@@ -197,7 +202,14 @@ export function createFerryClient(options: FerryClientOptions): FerryClient {
         // Ask for the following page before parsing this one, so the host and Postgres build it
         // while this process parses and the app works (a page at a time, they would take turns).
         const ahead = nextCursorAtEnd(text);
-        if (ahead !== null) next = fetchPage(ahead);
+        if (ahead !== null) {
+          next = fetchPage(ahead);
+          // fetch() returns before its request is written: undici puts it on the socket a few
+          // promise turns later, and the synchronous parse below would hold it back until the
+          // parse ends (the host then idles while this process parses: no overlap at all). One
+          // turn of the event loop lets it leave first (test/api/client-pages.test.ts).
+          await turn();
+        }
         const page = JSON.parse(text) as RecordsPage<T>;
         if (page.records.length === 0 || page.next_cursor === null) return;
         // The end of the text is the page's own next_cursor unless something rewrote the body.

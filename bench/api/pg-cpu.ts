@@ -7,14 +7,11 @@
  * Run: npx node bench/api/pg-cpu.ts   (BENCH_RECORDS, BENCH_ROUNDS, BENCH_PAGES)
  */
 import { loadavg } from 'node:os';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { createLogger } from '../../host/logger.ts';
-import { escapeCopyText } from '../../host/store/records-copy.ts';
 import { PAGE_STATEMENTS } from '../../host/store/records-read.ts';
-import { contactRecord } from '../ingest/contact-data.ts';
-import { backendsOf, snapshot, used } from '../ingest/cpu-time.ts';
+import { snapshot, used } from '../ingest/cpu-time.ts';
 import { createBenchDatabase } from '../ingest/fresh-db.ts';
+import { copyContacts } from './contacts.ts';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -31,16 +28,7 @@ try {
   await db.sql`insert into providers (environment_id, name, base_url, auth) values (${env!.id}, 'bench', 'http://127.0.0.1:9', '{"type":"none"}')`.catch(() => {});
   const [conn] = await db.sql<{ id: string }[]>`insert into connections (environment_id, connection_id, provider) values (${env!.id}, 'bench', 'bench') returning id`;
   const connectionId = conn!.id;
-  const CHUNK = 5_000;
-  for (let from = 0; from < TOTAL; from += CHUNK) {
-    let text = '';
-    for (let n = from; n < Math.min(TOTAL, from + CHUNK); n++) {
-      const record = contactRecord(n);
-      text += `${connectionId}\tContact\t${escapeCopyText(record.id)}\t${escapeCopyText(JSON.stringify(record))}\th${n}\n`;
-    }
-    await pipeline(Readable.from([text]), await db.sql.unsafe('copy records (connection_id, model, id, data, hash) from stdin').writable());
-  }
-  await db.sql.unsafe('vacuum analyze records');
+  await copyContacts(db.sql, connectionId, TOTAL);
   const [{ min = '1' } = {}] = await db.sql<{ min: string }[]>`select min(cursor)::text as min from records`;
   const before = BigInt(min) - 1n;
 
@@ -81,7 +69,6 @@ try {
   process.stdout.write(`${TOTAL.toLocaleString('en')} records, ${ROUNDS} rounds of ${PAGES} pages of ${PAGE}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   process.stdout.write('| statement | Postgres CPU ms/page (median) | rounds |\n|---|---|---|\n');
   for (const [i, v] of variants.entries()) process.stdout.write(`| ${v.label} | ${median(cpu[i]!).toFixed(2)} | ${cpu[i]!.map((x) => x.toFixed(2)).join(' ')} |\n`);
-  void backendsOf;
 } finally {
   await db.drop();
 }

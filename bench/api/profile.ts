@@ -3,16 +3,13 @@
  * of 1,000 rows, on a fresh database of BENCH_RECORDS (default 100k) records.
  * Run: npx node bench/api/profile.ts (BENCH_RECORDS)
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '../../host/config.ts';
 import { createLogger } from '../../host/logger.ts';
 import { startFerry } from '../../host/server.ts';
-import { escapeCopyText } from '../../host/store/records-copy.ts';
 import { PAGE_STATEMENTS, readPageBody, readPageJson } from '../../host/store/records-read.ts';
 import { hashKey } from '../../host/tenancy/environments.ts';
-import { contactRecord } from '../ingest/contact-data.ts';
 import { createBenchDatabase } from '../ingest/fresh-db.ts';
+import { copyContacts } from './contacts.ts';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 100_000);
 const PAGE = 1_000;
@@ -28,18 +25,7 @@ try {
   await fetch(`${host.url}/providers/bench`, { method: 'PUT', headers, body: JSON.stringify({ base_url: 'http://127.0.0.1:9', auth: { type: 'none' } }) });
   await fetch(`${host.url}/connections`, { method: 'POST', headers, body: JSON.stringify({ connection_id: 'bench', provider: 'bench' }) });
   const [{ id: connectionId, environment_id: envId } = { id: '', environment_id: '' }] = await sql<{ id: string; environment_id: string }[]>`select id, environment_id from connections where connection_id = 'bench'`;
-  const copier = await sql.reserve();
-  for (let from = 0; from < TOTAL; from += 5_000) {
-    let text = '';
-    for (let n = from; n < Math.min(TOTAL, from + 5_000); n++) {
-      const r = contactRecord(n);
-      text += `${connectionId}\tContact\t${escapeCopyText(r.id)}\t${escapeCopyText(JSON.stringify(r))}\th${n}\n`;
-    }
-    await pipeline(Readable.from([text]), await copier.unsafe('copy records (connection_id, model, id, data, hash) from stdin').writable());
-  }
-  await copier`select 1`;
-  copier.release();
-  await sql.unsafe('vacuum analyze records');
+  await copyContacts(sql, connectionId, TOTAL);
 
   const times: Record<string, number[]> = {};
   const time = async <T>(label: string, f: () => Promise<T> | T): Promise<T> => {

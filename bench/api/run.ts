@@ -19,15 +19,13 @@
 import { fork } from 'node:child_process';
 import { Agent, get } from 'node:http';
 import { loadavg } from 'node:os';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { createFerryClient } from '../../client/index.ts';
 import { connectDatabase } from '../../host/db/connect.ts';
 import { createLogger } from '../../host/logger.ts';
-import { escapeCopyText } from '../../host/store/records-copy.ts';
-import { contactRecord } from '../ingest/contact-data.ts';
 import { cpuMeter } from '../ingest/cpu-time.ts';
 import { createBenchDatabase } from '../ingest/fresh-db.ts';
+import { copyContacts } from './contacts.ts';
+import { epochNow, slowPagesReport, watchGc, type GcPauses, type PageSpan } from './slow-pages.ts';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const PAGE = Number(process.env.BENCH_PAGE ?? 1_000);
@@ -76,30 +74,24 @@ try {
     hostProcess.once('exit', (code) => reject(new Error(`the bench host exited (${code}) before listening`)));
   });
   const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+  /** The host's collections since `from` (epoch ms), asked of its process (host.ts). */
+  const hostPauses = (from: number) => new Promise<GcPauses>((resolve) => {
+    const onMessage = (m: unknown) => {
+      const reply = m as { gc?: GcPauses };
+      if (!reply.gc) return;
+      hostProcess.off('message', onMessage);
+      resolve(reply.gc.filter(([, end]) => end >= from));
+    };
+    hostProcess.on('message', onMessage);
+    hostProcess.send('gc');
+  });
   await fetch(`${host.url}/providers/bench`, { method: 'PUT', headers, body: JSON.stringify({ base_url: 'http://127.0.0.1:9', auth: { type: 'none' } }) });
   const created = await fetch(`${host.url}/connections`, { method: 'POST', headers, body: JSON.stringify({ connection_id: 'bench', provider: 'bench' }) });
   if (created.status !== 201) throw new Error(`creating the connection: ${created.status} ${await created.text()}`);
   const [{ id: connectionId } = { id: '' }] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'bench'`;
 
-  // N records straight into `records` by COPY (cursors drawn in insertion order), then ANALYZE.
   let started = performance.now();
-  const CHUNK = 5_000;
-  // One reserved connection: its queries run in order, so the count below waits for every COPY
-  // (the COPY writable finishes when its data is sent, not when the server has applied it).
-  const copier = await db.sql.reserve();
-  for (let from = 0; from < TOTAL; from += CHUNK) {
-    let text = '';
-    for (let n = from; n < Math.min(TOTAL, from + CHUNK); n++) {
-      const record = contactRecord(n);
-      text += `${connectionId}\tContact\t${escapeCopyText(record.id)}\t${escapeCopyText(JSON.stringify(record))}\th${n}\n`;
-    }
-    const writable = await copier.unsafe('copy records (connection_id, model, id, data, hash) from stdin').writable();
-    await pipeline(Readable.from([text]), writable);
-  }
-  const [{ n = 0 } = {}] = await copier<{ n: number }[]>`select count(*)::int as n from records`;
-  copier.release();
-  if (n !== TOTAL) throw new Error(`generated ${n} records, expected ${TOTAL}`);
-  await db.sql.unsafe('vacuum analyze records');
+  await copyContacts(db.sql, connectionId, TOTAL);
   const [{ bytes = '0' } = {}] = await db.sql<{ bytes: string }[]>`select avg(pg_column_size(data))::int::text as bytes from (select data from records limit 1000) s`;
   process.stdout.write(`generated ${TOTAL.toLocaleString('en')} records (~${bytes} B of jsonb each) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
@@ -146,12 +138,17 @@ try {
   // Time to first byte per page (request sent → first body bytes), beside the whole page's time:
   // the page is streamed as Postgres sends its rows, so the first bytes come long before the last.
   const firstByteMs: number[] = [];
-  const getPage = (url: string, retried = false): Promise<{ status: number; body: Buffer }> => new Promise((resolve, reject) => {
-    const sent = performance.now();
+  interface Got { status: number; body: Buffer; sent: number; firstByte: number; lastByte: number }
+  const getPage = (url: string, retried = false): Promise<Got> => new Promise((resolve, reject) => {
+    const sent = epochNow();
+    let firstByte = sent;
     const req = get(url, { agent, headers: { authorization: headers.authorization } }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => { if (chunks.length === 0) firstByteMs.push(performance.now() - sent); chunks.push(chunk); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('data', (chunk: Buffer) => {
+        if (chunks.length === 0) firstByteMs.push((firstByte = epochNow()) - sent);
+        chunks.push(chunk);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), sent, firstByte, lastByte: epochNow() }));
       res.on('error', reject);
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
@@ -160,7 +157,9 @@ try {
     });
   });
 
-  // Ferry: GET /records over HTTP (keep-alive), following next_cursor.
+  // Ferry: GET /records over HTTP (keep-alive), following next_cursor. Each page's steps are kept
+  // for the slow-page report (slow-pages.ts).
+  const spans: PageSpan[] = [];
   const httpReader = (parse: boolean): Reader => async (from, count, pageMs) => {
     let cursor = from;
     let records = 0;
@@ -182,6 +181,7 @@ try {
         for (let at = body.indexOf(METADATA_KEY); at !== -1; at = body.indexOf(METADATA_KEY, at + METADATA_KEY.length)) n++;
       }
       pageMs.push(performance.now() - t);
+      spans.push({ sent: response.sent, firstByte: response.firstByte, lastByte: response.lastByte, parsed: epochNow() });
       if (n === 0) break;
       records += n;
     }
@@ -227,7 +227,13 @@ try {
 
   const rawParsed = describe(await best('raw, parsed', pass(rawReader(true), 1)));
   firstByteMs.length = 0;
+  spans.length = 0;
+  const readerGc = watchGc();
+  const hostGcFrom = epochNow();
   const httpParsedFigure = await best('http + JSON.parse', pass(httpReader(true), 1));
+  readerGc.stop();
+  const parsedSpans = [...spans];
+  const hostGc = await hostPauses(hostGcFrom);
   const firstBytes = [...firstByteMs].sort((a, b) => a - b);
   const httpParsed = describe(httpParsedFigure);
   const clientParsed = describe(await best('@ferry/client', pass(clientReader, 1)));
@@ -260,6 +266,9 @@ try {
     row(`@ferry/client recordPages(), ${READERS} readers at once`, clientConcurrent, rawConcurrent),
     '',
     `GET /records, one bare reader (all its passes): time to first byte p50 ${percentile(firstBytes, 50).toFixed(1)} ms, p99 ${percentile(firstBytes, 99).toFixed(1)} ms; whole page p50 ${httpParsed.p50.toFixed(1)} ms`,
+    '',
+    'Where the slow pages of the bare parsed reader go (all its passes; slow-pages.ts):',
+    slowPagesReport(parsedSpans, readerGc.pauses, hostGc),
     '',
     'targets (≥ 75 % of raw, p99 page < 30 ms):',
     verdict('  parsed, one reader', httpParsed, rawParsed),

@@ -6,31 +6,14 @@
  * from the HTTP write. Per thread: V8's GC threads ("V8Worker") count apart from the main thread.
  * Run: npx node bench/api/store-cpu.ts (BENCH_RECORDS, BENCH_ROUNDS)
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '../../host/config.ts';
 import { createLogger } from '../../host/logger.ts';
 import { startFerry } from '../../host/server.ts';
-import { escapeCopyText } from '../../host/store/records-copy.ts';
 import { PAGE_STATEMENTS, releasePageChunk, streamPageBody } from '../../host/store/records-read.ts';
-import { contactRecord } from '../ingest/contact-data.ts';
+import { threadCpu } from '../ingest/cpu-time.ts';
 import { createBenchDatabase } from '../ingest/fresh-db.ts';
-
-/** CPU ms of this process's threads by name (/proc/self/task: the main thread, V8's GC workers, libuv's). */
-function threadCpu(): Map<string, number> {
-  const byName = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const text = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
-      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10);
-    } catch { /* the thread ended */ }
-  }
-  return byName;
-}
+import { copyContacts } from './contacts.ts';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 50_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
@@ -56,18 +39,7 @@ try {
   await fetch(`${host.url}/providers/bench`, { method: 'PUT', headers, body: JSON.stringify({ base_url: 'http://127.0.0.1:9', auth: { type: 'none' } }) });
   await fetch(`${host.url}/connections`, { method: 'POST', headers, body: JSON.stringify({ connection_id: 'bench', provider: 'bench' }) });
   const [{ id: connectionId } = { id: '' }] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'bench'`;
-  const copier = await db.sql.reserve();
-  for (let from = 0; from < TOTAL; from += 5_000) {
-    let text = '';
-    for (let n = from; n < Math.min(TOTAL, from + 5_000); n++) {
-      const r = contactRecord(n);
-      text += `${connectionId}\tContact\t${escapeCopyText(r.id)}\t${escapeCopyText(JSON.stringify(r))}\th${n}\n`;
-    }
-    await pipeline(Readable.from([text]), await copier.unsafe('copy records (connection_id, model, id, data, hash) from stdin').writable());
-  }
-  await copier`select 1`;
-  copier.release();
-  await db.sql.unsafe('vacuum analyze records');
+  await copyContacts(db.sql, connectionId, TOTAL);
   for (let round = 0; round < ROUNDS; round++) {
     gcs = { minor: 0, major: 0, ms: 0 };
     const cpu = process.cpuUsage();

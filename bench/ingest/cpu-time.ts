@@ -16,16 +16,38 @@ export interface CpuFigure {
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
-/** utime + stime and the parent pid of `pid`, or null when it is gone (or not Linux). */
-function stat(pid: number): { ms: number; ppid: number } | null {
+/** utime + stime, the parent pid and the name of a process or thread, from its /proc stat file. */
+function readStat(path: string): { ms: number; ppid: number; name: string } | null {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(path, 'utf8');
     // Fields after the command name, which is in parentheses and may contain spaces.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(fields[1]), ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS };
+    return { ppid: Number(fields[1]), ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS, name: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')) };
   } catch {
     return null;
   }
+}
+
+/** utime + stime and the parent pid of `pid`, or null when it is gone (or not Linux). */
+const stat = (pid: number) => readStat(`/proc/${pid}/stat`);
+
+/**
+ * CPU ms of this process's threads by name (/proc/self/task: the main thread, V8's GC workers
+ * "V8Worker", libuv's pool; threads of one name summed). Empty when not Linux.
+ */
+export function threadCpu(): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    const s = readStat(`/proc/self/task/${tid}/stat`); // null: the thread ended
+    if (s) byName.set(s.name, (byName.get(s.name) ?? 0) + s.ms);
+  }
+  return byName;
 }
 
 export function childrenOf(parent: number): number[] {

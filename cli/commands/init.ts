@@ -9,12 +9,18 @@ import { isNangoProject, NANGO_PLUGIN_HINT, nangoVitestConfig } from '../nango-p
 import { createOutput } from '../output.ts';
 import { FERRY_VERSION, ZOD_RANGE } from '../version.ts';
 
-type Manifest = Record<string, unknown> & { dependencies?: Record<string, string>; devDependencies?: Record<string, string>; scripts?: Record<string, string> };
+type Manifest = Record<string, unknown> & {
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  scripts?: Record<string, string>;
+  allowScripts?: Record<string, boolean>;
+};
 
 /**
  * Adds what the project lacks to its package.json (or writes a new one), keeping everything the
  * user has: a dependency already listed in either section (say, a tarball or a workspace link)
- * stays as it is, and so does an existing `test` script. Returns null when nothing changes.
+ * stays as it is, and so do an existing `test` script and the user's own allowScripts entries.
+ * Returns null when nothing changes.
  */
 async function mergeManifest(path: string, root: string): Promise<{ text: string; created: boolean } | null> {
   const existing = existsSync(path) ? (JSON.parse(await readFile(path, 'utf8')) as Manifest) : null;
@@ -31,6 +37,9 @@ async function mergeManifest(path: string, root: string): Promise<{ text: string
     // `npm init -y` writes a test script that only fails; that one is replaced.
     if (current === undefined || /no test specified/.test(current)) manifest.scripts = { ...manifest.scripts, [name]: command };
   }
+  for (const [name, allowed] of Object.entries(wanted.allowScripts)) {
+    if (manifest.allowScripts?.[name] === undefined) manifest.allowScripts = { ...manifest.allowScripts, [name]: allowed };
+  }
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   if (existing && JSON.stringify(existing) === JSON.stringify(manifest)) return null;
   return { text, created: existing === null };
@@ -41,7 +50,8 @@ const help = `Usage: ferry init [dir] [--force] [--json]
 Creates a scripts project in dir (default: the current directory): an incremental sync and an
 action for the demo CRM, a test that replays recorded responses, a tsconfig.json, and a README
 with the next commands. package.json gets what the project lacks (ferry and zod at this
-version, vitest, a test script); what it has is kept. Other existing files are kept unless
+version, vitest, a test script, npm's allowScripts entries for the install scripts of what
+ferry installs); what it has is kept. Other existing files are kept unless
 --force.
 
 In a Nango project (its package.json lists nango, it has a nango.yaml, or its

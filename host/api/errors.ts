@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { isTransientDatabaseError } from '../db/transient.ts';
+import { inexactMessage, parseExactJson } from './exact-json.ts';
 import { requestValueIssue } from './request-bounds.ts';
 
 export interface ErrorIssue {
@@ -74,12 +75,42 @@ export function renderError(c: Context, err: unknown) {
   return c.json(errorBody('INTERNAL', 'internal error'), 500);
 }
 
+/** A 400 naming one field; its keys shown with NUL and lone surrogates replaced, as they cannot be JSON text. */
+function fieldError(where: 'query' | 'body' | 'params', keys: string[], message: string): ApiError {
+  const path = keys.map((p) => p.replace(/[\u0000\ud800-\udfff]/g, '\ufffd'));
+  return new ApiError(400, 'INVALID_REQUEST', `invalid ${where}: ${path.join('.')}: ${message}`, [{ path, message }]);
+}
+
 /** The edge rule of every route (request-bounds.ts): a 400 naming the field that breaks it. */
-export function checkRequestValue(value: unknown, where: 'query' | 'body' | 'params'): void {
-  const unsafe = requestValueIssue(value, [where]);
-  if (!unsafe) return;
-  const path = unsafe.path.map((p) => p.replace(/[\u0000\ud800-\udfff]/g, '\ufffd'));
-  throw new ApiError(400, 'INVALID_REQUEST', `invalid ${where}: ${path.join('.')}: ${unsafe.message}`, [{ path, message: unsafe.message }]);
+export function checkRequestValue(value: unknown, where: 'query' | 'body' | 'params', options: { keepProtoKeys?: boolean } = {}): void {
+  const unsafe = requestValueIssue(value, [where], options);
+  if (unsafe) throw fieldError(where, unsafe.path, unsafe.message);
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A request's JSON body from its bytes: not UTF-8 (RFC 8259) or not JSON is a 400 INVALID_JSON
+ * (`what` names the body), and a number it cannot keep exactly a 400 naming where (exact-json.ts).
+ * `empty` is what a body of only whitespace stands for, when it may be empty.
+ */
+export function parseJsonBytes(bytes: ArrayBuffer | Uint8Array, what: string, empty?: unknown): unknown {
+  let text: string;
+  try {
+    // Bytes that are not UTF-8 are refused, not stored as U+FFFD.
+    text = STRICT_UTF8.decode(bytes);
+  } catch {
+    throw new ApiError(400, 'INVALID_JSON', `${what} is not valid UTF-8`);
+  }
+  if (empty !== undefined && text.trim() === '') return empty;
+  let parsed: ReturnType<typeof parseExactJson>;
+  try {
+    parsed = parseExactJson(text);
+  } catch {
+    throw new ApiError(400, 'INVALID_JSON', `${what} is not valid JSON`);
+  }
+  if (parsed.inexact) throw fieldError('body', ['body', ...parsed.inexact.path.slice(0, 5)], inexactMessage(parsed.inexact));
+  return parsed.value;
 }
 
 /** Validates one part of a request (after the edge rule); the 400 names every offending field. */
@@ -105,8 +136,6 @@ function isJsonContentType(header: string | undefined): boolean {
   return type === 'application/json' || type === 'text/plain' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
 }
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Reads a JSON body; malformed JSON is a 400 and another declared media type a 415, not a 500. */
 export async function jsonBody(c: Context): Promise<unknown> {
   const contentType = c.req.header('content-type');
@@ -114,19 +143,7 @@ export async function jsonBody(c: Context): Promise<unknown> {
     const message = `the body must be JSON in UTF-8 (content-type: application/json), not ${JSON.stringify(contentType?.slice(0, 100))}`;
     throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', message, [{ path: ['headers', 'content-type'], message }]);
   }
-  let text: string;
-  try {
-    // JSON is UTF-8 (RFC 8259): bytes that are not are refused, not stored as U+FFFD.
-    text = STRICT_UTF8.decode(await c.req.arrayBuffer());
-  } catch {
-    throw new ApiError(400, 'INVALID_JSON', 'request body is not valid UTF-8');
-  }
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ApiError(400, 'INVALID_JSON', 'request body is not valid JSON');
-  }
+  return parseJsonBytes(await c.req.arrayBuffer(), 'request body', {});
 }
 
 /**

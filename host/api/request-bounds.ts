@@ -24,7 +24,9 @@ function textIssue(text: string): string | null {
 /**
  * JSON.parse makes "__proto__" an own key, but every copy by assignment (zod's records and
  * objects, Object.assign) takes it for the copy's prototype: the key was silently dropped from
- * metadata and action input, and what it held was inherited by the copy. Refused by name instead.
+ * metadata and action input, and what it held was inherited by the copy. Refused by name instead,
+ * except where the value is never copied by a schema (`keepProtoKeys`: a signed webhook payload,
+ * which a provider may legitimately send with such a key and which reaches the script as parsed).
  */
 const PROTO_KEY = '__proto__';
 const PROTO_ISSUE = '"__proto__" is not accepted (it would be taken for the object\'s prototype, not kept as data)';
@@ -52,7 +54,8 @@ function keysOf(frame: Frame): string[] {
  * frame each, no path until an issue needs one) and walks arrays by index: a body holding an array
  * of 2M numbers took 8 s here (load ~15) when every element had its own path array and entry.
  */
-export function requestValueIssue(value: unknown, path: string[]): RequestValueIssue | null {
+export function requestValueIssue(value: unknown, path: string[], options: { keepProtoKeys?: boolean } = {}): RequestValueIssue | null {
+  const refuseProto = options.keepProtoKeys !== true;
   if (typeof value === 'string') {
     const issue = textIssue(value);
     return issue ? { path, message: issue } : null;
@@ -84,7 +87,7 @@ export function requestValueIssue(value: unknown, path: string[]): RequestValueI
     }
     const object = frame.value as Record<string, unknown>;
     for (const key of Object.keys(object)) {
-      const keyIssue = key === PROTO_KEY ? PROTO_ISSUE : textIssue(key);
+      const keyIssue = key === PROTO_KEY && refuseProto ? PROTO_ISSUE : textIssue(key);
       if (keyIssue) return { path: [...at(frame), key], message: `key ${keyIssue}` };
       const issue = visit(object[key], key);
       if (issue) return issue;

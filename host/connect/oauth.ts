@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { OAuth2Credentials } from '../connections/connections.ts';
 import { callTokenEndpoint, oauthErrorOf, TokenEndpointUnreachableError, TokenResponseSchema, type OAuth2Auth, type TokenClient, type TokenResponse } from '../connections/token-endpoint.ts';
+import { readScalar } from '../json-path.ts';
 
 /** A refusal by the provider (or its absence): `code` is the OAuth error when it sent one. */
 export class OAuthFlowError extends Error {
@@ -40,12 +41,6 @@ export function authorizationUrl(auth: OAuth2Auth, o: { clientId: string; redire
   return url.toString();
 }
 
-function readPath(body: unknown, path: string): unknown {
-  let value: unknown = body;
-  for (const key of path.split('.')) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
-  return value;
-}
-
 export interface TokenOutcome {
   credentials: OAuth2Credentials;
   connectionConfig: Record<string, string>;
@@ -62,8 +57,8 @@ function outcomeOf(auth: OAuth2Auth, client: TokenClient, token: TokenResponse):
   };
   const connectionConfig: Record<string, string> = {};
   for (const [key, path] of Object.entries(auth.token_response_config)) {
-    const value = readPath(token, path);
-    if (typeof value === 'string' || typeof value === 'number') connectionConfig[key] = String(value);
+    const value = readScalar(token, path);
+    if (value !== null) connectionConfig[key] = value;
   }
   return { credentials, connectionConfig };
 }

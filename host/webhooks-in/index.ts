@@ -6,11 +6,12 @@ import type { PgBoss } from 'pg-boss';
 import { createJobQueue } from '../actions/job-queue.ts';
 import { isTransientDatabaseError } from '../db/transient.ts';
 import { createProviderWebhooks } from './provider-webhooks.ts';
+import { rememberDelivery } from './replay.ts';
 import { createWebhookRunner, type WebhookDelivery, type WebhookRunnerDeps } from './webhook-runner.ts';
 
 export const WEBHOOK_QUEUE = 'ferry-webhook-in';
 
-export { ProviderWebhookSchema, toPublicWebhook, type ProviderWebhook, type ProviderWebhooks } from './provider-webhooks.ts';
+export { ProviderWebhookSchema, toPublicWebhook, webhookConfigIssues, type ProviderWebhook, type ProviderWebhooks } from './provider-webhooks.ts';
 export type { WebhookDelivery } from './webhook-runner.ts';
 
 export async function createWebhooksIn(deps: Omit<WebhookRunnerDeps, 'providerWebhooks'> & { boss: PgBoss; jobHeartbeatSeconds?: number }) {
@@ -24,7 +25,17 @@ export async function createWebhooksIn(deps: Omit<WebhookRunnerDeps, 'providerWe
   return {
     providerWebhooks,
     webhookRunner: runner,
-    enqueueWebhook: (delivery: WebhookDelivery) => queue.send(delivery),
+    /**
+     * Queues a delivery, once per provider delivery id (replay.ts): the id remembered and the job
+     * sent in one transaction, so neither is kept without the other. `duplicate`: already received.
+     */
+    acceptWebhook: async (delivery: WebhookDelivery, providerDeliveryId: string | null): Promise<{ id: string | null; duplicate: boolean }> => {
+      if (providerDeliveryId === null) return { id: await queue.send(delivery), duplicate: false };
+      return deps.sql.begin(async (tx) => {
+        if (!(await rememberDelivery(tx, delivery.environmentId, delivery.provider, providerDeliveryId))) return { id: null, duplicate: true };
+        return { id: await queue.send(delivery, tx), duplicate: false };
+      });
+    },
     // A lost database anywhere in the delivery queues it again (2 s later), under its first id.
     workWebhooks: (concurrency: number) => queue.work(concurrency, (delivery, jobId) => runner.process(delivery, delivery.deliveryId ?? jobId), {
       requeueWhen: isTransientDatabaseError,

@@ -7,17 +7,13 @@
  * connection.
  */
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { API_LIMITS } from '../../host/api/limits.ts';
 import { CAPS } from '../../runtime/caps.ts';
-import { startCountingProxy, type CountingProxy } from '../helpers/counting-proxy.ts';
-import { deploySources, idForThisAttempt, startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { idForThisAttempt, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { startShopHost, type ShopHost } from './shop-host.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const SYNC = `
@@ -42,43 +38,22 @@ const longId = (n: number) => `${'i'.repeat(994)}${String(n).padStart(6, '0')}`;
 /** Enough long ids that the seen list is over the request body limit. */
 const WALKED = Math.ceil(API_LIMITS.bodyBytes / 1_000) + 500;
 
+let shop: ShopHost;
 let ferry: TestFerry;
-let provider: Server;
-let proxy: CountingProxy;
-let dir: string;
-let items: Array<{ id: string }> = [];
-
-const listen = async (server: Server) => {
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-};
 
 beforeAll(async () => {
-  provider = createServer((_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ items }));
-  });
-  const providerUrl = await listen(provider);
-  ferry = await startTestFerry();
-  proxy = await startCountingProxy(ferry.url);
-  expect((await ferry.api.put('/providers/shop', { base_url: providerUrl, auth: { type: 'none' } })).status).toBe(200);
-  dir = await mkdtemp(join(tmpdir(), 'ferry-dryrun-long-ids-'));
-  await mkdir(join(dir, 'shop/syncs'), { recursive: true });
-  await writeFile(join(dir, 'shop/syncs/items.ts'), SYNC);
-  await deploySources(ferry, { 'shop/syncs/items.ts': SYNC });
+  shop = await startShopHost(SYNC);
+  ({ ferry } = shop);
 }, 120_000);
 afterAll(async () => {
-  await ferry?.close();
-  await proxy?.close();
-  await new Promise((done) => provider?.close(done));
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await shop?.close();
 });
 
 /** A connection whose one real run stored three long ids (and rejected an empty one). */
 async function connectionWithLongIds() {
   const connectionId = idForThisAttempt('shop-long');
   expect((await ferry.api.post('/connections', { connection_id: connectionId, provider: 'shop' })).status).toBe(201);
-  items = [{ id: longId(0) }, { id: longId(1) }, { id: longId(2) }, { id: '' }];
+  shop.items = [{ id: longId(0) }, { id: longId(1) }, { id: longId(2) }, { id: '' }];
   const { body: before } = await ferry.api.get(`/runs?connection_id=${connectionId}&sync=items&limit=1`);
   await ferry.api.post('/syncs/items/trigger', { connection_id: connectionId });
   const run = await waitForRun(ferry.api, connectionId, 'items', before.runs[0]?.id ?? '0', 60_000);
@@ -112,12 +87,12 @@ test('a script saves 1,000-character ids and has an empty one rejected by name; 
 test('ferry dryrun: seen ids over the body limit are a 413 from the host, and the walk is weighed page by page instead', async () => {
   const { connectionId } = await connectionWithLongIds();
   // Gone from the provider: longId(0). New: thousands more, so the seen list is over 8 MiB.
-  items = Array.from({ length: WALKED }, (_, i) => ({ id: longId(i + 1) }));
+  shop.items = Array.from({ length: WALKED }, (_, i) => ({ id: longId(i + 1) }));
   const [before] = await ferry.db.sql<{ n: number }[]>`select count(*)::int as n from records where deleted_at is null`;
-  proxy.requests.length = 0;
+  shop.proxy.requests.length = 0;
 
   const { code, stdout, stderr } = await promisify(execFile)(process.execPath, [
-    join(REPO, 'cli/bin.ts'), 'dryrun', 'items', '--connection', connectionId, '--full', '--json', '--dir', dir, '--url', proxy.url, '--key', TEST_SECRET_KEY,
+    join(REPO, 'cli/bin.ts'), 'dryrun', 'items', '--connection', connectionId, '--full', '--json', '--dir', shop.dir, '--url', shop.proxy.url, '--key', TEST_SECRET_KEY,
   ], { cwd: REPO, maxBuffer: 256 * 1024 * 1024 }).then(
     (out) => ({ code: 0, ...out }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
@@ -127,8 +102,8 @@ test('ferry dryrun: seen ids over the body limit are a 413 from the host, and th
   expect(result.ok).toBe(true);
   expect(result.models.Item.count).toBe(WALKED);
   expect(result.models.Item.deletedIds).toEqual([longId(0)]);
-  expect(proxy.requests.filter((r) => r.route === 'POST /records/unseen')).toEqual([{ route: 'POST /records/unseen', status: 413 }]);
-  expect(proxy.requests.filter((r) => r.route === 'GET /records').length).toBeGreaterThan(0);
+  expect(shop.proxy.requests.filter((r) => r.route === 'POST /records/unseen')).toEqual([{ route: 'POST /records/unseen', status: 413 }]);
+  expect(shop.proxy.requests.filter((r) => r.route === 'GET /records').length).toBeGreaterThan(0);
   // A dry run writes nothing.
   const [after] = await ferry.db.sql<{ n: number }[]>`select count(*)::int as n from records where deleted_at is null`;
   expect(after!.n).toBe(before!.n);

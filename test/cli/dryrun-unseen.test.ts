@@ -5,17 +5,12 @@
  * Through a counting HTTP proxy in front of a whole host on real Postgres, against a real
  * provider server; the host's rows stay as they were.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { dryRun } from '../../cli/dryrun.ts';
 import { createLogger } from '../../host/logger.ts';
 import { createRuntime, type Runtime } from '../../runtime/index.ts';
-import { startCountingProxy, type CountingProxy } from '../helpers/counting-proxy.ts';
-import { deploySources, startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { startShopHost, type ShopHost } from './shop-host.ts';
 
 const SYNC = `
 import { createSync } from 'ferry/sdk';
@@ -38,53 +33,34 @@ export default createSync({
 });`;
 
 const COUNT = 3_000;
+const ITEMS = Array.from({ length: COUNT }, (_, i) => ({ id: `item-${String(i).padStart(5, '0')}` }));
+let shop: ShopHost;
 let ferry: TestFerry;
-let provider: Server;
-let proxy: CountingProxy;
-let items = Array.from({ length: COUNT }, (_, i) => `item-${String(i).padStart(5, '0')}`);
 let runtime: Runtime;
-let dir: string;
 const logger = createLogger({ level: 'silent' });
 
-const listen = async (server: Server) => {
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-};
-
 beforeAll(async () => {
-  provider = createServer((_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ items: items.map((id) => ({ id })) }));
-  });
-  const providerUrl = await listen(provider);
-  ferry = await startTestFerry();
-  proxy = await startCountingProxy(ferry.url);
+  shop = await startShopHost(SYNC);
+  ({ ferry } = shop);
+  shop.items = ITEMS;
   runtime = createRuntime({ workers: 1, logger });
-  expect((await ferry.api.put('/providers/shop', { base_url: providerUrl, auth: { type: 'none' } })).status).toBe(200);
   expect((await ferry.api.post('/connections', { connection_id: 'shop-big', provider: 'shop' })).status).toBe(201);
-  dir = await mkdtemp(join(tmpdir(), 'ferry-dryrun-unseen-'));
-  await mkdir(join(dir, 'shop/syncs'), { recursive: true });
-  await writeFile(join(dir, 'shop/syncs/items.ts'), SYNC);
-  await deploySources(ferry, { 'shop/syncs/items.ts': SYNC });
   await ferry.api.post('/syncs/items/trigger', { connection_id: 'shop-big' });
   expect(await waitForRun(ferry.api, 'shop-big', 'items', '0', 60_000)).toMatchObject({ status: 'succeeded' });
   // Three items are gone from the provider: a full walk now would delete them.
-  items = items.filter((id) => !['item-00007', 'item-01500', 'item-02999'].includes(id));
+  shop.items = ITEMS.filter(({ id }) => !['item-00007', 'item-01500', 'item-02999'].includes(id));
 }, 120_000);
 afterAll(async () => {
   await runtime?.close();
-  await ferry?.close();
-  await proxy?.close();
-  await new Promise((done) => provider?.close(done));
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await shop?.close();
 });
 
 test('trackDeletesEnd asks the host only for the records the walk did not see, never pages the model', async () => {
   const [before] = await ferry.db.sql<{ n: number }[]>`select count(*)::int as n from records where deleted_at is null`;
   expect(before!.n).toBe(COUNT);
-  proxy.requests.length = 0;
-  const requests = () => proxy.requests.map((r) => r.route);
-  const run = await dryRun({ name: 'items', connectionId: 'shop-big', dir, url: proxy.url, key: TEST_SECRET_KEY, logger, runtime, full: true });
+  shop.proxy.requests.length = 0;
+  const requests = () => shop.proxy.requests.map((r) => r.route);
+  const run = await dryRun({ name: 'items', connectionId: 'shop-big', dir: shop.dir, url: shop.proxy.url, key: TEST_SECRET_KEY, logger, runtime, full: true });
   expect(run.result).toMatchObject({ ok: true });
   const seen = run.models.get('Item')!;
   // The first trackDeletesEnd deletes the three; the second finds nothing more (they are gone).

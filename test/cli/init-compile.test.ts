@@ -60,6 +60,26 @@ it('init writes a project whose scripts type-check, bundle and describe; a secon
   expect(JSON.parse(again.stdout)).toMatchObject({ written: [], kept: expect.arrayContaining(['tsconfig.json']) });
 });
 
+it("init writes npm's allowScripts for what ferry installs into a project's package.json, keeping the project's own entries and scripts", async () => {
+  // A project as `npm init -y` leaves it, with one install-script decision of its own.
+  const project = await mkdtemp(join(tmpdir(), 'ferry-init-manifest-'));
+  try {
+    await writeFile(join(project, 'package.json'), JSON.stringify({
+      name: 'mine', version: '1.0.0', type: 'commonjs', scripts: { test: 'echo "Error: no test specified" && exit 1', build: 'tsc' }, allowScripts: { esbuild: false },
+    }));
+    const init = await promisify(execFile)(process.execPath, [BIN, 'init', '--json'], { cwd: project });
+    expect(JSON.parse(init.stdout).updated).toContain('package.json');
+    const manifest = JSON.parse(await readFile(join(project, 'package.json'), 'utf8'));
+    expect(manifest).toMatchObject({
+      name: 'mine', type: 'commonjs', scripts: { test: 'vitest run', build: 'tsc', typecheck: 'ferry compile' },
+      dependencies: { ferry: expect.any(String), zod: expect.any(String) },
+      allowScripts: { 'isolated-vm': true, esbuild: false, node: true, 'core-js-pure': false },
+    });
+  } finally {
+    await rm(project, { recursive: true, force: true });
+  }
+});
+
 it('compile reports a type error and a Node global at file:line with a fix, exit 3', async () => {
   const file = join(dir, 'scripts/demo/syncs/contacts.ts');
   const original = await readFile(file, 'utf8');

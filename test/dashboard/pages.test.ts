@@ -310,6 +310,8 @@ describe('the dashboard in a browser', () => {
     await page.waitForSelector('#sync-variant');
     expect(await page.textContent('#sync-variant')).toBe('eu');
     expect(new URL(page.url()).searchParams.get('variant')).toBe('eu');
+    // The last 24 h's runs counted in words: "1 run", else "N runs" (it said "1 runs").
+    expect(await page.textContent('dt:text-is("Last 24 h") + dd')).toMatch(/^(1 run|(0|[2-9]|[1-9]\d+) runs)(,|$)/);
     const before = await page.locator('#runs tbody tr[data-run]').first().getAttribute('data-run');
 
     await page.click('button:text-is("Run now")');

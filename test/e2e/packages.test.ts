@@ -110,6 +110,11 @@ test('packed tarballs install outside the checkout; init, compile, start, deploy
   expect(manifest.dependencies['ferry']).toMatch(/ferry-0\.1\.0\.tgz$/); // what was installed is kept
   expect(manifest.dependencies['zod']).toBeDefined();
   expect(manifest.scripts['test']).toBe('vitest run');
+  // The install-script policy init writes covers every package with install scripts that
+  // installing ferry brought in: npm lists none as unreviewed (npm 11 warns on each install otherwise).
+  const unreviewed = await sh('npm', ['install-scripts', 'ls', '--json'], app);
+  expect(unreviewed.code, unreviewed.stderr).toBe(0);
+  expect(JSON.parse(unreviewed.stdout)).toEqual({ allowScripts: [] });
   const tsconfig = await readFile(join(app, 'tsconfig.json'), 'utf8');
   expect(tsconfig).not.toMatch(/paths|wt-|\/work\//);
   // The project's own tsconfig (what an editor and plain tsc use) knows the isolate's globals, even

@@ -5,6 +5,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding']);
+
 export interface CountingProxy {
   url: string;
   requests: Array<{ route: string; status: number }>;
@@ -19,7 +21,10 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length' && k !== 'connection')) as Record<string, string>;
     const answer = await fetch(`${target}${req.url}`, { method: req.method!, headers, ...(chunks.length > 0 && { body: Buffer.concat(chunks) }) });
     requests.push({ route: `${req.method} ${req.url!.split('?')[0]}`, status: answer.status });
-    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+    // The host's headers as it sent them (Retry-After included), less what fetch has undone or
+    // what belongs to the connection: the body below is whole and decoded.
+    const answerHeaders = Object.fromEntries([...answer.headers].filter(([k]) => !HOP_HEADERS.has(k)));
+    res.writeHead(answer.status, { 'content-type': 'application/json', ...answerHeaders });
     res.end(Buffer.from(await answer.arrayBuffer()));
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));

@@ -158,6 +158,29 @@ export function workerChildren(): number[] {
   return pids;
 }
 
+/** The admin key of a test host started with FERRY_ADMIN_KEY: TEST_ADMIN_KEY (creates environments). */
+export const TEST_ADMIN_KEY = 'fak_test_admin_key_0123456789';
+
+export interface TestEnvironment {
+  name: string;
+  /** Its first secret key. */
+  key: string;
+  api: ApiClient;
+}
+
+/**
+ * An environment of this attempt's own (`idForThisAttempt(base)`), made with the admin key: its
+ * own deploys, providers, connections and runs, so a test that deploys, removes a provider or
+ * rotates keys starts from nothing, whatever an earlier attempt (or test) left.
+ */
+export async function newEnvironment(ferry: Pick<TestFerry, 'url'>, base: string, options: { adminKey?: string; keyLabel?: string } = {}): Promise<TestEnvironment> {
+  const name = idForThisAttempt(base);
+  const created = await createApiClient(ferry.url, options.adminKey ?? TEST_ADMIN_KEY).post('/environments', { name, ...(options.keyLabel && { key_label: options.keyLabel }) });
+  if (created.status !== 201) throw new Error(`POST /environments ${name} → ${created.status}: ${JSON.stringify(created.body)}`);
+  const key: string = created.body.key.secret;
+  return { name, key, api: createApiClient(ferry.url, key) };
+}
+
 const issuedIds = new Map<string, number>();
 /**
  * `base` the first time, then `base-2`, `base-3`…: for a test that creates something by name

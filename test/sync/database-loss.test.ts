@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { createFerryClient } from '../../client/index.ts';
+import { startCountingProxy } from '../helpers/counting-proxy.ts';
 import { idForThisAttempt, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 import { deployProviderConnection } from '../helpers/items-connection.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
@@ -199,10 +200,17 @@ describe('GET /records', () => {
   }, 60_000);
 
   test('the client retries a 503 after its Retry-After and gets the page', async () => {
-    const client = createFerryClient({ url: ferry.url, secretKey: TEST_SECRET_KEY });
+    // Through a counting proxy: what the client asked and what the host answered, in order.
+    const proxy = await startCountingProxy(ferry.url);
+    onTestFinished(() => proxy.close());
+    const client = createFerryClient({ url: proxy.url, secretKey: TEST_SECRET_KEY });
     await failReads(2);
     const started = Date.now();
     expect((await client.recordsPage({ connectionId: 'loss-1', model: 'Item' })).records).toHaveLength(12);
+    // One 503 (the host's own retry failed too), then the client's retry answered.
+    expect(proxy.requests).toEqual([{ route: 'GET /records', status: 503 }, { route: 'GET /records', status: 200 }]);
+    // The retry waited out Retry-After (1 s), not the short backoff it takes without one: a
+    // lower bound, which a loaded machine only lengthens.
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
   }, 60_000);
 

@@ -6,6 +6,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { onTestFinished } from 'vitest';
+import type { SplitSetUp } from './split-provider.ts';
 
 export const KEY_SPLIT_SYNC = `
 import { createSync } from 'ferry/sdk';
@@ -40,6 +42,10 @@ export default createSync({
     }
   },
 });`;
+
+/** The key split sync (KEY_SPLIT_SYNC unless `source` is another) as provider reposp, reading the repos server at `baseUrl` (startSplitHost). */
+export const reposSplit = (baseUrl: string, source = KEY_SPLIT_SYNC): SplitSetUp =>
+  ({ provider: 'reposp', baseUrl, scripts: { 'syncs/issues.ts': source }, sync: 'issues', model: 'Issue' });
 
 export type Listing = 'ok' | 'throw' | 'junk' | 'too-many' | 'duplicates' | 'none';
 
@@ -110,5 +116,12 @@ export async function startRepos(repoCount: number, issuesPerRepo: number, delay
   };
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   provider.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return provider;
+}
+
+/** startRepos, closed when the test (this attempt of it) finishes. */
+export async function startReposForTest(repoCount: number, issuesPerRepo: number, delayMs?: number): Promise<ReposProvider> {
+  const provider = await startRepos(repoCount, issuesPerRepo, delayMs);
+  onTestFinished(() => provider.close());
   return provider;
 }

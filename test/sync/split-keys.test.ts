@@ -7,78 +7,63 @@
  * moves nothing and loses no other part's records. A listing that throws or returns junk, too
  * many or repeated keys fails the splitting run with a clear error and writes no parts.
  */
-import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
-import { deploySources, idForThisAttempt, readAll, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
-import { deployProvider } from '../helpers/items-connection.ts';
-import { KEY_SPLIT_SYNC, startRepos, type Listing, type ReposProvider } from './repos-provider.ts';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readAll, waitFor } from '../helpers/ferry.ts';
+import { KEY_SPLIT_SYNC, reposSplit, startReposForTest, type Listing, type ReposProvider } from './repos-provider.ts';
+import { startSplitHost, type SplitConnection, type SplitHost } from './split-provider.ts';
 
-let ferry: TestFerry;
+let host: SplitHost;
 
 beforeAll(async () => {
-  ferry = await startTestFerry({ FERRY_RUNTIME_WORKERS: '2', FERRY_SYNC_RETRY_BASE_MS: '200' });
-  // Each connection names the port of a repos server of its own (reposConnection).
-  await deployProvider(ferry, { provider: 'reposp', baseUrl: 'http://127.0.0.1:${connectionConfig.port}', scripts: { 'syncs/issues.ts': KEY_SPLIT_SYNC } });
+  host = await startSplitHost();
 }, 120_000);
 afterAll(async () => {
-  await ferry?.close();
+  await host?.close();
 });
 
-interface RunRow { id: string; part: string | null; status: string; started_at: Date; finished_at: Date | null; deleted: number; error: { code: string; message: string } | null }
-const runsOf = (conn: string) => ferry.db.sql<RunRow[]>`
-  select r.id, r.part, r.status, r.started_at, r.finished_at, r.deleted, r.error
-  from runs r join connections c on c.id = r.connection_id where c.connection_id = ${conn} order by r.id`;
-const state = async (conn: string) => (await ferry.api.get(`/syncs/issues/status?connection_id=${conn}`)).body;
-const live = async (conn: string) => (await readAll(ferry.api, conn, 'Issue')).records.filter((r) => r._ferry_metadata.deleted_at === null);
 const allIssues = (provider: ReposProvider) => [...provider.repos.values()].flat().sort();
 /**
  * A test that waits for a whole pass (passDone waits up to 120 s) gets longer than vitest's 60 s:
  * on a loaded machine a 4-part pass with a retry outlasted the test, not the wait.
  */
 const PASS_TEST_TIMEOUT_MS = 180_000;
-const passDone = (conn: string, after: Date | null) => waitFor('the split pass to succeed', async () => {
-  const s = await state(conn);
-  return s.last_sync_date !== null && (after === null || Date.parse(s.last_sync_date) > after.getTime()) && s.split_pass === null ? s : undefined;
-}, 120_000);
 
-interface ReposConnection { conn: string; provider: ReposProvider }
+interface ReposConnection { c: SplitConnection; provider: ReposProvider }
 
 /**
- * A repos server (4 repos of 7 issues) and a connection to it, both this attempt's own, so that
- * CI's retry of a test starts from the provider and the sync state its first attempt had.
- * `listing` is set before the connection's first (splitting) run starts.
+ * A repos server (4 repos of 7 issues), an environment and a connection to it, all this
+ * attempt's own (startSplitHost), so that CI's retry of a test starts from the provider and the
+ * sync state its first attempt had. `listing` is set before the connection's first (splitting)
+ * run starts.
  */
 async function reposConnection(base: string, listing: Listing = 'ok'): Promise<ReposConnection> {
-  const provider = await startRepos(4, 7);
-  onTestFinished(() => provider.close());
+  const provider = await startReposForTest(4, 7);
   provider.listing = listing;
-  const conn = idForThisAttempt(base);
-  const port = String(new URL(provider.url).port);
-  expect((await ferry.api.post('/connections', { connection_id: conn, provider: 'reposp', connection_config: { port } })).status).toBe(201);
-  return { conn, provider };
+  return { c: await host.connect(base, reposSplit(provider.url)), provider };
 }
 
 /** reposConnection, once its first split pass has succeeded; the provider's request log starts empty after it. */
 async function syncedReposConnection(base: string): Promise<ReposConnection> {
   const made = await reposConnection(base);
-  await passDone(made.conn, null);
-  expect((await live(made.conn)).map((r) => r.id).sort()).toEqual(allIssues(made.provider));
+  await made.c.passDone();
+  expect(await made.c.liveIds()).toEqual(allIssues(made.provider));
   made.provider.requests.length = 0;
   return made;
 }
 
 describe('a full pass split by partition keys', () => {
   test('the first sync lists the repos, then runs one part per repo side by side on 2 worker processes; lastSyncDate moves once every part has succeeded', async () => {
-    const { conn, provider } = await reposConnection('repos');
-    const progress = await waitFor('the split', async () => (await state(conn)).split_pass ?? undefined);
+    const { c, provider } = await reposConnection('repos');
+    const progress = await waitFor('the split', async () => (await c.status()).split_pass ?? undefined);
     expect(progress.parts).toBe(4);
 
-    const done = await passDone(conn, null);
-    const runs = await runsOf(conn);
+    const done = await c.passDone();
+    const runs = await c.runs();
     const splitter = runs.find((r) => r.part === null)!;
     const parts = runs.filter((r) => r.part !== null);
     expect(splitter.status).toBe('succeeded');
     // The splitting run read the listing only, through the proxy; its log says how it split.
-    const logs = (await ferry.api.get(`/runs/${splitter.id}/logs`)).body;
+    const logs = (await c.api.get(`/runs/${splitter.id}/logs`)).body;
     expect(JSON.stringify(logs)).toContain('full pass split into 4 parts (by key: \\"org/repo-0\\"');
     expect(provider.requests.filter((r) => r.path === '/repos')).toHaveLength(1);
     // One part per key, each succeeded, keyed by the repo name.
@@ -88,61 +73,59 @@ describe('a full pass split by partition keys', () => {
     const overlapping = parts.some((a) => parts.some((b) => a !== b && a.started_at < b.finished_at! && b.started_at < a.finished_at!));
     expect(overlapping).toBe(true);
     // Each part read its own repo (nango.partition = { key, from: null, to: null }); together every issue, once.
-    const records = await live(conn);
+    const records = await c.live();
     expect(records.map((r) => r.id).sort()).toEqual(allIssues(provider));
     for (const record of records) {
       expect(provider.repos.get(record.repo)).toContain(record.id);
       expect(record.window).toBe('[null,null]');
     }
-    expect((await ferry.api.get(`/runs/${parts[0]!.id}`)).body.part).toBe(parts[0]!.part);
+    expect((await c.api.get(`/runs/${parts[0]!.id}`)).body.part).toBe(parts[0]!.part);
   }, PASS_TEST_TIMEOUT_MS);
 
   test('a failing part moves nothing and loses no other part\'s records; once its retry succeeds the deletes apply, once', async () => {
-    const { conn, provider } = await syncedReposConnection('repos-failing');
-    const before = await state(conn);
+    const { c, provider } = await syncedReposConnection('repos-failing');
+    const before = await c.status();
     const gone = [provider.repos.get('org/repo-0')!.pop()!, provider.repos.get('org/repo-3')!.shift()!];
     provider.failRepo = 'org/repo-2';
 
-    expect((await ferry.api.post('/syncs/issues/trigger', { connection_id: conn, full: true })).status).toBe(202);
+    expect((await c.api.post('/syncs/issues/trigger', { connection_id: c.conn, full: true })).status).toBe(202);
     const stuck = await waitFor('every part but the failing one to succeed, and that one to give up', async () => {
-      const s = await state(conn);
+      const s = await c.status();
       return s.split_pass && s.split_pass.given_up === 1 && s.split_pass.succeeded === s.split_pass.parts - 1 ? s : undefined;
     }, 120_000);
     expect(stuck.last_sync_date).toBe(before.last_sync_date);
-    const stillLive = (await live(conn)).map((r) => r.id);
+    const stillLive = await c.liveIds();
     for (const id of gone) expect(stillLive).toContain(id);
     expect(stillLive).toHaveLength(28);
     // The failing part was tried twice (retries: 1), on its own.
-    const failed = (await runsOf(conn)).filter((r) => r.part === 'org/repo-2' && r.status === 'failed');
+    const failed = (await c.runs()).filter((r) => r.part === 'org/repo-2' && r.status === 'failed');
     expect(failed).toHaveLength(2);
 
     provider.failRepo = null;
-    const lastRun = (await runsOf(conn)).at(-1)!.id;
-    expect((await ferry.api.post('/syncs/issues/trigger', { connection_id: conn })).status).toBe(202);
-    const done = await passDone(conn, new Date(before.last_sync_date));
-    const after = (await runsOf(conn)).filter((r) => BigInt(r.id) > BigInt(lastRun));
+    const lastRun = (await c.runs()).at(-1)!.id;
+    expect((await c.api.post('/syncs/issues/trigger', { connection_id: c.conn })).status).toBe(202);
+    const done = await c.passDone(before.last_sync_date);
+    const after = (await c.runs()).filter((r) => BigInt(r.id) > BigInt(lastRun));
     // The trigger re-armed the part (no new listing, no new pass); it settled the pass.
     expect(after.filter((r) => r.part === null)).toHaveLength(0);
     expect(provider.requests.filter((r) => r.path === '/repos')).toHaveLength(1);
     const settling = after.filter((r) => r.part !== null && r.status === 'succeeded');
     expect(settling.map((r) => r.part)).toEqual(['org/repo-2']);
     expect(settling[0]!.deleted).toBe(2);
-    expect((await live(conn)).map((r) => r.id).sort()).toEqual(allIssues(provider));
-    const [total] = await ferry.db.sql<{ deleted: number }[]>`
-      select sum(r.deleted)::int as deleted from runs r join connections c on c.id = r.connection_id where c.connection_id = ${conn} and r.id > ${lastRun}`;
-    expect(total!.deleted).toBe(2);
+    expect(await c.liveIds()).toEqual(allIssues(provider));
+    expect(after.reduce((sum, r) => sum + r.deleted, 0)).toBe(2);
     expect(Date.parse(done.last_sync_date)).toBeGreaterThan(Date.parse(before.last_sync_date));
   }, PASS_TEST_TIMEOUT_MS);
 
   test('a part that fails once is retried alone; the pass settles (lastSyncDate, the deletes, once) only with every part, its retry included', async () => {
-    const { conn, provider } = await syncedReposConnection('repos-retried');
-    const before = await state(conn);
+    const { c, provider } = await syncedReposConnection('repos-retried');
+    const before = await c.status();
     const gone = provider.repos.get('org/repo-1')!.pop()!;
     provider.failTimes.set('org/repo-1', 1);
-    const lastRun = (await runsOf(conn)).at(-1)!.id;
-    expect((await ferry.api.post('/syncs/issues/trigger', { connection_id: conn, full: true })).status).toBe(202);
-    const done = await passDone(conn, new Date(before.last_sync_date));
-    const runs = (await runsOf(conn)).filter((r) => BigInt(r.id) > BigInt(lastRun));
+    const lastRun = (await c.runs()).at(-1)!.id;
+    expect((await c.api.post('/syncs/issues/trigger', { connection_id: c.conn, full: true })).status).toBe(202);
+    const done = await c.passDone(before.last_sync_date);
+    const runs = (await c.runs()).filter((r) => BigInt(r.id) > BigInt(lastRun));
     const ofRepo1 = runs.filter((r) => r.part === 'org/repo-1');
     expect(ofRepo1.map((r) => r.status)).toEqual(['failed', 'succeeded']);
     expect(ofRepo1[0]!.error).toMatchObject({ message: expect.stringContaining('400') });
@@ -155,9 +138,9 @@ describe('a full pass split by partition keys', () => {
     expect(settling[0]!.deleted).toBe(1);
     expect(settling[0]!.id).toBe(succeeded.at(-1)!.id);
     expect(settling[0]!.finished_at!.getTime()).toBeGreaterThanOrEqual(ofRepo1[1]!.finished_at!.getTime());
-    const records = await readAll(ferry.api, conn, 'Issue');
+    const records = await readAll(c.api, c.conn, 'Issue');
     expect(records.records.find((r) => r.id === gone)?._ferry_metadata.deleted_at).not.toBeNull();
-    expect((await live(conn)).map((r) => r.id).sort()).toEqual(allIssues(provider));
+    expect(await c.liveIds()).toEqual(allIssues(provider));
     expect(Date.parse(done.last_sync_date)).toBe(runs.find((r) => r.part === null)!.started_at.getTime());
   }, PASS_TEST_TIMEOUT_MS);
 
@@ -167,34 +150,35 @@ describe('a full pass split by partition keys', () => {
     ['too-many', 'INVALID_OUTPUT', /at most 1000 keys/],
     ['duplicates', 'INVALID_OUTPUT', /the key "org\/repo-0" is returned more than once/],
   ])('a listing that %s fails the splitting run (and its retry) with a clear error, and writes no parts', async (listing, code, message) => {
-    const { conn } = await reposConnection(`repos-${listing}`, listing);
+    const { c } = await reposConnection(`repos-${listing}`, listing);
     const runs = await waitFor('the split run and its retry to fail', async () => {
-      const rows = await runsOf(conn);
+      const rows = await c.runs();
       return rows.length >= 2 && rows.every((r) => r.status === 'failed') ? rows : undefined;
     }, 60_000);
     for (const run of runs) {
       expect(run.part).toBeNull();
       expect(run.error).toMatchObject({ code, message: expect.stringMatching(message) });
     }
-    const s = await state(conn);
+    const s = await c.status();
     expect(s.last_sync_date).toBeNull();
     expect(s.split_pass).toBeNull();
-    const [parts] = await ferry.db.sql<{ n: number }[]>`select count(*)::int as n from sync_parts p join connections c on c.id = p.connection_id where c.connection_id = ${conn}`;
-    expect(parts!.n).toBe(0);
+    expect(await c.parts()).toEqual([]);
     // retries: 1 — after the retry, nothing more until the next scheduled run: no job queued, the next run an hour on.
-    const [pending] = await ferry.db.sql<{ jobs: number; next_run_at: Date }[]>`
+    const [pending] = await host.ferry.db.sql<{ jobs: number; next_run_at: Date }[]>`
       select (select count(*)::int from pgboss.job j where j.name = 'ferry-sync' and j.state in ('created', 'retry', 'active') and j.data->>'connectionId' = c.id::text) as jobs,
         s.next_run_at
-      from connections c join sync_state s on s.connection_id = c.id where c.connection_id = ${conn}`;
+      from connections c join sync_state s on s.connection_id = c.id where c.connection_id = ${c.conn}`;
     expect(pending!.jobs).toBe(0);
     expect(pending!.next_run_at.getTime()).toBeGreaterThan(Date.now() + 30 * 60_000);
-    expect(await runsOf(conn)).toHaveLength(2);
+    expect(await c.runs()).toHaveLength(2);
   }, 90_000); // its wait for the two failed runs may take 60 s
 
   test('a key split without a partitions function is refused at deploy, naming why', async () => {
-    const refused = await deploySources(ferry, {
-      'reposp/syncs/issues.ts': KEY_SPLIT_SYNC,
-      'reposp/syncs/broken.ts': KEY_SPLIT_SYNC.replace(/partitions: async \(nango\) => \{[\s\S]*?\n    \},/, ''),
+    // Deploys only: no connection, so the provider is never called.
+    const env = await host.environment('repos-refused', reposSplit('http://127.0.0.1:9'));
+    const refused = await env.deploy({
+      'syncs/issues.ts': KEY_SPLIT_SYNC,
+      'syncs/broken.ts': KEY_SPLIT_SYNC.replace(/partitions: async \(nango\) => \{[\s\S]*?\n    \},/, ''),
     }).then(() => null, (err: Error) => err);
     expect(refused?.message).toContain("split: { by: 'keys' } needs partitions");
   });

@@ -1,10 +1,16 @@
 /**
- * What the split-pass tests share: a sync declaring `split` (half-year windows from 2024-01-01)
- * that reads its window (`nango.partition`) page by page with a checkpoint, and a provider of
- * dated events with latency, a window that can be made to fail, and a log of the requests.
+ * What the split-pass tests share: a host whose every test (and every attempt of one) sets up an
+ * environment and a connection of its own (startSplitHost), so CI's retry of a test starts from
+ * nothing deployed and no pass begun, whatever its first attempt left; a sync declaring `split`
+ * (half-year windows from 2024-01-01) that reads its window (`nango.partition`) page by page with
+ * a checkpoint; and a provider of dated events with latency, a window that can be made to fail,
+ * and a log of the requests.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { onTestFinished } from 'vitest';
+import type { DeployResponse } from '../../cli/deploy.ts';
+import { deploySources, newEnvironment, readAll, startTestFerry, TEST_ADMIN_KEY, waitFor, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
 
 export const DAY = 86_400_000;
 export const START = Date.parse('2024-01-01T00:00:00Z');
@@ -79,4 +85,147 @@ export async function startEvents(count: number, delayMs = 150): Promise<EventsP
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   provider.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return provider;
+}
+
+/** startEvents, closed when the test (this attempt of it) finishes. */
+export async function startEventsForTest(count: number, delayMs?: number): Promise<EventsProvider> {
+  const provider = await startEvents(count, delayMs);
+  onTestFinished(() => provider.close());
+  return provider;
+}
+
+export interface SplitSetUp {
+  /** The provider's name: the scripts' folder and its catalog entry. */
+  provider: string;
+  /** Where this attempt's own provider server listens. */
+  baseUrl: string;
+  /** The provider's auth (none unless given). */
+  auth?: Record<string, unknown>;
+  /** Scripts by path below the provider's folder, e.g. `{ 'syncs/events.ts': SPLIT_SYNC }`. */
+  scripts: Record<string, string>;
+  /** The split sync the helpers below read, and its model. */
+  sync: string;
+  model: string;
+}
+
+/** The time split sync (SPLIT_SYNC unless `source` is another) as provider eventsp, reading the events server at `baseUrl`. */
+export const eventsSplit = (baseUrl: string, source = SPLIT_SYNC): SplitSetUp =>
+  ({ provider: 'eventsp', baseUrl, scripts: { 'syncs/events.ts': source }, sync: 'events', model: 'Event' });
+
+export interface SplitRun {
+  id: string;
+  part: string | null;
+  status: string;
+  started_at: Date;
+  finished_at: Date | null;
+  deleted: number;
+  resumed: boolean;
+  fetch_checkpoint: unknown;
+  error: { code: string; message: string } | null;
+}
+
+export interface SplitPart { part: string; status: string; next_run_at: Date | null }
+
+export interface SplitConnection {
+  /** The connection's id (its environment's name: unique in the file's database). */
+  conn: string;
+  /** Its environment's API. */
+  api: ApiClient;
+  /** GET /syncs/<sync>/status for the connection. */
+  status(): Promise<any>;
+  /** The connection's split parts (sync_parts), by part. */
+  parts(): Promise<SplitPart[]>;
+  /** The connection's runs of every script, oldest first. */
+  runs(): Promise<SplitRun[]>;
+  /** The model's records not deleted, as GET /records gives them. */
+  live(): Promise<any[]>;
+  /** The ids of live(), sorted. */
+  liveIds(): Promise<string[]>;
+  /** The sync's pass in sync_state: lastSyncDate and the start of the pass going on. */
+  syncState(): Promise<{ last_sync_date: Date | null; pass_started_at: Date | null }>;
+  /** Waits (up to 120 s) for a split pass to have succeeded with a lastSyncDate later than `after` (any, when null). */
+  passDone(after?: string | Date | null): Promise<any>;
+}
+
+export interface SplitEnvironment {
+  name: string;
+  api: ApiClient;
+  /** Deploys scripts (by path below the provider's folder) to this environment, as `ferry deploy` does: they replace what it had. */
+  deploy(scripts: Record<string, string>): Promise<DeployResponse>;
+  /** A connection to the provider, named after the environment (`fields` added to its POST /connections, e.g. credentials): its syncs that auto-start begin at once. */
+  connect(fields?: Record<string, unknown>): Promise<SplitConnection>;
+}
+
+export interface SplitHost {
+  ferry: TestFerry;
+  /** An environment of this attempt's own (`idForThisAttempt(base)`) with `setUp.scripts` deployed and the provider configured. */
+  environment(base: string, setUp: SplitSetUp): Promise<SplitEnvironment>;
+  /** The helpers for a connection made already, reading `sync` and its `model`. */
+  connection(api: ApiClient, conn: string, read: Pick<SplitSetUp, 'sync' | 'model'>): SplitConnection;
+  /** environment(), then connect(). */
+  connect(base: string, setUp: SplitSetUp): Promise<SplitConnection>;
+  close(): Promise<void>;
+}
+
+/** A whole host (2 runtime worker processes, retries after 200 ms unless `env` says otherwise) for split-pass tests. */
+export async function startSplitHost(env: Record<string, string> = {}): Promise<SplitHost> {
+  const ferry = await startTestFerry({ FERRY_RUNTIME_WORKERS: '2', FERRY_SYNC_RETRY_BASE_MS: '200', FERRY_ADMIN_KEY: TEST_ADMIN_KEY, ...env });
+  const { sql } = ferry.db;
+
+  const connection = (api: ApiClient, conn: string, setUp: Pick<SplitSetUp, 'sync' | 'model'>): SplitConnection => {
+    const status = async () => (await api.get(`/syncs/${setUp.sync}/status?connection_id=${conn}`)).body;
+    const live = async () => (await readAll(api, conn, setUp.model)).records.filter((r) => r._ferry_metadata.deleted_at === null);
+    return {
+      conn,
+      api,
+      status,
+      parts: () => sql<SplitPart[]>`
+        select p.part, p.status, p.next_run_at from sync_parts p join connections c on c.id = p.connection_id
+        where c.connection_id = ${conn} order by p.part`,
+      runs: () => sql<SplitRun[]>`
+        select r.id, r.part, r.status, r.started_at, r.finished_at, r.deleted, r.resumed, r.fetch_checkpoint, r.error
+        from runs r join connections c on c.id = r.connection_id where c.connection_id = ${conn} order by r.id`,
+      live,
+      liveIds: async () => (await live()).map((r) => String(r.id)).sort(),
+      syncState: async () => {
+        const [row] = await sql<{ last_sync_date: Date | null; pass_started_at: Date | null }[]>`
+          select s.last_sync_date, s.pass_started_at from sync_state s join connections c on c.id = s.connection_id
+          where c.connection_id = ${conn} and s.sync_name = ${setUp.sync}`;
+        if (!row) throw new Error(`no sync_state for ${setUp.sync} on ${conn}`);
+        return row;
+      },
+      passDone: (after = null) => waitFor(`${setUp.sync}'s split pass to succeed on ${conn}`, async () => {
+        const s = await status();
+        const later = after === null || Date.parse(s.last_sync_date) > new Date(after).getTime();
+        return s.last_sync_date !== null && later && s.split_pass === null ? s : undefined;
+      }, 120_000),
+    };
+  };
+
+  const environment = async (base: string, setUp: SplitSetUp): Promise<SplitEnvironment> => {
+    const { name, key, api } = await newEnvironment(ferry, base);
+    const deploy = (scripts: Record<string, string>) =>
+      deploySources(ferry, Object.fromEntries(Object.entries(scripts).map(([path, source]) => [`${setUp.provider}/${path}`, source])), key);
+    await deploy(setUp.scripts);
+    const configured = await api.put(`/providers/${setUp.provider}`, { base_url: setUp.baseUrl, auth: setUp.auth ?? { type: 'none' } });
+    if (configured.status !== 200) throw new Error(`PUT /providers/${setUp.provider} → ${configured.status}: ${JSON.stringify(configured.body)}`);
+    return {
+      name,
+      api,
+      deploy,
+      async connect(fields = {}) {
+        const made = await api.post('/connections', { connection_id: name, provider: setUp.provider, ...fields });
+        if (made.status !== 201) throw new Error(`POST /connections ${name} → ${made.status}: ${JSON.stringify(made.body)}`);
+        return connection(api, name, setUp);
+      },
+    };
+  };
+
+  return {
+    ferry,
+    environment,
+    connection,
+    connect: async (base, setUp) => (await environment(base, setUp)).connect(),
+    close: () => ferry.close(),
+  };
 }

@@ -2,63 +2,64 @@
  * A split pass whose provider entry is removed while its parts are due: the parts claimed for
  * runs that cannot start are held (pending, not due) instead of staying "queued" for ever, the
  * status says why, and configuring the provider again makes them due: the pass completes.
- * Through a whole host on real Postgres against a real provider server.
+ * Through a whole host on real Postgres against a real provider server; each test (and each
+ * attempt of one) has an environment, a connection and a provider server of its own
+ * (startSplitHost), so none starts from a provider another removed.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { deploySources, readAll, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
-import { SPLIT_SYNC, startEvents, type EventsProvider } from './split-provider.ts';
+import { waitFor } from '../helpers/ferry.ts';
+import { eventsSplit, SPLIT_SYNC, startEventsForTest, startSplitHost, type SplitConnection, type SplitHost } from './split-provider.ts';
 
-let ferry: TestFerry;
-let provider: EventsProvider;
-const CONN = 'held-1';
+let host: SplitHost;
 // Paused until resumed: the test removes the provider between the split and its parts' turn.
 const PAUSED_SPLIT_SYNC = SPLIT_SYNC.replace("frequency: 'every 1 hour',", "frequency: 'every 1 hour', autoStart: false,");
 
 beforeAll(async () => {
-  provider = await startEvents(24, 20);
-  ferry = await startTestFerry({ FERRY_RUNTIME_WORKERS: '2' });
   expect(PAUSED_SPLIT_SYNC).toContain('autoStart: false');
-  await deploySources(ferry, { 'eventsp/syncs/events.ts': PAUSED_SPLIT_SYNC, 'eventsk/syncs/events.ts': PAUSED_SPLIT_SYNC });
-  expect((await ferry.api.put('/providers/eventsp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  // The same events server behind an API key; a 404 counts as a refused key, so a call to an unknown path marks the connection.
-  expect((await ferry.api.put('/providers/eventsk', { base_url: provider.url, auth: { type: 'api_key', in: 'header', name: 'x-api-key', auth_failure_statuses: [404] } })).status).toBe(200);
+  host = await startSplitHost();
 }, 120_000);
 afterAll(async () => {
-  await ferry?.close();
-  await provider?.close();
+  await host?.close();
 });
 
-const parts = (conn = CONN) => ferry.db.sql<{ part: string; status: string; next_run_at: Date | null }[]>`
-  select p.part, p.status, p.next_run_at from sync_parts p join connections c on c.id = p.connection_id where c.connection_id = ${conn} order by p.part`;
-const partRuns = async (conn = CONN) => {
-  const [row] = await ferry.db.sql<{ n: number }[]>`
-    select count(*)::int as n from runs r join connections c on c.id = r.connection_id where c.connection_id = ${conn} and r.part is not null`;
-  return row!.n;
-};
-const status = async (conn = CONN) => (await ferry.api.get(`/syncs/events/status?connection_id=${conn}`)).body;
+const partRuns = async (c: SplitConnection) => (await c.runs()).filter((r) => r.part !== null).length;
+/** Triggered while paused: the split run plans the parts, none of which runs until the sync is resumed. */
+async function splitWhilePaused(c: SplitConnection) {
+  expect((await c.api.post('/syncs/events/trigger', { connection_id: c.conn })).status).toBe(202);
+  const split = await waitFor('the split', async () => (await c.status()).split_pass ?? undefined);
+  expect(await partRuns(c)).toBe(0);
+  return split;
+}
+/** Resumed, every part is claimed, cannot start, and is held: pending, not due. */
+async function resumedAndHeld(c: SplitConnection, parts: number) {
+  expect((await c.api.post('/syncs/events/resume', { connection_id: c.conn })).status).toBe(200);
+  const held = await waitFor('every part held', async () => {
+    const rows = await c.parts();
+    return rows.every((p) => p.status === 'pending' && p.next_run_at === null) ? rows : undefined;
+  });
+  expect(held).toHaveLength(parts);
+  return held;
+}
+
+/** A connection whose split pass's parts are held because its provider entry was deleted after the split. */
+async function heldForMissingProvider(base: string) {
+  const provider = await startEventsForTest(24, 20);
+  const c = await host.connect(base, eventsSplit(provider.url, PAUSED_SPLIT_SYNC));
+  const split = await splitWhilePaused(c);
+  expect(split).toMatchObject({ succeeded: 0, running: 0, held: 0 });
+  expect((await c.api.request('DELETE', '/providers/eventsp')).status).toBe(204);
+  const held = await resumedAndHeld(c, split.parts);
+  return { c, provider, split, held };
+}
 
 describe('split parts whose provider is not configured', () => {
   test('are held with the reason shown, not left queued', async () => {
-    expect((await ferry.api.post('/connections', { connection_id: CONN, provider: 'eventsp' })).status).toBe(201);
-    expect((await ferry.api.post('/syncs/events/trigger', { connection_id: CONN })).status).toBe(202);
-    const split = await waitFor('the split', async () => (await status()).split_pass ?? undefined);
-    expect(split).toMatchObject({ succeeded: 0, running: 0, held: 0 });
-    expect(await partRuns()).toBe(0);
-
-    expect((await ferry.api.request('DELETE', '/providers/eventsp')).status).toBe(204);
-    expect((await ferry.api.post('/syncs/events/resume', { connection_id: CONN })).status).toBe(200);
-    // Every part was claimed, found its provider gone, and is held.
-    const held = await waitFor('every part held', async () => {
-      const rows = await parts();
-      return rows.every((p) => p.status === 'pending' && p.next_run_at === null) ? rows : undefined;
-    });
-    expect(held).toHaveLength(split.parts);
+    const { c, split, held } = await heldForMissingProvider('held');
     // Ticks go on (5 a second): a held part is not claimed again and again, and no run starts.
     await new Promise((r) => setTimeout(r, 1500));
-    expect(await parts()).toEqual(held);
-    expect(await partRuns()).toBe(0);
-    const s = await status();
-    expect(s).toMatchObject({
+    expect(await c.parts()).toEqual(held);
+    expect(await partRuns(c)).toBe(0);
+    expect(await c.status()).toMatchObject({
       state: 'blocked',
       blocked: { code: 'PROVIDER_NOT_CONFIGURED', message: expect.stringContaining('provider eventsp is not configured') },
       split_pass: { parts: split.parts, held: split.parts, succeeded: 0 },
@@ -67,47 +68,38 @@ describe('split parts whose provider is not configured', () => {
   });
 
   test('configuring the provider makes them due: the pass completes and reads every event once', async () => {
-    expect((await ferry.api.put('/providers/eventsp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-    const done = await waitFor('the split pass to succeed', async () => {
-      const s = await status();
-      return s.last_sync_date !== null && s.split_pass === null ? s : undefined;
-    }, 60_000);
+    const { c, provider } = await heldForMissingProvider('held-configured');
+    expect((await c.api.put('/providers/eventsp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
+    const done = await c.passDone();
     expect(done.blocked).toBeNull();
-    const live = (await readAll(ferry.api, CONN, 'Event')).records.map((r) => r.id).sort();
-    expect(live).toEqual([...provider.events.keys()].sort());
-    expect(await partRuns()).toBeGreaterThanOrEqual(2);
-  });
+    expect(await c.liveIds()).toEqual([...provider.events.keys()].sort());
+    expect(await partRuns(c)).toBeGreaterThanOrEqual(2);
+  }, 180_000);
 });
 
 describe('split parts of a connection that needs re-authorisation', () => {
-  const conn = 'held-key';
-
   test('are held with the reason shown; new credentials make them due and the pass completes', async () => {
+    const provider = await startEventsForTest(24, 20);
+    // The events server behind an API key; a 404 counts as a refused key, so a call to an unknown path marks the connection.
+    const env = await host.environment('held-key', {
+      ...eventsSplit(provider.url, PAUSED_SPLIT_SYNC), auth: { type: 'api_key', in: 'header', name: 'x-api-key', auth_failure_statuses: [404] },
+    });
     const credentials = { type: 'api_key', apiKey: 'events-key-0123456789' };
-    expect((await ferry.api.post('/connections', { connection_id: conn, provider: 'eventsk', credentials })).status).toBe(201);
-    expect((await ferry.api.post('/syncs/events/trigger', { connection_id: conn })).status).toBe(202);
-    const split = await waitFor('the split', async () => (await status(conn)).split_pass ?? undefined);
+    const c = await env.connect({ credentials });
+    const split = await splitWhilePaused(c);
 
     // The provider "refuses" the key (a 404, declared an auth failure): the connection is marked.
-    expect((await ferry.api.post(`/connections/${conn}/proxy`, { method: 'GET', endpoint: '/nope' })).status).toBe(409);
-    expect((await ferry.api.get(`/connections/${conn}`)).body.auth_status).toBe('reauth_required');
-    expect((await ferry.api.post('/syncs/events/resume', { connection_id: conn })).status).toBe(200);
-    const held = await waitFor('every part held', async () => {
-      const rows = await parts(conn);
-      return rows.every((p) => p.status === 'pending' && p.next_run_at === null) ? rows : undefined;
-    });
-    expect(held).toHaveLength(split.parts);
+    expect((await c.api.post(`/connections/${c.conn}/proxy`, { method: 'GET', endpoint: '/nope' })).status).toBe(409);
+    expect((await c.api.get(`/connections/${c.conn}`)).body.auth_status).toBe('reauth_required');
+    const held = await resumedAndHeld(c, split.parts);
     await new Promise((r) => setTimeout(r, 1500));
-    expect(await parts(conn)).toEqual(held);
-    expect(await partRuns(conn)).toBe(0);
-    expect(await status(conn)).toMatchObject({ state: 'blocked', blocked: { code: 'CONNECTION_REAUTH_REQUIRED' }, split_pass: { held: split.parts } });
+    expect(await c.parts()).toEqual(held);
+    expect(await partRuns(c)).toBe(0);
+    expect(await c.status()).toMatchObject({ state: 'blocked', blocked: { code: 'CONNECTION_REAUTH_REQUIRED' }, split_pass: { held: split.parts } });
 
-    expect((await ferry.api.request('PATCH', `/connections/${conn}`, { credentials })).status).toBe(200);
-    const done = await waitFor('the split pass to succeed', async () => {
-      const s = await status(conn);
-      return s.last_sync_date !== null && s.split_pass === null ? s : undefined;
-    }, 60_000);
+    expect((await c.api.request('PATCH', `/connections/${c.conn}`, { credentials })).status).toBe(200);
+    const done = await c.passDone();
     expect(done.blocked).toBeNull();
-    expect((await readAll(ferry.api, conn, 'Event')).records.map((r) => r.id).sort()).toEqual([...provider.events.keys()].sort());
-  });
+    expect(await c.liveIds()).toEqual([...provider.events.keys()].sort());
+  }, 180_000);
 });

@@ -4,66 +4,42 @@
  * second stayed `active` with no run row for 100–116 s after a SIGKILL), so after the kill the
  * other pair runs at once elsewhere and the killed run is settled by the stale-run sweep. A job
  * claimed by a process that died before writing its run row is failed once its heartbeat lapses
- * (max(10 s, FERRY_STALE_RUN_MS)) and its pair is due again at once.
+ * (max(10 s, FERRY_STALE_RUN_MS)) and its pair is due again at once. Each attempt has its
+ * cluster, worker processes and provider of its own (startFullpCluster), so CI's retry does not
+ * start with the worker its first attempt killed.
  */
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { deployScripts } from '../../cli/deploy.ts';
-import type { FerryHost } from '../../host/server.ts';
-import { PgBoss } from 'pg-boss';
-import { pgBossDb } from '../../host/queue/pg-boss-db.ts';
+import { expect, test } from 'vitest';
 import { SYNC_QUEUE } from '../../host/queue/queue.ts';
 import type { TestDatabase } from '../helpers/db.ts';
-import { TEST_SECRET_KEY, waitFor, type ApiClient } from '../helpers/ferry.ts';
-import { startMultiHost, type MultiHost, type WorkerProcess } from '../helpers/multi-host.ts';
-import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
+import { waitFor } from '../helpers/ferry.ts';
+import { claimSilently, silentJobFailed, startFullpCluster } from './stranded-cluster.ts';
 
-const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
-
-let cluster: MultiHost;
-let db: TestDatabase;
-let provider: ItemsProvider;
-let api: ApiClient;
-let worker: WorkerProcess;
-let survivor: FerryHost | null = null;
-
-beforeAll(async () => {
-  provider = await startItemsProvider(12);
-  provider.delayMs = 2_000; // every page is slow: the started run is mid-way when the kill comes
-  cluster = await startMultiHost();
-  ({ db, api } = cluster);
-  await deployScripts({ dir: FIXTURES, url: cluster.url, key: TEST_SECRET_KEY });
-  expect((await api.put('/providers/fullp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  // Both pairs are due before any worker is up, so the first fetch takes both jobs.
-  for (const id of ['stranded-1', 'stranded-2']) expect((await api.post('/connections', { connection_id: id, provider: 'fullp' })).status).toBe(201);
-  // No reserved slot: the one regular slot is busy, so the second job waits in the queue.
-  worker = cluster.spawnWorker({ FERRY_RESERVED_SLOTS: '0' });
-}, 120_000);
-
-afterAll(async () => {
-  await cluster?.close();
-  await provider?.close();
-});
-
-const jobStates = () => db.sql<{ state: string; n: number }[]>`
+const jobStates = (db: TestDatabase) => db.sql<{ state: string; n: number }[]>`
   select state::text as state, count(*)::int as n from pgboss.job where name = ${SYNC_QUEUE} group by state`;
 
 test('a killed worker strands nothing: the pair it had not started runs at once elsewhere, the killed run is retried', async () => {
+  const cluster = await startFullpCluster(12);
+  const { db, api, provider } = cluster;
+  provider.delayMs = 2_000; // every page is slow: the started run is mid-way when the kill comes
+  // Both pairs are due before any worker is up, so the first fetch takes both jobs.
+  for (const id of ['stranded-1', 'stranded-2']) expect((await api.post('/connections', { connection_id: id, provider: 'fullp' })).status).toBe(201);
+  // No reserved slot: the one regular slot is busy, so the second job waits in the queue.
+  const worker = cluster.spawnWorker({ FERRY_RESERVED_SLOTS: '0' });
+
   const running = await waitFor('one run started, its job the only one claimed', async () => {
     const runs = await db.sql<{ id: string; connection_id: string }[]>`select id, connection_id from runs where status = 'running'`;
-    const states = Object.fromEntries((await jobStates()).map((r) => [r.state, r.n]));
+    const states = Object.fromEntries((await jobStates(db)).map((r) => [r.state, r.n]));
     return runs.length === 1 && states.active === 1 && states.created === 1 ? runs[0] : undefined;
   }, 60_000);
   const [{ id: waitingConnection } = { id: '' }] = await db.sql<{ id: string }[]>`select id from connections where id <> ${running.connection_id}`;
   // The slot stays busy for a while and claims nothing more meanwhile.
   await new Promise((resolve) => setTimeout(resolve, 1_500));
-  expect(Object.fromEntries((await jobStates()).map((r) => [r.state, r.n]))).toMatchObject({ active: 1, created: 1 });
+  expect(Object.fromEntries((await jobStates(db)).map((r) => [r.state, r.n]))).toMatchObject({ active: 1, created: 1 });
 
   await worker.kill();
   const killedAt = Date.now();
   provider.delayMs = 0;
-  survivor = await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
-
+  await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
   const other = await waitFor('the other pair to run', async () => {
     const [row] = await db.sql<{ status: string; started_at: Date }[]>`
       select status, started_at from runs where connection_id = ${waitingConnection} order by id limit 1`;
@@ -89,34 +65,30 @@ test('a killed worker strands nothing: the pair it had not started runs at once 
 }, 180_000);
 
 test('a job claimed by a process that died before its run row: failed when its heartbeat lapses, its pair due at once', async () => {
-  // No worker for now, so nothing but the claimer below takes the job.
-  await cluster.stop(survivor!);
+  const cluster = await startFullpCluster(12);
+  const { db, api } = cluster;
+  expect((await api.post('/connections', { connection_id: 'stranded-1', provider: 'fullp' })).status).toBe(201);
   const [conn] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'stranded-1'`;
+  // The pair's first run done, so that only the trigger below queues a job of it.
+  const first = await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
+  await waitFor('the first run', async () => (await db.sql`select 1 from runs where connection_id = ${conn!.id} and status = 'succeeded'`)[0]);
+  // No worker for now, so nothing but the claimer below takes the job.
+  await cluster.stop(first);
   const [before] = await db.sql<{ n: number }[]>`select count(*)::int as n from runs where connection_id = ${conn!.id}`;
   expect((await api.post('/syncs/people/trigger', { connection_id: 'stranded-1' })).status).toBeLessThan(300);
-  // A claimer of its own, as a worker that died right after its claim: it never heartbeats again.
-  const claimer = new PgBoss({ db: pgBossDb(db.sql), schema: 'pgboss', supervise: false, schedule: false, migrate: false });
-  claimer.on('error', () => {});
-  await claimer.start();
-  try {
-    const [claimed] = await claimer.fetch<{ connectionId: string }>(SYNC_QUEUE, { batchSize: 1 });
-    expect(claimed?.data.connectionId).toBe(conn!.id);
-    await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
-    const failed = await waitFor('the silent job to be failed', async () => {
-      const [row] = await db.sql<{ state: string; output: { message?: string } | null }[]>`select state::text as state, output from pgboss.job where id = ${claimed!.id}`;
-      return row?.state === 'failed' ? row : undefined;
-    }, 40_000);
-    // Failed by the silent-job sweep once its heartbeat lapsed (its message says so), not by
-    // pg-boss's own expiry a minute on.
-    expect(failed.output?.message).toBe('worker lost before the run started');
-    // Its pair runs at once, not an hour later at its next scheduled time.
-    const rerun = await waitFor('the pair to run again', async () => {
-      const [row] = await db.sql<{ status: string }[]>`select status from runs where connection_id = ${conn!.id} order by id desc limit 1 offset 0`;
-      const [count] = await db.sql<{ n: number }[]>`select count(*)::int as n from runs where connection_id = ${conn!.id}`;
-      return count!.n > before!.n && row?.status === 'succeeded' ? row : undefined;
-    }, 20_000);
-    expect(rerun.status).toBe('succeeded');
-  } finally {
-    await claimer.stop({ graceful: false, timeout: 1_000 });
-  }
-}, 120_000);
+  // Claimed as by a worker that died right after its claim: it never heartbeats again.
+  const claimed = await claimSilently<{ connectionId: string }>(db);
+  expect(claimed.data.connectionId).toBe(conn!.id);
+  await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
+  const failed = await silentJobFailed(db, claimed.id);
+  // Failed by the silent-job sweep once its heartbeat lapsed (its message says so), not by
+  // pg-boss's own expiry a minute on.
+  expect(failed.output?.message).toBe('worker lost before the run started');
+  // Its pair runs at once, not an hour later at its next scheduled time.
+  const rerun = await waitFor('the pair to run again', async () => {
+    const [row] = await db.sql<{ status: string }[]>`select status from runs where connection_id = ${conn!.id} order by id desc limit 1 offset 0`;
+    const [count] = await db.sql<{ n: number }[]>`select count(*)::int as n from runs where connection_id = ${conn!.id}`;
+    return count!.n > before!.n && row?.status === 'succeeded' ? row : undefined;
+  }, 20_000);
+  expect(rerun.status).toBe('succeeded');
+}, 180_000);

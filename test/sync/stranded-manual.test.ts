@@ -4,74 +4,41 @@
  * max(10 s, FERRY_STALE_RUN_MS)): first in line (manual priority), with its `full` flag, and run
  * although the connection needs re-authorisation (a manual run goes and says why; a scheduled
  * one is passed over). It used to come back as the pair's next scheduled run, which for such a
- * connection never came. An API host and a worker host on real Postgres, a real provider server.
+ * connection never came. An API host and a worker host on real Postgres, a real provider server,
+ * all this attempt's own (startFullpCluster).
  */
-import { fileURLToPath } from 'node:url';
-import { PgBoss } from 'pg-boss';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { deployScripts } from '../../cli/deploy.ts';
-import { pgBossDb } from '../../host/queue/pg-boss-db.ts';
+import { expect, test } from 'vitest';
 import { SYNC_QUEUE } from '../../host/queue/queue.ts';
-import type { TestDatabase } from '../helpers/db.ts';
-import { TEST_SECRET_KEY, waitFor, type ApiClient } from '../helpers/ferry.ts';
-import { startMultiHost, type MultiHost } from '../helpers/multi-host.ts';
-import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
-
-const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
-
-let cluster: MultiHost;
-let db: TestDatabase;
-let provider: ItemsProvider;
-let api: ApiClient;
-
-beforeAll(async () => {
-  provider = await startItemsProvider(3);
-  cluster = await startMultiHost(); // the API host only: no worker claims anything yet
-  ({ db, api } = cluster);
-  await deployScripts({ dir: FIXTURES, url: cluster.url, key: TEST_SECRET_KEY });
-  expect((await api.put('/providers/fullp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  expect((await api.post('/connections', { connection_id: 'manual-lost', provider: 'fullp' })).status).toBe(201);
-}, 120_000);
-
-afterAll(async () => {
-  await cluster?.close();
-  await provider?.close();
-});
+import { waitFor } from '../helpers/ferry.ts';
+import { claimSilently, silentJobFailed, startFullpCluster } from './stranded-cluster.ts';
 
 test('a lost manual trigger is sent again as it was: manual priority, full, run despite reauth_required', async () => {
+  const cluster = await startFullpCluster(3);
+  const { db, api } = cluster;
+  expect((await api.post('/connections', { connection_id: 'manual-lost', provider: 'fullp' })).status).toBe(201);
   const [conn] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'manual-lost'`;
   // The provider refused its credentials: the scheduler passes the pair over from now on.
   await db.sql`update connections set auth_status = 'reauth_required' where id = ${conn!.id}`;
   expect((await api.post('/syncs/people/trigger', { connection_id: 'manual-lost', full: true })).status).toBeLessThan(300);
-  // A claimer of its own, as a worker that died right after its claim: it never heartbeats again.
-  const claimer = new PgBoss({ db: pgBossDb(db.sql), schema: 'pgboss', supervise: false, schedule: false, migrate: false });
-  claimer.on('error', () => {});
-  await claimer.start();
-  try {
-    const [claimed] = await claimer.fetch<{ connectionId: string; trigger: string }>(SYNC_QUEUE, { batchSize: 1 });
-    expect(claimed?.data).toMatchObject({ connectionId: conn!.id, trigger: 'manual', full: true });
-    await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
+  // Claimed as by a worker that died right after its claim: it never heartbeats again.
+  const claimed = await claimSilently<{ connectionId: string; trigger: string; full?: boolean }>(db);
+  expect(claimed.data).toMatchObject({ connectionId: conn!.id, trigger: 'manual', full: true });
+  await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
 
-    await waitFor('the silent job to be failed', async () => {
-      const [row] = await db.sql<{ state: string }[]>`select state::text as state from pgboss.job where id = ${claimed!.id}`;
-      return row?.state === 'failed' ? row : undefined;
-    }, 40_000);
-    // Sent again with its data and priority, in the transaction that failed it.
-    const [resent] = await db.sql<{ priority: number; data: { trigger: string; full?: boolean } }[]>`
-      select priority, data from pgboss.job where name = ${SYNC_QUEUE} and id <> ${claimed!.id} and data->>'connectionId' = ${conn!.id} order by created_on limit 1`;
-    expect(resent).toMatchObject({ priority: 1, data: { trigger: 'manual', full: true } });
+  await silentJobFailed(db, claimed.id);
+  // Sent again with its data and priority, in the transaction that failed it.
+  const [resent] = await db.sql<{ priority: number; data: { trigger: string; full?: boolean } }[]>`
+    select priority, data from pgboss.job where name = ${SYNC_QUEUE} and id <> ${claimed.id} and data->>'connectionId' = ${conn!.id} order by created_on limit 1`;
+  expect(resent).toMatchObject({ priority: 1, data: { trigger: 'manual', full: true } });
 
-    // It runs as the full manual run it was, and fails saying why (the connection needs re-authorisation), instead of never running.
-    const run = await waitFor('the manual run', async () => {
-      const [row] = await db.sql<{ status: string; trigger: string; is_full: boolean; error: { code?: string } | null }[]>`
-        select status, trigger, is_full, error from runs where connection_id = ${conn!.id} and status <> 'running' order by id limit 1`;
-      return row;
-    }, 30_000);
-    expect(run).toMatchObject({ trigger: 'full', is_full: true });
-    expect(run.error?.code).toBe('CONNECTION_REAUTH_REQUIRED');
-    const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`select count(*)::int as n from runs where connection_id = ${conn!.id}`;
-    expect(n).toBe(1);
-  } finally {
-    await claimer.stop({ graceful: false, timeout: 1_000 });
-  }
+  // It runs as the full manual run it was, and fails saying why (the connection needs re-authorisation), instead of never running.
+  const run = await waitFor('the manual run', async () => {
+    const [row] = await db.sql<{ status: string; trigger: string; is_full: boolean; error: { code?: string } | null }[]>`
+      select status, trigger, is_full, error from runs where connection_id = ${conn!.id} and status <> 'running' order by id limit 1`;
+    return row;
+  }, 30_000);
+  expect(run).toMatchObject({ trigger: 'full', is_full: true });
+  expect(run.error?.code).toBe('CONNECTION_REAUTH_REQUIRED');
+  const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`select count(*)::int as n from runs where connection_id = ${conn!.id}`;
+  expect(n).toBe(1);
 }, 120_000);

@@ -9,51 +9,24 @@
  * skipped, as the tick would not queue it now (it ran). The job is queued by the host's own tick
  * (host/queue/queue.ts) and claimed by a pg-boss client of the test's that never heartbeats, as a
  * worker killed right after its claim; an API host and a worker host on real Postgres, a real
- * provider server.
+ * provider server, all each attempt's own (startFullpCluster).
  */
-import { fileURLToPath } from 'node:url';
-import { PgBoss } from 'pg-boss';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { deployScripts } from '../../cli/deploy.ts';
+import { expect, test } from 'vitest';
 import { createLogger } from '../../host/logger.ts';
-import { pgBossDb } from '../../host/queue/pg-boss-db.ts';
 import { createQueue, SYNC_QUEUE } from '../../host/queue/queue.ts';
-import type { FerryHost } from '../../host/server.ts';
 import { createParts } from '../../host/sync/parts.ts';
 import { createSyncState } from '../../host/sync/sync-state.ts';
-import type { TestDatabase } from '../helpers/db.ts';
-import { idForThisAttempt, TEST_SECRET_KEY, waitFor, type ApiClient } from '../helpers/ferry.ts';
-import { startMultiHost, type MultiHost } from '../helpers/multi-host.ts';
-import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
+import { waitFor } from '../helpers/ferry.ts';
+import { claimSilently, silentJobFailed, startFullpCluster, type FullpCluster, type SilentClaim } from './stranded-cluster.ts';
 
-const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
-
-let cluster: MultiHost;
-let db: TestDatabase;
-let provider: ItemsProvider;
-let api: ApiClient;
-
-beforeAll(async () => {
-  provider = await startItemsProvider(3);
-  cluster = await startMultiHost(); // the API host only: nothing ticks or claims but the test
-  ({ db, api } = cluster);
-  await deployScripts({ dir: FIXTURES, url: cluster.url, key: TEST_SECRET_KEY });
-  expect((await api.put('/providers/fullp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-}, 120_000);
-
-afterAll(async () => {
-  await cluster?.close();
-  await provider?.close();
-});
-
-interface Lost { connectionId: string; internalId: string; jobId: string; scheduledFor: string; nextRunAt: Date; claimer: PgBoss }
+interface Lost { connectionId: string; internalId: string; nextRunAt: Date; claim: SilentClaim<{ connectionId: string; trigger: string; scheduledFor: string }> }
 
 /**
  * A new connection's first run, due now, queued by the host's tick and claimed by a client that
  * then goes silent, as a worker killed right after its claim.
  */
-async function loseScheduledJob(): Promise<Lost> {
-  const connectionId = idForThisAttempt('lost-scheduled');
+async function loseScheduledJob({ db, api }: FullpCluster): Promise<Lost> {
+  const connectionId = 'lost-scheduled';
   expect((await api.post('/connections', { connection_id: connectionId, provider: 'fullp' })).status).toBe(201);
   const [conn] = await db.sql<{ id: string }[]>`select id from connections where connection_id = ${connectionId}`;
   const queue = await createQueue({ sql: db.sql, logger: createLogger({ level: 'silent' }), supervise: false, staleJobMs: 2_000 });
@@ -62,61 +35,43 @@ async function loseScheduledJob(): Promise<Lost> {
   } finally {
     await queue.close();
   }
-  const claimer = new PgBoss({ db: pgBossDb(db.sql), schema: 'pgboss', supervise: false, schedule: false, migrate: false });
-  claimer.on('error', () => {});
-  await claimer.start();
-  const [claimed] = await claimer.fetch<{ connectionId: string; trigger: string; scheduledFor: string }>(SYNC_QUEUE, { batchSize: 1 });
-  expect(claimed?.data).toMatchObject({ connectionId: conn!.id, trigger: 'schedule', scheduledFor: expect.any(String) });
+  const claim = await claimSilently<Lost['claim']['data']>(db);
+  expect(claim.data).toMatchObject({ connectionId: conn!.id, trigger: 'schedule', scheduledFor: expect.any(String) });
   const [state] = await db.sql<{ next_run_at: Date }[]>`select next_run_at from sync_state where connection_id = ${conn!.id} and sync_name = 'people'`;
-  return { connectionId, internalId: conn!.id, jobId: claimed!.id, scheduledFor: claimed!.data.scheduledFor, nextRunAt: state!.next_run_at, claimer };
+  return { connectionId, internalId: conn!.id, nextRunAt: state!.next_run_at, claim };
 }
 
 /** The job the sweep sent again for `lost`, once it is settled. */
-async function resentJobSettled(lost: Lost): Promise<{ id: string; state: string }> {
-  await waitFor('the silent job to be failed', async () => {
-    const [row] = await db.sql<{ state: string }[]>`select state::text as state from pgboss.job where id = ${lost.jobId}`;
-    return row?.state === 'failed' ? row : undefined;
-  }, 40_000);
+async function resentJobSettled({ db }: FullpCluster, lost: Lost): Promise<{ id: string; state: string }> {
+  await silentJobFailed(db, lost.claim.id);
   return waitFor('the job sent again to be settled', async () => {
     const [row] = await db.sql<{ id: string; state: string }[]>`
       select id::text, state::text as state from pgboss.job
-      where name = ${SYNC_QUEUE} and id <> ${lost.jobId} and data->>'connectionId' = ${lost.internalId} and state in ('completed', 'failed')`;
+      where name = ${SYNC_QUEUE} and id <> ${lost.claim.id} and data->>'connectionId' = ${lost.internalId} and state in ('completed', 'failed')`;
     return row;
   }, 40_000);
 }
 
-let worker: FerryHost | null = null;
-
 test('a lost scheduled job runs at once, once, as scheduled for its due time; the next due time stays', async () => {
-  const lost = await loseScheduledJob();
-  try {
-    worker = await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
-    const resent = await resentJobSettled(lost);
-    expect(resent.state).toBe('completed');
-    const runs = await db.sql<{ status: string; trigger: string; job_id: string; scheduled_for: Date }[]>`
-      select status, trigger, job_id, scheduled_for from runs where connection_id = ${lost.internalId} order by id`;
-    expect(runs).toEqual([{ status: 'succeeded', trigger: 'schedule', job_id: resent.id, scheduled_for: new Date(lost.scheduledFor) }]);
-    const [state] = await db.sql<{ next_run_at: Date }[]>`select next_run_at from sync_state where connection_id = ${lost.internalId} and sync_name = 'people'`;
-    expect(state!.next_run_at.toISOString()).toBe(lost.nextRunAt.toISOString());
-  } finally {
-    await lost.claimer.stop({ graceful: false, timeout: 1_000 });
-    if (worker) await cluster.stop(worker);
-    worker = null;
-  }
+  const cluster = await startFullpCluster(3); // the API host only: nothing ticks or claims but the test
+  const lost = await loseScheduledJob(cluster);
+  await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
+  const resent = await resentJobSettled(cluster, lost);
+  expect(resent.state).toBe('completed');
+  const runs = await cluster.db.sql<{ status: string; trigger: string; job_id: string; scheduled_for: Date }[]>`
+    select status, trigger, job_id, scheduled_for from runs where connection_id = ${lost.internalId} order by id`;
+  expect(runs).toEqual([{ status: 'succeeded', trigger: 'schedule', job_id: resent.id, scheduled_for: new Date(lost.claim.data.scheduledFor) }]);
+  const [state] = await cluster.db.sql<{ next_run_at: Date }[]>`select next_run_at from sync_state where connection_id = ${lost.internalId} and sync_name = 'people'`;
+  expect(state!.next_run_at.toISOString()).toBe(lost.nextRunAt.toISOString());
 }, 120_000);
 
 test('a lost scheduled job of a sync paused meanwhile is not run: the sweep sends it again, and it is skipped', async () => {
-  const lost = await loseScheduledJob();
-  try {
-    expect((await api.post('/syncs/people/pause', { connection_id: lost.connectionId })).status).toBe(200);
-    worker = await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
-    const resent = await resentJobSettled(lost);
-    expect(resent.state).toBe('completed');
-    const runs = await db.sql`select id from runs where connection_id = ${lost.internalId}`;
-    expect(runs).toEqual([]);
-  } finally {
-    await lost.claimer.stop({ graceful: false, timeout: 1_000 });
-    if (worker) await cluster.stop(worker);
-    worker = null;
-  }
+  const cluster = await startFullpCluster(3);
+  const lost = await loseScheduledJob(cluster);
+  expect((await cluster.api.post('/syncs/people/pause', { connection_id: lost.connectionId })).status).toBe(200);
+  await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '1' });
+  const resent = await resentJobSettled(cluster, lost);
+  expect(resent.state).toBe('completed');
+  const runs = await cluster.db.sql`select id from runs where connection_id = ${lost.internalId}`;
+  expect(runs).toEqual([]);
 }, 120_000);

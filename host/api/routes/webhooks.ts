@@ -6,17 +6,18 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { ProviderWebhookSchema, toPublicWebhook, type ProviderWebhooks, type WebhookDelivery } from '../../webhooks-in/index.ts';
-import { readScalar, verifySignature } from '../../webhooks-in/verify.ts';
+import { ProviderWebhookSchema, toPublicWebhook, webhookConfigIssues, type ProviderWebhooks, type WebhookDelivery } from '../../webhooks-in/index.ts';
+import { deliveryIdOf, timestampRefusal } from '../../webhooks-in/replay.ts';
+import { readScalar, signedBytes, verifySignature } from '../../webhooks-in/verify.ts';
 import type { Environments } from '../../tenancy/environments.ts';
 import type { ApiEnv } from '../app.ts';
-import { ApiError, jsonBody, notFound, parseInput } from '../errors.ts';
+import { ApiError, checkRequestValue, jsonBody, notFound, parseInput, parseJsonBytes } from '../errors.ts';
 import { defineRoutes } from '../openapi/index.ts';
 
 export interface WebhookRouteDeps {
   environments: Environments;
   providerWebhooks: ProviderWebhooks;
-  enqueueWebhook(delivery: WebhookDelivery): Promise<string | null>;
+  acceptWebhook(delivery: WebhookDelivery, providerDeliveryId: string | null): Promise<{ id: string | null; duplicate: boolean }>;
 }
 
 const Name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _');
@@ -32,7 +33,14 @@ export const webhookRouteSpecs = defineRoutes([
     query: z.looseObject({}),
     summary: 'Receive a provider webhook (verified by its HMAC signature header, not a key)',
     description: 'Acknowledged at once and processed from a queue: routed to the syncs of the provider whose webhookSubscriptions take the event, for the connection the payload names.',
-    responses: { 202: { description: 'Accepted', schema: z.object({ accepted: z.literal(true), id: z.string().nullable(), event: z.string().nullable() }) } },
+    responses: {
+      202: { description: 'Accepted', schema: z.object({ accepted: z.literal(true), duplicate: z.literal(false), id: z.string().nullable(), event: z.string().nullable() }) },
+      200: {
+        description: 'Received before under the same provider delivery id (delivery_id_header or delivery_id_path): not queued again',
+        schema: z.object({ accepted: z.literal(true), duplicate: z.literal(true), id: z.null(), event: z.string().nullable() }),
+      },
+      401: { description: 'INVALID_SIGNATURE; INVALID_TIMESTAMP or STALE_TIMESTAMP (timestamp_header missing, malformed or beyond tolerance_seconds)' },
+    },
   },
   {
     method: 'put', path: '/providers/:name/webhook', tag: 'webhooks', params: ProviderParam, body: ProviderWebhookSchema,
@@ -57,20 +65,30 @@ export function webhookReceiverRoutes(deps: WebhookRouteDeps) {
     if (!environment || !config) throw notFound(`webhook endpoint for "${params.provider}" in "${params.environment}"`);
 
     const raw = new Uint8Array(await c.req.arrayBuffer());
-    if (!verifySignature(config, raw, c.req.header(config.signature_header))) {
+    const timestamp = config.timestamp_header ? c.req.header(config.timestamp_header) : undefined;
+    const idHeader = config.delivery_id_header ? c.req.header(config.delivery_id_header) : undefined;
+    const signed = signedBytes(config, raw, { timestamp, deliveryId: idHeader });
+    if (!(signed instanceof Uint8Array)) {
+      const header = signed.missing === 'timestamp' ? config.timestamp_header! : config.delivery_id_header!;
+      throw new ApiError(401, 'INVALID_SIGNATURE', `the ${header} header, part of what the provider signs, is missing`, [{ path: ['headers', header], message: 'missing' }]);
+    }
+    if (!verifySignature(config, signed, c.req.header(config.signature_header))) {
       throw new ApiError(401, 'INVALID_SIGNATURE', `the ${config.signature_header} header does not match the payload`);
     }
-    let payload: unknown;
-    try {
-      payload = JSON.parse(new TextDecoder().decode(raw));
-    } catch {
-      throw new ApiError(400, 'INVALID_JSON', 'the webhook payload is not valid JSON');
-    }
+    const stale = timestampRefusal(config, timestamp, Date.now());
+    if (stale) throw new ApiError(stale.status, stale.code, stale.message, [{ path: stale.path, message: stale.message }]);
+    const payload = parseJsonBytes(raw, 'the webhook payload');
     // The edge rule of every route (depth, NUL, lone surrogates), now that the payload is parsed.
-    parseInput(z.unknown(), payload, 'body');
+    // A "__proto__" key is the provider's data: JSON.parse keeps it as an own key, the payload is
+    // never copied by a schema, and it reaches the script as JSON text (runtime/worker/execute.ts).
+    checkRequestValue(payload, 'body', { keepProtoKeys: true });
     const event = config.event_header ? (c.req.header(config.event_header) ?? null) : config.event_path ? readScalar(payload, config.event_path) : null;
-    const id = await deps.enqueueWebhook({ environmentId: environment.id, provider: params.provider, event, payload, receivedAt: new Date().toISOString() });
-    return c.json({ accepted: true, id, event }, 202);
+    const providerId = deliveryIdOf(config, idHeader, payload);
+    if (!('id' in providerId)) throw new ApiError(providerId.status, providerId.code, providerId.message, [{ path: providerId.path, message: providerId.message }]);
+    const delivery = { environmentId: environment.id, provider: params.provider, event, payload, receivedAt: new Date().toISOString() };
+    const { id, duplicate } = await deps.acceptWebhook(delivery, providerId.id);
+    // A 2xx either way: the provider's retry of a delivery whose answer it lost must stop.
+    return duplicate ? c.json({ accepted: true, duplicate: true, id: null, event }, 200) : c.json({ accepted: true, duplicate: false, id, event }, 202);
   });
 
   return app;
@@ -82,9 +100,8 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
   app.put('/providers/:name/webhook', async (c) => {
     const { name } = parseInput(ProviderParam, c.req.param(), 'params');
     const config = parseInput(ProviderWebhookSchema, await jsonBody(c), 'body');
-    if (config.event_path && config.event_header) {
-      throw new ApiError(400, 'INVALID_REQUEST', 'give event_path or event_header, not both', [{ path: ['body', 'event_header'], message: 'conflicts with event_path' }]);
-    }
+    const issues = webhookConfigIssues(config);
+    if (issues.length > 0) throw new ApiError(400, 'INVALID_REQUEST', `invalid body: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, issues);
     const env = c.get('environment');
     await deps.providerWebhooks.upsert(env.id, name, config);
     return c.json({ ...toPublicWebhook(name, config), url: `/webhooks/${env.name}/${name}` });

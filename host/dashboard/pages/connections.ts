@@ -1,6 +1,7 @@
 /** Connections: list and create; one connection with its syncs, models and metadata; delete. */
 import { html } from 'hono/html';
 import { FerryApiError, seg, withQuery } from '../api-client.ts';
+import { inexactMessage, parseExactJson } from '../../api/exact-json.ts';
 import type { Connection, Script } from '../api-types.ts';
 import { formField, redirectWithNotice, render, type DashboardApp, type DashboardContext } from '../context.ts';
 import { actionForm, badge, formatTime, href } from '../layout.ts';
@@ -12,12 +13,15 @@ import { modelsOf } from './records.ts';
 async function jsonObjectField(c: DashboardContext, name: string): Promise<Record<string, unknown> | null> {
   const text = (await formField(c, name)).trim();
   if (text === '') return null;
-  let value: unknown;
+  let parsed: ReturnType<typeof parseExactJson>;
   try {
-    value = JSON.parse(text);
+    parsed = parseExactJson(text);
   } catch {
     throw new FerryApiError(400, 'INVALID_JSON', `${name} is not valid JSON`);
   }
+  // Sent on re-serialised: a number the float cannot hold would reach the API already changed.
+  if (parsed.inexact) throw new FerryApiError(400, 'INVALID_INPUT', `${[name, ...parsed.inexact.path].join('.')}: ${inexactMessage(parsed.inexact)}`);
+  const value = parsed.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FerryApiError(400, 'INVALID_INPUT', `${name} must be a JSON object`);
   return value as Record<string, unknown>;
 }

@@ -107,7 +107,7 @@ export function registerSyncPages(app: DashboardApp) {
   ${status.blocked ? html`<dt>Not running</dt><dd id="sync-blocked" class="error">${status.blocked.message}</dd>` : ''}
   <dt>lastSyncDate</dt><dd>${formatTime(status.last_sync_date)}</dd>
   <dt>Checkpoint</dt><dd>${status.checkpoint ? html`<code>${JSON.stringify(status.checkpoint)}</code>` : '–'}</dd>
-  <dt>Last 24 h</dt><dd>${status.runs_in_window} runs${status.success_rate === null ? '' : `, ${Math.round(status.success_rate * 100)} % succeeded`}, average ${formatMs(status.avg_duration_ms)}</dd>
+  <dt>Last 24 h</dt><dd>${status.runs_in_window} run${status.runs_in_window === 1 ? '' : 's'}${status.success_rate === null ? '' : `, ${Math.round(status.success_rate * 100)} % succeeded`}, average ${formatMs(status.avg_duration_ms)}</dd>
   ${status.consecutive_failures > 0 ? html`<dt>Failing</dt><dd class="error">for ${status.consecutive_failures} run${status.consecutive_failures === 1 ? '' : 's'} in a row</dd>` : ''}
 </dl>
 ${splitPassSection(status.split_pass)}
