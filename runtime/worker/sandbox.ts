@@ -10,10 +10,11 @@ import type { RunError } from '../contract.ts';
 import { CAPS } from '../caps.ts';
 import type { HostCalls } from './host-calls.ts';
 import type { IsolateLease } from './isolates.ts';
-import { HEAP_LOG_LEVEL } from './prelude/heap.ts';
 import { startRunCpuClock } from './run-cpu.ts';
 
 const HEAP_SAMPLE_MS = 5;
+/** The log level on which the prelude reports its heap readings (prelude/heap.ts). */
+const HEAP_LOG_LEVEL = '__heap';
 const MiB = 1024 * 1024;
 
 /** The bundle itself does not compile (not the script's code throwing while it loads). */

@@ -8,8 +8,12 @@
  * Part of the prelude (so of the snapshot), rather than a closure compiled into each context.
  */
 
-/** The log level growth of the peak is reported on (the script cannot reach the log callback). */
-export const HEAP_LOG_LEVEL = '__heap';
+/**
+ * The log level growth of the peak is reported on (the script cannot reach the log callback).
+ * Spelled out again in sandbox.ts: the prelude ships as source that imports only types from outside.
+ */
+const HEAP_LOG_LEVEL = '__heap';
+
 /** Growth of the in-isolate peak worth telling the worker about while the run goes on. */
 const REPORT_STEP_BYTES = 64 * 1024;
 
