@@ -74,6 +74,14 @@ export function buildRecordBatch(headerText: string, recordsText: string): { bat
       if (rejected.length < CAPS.rejectedPerBatch) rejected.push(id === null ? { id: null, reason: 'id: a record needs a string or number id' } : { id, reason: EMPTY_ID_REASON });
       continue;
     }
+    // Replaced with U+FFFD, as other stored text is, an id would name another record than the
+    // provider's (and collide with one that has U+FFFD there); the API refuses such ids too.
+    const unstorable = UNSTORABLE_ID.test(id) ? unstorableIdReason(id) : null;
+    if (unstorable) {
+      rejectedCount++;
+      if (rejected.length < CAPS.rejectedPerBatch) rejected.push({ id: storableText(id.slice(0, 200)), reason: unstorable });
+      continue;
+    }
     if (id.length * 3 > CAPS.recordIdBytes && Buffer.byteLength(id) > CAPS.recordIdBytes) {
       rejectedCount++;
       const shown = storableText(id.slice(0, 100));
@@ -98,7 +106,7 @@ export function buildRecordBatch(headerText: string, recordsText: string): { bat
     }
     at += bytes.write(json, at);
     ends.push(at);
-    ids.push(storableText(id));
+    ids.push(id);
     hashes += sha1Hex(json);
   }
   const records = { ids, hashes, json: bytes.subarray(0, at), ends: Uint32Array.from(ends) };
@@ -126,6 +134,14 @@ const ID_PREFIX = '{"id":';
 
 /** An empty id names no record a provider has (and a reader cannot ask for it by id). */
 const EMPTY_ID_REASON = 'id: a record id must not be empty';
+
+const UNSTORABLE_ID = /[\u0000\ud800-\udfff]/;
+
+/** Why an id cannot be stored as it is (Postgres text holds no NUL; a lone surrogate has no UTF-8), or null. */
+function unstorableIdReason(id: string): string | null {
+  if (id.includes('\u0000')) return 'id: contains a NUL character (U+0000), which cannot be stored';
+  return id.isWellFormed() ? null : 'id: contains a lone surrogate (not valid Unicode), which cannot be stored';
+}
 
 function safeJson(text: string): unknown {
   try {

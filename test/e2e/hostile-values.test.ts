@@ -73,7 +73,8 @@ export default createSync({
     nango.log('last line');
     await nango.setMetadata({ note: 'm\\u0000', lone: '\\udc00', ['k\\u0000ey']: 'v' });
     await nango.saveCheckpoint({ at: 'c\\u0000\\ud800' });
-    await nango.batchSave([{ id: 'r\\u0000', name: 'n\\u0000\\ud800 and a pair \\ud83d\\ude00' }], 'Item');
+    // Ids with a NUL or a lone surrogate are rejected alone: replaced, they would name another record.
+    await nango.batchSave([{ id: 'r\\u0000', name: 'x' }, { id: 'r', name: 'n\\u0000\\ud800 and a pair \\ud83d\\ude00' }, { id: 'lone\\ud800', name: 'y' }], 'Item');
     // A failed run keeps its checkpoint (a successful one ends its pass and clears it).
     throw new Error('bad \\u0000 byte \\ud800');
   },
@@ -229,7 +230,7 @@ describe('a value nested 2,000 deep', () => {
   });
 });
 
-describe('NUL bytes and lone surrogates in script text are stored as U+FFFD', () => {
+describe('NUL bytes and lone surrogates in script text are stored as U+FFFD (in a record id they reject that record)', () => {
   test("in log lines (none lost from their flush), metadata, a checkpoint, a record and the run's error", async () => {
     const run = await waitForRun(ferry.api, 'c-text', 'bad-text', '0', 60_000);
     expect(run.status).toBe('failed');
@@ -242,7 +243,13 @@ describe('NUL bytes and lone surrogates in script text are stored as U+FFFD', ()
     expect(status.body.checkpoint).toEqual({ at: `c${R}${R}` });
     const { records } = await readAll(ferry.api, 'c-text', 'Item');
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ id: `r${R}`, name: `n${R}${R} and a pair \u{1F600}` });
+    expect(records[0]).toMatchObject({ id: 'r', name: `n${R}${R} and a pair \u{1F600}` });
+    expect(run.counts).toMatchObject({ added: 1, rejected: 2 });
+    const reasons = await ferry.db.sql<{ record_id: string; reason: string }[]>`select record_id, reason from rejected_records where run_id = ${run.id}`;
+    expect(reasons.map((r) => [r.record_id, r.reason]).sort()).toEqual([
+      [`lone${R}`, 'id: contains a lone surrogate (not valid Unicode), which cannot be stored'],
+      [`r${R}`, 'id: contains a NUL character (U+0000), which cannot be stored'],
+    ]);
   });
 
   test("in an error's message, an ActionError's type, message and payload, and an action's output; every run settles", async () => {

@@ -13,7 +13,7 @@ let provider: DemoProvider;
 
 // A batch Postgres itself refuses: a trigger this test adds to its own database raises on one
 // record id. (An over-long id no longer serves: the worker refuses ids over 1,024 bytes by name,
-// docs/sandbox.md; nor does a NUL: it is stored as U+FFFD.)
+// docs/sandbox.md; nor does a NUL: that record is rejected by name.)
 const sync = (prefix: string, pages: string) => `
 import { createSync } from 'ferry/sdk';
 import { z } from 'zod';
