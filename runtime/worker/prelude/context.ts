@@ -19,6 +19,8 @@ export interface PreludeJob {
     variant?: string;
     partition?: { key: string; from: string | null; to: string | null };
     paginationDefaults?: Record<string, unknown>;
+    /** A test's frozen clock, ms since the epoch (clock.ts). */
+    clock?: number;
   };
 }
 
