@@ -170,11 +170,13 @@ try {
   const cold = await timeRuntime('fresh', code, true);
   const fresh = await timeRuntime('fresh', code);
   const warm = await timeRuntime('warm', code);
-  const realCold = await timeRuntime('fresh', largest.code, true, true);
-  const realFresh = await timeRuntime('fresh', largest.code, false, true);
-  const realWarm = await timeRuntime('warm', largest.code, false, true);
+  // Timed as a sync (its first host call marks the start): the largest sync, as actions are run otherwise.
+  const timed = real.filter((b) => b.name.includes('/syncs/')).at(-1) ?? largest;
+  const realCold = await timeRuntime('fresh', timed.code, true, true);
+  const realFresh = await timeRuntime('fresh', timed.code, false, true);
+  const realWarm = await timeRuntime('warm', timed.code, false, true);
   process.stdout.write('start a run → first line of exec\n');
-  process.stdout.write(`${figure(`ferry fresh isolate, never-seen real bundle`, realCold, forkP50)}   (${largest.name}, ${kb(largest.bytes)})\n`);
+  process.stdout.write(`${figure(`ferry fresh isolate, never-seen real bundle`, realCold, forkP50)}   (${timed.name}, ${kb(timed.bytes)})\n`);
   process.stdout.write(`${figure(`ferry fresh isolate, real bundle seen before`, realFresh, forkP50)}\n`);
   process.stdout.write(`${figure(`ferry warm isolate, real bundle`, realWarm, forkP50)}\n`);
   process.stdout.write(`${figure('ferry fresh isolate, new bundle (no cache)', cold, forkP50)}\n`);
