@@ -2,13 +2,15 @@
  * Bundles one script into a single IIFE the runtime can evaluate in an isolate: the script's own
  * code and what it imports, except the modules the runtime provides (`ferry/sdk`, `nango`, and
  * zod when the script's zod is the runtime's major version), which the bundle asks the isolate
- * for. Node built-ins are refused at bundle time, because the isolate has none of them.
+ * for. Node built-ins are refused at bundle time, because the isolate has none of them, except
+ * the few Nango's runner gives scripts (Buffer, crypto, url), which node-shims.ts bundles in.
  */
 import { readFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { build, type Message, type Plugin } from 'esbuild';
 import { bundleHash } from '@ferry/runtime/bundle-hash';
+import { BUFFER_GLOBAL, nodeShims } from './node-shims.ts';
 import { ownSourceMap } from './own-source-map.ts';
 import { FERRY_NODE_MODULES, SDK_ENTRY } from './resolve-ferry.ts';
 
@@ -240,7 +242,9 @@ export async function bundleScript(entryPath: string, options: BundleOptions = {
       conditions: ['import', 'default'],
       // A script in a project without its own zod still finds the one Ferry depends on.
       nodePaths: [FERRY_NODE_MODULES],
-      plugins: [runtimeModules(), refuseNodeBuiltins(packagesNeedingNode)],
+      // The Buffer global, buffer, crypto and url come from node-shims.ts (in the bundles that use them); other built-ins are refused.
+      plugins: [runtimeModules(), nodeShims(), refuseNodeBuiltins(packagesNeedingNode)],
+      inject: [BUFFER_GLOBAL],
       // Whitespace and syntax only: identifiers stay readable in a script's stack traces.
       minifyWhitespace: true,
       minifySyntax: true,

@@ -17,6 +17,9 @@ export interface ModelRecords {
   rejected: Array<{ id: string | null; reason: string }>;
 }
 
+/** A page of a model's live records on the host; `next` is null after the last. */
+export type HostRecordsReader = (model: string, cursor: string | null, limit: number) => Promise<{ records: Array<Record<string, unknown>>; next: string | null }>;
+
 export type StateWrite = { kind: 'metadata' | 'checkpoint'; value: unknown };
 
 export interface Collected {
@@ -38,6 +41,11 @@ export function createCollectingBridge(options: {
    * be the first of them only.
    */
   hostUnseen?: (model: string, seen: string[]) => Promise<{ count: number; ids: string[] }>;
+  /**
+   * One page of the host's live records of the model (ferry dryrun), after `cursor` (null = the
+   * first): listRecords reads them with this run's writes applied, as the host's listRecords does.
+   */
+  hostRecords?: HostRecordsReader;
 }): { bridge: HostBridge; collected: Collected } {
   const models = new Map<string, ModelRecords>();
   const modelOf = (name: string): ModelRecords => {
@@ -52,6 +60,37 @@ export function createCollectingBridge(options: {
   const windows = new Map<string, Set<string>>();
   const stateWrites: StateWrite[] = [];
   let metadata = { ...options.metadata };
+  /** Per model, the ids the current listRecords walk met on the host (so this run's own new records follow them once). */
+  const walks = new Map<string, Set<string>>();
+
+  /**
+   * A walk over the host's pages, each record replaced by this run's write of it (or left out if
+   * this run deleted it), then this run's records the host did not hold. The cursor says which
+   * part the walk is in: `host:<host cursor>` or `run:<offset>`.
+   */
+  async function listOverHost(read: HostRecordsReader, name: string, cursor: string | null, limit: number) {
+    const model = models.get(name);
+    if (cursor === null || cursor.startsWith('host:')) {
+      if (cursor === null) walks.set(name, new Set());
+      const met = walks.get(name) ?? new Set<string>();
+      const page = await read(name, cursor === null ? null : cursor.slice('host:'.length), limit);
+      const deleted = new Set(model?.deletedIds);
+      const records: Array<Record<string, unknown>> = [];
+      for (const record of page.records) {
+        const id = String(record['id']);
+        met.add(id);
+        const own = model?.records.get(id);
+        if (own !== undefined) records.push(own as Record<string, unknown>);
+        else if (!deleted.has(id)) records.push(record);
+      }
+      return { records, next: page.next === null ? 'run:0' : `host:${page.next}` };
+    }
+    const met = walks.get(name) ?? new Set<string>();
+    const fresh = [...(model?.records.entries() ?? [])].filter(([id]) => !met.has(id)).map(([, record]) => record as Record<string, unknown>);
+    const page = pageOf(fresh, Number(cursor.slice('run:'.length)), limit);
+    return { records: page.records, next: page.next === null ? null : `run:${page.next}` };
+  }
+
   const bridge: HostBridge = {
     proxy: options.proxy,
     async saveRecords(batch: RecordBatch): Promise<BatchResult> {
@@ -95,9 +134,8 @@ export function createCollectingBridge(options: {
     },
     // The records the host would hold now (those it held, this run's writes applied), in the order first saved.
     async listRecords(name, cursor, limit) {
-      const all = [...(models.get(name)?.records.values() ?? [])] as Array<Record<string, unknown>>;
-      const start = cursor === null ? 0 : Number(cursor);
-      return { records: all.slice(start, start + limit), next: start + limit < all.length ? String(start + limit) : null };
+      if (options.hostRecords) return listOverHost(options.hostRecords, name, cursor, limit);
+      return pageOf([...(models.get(name)?.records.values() ?? [])] as Array<Record<string, unknown>>, cursor === null ? 0 : Number(cursor), limit);
     },
     // The host's semantics (host/sync/run-bridge.ts): records of the model not saved between
     // start and end are deleted at end; an end without its start is an error.
@@ -126,4 +164,8 @@ export function createCollectingBridge(options: {
     },
   };
   return { bridge, collected: { models, stateWrites, metadata: () => metadata } };
+}
+
+function pageOf(all: Array<Record<string, unknown>>, start: number, limit: number) {
+  return { records: all.slice(start, start + limit), next: start + limit < all.length ? String(start + limit) : null };
 }

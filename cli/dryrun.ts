@@ -169,6 +169,29 @@ async function liveIds(client: HostClient, connectionId: string, model: string):
   }
 }
 
+const LiveRecordsPageSchema = z.object({
+  records: z.array(z.looseObject({ _ferry_metadata: z.looseObject({ deleted_at: z.string().nullable().optional() }).optional() })),
+  next_cursor: z.string().nullable(),
+});
+
+/**
+ * One page of the model's live records on the host (GET /records), as a script's listRecords
+ * reads them there: without `_ferry_metadata`, deleted ones left out. A model nothing deployed
+ * has written for the connection yet has no records.
+ */
+async function hostRecordsPage(client: HostClient, connectionId: string, model: string, cursor: string | null, limit: number) {
+  const query = new URLSearchParams({ connection_id: connectionId, model, limit: String(limit), ...(cursor !== null && { cursor }) });
+  let page: z.infer<typeof LiveRecordsPageSchema>;
+  try {
+    page = await client.request('GET', `/records?${query}`, LiveRecordsPageSchema);
+  } catch (err) {
+    if (err instanceof HostApiError && err.code === 'UNKNOWN_MODEL') return { records: [], next: null };
+    throw err;
+  }
+  const records = page.records.filter((r) => !r._ferry_metadata?.deleted_at).map(({ _ferry_metadata: _metadata, ...record }) => record);
+  return { records, next: page.records.length === 0 ? null : page.next_cursor };
+}
+
 /** Loaded lazily: isolated-vm is only needed when a command actually runs a script. */
 async function startRuntime(logger: Logger): Promise<Runtime> {
   const { createRuntime } = await import('@ferry/runtime');
@@ -194,7 +217,9 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
   const recorder = options.save ? recordingProxy(viaHost) : null;
   // A logged Error's stack names the script's files, as the host stores it for a deployed run.
   const onLog = options.onLog && ((entries: LogEntry[]) => options.onLog!(locateLogStacks(entries, sourceMap)));
-  const { bridge, collected } = createCollectingBridge({ proxy: recorder?.proxy ?? viaHost, metadata: connection.metadata ?? {}, onLog, hostUnseen: (model, seen) => unseenOnHost(client, options.connectionId, model, seen) });
+  const { bridge, collected } = createCollectingBridge({ proxy: recorder?.proxy ?? viaHost, metadata: connection.metadata ?? {}, onLog, hostUnseen: (model, seen) => unseenOnHost(client, options.connectionId, model, seen),
+    hostRecords: (model, cursor, limit) => hostRecordsPage(client, options.connectionId, model, cursor, limit),
+  });
 
   const runtime = options.runtime ?? (await startRuntime(options.logger));
   try {

@@ -1,16 +1,21 @@
 /**
- * Type-checks scripts the way they run: strict, ES2022, no Node globals (`process` or `Buffer`
- * in a script is an error, as it would be in the isolate), with `ferry/sdk`, `nango`,
- * `ferry/testing` and `zod` resolved to the ones that ship with Ferry. Each error names
+ * Type-checks scripts the way they run: strict, ES2022, no Node globals (`process` in a script
+ * is an error, as it would be in the isolate) beyond those the bundler gives scripts (`Buffer`,
+ * `crypto`, `url`: node-shims.ts), with `ferry/sdk`, `nango`, `ferry/testing` and `zod` resolved
+ * to the ones that ship with Ferry. Each error names
  * file:line:col, and the common ones say how to fix them.
  */
+import { builtinModules } from 'node:module';
 import { dirname, join, relative } from 'node:path';
+import { PROVIDED, SHIM_GLOBALS } from './node-shims.ts';
 import { SDK_ENTRY, TESTING_ENTRY, typesOf, ZOD_DIR } from './resolve-ferry.ts';
 
 /** The module mappings scripts are checked with: the SDK, testing helpers and zod this CLI ships with. */
 export function scriptPaths(): Record<string, string[]> {
   const sdk = typesOf(SDK_ENTRY);
-  return { 'ferry/sdk': [sdk], nango: [sdk], ...(TESTING_ENTRY && { 'ferry/testing': [typesOf(TESTING_ENTRY)] }), zod: [ZOD_DIR] };
+  // The built-ins the bundler gives scripts (node-shims.ts), with or without `node:`.
+  const builtins = Object.entries(PROVIDED).flatMap(([name, entry]) => [[name, [typesOf(entry)]], [`node:${name}`, [typesOf(entry)]]] as const);
+  return { 'ferry/sdk': [sdk], nango: [sdk], ...(TESTING_ENTRY && { 'ferry/testing': [typesOf(TESTING_ENTRY)] }), zod: [ZOD_DIR], ...Object.fromEntries(builtins) };
 }
 
 /** The isolate's globals beyond ECMAScript (URL, TextEncoder, timers, crypto…), declared for scripts. */
@@ -25,11 +30,10 @@ export interface TypeDiagnostic {
   hint: string | null;
 }
 
-const NODE_GLOBALS = /Cannot find name '(process|require|Buffer|__dirname|__filename|setImmediate|clearImmediate|module|global|fetch|XMLHttpRequest|WebAssembly)'/;
+const NODE_GLOBALS = /Cannot find name '(process|require|__dirname|__filename|setImmediate|clearImmediate|module|global|fetch|XMLHttpRequest|WebAssembly)'/;
 
 /** What to use instead of each global the isolate does not have. */
 const INSTEAD: Record<string, string> = {
-  Buffer: 'Buffer is Node-only: use TextEncoder/TextDecoder for text ⇄ bytes, atob/btoa for base64, Uint8Array for bytes',
   fetch: 'HTTP goes through the connection: use nango.get/post/put/patch/delete or nango.proxy (credentials are added by the host)',
   XMLHttpRequest: 'HTTP goes through the connection: use nango.get/post/put/patch/delete or nango.proxy (credentials are added by the host)',
   setImmediate: 'use setTimeout(fn, 0) or queueMicrotask(fn)',
@@ -37,10 +41,19 @@ const INSTEAD: Record<string, string> = {
   WebAssembly: 'WebAssembly cannot be bounded by the run\'s memory limit, so the isolate has none',
 };
 
+const NODE_BUILTINS = new Set(builtinModules);
+
+const CRYPTO_HINT = "Ferry's isolate has crypto's createHash, createHmac (md5, sha1, sha224, sha256, sha384, sha512), randomBytes, randomUUID, getRandomValues and timingSafeEqual; sign or encrypt with a pure-JavaScript package, or on the provider's side";
+
 function hintFor(code: number, message: string): string | null {
   const missing = NODE_GLOBALS.exec(message)?.[1];
   if (missing && INSTEAD[missing]) return INSTEAD[missing];
   if (missing) return 'scripts run in an isolate without Node: use nango.get/post for HTTP, nango.log for logs, connection metadata for settings';
+  if (/Module '"(node:)?crypto"' has no exported member|on type 'typeof import\(".*node-shims\/crypto/.test(message)) return CRYPTO_HINT;
+  const module = /Cannot find module '([^']+)'/.exec(message)?.[1];
+  if (module && NODE_BUILTINS.has(module.replace(/^node:/, ''))) {
+    return `${module} is a Node built-in, and scripts run in an isolate without Node: of Node's modules it has Buffer (buffer), crypto's hashes and url; use nango.get/post for HTTP and connection metadata for settings`;
+  }
   if (code === 2307 || code === 2792) return 'a script may import ferry/sdk (or nango), zod and files of its own; other packages must be installed in this project and bundle without Node built-ins';
   if (code === 2345 && /batchSave|batchUpdate|'Models/.test(message)) return 'a record passed to batchSave must match its model\'s zod schema (see models: { ... } in createSync)';
   if (code === 2322 && /Promise</.test(message)) return 'exec must return what the action\'s output schema describes';
@@ -57,7 +70,7 @@ export async function typeCheckScripts(files: string[], options: { cwd?: string 
     return { ran: false, reason: 'TypeScript is not installed (npm install -D typescript to type-check)' };
   }
   const cwd = options.cwd ?? process.cwd();
-  const program = ts.createProgram([...files, SCRIPT_GLOBALS], {
+  const program = ts.createProgram([...files, SCRIPT_GLOBALS, SHIM_GLOBALS], {
     strict: true,
     noEmit: true,
     target: ts.ScriptTarget.ES2022,

@@ -58,6 +58,12 @@ export const RunJobSchema = z.object({
     partition: z.object({ key: z.string(), from: z.string().nullable(), to: z.string().nullable() }).optional(),
     /** The provider's pagination defaults; `paginate()` applies the script's settings over them. */
     paginationDefaults: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * A test's frozen clock (ms since the epoch): `Date` in the run reads this instant throughout
+     * (ferry/testing's `now`, a Nango test's `vi.setSystemTime`). Absent = the real clock; the
+     * host never sets it.
+     */
+    clock: z.number().finite().optional(),
   }),
 });
 export type RunJob = z.input<typeof RunJobSchema>;

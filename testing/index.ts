@@ -34,6 +34,12 @@ export interface ScriptRunOptions {
   /** Run the sync's `onWebhook` with this payload instead of `exec`. */
   webhook?: unknown;
   lastSyncDate?: Date | string | null;
+  /**
+   * The instant the script's `Date` reads throughout the run (frozen), as a test's fake timers
+   * hold it: dates the script computes from the clock (`now - 30 days`) then match a recording
+   * made at that time. Default: the real clock.
+   */
+  now?: Date | number | string;
   checkpoint?: Record<string, unknown> | null;
   full?: boolean;
   metadata?: Record<string, unknown>;
@@ -214,6 +220,8 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
       const lastSyncDate = run.lastSyncDate !== undefined ? run.lastSyncDate : (fixture?.context.lastSyncDate ?? null);
       const full = run.full ?? fixture?.context.full ?? false;
       const pagination = run.pagination !== undefined ? run.pagination : (builtinProvider(provider)?.pagination ?? null);
+      const clock = run.now === undefined ? undefined : new Date(run.now).getTime();
+      if (clock !== undefined && !Number.isFinite(clock)) throw new TypeError(`now: ${String(run.now)} is not a date`);
       const result = await rt.run(
         {
           runId: `test-${randomUUID()}`,
@@ -228,6 +236,7 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
             connection: { connection_id: 'test-connection', provider, connection_config: {}, metadata: null, ...run.connection },
             ...(pagination && { paginationDefaults: pagination }),
             ...(partition && { partition }),
+            ...(clock !== undefined && { clock }),
             checkpoint: run.checkpoint !== undefined ? run.checkpoint : (fixture?.context.checkpoint ?? null),
           },
         },

@@ -6,6 +6,7 @@
  * every batchSave/batchDelete, metadata and checkpoint write and log line reaches the mock's
  * spies as the script makes it.
  */
+import { vi } from 'vitest';
 import { createAction as defineAction, createSync as defineSync, ActionError } from '@ferry/sdk';
 import type { HostBridge, ProxyRequest, ProxyResponse, RunError } from '@ferry/runtime/contract';
 import { describeFailure } from '@ferry/host/proxy-describe';
@@ -121,6 +122,21 @@ function thrownFor(error: RunError): Error {
   return thrown;
 }
 
+/**
+ * The instant the test has set its clock to (`vi.setSystemTime`, with or without fake timers),
+ * or undefined while it reads the real time: the script's run then reads that instant, frozen,
+ * as Nango's mock runs `exec` in the test's own (mocked) Node.
+ */
+function testClock(): number | undefined {
+  const now = Date.now();
+  // Fake timers may fake `performance` too, so under them the (frozen) Date is taken as it is.
+  if (vi.isFakeTimers()) return now;
+  const real = performance.timeOrigin + performance.now();
+  return Math.abs(now - real) > CLOCK_TOLERANCE_MS ? now : undefined;
+}
+/** Below this a mocked clock is indistinguishable from the real one, and the real one is used. */
+const CLOCK_TOLERANCE_MS = 1_000;
+
 async function runUnderMock(file: string, providers: Record<string, NangoProviderEntry>, mock: unknown, input?: unknown): Promise<unknown> {
   if (!(mock instanceof NangoActionMock)) {
     throw new TypeError(`${file}: exec() takes the NangoSyncMock or NangoActionMock of ferry/testing/nango (what 'nango/test' gives under the ferry/testing/vitest plugin)`);
@@ -133,6 +149,7 @@ async function runUnderMock(file: string, providers: Record<string, NangoProvide
     proxy: (request) => proxyThroughMock(mock, request),
     input,
     lastSyncDate: sync ? mock.lastSyncDate : null,
+    now: testClock(),
     checkpoint: sync ? await mock.getCheckpoint() : null,
     connection: { ...(await connectionOf(mock)), provider: mock.providerConfigKey },
     ...(entry?.pagination && { pagination: entry.pagination }),

@@ -62,7 +62,7 @@ export interface QueueOptions {
 }
 
 /** Job data as queued: the run's input plus when it was due. */
-export type QueuedSyncJob = SyncJob & { environmentId?: string };
+export type QueuedSyncJob = SyncJob;
 
 /** What sending a claimed job again keeps of it (its pgboss.job row). */
 interface QueuedCopy {
@@ -165,11 +165,11 @@ export async function createQueue(options: QueueOptions) {
         const jobs: Array<{ environment_id: string; data: QueuedSyncJob }> = [
           ...due.map((d) => ({ environment_id: String(d.environment_id), data: {
             connectionId: d.connection_id, syncName: d.sync_name, ...(d.variant !== BASE_VARIANT && { variant: d.variant }), trigger: 'schedule' as const,
-            environmentId: String(d.environment_id), scheduledFor: d.due_at.toISOString(),
+            environmentId: String(d.environment_id), provider: d.provider, scheduledFor: d.due_at.toISOString(),
           } })),
           ...dueParts.map((p: DuePart) => ({ environment_id: String(p.environment_id), data: {
             connectionId: p.connection_id, syncName: p.sync_name, ...(p.variant !== BASE_VARIANT && { variant: p.variant }), part: p.part,
-            trigger: 'schedule' as const, environmentId: String(p.environment_id),
+            trigger: 'schedule' as const, environmentId: String(p.environment_id), provider: p.provider,
           } })),
         ];
         const tiers = await capTiers(tx, [...new Set(jobs.map((j) => j.environment_id))]);

@@ -47,6 +47,7 @@ export interface DuePart {
   variant: string;
   part: string;
   environment_id: string;
+  provider: string;
 }
 
 export interface PartWindow {
@@ -155,7 +156,7 @@ export function createParts(sql: Sql) {
         from due, connections c
         where p.connection_id = due.connection_id and p.sync_name = due.sync_name and p.variant = due.variant and p.part = due.part
           and c.id = p.connection_id
-        returning p.connection_id, p.sync_name, p.variant, p.part, c.environment_id`;
+        returning p.connection_id, p.sync_name, p.variant, p.part, c.environment_id, c.provider`;
     },
 
     /**

@@ -41,6 +41,13 @@ export interface SyncJob {
   full?: boolean;
   /** Set by the scheduler: when the pair was due (start lag = run start − this). */
   scheduledFor?: string;
+  /**
+   * The connection's environment and provider (neither ever changes), set by whoever queues the
+   * job: the run then reads its connection together with its other reads. A job without them (one
+   * queued before they were carried) reads the connection first.
+   */
+  environmentId?: string;
+  provider?: string;
 }
 
 export type SyncOutcome =
@@ -166,24 +173,34 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
    * the run (slots.ts: JobSettle).
    */
   async function runJob(job: SyncJob, jobId: string | undefined, markStarted: () => void, executed: () => void, settle: JobSettle | undefined): Promise<SyncOutcome> {
-      const connection = await retryTransient(() => deps.connections.getById(job.connectionId));
-      if (!connection) return { status: 'skipped', reason: 'connection deleted' };
       const variant = job.variant ?? BASE_VARIANT;
-      const pair = { connectionId: connection.id, syncName: job.syncName, variant };
+      const pair = { connectionId: job.connectionId, syncName: job.syncName, variant };
       const partKey = job.part === undefined ? null : { ...pair, part: job.part };
-      // Independent reads, at once: a run's start waits for one round trip instead of five
-      // (bench/scheduler's first-run burst is bounded by each run's time to start and settle).
       const scheduledPair = job.trigger === 'schedule' && !partKey;
-      const [script, state, provider, part, caps, connectionPaused, splitGoingOn] = await retryTransient(() => Promise.all([
-        deps.scripts.getActive(connection.environment_id, connection.provider, job.syncName),
-        deps.syncState.get(connection.id, job.syncName, variant),
-        deps.providers.get(connection.environment_id, connection.provider),
+      // Independent reads, at once: a run's start waits for one round trip instead of seven
+      // (bench/scheduler's first-run burst is bounded by each run's time to start and settle).
+      const readsOf = (environmentId: string, providerName: string) => allIssued([
+        deps.scripts.getActive(environmentId, providerName, job.syncName),
+        deps.syncState.get(job.connectionId, job.syncName, variant),
+        deps.providers.get(environmentId, providerName),
         partKey ? deps.parts.get(partKey) : null,
-        environmentLimitCaps(deps.sql, connection.environment_id),
-        scheduledPair || partKey ? deps.syncState.isConnectionPaused(connection.id) : false,
+        environmentLimitCaps(deps.sql, environmentId),
+        scheduledPair || partKey ? deps.syncState.isConnectionPaused(job.connectionId) : false,
         // Parts are made only by a run of the pair itself, so none can appear before this run starts.
         partKey ? false : deps.parts.any(pair),
-      ]));
+      ] as const);
+      // The job says the connection's environment and provider, so the connection is read with
+      // the rest; one that does not (or disagrees: never, neither changes) reads it first.
+      const known = job.environmentId !== undefined && job.provider !== undefined ? { environmentId: job.environmentId, provider: job.provider } : null;
+      const [connection, readFirst] = await retryTransient(() => allIssued([
+        deps.connections.getById(job.connectionId),
+        known ? readsOf(known.environmentId, known.provider) : null,
+      ] as const));
+      if (!connection) return { status: 'skipped', reason: 'connection deleted' };
+      const readAsKnown = readFirst !== null && String(connection.environment_id) === known!.environmentId && connection.provider === known!.provider;
+      const [script, state, provider, part, caps, connectionPaused, splitGoingOn] = readAsKnown
+        ? readFirst
+        : await retryTransient(() => readsOf(connection.environment_id, connection.provider));
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
       const manifest = script.manifest;
       if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };

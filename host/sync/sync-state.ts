@@ -35,6 +35,8 @@ export interface DueSync {
   sync_name: string;
   variant: string;
   environment_id: string;
+  /** The connection's provider (the job carries it: run-sync.ts reads the connection with the rest). */
+  provider: string;
   /** When the pair was due (the run's scheduled start). */
   due_at: Date;
 }
@@ -288,7 +290,7 @@ export function createSyncState(sql: Sql) {
             waiting_reauth = c.auth_status = 'reauth_required'
         from due, connections c
         where s.connection_id = due.connection_id and s.sync_name = due.sync_name and s.variant = due.variant and c.id = s.connection_id
-        returning s.connection_id, s.sync_name, s.variant, c.environment_id, due.next_run_at as due_at, s.cron, s.cron_tz,
+        returning s.connection_id, s.sync_name, s.variant, c.environment_id, c.provider, due.next_run_at as due_at, s.cron, s.cron_tz,
           s.waiting_reauth as waits`;
       const now = new Date();
       const cronRows = rows.filter((r) => r.cron !== null);
@@ -299,7 +301,7 @@ export function createSyncState(sql: Sql) {
           from jsonb_array_elements(${JSON.stringify(fixes)}::text::jsonb) f
           where s.connection_id = (f->>'c')::bigint and s.sync_name = f->>'s' and s.variant = f->>'v'`;
       }
-      return rows.filter((r) => !r.waits).map(({ connection_id, sync_name, variant, environment_id, due_at }) => ({ connection_id, sync_name, variant, environment_id, due_at }));
+      return rows.filter((r) => !r.waits).map(({ connection_id, sync_name, variant, environment_id, provider, due_at }) => ({ connection_id, sync_name, variant, environment_id, provider, due_at }));
     },
 
     /** A run of the pair queued before its connection needed re-authorisation, skipped: resumeAfterReauth runs it at once. */

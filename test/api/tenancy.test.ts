@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApi, type ApiDeps } from '../../host/api/app.ts';
 import { createLogger } from '../../host/logger.ts';
-import { deploySources, createApiClient, idForThisAttempt, startTestFerry, waitFor, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, createApiClient, idForThisAttempt, newEnvironment, startTestFerry, waitFor, type ApiClient, type TestEnvironment, type TestFerry } from '../helpers/ferry.ts';
 
 const ADMIN_KEY = 'admin_key_0123456789abcdef';
 
@@ -32,24 +32,15 @@ let ferry: TestFerry;
 let dev: ApiClient;
 const admin = () => createApiClient(ferry.url, ADMIN_KEY);
 
-interface Environment {
-  name: string;
-  key: string;
-  api: ApiClient;
-}
-
 /**
  * An environment of this attempt's own (`base`, then `base-2`… on CI's retry), made with the
  * admin key, with its first key labelled `ci`: a test that rotates, revokes or writes into an
  * environment starts from a fresh one, whatever an earlier attempt left.
  */
-async function newEnvironment(base: string): Promise<Environment> {
-  const name = idForThisAttempt(base);
-  const created = await admin().post('/environments', { name, key_label: 'ci' });
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  expect(created.body).toMatchObject({ name, key: { label: 'ci', secret: expect.stringMatching(/^fsk_/) } });
-  const key: string = created.body.key.secret;
-  return { name, key, api: createApiClient(ferry.url, key) };
+async function environment(base: string): Promise<TestEnvironment> {
+  const made = await newEnvironment(ferry, base, { adminKey: ADMIN_KEY, keyLabel: 'ci' });
+  expect(made.created).toMatchObject({ name: made.name, key: { label: 'ci', secret: expect.stringMatching(/^fsk_/) } });
+  return made;
 }
 
 beforeAll(async () => {
@@ -95,7 +86,7 @@ describe('environments', () => {
   });
 
   test('keys are stored as hashes only', async () => {
-    const { key, api } = await newEnvironment('hashed');
+    const { key, api } = await environment('hashed');
     const rows = await ferry.db.sql<{ key_hash: string }[]>`select key_hash from api_keys`;
     const hashes = rows.map((r) => r.key_hash);
     expect(hashes).toContain(createHash('sha256').update(key).digest('hex'));
@@ -113,7 +104,7 @@ describe('isolation between environments', () => {
   let jobId: string;
 
   beforeAll(async () => {
-    prod = (await newEnvironment('isolated')).api;
+    prod = (await environment('isolated')).api;
     const run = await dev.post('/actions/touch', { connection_id: 'shared', input: { id: 'dev-thing' } });
     expect(run.status).toBe(200);
     runId = run.body.run_id;
@@ -149,8 +140,8 @@ describe('isolation between environments', () => {
 
   test("re-encrypting credentials touches only the caller's environment", async () => {
     // Two environments of this attempt's own, each with a row from before encryption existed (plaintext, no key id).
-    const first = await newEnvironment('legacy-first');
-    const second = await newEnvironment('legacy-second');
+    const first = await environment('legacy-first');
+    const second = await environment('legacy-second');
     const envs = await ferry.db.sql<{ id: string; name: string }[]>`select id, name from environments where name in (${first.name}, ${second.name})`;
     const envId = (name: string) => envs.find((e) => e.name === name)!.id;
     for (const { name } of [first, second]) {
@@ -186,7 +177,7 @@ describe('isolation between environments', () => {
 
 describe('keys', () => {
   test('rotate: a new key is returned once and the key that asked is revoked', async () => {
-    const { name, api: old } = await newEnvironment('rotating');
+    const { name, api: old } = await environment('rotating');
     const rotated = await old.post('/environment/keys', { label: 'rotated', revoke_current: true });
     expect(rotated.status).toBe(201);
     expect(rotated.body.revoked_key_id).toEqual(expect.any(String));
@@ -199,7 +190,7 @@ describe('keys', () => {
   });
 
   test('revoke: the key stops working at once; the last live key and other environments\' keys cannot be revoked', async () => {
-    const { api: prod } = await newEnvironment('revoking');
+    const { api: prod } = await environment('revoking');
     const extra = await prod.post('/environment/keys', { label: 'temporary' });
     const temp = createApiClient(ferry.url, extra.body.secret);
     expect((await temp.get('/environment')).status).toBe(200);

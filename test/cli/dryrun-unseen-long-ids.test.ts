@@ -13,25 +13,9 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { API_LIMITS } from '../../host/api/limits.ts';
 import { CAPS } from '../../runtime/caps.ts';
 import { idForThisAttempt, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
-import { startShopHost, type ShopHost } from './shop-host.ts';
+import { startShopHost, walkingSync, type ShopHost } from './shop-host.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
-const SYNC = `
-import { createSync } from 'ferry/sdk';
-import { z } from 'zod';
-export default createSync({
-  description: 'walks every item, tracking deletes',
-  frequency: 'every day',
-  autoStart: false,
-  syncType: 'full',
-  models: { Item: z.object({ id: z.string() }) },
-  exec: async (nango) => {
-    const { data } = await nango.get({ endpoint: '/items' });
-    await nango.trackDeletesStart('Item');
-    for (let i = 0; i < data.items.length; i += 1000) await nango.batchSave(data.items.slice(i, i + 1000), 'Item');
-    await nango.trackDeletesEnd('Item');
-  },
-});`;
 
 /** A 1,000-character id: the store keys on ids this long (under CAPS.recordIdBytes). */
 const longId = (n: number) => `${'i'.repeat(994)}${String(n).padStart(6, '0')}`;
@@ -42,7 +26,7 @@ let shop: ShopHost;
 let ferry: TestFerry;
 
 beforeAll(async () => {
-  shop = await startShopHost(SYNC);
+  shop = await startShopHost(walkingSync(1));
   ({ ferry } = shop);
 }, 120_000);
 afterAll(async () => {

@@ -10,27 +10,7 @@ import { dryRun } from '../../cli/dryrun.ts';
 import { createLogger } from '../../host/logger.ts';
 import { createRuntime, type Runtime } from '../../runtime/index.ts';
 import { TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
-import { startShopHost, type ShopHost } from './shop-host.ts';
-
-const SYNC = `
-import { createSync } from 'ferry/sdk';
-import { z } from 'zod';
-export default createSync({
-  description: 'walks every item, tracking deletes, twice',
-  frequency: 'every day',
-  autoStart: false,
-  syncType: 'full',
-  models: { Item: z.object({ id: z.string() }) },
-  exec: async (nango) => {
-    const { data } = await nango.get({ endpoint: '/items' });
-    await nango.trackDeletesStart('Item');
-    await nango.batchSave(data.items, 'Item');
-    await nango.trackDeletesEnd('Item');
-    await nango.trackDeletesStart('Item');
-    await nango.batchSave(data.items, 'Item');
-    await nango.trackDeletesEnd('Item');
-  },
-});`;
+import { startShopHost, walkingSync, type ShopHost } from './shop-host.ts';
 
 const COUNT = 3_000;
 const ITEMS = Array.from({ length: COUNT }, (_, i) => ({ id: `item-${String(i).padStart(5, '0')}` }));
@@ -40,7 +20,7 @@ let runtime: Runtime;
 const logger = createLogger({ level: 'silent' });
 
 beforeAll(async () => {
-  shop = await startShopHost(SYNC);
+  shop = await startShopHost(walkingSync(2));
   ({ ferry } = shop);
   shop.items = ITEMS;
   runtime = createRuntime({ workers: 1, logger });

@@ -13,6 +13,30 @@ import { expect } from 'vitest';
 import { startCountingProxy, type CountingProxy } from '../helpers/counting-proxy.ts';
 import { deploySources, startTestFerry, type TestFerry } from '../helpers/ferry.ts';
 
+/**
+ * The sync these tests dry-run: every item from GET /items, saved in pages of 1,000 between
+ * trackDeletesStart and trackDeletesEnd, `walks` times over (each walk's end weighs the unseen).
+ */
+export function walkingSync(walks: number): string {
+  const walk = `
+    await nango.trackDeletesStart('Item');
+    for (let i = 0; i < data.items.length; i += 1000) await nango.batchSave(data.items.slice(i, i + 1000), 'Item');
+    await nango.trackDeletesEnd('Item');`;
+  return `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+export default createSync({
+  description: 'walks every item, tracking deletes, ${walks === 1 ? 'once' : `${walks} times`}',
+  frequency: 'every day',
+  autoStart: false,
+  syncType: 'full',
+  models: { Item: z.object({ id: z.string() }) },
+  exec: async (nango) => {
+    const { data } = await nango.get({ endpoint: '/items' });${walk.repeat(walks)}
+  },
+});`;
+}
+
 export interface ShopHost {
   ferry: TestFerry;
   /** In front of the host: the URL to give the CLI. */

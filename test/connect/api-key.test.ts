@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { verifyWebhook } from '../../client/index.ts';
-import { createApiClient, idForThisAttempt, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { idForThisAttempt, newEnvironment, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
 import { startTestProvider, type TestProvider } from '../proxy/provider-server.ts';
 import { asSession as asSessionOf, createConnectSession } from './connect-session.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
@@ -152,9 +152,7 @@ describe('connect sessions', () => {
 
   test("a session belongs to its environment: another environment's connection cannot be named, and what it makes stays home", async () => {
     // A new environment on each attempt: a CI retry cannot create the first attempt's again.
-    const prod = await createApiClient(ferry.url, ADMIN_KEY).post('/environments', { name: idForThisAttempt('prod') });
-    expect(prod.status).toBe(201);
-    const prodApi = createApiClient(ferry.url, prod.body.key.secret);
+    const { api: prodApi } = await newEnvironment(ferry, 'prod', { adminKey: ADMIN_KEY });
     expect((await prodApi.put('/providers/keyed', { base_url: provider.url, auth: { type: 'api_key', in: 'header', name: 'x-api-key' } })).status).toBe(200);
 
     const { token: devToken } = await newSession({ end_user: { id: 'user-dev' } });

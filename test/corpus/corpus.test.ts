@@ -1,5 +1,5 @@
 /**
- * The committed corpus: 30+ scripts in Nango's style (syncs and actions of 14 providers) with
+ * The committed corpus: 30+ scripts in Nango's style (syncs and actions of 17 providers) with
  * fixtures in Nango's format (`<provider>/tests/<name>.test.json`). Each runs through every
  * path a developer and the host take — `ferry compile`'s type-check and bundle, `ferry/testing`,
  * `ferry dryrun`, and `ferry deploy` + a run on a real host (real Postgres) — against one local

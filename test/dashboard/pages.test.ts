@@ -12,7 +12,7 @@ import { createLogger } from '../../host/logger.ts';
 import { setUpDemoWithScripts } from '../../cli/demo.ts';
 import { DEMO_CONNECTION_ID, type DemoSetup } from '../../host/demo.ts';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
-import { createApiClient, deploySources, idForThisAttempt, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, newEnvironment, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 
 const ADMIN_KEY = 'admin_key_dashboard_0123456789';
 const SYNC = 'contacts';
@@ -204,10 +204,7 @@ describe('the dashboard in a browser', () => {
 
   test("another environment's connections, syncs, runs and records are 404 pages", async () => {
     // A new environment on each attempt: a CI retry cannot create the first attempt's again.
-    const otherName = idForThisAttempt('other');
-    const created = await createApiClient(ferry.url, ADMIN_KEY).post('/environments', { name: otherName });
-    expect(created.status).toBe(201);
-    const other = createApiClient(ferry.url, created.body.key.secret);
+    const { name: otherName, key: otherKey, api: other } = await newEnvironment(ferry, 'other', { adminKey: ADMIN_KEY });
     expect((await other.put('/providers/demo', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
     expect((await other.post('/connections', { connection_id: 'theirs', provider: 'demo' })).status).toBe(201);
     const [theirs] = await ferry.db.sql<{ id: string }[]>`select c.id from connections c join environments e on e.id = c.environment_id where e.name = ${otherName}`;
@@ -222,7 +219,7 @@ describe('the dashboard in a browser', () => {
     await screenshot(page, 'not-found');
     // The other environment sees its own connection, not ours.
     const otherPage = await browser.newPage();
-    await signIn(otherPage, created.body.key.secret);
+    await signIn(otherPage, otherKey);
     await otherPage.waitForSelector('h1:has-text("Overview")');
     await otherPage.goto(`${dashboard}/connections`);
     expect(await otherPage.textContent('#connections')).toContain('theirs');

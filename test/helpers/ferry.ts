@@ -166,6 +166,8 @@ export interface TestEnvironment {
   /** Its first secret key. */
   key: string;
   api: ApiClient;
+  /** What POST /environments answered. */
+  created: any;
 }
 
 /**
@@ -178,7 +180,7 @@ export async function newEnvironment(ferry: Pick<TestFerry, 'url'>, base: string
   const created = await createApiClient(ferry.url, options.adminKey ?? TEST_ADMIN_KEY).post('/environments', { name, ...(options.keyLabel && { key_label: options.keyLabel }) });
   if (created.status !== 201) throw new Error(`POST /environments ${name} → ${created.status}: ${JSON.stringify(created.body)}`);
   const key: string = created.body.key.secret;
-  return { name, key, api: createApiClient(ferry.url, key) };
+  return { name, key, api: createApiClient(ferry.url, key), created: created.body };
 }
 
 const issuedIds = new Map<string, number>();

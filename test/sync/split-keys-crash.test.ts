@@ -4,65 +4,27 @@
  * once a part has saved a checkpoint. Another worker's scheduler fails the part's run as
  * WORKER_LOST and retries that part alone, from its checkpoint and without listing again; the
  * pass then succeeds with every record, and lastSyncDate is the start of the pass the killed
- * process began.
+ * process began (killAPartMidRun).
  */
 import { expect, test } from 'vitest';
-import { deploySources, readAll, waitFor } from '../helpers/ferry.ts';
-import { startMultiHost } from '../helpers/multi-host.ts';
-import { KEY_SPLIT_SYNC, startRepos } from './repos-provider.ts';
+import { readAll } from '../helpers/ferry.ts';
+import { killAPartMidRun } from './killed-part.ts';
+import { KEY_SPLIT_SYNC, startReposForTest } from './repos-provider.ts';
 
-// Everything (database, hosts, the worker process to kill, the provider) is this attempt's own:
-// CI's retry of a failed attempt starts with a live worker again, not the one the attempt killed.
-test('a key part killed mid-run resumes from its checkpoint elsewhere, without a new listing; the pass completes with every record', async ({ onTestFinished }) => {
-  const provider = await startRepos(4, 9, 1_000);
-  onTestFinished(() => provider.close());
-  // The API alone: until the spawned worker is killed, it is the only process running parts.
-  const cluster = await startMultiHost({ FERRY_RUNTIME_WORKERS: '2' });
-  onTestFinished(() => cluster.close());
-  const { db, api } = cluster;
-  await deploySources(cluster, { 'reposp/syncs/issues.ts': KEY_SPLIT_SYNC });
-  expect((await api.put('/providers/reposp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  const worker = cluster.spawnWorker();
-
-  expect((await api.post('/connections', { connection_id: 'split-keys-crash', provider: 'reposp' })).status).toBe(201);
-  const killedPart = await waitFor('a part to save a checkpoint', async () => {
-    const [row] = await db.sql<{ part: string; checkpoint: { after: string }; run_id: string }[]>`
-      select p.part, p.checkpoint, p.run_id from sync_parts p join runs r on r.id = p.run_id
-      where p.checkpoint is not null and p.status = 'running' and r.status = 'running' limit 1`;
-    return row;
-  }, 60_000);
-  await worker.kill();
-  expect(worker.child.signalCode).toBe('SIGKILL');
-  // What the killed part had saved when its process died (it may have moved on since the read above).
-  const [atKill] = await db.sql<{ checkpoint: { after: string } }[]>`select checkpoint from sync_parts where part = ${killedPart.part}`;
-  const [state] = await db.sql<{ last_sync_date: Date | null; pass_started_at: Date }[]>`select last_sync_date, pass_started_at from sync_state`;
-  expect(state!.last_sync_date).toBeNull();
+test('a key part killed mid-run resumes from its checkpoint elsewhere, without a new listing; the pass completes with every record', async () => {
+  const provider = await startReposForTest(4, 9, 1_000);
+  const killed = await killAPartMidRun({ provider: 'reposp', baseUrl: provider.url, scripts: { 'reposp/syncs/issues.ts': KEY_SPLIT_SYNC }, connectionId: 'split-keys-crash' });
 
   provider.delayMs = 0;
   const requestsBefore = provider.requests.length;
-  await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
-  const lost = await waitFor('the killed part\'s run to be failed', async () => {
-    const [row] = await db.sql<{ status: string; error: { code: string } | null }[]>`select status, error from runs where id = ${killedPart.run_id}`;
-    return row?.status === 'failed' ? row : undefined;
-  }, 60_000);
-  expect(lost.error?.code).toBe('WORKER_LOST');
-
-  const done = await waitFor('the pass to succeed', async () => {
-    const [row] = await db.sql<{ last_sync_date: Date | null }[]>`select last_sync_date from sync_state`;
-    return row?.last_sync_date ? row : undefined;
-  }, 120_000);
-  // The retry of the killed part started from its checkpoint, and asked the provider from there.
-  const [retry] = await db.sql<{ resumed: boolean; fetch_checkpoint: unknown; status: string }[]>`
-    select resumed, fetch_checkpoint, status from runs where part = ${killedPart.part} and id > ${killedPart.run_id} order by id limit 1`;
-  expect(retry).toMatchObject({ resumed: true, fetch_checkpoint: atKill!.checkpoint, status: 'succeeded' });
+  await killed.resume();
+  // The retry asked the provider from the killed part's checkpoint, and nothing listed the repos again.
   const since = provider.requests.slice(requestsBefore);
-  const ofPart = since.filter((r) => r.path === `/repos/${encodeURIComponent(killedPart.part)}/issues`);
-  expect(ofPart[0]?.after).toBe(atKill!.checkpoint.after);
+  const ofPart = since.filter((r) => r.path === `/repos/${encodeURIComponent(killed.part)}/issues`);
+  expect(ofPart[0]?.after).toBe(killed.checkpoint.after);
   expect(since.some((r) => r.path === '/repos')).toBe(false);
 
-  const records = (await readAll(api, 'split-keys-crash', 'Issue')).records;
+  const records = (await readAll(killed.api, 'split-keys-crash', 'Issue')).records;
   expect(records.map((r) => r.id).sort()).toEqual([...provider.repos.values()].flat().sort());
   expect(new Set(records.map((r) => r.repo))).toEqual(new Set(provider.repos.keys()));
-  expect(done.last_sync_date!.getTime()).toBe(state!.pass_started_at.getTime());
-  expect(await db.sql`select 1 from sync_parts`).toHaveLength(0);
 }, 240_000);

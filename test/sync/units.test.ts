@@ -148,7 +148,7 @@ describe('retry policy', () => {
 });
 
 describe('per-environment ranking', () => {
-  const due = (env: string, conn: string): DueSync => ({ environment_id: env, connection_id: conn, sync_name: 's', variant: 'base', due_at: new Date(0) });
+  const due = (env: string, conn: string): DueSync => ({ environment_id: env, connection_id: conn, sync_name: 's', variant: 'base', provider: 'p', due_at: new Date(0) });
 
   test('each environment\'s pairs are numbered 1, 2, … in claim order, independently of the others', () => {
     const ranked = rankPerEnvironment([due('1', 'a'), due('1', 'b'), due('2', 'x'), due('1', 'c'), due('3', 'y'), due('2', 'z')]);

@@ -141,7 +141,7 @@ export function syncRoutes(deps: SyncRouteDeps) {
     if (body.full) await deps.syncState.requestFull(connection.id, syncName, body.variant);
     const jobId = await deps.enqueueSync({
       connectionId: connection.id, syncName, ...(body.variant !== BASE_VARIANT && { variant: body.variant }),
-      trigger: 'manual', full: body.full, environmentId: String(environmentId),
+      trigger: 'manual', full: body.full, environmentId: String(environmentId), provider: connection.provider,
     });
     return c.json({ queued: jobId !== null, already_queued: jobId === null, full: body.full }, 202);
   });

@@ -1,7 +1,7 @@
 /** The `ctx` object a script's `exec` receives, built for one run from its job. */
 import { ActionError, type ActionContext, type ConnectionInfo, type SplitContext, type SyncContext } from '@ferry/sdk';
 import type { ZodSchemaLike } from '@ferry/sdk';
-import { DateCtor, StringCtor, isArray, keys, own, parse, stringify } from './builtins.ts';
+import { DateCtor, ErrorCtor, StringCtor, defineProperty, isArray, keys, own, parse, stringify } from './builtins.ts';
 import { CAPS, checkSize, hostCall, sdkError } from './host.ts';
 import { nangoLog } from './logs.ts';
 import { createPaginate } from './paginate.ts';
@@ -19,6 +19,8 @@ export interface PreludeJob {
     variant?: string;
     partition?: { key: string; from: string | null; to: string | null };
     paginationDefaults?: Record<string, unknown>;
+    /** A test's frozen clock, ms since the epoch (clock.ts). */
+    clock?: number;
   };
 }
 
@@ -55,6 +57,23 @@ async function setState(op: string, value: unknown, what: string): Promise<void>
 
 const copy = <T>(value: T): T => parse(stringify(value));
 
+const CREDENTIALS_MESSAGE =
+  "getConnection().credentials: a Ferry script never sees the connection's credentials. The host's proxy adds them to each request: call the provider with nango.get/post/put/patch/delete or nango.proxy, and put other settings in connection metadata or connection_config";
+
+/**
+ * Nango scripts read `connection.credentials` (an API key, a token to sign with). Reading it
+ * throws, naming why and what to do, rather than giving undefined for the script to trip over
+ * later; not enumerable, so spreading or serialising the connection still works.
+ */
+function withoutCredentials<T extends object>(connection: T): T {
+  return defineProperty(connection, 'credentials', {
+    enumerable: false,
+    get() {
+      throw new ErrorCtor(CREDENTIALS_MESSAGE);
+    },
+  });
+}
+
 export function buildContext(job: PreludeJob, definition: ScriptDefinition): ActionContext | SyncContext {
   const connection = job.context.connection;
   let checkpoint = job.context.checkpoint;
@@ -79,7 +98,7 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     delete: (config) => proxy({ ...config, method: 'DELETE' }),
     paginate: createPaginate(job.context.paginationDefaults),
     // Nango's shape; credentials never reach a script (the host's proxy adds them to requests).
-    getConnection: async () => ({ ...copy(connection), provider_config_key: connection.provider }),
+    getConnection: async () => withoutCredentials({ ...copy(connection), provider_config_key: connection.provider }),
     getMetadata: async () => parse(await hostCall('getMetadata', '')),
     setMetadata: (metadata) => setState('setMetadata', { metadata, merge: false }, 'metadata'),
     updateMetadata: (metadata) => setState('setMetadata', { metadata, merge: true }, 'metadata'),

@@ -1,6 +1,7 @@
 /** The prelude's entry points, called by the worker and never reachable by the script. */
 import { PromiseCtor, StringCtor, TypeErrorCtor, global, isArray, keys, parse, stringify } from './builtins.ts';
 import { buildContext, formatIssues, type PreludeJob, type ScriptDefinition } from './context.ts';
+import { freezeClock } from './clock.ts';
 import { CAPS, endRun, handedOver, sdkError } from './host.ts';
 import { clearAllTimers, fatalErrors } from './timers.ts';
 
@@ -128,6 +129,7 @@ export async function run(jobJson: string): Promise<string> {
   try {
     const job = parse(jobJson) as PreludeJob;
     const definition = loadDefinition();
+    if (typeof job.context.clock === 'number') freezeClock(job.context.clock);
     if (job.kind === 'partitions') return await partitions(job, definition);
     const { exec, onWebhook } = definition;
     if (typeof exec !== 'function') return failure('BAD_SCRIPT', 'the script definition has no exec function');
