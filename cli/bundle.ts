@@ -181,6 +181,33 @@ function zodMajor(require: NodeJS.Require): string | null {
   }
 }
 
+/** The names each runtime zod entry exports (the runtime provides this same zod), or null if unreadable. */
+function zodExports(require: NodeJS.Require, path: string): string[] | null {
+  try {
+    return Object.keys(require(path) as object).filter((name) => name !== 'default' && name !== '__esModule');
+  } catch {
+    return null;
+  }
+}
+const ZOD_EXPORTS = new Map(['zod', 'zod/v4'].map((path) => [path, zodExports(createRequire(SDK_ENTRY), path)]));
+
+/**
+ * The module a bundle gets for a runtime module. zod's is ESM with one binding per export, so
+ * esbuild links a script's `import { z } from 'zod'` straight to the runtime's value and drops
+ * the unused ones: as CommonJS, every bundle's top level copied all ~260 of zod's exports onto a
+ * getter object of its own on every run (~0.7 ms of a warm no-op run's CPU). A bundle importing
+ * a name zod does not export now fails to bundle, as it would under Node; `import z from 'zod'`
+ * is still the whole module, as before.
+ */
+function runtimeModuleSource(path: string): string {
+  const load = `__ferry_require(${JSON.stringify(path)})`;
+  const names = ZOD_EXPORTS.get(path);
+  if (!names) return `module.exports = ${load};`;
+  // Exported under their own names through locals: zod exports `enum`, `function`, `null`...
+  const locals = names.map((name, i) => `const e${i} = /* @__PURE__ */ (() => m[${JSON.stringify(name)}])();`);
+  return `const m = ${load};\nexport default m;\n${locals.join('\n')}\nexport { ${names.map((name, i) => `e${i} as ${name}`).join(', ')} };\n`;
+}
+
 /**
  * `ferry/sdk` and `nango` always come from the runtime (the SDK a script runs with is the
  * runtime's); `zod` and `zod/v4` too when the zod the script would bundle has the runtime's
@@ -197,10 +224,7 @@ function runtimeModules(): Plugin {
         }
         return { path: args.path, namespace: RUNTIME_NAMESPACE };
       });
-      pluginBuild.onLoad({ filter: /.*/, namespace: RUNTIME_NAMESPACE }, (args) => ({
-        contents: `module.exports = __ferry_require(${JSON.stringify(args.path)});`,
-        loader: 'js',
-      }));
+      pluginBuild.onLoad({ filter: /.*/, namespace: RUNTIME_NAMESPACE }, (args) => ({ contents: runtimeModuleSource(args.path), loader: 'js' }));
     },
   };
 }

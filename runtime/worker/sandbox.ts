@@ -10,10 +10,11 @@ import type { RunError } from '../contract.ts';
 import { CAPS } from '../caps.ts';
 import type { HostCalls } from './host-calls.ts';
 import type { IsolateLease } from './isolates.ts';
-import { HEAP_LOG_LEVEL, installHeapProbe, type HeapProbe } from './heap-probe.ts';
 import { startRunCpuClock } from './run-cpu.ts';
 
 const HEAP_SAMPLE_MS = 5;
+/** The log level on which the prelude reports its heap readings (prelude/heap.ts). */
+const HEAP_LOG_LEVEL = '__heap';
 const MiB = 1024 * 1024;
 
 /** The bundle itself does not compile (not the script's code throwing while it loads). */
@@ -61,6 +62,8 @@ export interface PreludeEntries {
   deliver: ivm.Reference;
   run: ivm.Reference;
   describe: ivm.Reference;
+  /** The highest heap reading the prelude took in the isolate (see prelude/heap.ts). */
+  heapPeak: ivm.Reference;
 }
 
 /** Most bytes one `random` call returns (Web Crypto's getRandomValues limit). */
@@ -76,20 +79,22 @@ const RANDOM = new ivm.Callback((bytes: unknown) => {
 });
 
 /**
- * Installs the in-isolate SDK in `context` with its two host callbacks (see prelude/index.ts). Runs no
- * script code, so it uses isolated-vm's synchronous calls.
+ * Installs the in-isolate SDK in `context` with its two host callbacks (see prelude/index.ts),
+ * reading the lease's isolate's heap at each call into the SDK. Runs no script code, so it uses
+ * isolated-vm's synchronous calls.
  */
 export function installPrelude(lease: IsolateLease, context: ivm.Context, send: ivm.Callback | ivm.Reference, log: ivm.Callback | ivm.Reference): PreludeEntries {
   const install = lease.install(context) as ivm.Reference<(...args: unknown[]) => unknown>;
   if (install.typeof !== 'function') throw new Error('the prelude did not yield its install function');
   const callback = (f: ivm.Callback | ivm.Reference) => (f instanceof ivm.Reference ? f.derefInto() : f);
-  const api = install.applySync(undefined, [callback(send), callback(log), JSON.stringify(CAPS), RANDOM], { result: { reference: true } }) as ivm.Reference;
+  const api = install.applySync(undefined, [callback(send), callback(log), JSON.stringify(CAPS), RANDOM, lease.isolate], { result: { reference: true } }) as ivm.Reference;
   install.release();
   try {
     return {
       deliver: api.getSync('deliver', { reference: true }),
       run: api.getSync('run', { reference: true }),
       describe: api.getSync('describe', { reference: true }),
+      heapPeak: api.getSync('heapPeak', { reference: true }),
     };
   } finally {
     api.release();
@@ -141,9 +146,7 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
   }
 
   let context: ivm.Context;
-  let heapProbe: HeapProbe;
-  let deliverRef: ivm.Reference;
-  let entries: Record<'run' | 'describe', ivm.Reference>;
+  let entries: PreludeEntries;
   try {
     // The set-up runs no script code (a fresh context, our own prelude, plain properties of the
     // object it returns), so it uses isolated-vm's synchronous calls: each async one is a hop to
@@ -181,10 +184,7 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
       }
       deps.onLog(String(level), String(message));
     }, { ignored: true });
-    heapProbe = installHeapProbe(isolate, context, send, log);
-    const installed = installPrelude(lease, context, heapProbe.send, heapProbe.log);
-    deliverRef = installed.deliver;
-    entries = { run: heapProbe.wrap(installed.run), describe: heapProbe.wrap(installed.describe) };
+    entries = installPrelude(lease, context, send, log);
   } catch (error) {
     lease.release(false);
     throw error;
@@ -209,9 +209,18 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
     });
   }, HEAP_SAMPLE_MS);
 
+  /** The prelude's highest heap reading (read only while the isolate is idle). */
+  function probedPeak(): number {
+    try {
+      return isolate.isDisposed ? 0 : Number(entries.heapPeak.applySync(undefined, []));
+    } catch {
+      return 0;
+    }
+  }
+
   function deliver(id: number, ok: boolean, value: string): void {
     if (closed || isolate.isDisposed) return;
-    deliverRef.apply(undefined, [id, ok, value]).catch(() => {});
+    entries.deliver.apply(undefined, [id, ok, value]).catch(() => {});
   }
 
   return {
@@ -267,10 +276,9 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
           // disposed meanwhile
         }
       }
-      const probed = heapProbe.peak();
+      const probed = probedPeak();
       if (probed > peakHeapBytes) recordPeak(probed);
-      heapProbe.release();
-      for (const ref of [deliverRef, entries.run, entries.describe]) ref.release();
+      for (const ref of [entries.deliver, entries.run, entries.describe, entries.heapPeak]) ref.release();
       context.release();
       lease.release(stopped === null);
     },

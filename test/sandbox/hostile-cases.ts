@@ -505,6 +505,29 @@ export const LEFTOVERS: SandboxCase[] = [
       expect(report(ok(result).logs)).toEqual({ string: 'x', object: true, registry: false, config: null, sdk: 'function', sdkMark: null });
     },
   },
+  {
+    // The snapshot builds one schema of each common kind (runtime/worker/prelude/modules.ts), so
+    // zod's classes and the shapes of their instances start out warmed up in every context: what
+    // a run does to them (prototypes, constructors, a schema's parse) must stay in its own realm.
+    name: "nothing one run does to zod's schema classes or their instances is visible to the next",
+    source: syncScript(`
+      const probe = z.object({ id: z.string(), count: z.number().optional(), tags: z.array(z.string()).nullable() });
+      const seen = {
+        parsed: probe.safeParse({ id: 'a', count: 1, tags: null }).success, rejected: probe.safeParse({ id: 1, tags: [] }).success,
+        keys: Object.keys(probe.shape).join(','), objectMark: probe.leftBehind ?? null, optionalMark: z.string().optional().leftBehind ?? null,
+        stringInit: typeof z.ZodString.init, enumParse: z.enum(['a', 'b']).safeParse('a').success,
+      };
+      z.ZodObject.prototype.leftBehind = 'run state';
+      Object.getPrototypeOf(z.string().optional()).leftBehind = 'run state';
+      z.ZodString.init = () => { throw new Error('hijacked'); };
+      const kinds = [z.string(), z.number(), z.boolean(), z.enum(['a']), z.array(z.string()), z.record(z.string(), z.unknown())];
+      for (const schema of kinds) Object.getPrototypeOf(schema).safeParse = () => ({ success: false, error: { issues: [] } });
+      ctx.log(seen);
+    `),
+    check({ result }) {
+      expect(report(ok(result).logs)).toEqual({ parsed: true, rejected: false, keys: 'id,count,tags', objectMark: null, optionalMark: null, stringInit: 'function', enumParse: true });
+    },
+  },
 ];
 
 // ---- limits: each ends its run with a typed limit error --------------------------------------

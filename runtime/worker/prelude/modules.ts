@@ -28,7 +28,15 @@ export function installModules(): void {
   });
 }
 
-/** Initialises every runtime module (run when the snapshot is made, so no run pays for it). */
+/**
+ * Initialises every runtime module, then builds (and drops) a schema of the kinds scripts declare,
+ * run when the snapshot is made so no run pays for either. zod does work on its first schema in a
+ * realm that later ones skip (its eval probe, lazily filled caches, V8's first calls into each of
+ * its constructors): done here, the first `z.object` in each run's context costs what a second
+ * one did (a warm no-op run's top level, 2.0 → 1.0 ms). Nothing of the schema stays reachable.
+ */
 export function preloadModules(): void {
   for (const load of Object.values(RUNTIME_MODULES)) load();
+  const { z } = require('zod') as typeof import('zod');
+  z.object({ id: z.string(), count: z.number().optional(), tags: z.array(z.string()).nullable(), kind: z.enum(['a', 'b']), flag: z.boolean(), extra: z.record(z.string(), z.unknown()) });
 }
