@@ -92,9 +92,16 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * A request's JSON body from its bytes: not UTF-8 (RFC 8259) or not JSON is a 400 INVALID_JSON
  * (`what` names the body), and a number it cannot keep exactly a 400 naming where (exact-json.ts).
- * `empty` is what a body of only whitespace stands for, when it may be empty.
+ * `empty` is what a body of only whitespace stands for, when it may be empty. `inexact: 'float'`
+ * reads such a number as JSON.parse does (the nearest float), for bodies whose sender cannot be
+ * asked to change them: a provider's webhook.
  */
-export function parseJsonBytes(bytes: ArrayBuffer | Uint8Array, what: string, empty?: unknown): unknown {
+export function parseJsonBytes(
+  bytes: ArrayBuffer | Uint8Array,
+  what: string,
+  empty?: unknown,
+  inexact: 'refuse' | 'float' = 'refuse',
+): unknown {
   let text: string;
   try {
     // Bytes that are not UTF-8 are refused, not stored as U+FFFD.
@@ -103,6 +110,13 @@ export function parseJsonBytes(bytes: ArrayBuffer | Uint8Array, what: string, em
     throw new ApiError(400, 'INVALID_JSON', `${what} is not valid UTF-8`);
   }
   if (empty !== undefined && text.trim() === '') return empty;
+  if (inexact === 'float') {
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ApiError(400, 'INVALID_JSON', `${what} is not valid JSON`);
+    }
+  }
   let parsed: ReturnType<typeof parseExactJson>;
   try {
     parsed = parseExactJson(text);

@@ -37,6 +37,8 @@ export interface PartRow {
   retry_attempt: number;
   next_run_at: Date | null;
   run_id: string | null;
+  /** Marked by a manual trigger of the paused pair: runs once despite the pause. */
+  run_while_paused: boolean;
 }
 
 export interface DuePart {
@@ -121,7 +123,10 @@ export function createParts(sql: Sql) {
      * fresh retries, held ones (see hold) due again (the pass resumes; parts that succeeded stay
      * done). False when it has none.
      */
-    async rearm(pair: Omit<PartKey, 'part'>): Promise<boolean> {
+    async rearm(pair: Omit<PartKey, 'part'>, options: { whilePaused?: boolean } = {}): Promise<boolean> {
+      // A manual trigger of a paused pair runs it, as it runs a sync that is not split: each part
+      // not done is marked to be claimed and run once despite the pause (cleared as it starts).
+      if (options.whilePaused) await sql`update sync_parts set run_while_paused = true where ${ofPair(sql, pair)} and status in ('pending', 'queued', 'failed')`;
       const [row] = await sql<{ n: number }[]>`
         with rearmed as (
           update sync_parts set next_run_at = now(), retry_attempt = case when status = 'failed' then 0 else retry_attempt end
@@ -132,7 +137,8 @@ export function createParts(sql: Sql) {
     },
 
     /**
-     * Claims due parts (pending, or failed with a retry due) of pairs not paused, marking them
+     * Claims due parts (pending, or failed with a retry due) of pairs not paused (or marked by a
+     * manual trigger to run while paused: rearm), marking them
      * queued, in the caller's transaction (the enqueue commits with it). SKIP LOCKED: ticking
      * workers never claim a part twice.
      */
@@ -141,8 +147,8 @@ export function createParts(sql: Sql) {
         with due as (
           select p.connection_id, p.sync_name, p.variant, p.part from sync_parts p
           join sync_state s on s.connection_id = p.connection_id and s.sync_name = p.sync_name and s.variant = p.variant
-          where p.status in ('pending', 'failed') and p.next_run_at <= now() and not s.paused
-            and not exists (select 1 from paused_connections pc where pc.connection_id = p.connection_id)
+          where p.status in ('pending', 'failed') and p.next_run_at <= now()
+            and (p.run_while_paused or (not s.paused and not exists (select 1 from paused_connections pc where pc.connection_id = p.connection_id)))
           order by p.next_run_at limit ${limit}
           for update of p skip locked
         )
@@ -188,7 +194,7 @@ export function createParts(sql: Sql) {
     },
 
     async markRunning(tx: TransactionSql, k: PartKey, runId: string): Promise<void> {
-      await tx`update sync_parts set status = 'running', run_id = ${runId} where ${where(tx, k)}`;
+      await tx`update sync_parts set status = 'running', run_id = ${runId}, run_while_paused = false where ${where(tx, k)}`;
     },
 
     async saveCheckpoint(tx: Db, k: PartKey, checkpoint: Record<string, unknown> | null): Promise<void> {

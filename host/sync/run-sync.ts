@@ -209,7 +209,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       // queued before the pause waits too, in its pass (its checkpoint and retries kept): it is
       // pending and due again, and the tick claims it once the pair is resumed. A part already
       // running finishes.
-      if ((scheduledPair || partKey) && (state.paused || connectionPaused)) {
+      if ((scheduledPair || (partKey && !part?.run_while_paused)) && (state.paused || connectionPaused)) {
         if (partKey) await deps.parts.waitForResume(partKey);
         return { status: 'skipped', reason: `the ${connectionPaused ? "connection's syncs are" : 'sync is'} paused` };
       }
@@ -229,8 +229,10 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       }
       if (partKey && (!part || part.status === 'succeeded' || state.pass_started_at === null)) return { status: 'skipped', reason: 'the part is done or its pass is over' };
       // A split pass going on: this run of the pair resumes it (parts that gave up get fresh
-      // retries) instead of starting another pass over it.
-      if (splitGoingOn && await deps.parts.rearm(pair)) return { status: 'skipped', reason: 'a split pass is in progress: its parts run on their own' };
+      // retries) instead of starting another pass over it. A manual one of a paused pair runs
+      // its waiting parts despite the pause, as a manual trigger runs a sync that is not split.
+      const whilePaused = splitGoingOn && job.trigger === 'manual' && (state.paused || await retryTransient(() => deps.syncState.isConnectionPaused(connection.id)));
+      if (splitGoingOn && await deps.parts.rearm(pair, { whilePaused })) return { status: 'skipped', reason: 'a split pass is in progress: its parts run on their own' };
 
       const chosen = part
         ? { resumed: part.checkpoint !== null, pass: { startedAt: state.pass_started_at!, full: state.pass_full, since: state.pass_since, tracksDeletes: state.pass_tracks_deletes } }

@@ -77,7 +77,10 @@ export function webhookReceiverRoutes(deps: WebhookRouteDeps) {
     }
     const stale = timestampRefusal(config, timestamp, Date.now());
     if (stale) throw new ApiError(stale.status, stale.code, stale.message, [{ path: stale.path, message: stale.message }]);
-    const payload = parseJsonBytes(raw, 'the webhook payload');
+    // A provider's payload is taken as any JSON reader takes it: a 64-bit id sent as a number
+    // becomes the nearest float (providers that send one send it as a string too, like X's
+    // id_str). Refusing it would refuse every delivery of that provider, and it cannot change.
+    const payload = parseJsonBytes(raw, 'the webhook payload', undefined, 'float');
     // The edge rule of every route (depth, NUL, lone surrogates), now that the payload is parsed.
     // A "__proto__" key is the provider's data: JSON.parse keeps it as an own key, the payload is
     // never copied by a schema, and it reaches the script as JSON text (runtime/worker/execute.ts).
