@@ -17,6 +17,8 @@ const here = fileURLToPath(import.meta.url);
 const shim = (name: string) => here.replace(/node-shims(\.[cm]?[jt]s)$/, `node-shims/${name}$1`);
 const require = createRequire(import.meta.url);
 
+/** The folder of Ferry's shims: their code is Ferry's, never the script author's (own-source-map.ts). */
+export const SHIMS_DIR = here.replace(/node-shims\.[cm]?[jt]s$/, 'node-shims');
 /** The `buffer` package Ferry ships (not whatever the script's project may have). */
 export const BUFFER_ENTRY = require.resolve('buffer/');
 /** The `Buffer` global's declaration, for `ferry compile`. */

@@ -6,12 +6,18 @@
  * nearest of the author's lines before it.
  */
 import { decode, encode, type SourceMapSegment } from '@jridgewell/sourcemap-codec';
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { MAX_SOURCE_MAP_BYTES } from '@ferry/runtime/source-map';
+import { SHIMS_DIR } from './node-shims.ts';
 
-/** The author's own file: not inside node_modules, not a virtual module (`ferry-runtime:zod`). */
-function isOwnSource(source: string): boolean {
-  return !/(^|\/)node_modules\//.test(source) && !/^[\w-]+:/.test(source);
+/**
+ * The author's own file: not inside node_modules, not a virtual module (`ferry-runtime:zod`), not
+ * one of Ferry's Node shims (injected into every bundle; in a checkout of Ferry they sit outside
+ * node_modules, and their absolute path would name the host's folders).
+ */
+function isOwnSource(source: string, root: string): boolean {
+  if (/(^|\/)node_modules\//.test(source) || /^[\w-]+:/.test(source)) return false;
+  return !resolve(root, source).startsWith(SHIMS_DIR + sep);
 }
 
 /**
@@ -23,7 +29,7 @@ export function ownSourceMap(esbuildMap: string, root: string): string | null {
   const kept = new Map<number, number>();
   const sources: string[] = [];
   map.sources.forEach((source, index) => {
-    if (!isOwnSource(source)) return;
+    if (!isOwnSource(source, root)) return;
     kept.set(index, sources.length);
     sources.push(source.startsWith('../') ? resolve(root, source) : source);
   });
