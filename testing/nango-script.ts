@@ -9,9 +9,9 @@
 import { vi } from 'vitest';
 import { createAction as defineAction, createSync as defineSync, ActionError } from '@ferry/sdk';
 import type { HostBridge, ProxyRequest, ProxyResponse, RunError } from '@ferry/runtime/contract';
-import { describeFailure } from '@ferry/host/proxy-describe';
 import { createScriptTester, type ScriptTester } from './index.ts';
 import { NangoActionMock, NangoSyncMock } from './nango-mock.ts';
+import { proxyResponseOf } from './nango-replay.ts';
 
 /** A provider's entry for runs of its scripts (as `PUT /providers/:name` takes them), for providers Ferry's built-in catalog lacks. */
 export interface NangoProviderEntry {
@@ -37,13 +37,7 @@ async function proxyThroughMock(mock: NangoActionMock, request: ProxyRequest): P
     headers: request.headers,
     ...(request.body !== undefined && { data: request.body }),
   });
-  const status = typeof answer.status === 'number' ? answer.status : 200;
-  const body = answer.data === undefined || answer.data === null ? '' : typeof answer.data === 'string' ? answer.data : JSON.stringify(answer.data);
-  const headers = Object.fromEntries(Object.entries(answer.headers ?? {}).map(([name, value]) => [name.toLowerCase(), String(value)]));
-  if (typeof answer.data !== 'string' && !headers['content-type']) headers['content-type'] = 'application/json';
-  // A recorded 4xx/5xx fails the script's call as the host's proxy words it.
-  const failure = status >= 400 ? describeFailure(request.method, request.endpoint, status, body) : undefined;
-  return { status, headers, body, ...(failure !== undefined && { failure }) };
+  return proxyResponseOf(request, answer);
 }
 
 const RECORD_SPIES = { save: 'batchSave', update: 'batchUpdate', delete: 'batchDelete' } as const;
@@ -109,6 +103,16 @@ async function connectionOf(mock: NangoActionMock): Promise<{ connection_id: str
   };
 }
 
+/**
+ * Where a Nango test passes and Ferry's fails on purpose: an action's input or output its schema
+ * refuses. Nango's runner only logs a warning (its validateActionInput / validateActionOutput
+ * flags are off by default) and its mock calls exec directly; Ferry refuses both on every call.
+ */
+const SCHEMA_REFUSALS: Record<string, string> = {
+  INVALID_INPUT: ". Ferry checks an action's input against its input schema on every call, in tests as when deployed (Nango's runner only logs a warning: its validateActionInput flag is off by default); correct the recorded input (the fixture's \"input\") or the action's input schema",
+  INVALID_OUTPUT: ". Ferry checks what an action returns against its output schema on every call, in tests as when deployed (Nango's runner only logs a warning: its validateActionOutput flag is off by default); correct what exec returns or the action's output schema",
+};
+
 /** The run's error as the script threw it: an ActionError stays one (type, payload), anything else an Error with the run's code. */
 function thrownFor(error: RunError): Error {
   if (error.code === 'ACTION_ERROR') {
@@ -117,7 +121,7 @@ function thrownFor(error: RunError): Error {
     if (error.stack) thrown.stack = error.stack;
     return thrown;
   }
-  const thrown = Object.assign(new Error(error.message), { code: error.code, location: error.location });
+  const thrown = Object.assign(new Error(`${error.message}${SCHEMA_REFUSALS[error.code] ?? ''}`), { code: error.code, location: error.location });
   if (error.stack) thrown.stack = error.stack;
   return thrown;
 }

@@ -113,6 +113,28 @@ export default createSync({ description: 'pongs', frequency: 'every hour', model
     'tests/pongs.test.json': JSON.stringify({ api: { get: { pongs: { request: { params: { page: '1' } }, response: [{ id: 'x' }] } } }, nango: { batchSave: { Pong: [{ id: 'x' }] } } }),
   });
 
+  // A recorded input the action's schema refuses: Nango's mock runs exec anyway, Ferry refuses it and says why.
+  await writeCase('schema', 'acme', {
+    'actions/rename-team.ts': `import { createAction } from 'nango';
+import { z } from 'zod';
+export default createAction({ description: 'rename', input: z.object({ id: z.string(), name: z.string() }), output: z.object({ id: z.string() }),
+  exec: async (nango, input) => {
+    const res = await nango.put({ endpoint: '/teams/' + input.id, data: { name: input.name } });
+    return { id: String(res.data.id) };
+  } });
+`,
+    'tests/acme-rename-team.test.ts': `
+import { expect, it } from 'vitest';
+import createAction from '../actions/rename-team.js';
+it('renames the team', async () => {
+  const nangoMock = new global.vitest.NangoActionMock({ dirname: __dirname, name: 'rename-team', Model: 'Team' });
+  const output = await createAction.exec(nangoMock, await nangoMock.getInput());
+  expect(output).toEqual(await nangoMock.getOutput());
+});
+`,
+    'tests/rename-team.test.json': JSON.stringify({ input: { id: 42, name: 'Core' }, output: { id: '42' }, nango: {}, api: { put: { 'teams/42': { response: { id: 42 } } } } }),
+  });
+
   const output = join(project, 'report.json');
   const vitest = join(REPO, 'node_modules/vitest/vitest.mjs');
   const child = spawn(process.execPath, [vitest, 'run', '--root', project, '--reporter=json', `--outputFile=${output}`], { cwd: project, env: { ...process.env, CI: '' } });
@@ -156,6 +178,12 @@ test("exec runs the script in Ferry's isolate: a Node-only global fails there, w
   expect(byFile('acme-pings.test.ts')?.status).toBe('failed');
   expect(byFile('acme-pings.test.ts')?.failureMessages.join('\n')).toMatch(/process is not defined/);
   expect(byFile('acme-pings-btoa.test.ts')?.status).toBe('passed');
+});
+
+test("a recorded input the action's schema refuses fails its test, saying that Ferry checks it where Nango only warns", () => {
+  const [result] = resultsUnder('schema');
+  expect(result?.status, stderr.slice(-2000)).toBe('failed');
+  expect(result?.failureMessages.join('\n')).toMatch(/invalid input: id: [^\n]*expected string[^\n]*\. Ferry checks an action's input against its input schema on every call[^\n]*validateActionInput flag is off by default/);
 });
 
 test('a request the fixture did not record fails the call, naming the request and how to record it', () => {
