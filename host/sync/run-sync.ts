@@ -17,7 +17,8 @@ import { pgBossDb } from '../queue/pg-boss-db.ts';
 import type { JobSettle } from '../queue/slots.ts';
 import { isTransientDatabaseError, retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
 import { RunNotStartedError } from './run-not-started.ts';
-import { environmentLimitCaps, runLimits } from '../runs/run-limits.ts';
+import { limitCapsRead, runLimits } from '../runs/run-limits.ts';
+import { readTogether, type ReadResults } from '../db/read-together.ts';
 import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
@@ -177,30 +178,33 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const pair = { connectionId: job.connectionId, syncName: job.syncName, variant };
       const partKey = job.part === undefined ? null : { ...pair, part: job.part };
       const scheduledPair = job.trigger === 'schedule' && !partKey;
-      // Independent reads, at once: a run's start waits for one round trip instead of seven
-      // (bench/scheduler's first-run burst is bounded by each run's time to start and settle).
-      const readsOf = (environmentId: string, providerName: string) => allIssued([
-        deps.scripts.getActive(environmentId, providerName, job.syncName),
-        deps.syncState.get(job.connectionId, job.syncName, variant),
-        deps.providers.get(environmentId, providerName),
-        partKey ? deps.parts.get(partKey) : null,
-        environmentLimitCaps(deps.sql, environmentId),
-        scheduledPair || partKey ? deps.syncState.isConnectionPaused(job.connectionId) : false,
+      // Independent reads, in one statement (db/read-together.ts): bench/scheduler's first-run
+      // burst is bounded by CPU, which each statement costs the host and Postgres.
+      const readsOf = (environmentId: string, providerName: string) => [
+        deps.scripts.activeRead(environmentId, providerName, job.syncName),
+        deps.syncState.stateRead(job.connectionId, job.syncName, variant),
+        deps.providers.providerRead(environmentId, providerName),
+        partKey ? deps.parts.partRead(partKey) : undefined,
+        limitCapsRead(deps.sql, environmentId),
+        scheduledPair || partKey ? deps.syncState.connectionPausedRead(job.connectionId) : undefined,
         // Parts are made only by a run of the pair itself, so none can appear before this run starts.
-        partKey ? false : deps.parts.any(pair),
-      ] as const);
+        partKey ? undefined : deps.parts.anyRead(pair),
+      ] as const;
       // The job says the connection's environment and provider, so the connection is read with
       // the rest; one that does not (or disagrees: never, neither changes) reads it first.
       const known = job.environmentId !== undefined && job.provider !== undefined ? { environmentId: job.environmentId, provider: job.provider } : null;
-      const [connection, readFirst] = await retryTransient(() => allIssued([
-        deps.connections.getById(job.connectionId),
-        known ? readsOf(known.environmentId, known.provider) : null,
-      ] as const));
+      let connection: ConnectionRow | null;
+      let readFirst: ReadResults<ReturnType<typeof readsOf>> | null = null;
+      if (known) {
+        [connection, ...readFirst] = await retryTransient(() => readTogether(deps.sql, [deps.connections.byIdRead(job.connectionId), ...readsOf(known.environmentId, known.provider)] as const));
+      } else {
+        connection = await retryTransient(() => deps.connections.getById(job.connectionId));
+      }
       if (!connection) return { status: 'skipped', reason: 'connection deleted' };
       const readAsKnown = readFirst !== null && String(connection.environment_id) === known!.environmentId && connection.provider === known!.provider;
-      const [script, state, provider, part, caps, connectionPaused, splitGoingOn] = readAsKnown
-        ? readFirst
-        : await retryTransient(() => readsOf(connection.environment_id, connection.provider));
+      const [script, state, provider, part, caps, connectionPaused = false, splitGoingOn = false] = readAsKnown
+        ? readFirst!
+        : await retryTransient(() => readTogether(deps.sql, readsOf(connection.environment_id, connection.provider)));
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
       const manifest = script.manifest;
       if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };

@@ -3,6 +3,7 @@
  * progress and retries. lastSyncDate moves only in the transaction that finishes a successful run.
  */
 import type { Sql, TransactionSql } from '../db/connect.ts';
+import { readOne, rowRead, type RowRead } from '../db/read-together.ts';
 import type { StartedRun } from '../runs/runs.ts';
 import { nextCronRun, parseSchedule, type Schedule } from './frequency.ts';
 import { BASE_VARIANT } from './variants.ts';
@@ -64,6 +65,13 @@ function firstRunAfter(schedule: Schedule, now: Date): Date {
 }
 
 export function createSyncState(sql: Sql) {
+  /** The pair's state (a run reads it with its other reads: read-together.ts). */
+  const stateRead = (connectionId: string, syncName: string, variant = BASE_VARIANT): RowRead<SyncStateRow | null> =>
+    rowRead(sql`select * from sync_state where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`,
+      (row) => (row as SyncStateRow | undefined) ?? null);
+  const connectionPausedRead = (connectionId: string): RowRead<boolean> =>
+    rowRead(sql`select from paused_connections where connection_id = ${connectionId}`, (row) => row !== undefined);
+
   async function applyEffectiveSchedule(tx: Db, where: { connectionId?: string; environmentId?: string; provider?: string; syncName: string }, text: string, onlyWithoutOverride: boolean) {
     const schedule = parseSchedule(text);
     const cols = scheduleColumns(schedule);
@@ -80,9 +88,10 @@ export function createSyncState(sql: Sql) {
   }
 
   return {
-    async get(connectionId: string, syncName: string, variant = BASE_VARIANT): Promise<SyncStateRow | null> {
-      const [row] = await sql<SyncStateRow[]>`select * from sync_state where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
-      return row ?? null;
+    stateRead,
+
+    get(connectionId: string, syncName: string, variant = BASE_VARIANT): Promise<SyncStateRow | null> {
+      return readOne(stateRead(connectionId, syncName, variant));
     },
 
     /** Every variant of a sync on a connection, 'base' first. */
@@ -199,9 +208,10 @@ export function createSyncState(sql: Sql) {
       else await sql`delete from paused_connections where connection_id = ${connectionId}`;
     },
 
-    async isConnectionPaused(connectionId: string): Promise<boolean> {
-      const [row] = await sql`select 1 from paused_connections where connection_id = ${connectionId}`;
-      return row !== undefined;
+    connectionPausedRead,
+
+    isConnectionPaused(connectionId: string): Promise<boolean> {
+      return readOne(connectionPausedRead(connectionId));
     },
 
     /** "full run": remembered on the state, so a job already queued without it still runs full. */
