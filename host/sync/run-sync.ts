@@ -19,7 +19,7 @@ import { isTransientDatabaseError, retryTransient, SETTLE_RETRY_MS } from '../db
 import { RunNotStartedError } from './run-not-started.ts';
 import { limitCapsRead, runLimits } from '../runs/run-limits.ts';
 import { readTogether, type ReadResults } from '../db/read-together.ts';
-import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
+import { claimRun, fencedWrite, isRunFenced, RunFencedError } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
 import type { FerryWebhookEvent, SyncWebhook } from '../webhooks-out/deliveries.ts';
@@ -345,12 +345,13 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (!result.ok) return fail(result.error, result.usage, bridge.modelCounts);
       try {
         // A settle lost to a dropped connection is tried again: had it committed unseen, the
-        // repeat's claim is refused (the run is settled), so nothing is applied twice.
-        await retryTransient(() => fencedWrite(deps.sql, run.id, async (tx) => {
+        // repeat's fence is refused (the run is settled), so nothing is applied twice.
+        const settleSucceeded = async (tx: TransactionSql) => {
           bridge.resetUnseen();
-          // The fence is claimed first (fencedWrite: pipelined with what follows, run first by
-          // Postgres), so a run that lost the pair applies no deletes and moves no state.
-          // A part settles the pass only when it is the last one to succeed.
+          // The fence is claimed first (fencedWrite's claim, pipelined with what follows and run
+          // first by Postgres, or the finish itself: see below), so a run that lost the pair
+          // applies no deletes and moves no state. A part settles the pass only when it is the
+          // last one to succeed.
           const passDone = partKey ? await deps.parts.succeed(tx, partKey, run.id) : true;
           if (passDone && pass.tracksDeletes) {
             let total = 0;
@@ -363,18 +364,24 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
             if (total > 0) await tx`update runs set deleted = deleted + ${total} where id = ${run.id}`;
           }
           // The rest depends on no earlier answer: issued together, one round trip instead of
-          // four (bench/scheduler: a no-op run's settle was most of its host's queries).
+          // four (bench/scheduler: a no-op run's settle was most of its host's queries); the
+          // state moves in the finish's own statement, only if the finish settled the run.
           const events = webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors);
-          const [, , finished] = await allIssued([
-            passDone ? deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass, variant) : null,
+          const [finished] = await allIssued([
+            deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings, modelCounts: withDeclared(bridge.modelCounts, models) }, tx,
+              passDone ? (finishing) => [deps.syncState.recordSuccessOnFinish(tx, connection.id, job.syncName, pass, variant, finishing)] : undefined),
             passDone && partKey ? deps.parts.finish(tx, pair) : null,
-            deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings, modelCounts: withDeclared(bridge.modelCounts, models) }, tx),
             deps.webhooks?.enqueue(tx, connection.environment_id, run.id, events) ?? null,
             settle?.complete(pgBossDb(tx)) ?? null,
           ] as const);
           // Already settled as dead (a stalled process): roll back deletes and the state change.
-          if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
-        }), SETTLE_RETRY_MS);
+          if (!finished) throw new RunFencedError(run.id);
+        };
+        // With nothing to write before the finish (no part, no deletes), the finish is the fence:
+        // issued first, it settles only a running run and locks its row to the commit, as
+        // fencedWrite's claim does, so the claim would be a statement more for nothing.
+        const finishFences = !partKey && !pass.tracksDeletes;
+        await retryTransient(() => (finishFences ? deps.sql.begin(settleSucceeded) : fencedWrite(deps.sql, run.id, settleSucceeded)), SETTLE_RETRY_MS);
         settle?.committed();
       } catch (err) {
         if (!isRunFenced(err)) log.error({ err, runId: run.id }, 'settling a successful sync run failed');

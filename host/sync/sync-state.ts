@@ -4,7 +4,7 @@
  */
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import { readOne, rowRead, type RowRead } from '../db/read-together.ts';
-import type { StartedRun } from '../runs/runs.ts';
+import type { FinishedRun, StartedRun } from '../runs/runs.ts';
 import { nextCronRun, parseSchedule, type Schedule } from './frequency.ts';
 import { BASE_VARIANT } from './variants.ts';
 
@@ -62,6 +62,16 @@ function scheduleColumns(schedule: Schedule) {
 
 function firstRunAfter(schedule: Schedule, now: Date): Date {
   return schedule.kind === 'interval' ? new Date(now.getTime() + schedule.ms) : nextCronRun(schedule.expression, schedule.timezone, now);
+}
+
+/** A pass's success moves the pair's state, when `when` holds. */
+function successUpdate(db: Db, connectionId: string, syncName: string, pass: Pass, variant: string, when: ReturnType<Db['unsafe']>) {
+  return db`
+    update sync_state set last_sync_date = ${pass.startedAt}, checkpoint = null,
+      incrementals_since_full = case when ${pass.full} then 0 else incrementals_since_full + 1 end,
+      pass_started_at = null, pass_full = false, pass_since = null, pass_tracks_deletes = false,
+      retry_attempt = 0, consecutive_failures = 0
+    where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant} and ${when}`;
 }
 
 export function createSyncState(sql: Sql) {
@@ -248,12 +258,12 @@ export function createSyncState(sql: Sql) {
 
     /** In the transaction that finishes a successful run: the only place lastSyncDate moves. */
     async recordSuccess(tx: TransactionSql, connectionId: string, syncName: string, pass: Pass, variant: string): Promise<void> {
-      await tx`
-        update sync_state set last_sync_date = ${pass.startedAt}, checkpoint = null,
-          incrementals_since_full = case when ${pass.full} then 0 else incrementals_since_full + 1 end,
-          pass_started_at = null, pass_full = false, pass_since = null, pass_tracks_deletes = false,
-          retry_attempt = 0, consecutive_failures = 0
-        where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
+      await successUpdate(tx, connectionId, syncName, pass, variant, tx`true`);
+    },
+
+    /** recordSuccess as a statement of the run's finish (host/runs/runs.ts: `alongside`): only if the finish settled the run. */
+    recordSuccessOnFinish(db: Db, connectionId: string, syncName: string, pass: Pass, variant: string, run: FinishedRun) {
+      return successUpdate(db, connectionId, syncName, pass, variant, run.exists);
     },
 
     /** A failed run: state stays; a retry (if any) brings the next run forward. */
