@@ -10,8 +10,8 @@
  */
 import { expect, test } from 'vitest';
 import type { TestDatabase } from '../helpers/db.ts';
-import { deploySources, waitFor, waitForRun } from '../helpers/ferry.ts';
-import { startMultiHost } from '../helpers/multi-host.ts';
+import { waitFor } from '../helpers/ferry.ts';
+import { freezeScene, loseFrozenRun, wokenWorkerLogs } from './frozen-worker.ts';
 import { startItemsProvider } from './items-provider.ts';
 
 /** Saves the first page of 5, then reads the second and returns: a full sync without trackDeletes. */
@@ -42,19 +42,10 @@ async function snapshot(db: TestDatabase, connectionId: string) {
 test('SIGSTOP a worker before its run settles, past the stale-run limit, let a newer run succeed, SIGCONT: its settle changes nothing', async ({ onTestFinished }) => {
   const provider = await startItemsProvider(10);
   onTestFinished(() => provider.close());
-  const cluster = await startMultiHost();
-  onTestFinished(() => cluster.close());
-  const { db, api } = cluster;
-  await deploySources(cluster, { 'settlep/syncs/pages.ts': TWO_PAGES });
-  expect((await api.put('/providers/settlep', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  let workerOutput = '';
-  const worker = cluster.spawnWorker({ FERRY_LOG_LEVEL: 'warn' }, (chunk) => (workerOutput += chunk));
-
-  expect((await api.post('/connections', { connection_id: 'settle-1', provider: 'settlep' })).status).toBe(201);
-  const first = await waitForRun(api, 'settle-1', 'pages', '0', 60_000);
-  expect(first).toMatchObject({ status: 'succeeded', counts: { added: 5 } });
-  const [connection] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'settle-1'`;
-  const connectionId = connection!.id;
+  const setup = { provider: 'settlep', sync: 'pages', source: TWO_PAGES, connection: 'settle-1' };
+  const scene = await freezeScene(onTestFinished, provider, setup);
+  const { cluster: { db, api }, worker, connectionId } = scene;
+  expect(scene.first).toMatchObject({ status: 'succeeded', counts: { added: 5 } });
 
   const page2 = provider.holdPage('005');
   expect((await api.post('/syncs/pages/trigger', { connection_id: 'settle-1' })).status).toBeLessThan(300);
@@ -65,14 +56,7 @@ test('SIGSTOP a worker before its run settles, past the stale-run limit, let a n
   page2.release();
   await waitFor('page 2 answered into the frozen process', async () => (page2.answered() ? true : undefined), 30_000);
 
-  await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
-  const lost = await waitFor('the frozen run to be failed', async () => {
-    const [row] = await db.sql<{ status: string; error: { code: string } | null }[]>`select status, error from runs where id = ${frozen!.id}`;
-    return row?.status === 'failed' ? row : undefined;
-  }, 60_000);
-  expect(lost.error?.code).toBe('WORKER_LOST');
-  const newer = await waitForRun(api, 'settle-1', 'pages', frozen!.id, 60_000);
-  expect(newer.status).toBe('succeeded');
+  await loseFrozenRun(scene, setup, frozen!.id);
   const before = await snapshot(db, connectionId);
   // The newer pass began after the frozen one: had the frozen run's settle gone through, it would move lastSyncDate back.
   const [frozenRun] = await db.sql<{ started_at: Date }[]>`select started_at from runs where id = ${frozen!.id}`;
@@ -80,9 +64,7 @@ test('SIGSTOP a worker before its run settles, past the stale-run limit, let a n
 
   worker.signal('SIGCONT');
   // The woken script returns; its settle is refused and the run given up as lost.
-  await waitFor('the woken process to give the run up', async () => (workerOutput.includes('sync run lost') ? true : undefined), 60_000).catch((err: Error) => {
-    throw new Error(`${err.message}; the worker logged: ${workerOutput.slice(-4000)}`);
-  });
+  await wokenWorkerLogs(scene, 'the woken process to give the run up', 'sync run lost', 60_000);
   expect(await snapshot(db, connectionId)).toEqual(before);
   expect((await db.sql`select status, error->>'code' as code from runs where id = ${frozen!.id}`)[0]).toEqual({ status: 'failed', code: 'WORKER_LOST' });
 }, 180_000);
