@@ -75,7 +75,11 @@ function printDeployFailure(out: Output, error: unknown): void {
     out.error(error.message);
     out.jsonLine({ event: 'deploy_failed', code: 'DEPLOY_FAILED', message: error.message });
   }
-  out.note('Fix the script and save again; the previous version keeps running.');
+  // No scripts yet (a new folder) is nothing to fix, and there is no previous version.
+  const noScripts = error instanceof DeployError && error.code === 'NO_SCRIPTS';
+  out.note(noScripts
+    ? 'Add one there (`npx ferry init` writes an example sync and action); it is deployed when saved.'
+    : 'Fix the script and save again; the previous version keeps running.');
 }
 
 export const devCommand: Command = {
