@@ -39,7 +39,8 @@ Options:
 
 Run \`ferry <command> --help\` for a command's options.
 Exit codes: 0 ok, 1 failed, 2 usage, 3 a script does not compile, 4 host unreachable,
-            5 key refused, 6 declined, 7 busy (port in use, or a data folder another ferry dev holds)`;
+            5 key refused, 6 declined, 7 busy (port in use, or a data folder another ferry dev holds),
+            8 partial (deploy --partial deployed some scripts, not all)`;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<ExitCode> {
   const out = createOutput({ json: false });
@@ -73,6 +74,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<Exit
   }
 }
 
+/** How a command ends whose reader of stdout went away, as sh reports one killed by SIGPIPE (128 + 13). */
+const EXIT_READER_GONE = 141;
+
 if (import.meta.main) {
+  // `ferry runs | head`: once head has read enough, the next write fails with EPIPE. Stop quietly,
+  // as a command killed by SIGPIPE does, instead of crashing with a stack trace on stderr.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(EXIT_READER_GONE);
+  });
   process.exitCode = await main(process.argv.slice(2), process.env);
 }

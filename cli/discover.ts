@@ -4,6 +4,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { isIntegrationFolder } from './scripts-dir.ts';
 
 export type ScriptKind = 'sync' | 'action';
 
@@ -36,7 +37,7 @@ export async function discoverScripts(dir: string): Promise<DiscoveredScript[]> 
   const root = resolve(dir);
   const found: DiscoveredScript[] = [];
   for (const provider of await listDir(root)) {
-    if (!provider.isDirectory()) continue;
+    if (!provider.isDirectory() || !isIntegrationFolder(provider.name)) continue;
     for (const [folder, kind] of KIND_FOLDERS) {
       const folderPath = join(root, provider.name, folder);
       for (const file of await listDir(folderPath)) {

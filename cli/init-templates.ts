@@ -4,6 +4,8 @@
  * responses, and a tsconfig. `ferry/sdk`, `ferry/testing` and `zod` resolve from the project's
  * node_modules (package.json depends on them), never through paths into a Ferry checkout.
  */
+import { PROVIDED } from './node-shims.ts';
+
 export function initTemplates(): Record<string, string> {
   return {
     'scripts/demo/models.ts': `import { z } from 'zod';
@@ -108,9 +110,11 @@ it('saves every contact the CRM answered, page after page', async () => {
         allowImportingTsExtensions: true,
         skipLibCheck: true,
         types: [],
+        // The Node built-ins the bundler gives scripts (Buffer, crypto's hashes, url), as `ferry compile` checks them.
+        paths: Object.fromEntries(Object.keys(PROVIDED).flatMap((name) => [name, `node:${name}`].map((specifier) => [specifier, [`./node_modules/@ferry/cli/node-shims/${name}`]]))),
       },
-      // The isolate's globals (URL, TextEncoder, timers, crypto…): scripts use them without importing anything.
-      include: ['scripts', 'node_modules/@ferry/sdk/globals.d.ts'],
+      // The isolate's globals (URL, TextEncoder, timers, crypto…) and the Buffer global: scripts use them without importing anything.
+      include: ['scripts', 'node_modules/@ferry/sdk/globals.d.ts', 'node_modules/@ferry/cli/node-shims/globals.d.ts'],
       exclude: ['scripts/**/*.test.ts'],
     }, null, 2)}\n`,
     '.gitignore': '.ferry/\nnode_modules/\n',

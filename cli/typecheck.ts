@@ -1,7 +1,7 @@
 /**
  * Type-checks scripts the way they run: strict, ES2022, no Node globals (`process` in a script
  * is an error, as it would be in the isolate) beyond those the bundler gives scripts (`Buffer`,
- * `crypto`, `url`: node-shims.ts), with `ferry/sdk`, `nango`, `ferry/testing` and `zod` resolved
+ * `crypto`, `url`: node-shims.ts), with `ferry/sdk`, `nango` (and its types from `@nangohq/runner-sdk`), `ferry/testing` and `zod` resolved
  * to the ones that ship with Ferry. Each error names
  * file:line:col, and the common ones say how to fix them.
  */
@@ -15,7 +15,8 @@ export function scriptPaths(): Record<string, string[]> {
   const sdk = typesOf(SDK_ENTRY);
   // The built-ins the bundler gives scripts (node-shims.ts), with or without `node:`.
   const builtins = Object.entries(PROVIDED).flatMap(([name, entry]) => [[name, [typesOf(entry)]], [`node:${name}`, [typesOf(entry)]]] as const);
-  return { 'ferry/sdk': [sdk], nango: [sdk], ...(TESTING_ENTRY && { 'ferry/testing': [typesOf(TESTING_ENTRY)] }), zod: [ZOD_DIR], ...Object.fromEntries(builtins) };
+  // Nango scripts also import the SDK's types from Nango's runner package (`import type { ProxyConfiguration } from '@nangohq/runner-sdk'`).
+  return { 'ferry/sdk': [sdk], nango: [sdk], '@nangohq/runner-sdk': [sdk], ...(TESTING_ENTRY && { 'ferry/testing': [typesOf(TESTING_ENTRY)] }), zod: [ZOD_DIR], ...Object.fromEntries(builtins) };
 }
 
 /** The isolate's globals beyond ECMAScript (URL, TextEncoder, timers, crypto…), declared for scripts. */

@@ -3,6 +3,7 @@
  * trigger an action, trigger a sync. Only `fetch`; no dependency on the host's code.
  */
 import { errorFromResponse, FerryApiError } from './errors.ts';
+import { readRecordsPage } from './page-body.ts';
 
 export type RecordAction = 'added' | 'updated' | 'deleted';
 
@@ -114,15 +115,6 @@ function retryAfterMs(header: string | null): number | null {
   return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS) : null;
 }
 
-/**
- * The next_cursor a page body ends with (the host writes it last: `…],"next_cursor":"123"}`), or
- * null. Read from the last bytes only, so it costs nothing beside the parse; a record cannot fake
- * it, since the body's end is the page's own.
- */
-function nextCursorAtEnd(text: string): string | null {
-  return /"next_cursor":"(\d{1,19})"\}\s*$/.exec(text.slice(-64))?.[1] ?? null;
-}
-
 /** Node's setImmediate (no 1 ms clamp), or a zero timeout where there is none (browsers). */
 const soon: (run: () => void) => unknown = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate ?? ((run) => setTimeout(run, 0));
 /** Resolves after one turn of the event loop: queued promise callbacks and I/O run first. */
@@ -134,10 +126,9 @@ export function createFerryClient(options: FerryClientOptions): FerryClient {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const retries = options.retries ?? 2;
 
-  /** One attempt: the body as text when the response is a success. */
-  async function once(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<{ retryable: boolean; error?: FerryApiError; text?: string; waitMs?: number | null }> {
+  /** One attempt: the body as `read` gives it when the response is a success. */
+  async function once<R>(method: string, path: string, body: unknown, read: (response: Response) => Promise<R>, signal?: AbortSignal): Promise<{ retryable: boolean; error?: FerryApiError; value?: R; waitMs?: number | null }> {
     let response: Response;
-    let text: string;
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
       response = await doFetch(`${base}${path}`, {
@@ -146,31 +137,33 @@ export function createFerryClient(options: FerryClientOptions): FerryClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
       });
-      text = await response.text();
+      if (!response.ok) {
+        const text = await response.text();
+        return { retryable: RETRYABLE_STATUS.has(response.status), error: errorFromResponse(response.status, text), waitMs: retryAfterMs(response.headers.get('retry-after')) };
+      }
+      return { retryable: false, value: await read(response) };
     } catch (err) {
+      // A body that is not JSON is not the network's doing: thrown as JSON.parse threw it.
+      if (err instanceof SyntaxError) throw err;
       // Given up by the caller (a reader that left): nothing to retry or report.
       if (signal?.aborted) return { retryable: false, error: new FerryApiError(0, 'ABORTED', `${method} ${path}: cancelled`) };
       return { retryable: true, error: new FerryApiError(0, 'NETWORK_ERROR', `${method} ${path}: ${(err as Error).message}`) };
     }
-    if (!response.ok) {
-      return { retryable: RETRYABLE_STATUS.has(response.status), error: errorFromResponse(response.status, text), waitMs: retryAfterMs(response.headers.get('retry-after')) };
-    }
-    return { retryable: false, text };
   }
 
-  /** The body of a successful response as text, idempotent reads retried. */
-  async function requestText(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<string> {
+  /** The body of a successful response as `read` gives it, idempotent reads retried. */
+  async function requestWith<R>(method: string, path: string, body: unknown, read: (response: Response) => Promise<R>, signal?: AbortSignal): Promise<R> {
     const attempts = method === 'GET' ? retries + 1 : 1;
     for (let attempt = 1; ; attempt++) {
-      const result = await once(method, path, body, signal);
-      if (!result.error) return result.text!;
+      const result = await once(method, path, body, read, signal);
+      if (!result.error) return result.value!;
       if (!result.retryable || attempt >= attempts) throw result.error;
       await new Promise((resolve) => setTimeout(resolve, result.waitMs ?? 100 * 2 ** attempt));
     }
   }
 
   async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const text = await requestText(method, path, body);
+    const text = await requestWith(method, path, body, (response) => response.text());
     return (text === '' ? null : JSON.parse(text)) as T;
   }
 
@@ -184,39 +177,33 @@ export function createFerryClient(options: FerryClientOptions): FerryClient {
     return `/records?${params}`;
   }
 
-  const recordsPage = <T extends object>(query: RecordsQuery) => request<RecordsPage<T>>('GET', recordsPath(query, query.cursor));
+  /** One page, its records parsed as they arrive (page-body.ts). */
+  const readPage = <T extends object>(query: RecordsQuery, cursor: string | null | undefined, signal?: AbortSignal) =>
+    requestWith('GET', recordsPath(query, cursor), undefined, async (response) => (await readRecordsPage(response.body)) as RecordsPage<T>, signal);
+
+  const recordsPage = <T extends object>(query: RecordsQuery) => readPage<T>(query, query.cursor);
 
   async function* recordPages<T extends object>(query: RecordsQuery): AsyncGenerator<RecordsPage<T>> {
-    // Each page has its own controller: leaving the loop, or a guess at the next cursor that
-    // proved wrong, cancels just the page asked for ahead.
+    // Each page has its own controller: leaving the loop cancels just the page asked for ahead.
     const fetchPage = (cursor: string | null | undefined) => {
       const stop = new AbortController();
-      const text = requestText('GET', recordsPath(query, cursor), undefined, stop.signal);
-      text.catch(() => {}); // its error is thrown when the page is awaited, not reported unhandled
-      return { text, cancel: () => stop.abort() };
+      const page = readPage<T>(query, cursor, stop.signal);
+      page.catch(() => {}); // its error is thrown when the page is awaited, not reported unhandled
+      return { page, cancel: () => stop.abort() };
     };
     let next = fetchPage(query.cursor);
     try {
       for (;;) {
-        const text = await next.text;
-        // Ask for the following page before parsing this one, so the host and Postgres build it
-        // while this process parses and the app works (a page at a time, they would take turns).
-        const ahead = nextCursorAtEnd(text);
-        if (ahead !== null) {
-          next = fetchPage(ahead);
-          // fetch() returns before its request is written: undici puts it on the socket a few
-          // promise turns later, and the synchronous parse below would hold it back until the
-          // parse ends (the host then idles while this process parses: no overlap at all). One
-          // turn of the event loop lets it leave first (test/api/client-pages.test.ts).
-          await turn();
-        }
-        const page = JSON.parse(text) as RecordsPage<T>;
+        // Parsed as its bytes arrived: the host and Postgres produced it while this process parsed.
+        const page = await next.page;
         if (page.records.length === 0 || page.next_cursor === null) return;
-        // The end of the text is the page's own next_cursor unless something rewrote the body.
-        if (ahead !== page.next_cursor) {
-          if (ahead !== null) next.cancel();
-          next = fetchPage(page.next_cursor);
-        }
+        // Ask for the following page before the app handles this one, so the host and Postgres
+        // build it meanwhile. fetch() returns before its request is written (undici puts it on
+        // the socket a few promise turns later), and an app that handles the page synchronously
+        // would hold it back: one turn of the event loop lets it leave first
+        // (test/api/client-pages.test.ts).
+        next = fetchPage(page.next_cursor);
+        await turn();
         yield page;
       }
     } finally {

@@ -58,6 +58,9 @@ const ConfigSchema = z.object({
 
 export type Config = z.infer<typeof ConfigSchema>;
 
+/** Every variable the configuration reads (docs/production.md documents each: test/docs/config-documented.test.ts). */
+export const CONFIG_VARIABLES = Object.keys(ConfigSchema.shape) as Array<keyof Config>;
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = ConfigSchema.safeParse(env);
   if (!parsed.success) {

@@ -158,7 +158,10 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
       closers.push(() => actions.actionQueue.stop(10_000));
       webhooksIn.workWebhooks(config.FERRY_RUNTIME_WORKERS);
       closers.push(() => webhooksIn.stopWebhooks(10_000));
-      const scheduler = createScheduler({ runs, queue, syncState, parts, logger, retry, staleRunMs: config.FERRY_STALE_RUN_MS, tickMs: config.FERRY_SCHEDULER_TICK_MS });
+      const scheduler = createScheduler({
+        runs, queue, syncState, parts, logger, retry, staleRunMs: config.FERRY_STALE_RUN_MS, tickMs: config.FERRY_SCHEDULER_TICK_MS,
+        settleLostActions: (runIds) => actions.actionQueue.settleLost(runIds),
+      });
       scheduler.start();
       closers.push(() => scheduler.stop());
     }

@@ -34,6 +34,33 @@ export function encodeFrame(value: unknown): Buffer {
   return Buffer.concat([header, body]);
 }
 
+/**
+ * True when reading `value` would cost more than its frame's size. V8's serializer writes an
+ * object met again as a back-reference and a sparse array as its length and present items, so
+ * 414 bytes can hold 40 levels of `[a, a]` (2^40 paths for the depth check to walk: the parent
+ * hung) and 62 bytes an array of length 2^32 - 1 (which a schema loops over). Every object counts
+ * once per place it appears and every array its length: a value the child built as a tree of dense
+ * arrays, as every message is, stays under the frame's byte count (each needs a byte of its own).
+ */
+function outgrowsFrame(value: unknown, frameBytes: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  let budget = frameBytes;
+  const stack: object[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    budget--;
+    if (ArrayBuffer.isView(node)) continue; // bytes that are its own in the frame
+    const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
+    budget -= children.length;
+    if (budget < 0) return true;
+    for (let i = 0; i < children.length; i++) {
+      const child = children[i];
+      if (child !== null && typeof child === 'object') stack.push(child);
+    }
+  }
+  return false;
+}
+
 export interface FrameReader {
   /** Feeds bytes as they arrive; calls onMessage per whole frame, onError once on a bad one. */
   push(chunk: Buffer): void;
@@ -77,6 +104,7 @@ export function createFrameReader(onMessage: (value: unknown) => void, onError: 
         } catch (error) {
           return fail(`a frame could not be read: ${error instanceof Error ? error.message : String(error)}`);
         }
+        if (outgrowsFrame(value, frame.length)) return fail(`a frame of ${frame.length} bytes could not be read: its value is larger than its bytes (objects shared between places, or sparse arrays)`);
         onMessage(value);
       }
     },

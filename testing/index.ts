@@ -19,14 +19,23 @@ import { ProxyError, targetUrl } from '@ferry/host/proxy-target';
 import type { ConnectionInfo } from '@ferry/sdk';
 import { scriptLoadProblem, type HostBridge, type Limits, type LogEntry, type ProxyRequest, type ProxyResponse, type RunError, type Runtime, type Usage } from '@ferry/runtime/contract';
 import { locateLogStacks, locateRunError, readSourceMap } from '@ferry/runtime/source-map';
+import { readTestFixture, type TestFixture } from './fixture-file.ts';
+import { nangoFixtureContext, nangoReplayProxy } from './nango-replay.ts';
 
 export { FixtureMismatchError, readFixture, replayProxy, type Fixture, type ProxyFn, type RecordedExchange } from '@ferry/cli';
+export { readNangoFixture, type NangoFixture } from './nango-fixture.ts';
+export { nangoReplayProxy } from './nango-replay.ts';
 
 export interface ScriptRunOptions {
   /** Path of the script file (absolute, or relative to the working directory). */
   script: string;
-  /** Recorded provider answers: a fixture file's path or its parsed content. Its context (lastSyncDate, checkpoint, input) is the run's default. */
-  fixture?: string | Fixture;
+  /**
+   * Recorded provider answers: a fixture file's path or its parsed content, either Ferry's
+   * (`ferry dryrun --save`) or Nango's (`<provider>/tests/<name>.test.json`, matched as Nango's
+   * test mock matches). Its context (lastSyncDate, checkpoint, input; a Nango fixture's
+   * getConnection and getMetadata) is the run's default.
+   */
+  fixture?: string | TestFixture;
   /** Answers the script's HTTP calls instead of a fixture, e.g. `liveProxy(...)` against a test server. */
   proxy?: ProxyFn;
   /** An action's input. */
@@ -189,9 +198,13 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
 
   return {
     async run(run) {
-      const fixture = typeof run.fixture === 'string' ? await readFixture(resolve(run.fixture)) : run.fixture;
-      const upstream = run.proxy ?? (fixture ? replayProxy(fixture) : null);
-      if (!upstream) throw new Error('give the run a fixture (recorded with ferry dryrun --save) or a proxy');
+      const loaded = typeof run.fixture === 'string' ? await readTestFixture(resolve(run.fixture)) : run.fixture;
+      const nango = loaded && !('exchanges' in loaded) ? loaded : undefined;
+      const fixture = loaded && 'exchanges' in loaded ? loaded : undefined;
+      const scriptName = basename(run.script).replace(/\.[cm]?[jt]s$/, '');
+      const recorded = nango ? nangoFixtureContext(nango) : undefined;
+      const upstream = run.proxy ?? (fixture ? replayProxy(fixture) : nango ? nangoReplayProxy(nango, scriptName) : null);
+      if (!upstream) throw new Error('give the run a fixture (recorded with ferry dryrun --save, or a Nango *.test.json) or a proxy');
       const provider = run.connection?.provider ?? fixture?.provider ?? providerFolder(run.script);
       const defaultHeaders = run.headers ?? builtinProvider(provider)?.headers ?? {};
       const requests: ProxyRequest[] = [];
@@ -201,7 +214,7 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
           // What the host's proxy would send: the provider's headers under the script's, none the host owns.
           return upstream({ ...request, headers: requestHeaders(defaultHeaders, request.headers) });
         },
-        metadata: run.metadata ?? fixture?.context.metadata ?? {},
+        metadata: run.metadata ?? fixture?.context.metadata ?? recorded?.metadata ?? {},
         ...(run.records && { records: run.records }),
       });
 
@@ -228,12 +241,12 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
           code,
           kind,
           limits: { ...manifest.limits, ...run.limits },
-          ...(kind === 'action' && { input: run.input !== undefined ? run.input : fixture?.input }),
+          ...(kind === 'action' && { input: run.input !== undefined ? run.input : (fixture ?? recorded)?.input }),
           ...(kind === 'webhook' && { input: run.webhook }),
           context: {
             lastSyncDate: lastSyncDate instanceof Date ? lastSyncDate.toISOString() : lastSyncDate,
             isFullRun: manifest.type === 'sync' && (full || lastSyncDate === null),
-            connection: { connection_id: 'test-connection', provider, connection_config: {}, metadata: null, ...run.connection },
+            connection: { connection_id: 'test-connection', provider, connection_config: {}, metadata: null, ...recorded?.connection, ...run.connection },
             ...(pagination && { paginationDefaults: pagination }),
             ...(partition && { partition }),
             ...(clock !== undefined && { clock }),

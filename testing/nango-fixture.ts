@@ -80,6 +80,23 @@ export function requestHash(request: IncomingRequest, withHeaders: boolean): str
   return createHash('sha1').update(JSON.stringify(identity)).digest('hex');
 }
 
+/**
+ * The path and query parameters a request is matched on: `endpoint` may be a full URL (a
+ * next-page link) or carry its own query, and Nango's mock matches on the path and every query
+ * parameter (an array value joined by commas, as it is sent).
+ */
+export function nangoRequestTarget(endpoint: string, params?: Record<string, unknown> | string): { path: string; params: Array<[string, string]> } {
+  const url = /^https?:\/\//i.test(endpoint) ? new URL(endpoint) : new URL(`/${endpoint.replace(/^\/+/, '')}`, 'http://nango.invalid');
+  if (typeof params === 'string') {
+    for (const [key, value] of new URLSearchParams(params.replace(/^\?/, ''))) url.searchParams.append(key, value);
+  } else {
+    for (const [key, value] of Object.entries(params ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, Array.isArray(value) ? value.map(String).join(',') : String(value));
+    }
+  }
+  return { path: url.pathname, params: [...url.searchParams.entries()] };
+}
+
 function normalisePath(path: string): string {
   return path.replace(/^\/+/, '');
 }

@@ -11,7 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { vi, type Mock } from 'vitest';
 import { ActionError } from '@ferry/sdk';
-import { matchRecording, NangoFixtureSchema, type NangoFixture } from './nango-fixture.ts';
+import { matchRecording, nangoRequestTarget, NangoFixtureSchema, type NangoFixture } from './nango-fixture.ts';
 import { readLegacyMocks } from './nango-legacy-mocks.ts';
 import { z } from 'zod';
 
@@ -62,19 +62,6 @@ async function loadFixture(dir: string, name: string): Promise<LoadedFixture> {
     return { fixture, unidentified: new Set(unidentified.map((u) => `${u.method} ${u.endpoint.replace(/^\/+/, '')}`)) };
   }
   throw new Error(`No Nango fixture for "${name}": looked for ${candidates.join(' and ')} and ${mocks}. Record one with \`nango dryrun ${name} <connection> --save\`.`);
-}
-
-/** `endpoint` may be a full URL (a next-page link) or carry its own query: Nango's mock matches on path and every query parameter. */
-function requestIdentity(config: NangoProxyConfig): { path: string; params: Array<[string, string]> } {
-  const url = /^https?:\/\//i.test(config.endpoint) ? new URL(config.endpoint) : new URL(`/${config.endpoint.replace(/^\/+/, '')}`, 'http://nango.invalid');
-  if (typeof config.params === 'string') {
-    for (const [key, value] of new URLSearchParams(config.params.replace(/^\?/, ''))) url.searchParams.append(key, value);
-  } else {
-    for (const [key, value] of Object.entries(config.params ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, Array.isArray(value) ? value.map(String).join(',') : String(value));
-    }
-  }
-  return { path: url.pathname, params: [...url.searchParams.entries()] };
 }
 
 export class NangoActionMock {
@@ -160,7 +147,7 @@ export class NangoActionMock {
   /** The recording Nango's matching rules pick for the request, or the error Nango's mock throws. */
   private async answer(config: NangoProxyConfig): Promise<NangoProxyResponse> {
     const method = (config.method ?? 'get').toLowerCase();
-    const { path, params } = requestIdentity(config);
+    const { path, params } = nangoRequestTarget(config.endpoint, config.params);
     const body = config.data === undefined || typeof config.data === 'string' ? config.data : JSON.stringify(config.data);
     const headers = Object.fromEntries(Object.entries(config.headers ?? {}).map(([k, v]) => [k, String(v)]));
     const { fixture, unidentified } = await this.loaded;

@@ -6,12 +6,13 @@
  * every batchSave/batchDelete, metadata and checkpoint write and log line reaches the mock's
  * spies as the script makes it.
  */
+import { basename, dirname } from 'node:path';
 import { vi } from 'vitest';
 import { createAction as defineAction, createSync as defineSync, ActionError } from '@ferry/sdk';
 import type { HostBridge, ProxyRequest, ProxyResponse, RunError } from '@ferry/runtime/contract';
-import { describeFailure } from '@ferry/host/proxy-describe';
 import { createScriptTester, type ScriptTester } from './index.ts';
-import { NangoActionMock, NangoSyncMock } from './nango-mock.ts';
+import type { NangoProxyConfig } from './nango-mock.ts';
+import { proxyResponseOf, type NangoAnswer } from './nango-replay.ts';
 
 /** A provider's entry for runs of its scripts (as `PUT /providers/:name` takes them), for providers Ferry's built-in catalog lacks. */
 export interface NangoProviderEntry {
@@ -28,64 +29,112 @@ export async function closeNangoScripts(): Promise<void> {
   await running?.close();
 }
 
-/** A host call the mock answers: a request in Nango's proxy configuration shape. */
-async function proxyThroughMock(mock: NangoActionMock, request: ProxyRequest): Promise<ProxyResponse> {
-  const answer = await mock.proxy({
-    method: request.method.toLowerCase(),
+/**
+ * What a test hands `exec`: Nango's NangoSyncMock / NangoActionMock, or an object of the test's
+ * own with the methods the script calls (`{ get: vi.fn().mockResolvedValue({ data }) }`), as
+ * Nango's mock-less tests write them. Each host call is made on it where it has that method.
+ */
+type NangoTestHost = Record<string, unknown>;
+
+/** Calls `mock[name](...args)` when the test's host has that method; `absent` otherwise. */
+async function callOn(mock: NangoTestHost, name: string, args: unknown[], absent?: () => unknown): Promise<unknown> {
+  const method = mock[name];
+  return typeof method === 'function' ? await (method as (...a: unknown[]) => unknown).apply(mock, args) : absent?.();
+}
+
+/** The request as the script configured it, in Nango's `ProxyConfiguration` shape (what a test's spies are called with). */
+function nangoConfigOf(request: ProxyRequest): NangoProxyConfig {
+  const body = request.body;
+  // A body the runtime serialised from the script's object goes back to being that object; text the script sent stays text.
+  let data: unknown = body;
+  if (body !== undefined && /^[[{]/.test(body)) {
+    try {
+      const parsed: unknown = JSON.parse(body);
+      if (JSON.stringify(parsed) === body) data = parsed;
+    } catch {
+      // not JSON: the script's own text
+    }
+  }
+  // …and the content-type the runtime adds to a body it serialised is not the script's either.
+  const headers = Object.fromEntries(Object.entries(request.headers ?? {}).filter(([name, value]) => !(data !== body && name === 'content-type' && value === 'application/json')));
+  return {
     endpoint: request.endpoint,
-    params: request.params,
-    headers: request.headers,
-    ...(request.body !== undefined && { data: request.body }),
-  });
-  const status = typeof answer.status === 'number' ? answer.status : 200;
-  const body = answer.data === undefined || answer.data === null ? '' : typeof answer.data === 'string' ? answer.data : JSON.stringify(answer.data);
-  const headers = Object.fromEntries(Object.entries(answer.headers ?? {}).map(([name, value]) => [name.toLowerCase(), String(value)]));
-  if (typeof answer.data !== 'string' && !headers['content-type']) headers['content-type'] = 'application/json';
-  // A recorded 4xx/5xx fails the script's call as the host's proxy words it.
-  const failure = status >= 400 ? describeFailure(request.method, request.endpoint, status, body) : undefined;
-  return { status, headers, body, ...(failure !== undefined && { failure }) };
+    ...(Object.keys(request.params ?? {}).length > 0 && { params: request.params }),
+    ...(Object.keys(headers).length > 0 && { headers }),
+    ...(data !== undefined && { data }),
+    ...(request.retries !== undefined && { retries: request.retries }),
+    ...(request.baseUrlOverride !== undefined && { baseUrlOverride: request.baseUrlOverride }),
+  };
+}
+
+/** An error carrying the provider's answer, as axios (and so Nango's `get`) rejects with one: `{ response: { status, data } }`. */
+function providerAnswerOf(error: unknown): NangoAnswer | null {
+  const response = error !== null && typeof error === 'object' ? (error as { response?: unknown }).response : undefined;
+  if (response === null || typeof response !== 'object') return null;
+  const { status, headers, data } = response as { status?: unknown; headers?: Record<string, unknown>; data?: unknown };
+  return typeof status === 'number' && status >= 400 ? { status, headers, data } : null;
+}
+
+/**
+ * A host call the test's host answers: through its method of the request's name (`get`, `post`…,
+ * so a test's `vi.spyOn(nangoMock, 'patch')` sees and answers it), else its `proxy`. A rejection
+ * carrying the provider's answer (`response.status` 4xx/5xx) fails the script's call as that
+ * answer would; any other rejection reaches the script as an error with its message.
+ */
+async function proxyThroughMock(mock: NangoTestHost, request: ProxyRequest): Promise<ProxyResponse> {
+  const method = request.method.toLowerCase();
+  const config = nangoConfigOf(request);
+  let answer: NangoAnswer;
+  try {
+    answer = (await callOn(mock, method, [config], () =>
+      callOn(mock, 'proxy', [{ ...config, method }], () => {
+        throw new Error(`the test's nango has neither ${method}() nor proxy() to answer ${request.method} ${request.endpoint}`);
+      }))) as NangoAnswer;
+  } catch (error) {
+    const failed = providerAnswerOf(error);
+    if (failed) return proxyResponseOf(request, failed);
+    throw error;
+  }
+  return proxyResponseOf(request, answer ?? { data: undefined });
 }
 
 const RECORD_SPIES = { save: 'batchSave', update: 'batchUpdate', delete: 'batchDelete' } as const;
+const asObject = (value: unknown) => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null);
 
-/** The in-memory host, with each call also made on the mock (its spies see it; its answers win where it has one). */
-function hostReportingTo(mock: NangoActionMock, inMemory: HostBridge): HostBridge {
+/** The in-memory host, with each call also made on the test's host (its spies see it; its answers win where it has one). */
+function hostReportingTo(mock: NangoTestHost, inMemory: HostBridge): HostBridge {
   const listings = new Map<string, Array<Record<string, unknown>>>();
   return {
     ...inMemory,
     async saveRecords(batch) {
-      const spy = mock instanceof NangoSyncMock ? mock[RECORD_SPIES[batch.op]] : undefined;
-      await spy?.(batch.records.map((row) => JSON.parse(row.json) as unknown), batch.model);
+      await callOn(mock, RECORD_SPIES[batch.op], [batch.records.map((row) => JSON.parse(row.json) as unknown), batch.model]);
       return inMemory.saveRecords(batch);
     },
     log(entries) {
-      for (const entry of entries) void mock.log(entry.message, { level: entry.level });
+      for (const entry of entries) void callOn(mock, 'log', [entry.message, { level: entry.level }]).catch(() => undefined);
       inMemory.log(entries);
     },
     async getMetadata() {
-      const metadata = await mock.getMetadata();
-      return metadata !== null && typeof metadata === 'object' ? (metadata as Record<string, unknown>) : {};
+      return asObject(await callOn(mock, 'getMetadata', [], () => inMemory.getMetadata())) ?? {};
     },
     async setMetadata(metadata, merge) {
-      await (merge ? mock.updateMetadata(metadata) : mock.setMetadata(metadata));
+      await callOn(mock, merge ? 'updateMetadata' : 'setMetadata', [metadata]);
       await inMemory.setMetadata(metadata, merge);
     },
     async saveCheckpoint(checkpoint) {
-      if (mock instanceof NangoSyncMock) await (checkpoint === null ? mock.clearCheckpoint() : mock.saveCheckpoint(checkpoint));
+      await (checkpoint === null ? callOn(mock, 'clearCheckpoint', []) : callOn(mock, 'saveCheckpoint', [checkpoint]));
       await inMemory.saveCheckpoint(checkpoint);
     },
     async trackDeletes(model, phase) {
-      await (phase === 'start' ? mock.trackDeletesStart(model) : mock.trackDeletesEnd(model));
+      await callOn(mock, phase === 'start' ? 'trackDeletesStart' : 'trackDeletesEnd', [model]);
       await inMemory.trackDeletes?.(model, phase);
     },
     // The mock's records (what the fixture or the test gives), read whole when the script starts a
     // walk and served a page at a time, as the host serves its own.
     async listRecords(model, cursor, limit) {
-      if (!(mock instanceof NangoSyncMock)) throw new Error('listRecords belongs to syncs');
       if (cursor === null) {
         const records: Array<Record<string, unknown>> = [];
-        const listed = mock.listRecords(model) as unknown;
-        const source = listed instanceof Promise ? await listed : listed;
+        const source = await callOn(mock, 'listRecords', [model], () => []);
         if (source !== null && typeof source === 'object' && Symbol.asyncIterator in source) {
           for await (const record of source as AsyncIterable<unknown>) records.push(record as Record<string, unknown>);
         } else if (Array.isArray(source)) records.push(...(source as Array<Record<string, unknown>>));
@@ -99,15 +148,24 @@ function hostReportingTo(mock: NangoActionMock, inMemory: HostBridge): HostBridg
 }
 
 /** The fixture's `getConnection` (or what the test mocked), as the run's connection; none recorded is an empty one. */
-async function connectionOf(mock: NangoActionMock): Promise<{ connection_id: string; connection_config: Record<string, unknown>; metadata: Record<string, unknown> | null }> {
-  const recorded = (await mock.getConnection().catch(() => null)) as Record<string, unknown> | null;
-  const object = (value: unknown) => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null);
+async function connectionOf(mock: NangoTestHost): Promise<{ connection_id: string; connection_config: Record<string, unknown>; metadata: Record<string, unknown> | null }> {
+  const recorded = asObject(await callOn(mock, 'getConnection', []).catch(() => null));
   return {
     connection_id: typeof recorded?.['connection_id'] === 'string' ? recorded['connection_id'] : 'test-connection',
-    connection_config: object(recorded?.['connection_config']) ?? {},
-    metadata: object(recorded?.['metadata']),
+    connection_config: asObject(recorded?.['connection_config']) ?? {},
+    metadata: asObject(recorded?.['metadata']),
   };
 }
+
+/**
+ * Where a Nango test passes and Ferry's fails on purpose: an action's input or output its schema
+ * refuses. Nango's runner only logs a warning (its validateActionInput / validateActionOutput
+ * flags are off by default) and its mock calls exec directly; Ferry refuses both on every call.
+ */
+const SCHEMA_REFUSALS: Record<string, string> = {
+  INVALID_INPUT: ". Ferry checks an action's input against its input schema on every call, in tests as when deployed (Nango's runner only logs a warning: its validateActionInput flag is off by default); correct the recorded input (the fixture's \"input\") or the action's input schema",
+  INVALID_OUTPUT: ". Ferry checks what an action returns against its output schema on every call, in tests as when deployed (Nango's runner only logs a warning: its validateActionOutput flag is off by default); correct what exec returns or the action's output schema",
+};
 
 /** The run's error as the script threw it: an ActionError stays one (type, payload), anything else an Error with the run's code. */
 function thrownFor(error: RunError): Error {
@@ -117,7 +175,7 @@ function thrownFor(error: RunError): Error {
     if (error.stack) thrown.stack = error.stack;
     return thrown;
   }
-  const thrown = Object.assign(new Error(error.message), { code: error.code, location: error.location });
+  const thrown = Object.assign(new Error(`${error.message}${SCHEMA_REFUSALS[error.code] ?? ''}`), { code: error.code, location: error.location });
   if (error.stack) thrown.stack = error.stack;
   return thrown;
 }
@@ -137,21 +195,24 @@ function testClock(): number | undefined {
 /** Below this a mocked clock is indistinguishable from the real one, and the real one is used. */
 const CLOCK_TOLERANCE_MS = 1_000;
 
-async function runUnderMock(file: string, providers: Record<string, NangoProviderEntry>, mock: unknown, input?: unknown): Promise<unknown> {
-  if (!(mock instanceof NangoActionMock)) {
-    throw new TypeError(`${file}: exec() takes the NangoSyncMock or NangoActionMock of ferry/testing/nango (what 'nango/test' gives under the ferry/testing/vitest plugin)`);
+async function runUnderMock(file: string, providers: Record<string, NangoProviderEntry>, given: unknown, input?: unknown): Promise<unknown> {
+  if (given === null || typeof given !== 'object') {
+    throw new TypeError(`${file}: exec() takes the NangoSyncMock or NangoActionMock of 'nango/test' (under the ferry/testing/vitest plugin), or an object with the nango methods the script calls`);
   }
-  const entry = providers[mock.providerConfigKey];
-  const sync = mock instanceof NangoSyncMock;
+  const mock = given as NangoTestHost;
+  // The provider folder (`<provider>/{syncs,actions}/<name>.ts`), as Nango's mock names it.
+  const provider = typeof mock['providerConfigKey'] === 'string' ? mock['providerConfigKey'] : basename(dirname(dirname(file)));
+  const entry = providers[provider];
+  const lastSyncDate = mock['lastSyncDate'];
   tester ??= createScriptTester();
   const run = await tester.run({
     script: file,
     proxy: (request) => proxyThroughMock(mock, request),
     input,
-    lastSyncDate: sync ? mock.lastSyncDate : null,
+    lastSyncDate: lastSyncDate instanceof Date || typeof lastSyncDate === 'string' ? lastSyncDate : null,
     now: testClock(),
-    checkpoint: sync ? await mock.getCheckpoint() : null,
-    connection: { ...(await connectionOf(mock)), provider: mock.providerConfigKey },
+    checkpoint: asObject(await callOn(mock, 'getCheckpoint', [])),
+    connection: { ...(await connectionOf(mock)), provider },
     ...(entry?.pagination && { pagination: entry.pagination }),
     ...(entry?.headers && { headers: entry.headers }),
     host: (inMemory) => hostReportingTo(mock, inMemory),

@@ -13,6 +13,7 @@ import { discoverScripts } from '../discover.ts';
 import { EXIT } from '../exit-codes.ts';
 import { createOutput } from '../output.ts';
 import { formatDiagnostic, typeCheckScripts } from '../typecheck.ts';
+import { defaultScriptsDir } from '../scripts-dir.ts';
 
 const help = `Usage: ferry compile [--dir scripts] [--no-typecheck] [--json]
 
@@ -20,7 +21,7 @@ Type-checks and bundles every script under <dir>/<provider>/{syncs,actions}/<nam
 each definition in the runtime. Errors name file:line:col and how to fix them.
 
 Options:
-  --dir <path>     scripts directory (default: scripts)
+  --dir <path>     scripts directory (default: scripts, or . in a Nango project's layout)
   --no-typecheck   only bundle and read definitions
   --json           print the result as JSON on stdout
   -h, --help       show this help
@@ -35,7 +36,7 @@ export const compileCommand: Command = {
     const { values, positionals } = parseCommandArgs(argv, {
       json: HOST_OPTIONS.json,
       help: HOST_OPTIONS.help,
-      dir: { type: 'string', default: 'scripts' },
+      dir: { type: 'string' },
       'no-typecheck': { type: 'boolean', default: false },
     });
     const out = createOutput({ json: values.json });
@@ -45,8 +46,9 @@ export const compileCommand: Command = {
     }
     try {
       if (positionals.length > 0) throw new UsageError(`compile takes no arguments (got ${positionals.join(' ')})`);
-      const scripts = await discoverScripts(values.dir);
-      if (scripts.length === 0) throw new UsageError(`no scripts found under ${values.dir} (expected <provider>/syncs/<name>.ts or <provider>/actions/<name>.ts)`);
+      const dir = values.dir ?? defaultScriptsDir();
+      const scripts = await discoverScripts(dir);
+      if (scripts.length === 0) throw new UsageError(`no scripts found under ${dir} (expected <provider>/syncs/<name>.ts or <provider>/actions/<name>.ts)`);
 
       const typecheck = values['no-typecheck'] ? { ran: false as const, reason: '--no-typecheck' } : await typeCheckScripts(scripts.map((s) => s.entryPath));
       if (!typecheck.ran) out.note(`  type-check skipped: ${typecheck.reason}`);
@@ -57,7 +59,7 @@ export const compileCommand: Command = {
         return EXIT.BUNDLE;
       } else out.note(`  type-checked ${scripts.length} script(s)`);
 
-      const bundled = await bundleAll(values.dir, {
+      const bundled = await bundleAll(dir, {
         onProgress: (e) => {
           if (e.type === 'bundled') out.note(`  bundled ${e.script.provider}/${e.script.kind}s/${e.script.name}  ${(e.bytes / 1024).toFixed(1)} KB`);
         },

@@ -6,10 +6,10 @@ import { EXIT } from '../exit-codes.ts';
 import { createHostClient } from '../host-client.ts';
 import { createOutput } from '../output.ts';
 
-const help = `Usage: ferry connections <subcommand> [options]
+const help = `Usage: ferry connections [subcommand] [options]
 
 Subcommands:
-  list                                 every connection of the environment
+  list                                 every connection of the environment (the default)
   get <id>                             one connection (credentials are never shown)
   create <id> --provider <name>        create (or replace) a connection
   update <id>                          change credentials, config or metadata
@@ -80,7 +80,7 @@ export const connectionsCommand: Command = {
         out.line(`  metadata: ${JSON.stringify(c.metadata)}`);
         out.json(c);
       };
-      switch (sub) {
+      switch (sub ?? 'list') {
         case 'list': {
           const { connections } = await client.request('GET', '/connections', z.object({ connections: z.array(ConnectionSchema) }));
           for (const c of connections) out.line(`${c.connection_id.padEnd(30)} ${c.provider.padEnd(16)} ${c.auth_status}`);
@@ -132,7 +132,7 @@ export const connectionsCommand: Command = {
           return EXIT.OK;
         }
         default:
-          throw new UsageError(sub ? `unknown subcommand "${sub}"` : 'connections needs a subcommand');
+          throw new UsageError(`unknown subcommand "${sub}"`);
       }
     } catch (error) {
       return reportError(error, out);

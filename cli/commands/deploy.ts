@@ -8,6 +8,7 @@ import { keepRemoved, planDeploy, type DeployPlan } from '../deploy-plan.ts';
 import { EXIT } from '../exit-codes.ts';
 import { HostApiError } from '../host-client.ts';
 import { createOutput, type Output } from '../output.ts';
+import { defaultScriptsDir } from '../scripts-dir.ts';
 
 const help = `Usage: ferry deploy [--dir scripts] [--yes] [--prune] [--dry-run] [--partial] [options]
 
@@ -21,7 +22,7 @@ another checkout's) are removed only with consent: --prune, --yes, or yes at the
 Without it they stay deployed as they are, and deploy names them.
 
 Options:
-  --dir <path>     scripts directory (default: scripts)
+  --dir <path>     scripts directory (default: scripts, or . in a Nango project's layout)
   -y, --yes        apply without asking (removing scripts this project does not have)
   --prune          remove deployed scripts this project does not have (a terminal still asks
                    before applying the rest)
@@ -106,7 +107,7 @@ export const deployCommand: Command = {
   async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
       ...HOST_OPTIONS,
-      dir: { type: 'string', default: 'scripts' },
+      dir: { type: 'string' },
       yes: { type: 'boolean', short: 'y', default: false },
       'dry-run': { type: 'boolean', default: false },
       partial: { type: 'boolean', default: false },
@@ -121,7 +122,8 @@ export const deployCommand: Command = {
       if (positionals.length > 0) throw new UsageError(`deploy takes no arguments (got ${positionals.join(' ')})`);
       const host = hostFrom(values, env);
       const onProgress = progressPrinter(out, host.url);
-      const { bundled, failures } = values.partial ? await bundleEach(values.dir, { onProgress }) : { bundled: await bundleAll(values.dir, { onProgress }), failures: [] };
+      const dir = values.dir ?? defaultScriptsDir();
+      const { bundled, failures } = values.partial ? await bundleEach(dir, { onProgress }) : { bundled: await bundleAll(dir, { onProgress }), failures: [] };
       if (bundled.length === 0) throw new DeployError('BUNDLE_FAILED', `none of the ${failures.length} script(s) bundled; nothing was deployed`, failures);
       const interactive = process.stdin.isTTY === true && !values.json && !values.yes;
       const previewed = await preview(bundled, host, failures.map((f) => f.script));

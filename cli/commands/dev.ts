@@ -18,6 +18,7 @@ import { createHostClient } from '../host-client.ts';
 import { formatRunLine, watchRuns } from '../run-lines.ts';
 import { formatDiagnostic, typeCheckScripts } from '../typecheck.ts';
 import { watchScripts } from '../watch.ts';
+import { defaultScriptsDir } from '../scripts-dir.ts';
 
 const help = `Usage: ferry dev [--dir scripts] [--port 3003] [--data-dir .ferry] [--demo] [--json]
 
@@ -27,7 +28,7 @@ redeploys; a type error is printed at file:line:col and not deployed. Each finis
 one line: counts, wall time, peak memory, or its error and where. Stops on Ctrl-C.
 
 Options:
-  --dir <path>       scripts directory (default: scripts)
+  --dir <path>       scripts directory (default: scripts, or . in a Nango project's layout)
   --port <n>         API port (default: $FERRY_PORT or 3003; 0 picks a free port)
   --data-dir <path>  where the embedded database and dev key live (default: $FERRY_DATA_DIR or .ferry)
   --demo             also start the demo providers (CRM, helpdesk, billing, chat) and connect them
@@ -75,7 +76,11 @@ function printDeployFailure(out: Output, error: unknown): void {
     out.error(error.message);
     out.jsonLine({ event: 'deploy_failed', code: 'DEPLOY_FAILED', message: error.message });
   }
-  out.note('Fix the script and save again; the previous version keeps running.');
+  // No scripts yet (a new folder) is nothing to fix, and there is no previous version.
+  const noScripts = error instanceof DeployError && error.code === 'NO_SCRIPTS';
+  out.note(noScripts
+    ? 'Add one there (`npx ferry init` writes an example sync and action); it is deployed when saved.'
+    : 'Fix the script and save again; the previous version keeps running.');
 }
 
 export const devCommand: Command = {
@@ -86,7 +91,7 @@ export const devCommand: Command = {
     const { values, positionals } = parseCommandArgs(argv, {
       json: HOST_OPTIONS.json,
       help: HOST_OPTIONS.help,
-      dir: { type: 'string', default: 'scripts' },
+      dir: { type: 'string' },
       port: { type: 'string' },
       'data-dir': { type: 'string' },
       demo: { type: 'boolean', default: false },
@@ -97,7 +102,7 @@ export const devCommand: Command = {
       return EXIT.OK;
     }
     if (positionals.length > 0) throw new UsageError(`dev takes no arguments (got ${positionals.join(' ')})`);
-    const dir = resolve(values.dir);
+    const dir = resolve(values.dir ?? defaultScriptsDir());
     let config;
     try {
       // Always embedded: dev never touches the Postgres a DATABASE_URL in the shell points at.

@@ -8,6 +8,7 @@ import { dryRun, type DryRunResult } from '../dryrun.ts';
 import { EXIT } from '../exit-codes.ts';
 import { createOutput, type Output } from '../output.ts';
 import { formatTable } from '../table.ts';
+import { defaultScriptsDir } from '../scripts-dir.ts';
 
 const help = `Usage: ferry dryrun <sync-or-action> --connection <id> [--input <json|@file>] [--full] [options]
 
@@ -28,7 +29,7 @@ Options:
   --save               record the provider's responses to <provider>/fixtures/<script>.json
                        (replayed by ferry/testing in your script's tests)
   --save-to <path>     record them to this file instead
-  --dir <path>         scripts directory (default: scripts)
+  --dir <path>         scripts directory (default: scripts, or . in a Nango project's layout)
   --limit <n>          records printed per model (default 20; --json prints all)
 ${HOST_OPTIONS_HELP}
 
@@ -131,7 +132,7 @@ export const dryrunCommand: Command = {
       part: { type: 'string' },
       save: { type: 'boolean', default: false },
       'save-to': { type: 'string' },
-      dir: { type: 'string', default: 'scripts' },
+      dir: { type: 'string' },
       limit: { type: 'string', default: '20' },
     });
     const out = createOutput({ json: values.json });
@@ -158,7 +159,7 @@ export const dryrunCommand: Command = {
         ...(checkpoint !== undefined && { checkpoint: checkpoint as Record<string, unknown> | null }),
         ...(values.part !== undefined && { part: values.part }),
         ...((values.save || values['save-to']) && { save: values['save-to'] ?? true }),
-        dir: values.dir,
+        dir: values.dir ?? defaultScriptsDir(),
         ...hostFrom(values, env),
         onScript(script) {
           // Nothing is saved in Ferry, but what an action sends the provider is real.

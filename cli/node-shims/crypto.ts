@@ -52,10 +52,7 @@ class Digest {
     if (this.#done) throw new Error('Digest already called');
     this.#done = true;
     const bytes = Buffer.from(this.#state.digest());
-    if (encoding === undefined) return bytes;
-    // The buffer package predates Node's base64url encoding.
-    if (encoding === 'base64url') return bytes.toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-    return bytes.toString(encoding);
+    return encoding === undefined ? bytes : bytes.toString(encoding);
   }
 }
 

@@ -91,7 +91,7 @@ export async function createActionQueue(deps: ActionQueueDeps) {
       if (!(await deps.actionJobs.claim(tx, job.id))) {
         return written === null ? null : deps.actionJobs.startedUnseen(tx, job.id, written); // null: taken by another delivery meanwhile
       }
-      const row = await deps.runner.start(target, 'async', tx);
+      const row = await deps.runner.start(target, 'async', tx, job.id);
       written = row.id;
       await deps.actionJobs.setRun(tx, job.id, row.id);
       return row;
@@ -106,6 +106,30 @@ export async function createActionQueue(deps: ActionQueueDeps) {
   }
 
   return {
+    /**
+     * Settles the calls of runs failed as lost (their worker died: the stale-run sweep): each
+     * reads failed with its run's error and the app gets its action.finished, in one transaction.
+     * The call's row used to stay 'running' (GET /actions/jobs/:id showed the run's failure) and
+     * no event was ever sent. A call settled already (a frozen worker woke and finished) is left.
+     */
+    async settleLost(runIds: string[]): Promise<number> {
+      if (runIds.length === 0) return 0;
+      return deps.sql.begin(async (tx) => {
+        const settled = await tx<Array<{ id: string; environment_id: string; action_name: string; connection_id: string; provider: string; error: RunError }>>`
+          update action_jobs j set status = 'failed', finished_at = coalesce(r.finished_at, now()), error = r.error
+          from runs r, connections c
+          where j.run_id = r.id and c.id = j.connection_id and r.id in ${tx(runIds)} and j.status = 'running' and r.status = 'failed'
+          returning j.id::text as id, j.environment_id::text as environment_id, j.action_name, c.connection_id, c.provider, j.error`;
+        for (const job of settled) {
+          await deps.outbox?.publish(tx, job.environment_id, [{
+            type: 'action.finished', from: 'ferry', connection_id: job.connection_id, provider: job.provider, action_name: job.action_name,
+            id: job.id, success: false, error: { code: job.error.code, message: job.error.message },
+          }]);
+        }
+        return settled.length;
+      });
+    },
+
     /** Records the call and queues it atomically; returns the call's row. */
     async enqueue(q: { environmentId: string; target: ActionTarget; input: unknown }): Promise<ActionJobRow> {
       return deps.sql.begin(async (tx) => {

@@ -5,13 +5,12 @@
  * ROUTE_SPECS, and test/api/openapi.test.ts fails for any registered route without one.
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { Logger } from '../logger.ts';
 import type { Environment, Environments } from '../tenancy/environments.ts';
 import { bearerKey, unknownKey } from './auth.ts';
 import { checkRequestValue, errorBody, renderError } from './errors.ts';
-import { API_LIMITS } from './limits.ts';
+import { requestBodyLimit } from './body-limit.ts';
 import { refuseUnknownQueryParameters } from './query-params.ts';
 import { buildOpenApiDocument, defineRoutes, type RouteSpec } from './openapi/index.ts';
 import { actionRoutes, actionRouteSpecs, type ActionRouteDeps } from './routes/actions.ts';
@@ -91,10 +90,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     return c.body(openApiDocument, 200, { 'content-type': 'application/json; charset=utf-8' });
   });
 
-  app.use('*', bodyLimit({
-    maxSize: API_LIMITS.bodyBytes,
-    onError: (c) => c.json(errorBody('PAYLOAD_TOO_LARGE', `request body exceeds ${API_LIMITS.bodyBytes / 1024 / 1024} MiB`), 413),
-  }));
+  app.use('*', requestBodyLimit());
   // Authenticated otherwise: the admin key (environments) and provider signatures (webhooks).
   app.route('/', adminRoutes(deps));
   app.route('/', webhookReceiverRoutes(deps));

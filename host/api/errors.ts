@@ -110,16 +110,9 @@ export function parseJsonBytes(
     throw new ApiError(400, 'INVALID_JSON', `${what} is not valid UTF-8`);
   }
   if (empty !== undefined && text.trim() === '') return empty;
-  if (inexact === 'float') {
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new ApiError(400, 'INVALID_JSON', `${what} is not valid JSON`);
-    }
-  }
   let parsed: ReturnType<typeof parseExactJson>;
   try {
-    parsed = parseExactJson(text);
+    parsed = inexact === 'float' ? { value: JSON.parse(text), inexact: null } : parseExactJson(text);
   } catch {
     throw new ApiError(400, 'INVALID_JSON', `${what} is not valid JSON`);
   }

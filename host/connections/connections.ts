@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { Cipher } from '../crypto/cipher.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
+import { readOne, rowRead, type RowRead } from '../db/read-together.ts';
 import { CAPS } from '@ferry/runtime/caps';
 import { MetadataObjectSchema, metadataBytes, MetadataTooLargeError } from './metadata-size.ts';
 
@@ -101,6 +102,9 @@ const jsonOrNull = (v: unknown) => (v === null || v === undefined ? null : JSON.
 
 export function createConnections(sql: Sql, cipher: Cipher) {
   const seal = (credentials: Credentials) => cipher.encrypt(JSON.stringify(CredentialsSchema.parse(credentials)));
+  /** By internal id (a run reads it with its other reads: read-together.ts). */
+  const byIdRead = (id: string): RowRead<ConnectionRow | null> =>
+    rowRead(sql`select ${sql.unsafe(publicColumns)} from connections where id = ${id}`, (row) => (row as ConnectionRow | undefined) ?? null);
 
   function open(row: { credentials_enc: string | null; credentials: unknown } | undefined): Credentials {
     if (!row) return { type: 'none' };
@@ -159,9 +163,10 @@ export function createConnections(sql: Sql, cipher: Cipher) {
       return row ?? null;
     },
 
-    async getById(id: string): Promise<ConnectionRow | null> {
-      const [row] = await sql<ConnectionRow[]>`select ${sql.unsafe(publicColumns)} from connections where id = ${id}`;
-      return row ?? null;
+    byIdRead,
+
+    getById(id: string): Promise<ConnectionRow | null> {
+      return readOne(byIdRead(id));
     },
 
     /** The environment's connections, or one end user's. */

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Sql } from '../db/connect.ts';
+import { readOne, rowRead, type RowRead } from '../db/read-together.ts';
 import { templateProblem } from './base-url.ts';
 
 /**
@@ -197,6 +198,10 @@ export function createProviders(sql: Sql, options: { builtins?: Map<string, Prov
   const builtins = options.builtins ?? loadBuiltins();
   // A null display_name column means none; the schema wants it absent.
   const parseRow = (row: Record<string, unknown>): Provider => ProviderSchema.parse({ ...row, display_name: row.display_name ?? undefined });
+  /** The environment's entry, else the built-in one (a run reads it with its other reads: read-together.ts). */
+  const providerRead = (environmentId: string, name: string): RowRead<Provider | null> => rowRead(sql`
+    select ${sql.unsafe(providerColumns)} from providers where environment_id = ${environmentId} and name = ${name}`,
+  (row) => (row ? parseRow(row) : builtins.get(name) ?? null));
 
   return {
     async upsert(environmentId: string, input: ProviderInput): Promise<Provider> {
@@ -214,12 +219,11 @@ export function createProviders(sql: Sql, options: { builtins?: Map<string, Prov
       return provider;
     },
 
+    providerRead,
+
     /** The environment's entry, else the built-in one. */
-    async get(environmentId: string, name: string): Promise<Provider | null> {
-      const [row] = await sql`
-        select ${sql.unsafe(providerColumns)} from providers where environment_id = ${environmentId} and name = ${name}`;
-      if (row) return parseRow(row);
-      return builtins.get(name) ?? null;
+    get(environmentId: string, name: string): Promise<Provider | null> {
+      return readOne(providerRead(environmentId, name));
     },
 
     async list(environmentId: string): Promise<CatalogEntry[]> {

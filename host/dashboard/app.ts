@@ -9,6 +9,7 @@ import { csrf } from 'hono/csrf';
 import { html } from 'hono/html';
 import { secureHeaders } from 'hono/secure-headers';
 import { HTTPException } from 'hono/http-exception';
+import { requestBodyLimit } from '../api/body-limit.ts';
 import { errorBody, formBody } from '../api/errors.ts';
 import type { Logger } from '../logger.ts';
 import { createDashboardApi, isFerryApiError, type ApiFetch } from './api-client.ts';
@@ -101,6 +102,8 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
 
   // Unsafe methods must come from this origin (a second fence besides the per-form token).
   app.use('*', csrf());
+  // A form is read whole (sign-in before any session): held to the API's cap, not buffered unbounded.
+  app.use('*', requestBodyLimit());
 
   app.get('/sign-in', (c) => c.html(signInPage()));
   app.post('/sign-in', async (c) => {

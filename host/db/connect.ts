@@ -9,6 +9,7 @@ import { noDelaySocketFactory } from './no-delay-socket.ts';
 
 export type Sql = postgres.Sql<{}>;
 export type TransactionSql = postgres.TransactionSql<{}>;
+export type Row = postgres.Row;
 
 export interface Database {
   sql: Sql;

@@ -4,6 +4,7 @@
  */
 import type { ScriptManifest } from '@ferry/runtime/contract';
 import type { Sql } from '../db/connect.ts';
+import { readOne, rowRead, type RowRead } from '../db/read-together.ts';
 
 export type StoredManifest = ScriptManifest & { frequencyMs?: number };
 
@@ -19,13 +20,17 @@ export interface ScriptRow {
 }
 
 export function createScripts(sql: Sql) {
+  /** The active script of this provider and name (a run reads it with its other reads: read-together.ts). */
+  const activeRead = (environmentId: string, provider: string, name: string): RowRead<ScriptRow | null> => rowRead(sql`
+    select s.id, s.name, s.provider, s.kind, s.code, s.hash, s.manifest, d.version
+    from scripts s join deployments d on d.id = s.deployment_id
+    where s.environment_id = ${environmentId} and s.provider = ${provider} and s.name = ${name} and s.active`, (row) => (row as ScriptRow | undefined) ?? null);
+
   return {
-    async getActive(environmentId: string, provider: string, name: string): Promise<ScriptRow | null> {
-      const [row] = await sql<ScriptRow[]>`
-        select s.id, s.name, s.provider, s.kind, s.code, s.hash, s.manifest, d.version
-        from scripts s join deployments d on d.id = s.deployment_id
-        where s.environment_id = ${environmentId} and s.provider = ${provider} and s.name = ${name} and s.active`;
-      return row ?? null;
+    activeRead,
+
+    getActive(environmentId: string, provider: string, name: string): Promise<ScriptRow | null> {
+      return readOne(activeRead(environmentId, provider, name));
     },
 
     /** The providers that have an active script of this name (what a lookup that missed can suggest). */

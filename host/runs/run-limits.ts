@@ -5,6 +5,7 @@
  */
 import { LimitsSchema, type Limits, type ScriptManifest } from '@ferry/runtime/contract';
 import type { Sql } from '../db/connect.ts';
+import { readOne, rowRead, type RowRead } from '../db/read-together.ts';
 
 export type LimitCaps = Limits;
 
@@ -14,14 +15,18 @@ export const DEFAULT_LIMIT_CAPS: LimitCaps = { memoryMb: 1024, wallTimeMs: 3600_
 /** The settings column that caps each limit (PUT /environment/settings takes the same names). */
 export const CAP_SETTINGS = { memoryMb: 'max_memory_mb', wallTimeMs: 'max_wall_time_ms', cpuTimeMs: 'max_cpu_time_ms' } as const;
 
-export async function environmentLimitCaps(sql: Sql, environmentId: string): Promise<LimitCaps> {
-  const [row] = await sql<{ max_memory_mb: number | null; max_wall_time_ms: number | null; max_cpu_time_ms: number | null }[]>`
-    select max_memory_mb, max_wall_time_ms, max_cpu_time_ms from environment_settings where environment_id = ${environmentId}`;
-  return {
-    memoryMb: row?.max_memory_mb ?? DEFAULT_LIMIT_CAPS.memoryMb,
-    wallTimeMs: row?.max_wall_time_ms ?? DEFAULT_LIMIT_CAPS.wallTimeMs,
-    cpuTimeMs: row?.max_cpu_time_ms ?? DEFAULT_LIMIT_CAPS.cpuTimeMs,
-  };
+/** The environment's caps (a run reads them with its other reads: read-together.ts). */
+export function limitCapsRead(sql: Sql, environmentId: string): RowRead<LimitCaps> {
+  return rowRead(sql`
+    select max_memory_mb, max_wall_time_ms, max_cpu_time_ms from environment_settings where environment_id = ${environmentId}`, (row) => ({
+    memoryMb: (row?.max_memory_mb as number | null | undefined) ?? DEFAULT_LIMIT_CAPS.memoryMb,
+    wallTimeMs: (row?.max_wall_time_ms as number | null | undefined) ?? DEFAULT_LIMIT_CAPS.wallTimeMs,
+    cpuTimeMs: (row?.max_cpu_time_ms as number | null | undefined) ?? DEFAULT_LIMIT_CAPS.cpuTimeMs,
+  }));
+}
+
+export function environmentLimitCaps(sql: Sql, environmentId: string): Promise<LimitCaps> {
+  return readOne(limitCapsRead(sql, environmentId));
 }
 
 /** Each declared limit above its cap, said so a deploy can refuse it naming the limit. */

@@ -89,6 +89,24 @@ export interface StartedRun {
   exists: Fragment;
 }
 
+/** The run a finish is settling, as its `alongside` statements may refer to it. */
+export interface FinishedRun {
+  /** True when the run was still running, and is now settled by this finish. */
+  exists: Fragment;
+}
+
+/**
+ * `statement` as the CTE `name` with `also` beside it, in one statement that then selects
+ * `select`: writes that belong together, in one round trip and one commit (or one statement of
+ * the caller's transaction).
+ */
+function withAlongside(tx: Sql | TransactionSql, name: string, statement: Fragment, also: Fragment[], select: Fragment): Fragment {
+  return tx`
+    with ${tx(name)} as (${statement})
+    ${also.map((alongside, i) => tx`, ${tx(`alongside_${i}`)} as (${alongside})`)}
+    ${select}`;
+}
+
 export function createRuns(sql: Sql) {
   return {
     /**
@@ -113,10 +131,7 @@ export function createRuns(sql: Sql) {
         return row ?? null;
       }
       const also = alongside({ startedAt: tx`(select started_at from started_run)`, exists: tx`exists (select 1 from started_run)` });
-      const [row] = await tx<RunRow[]>`
-        with started_run as (${insert})
-        ${also.map((statement, i) => tx`, ${tx(`alongside_${i}`)} as (${statement})`)}
-        select * from started_run`;
+      const [row] = (await withAlongside(tx, 'started_run', insert, also, tx`select * from started_run`)) as unknown as RunRow[];
       return row ?? null;
     },
 
@@ -135,14 +150,21 @@ export function createRuns(sql: Sql) {
       await sql`update runs set heartbeat_at = now() where id = ${runId} and status = 'running'`;
     },
 
-    /** Finishes a run; `tx` lets the caller move sync state in the same transaction. */
+    /**
+     * Finishes a run; `tx` lets the caller move sync state in the same transaction. Only a running
+     * run is finished, and its row stays locked to the end of `tx`: the finish is itself a fence
+     * (run-fence.ts). `alongside` are writes that belong with it (a sync's success moving its
+     * state): they run in the same statement and see through `finished` whether it finished the
+     * run (if not, they must change nothing).
+     */
     async finish(
       runId: string,
       outcome: { status: 'succeeded' | 'failed'; usage: Usage; error?: RunError; warnings?: readonly RunWarning[]; modelCounts?: ReadonlyMap<string, { added: number; updated: number; deleted: number }> },
       tx: Sql | TransactionSql = sql,
+      alongside?: (finished: FinishedRun) => Fragment[],
     ): Promise<boolean> {
       const u = outcome.usage;
-      const rows = await tx`
+      const update = tx`
         update runs set status = ${outcome.status}, finished_at = now(),
           wall_ms = ${Math.round(u.wallMs)}, cpu_ms = ${Math.round(u.cpuMs)}, peak_heap_bytes = ${Math.round(u.peakHeapBytes)},
           bridge_bytes = ${Math.round(u.bridgeBytes)}, proxy_calls = ${u.proxyCalls},
@@ -151,7 +173,10 @@ export function createRuns(sql: Sql) {
           model_counts = ${outcome.modelCounts ? JSON.stringify(Object.fromEntries(outcome.modelCounts)) : null}::text::jsonb
         where id = ${runId} and status = 'running'`;
       // false: the run was already settled (failed as stale while its process was stalled).
-      return rows.count > 0;
+      if (!alongside) return (await update).count > 0;
+      const also = alongside({ exists: tx`exists (select 1 from finished_run)` });
+      const [row] = (await withAlongside(tx, 'finished_run', tx`${update} returning 1`, also, tx`select count(*)::int as n from finished_run`)) as unknown as Array<{ n: number }>;
+      return row!.n > 0;
     },
 
     async get(runId: string): Promise<RunRow | null> {

@@ -1,7 +1,9 @@
 /**
  * Reading records by cursor. `readPage` returns parsed records for Node callers; `readPageBody`
  * (GET /records) and `readPageJson` return the API's response, spliced from the stored JSON, unparsed.
- * Both run the same page query and build each record the same way, so they return the same records.
+ * Both run the same page query; readPage takes the rows as the driver parses them, the body their
+ * bytes as Postgres sent them, and both give each record the same `_ferry_metadata` (the tests
+ * compare the two).
  *
  * Why a cursor can be trusted: writers of one (connection, model) draw cursors and commit in the
  * same order (records-save.ts), so everything a reader sees is preceded by everything that will
@@ -121,55 +123,56 @@ order by cursor
 limit $6`;
 
 /**
- * Epoch microseconds as text (Node truncates them to the milliseconds of Date#toISOString).
- * date_part is float8 arithmetic, several times cheaper per row than extract's numeric; rounding
- * to whole microseconds is exact for any date a record can carry (< 2^53 µs).
+ * Epoch microseconds (Node truncates them to the milliseconds of Date#toISOString). date_part is
+ * float8 arithmetic, several times cheaper per row than extract's numeric; rounding to whole
+ * microseconds is exact for any date a record can carry (< 2^53 µs).
  */
-const us = (column: string) => `(date_part('epoch', page.${column}) * 1000000)::bigint::text`;
+const us = (column: string) => `(date_part('epoch', page.${column}) * 1000000)::bigint`;
 
 /**
- * Every column as text: the record's stored JSON text as Postgres prints it, never parsed here.
+ * The columns as Postgres prints them in its text format: the record's stored JSON text (jsonb's
+ * output function), the cursor and the epoch µs as decimal digits. None is cast to text: `::text`
+ * of a jsonb or bigint is an I/O coercion, the value printed, copied into a text datum and copied
+ * out again — per row a kilobyte more to copy for the same bytes on the wire (bench/api/pg-cpu.ts).
  * Building the response in Node from these is ~2× faster than building it in Postgres with
  * json_build_object/to_char/string_agg (bench/api: Postgres spends the difference per row).
  */
-const asTextRows = (page: string) => `
-select page.cursor::text as c, page.data::text as d, ${us('first_seen_at')} as f, ${us('updated_at')} as u,
+const pageRows = (page: string) => `
+select page.cursor as c, page.data as d, ${us('first_seen_at')} as f, ${us('updated_at')} as u,
   page.last_action as a, ${us('deleted_at')} as x
 from (${page}) page
 order by page.cursor`;
 
 /** Exported for the plan tests (test/store/records-plans.test.ts). */
 export const PAGE_STATEMENTS = {
-  keyset: asTextRows(page('$1')),
-  ids: asTextRows(pageByIds('$1')),
+  keyset: pageRows(page('$1')),
+  ids: pageRows(pageByIds('$1')),
   /** $1 the key's hash, $7 the API's connection_id. */
-  keyedKeyset: asTextRows(page(keyed(7))),
+  keyedKeyset: pageRows(page(keyed(7))),
   /** $1 the key's hash, $8 the API's connection_id. */
-  keyedIds: asTextRows(pageByIds(keyed(8))),
+  keyedIds: pageRows(pageByIds(keyed(8))),
 } as const;
 
-interface TextRow { c: string; d: string; f: string; u: string; a: RecordAction; x: string | null }
+/** A page row as postgres.js parses it (readPage): int8 columns stay strings, the jsonb is parsed. */
+interface PageRow { c: string; d: Record<string, unknown>; f: string; u: string; a: RecordAction; x: string | null }
 
-const isoText = (epochMicros: string) => `"${new Date(Math.floor(Number(epochMicros) / 1000)).toISOString()}"`;
+const isoDate = (epochMicros: string) => new Date(Math.floor(Number(epochMicros) / 1000)).toISOString();
+const isoText = (epochMicros: string) => `"${isoDate(epochMicros)}"`;
 
 /**
- * `_ferry_metadata` as JSON text; every value is a digit string, an ISO date or an action name,
- * so nothing needs escaping. Rows written by one batch share their timestamps: `dates` memoises
- * them per page.
+ * The record as readPage returns it: the stored object with `_ferry_metadata` last, as the body
+ * streamPageBody splices from the same row's bytes (a stored `_ferry_metadata` key is replaced
+ * there too, since a JSON object's later key wins). Rows written by one batch share their
+ * timestamps: `dates` memoises them per page.
  */
-function metadataJson(row: TextRow, dates: Map<string, string>): string {
+function storedRecord(row: PageRow, dates: Map<string, string>): StoredRecord {
   const iso = (us: string) => {
     let text = dates.get(us);
-    if (text === undefined) dates.set(us, (text = isoText(us)));
+    if (text === undefined) dates.set(us, (text = isoDate(us)));
     return text;
   };
-  return `{"first_seen_at":${iso(row.f)},"last_modified_at":${iso(row.u)},"last_action":"${row.a}","deleted_at":${row.x === null ? 'null' : iso(row.x)},"cursor":"${row.c}"}`;
-}
-
-/** The record's JSON text with `"_ferry_metadata":{…}` spliced in before its closing brace. */
-function recordJson(row: TextRow, dates: Map<string, string>): string {
-  const head = row.d === '{}' ? '{' : `${row.d.slice(0, -1)},`;
-  return `${head}"_ferry_metadata":${metadataJson(row, dates)}}`;
+  const metadata: FerryMetadata = { first_seen_at: iso(row.f), last_modified_at: iso(row.u), last_action: row.a, deleted_at: row.x === null ? null : iso(row.x), cursor: row.c };
+  return { ...row.d, _ferry_metadata: metadata };
 }
 
 function pageQuery(args: ReadPageArgs): { text: string; params: (string | number | null)[] } {
@@ -203,19 +206,23 @@ function pageQuery(args: ReadPageArgs): { text: string; params: (string | number
 // Unprepared: each page is planned with its own parameters (records-sql.ts explains why).
 const UNPREPARED = { prepare: false } as const;
 
-async function readTextRows(sql: Sql, args: ReadPageArgs): Promise<TextRow[]> {
-  const { text, params } = pageQuery(args);
-  return sql.unsafe<TextRow[]>(text, params, UNPREPARED);
-}
-
 export async function readPage(sql: Sql, args: ReadPageArgs): Promise<RecordPage> {
-  const rows = await readTextRows(sql, args);
+  const { text, params } = pageQuery(args);
+  const rows = await sql.unsafe<PageRow[]>(text, params, UNPREPARED);
   const dates = new Map<string, string>();
-  const records = rows.map((row) => JSON.parse(recordJson(row, dates)) as StoredRecord);
+  const records = rows.map((row) => storedRecord(row, dates));
   return { records, next_cursor: rows.at(-1)?.c ?? null };
 }
 
 const OPEN = '{"records":[';
+/**
+ * Each record of a page goes on a line of its own: `{"records":[`, a newline, the records
+ * separated by `,` and a newline, then a newline and `],"next_cursor":…}`. Still one JSON
+ * document (whitespace between values), one byte more per record; and a reader can split a page at
+ * its newlines as the bytes arrive and parse each record on its own (@ferry/client does), since the
+ * stored JSON text never holds a raw newline (Postgres escapes one inside a string as `\n`).
+ */
+const NEWLINE = 0x0a;
 const latin1 = (text: string) => Buffer.from(text, 'latin1');
 const META_OPEN = latin1(',"_ferry_metadata":{"first_seen_at":');
 const META_MODIFIED = latin1(',"last_modified_at":');
@@ -299,9 +306,8 @@ export interface PageBody {
  * The API response `{"records":[…],"next_cursor":…}` built from the rows' bytes as Postgres sends
  * them, and handed on while the rest of the page is still arriving: the HTTP response is on its
  * way before the query ends (bench/api). The stored JSON text is never decoded to a JS string nor
- * re-encoded: each record is its stored text minus the closing brace, then the `_ferry_metadata`
- * text of `metadataJson` — the same splice as `recordJson`, so readPage and this return the same
- * records. Bytes are copied once, straight into the chunk being filled (no per-row buffers to
+ * re-encoded: each record is its stored text minus the closing brace, then its `_ferry_metadata`
+ * as JSON text (the same values readPage gives it). Bytes are copied once, straight into the chunk being filled (no per-row buffers to
  * allocate, collect and concatenate: bench/api measured those at ~1 ms of host CPU per page).
  * Resolves once the first chunk (or the whole, shorter page) is built, so a failure before that
  * rejects (and can be retried); one after it errors the stream, which ends the response short of
@@ -364,7 +370,7 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
     const meta = Buffer.alloc(METADATA_ROOM);
     let metaLength = 0;
     // Each row is Postgres' DataRow message: 'D', int32 length, int16 column count, then per
-    // column an int32 byte length (-1 = null) and its bytes: c, d, f, u, a, x (asTextRows).
+    // column an int32 byte length (-1 = null) and its bytes: c, d, f, u, a, x (pageRows).
     query.rowMessages().forEach((m) => {
       if (cancelled) return; // rows already on their way when the reader left: nobody reads them
       const cAt = 11;
@@ -376,6 +382,7 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
       const first = rows++ === 0;
       reserve(dEnd - dAt + METADATA_ROOM);
       if (!first) chunk[at++] = 0x2c; // ','
+      chunk[at++] = NEWLINE;
       at += m.copy(chunk, at, dAt, dEnd - 1);
       const keyEnd = m.length; // x is the last column
       if (keyEnd - dEnd !== metaKeyLength || m.compare(metaKey, 0, metaKeyLength, dEnd, keyEnd) !== 0) {
@@ -387,8 +394,8 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
         const aEnd = aAt + m.readInt32BE(uEnd);
         const xLength = m.readInt32BE(aEnd);
         const xAt = aEnd + 4;
-        // `_ferry_metadata` byte for byte as metadataJson writes it: the action bytes as Postgres
-        // sent them (ASCII names), the dates as memoised ISO text.
+        // `_ferry_metadata` as JSON.stringify would write readPage's: the action bytes as
+        // Postgres sent them (ASCII names), the dates as memoised quoted ISO text.
         metaLength = META_OPEN.copy(meta, 0);
         metaLength += firstSeen(m, fAt, fEnd).copy(meta, metaLength);
         metaLength += META_MODIFIED.copy(meta, metaLength);
@@ -415,7 +422,7 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
       settled = true;
       signal?.removeEventListener('abort', abort);
       if (cancelled) return handedOn ? undefined : reject(pageCancelled()); // it ended before the cancel arrived
-      const end = `],"next_cursor":${rows === 0 ? 'null' : `"${lastCursor.toString('latin1', 0, lastCursorLength)}"`}}`;
+      const end = rows === 0 ? '],"next_cursor":null}' : `\n],"next_cursor":"${lastCursor.toString('latin1', 0, lastCursorLength)}"}`;
       reserve(end.length);
       at += chunk.write(end, at, 'latin1');
       handOn();

@@ -9,6 +9,7 @@
  */
 import { MAX_PARTS, type ScriptManifest } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
+import { readOne, rowRead, type RowRead } from '../db/read-together.ts';
 import { parseDuration } from './frequency.ts';
 
 type Db = Sql | TransactionSql;
@@ -92,6 +93,12 @@ const where = (tx: Db, k: PartKey) => tx`connection_id = ${k.connectionId} and s
 const ofPair = (tx: Db, k: Omit<PartKey, 'part'>) => tx`connection_id = ${k.connectionId} and sync_name = ${k.syncName} and variant = ${k.variant}`;
 
 export function createParts(sql: Sql) {
+  /** One part (a run of it reads it with its other reads: read-together.ts). */
+  const partRead = (k: PartKey): RowRead<PartRow | null> =>
+    rowRead(sql`select * from sync_parts where ${where(sql, k)}`, (row) => (row as PartRow | undefined) ?? null);
+  const anyRead = (pair: Omit<PartKey, 'part'>): RowRead<boolean> =>
+    rowRead(sql`select from sync_parts where ${ofPair(sql, pair)} limit 1`, (row) => row !== undefined);
+
   return {
     /** Replaces the pair's parts with a new pass's (in the fenced transaction that begins the pass). */
     async begin(tx: TransactionSql, pair: Omit<PartKey, 'part'>, windows: PartWindow[]): Promise<void> {
@@ -104,18 +111,20 @@ export function createParts(sql: Sql) {
       }
     },
 
-    async get(k: PartKey): Promise<PartRow | null> {
-      const [row] = await sql<PartRow[]>`select * from sync_parts where ${where(sql, k)}`;
-      return row ?? null;
+    partRead,
+
+    get(k: PartKey): Promise<PartRow | null> {
+      return readOne(partRead(k));
     },
 
     /**
      * Whether the pair has a split pass going on (any part): read with a run's other reads, so a
      * pair with none (nearly every run) skips `rearm`, a write and a round trip.
      */
-    async any(pair: Omit<PartKey, 'part'>): Promise<boolean> {
-      const [row] = await sql<{ any: boolean }[]>`select exists (select 1 from sync_parts where ${ofPair(sql, pair)}) as any`;
-      return row?.any ?? false;
+    anyRead,
+
+    any(pair: Omit<PartKey, 'part'>): Promise<boolean> {
+      return readOne(anyRead(pair));
     },
 
     /**

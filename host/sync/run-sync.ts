@@ -17,8 +17,9 @@ import { pgBossDb } from '../queue/pg-boss-db.ts';
 import type { JobSettle } from '../queue/slots.ts';
 import { isTransientDatabaseError, retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
 import { RunNotStartedError } from './run-not-started.ts';
-import { environmentLimitCaps, runLimits } from '../runs/run-limits.ts';
-import { claimRun, fencedWrite, isRunFenced } from '../runs/run-fence.ts';
+import { limitCapsRead, runLimits } from '../runs/run-limits.ts';
+import { readTogether, type ReadResults } from '../db/read-together.ts';
+import { claimRun, fencedWrite, isRunFenced, RunFencedError } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
 import type { FerryWebhookEvent, SyncWebhook } from '../webhooks-out/deliveries.ts';
@@ -177,30 +178,33 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       const pair = { connectionId: job.connectionId, syncName: job.syncName, variant };
       const partKey = job.part === undefined ? null : { ...pair, part: job.part };
       const scheduledPair = job.trigger === 'schedule' && !partKey;
-      // Independent reads, at once: a run's start waits for one round trip instead of seven
-      // (bench/scheduler's first-run burst is bounded by each run's time to start and settle).
-      const readsOf = (environmentId: string, providerName: string) => allIssued([
-        deps.scripts.getActive(environmentId, providerName, job.syncName),
-        deps.syncState.get(job.connectionId, job.syncName, variant),
-        deps.providers.get(environmentId, providerName),
-        partKey ? deps.parts.get(partKey) : null,
-        environmentLimitCaps(deps.sql, environmentId),
-        scheduledPair || partKey ? deps.syncState.isConnectionPaused(job.connectionId) : false,
+      // Independent reads, in one statement (db/read-together.ts): bench/scheduler's first-run
+      // burst is bounded by CPU, which each statement costs the host and Postgres.
+      const readsOf = (environmentId: string, providerName: string) => [
+        deps.scripts.activeRead(environmentId, providerName, job.syncName),
+        deps.syncState.stateRead(job.connectionId, job.syncName, variant),
+        deps.providers.providerRead(environmentId, providerName),
+        partKey ? deps.parts.partRead(partKey) : undefined,
+        limitCapsRead(deps.sql, environmentId),
+        scheduledPair || partKey ? deps.syncState.connectionPausedRead(job.connectionId) : undefined,
         // Parts are made only by a run of the pair itself, so none can appear before this run starts.
-        partKey ? false : deps.parts.any(pair),
-      ] as const);
+        partKey ? undefined : deps.parts.anyRead(pair),
+      ] as const;
       // The job says the connection's environment and provider, so the connection is read with
       // the rest; one that does not (or disagrees: never, neither changes) reads it first.
       const known = job.environmentId !== undefined && job.provider !== undefined ? { environmentId: job.environmentId, provider: job.provider } : null;
-      const [connection, readFirst] = await retryTransient(() => allIssued([
-        deps.connections.getById(job.connectionId),
-        known ? readsOf(known.environmentId, known.provider) : null,
-      ] as const));
+      let connection: ConnectionRow | null;
+      let readFirst: ReadResults<ReturnType<typeof readsOf>> | null = null;
+      if (known) {
+        [connection, ...readFirst] = await retryTransient(() => readTogether(deps.sql, [deps.connections.byIdRead(job.connectionId), ...readsOf(known.environmentId, known.provider)] as const));
+      } else {
+        connection = await retryTransient(() => deps.connections.getById(job.connectionId));
+      }
       if (!connection) return { status: 'skipped', reason: 'connection deleted' };
       const readAsKnown = readFirst !== null && String(connection.environment_id) === known!.environmentId && connection.provider === known!.provider;
-      const [script, state, provider, part, caps, connectionPaused, splitGoingOn] = readAsKnown
-        ? readFirst
-        : await retryTransient(() => readsOf(connection.environment_id, connection.provider));
+      const [script, state, provider, part, caps, connectionPaused = false, splitGoingOn = false] = readAsKnown
+        ? readFirst!
+        : await retryTransient(() => readTogether(deps.sql, readsOf(connection.environment_id, connection.provider)));
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
       const manifest = script.manifest;
       if (!state) return { status: 'skipped', reason: variant === BASE_VARIANT ? 'sync not enabled for this connection' : `variant "${variant}" of this sync does not exist (removed)` };
@@ -341,12 +345,13 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       if (!result.ok) return fail(result.error, result.usage, bridge.modelCounts);
       try {
         // A settle lost to a dropped connection is tried again: had it committed unseen, the
-        // repeat's claim is refused (the run is settled), so nothing is applied twice.
-        await retryTransient(() => fencedWrite(deps.sql, run.id, async (tx) => {
+        // repeat's fence is refused (the run is settled), so nothing is applied twice.
+        const settleSucceeded = async (tx: TransactionSql) => {
           bridge.resetUnseen();
-          // The fence is claimed first (fencedWrite: pipelined with what follows, run first by
-          // Postgres), so a run that lost the pair applies no deletes and moves no state.
-          // A part settles the pass only when it is the last one to succeed.
+          // The fence is claimed first (fencedWrite's claim, pipelined with what follows and run
+          // first by Postgres, or the finish itself: see below), so a run that lost the pair
+          // applies no deletes and moves no state. A part settles the pass only when it is the
+          // last one to succeed.
           const passDone = partKey ? await deps.parts.succeed(tx, partKey, run.id) : true;
           if (passDone && pass.tracksDeletes) {
             let total = 0;
@@ -359,18 +364,24 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
             if (total > 0) await tx`update runs set deleted = deleted + ${total} where id = ${run.id}`;
           }
           // The rest depends on no earlier answer: issued together, one round trip instead of
-          // four (bench/scheduler: a no-op run's settle was most of its host's queries).
+          // four (bench/scheduler: a no-op run's settle was most of its host's queries); the
+          // state moves in the finish's own statement, only if the finish settled the run.
           const events = webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors);
-          const [, , finished] = await allIssued([
-            passDone ? deps.syncState.recordSuccess(tx, connection.id, job.syncName, pass, variant) : null,
+          const [finished] = await allIssued([
+            deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings, modelCounts: withDeclared(bridge.modelCounts, models) }, tx,
+              passDone ? (finishing) => [deps.syncState.recordSuccessOnFinish(tx, connection.id, job.syncName, pass, variant, finishing)] : undefined),
             passDone && partKey ? deps.parts.finish(tx, pair) : null,
-            deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings, modelCounts: withDeclared(bridge.modelCounts, models) }, tx),
             deps.webhooks?.enqueue(tx, connection.environment_id, run.id, events) ?? null,
             settle?.complete(pgBossDb(tx)) ?? null,
           ] as const);
           // Already settled as dead (a stalled process): roll back deletes and the state change.
-          if (!finished) throw new Error(`run ${run.id} was settled by another process before it finished`);
-        }), SETTLE_RETRY_MS);
+          if (!finished) throw new RunFencedError(run.id);
+        };
+        // With nothing to write before the finish (no part, no deletes), the finish is the fence:
+        // issued first, it settles only a running run and locks its row to the commit, as
+        // fencedWrite's claim does, so the claim would be a statement more for nothing.
+        const finishFences = !partKey && !pass.tracksDeletes;
+        await retryTransient(() => (finishFences ? deps.sql.begin(settleSucceeded) : fencedWrite(deps.sql, run.id, settleSucceeded)), SETTLE_RETRY_MS);
         settle?.committed();
       } catch (err) {
         if (!isRunFenced(err)) log.error({ err, runId: run.id }, 'settling a successful sync run failed');

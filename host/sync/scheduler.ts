@@ -20,6 +20,8 @@ export interface SchedulerDeps {
   staleRunMs: number;
   tickMs: number;
   retry?: Partial<RetryOptions>;
+  /** Settles the async action calls of dead action runs (failed, with action.finished). */
+  settleLostActions?: (runIds: string[]) => Promise<unknown>;
 }
 
 const WORKER_LOST = { kind: 'internal', code: 'WORKER_LOST', message: 'the process running it died' } as const;
@@ -34,6 +36,8 @@ export function createScheduler(deps: SchedulerDeps) {
       log.warn({ runs: dead.map((d) => d.id) }, 'failed runs whose process stopped heartbeating');
       // Only a sync run's job_id is a sync-queue job (a webhook run's is its delivery's id).
       await deps.queue.failJobs(dead.flatMap((d) => (d.kind === 'sync' && d.job_id ? [d.job_id] : [])));
+      const lostActions = dead.filter((d) => d.kind === 'action').map((d) => d.id);
+      if (lostActions.length > 0) await deps.settleLostActions?.(lostActions);
       for (const run of dead.filter((d) => d.kind === 'sync')) {
         if (run.part !== null) {
           // A part is retried on its own, from its checkpoint.

@@ -3,7 +3,8 @@
  * progress and retries. lastSyncDate moves only in the transaction that finishes a successful run.
  */
 import type { Sql, TransactionSql } from '../db/connect.ts';
-import type { StartedRun } from '../runs/runs.ts';
+import { readOne, rowRead, type RowRead } from '../db/read-together.ts';
+import type { FinishedRun, StartedRun } from '../runs/runs.ts';
 import { nextCronRun, parseSchedule, type Schedule } from './frequency.ts';
 import { BASE_VARIANT } from './variants.ts';
 
@@ -63,7 +64,24 @@ function firstRunAfter(schedule: Schedule, now: Date): Date {
   return schedule.kind === 'interval' ? new Date(now.getTime() + schedule.ms) : nextCronRun(schedule.expression, schedule.timezone, now);
 }
 
+/** A pass's success moves the pair's state, when `when` holds. */
+function successUpdate(db: Db, connectionId: string, syncName: string, pass: Pass, variant: string, when: ReturnType<Db['unsafe']>) {
+  return db`
+    update sync_state set last_sync_date = ${pass.startedAt}, checkpoint = null,
+      incrementals_since_full = case when ${pass.full} then 0 else incrementals_since_full + 1 end,
+      pass_started_at = null, pass_full = false, pass_since = null, pass_tracks_deletes = false,
+      retry_attempt = 0, consecutive_failures = 0
+    where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant} and ${when}`;
+}
+
 export function createSyncState(sql: Sql) {
+  /** The pair's state (a run reads it with its other reads: read-together.ts). */
+  const stateRead = (connectionId: string, syncName: string, variant = BASE_VARIANT): RowRead<SyncStateRow | null> =>
+    rowRead(sql`select * from sync_state where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`,
+      (row) => (row as SyncStateRow | undefined) ?? null);
+  const connectionPausedRead = (connectionId: string): RowRead<boolean> =>
+    rowRead(sql`select from paused_connections where connection_id = ${connectionId}`, (row) => row !== undefined);
+
   async function applyEffectiveSchedule(tx: Db, where: { connectionId?: string; environmentId?: string; provider?: string; syncName: string }, text: string, onlyWithoutOverride: boolean) {
     const schedule = parseSchedule(text);
     const cols = scheduleColumns(schedule);
@@ -80,9 +98,10 @@ export function createSyncState(sql: Sql) {
   }
 
   return {
-    async get(connectionId: string, syncName: string, variant = BASE_VARIANT): Promise<SyncStateRow | null> {
-      const [row] = await sql<SyncStateRow[]>`select * from sync_state where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
-      return row ?? null;
+    stateRead,
+
+    get(connectionId: string, syncName: string, variant = BASE_VARIANT): Promise<SyncStateRow | null> {
+      return readOne(stateRead(connectionId, syncName, variant));
     },
 
     /** Every variant of a sync on a connection, 'base' first. */
@@ -199,9 +218,10 @@ export function createSyncState(sql: Sql) {
       else await sql`delete from paused_connections where connection_id = ${connectionId}`;
     },
 
-    async isConnectionPaused(connectionId: string): Promise<boolean> {
-      const [row] = await sql`select 1 from paused_connections where connection_id = ${connectionId}`;
-      return row !== undefined;
+    connectionPausedRead,
+
+    isConnectionPaused(connectionId: string): Promise<boolean> {
+      return readOne(connectionPausedRead(connectionId));
     },
 
     /** "full run": remembered on the state, so a job already queued without it still runs full. */
@@ -238,12 +258,12 @@ export function createSyncState(sql: Sql) {
 
     /** In the transaction that finishes a successful run: the only place lastSyncDate moves. */
     async recordSuccess(tx: TransactionSql, connectionId: string, syncName: string, pass: Pass, variant: string): Promise<void> {
-      await tx`
-        update sync_state set last_sync_date = ${pass.startedAt}, checkpoint = null,
-          incrementals_since_full = case when ${pass.full} then 0 else incrementals_since_full + 1 end,
-          pass_started_at = null, pass_full = false, pass_since = null, pass_tracks_deletes = false,
-          retry_attempt = 0, consecutive_failures = 0
-        where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`;
+      await successUpdate(tx, connectionId, syncName, pass, variant, tx`true`);
+    },
+
+    /** recordSuccess as a statement of the run's finish (host/runs/runs.ts: `alongside`): only if the finish settled the run. */
+    recordSuccessOnFinish(db: Db, connectionId: string, syncName: string, pass: Pass, variant: string, run: FinishedRun) {
+      return successUpdate(db, connectionId, syncName, pass, variant, run.exists);
     },
 
     /** A failed run: state stays; a retry (if any) brings the next run forward. */

@@ -11,7 +11,7 @@ import { createWebhookRunner, type WebhookDelivery, type WebhookRunnerDeps } fro
 
 export const WEBHOOK_QUEUE = 'ferry-webhook-in';
 
-export { ProviderWebhookSchema, toPublicWebhook, webhookConfigIssues, type ProviderWebhook, type ProviderWebhooks } from './provider-webhooks.ts';
+export { ProviderWebhookSchema, toPublicWebhook, type ProviderWebhook, type ProviderWebhooks } from './provider-webhooks.ts';
 export type { WebhookDelivery } from './webhook-runner.ts';
 
 export async function createWebhooksIn(deps: Omit<WebhookRunnerDeps, 'providerWebhooks'> & { boss: PgBoss; jobHeartbeatSeconds?: number }) {

@@ -11,7 +11,13 @@ const HeaderName = z.string().min(1).max(100).regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]
 /** The placeholder for the raw body in signed_content. */
 export const SIGNED_BODY = '{body}';
 
+/** How the provider writes its signature header (signature-schemes.ts). */
+export const SIGNATURE_SCHEMES = ['hmac', 'stripe', 'standard-webhooks'] as const;
+export type SignatureSchemeName = (typeof SIGNATURE_SCHEMES)[number];
+
 export const ProviderWebhookSchema = z.strictObject({
+  /** hmac: prefix + one digest, as the fields below say; stripe: `t=…,v1=…`; standard-webhooks: `v1,… v1,…`. */
+  scheme: z.enum(SIGNATURE_SCHEMES).default('hmac'),
   signature_header: z.string().min(1).max(100).transform((h) => h.toLowerCase()),
   algorithm: z.enum(['sha1', 'sha256', 'sha512']).default('sha256'),
   encoding: z.enum(['hex', 'base64']).default('hex'),
@@ -48,6 +54,7 @@ export function webhookConfigIssues(config: ProviderWebhook): Array<{ path: stri
 }
 
 interface Row {
+  scheme: SignatureSchemeName;
   signature_header: string;
   algorithm: ProviderWebhook['algorithm'];
   encoding: ProviderWebhook['encoding'];
@@ -81,13 +88,13 @@ export function createProviderWebhooks(sql: Sql) {
   return {
     async upsert(environmentId: string, provider: string, config: ProviderWebhook): Promise<void> {
       await sql`
-        insert into provider_webhooks (environment_id, provider, signature_header, algorithm, encoding, signature_prefix, secret, connection_id_path, event_path, event_header,
+        insert into provider_webhooks (environment_id, provider, scheme, signature_header, algorithm, encoding, signature_prefix, secret, connection_id_path, event_path, event_header,
           timestamp_header, tolerance_seconds, signed_content, delivery_id_header, delivery_id_path)
-        values (${environmentId}, ${provider}, ${config.signature_header}, ${config.algorithm}, ${config.encoding}, ${config.signature_prefix},
+        values (${environmentId}, ${provider}, ${config.scheme}, ${config.signature_header}, ${config.algorithm}, ${config.encoding}, ${config.signature_prefix},
           ${config.secret}, ${config.connection_id_path}, ${config.event_path ?? null}, ${config.event_header ?? null},
           ${config.timestamp_header ?? null}, ${config.tolerance_seconds}, ${config.signed_content}, ${config.delivery_id_header ?? null}, ${config.delivery_id_path ?? null})
         on conflict (environment_id, provider) do update set
-          signature_header = excluded.signature_header, algorithm = excluded.algorithm, encoding = excluded.encoding,
+          scheme = excluded.scheme, signature_header = excluded.signature_header, algorithm = excluded.algorithm, encoding = excluded.encoding,
           signature_prefix = excluded.signature_prefix, secret = excluded.secret, connection_id_path = excluded.connection_id_path,
           event_path = excluded.event_path, event_header = excluded.event_header,
           timestamp_header = excluded.timestamp_header, tolerance_seconds = excluded.tolerance_seconds, signed_content = excluded.signed_content,
@@ -96,7 +103,7 @@ export function createProviderWebhooks(sql: Sql) {
 
     async get(environmentId: string, provider: string): Promise<ProviderWebhook | null> {
       const [row] = await sql<Row[]>`
-        select signature_header, algorithm, encoding, signature_prefix, secret, connection_id_path, event_path, event_header,
+        select scheme, signature_header, algorithm, encoding, signature_prefix, secret, connection_id_path, event_path, event_header,
           timestamp_header, tolerance_seconds, signed_content, delivery_id_header, delivery_id_path
         from provider_webhooks where environment_id = ${environmentId} and provider = ${provider}`;
       return row ? fromRow(row) : null;

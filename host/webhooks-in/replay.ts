@@ -24,20 +24,27 @@ export interface ReplayRefusal {
   path: string[];
 }
 
-/** Null when the send time is within the tolerance, or the scheme sends none. */
-export function timestampRefusal(config: Pick<ProviderWebhook, 'timestamp_header' | 'tolerance_seconds'>, value: string | undefined, nowMs: number): ReplayRefusal | null {
-  const header = config.timestamp_header;
-  if (!header) return null;
-  const path = ['headers', header];
-  if (value === undefined) return { status: 401, code: 'INVALID_TIMESTAMP', message: `the ${header} header is missing`, path };
-  const text = value.trim();
-  if (!/^\d{1,12}$/.test(text)) return { status: 401, code: 'INVALID_TIMESTAMP', message: `the ${header} header is not a unix time in seconds`, path };
+/** Where a delivery's signed send time is (a header, or a part of the signature header), as the request carried it. */
+export interface TimestampSource {
+  value: string | undefined;
+  /** How a refusal names it: "the x-slack-request-timestamp header". */
+  label: string;
+  path: string[];
+}
+
+/** Null when the send time is within the tolerance, or the scheme signs none (`source` null). */
+export function timestampRefusal(config: Pick<ProviderWebhook, 'tolerance_seconds'>, source: TimestampSource | null, nowMs: number): ReplayRefusal | null {
+  if (!source) return null;
+  const { label, path } = source;
+  if (source.value === undefined) return { status: 401, code: 'INVALID_TIMESTAMP', message: `${label} is missing`, path };
+  const text = source.value.trim();
+  if (!/^\d{1,12}$/.test(text)) return { status: 401, code: 'INVALID_TIMESTAMP', message: `${label} is not a unix time in seconds`, path };
   const skewSeconds = Math.abs(nowMs / 1000 - Number(text));
   if (skewSeconds <= config.tolerance_seconds) return null;
   const sent = new Date(Number(text) * 1000).toISOString();
   return {
     status: 401, code: 'STALE_TIMESTAMP', path,
-    message: `the ${header} header says the delivery was sent at ${sent}, ${Math.round(skewSeconds)} s from now: beyond the ${config.tolerance_seconds}-second tolerance (replayed, or a clock far off)`,
+    message: `${label} says the delivery was sent at ${sent}, ${Math.round(skewSeconds)} s from now: beyond the ${config.tolerance_seconds}-second tolerance (replayed, or a clock far off)`,
   };
 }
 

@@ -145,6 +145,43 @@ test('a body over 8 MiB is refused with 413 before it is parsed', async () => {
   expect(JSON.parse(outcome.body).error.code).toBe('PAYLOAD_TOO_LARGE');
 });
 
+/** POSTs a form to the dashboard from its own origin, its body in 1 MiB chunks (chunked: no content-length). */
+function postForm(path: string, bytes: number, chunked: boolean): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(ferry.url);
+  return new Promise((resolve) => {
+    const headers: Record<string, string | number> = { 'content-type': 'application/x-www-form-urlencoded', origin: ferry.url };
+    if (!chunked) headers['content-length'] = bytes;
+    const req = httpRequest({ host: hostname, port, method: 'POST', path, agent: false, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (err) => resolve({ status: 599, body: `response failed: ${err.message}` }));
+    });
+    // The server answers before the upload ends and closes the socket under it: that is the point.
+    req.on('error', (err) => resolve({ status: 599, body: `connection failed: ${err.message}` }));
+    const chunk = Buffer.alloc(1024 * 1024, 'k');
+    chunk.write('key=');
+    let sent = 0;
+    const pump = () => {
+      while (sent < bytes) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+test('a dashboard form over 8 MiB (sign-in, before any session) is a 413 too, declared or chunked', async () => {
+  for (const chunked of [false, true]) {
+    const outcome = await postForm('/dashboard/sign-in', 12 * 1024 * 1024, chunked);
+    expect(outcome.status).toBe(413);
+    expect(JSON.parse(outcome.body).error.code).toBe('PAYLOAD_TOO_LARGE');
+  }
+  expect((await ferry.api.get('/healthz')).status).toBe(200);
+});
+
 // ---- every field of every route in /openapi.json: deep nesting, NUL, lone surrogates, controls ----
 
 const DEEP_MARK = '"__deep__"';

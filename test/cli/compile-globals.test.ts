@@ -70,7 +70,7 @@ it.each([
   expect(result.out).not.toMatch(/install type definitions/);
 });
 
-it("Nango's definition options and typed state type-check clean (checkpoint, metadata, scopes, on_page, ActionError, zodValidateInput)", async () => {
+it("Nango's definition options and typed state type-check clean (checkpoint, metadata, scopes, on_page, ActionError, zodValidateInput, types from @nangohq/runner-sdk)", async () => {
   const result = await compile('', {
     'scripts/acme/syncs/tickets.ts': `
 import { createSync, type ProxyConfiguration } from 'nango';
@@ -105,15 +105,22 @@ export default sync;
 `,
     'scripts/acme/actions/close-ticket.ts': `
 import { createAction } from 'nango';
+import type { NangoAction, ProxyConfiguration } from '@nangohq/runner-sdk';
 import { z } from 'zod';
 const Input = z.object({ id: z.string() });
+// A helper typed with Nango's runner package, as some of Nango's scripts type theirs.
+async function closed(nango: NangoAction, id: string): Promise<boolean> {
+  const config: ProxyConfiguration = { endpoint: \`/tickets/\${id}\`, retries: 3 };
+  const response = await nango.get<{ status: string }>(config);
+  return response.data.status === 'closed';
+}
 export default createAction({
   description: 'close', version: '1.0.0', endpoint: { method: 'POST', path: '/tickets/close' }, scopes: ['tickets:write'],
   input: Input, output: z.object({ ok: z.boolean() }),
   exec: async (nango, input) => {
     const { data } = await nango.zodValidateInput({ zodSchema: Input, input });
     const response = await nango.post<{ status: string }>({ endpoint: \`/tickets/\${data.id}/close\`, data: {} });
-    if (response.data.status !== 'closed') throw new nango.ActionError({ message: 'not closed', id: data.id });
+    if (response.data.status !== 'closed' || !(await closed(nango, data.id))) throw new nango.ActionError({ message: 'not closed', id: data.id });
     return { ok: true };
   },
 });

@@ -113,6 +113,9 @@ test('a taken port is a clear message and exit 7; one ferry dev per data folder;
   const listed = await ferry(['connections', 'list', '--json'], { cwd: tmp });
   expect(listed.stderr).toBe('');
   expect(listed.code).toBe(0);
+  // `ferry connections` alone lists them, as `ferry providers` does.
+  const bare = await ferry(['connections', '--json'], { cwd: tmp });
+  expect({ code: bare.code, listed: JSON.parse(bare.stdout) }).toEqual({ code: 0, listed: JSON.parse(listed.stdout) });
 
   const refused = await ferry(['connections', 'list', '--url', ready.url, '--key', 'fsk_not_the_key_0123456789'], { cwd: tmp });
   expect(refused.code).toBe(5);

@@ -94,3 +94,17 @@ export default createSync({
 
   expect(await dev.stop('SIGTERM')).toBe(0);
 }, 360_000);
+
+test('in a new folder with no scripts yet: says where to add one, not "fix the script", and deploys the first one saved', async () => {
+  const tmp = await tempDir('ferry-dev-empty-');
+  const scripts = join(tmp, 'scripts'); // not there yet, as in a folder `ferry init` has not run in
+  const dev = spawnCli(['dev', '--dir', scripts, '--port', '0', '--data-dir', join(tmp, 'data')], { cwd: tmp, env: devEnv() });
+  await dev.waitFor('the watching line', () => (dev.stdout().includes('Watching') ? true : undefined), 120_000);
+  expect(dev.stderr()).toContain(`no scripts found under ${scripts}`);
+  expect(dev.stderr()).toContain('Add one there (`npx ferry init` writes an example sync and action); it is deployed when saved.');
+  expect(dev.stderr()).not.toContain('Fix the script');
+
+  await cp(join(REPO, 'scripts/chat/actions'), join(scripts, 'chat/actions'), { recursive: true, filter: (src) => !src.endsWith('.test.ts') });
+  await dev.waitFor('the first deploy', () => (/Deployed version 1:\n\s+new\s+action post-message/.test(dev.stdout()) ? true : undefined), 60_000);
+  expect(await dev.stop('SIGTERM')).toBe(0);
+}, 240_000);

@@ -3,7 +3,7 @@
  * Node globals and bad definitions at file:line with a fix, and exits 3.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,6 +58,33 @@ it('init writes a project whose scripts type-check, bundle and describe; a secon
 
   const again = await cli('init', '--json');
   expect(JSON.parse(again.stdout)).toMatchObject({ written: [], kept: expect.arrayContaining(['tsconfig.json']) });
+});
+
+it("init's tsconfig (what an editor and plain tsc read) knows what the bundler gives scripts of Node, and nothing more of it", async () => {
+  // The project's node_modules, as after `npm install` (this repository's: its @ferry packages are the sources).
+  await symlink(resolve(import.meta.dirname, '../../node_modules'), join(dir, 'node_modules'));
+  const helper = join(dir, 'scripts/demo/sign.ts');
+  const tsc = () => promisify(execFile)(process.execPath, [resolve(import.meta.dirname, '../../node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: dir }).then(
+    () => '',
+    (error: { stdout: string }) => error.stdout,
+  );
+  try {
+    await writeFile(helper, [
+      "import { createHmac, randomBytes } from 'crypto';",
+      "import { URL as Url } from 'node:url';",
+      "export const state = (key: string) => createHmac('sha256', key).update(randomBytes(16)).digest('base64url');",
+      "export const claims = (jwt: string): unknown => JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8'));",
+      "export const host = new Url('https://x.test/a').host;",
+    ].join('\n'));
+    expect(await tsc()).toBe('');
+    await writeFile(helper, "export const env = process.env['X'];\nexport { createCipheriv } from 'crypto';");
+    const errors = await tsc();
+    expect(errors).toMatch(/sign\.ts\(1,\d+\): error TS2591?: Cannot find name 'process'/);
+    expect(errors).toMatch(/sign\.ts\(2,\d+\): error TS\d+: Module '"crypto"' has no exported member 'createCipheriv'/);
+  } finally {
+    await rm(helper, { force: true });
+    await rm(join(dir, 'node_modules'));
+  }
 });
 
 it("init writes npm's allowScripts for what ferry installs into a project's package.json, keeping the project's own entries and scripts", async () => {

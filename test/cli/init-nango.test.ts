@@ -97,3 +97,17 @@ it("a vitest.config the project already has is not rewritten: init names what to
   expect(again).toMatchObject({ nango: true, written: [], kept: expect.arrayContaining(['vitest.config.ts']) });
   expect(again.addPlugin).toBeUndefined();
 }, 120_000);
+
+it("in a Nango project's folder, compile finds its scripts without --dir (<integration>/{syncs,actions} at the root), and type-checks and bundles them", async () => {
+  const dir = await nangoProject();
+  const compiled = await promisify(execFile)(process.execPath, [BIN, 'compile', '--json'], { cwd: dir }).then(
+    ({ stdout }) => ({ code: 0, out: stdout }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, out: error.stdout + error.stderr }),
+  );
+  expect(compiled.code, compiled.out).toBe(0);
+  const result = JSON.parse(compiled.out) as { ok: boolean; typechecked: boolean; scripts: Array<{ provider: string; name: string; kind: string }> };
+  expect(result).toMatchObject({ ok: true, typechecked: true });
+  // Every script of the fixture, and nothing from node_modules (which is a folder at the same root).
+  const scripts = (await readdir(FIXTURE, { recursive: true })).filter((f) => /^[^/]+\/(syncs|actions)\/[^/]+\.ts$/.test(f) && !f.endsWith('.test.ts'));
+  expect(result.scripts.map((s) => `${s.provider}/${s.kind}s/${s.name}.ts`).sort()).toEqual(scripts.sort());
+}, 120_000);

@@ -22,6 +22,9 @@ const REPO = resolve(import.meta.dirname, '../..');
 /** What the provider answers: text with multi-byte characters, and bytes that are not UTF-8. */
 const TEXT = 'Grüße — naïve café ☕ 𝄞';
 const BYTES = Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) % 256);
+/** A JWT-shaped token whose claims encode to both of base64url's own characters, `-` and `_`. */
+const CLAIMS = { sub: '~~~?', name: TEXT, exp: 1_900_000_000 };
+const ID_TOKEN = [{ alg: 'HS256', typ: 'JWT' }, CLAIMS].map((part) => Buffer.from(JSON.stringify(part)).toString('base64url')).join('.') + '.sig';
 
 const ACTION = `
 import { createAction } from 'nango';
@@ -74,6 +77,18 @@ export default createAction({
       url: new url.URL('/a?b=1', 'https://example.com').href + ' ' + new url.URLSearchParams({ q: 'x y' }).toString(),
       sameUrl: url.URL === URL,
       noProcess: typeof process,
+      // OAuth and JWT code: Node's base64url, both ways.
+      claims: JSON.parse(Buffer.from(data.id_token.split('.')[1], 'base64url').toString('utf8')),
+      textBase64url: Buffer.from(text).toString('base64url'),
+      rangeBase64url: Buffer.from(text).toString('base64url', 2, 9),
+      bytesBase64url: bytes.toString('base64url'),
+      roundTrip: Buffer.from(bytes.toString('base64url'), 'base64url').equals(bytes),
+      urlByteLength: Buffer.byteLength(bytes.toString('base64url'), 'base64url'),
+      isUrlEncoding: [Buffer.isEncoding('base64url'), Buffer.isEncoding('BASE64URL'), Buffer.isEncoding('base65')],
+      written: (() => { const b = Buffer.alloc(4); const n = b.write('_-8', 'base64url'); return [n, b.toString('hex')]; })(),
+      filled: Buffer.alloc(5, '_-8', 'base64url').toString('hex'),
+      signature: createHmac('sha256', 'secret-key').update(data.id_token.split('.').slice(0, 2).join('.')).digest('base64url'),
+      hashOfUrlInput: createHash('sha1').update(data.id_token.split('.')[1], 'base64url').digest('hex'),
     };
   },
 });
@@ -92,7 +107,7 @@ beforeAll(async () => {
       res.end('{}');
       return;
     }
-    res.end(JSON.stringify({ bytes: Buffer.from(BYTES).toString('base64'), text_b64: Buffer.from(TEXT).toString('base64') }));
+    res.end(JSON.stringify({ bytes: Buffer.from(BYTES).toString('base64'), text_b64: Buffer.from(TEXT).toString('base64'), id_token: ID_TOKEN }));
   });
   await new Promise<void>((ok) => provider.listen(0, '127.0.0.1', ok));
   baseUrl = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
@@ -137,7 +152,21 @@ test("Buffer, crypto and url in the isolate give what Node's own give", async ()
     url: 'https://example.com/a?b=1 q=x+y',
     sameUrl: true,
     noProcess: 'undefined',
+    claims: CLAIMS,
+    textBase64url: Buffer.from(TEXT).toString('base64url'),
+    rangeBase64url: Buffer.from(TEXT).toString('base64url', 2, 9),
+    bytesBase64url: bytes.toString('base64url'),
+    roundTrip: true,
+    urlByteLength: Buffer.byteLength(bytes.toString('base64url'), 'base64url'),
+    isUrlEncoding: [true, true, false],
+    written: (() => { const b = Buffer.alloc(4); const n = b.write('_-8', 'base64url'); return [n, b.toString('hex')]; })(),
+    filled: Buffer.alloc(5, '_-8', 'base64url').toString('hex'),
+    signature: createHmac('sha256', 'secret-key').update(ID_TOKEN.split('.').slice(0, 2).join('.')).digest('base64url'),
+    hashOfUrlInput: createHash('sha1').update(ID_TOKEN.split('.')[1]!, 'base64url').digest('hex'),
   });
+  // Both alphabets' own characters were exercised, so a base64 answer could not pass for base64url.
+  expect(ID_TOKEN).toMatch(/-/);
+  expect(ID_TOKEN).toMatch(/_/);
 }, 60_000);
 
 test('a bundle carries the buffer package only when the script names Buffer', async () => {

@@ -22,7 +22,7 @@ const CHECKOUT_PROVIDERS = (process.env.FERRY_NANGO_TEMPLATES_PROVIDERS ?? '').s
 /** What vitest's json reporter writes, as far as these tests read it. */
 interface VitestReport {
   numTotalTests: number;
-  testResults: Array<{ name: string; assertionResults: Array<{ fullName: string; status: string; failureMessages: string[] }> }>;
+  testResults: Array<{ name: string; assertionResults: Array<{ title: string; fullName: string; status: string; failureMessages: string[] }> }>;
 }
 
 let project: string;
@@ -113,6 +113,93 @@ export default createSync({ description: 'pongs', frequency: 'every hour', model
     'tests/pongs.test.json': JSON.stringify({ api: { get: { pongs: { request: { params: { page: '1' } }, response: [{ id: 'x' }] } } }, nango: { batchSave: { Pong: [{ id: 'x' }] } } }),
   });
 
+  // A recorded input the action's schema refuses: Nango's mock runs exec anyway, Ferry refuses it and says why.
+  await writeCase('schema', 'acme', {
+    'actions/rename-team.ts': `import { createAction } from 'nango';
+import { z } from 'zod';
+export default createAction({ description: 'rename', input: z.object({ id: z.string(), name: z.string() }), output: z.object({ id: z.string() }),
+  exec: async (nango, input) => {
+    const res = await nango.put({ endpoint: '/teams/' + input.id, data: { name: input.name } });
+    return { id: String(res.data.id) };
+  } });
+`,
+    'tests/acme-rename-team.test.ts': `
+import { expect, it } from 'vitest';
+import createAction from '../actions/rename-team.js';
+it('renames the team', async () => {
+  const nangoMock = new global.vitest.NangoActionMock({ dirname: __dirname, name: 'rename-team', Model: 'Team' });
+  const output = await createAction.exec(nangoMock, await nangoMock.getInput());
+  expect(output).toEqual(await nangoMock.getOutput());
+});
+`,
+    'tests/rename-team.test.json': JSON.stringify({ input: { id: 42, name: 'Core' }, output: { id: '42' }, nango: {}, api: { put: { 'teams/42': { response: { id: 42 } } } } }),
+  });
+
+  // Tests that answer the script themselves: a spy on one method (a rejection carrying the
+  // provider's 403, a call asserted with the script's own configuration), and a hand-made object
+  // in place of Nango's mock.
+  const upload = `import { createAction } from 'nango';
+import { z } from 'zod';
+export default createAction({ description: 'upload', input: z.object({ name: z.string(), text: z.string() }), output: z.object({ id: z.string() }),
+  exec: async (nango, input) => {
+    const created = await nango.post({ endpoint: '/files', data: { name: input.name }, retries: 3 });
+    const id = String(created.data.id);
+    try {
+      await nango.patch({ endpoint: '/files/' + id + '/content', data: { text: input.text } });
+    } catch (error) {
+      // Refused outright: nothing was written, so the empty file goes. No answer at all: it may have been, so it stays.
+      if (error.response?.status === 403) await nango.delete({ endpoint: '/files/' + id });
+      throw error;
+    }
+    return { id };
+  } });
+`;
+  await writeCase('hosts', 'acme-docs', {
+    'actions/upload.ts': upload,
+    'tests/upload.test.json': JSON.stringify({
+      input: { name: 'notes.txt', text: 'hello' },
+      output: { id: 'f1' },
+      nango: {},
+      api: {
+        post: { files: { request: { data: { name: 'notes.txt' } }, response: { id: 'f1' } } },
+        patch: { 'files/f1/content': { request: { data: { text: 'hello' } }, response: { ok: true } } },
+        delete: { 'files/f1': { response: '' } },
+      },
+    }),
+    'tests/acme-docs-upload.test.ts': `
+import { expect, it, vi } from 'vitest';
+import createAction from '../actions/upload.js';
+const mock = () => new global.vitest.NangoActionMock({ dirname: __dirname, name: 'upload', Model: 'File' });
+it('uploads, the spies seeing each call as the script configured it', async () => {
+  const nangoMock = mock();
+  expect(await createAction.exec(nangoMock, await nangoMock.getInput())).toEqual(await nangoMock.getOutput());
+  expect(nangoMock.post).toHaveBeenCalledWith({ endpoint: '/files', data: { name: 'notes.txt' }, retries: 3 });
+  expect(nangoMock.patch).toHaveBeenCalledTimes(1);
+  expect(nangoMock.delete).not.toHaveBeenCalled();
+});
+it('deletes the file when the upload is refused', async () => {
+  const nangoMock = mock();
+  vi.spyOn(nangoMock, 'patch').mockRejectedValueOnce(Object.assign(new Error('Request failed with status code 403'), { response: { status: 403 } }));
+  const deleteSpy = vi.spyOn(nangoMock, 'delete');
+  await expect(createAction.exec(nangoMock, await nangoMock.getInput())).rejects.toThrow('Request failed with status code 403');
+  expect(deleteSpy).toHaveBeenCalledWith(expect.objectContaining({ endpoint: '/files/f1' }));
+});
+it('keeps the file when the upload got no answer', async () => {
+  const nangoMock = mock();
+  vi.spyOn(nangoMock, 'patch').mockRejectedValueOnce(new Error('socket hang up'));
+  await expect(createAction.exec(nangoMock, await nangoMock.getInput())).rejects.toThrow('socket hang up');
+  expect(nangoMock.delete).not.toHaveBeenCalled();
+});
+it('runs with a hand-made nango in place of the mock', async () => {
+  const nango = { post: vi.fn().mockResolvedValue({ data: { id: 7 } }), patch: vi.fn().mockResolvedValue({ data: {} }), ActionError: Error };
+  expect(await createAction.exec(nango as any, { name: 'a.txt', text: 'x' })).toEqual({ id: '7' });
+  expect(nango.patch).toHaveBeenCalledWith({ endpoint: '/files/7/content', data: { text: 'x' } });
+  // One without the method the script calls says so.
+  await expect(createAction.exec({ post: vi.fn().mockResolvedValue({ data: { id: 8 } }) } as any, { name: 'b.txt', text: 'y' })).rejects.toThrow("the test's nango has neither patch() nor proxy() to answer PATCH /files/8/content");
+});
+`,
+  });
+
   const output = join(project, 'report.json');
   const vitest = join(REPO, 'node_modules/vitest/vitest.mjs');
   const child = spawn(process.execPath, [vitest, 'run', '--root', project, '--reporter=json', `--outputFile=${output}`], { cwd: project, env: { ...process.env, CI: '' } });
@@ -156,6 +243,22 @@ test("exec runs the script in Ferry's isolate: a Node-only global fails there, w
   expect(byFile('acme-pings.test.ts')?.status).toBe('failed');
   expect(byFile('acme-pings.test.ts')?.failureMessages.join('\n')).toMatch(/process is not defined/);
   expect(byFile('acme-pings-btoa.test.ts')?.status).toBe('passed');
+});
+
+test("a recorded input the action's schema refuses fails its test, saying that Ferry checks it where Nango only warns", () => {
+  const [result] = resultsUnder('schema');
+  expect(result?.status, stderr.slice(-2000)).toBe('failed');
+  expect(result?.failureMessages.join('\n')).toMatch(/invalid input: id: [^\n]*expected string[^\n]*\. Ferry checks an action's input against its input schema on every call[^\n]*validateActionInput flag is off by default/);
+});
+
+test("a test that answers the script itself is the script's host: a spied method, a rejection with the provider's status, a hand-made nango", () => {
+  const results = resultsUnder('hosts');
+  expect(results.map((r) => [r.title, r.status, r.failureMessages.join('\n').slice(0, 1500)]), stderr.slice(-2000)).toEqual([
+    ['uploads, the spies seeing each call as the script configured it', 'passed', ''],
+    ['deletes the file when the upload is refused', 'passed', ''],
+    ['keeps the file when the upload got no answer', 'passed', ''],
+    ['runs with a hand-made nango in place of the mock', 'passed', ''],
+  ]);
 });
 
 test('a request the fixture did not record fails the call, naming the request and how to record it', () => {

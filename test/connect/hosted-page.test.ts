@@ -6,7 +6,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { launchBrowser, screenshot } from '../helpers/browser.ts';
+import { launchBrowser, screenshot, signInToDashboard } from '../helpers/browser.ts';
 import { startTestFerry, TEST_SECRET_KEY, type TestFerry } from '../helpers/ferry.ts';
 import { startTestProvider, type TestProvider } from '../proxy/provider-server.ts';
 import { createConnectSession } from './connect-session.ts';
@@ -97,10 +97,7 @@ describe('the hosted connect page', () => {
     expect((await ferry.api.post('/connections', { connection_id: 'made-by-the-app', provider: 'other', credentials: { type: 'bearer', token: 't' } })).status).toBe(201);
     const page = await browser.newPage();
     try {
-      await page.goto(`${ferry.url}/dashboard/sign-in`);
-      await page.fill('#key', TEST_SECRET_KEY);
-      await page.click('button[type=submit]');
-      await page.waitForSelector('h1:has-text("Overview")');
+      await signInToDashboard(page, ferry.url, TEST_SECRET_KEY);
       await page.goto(`${ferry.url}/dashboard/connections`);
       const rows = page.locator('#connections tbody tr');
       expect(await rows.count()).toBe(2);

@@ -5,7 +5,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { launchBrowser, screenshot } from '../helpers/browser.ts';
+import { launchBrowser, screenshot, signedInPage } from '../helpers/browser.ts';
 import { deploySources, startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 import { startItemsProvider, type ItemsProvider } from '../sync/items-provider.ts';
 
@@ -54,11 +54,7 @@ beforeAll(async () => {
   await deploySources(ferry, { 'itemsp/syncs/slow.ts': SLOW, 'itemsp/syncs/broken.ts': BROKEN });
   expect((await ferry.api.put('/providers/itemsp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await page.goto(`${ferry.url}/dashboard/sign-in`);
-  await page.fill('#key', TEST_SECRET_KEY);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('h1:has-text("Overview")');
+  page = await signedInPage(browser, ferry.url, TEST_SECRET_KEY, { width: 1280, height: 900 });
 }, 120_000);
 
 afterAll(async () => {

@@ -6,7 +6,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { launchBrowser, screenshot } from '../helpers/browser.ts';
+import { launchBrowser, screenshot, signedInPage } from '../helpers/browser.ts';
 import { deploySources, idForThisAttempt, startTestFerry, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
 import { DAY, SPLIT_SYNC, START, startEvents, type EventsProvider } from '../sync/split-provider.ts';
 
@@ -27,11 +27,7 @@ beforeAll(async () => {
   await deploySources(ferry, { 'eventsp/syncs/events.ts': SPLIT_SYNC });
   expect((await ferry.api.put('/providers/eventsp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  await page.goto(`${ferry.url}/dashboard/sign-in`);
-  await page.fill('#key', TEST_SECRET_KEY);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('h1:has-text("Overview")');
+  page = await signedInPage(browser, ferry.url, TEST_SECRET_KEY, { width: 1280, height: 1000 });
 }, 120_000);
 afterAll(async () => {
   await browser?.close();

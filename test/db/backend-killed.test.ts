@@ -7,13 +7,14 @@
  * Here: every statement settles, as a transient error (DATABASE_ERROR / 503 upstream); nothing
  * the transaction wrote survives; the pool's next query is answered at once.
  */
-import postgres from '@ferry/postgres';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import type postgres from '@ferry/postgres';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connectDatabase, type Database } from '../../host/db/connect.ts';
 import { isTransientDatabaseError } from '../../host/db/transient.ts';
 import { createLogger } from '../../host/logger.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { waitFor } from '../helpers/ferry.ts';
+import { backendKiller, failOnUncaught, type BackendKiller } from '../helpers/lost-database.ts';
 
 /** A promise's outcome, or 'pending' when it has not settled within `ms`. */
 async function outcome(p: Promise<unknown>, ms = 3_000): Promise<'ok' | 'pending' | { error: unknown }> {
@@ -27,42 +28,19 @@ async function outcome(p: Promise<unknown>, ms = 3_000): Promise<'ok' | 'pending
 }
 const transient = (o: Awaited<ReturnType<typeof outcome>>) => typeof o === 'object' && isTransientDatabaseError(o.error);
 
-/** Terminates this database's backends whose application_name is `ferry` (never its own). */
-function killer(url: string) {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'chaos-killer' } });
-  return {
-    kill: async () => (await sql<{ n: number }[]>`
-      select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
-      where datname = current_database() and application_name = 'ferry' and pid <> pg_backend_pid()`)[0]!.n,
-    killPid: (pid: number) => sql`select pg_terminate_backend(${pid})`,
-    end: () => sql.end({ timeout: 5 }),
-  };
-}
-
 // A rejection nobody handles crashes the host on Node 24 just as an uncaught exception does.
-const uncaught: unknown[] = [];
-const onUncaught = (err: unknown) => uncaught.push(err);
-beforeEach(() => {
-  uncaught.length = 0;
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUncaught);
-});
-afterEach(() => {
-  process.off('uncaughtException', onUncaught);
-  process.off('unhandledRejection', onUncaught);
-  expect(uncaught).toEqual([]);
-});
+failOnUncaught({ rejections: true });
 
 describe('a transaction whose backend is terminated', () => {
   let testDb: TestDatabase;
   let db: Database;
-  let kill: ReturnType<typeof killer>;
+  let kill: BackendKiller;
   beforeAll(async () => {
     testDb = await createTestDatabase();
     await testDb.sql`create table chaos_t (id int primary key)`;
     // One connection: the pool's next query must reuse the very connection that lost its backend.
     db = await connectDatabase({ databaseUrl: testDb.url, maxConnections: 1, logger: createLogger({ level: 'silent' }) });
-    kill = killer(testDb.url);
+    kill = backendKiller(testDb.url);
   });
   afterAll(async () => {
     await db?.close();

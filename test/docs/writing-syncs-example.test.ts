@@ -4,19 +4,10 @@
  * scripts/billing/syncs/invoices.ts, one run reads every invoice. (It once failed on its first
  * run: its offset paging named no request parameter.)
  */
-import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startDemoProvider, type DemoProvider } from '../../demo/provider.ts';
+import { guideExample } from '../helpers/docs.ts';
 import { deploySources, idForThisAttempt, startTestFerry, waitForRun, type TestFerry } from '../helpers/ferry.ts';
-
-/** The first ```ts block under `heading` in a guide. */
-async function guideExample(guide: string, heading: string): Promise<string> {
-  const text = await readFile(new URL(`../../docs/${guide}`, import.meta.url), 'utf8');
-  const section = text.slice(text.indexOf(`\n${heading}\n`));
-  const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
-  if (!section.startsWith(`\n${heading}`) || !code) throw new Error(`no ts example under "${heading}" in docs/${guide}`);
-  return code;
-}
 
 let provider: DemoProvider;
 let ferry: TestFerry;

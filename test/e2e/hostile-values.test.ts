@@ -4,7 +4,7 @@
  * action's output, carried as an ActionError's payload or produced by a definition at deploy get
  * a clear error for that one call (the host and its other runs carry on); and NUL bytes and lone
  * surrogates in every kind of script text Postgres stores come back as U+FFFD, with every run
- * settled and no log line lost.
+ * settled and no log line lost; a record holding NaN or ±Infinity is rejected alone, with where.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deploySources, readAll, startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
@@ -156,6 +156,29 @@ export default createSync({
   },
 });`;
 
+// NaN and ±Infinity have no JSON form (JSON.stringify writes null): each record holding one is
+// rejected alone, named by where; nulls, number-like text and finite extremes are kept as given.
+const NON_FINITE_SYNC = `
+import { createSync } from 'ferry/sdk';
+import { z } from 'zod';
+export default createSync({
+  description: 'records holding numbers JSON cannot write',
+  frequency: 'every day',
+  models: { Measure: z.object({ id: z.string() }).passthrough(), Counted: z.object({ id: z.string(), n: z.number() }) },
+  exec: async (nango) => {
+    await nango.batchSave([
+      { id: 'nan', score: Number('not a number') },
+      { id: 'deep-infinity', stats: { ok: 1, ratio: { value: 1 / 0 } } },
+      { id: 'in-an-array', points: [1, 2, -1 / 0] },
+      { id: 'via-toJSON', when: { toJSON: () => ({ at: NaN }) } },
+      { id: 'nulls-and-text', none: null, text: 'NaN Infinity null', list: [null, 0, -0], max: Number.MAX_VALUE, tiny: 5e-324 },
+    ], 'Measure');
+    await nango.batchUpdate([{ id: 'nulls-and-text', later: 0 / 0 }, { id: 'nulls-and-text', none: null, updated: true }], 'Measure');
+    // A model's own schema refuses them first, in its own words.
+    await nango.batchSave([{ id: 'schema', n: NaN }, { id: 'fine', n: 1 }], 'Counted');
+  },
+});`;
+
 let ferry: TestFerry;
 const R = '\ufffd';
 
@@ -170,12 +193,13 @@ beforeAll(async () => {
     'plain/syncs/long-ids.ts': LONG_IDS_SYNC,
     'plain/syncs/deep-records.ts': DEEP_RECORDS_SYNC,
     'plain/syncs/proto-records.ts': PROTO_RECORDS_SYNC,
+    'plain/syncs/non-finite.ts': NON_FINITE_SYNC,
   });
   expect((await ferry.api.put('/providers/plain', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
   expect((await ferry.api.post('/connections', { connection_id: 'c1', provider: 'plain' })).status).toBe(201);
   expect((await ferry.api.put('/providers/texty', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
   expect((await ferry.api.post('/connections', { connection_id: 'c-text', provider: 'texty' })).status).toBe(201);
-}, 120_000); // seven scripts to deploy, on a loaded machine
+}, 150_000); // eight scripts to deploy, on a loaded machine
 afterAll(async () => {
   await ferry?.close();
 });
@@ -309,6 +333,31 @@ describe('a record nested deeper than 100 levels', () => {
     expect(rejected.map((r) => r.record_id).sort()).toEqual(['before', 'deep-arrays-id-last', 'deep-objects', 'one-over']);
     for (const r of rejected) expect(r.reason).toBe('record is nested deeper than 100 levels');
     await expectHostCarriesOn();
+  });
+});
+
+describe('a record holding NaN or ±Infinity', () => {
+  test('is rejected alone, naming where and why, not stored with null in its place; nulls and number-like text are kept', async () => {
+    const run = await waitForRun(ferry.api, 'c1', 'non-finite', '0', 60_000);
+    expect(run.error).toBeNull();
+    expect(run.status).toBe('succeeded');
+    expect(run.counts).toMatchObject({ added: 2, updated: 1, rejected: 6 });
+    const { rejected } = (await ferry.api.get(`/runs/${run.id}/rejected`)).body as { rejected: Array<{ record_id: string; reason: string }> };
+    const why = Object.fromEntries(rejected.map((r) => [r.record_id + (r.record_id === 'nulls-and-text' ? ' (update)' : ''), r.reason]));
+    const stored = 'is not a JSON number (it would be stored as null): save null, or the value as a string';
+    expect(why).toMatchObject({
+      nan: `score: NaN ${stored}`,
+      'deep-infinity': `stats.ratio.value: Infinity ${stored}`,
+      'in-an-array': `points.2: -Infinity ${stored}`,
+      'via-toJSON': `when.at: NaN ${stored}`,
+      'nulls-and-text (update)': `later: NaN ${stored}`,
+      schema: expect.stringContaining('n'),
+    });
+    const { records } = await readAll(ferry.api, 'c1', 'Measure');
+    expect(records.map((r: { id: string }) => r.id)).toEqual(['nulls-and-text']);
+    expect(records[0]).toMatchObject({ none: null, text: 'NaN Infinity null', list: [null, 0, 0], max: Number.MAX_VALUE, tiny: 5e-324, updated: true });
+    expect(records[0]).not.toHaveProperty('later');
+    expect((await readAll(ferry.api, 'c1', 'Counted')).records.map((r: { id: string }) => r.id)).toEqual(['fine']);
   });
 });
 

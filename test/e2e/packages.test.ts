@@ -116,7 +116,8 @@ test('packed tarballs install outside the checkout; init, compile, start, deploy
   expect(unreviewed.code, unreviewed.stderr).toBe(0);
   expect(JSON.parse(unreviewed.stdout)).toEqual({ allowScripts: [] });
   const tsconfig = await readFile(join(app, 'tsconfig.json'), 'utf8');
-  expect(tsconfig).not.toMatch(/paths|wt-|\/work\//);
+  // Nothing of this checkout: every path the tsconfig names is the project's own (node_modules included).
+  expect(tsconfig).not.toMatch(/wt-|\/work\/|"\//);
   // The project's own tsconfig (what an editor and plain tsc use) knows the isolate's globals, even
   // in a helper that imports nothing; and still no Node.
   await mkdir(join(app, 'scripts/demo/helpers'), { recursive: true });
@@ -133,9 +134,30 @@ test('packed tarballs install outside the checkout; init, compile, start, deploy
   const webGlobals = await tsc(app);
   expect(webGlobals.stdout).toBe('');
   expect(webGlobals.code).toBe(0);
-  await writeFile(helper, 'export const size = Buffer.byteLength("x");');
-  expect((await tsc(app)).stdout).toMatch(/Cannot find name 'Buffer'/);
+  // It knows the Node built-ins the bundler gives scripts, as `ferry compile` checks them (Buffer, crypto's hashes, url)…
+  await writeFile(helper, [
+    "import { createHash, createHmac } from 'node:crypto';",
+    "import { URLSearchParams as Params } from 'url';",
+    "import { Buffer as Bytes } from 'buffer';",
+    "export const size = Buffer.byteLength('x') + Bytes.from('eA', 'base64url').length;",
+    "export const digest = createHash('sha256').update('x').digest('base64url') + createHmac('sha1', 'k').update(Buffer.from('x')).digest('hex');",
+    "export const query = new Params({ a: '1' }).toString();",
+  ].join('\n'));
+  const shims = await tsc(app);
+  expect(shims.stdout).toBe('');
+  expect(shims.code).toBe(0);
+  // …and still no Node beyond them.
+  await writeFile(helper, "export const env = process.env['X'];\nexport { createSign } from 'crypto';");
+  const node = (await tsc(app)).stdout;
+  expect(node).toMatch(/Cannot find name 'process'/);
+  expect(node).toMatch(/has no exported member 'createSign'/);
   await rm(join(app, 'scripts/demo/helpers'), { recursive: true });
+
+  // The example test, in the project `npm init -y` made (`"type": "commonjs"`, which init keeps): replayed in the installed runtime.
+  expect(manifest).toMatchObject({ type: 'commonjs' });
+  const tested = await sh('npm', ['test'], app);
+  expect(tested.code, tested.stdout + tested.stderr).toBe(0);
+  expect(tested.stdout).toMatch(/1 passed/);
 
   const compiled = await sh('npx', ['ferry', 'compile', '--json'], app);
   expect(compiled.stderr).not.toMatch(/error/);

@@ -5,11 +5,11 @@
  * lastSyncDate does not move.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startDemoProvider, type DemoProvider } from '../../demo/provider.ts';
-import { deploySources, readAll, startTestFerry, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { deploySources, readAll, waitForRun, type TestFerry } from '../helpers/ferry.ts';
+import { startDemoCrmHost, type DemoCrmHost } from '../helpers/demo-crm-host.ts';
 
 let ferry: TestFerry;
-let provider: DemoProvider;
+let host: DemoCrmHost;
 
 // A batch Postgres itself refuses: a trigger this test adds to its own database raises on one
 // record id. (An over-long id no longer serves: the worker refuses ids over 1,024 bytes by name,
@@ -31,26 +31,22 @@ export default createSync({
 });`;
 
 beforeAll(async () => {
-  provider = await startDemoProvider({ apiKey: 'k', contacts: 1 });
-  ferry = await startTestFerry();
-  await deploySources(ferry, {
-    'demo/syncs/bad-middle.ts': sync('m', '[false, true, false, false]'),
-    'demo/syncs/bad-last.ts': sync('l', '[false, false, true]'),
+  host = await startDemoCrmHost(1, async (f) => {
+    await deploySources(f, {
+      'demo/syncs/bad-middle.ts': sync('m', '[false, true, false, false]'),
+      'demo/syncs/bad-last.ts': sync('l', '[false, false, true]'),
+    });
+    await f.db.sql.unsafe(`
+      create function refuse_one_record() returns trigger language plpgsql as $$
+      begin
+        if new.id = 'refused-by-postgres' then raise exception 'this test refuses record %', new.id; end if;
+        return new;
+      end $$;
+      create trigger refuse_one_record before insert or update on records for each row execute function refuse_one_record();`);
   });
-  await ferry.db.sql.unsafe(`
-    create function refuse_one_record() returns trigger language plpgsql as $$
-    begin
-      if new.id = 'refused-by-postgres' then raise exception 'this test refuses record %', new.id; end if;
-      return new;
-    end $$;
-    create trigger refuse_one_record before insert or update on records for each row execute function refuse_one_record();`);
-  await ferry.api.put('/providers/demo', { base_url: provider.url, auth: { type: 'bearer' } });
-  await ferry.api.post('/connections', { connection_id: 'c1', provider: 'demo', credentials: { type: 'bearer', token: 'k' } });
+  ferry = host.ferry;
 });
-afterAll(async () => {
-  await ferry?.close();
-  await provider?.close();
-});
+afterAll(() => host?.close());
 
 async function storedIds(prefix: string) {
   const { records } = await readAll(ferry.api, 'c1', 'Item', null, 1000);

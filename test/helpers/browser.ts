@@ -19,6 +19,21 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
+/** Signs `page` in to the dashboard of the host at `baseUrl` with `key`, and waits for the overview it lands on. */
+export async function signInToDashboard(page: Page, baseUrl: string, key: string): Promise<void> {
+  await page.goto(`${baseUrl}/dashboard/sign-in`);
+  await page.fill('#key', key);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('h1:has-text("Overview")');
+}
+
+/** A new page of `browser` at `viewport`, signed in to the dashboard (signInToDashboard). */
+export async function signedInPage(browser: Browser, baseUrl: string, key: string, viewport: { width: number; height: number }): Promise<Page> {
+  const page = await browser.newPage({ viewport });
+  await signInToDashboard(page, baseUrl, key);
+  return page;
+}
+
 /** Saves a full-page screenshot as test-artifacts/<name>.png and returns its path. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   await mkdir(ARTIFACTS_DIR, { recursive: true });

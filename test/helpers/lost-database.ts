@@ -5,6 +5,7 @@
  * there, until the host has given up on what it was doing.
  */
 import postgres from '@ferry/postgres';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { waitFor, type TestFerry } from './ferry.ts';
 
 export type Control = ReturnType<typeof postgres>;
@@ -13,6 +14,39 @@ type Reserved = Awaited<ReturnType<Control['reserve']>>;
 /** A second client of the host's database, named so that the terminations never pick it. */
 export function controlConnection(ferry: TestFerry, applicationName: string): Control {
   return postgres(ferry.db.url, { max: 2, onnotice: () => {}, connection: { application_name: applicationName } });
+}
+
+export type BackendKiller = ReturnType<typeof backendKiller>;
+
+/** Terminates the host's backends (application_name `ferry`) of the database at `url`, never its own. */
+export function backendKiller(url: string) {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'chaos-killer' } });
+  return {
+    /** Terminates every host backend of the database; returns how many. */
+    kill: async () => (await sql<{ n: number }[]>`
+      select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+      where datname = current_database() and application_name = 'ferry' and pid <> pg_backend_pid()`)[0]!.n,
+    killPid: (pid: number) => sql`select pg_terminate_backend(${pid})`,
+    end: () => sql.end({ timeout: 5 }),
+  };
+}
+
+/**
+ * Fails each test of the file after which an exception (and, with `rejections`, a promise
+ * rejection) reached the process unhandled: either crashes a host on Node 24.
+ */
+export function failOnUncaught(options: { rejections: boolean }): void {
+  const events = options.rejections ? (['uncaughtException', 'unhandledRejection'] as const) : (['uncaughtException'] as const);
+  const uncaught: unknown[] = [];
+  const onUncaught = (err: unknown) => uncaught.push(err);
+  beforeEach(() => {
+    uncaught.length = 0;
+    for (const event of events) process.on(event, onUncaught);
+  });
+  afterEach(() => {
+    for (const event of events) process.off(event, onUncaught);
+    expect(uncaught).toEqual([]);
+  });
 }
 
 /**

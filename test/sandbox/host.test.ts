@@ -6,24 +6,18 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { deployScripts } from '../../cli/deploy.ts';
-import { startDemoProvider, type DemoProvider } from '../../demo/provider.ts';
-import { startTestFerry, TEST_SECRET_KEY, waitFor, waitForRun, workerChildren, type TestFerry } from '../helpers/ferry.ts';
+import { TEST_SECRET_KEY, waitFor, waitForRun, workerChildren, type TestFerry } from '../helpers/ferry.ts';
+import { startDemoCrmHost, type DemoCrmHost } from '../helpers/demo-crm-host.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/sandbox', import.meta.url));
 let ferry: TestFerry;
-let provider: DemoProvider;
+let host: DemoCrmHost;
 
 beforeAll(async () => {
-  provider = await startDemoProvider({ apiKey: 'k', contacts: 3 });
-  ferry = await startTestFerry();
-  await deployScripts({ dir: FIXTURES, url: ferry.url, key: TEST_SECRET_KEY });
-  await ferry.api.put('/providers/demo', { base_url: provider.url, auth: { type: 'bearer' } });
-  await ferry.api.post('/connections', { connection_id: 'c1', provider: 'demo', credentials: { type: 'bearer', token: 'k' } });
+  host = await startDemoCrmHost(3, (f) => deployScripts({ dir: FIXTURES, url: f.url, key: TEST_SECRET_KEY }));
+  ferry = host.ferry;
 });
-afterAll(async () => {
-  await ferry?.close();
-  await provider?.close();
-});
+afterAll(() => host?.close());
 
 async function allLogs(runId: string, pageSize: number): Promise<{ logs: any[]; pages: number }> {
   const logs: any[] = [];

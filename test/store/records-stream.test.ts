@@ -41,7 +41,7 @@ test('a page is handed on while its rows are still arriving, and the whole strea
     expect(page.empty).toBe(false);
     reader = page.body.getReader();
     first = await reader.read();
-    expect(Buffer.from(first.value!).toString('utf8')).toMatch(/^\{"records":\[\{"id": "0", /);
+    expect(Buffer.from(first.value!).toString('utf8')).toMatch(/^\{"records":\[\n\{"id": "0", /);
   } finally {
     relay.release();
   }

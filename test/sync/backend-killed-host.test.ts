@@ -6,27 +6,12 @@
  * every record well before the 60 s silent-job sweep (a pg-boss completion that lost its backend
  * is retried: host/queue/slots.ts; before, the pair sat blocked ~58 s).
  */
-import postgres from '@ferry/postgres';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deploySources, startTestFerry, TEST_SECRET_KEY, waitFor, type TestFerry } from '../helpers/ferry.ts';
+import { backendKiller, failOnUncaught, type BackendKiller } from '../helpers/lost-database.ts';
 import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 
-/** Terminates this database's backends whose application_name is `ferry` (never its own). */
-function killer(url: string) {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'chaos-killer' } });
-  return {
-    kill: async () => (await sql<{ n: number }[]>`
-      select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
-      where datname = current_database() and application_name = 'ferry' and pid <> pg_backend_pid()`)[0]!.n,
-    killPid: (pid: number) => sql`select pg_terminate_backend(${pid})`,
-    end: () => sql.end({ timeout: 5 }),
-  };
-}
-
-const uncaught: unknown[] = [];
-const onUncaught = (err: unknown) => uncaught.push(err);
-beforeEach(() => { uncaught.length = 0; process.on('uncaughtException', onUncaught); });
-afterEach(() => { process.off('uncaughtException', onUncaught); expect(uncaught).toEqual([]); });
+failOnUncaught({ rejections: false });
 
 const MANY_PAGES = `
 import { createSync } from 'ferry/sdk';
@@ -51,11 +36,11 @@ export default createSync({
 describe('the host while its backends are terminated again and again', () => {
   let ferry: TestFerry;
   let provider: ItemsProvider;
-  let kill: ReturnType<typeof killer>;
+  let kill: BackendKiller;
   beforeAll(async () => {
     provider = await startItemsProvider(600);
     ferry = await startTestFerry({ FERRY_SYNC_RETRY_BASE_MS: '300' });
-    kill = killer(ferry.db.url);
+    kill = backendKiller(ferry.db.url);
     await deploySources(ferry, { 'killp/syncs/pages.ts': MANY_PAGES });
     expect((await ferry.api.put('/providers/killp', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
   }, 120_000);

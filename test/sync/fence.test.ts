@@ -7,8 +7,8 @@
  */
 import { expect, test } from 'vitest';
 import type { TestDatabase } from '../helpers/db.ts';
-import { deploySources, waitFor, waitForRun, type ApiClient } from '../helpers/ferry.ts';
-import { startMultiHost } from '../helpers/multi-host.ts';
+import { waitFor } from '../helpers/ferry.ts';
+import { freezeScene, loseFrozenRun, wokenWorkerLogs } from './frozen-worker.ts';
 import { startItemsProvider } from './items-provider.ts';
 
 /** Pages of 5; after each page a checkpoint and the connection's metadata move. */
@@ -54,20 +54,10 @@ async function snapshot(db: TestDatabase, connectionId: string) {
 test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed, SIGCONT: nothing changes', async ({ onTestFinished }) => {
   const provider = await startItemsProvider(12);
   onTestFinished(() => provider.close());
-  const cluster = await startMultiHost();
-  onTestFinished(() => cluster.close());
-  const { db, api } = cluster;
-  await deploySources(cluster, { 'fencep/syncs/paged.ts': PAGED });
-  expect((await api.put('/providers/fencep', { base_url: provider.url, auth: { type: 'none' } })).status).toBe(200);
-  // Its warnings are read to see that the woken process really tried to write, and gave the run up.
-  let workerOutput = '';
-  const worker = cluster.spawnWorker({ FERRY_LOG_LEVEL: 'warn' }, (chunk) => (workerOutput += chunk));
-
-  expect((await api.post('/connections', { connection_id: 'fence-1', provider: 'fencep' })).status).toBe(201);
-  const first = await waitForRun(api, 'fence-1', 'paged', '0', 60_000);
-  expect(first).toMatchObject({ status: 'succeeded', counts: { added: 12 } });
-  const [connection] = await db.sql<{ id: string }[]>`select id from connections where connection_id = 'fence-1'`;
-  const connectionId = connection!.id;
+  const setup = { provider: 'fencep', sync: 'paged', source: PAGED, connection: 'fence-1' };
+  const scene = await freezeScene(onTestFinished, provider, setup);
+  const { cluster: { db, api }, worker, connectionId } = scene;
+  expect(scene.first).toMatchObject({ status: 'succeeded', counts: { added: 12 } });
 
   // v2 upstream; page 2 is held unanswered: the run saves page 1, checkpoints, then waits on it.
   for (const id of provider.items.keys()) provider.put(id, `v2 ${id}`);
@@ -85,14 +75,7 @@ test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed
   for (const id of provider.items.keys()) provider.put(id, `v3 ${id}`);
 
   // Another worker fails the frozen run and its retry succeeds with v3.
-  await cluster.start({ FERRY_ROLE: 'worker', FERRY_RUNTIME_WORKERS: '2' });
-  const lost = await waitFor('the frozen run to be failed', async () => {
-    const [row] = await db.sql<{ status: string; error: { code: string } | null }[]>`select status, error from runs where id = ${frozen!.id}`;
-    return row?.status === 'failed' ? row : undefined;
-  }, 60_000);
-  expect(lost.error?.code).toBe('WORKER_LOST');
-  const newer = await waitForRun(api, 'fence-1', 'paged', frozen!.id, 60_000);
-  expect(newer.status).toBe('succeeded');
+  await loseFrozenRun(scene, setup, frozen!.id);
   const names = (await db.sql<{ id: string; name: string }[]>`select id, data->>'name' as name from records where connection_id = ${connectionId} order by id`);
   // Page 1 is the frozen run's v2 (committed before the freeze); the retry resumed after it with v3.
   expect(names.filter((r) => r.name.startsWith('v3')).map((r) => r.id)).toEqual([...provider.items.keys()].sort().slice(5));
@@ -101,11 +84,9 @@ test('SIGSTOP a worker mid-run past the stale-run limit, let a newer run succeed
 
   worker.signal('SIGCONT');
   // The woken process tries its page-2 batch and is refused.
-  await waitFor('the woken process to be fenced', async () => (workerOutput.includes('run fenced') ? true : undefined), 60_000).catch((err: Error) => {
-    throw new Error(`${err.message}; the worker logged: ${workerOutput.slice(-4000)}`);
-  });
+  await wokenWorkerLogs(scene, 'the woken process to be fenced', 'run fenced', 60_000);
   // ...and, once it has tried everything it had left, gives the run up as lost.
-  await waitFor('the woken process to give the run up', async () => (workerOutput.includes('sync run lost') ? true : undefined), 30_000);
+  await wokenWorkerLogs(scene, 'the woken process to give the run up', 'sync run lost', 30_000);
   const after = await snapshot(db, connectionId);
   expect(after).toEqual(before);
   expect(after.records.filter((r) => String(r.data.name).startsWith('v2')).map((r) => r.id)).toEqual(['001', '002', '003', '004', '005']);

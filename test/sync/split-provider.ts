@@ -8,7 +8,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { onTestFinished } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import type { DeployResponse } from '../../cli/deploy.ts';
 import { deploySources, newEnvironment, readAll, startTestFerry, TEST_ADMIN_KEY, waitFor, type ApiClient, type TestFerry } from '../helpers/ferry.ts';
 
@@ -137,6 +137,8 @@ export interface SplitConnection {
   parts(): Promise<SplitPart[]>;
   /** The connection's runs of every script, oldest first. */
   runs(): Promise<SplitRun[]>;
+  /** runs() of the split pass's parts only. */
+  partRuns(): Promise<SplitRun[]>;
   /** The model's records not deleted, as GET /records gives them. */
   live(): Promise<any[]>;
   /** The ids of live(), sorted. */
@@ -175,6 +177,9 @@ export async function startSplitHost(env: Record<string, string> = {}): Promise<
   const connection = (api: ApiClient, conn: string, setUp: Pick<SplitSetUp, 'sync' | 'model'>): SplitConnection => {
     const status = async () => (await api.get(`/syncs/${setUp.sync}/status?connection_id=${conn}`)).body;
     const live = async () => (await readAll(api, conn, setUp.model)).records.filter((r) => r._ferry_metadata.deleted_at === null);
+    const runs = () => sql<SplitRun[]>`
+      select r.id, r.part, r.status, r.started_at, r.finished_at, r.deleted, r.resumed, r.fetch_checkpoint, r.error
+      from runs r join connections c on c.id = r.connection_id where c.connection_id = ${conn} order by r.id`;
     return {
       conn,
       api,
@@ -182,9 +187,8 @@ export async function startSplitHost(env: Record<string, string> = {}): Promise<
       parts: () => sql<SplitPart[]>`
         select p.part, p.status, p.next_run_at from sync_parts p join connections c on c.id = p.connection_id
         where c.connection_id = ${conn} order by p.part`,
-      runs: () => sql<SplitRun[]>`
-        select r.id, r.part, r.status, r.started_at, r.finished_at, r.deleted, r.resumed, r.fetch_checkpoint, r.error
-        from runs r join connections c on c.id = r.connection_id where c.connection_id = ${conn} order by r.id`,
+      runs,
+      partRuns: async () => (await runs()).filter((r) => r.part !== null),
       live,
       liveIds: async () => (await live()).map((r) => String(r.id)).sort(),
       syncState: async () => {
@@ -228,4 +232,36 @@ export async function startSplitHost(env: Record<string, string> = {}): Promise<
     connect: async (base, setUp) => (await environment(base, setUp)).connect(),
     close: () => ferry.close(),
   };
+}
+
+export interface PausedMidPass {
+  provider: EventsProvider;
+  connection: SplitConnection;
+  /** The database's clock just after the pause was answered. */
+  pausedAt: Date;
+  /** The parts once the pause has settled: the one that was running succeeded, the others pending. */
+  waiting: SplitPart[];
+}
+
+/**
+ * A connection of its own (`name`, on a host with one runtime worker, so one part runs at a time)
+ * whose first split pass is paused midway: one part running, slowly (the provider answers after
+ * 1 s), and the others queued behind it; then the pause, the provider made fast, and a wait until
+ * the running part has finished and every queued one was taken from the queue and left waiting.
+ */
+export async function pauseMidPass(host: SplitHost, name: string): Promise<PausedMidPass> {
+  const provider = await startEventsForTest(30, 1_000);
+  const connection = await host.connect(name, eventsSplit(provider.url));
+  await waitFor('a part running and the others queued', async () => {
+    const all = await connection.parts();
+    return all.length > 2 && all.filter((p) => p.status === 'running').length === 1 && all.filter((p) => p.status === 'queued').length === all.length - 1 ? true : undefined;
+  }, 60_000);
+  expect((await connection.api.post('/syncs/events/pause', { connection_id: connection.conn })).status).toBe(200);
+  const pausedAt = (await host.ferry.db.sql<{ now: Date }[]>`select now()`)[0]!.now;
+  provider.delayMs = 0;
+  const waiting = await waitFor('the queued parts waiting, none queued or running', async () => {
+    const all = await connection.parts();
+    return all.length > 0 && all.every((p) => p.status === 'pending' || p.status === 'succeeded') ? all : undefined;
+  }, 60_000);
+  return { provider, connection, pausedAt, waiting };
 }

@@ -8,30 +8,16 @@
  */
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { WEBHOOK_QUEUE } from '../../host/webhooks-in/index.ts';
 import { DELIVERY_ID_RETENTION_DAYS } from '../../host/webhooks-in/replay.ts';
+import { DELIVERIES_SYNC, postDelivery, queuedDeliveries } from './deliveries.ts';
 import { deploySources, idForThisAttempt, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
 
 const SECRET = 'replay-secret-0123456789';
 
-// Counts the deliveries it runs for, by the id the payload carries.
-const DELIVERIES = `
-import { createSync } from 'ferry/sdk';
-import { z } from 'zod';
-export default createSync({
-  description: 'one record per delivery run',
-  frequency: 'every day',
-  autoStart: false,
-  models: { Seen: z.object({ id: z.string() }) },
-  webhookSubscriptions: ['*'],
-  exec: async () => {},
-  onWebhook: async (nango, payload) => { await nango.batchSave([{ id: String(payload.n) }], 'Seen'); },
-});`;
-
 let ferry: TestFerry;
 beforeAll(async () => {
   ferry = await startTestFerry();
-  await deploySources(ferry, { 'slackish/syncs/seen.ts': DELIVERIES, 'hubish/syncs/seen.ts': DELIVERIES });
+  await deploySources(ferry, { 'slackish/syncs/seen.ts': DELIVERIES_SYNC, 'hubish/syncs/seen.ts': DELIVERIES_SYNC });
   for (const provider of ['slackish', 'hubish', 'stripeish']) {
     expect((await ferry.api.put(`/providers/${provider}`, { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
   }
@@ -51,24 +37,14 @@ afterAll(async () => { await ferry?.close(); });
 const hmac = (text: string) => createHmac('sha256', SECRET).update(text).digest('hex');
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-async function post(provider: string, body: string, headers: Record<string, string>) {
-  const response = await fetch(`${ferry.url}/webhooks/dev/${provider}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-  return { status: response.status, body: await response.json() as any };
-}
-
-async function queued(provider: string): Promise<number> {
-  const [row] = await ferry.db.sql<{ n: number }[]>`select count(*)::int as n from pgboss.job where name = ${WEBHOOK_QUEUE} and data->>'provider' = ${provider}`;
-  return row!.n;
-}
-
 describe('a provider that signs its send time (Slack: v0:{timestamp}:{body})', () => {
-  const slack = (body: string, ts: number | string, signedTs: number | string = ts) => post('slackish', body, {
+  const slack = (body: string, ts: number | string, signedTs: number | string = ts) => postDelivery(ferry, 'slackish', body, {
     'x-slack-request-timestamp': String(ts), 'x-slack-signature': `v0=${hmac(`v0:${signedTs}:${body}`)}`,
   });
 
   test('a delivery signed now is accepted; one sent again past the tolerance, altered or without its time is refused', async () => {
     const body = JSON.stringify({ team: 'nobody', n: idForThisAttempt('slack') });
-    const before = await queued('slackish');
+    const before = await queuedDeliveries(ferry, 'slackish');
     expect(await slack(body, nowSeconds())).toMatchObject({ status: 202, body: { accepted: true, duplicate: false } });
     // Within the tolerance either way (clocks differ).
     expect((await slack(body, nowSeconds() + 200)).status).toBe(202);
@@ -88,15 +64,15 @@ describe('a provider that signs its send time (Slack: v0:{timestamp}:{body})', (
       expect(answer.status, ts).toBe(401);
       expect(answer.body.error.code, ts).toBe('INVALID_TIMESTAMP');
     }
-    const missing = await post('slackish', body, { 'x-slack-signature': `v0=${hmac(`v0::${body}`)}` });
+    const missing = await postDelivery(ferry, 'slackish', body, { 'x-slack-signature': `v0=${hmac(`v0::${body}`)}` });
     expect(missing.status).toBe(401);
     expect(missing.body.error.message).toContain('x-slack-request-timestamp');
-    expect(await queued('slackish')).toBe(before + 2);
+    expect(await queuedDeliveries(ferry, 'slackish')).toBe(before + 2);
   }, 60_000);
 });
 
 describe('a provider that sends a delivery id (GitHub: X-GitHub-Delivery)', () => {
-  const hub = (body: string, delivery: string | null) => post('hubish', body, {
+  const hub = (body: string, delivery: string | null) => postDelivery(ferry, 'hubish', body, {
     'x-hub-signature-256': `sha256=${hmac(body)}`, ...(delivery !== null && { 'x-github-delivery': delivery }),
   });
 
@@ -106,15 +82,15 @@ describe('a provider that sends a delivery id (GitHub: X-GitHub-Delivery)', () =
     expect((await ferry.api.post('/connections', { connection_id: connection, provider: 'hubish' })).status).toBe(201);
     const body = JSON.stringify({ installation: connection, n });
     const delivery = `${n}-72d3162e-cc78-11e3-81ab-4c9367dc0958`;
-    const before = await queued('hubish');
+    const before = await queuedDeliveries(ferry, 'hubish');
     const first = await hub(body, delivery);
     expect(first).toMatchObject({ status: 202, body: { accepted: true, duplicate: false } });
     expect(first.body.id).toEqual(expect.any(String));
     for (let i = 0; i < 3; i++) expect(await hub(body, delivery)).toEqual({ status: 200, body: { accepted: true, duplicate: true, id: null, event: null } });
-    expect(await queued('hubish')).toBe(before + 1);
+    expect(await queuedDeliveries(ferry, 'hubish')).toBe(before + 1);
     // Another id is another delivery, whatever its body.
     expect((await hub(body, `${delivery}-redelivered`)).status).toBe(202);
-    expect(await queued('hubish')).toBe(before + 2);
+    expect(await queuedDeliveries(ferry, 'hubish')).toBe(before + 2);
 
     const runs = await waitFor('both deliveries run', async () => {
       const rows = await ferry.db.sql`select r.job_id from runs r join connections c on c.id = r.connection_id where c.connection_id = ${connection} and r.kind = 'webhook' and r.status = 'succeeded'`;
@@ -126,22 +102,22 @@ describe('a provider that sends a delivery id (GitHub: X-GitHub-Delivery)', () =
   test('copies of one delivery arriving at once are queued once', async () => {
     const body = JSON.stringify({ installation: 'nobody', n: idForThisAttempt('hub-burst') });
     const delivery = idForThisAttempt('burst-delivery');
-    const before = await queued('hubish');
+    const before = await queuedDeliveries(ferry, 'hubish');
     const answers = await Promise.all(Array.from({ length: 8 }, () => hub(body, delivery)));
     expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 202]);
-    expect(await queued('hubish')).toBe(before + 1);
+    expect(await queuedDeliveries(ferry, 'hubish')).toBe(before + 1);
   }, 60_000);
 
   test('a delivery without its id, an empty one or one too long is a 400 naming the header, and nothing is queued', async () => {
     const body = JSON.stringify({ installation: 'nobody', n: 1 });
-    const before = await queued('hubish');
+    const before = await queuedDeliveries(ferry, 'hubish');
     for (const delivery of [null, '', '   ', 'd'.repeat(256)]) {
       const answer = await hub(body, delivery);
       expect(answer.status, String(delivery)).toBe(400);
       expect(answer.body.error.code).toBe('INVALID_DELIVERY_ID');
       expect(answer.body.error.issues[0].path).toEqual(['headers', 'x-github-delivery']);
     }
-    expect(await queued('hubish')).toBe(before);
+    expect(await queuedDeliveries(ferry, 'hubish')).toBe(before);
   });
 
   test(`ids older than ${DELIVERY_ID_RETENTION_DAYS} days are forgotten, and deleted by the deliveries that follow`, async () => {
@@ -164,10 +140,10 @@ test('a delivery id read from the payload (Stripe: the event id) works the same'
   const id = idForThisAttempt('evt_1NG8Du2eZvKYlo2CUI79vXWy');
   const body = JSON.stringify({ id, account: 'nobody' });
   const sign = { 'x-sig': hmac(body) };
-  expect((await post('stripeish', body, sign)).status).toBe(202);
-  expect((await post('stripeish', body, sign)).body).toMatchObject({ duplicate: true });
+  expect((await postDelivery(ferry, 'stripeish', body, sign)).status).toBe(202);
+  expect((await postDelivery(ferry, 'stripeish', body, sign)).body).toMatchObject({ duplicate: true });
   const unnamed = JSON.stringify({ account: 'nobody' });
-  const refused = await post('stripeish', unnamed, { 'x-sig': hmac(unnamed) });
+  const refused = await postDelivery(ferry, 'stripeish', unnamed, { 'x-sig': hmac(unnamed) });
   expect(refused.status).toBe(400);
   expect(refused.body.error.issues[0].path).toEqual(['body', 'id']);
 });

@@ -6,9 +6,10 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { ProviderWebhookSchema, toPublicWebhook, webhookConfigIssues, type ProviderWebhooks, type WebhookDelivery } from '../../webhooks-in/index.ts';
+import { ProviderWebhookSchema, toPublicWebhook, type ProviderWebhooks, type WebhookDelivery } from '../../webhooks-in/index.ts';
 import { deliveryIdOf, timestampRefusal } from '../../webhooks-in/replay.ts';
-import { readScalar, signedBytes, verifySignature } from '../../webhooks-in/verify.ts';
+import { normaliseWebhook, verifyWebhook, webhookSetupIssues } from '../../webhooks-in/signature-schemes.ts';
+import { readScalar } from '../../webhooks-in/verify.ts';
 import type { Environments } from '../../tenancy/environments.ts';
 import type { ApiEnv } from '../app.ts';
 import { ApiError, checkRequestValue, jsonBody, notFound, parseInput, parseJsonBytes } from '../errors.ts';
@@ -31,7 +32,7 @@ export const webhookRouteSpecs = defineRoutes([
     method: 'post', path: '/webhooks/:environment/:provider', tag: 'webhooks', auth: false, params: ReceiveParams, body: z.unknown(),
     // A provider may add parameters of its own to the URL it calls: they are ignored, not refused.
     query: z.looseObject({}),
-    summary: 'Receive a provider webhook (verified by its HMAC signature header, not a key)',
+    summary: 'Receive a provider webhook (verified by its signature header in the provider\'s scheme: hmac, stripe or standard-webhooks; not a key)',
     description: 'Acknowledged at once and processed from a queue: routed to the syncs of the provider whose webhookSubscriptions take the event, for the connection the payload names.',
     responses: {
       202: { description: 'Accepted', schema: z.object({ accepted: z.literal(true), duplicate: z.literal(false), id: z.string().nullable(), event: z.string().nullable() }) },
@@ -65,17 +66,9 @@ export function webhookReceiverRoutes(deps: WebhookRouteDeps) {
     if (!environment || !config) throw notFound(`webhook endpoint for "${params.provider}" in "${params.environment}"`);
 
     const raw = new Uint8Array(await c.req.arrayBuffer());
-    const timestamp = config.timestamp_header ? c.req.header(config.timestamp_header) : undefined;
-    const idHeader = config.delivery_id_header ? c.req.header(config.delivery_id_header) : undefined;
-    const signed = signedBytes(config, raw, { timestamp, deliveryId: idHeader });
-    if (!(signed instanceof Uint8Array)) {
-      const header = signed.missing === 'timestamp' ? config.timestamp_header! : config.delivery_id_header!;
-      throw new ApiError(401, 'INVALID_SIGNATURE', `the ${header} header, part of what the provider signs, is missing`, [{ path: ['headers', header], message: 'missing' }]);
-    }
-    if (!verifySignature(config, signed, c.req.header(config.signature_header))) {
-      throw new ApiError(401, 'INVALID_SIGNATURE', `the ${config.signature_header} header does not match the payload`);
-    }
-    const stale = timestampRefusal(config, timestamp, Date.now());
+    const verified = verifyWebhook(config, raw, (name) => c.req.header(name));
+    if (!verified.ok) throw new ApiError(401, 'INVALID_SIGNATURE', verified.message, [{ path: verified.path, message: verified.message }]);
+    const stale = timestampRefusal(config, verified.timestamp, Date.now());
     if (stale) throw new ApiError(stale.status, stale.code, stale.message, [{ path: stale.path, message: stale.message }]);
     // A provider's payload is taken as any JSON reader takes it: a 64-bit id sent as a number
     // becomes the nearest float (providers that send one send it as a string too, like X's
@@ -86,7 +79,7 @@ export function webhookReceiverRoutes(deps: WebhookRouteDeps) {
     // never copied by a schema, and it reaches the script as JSON text (runtime/worker/execute.ts).
     checkRequestValue(payload, 'body', { keepProtoKeys: true });
     const event = config.event_header ? (c.req.header(config.event_header) ?? null) : config.event_path ? readScalar(payload, config.event_path) : null;
-    const providerId = deliveryIdOf(config, idHeader, payload);
+    const providerId = deliveryIdOf(config, config.delivery_id_header ? c.req.header(config.delivery_id_header) : undefined, payload);
     if (!('id' in providerId)) throw new ApiError(providerId.status, providerId.code, providerId.message, [{ path: providerId.path, message: providerId.message }]);
     const delivery = { environmentId: environment.id, provider: params.provider, event, payload, receivedAt: new Date().toISOString() };
     const { id, duplicate } = await deps.acceptWebhook(delivery, providerId.id);
@@ -103,11 +96,12 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
   app.put('/providers/:name/webhook', async (c) => {
     const { name } = parseInput(ProviderParam, c.req.param(), 'params');
     const config = parseInput(ProviderWebhookSchema, await jsonBody(c), 'body');
-    const issues = webhookConfigIssues(config);
+    const issues = webhookSetupIssues(config);
     if (issues.length > 0) throw new ApiError(400, 'INVALID_REQUEST', `invalid body: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, issues);
     const env = c.get('environment');
-    await deps.providerWebhooks.upsert(env.id, name, config);
-    return c.json({ ...toPublicWebhook(name, config), url: `/webhooks/${env.name}/${name}` });
+    const stored = normaliseWebhook(config);
+    await deps.providerWebhooks.upsert(env.id, name, stored);
+    return c.json({ ...toPublicWebhook(name, stored), url: `/webhooks/${env.name}/${name}` });
   });
 
   app.get('/providers/:name/webhook', async (c) => {

@@ -14,6 +14,7 @@ export const TypeErrorCtor = TypeError;
 export const RangeErrorCtor = RangeError;
 export const MapCtor = Map;
 export const StringCtor = String;
+export const stringIncludes = String.prototype.includes;
 export const DateCtor = Date;
 export const ReflectConstruct = Reflect.construct;
 

@@ -1,7 +1,7 @@
 /** The `ctx` object a script's `exec` receives, built for one run from its job. */
 import { ActionError, type ActionContext, type ConnectionInfo, type SplitContext, type SyncContext } from '@ferry/sdk';
 import type { ZodSchemaLike } from '@ferry/sdk';
-import { DateCtor, ErrorCtor, StringCtor, defineProperty, isArray, keys, own, parse, stringify } from './builtins.ts';
+import { DateCtor, ErrorCtor, StringCtor, defineProperty, isArray, keys, own, parse, stringIncludes, stringify } from './builtins.ts';
 import { CAPS, checkSize, hostCall, sdkError } from './host.ts';
 import { nangoLog } from './logs.ts';
 import { createPaginate } from './paginate.ts';
@@ -113,6 +113,37 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     },
   };
 
+  /**
+   * Why a record cannot be stored as the script gave it: the first NaN or ±Infinity in it (after
+   * any toJSON, as JSON.stringify walks it), which JSON would silently store as null; null when
+   * it has none. The replacer sees each value with its holder, so the ancestors kept by index
+   * give its path (no array method a script could replace).
+   */
+  function nonFiniteReason(record: unknown): string | null {
+    let found: string | null = null;
+    const holders: unknown[] = [];
+    const path: string[] = [];
+    let depth = 0;
+    stringify(record, function (this: unknown, key: string, value: unknown) {
+      if (found !== null) return undefined;
+      while (depth > 0 && holders[depth - 1] !== this) depth--;
+      // NaN - NaN and Infinity - Infinity are NaN; every finite number minus itself is 0.
+      if (typeof value === 'number' && value - value !== 0) {
+        let at = '';
+        for (let i = 1; i < depth; i++) at += path[i] + '.';
+        found = `${at}${key}: ${StringCtor(value)} is not a JSON number (it would be stored as null): save null, or the value as a string`;
+        return undefined;
+      }
+      if (value !== null && typeof value === 'object') {
+        holders[depth] = value;
+        path[depth] = key;
+        depth++;
+      }
+      return value;
+    });
+    return found;
+  }
+
   async function batch(op: 'save' | 'update' | 'delete', records: unknown, model: unknown): Promise<boolean> {
     if (!isArray(records)) throw sdkError('INVALID_ARGUMENT', `batch${op[0]!.toUpperCase()}${op.slice(1)}: records must be an array`);
     const schema = models[declaredModel(model)];
@@ -139,9 +170,12 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
         if (!result.success) reason = formatIssues(result.error);
       }
       if (reason === null) {
-        json = stringify(op === 'delete' ? { id } : record);
+        const written = op === 'delete' ? { id } : record;
+        json = stringify(written);
         // A toJSON may turn a record into something else: only an object is a record.
         if (typeof json !== 'string' || json[0] !== '{') reason = 'a record must serialise to a JSON object';
+        // JSON writes NaN and ±Infinity as null: only a record whose text holds a null can hide one.
+        else if (stringIncludes.call(json, 'null')) reason = nonFiniteReason(written);
       }
       if (reason !== null) {
         rejectedCount++;
