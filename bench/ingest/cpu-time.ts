@@ -32,20 +32,24 @@ function readStat(path: string): { ms: number; ppid: number; name: string } | nu
 const stat = (pid: number) => readStat(`/proc/${pid}/stat`);
 
 /**
- * CPU ms of this process's threads by name (/proc/self/task: the main thread, V8's GC workers
- * "V8Worker", libuv's pool; threads of one name summed). Empty when not Linux.
+ * CPU ms of a process's threads by name (/proc/<pid>/task, this process by default: the main
+ * thread, V8's GC workers "V8Worker", libuv's pool; threads of one name summed). The main thread
+ * is named "main" when `mainAs` says so (its name is the process's, which other threads inherit
+ * unless they name themselves). Empty when not Linux.
  */
-export function threadCpu(): Map<string, number> {
+export function threadCpu(pid: number | 'self' = 'self', mainAs?: string): Map<string, number> {
   const byName = new Map<string, number>();
   let tids: string[];
   try {
-    tids = readdirSync('/proc/self/task');
+    tids = readdirSync(`/proc/${pid}/task`);
   } catch {
     return byName;
   }
+  const mainTid = pid === 'self' ? String(process.pid) : String(pid);
   for (const tid of tids) {
-    const s = readStat(`/proc/self/task/${tid}/stat`); // null: the thread ended
-    if (s) byName.set(s.name, (byName.get(s.name) ?? 0) + s.ms);
+    const s = readStat(`/proc/${pid}/task/${tid}/stat`); // null: the thread ended
+    const name = mainAs !== undefined && tid === mainTid ? mainAs : s?.name;
+    if (s && name !== undefined) byName.set(name, (byName.get(name) ?? 0) + s.ms);
   }
   return byName;
 }

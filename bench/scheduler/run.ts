@@ -39,7 +39,7 @@ import { pgBossDb } from '../../host/queue/pg-boss-db.ts';
 import { startSlots } from '../../host/queue/slots.ts';
 import { startFerry } from '../../host/server.ts';
 import { createApiClient } from '../../test/helpers/ferry.ts';
-import { backendsOf, childrenOf, snapshot, used, type Snapshot } from '../ingest/cpu-time.ts';
+import { backendsOf, childrenOf, snapshot, threadCpu, used, type Snapshot } from '../ingest/cpu-time.ts';
 import { BENCH_ADMIN_URL, createBenchDatabase } from '../ingest/fresh-db.ts';
 import { startTimeline, type Timeline } from './timeline.ts';
 
@@ -178,20 +178,28 @@ try {
   const hostPids = workers.map((w) => w.pid!);
   const burstRuns = async () => (await db.sql<{ started: number; settled: number }[]>`
     select count(*)::int as started, count(*) filter (where status <> 'running')::int as settled from runs where scheduled_for < ${steadyFrom}`)[0]!;
-  let cpuBefore: { hosts: Snapshot; children: Snapshot; postgres: Snapshot } | null = null;
-  let burstCpu: { hostsMs: number; childrenMs: number; postgresMs: number; runs: number } | null = null;
+  // The children's CPU by thread too (child-cpu.ts says which thread does what), summed over them.
+  const childThreads = (pids: number[]) => {
+    const sum = new Map<string, number>();
+    for (const pid of pids) for (const [name, ms] of threadCpu(pid, 'main')) sum.set(name, (sum.get(name) ?? 0) + ms);
+    return sum;
+  };
+  let cpuBefore: { hosts: Snapshot; children: Snapshot; childThreads: Map<string, number>; postgres: Snapshot } | null = null;
+  let burstCpu: { hostsMs: number; childrenMs: number; childThreadsMs: Map<string, number>; postgresMs: number; runs: number } | null = null;
   let timeline: Timeline | null = null;
   let timelineReport: string | null = null;
   while (burstCpu === null && Date.now() < steadyTo.getTime()) {
     const { started, settled } = await burstRuns();
     if (!cpuBefore && started > 0) {
-      cpuBefore = { hosts: snapshot(hostPids), children: snapshot(hostPids.flatMap(childrenOf)), postgres: snapshot(await backendsOf(db.sql)) };
+      const children = hostPids.flatMap(childrenOf);
+      cpuBefore = { hosts: snapshot(hostPids), children: snapshot(children), childThreads: childThreads(children), postgres: snapshot(await backendsOf(db.sql)) };
       if (process.env.BENCH_TIMELINE) timeline = startTimeline(db.sql, hostPids, steadyFrom);
     }
     if (cpuBefore && (settled >= PAIRS || (Date.now() >= steadyFrom.getTime() && settled > 0))) {
       const children = hostPids.flatMap(childrenOf);
       burstCpu = {
         hostsMs: used(cpuBefore.hosts, hostPids), childrenMs: used(cpuBefore.children, children),
+        childThreadsMs: new Map([...childThreads(children)].map(([name, ms]) => [name, ms - (cpuBefore!.childThreads.get(name) ?? 0)])),
         postgresMs: used(cpuBefore.postgres, [...new Set([...cpuBefore.postgres.keys(), ...(await backendsOf(db.sql))])]),
         runs: settled,
       };
@@ -233,6 +241,7 @@ try {
     const per = (ms: number) => (ms / burstCpu!.runs).toFixed(2);
     const partial = burstCpu.runs < PAIRS ? ` (the ${burstCpu.runs} runs settled before the steady window)` : '';
     process.stdout.write(`\nburst CPU per run${partial} (ms): worker hosts ${per(burstCpu.hostsMs)}, runtime children ${per(burstCpu.childrenMs)}, postgres backends ${per(burstCpu.postgresMs)}, total ${per(burstCpu.hostsMs + burstCpu.childrenMs + burstCpu.postgresMs)}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+    process.stdout.write(`runtime children by thread (ms per run): ${[...burstCpu.childThreadsMs].map(([name, ms]) => `${name} ${per(ms)}`).join(', ')}\n`);
   }
   if (timelineReport) process.stdout.write(`\n${timelineReport}\n`);
   process.stdout.write(`\nfailed runs: ${states!.failed}, still running: ${states!.pending}, consecutive runs of a pair not ${PERIOD_S} s apart: ${gaps!.irregular}; target p99 < 5 s: ${percentile(steadyLags, 99) < 5000 ? 'met' : 'NOT met'}\n`);

@@ -91,7 +91,7 @@ export async function createActionQueue(deps: ActionQueueDeps) {
       if (!(await deps.actionJobs.claim(tx, job.id))) {
         return written === null ? null : deps.actionJobs.startedUnseen(tx, job.id, written); // null: taken by another delivery meanwhile
       }
-      const row = await deps.runner.start(target, 'async', tx);
+      const row = await deps.runner.start(target, 'async', tx, job.id);
       written = row.id;
       await deps.actionJobs.setRun(tx, job.id, row.id);
       return row;

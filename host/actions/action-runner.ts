@@ -66,14 +66,18 @@ export function createActionRunner(deps: ActionRunnerDeps) {
     /** The limits a run of the action gets, read before it starts. */
     limits: (target: ActionTarget): Promise<Limits> => limitsFor(deps.sql, target.connection.environment_id, target.script.manifest.limits),
 
-    /** Writes the action's running run row (in `tx`, to commit it with what the caller claims beside it). */
-    async start(target: ActionTarget, trigger: string, tx: Sql | TransactionSql = deps.sql): Promise<RunRow> {
+    /**
+     * Writes the action's running run row (in `tx`, to commit it with what the caller claims beside
+     * it). An async call's run carries its id: the database refuses a second run of one call
+     * (runs_action_once), which the claim already prevents.
+     */
+    async start(target: ActionTarget, trigger: string, tx: Sql | TransactionSql = deps.sql, callId: string | null = null): Promise<RunRow> {
       const { script, connection } = target;
       const run = await deps.runs.start({
         connectionId: connection.id, scriptName: script.name, kind: 'action', scriptVersion: script.version, trigger, isFull: false,
+        jobId: callId === null ? null : actionRunJobId(callId),
       }, tx);
-      // Only a sync's concurrent run is refused; an action always gets its row.
-      if (!run) throw new Error('could not start the action run');
+      if (!run) throw new Error(callId === null ? 'could not start the action run' : `action call ${callId} already has a run`);
       return run;
     },
 
@@ -102,6 +106,9 @@ export function createActionRunner(deps: ActionRunnerDeps) {
   };
   return runner;
 }
+
+/** The job_id of an async call's run: the call's id, in a namespace of its own (runs.job_id also holds pg-boss ids). */
+export const actionRunJobId = (callId: string): string => `action:${callId}`;
 
 export function outcome(runId: string, result: RunResult): ActionOutcome {
   return result.ok ? { runId, ok: true, output: result.output } : { runId, ok: false, error: result.error };

@@ -61,11 +61,15 @@ export function formatMs(ms: number | null | undefined): string {
   return `${(ms / 60_000).toFixed(1)} min`;
 }
 
-/** ISO timestamps as UTC, to the second, inside <time> so a browser can show them locally. */
+/**
+ * ISO timestamps as UTC, to the second, inside <time> so a browser can show them locally. The
+ * date and the clock are each kept on one line (the CSS's `time > span`): a narrow column breaks
+ * between them, never at a date's hyphens.
+ */
 export function formatTime(iso: string | null | undefined): Html | string {
   if (!iso) return '–';
-  const text = new Date(iso).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
-  return html`<time datetime="${iso}">${text}</time>`;
+  const [date, clock] = new Date(iso).toISOString().slice(0, 19).split('T');
+  return html`<time datetime="${iso}"><span>${date}</span> <span>${clock} UTC</span></time>`;
 }
 
 export function notFoundPage(what: string, csrf?: string): Html {

@@ -8,16 +8,17 @@
  * once, and is dropped after any run that was stopped (limit, abort) or left its heap heavy.
  * Runs without an environment id always get a fresh isolate. Either way the isolate of a bundle
  * that imports zod is made from a snapshot holding the in-isolate SDK with zod initialised (see
- * ZOD_SNAPSHOT), and the prelude (for other bundles) and the bundle compile through this child's
- * code cache.
+ * ZOD_SNAPSHOT), any other from a bare one (BARE_SNAPSHOT), and the prelude (for other bundles)
+ * and the bundle compile through this child's code cache.
  */
 import { createHash } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
 import ivm from 'isolated-vm';
 import { BUNDLE_URL } from '../contract.ts';
 import { createCodeCache } from './code-cache.ts';
 import { buildPrelude } from './prelude-build.ts';
 
-/** The prelude, compiled in isolates made without the snapshot; its cache is keyed by its hash. */
+/** The prelude, compiled in isolates made from BARE_SNAPSHOT; its cache is keyed by its hash. */
 const PRELUDE = buildPrelude();
 const PRELUDE_KEY = `ferry:prelude:${PRELUDE.hash}`;
 /** The global under which a context made from the snapshot holds the prelude's `install`. */
@@ -29,15 +30,40 @@ const PRELUDE_GLOBAL = '__ferry_prelude_install';
  * copy of zod included — without initialising zod and the SDK again, which was most of a run's
  * cost to its child (a warm no-op sync run: 24–25 ms of CPU → 12.5–13.8 ms, on a loaded machine).
  * Deserialising that heap costs more than building a bare context and running the prelude from
- * the code cache, so a bundle that imports no zod gets isolates without the snapshot (a warm
- * zod-free run: 5.7 ms as a plain context, 14 ms from the snapshot). Made once per child, at
+ * the code cache, so a bundle that imports no zod gets isolates from BARE_SNAPSHOT (a warm
+ * zod-free run: 5.7 ms as a plain context, 14 ms from this snapshot). Made once per child, at
  * start (~0.2 s).
  */
 const ZOD_SNAPSHOT = ivm.Isolate.createSnapshot([{
   code: `(() => { const prelude = ${PRELUDE.code}; prelude.preload(); Object.defineProperty(globalThis, ${JSON.stringify(PRELUDE_GLOBAL)}, { value: prelude.install, configurable: true }); })();`,
   filename: 'ferry:prelude',
 }]);
-/** How a bundle asks for zod (cli/bundle.ts); a bundle reaching it otherwise still works, only without the snapshot. */
+/**
+ * The isolates of any other bundle: V8's own start-up heap, only made in this process (the
+ * prelude then runs in each context, from the code cache), so that its hash seed is this
+ * process's too (see `deserialiseWithoutRehashing`).
+ */
+const BARE_SNAPSHOT = ivm.Isolate.createSnapshot([]);
+
+/**
+ * Called once by the worker child after this module made its snapshots: from then on V8 does not
+ * rehash what it deserialises. By default V8 gives each new isolate a random hash seed and
+ * rehashes every hash table and re-sorts every descriptor array of each isolate and context it
+ * deserialises to match it — ~20 % of creating a context from ZOD_SNAPSHOT (2.4 → 1.9 ms per
+ * context, load ~20). Without, an isolate keeps the seed of the snapshot it is made from. Every
+ * isolate here is made from one of the two snapshots above, each built in this process by an
+ * isolate that drew a random seed before the flag was set: every isolate's seed stays random and
+ * unknown outside this worker child, shared by the isolates of one child as it always was by the
+ * contexts of one isolate (a script can only flood its own run's tables with it). Not applied at
+ * import: another process importing this module (a test) may deserialise contexts of its own,
+ * whose tables must still be rehashed to that process's seed; the worker child creates no context
+ * but these isolates'.
+ */
+export function deserialiseWithoutRehashing(): void {
+  setFlagsFromString('--no-rehash-snapshot');
+}
+
+/** How a bundle asks for zod (cli/bundle.ts); a bundle reaching it otherwise still works, only without the zod snapshot. */
 const importsZod = (code: string): boolean => code.includes('__ferry_require("zod');
 
 /**
@@ -110,7 +136,7 @@ interface Entry {
   key: string | null;
   isolate: ivm.Isolate;
   /** Made from ZOD_SNAPSHOT; else the prelude is compiled and run in each context. */
-  fromSnapshot: boolean;
+  fromZodSnapshot: boolean;
   prelude: ivm.Script | null;
   script: ivm.Script | null;
   /** Where `gc()` is called between runs; no script ever runs in it. */
@@ -164,7 +190,7 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
   /** Runs `gc()` in the entry's own context, then retires it if what is live is heavy. */
   function collect(entry: Entry): void {
     try {
-      entry.gcContext ??= entry.isolate.createContextSync();
+      entry.gcContext ??= emptyContext(entry.isolate);
     } catch {
       return retire(entry);
     }
@@ -178,6 +204,18 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
       },
       () => retire(entry),
     );
+  }
+
+  /**
+   * A context for `gc()` alone, emptied of everything on its global but `gc`: it lives as long as
+   * its isolate and each collection marks what it holds, which from ZOD_SNAPSHOT is another copy
+   * of the prelude and zod (~0.9 MB, a quarter of what stays live: 3.8 → 2.9 MB, and of each
+   * collection's marking). What the realm itself needs stays reachable from its native context.
+   */
+  function emptyContext(isolate: ivm.Isolate): ivm.Context {
+    const context = isolate.createContextSync();
+    context.evalSync(`((global) => { for (const key of Reflect.ownKeys(global)) if (key !== 'gc') delete global[key]; })(globalThis)`);
+    return context;
   }
 
   function isHeavy(entry: Entry, heapBytes: number): boolean {
@@ -234,9 +272,9 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
         entry.collectTimer = null;
       }
       else {
-        const fromSnapshot = importsZod(request.code);
-        const isolate = new ivm.Isolate({ memoryLimit: request.memoryMb, onCatastrophicError: options.onCatastrophicError, ...(fromSnapshot && { snapshot: ZOD_SNAPSHOT }) });
-        entry = { key, isolate, fromSnapshot, prelude: null, script: null, gcContext: null, liveBytes: 0, collectTimer: null, memoryMb: request.memoryMb, idleSince: 0 };
+        const fromZodSnapshot = importsZod(request.code);
+        const isolate = new ivm.Isolate({ memoryLimit: request.memoryMb, onCatastrophicError: options.onCatastrophicError, snapshot: fromZodSnapshot ? ZOD_SNAPSHOT : BARE_SNAPSHOT });
+        entry = { key, isolate, fromZodSnapshot, prelude: null, script: null, gcContext: null, liveBytes: 0, collectTimer: null, memoryMb: request.memoryMb, idleSince: 0 };
       }
       const held = entry;
       let released = false;
@@ -244,7 +282,7 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
         isolate: held.isolate,
         warm,
         install(context) {
-          if (!held.fromSnapshot) {
+          if (!held.fromZodSnapshot) {
             held.prelude ??= codeCache.compileSync(held.isolate, PRELUDE_KEY, PRELUDE.code, 'ferry:prelude');
             const prelude = held.prelude.runSync(context, { reference: true }) as ivm.Reference;
             try {

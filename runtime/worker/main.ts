@@ -10,7 +10,7 @@ import { MAX_DEPTH, tooDeepAt } from '../bounds.ts';
 import { encodeFrame, readFrames } from '../channel.ts';
 import { ParentMessageSchema, rememberBundle, type BridgeCall, type ChildMessage } from '../ipc.ts';
 import { describeBundle, startRun, type ExecuteDeps, type Execution } from './execute.ts';
-import { createIsolateSource, type IsolateMode } from './isolates.ts';
+import { createIsolateSource, deserialiseWithoutRehashing, type IsolateMode } from './isolates.ts';
 
 const LOG_FLUSH_MS = 20;
 const LOG_BATCH = 100;
@@ -63,6 +63,7 @@ let current: Task | null = null;
 const bundles = new Map<string, string>();
 let nextCallId = 0;
 
+deserialiseWithoutRehashing();
 const isolates = createIsolateSource({
   mode: (process.argv.includes('--isolates=warm') ? 'warm' : 'fresh') satisfies IsolateMode,
   onCatastrophicError() {

@@ -90,6 +90,11 @@ test('a worker killed mid-action: the call fails as WORKER_LOST, and no delivery
     expect(settled.state).toBe('completed');
     expect(provider.requests.filter((r) => r.path === '/items' && r.query.after === after)).toHaveLength(1);
     expect(await db.sql`select status from runs where kind = 'action' and status = 'running'`).toEqual([]);
+    // One run for the call, and the database holds it so: a second run row for it is refused.
+    const runs = await db.sql<{ id: string; job_id: string }[]>`select id::text, job_id from runs where kind = 'action' and job_id = ${`action:${queued.body.id}`}`;
+    expect(runs).toHaveLength(1);
+    await expect(db.sql`insert into runs (connection_id, script_name, kind, script_version, status, trigger, is_full, job_id)
+      select connection_id, script_name, kind, script_version, 'running', 'async', false, job_id from runs where id = ${runs[0]!.id}`).rejects.toMatchObject({ code: '23505' });
     expect((await api.get(queued.body.status_url)).body).toMatchObject({ status: 'failed', error: { code: 'WORKER_LOST' } });
   } finally {
     await cluster.stop(survivor);

@@ -246,6 +246,22 @@ describe.each(EXECUTION_MODES)('sandbox conformance: $name', (mode) => {
       }
     });
 
+    it('collects a warm isolate between runs without giving it up: runs back to back all start warm', async () => {
+      // Each run leaves its context (~1 MB from the zod snapshot) as garbage, so a dozen runs
+      // back to back go through several collections (isolates.ts: past 4 MiB of garbage); a
+      // collection that failed would retire the isolate, and the next run would start cold.
+      const own = createRuntime({ workers: 1, logger: pino({ level: 'silent' }), isolates: mode.isolates });
+      try {
+        const code = await bundled(syncScript(`ctx.log(String(z.object({ n: z.number() }).parse({ n: 1 }).n));`));
+        const results: RunResult[] = [];
+        for (let i = 0; i < 12; i++) results.push(await own.run(jobFor(code), recordingBridge().bridge));
+        for (const result of results) expect(result.logs.map((l) => l.message), JSON.stringify(result)).toEqual(['1']);
+        expect(results.map((r) => r.usage.warmStart)).toEqual(results.map((_, i) => mode.isolates === 'warm' && i > 0));
+      } finally {
+        await own.close();
+      }
+    });
+
     it("reports each run's own peak heap: the garbage a previous run left is not counted", async () => {
       // One bundle (so one warm isolate): a full run keeps ~40 MB until it returns, which is then
       // garbage in the old generation; the next, incremental run allocates next to nothing.

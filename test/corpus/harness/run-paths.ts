@@ -12,11 +12,11 @@ import { bundleScript } from '../../../cli/bundle.ts';
 import { deployScripts } from '../../../cli/deploy.ts';
 import { dryRun } from '../../../cli/dryrun.ts';
 import { typeCheckScripts, formatDiagnostic } from '../../../cli/typecheck.ts';
-import { createScriptTester, liveProxy } from '../../../testing/index.ts';
+import { createScriptTester, FixtureMismatchError, liveProxy, nangoReplayProxy, type ProxyFn } from '../../../testing/index.ts';
 import { readAll, startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../../helpers/ferry.ts';
 import { compareOutput, compareRecords } from './compare.ts';
-import { differsOnlyByClock, type NangoFixture } from '../../../testing/nango-fixture.ts';
-import { startReplayServer, type ReplayServer } from './replay-server.ts';
+import { differsOnlyByClock, nangoRequestTarget, type NangoFixture } from '../../../testing/nango-fixture.ts';
+import { startReplayServer, type ReplayMiss, type ReplayServer } from './replay-server.ts';
 
 export interface CorpusCase {
   /** `<provider>.<name>`: also the bearer token its connection sends. */
@@ -28,7 +28,8 @@ export interface CorpusCase {
   fixture: NangoFixture;
 }
 
-export const PATHS = ['compile', 'testing', 'dryrun', 'host'] as const;
+/** `testing` is ferry/testing against the replay server; `fixture` is ferry/testing replaying the `*.test.json` itself, with no server. */
+export const PATHS = ['compile', 'testing', 'fixture', 'dryrun', 'host'] as const;
 export type PathName = (typeof PATHS)[number];
 /** null: passed; a string: why it failed (or, starting with UNREPLAYABLE, why no replay can pass it). */
 export type CaseResult = { case: CorpusCase; paths: Record<PathName, string | null> };
@@ -50,8 +51,7 @@ const connectionOf = (c: CorpusCase) => {
   return { metadata, config };
 };
 
-function outcome(c: CorpusCase, result: { ok: boolean; error?: { message: string } | undefined; output?: unknown }, recordsOf: (model: string) => unknown[], server: ReplayServer): string | null {
-  const misses = server.misses(c.id);
+function outcome(c: CorpusCase, result: { ok: boolean; error?: { message: string } | undefined; output?: unknown }, recordsOf: (model: string) => unknown[], misses: ReplayMiss[]): string | null {
   if (!result.ok) {
     const clocked = misses.find((m) => differsOnlyByClock(c.fixture, m));
     if (clocked) return `${UNREPLAYABLE}the script asks relative to the clock (${clocked.method} ${clocked.path}?${new URLSearchParams(clocked.params)}), unlike when it was recorded`;
@@ -105,9 +105,42 @@ async function testingPath(options: CorpusRunOptions, server: ReplayServer, resu
           ...(options.providers?.[c.provider]?.['pagination'] !== undefined && { pagination: options.providers[c.provider]!['pagination'] as Record<string, unknown> }),
           connection: { connection_id: c.id, provider: c.provider, connection_config: config, metadata },
         });
-        results.get(c.id)!.paths.testing = outcome(c, run, (model) => run.records(model), server);
+        results.get(c.id)!.paths.testing = outcome(c, run, (model) => run.records(model), server.misses(c.id));
       } catch (error) {
         results.get(c.id)!.paths.testing = (error as Error).message;
+      }
+    }
+  } finally {
+    await tester.close();
+  }
+}
+
+/** ferry/testing replaying each case's Nango fixture itself (`tester.run({ script, fixture })`): no server, the recording's connection, metadata and input. */
+async function fixturePath(options: CorpusRunOptions, results: Map<string, CaseResult>) {
+  const tester = createScriptTester();
+  try {
+    for (const c of options.cases) {
+      // The fixture's own replay, with the requests it has no recording of kept as the server keeps its misses.
+      const misses: ReplayMiss[] = [];
+      const replay = nangoReplayProxy(c.fixture, c.name);
+      const proxy: ProxyFn = async (request) => {
+        try {
+          return await replay(request);
+        } catch (error) {
+          if (error instanceof FixtureMismatchError) misses.push({ method: request.method, ...nangoRequestTarget(request.endpoint, request.params), body: request.body });
+          throw error;
+        }
+      };
+      try {
+        const run = await tester.run({
+          script: c.entryPath,
+          fixture: c.fixture,
+          proxy,
+          ...(options.providers?.[c.provider]?.['pagination'] !== undefined && { pagination: options.providers[c.provider]!['pagination'] as Record<string, unknown> }),
+        });
+        results.get(c.id)!.paths.fixture = outcome(c, run, (model) => run.records(model), misses);
+      } catch (error) {
+        results.get(c.id)!.paths.fixture = (error as Error).message;
       }
     }
   } finally {
@@ -159,7 +192,7 @@ async function dryrunPath(ferry: TestFerry, options: CorpusRunOptions, server: R
         logger: createLogger({ level: 'silent' }),
         runtime,
       });
-      results.get(c.id)!.paths.dryrun = outcome(c, result, (model) => [...(models.get(model)?.records.values() ?? [])], server);
+      results.get(c.id)!.paths.dryrun = outcome(c, result, (model) => [...(models.get(model)?.records.values() ?? [])], server.misses(c.id));
     } catch (error) {
       results.get(c.id)!.paths.dryrun = (error as Error).message;
     }
@@ -179,7 +212,7 @@ async function hostPath(ferry: TestFerry, options: CorpusRunOptions, server: Rep
     try {
       if (c.kind === 'action') {
         const { status, body } = await ferry.api.post(`/actions/${c.name}`, { connection_id: c.id, input: c.fixture.input ?? null });
-        results.get(c.id)!.paths.host = outcome(c, status === 200 ? { ok: true, output: body.output } : { ok: false, error: { message: `${status} ${JSON.stringify(body.error)}` } }, () => [], server);
+        results.get(c.id)!.paths.host = outcome(c, status === 200 ? { ok: true, output: body.output } : { ok: false, error: { message: `${status} ${JSON.stringify(body.error)}` } }, () => [], server.misses(c.id));
         continue;
       }
       // Full: a fixture records the initial run, and an autoStart run that finished before this
@@ -193,7 +226,7 @@ async function hostPath(ferry: TestFerry, options: CorpusRunOptions, server: Rep
         held.set(model, records.filter((r) => r._ferry_metadata?.deleted_at == null).map(({ _ferry_metadata, ...record }) => record));
       }
       const ok = run.status === 'success' || run.status === 'succeeded';
-      results.get(c.id)!.paths.host = outcome(c, { ok, error: { message: `run ${run.status}: ${JSON.stringify(run.error ?? run.error_message ?? null)}` } }, (model) => held.get(model) ?? [], server);
+      results.get(c.id)!.paths.host = outcome(c, { ok, error: { message: `run ${run.status}: ${JSON.stringify(run.error ?? run.error_message ?? null)}` } }, (model) => held.get(model) ?? [], server.misses(c.id));
     } catch (error) {
       results.get(c.id)!.paths.host = (error as Error).message;
     }
@@ -210,7 +243,7 @@ const localhostLookup = ((host: string, options: unknown, callback: (...args: un
 }) as unknown as typeof dnsLookup;
 
 export async function runCorpus(options: CorpusRunOptions): Promise<CaseResult[]> {
-  const results = new Map(options.cases.map((c) => [c.id, { case: c, paths: { compile: 'not run', testing: 'not run', dryrun: 'not run', host: 'not run' } } as CaseResult]));
+  const results = new Map(options.cases.map((c) => [c.id, { case: c, paths: { compile: 'not run', testing: 'not run', fixture: 'not run', dryrun: 'not run', host: 'not run' } } as CaseResult]));
   const server = await startReplayServer();
   for (const c of options.cases) server.register(c.id, c.fixture);
   const { createRuntime } = await import('@ferry/runtime');
@@ -221,6 +254,8 @@ export async function runCorpus(options: CorpusRunOptions): Promise<CaseResult[]
     await compilePath(options.cases, runtime, results);
     options.onProgress?.('ferry/testing');
     await testingPath(options, server, results);
+    options.onProgress?.('ferry/testing, the fixture itself');
+    await fixturePath(options, results);
     ferry = await startTestFerry({}, { proxyLookup: localhostLookup });
     const unset = await setUpHost(ferry, options, server);
     const ready = { ...options, cases: options.cases.filter((c) => !unset.has(c.id)) };
