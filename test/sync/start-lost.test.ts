@@ -52,8 +52,8 @@ const heldRuns = (held: Held, afterRunId: string) => control<{ id: string; statu
  * also when the attempt fails (its CI retry must not find it).
  */
 interface Held { connection: string; sync: string; part?: string }
-/** The start's statement: the run row's insert, with the beginning of a fresh pass around it (host/runs/runs.ts: start). */
-const RUN_START = '^\\s*(with started_run as \\(\\s*)?insert into runs';
+/** The start's statement: the run row's insert, with the beginning of a fresh pass around it (host/runs/runs.ts: start, whose CTE name the driver quotes). */
+const RUN_START = '^\\s*(with "?started_run"? as \\(\\s*)?insert into runs';
 async function startLosesDatabase(held: Held, queue: () => Promise<void>, findJob: () => Promise<string | undefined>): Promise<number> {
   const before = await newestRunId(control);
   return whileHolding(control, (hold) => hold`
