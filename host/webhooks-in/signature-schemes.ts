@@ -11,8 +11,8 @@
  * A scheme says whether the request is signed and where its signed send time is, for the replay
  * check (replay.ts); it answers as data, the route turns a refusal into its 401.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { webhookKey } from '../webhooks-out/signature.ts';
+import { timingSafeEqual } from 'node:crypto';
+import { standardWebhookMac, timestampedMac, webhookKey } from '../webhooks-out/signature.ts';
 import { SIGNED_BODY, webhookConfigIssues, type ProviderWebhook, type SignatureSchemeName } from './provider-webhooks.ts';
 import type { TimestampSource } from './replay.ts';
 import { signedBytes, verifySignature } from './verify.ts';
@@ -100,7 +100,7 @@ const stripe: SignatureScheme = {
     const { t, v1 } = parseStripeHeader(value);
     if (t === null) return refuse(`the ${name} header has no single t= (the signed send time)`, name);
     if (v1.length === 0) return refuse(`the ${name} header has no v1= signature`, name);
-    const expected = Buffer.from(createHmac('sha256', config.secret).update(`${t}.`).update(body).digest('hex'));
+    const expected = Buffer.from(timestampedMac(config.secret, t, body));
     if (!anyMatches(expected, v1.map((s) => Buffer.from(s.toLowerCase())))) return refuse(`no v1= signature of the ${name} header matches the payload`, name);
     return { ok: true, timestamp: { value: t, label: `the t= of the ${name} header`, path: ['headers', name] } };
   },
@@ -132,7 +132,7 @@ const standardWebhooks: SignatureScheme = {
     // Space-separated `v1,<base64>`, several during a rotation; other versions are not ours to read.
     const candidates = value.trim().split(/\s+/).flatMap((item) => (item.startsWith('v1,') ? [Buffer.from(item.slice(3))] : []));
     if (candidates.length === 0) return refuse(`the ${name} header has no v1, signature`, name);
-    const expected = Buffer.from(createHmac('sha256', webhookKey(config.secret)).update(`${id}.${timestamp}.`).update(body).digest('base64'));
+    const expected = Buffer.from(standardWebhookMac(config.secret, id, timestamp, body));
     if (!anyMatches(expected, candidates)) return refuse(`no v1 signature of the ${name} header matches the payload`, name);
     return { ok: true, timestamp: headerTimestamp(tsHeader, timestamp) };
   },

@@ -19,15 +19,23 @@ export function webhookKey(secret: string): Buffer {
   return Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
 }
 
+/** Standard Webhooks' v1 signature (base64) of `body` sent as `messageId` at `timestamp`; incoming webhooks verify with it too. */
+export function standardWebhookMac(secret: string, messageId: string, timestamp: string | number, body: string | Uint8Array): string {
+  return createHmac('sha256', webhookKey(secret)).update(`${messageId}.${timestamp}.`).update(body).digest('base64');
+}
+
+/** The v1 (hex) of a `t=…,v1=…` header, Stripe's format and the legacy X-Ferry-Signature's: keyed with the whole secret. */
+export function timestampedMac(secret: string, timestamp: string | number, body: string | Uint8Array): string {
+  return createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
+}
+
 export function standardWebhookHeaders(secret: string, messageId: string, body: string, timestamp = Math.floor(Date.now() / 1000)): Record<string, string> {
-  const mac = createHmac('sha256', webhookKey(secret)).update(`${messageId}.${timestamp}.${body}`).digest('base64');
-  return { 'webhook-id': messageId, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${mac}` };
+  return { 'webhook-id': messageId, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${standardWebhookMac(secret, messageId, timestamp, body)}` };
 }
 
 /** The legacy X-Ferry-Signature value. */
 export function signPayload(secret: string, body: string, timestamp = Math.floor(Date.now() / 1000)): string {
-  const mac = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
-  return `t=${timestamp},v1=${mac}`;
+  return `t=${timestamp},v1=${timestampedMac(secret, timestamp, body)}`;
 }
 
 /** For tests of the legacy header: true when `header` signs `body` with `secret` within `toleranceSeconds`. */
