@@ -26,6 +26,7 @@ import { serialClaimsDb } from './serial-claims.ts';
 import { startSlots, type JobSettle, type Slots } from './slots.ts';
 import { createTurns } from './turns.ts';
 import { pairKey, spreadNextRuns } from './spread.ts';
+import { SYNC_QUEUED_CHANNEL } from './work-notices.ts';
 
 export const SYNC_QUEUE = 'ferry-sync';
 /** Caps an environment may set; each is a pg-boss group tier named after its value. */
@@ -59,6 +60,8 @@ export interface QueueOptions {
    * the queue's pg-boss heartbeat, at least pg-boss's minimum of 10 s.
    */
   staleJobMs?: number;
+  /** How long an idle slot waits before it looks for a job again when no notice woke it (work-notices.ts). */
+  pollMs?: number;
 }
 
 /** Job data as queued: the run's input plus when it was due. */
@@ -149,7 +152,20 @@ export async function createQueue(options: QueueOptions) {
     async enqueue(job: QueuedSyncJob): Promise<string | null> {
       const tier = job.environmentId ? (await capTiers(options.sql, [job.environmentId])).get(job.environmentId) : undefined;
       const { data, ...rest } = toInsert(job, tier, MANUAL_PRIORITY);
-      return boss.send(SYNC_QUEUE, data, rest);
+      const id = await boss.send(SYNC_QUEUE, data, rest);
+      // Idle slots claim it now, not at their next poll (work-notices.ts); a lost notice costs only that poll.
+      if (id !== null) await options.sql`select pg_notify(${SYNC_QUEUED_CHANNEL}, '')`.catch(() => {});
+      return id;
+    },
+
+    /** Sync jobs were queued (work-notices.ts): idle slots claim now. */
+    wake(): void {
+      for (const slot of slots) slot.wake();
+    },
+
+    /** Sync slots waiting out their polling pause, having found nothing to claim. */
+    idleSlots(): number {
+      return slots.reduce((n, slot) => n + slot.idle(), 0);
     },
 
     /**
@@ -174,6 +190,8 @@ export async function createQueue(options: QueueOptions) {
         ];
         const tiers = await capTiers(tx, [...new Set(jobs.map((j) => j.environment_id))]);
         await boss.insert(SYNC_QUEUE, rankPerEnvironment(jobs).map(({ d, rank }) => toInsert(d.data, tiers.get(d.environment_id), -rank)), { db: pgBossDb(tx) });
+        // At the commit, every worker host's idle slots claim them (work-notices.ts).
+        await tx`select pg_notify(${SYNC_QUEUED_CHANNEL}, '')`;
         return jobs.length;
       });
     },
@@ -188,7 +206,7 @@ export async function createQueue(options: QueueOptions) {
      */
     work(concurrency: number, handler: (job: SyncJob, jobId: string, executed: () => void, settle: JobSettle) => Promise<unknown>, reserved = 0): void {
       const common = {
-        boss, queue: SYNC_QUEUE, pollMs: POLL_MS, heartbeatMs: (queueOptions.heartbeatSeconds * 1000) / 2, logger: log,
+        boss, queue: SYNC_QUEUE, pollMs: options.pollMs ?? POLL_MS, heartbeatMs: (queueOptions.heartbeatSeconds * 1000) / 2, logger: log,
         handler: (job: Job<QueuedSyncJob>, executed: () => void, settle: JobSettle) => handler(job.data, job.id, executed, settle),
         requeue: { when: (err: unknown) => err instanceof RunNotStartedError, requeue: requeueUnstarted },
       };

@@ -65,6 +65,10 @@ export interface Slots {
   busy(): number;
   /** Slots whose job still holds its turn: started and not yet executed. */
   executing(): number;
+  /** Slots that found nothing to claim and wait out their polling pause (or a wake-up). */
+  idle(): number;
+  /** Idle slots look for a job now instead of at the end of their polling pause (jobs were queued). */
+  wake(): void;
   /** Stops claiming; resolves when the running jobs have finished or `timeoutMs` passed. */
   stop(timeoutMs: number): Promise<void>;
 }
@@ -74,7 +78,10 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
   let stopping = false;
   let busy = 0;
   let executing = 0;
+  let idle = 0;
   const wakers = new Set<() => void>();
+  /** Counts wake-ups, so a slot whose claim raced one (and found nothing) looks again instead of pausing. */
+  let wakeups = 0;
   const pause = (ms: number) => new Promise<void>((resolve) => {
     const done = () => { clearTimeout(timer); wakers.delete(done); resolve(); };
     const timer = setTimeout(done, ms);
@@ -135,6 +142,7 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
         break;
       }
       let job: Job<T> | undefined;
+      const wakeupsBefore = wakeups;
       try {
         [job] = await boss.fetch<T>(queue, { ...options.claim, batchSize: 1 } as FetchOptions);
       } catch (err) {
@@ -142,7 +150,10 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
       }
       if (!job) {
         giveBack();
-        await pause(options.pollMs);
+        if (wakeups === wakeupsBefore) {
+          idle++;
+          await pause(options.pollMs).finally(() => { idle--; });
+        }
         continue;
       }
       busy++;
@@ -154,6 +165,11 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
   return {
     busy: () => busy,
     executing: () => executing,
+    idle: () => idle,
+    wake() {
+      wakeups++;
+      for (const wake of [...wakers]) wake();
+    },
     async stop(timeoutMs) {
       stopping = true;
       for (const wake of [...wakers]) wake();
