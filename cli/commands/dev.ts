@@ -17,7 +17,7 @@ import { discoverScripts } from '../discover.ts';
 import { createHostClient } from '../host-client.ts';
 import { formatRunLine, watchRuns } from '../run-lines.ts';
 import { formatDiagnostic, typeCheckScripts } from '../typecheck.ts';
-import { watchScripts } from '../watch.ts';
+import { scriptsSnapshot, watchScripts } from '../watch.ts';
 import { defaultScriptsDir } from '../scripts-dir.ts';
 
 const help = `Usage: ferry dev [--dir scripts] [--port 3003] [--data-dir .ferry] [--demo] [--json]
@@ -32,7 +32,7 @@ Options:
   --port <n>         API port (default: $FERRY_PORT or 3003; 0 picks a free port)
   --data-dir <path>  where the embedded database and dev key live (default: $FERRY_DATA_DIR or .ferry)
   --demo             also start the demo providers (CRM, helpdesk, billing, chat) and connect them
-  --json             print one JSON event per line (ready, deployed, deploy_failed,
+  --json             print one JSON event per line (ready, deployed, deploy_failed, watching,
                      typecheck_failed, run) on stdout
   -h, --help         show this help
 
@@ -136,6 +136,8 @@ export const devCommand: Command = {
 
     out.jsonLine({ event: 'ready', url, key: host.secretKey, dir, data_dir: config.FERRY_DATA_DIR });
     out.line(hostBanner('Ferry dev', host, url, config.FERRY_DATA_DIR).join('\n'));
+    // What the first deploy is about to read: a save after this is the watcher's (watch.ts).
+    const deployedFiles = await scriptsSnapshot(dir);
     try {
       // The demo deploys the folder before it connects (its syncs must exist for their first
       // runs): that deploy is the one to report, or a fresh host's first lists every script as
@@ -151,8 +153,6 @@ export const devCommand: Command = {
     } catch (error) {
       printDeployFailure(out, error);
     }
-    out.line(`Watching ${dir} — save a script to redeploy. Ctrl-C to stop.`);
-
     const watcher = watchScripts(dir, async (files) => {
       if (!out.jsonMode) out.line(`\nChanged: ${files.join(', ')}`);
       try {
@@ -162,8 +162,11 @@ export const devCommand: Command = {
       } catch (error) {
         printDeployFailure(out, error);
       }
-    });
+    }, { since: deployedFiles });
     await watcher.ready;
+    // Only now: a save from here on is seen (one since the first deploy read the folder is already queued).
+    out.jsonLine({ event: 'watching', dir });
+    out.line(`Watching ${dir} — save a script to redeploy. Ctrl-C to stop.`);
     const runs = watchRuns(createHostClient({ url, key: host.secretKey }), (run, connectionId) => {
       out.jsonLine({ event: 'run', connection_id: connectionId, run });
       out.line(formatRunLine(run, connectionId));

@@ -1,6 +1,7 @@
 /** Asynchronous action calls (action_jobs): queued by the API, settled by a worker, polled by the app. */
 import type { RunError } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
+import { named, STATEMENT_NAMES } from '../db/statement-names.ts';
 import type { RunRow } from '../runs/runs.ts';
 
 export type ActionJobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
@@ -57,7 +58,7 @@ export function createActionJobs(sql: Sql) {
      * database leaves the call queued, to be run by the job's requeue.
      */
     async claim(tx: TransactionSql, id: string): Promise<boolean> {
-      const rows = await tx`update action_jobs set status = 'running' where id = ${id} and status = 'queued'`;
+      const rows = await tx`${named(tx, STATEMENT_NAMES.actionClaim)} update action_jobs set status = 'running' where id = ${id} and status = 'queued'`;
       return rows.count > 0;
     },
 

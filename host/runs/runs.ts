@@ -1,6 +1,7 @@
 /** Run rows (one per execution of a sync or action) and their logs. */
 import type { LogEntry, RunError, Usage } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
+import { named, STATEMENT_NAMES } from '../db/statement-names.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
@@ -119,7 +120,7 @@ export function createRuns(sql: Sql) {
      */
     async start(input: StartRun, tx: Sql | TransactionSql = sql, alongside?: (started: StartedRun) => Fragment[]): Promise<RunRow | null> {
       const insert = tx`
-        insert into runs (connection_id, script_name, variant, part, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed,
+        ${named(tx, STATEMENT_NAMES.runStart)} insert into runs (connection_id, script_name, variant, part, kind, script_version, status, trigger, is_full, job_id, scheduled_for, resumed,
           fetch_since, fetch_checkpoint, memory_limit_mb)
         values (${input.connectionId}, ${input.scriptName}, ${input.variant ?? 'base'}, ${input.part ?? null}, ${input.kind}, ${input.scriptVersion}, 'running', ${input.trigger}, ${input.isFull},
           ${input.jobId ?? null}, ${input.scheduledFor ?? null}, ${input.resumed ?? false},

@@ -16,6 +16,7 @@ import { executeRun } from '../runs/execute-run.ts';
 import { pgBossDb } from '../queue/pg-boss-db.ts';
 import type { JobSettle } from '../queue/slots.ts';
 import { isTransientDatabaseError, retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
+import { named, STATEMENT_NAMES } from '../db/statement-names.ts';
 import { RunNotStartedError } from './run-not-started.ts';
 import { limitCapsRead, runLimits } from '../runs/run-limits.ts';
 import { readTogether, type ReadResults } from '../db/read-together.ts';
@@ -132,7 +133,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
   /** Per model, the newest cursor before this run: the app reads from there to see its changes. One statement for every model. */
   async function cursorsBefore(connectionId: string, models: readonly string[], variant: string): Promise<Map<string, string>> {
     const rows = await deps.sql<{ model: string; max: string | null }[]>`
-      select m.model, (select max(cursor)::text from records where connection_id = ${connectionId} and model = m.stored and cursor > 0) as max
+      ${named(deps.sql, STATEMENT_NAMES.runCursorsBefore)} select m.model, (select max(cursor)::text from records where connection_id = ${connectionId} and model = m.stored and cursor > 0) as max
       from unnest(${models as string[]}::text[], ${models.map((m) => storedModel(m, variant))}::text[]) as m(model, stored)`;
     const found = new Map(rows.map((r) => [r.model, r.max ?? '0']));
     return new Map(models.map((model) => [model, found.get(model) ?? '0']));

@@ -11,6 +11,7 @@
  * proxy and host, so the claim's statement is new to every connection (its text is sent only then).
  */
 import { expect, test } from 'vitest';
+import { statementMark, STATEMENT_NAMES } from '../../host/db/statement-names.ts';
 import { waitFor } from '../helpers/ferry.ts';
 import { deployProviderConnection } from '../helpers/items-connection.ts';
 import { startProxiedFerry } from '../helpers/proxied-ferry.ts';
@@ -19,7 +20,7 @@ import { startItemsProvider } from '../sync/items-provider.ts';
 
 test('an async action whose start committed unseen carries on with the run it wrote: performed once, succeeded, at once', async () => {
   const provider = await startItemsProvider(0);
-  const ferry = await startProxiedFerry({ client: Buffer.from("update action_jobs set status = 'running'") });
+  const ferry = await startProxiedFerry({ client: Buffer.from(statementMark(STATEMENT_NAMES.actionClaim)) });
   const { db, api, proxy } = ferry;
   try {
     await deployProviderConnection(ferry, { provider: 'unseenact', baseUrl: provider.url, scripts: { 'actions/mode.ts': MODE_ACTION }, connectionId: 'act-unseen' });

@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ACTION_QUEUE } from '../../host/actions/action-queue.ts';
+import { STATEMENT_NAMES } from '../../host/db/statement-names.ts';
 import { startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
 import { deployProviderConnection } from '../helpers/items-connection.ts';
 import {
@@ -46,7 +47,7 @@ test('an async action whose run start loses the database every time is queued ag
     const statusUrl: string = queued.body.status_url;
     const jobId = await waitFor('the action job queued', async () =>
       (await control<{ id: string }[]>`select id::text as id from pgboss.job where name = ${ACTION_QUEUE} and data->>'actionJobId' = ${String(queued.body.id)}`)[0]?.id, 30_000);
-    const { kills } = await terminateLockWaitersUntil(control, '^\\s*(insert into runs|update action_jobs)',
+    const { kills } = await terminateLockWaitersUntil(control, [STATEMENT_NAMES.runStart, STATEMENT_NAMES.actionClaim],
       'the claimed job settled after its start lost the database', () => settledJobState(control, jobId), 30_000);
     // Meanwhile the call reads as queued: nothing of its start was kept.
     expect((await ferry.api.get(statusUrl)).body).toMatchObject({ status: 'queued', run_id: null });

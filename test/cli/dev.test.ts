@@ -25,6 +25,7 @@ test('deploys on start, redeploys a saved script, survives a broken one, stops o
   const hashOf = async () => ((await api.get('/scripts')).body.scripts as Array<{ name: string; hash: string }>).find((s) => s.name === 'post-message')?.hash;
   const firstHash = await hashOf();
   expect(firstHash).toMatch(/^[0-9a-f]{64}$/);
+  await waitFor('the watcher ready', async () => events().find((e) => e.event === 'watching'), 60_000);
 
   // Save a change: the watcher redeploys and the host serves the new bundle.
   const file = join(scripts, 'chat/actions/post-message.ts');

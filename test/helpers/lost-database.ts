@@ -5,6 +5,7 @@
  * there, until the host has given up on what it was doing.
  */
 import postgres from '@ferry/postgres';
+import { statementMark, type StatementName } from '../../host/db/statement-names.ts';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { waitFor, type TestFerry } from './ferry.ts';
 
@@ -67,19 +68,20 @@ export async function whileHolding<T>(control: Control, hold: (tx: Reserved) => 
 }
 
 /**
- * Terminates the host's backends waiting on a lock in a statement that matches `statementPattern`
- * (a case-insensitive regular expression over the statement's text) until `settled` returns a
- * value; returns that value and how many backends were terminated.
+ * Terminates the host's backends waiting on a lock in one of the statements `statements` names
+ * (host/db/statement-names.ts: the host marks them on purpose, so no pattern over their SQL is
+ * needed) until `settled` returns a value; returns that value and how many backends were terminated.
  */
 export async function terminateLockWaitersUntil<T>(
-  control: Control, statementPattern: string, what: string, settled: () => Promise<T | undefined>, timeoutMs = 30_000,
+  control: Control, statements: StatementName[], what: string, settled: () => Promise<T | undefined>, timeoutMs = 30_000,
 ): Promise<{ value: T; kills: number }> {
+  const marks = statements.map(statementMark);
   let kills = 0;
   const value = await waitFor(what, async () => {
     const [row] = await control<{ n: number }[]>`
       select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
       where datname = current_database() and application_name = 'ferry' and wait_event_type = 'Lock'
-        and query ~* ${statementPattern}`;
+        and exists (select from unnest(${marks}::text[]) as m(mark) where strpos(query, m.mark) > 0)`;
     kills += row!.n;
     return settled();
   }, timeoutMs);

@@ -8,6 +8,7 @@
  * and its pair blocked for a minute (test/sync/backend-killed-host failed 1 run in ~4 that way).
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { STATEMENT_NAMES } from '../../host/db/statement-names.ts';
 import { readAll, startTestFerry, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 import { deployProviderConnection, firstRunOf, ITEMS_FULL_SYNC } from '../helpers/items-connection.ts';
 import { controlConnection, newestRunId, terminateLockWaitersUntil, whileHolding, type Control } from '../helpers/lost-database.ts';
@@ -40,7 +41,7 @@ test('a run whose first read after its start loses the database every time is fa
     expect((await ferry.api.post('/syncs/items/trigger', { connection_id: 'after-1' })).status).toBe(202);
     // Within 45 s, inside the 60 s stale sweep: a run it failed would be WORKER_LOST, not
     // DATABASE_ERROR, so the code below (not a stopwatch) tells that the run's own process failed it.
-    return terminateLockWaitersUntil(control, '^\\s*select m\\.model', 'the run failed by its own process', async () => {
+    return terminateLockWaitersUntil(control, [STATEMENT_NAMES.runCursorsBefore], 'the run failed by its own process', async () => {
       const [run] = await control<{ id: string; status: string; error: { code: string } }[]>`
         select id::text as id, status, error from runs where id > ${before} order by id limit 1`;
       return run && run.status !== 'running' ? run : undefined;

@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfig } from '../../host/config.ts';
+import { statementMark, STATEMENT_NAMES } from '../../host/db/statement-names.ts';
 import { createLogger } from '../../host/logger.ts';
 import { startFerry, type FerryHost } from '../../host/server.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -27,7 +28,7 @@ let provider: ItemsProvider;
 beforeAll(async () => {
   provider = await startItemsProvider(10);
   db = await createTestDatabase();
-  proxy = await startDroppingProxy(db.url, { client: Buffer.from('insert into runs (') });
+  proxy = await startDroppingProxy(db.url, { client: Buffer.from(statementMark(STATEMENT_NAMES.runStart)) });
   host = await startFerry(loadConfig({
     DATABASE_URL: proxy.url(db.url), FERRY_PORT: '0', FERRY_SECRET_KEY: TEST_SECRET_KEY, FERRY_RUNTIME_WORKERS: '1', FERRY_SCHEDULER_TICK_MS: '200',
   }), createLogger({ level: process.env.FERRY_TEST_LOG_LEVEL ?? 'silent' }));

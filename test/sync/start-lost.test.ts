@@ -10,6 +10,7 @@
  * exactly once with every record.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { STATEMENT_NAMES } from '../../host/db/statement-names.ts';
 import { SYNC_QUEUE } from '../../host/queue/queue.ts';
 import { deploySources, idForThisAttempt, readAll, startTestFerry, waitFor, waitForRun, type TestFerry } from '../helpers/ferry.ts';
 import { deployProviderConnection, firstRunOf, ITEMS_FULL_SYNC } from '../helpers/items-connection.ts';
@@ -52,8 +53,6 @@ const heldRuns = (held: Held, afterRunId: string) => control<{ id: string; statu
  * also when the attempt fails (its CI retry must not find it).
  */
 interface Held { connection: string; sync: string; part?: string }
-/** The start's statement: the run row's insert, with the beginning of a fresh pass around it (host/runs/runs.ts: start, whose CTE name the driver quotes). */
-const RUN_START = '^\\s*(with "?started_run"? as \\(\\s*)?insert into runs';
 async function startLosesDatabase(held: Held, queue: () => Promise<void>, findJob: () => Promise<string | undefined>): Promise<number> {
   const before = await newestRunId(control);
   return whileHolding(control, (hold) => hold`
@@ -62,7 +61,7 @@ async function startLosesDatabase(held: Held, queue: () => Promise<void>, findJo
   async () => {
     await queue();
     const jobId = await waitFor('the job queued', findJob, 30_000);
-    const { kills } = await terminateLockWaitersUntil(control, RUN_START, 'the claimed job settled after its start lost the database',
+    const { kills } = await terminateLockWaitersUntil(control, [STATEMENT_NAMES.runStart], 'the claimed job settled after its start lost the database',
       () => settledJobState(control, jobId), 30_000);
     // Nothing of the run was written.
     expect(await heldRuns(held, before)).toHaveLength(0);

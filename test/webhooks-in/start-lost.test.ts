@@ -12,6 +12,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { STATEMENT_NAMES } from '../../host/db/statement-names.ts';
 import { WEBHOOK_QUEUE } from '../../host/webhooks-in/index.ts';
 import { idForThisAttempt, readAll, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.ts';
 import { createConnection, deployProvider } from '../helpers/items-connection.ts';
@@ -82,7 +83,7 @@ test('a delivery whose second run start loses the database is queued again and r
   const { kills } = await whileHolding(control, (hold) => hold`
       insert into runs (connection_id, script_name, variant, kind, script_version, status, trigger, job_id)
       select id, 'b-fast', 'base', 'webhook', 1, 'running', 'webhook', ${jobId} from connections where connection_id = ${connection}`,
-  () => terminateLockWaitersUntil(control, '^\\s*insert into runs', 'the delivery job settled after its second start lost the database',
+  () => terminateLockWaitersUntil(control, [STATEMENT_NAMES.runStart], 'the delivery job settled after its second start lost the database',
     () => settledJobState(control, jobId, ['active', 'created', 'retry']), 45_000));
   expect(kills).toBeGreaterThanOrEqual(4);
   provider.delayMs = 0;
