@@ -20,13 +20,68 @@ export const MAX_DEPTH = 100;
  * array is depth 1), or null when `value` is within bounds. Iterative: any depth is safe to measure.
  */
 export function tooDeepAt(value: unknown, maxDepth = MAX_DEPTH): string[] | null {
+  return walkJson(value, maxDepth, () => null)?.path ?? null;
+}
+
+/**
+ * Why `value` is not data as JSON.parse makes it, or null: nested deeper than `maxDepth`, or
+ * holding what JSON has no form for — an object that is neither plain nor an array (a Map, Set,
+ * Date, typed array, boxed string…), a BigInt, a symbol, NaN or ±Infinity. A worker child's
+ * values (output, metadata, payloads) are always JSON.parse's, so anything else came from a
+ * child that broke the protocol; the host would have stored `{}` for a Map, `null` for NaN,
+ * thrown on a BigInt, or walked a typed array's every byte as a key.
+ */
+export function notJsonData(value: unknown, maxDepth = MAX_DEPTH): string | null {
+  const found = walkJson(value, maxDepth, unlikeJson);
+  if (found === null) return null;
+  const where = found.path.length > 0 ? ` (at ${found.path.join('.')}${found.path.length >= 5 ? '…' : ''})` : '';
+  return found.problem === null ? `nested deeper than ${maxDepth} levels${where}` : `${found.problem}${where}`;
+}
+
+function unlikeJson(value: unknown): string | null {
+  switch (typeof value) {
+    case 'number': return Number.isFinite(value) ? null : `${String(value)} is not a JSON number`;
+    case 'bigint': case 'symbol': case 'function': return `a ${typeof value} is not JSON data`;
+    case 'object': {
+      if (value === null || Array.isArray(value)) return null;
+      const proto: unknown = Object.getPrototypeOf(value);
+      return proto === Object.prototype || proto === null ? null : `a ${Object.prototype.toString.call(value).slice(8, -1)} is not JSON data`;
+    }
+    default: return null;
+  }
+}
+
+/**
+ * The first value `problem` names, or the first object or array nested deeper than `maxDepth`
+ * (problem null), with the first five keys of its path. Iterative, so any depth is safe. Arrays
+ * are walked by index, as JSON.stringify and every schema read them: properties set beside an
+ * array's items (which V8's serializer carries) are not data, and a child could share one object
+ * under them 2^40 ways in a few hundred bytes (runtime/channel.ts).
+ */
+function walkJson(value: unknown, maxDepth: number, problem: (value: unknown) => string | null): { path: string[]; problem: string | null } | null {
+  const first = problem(value);
+  if (first !== null) return { path: [], problem: first };
   if (value === null || typeof value !== 'object') return null;
   const stack: Array<{ value: object; depth: number; path: string[] }> = [{ value, depth: 1, path: [] }];
+  const visit = (child: unknown, key: string | number, depth: number, path: string[]): { path: string[]; problem: string | null } | null => {
+    const wrong = problem(child);
+    if (wrong !== null) return { path: path.length < 5 ? [...path, String(key)] : path, problem: wrong };
+    if (child !== null && typeof child === 'object') stack.push({ value: child, depth: depth + 1, path: path.length < 5 ? [...path, String(key)] : path });
+    return null;
+  };
   while (stack.length > 0) {
     const { value: node, depth, path } = stack.pop()!;
-    if (depth > maxDepth) return path.slice(0, 5);
-    for (const [key, child] of Object.entries(node)) {
-      if (child !== null && typeof child === 'object') stack.push({ value: child, depth: depth + 1, path: path.length < 5 ? [...path, key] : path });
+    if (depth > maxDepth) return { path: path.slice(0, 5), problem: null };
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const found = visit(node[i], i, depth, path);
+        if (found) return found;
+      }
+      continue;
+    }
+    for (const key of Object.keys(node)) {
+      const found = visit((node as Record<string, unknown>)[key], key, depth, path);
+      if (found) return found;
     }
   }
   return null;

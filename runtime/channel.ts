@@ -39,24 +39,48 @@ export function encodeFrame(value: unknown): Buffer {
  * object met again as a back-reference and a sparse array as its length and present items, so
  * 414 bytes can hold 40 levels of `[a, a]` (2^40 paths for the depth check to walk: the parent
  * hung) and 62 bytes an array of length 2^32 - 1 (which a schema loops over). Every object counts
- * once per place it appears and every array its length: a value the child built as a tree of dense
- * arrays, as every message is, stays under the frame's byte count (each needs a byte of its own).
+ * once per place it appears: an array its length, a Map or Set its entries, a typed array its
+ * bytes (one 1 MiB Uint8Array referenced 1,000 times is a 1 MiB frame, and a walk of a billion
+ * elements). Properties set beside an array's items are not counted: nothing walks them
+ * (bounds.ts walks arrays by index, as JSON does). A value the child built as a tree of dense
+ * arrays and plain objects, as every message is, stays under the frame's byte count (each part
+ * needs a byte of its own).
  */
 function outgrowsFrame(value: unknown, frameBytes: number): boolean {
   if (value === null || typeof value !== 'object') return false;
   let budget = frameBytes;
   const stack: object[] = [value];
+  const push = (child: unknown) => {
+    if (child !== null && typeof child === 'object') stack.push(child);
+  };
   while (stack.length > 0) {
     const node = stack.pop()!;
     budget--;
-    if (ArrayBuffer.isView(node)) continue; // bytes that are its own in the frame
-    const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
-    budget -= children.length;
-    if (budget < 0) return true;
-    for (let i = 0; i < children.length; i++) {
-      const child = children[i];
-      if (child !== null && typeof child === 'object') stack.push(child);
+    if (ArrayBuffer.isView(node)) budget -= node.byteLength;
+    else if (node instanceof ArrayBuffer) budget -= node.byteLength;
+    else if (node instanceof String) budget -= node.length; // its characters, which Object.values would list
+    else if (Array.isArray(node)) {
+      budget -= node.length;
+      if (budget < 0) return true;
+      for (let i = 0; i < node.length; i++) push(node[i]);
+    } else if (node instanceof Map) {
+      budget -= 2 * node.size;
+      if (budget < 0) return true;
+      for (const [key, entry] of node) {
+        push(key);
+        push(entry);
+      }
+    } else if (node instanceof Set) {
+      budget -= node.size;
+      if (budget < 0) return true;
+      for (const entry of node) push(entry);
+    } else {
+      const children = Object.values(node);
+      budget -= children.length;
+      if (budget < 0) return true;
+      for (const child of children) push(child);
     }
+    if (budget < 0) return true;
   }
   return false;
 }

@@ -3,7 +3,7 @@
  * receive: a child runs hostile code, so the parent trusts nothing it says beyond these shapes.
  */
 import { z } from 'zod';
-import { MAX_DEPTH, tooDeepAt } from './bounds.ts';
+import { notJsonData } from './bounds.ts';
 import { checkPackedRecords } from './packed-records.ts';
 import { LogEntrySchema, ProxyRequestSchema, RunErrorSchema, RunJobSchema, UsageSchema } from './contract.ts';
 
@@ -35,9 +35,13 @@ export const BatchResultSchema = z.object({
 
 export { ProxyResponseSchema } from './contract.ts';
 
-/** A script's value (metadata, output, payload) as the parent accepts it: within MAX_DEPTH. */
-const BoundedValueSchema = z.unknown().refine((value) => tooDeepAt(value) === null, `nested deeper than ${MAX_DEPTH} levels`);
-const StateSchema = z.record(z.string(), BoundedValueSchema);
+/** A script's value (metadata, output, payload) as the parent accepts it: JSON data, within MAX_DEPTH (bounds.ts). */
+function jsonData(value: unknown, ctx: z.RefinementCtx): void {
+  const problem = notJsonData(value);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+}
+const BoundedValueSchema = z.unknown().superRefine(jsonData);
+const StateSchema = z.record(z.string(), z.unknown()).superRefine(jsonData);
 
 /** What a child may ask of the host bridge, with each method's arguments. */
 export const BridgeCallSchema = z.discriminatedUnion('method', [

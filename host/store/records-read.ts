@@ -143,6 +143,15 @@ select page.cursor as c, page.data as d, ${us('first_seen_at')} as f, ${us('upda
 from (${page}) page
 order by page.cursor`;
 
+/**
+ * The page's cursors alone, as one text `c1,c2,…` ('' for an empty page): a cursor names one
+ * version of one record (every change draws a new one, records-sql.ts), so a page whose cursors
+ * are these holds exactly the rows the same page query would return now (pageCursors).
+ */
+const pageCursorList = (page: string) => `
+select coalesce(string_agg(page.cursor::text, ',' order by page.cursor), '') as c
+from (${page}) page`;
+
 /** Exported for the plan tests (test/store/records-plans.test.ts). */
 export const PAGE_STATEMENTS = {
   keyset: pageRows(page('$1')),
@@ -151,6 +160,14 @@ export const PAGE_STATEMENTS = {
   keyedKeyset: pageRows(page(keyed(7))),
   /** $1 the key's hash, $8 the API's connection_id. */
   keyedIds: pageRows(pageByIds(keyed(8))),
+} as const;
+
+/** The same pages' cursors alone (pageCursorList), in PAGE_STATEMENTS' parameters. */
+export const PAGE_CURSOR_STATEMENTS = {
+  keyset: pageCursorList(page('$1')),
+  ids: pageCursorList(pageByIds('$1')),
+  keyedKeyset: pageCursorList(page(keyed(7))),
+  keyedIds: pageCursorList(pageByIds(keyed(8))),
 } as const;
 
 /** A page row as postgres.js parses it (readPage): int8 columns stay strings, the jsonb is parsed. */
@@ -175,7 +192,7 @@ function storedRecord(row: PageRow, dates: Map<string, string>): StoredRecord {
   return { ...row.d, _ferry_metadata: metadata };
 }
 
-function pageQuery(args: ReadPageArgs): { text: string; params: (string | number | null)[] } {
+function pageQuery(args: ReadPageArgs, statements: Record<keyof typeof PAGE_STATEMENTS, string> = PAGE_STATEMENTS): { text: string; params: (string | number | null)[] } {
   const cursor = parseCursor(args.cursor);
   if (!Number.isInteger(args.limit) || args.limit < 1 || args.limit > MAX_PAGE_LIMIT) {
     throw readError('INVALID_LIMIT', `limit must be an integer from 1 to ${MAX_PAGE_LIMIT}`);
@@ -199,12 +216,23 @@ function pageQuery(args: ReadPageArgs): { text: string; params: (string | number
     args.limit,
   ];
   const name = named ? [named.connectionId] : [];
-  if (!args.ids) return { text: named ? PAGE_STATEMENTS.keyedKeyset : PAGE_STATEMENTS.keyset, params: [...params, ...name] };
-  return { text: named ? PAGE_STATEMENTS.keyedIds : PAGE_STATEMENTS.ids, params: [...params, JSON.stringify(args.ids), ...name] };
+  if (!args.ids) return { text: named ? statements.keyedKeyset : statements.keyset, params: [...params, ...name] };
+  return { text: named ? statements.keyedIds : statements.ids, params: [...params, JSON.stringify(args.ids), ...name] };
 }
 
 // Unprepared: each page is planned with its own parameters (records-sql.ts explains why).
 const UNPREPARED = { prepare: false } as const;
+
+/**
+ * The cursors of the page `args` reads, as of now: `c1,c2,…` in cursor order, '' when it is empty
+ * (as for an unknown or revoked key). Equal to a built page's `PageEnd.cursors`, that page is
+ * exactly what reading it now would return (GET /records' read-ahead, records-read-ahead.ts).
+ */
+export async function pageCursors(sql: Sql, args: ReadPageArgs): Promise<string> {
+  const { text, params } = pageQuery(args, PAGE_CURSOR_STATEMENTS);
+  const [row] = await sql.unsafe<{ c: string }[]>(text, params, UNPREPARED);
+  return row?.c ?? '';
+}
 
 export async function readPage(sql: Sql, args: ReadPageArgs): Promise<RecordPage> {
   const { text, params } = pageQuery(args);
@@ -295,11 +323,24 @@ interface CancellableRows {
   cancel(): Promise<void>;
 }
 
+/** A page whose query has ended and whose every byte is built. */
+export interface PageEnd {
+  rows: number;
+  /** The body's length. */
+  bytes: number;
+  /** Its rows' cursors, `c1,c2,…` ('' for none): what pageCursors gives for an unchanged page. */
+  cursors: string;
+  /** The last row's cursor (the body's next_cursor), or null. */
+  nextCursor: string | null;
+}
+
 export interface PageBody {
   /** The page has no records; known before any of its bytes are handed on. */
   empty: boolean;
   /** `{"records":[…],"next_cursor":…}` as UTF-8 bytes, in chunks as Postgres sends the rows. */
   body: ReadableStream<Uint8Array>;
+  /** Once the query has ended and the whole body is built: its figures; null when it failed or was cancelled. Never rejects. */
+  ended: Promise<PageEnd | null>;
 }
 
 /**
@@ -324,6 +365,8 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let cancelled = false;
     let settled = false;
+    let endWith!: (end: PageEnd | null) => void;
+    const ended = new Promise<PageEnd | null>((done) => { endWith = done; });
     const query = sql.unsafe(text, params, UNPREPARED) as unknown as CancellableRows;
     const cancel = () => {
       if (cancelled) return;
@@ -344,12 +387,17 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
     let rows = 0;
     let lastCursorLength = 0;
     let handedOn = false;
+    let bytes = 0;
+    // The rows' cursors, comma-separated (PageEnd.cursors): ~8 bytes a row.
+    let cursors = Buffer.allocUnsafe(4096);
+    let cursorsLength = 0;
     const handOn = () => {
       if (!cancelled) controller.enqueue(chunk.subarray(0, at));
+      bytes += at;
       at = 0;
       if (!handedOn) {
         handedOn = true;
-        resolve({ empty: rows === 0, body });
+        resolve({ empty: rows === 0, body, ended });
       }
     };
     /** Room for `bytes` more in the chunk: the full part is handed on first when they do not fit. */
@@ -414,6 +462,13 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
       chunk[at++] = 0x7d; // '}'
       chunk[at++] = 0x7d;
       lastCursorLength = m.copy(lastCursor, 0, cAt, cEnd);
+      if (cursorsLength + lastCursorLength + 1 > cursors.length) {
+        const grown = Buffer.allocUnsafe(cursors.length * 2);
+        cursors.copy(grown, 0, 0, cursorsLength);
+        cursors = grown;
+      }
+      if (!first) cursors[cursorsLength++] = 0x2c;
+      cursorsLength += lastCursor.copy(cursors, cursorsLength, 0, lastCursorLength);
       if (at >= CHUNK_BYTES) {
         handOn();
         chunk = takeChunk(CHUNK_ROOM);
@@ -421,15 +476,21 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
     }).then(() => {
       settled = true;
       signal?.removeEventListener('abort', abort);
-      if (cancelled) return handedOn ? undefined : reject(pageCancelled()); // it ended before the cancel arrived
-      const end = rows === 0 ? '],"next_cursor":null}' : `\n],"next_cursor":"${lastCursor.toString('latin1', 0, lastCursorLength)}"}`;
+      if (cancelled) {
+        endWith(null);
+        return handedOn ? undefined : reject(pageCancelled()); // it ended before the cancel arrived
+      }
+      const nextCursor = rows === 0 ? null : lastCursor.toString('latin1', 0, lastCursorLength);
+      const end = nextCursor === null ? '],"next_cursor":null}' : `\n],"next_cursor":"${nextCursor}"}`;
       reserve(end.length);
       at += chunk.write(end, at, 'latin1');
       handOn();
       controller.close();
+      endWith({ rows, bytes, cursors: cursors.toString('latin1', 0, cursorsLength), nextCursor });
     }, (error: unknown) => {
       settled = true;
       signal?.removeEventListener('abort', abort);
+      endWith(null);
       if (cancelled) {
         // Our own cancel (Postgres' 57014, or the pool's if the query never started): expected.
         if (!handedOn) reject(pageCancelled(error));

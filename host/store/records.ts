@@ -6,11 +6,11 @@ import type { BatchResult } from '@ferry/runtime/contract';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { modelsOfConnection, type ConnectionModels } from './records-models.ts';
-import { readPage, readPageBody, readPageJson, streamPageBody, type PageBody, type ReadPageArgs, type RecordPage } from './records-read.ts';
+import { pageCursors, readPage, readPageBody, readPageJson, streamPageBody, type PageBody, type ReadPageArgs, type RecordPage } from './records-read.ts';
 import { prepareNewRows, saveBatch, type InsertMethod, type PreparedNewRows, type SaveBatchArgs } from './records-save.ts';
 
 export { lockRecordModel, missingRecordReason, type InsertMethod, type PreparedNewRows, type SaveBatchArgs } from './records-save.ts';
-export { MAX_PAGE_LIMIT, parseCursor, releasePageChunk, type FerryMetadata, type PageBody, type ReadErrorCode, type ReadPageArgs, type RecordAction, type RecordPage, type StoredRecord } from './records-read.ts';
+export { MAX_PAGE_LIMIT, parseCursor, releasePageChunk, type FerryMetadata, type PageBody, type PageEnd, type ReadErrorCode, type ReadPageArgs, type RecordAction, type RecordPage, type StoredRecord } from './records-read.ts';
 
 export interface RecordStoreOptions {
   sql: Sql;
@@ -38,6 +38,8 @@ export interface RecordStore {
   readPageBody(args: ReadPageArgs): Promise<Buffer<ArrayBuffer>>;
   /** The same bytes, handed on as the rows arrive: what GET /records serves. Aborting `signal` cancels the query. */
   streamPageBody(args: ReadPageArgs, signal?: AbortSignal): Promise<PageBody>;
+  /** The cursors of the page `args` reads, as of now (`c1,c2,…`; '' for none): equal to a built page's `ended.cursors` when that page is unchanged. */
+  pageCursors(args: ReadPageArgs): Promise<string>;
   /** The models a connection has (declared by its provider's active scripts, or holding records), sorted. */
   modelsOf(connectionId: string): Promise<ConnectionModels>;
 }
@@ -55,6 +57,7 @@ export function createRecordStore(options: RecordStoreOptions): RecordStore {
     readPageJson: (args) => readPageJson(options.sql, args),
     readPageBody: (args) => readPageBody(options.sql, args),
     streamPageBody: (args, signal) => streamPageBody(options.sql, args, deps.logger, signal),
+    pageCursors: (args) => pageCursors(options.sql, args),
     modelsOf: (connectionId) => modelsOfConnection(options.sql, connectionId),
   };
 }

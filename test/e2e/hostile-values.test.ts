@@ -172,6 +172,10 @@ export default createSync({
       { id: 'in-an-array', points: [1, 2, -1 / 0] },
       { id: 'via-toJSON', when: { toJSON: () => ({ at: NaN }) } },
       { id: 'nulls-and-text', none: null, text: 'NaN Infinity null', list: [null, 0, -0], max: Number.MAX_VALUE, tiny: 5e-324 },
+      // JSON.stringify unboxes a Number object, and a Date's toJSON calls whatever toISOString it has.
+      { id: 'boxed', n: new Number(NaN), none: null },
+      { id: 'date-replaced', at: Object.assign(new Date(0), { toISOString: () => NaN }) },
+      { id: 'dated', at: new Date(0), none: null, nested: [{ none: null, n: 1 }] },
     ], 'Measure');
     await nango.batchUpdate([{ id: 'nulls-and-text', later: 0 / 0 }, { id: 'nulls-and-text', none: null, updated: true }], 'Measure');
     // A model's own schema refuses them first, in its own words.
@@ -341,7 +345,7 @@ describe('a record holding NaN or ±Infinity', () => {
     const run = await waitForRun(ferry.api, 'c1', 'non-finite', '0', 60_000);
     expect(run.error).toBeNull();
     expect(run.status).toBe('succeeded');
-    expect(run.counts).toMatchObject({ added: 2, updated: 1, rejected: 6 });
+    expect(run.counts).toMatchObject({ added: 3, updated: 1, rejected: 8 });
     const { rejected } = (await ferry.api.get(`/runs/${run.id}/rejected`)).body as { rejected: Array<{ record_id: string; reason: string }> };
     const why = Object.fromEntries(rejected.map((r) => [r.record_id + (r.record_id === 'nulls-and-text' ? ' (update)' : ''), r.reason]));
     const stored = 'is not a JSON number (it would be stored as null): save null, or the value as a string';
@@ -351,12 +355,15 @@ describe('a record holding NaN or ±Infinity', () => {
       'in-an-array': `points.2: -Infinity ${stored}`,
       'via-toJSON': `when.at: NaN ${stored}`,
       'nulls-and-text (update)': `later: NaN ${stored}`,
+      boxed: `n: NaN ${stored}`,
+      'date-replaced': `at: NaN ${stored}`,
       schema: expect.stringContaining('n'),
     });
     const { records } = await readAll(ferry.api, 'c1', 'Measure');
-    expect(records.map((r: { id: string }) => r.id)).toEqual(['nulls-and-text']);
-    expect(records[0]).toMatchObject({ none: null, text: 'NaN Infinity null', list: [null, 0, 0], max: Number.MAX_VALUE, tiny: 5e-324, updated: true });
-    expect(records[0]).not.toHaveProperty('later');
+    expect(records.map((r: { id: string }) => r.id)).toEqual(['dated', 'nulls-and-text']);
+    expect(records[0]).toMatchObject({ at: '1970-01-01T00:00:00.000Z', none: null, nested: [{ none: null, n: 1 }] });
+    expect(records[1]).toMatchObject({ none: null, text: 'NaN Infinity null', list: [null, 0, 0], max: Number.MAX_VALUE, tiny: 5e-324, updated: true });
+    expect(records[1]).not.toHaveProperty('later');
     expect((await readAll(ferry.api, 'c1', 'Counted')).records.map((r: { id: string }) => r.id)).toEqual(['fine']);
   });
 });

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import { retryTransient } from '../../db/transient.ts';
@@ -7,15 +7,18 @@ import { MAX_IDS } from '../../store/records-read.ts';
 import { MAX_PAGE_LIMIT, releasePageChunk, type RecordStore } from '../../store/records.ts';
 import { BASE_VARIANT, storedModel, VariantName } from '../../sync/variants.ts';
 import { hashKey, type Environments } from '../../tenancy/environments.ts';
+import type { Logger } from '../../logger.ts';
 import type { ApiEnv } from '../app.ts';
 import { bearerKey, unknownKey } from '../auth.ts';
 import { ApiError, notFound, parseInput } from '../errors.ts';
 import { RecordIdSchema } from '../limits.ts';
 import { defineRoutes } from '../openapi/index.ts';
+import { createReadAhead } from './records-read-ahead.ts';
 
 export interface RecordRouteDeps {
   environments: Environments;
   records: RecordStore;
+  logger: Logger;
 }
 
 const CursorSchema = z.string().regex(/^\d{1,19}$/, 'a cursor is the next_cursor of an earlier page');
@@ -124,6 +127,7 @@ function sendPage(outgoing: ServerResponse, body: ReadableStream<Uint8Array>): v
 
 export function recordRoutes(deps: RecordRouteDeps) {
   const app = new Hono<ApiEnv>();
+  const readAhead = createReadAhead({ records: deps.records, logger: deps.logger.child({ module: 'records-read-ahead' }) });
 
   // Registered before the app-wide key middleware: it authenticates itself, inside the page
   // query (one round trip per page: records-read.ts). The key is still checked first when the
@@ -149,19 +153,23 @@ export function recordRoutes(deps: RecordRouteDeps) {
     // once more on a lost database connection, then answered 503 + Retry-After (errors.ts).
     // A reader that goes away, before the first byte or mid-page, aborts the request's signal
     // (@hono/node-server does on a close before the response finished): the query is cancelled.
-    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    const { incoming, outgoing } = (c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined) ?? {};
     const { signal } = c.req.raw;
-    let page: Awaited<ReturnType<RecordStore['streamPageBody']>>;
+    const args = {
+      connectionId: { keyHash: hashKey(key), connectionId: q.connection_id },
+      model: storedModel(q.model, q.variant),
+      cursor: q.cursor ?? null,
+      limit: q.limit,
+      ...(q.filter ? { filter: q.filter.split(',') as ('added' | 'updated' | 'deleted')[] } : {}),
+      ...(q.modified_after ? { modifiedAfter: new Date(q.modified_after) } : {}),
+      ...(ids ? { ids } : {}),
+    };
+    // The page this socket's previous request read ahead for this one, if it is still exactly
+    // what this request would read (records-read-ahead.ts); else read now.
+    const socket = incoming?.socket;
+    let page = outgoing ? await readAhead.claim(socket, args) : null;
     try {
-      page = await retryTransient(() => deps.records.streamPageBody({
-        connectionId: { keyHash: hashKey(key), connectionId: q.connection_id },
-        model: storedModel(q.model, q.variant),
-        cursor: q.cursor ?? null,
-        limit: q.limit,
-        ...(q.filter ? { filter: q.filter.split(',') as ('added' | 'updated' | 'deleted')[] } : {}),
-        ...(q.modified_after ? { modifiedAfter: new Date(q.modified_after) } : {}),
-        ...(ids ? { ids } : {}),
-      }, signal), READ_RETRY_MS);
+      page ??= await retryTransient(() => deps.records.streamPageBody(args, signal), READ_RETRY_MS);
     } catch (err) {
       // Nobody is left to answer; an app.fetch() caller that aborted gets no response it reads.
       if (!signal.aborted) throw err;
@@ -173,6 +181,7 @@ export function recordRoutes(deps: RecordRouteDeps) {
       // callers (the dashboard, tests) get the stream as a Response.
       if (!outgoing) return c.body(page.body, 200, { 'content-type': JSON_TYPE });
       sendPage(outgoing, page.body);
+      readAhead.follow(socket, args, page);
       return RESPONSE_ALREADY_SENT;
     }
     await page.body.cancel();

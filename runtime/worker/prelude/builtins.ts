@@ -5,7 +5,13 @@
 export const global = globalThis as typeof globalThis & Record<string, unknown>;
 export const stringify = JSON.stringify;
 export const parse = JSON.parse;
-export const { keys, defineProperty, freeze } = Object;
+export const { keys, defineProperty, freeze, getPrototypeOf } = Object;
+export const ObjectPrototype = Object.prototype;
+export const ArrayPrototype = Array.prototype;
+export const DatePrototype = Date.prototype;
+export const dateToJSON = Date.prototype.toJSON;
+export const dateToISOString = Date.prototype.toISOString;
+export const numberValueOf = Number.prototype.valueOf;
 export const hasOwn = Object.prototype.hasOwnProperty;
 export const isArray = Array.isArray;
 export const PromiseCtor = Promise;

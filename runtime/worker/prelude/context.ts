@@ -4,6 +4,7 @@ import type { ZodSchemaLike } from '@ferry/sdk';
 import { DateCtor, ErrorCtor, StringCtor, defineProperty, isArray, keys, own, parse, stringIncludes, stringify } from './builtins.ts';
 import { CAPS, checkSize, hostCall, sdkError } from './host.ts';
 import { nangoLog } from './logs.ts';
+import { nonFiniteReason } from './non-finite.ts';
 import { createPaginate } from './paginate.ts';
 import { proxy } from './proxy.ts';
 
@@ -112,37 +113,6 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
       throw new ActionError({ message: 'Invalid input provided', issues: formatIssues(parsed.error) });
     },
   };
-
-  /**
-   * Why a record cannot be stored as the script gave it: the first NaN or ±Infinity in it (after
-   * any toJSON, as JSON.stringify walks it), which JSON would silently store as null; null when
-   * it has none. The replacer sees each value with its holder, so the ancestors kept by index
-   * give its path (no array method a script could replace).
-   */
-  function nonFiniteReason(record: unknown): string | null {
-    let found: string | null = null;
-    const holders: unknown[] = [];
-    const path: string[] = [];
-    let depth = 0;
-    stringify(record, function (this: unknown, key: string, value: unknown) {
-      if (found !== null) return undefined;
-      while (depth > 0 && holders[depth - 1] !== this) depth--;
-      // NaN - NaN and Infinity - Infinity are NaN; every finite number minus itself is 0.
-      if (typeof value === 'number' && value - value !== 0) {
-        let at = '';
-        for (let i = 1; i < depth; i++) at += path[i] + '.';
-        found = `${at}${key}: ${StringCtor(value)} is not a JSON number (it would be stored as null): save null, or the value as a string`;
-        return undefined;
-      }
-      if (value !== null && typeof value === 'object') {
-        holders[depth] = value;
-        path[depth] = key;
-        depth++;
-      }
-      return value;
-    });
-    return found;
-  }
 
   async function batch(op: 'save' | 'update' | 'delete', records: unknown, model: unknown): Promise<boolean> {
     if (!isArray(records)) throw sdkError('INVALID_ARGUMENT', `batch${op[0]!.toUpperCase()}${op.slice(1)}: records must be an array`);
