@@ -180,6 +180,7 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
         enqueueSync: (job) => queue.enqueue(job),
         ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY, metricsToken: config.FERRY_METRICS_TOKEN,
         connectSessions, connectFlow, oauthClients, cipher, publicUrl, webhookOutbox: outbox,
+        recordsReadAhead: config.FERRY_RECORDS_READ_AHEAD,
       });
       const http = createHttpApp(app, logger, { signInLimit: createSignInLimit(rateLimiter), trustProxy: config.FERRY_TRUST_PROXY ?? false });
       const server: ServerType = await new Promise((resolve, reject) => {
