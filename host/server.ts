@@ -40,6 +40,7 @@ import { createSyncRunner } from './sync/run-sync.ts';
 import { createSyncState } from './sync/sync-state.ts';
 import { createParts } from './sync/parts.ts';
 import { createScheduler } from './sync/scheduler.ts';
+import { listenForWork } from './queue/work-notices.ts';
 import { createWebhookOutbox, createWebhookSender } from './webhooks-out/deliveries.ts';
 import { createEnvironments, generateSecretKey } from './tenancy/environments.ts';
 import { createHttpApp } from './http-app.ts';
@@ -164,6 +165,11 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
       });
       scheduler.start();
       closers.push(() => scheduler.stop());
+      // The embedded PGlite has one connection, and LISTEN would take one of its own: it polls.
+      if (!db.embedded) {
+        const notices = await listenForWork(sql, logger, { due: () => scheduler.wake(), queued: () => queue.wake() });
+        closers.push(() => notices.close());
+      }
     }
 
     let url: string | null = null;
