@@ -58,6 +58,8 @@ function hintFor(code: number, message: string): string | null {
   if (code === 2307 || code === 2792) return 'a script may import ferry/sdk (or nango), zod and files of its own; other packages must be installed in this project and bundle without Node built-ins';
   if (code === 2345 && /batchSave|batchUpdate|'Models/.test(message)) return 'a record passed to batchSave must match its model\'s zod schema (see models: { ... } in createSync)';
   if (code === 2322 && /Promise</.test(message)) return 'exec must return what the action\'s output schema describes';
+  // A page loop whose request uses the cursor the loop then sets from the response: the loop's types go in a circle.
+  if (code === 7022 || code === 7023) return 'TypeScript cannot infer a value from a call that depends on what the loop sets from it (a page loop\'s response and its cursor): annotate it (const { data }: { data: Page } = await nango.get<Page>(…)), or build the request\'s params in a variable of its own type first';
   return null;
 }
 

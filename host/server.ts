@@ -40,6 +40,7 @@ import { createSyncRunner } from './sync/run-sync.ts';
 import { createSyncState } from './sync/sync-state.ts';
 import { createParts } from './sync/parts.ts';
 import { createScheduler } from './sync/scheduler.ts';
+import { listenForWork } from './queue/work-notices.ts';
 import { createWebhookOutbox, createWebhookSender } from './webhooks-out/deliveries.ts';
 import { createEnvironments, generateSecretKey } from './tenancy/environments.ts';
 import { createHttpApp } from './http-app.ts';
@@ -168,6 +169,11 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
       });
       scheduler.start();
       closers.push(() => scheduler.stop());
+      // The embedded PGlite has one connection, and LISTEN would take one of its own: it polls.
+      if (!db.embedded) {
+        const notices = await listenForWork(sql, logger, { due: () => scheduler.wake(), queued: () => queue.wake() });
+        closers.push(() => notices.close());
+      }
     }
 
     let url: string | null = null;
@@ -178,6 +184,7 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
         enqueueSync: (job) => queue.enqueue(job),
         ...actions, ...webhooksIn, adminKey: config.FERRY_ADMIN_KEY, metricsToken: config.FERRY_METRICS_TOKEN,
         connectSessions, connectFlow, oauthClients, cipher, publicUrl, webhookOutbox: outbox,
+        recordsReadAhead: config.FERRY_RECORDS_READ_AHEAD,
       });
       const http = createHttpApp(app, logger, { signInLimit: createSignInLimit(rateLimiter), trustProxy: config.FERRY_TRUST_PROXY ?? false });
       const server: ServerType = await new Promise((resolve, reject) => {

@@ -69,17 +69,34 @@ export function createScheduler(deps: SchedulerDeps) {
 
   let timer: NodeJS.Timeout | null = null;
   let ticking: Promise<void> | null = null;
+  /** A wake-up came while a tick ran: tick again once it is done (what it claimed may predate the wake-up's pairs). */
+  let again = false;
+  function runTick(): void {
+    ticking = tick().catch((err: unknown) => log.error({ err }, 'scheduler tick failed')).finally(() => {
+      ticking = null;
+      if (again && timer) {
+        again = false;
+        runTick();
+      }
+    });
+  }
   return {
     tick,
     start(): void {
       timer = setInterval(() => {
-        if (ticking) return;
-        ticking = tick().catch((err: unknown) => log.error({ err }, 'scheduler tick failed')).finally(() => { ticking = null; });
+        if (!ticking) runTick();
       }, deps.tickMs);
+    },
+    /** Pairs became due now (queue/work-notices.ts): tick at once rather than at the next interval. */
+    wake(): void {
+      if (!timer) return;
+      if (ticking) again = true;
+      else runTick();
     },
     async stop(): Promise<void> {
       if (timer) clearInterval(timer);
-      await ticking;
+      timer = null;
+      while (ticking) await ticking;
     },
   };
 }

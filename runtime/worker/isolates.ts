@@ -93,10 +93,16 @@ const RETIRE_AT_SHARE = 0.5;
  */
 const COLLECT_IDLE_MS = 1_000;
 /**
- * Garbage that runs following each other at once may leave before a collection anyway: the most
- * of earlier runs' garbage a run's peak heap can include.
+ * Garbage that runs following each other at once may leave before a collection anyway. A full
+ * collection marks all that is live (~2.9 MB from ZOD_SNAPSHOT: the isolate's default context,
+ * which isolated-vm makes at its creation and keeps, holds a whole copy of zod) whatever the
+ * garbage, so its cost is per collection: past 8 MiB rather than 4, a busy isolate is collected
+ * every ~7 no-op runs instead of every ~3 (child CPU per warm no-op run 3.48 / 3.19 → 3.33 /
+ * 2.92 ms, 10 ms apart 4.20 → 3.88 ms, load 40–46; 16 MiB was worse again, V8 starting
+ * collections of its own). A run's peak leaves out the earlier runs' contexts in that garbage
+ * (`inheritedBytes`), so it does not grow with the bound.
  */
-const COLLECT_BUSY_BYTES = 4 * 1024 * 1024;
+const COLLECT_BUSY_BYTES = 8 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
 export interface IsolateLease {
@@ -108,6 +114,23 @@ export interface IsolateLease {
    * object when the context came from the snapshot, so no script ever reaches it.
    */
   install(context: ivm.Context): ivm.Reference;
+  /**
+   * Resolves once a collection started between runs has ended (at once when none has), so that
+   * a run that follows at once starts from the collected heap: its readings then include none of
+   * the garbage that collection frees (it would wait for the isolate's thread anyway).
+   */
+  collected(): Promise<void>;
+  /** A fresh context for the run (the isolate's first context also sizes the others: they are copies). */
+  createContext(): ivm.Context;
+  /**
+   * Heap bytes earlier runs' contexts still hold as garbage in this isolate, or 0 when not known
+   * for certain: read after the run (before `release`), it is what the run's samples of the heap
+   * included of them throughout. A context is deserialised into the old generation, which only a
+   * full collection frees, and a weak reference made at the isolate's last collection tells
+   * whether another came since (V8's own, during the run or between runs): if one did, or none
+   * was made yet, this is 0 and the run's peak counts them, as it did before.
+   */
+  inheritedBytes(): number;
   /** The bundle compiled in this isolate (kept with a warm isolate). */
   script(): Promise<ivm.Script>;
   /** Gives the isolate back: kept warm when `reusable` and healthy, otherwise disposed. */
@@ -141,8 +164,18 @@ interface Entry {
   script: ivm.Script | null;
   /** Where `gc()` is called between runs; no script ever runs in it. */
   gcContext: ivm.Context | null;
+  /** That context's `collectAndMark` (see `emptyContext`). */
+  collectAndMark: ivm.Reference<(isolate: ivm.Isolate) => { live: number; notCollectedSince: () => boolean }> | null;
   /** Heap bytes live after the last collection. */
   liveBytes: number;
+  /** Heap bytes one context of this isolate takes when made (0 until its first). */
+  contextBytes: number;
+  /** Run contexts released since the last collection: garbage in the old generation. */
+  releasedContexts: number;
+  /** True while no full collection came after the last one made here (see `inheritedBytes`); null before the first. */
+  notCollectedSince: ivm.Reference<() => boolean> | null;
+  /** The collection under way, if one is. */
+  collecting: Promise<void> | null;
   collectTimer: NodeJS.Timeout | null;
   memoryMb: number;
   idleSince: number;
@@ -158,7 +191,9 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
     entry.prelude?.release();
     entry.script?.release();
     entry.gcContext?.release();
-    entry.prelude = entry.script = entry.gcContext = null;
+    entry.collectAndMark?.release();
+    entry.notCollectedSince?.release();
+    entry.prelude = entry.script = entry.gcContext = entry.collectAndMark = entry.notCollectedSince = null;
     if (!entry.isolate.isDisposed) entry.isolate.dispose();
   }
 
@@ -179,7 +214,8 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
       if (heavy) retire(entry);
       return;
     }
-    if (heavy || used - entry.liveBytes > COLLECT_BUSY_BYTES) return collect(entry);
+    // The first collection comes after the first run: from then on runs' peaks can leave out what earlier runs left.
+    if (heavy || entry.collectAndMark === null || used - entry.liveBytes > COLLECT_BUSY_BYTES) return collect(entry);
     entry.collectTimer = setTimeout(() => {
       entry.collectTimer = null;
       if (isIdle(entry)) collect(entry);
@@ -187,35 +223,80 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
     entry.collectTimer.unref();
   }
 
-  /** Runs `gc()` in the entry's own context, then retires it if what is live is heavy. */
+  /**
+   * Runs `gc()` in the entry's own context, then retires it if what is live is heavy. The same
+   * call reads what is live right after it (so a run leased meanwhile does not spoil the
+   * reading) and leaves a weak reference to an object that lived through it, cleared by the next
+   * full collection, whoever runs it (see `inheritedBytes`). The contexts released so far are
+   * this collection's to free: counting starts again now.
+   */
   function collect(entry: Entry): void {
     try {
-      entry.gcContext ??= emptyContext(entry.isolate);
+      if (!entry.collectAndMark) {
+        entry.gcContext = entry.isolate.createContextSync();
+        entry.collectAndMark = emptyContext(entry.gcContext);
+      }
     } catch {
       return retire(entry);
     }
-    entry.gcContext.eval('gc()').then(
-      () => {
+    entry.notCollectedSince?.release();
+    entry.notCollectedSince = null;
+    entry.releasedContexts = 0;
+    const collecting = entry.collectAndMark.apply(undefined, [entry.isolate], { result: { reference: true } }).then(
+      (result) => {
+        let live: number;
+        let mark: ivm.Reference<() => boolean>;
+        try {
+          live = result.getSync('live', { copy: true }) as number;
+          mark = result.getSync('notCollectedSince', { reference: true }) as ivm.Reference<() => boolean>;
+        } catch {
+          return retire(entry);
+        } finally {
+          result.release();
+        }
+        if (entry.isolate.isDisposed || entry.collectAndMark === null) return mark.release();
+        entry.liveBytes = live;
+        entry.notCollectedSince = mark;
         // Leased again meanwhile: the isolate may be running, and its release will judge it.
-        if (!isIdle(entry)) return;
-        const live = heapBytes(entry);
-        if (live === null || isHeavy(entry, live)) retire(entry);
-        else entry.liveBytes = live;
+        if (isIdle(entry) && isHeavy(entry, live)) retire(entry);
       },
       () => retire(entry),
-    );
+    ).finally(() => {
+      if (entry.collecting === collecting) entry.collecting = null;
+    });
+    entry.collecting = collecting;
   }
 
   /**
-   * A context for `gc()` alone, emptied of everything on its global but `gc`: it lives as long as
-   * its isolate and each collection marks what it holds, which from ZOD_SNAPSHOT is another copy
-   * of the prelude and zod (~0.9 MB, a quarter of what stays live: 3.8 → 2.9 MB, and of each
+   * Empties a context for `gc()` alone of everything on its global: it lives as long as its
+   * isolate and each collection marks what it holds, which from ZOD_SNAPSHOT is another copy of
+   * the prelude and zod (~0.9 MB, a quarter of what stays live: 3.8 → 2.9 MB, and of each
    * collection's marking). What the realm itself needs stays reachable from its native context.
+   * Returns `collectAndMark(isolate)`: it collects, then reads the heap in use, and makes a weak
+   * reference to an object that lived through the collection, with the function telling whether
+   * it is still there: false once any later full collection ran (a scavenge does not clear it).
    */
-  function emptyContext(isolate: ivm.Isolate): ivm.Context {
-    const context = isolate.createContextSync();
-    context.evalSync(`((global) => { for (const key of Reflect.ownKeys(global)) if (key !== 'gc') delete global[key]; })(globalThis)`);
-    return context;
+  function emptyContext(context: ivm.Context): ivm.Reference<(isolate: ivm.Isolate) => { live: number; notCollectedSince: () => boolean }> {
+    return context.evalSync(`((global) => {
+      const gc = global.gc, WeakRefCtor = global.WeakRef;
+      for (const key of Reflect.ownKeys(global)) delete global[key];
+      return (isolate) => {
+        const target = {};
+        gc();
+        const stats = isolate.getHeapStatisticsSync();
+        const ref = new WeakRefCtor(target);
+        return { live: stats.used_heap_size + stats.externally_allocated_size, notCollectedSince: () => ref.deref() !== undefined };
+      };
+    })(globalThis)`, { reference: true }) as ivm.Reference<(isolate: ivm.Isolate) => { live: number; notCollectedSince: () => boolean }>;
+  }
+
+  /** True when no full collection came since the entry's last one; false when unknown. */
+  function notCollectedSince(entry: Entry): boolean {
+    try {
+      return entry.notCollectedSince?.applySync(undefined, []) === true;
+    } catch {
+      return false;
+    }
   }
 
   function isHeavy(entry: Entry, heapBytes: number): boolean {
@@ -274,9 +355,10 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
       else {
         const fromZodSnapshot = importsZod(request.code);
         const isolate = new ivm.Isolate({ memoryLimit: request.memoryMb, onCatastrophicError: options.onCatastrophicError, snapshot: fromZodSnapshot ? ZOD_SNAPSHOT : BARE_SNAPSHOT });
-        entry = { key, isolate, fromZodSnapshot, prelude: null, script: null, gcContext: null, liveBytes: 0, collectTimer: null, memoryMb: request.memoryMb, idleSince: 0 };
+        entry = { key, isolate, fromZodSnapshot, prelude: null, script: null, gcContext: null, collectAndMark: null, liveBytes: 0, contextBytes: 0, releasedContexts: 0, notCollectedSince: null, collecting: null, collectTimer: null, memoryMb: request.memoryMb, idleSince: 0 };
       }
       const held = entry;
+      const inheritedContexts = held.releasedContexts;
       let released = false;
       return {
         isolate: held.isolate,
@@ -295,6 +377,21 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
           context.global.deleteSync(PRELUDE_GLOBAL);
           return install;
         },
+        collected() {
+          return held.collecting ?? Promise.resolve();
+        },
+        createContext() {
+          if (held.contextBytes > 0) return held.isolate.createContextSync();
+          const before = heapBytes(held);
+          const context = held.isolate.createContextSync();
+          const after = heapBytes(held);
+          if (before !== null && after !== null) held.contextBytes = Math.max(0, after - before);
+          return context;
+        },
+        inheritedBytes() {
+          if (inheritedContexts === 0 || held.isolate.isDisposed || !notCollectedSince(held)) return 0;
+          return inheritedContexts * held.contextBytes;
+        },
         async script() {
           held.script ??= await codeCache.compile(held.isolate, hashOf(request), request.code, BUNDLE_URL);
           return held.script;
@@ -307,6 +404,8 @@ export function createIsolateSource(options: { mode: IsolateMode; onCatastrophic
             return;
           }
           held.idleSince = Date.now();
+          // The run's context, released by its sandbox before this.
+          held.releasedContexts++;
           idle.set(held.key, held);
           for (const [oldKey, old] of idle) {
             if (idle.size <= MAX_IDLE) break;

@@ -103,6 +103,7 @@ export function installPrelude(lease: IsolateLease, context: ivm.Context, send: 
 
 export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, lease: IsolateLease): Promise<Sandbox> {
   const { isolate } = lease;
+  await lease.collected();
   let stopped: RunError | null = null;
   let closed = false;
   let cpuMs = 0;
@@ -151,7 +152,7 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
     // The set-up runs no script code (a fresh context, our own prelude, plain properties of the
     // object it returns), so it uses isolated-vm's synchronous calls: each async one is a hop to
     // the isolate's thread and back (~0.1–0.4 ms apiece on a warm start).
-    context = isolate.createContextSync();
+    context = lease.createContext();
     // Both callbacks go dead at close(): whatever the script left behind (timers, un-awaited
     // promises, finalizers of a warm isolate) reaches nothing of the host after its run.
     const send = new ivm.Callback(
@@ -278,6 +279,9 @@ export async function openSandbox(limits: SandboxLimits, deps: SandboxDeps, leas
       }
       const probed = probedPeak();
       if (probed > peakHeapBytes) recordPeak(probed);
+      // Every reading included the contexts earlier runs left as garbage, when no collection came
+      // between: the run's peak is its own (the readings streamed meanwhile stay as read).
+      peakHeapBytes = Math.max(0, peakHeapBytes - lease.inheritedBytes());
       for (const ref of [entries.deliver, entries.run, entries.describe, entries.heapPeak]) ref.release();
       context.release();
       lease.release(stopped === null);

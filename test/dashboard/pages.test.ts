@@ -393,22 +393,37 @@ describe('the dashboard in a browser', () => {
     await waitFor('the pause', async () => ((await ferry.api.get(`/syncs/${SYNC}/status?connection_id=${DEMO_CONNECTION_ID}`)).body.paused ? true : undefined));
   });
 
-  test('the main pages fit a 1280 px window: nothing scrolls sideways, long record fields wrap, a time breaks only between its date and its clock', async () => {
+  test('the main pages fit a 1280 and a 1024 px window and a 390 px phone: nothing scrolls sideways, long record fields wrap, a time breaks only between its date and its clock', async () => {
     const run = (await ferry.api.get(`/runs?connection_id=${DEMO_CONNECTION_ID}&limit=1`)).body.runs[0];
     const records = `/connections/${DEMO_CONNECTION_ID}/records?model=Contact`;
-    const paths = ['', '/connections', `/connections/${DEMO_CONNECTION_ID}`, `/connections/${DEMO_CONNECTION_ID}/syncs/${SYNC}`, `/runs/${run.id}`, records, '/deploys'];
-    const misfits: Array<{ path: string; overflowPx: number; wrappedTimes: number }> = [];
-    for (const path of paths) {
-      await page.goto(`${dashboard}${path}`);
-      // Evaluated in the page (a string: this project's types have no DOM). A date or clock that
-      // wraps (the records table once broke each date at its hyphens) is drawn as one box per line.
-      const fit = await page.evaluate(`({
-        overflowPx: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-        wrappedTimes: [...document.querySelectorAll('td time > span')].filter((t) => t.getClientRects().length > 1).length,
-      })`) as { overflowPx: number; wrappedTimes: number };
-      if (fit.overflowPx > 0 || fit.wrappedTimes > 0) misfits.push({ path, ...fit });
+    const sync = `/connections/${DEMO_CONNECTION_ID}/syncs/${SYNC}`;
+    const paths = ['', '/connections', `/connections/${DEMO_CONNECTION_ID}`, sync, `/runs/${run.id}`, records, '/deploys'];
+    const misfits: Array<{ width: number; path: string; overflowPx: number; scrolledTables: string[]; wrappedTimes: number }> = [];
+    for (const width of [1280, 1024, 390]) {
+      await page.setViewportSize({ width, height: 900 });
+      for (const path of paths) {
+        await page.goto(`${dashboard}${path}`);
+        // Evaluated in the page (a string: this project's types have no DOM). A date or clock that
+        // wraps (the records table once broke each date at its hyphens) is drawn as one box per line.
+        // A table wider than the window scrolls inside its own box (.table-scroll), never the page;
+        // on a desktop window none needs to.
+        const fit = await page.evaluate(`({
+          overflowPx: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          scrolledTables: [...document.querySelectorAll('.table-scroll')].filter((box) => box.scrollWidth > box.clientWidth)
+            .map((box) => box.querySelector('table')?.id || 'a table'),
+          wrappedTimes: [...document.querySelectorAll('td time > span')].filter((t) => t.getClientRects().length > 1).length,
+        })`) as { overflowPx: number; scrolledTables: string[]; wrappedTimes: number };
+        const phone = width < 600;
+        if (fit.overflowPx > 0 || (!phone && (fit.scrolledTables.length > 0 || fit.wrappedTimes > 0))) misfits.push({ width, path, ...fit });
+      }
+      await page.goto(`${dashboard}${sync}`);
+      await screenshot(page, `sync-${width}`);
     }
     expect(misfits).toEqual([]);
+    // Every table of the pages is inside a box of its own that scrolls: none can widen the page.
+    await page.goto(`${dashboard}${sync}`);
+    expect(await page.evaluate(`[...document.querySelectorAll('table')].filter((t) => !t.parentElement.classList.contains('table-scroll')).length`)).toBe(0);
+    await page.setViewportSize({ width: 1280, height: 900 });
     await page.goto(`${dashboard}${records}`);
     await screenshot(page, 'records-fit');
   });

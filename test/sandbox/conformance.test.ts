@@ -262,6 +262,21 @@ describe.each(EXECUTION_MODES)('sandbox conformance: $name', (mode) => {
       }
     });
 
+    it("reports each run's own peak heap when runs follow at once: the contexts earlier runs left are not counted", async () => {
+      // Each run's context (~1 MB from the zod snapshot) is garbage once it ends, and a warm
+      // isolate kept busy is collected only every few runs: the peaks must not climb with it.
+      const code = await bundled(syncScript(`ctx.log(String(z.object({ n: z.number() }).parse({ n: 1 }).n));`));
+      const peaks: number[] = [];
+      for (let i = 0; i < 14; i++) {
+        const result = await runtime.run(jobFor(code), recordingBridge().bridge);
+        expect(result.ok, JSON.stringify(result)).toBe(true);
+        peaks.push(result.usage.peakHeapBytes);
+      }
+      const later = peaks.slice(2);
+      expect(Math.min(...later)).toBeGreaterThan(MiB);
+      expect(Math.max(...later) - Math.min(...later), peaks.map((p) => (p / MiB).toFixed(2)).join(' ')).toBeLessThan(1.5 * MiB);
+    });
+
     it("reports each run's own peak heap: the garbage a previous run left is not counted", async () => {
       // One bundle (so one warm isolate): a full run keeps ~40 MB until it returns, which is then
       // garbage in the old generation; the next, incremental run allocates next to nothing.

@@ -57,11 +57,11 @@ export function registerConnectionPages(app: DashboardApp) {
   <input name="end_user" placeholder="end user id" value="${endUser ?? ''}"><button type="submit">Filter</button>
   ${endUser ? html`<a href="${href('/connections')}">All connections</a>` : ''}
 </form>
-<table id="connections"><thead><tr><th>Connection</th><th>Provider</th><th>End user</th><th>Created</th><th>Metadata</th></tr></thead><tbody>
+<div class="table-scroll"><table id="connections"><thead><tr><th>Connection</th><th>Provider</th><th>End user</th><th>Created</th><th>Metadata</th></tr></thead><tbody>
 ${connections.length === 0 ? html`<tr><td colspan="5" class="muted">${endUser ? 'No connections for this end user.' : 'No connections yet.'}</td></tr>` : ''}
 ${shown.items.map((conn) => html`<tr><td><a href="${href(`/connections/${seg(conn.connection_id)}`)}">${conn.connection_id}</a></td><td>${conn.provider}</td>
 <td>${endUserLink(conn)}</td><td>${formatTime(conn.created_at)}</td><td><code>${conn.metadata ? JSON.stringify(conn.metadata).slice(0, 100) : ''}</code></td></tr>`)}
-</tbody></table>
+</tbody></table></div>
 ${pager(shown, endUser ? withQuery('/connections', { end_user: endUser }) : '/connections')}
 <h2>New connection</h2>
 <form method="post" action="${href('/connections')}" class="actions" id="new-connection"><input type="hidden" name="csrf" value="${c.get('csrf')}">
@@ -101,11 +101,11 @@ ${pager(shown, endUser ? withQuery('/connections', { end_user: endUser }) : '/co
 <h1>${connectionId} <span class="muted">${connection.provider}</span></h1>
 <dl class="facts"><dt>Created</dt><dd>${formatTime(connection.created_at)}</dd><dt>Updated</dt><dd>${formatTime(connection.updated_at)}</dd></dl>
 <h2>Syncs</h2>
-<table id="connection-syncs"><thead><tr><th>Sync</th><th>State</th><th>Last run</th><th>Next run</th></tr></thead><tbody>
+<div class="table-scroll"><table id="connection-syncs"><thead><tr><th>Sync</th><th>State</th><th>Last run</th><th>Next run</th></tr></thead><tbody>
 ${syncs.length === 0 ? html`<tr><td colspan="4" class="muted">No syncs for provider ${connection.provider}.</td></tr>` : ''}
 ${syncs.map((s) => html`<tr><td><a href="${href(syncPath(connectionId, s.sync, s.variant))}">${syncLabel(s.sync, s.variant)}</a></td><td>${badge(s.state)}</td>
 <td>${s.last_run ? html`<a href="${href(`/runs/${s.last_run.id}`)}">#${s.last_run.id}</a> ${formatTime(s.last_run.started_at)}` : 'never'}</td><td>${formatTime(s.next_run_at)}</td></tr>`)}
-</tbody></table>
+</tbody></table></div>
 <h2>Records</h2>
 <p>${models.length === 0 ? html`<span class="muted">No models.</span>` : models.map((m) => html`<a href="${href(withQuery(`/connections/${seg(connectionId)}/records`, { model: m }))}">${m}</a> `)}</p>
 <h2>Metadata</h2>

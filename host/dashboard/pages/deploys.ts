@@ -42,12 +42,12 @@ export function registerDeployPages(app: DashboardApp) {
     return render(c, {
       title: 'Deploys', section: 'deploys',
       body: html`<h1>Deploys</h1>
-<table id="deploys"><thead><tr><th>Version</th><th>Created</th><th>Scripts</th><th>Note</th><th></th></tr></thead><tbody>
+<div class="table-scroll"><table id="deploys"><thead><tr><th>Version</th><th>Created</th><th>Scripts</th><th>Note</th><th></th></tr></thead><tbody>
 ${deploys.length === 0 ? html`<tr><td colspan="5" class="muted">Nothing deployed yet: <code>ferry deploy</code>.</td></tr>` : ''}
 ${shown.items.map((d) => html`<tr data-version="${d.version}"><td><a href="${href(`/deploys/${d.version}`)}">v${d.version}</a> ${d.active ? badge('active') : ''}</td>
 <td>${formatTime(d.created_at)}</td><td>${d.scripts}</td><td>${d.rollback_of ? `rollback to v${d.rollback_of}` : ''}</td>
 <td>${d.active ? '' : actionForm(csrf, `/deploys/${d.version}/rollback`, `Roll back to v${d.version}`, { confirm: `Make the scripts of v${d.version} active again?` })}</td></tr>`)}
-</tbody></table>
+</tbody></table></div>
 ${pager(shown, '/deploys')}`,
     });
   });
@@ -69,12 +69,12 @@ ${pager(shown, '/deploys')}`,
 ${deploy.rollback_of ? html`<dt>Rollback of</dt><dd>v${deploy.rollback_of}</dd>` : ''}</dl>
 ${deploy.active ? '' : html`<div class="actions">${actionForm(c.get('csrf'), `/deploys/${version}/rollback`, `Roll back to v${version}`, { className: 'primary' })}</div>`}
 <h2>What changed</h2>
-<table id="changes"><thead><tr><th>Script</th><th>Kind</th><th>Change</th><th>Version</th><th>Bundle</th><th>Definition</th></tr></thead><tbody>
+<div class="table-scroll"><table id="changes"><thead><tr><th>Script</th><th>Kind</th><th>Change</th><th>Version</th><th>Bundle</th><th>Definition</th></tr></thead><tbody>
 ${changes.map((ch) => html`<tr data-change="${ch.status}"><td>${ch.name}</td><td>${ch.kind}</td><td>${badge(ch.status)}</td>
 <td>${ch.from && ch.to && ch.from.version !== ch.to.version ? `v${ch.from.version} → v${ch.to.version}` : `v${(ch.to ?? ch.from)!.version}`}</td>
 <td><code>${ch.status === 'changed' ? `${ch.from!.hash.slice(0, 10)} → ${ch.to!.hash.slice(0, 10)}` : (ch.to ?? ch.from)!.hash.slice(0, 10)}</code></td>
 <td class="manifest-changes">${manifestChanges(ch.from, ch.to).map((line) => html`<div><code>${line}</code></div>`)}</td></tr>`)}
-</tbody></table>`,
+</tbody></table></div>`,
     });
   });
 

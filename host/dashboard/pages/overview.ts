@@ -63,7 +63,7 @@ export function registerOverviewPage(app: DashboardApp) {
   <div class="card"><span class="muted">Failing or stuck</span><b class="${failing > 0 ? 'error' : ''}">${failing}</b></div>
 </div>
 <h2>Syncs by connection</h2>
-<table id="syncs"><thead><tr><th>Connection</th><th>Sync</th><th>State</th><th>Last run</th><th>Next run</th><th class="num">Success (24 h)</th><th class="num">Avg duration</th></tr></thead><tbody>
+<div class="table-scroll"><table id="syncs"><thead><tr><th>Connection</th><th>Sync</th><th>State</th><th>Last run</th><th>Next run</th><th class="num">Success (24 h)</th><th class="num">Avg duration</th></tr></thead><tbody>
 ${rows.length === 0 ? html`<tr><td colspan="7" class="muted">No syncs yet: deploy scripts with <code>ferry deploy</code> and create a connection.</td></tr>` : ''}
 ${rows.map(({ connection, status }) => html`<tr>
   <td><a href="${href(`/connections/${seg(connection.connection_id)}`)}">${connection.connection_id}</a> <span class="muted">${connection.provider}</span></td>
@@ -74,13 +74,13 @@ ${rows.map(({ connection, status }) => html`<tr>
   <td class="num">${status.success_rate === null ? '–' : `${Math.round(status.success_rate * 100)} % of ${status.runs_in_window}`}</td>
   <td class="num">${formatMs(status.avg_duration_ms)}</td>
 </tr>`)}
-</tbody></table>
+</tbody></table></div>
 ${pager(shown, '/')}
 <h2>Actions</h2>
-<table id="actions"><thead><tr><th>Action</th><th>Provider</th><th class="num">Version</th></tr></thead><tbody>
+<div class="table-scroll"><table id="actions"><thead><tr><th>Action</th><th>Provider</th><th class="num">Version</th></tr></thead><tbody>
 ${actions.length === 0 ? html`<tr><td colspan="3" class="muted">No actions deployed.</td></tr>` : ''}
 ${actions.map((a) => html`<tr><td>${a.name}</td><td>${a.provider}</td><td class="num">${a.version}</td></tr>`)}
-</tbody></table>`,
+</tbody></table></div>`,
     });
   });
 }

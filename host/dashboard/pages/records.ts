@@ -55,11 +55,11 @@ export function registerRecordPages(app: DashboardApp) {
   <button type="submit">Show</button>
 </form>
 ${model ? '' : html`<p class="muted">No model: no sync is deployed for provider ${connection.provider}.</p>`}
-<table id="records"><thead><tr><th>Id</th><th>Last action</th><th>Last modified</th><th>First seen</th><th>Fields</th></tr></thead><tbody>
+<div class="table-scroll"><table id="records"><thead><tr><th>Id</th><th>Last action</th><th>Last modified</th><th>First seen</th><th>Fields</th></tr></thead><tbody>
 ${page.records.length === 0 ? html`<tr><td colspan="5" class="muted">${cursor ? 'No more records.' : 'No records.'}</td></tr>` : ''}
 ${page.records.map((r) => html`<tr><td><a href="${href(`${base}/${seg(model!)}/${seg(r.id)}`)}">${r.id}</a></td><td>${badge(r._ferry_metadata.last_action)}</td>
 <td>${formatTime(r._ferry_metadata.last_modified_at)}</td><td>${formatTime(r._ferry_metadata.first_seen_at)}</td><td><code>${preview(r)}</code></td></tr>`)}
-</tbody></table>
+</tbody></table></div>
 <nav class="pager">${cursor ? html`<a href="${href(withQuery(base, query))}">← First page</a>` : ''}
 ${page.records.length === PAGE_SIZE && page.next_cursor && !id ? html`<a id="next-page" href="${href(withQuery(base, { ...query, cursor: page.next_cursor }))}">Next page →</a>` : ''}</nav>`,
     });

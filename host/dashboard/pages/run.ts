@@ -44,15 +44,15 @@ ${errorSection(run)}
 ${logLines(logs)}
 <nav class="pager">${logsAfter >= 0 ? html`<a href="${href(`/runs/${run.id}`)}">← First lines</a>` : ''}${moreLogs ? html`<a href="${href(withQuery(`/runs/${run.id}`, { logs_after: String(logs.at(-1)!.seq) }))}">Later lines →</a>` : ''}</nav>
 <h2>Provider calls</h2>
-<table id="calls"><thead><tr><th>Method</th><th>Path</th><th class="num">Status</th><th class="num">Duration</th><th class="num">Retries</th><th>Error</th><th>At</th></tr></thead><tbody>
+<div class="table-scroll"><table id="calls"><thead><tr><th>Method</th><th>Path</th><th class="num">Status</th><th class="num">Duration</th><th class="num">Retries</th><th>Error</th><th>At</th></tr></thead><tbody>
 ${calls.length === 0 ? html`<tr><td colspan="7" class="muted">No proxied calls.</td></tr>` : ''}
 ${calls.map((call) => html`<tr><td>${call.method}</td><td><code>${call.path}</code></td><td class="num">${call.status ?? '–'}</td><td class="num">${formatMs(call.durationMs)}</td><td class="num">${call.retries}</td><td class="error">${call.error ?? ''}</td><td>${formatTime(call.at)}</td></tr>`)}
-</tbody></table>
+</tbody></table></div>
 <h2>Rejected records</h2>
-<table id="rejected"><thead><tr><th>Model</th><th>Record id</th><th>Reason</th><th>At</th></tr></thead><tbody>
+<div class="table-scroll"><table id="rejected"><thead><tr><th>Model</th><th>Record id</th><th>Reason</th><th>At</th></tr></thead><tbody>
 ${rejected.length === 0 ? html`<tr><td colspan="4" class="muted">None.</td></tr>` : ''}
 ${rejected.map((r) => html`<tr><td>${r.model}</td><td>${r.record_id ?? html`<span class="muted">no id</span>`}</td><td>${r.reason}</td><td>${formatTime(r.rejected_at)}</td></tr>`)}
-</tbody></table>`;
+</tbody></table></div>`;
 }
 
 async function load(c: DashboardContext) {

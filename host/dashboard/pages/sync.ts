@@ -23,7 +23,7 @@ function fetchWindow(run: Run): Html | string {
 }
 
 export function runsTable(runs: Run[]): Html {
-  return html`<table id="runs"><thead><tr><th>Run</th><th>Status</th><th>Trigger</th><th>Started</th><th>Fetch window</th>
+  return html`<div class="table-scroll"><table id="runs"><thead><tr><th>Run</th><th>Status</th><th>Trigger</th><th>Started</th><th>Fetch window</th>
 <th class="num">Added</th><th class="num">Updated</th><th class="num">Deleted</th><th class="num">Unchanged</th><th class="num">Rejected</th>
 <th class="num">Wall</th><th class="num">CPU</th><th class="num">Peak memory</th></tr></thead><tbody>
 ${runs.length === 0 ? html`<tr><td colspan="13" class="muted">No runs yet.</td></tr>` : ''}
@@ -34,7 +34,7 @@ ${runs.map((r) => html`<tr data-run="${r.id}" data-status="${r.status}">
 <td class="num">${formatMs(r.usage?.wall_ms)}</td><td class="num">${formatMs(r.usage?.cpu_ms)}</td>
 <td class="num peak-memory">${r.usage ? html`${formatBytes(r.usage.peak_heap_bytes)}${r.memory_limit_mb ? html` <span class="muted">/ ${r.memory_limit_mb} MiB</span>` : ''}` : '–'}</td>
 </tr>`)}
-</tbody></table>`;
+</tbody></table></div>`;
 }
 
 /** A split pass going on: how its parts stand, and each part with its window, records, retries and latest run. */
@@ -43,12 +43,12 @@ function splitPassSection(pass: SplitPass | null): Html | string {
   const window = (from: string | null, to: string | null) => (from === null && to === null ? html`<span class="muted">–</span>` : html`${formatTime(from)} → ${to === null ? 'now' : formatTime(to)}`);
   return html`<h2 id="split-pass">Split pass</h2>
 <p id="split-summary">${pass.succeeded} of ${pass.parts} parts succeeded, ${pass.running} running, ${pass.failed} failed${pass.given_up > 0 ? html` (<span class="error">${pass.given_up} given up</span> until the next run)` : ''}${pass.held > 0 ? html`, ${pass.held} held` : ''}</p>
-<table id="split-parts"><thead><tr><th>Part</th><th>Window</th><th>State</th><th class="num">Records</th><th class="num">Retry</th><th>Next attempt</th><th>Run</th></tr></thead><tbody>
+<div class="table-scroll"><table id="split-parts"><thead><tr><th>Part</th><th>Window</th><th>State</th><th class="num">Records</th><th class="num">Retry</th><th>Next attempt</th><th>Run</th></tr></thead><tbody>
 ${pass.items.map((p) => html`<tr data-part="${p.part}" data-state="${p.state}">
 <td><code>${p.part}</code></td><td>${window(p.window_from, p.window_to)}</td><td>${badge(p.state)}</td><td class="num">${p.records}</td>
 <td class="num">${p.retry_attempt}</td><td>${p.next_run_at ? formatTime(p.next_run_at) : '–'}</td>
 <td>${p.run_id ? html`<a href="${href(`/runs/${p.run_id}`)}">#${p.run_id}</a>` : html`<span class="muted">none yet</span>`}</td></tr>`)}
-</tbody></table>`;
+</tbody></table></div>`;
 }
 
 /** Still worth watching: a run is running, or the run asked for after run `after` has not finished yet. */
