@@ -224,6 +224,12 @@ export function createRuns(sql: Sql) {
         where run_id = ${runId} and seq > ${afterSeq} order by seq limit ${limit}`;
     },
 
+    /** Whether any run is past the stale limit: one read, so a tick with none (nearly every one) opens no transaction. */
+    async anyStale(staleAfterMs: number): Promise<boolean> {
+      const rows = await sql`select from runs where status = 'running' and heartbeat_at < now() - ${staleAfterMs} * interval '1 millisecond' limit 1`;
+      return rows.length > 0;
+    },
+
     /**
      * Runs whose process stopped heartbeating (a host killed mid-run) are failed, so a
      * (connection, sync) is never stuck "running" and its next run can start. In the caller's

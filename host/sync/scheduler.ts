@@ -60,7 +60,7 @@ export function createScheduler(deps: SchedulerDeps) {
   }
 
   async function tick(): Promise<void> {
-    const dead = await deps.sql.begin(sweep);
+    const dead = (await deps.runs.anyStale(deps.staleRunMs)) ? await deps.sql.begin(sweep) : [];
     if (dead.length > 0) log.warn({ runs: dead.map((d) => d.id) }, 'failed runs whose process stopped heartbeating');
     const stranded = await deps.queue.failSilentJobs();
     if (stranded.length > 0) log.warn({ jobs: stranded }, 'failed jobs a lost worker had fetched but not started; sent again as they were (a part: due again)');
