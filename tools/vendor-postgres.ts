@@ -19,6 +19,8 @@
  * a socket may reuse one read buffer (`socket.reusesReadBuffer`, host/db/no-delay-socket.ts):
  * the driver then copies whatever it keeps past a read, and joins a message cut across reads
  * from that message's bytes only.
+ * And an unprepared query given \`describe: false\` whose parameters are all strings, numbers or
+ * nulls is bound without being described first (a round trip less: GET /records' page).
  * And in transactions: a plain BEGIN is sent with the transaction's first statements instead of
  * answered before them (a round trip less per transaction: bench/scheduler;
  * test/db/driver-transactions.test.ts).
@@ -44,8 +46,20 @@ export const ROW_MESSAGES = '/* ferry-patch: row messages */';
 export const READ_BUFFER = '/* ferry-patch: reused read buffer */';
 export const CANCEL_RESULT = '/* ferry-patch: cancel result */';
 export const PIPELINED_BEGIN = '/* ferry-patch: pipelined begin */';
+export const UNDESCRIBED = '/* ferry-patch: text parameters undescribed */';
 
 const CONNECTION: Array<[string, string]> = [
+  [
+    '    q.describeFirst = q.onlyDescribe || (parameters.length && !q.prepared)\n',
+    `    ${UNDESCRIBED}
+    // An unprepared statement is described before it is bound, a round trip, to learn its
+    // parameters' types for their serializers. A query that says \`describe: false\` and binds only
+    // strings, numbers and nulls skips it: those are sent as their text whatever the type, and
+    // the server reads them as the types it infers (Parse, Describe, Bind and Execute in one write).
+    q.describeFirst = q.onlyDescribe || (parameters.length && !q.prepared
+      && !(q.options.describe === false && parameters.every(x => x === null || typeof x === 'string' || typeof x === 'number')))
+`,
+  ],
   [
     'function nextWrite(fn) {\n    const x = socket.write(chunk, fn)',
     `function nextWrite(fn) {

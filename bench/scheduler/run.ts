@@ -193,7 +193,7 @@ try {
     if (!cpuBefore && started > 0) {
       const children = hostPids.flatMap(childrenOf);
       cpuBefore = { hosts: snapshot(hostPids), children: snapshot(children), childThreads: childThreads(children), postgres: snapshot(await backendsOf(db.sql)) };
-      if (process.env.BENCH_TIMELINE) timeline = startTimeline(db.sql, hostPids, steadyFrom);
+      if (process.env.BENCH_TIMELINE) timeline = startTimeline(db.sql, hostPids, dueRow!.first_due, steadyFrom);
     }
     if (cpuBefore && (settled >= PAIRS || (Date.now() >= steadyFrom.getTime() && settled > 0))) {
       const children = hostPids.flatMap(childrenOf);

@@ -12,6 +12,9 @@
  *             settle's transaction began) and its job's completion; and the runs in flight on
  *             average (Little's law: Σ durations / span), claimed and started, against the turns
  *             (host/queue/turns.ts: one per regular runtime child)
+ *   from due  the path from the instant the pairs became due to the drain: the first and last of
+ *             their jobs queued (the scheduler's ticks), the first claim and the first start, and
+ *             the starts in each second after due (a slow first second is the drain warming up)
  */
 import { readFileSync } from 'node:fs';
 import type { Sql } from '../../host/db/connect.ts';
@@ -32,7 +35,7 @@ export interface Timeline {
 }
 
 /** Starts sampling; `stop()` ends it and returns the report (text lines). */
-export function startTimeline(sql: Sql, hostPids: number[], burstBefore: Date): Timeline {
+export function startTimeline(sql: Sql, hostPids: number[], dueAt: Date, burstBefore: Date): Timeline {
   const waits = new Map<string, number>();
   let samples = 0;
   let stopping = false;
@@ -92,6 +95,24 @@ export function startTimeline(sql: Sql, hostPids: number[], burstBefore: Date): 
         `per run (${phases!.runs} first runs): claim → start p50 ${f(phases!.claim_start_p50)} / p99 ${f(phases!.claim_start_p99)} ms, ` +
           `start → finish p50 ${f(phases!.start_finish_p50)} / p99 ${f(phases!.start_finish_p99)} ms (the child's wall p50 ${f(phases!.wall_p50)} ms), ` +
           `finish → job completed p50 ${f(phases!.finish_complete_p50)} ms; in flight on average: claimed ${f(phases!.in_flight)}, started ${f(phases!.started_in_flight)}`,
+      );
+      const [path] = await sql<Array<Record<string, number | null>>>`
+        with b as (
+          select j.created_on, j.started_on, r.started_at from runs r join pgboss.job j on j.id::text = r.job_id
+          where r.trigger = 'schedule' and r.scheduled_for < ${burstBefore})
+        select extract(epoch from min(created_on) - ${dueAt}::timestamptz) * 1000 as first_queued,
+          extract(epoch from max(created_on) - ${dueAt}::timestamptz) * 1000 as last_queued,
+          extract(epoch from min(started_on) - ${dueAt}::timestamptz) * 1000 as first_claim,
+          extract(epoch from min(started_at) - ${dueAt}::timestamptz) * 1000 as first_start
+        from b`;
+      const perSecond = await sql<{ s: number; n: number }[]>`
+        select floor(extract(epoch from r.started_at - ${dueAt}::timestamptz))::int as s, count(*)::int as n
+        from runs r where r.trigger = 'schedule' and r.scheduled_for < ${burstBefore} group by 1 order by 1`;
+      const counts = new Map(perSecond.map((r) => [r.s, r.n]));
+      const lastSecond = Math.max(0, ...perSecond.map((r) => r.s));
+      lines.push(
+        `from due: first job queued ${f(path!.first_queued)} ms, last ${f(path!.last_queued)} ms; first claim ${f(path!.first_claim)} ms, first start ${f(path!.first_start)} ms; ` +
+          `starts in each second after due: ${Array.from({ length: lastSecond + 1 }, (_, i) => counts.get(i) ?? 0).join(' ')}`,
       );
       return lines.join('\n');
     },

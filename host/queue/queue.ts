@@ -26,6 +26,7 @@ import { serialClaimsDb } from './serial-claims.ts';
 import { startSlots, type JobSettle, type Slots } from './slots.ts';
 import { createTurns } from './turns.ts';
 import { pairKey, spreadNextRuns } from './spread.ts';
+import { SYNC_QUEUED_CHANNEL } from './work-notices.ts';
 
 export const SYNC_QUEUE = 'ferry-sync';
 /** Caps an environment may set; each is a pg-boss group tier named after its value. */
@@ -38,6 +39,8 @@ const POLL_MS = 500;
  * next starts on the child it left (turns.ts). bench/scheduler's first-run burst: see docs/syncs.md.
  */
 export const SLOTS_PER_CHILD = 2;
+/** Pairs (and parts) a tick claims and queues per transaction (see tick). */
+const TICK_BATCH = 100;
 /** How long a job that could not start (database lost) waits before it is claimable again. */
 const REQUEUE_DELAY_S = 2;
 
@@ -59,6 +62,8 @@ export interface QueueOptions {
    * the queue's pg-boss heartbeat, at least pg-boss's minimum of 10 s.
    */
   staleJobMs?: number;
+  /** How long an idle slot waits before it looks for a job again when no notice woke it (work-notices.ts). */
+  pollMs?: number;
 }
 
 /** Job data as queued: the run's input plus when it was due. */
@@ -142,6 +147,33 @@ export async function createQueue(options: QueueOptions) {
     });
   }
 
+  /** One of a tick's batches (see tick): its pairs and parts claimed and queued in one transaction. */
+  async function tickBatch(syncState: SyncState, parts: Parts, limit: number, ranks: Map<string, number>): Promise<{ queued: number; full: boolean }> {
+    return options.sql.begin(async (tx) => {
+      const due = await syncState.claimDue(tx, limit);
+      const dueParts = await parts.claimDue(tx, limit);
+      const full = due.length === limit || dueParts.length === limit;
+      if (due.length === 0 && dueParts.length === 0) return { queued: 0, full };
+      await spreadNextRuns(tx, due);
+      const jobs: Array<{ environment_id: string; data: QueuedSyncJob }> = [
+        ...due.map((d) => ({ environment_id: String(d.environment_id), data: {
+          connectionId: d.connection_id, syncName: d.sync_name, ...(d.variant !== BASE_VARIANT && { variant: d.variant }), trigger: 'schedule' as const,
+          environmentId: String(d.environment_id), provider: d.provider, scheduledFor: d.due_at.toISOString(),
+        } })),
+        ...dueParts.map((p: DuePart) => ({ environment_id: String(p.environment_id), data: {
+          connectionId: p.connection_id, syncName: p.sync_name, ...(p.variant !== BASE_VARIANT && { variant: p.variant }), part: p.part,
+          trigger: 'schedule' as const, environmentId: String(p.environment_id), provider: p.provider,
+        } })),
+      ];
+      if (jobs.length === 0) return { queued: 0, full };
+      const tiers = await capTiers(tx, [...new Set(jobs.map((j) => j.environment_id))]);
+      await boss.insert(SYNC_QUEUE, rankPerEnvironment(jobs, ranks).map(({ d, rank }) => toInsert(d.data, tiers.get(d.environment_id), -rank)), { db: pgBossDb(tx) });
+      // At the commit, every worker host's idle slots claim them (work-notices.ts).
+      await tx`select pg_notify(${SYNC_QUEUED_CHANNEL}, '')`;
+      return { queued: jobs.length, full };
+    });
+  }
+
   return {
     boss,
 
@@ -149,33 +181,39 @@ export async function createQueue(options: QueueOptions) {
     async enqueue(job: QueuedSyncJob): Promise<string | null> {
       const tier = job.environmentId ? (await capTiers(options.sql, [job.environmentId])).get(job.environmentId) : undefined;
       const { data, ...rest } = toInsert(job, tier, MANUAL_PRIORITY);
-      return boss.send(SYNC_QUEUE, data, rest);
+      const id = await boss.send(SYNC_QUEUE, data, rest);
+      // Idle slots claim it now, not at their next poll (work-notices.ts); a lost notice costs only that poll.
+      if (id !== null) await options.sql`select pg_notify(${SYNC_QUEUED_CHANNEL}, '')`.catch(() => {});
+      return id;
+    },
+
+    /** Sync jobs were queued (work-notices.ts): idle slots claim now. */
+    wake(): void {
+      for (const slot of slots) slot.wake();
+    },
+
+    /** Sync slots waiting out their polling pause, having found nothing to claim. */
+    idleSlots(): number {
+      return slots.reduce((n, slot) => n + slot.idle(), 0);
     },
 
     /**
      * Moves due pairs, and due parts of split passes (sync/parts.ts), into the queue, atomically
-     * with advancing their next run. Parts are ranked with the pairs in their environment's group.
+     * with advancing their next run, up to `limit` of each. Parts are ranked with the pairs in
+     * their environment's group. In batches of TICK_BATCH, each its own transaction: the first
+     * jobs are claimable while the rest are queued (bench/scheduler: 2,000 pairs due at once
+     * waited for a transaction of 1,000 before the first could start). The ranks run on across
+     * a tick's batches, as in one.
      */
     async tick(syncState: SyncState, parts: Parts, limit = 1000): Promise<number> {
-      return options.sql.begin(async (tx) => {
-        const due = await syncState.claimDue(tx, limit);
-        const dueParts = await parts.claimDue(tx, limit);
-        if (due.length === 0 && dueParts.length === 0) return 0;
-        await spreadNextRuns(tx, due);
-        const jobs: Array<{ environment_id: string; data: QueuedSyncJob }> = [
-          ...due.map((d) => ({ environment_id: String(d.environment_id), data: {
-            connectionId: d.connection_id, syncName: d.sync_name, ...(d.variant !== BASE_VARIANT && { variant: d.variant }), trigger: 'schedule' as const,
-            environmentId: String(d.environment_id), provider: d.provider, scheduledFor: d.due_at.toISOString(),
-          } })),
-          ...dueParts.map((p: DuePart) => ({ environment_id: String(p.environment_id), data: {
-            connectionId: p.connection_id, syncName: p.sync_name, ...(p.variant !== BASE_VARIANT && { variant: p.variant }), part: p.part,
-            trigger: 'schedule' as const, environmentId: String(p.environment_id), provider: p.provider,
-          } })),
-        ];
-        const tiers = await capTiers(tx, [...new Set(jobs.map((j) => j.environment_id))]);
-        await boss.insert(SYNC_QUEUE, rankPerEnvironment(jobs).map(({ d, rank }) => toInsert(d.data, tiers.get(d.environment_id), -rank)), { db: pgBossDb(tx) });
-        return jobs.length;
-      });
+      const ranks = new Map<string, number>();
+      let queued = 0;
+      for (let left = limit; left > 0; left -= TICK_BATCH) {
+        const batch = await tickBatch(syncState, parts, Math.min(left, TICK_BATCH), ranks);
+        queued += batch.queued;
+        if (!batch.full) break;
+      }
+      return queued;
     },
 
     /**
@@ -188,7 +226,7 @@ export async function createQueue(options: QueueOptions) {
      */
     work(concurrency: number, handler: (job: SyncJob, jobId: string, executed: () => void, settle: JobSettle) => Promise<unknown>, reserved = 0): void {
       const common = {
-        boss, queue: SYNC_QUEUE, pollMs: POLL_MS, heartbeatMs: (queueOptions.heartbeatSeconds * 1000) / 2, logger: log,
+        boss, queue: SYNC_QUEUE, pollMs: options.pollMs ?? POLL_MS, heartbeatMs: (queueOptions.heartbeatSeconds * 1000) / 2, logger: log,
         handler: (job: Job<QueuedSyncJob>, executed: () => void, settle: JobSettle) => handler(job.data, job.id, executed, settle),
         requeue: { when: (err: unknown) => err instanceof RunNotStartedError, requeue: requeueUnstarted },
       };
@@ -202,9 +240,9 @@ export async function createQueue(options: QueueOptions) {
       if (reserved > 0) slots.push(startSlots(reserved, { ...common, claim: { groupConcurrency: 1 }, claimWhile: () => regular.executing() >= concurrency }));
     },
 
-    /** Settles the pg-boss jobs of runs found dead, so their pairs can run again at once. */
-    async failJobs(jobIds: string[]): Promise<void> {
-      if (jobIds.length > 0) await boss.fail(SYNC_QUEUE, jobIds, { message: 'worker lost' });
+    /** Settles the pg-boss jobs of runs found dead, so their pairs can run again at once (in `tx`: the sweep's). */
+    async failJobs(jobIds: string[], tx?: TransactionSql): Promise<void> {
+      if (jobIds.length > 0) await boss.fail(SYNC_QUEUE, jobIds, { message: 'worker lost' }, tx ? { db: pgBossDb(tx) } : {});
     },
 
     /**
@@ -250,9 +288,8 @@ export async function createQueue(options: QueueOptions) {
 }
 export type Queue = Awaited<ReturnType<typeof createQueue>>;
 
-/** Rank 1 for each environment's most overdue pair, 2 for its next, … */
-export function rankPerEnvironment<T extends Pick<DueSync, 'environment_id'>>(due: T[]): Array<{ d: T; rank: number }> {
-  const seen = new Map<string, number>();
+/** Rank 1 for each environment's most overdue pair, 2 for its next, …; `seen` carries the ranks on from an earlier batch. */
+export function rankPerEnvironment<T extends Pick<DueSync, 'environment_id'>>(due: T[], seen = new Map<string, number>()): Array<{ d: T; rank: number }> {
   return due.map((d) => {
     const rank = (seen.get(String(d.environment_id)) ?? 0) + 1;
     seen.set(String(d.environment_id), rank);

@@ -13,6 +13,7 @@
 import type { Db, Job, PgBoss } from 'pg-boss';
 import { retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
 import type { Logger } from '../logger.ts';
+import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Turns } from './turns.ts';
 
 type FetchOptions = NonNullable<Parameters<PgBoss['fetch']>[1]> & { groupConcurrency?: unknown };
@@ -57,16 +58,37 @@ export interface SlotOptions<T> {
  */
 export interface JobSettle {
   complete(db: Db): Promise<unknown>;
+  /**
+   * The same completion as a statement to put beside the handler's own settling write (a CTE of
+   * its statement), completing the job only `when` that write did: the settle is then one
+   * statement in its own transaction. pg-boss's completion of a fetched job, as it writes it
+   * (plans.completeJobs, fenced to the attempt fetched), for which it has no composable form;
+   * test/db/job-completion pins that both leave the job the same.
+   */
+  completion(sql: Sql | TransactionSql, when: Fragment): Fragment;
   committed(): void;
 }
+
+type Fragment = ReturnType<Sql['unsafe']>;
 
 export interface Slots {
   /** Slots running a job now (settling it included). */
   busy(): number;
   /** Slots whose job still holds its turn: started and not yet executed. */
   executing(): number;
+  /** Slots that found nothing to claim and wait out their polling pause (or a wake-up). */
+  idle(): number;
+  /** Idle slots look for a job now instead of at the end of their polling pause (jobs were queued). */
+  wake(): void;
   /** Stops claiming; resolves when the running jobs have finished or `timeoutMs` passed. */
   stop(timeoutMs: number): Promise<void>;
+}
+
+/** See JobSettle.completion. */
+export function jobCompletion(sql: Sql | TransactionSql, queue: string, job: Pick<Job, 'id' | 'retryCount'>, when: Fragment): Fragment {
+  return sql`
+    update pgboss.job set completed_on = pgboss.job_now(), state = 'completed', output = null
+    where name = ${queue} and id = ${job.id}::uuid and state = 'active' and retry_count = ${job.retryCount} and ${when}`;
 }
 
 export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
@@ -74,7 +96,10 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
   let stopping = false;
   let busy = 0;
   let executing = 0;
+  let idle = 0;
   const wakers = new Set<() => void>();
+  /** Counts wake-ups, so a slot whose claim raced one (and found nothing) looks again instead of pausing. */
+  let wakeups = 0;
   const pause = (ms: number) => new Promise<void>((resolve) => {
     const done = () => { clearTimeout(timer); wakers.delete(done); resolve(); };
     const timer = setTimeout(done, ms);
@@ -96,6 +121,7 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
     let settledByHandler = false;
     const settle: JobSettle = {
       complete: (db) => boss.complete(queue, [job], undefined, { db }),
+      completion: (sql, when) => jobCompletion(sql, queue, job, when),
       committed: () => { settledByHandler = true; },
     };
     try {
@@ -135,6 +161,7 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
         break;
       }
       let job: Job<T> | undefined;
+      const wakeupsBefore = wakeups;
       try {
         [job] = await boss.fetch<T>(queue, { ...options.claim, batchSize: 1 } as FetchOptions);
       } catch (err) {
@@ -142,7 +169,10 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
       }
       if (!job) {
         giveBack();
-        await pause(options.pollMs);
+        if (wakeups === wakeupsBefore) {
+          idle++;
+          await pause(options.pollMs).finally(() => { idle--; });
+        }
         continue;
       }
       busy++;
@@ -154,6 +184,11 @@ export function startSlots<T>(count: number, options: SlotOptions<T>): Slots {
   return {
     busy: () => busy,
     executing: () => executing,
+    idle: () => idle,
+    wake() {
+      wakeups++;
+      for (const wake of [...wakers]) wake();
+    },
     async stop(timeoutMs) {
       stopping = true;
       for (const wake of [...wakers]) wake();

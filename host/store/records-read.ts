@@ -220,8 +220,10 @@ function pageQuery(args: ReadPageArgs, statements: Record<keyof typeof PAGE_STAT
   return { text: named ? statements.keyedIds : statements.ids, params: [...params, JSON.stringify(args.ids), ...name] };
 }
 
-// Unprepared: each page is planned with its own parameters (records-sql.ts explains why).
-const UNPREPARED = { prepare: false } as const;
+// Unprepared: each page is planned with its own parameters (records-sql.ts explains why). Its
+// parameters are all text (strings, numbers, nulls), so the driver binds them without describing
+// the statement first (our fork, packages/postgres): one round trip per page, not two.
+const UNPREPARED = { prepare: false, describe: false } as const;
 
 /**
  * The cursors of the page `args` reads, as of now: `c1,c2,…` in cursor order, '' when it is empty

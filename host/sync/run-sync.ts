@@ -382,7 +382,20 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         // issued first, it settles only a running run and locks its row to the commit, as
         // fencedWrite's claim does, so the claim would be a statement more for nothing.
         const finishFences = !partKey && !pass.tracksDeletes;
-        await retryTransient(() => (finishFences ? deps.sql.begin(settleSucceeded) : fencedWrite(deps.sql, run.id, settleSucceeded)), SETTLE_RETRY_MS);
+        // And with no webhook either, the finish, the state's move and the job's completion are
+        // one statement on its own: one round trip and no BEGIN or COMMIT (bench/scheduler: the
+        // settle was four statements in two round trips). Both writes beside the finish apply
+        // only if it settled the run, so a run that lost its pair changes nothing.
+        const alone = finishFences && (!deps.webhooks || webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors).length === 0);
+        const settleAlone = async () => {
+          const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings, modelCounts: withDeclared(bridge.modelCounts, models) }, deps.sql,
+            (finishing) => [
+              deps.syncState.recordSuccessOnFinish(deps.sql, connection.id, job.syncName, pass, variant, finishing),
+              ...(settle ? [settle.completion(deps.sql, finishing.exists)] : []),
+            ]);
+          if (!finished) throw new RunFencedError(run.id);
+        };
+        await retryTransient(() => (alone ? settleAlone() : finishFences ? deps.sql.begin(settleSucceeded) : fencedWrite(deps.sql, run.id, settleSucceeded)), SETTLE_RETRY_MS);
         settle?.committed();
       } catch (err) {
         if (!isRunFenced(err)) log.error({ err, runId: run.id }, 'settling a successful sync run failed');

@@ -25,6 +25,7 @@ beforeEach(async () => {
   provider.requests.length = 0;
   provider.oauth.refreshes.length = 0;
   provider.oauth.delayMs = 0;
+  provider.oauth.hold = null;
   await db.sql`delete from connections`;
   await db.sql`delete from providers`;
 });
@@ -83,13 +84,16 @@ describe('oauth2 refresh', () => {
     const single = postgres(db.url, { max: 1, onnotice: () => {} });
     try {
       const parts = proxyParts(single, { sleep });
-      provider.oauth.delayMs = 1_000;
+      // The token endpoint holds its answer until released: the refresh is under way for as long as this takes.
+      let release!: () => void;
+      provider.oauth.hold = new Promise((resolve) => (release = resolve));
+      const received = provider.oauth.received;
       const call = parts.proxy.request(target, get('/v1/me'));
-      await new Promise((resolve) => setTimeout(resolve, 200)); // the refresh is under way
-      expect(provider.oauth.refreshes).toHaveLength(0);
+      await expect.poll(() => provider.oauth.received, { timeout: 30_000 }).toBeGreaterThan(received);
       await single`select 1`;
       // Answered while the token endpoint was still working on the refresh.
       expect(provider.oauth.refreshes).toHaveLength(0);
+      release();
       expect((await call).status).toBe(200);
       expect(provider.oauth.refreshes).toEqual([{ refreshToken: tokens.refreshToken, ok: true }]);
       const [claim] = await db.sql`select refresh_claim, refresh_claimed_until from connections where connection_id = 'conn-1'`;

@@ -60,7 +60,7 @@ describe('a transaction whose backend is terminated', () => {
       await sleeping;
       await queued;
     });
-    await waitFor('the transaction to start sleeping', async () => (pid ? true : undefined), 5_000);
+    await waitFor('the transaction to start sleeping', async () => (pid ? true : undefined), 30_000);
     await new Promise((r) => setTimeout(r, 100));
     // Observed before the kill: on a loaded machine the socket's close can reject tx before the
     // killer's reply arrives, and a rejection with no handler yet is an unhandled rejection.
@@ -84,13 +84,13 @@ describe('a transaction whose backend is terminated', () => {
       late = t`insert into chaos_t values (3)`;
       await late;
     });
-    await waitFor('the transaction to open', async () => (pid ? true : undefined), 5_000);
+    await waitFor('the transaction to open', async () => (pid ? true : undefined), 30_000);
     const txOutcome = outcome(tx, 15_000); // handled before the kill, as above
     await kill.killPid(pid!);
     expect(transient(await txOutcome)).toBe(true);
     expect(await outcome(db.sql`select 1`, 2_000)).toBe('ok'); // the connection is back in use
     release();
-    await waitFor('the callback to issue its late statement', async () => (late ? true : undefined), 5_000);
+    await waitFor('the callback to issue its late statement', async () => (late ? true : undefined), 30_000);
     expect(transient(await outcome(late!))).toBe(true);
     expect(await outcome(db.sql`select 1`, 2_000)).toBe('ok');
     expect(await testDb.sql`select id from chaos_t`).toEqual([]);

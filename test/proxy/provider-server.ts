@@ -66,6 +66,10 @@ export interface TestProvider {
     revokeAll(): void;
     /** Makes the token endpoint slow, to widen race windows. */
     delayMs: number;
+    /** Token requests received so far, answered or not. */
+    received: number;
+    /** While set, the token endpoint answers only once it resolves: a refresh held mid-way for as long as a test needs. */
+    hold: Promise<void> | null;
   };
   count429(): number;
   close(): Promise<void>;
@@ -85,6 +89,8 @@ export async function startTestProvider(options: ProviderOptions = {}): Promise<
     clientSecret: 'client-secret-1',
     refreshes: [],
     delayMs: 0,
+    received: 0,
+    hold: null,
     authorise(ttlS = options.tokenTtlS ?? 3600) {
       const accessToken = `at-${++seq}`;
       const refreshToken = `rt-${seq}`;
@@ -120,6 +126,8 @@ export async function startTestProvider(options: ProviderOptions = {}): Promise<
     let text = '';
     for await (const chunk of req) text += chunk;
     const form = new URLSearchParams(text);
+    oauth.received++;
+    if (oauth.hold) await oauth.hold;
     if (oauth.delayMs) await new Promise((r) => setTimeout(r, oauth.delayMs));
     const rt = form.get('refresh_token') ?? '';
     if (form.get('client_id') !== oauth.clientId || form.get('client_secret') !== oauth.clientSecret) {

@@ -151,7 +151,7 @@ describe('a connection that needs re-authorisation', () => {
     const patched = await ferry.api.request('PATCH', `/connections/${connectionId}`, { credentials: { type: 'api_key', apiKey: provider.apiKey } });
     expect(patched).toMatchObject({ status: 200, body: { auth_status: 'ok' } });
     const newer = async () => (await runsOf(connectionId)).filter((r) => BigInt(r.id) > BigInt(lastBefore) && r.status !== 'running');
-    const [first] = await waitFor('the run new credentials made due', async () => ((await newer()).length >= 1 ? newer() : undefined), 10_000);
+    const [first] = await waitFor('the run new credentials made due', async () => ((await newer()).length >= 1 ? newer() : undefined), 60_000);
     expect(first).toMatchObject({ status: 'succeeded', trigger: 'schedule' });
     expect(await status(connectionId)).toMatchObject({ blocked: null, state: 'idle' });
 

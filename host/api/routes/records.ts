@@ -19,6 +19,8 @@ export interface RecordRouteDeps {
   environments: Environments;
   records: RecordStore;
   logger: Logger;
+  /** Read the page after a full one ahead (records-read-ahead.ts); default true. */
+  recordsReadAhead?: boolean;
 }
 
 const CursorSchema = z.string().regex(/^\d{1,19}$/, 'a cursor is the next_cursor of an earlier page');
@@ -127,7 +129,7 @@ function sendPage(outgoing: ServerResponse, body: ReadableStream<Uint8Array>): v
 
 export function recordRoutes(deps: RecordRouteDeps) {
   const app = new Hono<ApiEnv>();
-  const readAhead = createReadAhead({ records: deps.records, logger: deps.logger.child({ module: 'records-read-ahead' }) });
+  const readAhead = deps.recordsReadAhead === false ? null : createReadAhead({ records: deps.records, logger: deps.logger.child({ module: 'records-read-ahead' }) });
 
   // Registered before the app-wide key middleware: it authenticates itself, inside the page
   // query (one round trip per page: records-read.ts). The key is still checked first when the
@@ -167,7 +169,7 @@ export function recordRoutes(deps: RecordRouteDeps) {
     // The page this socket's previous request read ahead for this one, if it is still exactly
     // what this request would read (records-read-ahead.ts); else read now.
     const socket = incoming?.socket;
-    let page = outgoing ? await readAhead.claim(socket, args) : null;
+    let page = outgoing && readAhead ? await readAhead.claim(socket, args) : null;
     try {
       page ??= await retryTransient(() => deps.records.streamPageBody(args, signal), READ_RETRY_MS);
     } catch (err) {
@@ -181,7 +183,7 @@ export function recordRoutes(deps: RecordRouteDeps) {
       // callers (the dashboard, tests) get the stream as a Response.
       if (!outgoing) return c.body(page.body, 200, { 'content-type': JSON_TYPE });
       sendPage(outgoing, page.body);
-      readAhead.follow(socket, args, page);
+      readAhead?.follow(socket, args, page);
       return RESPONSE_ALREADY_SENT;
     }
     await page.body.cancel();

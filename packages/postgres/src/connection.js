@@ -235,7 +235,13 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     q.onlyDescribe && (delete statements[q.signature])
     q.parameters = q.parameters || parameters
     q.prepared = q.prepare && q.signature in statements
-    q.describeFirst = q.onlyDescribe || (parameters.length && !q.prepared)
+    /* ferry-patch: text parameters undescribed */
+    // An unprepared statement is described before it is bound, a round trip, to learn its
+    // parameters' types for their serializers. A query that says `describe: false` and binds only
+    // strings, numbers and nulls skips it: those are sent as their text whatever the type, and
+    // the server reads them as the types it infers (Parse, Describe, Bind and Execute in one write).
+    q.describeFirst = q.onlyDescribe || (parameters.length && !q.prepared
+      && !(q.options.describe === false && parameters.every(x => x === null || typeof x === 'string' || typeof x === 'number')))
     q.statement = q.prepared
       ? statements[q.signature]
       : { string, types, name: q.prepare ? statementId + statementCount++ : '' }
