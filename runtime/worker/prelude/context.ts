@@ -22,6 +22,8 @@ export interface PreludeJob {
     paginationDefaults?: Record<string, unknown>;
     /** A test's frozen clock, ms since the epoch (clock.ts). */
     clock?: number;
+    /** A Nango test's nango pages for the script (paginate.ts hostPaged). */
+    hostPaginates?: boolean;
   };
 }
 
@@ -97,7 +99,7 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     put: (config) => proxy({ ...config, method: 'PUT' }),
     patch: (config) => proxy({ ...config, method: 'PATCH' }),
     delete: (config) => proxy({ ...config, method: 'DELETE' }),
-    paginate: createPaginate(job.context.paginationDefaults),
+    paginate: createPaginate(job.context.paginationDefaults, job.context.hostPaginates === true),
     // Nango's shape; credentials never reach a script (the host's proxy adds them to requests).
     getConnection: async () => withoutCredentials({ ...copy(connection), provider_config_key: connection.provider }),
     getMetadata: async () => parse(await hostCall('getMetadata', '')),
