@@ -156,7 +156,8 @@ export const deployCommand: Command = {
       return EXIT.OK;
     }
     try {
-      if (positionals.length > 0) throw new UsageError(`deploy takes no arguments (got ${positionals.join(' ')})`);
+      // `nango deploy <environment>`: in Ferry an environment is a host (or its key), not an argument.
+      if (positionals.length > 0) throw new UsageError(`deploy takes no arguments (got ${positionals.join(' ')}): it deploys to the host --url / FERRY_URL names, with --key / FERRY_SECRET_KEY; to deploy to another environment (nango deploy <environment>), point those at that environment's host or key`);
       const host = hostFrom(values, env);
       const onProgress = progressPrinter(out, host.url);
       const dir = values.dir ?? defaultScriptsDir();

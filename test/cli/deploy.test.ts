@@ -144,6 +144,10 @@ describe('ferry deploy (the binary)', () => {
     expect(forbidden.stderr).toContain('shell.ts:1:');
 
     expect((await runCli(['deploy', '--nope'])).code).toBe(2);
+    // Nango's `nango deploy <environment>`: the answer says where an environment is in Ferry.
+    const environment = await runCli(['deploy', 'prod']);
+    expect(environment.code).toBe(2);
+    expect(environment.stderr).toMatch(/deploy takes no arguments \(got prod\): it deploys to the host --url \/ FERRY_URL names/);
     expect((await runCli(['launch'])).code).toBe(2);
     const help = await runCli(['deploy', '--help']);
     expect(help.code).toBe(0);
