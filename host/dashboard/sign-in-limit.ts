@@ -9,8 +9,8 @@ import type { Context } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { BucketSpec, RateLimiter } from '../proxy/rate-limiter.ts';
 
-const ATTEMPTS_BURST = 10;
-const ATTEMPTS_PER_SECOND = 1 / 60;
+export const ATTEMPTS_BURST = 10;
+export const ATTEMPTS_PER_SECOND = 1 / 60;
 
 export interface SignInLimit {
   /** Spends one attempt of `address`: 0 to go ahead, else the ms until one is allowed (nothing spent). */
