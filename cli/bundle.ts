@@ -18,7 +18,8 @@ import { FERRY_NODE_MODULES, SDK_ENTRY } from './resolve-ferry.ts';
 export const BUNDLE_GLOBAL_NAME = '__ferry_module';
 export const DEFAULT_MAX_BUNDLE_BYTES = 5 * 1024 * 1024;
 
-export type BundleErrorCode = 'BUNDLE_FAILED' | 'FORBIDDEN_IMPORT' | 'TOO_LARGE';
+/** TYPE_ERROR: `ferry deploy`'s type-check refused the script (its files have type errors). */
+export type BundleErrorCode = 'BUNDLE_FAILED' | 'FORBIDDEN_IMPORT' | 'TOO_LARGE' | 'TYPE_ERROR';
 
 export class BundleError extends Error {
   readonly code: BundleErrorCode;

@@ -53,8 +53,15 @@ export interface BundledScript {
   entryPath: string;
 }
 
-/** Bundles every script under `dir`, each on its own: what bundled, and every failure. */
-export async function bundleEach(dir: string, options: Pick<DeployOptions, 'onProgress' | 'maxBytes'> = {}): Promise<{ bundled: BundledScript[]; failures: DeployError['failures'] }> {
+/**
+ * Bundles every script under `dir`, each on its own: what bundled, and every failure.
+ * `refused`: scripts already failed (by a type-check) by entry path, each failing with its error
+ * instead of bundling.
+ */
+export async function bundleEach(
+  dir: string,
+  options: Pick<DeployOptions, 'onProgress' | 'maxBytes'> & { refused?: ReadonlyMap<string, BundleError> } = {},
+): Promise<{ bundled: BundledScript[]; failures: DeployError['failures'] }> {
   const scripts = await discoverScripts(dir);
   if (scripts.length === 0) {
     throw new DeployError('NO_SCRIPTS', `no scripts found under ${dir} (expected <provider>/syncs/<name>.ts or <provider>/actions/<name>.ts)`);
@@ -64,6 +71,12 @@ export async function bundleEach(dir: string, options: Pick<DeployOptions, 'onPr
   const root = sourceRootFor(dir);
   const project = dirname(resolve(dir));
   for (const script of scripts) {
+    const refused = options.refused?.get(script.entryPath);
+    if (refused) {
+      failures.push({ script, error: refused });
+      options.onProgress?.({ type: 'failed', script, error: refused });
+      continue;
+    }
     const started = performance.now();
     try {
       const bundle = await bundleScript(script.entryPath, { root, project, ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) });

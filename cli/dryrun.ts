@@ -271,7 +271,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunResult> {
         provider: script.provider,
         kind: script.kind,
         recorded_at: new Date().toISOString(),
-        context: { lastSyncDate: state.last_sync_date, checkpoint, full: options.full === true, metadata: connection.metadata },
+        context: { lastSyncDate: state.last_sync_date, checkpoint, full: options.full === true, metadata: connection.metadata ?? null },
         ...(script.kind === 'action' && { input: options.input }),
         exchanges: recorder.exchanges,
       });

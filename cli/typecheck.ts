@@ -58,10 +58,22 @@ function hintFor(code: number, message: string): string | null {
   if (code === 2307 || code === 2792) return 'a script may import ferry/sdk (or nango), zod and files of its own; other packages must be installed in this project and bundle without Node built-ins';
   if (code === 2345 && /batchSave|batchUpdate|'Models/.test(message)) return 'a record passed to batchSave must match its model\'s zod schema (see models: { ... } in createSync)';
   if (code === 2322 && /Promise</.test(message)) return 'exec must return what the action\'s output schema describes';
+  // A page loop whose request uses the cursor the loop then sets from the response: the loop's types go in a circle.
+  if (code === 7022 || code === 7023) return 'TypeScript cannot infer a value from a call that depends on what the loop sets from it (a page loop\'s response and its cursor): annotate it (const { data }: { data: Page } = await nango.get<Page>(…)), or build the request\'s params in a variable of its own type first';
   return null;
 }
 
-export type TypeCheckResult = { ran: true; diagnostics: TypeDiagnostic[] } | { ran: false; reason: string };
+export type TypeCheckResult =
+  | {
+      ran: true;
+      diagnostics: TypeDiagnostic[];
+      /**
+       * The diagnostics that concern one of the checked files: those in the files its imports
+       * reach (type-only imports too, as TypeScript resolves them), and those of no file.
+       */
+      diagnosticsOf(file: string): TypeDiagnostic[];
+    }
+  | { ran: false; reason: string };
 
 export async function typeCheckScripts(files: string[], options: { cwd?: string } = {}): Promise<TypeCheckResult> {
   let ts: typeof import('typescript');
@@ -71,7 +83,7 @@ export async function typeCheckScripts(files: string[], options: { cwd?: string 
     return { ran: false, reason: 'TypeScript is not installed (npm install -D typescript to type-check)' };
   }
   const cwd = options.cwd ?? process.cwd();
-  const program = ts.createProgram([...files, SCRIPT_GLOBALS, SHIM_GLOBALS], {
+  const compilerOptions: import('typescript').CompilerOptions = {
     strict: true,
     noEmit: true,
     target: ts.ScriptTarget.ES2022,
@@ -84,7 +96,9 @@ export async function typeCheckScripts(files: string[], options: { cwd?: string 
     skipLibCheck: true,
     types: [],
     paths: scriptPaths(),
-  });
+  };
+  const program = ts.createProgram([...files, SCRIPT_GLOBALS, SHIM_GLOBALS], compilerOptions);
+  const located: Array<{ fileName: string | null; diagnostic: TypeDiagnostic }> = [];
   const diagnostics = ts.getPreEmitDiagnostics(program).map((d): TypeDiagnostic => {
     let message = ts.flattenDiagnosticMessageText(d.messageText, '\n  ');
     // TypeScript suggests installing @types/node; in a script that is the wrong fix.
@@ -99,9 +113,37 @@ export async function typeCheckScripts(files: string[], options: { cwd?: string 
       line = pos.line + 1;
       column = pos.character + 1;
     }
-    return { file, line, column, code: d.code, message, hint: hintFor(d.code, message) };
+    const diagnostic = { file, line, column, code: d.code, message, hint: hintFor(d.code, message) };
+    located.push({ fileName: d.file?.fileName ?? null, diagnostic });
+    return diagnostic;
   });
-  return { ran: true, diagnostics };
+
+  /** The program's files `file` imports, directly or through others (itself included). */
+  const reach = (file: string): Set<string> => {
+    const seen = new Set<string>();
+    const queue = [program.getSourceFile(file)?.fileName ?? file];
+    for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      const source = program.getSourceFile(next);
+      if (!source || source.isDeclarationFile) continue;
+      for (const imported of ts.preProcessFile(source.text, true, true).importedFiles) {
+        const resolved = ts.resolveModuleName(imported.fileName, next, compilerOptions, ts.sys).resolvedModule?.resolvedFileName;
+        if (resolved && program.getSourceFile(resolved)) queue.push(program.getSourceFile(resolved)!.fileName);
+      }
+    }
+    return seen;
+  };
+  const reached = new Map<string, Set<string>>();
+  const reachOf = (file: string) => reached.get(file) ?? reached.set(file, reach(file)).get(file)!;
+  const diagnosticsOf = (file: string): TypeDiagnostic[] => {
+    if (located.length === 0) return [];
+    const own = reachOf(file);
+    // One in a file no checked script reaches (a declaration all share) concerns every script.
+    const anyone = (fileName: string) => files.some((f) => reachOf(f).has(fileName));
+    return located.filter((l) => l.fileName === null || own.has(l.fileName) || !anyone(l.fileName)).map((l) => l.diagnostic);
+  };
+  return { ran: true, diagnostics, diagnosticsOf };
 }
 
 export function formatDiagnostic(d: TypeDiagnostic): string {

@@ -25,7 +25,11 @@ export const ConnectionInfoSchema = z.object({
   connection_id: z.string(),
   provider: z.string(),
   connection_config: z.record(z.string(), z.unknown()),
-  metadata: z.record(z.string(), z.unknown()).nullable(),
+  /**
+   * null: the connection has none. Absent only in a Nango test whose recorded connection has no
+   * `metadata` (`getConnection: {}`): the script's getConnection() is the recording's shape.
+   */
+  metadata: z.record(z.string(), z.unknown()).nullable().optional(),
 });
 
 export const RunJobSchema = z.object({
@@ -64,6 +68,12 @@ export const RunJobSchema = z.object({
      * host never sets it.
      */
     clock: z.number().finite().optional(),
+    /**
+     * The bridge answers `paginate` itself (HostBridge.paginate): a Nango test whose nango pages
+     * for the script (a mocked `nangoMock.paginate`, a hand-made object with `paginate`). The
+     * host never sets it.
+     */
+    hostPaginates: z.boolean().optional(),
   }),
 });
 export type RunJob = z.input<typeof RunJobSchema>;
@@ -235,7 +245,18 @@ export interface HostBridge {
    * last page.
    */
   listRecords?(model: string, cursor: string | null, limit: number): Promise<RecordsPage>;
+  /**
+   * Only where the run's context says `hostPaginates` (a Nango test's own `paginate`): a walk of
+   * `nango.paginate(config)` answered page by page. The first step carries the script's config
+   * (as JSON: its `on_page` becomes `onPage: true`) and answers `inScript` when the script's own
+   * paginate should walk after all; the next carry the walk's id (`close`: the script stopped).
+   */
+  paginate?(step: PaginateStep): Promise<PaginateAnswer>;
 }
+
+export type PaginateStep = { config: Record<string, unknown>; onPage: boolean } | { walk: string; close?: boolean };
+/** A page of a walk (`done`: none, the walk ended), with the `on_page` calls made before it, in order. */
+export type PaginateAnswer = { inScript: true } | { walk: string; done: boolean; page?: unknown; onPage: unknown[] };
 
 /** A page of listRecords. */
 export interface RecordsPage {

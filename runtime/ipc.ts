@@ -43,6 +43,12 @@ function jsonData(value: unknown, ctx: z.RefinementCtx): void {
 const BoundedValueSchema = z.unknown().superRefine(jsonData);
 const StateSchema = z.record(z.string(), z.unknown()).superRefine(jsonData);
 
+/** A step of a walk the host pages (contract.ts PaginateStep). */
+export const PaginateStepSchema = z.union([
+  z.object({ config: StateSchema, onPage: z.boolean() }),
+  z.object({ walk: z.string().max(100), close: z.boolean().optional() }),
+]);
+
 /** What a child may ask of the host bridge, with each method's arguments. */
 export const BridgeCallSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('saveRecords'), batch: PackedBatchSchema }),
@@ -52,6 +58,13 @@ export const BridgeCallSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('saveCheckpoint'), checkpoint: StateSchema.nullable() }),
   z.object({ method: z.literal('trackDeletes'), model: z.string().max(200), phase: z.enum(['start', 'end']) }),
   z.object({ method: z.literal('listRecords'), model: z.string().max(200), cursor: z.string().max(100).nullable(), limit: z.number().int().min(1).max(1000) }),
+  z.object({ method: z.literal('paginate'), step: PaginateStepSchema }),
+]);
+
+/** What the host answers a paginate step with (contract.ts PaginateAnswer). */
+export const PaginateAnswerSchema = z.union([
+  z.object({ inScript: z.literal(true) }),
+  z.object({ walk: z.string().max(100), done: z.boolean(), page: BoundedValueSchema.optional(), onPage: z.array(BoundedValueSchema) }),
 ]);
 
 /** What the host answers a listRecords call with. */

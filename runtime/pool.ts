@@ -228,6 +228,10 @@ export function createWorkerPool(options: { size: number; maxQueue: number; logg
           if (!bridge.listRecords) throw new Error('listRecords is not available here');
           value = await bridge.listRecords(call.model, call.cursor, call.limit);
           break;
+        case 'paginate':
+          if (!bridge.paginate) throw new Error('paginate is not answered by the host here');
+          value = await bridge.paginate(call.step);
+          break;
       }
       if (slot.task === task && !send(slot, { type: 'bridge-result', callId, ok: true, value })) {
         send(slot, { type: 'bridge-result', callId, ok: false, error: 'the host could not send its answer to this call to the worker (too large or too deep)', code: 'BRIDGE_ERROR' });

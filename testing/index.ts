@@ -234,6 +234,7 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
       const full = run.full ?? fixture?.context.full ?? false;
       const pagination = run.pagination !== undefined ? run.pagination : (builtinProvider(provider)?.pagination ?? null);
       const clock = run.now === undefined ? undefined : new Date(run.now).getTime();
+      const bridge = run.host ? run.host(inMemory) : inMemory;
       if (clock !== undefined && !Number.isFinite(clock)) throw new TypeError(`now: ${String(run.now)} is not a date`);
       const result = await rt.run(
         {
@@ -250,10 +251,11 @@ export function createScriptTester(options: { logger?: Logger } = {}): ScriptTes
             ...(pagination && { paginationDefaults: pagination }),
             ...(partition && { partition }),
             ...(clock !== undefined && { clock }),
+            ...(bridge.paginate && { hostPaginates: true }),
             checkpoint: run.checkpoint !== undefined ? run.checkpoint : (fixture?.context.checkpoint ?? null),
           },
         },
-        run.host ? run.host(inMemory) : inMemory,
+        bridge,
       );
       const model = (name: string) => collected.models.get(name);
       return {

@@ -34,6 +34,14 @@ export interface NangoProxyResponse {
 
 type Async<T> = (...args: any[]) => Promise<T>;
 
+/**
+ * What the mock's own `paginate` answers: the script's paginate walks the pages itself, in
+ * Ferry's runtime, each request through the mock's `get`/`post`… A test that mocks `paginate`
+ * (`vi.spyOn(nangoMock, 'paginate').mockImplementation(async function* () { yield [...] })`)
+ * answers the pages instead. A registered symbol: one value for every copy of this module.
+ */
+export const PAGINATE_IN_RUNTIME = Symbol.for('ferry.testing.nango.paginate-in-runtime');
+
 interface LoadedFixture {
   fixture: NangoFixture;
   /** Endpoints of the older `mocks/` layout recorded as a response body alone (`method path`). */
@@ -86,6 +94,8 @@ export class NangoActionMock {
   readonly put: Mock<(config: NangoProxyConfig) => Promise<NangoProxyResponse>>;
   readonly patch: Mock<(config: NangoProxyConfig) => Promise<NangoProxyResponse>>;
   readonly delete: Mock<(config: NangoProxyConfig) => Promise<NangoProxyResponse>>;
+  /** Called with the script's config for each `nango.paginate(config)`, as Nango's mock is. */
+  readonly paginate: Mock<(config: NangoProxyConfig) => unknown>;
   readonly getWebhookURL: Mock<() => string>;
   readonly zodValidateInput: Mock<(args: { input: unknown }) => { data: unknown }>;
   readonly trackDeletesStart: Mock<(model: string) => Promise<unknown>>;
@@ -122,6 +132,7 @@ export class NangoActionMock {
     this.put = withMethod('put');
     this.patch = withMethod('patch');
     this.delete = withMethod('delete');
+    this.paginate = vi.fn((_config: NangoProxyConfig): unknown => PAGINATE_IN_RUNTIME);
     this.getWebhookURL = vi.fn(() => 'https://example.com/webhook');
     this.zodValidateInput = vi.fn(({ input }: { input: unknown }) => ({ data: input }));
   }

@@ -9,9 +9,9 @@
 import { basename, dirname } from 'node:path';
 import { vi } from 'vitest';
 import { createAction as defineAction, createSync as defineSync, ActionError } from '@ferry/sdk';
-import type { HostBridge, ProxyRequest, ProxyResponse, RunError } from '@ferry/runtime/contract';
+import type { HostBridge, PaginateAnswer, ProxyRequest, ProxyResponse, RunError } from '@ferry/runtime/contract';
 import { createScriptTester, type ScriptTester } from './index.ts';
-import type { NangoProxyConfig } from './nango-mock.ts';
+import { PAGINATE_IN_RUNTIME, type NangoProxyConfig } from './nango-mock.ts';
 import { proxyResponseOf, type NangoAnswer } from './nango-replay.ts';
 
 /** A provider's entry for runs of its scripts (as `PUT /providers/:name` takes them), for providers Ferry's built-in catalog lacks. */
@@ -101,9 +101,32 @@ async function proxyThroughMock(mock: NangoTestHost, request: ProxyRequest): Pro
 const RECORD_SPIES = { save: 'batchSave', update: 'batchUpdate', delete: 'batchDelete' } as const;
 const asObject = (value: unknown) => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null);
 
+/** An iterator over what a test's `paginate` returned (an async generator, or any iterable of pages), else null. */
+function pagesOf(value: unknown): AsyncIterator<unknown> | Iterator<unknown> | null {
+  if (value === null || typeof value !== 'object') return null;
+  const iterable = value as { [Symbol.asyncIterator]?: () => AsyncIterator<unknown>; [Symbol.iterator]?: () => Iterator<unknown> };
+  return iterable[Symbol.asyncIterator]?.() ?? iterable[Symbol.iterator]?.() ?? null;
+}
+
 /** The in-memory host, with each call also made on the test's host (its spies see it; its answers win where it has one). */
 function hostReportingTo(mock: NangoTestHost, inMemory: HostBridge): HostBridge {
   const listings = new Map<string, Array<Record<string, unknown>>>();
+  /** The walks of the test's own paginate, each with the on_page calls it made since the last page. */
+  const walks = new Map<string, { pages: AsyncIterator<unknown> | Iterator<unknown>; onPage: unknown[] }>();
+  let walkCount = 0;
+  async function nextPage(walk: string, close = false): Promise<PaginateAnswer> {
+    const current = walks.get(walk);
+    if (!current) return { walk, done: true, onPage: [] };
+    if (close) {
+      walks.delete(walk);
+      await current.pages.return?.();
+      return { walk, done: true, onPage: [] };
+    }
+    const next = await current.pages.next();
+    const onPage = current.onPage.splice(0);
+    if (next.done) walks.delete(walk);
+    return { walk, done: next.done === true, ...(!next.done && { page: next.value }), onPage };
+  }
   return {
     ...inMemory,
     async saveRecords(batch) {
@@ -129,6 +152,26 @@ function hostReportingTo(mock: NangoTestHost, inMemory: HostBridge): HostBridge 
       await callOn(mock, phase === 'start' ? 'trackDeletesStart' : 'trackDeletesEnd', [model]);
       await inMemory.trackDeletes?.(model, phase);
     },
+    // Each nango.paginate(config) is called on the test's host with the script's config, as
+    // Nango's mock is: the mock's own answers that the script's paginate walks (in the isolate,
+    // each page through the mock's get/post…); a test's paginate (mocked, or a hand-made nango's)
+    // gives the pages, and the on_page it calls reaches the script's own.
+    async paginate(step) {
+      if ('config' in step) {
+        const onPage: unknown[] = [];
+        const config = step.onPage
+          ? { ...step.config, paginate: { ...asObject(step.config['paginate']), on_page: async (page: unknown) => void onPage.push(page) } }
+          : step.config;
+        const answer = await callOn(mock, 'paginate', [config], () => PAGINATE_IN_RUNTIME);
+        if (answer === PAGINATE_IN_RUNTIME) return { inScript: true };
+        const pages = pagesOf(answer);
+        if (!pages) throw new Error(`the test's nango.paginate() returned ${answer === null ? 'null' : typeof answer}, not the pages (an async generator, as \`async function* () { yield [...] }\` gives)`);
+        const walk = String(++walkCount);
+        walks.set(walk, { pages, onPage });
+        return nextPage(walk);
+      }
+      return nextPage(step.walk, step.close === true);
+    },
     // The mock's records (what the fixture or the test gives), read whole when the script starts a
     // walk and served a page at a time, as the host serves its own.
     async listRecords(model, cursor, limit) {
@@ -147,13 +190,17 @@ function hostReportingTo(mock: NangoTestHost, inMemory: HostBridge): HostBridge 
   };
 }
 
-/** The fixture's `getConnection` (or what the test mocked), as the run's connection; none recorded is an empty one. */
-async function connectionOf(mock: NangoTestHost): Promise<{ connection_id: string; connection_config: Record<string, unknown>; metadata: Record<string, unknown> | null }> {
+/**
+ * The fixture's `getConnection` (or what the test mocked), as the run's connection; none recorded
+ * is an empty one. Metadata the recording lacks stays absent (undefined), as the script reads
+ * the recording under Nango's mock (`z.object({ metadata: z.record(…).optional() })` parses it).
+ */
+async function connectionOf(mock: NangoTestHost): Promise<{ connection_id: string; connection_config: Record<string, unknown>; metadata: Record<string, unknown> | null | undefined }> {
   const recorded = asObject(await callOn(mock, 'getConnection', []).catch(() => null));
   return {
     connection_id: typeof recorded?.['connection_id'] === 'string' ? recorded['connection_id'] : 'test-connection',
     connection_config: asObject(recorded?.['connection_config']) ?? {},
-    metadata: asObject(recorded?.['metadata']),
+    metadata: recorded !== null && 'metadata' in recorded ? asObject(recorded['metadata']) : undefined,
   };
 }
 

@@ -2,17 +2,20 @@
 import { createInterface } from 'node:readline/promises';
 import { createLogger } from '@ferry/host/logger';
 import { HOST_OPTIONS, HOST_OPTIONS_HELP, hostFrom, parseCommandArgs, reportError, UsageError, type Command } from '../command.ts';
-import type { DiscoveredScript } from '../discover.ts';
+import { BundleError } from '../bundle.ts';
+import { discoverScripts, type DiscoveredScript } from '../discover.ts';
 import { bundleAll, bundleEach, DeployError, uploadBundles, type BundledScript, type DeployProgress } from '../deploy.ts';
 import { keepRemoved, planDeploy, type DeployPlan } from '../deploy-plan.ts';
 import { EXIT } from '../exit-codes.ts';
 import { HostApiError } from '../host-client.ts';
 import { createOutput, type Output } from '../output.ts';
 import { defaultScriptsDir } from '../scripts-dir.ts';
+import { formatDiagnostic, typeCheckScripts } from '../typecheck.ts';
 
-const help = `Usage: ferry deploy [--dir scripts] [--yes] [--prune] [--dry-run] [--partial] [options]
+const help = `Usage: ferry deploy [--dir scripts] [--yes] [--prune] [--dry-run] [--partial] [--no-typecheck] [options]
 
-Bundles every script under <dir>/<provider>/{syncs,actions}/<name>.ts, shows what would change
+Type-checks (as ferry compile does) and bundles every script under
+<dir>/<provider>/{syncs,actions}/<name>.ts, shows what would change
 on the host (new, changed and removed scripts, models added or dropped) and deploys them as one
 new version. Deploying the same bundles again changes nothing (idempotent by content hash).
 
@@ -27,14 +30,15 @@ Options:
   --prune          remove deployed scripts this project does not have (a terminal still asks
                    before applying the rest)
   --dry-run        show the changes and stop
-  --partial        deploy every script that bundles and that the host accepts; each one that
-                   fails is named (file and message) and keeps the version deployed before, if
-                   any. Without it, one failing script deploys nothing.
+  --partial        deploy every script that type-checks, bundles and that the host accepts;
+                   each one that fails is named (file and message) and keeps the version
+                   deployed before, if any. Without it, one failing script deploys nothing.
+  --no-typecheck   deploy without type-checking (a type error then shows only when it runs)
 ${HOST_OPTIONS_HELP}
 
-Exit codes: 0 deployed (or previewed), 1 refused by the host, 2 usage, 3 a script did not
-            bundle (with --partial: none did), 4 host unreachable or failing, 5 key refused,
-            6 declined at the prompt, 8 partial: deployed, but some scripts failed (--partial)`;
+Exit codes: 0 deployed (or previewed), 1 refused by the host, 2 usage, 3 a script has type
+            errors or did not bundle (with --partial: none bundled), 4 host unreachable or
+            failing, 5 key refused, 6 declined at the prompt, 8 partial: deployed, but some scripts failed (--partial)`;
 
 function progressPrinter(out: Output, url: string) {
   return (event: DeployProgress) => {
@@ -100,6 +104,38 @@ async function preview(bundled: BundledScript[], host: { url: string; key: strin
   }
 }
 
+/**
+ * Type-checks every script as `ferry compile` does, before anything is bundled or sent. With
+ * errors: without `partial`, prints them and answers 'failed' (nothing is deployed); with it,
+ * answers the scripts whose own files (or what they import) have errors, each with its errors,
+ * for the deploy to leave out. Null when there is nothing to refuse.
+ */
+async function typeCheck(out: Output, dir: string, partial: boolean): Promise<'failed' | Map<string, BundleError> | null> {
+  const scripts = await discoverScripts(dir);
+  if (scripts.length === 0) return null;
+  const result = await typeCheckScripts(scripts.map((s) => s.entryPath));
+  if (!result.ran) {
+    out.note(`  type-check skipped: ${result.reason}`);
+    return null;
+  }
+  if (result.diagnostics.length === 0) {
+    out.note(`  type-checked ${scripts.length} script(s)`);
+    return null;
+  }
+  if (!partial) {
+    for (const d of result.diagnostics) out.error(formatDiagnostic(d));
+    out.note(`${result.diagnostics.length} type error(s) in ${scripts.length} script(s): nothing was deployed. Fix them (ferry compile checks without deploying), or deploy without checking with --no-typecheck.`);
+    out.json({ ok: false, stage: 'typecheck', diagnostics: result.diagnostics });
+    return 'failed';
+  }
+  const refused = new Map<string, BundleError>();
+  for (const script of scripts) {
+    const own = result.diagnosticsOf(script.entryPath);
+    if (own.length > 0) refused.set(script.entryPath, new BundleError('TYPE_ERROR', `${own.length} type error(s)`, own.map(formatDiagnostic)));
+  }
+  return refused;
+}
+
 export const deployCommand: Command = {
   name: 'deploy',
   summary: 'bundle all scripts, show the changes and deploy them to the host',
@@ -112,6 +148,7 @@ export const deployCommand: Command = {
       'dry-run': { type: 'boolean', default: false },
       partial: { type: 'boolean', default: false },
       prune: { type: 'boolean', default: false },
+      'no-typecheck': { type: 'boolean', default: false },
     });
     const out = createOutput({ json: values.json });
     if (values.help) {
@@ -119,11 +156,15 @@ export const deployCommand: Command = {
       return EXIT.OK;
     }
     try {
-      if (positionals.length > 0) throw new UsageError(`deploy takes no arguments (got ${positionals.join(' ')})`);
+      // `nango deploy <environment>`: in Ferry an environment is a host (or its key), not an argument.
+      if (positionals.length > 0) throw new UsageError(`deploy takes no arguments (got ${positionals.join(' ')}): it deploys to the host --url / FERRY_URL names, with --key / FERRY_SECRET_KEY; to deploy to another environment (nango deploy <environment>), point those at that environment's host or key`);
       const host = hostFrom(values, env);
       const onProgress = progressPrinter(out, host.url);
       const dir = values.dir ?? defaultScriptsDir();
-      const { bundled, failures } = values.partial ? await bundleEach(dir, { onProgress }) : { bundled: await bundleAll(dir, { onProgress }), failures: [] };
+      const checked = values['no-typecheck'] ? null : await typeCheck(out, dir, values.partial);
+      if (checked === 'failed') return EXIT.BUNDLE;
+      const refused = checked ?? undefined;
+      const { bundled, failures } = values.partial ? await bundleEach(dir, { onProgress, ...(refused && { refused }) }) : { bundled: await bundleAll(dir, { onProgress }), failures: [] };
       if (bundled.length === 0) throw new DeployError('BUNDLE_FAILED', `none of the ${failures.length} script(s) bundled; nothing was deployed`, failures);
       const interactive = process.stdin.isTTY === true && !values.json && !values.yes;
       const previewed = await preview(bundled, host, failures.map((f) => f.script));
@@ -132,7 +173,7 @@ export const deployCommand: Command = {
       const kept = plan?.scripts.filter((s) => s.status === 'kept') ?? [];
       if (plan) printPlan(out, plan);
       else out.note('  (this host cannot preview changes; deploying directly)');
-      if (failures.length > 0) out.line(`Left out (${failures.length} did not bundle; a version deployed before stays active): ${failures.map((f) => f.script.entryPath).join(', ')}`);
+      if (failures.length > 0) out.line(`Left out (${failures.length} did not type-check or bundle; a version deployed before stays active): ${failures.map((f) => f.script.entryPath).join(', ')}`);
       if (values['dry-run']) {
         out.json({ ok: true, dry_run: true, plan, failed: failures.map(reportedFailure), kept: kept.map(({ provider, kind, name }) => ({ provider, kind, name })) });
         return EXIT.OK;

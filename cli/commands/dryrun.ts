@@ -11,6 +11,7 @@ import { formatTable } from '../table.ts';
 import { defaultScriptsDir } from '../scripts-dir.ts';
 
 const help = `Usage: ferry dryrun <sync-or-action> --connection <id> [--input <json|@file>] [--full] [options]
+       ferry dryrun <sync-or-action> <connection-id> [options]   (as nango dryrun takes it)
 
 Bundles the script and runs it in a local isolate. Name it as <provider>/<name> when several
 providers have a script of that name. HTTP calls go through the host's proxy for
@@ -141,9 +142,14 @@ export const dryrunCommand: Command = {
       return EXIT.OK;
     }
     try {
-      const [name, ...extra] = positionals;
-      if (!name || extra.length > 0) throw new UsageError('give exactly one script name: ferry dryrun <name> --connection <id>');
-      if (!values.connection) throw new UsageError('--connection <id> is required');
+      // `nango dryrun <name> <connection-id>`: the connection may follow the name, as in Nango.
+      const [name, positionalConnection, ...extra] = positionals;
+      if (!name || extra.length > 0) throw new UsageError('give exactly one script name: ferry dryrun <name> --connection <id> (or ferry dryrun <name> <connection-id>)');
+      if (positionalConnection !== undefined && values.connection !== undefined && positionalConnection !== values.connection) {
+        throw new UsageError(`two connections given: ${positionalConnection} and --connection ${values.connection}; give one`);
+      }
+      const connection = values.connection ?? positionalConnection;
+      if (!connection) throw new UsageError('--connection <id> is required (or ferry dryrun <name> <connection-id>, as with nango dryrun)');
       const limit = Number(values.limit);
       if (!Number.isInteger(limit) || limit < 0) throw new UsageError('--limit must be a non-negative integer');
       const input = values.input === undefined ? undefined : await parseJsonArg('--input', values.input);
@@ -153,7 +159,7 @@ export const dryrunCommand: Command = {
       }
       const run = await dryRun({
         name,
-        connectionId: values.connection,
+        connectionId: connection,
         ...(input !== undefined && { input }),
         full: values.full,
         ...(checkpoint !== undefined && { checkpoint: checkpoint as Record<string, unknown> | null }),

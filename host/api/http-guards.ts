@@ -40,8 +40,21 @@ export function guardedServerOptions(requestTimeoutMs: number, keepAliveTimeoutM
 }
 
 /** Answers what fails before a route runs (including a missed deadline) with the JSON error shape. */
+/**
+ * Socket errors that only say the client went away: it closed or reset the connection, often in
+ * the middle of a response it no longer wanted (a reader that stops cancels the page it asked for
+ * ahead; a client destroys its kept-alive sockets). Node reports those as clientError too, and
+ * there is nobody left to answer.
+ */
+const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
 export function guardHttpServer(server: Server, options: HttpGuardOptions): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code !== undefined && PEER_GONE.has(err.code)) {
+      options.logger.debug({ code: err.code }, 'a client closed its connection');
+      socket.destroy();
+      return;
+    }
     const { status, code, message } = classify(err.code);
     options.logger.warn({ code: err.code, status }, 'client error before a route ran');
     // A response already under way (or a socket gone) cannot take another status line.

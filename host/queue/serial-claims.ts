@@ -41,6 +41,13 @@ const CLAIM_QUEUE = /\bname = '([^']+)'/;
 
 type Result = Awaited<ReturnType<Db['executeSql']>>;
 
+/**
+ * A claim of `queue` by name: the sync queue's claim lock is keyed by it, and every claim's first
+ * statement sends it (a parameter, so on every execution, prepared or not): a claim is found on the
+ * wire by its name, not by the text of pg-boss's statement (claim-commit-unseen in test/sync and test/actions).
+ */
+export const claimName = (queue: string): string => `pgboss claim ${queue}`;
+
 interface UnseenClaim {
   /** What the claim returned, before its COMMIT. */
   result: Result;
@@ -80,9 +87,9 @@ export function serialClaimsDb(sql: Sql, serialQueue: string): Db {
           // neither outlives the transaction.
           const first = queue === serialQueue
             ? tx<{ started_on: string }[]>`
-              select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(${`pgboss claim ${queue}`})),
+              select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(${claimName(queue)})),
                 pgboss.job_now()::text as started_on`.execute()
-            : tx<{ started_on: string }[]>`select set_config('synchronous_commit', 'off', true), pgboss.job_now()::text as started_on`.execute();
+            : tx<{ started_on: string }[]>`select set_config('synchronous_commit', 'off', true), ${claimName(queue)}::text as claim, pgboss.job_now()::text as started_on`.execute();
           const claim = pgBossDb(tx).executeSql(text, values);
           const [stamped, claimed] = await Promise.allSettled([first, claim]);
           if (stamped.status === 'rejected') throw stamped.reason;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { BridgeCall } from '../ipc.ts';
-import { BatchResultSchema, ProxyResponseSchema, RecordsPageSchema } from '../ipc.ts';
+import { BatchResultSchema, PaginateAnswerSchema, PaginateStepSchema, ProxyResponseSchema, RecordsPageSchema } from '../ipc.ts';
 import { LIST_RECORDS_PAGE, ProxyRequestSchema } from '../contract.ts';
 import { CAPS } from '../caps.ts';
 import { depthMessage, hasProtoKey, storableJsonText, tooDeepAt } from '../bounds.ts';
@@ -127,6 +127,14 @@ export function createHostCalls(deps: HostCallDeps): HostCalls {
         const page = RecordsPageSchema.parse(await deps.callParent({ method: 'listRecords', model: a.slice(0, 200), cursor: b === '' ? null : b.slice(0, 100), limit: LIST_RECORDS_PAGE }));
         const text = JSON.stringify(page);
         capped(text, CAPS.proxyResponseBytes, 'listRecords page');
+        return text;
+      }
+      case 'paginate': {
+        capped(a, CAPS.proxyRequestBytes, 'paginate request');
+        const step = parseArg(PaginateStepSchema, a, 'paginate request');
+        const answer = PaginateAnswerSchema.parse(await deps.callParent({ method: 'paginate', step }));
+        const text = JSON.stringify(answer);
+        capped(text, CAPS.proxyResponseBytes, 'paginate page');
         return text;
       }
       default:

@@ -15,6 +15,7 @@ import { ACTION_QUEUE } from '../../host/actions/action-queue.ts';
 import { loadConfig } from '../../host/config.ts';
 import { createLogger } from '../../host/logger.ts';
 import { startFerry, type FerryHost } from '../../host/server.ts';
+import { claimName } from '../../host/queue/serial-claims.ts';
 import { WEBHOOK_QUEUE } from '../../host/webhooks-in/index.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { commandComplete, startDroppingProxy, type DroppingProxy } from '../helpers/dropping-proxy.ts';
@@ -45,7 +46,7 @@ export default createSync({
 async function hostDroppingClaimOf(queue: string, f: (ferry: TestFerry, proxy: DroppingProxy, provider: ItemsProvider) => Promise<void>) {
   const provider = await startItemsProvider(0);
   const db: TestDatabase = await createTestDatabase();
-  const proxy = await startDroppingProxy(db.url, { client: Buffer.from(`j.name = '${queue}'`), server: commandComplete('UPDATE 1') });
+  const proxy = await startDroppingProxy(db.url, { client: Buffer.from(claimName(queue)), server: commandComplete('UPDATE 1') });
   let host: FerryHost | undefined;
   try {
     host = await startFerry(loadConfig({

@@ -70,6 +70,29 @@ it.each([
   expect(result.out).not.toMatch(/install type definitions/);
 });
 
+it('a page loop whose types go in a circle (TS7022) is told how to annotate it', async () => {
+  const result = await compile('', {
+    'scripts/acme/syncs/items.ts': `
+import { createSync } from 'nango';
+import { z } from 'zod';
+export default createSync({
+  description: 'items', frequency: 'every hour', syncType: 'full', models: { Item: z.object({ id: z.string() }) },
+  exec: async (nango) => {
+    let cursor: string | null = null;
+    do {
+      const { data } = await nango.get<{ items: Array<{ id: string }>; next: string | null }>({ endpoint: '/v1/items', params: cursor ? { cursor } : {} });
+      await nango.batchSave(data.items, 'Item');
+      cursor = data.next;
+    } while (cursor);
+  },
+});
+`,
+  });
+  expect(result.code).toBe(3);
+  expect(result.out).toMatch(/scripts\/acme\/syncs\/items\.ts:\d+:\d+ TS7022: /);
+  expect(result.out).toMatch(/fix: TypeScript cannot infer a value from a call that depends on what the loop sets from it/);
+});
+
 it("Nango's definition options and typed state type-check clean (checkpoint, metadata, scopes, on_page, ActionError, zodValidateInput, types from @nangohq/runner-sdk)", async () => {
   const result = await compile('', {
     'scripts/acme/syncs/tickets.ts': `

@@ -31,7 +31,8 @@ export default createSync({
 });
 `;
 const ACTION = `import { createAction } from 'ferry/sdk';
-export default createAction({ description: 'ping', exec: async () => ({ pong: true }) });
+import { z } from 'zod';
+export default createAction({ description: 'ping', input: z.object({}), output: z.object({ pong: z.boolean() }), exec: async () => ({ pong: true }) });
 `;
 
 let ferry: TestFerry;
@@ -48,6 +49,8 @@ async function checkout(name: string): Promise<string> {
   await mkdir(join(project, 'node_modules/cjsdep'), { recursive: true });
   await writeFile(join(project, 'node_modules/cjsdep/package.json'), '{"name":"cjsdep","main":"index.js"}');
   await writeFile(join(project, 'node_modules/cjsdep/index.js'), 'module.exports = { triple: (n) => n * 3 };\n');
+  // Typed, as ferry deploy type-checks the scripts that import it.
+  await writeFile(join(project, 'node_modules/cjsdep/index.d.ts'), 'export declare function triple(n: number): number;\n');
   await writeFile(join(project, 'scripts/acme/syncs/items.ts'), SYNC);
   await writeFile(join(project, 'scripts/acme/actions/ping.ts'), ACTION);
   return project;

@@ -61,7 +61,7 @@ it('without --prune or --yes, deploy keeps the deployed scripts the project lack
   expect(json).toMatchObject({ ok: true, kept: [{ name: 'contacts' }, { name: 'create-contact' }] });
   expect(json.scripts.filter((s: { status: string }) => s.status === 'removed')).toEqual([]);
   expect(await deployed()).toEqual(['billing/invoices', 'demo/contacts', 'demo/create-contact']);
-});
+}, 180_000);
 
 it('--prune removes them; so does --yes', async () => {
   const pruned = JSON.parse((await cli('deploy', '--dir', billingOnly, '--prune', '--json')).stdout);
@@ -75,4 +75,4 @@ it('--prune removes them; so does --yes', async () => {
   expect(yes.code).toBe(0);
   expect(yes.stdout).toMatch(/removed\s+sync\s+demo\/contacts/);
   expect(await deployed()).toEqual(['billing/invoices']);
-});
+}, 180_000);

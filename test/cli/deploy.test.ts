@@ -134,15 +134,23 @@ describe('ferry deploy (the binary)', () => {
     expect((await runCli(['deploy', '--dir', dir, '--url', closed.url, '--key', KEY])).code).toBe(4);
 
     await writeFile(join(dir, 'demo/actions/shell.ts'), `import { exec } from 'child_process';\nexport default exec;`);
-    const forbidden = await runCli(['deploy', '--dir', dir, '--url', host.url, '--key', KEY]);
+    // The type-check finds it first; without it, the bundler refuses it.
+    const checked = await runCli(['deploy', '--dir', dir, '--url', host.url, '--key', KEY]);
+    expect(checked.code).toBe(3);
+    expect(checked.stderr).toMatch(/shell\.ts:1:\d+ TS2307: Cannot find module 'child_process'[\s\S]*child_process is a Node built-in/);
+    const forbidden = await runCli(['deploy', '--dir', dir, '--no-typecheck', '--url', host.url, '--key', KEY]);
     expect(forbidden.code).toBe(3);
     expect(forbidden.stderr).toContain('"child_process"');
     expect(forbidden.stderr).toContain('shell.ts:1:');
 
     expect((await runCli(['deploy', '--nope'])).code).toBe(2);
+    // Nango's `nango deploy <environment>`: the answer says where an environment is in Ferry.
+    const environment = await runCli(['deploy', 'prod']);
+    expect(environment.code).toBe(2);
+    expect(environment.stderr).toMatch(/deploy takes no arguments \(got prod\): it deploys to the host --url \/ FERRY_URL names/);
     expect((await runCli(['launch'])).code).toBe(2);
     const help = await runCli(['deploy', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: ferry deploy');
-  });
+  }, 180_000);
 });

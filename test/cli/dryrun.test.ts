@@ -178,6 +178,15 @@ export default createSync({ description: 'saves nothing', frequency: 'every hour
     expect((await cli(['contacts'])).code).toBe(2);
   });
 
+  it("takes the connection after the name, as nango dryrun <name> <connection-id> does", async () => {
+    const positional = await cli(['contacts', 'conn-1', '--limit', '0', '--json']);
+    expect(positional.code, positional.stderr).toBe(0);
+    expect(JSON.parse(positional.stdout)).toMatchObject({ ok: true });
+    const both = await cli(['contacts', 'conn-1', '--connection', 'conn-2']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/two connections given: conn-1 and --connection conn-2/);
+  });
+
   it('a failing script names where it threw in its .ts file, in the result and on the terminal', async () => {
     const project = await mkdtemp(join(tmpdir(), 'ferry-dryrun-throws-'));
     const dir = join(project, 'scripts');

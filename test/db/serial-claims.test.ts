@@ -12,7 +12,7 @@ import { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { connectDatabase, type Database } from '../../host/db/connect.ts';
 import { createLogger } from '../../host/logger.ts';
-import { serialClaimsDb } from '../../host/queue/serial-claims.ts';
+import { claimName, serialClaimsDb } from '../../host/queue/serial-claims.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { commandComplete, startDroppingProxy } from '../helpers/dropping-proxy.ts';
 import { idForThisAttempt } from '../helpers/ferry.ts';
@@ -46,7 +46,7 @@ test('a claim waits for the claim lock and takes its job only once the lock is f
     const jobState = async () => (await control<{ state: string }[]>`select state::text as state from pgboss.job where name = ${queue}`)[0]?.state;
     let claim: Promise<unknown> | undefined;
     const holding = control.begin(async (tx) => {
-      await tx`select pg_advisory_xact_lock(hashtext(${`pgboss claim ${queue}`}))`;
+      await tx`select pg_advisory_xact_lock(hashtext(${claimName(queue)}))`;
       claim = boss.fetch(queue, options);
       // The claiming session is blocked on the lock: it has taken nothing meanwhile.
       await expect.poll(async () => (await tx<{ n: number }[]>`
@@ -69,7 +69,7 @@ test('a claim committed unseen is recovered from its own rows, whatever the shap
   const boss = new PgBoss({ db: serialClaimsDb(client.sql, queue), schema: 'pgboss', supervise: false, schedule: false, migrate: true });
   boss.on('error', () => {});
   await boss.start();
-  const proxy = await startDroppingProxy(db.url, { client: Buffer.from(`pgboss claim ${queue}`), server: commandComplete('UPDATE 1') });
+  const proxy = await startDroppingProxy(db.url, { client: Buffer.from(claimName(queue)), server: commandComplete('UPDATE 1') });
   const proxied = await connectDatabase({ databaseUrl: proxy.url(db.url), logger: createLogger({ level: 'silent' }), maxConnections: 1 });
   try {
     await boss.createQueue(queue);

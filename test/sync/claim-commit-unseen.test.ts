@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { SYNC_QUEUE } from '../../host/queue/queue.ts';
+import { claimName } from '../../host/queue/serial-claims.ts';
 import { commandComplete } from '../helpers/dropping-proxy.ts';
 import { idForThisAttempt, waitFor, waitForRun } from '../helpers/ferry.ts';
 import { deployProvider, createConnection, firstRunOf, ITEMS_FULL_SYNC } from '../helpers/items-connection.ts';
@@ -20,7 +21,7 @@ let provider: ItemsProvider;
 
 beforeAll(async () => {
   provider = await startItemsProvider(10);
-  ferry = await startProxiedFerry({ client: Buffer.from(`pgboss claim ${SYNC_QUEUE}`), server: commandComplete('UPDATE 1') });
+  ferry = await startProxiedFerry({ client: Buffer.from(claimName(SYNC_QUEUE)), server: commandComplete('UPDATE 1') });
   await deployProvider(ferry, { provider: 'claimp', baseUrl: provider.url, scripts: { 'syncs/items.ts': ITEMS_FULL_SYNC } });
 }, 120_000);
 afterAll(async () => {

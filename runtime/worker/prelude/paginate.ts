@@ -5,7 +5,7 @@
  */
 import type { PaginateConfig, ProxyConfiguration, ProxyResponse } from '@ferry/sdk';
 import { StringCtor, isArray, parse, stringify } from './builtins.ts';
-import { sdkError } from './host.ts';
+import { CAPS, checkSize, hostCall, sdkError } from './host.ts';
 import { headerValue, proxy, toParams } from './proxy.ts';
 
 export function getPath(value: unknown, path: string | undefined): unknown {
@@ -46,7 +46,51 @@ function nextFromLinkHeader(header: string | undefined, rel: string): string | u
 
 type Request = ProxyConfiguration & { params: Record<string, string> };
 
-export function createPaginate(defaults: Record<string, unknown> | undefined) {
+type Paginate = <T = any>(config: ProxyConfiguration) => AsyncGenerator<T[], undefined, void>;
+
+/**
+ * `paginate` where the host pages (a Nango test's own `nangoMock.paginate`): each page comes from
+ * the host, and the `on_page` calls its paginate made before a page are made here, in order,
+ * with the script's own function. The host may answer that the script's paginate walks instead.
+ */
+function hostPaged(walkHere: Paginate): Paginate {
+  return async function* paginate<T = any>(config: ProxyConfiguration): AsyncGenerator<T[], undefined, void> {
+    const onPage = config.paginate?.on_page;
+    const step = async (value: unknown) => {
+      const text = stringify(value);
+      checkSize(text, CAPS.proxyRequestBytes, 'paginate request');
+      return parse(await hostCall('paginate', text)) as { inScript?: true; walk: string; done: boolean; page?: unknown; onPage: unknown[] };
+    };
+    let answer = await step({ config: parse(stringify(config)), onPage: typeof onPage === 'function' });
+    if (answer.inScript) {
+      yield* walkHere<T>(config);
+      return;
+    }
+    const walk = answer.walk;
+    let ended = false;
+    try {
+      for (;;) {
+        for (const args of answer.onPage) await (onPage as (page: unknown) => unknown)(args);
+        if (answer.done) {
+          ended = true;
+          return;
+        }
+        yield answer.page as T[];
+        answer = await step({ walk });
+      }
+    } finally {
+      // The script stopped early (break, a throw): the host's walk is closed too.
+      if (!ended) void step({ walk, close: true }).catch(() => undefined);
+    }
+  };
+}
+
+export function createPaginate(defaults: Record<string, unknown> | undefined, hostPaginates = false): Paginate {
+  const walkHere = walkPages(defaults);
+  return hostPaginates ? hostPaged(walkHere) : walkHere;
+}
+
+function walkPages(defaults: Record<string, unknown> | undefined): Paginate {
   return async function* paginate<T = any>(config: ProxyConfiguration): AsyncGenerator<T[], undefined, void> {
     const settings = { ...(defaults || {}), ...(config.paginate || {}) } as Partial<PaginateConfig>;
     const type = settings.type;
