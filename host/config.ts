@@ -41,8 +41,12 @@ const ConfigSchema = z.object({
    * closed sockets the balancer was about to reuse, and their requests failed ("socket hang up", 502).
    */
   FERRY_HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(75_000),
-  /** GET /records reads the page after a full one ahead, for the reader's next request (host/api/routes/records-read-ahead.ts). */
-  FERRY_RECORDS_READ_AHEAD: bool.default(true),
+  /**
+   * GET /records reads the page after a full one ahead, for the reader's next request
+   * (host/api/routes/records-read-ahead.ts). Off by default: on a busy machine it measured slower
+   * (docs/api.md, session 12); on until a quiet bench/api/read-ahead.ts shows it earns its place.
+   */
+  FERRY_RECORDS_READ_AHEAD: bool.default(false),
   /** First retry delay of a failed sync run (doubles each retry, with jitter). */
   FERRY_SYNC_RETRY_BASE_MS: z.coerce.number().int().min(10).default(30_000),
   /** Runs of one environment at once across all workers, unless its settings say otherwise. */

@@ -142,7 +142,11 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
     const oauthClients = createOAuthClients(sql, cipher);
     // Action and incoming-webhook jobs count as lost after the same silence as a sync's.
     const jobHeartbeatSeconds = Math.max(10, Math.ceil(config.FERRY_STALE_RUN_MS / 1000));
-    const scriptRunDeps = { sql, runtime, records, runs, syncState, parts, scripts, connections, providers, proxy, logger, boss: queue.boss, outbox, jobHeartbeatSeconds };
+    // Every run heartbeats well within the stale-run limit: an action or webhook run heartbeated
+    // every 10 s whatever the limit, so under FERRY_STALE_RUN_MS=2000 one running over 2 s was
+    // failed as WORKER_LOST by its own host's sweep while it ran.
+    const runHeartbeatMs = Math.max(500, Math.floor(config.FERRY_STALE_RUN_MS / 6));
+    const scriptRunDeps = { sql, runtime, records, runs, syncState, parts, scripts, connections, providers, proxy, logger, boss: queue.boss, outbox, jobHeartbeatSeconds, heartbeatMs: runHeartbeatMs };
     const actions = await createActions(scriptRunDeps);
     const webhooksIn = await createWebhooksIn(scriptRunDeps);
 
@@ -152,7 +156,7 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
       const retry = { baseMs: config.FERRY_SYNC_RETRY_BASE_MS };
       const runner = createSyncRunner({
         sql, runtime, records, runs, syncState, parts, scripts, connections, providers, proxy, logger,
-        retry, webhooks: webhooksOut, heartbeatMs: Math.max(500, Math.floor(config.FERRY_STALE_RUN_MS / 6)),
+        retry, webhooks: webhooksOut, heartbeatMs: runHeartbeatMs,
       });
       queue.work(config.FERRY_RUNTIME_WORKERS, (job, jobId, executed, settle) => runner.run(job, jobId, executed, settle), reservedSlots(config));
       actions.actionQueue.work(config.FERRY_RUNTIME_WORKERS);
@@ -160,8 +164,8 @@ export async function startFerry(config: Config, logger: Logger, options: FerryH
       webhooksIn.workWebhooks(config.FERRY_RUNTIME_WORKERS);
       closers.push(() => webhooksIn.stopWebhooks(10_000));
       const scheduler = createScheduler({
-        runs, queue, syncState, parts, logger, retry, staleRunMs: config.FERRY_STALE_RUN_MS, tickMs: config.FERRY_SCHEDULER_TICK_MS,
-        settleLostActions: (runIds) => actions.actionQueue.settleLost(runIds),
+        sql, runs, queue, syncState, parts, logger, retry, staleRunMs: config.FERRY_STALE_RUN_MS, tickMs: config.FERRY_SCHEDULER_TICK_MS,
+        settleLostActions: (runIds, tx) => actions.actionQueue.settleLost(runIds, tx),
       });
       scheduler.start();
       closers.push(() => scheduler.stop());

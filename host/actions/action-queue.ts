@@ -6,6 +6,7 @@ import type { PgBoss } from 'pg-boss';
 import type { RunError } from '@ferry/runtime/contract';
 import type { Connections } from '../connections/connections.ts';
 import type { Sql, TransactionSql } from '../db/connect.ts';
+import { named, STATEMENT_NAMES } from '../db/statement-names.ts';
 import { isTransientDatabaseError, retryTransient, SETTLE_RETRY_MS } from '../db/transient.ts';
 import { RunNotStartedError } from '../sync/run-not-started.ts';
 import type { WebhookOutbox } from '../webhooks-out/deliveries.ts';
@@ -107,27 +108,26 @@ export async function createActionQueue(deps: ActionQueueDeps) {
 
   return {
     /**
-     * Settles the calls of runs failed as lost (their worker died: the stale-run sweep): each
-     * reads failed with its run's error and the app gets its action.finished, in one transaction.
-     * The call's row used to stay 'running' (GET /actions/jobs/:id showed the run's failure) and
-     * no event was ever sent. A call settled already (a frozen worker woke and finished) is left.
+     * Settles the calls of runs failed as lost (their worker died: the stale-run sweep), in the
+     * sweep's transaction, the one that failed the runs: each reads failed with its run's error
+     * and the app gets its action.finished. The call's row used to stay 'running' (GET
+     * /actions/jobs/:id showed the run's failure) and no event was ever sent. A call settled
+     * already (a frozen worker woke and finished) is left.
      */
-    async settleLost(runIds: string[]): Promise<number> {
+    async settleLost(runIds: string[], tx: TransactionSql): Promise<number> {
       if (runIds.length === 0) return 0;
-      return deps.sql.begin(async (tx) => {
-        const settled = await tx<Array<{ id: string; environment_id: string; action_name: string; connection_id: string; provider: string; error: RunError }>>`
-          update action_jobs j set status = 'failed', finished_at = coalesce(r.finished_at, now()), error = r.error
-          from runs r, connections c
-          where j.run_id = r.id and c.id = j.connection_id and r.id in ${tx(runIds)} and j.status = 'running' and r.status = 'failed'
-          returning j.id::text as id, j.environment_id::text as environment_id, j.action_name, c.connection_id, c.provider, j.error`;
-        for (const job of settled) {
-          await deps.outbox?.publish(tx, job.environment_id, [{
-            type: 'action.finished', from: 'ferry', connection_id: job.connection_id, provider: job.provider, action_name: job.action_name,
-            id: job.id, success: false, error: { code: job.error.code, message: job.error.message },
-          }]);
-        }
-        return settled.length;
-      });
+      const settled = await tx<Array<{ id: string; environment_id: string; action_name: string; connection_id: string; provider: string; error: RunError }>>`
+        ${named(tx, STATEMENT_NAMES.lostActionsSettle)} update action_jobs j set status = 'failed', finished_at = coalesce(r.finished_at, now()), error = r.error
+        from runs r, connections c
+        where j.run_id = r.id and c.id = j.connection_id and r.id in ${tx(runIds)} and j.status = 'running' and r.status = 'failed'
+        returning j.id::text as id, j.environment_id::text as environment_id, j.action_name, c.connection_id, c.provider, j.error`;
+      for (const job of settled) {
+        await deps.outbox?.publish(tx, job.environment_id, [{
+          type: 'action.finished', from: 'ferry', connection_id: job.connection_id, provider: job.provider, action_name: job.action_name,
+          id: job.id, success: false, error: { code: job.error.code, message: job.error.message },
+        }]);
+      }
+      return settled.length;
     },
 
     /** Records the call and queues it atomically; returns the call's row. */

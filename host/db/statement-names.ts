@@ -14,6 +14,8 @@ export const STATEMENT_NAMES = {
   actionClaim: 'action-claim',
   /** A sync run's first read after its start: each model's newest cursor (host/sync/run-sync.ts). */
   runCursorsBefore: 'run-cursors-before',
+  /** The stale-run sweep settling the async calls of the action runs it failed (host/actions/action-queue.ts settleLost). */
+  lostActionsSettle: 'lost-actions-settle',
 } as const;
 
 export type StatementName = (typeof STATEMENT_NAMES)[keyof typeof STATEMENT_NAMES];

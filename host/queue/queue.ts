@@ -240,9 +240,9 @@ export async function createQueue(options: QueueOptions) {
       if (reserved > 0) slots.push(startSlots(reserved, { ...common, claim: { groupConcurrency: 1 }, claimWhile: () => regular.executing() >= concurrency }));
     },
 
-    /** Settles the pg-boss jobs of runs found dead, so their pairs can run again at once. */
-    async failJobs(jobIds: string[]): Promise<void> {
-      if (jobIds.length > 0) await boss.fail(SYNC_QUEUE, jobIds, { message: 'worker lost' });
+    /** Settles the pg-boss jobs of runs found dead, so their pairs can run again at once (in `tx`: the sweep's). */
+    async failJobs(jobIds: string[], tx?: TransactionSql): Promise<void> {
+      if (jobIds.length > 0) await boss.fail(SYNC_QUEUE, jobIds, { message: 'worker lost' }, tx ? { db: pgBossDb(tx) } : {});
     },
 
     /**

@@ -6,7 +6,8 @@
  * - fails (0 rows) once the run was settled by anyone else, and the transaction then writes
  *   nothing (RunFencedError, code RUN_FENCED);
  * - holds the run row's lock until commit, so `failStale` cannot settle the run between the
- *   check and the commit: it waits, then sees the fresh heartbeat the claim wrote;
+ *   check and the commit: it skips the locked row, and the next sweep sees the fresh heartbeat
+ *   the claim wrote;
  * - is taken first in every transaction of a run, before any record lock, so a run's
  *   transactions queue on one row and never deadlock with each other.
  * The run id is the token: whatever later runs in parallel (several passes of a pair) fences on

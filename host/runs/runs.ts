@@ -82,6 +82,17 @@ export interface StartRun {
 
 type Fragment = ReturnType<Sql['unsafe']>;
 
+/** A run the stale-run sweep failed: what settling it needs. */
+export interface StaleRun {
+  id: string;
+  job_id: string | null;
+  connection_id: string;
+  script_name: string;
+  variant: string;
+  part: string | null;
+  kind: string;
+}
+
 /** The row a start is inserting, as its `alongside` statements may refer to it. */
 export interface StartedRun {
   /** The new run's started_at. */
@@ -213,15 +224,26 @@ export function createRuns(sql: Sql) {
         where run_id = ${runId} and seq > ${afterSeq} order by seq limit ${limit}`;
     },
 
+    /** Whether any run is past the stale limit: one read, so a tick with none (nearly every one) opens no transaction. */
+    async anyStale(staleAfterMs: number): Promise<boolean> {
+      const rows = await sql`select from runs where status = 'running' and heartbeat_at < now() - ${staleAfterMs} * interval '1 millisecond' limit 1`;
+      return rows.length > 0;
+    },
+
     /**
      * Runs whose process stopped heartbeating (a host killed mid-run) are failed, so a
-     * (connection, sync) is never stuck "running" and its next run can start.
+     * (connection, sync) is never stuck "running" and its next run can start. In the caller's
+     * transaction, with what settles each (host/sync/scheduler.ts). A row locked by someone else
+     * is skipped, not waited for: its run is writing (a fenced write holds it to its commit, with a
+     * fresh heartbeat) or another sweep has it.
      */
-    async failStale(staleAfterMs: number): Promise<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; variant: string; part: string | null; kind: string }>> {
-      return sql<Array<{ id: string; job_id: string | null; connection_id: string; script_name: string; variant: string; part: string | null; kind: string }>>`
+    async failStale(staleAfterMs: number, tx: Sql | TransactionSql = sql): Promise<StaleRun[]> {
+      return tx<StaleRun[]>`
         update runs set status = 'failed', finished_at = now(),
           error = ${JSON.stringify({ kind: 'internal', code: 'WORKER_LOST', message: `no heartbeat for ${staleAfterMs} ms: the process running it died` })}::text::jsonb
-        where status = 'running' and heartbeat_at < now() - ${staleAfterMs} * interval '1 millisecond'
+        where id in (
+          select id from runs where status = 'running' and heartbeat_at < now() - ${staleAfterMs} * interval '1 millisecond'
+          for update skip locked)
         returning id, job_id, connection_id, script_name, variant, part, kind`;
     },
   };

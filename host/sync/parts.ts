@@ -94,8 +94,8 @@ const ofPair = (tx: Db, k: Omit<PartKey, 'part'>) => tx`connection_id = ${k.conn
 
 export function createParts(sql: Sql) {
   /** One part (a run of it reads it with its other reads: read-together.ts). */
-  const partRead = (k: PartKey): RowRead<PartRow | null> =>
-    rowRead(sql`select * from sync_parts where ${where(sql, k)}`, (row) => (row as PartRow | undefined) ?? null);
+  const partRead = (k: PartKey, db: Db = sql): RowRead<PartRow | null> =>
+    rowRead(db`select * from sync_parts where ${where(db, k)}`, (row) => (row as PartRow | undefined) ?? null);
   const anyRead = (pair: Omit<PartKey, 'part'>): RowRead<boolean> =>
     rowRead(sql`select from sync_parts where ${ofPair(sql, pair)} limit 1`, (row) => row !== undefined);
 
@@ -113,8 +113,8 @@ export function createParts(sql: Sql) {
 
     partRead,
 
-    get(k: PartKey): Promise<PartRow | null> {
-      return readOne(partRead(k));
+    get(k: PartKey, db: Db = sql): Promise<PartRow | null> {
+      return readOne(partRead(k, db));
     },
 
     /**

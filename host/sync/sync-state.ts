@@ -76,8 +76,8 @@ function successUpdate(db: Db, connectionId: string, syncName: string, pass: Pas
 
 export function createSyncState(sql: Sql) {
   /** The pair's state (a run reads it with its other reads: read-together.ts). */
-  const stateRead = (connectionId: string, syncName: string, variant = BASE_VARIANT): RowRead<SyncStateRow | null> =>
-    rowRead(sql`select * from sync_state where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`,
+  const stateRead = (connectionId: string, syncName: string, variant = BASE_VARIANT, db: Db = sql): RowRead<SyncStateRow | null> =>
+    rowRead(db`select * from sync_state where connection_id = ${connectionId} and sync_name = ${syncName} and variant = ${variant}`,
       (row) => (row as SyncStateRow | undefined) ?? null);
   const connectionPausedRead = (connectionId: string): RowRead<boolean> =>
     rowRead(sql`select from paused_connections where connection_id = ${connectionId}`, (row) => row !== undefined);
@@ -100,8 +100,8 @@ export function createSyncState(sql: Sql) {
   return {
     stateRead,
 
-    get(connectionId: string, syncName: string, variant = BASE_VARIANT): Promise<SyncStateRow | null> {
-      return readOne(stateRead(connectionId, syncName, variant));
+    get(connectionId: string, syncName: string, variant = BASE_VARIANT, db: Db = sql): Promise<SyncStateRow | null> {
+      return readOne(stateRead(connectionId, syncName, variant, db));
     },
 
     /** Every variant of a sync on a connection, 'base' first. */

@@ -31,6 +31,8 @@ export interface WebhookRunnerDeps extends RunBridgeDeps {
   scripts: Scripts;
   providers: Providers;
   providerWebhooks: ProviderWebhooks;
+  /** How often a running webhook run heartbeats (well within FERRY_STALE_RUN_MS). */
+  heartbeatMs?: number;
 }
 
 export type WebhookOutcome =

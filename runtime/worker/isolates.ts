@@ -96,13 +96,14 @@ const COLLECT_IDLE_MS = 1_000;
  * Garbage that runs following each other at once may leave before a collection anyway. A full
  * collection marks all that is live (~2.9 MB from ZOD_SNAPSHOT: the isolate's default context,
  * which isolated-vm makes at its creation and keeps, holds a whole copy of zod) whatever the
- * garbage, so its cost is per collection: past 8 MiB rather than 4, a busy isolate is collected
- * every ~7 no-op runs instead of every ~3 (child CPU per warm no-op run 3.48 / 3.19 → 3.33 /
- * 2.92 ms, 10 ms apart 4.20 → 3.88 ms, load 40–46; 16 MiB was worse again, V8 starting
- * collections of its own). A run's peak leaves out the earlier runs' contexts in that garbage
- * (`inheritedBytes`), so it does not grow with the bound.
+ * garbage, so its cost is per collection: past 6 MiB rather than 4, a busy isolate is collected
+ * every ~5 no-op runs instead of every ~3 (child CPU per warm no-op run, 10 ms apart, load 15–23:
+ * 4.67 / 4.44 ms at 4 MiB, 4.11 / 4.29 at 6, 4.41 / 3.96 at 8). Not more: past ~8 MiB V8 starts
+ * marking on its own (its limit is ~4× what is live), on the thread allocating the next context,
+ * and clears what `inheritedBytes` relies on. A run's peak leaves out the earlier runs' contexts
+ * in that garbage (`inheritedBytes`), so it does not grow with the bound.
  */
-const COLLECT_BUSY_BYTES = 8 * 1024 * 1024;
+const COLLECT_BUSY_BYTES = 6 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
 export interface IsolateLease {

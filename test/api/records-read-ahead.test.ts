@@ -36,7 +36,7 @@ export default createAction({
 });`;
 
 beforeAll(async () => {
-  ferry = await startTestFerry();
+  ferry = await startTestFerry({ FERRY_RECORDS_READ_AHEAD: '1' });
   store = createRecordStore({ sql: ferry.db.sql, logger: silentLogger, embedded: false });
   expect((await ferry.api.put('/providers/plain', { base_url: 'http://127.0.0.1:9', auth: { type: 'none' } })).status).toBe(200);
   await deploySources(ferry, { 'plain/actions/declare-models.ts': DECLARE_MODELS });

@@ -4,7 +4,8 @@
  * action's output, carried as an ActionError's payload or produced by a definition at deploy get
  * a clear error for that one call (the host and its other runs carry on); and NUL bytes and lone
  * surrogates in every kind of script text Postgres stores come back as U+FFFD, with every run
- * settled and no log line lost; a record holding NaN or ±Infinity is rejected alone, with where.
+ * settled and no log line lost; a record holding NaN or ±Infinity is rejected alone, with where,
+ * and metadata or a checkpoint holding one fails that call.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deploySources, readAll, startTestFerry, TEST_SECRET_KEY, waitForRun, type TestFerry } from '../helpers/ferry.ts';
@@ -180,6 +181,14 @@ export default createSync({
     await nango.batchUpdate([{ id: 'nulls-and-text', later: 0 / 0 }, { id: 'nulls-and-text', none: null, updated: true }], 'Measure');
     // A model's own schema refuses them first, in its own words.
     await nango.batchSave([{ id: 'schema', n: NaN }, { id: 'fine', n: 1 }], 'Counted');
+    // Metadata and checkpoints refuse them too, for that call alone (they were stored as null).
+    const attempt = async (what: string, call: () => Promise<unknown>) => {
+      try { await call(); nango.log(what + ' accepted'); } catch (error: any) { nango.log(what + ' ' + error.code + ': ' + error.message); }
+    };
+    await attempt('setMetadata', () => nango.setMetadata({ score: NaN, none: null }));
+    await attempt('updateMetadata', () => nango.updateMetadata({ stats: { ok: null, ratio: 1 / 0 } }));
+    await attempt('saveCheckpoint', () => nango.saveCheckpoint({ page: null, points: [1, -1 / 0] }));
+    await attempt('saveCheckpoint with nulls', () => nango.saveCheckpoint({ page: null, text: 'NaN' }));
   },
 });`;
 
@@ -365,6 +374,25 @@ describe('a record holding NaN or ±Infinity', () => {
     expect(records[1]).toMatchObject({ none: null, text: 'NaN Infinity null', list: [null, 0, 0], max: Number.MAX_VALUE, tiny: 5e-324, updated: true });
     expect(records[1]).not.toHaveProperty('later');
     expect((await readAll(ferry.api, 'c1', 'Counted')).records.map((r: { id: string }) => r.id)).toEqual(['fine']);
+  });
+
+  test('in metadata or a checkpoint fails that call alone with INVALID_ARGUMENT naming where, as the API refuses 1e400 (it was stored as null)', async () => {
+    const before = (await ferry.api.get('/connections/c1/metadata')).body;
+    const run = await waitForRun(ferry.api, 'c1', 'non-finite', '0', 60_000);
+    const logs = (await ferry.api.get(`/runs/${run.id}/logs`)).body.logs.map((l: any) => l.message);
+    const stored = 'is not a JSON number (it would be stored as null): save null, or the value as a string';
+    expect(logs).toEqual([
+      `setMetadata INVALID_ARGUMENT: metadata: score: NaN ${stored}`,
+      `updateMetadata INVALID_ARGUMENT: metadata: stats.ratio: Infinity ${stored}`,
+      `saveCheckpoint INVALID_ARGUMENT: checkpoint: points.1: -Infinity ${stored}`,
+      'saveCheckpoint with nulls accepted',
+    ]);
+    expect((await ferry.api.get('/connections/c1/metadata')).body).toEqual(before);
+    // The HTTP API's counterpart: a number JSON.parse would make Infinity is a 400 naming it.
+    const answer = await ferry.api.request('PATCH', '/connections/c1/metadata', '{"stats":{"ratio":1e400}}');
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.issues[0].path).toEqual(['body', 'stats', 'ratio']);
+    expect((await ferry.api.get('/connections/c1/metadata')).body).toEqual(before);
   });
 });
 

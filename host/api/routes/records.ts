@@ -19,7 +19,7 @@ export interface RecordRouteDeps {
   environments: Environments;
   records: RecordStore;
   logger: Logger;
-  /** Read the page after a full one ahead (records-read-ahead.ts); default true. */
+  /** Read the page after a full one ahead (records-read-ahead.ts; FERRY_RECORDS_READ_AHEAD). */
   recordsReadAhead?: boolean;
 }
 
@@ -129,7 +129,7 @@ function sendPage(outgoing: ServerResponse, body: ReadableStream<Uint8Array>): v
 
 export function recordRoutes(deps: RecordRouteDeps) {
   const app = new Hono<ApiEnv>();
-  const readAhead = deps.recordsReadAhead === false ? null : createReadAhead({ records: deps.records, logger: deps.logger.child({ module: 'records-read-ahead' }) });
+  const readAhead = !deps.recordsReadAhead ? null : createReadAhead({ records: deps.records, logger: deps.logger.child({ module: 'records-read-ahead' }) });
 
   // Registered before the app-wide key middleware: it authenticates itself, inside the page
   // query (one round trip per page: records-read.ts). The key is still checked first when the

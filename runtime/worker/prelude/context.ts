@@ -52,9 +52,15 @@ export function formatIssues(error: { issues?: ReadonlyArray<Issue> } | null | u
   return text.length > CAPS.rejectReasonChars ? text.slice(0, CAPS.rejectReasonChars) : text;
 }
 
-async function setState(op: string, value: unknown, what: string): Promise<void> {
-  const text = stringify(value);
+/**
+ * Sends metadata or a checkpoint (`value`, inside `payload`) to the host. A NaN or ±Infinity in it
+ * fails the call, as it rejects a record: JSON would store null in its place (it did, silently).
+ */
+async function setState(op: string, payload: unknown, value: unknown, what: string): Promise<void> {
+  const text = stringify(payload);
   checkSize(text, CAPS.stateBytes, what);
+  const nonFinite = stringIncludes.call(text, 'null') ? nonFiniteReason(value) : null;
+  if (nonFinite !== null) throw sdkError('INVALID_ARGUMENT', `${what}: ${nonFinite}`);
   await hostCall(op, text);
 }
 
@@ -103,8 +109,8 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     // Nango's shape; credentials never reach a script (the host's proxy adds them to requests).
     getConnection: async () => withoutCredentials({ ...copy(connection), provider_config_key: connection.provider }),
     getMetadata: async () => parse(await hostCall('getMetadata', '')),
-    setMetadata: (metadata) => setState('setMetadata', { metadata, merge: false }, 'metadata'),
-    updateMetadata: (metadata) => setState('setMetadata', { metadata, merge: true }, 'metadata'),
+    setMetadata: (metadata) => setState('setMetadata', { metadata, merge: false }, metadata, 'metadata'),
+    updateMetadata: (metadata) => setState('setMetadata', { metadata, merge: true }, metadata, 'metadata'),
     log: nangoLog,
     // Nango scripts throw `new nango.ActionError({...})`: the SDK's own class, recognised by its code.
     ActionError,
@@ -204,11 +210,11 @@ export function buildContext(job: PreludeJob, definition: ScriptDefinition): Act
     } : null,
     getCheckpoint: async () => (checkpoint == null ? null : copy(checkpoint)) as never,
     saveCheckpoint: async (value) => {
-      await setState('saveCheckpoint', value, 'checkpoint');
+      await setState('saveCheckpoint', value, value, 'checkpoint');
       checkpoint = copy(value);
     },
     clearCheckpoint: async () => {
-      await setState('saveCheckpoint', null, 'checkpoint');
+      await setState('saveCheckpoint', null, null, 'checkpoint');
       checkpoint = null;
     },
     trackDeletesStart: (model) => trackDeletes(model, 'start'),
