@@ -14,6 +14,8 @@
  * - statements queued inside the transaction never settle (#1186), and the callback's later
  *   statements run on the reconnected socket outside any transaction (#1216);
  * - the dead backend's FATAL error is left pending and fails the first query after reconnect.
+ * - a query given to the connection between a socket error (ECONNRESET: written to the dead
+ *   socket) and its close never settles, nor does anything queued behind it.
  * And one addition: `query.rowMessages()`, each row as the DataRow message Postgres sent, for a
  * reader that copies column bytes on without a Buffer per column (GET /records: bench/api); and
  * a socket may reuse one read buffer (`socket.reusesReadBuffer`, host/db/no-delay-socket.ts):
@@ -90,6 +92,13 @@ const CONNECTION: Array<[string, string]> = [
   // closed(): the dead backend's pending error and the rejected query do not outlive it.
   ['    socket.removeAllListeners()\n    socket = null\n', '    socket.removeAllListeners()\n    socket = null\n    errorResponse = results = null\n    result = new Result()\n'],
   ['    delay = (typeof backoff', '    query = null\n    delay = (typeof backoff'],
+  // closed() after a socket error: upstream rejects only what was pending when the error fired,
+  // so a query the pool gave this connection between the error and the close (it was still
+  // busy, not closed) waited forever, and so did every query queued behind it.
+  [
+    "    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n",
+    "    if (query || sent.length) // ferry: also after a socket error\n      error(Errors.connection('CONNECTION_CLOSED', options, socket))\n",
+  ],
   // data(): safe with a reused read buffer, and a cut message joined from its own bytes only.
   [
     `  function data(x) {

@@ -1,6 +1,8 @@
 /**
- * Applies host/db/migrations/NNNN_name.sql in order, each in its own transaction, once. An
- * advisory lock makes concurrent starts (several workers booting at once) safe.
+ * Applies host/db/migrations/NNNN_name.sql in order, once, all pending ones in one transaction
+ * (a start applies all or none; a lock a migration takes is held to that commit: see
+ * docs/production.md on 0601's index). An advisory lock makes concurrent starts (several workers
+ * booting at once) safe.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import type { Sql } from './connect.ts';

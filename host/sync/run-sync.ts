@@ -23,7 +23,7 @@ import { readTogether, type ReadResults } from '../db/read-together.ts';
 import { claimRun, fencedWrite, isRunFenced, RunFencedError } from '../runs/run-fence.ts';
 import type { RunWarning, Runs } from '../runs/runs.ts';
 import { settleUnseen } from '../store/records-deletes.ts';
-import type { FerryWebhookEvent, SyncWebhook } from '../webhooks-out/deliveries.ts';
+import { webhookUrlRead, type FerryWebhookEvent, type SyncWebhook } from '../webhooks-out/deliveries.ts';
 import { parseDuration } from './frequency.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryOptions } from './retry-policy.ts';
 import { createRunBridge, type ModelCounts, type RecordWriter } from './run-bridge.ts';
@@ -190,6 +190,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         scheduledPair || partKey ? deps.syncState.connectionPausedRead(job.connectionId) : undefined,
         // Parts are made only by a run of the pair itself, so none can appear before this run starts.
         partKey ? undefined : deps.parts.anyRead(pair),
+        deps.webhooks ? webhookUrlRead(deps.sql, environmentId) : undefined,
       ] as const;
       // The job says the connection's environment and provider, so the connection is read with
       // the rest; one that does not (or disagrees: never, neither changes) reads it first.
@@ -203,7 +204,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       }
       if (!connection) return { status: 'skipped', reason: 'connection deleted' };
       const readAsKnown = readFirst !== null && String(connection.environment_id) === known!.environmentId && connection.provider === known!.provider;
-      const [script, state, provider, part, caps, connectionPaused = false, splitGoingOn = false] = readAsKnown
+      const [script, state, provider, part, caps, connectionPaused = false, splitGoingOn = false, webhookUrl = null] = readAsKnown
         ? readFirst!
         : await retryTransient(() => readTogether(deps.sql, readsOf(connection.environment_id, connection.provider)));
       if (!script || script.manifest.type !== 'sync') return { status: 'skipped', reason: 'sync not deployed' };
@@ -324,12 +325,15 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
       };
 
       if (splits) return split(run.id, run.started_at, pass);
+      const announces = deps.webhooks !== undefined && webhookUrl !== null;
       let cursors: Map<string, string>;
       let bridge: ReturnType<typeof createRunBridge>;
       let result: Awaited<ReturnType<typeof executeRun>>;
       try {
         if (partKey) await retryTransient(() => fencedWrite(deps.sql, run.id, (tx) => deps.parts.markRunning(tx, partKey, run.id)));
-        cursors = deps.webhooks ? await retryTransient(() => cursorsBefore(connection.id, models, variant)) : new Map<string, string>();
+        // Only an environment with a webhook URL when the run starts hears of its changes: the
+        // others need neither the cursors nor a webhook at the settle (a statement less per run).
+        cursors = announces ? await retryTransient(() => cursorsBefore(connection.id, models, variant)) : new Map<string, string>();
         bridge = createRunBridge(deps, {
           runId: run.id, script, connection, provider, models, syncName: job.syncName, variant, ...(partKey && { part: partKey.part }),
           tracksFullDeletes: pass.tracksDeletes, resumed, startCheckpoint: checkpoint, massDeleteGuard: manifest.massDeleteGuard,
@@ -372,7 +376,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
             deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings, modelCounts: withDeclared(bridge.modelCounts, models) }, tx,
               passDone ? (finishing) => [deps.syncState.recordSuccessOnFinish(tx, connection.id, job.syncName, pass, variant, finishing)] : undefined),
             passDone && partKey ? deps.parts.finish(tx, pair) : null,
-            deps.webhooks?.enqueue(tx, connection.environment_id, run.id, events) ?? null,
+            announces ? deps.webhooks!.enqueue(tx, connection.environment_id, run.id, events) : null,
             settle?.complete(pgBossDb(tx)) ?? null,
           ] as const);
           // Already settled as dead (a stalled process): roll back deletes and the state change.
@@ -386,7 +390,7 @@ export function createSyncRunner(deps: SyncRunnerDeps) {
         // one statement on its own: one round trip and no BEGIN or COMMIT (bench/scheduler: the
         // settle was four statements in two round trips). Both writes beside the finish apply
         // only if it settled the run, so a run that lost its pair changes nothing.
-        const alone = finishFences && (!deps.webhooks || webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors).length === 0);
+        const alone = finishFences && (!announces || webhookEvents(connection, job.syncName, variant, run.id, pass, bridge.modelCounts, bridge.warnings, cursors).length === 0);
         const settleAlone = async () => {
           const finished = await deps.runs.finish(run.id, { status: 'succeeded', usage: result.usage, warnings: bridge.warnings, modelCounts: withDeclared(bridge.modelCounts, models) }, deps.sql,
             (finishing) => [

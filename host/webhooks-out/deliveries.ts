@@ -9,6 +9,7 @@ import type { PgBoss } from 'pg-boss';
 import type { FerryWebhookEvent, SyncEvent } from '@ferry/client/webhook-events';
 import type { Sql, TransactionSql } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
+import { rowRead, type RowRead } from '../db/read-together.ts';
 import { pgBossDb } from '../queue/pg-boss-db.ts';
 import { SIGNATURE_HEADER, signPayload, standardWebhookHeaders } from './signature.ts';
 
@@ -42,6 +43,12 @@ function queueOptionsOf(options: WebhookQueueOptions) {
     retryDelayMax: options.retryDelayMaxSeconds ?? 3600,
     expireInSeconds: 60,
   };
+}
+
+/** The environment's webhook URL, null without one (a sync run reads it with its other reads: read-together.ts). */
+export function webhookUrlRead(sql: Sql, environmentId: string): RowRead<string | null> {
+  return rowRead(sql`select webhook_url from environment_settings where environment_id = ${environmentId}`,
+    (row) => (row?.webhook_url as string | null | undefined) ?? null);
 }
 
 /**

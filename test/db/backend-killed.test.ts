@@ -7,9 +7,10 @@
  * Here: every statement settles, as a transient error (DATABASE_ERROR / 503 upstream); nothing
  * the transaction wrote survives; the pool's next query is answered at once.
  */
-import type postgres from '@ferry/postgres';
+import postgres from '@ferry/postgres';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connectDatabase, type Database } from '../../host/db/connect.ts';
+import { noDelaySocketFactory } from '../../host/db/no-delay-socket.ts';
 import { isTransientDatabaseError } from '../../host/db/transient.ts';
 import { createLogger } from '../../host/logger.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -96,12 +97,44 @@ describe('a transaction whose backend is terminated', () => {
     expect(await testDb.sql`select id from chaos_t`).toEqual([]);
   }, 30_000);
 
-  test('the first query after the backend died does not inherit its FATAL error', async () => {
-    for (let i = 0; i < 5; i++) {
+  test('the first query after the client saw its backend die does not inherit its FATAL error', async () => {
+    // Its own client, built as connectDatabase builds one, to see the close: a query issued
+    // before the client has read the FATAL and the close may go out on the dead socket (the next
+    // test), so "first after" means after the close was observed.
+    let closes = 0;
+    const sql = postgres(testDb.url, {
+      max: 1, onnotice: () => {}, connection: { application_name: 'ferry' },
+      onclose: () => { closes++; }, ...({ socket: noDelaySocketFactory() } as {}),
+    });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const [row] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+        const before = closes;
+        await kill.killPid(row!.pid);
+        await waitFor('the client to see its connection close', async () => (closes > before ? true : undefined), 15_000);
+        expect(await outcome(sql`select 1`, 5_000)).toBe('ok');
+      }
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  }, 60_000);
+
+  test('queries racing the close settle as transient errors, never hang; the pool then answers', async () => {
+    // Unpatched, a query the pool handed the connection between a socket error (ECONNRESET: it
+    // wrote to the dead socket) and the close was never settled, nor was anything behind it.
+    for (let i = 0; i < 20; i++) {
       const [row] = await db.sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
       await kill.killPid(row!.pid);
-      await new Promise((r) => setTimeout(r, 50));
-      expect(await outcome(db.sql`select 1`, 2_000)).toBe('ok');
+      const racing = [outcome(db.sql`select 1`, 10_000), outcome(db.sql`select 2`, 10_000)];
+      for (const o of await Promise.all(racing)) {
+        expect(o === 'ok' || transient(o), `${JSON.stringify(o)}`).toBe(true);
+      }
+      // Settled as transient, never pending: and the pool answers again within a few attempts.
+      await waitFor('the pool to answer after the close', async () => {
+        const o = await outcome(db.sql`select 1`, 10_000);
+        expect(o === 'ok' || transient(o), `${JSON.stringify(o)}`).toBe(true);
+        return o === 'ok' ? true : undefined;
+      }, 30_000);
     }
-  }, 30_000);
+  }, 120_000);
 });

@@ -2,11 +2,13 @@
  * A run whose database is lost after its run row was written, before the script runs, is failed
  * as DATABASE_ERROR at once and retried, not left 'running' for the 60 s stale sweep. The test
  * locks the records table (ACCESS EXCLUSIVE), so the run's first read of it (the models' cursors
- * before the run, for the app's webhooks) waits, and terminates that waiting backend
+ * before the run, for the app's webhooks, read when the environment has a webhook URL) waits, and terminates that waiting backend
  * (pg_terminate_backend, on this file's own database only) every time it shows up. That read
  * used to have no retry and no settle: the handler threw past the run, the run stayed 'running'
  * and its pair blocked for a minute (test/sync/backend-killed-host failed 1 run in ~4 that way).
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { STATEMENT_NAMES } from '../../host/db/statement-names.ts';
 import { readAll, startTestFerry, waitForRun, type TestFerry } from '../helpers/ferry.ts';
@@ -17,11 +19,16 @@ import { startItemsProvider, type ItemsProvider } from './items-provider.ts';
 let ferry: TestFerry;
 let provider: ItemsProvider;
 let control: Control;
+let app: Server;
 
 beforeAll(async () => {
   provider = await startItemsProvider(20);
   ferry = await startTestFerry({ FERRY_SYNC_RETRY_BASE_MS: '300' });
   control = controlConnection(ferry, 'afterstart-test');
+  // The app's webhook URL: a run reads the cursors (for its webhooks) only when there is one.
+  app = createServer((req, res) => { req.resume(); res.end(); });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  expect((await ferry.api.put('/environment/settings', { webhook_url: `http://127.0.0.1:${(app.address() as AddressInfo).port}/hook` })).status).toBe(200);
   await deployProviderConnection(ferry, { provider: 'afterp', baseUrl: provider.url, scripts: { 'syncs/items.ts': ITEMS_FULL_SYNC }, connectionId: 'after-1' });
   expect(await firstRunOf(ferry, 'after-1', 'items')).toMatchObject({ status: 'succeeded', counts: { added: 20 } });
 }, 120_000);
@@ -29,6 +36,7 @@ afterAll(async () => {
   await control?.end({ timeout: 5 });
   await ferry?.close();
   await provider?.close();
+  await new Promise((resolve) => app?.close(resolve));
 });
 
 let attempt = 0;
