@@ -51,7 +51,8 @@ async function limitedUntil(send: (key: string) => Promise<Response>, label: str
       return { limited: answer, deadline: sentAt + (retryAfterS - 1) * 1000 };
     }
     expect(answer.status).toBe(401);
-    expect(refused + 1).toBeLessThanOrEqual((fresh ? ATTEMPTS_BURST : 1) + Math.floor(((Date.now() - start) / 1000) * ATTEMPTS_PER_SECOND));
+    // A bucket never holds more than its burst, however the earlier rounds ended.
+    expect(refused + 1).toBeLessThanOrEqual(ATTEMPTS_BURST + Math.floor(((Date.now() - start) / 1000) * ATTEMPTS_PER_SECOND));
   }
 }
 
