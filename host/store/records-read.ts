@@ -316,9 +316,6 @@ export function releasePageChunk(chunk: Uint8Array): void {
   if (buffer instanceof ArrayBuffer && buffer.byteLength === CHUNK_ROOM && spareChunks.size < MAX_SPARE_CHUNKS) spareChunks.add(buffer);
 }
 
-/** How long a page's connection waits for its cancel request to be handled before it goes back to the pool anyway. */
-const CANCEL_WAIT_MS = 10_000;
-
 const pageCancelled = (cause?: unknown) => Object.assign(new Error('the records page was cancelled: its reader went away', { cause }), { code: 'PAGE_CANCELLED' as const });
 
 /** What streamPageBody uses of a postgres.js query (rowMessages: our fork, packages/postgres). */
@@ -362,44 +359,23 @@ export interface PageBody {
  * Cancelling the stream, or aborting `signal` (the request's: its reader went away, before the
  * first chunk or mid-page), cancels the query in Postgres, which would otherwise produce the rest
  * of a page nobody reads; the promise then rejects with `PAGE_CANCELLED` if nothing was handed on.
- *
- * A cancel request names the backend, not the statement, and travels on a connection of its own:
- * one sent as the page ends can arrive while that backend already runs the next statement of the
- * pool (another reader's page, a run's write) and fail it. So with `cancelInPostgres` the page
- * runs on a connection of its own (reserved: nothing is pipelined behind it), which goes back to
- * the pool only once the page has settled and any cancel request has been handled (its
- * connection closed: the postmaster signals the backend before that, and Postgres drops a cancel
- * that finds the backend idle). Without it (the embedded PGlite, which cannot cancel) the query
- * runs to its end and the rows nobody reads are dropped.
  */
-export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logger, signal?: AbortSignal, cancelInPostgres = true): Promise<PageBody> {
+export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logger, signal?: AbortSignal): Promise<PageBody> {
   const { text, params } = pageQuery(args);
   signal?.throwIfAborted();
-  const own = cancelInPostgres ? await sql.reserve() : null;
-  if (signal?.aborted) {
-    own?.release();
-    throw pageCancelled();
-  }
-  let cancelSent: Promise<unknown> = Promise.resolve();
-  const giveBack = () => {
-    if (!own) return;
-    // Bounded: a cancel request Postgres never answers must not take the connection for good.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((done) => { timer = setTimeout(done, CANCEL_WAIT_MS).unref(); });
-    void Promise.race([cancelSent, late]).finally(() => { clearTimeout(timer); own.release(); });
-  };
   return new Promise((resolve, reject) => {
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let cancelled = false;
     let settled = false;
     let endWith!: (end: PageEnd | null) => void;
     const ended = new Promise<PageEnd | null>((done) => { endWith = done; });
-    const query = (own ?? sql).unsafe(text, params, UNPREPARED) as unknown as CancellableRows;
+    const query = sql.unsafe(text, params, UNPREPARED) as unknown as CancellableRows;
     const cancel = () => {
       if (cancelled) return;
       cancelled = true;
-      // Only a query still running; its connection waits for the request (giveBack).
-      if (!settled && own) cancelSent = query.cancel().catch((err: unknown) => logger?.warn({ err }, 'could not cancel the query of a records page whose reader went away'));
+      // Only a query still running: a cancel request names the backend, not the statement, so
+      // one sent after the page ended could hit the next query on that pooled connection.
+      if (!settled) query.cancel().catch((err: unknown) => logger?.warn({ err }, 'could not cancel the query of a records page whose reader went away'));
     };
     const body = new ReadableStream<Uint8Array>({ start: (c) => { controller = c; }, cancel });
     // An abort ends the stream too, so whoever was about to read it learns the reader is gone.
@@ -501,7 +477,6 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
       }
     }).then(() => {
       settled = true;
-      giveBack();
       signal?.removeEventListener('abort', abort);
       if (cancelled) {
         endWith(null);
@@ -516,7 +491,6 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
       endWith({ rows, bytes, cursors: cursors.toString('latin1', 0, cursorsLength), nextCursor });
     }, (error: unknown) => {
       settled = true;
-      giveBack();
       signal?.removeEventListener('abort', abort);
       endWith(null);
       if (cancelled) {
@@ -535,8 +509,7 @@ export async function streamPageBody(sql: Sql, args: ReadPageArgs, logger?: Logg
 /** The same response as one buffer. */
 export async function readPageBody(sql: Sql, args: ReadPageArgs): Promise<Buffer<ArrayBuffer>> {
   const chunks: Uint8Array[] = [];
-  // Read whole, never cancelled: no connection of its own needed.
-  for await (const chunk of (await streamPageBody(sql, args, undefined, undefined, false)).body) chunks.push(chunk);
+  for await (const chunk of (await streamPageBody(sql, args)).body) chunks.push(chunk);
   const body = Buffer.concat(chunks);
   for (const chunk of chunks) releasePageChunk(chunk);
   return body;

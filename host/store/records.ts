@@ -56,7 +56,7 @@ export function createRecordStore(options: RecordStoreOptions): RecordStore {
     readPage: (args) => readPage(options.sql, args),
     readPageJson: (args) => readPageJson(options.sql, args),
     readPageBody: (args) => readPageBody(options.sql, args),
-    streamPageBody: (args, signal) => streamPageBody(options.sql, args, deps.logger, signal, !options.embedded),
+    streamPageBody: (args, signal) => streamPageBody(options.sql, args, deps.logger, signal),
     pageCursors: (args) => pageCursors(options.sql, args),
     modelsOf: (connectionId) => modelsOfConnection(options.sql, connectionId),
   };

@@ -16,12 +16,7 @@ export interface PgRelay {
    * kernel's buffers fill and the backend blocks writing (pg_stat_activity: ClientWrite).
    */
   stopReadingAfter(bytes: number): void;
-  /**
-   * From now on, a new connection (a cancel request travels on one) reaches the server only at
-   * release(): "the cancel request is late" becomes a fact the test sets.
-   */
-  holdNewConnections(): void;
-  /** Lets everything through again: held bytes are delivered, a stopped connection read, held connections made. */
+  /** Lets everything through again: held bytes are delivered, a stopped connection read. */
   release(): void;
   /** Server → client bytes the first connection has received so far. */
   readonly firstConnectionBytes: number;
@@ -47,16 +42,7 @@ export async function startPgRelay(databaseUrl: string): Promise<PgRelay> {
       to.write(chunk);
     }
   };
-  let holdingNew = false;
-  const heldConnections: Array<() => void> = [];
   const server = net.createServer((inbound) => {
-    sockets.add(inbound);
-    // A socket not yet piped keeps what it reads (readable streams start paused).
-    if (holdingNew) heldConnections.push(() => relayConnection(inbound));
-    else relayConnection(inbound);
-  });
-  const relayConnection = (inbound: net.Socket) => {
-    if (inbound.destroyed) return;
     const outbound = net.connect({ host: url.hostname, port: Number(url.port || 5432) });
     sockets.add(inbound).add(outbound);
     const isFirst = first === null;
@@ -70,27 +56,17 @@ export async function startPgRelay(databaseUrl: string): Promise<PgRelay> {
     });
     inbound.on('error', () => outbound.destroy());
     outbound.on('error', () => inbound.destroy());
-    // The server closing (as it does after a cancel request) reaches the client, after any bytes held for it.
-    outbound.on('close', () => {
-      if (held.some((h) => h.to === inbound)) endAtRelease.push(inbound);
-      else inbound.end();
-    });
-  };
-  const endAtRelease: net.Socket[] = [];
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     throttle: (bytes) => { allowance = bytes; },
     stopReadingAfter: (bytes) => { stopAt = firstBytes + bytes; },
-    holdNewConnections: () => { holdingNew = true; },
     release: () => {
       allowance = Infinity;
       stopAt = Infinity;
-      holdingNew = false;
       for (const { to, chunk } of held.splice(0)) to.write(chunk);
       first?.resume();
-      for (const socket of endAtRelease.splice(0)) socket.end();
-      for (const start of heldConnections.splice(0)) start();
     },
     get firstConnectionBytes() { return firstBytes; },
     close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
