@@ -4,15 +4,12 @@
  * file:line:col, `--no-typecheck` deploys anyway, and `--partial` leaves out just the scripts
  * whose own files, or the files they import (type-only imports too), have errors.
  */
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { runFerry, writeFiles } from '../helpers/cli-process.ts';
 import { startTestFerry, TEST_SECRET_KEY, type TestFerry } from '../helpers/ferry.ts';
-
-const REPO = resolve(import.meta.dirname, '../..');
 
 /** A sync of `model`, whose record is built by `record` (a TypeScript expression over `item`). */
 const sync = (description: string, record = '({ id: String(item.id) })', imports = '') => `
@@ -33,17 +30,8 @@ export default createSync({
 let ferry: TestFerry;
 let dir: string;
 
-const write = async (files: Record<string, string>) => {
-  for (const [path, source] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), source);
-  }
-};
-const cli = (...args: string[]) =>
-  promisify(execFile)(process.execPath, [join(REPO, 'cli/bin.ts'), 'deploy', '--dir', dir, '--yes', ...args, '--url', ferry.url, '--key', TEST_SECRET_KEY], { cwd: REPO }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
-  );
+const write = (files: Record<string, string>) => writeFiles(dir, files);
+const cli = (...args: string[]) => runFerry(['deploy', '--dir', dir, '--yes', ...args, '--url', ferry.url, '--key', TEST_SECRET_KEY]);
 const active = async () => Object.fromEntries(((await ferry.api.get('/scripts')).body.scripts as any[]).map((s) => [`${s.provider}/${s.name}`, s.manifest.description]));
 
 beforeAll(async () => {

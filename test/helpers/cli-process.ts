@@ -4,10 +4,11 @@
  * exits, and a clean stop. The process and its temporary folders belong to the test attempt that
  * made them: they are killed and removed when it finishes, so CI's retry starts with none.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { onTestFinished } from 'vitest';
 import { waitFor } from './ferry.ts';
 
@@ -32,6 +33,22 @@ export function devEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, FERRY_LOG_LEVEL: 'warn' };
   delete env.FERRY_SECRET_KEY;
   return env;
+}
+
+/** Writes `files` (paths relative to `dir`, folders made as needed). */
+export async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [path, source] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), source);
+  }
+}
+
+/** `ferry <args…>` run to its end in the repository: its exit code and output, whatever the code. */
+export function runFerry(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return promisify(execFile)(process.execPath, [CLI, ...args], { cwd: REPO }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
 }
 
 /** A temporary folder of this test attempt's own, removed when it finishes. */
